@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+#   make [KDIR=<Rust-enabled kernel build tree>]   build asm.ko (default: the
+#                                                  running kernel's build dir)
+#   make tools          build asmctl and its aliases into tools/bin
+#   make kernel         build (or find cached) the test kernel, print its tree
+#   make vm CMD='...'   run CMD in a freshly booted test VM, return its status
+#   make demo           the demo: sample agents, then asmstatus and /proc
+#   make check          every test: host cargo tests, then the VM selftests
+#   make bench          fork+exit benchmark in one VM boot
+#   make clean
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+RUSTC ?= /usr/bin/rustc
+# A module must be built with the compiler its kernel was built with.
+KLLVM := $(if $(shell grep -s '^CONFIG_CC_IS_CLANG=y' $(KDIR)/.config),LLVM=-19)
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(KLLVM) RUSTC=$(RUSTC) BINDGEN=bindgen
+
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export LIBCLANG_PATH := /usr/lib/llvm-19/lib
+
+ALIASES := asmstatus asmlist asminfo
+
+.PHONY: all module tools kernel vm demo check bench clean setup
+
+all: module
+
+module:
+	$(KMAKE) modules
+
+tools:
+	cargo build --quiet --release --manifest-path tools/Cargo.toml
+	mkdir -p tools/bin
+	ln -sf ../target/release/asmctl tools/bin/asmctl
+	for a in $(ALIASES); do ln -sf asmctl tools/bin/$$a; done
+
+setup:
+	scripts/setup.sh
+
+kernel: setup
+	@scripts/build-kernel.sh
+
+vm:
+	scripts/vm.sh "$(CMD)"
+
+demo:
+	scripts/vm.sh scripts/demo.sh
+
+check:
+	scripts/check.sh
+
+bench:
+	scripts/vm.sh selftests/bench_fork.sh
+
+clean:
+	-$(KMAKE) clean
+	rm -rf tools/bin
+	-$(MAKE) -C selftests clean

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! asm.ko, the Agent Supervision Module: crate root.
+//!
+//! Holds `module!`, the module list and the thin `extern "C"` entry points the
+//! C glue (src/shim/shim.c) calls: each turns raw arguments into safe types
+//! and calls the concept code.
+
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::ffi::{c_int, c_long, c_ulong};
+use kernel::prelude::*;
+
+#[path = "src/agent.rs"]
+mod agent;
+#[path = "src/ffi.rs"]
+mod ffi;
+#[path = "src/ioctl.rs"]
+mod ioctl;
+#[path = "src/lifecycle.rs"]
+mod lifecycle;
+#[path = "src/registry.rs"]
+mod registry;
+#[path = "src/report.rs"]
+mod report;
+#[path = "src/snapshot.rs"]
+mod snapshot;
+#[path = "src/telemetry.rs"]
+mod telemetry;
+#[path = "src/uapi.rs"]
+mod uapi;
+
+module! {
+    type: AsmModule,
+    name: "asm",
+    author: "ASM developers",
+    description: "Agent Supervision Module: lifecycle tracking and telemetry of AI agents",
+    license: "GPL",
+}
+
+/// The module's state, shared by the probes, /proc, debugfs and /dev/asm.
+#[pin_data]
+pub(crate) struct Asm {
+    #[pin]
+    pub(crate) registry: registry::Registry,
+    #[pin]
+    pub(crate) telemetry: telemetry::Telemetry,
+}
+
+/// The state the entry points use: set before the glue registers anything
+/// and cleared after it unregistered everything.
+static ASM: AtomicPtr<Asm> = AtomicPtr::new(null_mut());
+
+fn asm() -> Option<&'static Asm> {
+    // SAFETY: `ASM` is either null or points to the pinned state owned by
+    // `AsmModule`, which outlives every entry point call: the glue's objects
+    // are unregistered (and probes synchronised) before the state is freed.
+    unsafe { ASM.load(Ordering::Acquire).as_ref() }
+}
+
+struct AsmModule {
+    asm: Pin<KBox<Asm>>,
+}
+
+impl kernel::Module for AsmModule {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let asm = KBox::pin_init(
+            try_pin_init!(Asm {
+                registry <- registry::Registry::new(),
+                telemetry <- telemetry::Telemetry::new(),
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        ASM.store((&*asm as *const Asm).cast_mut(), Ordering::Release);
+        if let Err(e) = ffi::shim_init() {
+            ASM.store(null_mut(), Ordering::Release);
+            return Err(e);
+        }
+        pr_info!("[ASM] Agent Supervision Module initialized\n");
+        Ok(Self { asm })
+    }
+}
+
+impl Drop for AsmModule {
+    fn drop(&mut self) {
+        ffi::shim_exit();
+        ASM.store(null_mut(), Ordering::Release);
+        pr_info!(
+            "[ASM] Agent Supervision Module unloaded ({} agents forgotten)\n",
+            self.asm.registry.len()
+        );
+    }
+}
+
+/// `unlocked_ioctl` of /dev/asm.
+#[no_mangle]
+pub extern "C" fn asm_rust_ioctl(cmd: u32, arg: c_ulong) -> c_long {
+    let Some(asm) = asm() else {
+        return ENODEV.to_errno() as c_long;
+    };
+    match ioctl::dispatch(asm, cmd, arg as usize) {
+        Ok(ret) => ret as c_long,
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// Show callback of /proc/agentsys/status.
+///
+/// # Safety
+///
+/// `m` is the seq_file being filled, valid for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn asm_rust_status_show(m: *mut ffi::RawSeqFile) -> c_int {
+    let Some(asm) = asm() else {
+        return ENODEV.to_errno();
+    };
+    // SAFETY: `m` is valid for the call by the safety requirement.
+    let mut seq = unsafe { ffi::SeqFile::from_raw(m) };
+    match report::status(asm, &mut seq) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Show callback of debugfs asm/events.
+///
+/// # Safety
+///
+/// `m` is the seq_file being filled, valid for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn asm_rust_events_show(m: *mut ffi::RawSeqFile) -> c_int {
+    let Some(asm) = asm() else {
+        return ENODEV.to_errno();
+    };
+    // SAFETY: `m` is valid for the call by the safety requirement.
+    let mut seq = unsafe { ffi::SeqFile::from_raw(m) };
+    match report::events(asm, &mut seq) {
+        Ok(()) => 0,
+        Err(_) => ENOMEM.to_errno(),
+    }
+}
+
+/// Probe of sched_process_fork for a new process (not a thread).
+#[no_mangle]
+pub extern "C" fn asm_rust_on_fork(parent_tgid: i32, child_tgid: i32) {
+    if let Some(asm) = asm() {
+        lifecycle::on_fork(asm, parent_tgid, child_tgid);
+    }
+}
+
+/// Probe of sched_process_exec.
+#[no_mangle]
+pub extern "C" fn asm_rust_on_exec(tgid: i32) {
+    if let Some(asm) = asm() {
+        lifecycle::on_exec(asm, tgid);
+    }
+}
+
+/// Probe of sched_process_exit.
+#[no_mangle]
+pub extern "C" fn asm_rust_on_exit(tgid: i32, group_dead: bool, status: c_int, runtime_ns: u64) {
+    if let Some(asm) = asm() {
+        lifecycle::on_exit(asm, tgid, group_dead, status, runtime_ns);
+    }
+}
+
+/// Probe of cgroup_attach_task.
+#[no_mangle]
+pub extern "C" fn asm_rust_on_attach(cgroup_id: u64, tgid: i32) {
+    if let Some(asm) = asm() {
+        lifecycle::on_attach(asm, cgroup_id, tgid);
+    }
+}
+
+/// Probe of raw_syscalls:sys_enter, registered while agents exist.
+#[no_mangle]
+pub extern "C" fn asm_rust_on_syscall(tgid: i32) {
+    if let Some(asm) = asm() {
+        lifecycle::on_syscall(asm, tgid);
+    }
+}

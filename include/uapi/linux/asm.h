@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * asm.h - the user-space ABI of the Agent Supervision Module (asm.ko).
+ *
+ * Every request is an ioctl on /dev/asm taking a pointer to one of the
+ * structs below.  Each struct starts with @size (the caller's sizeof) and
+ * @version (ASM_ABI_VERSION).  The module rejects a request with -EINVAL when
+ * @size or @version is not the one it knows, or when a reserved field or an
+ * unknown flag bit is not zero; a rejected request changes nothing.
+ * Documentation/uapi.rst lists every ioctl and errno.
+ */
+#ifndef _UAPI_LINUX_ASM_H
+#define _UAPI_LINUX_ASM_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define ASM_ABI_VERSION		1
+#define ASM_DEVICE_PATH		"/dev/asm"
+
+#define ASM_NAME_LEN		32	/* including the terminating NUL */
+#define ASM_SCOPE_LEN		256	/* including the terminating NUL */
+
+/* Agent ids the kernel allocates when the caller asks for id 0. */
+#define ASM_ID_ALLOC_MIN	1000
+#define ASM_ID_MAX		0x7fffffff
+
+/* Capabilities: stable bit values. */
+#define ASM_CAP_FS_BASIC	(1ULL << 0)
+#define ASM_CAP_FS_EXTENDED	(1ULL << 1)
+#define ASM_CAP_NET_CLIENT	(1ULL << 2)
+#define ASM_CAP_NET_SERVER	(1ULL << 3)
+#define ASM_CAP_AUDIO_CONTROL	(1ULL << 4)
+#define ASM_CAP_LLM_ACCESS	(1ULL << 5)
+#define ASM_CAP_PROCESS_SPAWN	(1ULL << 6)
+#define ASM_CAP_ADMIN		(1ULL << 7)
+#define ASM_CAP_ALL		((1ULL << 8) - 1)
+
+/* Who an ASM_IOC_REGISTER request makes an agent of. */
+enum asm_target {
+	ASM_TARGET_SELF = 0,	/* the calling process (a launcher, then exec) */
+	ASM_TARGET_PID = 1,	/* another process; needs CAP_SYS_ADMIN */
+	ASM_TARGET_CGROUP = 2,	/* every task of a cgroup v2; needs CAP_SYS_ADMIN */
+};
+
+/* Agent states, as in the user guide's lifecycle diagram. */
+enum asm_state {
+	ASM_STATE_SPAWNED = 0,	/* registered, has not exec'd or forked yet */
+	ASM_STATE_ACTIVE = 1,	/* running normally */
+	ASM_STATE_FAULT = 2,	/* a fault was detected; recovery pending */
+	ASM_STATE_RECOVERY = 3,	/* a recovery action is being applied */
+	ASM_STATE_RESTARTED = 4,	/* running again after a restart */
+	ASM_STATE_EXITED = 5,	/* every process exited, the last one cleanly */
+	ASM_STATE_FAILED = 6,	/* crashed with no restart left */
+};
+
+/* Event types in the event ring (debugfs asm/events and the JSON). */
+enum asm_event_type {
+	ASM_EV_REGISTER = 1,
+	ASM_EV_UNREGISTER = 2,
+	ASM_EV_SPAWN = 3,	/* a process joined an agent (fork or attach) */
+	ASM_EV_EXEC = 4,
+	ASM_EV_EXIT = 5,	/* a process of an agent exited cleanly */
+	ASM_EV_CRASH = 6,	/* ... by fatal signal or non-zero code */
+};
+
+/**
+ * struct asm_register - ASM_IOC_REGISTER argument.
+ * @size:	sizeof(struct asm_register).
+ * @version:	ASM_ABI_VERSION.
+ * @agent_id:	in: the id to use, or 0 to have the kernel allocate one
+ *		(from ASM_ID_ALLOC_MIN); out: the agent's id.
+ * @target:	enum asm_target.
+ * @pid:	in: ASM_TARGET_PID: the process, in the caller's pid
+ *		namespace; must be 0 for the other targets.  Out: the
+ *		registered process in the caller's namespace (0 for a cgroup).
+ * @cgroup_fd:	ASM_TARGET_CGROUP: an open fd of the cgroup v2 directory;
+ *		must be 0 for the other targets.
+ * @capabilities: ASM_CAP_* bits; ASM_CAP_ADMIN needs CAP_SYS_ADMIN.
+ * @auto_restart: how many restarts the agent may have (0: none).
+ * @flags:	must be 0.
+ * @name:	NUL-terminated, 1 to ASM_NAME_LEN - 1 printable characters.
+ * @scope:	NUL-terminated absolute path, or empty for no scope.
+ * @reserved:	must be 0.
+ */
+struct asm_register {
+	__u32 size;
+	__u32 version;
+	__u32 agent_id;
+	__u32 target;
+	__s32 pid;
+	__s32 cgroup_fd;
+	__u64 capabilities;
+	__u32 auto_restart;
+	__u32 flags;
+	char name[ASM_NAME_LEN];
+	char scope[ASM_SCOPE_LEN];
+	__u64 reserved[4];
+};
+
+/**
+ * struct asm_unregister - ASM_IOC_UNREGISTER argument.
+ * @size:	sizeof(struct asm_unregister).
+ * @version:	ASM_ABI_VERSION.
+ * @agent_id:	the agent to forget; its processes keep running.
+ * @flags:	must be 0.
+ * @reserved:	must be 0.
+ */
+struct asm_unregister {
+	__u32 size;
+	__u32 version;
+	__u32 agent_id;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/**
+ * struct asm_list - ASM_IOC_LIST argument.
+ * @size:	sizeof(struct asm_list).
+ * @version:	ASM_ABI_VERSION.
+ * @ids:	user pointer to an array of @capacity __u32 agent ids.
+ * @capacity:	entries @ids has room for.
+ * @count:	out: how many agents there are, in ascending id order.  When
+ *		@count > @capacity the call fails with -ERANGE and @ids holds
+ *		the first @capacity ids.
+ * @reserved:	must be 0.
+ */
+struct asm_list {
+	__u32 size;
+	__u32 version;
+	__u64 ids;
+	__u32 capacity;
+	__u32 count;
+	__u64 reserved[2];
+};
+
+/**
+ * struct asm_agent_info - ASM_IOC_GET_INFO argument.
+ * @size:	sizeof(struct asm_agent_info).
+ * @version:	ASM_ABI_VERSION.
+ * @agent_id:	in: the agent.  Every other field is out.
+ * @state:	enum asm_state.
+ * @pid:	the registered process, in the caller's pid namespace (0 when
+ *		it has exited or is not visible there).
+ * @owner_uid:	effective uid (in the caller's user namespace) of whoever
+ *		registered the agent.
+ * @nr_processes: live processes of the agent now.
+ * @auto_restart: restart budget.
+ * @restart_count: restarts so far.
+ * @capabilities: ASM_CAP_* bits.
+ * @spawns:	processes that joined the agent (the registered one, every
+ *		forked descendant, every task attached to its cgroup).
+ * @exits:	processes of the agent that exited (clean or not).
+ * @crashes:	exits by fatal signal or with a non-zero code.
+ * @faults:	faults detected (a crash is a fault).
+ * @execs:	successful execve() calls by the agent's processes.
+ * @cpu_us:	CPU time of all its processes, live and exited, in us.
+ * @mem_bytes:	resident memory of its live processes, in bytes.
+ * @last_exit_code: wait(2)-style status of the last process exit.
+ * @reserved0:	0.
+ * @registered_ns: CLOCK_BOOTTIME when registered.
+ * @last_activity_ns: CLOCK_BOOTTIME of its last lifecycle event.
+ * @name:	the agent's name.
+ * @scope:	its scope path ("" for none).
+ * @reserved:	must be 0 on input.
+ */
+struct asm_agent_info {
+	__u32 size;
+	__u32 version;
+	__u32 agent_id;
+	__u32 state;
+	__s32 pid;
+	__u32 owner_uid;
+	__u32 nr_processes;
+	__u32 auto_restart;
+	__u32 restart_count;
+	__u32 reserved0;
+	__u64 capabilities;
+	__u64 spawns;
+	__u64 exits;
+	__u64 crashes;
+	__u64 faults;
+	__u64 execs;
+	__u64 cpu_us;
+	__u64 mem_bytes;
+	__s64 last_exit_code;
+	__u64 registered_ns;
+	__u64 last_activity_ns;
+	char name[ASM_NAME_LEN];
+	char scope[ASM_SCOPE_LEN];
+	__u64 reserved[4];
+};
+
+/**
+ * struct asm_json - ASM_IOC_GET_TELEMETRY_JSON and ASM_IOC_GET_AGENT_INFO_JSON
+ * argument.
+ * @size:	sizeof(struct asm_json).
+ * @version:	ASM_ABI_VERSION.
+ * @agent_id:	GET_AGENT_INFO_JSON: the agent; GET_TELEMETRY_JSON: must be 0.
+ * @len:	in: room at @buf in bytes; out: the document's length.  When
+ *		the room is too small the call fails with -ERANGE, writes
+ *		nothing to @buf and sets @len to the size needed.
+ * @buf:	user pointer the JSON document (no NUL) is written to.
+ * @reserved:	must be 0.
+ */
+struct asm_json {
+	__u32 size;
+	__u32 version;
+	__u32 agent_id;
+	__u32 len;
+	__u64 buf;
+	__u64 reserved[2];
+};
+
+#define ASM_IOC_MAGIC	0xBA
+
+#define ASM_IOC_REGISTER		_IOWR(ASM_IOC_MAGIC, 0x01, struct asm_register)
+#define ASM_IOC_UNREGISTER		_IOW(ASM_IOC_MAGIC, 0x02, struct asm_unregister)
+#define ASM_IOC_LIST			_IOWR(ASM_IOC_MAGIC, 0x03, struct asm_list)
+#define ASM_IOC_GET_INFO		_IOWR(ASM_IOC_MAGIC, 0x04, struct asm_agent_info)
+#define ASM_IOC_GET_TELEMETRY_JSON	_IOWR(ASM_IOC_MAGIC, 0x05, struct asm_json)
+#define ASM_IOC_GET_AGENT_INFO_JSON	_IOWR(ASM_IOC_MAGIC, 0x06, struct asm_json)
+
+#endif /* _UAPI_LINUX_ASM_H */

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Run one command inside a freshly booted test VM and return its exit status.
+# Installs what is missing, builds (or reuses) the cached test kernel, builds
+# asm.ko against it, the tools and the selftest programs, then boots the
+# kernel with virtme-ng on the host's root filesystem: the repository is at
+# the same path in the guest, the tools are on PATH, asm.ko is not loaded.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+cmd=${1:?usage: vm.sh COMMAND}
+
+"$ASM_TOP/scripts/setup.sh"
+kdir=$("$ASM_TOP/scripts/build-kernel.sh")
+make -s -C "$ASM_TOP" module KDIR="$kdir" >&2
+make -s -C "$ASM_TOP" tools >&2
+make -s -C "$ASM_TOP/selftests" >&2
+
+# Nested KVM is known to fail on these machines (qemu asserts or hangs in the
+# decompressor): try it once per machine and kernel, remember the verdict.
+accel_file="$kdir/.asm-accel"
+if [ ! -f "$accel_file" ]; then
+	verdict=tcg
+	if [ -w /dev/kvm ]; then
+		rc=0
+		timeout 90 vng --run "$kdir" --memory 1G --exec 'exit 7' </dev/null \
+			>/dev/null 2>&1 || rc=$?
+		[ "$rc" = 7 ] && verdict=kvm
+	fi
+	echo "$verdict" > "$accel_file"
+fi
+accel=$(cat "$accel_file")
+accel_flags=()
+if [ "$accel" = kvm ]; then
+	echo "[vm] booting $kdir with KVM" >&2
+else
+	echo "[vm] booting $kdir with TCG (KVM not usable here)" >&2
+	accel_flags=(--disable-kvm)
+fi
+
+rc=0
+vng --run "$kdir" "${accel_flags[@]}" --memory 2G --cpus 2 \
+	--append "lsm=landlock,lockdown,yama,integrity" \
+	--exec "export PATH='$ASM_TOP/tools/bin':\$PATH; cd '$ASM_TOP' && $cmd" \
+	</dev/null || rc=$?
+exit "$rc"

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One agent's record: its identity and policy, fixed at registration, and
+//! the counters the lifecycle probes update without locks.
+
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+use crate::ffi::PidRef;
+use crate::uapi::{NAME_LEN, SCOPE_LEN};
+
+/// The lifecycle states of the user guide's diagram.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum State {
+    Spawned = 0,
+    Active = 1,
+    Fault = 2,
+    Recovery = 3,
+    Restarted = 4,
+    Exited = 5,
+    Failed = 6,
+}
+
+impl State {
+    fn from_raw(raw: u32) -> Self {
+        match raw {
+            1 => Self::Active,
+            2 => Self::Fault,
+            3 => Self::Recovery,
+            4 => Self::Restarted,
+            5 => Self::Exited,
+            6 => Self::Failed,
+            _ => Self::Spawned,
+        }
+    }
+
+    /// The name the user guide and the JSON documents use.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Spawned => "Spawned",
+            Self::Active => "Active",
+            Self::Fault => "Fault",
+            Self::Recovery => "Recovery",
+            Self::Restarted => "Restarted",
+            Self::Exited => "Exited",
+            Self::Failed => "Failed",
+        }
+    }
+}
+
+/// What makes a process part of the agent.
+pub(crate) enum Membership {
+    /// A registered process and its descendants.
+    Process(PidRef),
+    /// Every task of this cgroup v2 (by id).
+    Cgroup(u64),
+}
+
+/// How a process ended, decoded from its wait(2) status.
+#[derive(Clone, Copy)]
+pub(crate) struct ExitStatus(pub(crate) i32);
+
+impl ExitStatus {
+    /// The signal that killed it, 0 if none.
+    pub(crate) fn signal(self) -> i32 {
+        self.0 & 0x7f
+    }
+
+    /// Its exit code (0-255); 0 when killed by a signal.
+    pub(crate) fn code(self) -> i32 {
+        (self.0 >> 8) & 0xff
+    }
+
+    /// A fatal signal or a non-zero code.
+    pub(crate) fn is_crash(self) -> bool {
+        self.signal() != 0 || self.code() != 0
+    }
+}
+
+/// Counters of one agent; every field is updated with relaxed atomics
+/// because readers only need each value, not a consistent set.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) spawns: AtomicU64,
+    pub(crate) exits: AtomicU64,
+    pub(crate) crashes: AtomicU64,
+    pub(crate) faults: AtomicU64,
+    pub(crate) execs: AtomicU64,
+    pub(crate) syscalls: AtomicU64,
+    /// CPU time of the agent's threads that have exited.
+    pub(crate) cpu_exited_ns: AtomicU64,
+}
+
+/// A registered agent.
+pub(crate) struct Agent {
+    pub(crate) id: u32,
+    pub(crate) name: [u8; NAME_LEN],
+    pub(crate) scope: [u8; SCOPE_LEN],
+    pub(crate) capabilities: AtomicU64,
+    pub(crate) auto_restart: AtomicU32,
+    pub(crate) restarts: AtomicU32,
+    pub(crate) owner_uid: u32,
+    pub(crate) membership: Membership,
+    pub(crate) registered_ns: u64,
+    /// Set, under the registry's index lock, once the agent is unregistered:
+    /// no process may join it after that.
+    pub(crate) dead: AtomicBool,
+    state: AtomicU32,
+    pub(crate) nr_processes: AtomicU32,
+    pub(crate) counters: Counters,
+    last_exit_status: AtomicI64,
+    pub(crate) last_activity_ns: AtomicU64,
+}
+
+impl Agent {
+    /// A record for an agent that has no process yet.
+    pub(crate) fn new(
+        name: [u8; NAME_LEN],
+        scope: [u8; SCOPE_LEN],
+        capabilities: u64,
+        auto_restart: u32,
+        owner_uid: u32,
+        membership: Membership,
+        now: u64,
+    ) -> Self {
+        Self {
+            id: 0,
+            name,
+            scope,
+            capabilities: AtomicU64::new(capabilities),
+            auto_restart: AtomicU32::new(auto_restart),
+            restarts: AtomicU32::new(0),
+            owner_uid,
+            membership,
+            registered_ns: now,
+            dead: AtomicBool::new(false),
+            state: AtomicU32::new(State::Spawned as u32),
+            nr_processes: AtomicU32::new(0),
+            counters: Counters::default(),
+            last_exit_status: AtomicI64::new(0),
+            last_activity_ns: AtomicU64::new(now),
+        }
+    }
+
+    /// The current state.
+    pub(crate) fn state(&self) -> State {
+        State::from_raw(self.state.load(Relaxed))
+    }
+
+    /// The wait(2) status of the last process exit.
+    pub(crate) fn last_exit_status(&self) -> i64 {
+        self.last_exit_status.load(Relaxed)
+    }
+
+    /// The registered process in the caller's pid namespace, 0 if none.
+    pub(crate) fn pid_vnr(&self) -> i32 {
+        match &self.membership {
+            Membership::Process(pid) => pid.vnr(),
+            Membership::Cgroup(_) => 0,
+        }
+    }
+
+    fn touch(&self, now: u64) {
+        self.last_activity_ns.store(now, Relaxed);
+    }
+
+    /// Processes that are members from the moment of registration.
+    pub(crate) fn initial_processes(&self, n: u32) {
+        self.counters.spawns.fetch_add(n.into(), Relaxed);
+        self.nr_processes.fetch_add(n, Relaxed);
+    }
+
+    /// A process joined the running agent (a fork or a cgroup attach).
+    pub(crate) fn process_joined(&self, now: u64) {
+        self.counters.spawns.fetch_add(1, Relaxed);
+        self.nr_processes.fetch_add(1, Relaxed);
+        self.touch(now);
+        // A fork is activity; a process joining an agent that had ended
+        // brings it back to life.
+        if self.state() != State::Active {
+            self.state.store(State::Active as u32, Relaxed);
+        }
+    }
+
+    /// A member called execve().
+    pub(crate) fn exec(&self, now: u64) {
+        self.counters.execs.fetch_add(1, Relaxed);
+        self.touch(now);
+        let _ = self.state.compare_exchange(
+            State::Spawned as u32,
+            State::Active as u32,
+            Relaxed,
+            Relaxed,
+        );
+    }
+
+    /// A member left its cgroup: it is no longer part of the agent, but did
+    /// not exit.
+    pub(crate) fn process_left(&self, now: u64) {
+        self.nr_processes.fetch_sub(1, Relaxed);
+        self.touch(now);
+    }
+
+    /// A member process ended; returns whether it crashed.
+    pub(crate) fn process_exited(&self, status: ExitStatus, now: u64) -> bool {
+        let crash = status.is_crash();
+        self.counters.exits.fetch_add(1, Relaxed);
+        if crash {
+            self.counters.crashes.fetch_add(1, Relaxed);
+            self.counters.faults.fetch_add(1, Relaxed);
+        }
+        self.last_exit_status.store(status.0.into(), Relaxed);
+        self.touch(now);
+        if self.nr_processes.fetch_sub(1, Relaxed) == 1 {
+            // The last process decides how the agent ended.
+            let state = if !crash {
+                State::Exited
+            } else if self.restarts.load(Relaxed) >= self.auto_restart.load(Relaxed) {
+                State::Failed
+            } else {
+                State::Fault
+            };
+            self.state.store(state as u32, Relaxed);
+        }
+        crash
+    }
+}
+

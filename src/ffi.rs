@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The C glue's functions (src/shim/shim.h) and safe wrappers around them.
+//!
+//! This is the one place, with the crate root's entry points and the uapi
+//! mirror, where asm.ko uses `unsafe`: the concept files only see [`XArray`],
+//! [`RcuGuard`], [`PidRef`] and plain functions.
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use kernel::ffi::{c_int, c_ulong, c_void};
+use kernel::prelude::*;
+
+/// Opaque `struct xarray`.
+#[repr(C)]
+pub(crate) struct RawXArray {
+    _private: [u8; 0],
+}
+
+/// Opaque `struct pid`.
+#[repr(C)]
+pub(crate) struct RawPid {
+    _private: [u8; 0],
+}
+
+/// Opaque `struct seq_file`.
+#[repr(C)]
+pub struct RawSeqFile {
+    _private: [u8; 0],
+}
+
+/// `struct asm_task_info` of shim.h.
+#[repr(C)]
+pub(crate) struct TaskInfo {
+    /// Process id in the initial namespace.
+    pub(crate) tgid: i32,
+    _pad: u32,
+    /// cgroup v2 id.
+    pub(crate) cgroup_id: u64,
+    /// Runtime of its live threads.
+    pub(crate) cpu_ns: u64,
+    /// Resident set size.
+    pub(crate) rss_bytes: u64,
+}
+
+extern "C" {
+    fn asm_shim_init() -> c_int;
+    fn asm_shim_exit();
+    fn asm_shim_syscall_probe(on: bool) -> c_int;
+    fn asm_xa_new() -> *mut RawXArray;
+    fn asm_xa_free(xa: *mut RawXArray);
+    fn asm_xa_load(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
+    fn asm_xa_store(xa: *mut RawXArray, index: c_ulong, entry: *mut c_void, atomic: bool)
+        -> c_int;
+    fn asm_xa_erase(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
+    fn asm_xa_find(xa: *mut RawXArray, index: *mut c_ulong) -> *mut c_void;
+    fn asm_rcu_read_lock();
+    fn asm_rcu_read_unlock();
+    fn asm_synchronize_rcu();
+    fn asm_now_ns() -> u64;
+    fn asm_capable_admin() -> bool;
+    fn asm_current_euid() -> u32;
+    fn asm_current_process(tgid: *mut i32) -> *mut RawPid;
+    fn asm_find_process(vnr: i32, tgid: *mut i32) -> *mut RawPid;
+    fn asm_pid_vnr(pid: *mut RawPid) -> i32;
+    fn asm_put_pid(pid: *mut RawPid);
+    fn asm_pid_alive(pid: *mut RawPid) -> bool;
+    fn asm_pid_group_dead(pid: *mut RawPid) -> bool;
+    fn asm_cgroup_id_from_fd(fd: c_int, id: *mut u64) -> c_int;
+    fn asm_for_each_process(
+        cb: unsafe extern "C" fn(ctx: *mut c_void, info: *const TaskInfo),
+        ctx: *mut c_void,
+    );
+    fn asm_seq_write(m: *mut RawSeqFile, buf: *const c_void, len: usize) -> c_int;
+}
+
+/// Registers /proc/agentsys, debugfs asm/, /dev/asm and the lifecycle probes.
+pub(crate) fn shim_init() -> Result {
+    // SAFETY: No preconditions; called once from module init.
+    kernel::error::to_result(unsafe { asm_shim_init() })
+}
+
+/// Undoes [`shim_init`] and waits until no probe or file operation runs.
+pub(crate) fn shim_exit() {
+    // SAFETY: Called once from module exit, after a successful `shim_init`.
+    unsafe { asm_shim_exit() }
+}
+
+/// Turns the `sys_enter` probe on or off. Callers serialise calls.
+pub(crate) fn syscall_probe(on: bool) -> Result {
+    // SAFETY: The caller holds the registry's write lock, which serialises calls.
+    kernel::error::to_result(unsafe { asm_shim_syscall_probe(on) })
+}
+
+/// `CLOCK_BOOTTIME` in nanoseconds.
+pub(crate) fn now_ns() -> u64 {
+    // SAFETY: No preconditions.
+    unsafe { asm_now_ns() }
+}
+
+/// Whether the caller has `CAP_SYS_ADMIN` (and is audited as using it).
+pub(crate) fn capable_admin() -> bool {
+    // SAFETY: No preconditions; called in process context.
+    unsafe { asm_capable_admin() }
+}
+
+/// The caller's effective uid in its user namespace.
+pub(crate) fn current_euid() -> u32 {
+    // SAFETY: No preconditions; called in process context.
+    unsafe { asm_current_euid() }
+}
+
+/// Waits until every RCU reader that started before has finished.
+pub(crate) fn synchronize_rcu() {
+    // SAFETY: Called in process context without locks held.
+    unsafe { asm_synchronize_rcu() }
+}
+
+/// An RCU read-side critical section, ended on drop.
+pub(crate) struct RcuGuard(PhantomData<*mut ()>);
+
+impl RcuGuard {
+    /// Enters an RCU read-side critical section.
+    pub(crate) fn new() -> Self {
+        // SAFETY: Balanced by the unlock in `drop`; the guard is `!Send`.
+        unsafe { asm_rcu_read_lock() };
+        Self(PhantomData)
+    }
+}
+
+impl Drop for RcuGuard {
+    fn drop(&mut self) {
+        // SAFETY: `new` took the read lock on this CPU's task.
+        unsafe { asm_rcu_read_unlock() }
+    }
+}
+
+/// An xarray of raw pointers, allocated by the glue.
+///
+/// # Invariants
+///
+/// `ptr` points to an initialised xarray owned by this object.
+pub(crate) struct XArray {
+    ptr: NonNull<RawXArray>,
+}
+
+// SAFETY: The xarray does its own locking for writers and is RCU-safe for
+// readers; the entries are plain pointers whose lifetime the user manages.
+unsafe impl Send for XArray {}
+// SAFETY: As above.
+unsafe impl Sync for XArray {}
+
+impl XArray {
+    /// Allocates an empty xarray.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: No preconditions.
+        let ptr = NonNull::new(unsafe { asm_xa_new() }).ok_or(ENOMEM)?;
+        // INVARIANT: `asm_xa_new` returned an initialised xarray.
+        Ok(Self { ptr })
+    }
+
+    /// The entry at `index`; the caller is in an RCU read-side section or
+    /// holds the lock that serialises erasers of this entry.
+    pub(crate) fn load(&self, index: usize) -> *mut c_void {
+        // SAFETY: By the type invariant.
+        unsafe { asm_xa_load(self.ptr.as_ptr(), index) }
+    }
+
+    /// Stores `entry` at `index`; `atomic` for callers that cannot sleep.
+    pub(crate) fn store(&self, index: usize, entry: *mut c_void, atomic: bool) -> Result {
+        // SAFETY: By the type invariant; `atomic` selects GFP_NOWAIT.
+        kernel::error::to_result(unsafe {
+            asm_xa_store(self.ptr.as_ptr(), index, entry, atomic)
+        })
+    }
+
+    /// Erases the entry at `index`, returning it.
+    pub(crate) fn erase(&self, index: usize) -> *mut c_void {
+        // SAFETY: By the type invariant.
+        unsafe { asm_xa_erase(self.ptr.as_ptr(), index) }
+    }
+
+    /// The first entry at or after `*index`, updating `*index` to its index.
+    pub(crate) fn find(&self, index: &mut usize) -> Option<NonNull<c_void>> {
+        // SAFETY: By the type invariant; `index` is a valid pointer.
+        NonNull::new(unsafe { asm_xa_find(self.ptr.as_ptr(), index) })
+    }
+}
+
+impl Drop for XArray {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant; the xarray is not used after this.
+        unsafe { asm_xa_free(self.ptr.as_ptr()) }
+    }
+}
+
+/// A counted reference to a process's `struct pid`.
+///
+/// # Invariants
+///
+/// `ptr` holds a reference on a valid `struct pid`.
+pub(crate) struct PidRef {
+    ptr: NonNull<RawPid>,
+}
+
+// SAFETY: `struct pid` is reference counted and immutable for our uses.
+unsafe impl Send for PidRef {}
+// SAFETY: As above.
+unsafe impl Sync for PidRef {}
+
+impl PidRef {
+    /// The calling process, with its tgid in the initial namespace.
+    pub(crate) fn current() -> (Self, i32) {
+        let mut tgid = 0;
+        // SAFETY: `tgid` is valid for writing; a task always has a tgid pid.
+        let ptr = unsafe { asm_current_process(&mut tgid) };
+        // INVARIANT: `asm_current_process` took a reference.
+        match NonNull::new(ptr) {
+            Some(ptr) => (Self { ptr }, tgid),
+            // get_pid() of a live task's pid is never NULL.
+            None => unreachable!(),
+        }
+    }
+
+    /// The process `vnr` names in the caller's pid namespace, with its tgid
+    /// in the initial namespace.
+    pub(crate) fn find(vnr: i32) -> Option<(Self, i32)> {
+        let mut tgid = 0;
+        // SAFETY: `tgid` is valid for writing.
+        let ptr = NonNull::new(unsafe { asm_find_process(vnr, &mut tgid) })?;
+        // INVARIANT: `asm_find_process` took a reference.
+        Some((Self { ptr }, tgid))
+    }
+
+    /// Its number in the caller's pid namespace, 0 once it has no process.
+    pub(crate) fn vnr(&self) -> i32 {
+        // SAFETY: By the type invariant.
+        unsafe {
+            if asm_pid_alive(self.ptr.as_ptr()) {
+                asm_pid_vnr(self.ptr.as_ptr())
+            } else {
+                0
+            }
+        }
+    }
+}
+
+impl PidRef {
+    /// Whether every thread of the process has started exiting; orders the
+    /// caller's earlier stores before the check.
+    pub(crate) fn group_dead(&self) -> bool {
+        // SAFETY: By the type invariant.
+        unsafe { asm_pid_group_dead(self.ptr.as_ptr()) }
+    }
+}
+
+impl Drop for PidRef {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we own one reference.
+        unsafe { asm_put_pid(self.ptr.as_ptr()) }
+    }
+}
+
+/// The id of the cgroup v2 directory open at `fd`.
+pub(crate) fn cgroup_id_from_fd(fd: i32) -> Result<u64> {
+    let mut id = 0;
+    // SAFETY: `id` is valid for writing.
+    kernel::error::to_result(unsafe { asm_cgroup_id_from_fd(fd, &mut id) })?;
+    Ok(id)
+}
+
+/// Calls `f` for every process, under RCU: `f` must not sleep.
+pub(crate) fn for_each_process<F: FnMut(&TaskInfo)>(mut f: F) {
+    unsafe extern "C" fn trampoline<F: FnMut(&TaskInfo)>(ctx: *mut c_void, info: *const TaskInfo) {
+        // SAFETY: `ctx` is the `&mut F` passed below, alive for the whole
+        // walk; `info` points to a valid record for the duration of the call.
+        unsafe { (*ctx.cast::<F>())(&*info) }
+    }
+    // SAFETY: The trampoline matches the callback type and `ctx` outlives the call.
+    unsafe { asm_for_each_process(trampoline::<F>, (&mut f as *mut F).cast()) }
+}
+
+/// A `seq_file` being filled by a show callback.
+pub(crate) struct SeqFile(*mut RawSeqFile);
+
+impl SeqFile {
+    /// Wraps the seq_file a show callback was given.
+    ///
+    /// # Safety
+    ///
+    /// `m` must be valid for the lifetime of the returned object.
+    pub(crate) unsafe fn from_raw(m: *mut RawSeqFile) -> Self {
+        Self(m)
+    }
+}
+
+impl core::fmt::Write for SeqFile {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        // SAFETY: By the safety requirement of `from_raw`. On overflow seq_file
+        // retries the show callback with a bigger buffer, so the result can
+        // be ignored.
+        unsafe { asm_seq_write(self.0, s.as_ptr().cast(), s.len()) };
+        Ok(())
+    }
+}

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The /dev/asm ioctls: copy the request in, validate every field before
+//! anything changes, act, copy the result out. Documentation/uapi.rst lists
+//! the errnos.
+
+use core::mem::size_of;
+use kernel::prelude::*;
+use kernel::types::{AsBytes, FromBytes};
+use kernel::uaccess::{UserPtr, UserSlice};
+
+use crate::ffi::{self, PidRef};
+use crate::registry::{Spec, Target};
+use crate::report;
+use crate::snapshot;
+use crate::uapi::*;
+use crate::Asm;
+
+/// Handles one ioctl; returns the value the syscall returns.
+pub(crate) fn dispatch(asm: &Asm, cmd: u32, arg: UserPtr) -> Result<isize> {
+    match cmd {
+        IOC_REGISTER => register(asm, arg),
+        IOC_UNREGISTER => unregister(asm, arg),
+        IOC_LIST => list(asm, arg),
+        IOC_GET_INFO => info(asm, arg),
+        IOC_GET_TELEMETRY_JSON => json(asm, arg, false),
+        IOC_GET_AGENT_INFO_JSON => json(asm, arg, true),
+        _ => Err(ENOTTY),
+    }?;
+    Ok(0)
+}
+
+fn read<T: FromBytes>(arg: UserPtr) -> Result<T> {
+    UserSlice::new(arg, size_of::<T>()).reader().read()
+}
+
+fn write<T: AsBytes>(arg: UserPtr, value: &T) -> Result {
+    UserSlice::new(arg, size_of::<T>()).writer().write(value)
+}
+
+/// Checks the size and version every request starts with.
+fn check_header<T>(size: u32, version: u32) -> Result {
+    if size as usize != size_of::<T>() || version != ABI_VERSION {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+fn check_zero(reserved: &[u64]) -> Result {
+    if reserved.iter().any(|&r| r != 0) {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// A name: 1 to NAME_LEN - 1 printable ASCII characters, NUL-terminated.
+fn check_name(name: &[u8; NAME_LEN]) -> Result {
+    let len = name.iter().position(|&b| b == 0).ok_or(EINVAL)?;
+    if len == 0 || !name[..len].iter().all(|&b| (0x20..0x7f).contains(&b)) {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// A scope: empty, or an absolute path of UTF-8 text without control
+/// characters, NUL-terminated.
+fn check_scope(scope: &[u8; SCOPE_LEN]) -> Result {
+    let len = scope.iter().position(|&b| b == 0).ok_or(EINVAL)?;
+    let text = core::str::from_utf8(&scope[..len]).map_err(|_| EINVAL)?;
+    if len > 0 && (!text.starts_with('/') || text.chars().any(|c| c.is_control())) {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+fn register(asm: &Asm, arg: UserPtr) -> Result {
+    let mut req: Register = read(arg)?;
+    check_header::<Register>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    if req.flags != 0 || req.capabilities & !CAP_ALL != 0 || req.agent_id > ID_MAX {
+        return Err(EINVAL);
+    }
+    check_name(&req.name)?;
+    check_scope(&req.scope)?;
+    match req.target {
+        TARGET_SELF if req.pid == 0 && req.cgroup_fd == 0 => {}
+        TARGET_PID if req.pid > 0 && req.cgroup_fd == 0 => {}
+        TARGET_CGROUP if req.pid == 0 => {}
+        _ => return Err(EINVAL),
+    }
+    let privileged = req.target != TARGET_SELF || req.capabilities & CAP_ADMIN != 0;
+    if privileged && !ffi::capable_admin() {
+        return Err(EPERM);
+    }
+    // Fail on an unwritable argument now, while nothing has changed.
+    write(arg, &req)?;
+
+    let target = match req.target {
+        TARGET_SELF => {
+            let (pid, tgid) = PidRef::current();
+            Target::Process(pid, tgid)
+        }
+        TARGET_PID => {
+            let (pid, tgid) = PidRef::find(req.pid).ok_or(ESRCH)?;
+            Target::Process(pid, tgid)
+        }
+        _ => Target::Cgroup(ffi::cgroup_id_from_fd(req.cgroup_fd)?),
+    };
+    let spec = Spec {
+        id: req.agent_id,
+        name: req.name,
+        scope: req.scope,
+        capabilities: req.capabilities,
+        auto_restart: req.auto_restart,
+        owner_uid: ffi::current_euid(),
+    };
+    let id = asm.registry.register(spec, target, &asm.telemetry)?;
+    req.agent_id = id;
+    req.pid = snapshot::agents(asm, Some(id))?
+        .first()
+        .map_or(0, |a| a.pid);
+    write(arg, &req)
+}
+
+fn unregister(asm: &Asm, arg: UserPtr) -> Result {
+    let req: Unregister = read(arg)?;
+    check_header::<Unregister>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    if req.flags != 0 {
+        return Err(EINVAL);
+    }
+    let euid = ffi::current_euid();
+    asm.registry.unregister(
+        req.agent_id,
+        |agent| agent.owner_uid == euid || ffi::capable_admin(),
+        &asm.telemetry,
+    )
+}
+
+fn list(asm: &Asm, arg: UserPtr) -> Result {
+    let mut req: List = read(arg)?;
+    check_header::<List>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    let agents = snapshot::agents(asm, None)?;
+    let fits = agents.len().min(req.capacity as usize);
+    let mut ids = KVec::with_capacity(fits, GFP_KERNEL)?;
+    for a in &agents[..fits] {
+        ids.push(a.id, GFP_KERNEL)?;
+    }
+    let mut out = UserSlice::new(req.ids as UserPtr, fits * size_of::<u32>()).writer();
+    for id in &ids {
+        out.write(id)?;
+    }
+    req.count = agents.len() as u32;
+    write(arg, &req)?;
+    if agents.len() > fits {
+        return Err(ERANGE);
+    }
+    Ok(())
+}
+
+fn info(asm: &Asm, arg: UserPtr) -> Result {
+    let req: AgentInfo = read(arg)?;
+    check_header::<AgentInfo>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    let agents = snapshot::agents(asm, Some(req.agent_id))?;
+    let a = agents.first().ok_or(ESRCH)?;
+    let out = AgentInfo {
+        size: req.size,
+        version: req.version,
+        agent_id: a.id,
+        state: a.state as u32,
+        pid: a.pid,
+        owner_uid: a.owner_uid,
+        nr_processes: a.nr_processes,
+        auto_restart: a.auto_restart,
+        restart_count: a.restarts,
+        reserved0: 0,
+        capabilities: a.capabilities,
+        spawns: a.spawns,
+        exits: a.exits,
+        crashes: a.crashes,
+        faults: a.faults,
+        execs: a.execs,
+        cpu_us: a.cpu_us(),
+        mem_bytes: a.mem_bytes,
+        last_exit_code: a.last_exit_status,
+        registered_ns: a.registered_ns,
+        last_activity_ns: a.last_activity_ns,
+        name: a.name,
+        scope: a.scope,
+        reserved: [0; 4],
+    };
+    write(arg, &out)
+}
+
+fn json(asm: &Asm, arg: UserPtr, agent: bool) -> Result {
+    let mut req: Json = read(arg)?;
+    check_header::<Json>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    let doc = if agent {
+        report::agent_json(asm, req.agent_id)?
+    } else if req.agent_id != 0 {
+        return Err(EINVAL);
+    } else {
+        report::telemetry_json(asm)?
+    };
+    let room = req.len as usize;
+    req.len = u32::try_from(doc.len()).map_err(|_| ENOMEM)?;
+    if doc.len() > room {
+        write(arg, &req)?;
+        return Err(ERANGE);
+    }
+    UserSlice::new(req.buf as UserPtr, doc.len())
+        .writer()
+        .write_slice(&doc)?;
+    write(arg, &req)
+}
+

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Lifecycle tracking: what the tracepoint probes do with a fork, an exec,
+//! an exit, a cgroup attach and a syscall.
+//!
+//! Every handler runs with preemption disabled (inside the tracepoint) and
+//! must not sleep. A task that belongs to no agent costs one relaxed load
+//! while no agent is registered, and one xarray lookup otherwise.
+
+use core::sync::atomic::Ordering::Relaxed;
+
+use crate::agent::{ExitStatus, Membership};
+use crate::ffi::{self, RcuGuard};
+use crate::telemetry::{Event, EventKind};
+use crate::Asm;
+
+/// `parent_tgid` created the process `child_tgid`.
+pub(crate) fn on_fork(asm: &Asm, parent_tgid: i32, child_tgid: i32) {
+    if asm.registry.is_empty() {
+        return;
+    }
+    let rcu = RcuGuard::new();
+    let Some(agent) = asm.registry.agent_of(parent_tgid, &rcu) else {
+        return;
+    };
+    let now = ffi::now_ns();
+    if asm.registry.join(agent, child_tgid, false, now).is_err() {
+        // Out of memory for the index, or the agent is being unregistered.
+        return;
+    }
+    asm.telemetry.totals.spawns.fetch_add(1, Relaxed);
+    asm.telemetry
+        .record(Event::new(EventKind::Spawn, agent.id, child_tgid, now));
+}
+
+/// Process `tgid` completed an execve().
+pub(crate) fn on_exec(asm: &Asm, tgid: i32) {
+    if asm.registry.is_empty() {
+        return;
+    }
+    let rcu = RcuGuard::new();
+    let Some(agent) = asm.registry.agent_of(tgid, &rcu) else {
+        return;
+    };
+    let now = ffi::now_ns();
+    agent.exec(now);
+    asm.telemetry
+        .record(Event::new(EventKind::Exec, agent.id, tgid, now));
+}
+
+/// A thread of process `tgid` exits; `group_dead` when it is the last one.
+pub(crate) fn on_exit(asm: &Asm, tgid: i32, group_dead: bool, status: i32, runtime_ns: u64) {
+    if asm.registry.is_empty() {
+        return;
+    }
+    let rcu = RcuGuard::new();
+    let Some(agent) = asm.registry.agent_of(tgid, &rcu) else {
+        return;
+    };
+    agent.counters.cpu_exited_ns.fetch_add(runtime_ns, Relaxed);
+    // Two exiting threads may both see the group dead: the one that takes
+    // the process out of the index counts the exit.
+    if !group_dead || !asm.registry.leave(agent, tgid) {
+        return;
+    }
+    let now = ffi::now_ns();
+    let status = ExitStatus(status);
+    let totals = &asm.telemetry.totals;
+    totals.exits.fetch_add(1, Relaxed);
+    let kind = if agent.process_exited(status, now) {
+        totals.crashes.fetch_add(1, Relaxed);
+        totals.faults.fetch_add(1, Relaxed);
+        EventKind::Crash
+    } else {
+        EventKind::Exit
+    };
+    let mut event = Event::new(kind, agent.id, tgid, now);
+    event.exit_code = status.code();
+    event.signal = status.signal();
+    asm.telemetry.record(event);
+}
+
+/// Process `tgid` was moved into the cgroup `cgroup_id`.
+pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32) {
+    if asm.registry.is_empty() {
+        return;
+    }
+    let rcu = RcuGuard::new();
+    let now = ffi::now_ns();
+    // A member of a cgroup agent that moves out of its cgroup leaves it.
+    if let Some(agent) = asm.registry.agent_of(tgid, &rcu) {
+        match agent.membership {
+            Membership::Cgroup(id) if id != cgroup_id => {
+                if asm.registry.leave(agent, tgid) {
+                    agent.process_left(now);
+                }
+            }
+            // Already a member, or a process agent's member: its agent
+            // does not depend on its cgroup.
+            _ => return,
+        }
+    }
+    let mut from = 0;
+    while let Some(agent) = asm.registry.next(&mut from, &rcu) {
+        if matches!(agent.membership, Membership::Cgroup(id) if id == cgroup_id) {
+            if asm.registry.join(agent, tgid, false, now).is_ok() {
+                asm.telemetry.totals.spawns.fetch_add(1, Relaxed);
+                asm.telemetry
+                    .record(Event::new(EventKind::Spawn, agent.id, tgid, now));
+            }
+            return;
+        }
+    }
+}
+
+/// A thread of process `tgid` entered a system call.
+pub(crate) fn on_syscall(asm: &Asm, tgid: i32) {
+    if asm.registry.is_empty() {
+        return;
+    }
+    let rcu = RcuGuard::new();
+    if let Some(agent) = asm.registry.agent_of(tgid, &rcu) {
+        agent.counters.syscalls.fetch_add(1, Relaxed);
+        asm.telemetry.totals.syscalls.fetch_add(1, Relaxed);
+    }
+}

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The registered agents: an RCU-protected xarray of records by agent id,
+//! and the index from process (tgid, initial namespace) to agent that the
+//! probes read without sleeping locks.
+//!
+//! Lock order: `write` (a mutex serialising registration and
+//! unregistration) before `index_lock` (a spinlock serialising index writes
+//! against unregistration) before the xarrays' internal locks. A record is
+//! freed only after it left both xarrays and an RCU grace period passed, so
+//! readers in an RCU read-side section (probes run in one) may use it.
+
+use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use kernel::ffi::c_void;
+use kernel::prelude::*;
+use kernel::sync::{Mutex, SpinLock};
+use kernel::{new_mutex, new_spinlock};
+
+use crate::agent::{Agent, Membership};
+use crate::ffi::{self, PidRef, RcuGuard, XArray};
+use crate::telemetry::{Event, EventKind, Telemetry};
+use crate::uapi::{ID_ALLOC_MIN, ID_MAX, NAME_LEN, SCOPE_LEN};
+
+/// What a registration asks for, validated.
+pub(crate) struct Spec {
+    pub(crate) id: u32,
+    pub(crate) name: [u8; NAME_LEN],
+    pub(crate) scope: [u8; SCOPE_LEN],
+    pub(crate) capabilities: u64,
+    pub(crate) auto_restart: u32,
+    pub(crate) owner_uid: u32,
+}
+
+/// Who becomes the agent.
+pub(crate) enum Target {
+    /// A process, with its tgid in the initial pid namespace.
+    Process(PidRef, i32),
+    /// Every task of the cgroup with this id.
+    Cgroup(u64),
+}
+
+struct WriteState {
+    /// Where the search for a free id starts.
+    next_id: u32,
+}
+
+/// All agents.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Registry {
+    /// Agent id -> `*const Agent`; written under `write`.
+    agents: XArray,
+    /// Process tgid -> `*const Agent`; written under `index_lock`.
+    index: XArray,
+    #[pin]
+    write: Mutex<WriteState>,
+    #[pin]
+    index_lock: SpinLock<()>,
+    nr_agents: AtomicU32,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            agents: XArray::new()?,
+            index: XArray::new()?,
+            write <- new_mutex!(WriteState { next_id: ID_ALLOC_MIN }, "Registry::write"),
+            index_lock <- new_spinlock!((), "Registry::index_lock"),
+            nr_agents: AtomicU32::new(0),
+        }? Error)
+    }
+
+    /// Whether no agent is registered: the probes' fast path.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.nr_agents.load(Relaxed) == 0
+    }
+
+    /// How many agents are registered.
+    pub(crate) fn len(&self) -> u32 {
+        self.nr_agents.load(Relaxed)
+    }
+
+    /// The agent process `tgid` belongs to.
+    pub(crate) fn agent_of<'a>(&'a self, tgid: i32, _rcu: &'a RcuGuard) -> Option<&'a Agent> {
+        let ptr = self.index.load(tgid as usize).cast::<Agent>();
+        // SAFETY: Index entries point to agents that are freed only after they
+        // left the index and a grace period passed; `_rcu` keeps this reader
+        // inside a read-side section for `'a`.
+        unsafe { ptr.as_ref() }
+    }
+
+    /// The agent with the smallest id at or above `*from`; moves `*from` past it.
+    pub(crate) fn next<'a>(&'a self, from: &mut usize, _rcu: &'a RcuGuard) -> Option<&'a Agent> {
+        let ptr = self.agents.find(from)?;
+        *from = from.saturating_add(1);
+        // SAFETY: As in `agent_of`, for the agents xarray.
+        Some(unsafe { ptr.cast::<Agent>().as_ref() })
+    }
+
+    /// Makes process `tgid` a member of `agent` unless it already belongs to
+    /// an agent or `agent` is being unregistered, and counts it: as one of
+    /// the agent's first processes when `at_registration`, else as a spawn.
+    /// Does not sleep.
+    pub(crate) fn join(&self, agent: &Agent, tgid: i32, at_registration: bool, now: u64) -> Result {
+        let _guard = self.index_lock.lock();
+        if agent.dead.load(Relaxed) {
+            return Err(ESRCH);
+        }
+        if !self.index.load(tgid as usize).is_null() {
+            return Err(EBUSY);
+        }
+        let entry = (agent as *const Agent).cast_mut().cast::<c_void>();
+        self.index.store(tgid as usize, entry, true)?;
+        // Counted under the lock: the exit probe's `leave` cannot run before.
+        if at_registration {
+            agent.initial_processes(1);
+        } else {
+            agent.process_joined(now);
+        }
+        Ok(())
+    }
+
+    /// Removes process `tgid` from `agent`; false if it was not a member
+    /// (then someone else already removed it). Does not sleep.
+    pub(crate) fn leave(&self, agent: &Agent, tgid: i32) -> bool {
+        let _guard = self.index_lock.lock();
+        if self.index.load(tgid as usize).cast_const() != (agent as *const Agent).cast() {
+            return false;
+        }
+        self.index.erase(tgid as usize);
+        true
+    }
+
+    /// Registers an agent; returns its id.
+    pub(crate) fn register(&self, spec: Spec, target: Target, telemetry: &Telemetry) -> Result<u32> {
+        let now = ffi::now_ns();
+        let (membership, tgid) = match target {
+            Target::Process(pid, tgid) => (Membership::Process(pid), Some(tgid)),
+            Target::Cgroup(id) => (Membership::Cgroup(id), None),
+        };
+        // Allocate before taking any lock.
+        let mut agent = KBox::new(
+            Agent::new(
+                spec.name,
+                spec.scope,
+                spec.capabilities,
+                spec.auto_restart,
+                spec.owner_uid,
+                membership,
+                now,
+            ),
+            GFP_KERNEL,
+        )?;
+
+        let mut write = self.write.lock();
+        let id = match spec.id {
+            0 => self.alloc_id_locked(&mut write)?,
+            id if !self.agents.load(id as usize).is_null() => return Err(EEXIST),
+            id => id,
+        };
+        agent.id = id;
+        if let Some(tgid) = tgid {
+            // Checked again under the index lock by `join`; this early check
+            // keeps the common refusal free of a grace period.
+            if !self.index.load(tgid as usize).is_null() {
+                return Err(EBUSY);
+            }
+        }
+        let ptr = KBox::into_raw(agent);
+        if let Err(e) = self.agents.store(id as usize, ptr.cast(), false) {
+            // SAFETY: `ptr` came from `into_raw` above and was never published.
+            drop(unsafe { KBox::from_raw(ptr) });
+            return Err(e);
+        }
+        // SAFETY: `ptr` is valid until it is freed by `unregister` or on
+        // module unload, both after it left the xarrays; `write` is held.
+        let agent = unsafe { &*ptr };
+
+        let joined = match tgid {
+            Some(tgid) => self.join(agent, tgid, true, now).and_then(|()| {
+                // A process that died between lookup and join would stay in
+                // the index forever: its exit probe may have run already.
+                match &agent.membership {
+                    Membership::Process(pid) if pid.group_dead() && self.leave(agent, tgid) => {
+                        Err(ESRCH)
+                    }
+                    _ => Ok(1),
+                }
+            }),
+            None => Ok(self.join_cgroup(agent, now)),
+        };
+        let joined = match joined {
+            Ok(n) => n,
+            Err(e) => {
+                self.agents.erase(id as usize);
+                drop(write);
+                // Readers of the agents xarray may hold it.
+                ffi::synchronize_rcu();
+                // SAFETY: It left both xarrays and a grace period passed.
+                drop(unsafe { KBox::from_raw(ptr) });
+                return Err(e);
+            }
+        };
+        telemetry.totals.spawns.fetch_add(joined.into(), Relaxed);
+        if self.nr_agents.fetch_add(1, Relaxed) == 0 {
+            // Syscall counting costs every task a slow syscall entry: only
+            // while some agent exists.
+            if let Err(e) = ffi::syscall_probe(true) {
+                pr_warn!("[ASM] syscall counting unavailable: {:?}\n", e);
+            }
+        }
+        telemetry.record(Event::new(EventKind::Register, id, tgid.unwrap_or(0), now));
+        Ok(id)
+    }
+
+    /// Joins every process of the agent's cgroup; returns how many joined.
+    fn join_cgroup(&self, agent: &Agent, now: u64) -> u32 {
+        let Membership::Cgroup(cgroup) = agent.membership else {
+            return 0;
+        };
+        let mut joined = 0u32;
+        ffi::for_each_process(|task| {
+            if task.cgroup_id == cgroup && self.join(agent, task.tgid, true, now).is_ok() {
+                joined = joined.saturating_add(1);
+            }
+        });
+        joined
+    }
+
+    fn alloc_id_locked(&self, write: &mut WriteState) -> Result<u32> {
+        let start = write.next_id;
+        let mut id = start;
+        loop {
+            if self.agents.load(id as usize).is_null() {
+                write.next_id = if id == ID_MAX { ID_ALLOC_MIN } else { id + 1 };
+                return Ok(id);
+            }
+            id = if id == ID_MAX { ID_ALLOC_MIN } else { id + 1 };
+            if id == start {
+                return Err(ENOSPC);
+            }
+        }
+    }
+
+    /// Forgets agent `id` if `allowed` says the caller may; its processes
+    /// keep running.
+    pub(crate) fn unregister(
+        &self,
+        id: u32,
+        allowed: impl FnOnce(&Agent) -> bool,
+        telemetry: &Telemetry,
+    ) -> Result {
+        let write = self.write.lock();
+        let ptr = self.agents.load(id as usize).cast::<Agent>();
+        // SAFETY: Only this function frees agents, under `write`, which we hold.
+        let agent = unsafe { ptr.as_ref() }.ok_or(ESRCH)?;
+        if !allowed(agent) {
+            return Err(EPERM);
+        }
+        self.agents.erase(id as usize);
+        {
+            let _guard = self.index_lock.lock();
+            agent.dead.store(true, Relaxed);
+            let mut tgid = 0usize;
+            while let Some(entry) = self.index.find(&mut tgid) {
+                if entry.as_ptr().cast_const() == ptr.cast() {
+                    self.index.erase(tgid);
+                }
+                tgid += 1;
+            }
+        }
+        if self.nr_agents.fetch_sub(1, Relaxed) == 1 {
+            if let Err(e) = ffi::syscall_probe(false) {
+                pr_warn!("[ASM] cannot stop syscall counting: {:?}\n", e);
+            }
+        }
+        telemetry.record(Event::new(EventKind::Unregister, id, 0, ffi::now_ns()));
+        drop(write);
+        // Probes and readers that found it before it left the xarrays finish.
+        ffi::synchronize_rcu();
+        // SAFETY: It left both xarrays, no new reference can be taken (`dead`),
+        // and a grace period passed.
+        drop(unsafe { KBox::from_raw(ptr) });
+        Ok(())
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Registry {
+    fn drop(self: Pin<&mut Self>) {
+        // Module unload: the probes and file operations are gone.
+        let mut id = 0usize;
+        while let Some(entry) = self.agents.find(&mut id) {
+            self.agents.erase(id);
+            // SAFETY: Every entry came from `KBox::into_raw` in `register` and
+            // nothing can reach it any more.
+            drop(unsafe { KBox::from_raw(entry.as_ptr().cast::<Agent>()) });
+            id += 1;
+        }
+    }
+}

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The text views: /proc/agentsys/status, the two JSON documents and the
+//! debugfs event ring, in the layouts of the user guide and
+//! Documentation/uapi.rst.
+
+use core::fmt::{self, Write};
+use kernel::prelude::*;
+
+use crate::snapshot::{self, AgentSnapshot, SystemSnapshot};
+use crate::telemetry::{Event, EventKind, RING_CAPACITY};
+use crate::uapi::CAP_NAMES;
+use crate::Asm;
+
+/// Events the telemetry JSON carries.
+const RECENT_EVENTS: usize = 10;
+
+/// A growable text buffer for documents copied to user space.
+pub(crate) struct TextBuf(pub(crate) KVec<u8>);
+
+impl Write for TextBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0
+            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+            .map_err(|_| fmt::Error)
+    }
+}
+
+/// Renders `f` into a new buffer.
+pub(crate) fn render(f: impl FnOnce(&mut TextBuf) -> fmt::Result) -> Result<KVec<u8>> {
+    let mut buf = TextBuf(KVec::new());
+    f(&mut buf).map_err(|_| ENOMEM)?;
+    Ok(buf.0)
+}
+
+/// A string written as a JSON string literal.
+struct JsonStr<'a>(&'a str);
+
+impl fmt::Display for JsonStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char('"')
+    }
+}
+
+/// /proc/agentsys/status.
+pub(crate) fn status(asm: &Asm, w: &mut impl Write) -> Result {
+    let agents = snapshot::agents(asm, None)?;
+    let sys = snapshot::system(asm, &agents);
+    status_text(&sys, &agents, w).map_err(|_| ENOMEM)
+}
+
+fn status_text(sys: &SystemSnapshot, agents: &[AgentSnapshot], w: &mut impl Write) -> fmt::Result {
+    w.write_str("Agent Supervision Module - Telemetry Status\n")?;
+    w.write_str("===========================================\n\n")?;
+    w.write_str("System Metrics:\n")?;
+    for (label, value) in [
+        ("Total Spawns:", sys.spawns),
+        ("Total Exits:", sys.exits),
+        ("Total Crashes:", sys.crashes),
+        ("Total Faults:", sys.faults),
+        ("Total Restarts:", sys.restarts),
+        ("Active Agents:", sys.active_agents.into()),
+        ("Total Syscalls:", sys.syscalls),
+        ("Events Dropped:", sys.events_dropped),
+    ] {
+        writeln!(w, "  {:<17}{}", label, value)?;
+    }
+    w.write_str("\nPer-Agent Metrics:\n")?;
+    w.write_str("  ID    Spawns Exits  Faults CPU(us)   Mem(B)\n")?;
+    w.write_str("  ----  ------ -----  ------ --------  -------\n")?;
+    for a in agents {
+        writeln!(
+            w,
+            "  {:<5} {:<6} {:<6} {:<6} {:<9} {}",
+            a.id,
+            a.spawns,
+            a.exits,
+            a.faults,
+            a.cpu_us(),
+            a.mem_bytes
+        )?;
+    }
+    Ok(())
+}
+
+/// The ASM_IOC_GET_TELEMETRY_JSON document.
+pub(crate) fn telemetry_json(asm: &Asm) -> Result<KVec<u8>> {
+    let agents = snapshot::agents(asm, None)?;
+    let sys = snapshot::system(asm, &agents);
+    let mut recent = [None; RECENT_EVENTS];
+    let n = asm.telemetry.recent(&mut recent);
+    render(|w| {
+        write!(
+            w,
+            "{{\"system\":{{\"total_agents_spawned\":{},\"total_agents_exited\":{},\
+             \"total_crashes\":{},\"total_faults\":{},\"total_restarts\":{},\
+             \"active_agents\":{},\"registered_agents\":{},\"total_syscalls\":{},\
+             \"events_total\":{},\"events_dropped\":{}}},\"agents\":{{",
+            sys.spawns,
+            sys.exits,
+            sys.crashes,
+            sys.faults,
+            sys.restarts,
+            sys.active_agents,
+            sys.registered_agents,
+            sys.syscalls,
+            sys.events_total,
+            sys.events_dropped
+        )?;
+        for (i, a) in agents.iter().enumerate() {
+            write!(
+                w,
+                "{}\"{}\":{{\"spawn_count\":{},\"exit_count\":{},\"crash_count\":{},\
+                 \"fault_count\":{},\"cpu_time_us\":{},\"memory_bytes\":{}}}",
+                if i == 0 { "" } else { "," },
+                a.id,
+                a.spawns,
+                a.exits,
+                a.crashes,
+                a.faults,
+                a.cpu_us(),
+                a.mem_bytes
+            )?;
+        }
+        w.write_str("},\"recent_events\":[")?;
+        for (i, e) in recent.iter().take(n).flatten().enumerate() {
+            write!(
+                w,
+                "{}{{\"timestamp_ns\":{},\"type\":\"{}\",\"agent_id\":{},\"pid\":{},\
+                 \"exit_code\":{},\"signal\":{}}}",
+                if i == 0 { "" } else { "," },
+                e.timestamp_ns,
+                e.kind.name(),
+                e.agent_id,
+                e.pid,
+                e.exit_code,
+                e.signal
+            )?;
+        }
+        w.write_str("]}")
+    })
+}
+
+/// The ASM_IOC_GET_AGENT_INFO_JSON document of agent `id`.
+pub(crate) fn agent_json(asm: &Asm, id: u32) -> Result<KVec<u8>> {
+    let agents = snapshot::agents(asm, Some(id))?;
+    let a = agents.first().ok_or(ESRCH)?;
+    render(|w| {
+        write!(
+            w,
+            "{{\"agent_id\":{},\"pid\":{},\"name\":{},\"state\":\"{}\",\"capabilities\":[",
+            a.id,
+            a.pid,
+            JsonStr(a.name_str()),
+            a.state.name()
+        )?;
+        let mut first = true;
+        for (bit, name) in CAP_NAMES.iter().enumerate() {
+            if a.capabilities & (1 << bit) != 0 {
+                write!(w, "{}\"{}\"", if first { "" } else { "," }, name)?;
+                first = false;
+            }
+        }
+        write!(
+            w,
+            "],\"scope\":{},\"auto_restart\":{},\"max_restarts\":{},\"restart_count\":{},\
+             \"owner_uid\":{},\"nr_processes\":{},\"spawn_count\":{},\"exit_count\":{},\
+             \"crash_count\":{},\"fault_count\":{},\"exec_count\":{},\"cpu_time_us\":{},\
+             \"memory_bytes\":{},\"last_exit_code\":{},\"registered_ns\":{},\
+             \"last_activity_ns\":{}}}",
+            JsonStr(a.scope_str()),
+            a.auto_restart > 0,
+            a.auto_restart,
+            a.restarts,
+            a.owner_uid,
+            a.nr_processes,
+            a.spawns,
+            a.exits,
+            a.crashes,
+            a.faults,
+            a.execs,
+            a.cpu_us(),
+            a.mem_bytes,
+            a.last_exit_status,
+            a.registered_ns,
+            a.last_activity_ns
+        )
+    })
+}
+
+/// debugfs asm/events: the whole ring, oldest first.
+pub(crate) fn events(asm: &Asm, w: &mut impl Write) -> fmt::Result {
+    // seq_file writes only copy into its buffer: safe under the spinlock.
+    let ring = asm.telemetry.ring.lock();
+    writeln!(
+        w,
+        "events: total {} dropped {} capacity {}",
+        ring.total, ring.dropped, RING_CAPACITY
+    )?;
+    for e in ring.iter() {
+        event_line(e, w)?;
+    }
+    Ok(())
+}
+
+fn event_line(e: &Event, w: &mut impl Write) -> fmt::Result {
+    let secs = e.timestamp_ns / 1_000_000_000;
+    let usecs = (e.timestamp_ns % 1_000_000_000) / 1000;
+    write!(
+        w,
+        "[{:>5}.{:06}] agent {} pid {} {}",
+        secs,
+        usecs,
+        e.agent_id,
+        e.pid,
+        e.kind.name()
+    )?;
+    match e.kind {
+        EventKind::Exit => writeln!(w, " code {}", e.exit_code),
+        EventKind::Crash if e.signal != 0 => writeln!(w, " signal {}", e.signal),
+        EventKind::Crash => writeln!(w, " code {}", e.exit_code),
+        _ => w.write_char('\n'),
+    }
+}

@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shim.c - C glue of asm.ko: registers the kernel objects whose ops tables
+ * and inlines the 6.12 Rust kernel crate cannot express, and forwards every
+ * call to the Rust entry points declared in shim.h.  Policy lives in Rust.
+ */
+#include <linux/capability.h>
+#include <linux/cgroup.h>
+#include <linux/cred.h>
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/pid.h>
+#include <linux/proc_fs.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/timekeeping.h>
+#include <linux/tracepoint.h>
+#include <linux/xarray.h>
+
+#include "shim.h"
+
+/* ---- tracepoint probes: extract the fields, hand them to Rust ---- */
+
+static void asm_probe_fork(void *data, struct task_struct *parent,
+			   struct task_struct *child)
+{
+	/* A new thread is not a new process. */
+	if (child->pid != child->tgid)
+		return;
+	asm_rust_on_fork(parent->tgid, child->tgid);
+}
+
+static void asm_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
+			   struct linux_binprm *bprm)
+{
+	asm_rust_on_exec(p->tgid);
+}
+
+static void asm_probe_exit(void *data, struct task_struct *p)
+{
+	struct signal_struct *sig = p->signal;
+	/* The same status wait(2) reports for the process. */
+	int status = (READ_ONCE(sig->flags) & SIGNAL_GROUP_EXIT) ?
+			     READ_ONCE(sig->group_exit_code) : p->exit_code;
+
+	asm_rust_on_exit(p->tgid, atomic_read(&sig->live) == 0, status,
+			 p->se.sum_exec_runtime);
+}
+
+static void asm_probe_attach(void *data, struct cgroup *dst_cgrp,
+			     const char *path, struct task_struct *task,
+			     bool threadgroup)
+{
+	asm_rust_on_attach(cgroup_id(dst_cgrp), task->tgid);
+}
+
+static void asm_probe_sys_enter(void *data, struct pt_regs *regs, long id)
+{
+	asm_rust_on_syscall(current->tgid);
+}
+
+struct asm_tp {
+	const char *name;
+	void *probe;
+	struct tracepoint *tp;
+	bool registered;
+};
+
+static struct asm_tp asm_tps[] = {
+	{ "sched_process_fork", asm_probe_fork },
+	{ "sched_process_exec", asm_probe_exec },
+	{ "sched_process_exit", asm_probe_exit },
+	{ "cgroup_attach_task", asm_probe_attach },
+	{ "sys_enter", asm_probe_sys_enter },
+};
+#define ASM_TP_SYS_ENTER 4
+
+/* The tracepoints are not exported: look them up by name. */
+static void asm_tp_lookup(struct tracepoint *tp, void *priv)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(asm_tps); i++)
+		if (!strcmp(tp->name, asm_tps[i].name))
+			asm_tps[i].tp = tp;
+}
+
+static void asm_tps_unregister(void)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(asm_tps); i++) {
+		if (!asm_tps[i].registered)
+			continue;
+		tracepoint_probe_unregister(asm_tps[i].tp, asm_tps[i].probe, NULL);
+		asm_tps[i].registered = false;
+	}
+	/* No probe may still run when the module text goes away. */
+	tracepoint_synchronize_unregister();
+}
+
+static int asm_tps_register(void)
+{
+	int i, ret;
+
+	for_each_kernel_tracepoint(asm_tp_lookup, NULL);
+	for (i = 0; i < ARRAY_SIZE(asm_tps); i++) {
+		if (!asm_tps[i].tp) {
+			pr_err("[ASM] tracepoint %s not found\n", asm_tps[i].name);
+			return -ENOENT;
+		}
+		/* sys_enter is registered only while agents exist. */
+		if (i == ASM_TP_SYS_ENTER)
+			continue;
+		ret = tracepoint_probe_register(asm_tps[i].tp, asm_tps[i].probe, NULL);
+		if (ret) {
+			pr_err("[ASM] cannot register %s: %d\n", asm_tps[i].name, ret);
+			return ret;
+		}
+		asm_tps[i].registered = true;
+	}
+	return 0;
+}
+
+int asm_shim_syscall_probe(bool on)
+{
+	struct asm_tp *t = &asm_tps[ASM_TP_SYS_ENTER];
+	int ret = 0;
+
+	if (on && !t->registered) {
+		ret = tracepoint_probe_register(t->tp, t->probe, NULL);
+		t->registered = !ret;
+	} else if (!on && t->registered) {
+		ret = tracepoint_probe_unregister(t->tp, t->probe, NULL);
+		t->registered = false;
+	}
+	return ret;
+}
+
+/* ---- /dev/asm ---- */
+
+static long asm_fop_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	return asm_rust_ioctl(cmd, arg);
+}
+
+static const struct file_operations asm_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = asm_fop_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice asm_miscdev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "asm",
+	.fops = &asm_fops,
+	/* Anyone may read telemetry and register itself; the rest is checked per ioctl. */
+	.mode = 0666,
+};
+
+/* ---- /proc/agentsys and debugfs asm/ ---- */
+
+static int asm_status_show(struct seq_file *m, void *v)
+{
+	return asm_rust_status_show(m);
+}
+
+static int asm_events_show(struct seq_file *m, void *v)
+{
+	return asm_rust_events_show(m);
+}
+DEFINE_SHOW_ATTRIBUTE(asm_events);
+
+static struct proc_dir_entry *asm_proc_dir;
+static struct dentry *asm_debugfs_dir;
+static bool asm_misc_registered;
+
+void asm_shim_exit(void)
+{
+	/* Stop new callers first, then wait for running probes. */
+	if (asm_misc_registered)
+		misc_deregister(&asm_miscdev);
+	asm_misc_registered = false;
+	proc_remove(asm_proc_dir);
+	asm_proc_dir = NULL;
+	debugfs_remove(asm_debugfs_dir);
+	asm_debugfs_dir = NULL;
+	asm_tps_unregister();
+}
+
+int asm_shim_init(void)
+{
+	int ret;
+
+	asm_proc_dir = proc_mkdir("agentsys", NULL);
+	if (!asm_proc_dir)
+		return -ENOMEM;
+	if (!proc_create_single("status", 0444, asm_proc_dir, asm_status_show)) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	/* debugfs is optional: its failure is not the module's. */
+	asm_debugfs_dir = debugfs_create_dir("asm", NULL);
+	debugfs_create_file("events", 0444, asm_debugfs_dir, NULL, &asm_events_fops);
+
+	ret = asm_tps_register();
+	if (ret)
+		goto err;
+	ret = misc_register(&asm_miscdev);
+	if (ret)
+		goto err;
+	asm_misc_registered = true;
+	return 0;
+err:
+	asm_shim_exit();
+	return ret;
+}
+
+/* ---- xarray and RCU ---- */
+
+struct xarray *asm_xa_new(void)
+{
+	struct xarray *xa = kmalloc(sizeof(*xa), GFP_KERNEL);
+
+	if (xa)
+		xa_init(xa);
+	return xa;
+}
+
+void asm_xa_free(struct xarray *xa)
+{
+	if (!xa)
+		return;
+	xa_destroy(xa);
+	kfree(xa);
+}
+
+void *asm_xa_load(struct xarray *xa, unsigned long index)
+{
+	return xa_load(xa, index);
+}
+
+int asm_xa_store(struct xarray *xa, unsigned long index, void *entry, bool atomic)
+{
+	return xa_err(xa_store(xa, index, entry, atomic ? GFP_NOWAIT : GFP_KERNEL));
+}
+
+void *asm_xa_erase(struct xarray *xa, unsigned long index)
+{
+	return xa_erase(xa, index);
+}
+
+void *asm_xa_find(struct xarray *xa, unsigned long *index)
+{
+	return xa_find(xa, index, ULONG_MAX, XA_PRESENT);
+}
+
+void asm_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void asm_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+void asm_synchronize_rcu(void)
+{
+	synchronize_rcu();
+}
+
+/* ---- time, credentials, pids, cgroups ---- */
+
+u64 asm_now_ns(void)
+{
+	return ktime_get_boottime_ns();
+}
+
+bool asm_capable_admin(void)
+{
+	return capable(CAP_SYS_ADMIN);
+}
+
+u32 asm_current_euid(void)
+{
+	return from_kuid_munged(current_user_ns(), current_euid());
+}
+
+struct pid *asm_current_process(pid_t *tgid)
+{
+	*tgid = current->tgid;
+	return get_pid(task_tgid(current));
+}
+
+/* The process (thread group) @vnr names in the caller's pid namespace. */
+struct pid *asm_find_process(pid_t vnr, pid_t *tgid)
+{
+	struct pid *vpid = find_get_pid(vnr);
+	struct task_struct *task;
+	struct pid *pid = NULL;
+
+	if (!vpid)
+		return NULL;
+	task = get_pid_task(vpid, PIDTYPE_PID);
+	put_pid(vpid);
+	if (!task)
+		return NULL;
+	if (pid_alive(task)) {
+		*tgid = task->tgid;
+		pid = get_pid(task_tgid(task));
+	}
+	put_task_struct(task);
+	return pid;
+}
+
+pid_t asm_pid_vnr(struct pid *pid)
+{
+	return pid_vnr(pid);
+}
+
+void asm_put_pid(struct pid *pid)
+{
+	put_pid(pid);
+}
+
+bool asm_pid_alive(struct pid *pid)
+{
+	return pid_has_task(pid, PIDTYPE_TGID);
+}
+
+bool asm_pid_group_dead(struct pid *pid)
+{
+	struct task_struct *task;
+	bool dead = true;
+
+	/* Pairs with the full barrier of atomic_dec_and_test() in do_exit(). */
+	smp_mb();
+	rcu_read_lock();
+	task = pid_task(pid, PIDTYPE_TGID);
+	if (task)
+		dead = atomic_read(&task->signal->live) == 0;
+	rcu_read_unlock();
+	return dead;
+}
+
+int asm_cgroup_id_from_fd(int fd, u64 *id)
+{
+	struct cgroup *cgrp = cgroup_get_from_fd(fd);
+
+	if (IS_ERR(cgrp))
+		return PTR_ERR(cgrp);
+	*id = cgroup_id(cgrp);
+	cgroup_put(cgrp);
+	return 0;
+}
+
+void asm_for_each_process(void (*cb)(void *ctx, const struct asm_task_info *info),
+			  void *ctx)
+{
+	struct task_struct *p, *t;
+	struct asm_task_info info;
+
+	rcu_read_lock();
+	for_each_process(p) {
+		memset(&info, 0, sizeof(info));
+		info.tgid = p->tgid;
+		info.cgroup_id = cgroup_id(task_dfl_cgroup(p));
+		/* Exiting threads are accounted by the exit probe. */
+		for_each_thread(p, t)
+			if (!(READ_ONCE(t->flags) & PF_EXITING))
+				info.cpu_ns += READ_ONCE(t->se.sum_exec_runtime);
+		/* task_lock keeps p->mm from being torn down under us. */
+		task_lock(p);
+		if (p->mm)
+			info.rss_bytes = (u64)get_mm_rss(p->mm) << PAGE_SHIFT;
+		task_unlock(p);
+		cb(ctx, &info);
+	}
+	rcu_read_unlock();
+}
+
+int asm_seq_write(struct seq_file *m, const void *buf, size_t len)
+{
+	return seq_write(m, buf, len);
+}

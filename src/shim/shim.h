@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * shim.h - the C glue asm.ko's Rust code calls, and the Rust entry points
+ * the glue calls back.  src/ffi.rs mirrors this file; keep them in step.
+ *
+ * The glue covers what the 6.12 Rust kernel crate has no abstraction for:
+ * tracepoints, procfs, debugfs, the misc device, xarray and RCU inlines and
+ * task fields.  It holds no policy and no state beyond the registered
+ * objects.
+ */
+#ifndef ASM_SHIM_H
+#define ASM_SHIM_H
+
+#include <linux/types.h>
+
+struct seq_file;
+struct xarray;
+
+/* One process, as asm_for_each_process() reports it. */
+struct asm_task_info {
+	pid_t tgid;
+	u32 pad;
+	u64 cgroup_id;		/* cgroup v2 id, 0 if none */
+	u64 cpu_ns;		/* runtime of its live (not exiting) threads */
+	u64 rss_bytes;		/* resident set, 0 without an mm */
+};
+
+/* Objects: /proc/agentsys, debugfs asm/, /dev/asm, the lifecycle probes. */
+int asm_shim_init(void);
+void asm_shim_exit(void);
+/* Register (on) or unregister (off) the raw_syscalls:sys_enter probe. */
+int asm_shim_syscall_probe(bool on);
+
+/* xarray: allocated by the glue so Rust does not need its layout. */
+struct xarray *asm_xa_new(void);
+void asm_xa_free(struct xarray *xa);
+void *asm_xa_load(struct xarray *xa, unsigned long index);
+int asm_xa_store(struct xarray *xa, unsigned long index, void *entry, bool atomic);
+void *asm_xa_erase(struct xarray *xa, unsigned long index);
+void *asm_xa_find(struct xarray *xa, unsigned long *index);
+
+void asm_rcu_read_lock(void);
+void asm_rcu_read_unlock(void);
+void asm_synchronize_rcu(void);
+
+/* Time, credentials, pids. */
+u64 asm_now_ns(void);
+bool asm_capable_admin(void);
+u32 asm_current_euid(void);
+struct pid *asm_current_process(pid_t *tgid);
+struct pid *asm_find_process(pid_t vnr, pid_t *tgid);
+pid_t asm_pid_vnr(struct pid *pid);
+void asm_put_pid(struct pid *pid);
+bool asm_pid_alive(struct pid *pid);
+bool asm_pid_group_dead(struct pid *pid);
+int asm_cgroup_id_from_fd(int fd, u64 *id);
+
+/* Calls @cb for every process under RCU; @cb must not sleep. */
+void asm_for_each_process(void (*cb)(void *ctx, const struct asm_task_info *info),
+			  void *ctx);
+
+int asm_seq_write(struct seq_file *m, const void *buf, size_t len);
+
+/* Rust entry points (asm_mod.rs). */
+long asm_rust_ioctl(unsigned int cmd, unsigned long arg);
+int asm_rust_status_show(struct seq_file *m);
+int asm_rust_events_show(struct seq_file *m);
+void asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid);
+void asm_rust_on_exec(pid_t tgid);
+void asm_rust_on_exit(pid_t tgid, bool group_dead, int status, u64 runtime_ns);
+void asm_rust_on_attach(u64 cgroup_id, pid_t tgid);
+void asm_rust_on_syscall(pid_t tgid);
+
+#endif /* ASM_SHIM_H */

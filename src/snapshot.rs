@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Point-in-time copies of the agents and the system totals, taken under RCU
+//! and then formatted without any lock held.
+
+use core::sync::atomic::Ordering::Relaxed;
+use kernel::prelude::*;
+
+use crate::agent::{Agent, State};
+use crate::ffi::{self, RcuGuard};
+use crate::uapi::{NAME_LEN, SCOPE_LEN};
+use crate::Asm;
+
+/// One agent, copied.
+#[derive(Clone, Copy)]
+pub(crate) struct AgentSnapshot {
+    pub(crate) id: u32,
+    pub(crate) name: [u8; NAME_LEN],
+    pub(crate) scope: [u8; SCOPE_LEN],
+    pub(crate) state: State,
+    pub(crate) pid: i32,
+    pub(crate) owner_uid: u32,
+    pub(crate) nr_processes: u32,
+    pub(crate) auto_restart: u32,
+    pub(crate) restarts: u32,
+    pub(crate) capabilities: u64,
+    pub(crate) spawns: u64,
+    pub(crate) exits: u64,
+    pub(crate) crashes: u64,
+    pub(crate) faults: u64,
+    pub(crate) execs: u64,
+    pub(crate) cpu_ns: u64,
+    pub(crate) mem_bytes: u64,
+    pub(crate) last_exit_status: i64,
+    pub(crate) registered_ns: u64,
+    pub(crate) last_activity_ns: u64,
+}
+
+impl AgentSnapshot {
+    fn of(agent: &Agent) -> Self {
+        let c = &agent.counters;
+        Self {
+            id: agent.id,
+            name: agent.name,
+            scope: agent.scope,
+            state: agent.state(),
+            pid: agent.pid_vnr(),
+            owner_uid: agent.owner_uid,
+            nr_processes: agent.nr_processes.load(Relaxed),
+            auto_restart: agent.auto_restart.load(Relaxed),
+            restarts: agent.restarts.load(Relaxed),
+            capabilities: agent.capabilities.load(Relaxed),
+            spawns: c.spawns.load(Relaxed),
+            exits: c.exits.load(Relaxed),
+            crashes: c.crashes.load(Relaxed),
+            faults: c.faults.load(Relaxed),
+            execs: c.execs.load(Relaxed),
+            // The live threads are added by `collect`.
+            cpu_ns: c.cpu_exited_ns.load(Relaxed),
+            mem_bytes: 0,
+            last_exit_status: agent.last_exit_status(),
+            registered_ns: agent.registered_ns,
+            last_activity_ns: agent.last_activity_ns.load(Relaxed),
+        }
+    }
+
+    /// The name, validated printable ASCII at registration.
+    pub(crate) fn name_str(&self) -> &str {
+        text(&self.name)
+    }
+
+    /// The scope, validated UTF-8 at registration.
+    pub(crate) fn scope_str(&self) -> &str {
+        text(&self.scope)
+    }
+
+    /// CPU time in microseconds.
+    pub(crate) fn cpu_us(&self) -> u64 {
+        self.cpu_ns / 1000
+    }
+}
+
+fn text(buf: &[u8]) -> &str {
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    core::str::from_utf8(&buf[..len]).unwrap_or("?")
+}
+
+/// System totals, copied.
+pub(crate) struct SystemSnapshot {
+    pub(crate) spawns: u64,
+    pub(crate) exits: u64,
+    pub(crate) crashes: u64,
+    pub(crate) faults: u64,
+    pub(crate) restarts: u64,
+    pub(crate) syscalls: u64,
+    pub(crate) active_agents: u32,
+    pub(crate) registered_agents: u32,
+    pub(crate) events_total: u64,
+    pub(crate) events_dropped: u64,
+}
+
+/// Copies the agents (all, or only `only`) in id order, with the CPU time
+/// and memory of their live processes.
+pub(crate) fn agents(asm: &Asm, only: Option<u32>) -> Result<KVec<AgentSnapshot>> {
+    let registry = &asm.registry;
+    let mut snaps = loop {
+        // Room for the agents now plus a few registered meanwhile; retried
+        // with more if still too small, since nothing can be allocated
+        // under RCU.
+        let room = if only.is_some() { 1 } else { registry.len() as usize + 4 };
+        let mut snaps = KVec::with_capacity(room, GFP_KERNEL)?;
+        let rcu = RcuGuard::new();
+        let mut from = only.unwrap_or(0) as usize;
+        let mut complete = true;
+        while let Some(agent) = registry.next(&mut from, &rcu) {
+            if only.is_some_and(|id| id != agent.id) {
+                break;
+            }
+            if snaps.len() == room {
+                complete = false;
+                break;
+            }
+            // Within the capacity reserved above: does not allocate.
+            snaps.push(AgentSnapshot::of(agent), GFP_NOWAIT)?;
+            if only.is_some() {
+                break;
+            }
+        }
+        drop(rcu);
+        if complete {
+            break snaps;
+        }
+    };
+    if snaps.is_empty() {
+        return Ok(snaps);
+    }
+    let rcu = RcuGuard::new();
+    ffi::for_each_process(|task| {
+        let Some(agent) = registry.agent_of(task.tgid, &rcu) else {
+            return;
+        };
+        if let Ok(i) = snaps.binary_search_by_key(&agent.id, |s| s.id) {
+            let snap = &mut snaps[i];
+            snap.cpu_ns = snap.cpu_ns.saturating_add(task.cpu_ns);
+            snap.mem_bytes = snap.mem_bytes.saturating_add(task.rss_bytes);
+        }
+    });
+    Ok(snaps)
+}
+
+/// Copies the system totals; `agents` gives the active-agent count.
+pub(crate) fn system(asm: &Asm, agents: &[AgentSnapshot]) -> SystemSnapshot {
+    let t = &asm.telemetry.totals;
+    let (events_total, events_dropped) = {
+        let ring = asm.telemetry.ring.lock();
+        (ring.total, ring.dropped)
+    };
+    SystemSnapshot {
+        spawns: t.spawns.load(Relaxed),
+        exits: t.exits.load(Relaxed),
+        crashes: t.crashes.load(Relaxed),
+        faults: t.faults.load(Relaxed),
+        restarts: t.restarts.load(Relaxed),
+        syscalls: t.syscalls.load(Relaxed),
+        active_agents: agents.iter().filter(|a| a.nr_processes > 0).count() as u32,
+        registered_agents: agents.len() as u32,
+        events_total,
+        events_dropped,
+    }
+}

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! System-wide telemetry: the cumulative totals and the ring of the last
+//! [`RING_CAPACITY`] lifecycle events, with the count of events it dropped.
+
+use core::sync::atomic::AtomicU64;
+use kernel::prelude::*;
+use kernel::sync::SpinLock;
+use kernel::new_spinlock;
+
+/// Events the ring keeps.
+pub(crate) const RING_CAPACITY: usize = 1024;
+
+/// What happened (`enum asm_event_type`).
+#[derive(Clone, Copy)]
+#[repr(u8)]
+pub(crate) enum EventKind {
+    Register = 1,
+    Unregister = 2,
+    Spawn = 3,
+    Exec = 4,
+    Exit = 5,
+    Crash = 6,
+}
+
+impl EventKind {
+    /// The name the JSON documents and debugfs use.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::Unregister => "unregister",
+            Self::Spawn => "spawn",
+            Self::Exec => "exec",
+            Self::Exit => "exit",
+            Self::Crash => "crash",
+        }
+    }
+}
+
+/// One lifecycle event.
+#[derive(Clone, Copy)]
+pub(crate) struct Event {
+    pub(crate) timestamp_ns: u64,
+    pub(crate) agent_id: u32,
+    /// Process id in the initial pid namespace.
+    pub(crate) pid: i32,
+    pub(crate) kind: EventKind,
+    pub(crate) exit_code: i32,
+    pub(crate) signal: i32,
+}
+
+impl Event {
+    /// An event without an exit status.
+    pub(crate) fn new(kind: EventKind, agent_id: u32, pid: i32, now: u64) -> Self {
+        Self {
+            timestamp_ns: now,
+            agent_id,
+            pid,
+            kind,
+            exit_code: 0,
+            signal: 0,
+        }
+    }
+}
+
+/// The event ring. The oldest event is overwritten when it is full.
+pub(crate) struct Ring {
+    /// Preallocated to [`RING_CAPACITY`], so pushing never allocates.
+    buf: KVec<Event>,
+    /// Where the next event goes once `buf` is full.
+    next: usize,
+    pub(crate) total: u64,
+    pub(crate) dropped: u64,
+}
+
+impl Ring {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            buf: KVec::with_capacity(RING_CAPACITY, GFP_KERNEL)?,
+            next: 0,
+            total: 0,
+            dropped: 0,
+        })
+    }
+
+    fn push(&mut self, event: Event) {
+        self.total = self.total.saturating_add(1);
+        if self.buf.len() < RING_CAPACITY {
+            // Within the preallocated capacity: no allocation happens.
+            if self.buf.push(event, GFP_NOWAIT).is_err() {
+                self.dropped = self.dropped.saturating_add(1);
+            }
+            return;
+        }
+        self.buf[self.next] = event;
+        self.next = (self.next + 1) % RING_CAPACITY;
+        self.dropped = self.dropped.saturating_add(1);
+    }
+
+    /// The events, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Event> {
+        let (newer, older) = self.buf.split_at(self.next);
+        Iterator::chain(older.iter(), newer.iter())
+    }
+
+    /// How many events it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+/// Cumulative system totals, since the module was loaded.
+#[derive(Default)]
+pub(crate) struct Totals {
+    pub(crate) spawns: AtomicU64,
+    pub(crate) exits: AtomicU64,
+    pub(crate) crashes: AtomicU64,
+    pub(crate) faults: AtomicU64,
+    pub(crate) restarts: AtomicU64,
+    pub(crate) syscalls: AtomicU64,
+}
+
+/// Totals and the event ring.
+#[pin_data]
+pub(crate) struct Telemetry {
+    pub(crate) totals: Totals,
+    /// Taken by the probes: never held across anything that sleeps.
+    #[pin]
+    pub(crate) ring: SpinLock<Ring>,
+}
+
+impl Telemetry {
+    /// Empty telemetry.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            totals: Totals::default(),
+            ring <- new_spinlock!(Ring::new()?, "Telemetry::ring"),
+        }? Error)
+    }
+
+    /// Adds an event to the ring.
+    pub(crate) fn record(&self, event: Event) {
+        self.ring.lock().push(event);
+    }
+
+    /// Copies the last `N` events (oldest first) into `out`; returns how many.
+    pub(crate) fn recent<const N: usize>(&self, out: &mut [Option<Event>; N]) -> usize {
+        let ring = self.ring.lock();
+        let skip = ring.len().saturating_sub(N);
+        let mut n = 0;
+        for (slot, event) in out.iter_mut().zip(ring.iter().skip(skip)) {
+            *slot = Some(*event);
+            n += 1;
+        }
+        n
+    }
+}
