@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The demo, run inside the test VM by `make demo`: load asm.ko, run sample
+# agents that spawn, exit and crash, then show what ASM saw.
+set -u
+cd "$(dirname "$0")/.."
+spawner=selftests/build/spawner
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+step insmod asm.ko
+insmod asm.ko || exit 1
+dmesg | grep '\[ASM\]'
+
+ws=$(mktemp -d /tmp/agent_ws.XXXX)
+live=$ws/fs_monitor.running
+step "asmctl run --name fs_monitor --id 100 --cap FsBasic --cap FsExtended --scope $ws/ --auto-restart 3 -- spawner -c 3 -g 1 -w ... &"
+asmctl run --name fs_monitor --id 100 --cap FsBasic --cap FsExtended \
+	--scope "$ws/" --auto-restart 3 -- $spawner -c 3 -g 1 -w "$live" &
+step "asmctl run --name net_agent --id 101 --cap NetClient -- spawner -c 2 -x 1 -k 1"
+asmctl run --name net_agent --id 101 --cap NetClient -- $spawner -c 2 -x 1 -k 1
+step "asmctl run --name audio_ctrl --id 102 --cap AudioControl -- sh -c 'kill -SEGV \$\$'"
+asmctl run --name audio_ctrl --id 102 --cap AudioControl -- sh -c 'kill -SEGV $$'
+step "asmctl run --name llm_worker --cap LlmAccess -- sh -c 'ls / >/dev/null; exit 0'"
+asmctl run --name llm_worker --cap LlmAccess -- sh -c 'ls / >/dev/null; exit 0'
+
+for _ in $(seq 100); do [ -e "$live" ] && break; sleep 0.1; done
+
+step asmstatus
+asmstatus
+step asmlist
+asmlist
+step "asmlist --all"
+asmlist --all
+step "asminfo 100"
+asminfo 100
+step "asminfo 101 --json"
+asminfo 101 --json
+step "cat /proc/agentsys/status"
+cat /proc/agentsys/status
+step "head -n 12 /sys/kernel/debug/asm/events"
+head -n 12 /sys/kernel/debug/asm/events
+
+step "agent 100 finishes; rmmod asm"
+rm -f "$live"
+wait
+grep -E '^  100 ' /proc/agentsys/status
+rmmod asm && dmesg | grep '\[ASM\]' | tail -n 1
+rm -rf "$ws"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the test VM (scripts/vm.sh): every selftests/test_*.sh as a
+# kselftest program with nested KTAP, then checks the guest's dmesg and
+# kmemleak for kernel reports.  Exits non-zero on any "not ok", any skip
+# and any report.
+cd "$(dirname "$0")/.." || exit 1
+
+tests=(selftests/test_*.sh)
+nr=$(( ${#tests[@]} + 1 ))
+passed=0 failed=0 skipped=0
+kmemleak=/sys/kernel/debug/kmemleak
+
+# Reports before the tests (boot) are not the module's.
+dmesg --clear
+[ -w "$kmemleak" ] && echo clear > "$kmemleak"
+
+echo "TAP version 13"
+echo "1..$nr"
+n=0
+for t in "${tests[@]}"; do
+	n=$((n + 1))
+	name=$(basename "$t")
+	out=$(timeout 600 bash "$t" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | sed 's/^/# /'
+	p=$(printf '%s\n' "$out" | grep -cE '^ok [0-9]+' || true)
+	f=$(printf '%s\n' "$out" | grep -cE '^not ok [0-9]+' || true)
+	s=$(printf '%s\n' "$out" | grep -cE '^ok [0-9]+ .*# SKIP' || true)
+	passed=$((passed + p - s)) failed=$((failed + f)) skipped=$((skipped + s))
+	if [ "$rc" = 0 ] && [ "$f" = 0 ] && [ "$s" = 0 ]; then
+		echo "ok $n selftests: asm: $name"
+	else
+		[ "$rc" != 0 ] && [ "$f" = 0 ] && failed=$((failed + 1))
+		echo "not ok $n selftests: asm: $name # exit=$rc"
+	fi
+done
+
+# Unload so that kmemleak sees everything the module freed (or did not).
+if grep -q '^asm ' /proc/modules; then rmmod asm || failed=$((failed + 1)); fi
+n=$((n + 1))
+reports=$(dmesg | grep -E 'WARNING: CPU|BUG:|KASAN:|UBSAN:|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|general protection fault|Oops|Call Trace:|kernel BUG|refcount_t:' || true)
+leaks=""
+if [ -w "$kmemleak" ]; then
+	# kmemleak reports objects unreferenced for at least 5 seconds.
+	sleep 6
+	echo scan > "$kmemleak"
+	leaks=$(cat "$kmemleak")
+fi
+if [ -z "$reports" ] && [ -z "$leaks" ]; then
+	echo "ok $n dmesg: no warning, BUG, KASAN, lockdep or kmemleak report"
+	passed=$((passed + 1))
+else
+	printf '%s\n%s\n' "$reports" "$leaks" | sed 's/^/# /'
+	dmesg | tail -n 200 | sed 's/^/# dmesg: /'
+	echo "not ok $n dmesg: kernel reports found"
+	failed=$((failed + 1))
+fi
+
+echo "# selftests: $passed passed, $failed failed, $skipped skipped"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$skipped" = 0 ]
