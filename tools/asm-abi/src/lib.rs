@@ -1,0 +1,640 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Rust mirror of `include/uapi/linux/asm.h`, the ABI of `/dev/asm`.
+//!
+//! This crate owns the byte layout of every ioctl argument, the ioctl request
+//! numbers, and the names user space shows for capability bits and agent
+//! states. It does no I/O: callers hand these structs to `ioctl(2)`
+//! themselves. `tests/layout.rs` compiles the C header and checks that every
+//! size, offset and constant here matches it.
+
+use core::fmt;
+use core::mem::size_of;
+
+/// `ASM_ABI_VERSION`: the value of every struct's `version` field.
+pub const ASM_ABI_VERSION: u32 = 1;
+/// `ASM_DEVICE_PATH`: the misc device all requests go to.
+pub const ASM_DEVICE_PATH: &str = "/dev/asm";
+
+/// `ASM_NAME_LEN`: room for an agent name, including the terminating NUL.
+pub const ASM_NAME_LEN: usize = 32;
+/// `ASM_SCOPE_LEN`: room for a scope path, including the terminating NUL.
+pub const ASM_SCOPE_LEN: usize = 256;
+
+/// `ASM_ID_ALLOC_MIN`: the first id the kernel allocates for `agent_id == 0`.
+pub const ASM_ID_ALLOC_MIN: u32 = 1000;
+/// `ASM_ID_MAX`: the largest agent id.
+pub const ASM_ID_MAX: u32 = 0x7fff_ffff;
+
+/// `ASM_CAP_FS_BASIC`.
+pub const ASM_CAP_FS_BASIC: u64 = 1 << 0;
+/// `ASM_CAP_FS_EXTENDED`.
+pub const ASM_CAP_FS_EXTENDED: u64 = 1 << 1;
+/// `ASM_CAP_NET_CLIENT`.
+pub const ASM_CAP_NET_CLIENT: u64 = 1 << 2;
+/// `ASM_CAP_NET_SERVER`.
+pub const ASM_CAP_NET_SERVER: u64 = 1 << 3;
+/// `ASM_CAP_AUDIO_CONTROL`.
+pub const ASM_CAP_AUDIO_CONTROL: u64 = 1 << 4;
+/// `ASM_CAP_LLM_ACCESS`.
+pub const ASM_CAP_LLM_ACCESS: u64 = 1 << 5;
+/// `ASM_CAP_PROCESS_SPAWN`.
+pub const ASM_CAP_PROCESS_SPAWN: u64 = 1 << 6;
+/// `ASM_CAP_ADMIN`: granting it needs `CAP_SYS_ADMIN`.
+pub const ASM_CAP_ADMIN: u64 = 1 << 7;
+/// `ASM_CAP_ALL`: every capability bit the ABI defines.
+pub const ASM_CAP_ALL: u64 = (1 << 8) - 1;
+
+/// `enum asm_target`: register the calling process.
+pub const ASM_TARGET_SELF: u32 = 0;
+/// `enum asm_target`: register another process (needs `CAP_SYS_ADMIN`).
+pub const ASM_TARGET_PID: u32 = 1;
+/// `enum asm_target`: register a cgroup v2 (needs `CAP_SYS_ADMIN`).
+pub const ASM_TARGET_CGROUP: u32 = 2;
+
+/// `enum asm_state` values, in the order of [`STATE_NAMES`].
+pub const ASM_STATE_SPAWNED: u32 = 0;
+/// See [`ASM_STATE_SPAWNED`].
+pub const ASM_STATE_ACTIVE: u32 = 1;
+/// See [`ASM_STATE_SPAWNED`].
+pub const ASM_STATE_FAULT: u32 = 2;
+/// See [`ASM_STATE_SPAWNED`].
+pub const ASM_STATE_RECOVERY: u32 = 3;
+/// See [`ASM_STATE_SPAWNED`].
+pub const ASM_STATE_RESTARTED: u32 = 4;
+/// See [`ASM_STATE_SPAWNED`].
+pub const ASM_STATE_EXITED: u32 = 5;
+/// See [`ASM_STATE_SPAWNED`].
+pub const ASM_STATE_FAILED: u32 = 6;
+
+/// `enum asm_event_type` values.
+pub const ASM_EV_REGISTER: u32 = 1;
+/// See [`ASM_EV_REGISTER`].
+pub const ASM_EV_UNREGISTER: u32 = 2;
+/// A process joined an agent (fork or attach).
+pub const ASM_EV_SPAWN: u32 = 3;
+/// See [`ASM_EV_REGISTER`].
+pub const ASM_EV_EXEC: u32 = 4;
+/// A process of an agent exited cleanly.
+pub const ASM_EV_EXIT: u32 = 5;
+/// A process of an agent died by a fatal signal or a non-zero code.
+pub const ASM_EV_CRASH: u32 = 6;
+
+/// `ASM_IOC_MAGIC`: the ioctl type byte.
+pub const ASM_IOC_MAGIC: u32 = 0xBA;
+
+// The generic Linux `_IOC` encoding (x86, arm, arm64, riscv): 2 direction
+// bits, 14 size bits, 8 type bits, 8 number bits.  powerpc, mips and sparc
+// use another layout; the layout test compares these numbers with the C
+// macros on whatever host it runs.
+const IOC_WRITE: u32 = 1;
+const IOC_READ: u32 = 2;
+
+const fn ioc(dir: u32, ty: u32, nr: u32, size: usize) -> u32 {
+    // Sizes above 14 bits would be silently truncated by the C macro too;
+    // refuse them at compile time instead.
+    assert!(size < (1 << 14));
+    (dir << 30) | ((size as u32) << 16) | (ty << 8) | nr
+}
+
+const fn iow(ty: u32, nr: u32, size: usize) -> u32 {
+    ioc(IOC_WRITE, ty, nr, size)
+}
+
+const fn iowr(ty: u32, nr: u32, size: usize) -> u32 {
+    ioc(IOC_READ | IOC_WRITE, ty, nr, size)
+}
+
+/// `ASM_IOC_REGISTER`: `_IOWR(0xBA, 0x01, struct asm_register)`.
+pub const ASM_IOC_REGISTER: u32 = iowr(ASM_IOC_MAGIC, 0x01, size_of::<AsmRegister>());
+/// `ASM_IOC_UNREGISTER`: `_IOW(0xBA, 0x02, struct asm_unregister)`.
+pub const ASM_IOC_UNREGISTER: u32 = iow(ASM_IOC_MAGIC, 0x02, size_of::<AsmUnregister>());
+/// `ASM_IOC_LIST`: `_IOWR(0xBA, 0x03, struct asm_list)`.
+pub const ASM_IOC_LIST: u32 = iowr(ASM_IOC_MAGIC, 0x03, size_of::<AsmList>());
+/// `ASM_IOC_GET_INFO`: `_IOWR(0xBA, 0x04, struct asm_agent_info)`.
+pub const ASM_IOC_GET_INFO: u32 = iowr(ASM_IOC_MAGIC, 0x04, size_of::<AsmAgentInfo>());
+/// `ASM_IOC_GET_TELEMETRY_JSON`: `_IOWR(0xBA, 0x05, struct asm_json)`.
+pub const ASM_IOC_GET_TELEMETRY_JSON: u32 = iowr(ASM_IOC_MAGIC, 0x05, size_of::<AsmJson>());
+/// `ASM_IOC_GET_AGENT_INFO_JSON`: `_IOWR(0xBA, 0x06, struct asm_json)`.
+pub const ASM_IOC_GET_AGENT_INFO_JSON: u32 = iowr(ASM_IOC_MAGIC, 0x06, size_of::<AsmJson>());
+
+/// A string that does not fit a fixed `char[]` field of the ABI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StrError {
+    /// Longer than the field minus its NUL; carries the maximum length.
+    TooLong(usize),
+    /// Contains a NUL byte, which would cut it short in the kernel.
+    Nul,
+}
+
+impl fmt::Display for StrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StrError::TooLong(max) => write!(f, "longer than {max} bytes"),
+            StrError::Nul => f.write_str("contains a NUL byte"),
+        }
+    }
+}
+
+/// Copies `src` into a zeroed `char[]` field, keeping room for the NUL.
+fn set_cstr<const N: usize>(dst: &mut [u8; N], src: &[u8]) -> Result<(), StrError> {
+    if src.contains(&0) {
+        return Err(StrError::Nul);
+    }
+    if src.len() >= N {
+        return Err(StrError::TooLong(N - 1));
+    }
+    *dst = [0; N];
+    dst[..src.len()].copy_from_slice(src);
+    Ok(())
+}
+
+/// The bytes of a `char[]` field up to its first NUL (or all of them if the
+/// kernel left none, so a malformed reply cannot make us read past it).
+fn get_cstr(src: &[u8]) -> &[u8] {
+    let end = src.iter().position(|&b| b == 0).unwrap_or(src.len());
+    &src[..end]
+}
+
+/// `struct asm_register`: the `ASM_IOC_REGISTER` argument.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmRegister {
+    /// `sizeof(struct asm_register)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// In: the id to use, or 0 to have one allocated. Out: the agent's id.
+    pub agent_id: u32,
+    /// One of the `ASM_TARGET_*` values.
+    pub target: u32,
+    /// In: the process for [`ASM_TARGET_PID`], else 0. Out: the registered
+    /// process in the caller's pid namespace (0 for a cgroup).
+    pub pid: i32,
+    /// An open fd of the cgroup v2 directory for [`ASM_TARGET_CGROUP`], else 0.
+    pub cgroup_fd: i32,
+    /// `ASM_CAP_*` bits.
+    pub capabilities: u64,
+    /// How many restarts the agent may have (0: none).
+    pub auto_restart: u32,
+    /// Must be 0.
+    pub flags: u32,
+    /// NUL-terminated name, 1 to `ASM_NAME_LEN - 1` printable characters.
+    pub name: [u8; ASM_NAME_LEN],
+    /// NUL-terminated absolute path, or empty for no scope.
+    pub scope: [u8; ASM_SCOPE_LEN],
+    /// Must be 0.
+    pub reserved: [u64; 4],
+}
+
+const _: () = assert!(size_of::<AsmRegister>() == 360);
+
+impl AsmRegister {
+    /// A zeroed request with `size` and `version` filled in.
+    pub const fn new() -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            agent_id: 0,
+            target: ASM_TARGET_SELF,
+            pid: 0,
+            cgroup_fd: 0,
+            capabilities: 0,
+            auto_restart: 0,
+            flags: 0,
+            name: [0; ASM_NAME_LEN],
+            scope: [0; ASM_SCOPE_LEN],
+            reserved: [0; 4],
+        }
+    }
+
+    /// Sets `name`; the kernel checks that it is non-empty and printable.
+    pub fn set_name(&mut self, name: &[u8]) -> Result<(), StrError> {
+        set_cstr(&mut self.name, name)
+    }
+
+    /// Sets `scope`; the kernel checks that it is absolute.
+    pub fn set_scope(&mut self, scope: &[u8]) -> Result<(), StrError> {
+        set_cstr(&mut self.scope, scope)
+    }
+}
+
+impl Default for AsmRegister {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `struct asm_unregister`: the `ASM_IOC_UNREGISTER` argument.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmUnregister {
+    /// `sizeof(struct asm_unregister)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// The agent to forget; its processes keep running.
+    pub agent_id: u32,
+    /// Must be 0.
+    pub flags: u32,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+const _: () = assert!(size_of::<AsmUnregister>() == 32);
+
+impl AsmUnregister {
+    /// A request to unregister `agent_id`, with `size` and `version` filled in.
+    pub const fn new(agent_id: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            agent_id,
+            flags: 0,
+            reserved: [0; 2],
+        }
+    }
+}
+
+/// `struct asm_list`: the `ASM_IOC_LIST` argument.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmList {
+    /// `sizeof(struct asm_list)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// User pointer to an array of `capacity` `u32` agent ids.
+    pub ids: u64,
+    /// Entries `ids` has room for.
+    pub capacity: u32,
+    /// Out: how many agents there are; above `capacity` the call fails with
+    /// `ERANGE` after writing the first `capacity` ids.
+    pub count: u32,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+const _: () = assert!(size_of::<AsmList>() == 40);
+
+impl AsmList {
+    /// A request for up to `capacity` ids written to `ids` (a user pointer),
+    /// with `size` and `version` filled in.
+    pub const fn new(ids: u64, capacity: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            ids,
+            capacity,
+            count: 0,
+            reserved: [0; 2],
+        }
+    }
+}
+
+/// `struct asm_agent_info`: the `ASM_IOC_GET_INFO` argument.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmAgentInfo {
+    /// `sizeof(struct asm_agent_info)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// In: the agent. Every other field is out.
+    pub agent_id: u32,
+    /// One of the `ASM_STATE_*` values.
+    pub state: u32,
+    /// The registered process in the caller's pid namespace, or 0.
+    pub pid: i32,
+    /// Effective uid of whoever registered the agent.
+    pub owner_uid: u32,
+    /// Live processes of the agent now.
+    pub nr_processes: u32,
+    /// Restart budget.
+    pub auto_restart: u32,
+    /// Restarts so far.
+    pub restart_count: u32,
+    /// 0.
+    pub reserved0: u32,
+    /// `ASM_CAP_*` bits.
+    pub capabilities: u64,
+    /// Processes that joined the agent.
+    pub spawns: u64,
+    /// Processes of the agent that exited, cleanly or not.
+    pub exits: u64,
+    /// Exits by fatal signal or with a non-zero code.
+    pub crashes: u64,
+    /// Faults detected (a crash is a fault).
+    pub faults: u64,
+    /// Successful `execve()` calls by the agent's processes.
+    pub execs: u64,
+    /// CPU time of all its processes, live and exited, in microseconds.
+    pub cpu_us: u64,
+    /// Resident memory of its live processes, in bytes.
+    pub mem_bytes: u64,
+    /// wait(2)-style status of the last process exit.
+    pub last_exit_code: i64,
+    /// `CLOCK_BOOTTIME` when registered, in nanoseconds.
+    pub registered_ns: u64,
+    /// `CLOCK_BOOTTIME` of its last lifecycle event, in nanoseconds.
+    pub last_activity_ns: u64,
+    /// The agent's name, NUL-terminated.
+    pub name: [u8; ASM_NAME_LEN],
+    /// Its scope path, NUL-terminated ("" for none).
+    pub scope: [u8; ASM_SCOPE_LEN],
+    /// Must be 0 on input.
+    pub reserved: [u64; 4],
+}
+
+const _: () = assert!(size_of::<AsmAgentInfo>() == 448);
+
+impl AsmAgentInfo {
+    /// A query for `agent_id`, with `size` and `version` filled in.
+    pub const fn new(agent_id: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            agent_id,
+            state: 0,
+            pid: 0,
+            owner_uid: 0,
+            nr_processes: 0,
+            auto_restart: 0,
+            restart_count: 0,
+            reserved0: 0,
+            capabilities: 0,
+            spawns: 0,
+            exits: 0,
+            crashes: 0,
+            faults: 0,
+            execs: 0,
+            cpu_us: 0,
+            mem_bytes: 0,
+            last_exit_code: 0,
+            registered_ns: 0,
+            last_activity_ns: 0,
+            name: [0; ASM_NAME_LEN],
+            scope: [0; ASM_SCOPE_LEN],
+            reserved: [0; 4],
+        }
+    }
+
+    /// The name's bytes, without the NUL.
+    pub fn name(&self) -> &[u8] {
+        get_cstr(&self.name)
+    }
+
+    /// The scope's bytes, without the NUL (empty for no scope).
+    pub fn scope(&self) -> &[u8] {
+        get_cstr(&self.scope)
+    }
+}
+
+/// `struct asm_json`: the argument of `ASM_IOC_GET_TELEMETRY_JSON` and
+/// `ASM_IOC_GET_AGENT_INFO_JSON`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmJson {
+    /// `sizeof(struct asm_json)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// The agent for GET_AGENT_INFO_JSON; 0 for GET_TELEMETRY_JSON.
+    pub agent_id: u32,
+    /// In: room at `buf`. Out: the document's length (also on `ERANGE`,
+    /// where it is the room needed).
+    pub len: u32,
+    /// User pointer the JSON document (no NUL) is written to.
+    pub buf: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+const _: () = assert!(size_of::<AsmJson>() == 40);
+
+impl AsmJson {
+    /// A request for `agent_id`'s document (0 for telemetry) written to
+    /// `buf` (a user pointer) with room for `len` bytes.
+    pub const fn new(agent_id: u32, buf: u64, len: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            agent_id,
+            len,
+            buf,
+            reserved: [0; 2],
+        }
+    }
+}
+
+/// One capability bit and the names user space knows it by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capability {
+    /// The `ASM_CAP_*` bit.
+    pub bit: u64,
+    /// The name in the JSON documents and the user guide, e.g. `FsBasic`.
+    pub name: &'static str,
+    /// The C name without its `ASM_CAP_` prefix, e.g. `FS_BASIC`.
+    pub c_name: &'static str,
+}
+
+/// Every capability, in bit order (the order tools list them in).
+pub const CAPABILITIES: [Capability; 8] = [
+    Capability {
+        bit: ASM_CAP_FS_BASIC,
+        name: "FsBasic",
+        c_name: "FS_BASIC",
+    },
+    Capability {
+        bit: ASM_CAP_FS_EXTENDED,
+        name: "FsExtended",
+        c_name: "FS_EXTENDED",
+    },
+    Capability {
+        bit: ASM_CAP_NET_CLIENT,
+        name: "NetClient",
+        c_name: "NET_CLIENT",
+    },
+    Capability {
+        bit: ASM_CAP_NET_SERVER,
+        name: "NetServer",
+        c_name: "NET_SERVER",
+    },
+    Capability {
+        bit: ASM_CAP_AUDIO_CONTROL,
+        name: "AudioControl",
+        c_name: "AUDIO_CONTROL",
+    },
+    Capability {
+        bit: ASM_CAP_LLM_ACCESS,
+        name: "LlmAccess",
+        c_name: "LLM_ACCESS",
+    },
+    Capability {
+        bit: ASM_CAP_PROCESS_SPAWN,
+        name: "ProcessSpawn",
+        c_name: "PROCESS_SPAWN",
+    },
+    Capability {
+        bit: ASM_CAP_ADMIN,
+        name: "Admin",
+        c_name: "ADMIN",
+    },
+];
+
+/// The bit of the capability called `s`.
+///
+/// Matching ignores case, `_` and `-`, and an `ASM_CAP_` prefix, so
+/// `FsBasic`, `fsbasic`, `fs_basic`, `FS_BASIC` and `ASM_CAP_FS_BASIC` all
+/// name the same bit: people copy names from the JSON, from shell
+/// scripts and from the C header alike.
+pub fn parse_capability(s: &str) -> Option<u64> {
+    let folded: String = s
+        .chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect();
+    let folded = folded.strip_prefix("asmcap").unwrap_or(&folded);
+    CAPABILITIES
+        .iter()
+        .find(|cap| cap.name.eq_ignore_ascii_case(folded))
+        .map(|cap| cap.bit)
+}
+
+/// The names of the known bits set in `bits`, in bit order.
+pub fn capability_names(bits: u64) -> impl Iterator<Item = &'static str> {
+    CAPABILITIES
+        .iter()
+        .filter(move |cap| bits & cap.bit != 0)
+        .map(|cap| cap.name)
+}
+
+/// State names, indexed by `ASM_STATE_*` value.
+pub const STATE_NAMES: [&str; 7] = [
+    "Spawned",
+    "Active",
+    "Fault",
+    "Recovery",
+    "Restarted",
+    "Exited",
+    "Failed",
+];
+
+/// The name of `ASM_STATE_*` value `state`, or `None` for a value this ABI
+/// version does not define.
+pub fn state_name(state: u32) -> Option<&'static str> {
+    STATE_NAMES.get(usize::try_from(state).ok()?).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ioctl_numbers_use_the_generic_encoding() {
+        // _IOWR(0xBA, 1, 360 bytes) worked out by hand.
+        assert_eq!(ASM_IOC_REGISTER, 0xC168_BA01);
+        assert_eq!(ASM_IOC_UNREGISTER, 0x4020_BA02);
+        assert_eq!(ASM_IOC_LIST, 0xC028_BA03);
+        assert_eq!(ASM_IOC_GET_INFO, 0xC1C0_BA04);
+        assert_eq!(ASM_IOC_GET_TELEMETRY_JSON, 0xC028_BA05);
+        assert_eq!(ASM_IOC_GET_AGENT_INFO_JSON, 0xC028_BA06);
+    }
+
+    #[test]
+    fn constructors_fill_size_and_version() {
+        let r = AsmRegister::new();
+        assert_eq!((r.size, r.version), (360, 1));
+        let u = AsmUnregister::new(7);
+        assert_eq!((u.size, u.version, u.agent_id), (32, 1, 7));
+        let l = AsmList::new(0x1000, 4);
+        assert_eq!((l.size, l.version, l.ids, l.capacity), (40, 1, 0x1000, 4));
+        let i = AsmAgentInfo::new(9);
+        assert_eq!((i.size, i.version, i.agent_id), (448, 1, 9));
+        let j = AsmJson::new(3, 0x2000, 64);
+        assert_eq!(
+            (j.size, j.version, j.agent_id, j.buf, j.len),
+            (40, 1, 3, 0x2000, 64)
+        );
+    }
+
+    #[test]
+    fn parse_capability_accepts_every_spelling() {
+        for (s, bit) in [
+            ("FsBasic", ASM_CAP_FS_BASIC),
+            ("fsbasic", ASM_CAP_FS_BASIC),
+            ("FSBASIC", ASM_CAP_FS_BASIC),
+            ("fs_basic", ASM_CAP_FS_BASIC),
+            ("FS_BASIC", ASM_CAP_FS_BASIC),
+            ("ASM_CAP_FS_BASIC", ASM_CAP_FS_BASIC),
+            ("fs-extended", ASM_CAP_FS_EXTENDED),
+            ("NetClient", ASM_CAP_NET_CLIENT),
+            ("net_server", ASM_CAP_NET_SERVER),
+            ("AUDIO_CONTROL", ASM_CAP_AUDIO_CONTROL),
+            ("llmaccess", ASM_CAP_LLM_ACCESS),
+            ("Process_Spawn", ASM_CAP_PROCESS_SPAWN),
+            ("admin", ASM_CAP_ADMIN),
+        ] {
+            assert_eq!(parse_capability(s), Some(bit), "{s}");
+        }
+        for s in ["", "Foo", "fs", "FsBasics", "asm_cap_", "all"] {
+            assert_eq!(parse_capability(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn capability_table_covers_all_bits_once() {
+        let mut seen = 0;
+        for cap in CAPABILITIES {
+            assert_eq!(seen & cap.bit, 0, "{} twice", cap.name);
+            seen |= cap.bit;
+            // The C name is the snake_case of the display name.
+            assert_eq!(parse_capability(cap.c_name), Some(cap.bit));
+        }
+        assert_eq!(seen, ASM_CAP_ALL);
+    }
+
+    #[test]
+    fn capability_names_in_bit_order() {
+        let names: Vec<_> =
+            capability_names(ASM_CAP_ADMIN | ASM_CAP_FS_BASIC | (1 << 40)).collect();
+        assert_eq!(names, ["FsBasic", "Admin"]);
+        assert_eq!(capability_names(0).count(), 0);
+    }
+
+    #[test]
+    fn state_names_match_values() {
+        assert_eq!(state_name(ASM_STATE_SPAWNED), Some("Spawned"));
+        assert_eq!(state_name(ASM_STATE_ACTIVE), Some("Active"));
+        assert_eq!(state_name(ASM_STATE_FAULT), Some("Fault"));
+        assert_eq!(state_name(ASM_STATE_RECOVERY), Some("Recovery"));
+        assert_eq!(state_name(ASM_STATE_RESTARTED), Some("Restarted"));
+        assert_eq!(state_name(ASM_STATE_EXITED), Some("Exited"));
+        assert_eq!(state_name(ASM_STATE_FAILED), Some("Failed"));
+        assert_eq!(state_name(7), None);
+        assert_eq!(state_name(u32::MAX), None);
+    }
+
+    #[test]
+    fn strings_round_trip_and_are_bounded() {
+        let mut r = AsmRegister::new();
+        r.set_name(b"fs_monitor").unwrap();
+        assert_eq!(&r.name[..11], b"fs_monitor\0");
+        assert_eq!(r.set_name(&[b'a'; 32]), Err(StrError::TooLong(31)));
+        r.set_name(&[b'a'; 31]).unwrap();
+        assert_eq!(r.name[31], 0);
+        assert_eq!(r.set_name(b"a\0b"), Err(StrError::Nul));
+        // A shorter name clears what a longer one left behind.
+        r.set_name(b"ab").unwrap();
+        assert_eq!(get_cstr(&r.name), b"ab");
+        assert_eq!(r.set_scope(&[b'/'; 256]), Err(StrError::TooLong(255)));
+
+        let mut info = AsmAgentInfo::new(1);
+        info.name[..3].copy_from_slice(b"abc");
+        assert_eq!(info.name(), b"abc");
+        assert_eq!(info.scope(), b"");
+        // No NUL at all: the whole field, not a read past it.
+        info.name = [b'x'; ASM_NAME_LEN];
+        assert_eq!(info.name().len(), ASM_NAME_LEN);
+    }
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Checks the Rust mirror against the C header it mirrors.
+//!
+//! `layout.c` is compiled with the host's `cc` against
+//! `include/uapi/linux/asm.h` and prints one line per struct size, field
+//! offset and constant; this test builds the same lines from the Rust
+//! definitions and requires the two sets to be equal, so a field added,
+//! moved or resized on either side fails here.
+
+use asm_abi::*;
+use core::mem::{offset_of, size_of};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+/// The lines `layout.c` should print, keyed by everything but the value.
+fn rust_lines() -> BTreeMap<String, String> {
+    let mut lines = BTreeMap::new();
+    let mut put = |key: String, value: String| {
+        assert!(lines.insert(key.clone(), value).is_none(), "{key} twice");
+    };
+    macro_rules! size {
+        ($t:ty, $c:literal) => {
+            put(format!("size {}", $c), size_of::<$t>().to_string())
+        };
+    }
+    macro_rules! off {
+        ($t:ty, $c:literal, $($f:ident),+) => {
+            $(put(
+                format!("offset {}.{}", $c, stringify!($f)),
+                offset_of!($t, $f).to_string(),
+            );)+
+        };
+    }
+    macro_rules! consts {
+        ($($c:ident),+) => {
+            $(put(format!("const {}", stringify!($c)), u64::from($c).to_string());)+
+        };
+    }
+
+    size!(AsmRegister, "asm_register");
+    off!(
+        AsmRegister,
+        "asm_register",
+        size,
+        version,
+        agent_id,
+        target,
+        pid,
+        cgroup_fd,
+        capabilities,
+        auto_restart,
+        flags,
+        name,
+        scope,
+        reserved
+    );
+    size!(AsmUnregister, "asm_unregister");
+    off!(
+        AsmUnregister,
+        "asm_unregister",
+        size,
+        version,
+        agent_id,
+        flags,
+        reserved
+    );
+    size!(AsmList, "asm_list");
+    off!(AsmList, "asm_list", size, version, ids, capacity, count, reserved);
+    size!(AsmAgentInfo, "asm_agent_info");
+    off!(
+        AsmAgentInfo,
+        "asm_agent_info",
+        size,
+        version,
+        agent_id,
+        state,
+        pid,
+        owner_uid,
+        nr_processes,
+        auto_restart,
+        restart_count,
+        reserved0,
+        capabilities,
+        spawns,
+        exits,
+        crashes,
+        faults,
+        execs,
+        cpu_us,
+        mem_bytes,
+        last_exit_code,
+        registered_ns,
+        last_activity_ns,
+        name,
+        scope,
+        reserved
+    );
+    size!(AsmJson, "asm_json");
+    off!(AsmJson, "asm_json", size, version, agent_id, len, buf, reserved);
+
+    consts!(
+        ASM_ABI_VERSION,
+        ASM_ID_ALLOC_MIN,
+        ASM_ID_MAX,
+        ASM_CAP_FS_BASIC,
+        ASM_CAP_FS_EXTENDED,
+        ASM_CAP_NET_CLIENT,
+        ASM_CAP_NET_SERVER,
+        ASM_CAP_AUDIO_CONTROL,
+        ASM_CAP_LLM_ACCESS,
+        ASM_CAP_PROCESS_SPAWN,
+        ASM_CAP_ADMIN,
+        ASM_CAP_ALL,
+        ASM_TARGET_SELF,
+        ASM_TARGET_PID,
+        ASM_TARGET_CGROUP,
+        ASM_STATE_SPAWNED,
+        ASM_STATE_ACTIVE,
+        ASM_STATE_FAULT,
+        ASM_STATE_RECOVERY,
+        ASM_STATE_RESTARTED,
+        ASM_STATE_EXITED,
+        ASM_STATE_FAILED,
+        ASM_EV_REGISTER,
+        ASM_EV_UNREGISTER,
+        ASM_EV_SPAWN,
+        ASM_EV_EXEC,
+        ASM_EV_EXIT,
+        ASM_EV_CRASH,
+        ASM_IOC_MAGIC,
+        ASM_IOC_REGISTER,
+        ASM_IOC_UNREGISTER,
+        ASM_IOC_LIST,
+        ASM_IOC_GET_INFO,
+        ASM_IOC_GET_TELEMETRY_JSON,
+        ASM_IOC_GET_AGENT_INFO_JSON
+    );
+    // usize has no From into u64, so the two lengths go by hand.
+    put("const ASM_NAME_LEN".into(), ASM_NAME_LEN.to_string());
+    put("const ASM_SCOPE_LEN".into(), ASM_SCOPE_LEN.to_string());
+    put("string ASM_DEVICE_PATH".into(), ASM_DEVICE_PATH.to_string());
+    lines
+}
+
+/// Runs `cc` on `layout.c`, or returns `None` when there is no `cc`.
+fn c_lines() -> Option<BTreeMap<String, String>> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let include = manifest.join("../../include/uapi");
+    let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join("asm-layout");
+    let cc = match Command::new("cc")
+        .args(["-std=gnu11", "-Wall", "-Werror", "-I"])
+        .arg(&include)
+        .arg(manifest.join("tests/layout.c"))
+        .arg("-o")
+        .arg(&exe)
+        .status()
+    {
+        Ok(status) => status,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("running cc: {e}"),
+    };
+    assert!(cc.success(), "cc failed on layout.c: {cc}");
+    let out = Command::new(&exe).output().expect("running asm-layout");
+    assert!(out.status.success(), "asm-layout: {}", out.status);
+    let text = String::from_utf8(out.stdout).expect("asm-layout printed UTF-8");
+    let mut lines = BTreeMap::new();
+    for line in text.lines() {
+        let (key, value) = line.rsplit_once(' ').expect("'KIND NAME VALUE'");
+        assert!(
+            lines.insert(key.to_string(), value.to_string()).is_none(),
+            "{key} twice in layout.c"
+        );
+    }
+    Some(lines)
+}
+
+#[test]
+fn rust_layout_matches_c_header() {
+    let Some(c) = c_lines() else {
+        println!("note: no `cc` on this host, skipping the C layout comparison");
+        return;
+    };
+    let rust = rust_lines();
+    let mut diffs = Vec::new();
+    for key in c.keys().chain(rust.keys().filter(|k| !c.contains_key(*k))) {
+        let (cv, rv) = (c.get(key), rust.get(key));
+        if cv != rv {
+            diffs.push(format!("{key}: C {cv:?}, Rust {rv:?}"));
+        }
+    }
+    assert!(diffs.is_empty(), "mismatches:\n{}", diffs.join("\n"));
+}

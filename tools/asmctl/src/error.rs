@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! asmctl's error type and the messages for failed calls.
+//!
+//! The kernel only says an errno; which problem that errno means depends on
+//! the request (Documentation/uapi.rst, "Errors"), so each failure is
+//! described from the operation that was attempted and the errno together.
+
+use crate::args::Target;
+use crate::sys::Errno;
+use asm_abi::ASM_DEVICE_PATH;
+use std::path::Path;
+
+/// Why asmctl stops; each kind has its own exit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A bad command line: exit status 2.
+    Usage(String),
+    /// A request that failed: exit status 1.
+    Failed(String),
+    /// `asmctl run` could not exec its command: exit status 127, as a shell
+    /// reports a command it cannot run.
+    Exec(String),
+}
+
+impl Error {
+    /// The message, without the "Error: " prefix.
+    pub fn message(&self) -> &str {
+        match self {
+            Error::Usage(m) | Error::Failed(m) | Error::Exec(m) => m,
+        }
+    }
+
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => 2,
+            Error::Failed(_) => 1,
+            Error::Exec(_) => 127,
+        }
+    }
+}
+
+/// What asmctl was doing when a call failed.
+#[derive(Debug, Clone, Copy)]
+pub enum Op<'a> {
+    /// Opening `/dev/asm`.
+    Open,
+    /// `ASM_IOC_LIST`.
+    List,
+    /// `ASM_IOC_GET_INFO` or `ASM_IOC_GET_AGENT_INFO_JSON` for an agent.
+    Info(u32),
+    /// `ASM_IOC_GET_TELEMETRY_JSON`.
+    Telemetry,
+    /// `ASM_IOC_REGISTER`: the target, and the id asked for (0: allocate).
+    Register(&'a Target, u32),
+    /// `ASM_IOC_UNREGISTER` of an agent.
+    Unregister(u32),
+    /// Opening the cgroup directory given to `register --cgroup`.
+    OpenCgroup(&'a Path),
+    /// Reading `CLOCK_BOOTTIME`.
+    Clock,
+}
+
+impl Op<'_> {
+    /// The error for this operation failing with `errno`.
+    pub fn fail(self, errno: Errno) -> Error {
+        Error::Failed(self.describe(errno))
+    }
+
+    fn describe(self, errno: Errno) -> String {
+        use libc::*;
+        match (self, errno.0) {
+            // ENXIO/ENODEV: a stale device node whose driver is gone.
+            (Op::Open, ENOENT | ENXIO | ENODEV) => {
+                format!("{ASM_DEVICE_PATH} not found: is the asm module loaded?")
+            }
+            (Op::Open, EACCES | EPERM) => format!("permission denied opening {ASM_DEVICE_PATH}"),
+            (Op::Info(id) | Op::Unregister(id), ESRCH) => format!("no agent with id {id}"),
+            (Op::Unregister(id), EPERM) => format!(
+                "permission denied: only the agent's owner or CAP_SYS_ADMIN can unregister agent {id}"
+            ),
+            (Op::Register(target, _), EPERM) => match target {
+                Target::Pid(_) => {
+                    "permission denied: registering another process needs CAP_SYS_ADMIN".into()
+                }
+                Target::Cgroup(_) => {
+                    "permission denied: registering a cgroup needs CAP_SYS_ADMIN".into()
+                }
+                // For the caller itself, ASM_CAP_ADMIN is the only thing
+                // that needs privilege.
+                Target::Caller => "permission denied: granting Admin needs CAP_SYS_ADMIN".into(),
+            },
+            (Op::Register(Target::Pid(pid), _), ESRCH) => format!("no process with pid {pid}"),
+            (Op::Register(_, id), EEXIST) => format!("agent id {id} is already taken"),
+            (Op::Register(Target::Cgroup(_), _), EBUSY) => {
+                "a process of the cgroup already belongs to an agent".into()
+            }
+            (Op::Register(_, _), EBUSY) => "the process already belongs to an agent".into(),
+            (Op::Register(Target::Cgroup(path), _), EBADF | ENOTDIR) => {
+                format!("{} is not a cgroup v2 directory", path.display())
+            }
+            (Op::Register(_, _), ENOSPC) => "no free agent id left".into(),
+            (Op::Register(_, _), EINVAL) => {
+                "invalid request: the module rejected the name, scope, capabilities or id".into()
+            }
+            (Op::OpenCgroup(path), _) => {
+                format!("cannot open cgroup {}: {errno}", path.display())
+            }
+            (Op::Clock, _) => format!("cannot read CLOCK_BOOTTIME: {errno}"),
+            // Only a request this asmctl builds wrongly for the loaded
+            // module gets these, i.e. the two were built from different
+            // versions of asm.h.
+            (_, ENOTTY) => format!(
+                "{ASM_DEVICE_PATH} does not know this request: asmctl and the asm module differ in version"
+            ),
+            (_, EINVAL) => {
+                "the asm module rejected the request: asmctl and the module may differ in ABI version"
+                    .into()
+            }
+            (_, ENOMEM) => "the asm module is out of memory".into(),
+            // The retry loops in sys.rs gave up.
+            (Op::List, ERANGE) => "the agent list kept growing; try again".into(),
+            (Op::Info(_) | Op::Telemetry, ERANGE) => {
+                "the JSON document kept growing; try again".into()
+            }
+            (op, _) => format!("{}: {errno}", op.request()),
+        }
+    }
+
+    /// The request's name, for errors with no more specific message.
+    fn request(self) -> &'static str {
+        match self {
+            Op::Open => "opening /dev/asm",
+            Op::List => "ASM_IOC_LIST",
+            Op::Info(_) => "reading agent info",
+            Op::Telemetry => "ASM_IOC_GET_TELEMETRY_JSON",
+            Op::Register(_, _) => "ASM_IOC_REGISTER",
+            Op::Unregister(_) => "ASM_IOC_UNREGISTER",
+            Op::OpenCgroup(_) => "opening the cgroup",
+            Op::Clock => "clock_gettime",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn msg(op: Op, errno: i32) -> String {
+        op.fail(Errno(errno)).message().to_string()
+    }
+
+    #[test]
+    fn messages_name_the_problem() {
+        let pid = Target::Pid(42);
+        let cg = Target::Cgroup(PathBuf::from("/sys/fs/cgroup/x"));
+        let me = Target::Caller;
+        for (got, want) in [
+            (
+                msg(Op::Open, libc::ENOENT),
+                "/dev/asm not found: is the asm module loaded?",
+            ),
+            (
+                msg(Op::Open, libc::EACCES),
+                "permission denied opening /dev/asm",
+            ),
+            (msg(Op::Info(999), libc::ESRCH), "no agent with id 999"),
+            (msg(Op::Unregister(7), libc::ESRCH), "no agent with id 7"),
+            (
+                msg(Op::Unregister(7), libc::EPERM),
+                "permission denied: only the agent's owner or CAP_SYS_ADMIN can unregister agent 7",
+            ),
+            (
+                msg(Op::Register(&pid, 0), libc::EPERM),
+                "permission denied: registering another process needs CAP_SYS_ADMIN",
+            ),
+            (
+                msg(Op::Register(&cg, 0), libc::EPERM),
+                "permission denied: registering a cgroup needs CAP_SYS_ADMIN",
+            ),
+            (
+                msg(Op::Register(&me, 0), libc::EPERM),
+                "permission denied: granting Admin needs CAP_SYS_ADMIN",
+            ),
+            (
+                msg(Op::Register(&me, 100), libc::EEXIST),
+                "agent id 100 is already taken",
+            ),
+            (
+                msg(Op::Register(&pid, 0), libc::EBUSY),
+                "the process already belongs to an agent",
+            ),
+            (
+                msg(Op::Register(&cg, 0), libc::EBUSY),
+                "a process of the cgroup already belongs to an agent",
+            ),
+            (
+                msg(Op::Register(&pid, 0), libc::ESRCH),
+                "no process with pid 42",
+            ),
+            (
+                msg(Op::Register(&cg, 0), libc::ENOTDIR),
+                "/sys/fs/cgroup/x is not a cgroup v2 directory",
+            ),
+            (
+                msg(Op::Register(&me, 0), libc::ENOSPC),
+                "no free agent id left",
+            ),
+            (
+                msg(Op::OpenCgroup(Path::new("/sys/fs/cgroup/x")), libc::ENOENT),
+                "cannot open cgroup /sys/fs/cgroup/x: No such file or directory",
+            ),
+            (
+                msg(Op::List, libc::ENOTTY),
+                "/dev/asm does not know this request: asmctl and the asm module differ in version",
+            ),
+            (
+                msg(Op::List, libc::ERANGE),
+                "the agent list kept growing; try again",
+            ),
+            (
+                msg(Op::Telemetry, libc::EFAULT),
+                "ASM_IOC_GET_TELEMETRY_JSON: Bad address",
+            ),
+        ] {
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn exit_codes_by_kind() {
+        assert_eq!(Error::Usage("x".into()).exit_code(), 2);
+        assert_eq!(Op::List.fail(Errno(libc::EIO)).exit_code(), 1);
+        assert_eq!(Error::Exec("x".into()).exit_code(), 127);
+    }
+}

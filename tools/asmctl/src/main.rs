@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! asmctl: the command-line client of the Agent Supervision Module.
+//!
+//! One binary, several names: run as `asmstatus`, `asmlist` or `asminfo` it
+//! behaves as `asmctl status`, `asmctl list` or `asmctl info`. This file
+//! owns the process boundary: reading argv, and turning an error into a
+//! message and an exit status.
+
+mod args;
+mod commands;
+mod error;
+mod model;
+mod render;
+mod sys;
+
+use error::Error;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let mut argv = std::env::args_os();
+    let argv0 = argv.next().unwrap_or_default();
+    let command = match args::parse(&argv0, argv.collect()) {
+        Ok(command) => command,
+        Err(e) => return report(&e, false),
+    };
+    let json = command.json();
+    match commands::execute(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e, json),
+    }
+}
+
+/// Prints `e` where the caller looks for it: a JSON consumer reads stdout
+/// and needs a document there, a person reads stderr.
+fn report(e: &Error, json: bool) -> ExitCode {
+    if json {
+        // Nothing is left to tell if stdout is gone too.
+        let _ = writeln!(
+            io::stdout(),
+            "{}",
+            serde_json::json!({ "error": e.message() })
+        );
+    } else {
+        eprintln!("Error: {}", e.message());
+        if let Error::Usage(_) = e {
+            eprintln!("Run 'asmctl help' for usage.");
+        }
+    }
+    ExitCode::from(e.exit_code())
+}

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Every system call asmctl makes: the ioctls on `/dev/asm`, reading
+//! `CLOCK_BOOTTIME`, opening a cgroup directory and exec'ing a command.
+//!
+//! Nothing outside this file touches the kernel, so the parsing and
+//! rendering code can be tested on a host without the asm module; this is
+//! also the only file with `unsafe`.
+
+use asm_abi::{
+    AsmAgentInfo, AsmJson, AsmList, AsmRegister, AsmUnregister, ASM_DEVICE_PATH,
+    ASM_IOC_GET_AGENT_INFO_JSON, ASM_IOC_GET_INFO, ASM_IOC_GET_TELEMETRY_JSON, ASM_IOC_LIST,
+    ASM_IOC_REGISTER, ASM_IOC_UNREGISTER,
+};
+use std::ffi::{CStr, OsString};
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+/// A failed system call's errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    fn from_io(e: &io::Error) -> Self {
+        // Errors std makes up itself carry no errno; EIO is the closest.
+        Errno(e.raw_os_error().unwrap_or(libc::EIO))
+    }
+
+    fn last() -> Self {
+        Self::from_io(&io::Error::last_os_error())
+    }
+}
+
+impl fmt::Display for Errno {
+    /// strerror(3) text, without the "(os error N)" suffix std adds.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 128];
+        // SAFETY: `buf` is writable for `buf.len()` bytes, and the XSI
+        // strerror_r the libc crate binds writes at most that many.
+        let rc = unsafe { libc::strerror_r(self.0, buf.as_mut_ptr().cast(), buf.len()) };
+        match CStr::from_bytes_until_nul(&buf) {
+            Ok(text) if rc == 0 => write!(f, "{}", text.to_string_lossy()),
+            _ => write!(f, "error {}", self.0),
+        }
+    }
+}
+
+/// How often a LIST or JSON request is retried when what it reads grew
+/// between the call that sized the buffer and the next one.
+const MAX_TRIES: usize = 8;
+/// First guess for a JSON document: holds the telemetry of a few dozen agents.
+const JSON_START: usize = 16 * 1024;
+/// Extra room on top of the size the kernel asked for, so that a document
+/// that grows by an event or two between calls still fits.
+const JSON_SLACK: usize = 4096;
+/// Larger than any document the module writes; stops a wrong `len` from
+/// making us allocate without bound.
+const JSON_MAX: usize = 64 << 20;
+/// First guess for the number of agents.
+const LIST_START: usize = 64;
+/// Extra ids on top of the count the kernel reported.
+const LIST_SLACK: usize = 16;
+/// Larger than any sane number of agents; same purpose as [`JSON_MAX`].
+const LIST_MAX: usize = 1 << 22;
+
+/// Converts a buffer length to the ABI's `u32`. The buffers here are bounded
+/// by [`JSON_MAX`] and [`LIST_MAX`], so clamping never shrinks them in
+/// practice; it only keeps the claimed room within what we allocated.
+fn room(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// An open `/dev/asm`.
+pub struct Device(File);
+
+impl Device {
+    /// Opens `/dev/asm`, read-write if allowed, else read-only: reading
+    /// needs no privilege, and the node's mode is the administrator's choice.
+    pub fn open() -> Result<Self, Errno> {
+        let rw = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(ASM_DEVICE_PATH);
+        match rw {
+            Ok(file) => Ok(Self(file)),
+            Err(e) if Errno::from_io(&e) == Errno(libc::EACCES) => {
+                let ro = File::open(ASM_DEVICE_PATH);
+                ro.map(Self).map_err(|e| Errno::from_io(&e))
+            }
+            Err(e) => Err(Errno::from_io(&e)),
+        }
+    }
+
+    /// Issues `request` with `arg`.
+    ///
+    /// # Safety
+    ///
+    /// `request` must be an `ASM_IOC_*` number whose argument type is `T`,
+    /// and every user pointer inside `*arg` must be valid for the access the
+    /// request makes through it.
+    unsafe fn ioctl<T>(&self, request: u32, arg: &mut T) -> Result<(), Errno> {
+        // SAFETY: `arg` is a live, exclusive borrow of the struct the
+        // request expects (caller's contract), so the kernel reads and
+        // writes only memory we own.
+        let rc = unsafe { libc::ioctl(self.0.as_raw_fd(), request as _, std::ptr::from_mut(arg)) };
+        if rc < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `ASM_IOC_REGISTER`; on success the kernel has filled in `agent_id`
+    /// and `pid`.
+    pub fn register(&self, req: &mut AsmRegister) -> Result<(), Errno> {
+        // SAFETY: ASM_IOC_REGISTER takes a struct asm_register, which has no
+        // pointers.
+        unsafe { self.ioctl(ASM_IOC_REGISTER, req) }
+    }
+
+    /// `ASM_IOC_UNREGISTER`.
+    pub fn unregister(&self, agent_id: u32) -> Result<(), Errno> {
+        let mut req = AsmUnregister::new(agent_id);
+        // SAFETY: ASM_IOC_UNREGISTER takes a struct asm_unregister, which
+        // has no pointers.
+        unsafe { self.ioctl(ASM_IOC_UNREGISTER, &mut req) }
+    }
+
+    /// `ASM_IOC_LIST`: every agent id, ascending. Retries with a larger
+    /// array while the kernel answers `ERANGE`.
+    pub fn list(&self) -> Result<Vec<u32>, Errno> {
+        let mut ids = vec![0u32; LIST_START];
+        for _ in 0..MAX_TRIES {
+            let capacity = room(ids.len());
+            let mut req = AsmList::new(ids.as_mut_ptr() as u64, capacity);
+            // SAFETY: ASM_IOC_LIST takes a struct asm_list whose `ids`
+            // points at `capacity` writable u32s: `ids` is that long and
+            // outlives the call.
+            match unsafe { self.ioctl(ASM_IOC_LIST, &mut req) } {
+                Ok(()) => {
+                    // `count` comes from the kernel: never trust it past
+                    // what the array holds.
+                    ids.truncate(req.count.min(capacity) as usize);
+                    return Ok(ids);
+                }
+                Err(Errno(libc::ERANGE)) => {
+                    let wanted = (req.count as usize).saturating_add(LIST_SLACK);
+                    if wanted > LIST_MAX {
+                        return Err(Errno(libc::ERANGE));
+                    }
+                    ids.resize(wanted.max(ids.len()), 0);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Errno(libc::ERANGE))
+    }
+
+    /// `ASM_IOC_GET_INFO` for `agent_id`.
+    pub fn info(&self, agent_id: u32) -> Result<AsmAgentInfo, Errno> {
+        let mut info = AsmAgentInfo::new(agent_id);
+        // SAFETY: ASM_IOC_GET_INFO takes a struct asm_agent_info, which has
+        // no pointers.
+        unsafe { self.ioctl(ASM_IOC_GET_INFO, &mut info) }?;
+        Ok(info)
+    }
+
+    /// `ASM_IOC_GET_TELEMETRY_JSON`: the system telemetry document.
+    pub fn telemetry_json(&self) -> Result<Vec<u8>, Errno> {
+        self.json(ASM_IOC_GET_TELEMETRY_JSON, 0)
+    }
+
+    /// `ASM_IOC_GET_AGENT_INFO_JSON`: `agent_id`'s document.
+    pub fn agent_info_json(&self, agent_id: u32) -> Result<Vec<u8>, Errno> {
+        self.json(ASM_IOC_GET_AGENT_INFO_JSON, agent_id)
+    }
+
+    /// One of the JSON requests. On `ERANGE` the kernel has set `len` to the
+    /// size it needs; the document can still grow before the retry, hence
+    /// the slack and the loop.
+    fn json(&self, request: u32, agent_id: u32) -> Result<Vec<u8>, Errno> {
+        let mut buf = vec![0u8; JSON_START];
+        for _ in 0..MAX_TRIES {
+            let len = room(buf.len());
+            let mut req = AsmJson::new(agent_id, buf.as_mut_ptr() as u64, len);
+            // SAFETY: `request` is one of the two JSON ioctls, which take a
+            // struct asm_json whose `buf` points at `len` writable bytes:
+            // `buf` is that long and outlives the call.
+            match unsafe { self.ioctl(request, &mut req) } {
+                Ok(()) => {
+                    buf.truncate(req.len.min(len) as usize);
+                    return Ok(buf);
+                }
+                Err(Errno(libc::ERANGE)) => {
+                    let wanted = (req.len as usize).saturating_add(JSON_SLACK);
+                    if wanted > JSON_MAX {
+                        return Err(Errno(libc::ERANGE));
+                    }
+                    buf.resize(wanted.max(buf.len()), 0);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Errno(libc::ERANGE))
+    }
+}
+
+/// `CLOCK_BOOTTIME` in nanoseconds, the clock of the module's timestamps.
+pub fn boottime_ns() -> Result<u64, Errno> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) } != 0 {
+        return Err(Errno::last());
+    }
+    // Boot time is never negative; treat a nonsense value as 0 rather
+    // than wrapping.
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let nsecs = u64::try_from(ts.tv_nsec).unwrap_or(0);
+    Ok(secs.saturating_mul(1_000_000_000).saturating_add(nsecs))
+}
+
+/// Opens a cgroup v2 directory for `ASM_TARGET_CGROUP` (O_RDONLY |
+/// O_DIRECTORY; std adds O_CLOEXEC).
+pub fn open_dir(path: &Path) -> Result<OwnedFd, Errno> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(path)
+        .map(OwnedFd::from)
+        .map_err(|e| Errno::from_io(&e))
+}
+
+/// Replaces this process with `program`, searched in `PATH` like execvp(3).
+/// The pid stays the same, which is what lets `asmctl run` register itself
+/// and then become the agent. Returns only on failure.
+pub fn exec(program: &OsString, args: &[OsString]) -> Errno {
+    // Command::exec execs in place (no fork) and also restores SIGPIPE,
+    // which the Rust runtime ignores, to its default for the new program.
+    let e = Command::new(program).args(args).exec();
+    Errno::from_io(&e)
+}

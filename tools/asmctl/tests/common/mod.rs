@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Helpers shared by the integration tests: running the built asmctl
+//! binary, under its own name or an alias, and capturing what it printed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The exit status, stdout and stderr of one run.
+pub type Ran = (i32, String, String);
+
+/// A symlink called `name` to the asmctl binary, as `make install` makes.
+pub fn link(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-links");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    // Tests run in parallel and may race to create the same link.
+    if std::fs::symlink_metadata(&path).is_err() {
+        let _ = std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_asmctl"), &path);
+    }
+    path
+}
+
+/// Runs `program` with `args` and the extra environment `env`.
+pub fn run_env(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
+    let mut command = Command::new(program);
+    command.args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().unwrap();
+    (
+        status.code().expect("exited, not killed"),
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    )
+}
+
+/// The asmctl binary itself.
+pub fn asmctl_path() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_asmctl"))
+}
