@@ -210,16 +210,12 @@ unsafe impl Sync for PidRef {}
 
 impl PidRef {
     /// The calling process, with its tgid in the initial namespace.
-    pub(crate) fn current() -> (Self, i32) {
+    pub(crate) fn current() -> Option<(Self, i32)> {
         let mut tgid = 0;
-        // SAFETY: `tgid` is valid for writing; a task always has a tgid pid.
-        let ptr = unsafe { asm_current_process(&mut tgid) };
+        // SAFETY: `tgid` is valid for writing.
+        let ptr = NonNull::new(unsafe { asm_current_process(&mut tgid) })?;
         // INVARIANT: `asm_current_process` took a reference.
-        match NonNull::new(ptr) {
-            Some(ptr) => (Self { ptr }, tgid),
-            // get_pid() of a live task's pid is never NULL.
-            None => unreachable!(),
-        }
+        Some((Self { ptr }, tgid))
     }
 
     /// The process `vnr` names in the caller's pid namespace, with its tgid

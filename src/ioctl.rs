@@ -97,7 +97,7 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
 
     let target = match req.target {
         TARGET_SELF => {
-            let (pid, tgid) = PidRef::current();
+            let (pid, tgid) = PidRef::current().ok_or(ESRCH)?;
             Target::Process(pid, tgid)
         }
         TARGET_PID => {
