@@ -1,0 +1,110 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# What asm.ko costs a fork: selftests/build/fork_bench run with the module
+# unloaded, loaded with no agent, and with the benchmark itself registered as
+# an agent (`asmctl run --name bench --id 900 -- fork_bench`), in interleaved
+# rounds in one boot (the order of the three modes rotates every round).
+# Prints each round's ns_per_fork, then per mode the median, and the median
+# of the per-round ratios to the unloaded figure with their spread:
+#
+#	ratio loaded/unloaded median 1.004 (min 0.970 max 1.030)
+#
+# A benchmark, not a test: it exits non-zero only when it cannot run.  Run as
+# root from the repository root (./asm.ko), asmctl on PATH.  It leaves the
+# module unloaded.
+#
+# Environment: ASM_BENCH_ROUNDS (default 9), ASM_BENCH_ITER (forks per run,
+# default 2000), ASM_KO (default ./asm.ko).
+
+set -u
+
+ROUNDS=${ASM_BENCH_ROUNDS:-9}
+ITER=${ASM_BENCH_ITER:-2000}
+ASM_KO=${ASM_KO:-./asm.ko}
+BENCH=$(cd "$(dirname "$0")" && pwd)/build/fork_bench
+AGENT_ID=900
+MODES=(unloaded loaded agent)
+
+loaded() {
+	grep -q '^asm ' /proc/modules
+}
+unload() {
+	if loaded; then
+		rmmod asm
+	fi
+}
+load() {
+	loaded || insmod "$ASM_KO"
+}
+die() {
+	echo "bench_fork: $*" >&2
+	exit 1
+}
+trap unload EXIT
+
+# run_mode MODE: one fork_bench run in MODE; prints its ns_per_fork.
+run_mode() {
+	local out
+	case "$1" in
+	unloaded)
+		unload || die "rmmod asm failed"
+		out=$("$BENCH" -n "$ITER")
+		;;
+	loaded)
+		load || die "insmod $ASM_KO failed"
+		out=$("$BENCH" -n "$ITER")
+		;;
+	agent)
+		load || die "insmod $ASM_KO failed"
+		out=$(asmctl run --name bench --id "$AGENT_ID" -- "$BENCH" -n "$ITER")
+		# Forget the exited agent: the next "loaded" run has no agent and
+		# the next "agent" run can reuse the id.
+		asmctl unregister "$AGENT_ID" >/dev/null || die "asmctl unregister $AGENT_ID failed"
+		;;
+	esac
+	out=$(awk '$1 == "ns_per_fork" { print $2 }' <<<"$out")
+	[ -n "$out" ] || die "no ns_per_fork from the $1 run"
+	echo "$out"
+}
+
+# stats < numbers: "median min max".
+stats() {
+	sort -g | awk '
+		{ v[NR] = $1 }
+		END {
+			if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.6f %.6f %.6f\n", m, v[1], v[NR]
+		}'
+}
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+[ -x "$BENCH" ] || die "$BENCH is not built (make -C selftests)"
+[ -r "$ASM_KO" ] || die "$ASM_KO not found"
+command -v asmctl >/dev/null || die "asmctl is not on PATH"
+
+echo "# fork_bench: $ROUNDS rounds of $ITER forks per mode, kernel $(uname -r)"
+declare -A ns
+for ((r = 0; r < ROUNDS; r++)); do
+	line="round $((r + 1)):"
+	for ((k = 0; k < 3; k++)); do
+		mode=${MODES[$(((r + k) % 3))]}
+		ns[$mode,$r]=$(run_mode "$mode") || exit 1
+	done
+	for mode in "${MODES[@]}"; do
+		line+=" $mode ${ns[$mode,$r]}"
+	done
+	echo "$line"
+done
+unload || die "rmmod asm failed"
+
+for mode in "${MODES[@]}"; do
+	read -r med min max < <(for ((r = 0; r < ROUNDS; r++)); do echo "${ns[$mode,$r]}"; done | stats)
+	printf 'ns_per_fork %s median %.0f (min %.0f max %.0f)\n' "$mode" "$med" "$min" "$max"
+done
+for mode in loaded agent; do
+	read -r med min max < <(for ((r = 0; r < ROUNDS; r++)); do
+		awk -v a="${ns[$mode,$r]}" -v b="${ns[unloaded,$r]}" 'BEGIN { printf "%.6f\n", a / b }'
+	done | stats)
+	printf 'ratio %s/unloaded median %.3f (min %.3f max %.3f)\n' "$mode" "$med" "$min" "$max"
+done

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fork_bench - the cost of fork + exit + wait, for bench_fork.sh.
+ *
+ *	fork_bench [-n ITER]
+ *
+ * Forks a child that _exit(0)s at once and waits for it, ITER times (default
+ * 2000) after a short warm-up, and prints the mean over the ITER rounds
+ * (CLOCK_MONOTONIC):
+ *
+ *	ns_per_fork <value>
+ *
+ * A benchmark, not a test: it prints a figure and exits 0 unless a fork or
+ * a wait fails.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WARMUP	50
+
+static int fork_once(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		_exit(0);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		return -1;
+	return 0;
+}
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long long t0, t1;
+	long iter = 2000, i;
+	char *end;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "n:")) != -1) {
+		if (opt != 'n')
+			goto usage;
+		iter = strtol(optarg, &end, 10);
+		if (*end || end == optarg || iter <= 0)
+			goto usage;
+	}
+	if (optind != argc)
+		goto usage;
+
+	for (i = 0; i < WARMUP; i++)
+		if (fork_once())
+			goto fail;
+	t0 = now_ns();
+	for (i = 0; i < iter; i++)
+		if (fork_once())
+			goto fail;
+	t1 = now_ns();
+	printf("ns_per_fork %llu\n", (t1 - t0) / (unsigned long long)iter);
+	return 0;
+fail:
+	fprintf(stderr, "fork_bench: fork/wait failed: %s\n", strerror(errno));
+	return 1;
+usage:
+	fprintf(stderr, "usage: fork_bench [-n ITER]\n");
+	return 2;
+}
