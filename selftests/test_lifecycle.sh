@@ -172,7 +172,6 @@ else
 fi
 asm_case_end "released live agent: exits 0 -> 1, state Exited"
 
-# 12: an unknown capability is refused before anything is registered.
 # 12: an unknown capability is a usage error (exit 2), refused before anything is registered.
 asmctl run --name badcap --id 103 --cap NoSuchCapability -- "$SPAWNER" \
 	>/dev/null 2>"$ASM_TMP/badcap.err"
