@@ -7,7 +7,8 @@
 #   make vm CMD='...'   run CMD in a freshly booted test VM, return its status
 #   make demo           the demo: sample agents, then asmstatus and /proc
 #   make check          every test: host cargo tests, then the VM selftests
-#   make bench          fork+exit benchmark in one VM boot
+#   make bench          fork+exit benchmark in one VM boot of the benchmark
+#                       kernel (the test kernel without its debug set)
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -41,7 +42,7 @@ kernel: setup
 	@scripts/build-kernel.sh
 
 vm:
-	scripts/vm.sh "$(CMD)"
+	scripts/vm.sh "$$CMD"
 
 demo:
 	scripts/vm.sh scripts/demo.sh
@@ -50,9 +51,9 @@ check:
 	scripts/check.sh
 
 bench:
-	scripts/vm.sh selftests/bench_fork.sh
+	ASM_KERNEL=bench scripts/vm.sh selftests/bench_fork.sh
 
 clean:
 	-$(KMAKE) clean
-	rm -rf tools/bin
+	rm -rf tools/bin .asm-kdir
 	-$(MAKE) -C selftests clean

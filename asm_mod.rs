@@ -140,6 +140,24 @@ pub unsafe extern "C" fn asm_rust_events_show(m: *mut ffi::RawSeqFile) -> c_int 
     }
 }
 
+/// Show callback of debugfs asm/probe_cost, read by process `tgid`.
+///
+/// # Safety
+///
+/// `m` is the seq_file being filled, valid for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn asm_rust_probe_cost_show(m: *mut ffi::RawSeqFile, tgid: i32) -> c_int {
+    let Some(asm) = asm() else {
+        return ENODEV.to_errno();
+    };
+    // SAFETY: `m` is valid for the call by the safety requirement.
+    let mut seq = unsafe { ffi::SeqFile::from_raw(m) };
+    match lifecycle::probe_cost(asm, tgid, &mut seq) {
+        Ok(()) => 0,
+        Err(_) => ENOMEM.to_errno(),
+    }
+}
+
 /// Probe of sched_process_fork for a new process (not a thread).
 #[no_mangle]
 pub extern "C" fn asm_rust_on_fork(parent_tgid: i32, child_tgid: i32) {

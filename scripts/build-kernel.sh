@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Build the Rust-enabled debug test kernel from Debian's linux-source-6.12 with
-# the fragment in selftests/config, cached in $ASM_CACHE keyed by source
-# version, config and this script.  Prints the kernel tree on stdout.
+# Build a Rust-enabled kernel from Debian's linux-source-6.12, cached in
+# $ASM_CACHE keyed by variant, source version and configuration (see env.sh).
+# Prints the kernel tree on stdout.
+#
+#   build-kernel.sh [debug]   the test kernel: selftests/config, with KASAN,
+#                             lockdep, DEBUG_ATOMIC_SLEEP and kmemleak
+#   build-kernel.sh bench     the benchmark kernel: the same without the debug set
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
-kdir=$(asm_kdir)
+variant=${1:-debug}
+fragment=$(asm_kernel_fragment "$variant")
+kdir=$(asm_kdir "$variant")
 if [ -f "$kdir/.asm-built" ]; then
 	echo "[kernel] cached: $kdir" >&2
 	echo "$kdir"
@@ -13,7 +19,7 @@ if [ -f "$kdir/.asm-built" ]; then
 fi
 
 tarball=$(ls /usr/src/linux-source-6.12.tar.* | head -n1)
-echo "[kernel] building $kdir from $tarball (about 21 minutes on 2 cores)" >&2
+echo "[kernel] building $kdir from $tarball (20 to 45 minutes on 2 cores)" >&2
 # Kbuild records absolute paths: build in place; an unfinished tree (no
 # marker) is thrown away and rebuilt.
 rm -rf "$kdir"
@@ -31,7 +37,7 @@ while IFS= read -r line; do
 	*=y) scripts/config -e "${line%%=*}" ;;
 	*=*) scripts/config --set-val "${line%%=*}" "${line#*=}" ;;
 	esac
-done < "$ASM_TOP/selftests/config"
+done <<< "$fragment"
 make -s "${ASM_KMAKE_FLAGS[@]}" olddefconfig
 
 # olddefconfig silently drops options whose dependencies are off: check.
@@ -44,7 +50,7 @@ while IFS= read -r line; do
 	elif ! grep -qx "$opt=$val" .config; then
 		echo "[kernel] $opt=$val was dropped by olddefconfig" >&2; bad=1
 	fi
-done < "$ASM_TOP/selftests/config"
+done <<< "$fragment"
 [ "$bad" = 0 ] || exit 1
 
 make -s -j"$(nproc)" "${ASM_KMAKE_FLAGS[@]}" bzImage modules >&2

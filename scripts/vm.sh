@@ -4,12 +4,18 @@
 # asm.ko against it, the tools and the selftest programs, then boots the
 # kernel with virtme-ng on the host's root filesystem: the repository is at
 # the same path in the guest, the tools are on PATH, asm.ko is not loaded.
+# ASM_KERNEL=bench boots the benchmark kernel instead of the debug one.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cmd=${1:?usage: vm.sh COMMAND}
 
 "$ASM_TOP/scripts/setup.sh"
-kdir=$("$ASM_TOP/scripts/build-kernel.sh")
+kdir=$("$ASM_TOP/scripts/build-kernel.sh" "${ASM_KERNEL:-debug}")
+# asm.ko is built for one kernel at a time: start clean when it changes.
+if [ "$(cat "$ASM_TOP/.asm-kdir" 2>/dev/null)" != "$kdir" ]; then
+	make -s -C "$ASM_TOP" clean KDIR="$kdir" >/dev/null 2>&1 || true
+	echo "$kdir" > "$ASM_TOP/.asm-kdir"
+fi
 make -s -C "$ASM_TOP" module KDIR="$kdir" >&2
 make -s -C "$ASM_TOP" tools >&2
 make -s -C "$ASM_TOP/selftests" >&2
@@ -36,9 +42,10 @@ else
 	accel_flags=(--disable-kvm)
 fi
 
-rc=0
+# qemu reopens a regular-file stdout or stderr and truncates what came
+# before: give it a pipe.
 vng --run "$kdir" "${accel_flags[@]}" --memory 2G --cpus 2 \
 	--append "lsm=landlock,lockdown,yama,integrity" \
 	--exec "export PATH='$ASM_TOP/tools/bin':\$PATH; cd '$ASM_TOP' && $cmd" \
-	</dev/null || rc=$?
-exit "$rc"
+	</dev/null 2>&1 | cat
+exit "${PIPESTATUS[0]}"

@@ -14,6 +14,11 @@
 # root from the repository root (./asm.ko), asmctl on PATH.  It leaves the
 # module unloaded.
 #
+# Then it reads debugfs asm/probe_cost, the in-kernel micro-benchmark of the
+# probes' shared hot path, as a task with no agent registered, as a non-agent
+# while an agent exists, and as an agent, so the per-probe cost can be set
+# against the fork+exit cost measured in the same boot.
+#
 # Environment: ASM_BENCH_ROUNDS (default 9), ASM_BENCH_ITER (forks per run,
 # default 2000), ASM_KO (default ./asm.ko).
 
@@ -102,6 +107,18 @@ for mode in "${MODES[@]}"; do
 	read -r med min max < <(for ((r = 0; r < ROUNDS; r++)); do echo "${ns[$mode,$r]}"; done | stats)
 	printf 'ns_per_fork %s median %.0f (min %.0f max %.0f)\n' "$mode" "$med" "$min" "$max"
 done
+PROBE_COST=/sys/kernel/debug/asm/probe_cost
+load || die "insmod $ASM_KO failed"
+echo "probe no-agents: $(cat "$PROBE_COST")"
+asmctl run --name idle --id 902 -- sleep 60 &
+idle=$!
+for _ in $(seq 100); do grep -q '^  902 ' /proc/agentsys/status && break; sleep 0.1; done
+echo "probe non-agent: $(cat "$PROBE_COST")"
+echo "probe agent: $(asmctl run --name probe --id 901 -- cat "$PROBE_COST")"
+kill "$idle"
+wait "$idle" 2>/dev/null
+unload || die "rmmod asm failed"
+
 for mode in loaded agent; do
 	read -r med min max < <(for ((r = 0; r < ROUNDS; r++)); do
 		awk -v a="${ns[$mode,$r]}" -v b="${ns[unloaded,$r]}" 'BEGIN { printf "%.6f\n", a / b }'

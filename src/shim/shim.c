@@ -179,6 +179,12 @@ static int asm_events_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(asm_events);
 
+static int asm_probe_cost_show(struct seq_file *m, void *v)
+{
+	return asm_rust_probe_cost_show(m, current->tgid);
+}
+DEFINE_SHOW_ATTRIBUTE(asm_probe_cost);
+
 static struct proc_dir_entry *asm_proc_dir;
 static struct dentry *asm_debugfs_dir;
 static bool asm_misc_registered;
@@ -210,6 +216,7 @@ int asm_shim_init(void)
 	/* debugfs is optional: its failure is not the module's. */
 	asm_debugfs_dir = debugfs_create_dir("asm", NULL);
 	debugfs_create_file("events", 0444, asm_debugfs_dir, NULL, &asm_events_fops);
+	debugfs_create_file("probe_cost", 0400, asm_debugfs_dir, NULL, &asm_probe_cost_fops);
 
 	ret = asm_tps_register();
 	if (ret)

@@ -65,6 +65,7 @@ int asm_seq_write(struct seq_file *m, const void *buf, size_t len);
 long asm_rust_ioctl(unsigned int cmd, unsigned long arg);
 int asm_rust_status_show(struct seq_file *m);
 int asm_rust_events_show(struct seq_file *m);
+int asm_rust_probe_cost_show(struct seq_file *m, pid_t tgid);
 void asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid);
 void asm_rust_on_exec(pid_t tgid);
 void asm_rust_on_exit(pid_t tgid, bool group_dead, int status, u64 runtime_ns);
