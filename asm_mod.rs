@@ -182,11 +182,17 @@ pub extern "C" fn asm_rust_on_exit(tgid: i32, group_dead: bool, status: c_int, r
     }
 }
 
-/// Probe of cgroup_attach_task.
+/// Probe of cgroup_attach_task, for a cgroup v2.
+///
+/// # Safety
+///
+/// `task` is the migrated leader, valid for the duration of the call.
 #[no_mangle]
-pub extern "C" fn asm_rust_on_attach(cgroup_id: u64, tgid: i32) {
+pub unsafe extern "C" fn asm_rust_on_attach(cgroup_id: u64, tgid: i32, task: *mut ffi::RawTask) {
     if let Some(asm) = asm() {
-        lifecycle::on_attach(asm, cgroup_id, tgid);
+        // SAFETY: `task` is valid for the call by the safety requirement.
+        let task = unsafe { ffi::TaskRef::from_raw(task) };
+        lifecycle::on_attach(asm, cgroup_id, tgid, &task);
     }
 }
 

@@ -195,13 +195,15 @@ impl Agent {
     }
 
     /// A member left its cgroup: it is no longer part of the agent, but did
-    /// not exit.
+    /// not exit. Called under the registry's index lock.
     pub(crate) fn process_left(&self, now: u64) {
         self.nr_processes.fetch_sub(1, Relaxed);
         self.touch(now);
     }
 
-    /// A member process ended; returns whether it crashed.
+    /// A member process ended; returns whether it crashed. Called under the
+    /// registry's index lock, so a process joining meanwhile cannot be
+    /// overwritten by the exit's state.
     pub(crate) fn process_exited(&self, status: ExitStatus, now: u64) -> bool {
         let crash = status.is_crash();
         self.counters.exits.fetch_add(1, Relaxed);

@@ -23,6 +23,12 @@ pub(crate) struct RawPid {
     _private: [u8; 0],
 }
 
+/// Opaque `struct task_struct`.
+#[repr(C)]
+pub struct RawTask {
+    _private: [u8; 0],
+}
+
 /// Opaque `struct seq_file`.
 #[repr(C)]
 pub struct RawSeqFile {
@@ -32,6 +38,8 @@ pub struct RawSeqFile {
 /// `struct asm_task_info` of shim.h.
 #[repr(C)]
 pub(crate) struct TaskInfo {
+    /// The process's thread group leader, valid during the callback.
+    task: *mut RawTask,
     /// Process id in the initial namespace.
     pub(crate) tgid: i32,
     _pad: u32,
@@ -66,6 +74,7 @@ extern "C" {
     fn asm_put_pid(pid: *mut RawPid);
     fn asm_pid_alive(pid: *mut RawPid) -> bool;
     fn asm_pid_group_dead(pid: *mut RawPid) -> bool;
+    fn asm_task_group_dead(task: *mut RawTask) -> bool;
     fn asm_cgroup_id_from_fd(fd: c_int, id: *mut u64) -> c_int;
     fn asm_for_each_process(
         cb: unsafe extern "C" fn(ctx: *mut c_void, info: *const TaskInfo),
@@ -242,8 +251,7 @@ impl PidRef {
 }
 
 impl PidRef {
-    /// Whether every thread of the process has started exiting; orders the
-    /// caller's earlier stores before the check.
+    /// Whether every thread of the process has started exiting.
     pub(crate) fn group_dead(&self) -> bool {
         // SAFETY: By the type invariant.
         unsafe { asm_pid_group_dead(self.ptr.as_ptr()) }
@@ -254,6 +262,35 @@ impl Drop for PidRef {
     fn drop(&mut self) {
         // SAFETY: By the type invariant we own one reference.
         unsafe { asm_put_pid(self.ptr.as_ptr()) }
+    }
+}
+
+impl TaskInfo {
+    /// Whether every thread of the process has started exiting.
+    pub(crate) fn group_dead(&self) -> bool {
+        // SAFETY: `task` is valid while the `for_each_process` callback that
+        // was given this record runs, and the record lives no longer.
+        unsafe { asm_task_group_dead(self.task) }
+    }
+}
+
+/// A task a probe was given, valid for the duration of the probe.
+pub(crate) struct TaskRef(*mut RawTask);
+
+impl TaskRef {
+    /// Wraps a probe's task.
+    ///
+    /// # Safety
+    ///
+    /// `task` must be valid for the lifetime of the returned object.
+    pub(crate) unsafe fn from_raw(task: *mut RawTask) -> Self {
+        Self(task)
+    }
+
+    /// Whether every thread of its process has started exiting.
+    pub(crate) fn group_dead(&self) -> bool {
+        // SAFETY: Valid by the safety requirement of `from_raw`.
+        unsafe { asm_task_group_dead(self.0) }
     }
 }
 

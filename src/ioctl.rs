@@ -95,16 +95,20 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
     // Fail on an unwritable argument now, while nothing has changed.
     write(arg, &req)?;
 
-    let target = match req.target {
+    // The registered process's number in the caller's namespace, taken now
+    // so that nothing can fail once the agent exists.
+    let (target, vnr) = match req.target {
         TARGET_SELF => {
             let (pid, tgid) = PidRef::current().ok_or(ESRCH)?;
-            Target::Process(pid, tgid)
+            let vnr = pid.vnr();
+            (Target::Process(pid, tgid), vnr)
         }
         TARGET_PID => {
             let (pid, tgid) = PidRef::find(req.pid).ok_or(ESRCH)?;
-            Target::Process(pid, tgid)
+            let vnr = pid.vnr();
+            (Target::Process(pid, tgid), vnr)
         }
-        _ => Target::Cgroup(ffi::cgroup_id_from_fd(req.cgroup_fd)?),
+        _ => (Target::Cgroup(ffi::cgroup_id_from_fd(req.cgroup_fd)?), 0),
     };
     let spec = Spec {
         id: req.agent_id,
@@ -116,10 +120,14 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
     };
     let id = asm.registry.register(spec, target, &asm.telemetry)?;
     req.agent_id = id;
-    req.pid = snapshot::agents(asm, Some(id))?
-        .first()
-        .map_or(0, |a| a.pid);
-    write(arg, &req)
+    req.pid = vnr;
+    if let Err(e) = write(arg, &req) {
+        // The caller cannot learn the id (its buffer went away since the
+        // check above): the call fails and changes nothing.
+        let _ = asm.registry.unregister(id, |_| true, &asm.telemetry);
+        return Err(e);
+    }
+    Ok(())
 }
 
 fn unregister(asm: &Asm, arg: UserPtr) -> Result {

@@ -11,7 +11,7 @@ use core::fmt::{self, Write};
 use core::sync::atomic::Ordering::Relaxed;
 
 use crate::agent::{ExitStatus, Membership};
-use crate::ffi::{self, RcuGuard};
+use crate::ffi::{self, RcuGuard, TaskRef};
 use crate::telemetry::{Event, EventKind};
 use crate::Asm;
 
@@ -25,7 +25,8 @@ pub(crate) fn on_fork(asm: &Asm, parent_tgid: i32, child_tgid: i32) {
         return;
     };
     let now = ffi::now_ns();
-    if asm.registry.join(agent, child_tgid, false, now).is_err() {
+    // The child has not run yet: it cannot be exiting.
+    if asm.registry.join(agent, child_tgid, || false, false, now).is_err() {
         // Out of memory for the index, or the agent is being unregistered.
         return;
     }
@@ -59,16 +60,22 @@ pub(crate) fn on_exit(asm: &Asm, tgid: i32, group_dead: bool, status: i32, runti
         return;
     };
     agent.counters.cpu_exited_ns.fetch_add(runtime_ns, Relaxed);
-    // Two exiting threads may both see the group dead: the one that takes
-    // the process out of the index counts the exit.
-    if !group_dead || !asm.registry.leave(agent, tgid) {
+    if !group_dead {
         return;
     }
     let now = ffi::now_ns();
     let status = ExitStatus(status);
+    // Two exiting threads may both see the group dead: the one that takes
+    // the process out of the index counts the exit.
+    let Some(crash) = asm
+        .registry
+        .leave(agent, tgid, |agent| agent.process_exited(status, now))
+    else {
+        return;
+    };
     let totals = &asm.telemetry.totals;
     totals.exits.fetch_add(1, Relaxed);
-    let kind = if agent.process_exited(status, now) {
+    let kind = if crash {
         totals.crashes.fetch_add(1, Relaxed);
         totals.faults.fetch_add(1, Relaxed);
         EventKind::Crash
@@ -81,8 +88,8 @@ pub(crate) fn on_exit(asm: &Asm, tgid: i32, group_dead: bool, status: i32, runti
     asm.telemetry.record(event);
 }
 
-/// Process `tgid` was moved into the cgroup `cgroup_id`.
-pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32) {
+/// Process `tgid` (leader `task`) was moved into the cgroup v2 `cgroup_id`.
+pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef) {
     if asm.registry.is_empty() {
         return;
     }
@@ -92,9 +99,8 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32) {
     if let Some(agent) = asm.registry.agent_of(tgid, &rcu) {
         match agent.membership {
             Membership::Cgroup(id) if id != cgroup_id => {
-                if asm.registry.leave(agent, tgid) {
-                    agent.process_left(now);
-                }
+                asm.registry
+                    .leave(agent, tgid, |agent| agent.process_left(now));
             }
             // Already a member, or a process agent's member: its agent
             // does not depend on its cgroup.
@@ -104,7 +110,12 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32) {
     let mut from = 0;
     while let Some(agent) = asm.registry.next(&mut from, &rcu) {
         if matches!(agent.membership, Membership::Cgroup(id) if id == cgroup_id) {
-            if asm.registry.join(agent, tgid, false, now).is_ok() {
+            // A zombie can be moved too: it must not join.
+            if asm
+                .registry
+                .join(agent, tgid, || task.group_dead(), false, now)
+                .is_ok()
+            {
                 asm.telemetry.totals.spawns.fetch_add(1, Relaxed);
                 asm.telemetry
                     .record(Event::new(EventKind::Spawn, agent.id, tgid, now));

@@ -39,6 +39,9 @@ pub(crate) enum Target {
     Cgroup(u64),
 }
 
+/// Most agents registered at once.
+const MAX_AGENTS: u32 = 4096;
+
 struct WriteState {
     /// Where the search for a free id starts.
     next_id: u32,
@@ -98,11 +101,24 @@ impl Registry {
         Some(unsafe { ptr.cast::<Agent>().as_ref() })
     }
 
-    /// Makes process `tgid` a member of `agent` unless it already belongs to
-    /// an agent or `agent` is being unregistered, and counts it: as one of
-    /// the agent's first processes when `at_registration`, else as a spawn.
-    /// Does not sleep.
-    pub(crate) fn join(&self, agent: &Agent, tgid: i32, at_registration: bool, now: u64) -> Result {
+    /// Makes process `tgid` a member of `agent` and counts it (as one of the
+    /// agent's first processes when `at_registration`, else as a spawn),
+    /// unless it already belongs to an agent, `agent` is being unregistered
+    /// (ESRCH), or `exiting` says the process is already on its way out
+    /// (ESRCH). Does not sleep.
+    ///
+    /// `exiting` is asked after the index store, under `index_lock`: an exit
+    /// probe whose `leave` ran before found nothing, but its process's
+    /// exit is visible to `exiting` by then; one that runs after finds
+    /// the entry. Either way no dead process stays in the index.
+    pub(crate) fn join(
+        &self,
+        agent: &Agent,
+        tgid: i32,
+        exiting: impl FnOnce() -> bool,
+        at_registration: bool,
+        now: u64,
+    ) -> Result {
         let _guard = self.index_lock.lock();
         if agent.dead.load(Relaxed) {
             return Err(ESRCH);
@@ -112,7 +128,11 @@ impl Registry {
         }
         let entry = (agent as *const Agent).cast_mut().cast::<c_void>();
         self.index.store(tgid as usize, entry, true)?;
-        // Counted under the lock: the exit probe's `leave` cannot run before.
+        if exiting() {
+            self.index.erase(tgid as usize);
+            return Err(ESRCH);
+        }
+        // Counted under the lock, so no `leave` can count the exit first.
         if at_registration {
             agent.initial_processes(1);
         } else {
@@ -121,15 +141,21 @@ impl Registry {
         Ok(())
     }
 
-    /// Removes process `tgid` from `agent`; false if it was not a member
-    /// (then someone else already removed it). Does not sleep.
-    pub(crate) fn leave(&self, agent: &Agent, tgid: i32) -> bool {
+    /// Removes process `tgid` from `agent` and runs `counted` on the agent,
+    /// under the lock; `None` if it was not a member (someone else removed
+    /// it). Does not sleep.
+    pub(crate) fn leave<R>(
+        &self,
+        agent: &Agent,
+        tgid: i32,
+        counted: impl FnOnce(&Agent) -> R,
+    ) -> Option<R> {
         let _guard = self.index_lock.lock();
         if self.index.load(tgid as usize).cast_const() != (agent as *const Agent).cast() {
-            return false;
+            return None;
         }
         self.index.erase(tgid as usize);
-        true
+        Some(counted(agent))
     }
 
     /// Registers an agent; returns its id.
@@ -154,21 +180,28 @@ impl Registry {
         )?;
 
         let mut write = self.write.lock();
+        if self.nr_agents.load(Relaxed) >= MAX_AGENTS {
+            return Err(ENOSPC);
+        }
         let id = match spec.id {
             0 => self.alloc_id_locked(&mut write)?,
             id if !self.agents.load(id as usize).is_null() => return Err(EEXIST),
             id => id,
         };
         agent.id = id;
-        if let Some(tgid) = tgid {
+        match (&agent.membership, tgid) {
             // Checked again under the index lock by `join`; this early check
             // keeps the common refusal free of a grace period.
-            if !self.index.load(tgid as usize).is_null() {
-                return Err(EBUSY);
-            }
+            (_, Some(tgid)) if !self.index.load(tgid as usize).is_null() => return Err(EBUSY),
+            (Membership::Cgroup(cgroup), _) if self.cgroup_taken(*cgroup) => return Err(EEXIST),
+            _ => {}
         }
+        // The probes must see an agent exists before its first process can
+        // join, or that process's exit would be missed.
+        self.agent_added();
         let ptr = KBox::into_raw(agent);
         if let Err(e) = self.agents.store(id as usize, ptr.cast(), false) {
+            self.agent_removed();
             // SAFETY: `ptr` came from `into_raw` above and was never published.
             drop(unsafe { KBox::from_raw(ptr) });
             return Err(e);
@@ -177,32 +210,33 @@ impl Registry {
         // module unload, both after it left the xarrays; `write` is held.
         let agent = unsafe { &*ptr };
 
-        let joined = match tgid {
-            Some(tgid) => self.join(agent, tgid, true, now).and_then(|()| {
-                // A process that died between lookup and join would stay in
-                // the index forever: its exit probe may have run already.
-                match &agent.membership {
-                    Membership::Process(pid) if pid.group_dead() && self.leave(agent, tgid) => {
-                        Err(ESRCH)
-                    }
-                    _ => Ok(1),
-                }
-            }),
-            None => Ok(self.join_cgroup(agent, now)),
+        let joined = match (&agent.membership, tgid) {
+            (Membership::Process(pid), Some(tgid)) => self
+                .join(agent, tgid, || pid.group_dead(), true, now)
+                .map(|()| 1),
+            _ => Ok(self.join_cgroup(agent, now)),
         };
         let joined = match joined {
             Ok(n) => n,
             Err(e) => {
                 self.agents.erase(id as usize);
+                self.agent_removed();
                 drop(write);
                 // Readers of the agents xarray may hold it.
                 ffi::synchronize_rcu();
-                // SAFETY: It left both xarrays and a grace period passed.
+                // SAFETY: It left the agents xarray and never entered the
+                // index, and a grace period passed.
                 drop(unsafe { KBox::from_raw(ptr) });
                 return Err(e);
             }
         };
         telemetry.totals.spawns.fetch_add(joined.into(), Relaxed);
+        telemetry.record(Event::new(EventKind::Register, id, tgid.unwrap_or(0), now));
+        Ok(id)
+    }
+
+    /// Counts an agent in; the first one turns syscall counting on.
+    fn agent_added(&self) {
         if self.nr_agents.fetch_add(1, Relaxed) == 0 {
             // Syscall counting costs every task a slow syscall entry: only
             // while some agent exists.
@@ -210,18 +244,41 @@ impl Registry {
                 pr_warn!("[ASM] syscall counting unavailable: {:?}\n", e);
             }
         }
-        telemetry.record(Event::new(EventKind::Register, id, tgid.unwrap_or(0), now));
-        Ok(id)
     }
 
-    /// Joins every process of the agent's cgroup; returns how many joined.
+    /// Counts an agent out; the last one turns syscall counting off.
+    fn agent_removed(&self) {
+        if self.nr_agents.fetch_sub(1, Relaxed) == 1 {
+            if let Err(e) = ffi::syscall_probe(false) {
+                pr_warn!("[ASM] cannot stop syscall counting: {:?}\n", e);
+            }
+        }
+    }
+
+    /// Whether some agent is the cgroup `cgroup`; the caller holds `write`.
+    fn cgroup_taken(&self, cgroup: u64) -> bool {
+        let rcu = RcuGuard::new();
+        let mut from = 0;
+        while let Some(agent) = self.next(&mut from, &rcu) {
+            if matches!(agent.membership, Membership::Cgroup(id) if id == cgroup) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Joins every live process of the agent's cgroup; returns how many.
     fn join_cgroup(&self, agent: &Agent, now: u64) -> u32 {
         let Membership::Cgroup(cgroup) = agent.membership else {
             return 0;
         };
         let mut joined = 0u32;
         ffi::for_each_process(|task| {
-            if task.cgroup_id == cgroup && self.join(agent, task.tgid, true, now).is_ok() {
+            if task.cgroup_id == cgroup
+                && self
+                    .join(agent, task.tgid, || task.group_dead(), true, now)
+                    .is_ok()
+            {
                 joined = joined.saturating_add(1);
             }
         });
@@ -270,11 +327,7 @@ impl Registry {
                 tgid += 1;
             }
         }
-        if self.nr_agents.fetch_sub(1, Relaxed) == 1 {
-            if let Err(e) = ffi::syscall_probe(false) {
-                pr_warn!("[ASM] cannot stop syscall counting: {:?}\n", e);
-            }
-        }
+        self.agent_removed();
         telemetry.record(Event::new(EventKind::Unregister, id, 0, ffi::now_ns()));
         drop(write);
         // Probes and readers that found it before it left the xarrays finish.

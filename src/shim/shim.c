@@ -58,7 +58,10 @@ static void asm_probe_attach(void *data, struct cgroup *dst_cgrp,
 			     const char *path, struct task_struct *task,
 			     bool threadgroup)
 {
-	asm_rust_on_attach(cgroup_id(dst_cgrp), task->tgid);
+	/* Agents are cgroup v2 directories; v1 ids are another id space. */
+	if (!cgroup_on_dfl(dst_cgrp))
+		return;
+	asm_rust_on_attach(cgroup_id(dst_cgrp), task->tgid, task);
 }
 
 static void asm_probe_sys_enter(void *data, struct pt_regs *regs, long id)
@@ -297,9 +300,15 @@ bool asm_capable_admin(void)
 	return capable(CAP_SYS_ADMIN);
 }
 
+/* In the initial user namespace: the same user whatever namespace asks. */
 u32 asm_current_euid(void)
 {
-	return from_kuid_munged(current_user_ns(), current_euid());
+	return from_kuid(&init_user_ns, current_euid());
+}
+
+bool asm_task_group_dead(struct task_struct *task)
+{
+	return atomic_read(&task->signal->live) == 0;
 }
 
 struct pid *asm_current_process(pid_t *tgid)
@@ -349,12 +358,10 @@ bool asm_pid_group_dead(struct pid *pid)
 	struct task_struct *task;
 	bool dead = true;
 
-	/* Pairs with the full barrier of atomic_dec_and_test() in do_exit(). */
-	smp_mb();
 	rcu_read_lock();
 	task = pid_task(pid, PIDTYPE_TGID);
 	if (task)
-		dead = atomic_read(&task->signal->live) == 0;
+		dead = asm_task_group_dead(task);
 	rcu_read_unlock();
 	return dead;
 }
@@ -379,6 +386,7 @@ void asm_for_each_process(void (*cb)(void *ctx, const struct asm_task_info *info
 	rcu_read_lock();
 	for_each_process(p) {
 		memset(&info, 0, sizeof(info));
+		info.task = p;
 		info.tgid = p->tgid;
 		info.cgroup_id = cgroup_id(task_dfl_cgroup(p));
 		/* Exiting threads are accounted by the exit probe. */

@@ -13,11 +13,14 @@
 
 #include <linux/types.h>
 
+struct task_struct;
+
 struct seq_file;
 struct xarray;
 
 /* One process, as asm_for_each_process() reports it. */
 struct asm_task_info {
+	struct task_struct *task;	/* valid during the callback only */
 	pid_t tgid;
 	u32 pad;
 	u64 cgroup_id;		/* cgroup v2 id, 0 if none */
@@ -53,6 +56,7 @@ pid_t asm_pid_vnr(struct pid *pid);
 void asm_put_pid(struct pid *pid);
 bool asm_pid_alive(struct pid *pid);
 bool asm_pid_group_dead(struct pid *pid);
+bool asm_task_group_dead(struct task_struct *task);
 int asm_cgroup_id_from_fd(int fd, u64 *id);
 
 /* Calls @cb for every process under RCU; @cb must not sleep. */
@@ -69,7 +73,7 @@ int asm_rust_probe_cost_show(struct seq_file *m, pid_t tgid);
 void asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid);
 void asm_rust_on_exec(pid_t tgid);
 void asm_rust_on_exit(pid_t tgid, bool group_dead, int status, u64 runtime_ns);
-void asm_rust_on_attach(u64 cgroup_id, pid_t tgid);
+void asm_rust_on_attach(u64 cgroup_id, pid_t tgid, struct task_struct *task);
 void asm_rust_on_syscall(pid_t tgid);
 
 #endif /* ASM_SHIM_H */

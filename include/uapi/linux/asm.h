@@ -142,7 +142,7 @@ struct asm_list {
  * @state:	enum asm_state.
  * @pid:	the registered process, in the caller's pid namespace (0 when
  *		it has exited or is not visible there).
- * @owner_uid:	effective uid (in the caller's user namespace) of whoever
+ * @owner_uid:	effective uid, in the initial user namespace, of whoever
  *		registered the agent.
  * @nr_processes: live processes of the agent now.
  * @auto_restart: restart budget.
