@@ -66,7 +66,7 @@ fi
 [ -d "$CG" ] && rmdir "$CG"
 mkdir "$CG" || asm_bail "mkdir $CG"
 
-ktap_set_plan 6
+ktap_set_plan 7
 asm_reload
 
 fifo=$ASM_TMP/fork.fifo
@@ -86,6 +86,15 @@ asm_expect_wait "row 300: spawns exits faults" "1 0 0" asm_agent_counts 300
 asm_expect_wait "nr_processes" 1 info_num 300 nr_processes
 asm_expect_eq "name" cg "$(info_json 300 | asm_json_str name)"
 asm_case_end "register cgroup t1 with one process as 300: spawns 1"
+
+# 1b: a cgroup is one agent: registering it again is refused.
+asm_case_start
+asmctl register --cgroup "$CG" --name cg2 --id 301 >/dev/null 2>"$ASM_TMP/dup.err"
+asm_expect_eq "second asmctl register exit status" 1 "$?"
+asm_expect "EEXIST message ($(head -c 200 "$ASM_TMP/dup.err"))" grep -q "Error:" "$ASM_TMP/dup.err"
+asm_expect_eq "row 301" "" "$(asm_agent_row 301)"
+asm_expect_wait "row 300 unchanged" "1 0 0" asm_agent_counts 300
+asm_case_end "registering cgroup t1 a second time fails with EEXIST"
 
 # 2: a process moved in joins the agent, once for all its threads.
 asm_case_start

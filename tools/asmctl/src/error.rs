@@ -92,6 +92,13 @@ impl Op<'_> {
                 Target::Caller => "permission denied: granting Admin needs CAP_SYS_ADMIN".into(),
             },
             (Op::Register(Target::Pid(pid), _), ESRCH) => format!("no process with pid {pid}"),
+            (Op::Register(Target::Cgroup(path), 0), EEXIST) => {
+                format!("{} already is an agent", path.display())
+            }
+            (Op::Register(Target::Cgroup(path), id), EEXIST) => format!(
+                "agent id {id} is already taken, or {} already is an agent",
+                path.display()
+            ),
             (Op::Register(_, id), EEXIST) => format!("agent id {id} is already taken"),
             (Op::Register(Target::Cgroup(_), _), EBUSY) => {
                 "a process of the cgroup already belongs to an agent".into()
@@ -100,7 +107,9 @@ impl Op<'_> {
             (Op::Register(Target::Cgroup(path), _), EBADF | ENOTDIR) => {
                 format!("{} is not a cgroup v2 directory", path.display())
             }
-            (Op::Register(_, _), ENOSPC) => "no free agent id left".into(),
+            (Op::Register(_, _), ENOSPC) => {
+                "no room for another agent (4096 registered, or no free id)".into()
+            }
             (Op::Register(_, _), EINVAL) => {
                 "invalid request: the module rejected the name, scope, capabilities or id".into()
             }
@@ -206,7 +215,7 @@ mod tests {
             ),
             (
                 msg(Op::Register(&me, 0), libc::ENOSPC),
-                "no free agent id left",
+                "no room for another agent (4096 registered, or no free id)",
             ),
             (
                 msg(Op::OpenCgroup(Path::new("/sys/fs/cgroup/x")), libc::ENOENT),

@@ -350,7 +350,10 @@ fn register_errors_name_the_problem() {
         ),
         (libc::EBUSY, "the process already belongs to an agent"),
         (libc::ESRCH, "no process with pid 42"),
-        (libc::ENOSPC, "no free agent id left"),
+        (
+            libc::ENOSPC,
+            "no room for another agent (4096 registered, or no free id)",
+        ),
     ] {
         let errno = errno.to_string();
         assert_eq!(
