@@ -59,7 +59,7 @@ static void asm_probe_attach(void *data, struct cgroup *dst_cgrp,
 			     bool threadgroup)
 {
 	/* Agents are cgroup v2 directories; v1 ids are another id space. */
-	if (!cgroup_on_dfl(dst_cgrp))
+	if (dst_cgrp->root != &cgrp_dfl_root)
 		return;
 	asm_rust_on_attach(cgroup_id(dst_cgrp), task->tgid, task);
 }
