@@ -15,6 +15,8 @@ use kernel::prelude::*;
 mod agent;
 #[path = "src/ffi.rs"]
 mod ffi;
+#[path = "src/filter.rs"]
+mod filter;
 #[path = "src/ioctl.rs"]
 mod ioctl;
 #[path = "src/lifecycle.rs"]

@@ -18,6 +18,7 @@ use kernel::{new_mutex, new_spinlock};
 
 use crate::agent::{Agent, Membership};
 use crate::ffi::{self, PidRef, RcuGuard, XArray};
+use crate::filter::TgidFilter;
 use crate::telemetry::{Event, EventKind, Telemetry};
 use crate::uapi::{ID_ALLOC_MIN, ID_MAX, NAME_LEN, SCOPE_LEN};
 
@@ -54,6 +55,8 @@ pub(crate) struct Registry {
     agents: XArray,
     /// Process tgid -> `*const Agent`; written under `index_lock`.
     index: XArray,
+    /// Which tgids may be in `index`; written under `index_lock`.
+    filter: TgidFilter,
     #[pin]
     write: Mutex<WriteState>,
     #[pin]
@@ -67,6 +70,7 @@ impl Registry {
         try_pin_init!(Self {
             agents: XArray::new()?,
             index: XArray::new()?,
+            filter: TgidFilter::new()?,
             write <- new_mutex!(WriteState { next_id: ID_ALLOC_MIN }, "Registry::write"),
             index_lock <- new_spinlock!((), "Registry::index_lock"),
             nr_agents: AtomicU32::new(0),
@@ -86,6 +90,9 @@ impl Registry {
 
     /// The agent process `tgid` belongs to.
     pub(crate) fn agent_of<'a>(&'a self, tgid: i32, _rcu: &'a RcuGuard) -> Option<&'a Agent> {
+        if !self.filter.may_contain(tgid) {
+            return None;
+        }
         let ptr = self.index.load(tgid as usize).cast::<Agent>();
         // SAFETY: Index entries point to agents that are freed only after they
         // left the index and a grace period passed; `_rcu` keeps this reader
@@ -127,9 +134,14 @@ impl Registry {
             return Err(EBUSY);
         }
         let entry = (agent as *const Agent).cast_mut().cast::<c_void>();
-        self.index.store(tgid as usize, entry, true)?;
+        self.filter.add(tgid);
+        if let Err(e) = self.index.store(tgid as usize, entry, true) {
+            self.filter.remove(tgid);
+            return Err(e);
+        }
         if exiting() {
             self.index.erase(tgid as usize);
+            self.filter.remove(tgid);
             return Err(ESRCH);
         }
         // Counted under the lock, so no `leave` can count the exit first.
@@ -155,6 +167,7 @@ impl Registry {
             return None;
         }
         self.index.erase(tgid as usize);
+        self.filter.remove(tgid);
         Some(counted(agent))
     }
 
@@ -323,6 +336,7 @@ impl Registry {
             while let Some(entry) = self.index.find(&mut tgid) {
                 if entry.as_ptr().cast_const() == ptr.cast() {
                     self.index.erase(tgid);
+                    self.filter.remove(tgid as i32);
                 }
                 tgid += 1;
             }
