@@ -42,10 +42,11 @@ else
 	accel_flags=(--disable-kvm)
 fi
 
-# qemu reopens a regular-file stdout or stderr and truncates what came
-# before: give it a pipe.
+# qemu reopens a regular-file stdout and truncates what came before: give
+# it a pipe.  (Its stderr must stay as it is: merged into that pipe, the
+# guest's output never arrived.)
 vng --run "$kdir" "${accel_flags[@]}" --memory 2G --cpus 2 \
 	--append "lsm=landlock,lockdown,yama,integrity" \
 	--exec "export PATH='$ASM_TOP/tools/bin':\$PATH; cd '$ASM_TOP' && $cmd" \
-	</dev/null 2>&1 | cat
+	</dev/null | cat
 exit "${PIPESTATUS[0]}"
