@@ -96,6 +96,22 @@ asm_mount_debugfs() {
 	fi
 }
 
+# asm_run_ktap_program PROG: run a C test program that prints its own KTAP
+# on a freshly loaded asm.ko; its exit status is the test's.
+asm_run_ktap_program() {
+	if [ "$(id -u)" != 0 ]; then
+		ktap_print_header
+		ktap_skip_all "must run as root"
+		exit "$KSFT_SKIP"
+	fi
+	if [ ! -x "$1" ]; then
+		ktap_print_header
+		asm_bail "$1 is not built (make -C selftests)"
+	fi
+	asm_reload
+	"$1"
+}
+
 # asm_reload: load a fresh asm.ko, so that every counter starts at zero.
 # Bails out (the whole test fails) when it cannot.
 asm_reload() {
