@@ -13,6 +13,8 @@ use kernel::prelude::*;
 
 #[path = "src/agent.rs"]
 mod agent;
+#[path = "src/faults.rs"]
+mod faults;
 #[path = "src/ffi.rs"]
 mod ffi;
 #[path = "src/filter.rs"]
@@ -25,6 +27,8 @@ mod lifecycle;
 mod registry;
 #[path = "src/report.rs"]
 mod report;
+#[path = "src/resources.rs"]
+mod resources;
 #[path = "src/snapshot.rs"]
 mod snapshot;
 #[path = "src/telemetry.rs"]
@@ -47,6 +51,10 @@ pub(crate) struct Asm {
     pub(crate) registry: registry::Registry,
     #[pin]
     pub(crate) telemetry: telemetry::Telemetry,
+    #[pin]
+    pub(crate) faults: faults::Faults,
+    #[pin]
+    pub(crate) sampler: resources::Sampler,
 }
 
 /// The state the entry points use: set before the glue registers anything
@@ -70,6 +78,8 @@ impl kernel::Module for AsmModule {
             try_pin_init!(Asm {
                 registry <- registry::Registry::new(),
                 telemetry <- telemetry::Telemetry::new(),
+                faults <- faults::Faults::new(),
+                sampler <- resources::Sampler::new(),
             }? Error),
             GFP_KERNEL,
         )?;
@@ -86,6 +96,8 @@ impl kernel::Module for AsmModule {
 impl Drop for AsmModule {
     fn drop(&mut self) {
         ffi::shim_exit();
+        // The sampler has stopped: no agent stays stopped by a throttle.
+        resources::release_all(&self.asm);
         ASM.store(null_mut(), Ordering::Release);
         pr_info!(
             "[ASM] Agent Supervision Module unloaded ({} agents forgotten)\n",
@@ -178,9 +190,15 @@ pub extern "C" fn asm_rust_on_exec(tgid: i32) {
 
 /// Probe of sched_process_exit.
 #[no_mangle]
-pub extern "C" fn asm_rust_on_exit(tgid: i32, group_dead: bool, status: c_int, runtime_ns: u64) {
+pub extern "C" fn asm_rust_on_exit(
+    tgid: i32,
+    group_dead: bool,
+    status: c_int,
+    runtime_ns: u64,
+    io_ops: u64,
+) {
     if let Some(asm) = asm() {
-        lifecycle::on_exit(asm, tgid, group_dead, status, runtime_ns);
+        lifecycle::on_exit(asm, tgid, group_dead, status, runtime_ns, io_ops);
     }
 }
 
@@ -190,12 +208,23 @@ pub extern "C" fn asm_rust_on_exit(tgid: i32, group_dead: bool, status: c_int, r
 ///
 /// `task` is the migrated leader, valid for the duration of the call.
 #[no_mangle]
-pub unsafe extern "C" fn asm_rust_on_attach(cgroup_id: u64, tgid: i32, task: *mut ffi::RawTask) {
+pub unsafe extern "C" fn asm_rust_on_attach(
+    cgroup_id: u64,
+    tgid: i32,
+    task: *mut ffi::RawTask,
+    cpu_ns: u64,
+) {
     if let Some(asm) = asm() {
         // SAFETY: `task` is valid for the call by the safety requirement.
         let task = unsafe { ffi::TaskRef::from_raw(task) };
-        lifecycle::on_attach(asm, cgroup_id, tgid, &task);
+        lifecycle::on_attach(asm, cgroup_id, tgid, &task, cpu_ns);
     }
+}
+
+/// The sampler's work item; returns the ms until it wants to run again.
+#[no_mangle]
+pub extern "C" fn asm_rust_sample() -> u32 {
+    asm().map_or(0, resources::sample)
 }
 
 /// Probe of raw_syscalls:sys_enter, registered while agents exist.

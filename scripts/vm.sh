@@ -17,7 +17,9 @@ if [ "$(cat "$ASM_TOP/.asm-kdir" 2>/dev/null)" != "$kdir" ]; then
 	echo "$kdir" > "$ASM_TOP/.asm-kdir"
 fi
 make -s -C "$ASM_TOP" module KDIR="$kdir" >&2
-make -s -C "$ASM_TOP" tools >&2
+# ASM_VM_KEEP_TOOLS=1 boots with the tools as they are built (for module
+# work while the tools are being edited).
+[ "${ASM_VM_KEEP_TOOLS:-0}" = 1 ] || make -s -C "$ASM_TOP" tools >&2
 make -s -C "$ASM_TOP/selftests" >&2
 
 # Nested KVM is known to fail on these machines (qemu asserts or hangs in the

@@ -5,7 +5,9 @@
 
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 
+use crate::faults::{Action, AgentFaults};
 use crate::ffi::PidRef;
+use crate::resources::Resources;
 use crate::uapi::{NAME_LEN, SCOPE_LEN};
 
 /// The lifecycle states of the user guide's diagram.
@@ -110,6 +112,13 @@ pub(crate) struct Agent {
     pub(crate) counters: Counters,
     last_exit_status: AtomicI64,
     pub(crate) last_activity_ns: AtomicU64,
+    /// Its resource history and throttle, owned by the sampler.
+    pub(crate) res: Resources,
+    /// Its limits, actions, recent faults and watchdog.
+    pub(crate) faults: AgentFaults,
+    /// The action (`Action::Kill` or `Action::Restart`) that is ending the
+    /// agent, 0 if none: its processes' exits are then not crashes.
+    pub(crate) killed: AtomicU32,
 }
 
 impl Agent {
@@ -139,6 +148,9 @@ impl Agent {
             counters: Counters::default(),
             last_exit_status: AtomicI64::new(0),
             last_activity_ns: AtomicU64::new(now),
+            res: Resources::new(),
+            faults: AgentFaults::default(),
+            killed: AtomicU32::new(0),
         }
     }
 
@@ -201,11 +213,13 @@ impl Agent {
         self.touch(now);
     }
 
-    /// A member process ended; returns whether it crashed. Called under the
-    /// registry's index lock, so a process joining meanwhile cannot be
-    /// overwritten by the exit's state.
+    /// A member process ended; returns whether it crashed. An exit the
+    /// module caused by a kill or restart action is not a crash. Called
+    /// under the registry's index lock, so a process joining meanwhile
+    /// cannot be overwritten by the exit's state.
     pub(crate) fn process_exited(&self, status: ExitStatus, now: u64) -> bool {
-        let crash = status.is_crash();
+        let killed = self.killed.load(Relaxed);
+        let crash = status.is_crash() && killed == 0;
         self.counters.exits.fetch_add(1, Relaxed);
         if crash {
             self.counters.crashes.fetch_add(1, Relaxed);
@@ -215,7 +229,12 @@ impl Agent {
         self.touch(now);
         if self.nr_processes.fetch_sub(1, Relaxed) == 1 {
             // The last process decides how the agent ended.
-            let state = if !crash {
+            let state = if killed == Action::Kill as u32 {
+                State::Failed
+            } else if killed == Action::Restart as u32 {
+                // Waiting for its restart.
+                State::Fault
+            } else if !crash {
                 State::Exited
             } else if self.restarts.load(Relaxed) >= self.auto_restart.load(Relaxed) {
                 State::Failed
@@ -223,8 +242,8 @@ impl Agent {
                 State::Fault
             };
             self.state.store(state as u32, Relaxed);
+            self.killed.store(0, Relaxed);
         }
         crash
     }
 }
-

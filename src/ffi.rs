@@ -49,12 +49,16 @@ pub(crate) struct TaskInfo {
     pub(crate) cpu_ns: u64,
     /// Resident set size.
     pub(crate) rss_bytes: u64,
+    /// Read and write system calls of the process (I/O accounting).
+    pub(crate) io_ops: u64,
 }
 
 extern "C" {
     fn asm_shim_init() -> c_int;
     fn asm_shim_exit();
     fn asm_shim_syscall_probe(on: bool) -> c_int;
+    fn asm_sampler_kick();
+    fn asm_signal_task(task: *mut RawTask, sig: c_int) -> c_int;
     fn asm_xa_new() -> *mut RawXArray;
     fn asm_xa_free(xa: *mut RawXArray);
     fn asm_xa_load(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
@@ -100,6 +104,17 @@ pub(crate) fn syscall_probe(on: bool) -> Result {
     // SAFETY: The caller holds the registry's write lock, which serialises calls.
     kernel::error::to_result(unsafe { asm_shim_syscall_probe(on) })
 }
+
+/// Runs the sampler soon; it re-arms itself for as long as it has work.
+pub(crate) fn sampler_kick() {
+    // SAFETY: Callable in any context; the work item is static.
+    unsafe { asm_sampler_kick() }
+}
+
+/// `SIGKILL`, `SIGSTOP` and `SIGCONT`.
+pub(crate) const SIGKILL: i32 = 9;
+pub(crate) const SIGCONT: i32 = 18;
+pub(crate) const SIGSTOP: i32 = 19;
 
 /// `CLOCK_BOOTTIME` in nanoseconds.
 pub(crate) fn now_ns() -> u64 {
@@ -266,6 +281,13 @@ impl Drop for PidRef {
 }
 
 impl TaskInfo {
+    /// Sends `sig` to the whole process; a process already gone is not an
+    /// error worth reporting.
+    pub(crate) fn signal(&self, sig: i32) {
+        // SAFETY: `task` is valid during the callback, under RCU.
+        let _ = unsafe { asm_signal_task(self.task, sig) };
+    }
+
     /// Whether every thread of the process has started exiting.
     pub(crate) fn group_dead(&self) -> bool {
         // SAFETY: `task` is valid while the `for_each_process` callback that

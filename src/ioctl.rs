@@ -9,9 +9,11 @@ use kernel::prelude::*;
 use kernel::types::{AsBytes, FromBytes};
 use kernel::uaccess::{UserPtr, UserSlice};
 
-use crate::ffi::{self, PidRef};
+use crate::faults::{self, Settings};
+use crate::ffi::{self, PidRef, RcuGuard};
 use crate::registry::{Spec, Target};
 use crate::report;
+use crate::resources;
 use crate::snapshot;
 use crate::uapi::*;
 use crate::Asm;
@@ -25,6 +27,10 @@ pub(crate) fn dispatch(asm: &Asm, cmd: u32, arg: UserPtr) -> Result<isize> {
         IOC_GET_INFO => info(asm, arg),
         IOC_GET_TELEMETRY_JSON => json(asm, arg, false),
         IOC_GET_AGENT_INFO_JSON => json(asm, arg, true),
+        IOC_SET_FAULT_POLICY => set_fault_policy(asm, arg),
+        IOC_GET_FAULT_POLICY => get_fault_policy(asm, arg),
+        IOC_HEARTBEAT => heartbeat(asm, arg),
+        IOC_GET_HISTORY => history(asm, arg),
         _ => Err(ENOTTY),
     }?;
     Ok(0)
@@ -138,11 +144,21 @@ fn unregister(asm: &Asm, arg: UserPtr) -> Result {
         return Err(EINVAL);
     }
     let euid = ffi::current_euid();
-    asm.registry.unregister(
-        req.agent_id,
-        |agent| agent.owner_uid == euid || ffi::capable_admin(),
-        &asm.telemetry,
-    )
+    // With the sampler held off, a throttled agent is continued and cannot
+    // be stopped again before it is gone.
+    asm.sampler.exclusive(|| {
+        asm.registry.unregister(
+            req.agent_id,
+            |agent| {
+                let allowed = agent.owner_uid == euid || ffi::capable_admin();
+                if allowed {
+                    resources::release(asm, agent);
+                }
+                allowed
+            },
+            &asm.telemetry,
+        )
+    })
 }
 
 fn list(asm: &Asm, arg: UserPtr) -> Result {
@@ -225,3 +241,142 @@ fn json(asm: &Asm, arg: UserPtr, agent: bool) -> Result {
     write(arg, &req)
 }
 
+
+/// Checks a policy request's fields against its flags; returns the
+/// settings it carries (limits, actions) for the target.
+fn policy_request(req: &FaultPolicy, defaults: bool) -> Result<Settings> {
+    check_header::<FaultPolicy>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    let (limits, actions) = (req.flags & FP_SET_LIMITS != 0, req.flags & FP_SET_ACTIONS != 0);
+    if req.flags & !(FP_SET_LIMITS | FP_SET_ACTIONS) != 0 || !(limits || actions) {
+        return Err(EINVAL);
+    }
+    let mut s = Settings {
+        cpu_quota_ms: req.cpu_quota_ms,
+        syscall_rate: req.syscall_rate,
+        watchdog_ms: req.watchdog_ms,
+        mem_limit_bytes: req.mem_limit_bytes,
+        actions: req.actions,
+    };
+    if !limits && (s.cpu_quota_ms | s.syscall_rate | s.watchdog_ms != 0 || s.mem_limit_bytes != 0) {
+        return Err(EINVAL);
+    }
+    if defaults {
+        // In the defaults "no limit" is 0.
+        for v in [&mut s.cpu_quota_ms, &mut s.syscall_rate, &mut s.watchdog_ms] {
+            if *v == LIMIT_NONE32 {
+                *v = 0;
+            }
+        }
+        if s.mem_limit_bytes == LIMIT_NONE64 {
+            s.mem_limit_bytes = 0;
+        }
+    }
+    match (actions, req.preset) {
+        (false, PRESET_NONE) if s.actions == [0; 8] => {}
+        (true, PRESET_NONE) => faults::check_actions(&s.actions, defaults)?,
+        (true, p) if s.actions == [0; 8] => s.actions = faults::preset(p).ok_or(EINVAL)?,
+        _ => return Err(EINVAL),
+    }
+    Ok(s)
+}
+
+fn set_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
+    let req: FaultPolicy = read(arg)?;
+    let new = policy_request(&req, req.agent_id == 0)?;
+    let (limits, actions) = (req.flags & FP_SET_LIMITS != 0, req.flags & FP_SET_ACTIONS != 0);
+    let apply = |s: &mut Settings| {
+        if limits {
+            s.cpu_quota_ms = new.cpu_quota_ms;
+            s.syscall_rate = new.syscall_rate;
+            s.watchdog_ms = new.watchdog_ms;
+            s.mem_limit_bytes = new.mem_limit_bytes;
+        }
+        if actions {
+            s.actions = new.actions;
+        }
+    };
+    let admin = ffi::capable_admin();
+    if req.agent_id == 0 {
+        if !admin {
+            return Err(EPERM);
+        }
+        asm.faults.update_defaults(apply);
+        return Ok(());
+    }
+    let euid = ffi::current_euid();
+    let rcu = RcuGuard::new();
+    let agent = asm.registry.get(req.agent_id, &rcu).ok_or(ESRCH)?;
+    // Its owner may only narrow the agent's limits; anything else is the
+    // administrator's.
+    asm.faults.update(agent, apply, |old, new| {
+        admin || (agent.owner_uid == euid && new.narrows(old))
+    })
+}
+
+fn get_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
+    let mut req: FaultPolicy = read(arg)?;
+    check_header::<FaultPolicy>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    if req.flags & !FP_EFFECTIVE != 0 || req.preset != 0 {
+        return Err(EINVAL);
+    }
+    let s = if req.agent_id == 0 {
+        asm.faults.defaults()
+    } else {
+        let rcu = RcuGuard::new();
+        let agent = asm.registry.get(req.agent_id, &rcu).ok_or(ESRCH)?;
+        if req.flags & FP_EFFECTIVE != 0 {
+            asm.faults.effective(agent).settings()
+        } else {
+            asm.faults.own(agent)
+        }
+    };
+    req.cpu_quota_ms = s.cpu_quota_ms;
+    req.syscall_rate = s.syscall_rate;
+    req.watchdog_ms = s.watchdog_ms;
+    req.mem_limit_bytes = s.mem_limit_bytes;
+    req.actions = s.actions;
+    write(arg, &req)
+}
+
+fn heartbeat(asm: &Asm, arg: UserPtr) -> Result {
+    let mut req: Heartbeat = read(arg)?;
+    check_header::<Heartbeat>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    if req.flags != 0 || req.agent_id != 0 {
+        return Err(EINVAL);
+    }
+    let (_pid, tgid) = PidRef::current().ok_or(ESRCH)?;
+    req.agent_id = {
+        let rcu = RcuGuard::new();
+        // Only an agent's own processes vouch for it.
+        let agent = asm.registry.agent_of(tgid, &rcu).ok_or(ESRCH)?;
+        agent.faults.heartbeat(ffi::now_ns());
+        agent.id
+    };
+    write(arg, &req)
+}
+
+fn history(asm: &Asm, arg: UserPtr) -> Result {
+    let mut req: History = read(arg)?;
+    check_header::<History>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    let room = (req.capacity as usize).min(HISTORY_WINDOWS);
+    let mut windows = KVec::with_capacity(room, GFP_KERNEL)?;
+    let totals = resources::history(asm, req.agent_id, &mut windows, room)?;
+    let mut out = UserSlice::new(req.windows as UserPtr, windows.len() * size_of::<Window>()).writer();
+    for w in &windows {
+        out.write(w)?;
+    }
+    req.count = windows.len() as u32;
+    req.window_ms = WINDOW_MS;
+    req.cpu_ns = totals.cpu_ns;
+    req.syscalls = totals.syscalls;
+    req.io_ops = totals.io_ops;
+    req.rss_bytes = totals.rss_bytes;
+    req.rss_peak_bytes = totals.rss_peak_bytes;
+    req.throttled = totals.throttled.into();
+    req.reserved0 = 0;
+    write(arg, &req)
+}

@@ -5,19 +5,21 @@
 //!
 //! Every handler runs with preemption disabled (inside the tracepoint) and
 //! must not sleep. A task that belongs to no agent costs one relaxed load
-//! while no agent is registered, and one xarray lookup otherwise.
+//! while no agent is registered, and one more load (the tgid filter)
+//! otherwise; only a task that may be an agent's takes the RCU read lock.
 
 use core::fmt::{self, Write};
 use core::sync::atomic::Ordering::Relaxed;
 
 use crate::agent::{ExitStatus, Membership};
+use crate::faults;
 use crate::ffi::{self, RcuGuard, TaskRef};
 use crate::telemetry::{Event, EventKind};
 use crate::Asm;
 
 /// `parent_tgid` created the process `child_tgid`.
 pub(crate) fn on_fork(asm: &Asm, parent_tgid: i32, child_tgid: i32) {
-    if asm.registry.is_empty() {
+    if !asm.registry.may_be_agent(parent_tgid) {
         return;
     }
     let rcu = RcuGuard::new();
@@ -37,7 +39,7 @@ pub(crate) fn on_fork(asm: &Asm, parent_tgid: i32, child_tgid: i32) {
 
 /// Process `tgid` completed an execve().
 pub(crate) fn on_exec(asm: &Asm, tgid: i32) {
-    if asm.registry.is_empty() {
+    if !asm.registry.may_be_agent(tgid) {
         return;
     }
     let rcu = RcuGuard::new();
@@ -50,9 +52,17 @@ pub(crate) fn on_exec(asm: &Asm, tgid: i32) {
         .record(Event::new(EventKind::Exec, agent.id, tgid, now));
 }
 
-/// A thread of process `tgid` exits; `group_dead` when it is the last one.
-pub(crate) fn on_exit(asm: &Asm, tgid: i32, group_dead: bool, status: i32, runtime_ns: u64) {
-    if asm.registry.is_empty() {
+/// A thread of process `tgid` exits; `group_dead` when it is the last one,
+/// and then `io_ops` are the process's I/O operations.
+pub(crate) fn on_exit(
+    asm: &Asm,
+    tgid: i32,
+    group_dead: bool,
+    status: i32,
+    runtime_ns: u64,
+    io_ops: u64,
+) {
+    if !asm.registry.may_be_agent(tgid) {
         return;
     }
     let rcu = RcuGuard::new();
@@ -73,6 +83,10 @@ pub(crate) fn on_exit(asm: &Asm, tgid: i32, group_dead: bool, status: i32, runti
     else {
         return;
     };
+    agent.res.io_exited.fetch_add(io_ops, Relaxed);
+    if crash {
+        faults::crashed(asm, agent, status.0, now);
+    }
     let totals = &asm.telemetry.totals;
     totals.exits.fetch_add(1, Relaxed);
     let kind = if crash {
@@ -88,8 +102,9 @@ pub(crate) fn on_exit(asm: &Asm, tgid: i32, group_dead: bool, status: i32, runti
     asm.telemetry.record(event);
 }
 
-/// Process `tgid` (leader `task`) was moved into the cgroup v2 `cgroup_id`.
-pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef) {
+/// Process `tgid` (leader `task`, which used `cpu_ns` so far) was moved
+/// into the cgroup v2 `cgroup_id`.
+pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef, cpu_ns: u64) {
     if asm.registry.is_empty() {
         return;
     }
@@ -116,6 +131,7 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef) {
                 .join(agent, tgid, || task.group_dead(), false, now)
                 .is_ok()
             {
+                agent.res.cpu_before_join_ns.fetch_add(cpu_ns, Relaxed);
                 asm.telemetry.totals.spawns.fetch_add(1, Relaxed);
                 asm.telemetry
                     .record(Event::new(EventKind::Spawn, agent.id, tgid, now));
@@ -127,7 +143,7 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef) {
 
 /// A thread of process `tgid` entered a system call.
 pub(crate) fn on_syscall(asm: &Asm, tgid: i32) {
-    if asm.registry.is_empty() {
+    if !asm.registry.may_be_agent(tgid) {
         return;
     }
     let rcu = RcuGuard::new();

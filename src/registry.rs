@@ -100,6 +100,20 @@ impl Registry {
         unsafe { ptr.as_ref() }
     }
 
+    /// Whether process `tgid` may belong to an agent: the probes' second
+    /// check, one load, before they take the RCU read lock.
+    #[inline]
+    pub(crate) fn may_be_agent(&self, tgid: i32) -> bool {
+        !self.is_empty() && self.filter.may_contain(tgid)
+    }
+
+    /// The agent with id `id`.
+    pub(crate) fn get<'a>(&'a self, id: u32, _rcu: &'a RcuGuard) -> Option<&'a Agent> {
+        let ptr = self.agents.load(id as usize).cast::<Agent>();
+        // SAFETY: As in `agent_of`, for the agents xarray.
+        unsafe { ptr.as_ref() }
+    }
+
     /// The agent with the smallest id at or above `*from`; moves `*from` past it.
     pub(crate) fn next<'a>(&'a self, from: &mut usize, _rcu: &'a RcuGuard) -> Option<&'a Agent> {
         let ptr = self.agents.find(from)?;
@@ -245,6 +259,8 @@ impl Registry {
         };
         telemetry.totals.spawns.fetch_add(joined.into(), Relaxed);
         telemetry.record(Event::new(EventKind::Register, id, tgid.unwrap_or(0), now));
+        // The sampler primes the new agent at once, then runs every second.
+        ffi::sampler_kick();
         Ok(id)
     }
 

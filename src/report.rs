@@ -7,6 +7,7 @@
 use core::fmt::{self, Write};
 use kernel::prelude::*;
 
+use crate::faults::{Action, FaultKind};
 use crate::snapshot::{self, AgentSnapshot, SystemSnapshot};
 use crate::telemetry::{Event, EventKind, RING_CAPACITY};
 use crate::uapi::CAP_NAMES;
@@ -55,10 +56,19 @@ impl fmt::Display for JsonStr<'_> {
 pub(crate) fn status(asm: &Asm, w: &mut impl Write) -> Result {
     let agents = snapshot::agents(asm, None)?;
     let sys = snapshot::system(asm, &agents);
-    status_text(&sys, &agents, w).map_err(|_| ENOMEM)
+    let mut faults = [None; RECENT_EVENTS];
+    let n = asm
+        .telemetry
+        .recent_of(&mut faults, |e| matches!(e.kind, EventKind::Fault));
+    status_text(&sys, &agents, &faults[..n], w).map_err(|_| ENOMEM)
 }
 
-fn status_text(sys: &SystemSnapshot, agents: &[AgentSnapshot], w: &mut impl Write) -> fmt::Result {
+fn status_text(
+    sys: &SystemSnapshot,
+    agents: &[AgentSnapshot],
+    faults: &[Option<Event>],
+    w: &mut impl Write,
+) -> fmt::Result {
     w.write_str("Agent Supervision Module - Telemetry Status\n")?;
     w.write_str("===========================================\n\n")?;
     w.write_str("System Metrics:\n")?;
@@ -87,6 +97,33 @@ fn status_text(sys: &SystemSnapshot, agents: &[AgentSnapshot], w: &mut impl Writ
             a.faults,
             a.cpu_us(),
             a.mem_bytes
+        )?;
+    }
+    w.write_str("\nAgent States:\n")?;
+    w.write_str("  ID    State      Restarts Throttled\n")?;
+    w.write_str("  ----  ---------  -------- ---------\n")?;
+    for a in agents {
+        writeln!(
+            w,
+            "  {:<5} {:<10} {:<8} {}",
+            a.id,
+            a.state.name(),
+            a.restarts,
+            if a.throttled { "yes" } else { "no" }
+        )?;
+    }
+    writeln!(w, "\nRecent Faults (last {}):", RECENT_EVENTS)?;
+    for e in faults.iter().flatten() {
+        let kind = FaultKind::from_raw(e.fault);
+        writeln!(
+            w,
+            "  [{}] Agent {} fault: {} (observed {}, limit {} {})",
+            e.timestamp_ns / 1000,
+            e.agent_id,
+            kind.map_or("?", |k| k.label()),
+            e.value,
+            e.limit,
+            kind.map_or("", |k| k.unit())
         )?;
     }
     Ok(())
@@ -136,7 +173,7 @@ pub(crate) fn telemetry_json(asm: &Asm) -> Result<KVec<u8>> {
             write!(
                 w,
                 "{}{{\"timestamp_ns\":{},\"type\":\"{}\",\"agent_id\":{},\"pid\":{},\
-                 \"exit_code\":{},\"signal\":{}}}",
+                 \"exit_code\":{},\"signal\":{}",
                 if i == 0 { "" } else { "," },
                 e.timestamp_ns,
                 e.kind.name(),
@@ -145,9 +182,46 @@ pub(crate) fn telemetry_json(asm: &Asm) -> Result<KVec<u8>> {
                 e.exit_code,
                 e.signal
             )?;
+            event_json_extra(e, w)?;
+            w.write_char('}')?;
         }
         w.write_str("]}")
     })
+}
+
+/// The fields of fault, action and release events.
+fn event_json_extra(e: &Event, w: &mut impl Write) -> fmt::Result {
+    let Some(kind) = FaultKind::from_raw(e.fault) else {
+        return Ok(());
+    };
+    write!(w, ",\"fault\":\"{}\"", kind.name())?;
+    match e.kind {
+        EventKind::Fault => write!(
+            w,
+            ",\"observed\":{},\"limit\":{},\"unit\":\"{}\"",
+            e.value,
+            e.limit,
+            kind.unit()
+        ),
+        EventKind::Action => write!(
+            w,
+            ",\"action\":\"{}\"",
+            Action::from_raw(e.action).map_or("?", |a| a.name())
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// A limit in JSON: a number, or null for none.
+struct JsonLimit(Option<u64>);
+
+impl fmt::Display for JsonLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(v) => write!(f, "{}", v),
+            None => f.write_str("null"),
+        }
+    }
 }
 
 /// The ASM_IOC_GET_AGENT_INFO_JSON document of agent `id`.
@@ -176,7 +250,7 @@ pub(crate) fn agent_json(asm: &Asm, id: u32) -> Result<KVec<u8>> {
              \"owner_uid\":{},\"nr_processes\":{},\"spawn_count\":{},\"exit_count\":{},\
              \"crash_count\":{},\"fault_count\":{},\"exec_count\":{},\"cpu_time_us\":{},\
              \"memory_bytes\":{},\"last_exit_code\":{},\"registered_ns\":{},\
-             \"last_activity_ns\":{}}}",
+             \"last_activity_ns\":{},\"throttled\":{}",
             JsonStr(a.scope_str()),
             a.auto_restart > 0,
             a.auto_restart,
@@ -192,10 +266,55 @@ pub(crate) fn agent_json(asm: &Asm, id: u32) -> Result<KVec<u8>> {
             a.mem_bytes,
             a.last_exit_status,
             a.registered_ns,
-            a.last_activity_ns
-        )
+            a.last_activity_ns,
+            a.throttled
+        )?;
+        let p = &a.policy;
+        write!(
+            w,
+            ",\"limits\":{{\"cpu_quota_ms\":{},\"mem_limit_bytes\":{},\"syscall_rate\":{},\
+             \"watchdog_ms\":{}}},\"actions\":{{",
+            JsonLimit(p.cpu_quota_ms),
+            JsonLimit(p.mem_limit_bytes),
+            JsonLimit(p.syscall_rate),
+            JsonLimit(p.watchdog_ms)
+        )?;
+        for (i, kind) in FAULT_KINDS.iter().enumerate() {
+            write!(
+                w,
+                "{}\"{}\":\"{}\"",
+                if i == 0 { "" } else { "," },
+                kind.name(),
+                p.actions[*kind as usize].name()
+            )?;
+        }
+        w.write_str("},\"recent_faults\":[")?;
+        for (i, r) in a.recent_faults.iter().flatten().enumerate() {
+            write!(
+                w,
+                "{}{{\"timestamp_ns\":{},\"type\":\"{}\",\"observed\":{},\"limit\":{},\
+                 \"unit\":\"{}\",\"action\":\"{}\"}}",
+                if i == 0 { "" } else { "," },
+                r.timestamp_ns,
+                r.kind.name(),
+                r.observed,
+                r.limit,
+                r.kind.unit(),
+                r.action.name()
+            )?;
+        }
+        w.write_str("]}")
     })
 }
+
+const FAULT_KINDS: [FaultKind; 6] = [
+    FaultKind::CpuQuota,
+    FaultKind::Memory,
+    FaultKind::SyscallFlood,
+    FaultKind::Crash,
+    FaultKind::Capability,
+    FaultKind::Unresponsive,
+];
 
 /// debugfs asm/events: the whole ring, oldest first.
 pub(crate) fn events(asm: &Asm, w: &mut impl Write) -> fmt::Result {
@@ -228,6 +347,25 @@ fn event_line(e: &Event, w: &mut impl Write) -> fmt::Result {
         EventKind::Exit => writeln!(w, " code {}", e.exit_code),
         EventKind::Crash if e.signal != 0 => writeln!(w, " signal {}", e.signal),
         EventKind::Crash => writeln!(w, " code {}", e.exit_code),
+        EventKind::Fault | EventKind::Action | EventKind::Release => {
+            let kind = FaultKind::from_raw(e.fault);
+            write!(w, " {}", kind.map_or("?", |k| k.name()))?;
+            match e.kind {
+                EventKind::Fault => writeln!(
+                    w,
+                    " observed {} limit {} {}",
+                    e.value,
+                    e.limit,
+                    kind.map_or("", |k| k.unit())
+                ),
+                EventKind::Action => writeln!(
+                    w,
+                    " {}",
+                    Action::from_raw(e.action).map_or("?", |a| a.name())
+                ),
+                _ => w.write_char('\n'),
+            }
+        }
         _ => w.write_char('\n'),
     }
 }

@@ -7,6 +7,7 @@ use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 
 use crate::agent::{Agent, State};
+use crate::faults::{Effective, FaultRecord, Faults, RECENT_FAULTS};
 use crate::ffi::{self, RcuGuard};
 use crate::uapi::{NAME_LEN, SCOPE_LEN};
 use crate::Asm;
@@ -34,11 +35,18 @@ pub(crate) struct AgentSnapshot {
     pub(crate) last_exit_status: i64,
     pub(crate) registered_ns: u64,
     pub(crate) last_activity_ns: u64,
+    pub(crate) throttled: bool,
+    /// The limits and actions in force.
+    pub(crate) policy: Effective,
+    /// Its recent faults, oldest first.
+    pub(crate) recent_faults: [Option<FaultRecord>; RECENT_FAULTS],
 }
 
 impl AgentSnapshot {
-    fn of(agent: &Agent) -> Self {
+    fn of(agent: &Agent, faults: &Faults) -> Self {
         let c = &agent.counters;
+        let mut recent_faults = [None; RECENT_FAULTS];
+        faults.recent(agent, &mut recent_faults);
         Self {
             id: agent.id,
             name: agent.name,
@@ -61,6 +69,9 @@ impl AgentSnapshot {
             last_exit_status: agent.last_exit_status(),
             registered_ns: agent.registered_ns,
             last_activity_ns: agent.last_activity_ns.load(Relaxed),
+            throttled: agent.res.throttled(),
+            policy: faults.effective(agent),
+            recent_faults,
         }
     }
 
@@ -121,7 +132,7 @@ pub(crate) fn agents(asm: &Asm, only: Option<u32>) -> Result<KVec<AgentSnapshot>
                 break;
             }
             // Within the capacity reserved above: does not allocate.
-            snaps.push(AgentSnapshot::of(agent), GFP_NOWAIT)?;
+            snaps.push(AgentSnapshot::of(agent, &asm.faults), GFP_NOWAIT)?;
             if only.is_some() {
                 break;
             }

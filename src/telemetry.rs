@@ -21,6 +21,9 @@ pub(crate) enum EventKind {
     Exec = 4,
     Exit = 5,
     Crash = 6,
+    Fault = 7,
+    Action = 8,
+    Release = 9,
 }
 
 impl EventKind {
@@ -33,6 +36,9 @@ impl EventKind {
             Self::Exec => "exec",
             Self::Exit => "exit",
             Self::Crash => "crash",
+            Self::Fault => "fault",
+            Self::Action => "action",
+            Self::Release => "release",
         }
     }
 }
@@ -47,6 +53,13 @@ pub(crate) struct Event {
     pub(crate) kind: EventKind,
     pub(crate) exit_code: i32,
     pub(crate) signal: i32,
+    /// Fault, action and release events: the `enum asm_fault_type`.
+    pub(crate) fault: u8,
+    /// Action events: the `enum asm_action` taken.
+    pub(crate) action: u8,
+    /// Fault events: the observed value and the limit.
+    pub(crate) value: u64,
+    pub(crate) limit: u64,
 }
 
 impl Event {
@@ -59,6 +72,10 @@ impl Event {
             kind,
             exit_code: 0,
             signal: 0,
+            fault: 0,
+            action: 0,
+            value: 0,
+            limit: 0,
         }
     }
 }
@@ -141,6 +158,24 @@ impl Telemetry {
     /// Adds an event to the ring.
     pub(crate) fn record(&self, event: Event) {
         self.ring.lock().push(event);
+    }
+
+    /// Copies the last `N` events that `wanted` accepts (oldest first) into
+    /// `out`; returns how many.
+    pub(crate) fn recent_of<const N: usize>(
+        &self,
+        out: &mut [Option<Event>; N],
+        wanted: impl Fn(&Event) -> bool,
+    ) -> usize {
+        let ring = self.ring.lock();
+        let matching = ring.iter().filter(|e| wanted(e)).count();
+        let mut n = 0;
+        let skip = matching.saturating_sub(N);
+        for (slot, event) in out.iter_mut().zip(ring.iter().filter(|e| wanted(e)).skip(skip)) {
+            *slot = Some(*event);
+            n += 1;
+        }
+        n
     }
 
     /// Copies the last `N` events (oldest first) into `out`; returns how many.

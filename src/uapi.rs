@@ -123,7 +123,84 @@ pub(crate) struct Json {
     pub(crate) reserved: [u64; 2],
 }
 
+/// `struct asm_fault_policy`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct FaultPolicy {
+    pub(crate) size: u32,
+    pub(crate) version: u32,
+    pub(crate) agent_id: u32,
+    pub(crate) flags: u32,
+    pub(crate) cpu_quota_ms: u32,
+    pub(crate) syscall_rate: u32,
+    pub(crate) watchdog_ms: u32,
+    pub(crate) preset: u32,
+    pub(crate) mem_limit_bytes: u64,
+    pub(crate) actions: [u8; 8],
+    pub(crate) reserved: [u64; 4],
+}
+
+/// `struct asm_heartbeat`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct Heartbeat {
+    pub(crate) size: u32,
+    pub(crate) version: u32,
+    pub(crate) agent_id: u32,
+    pub(crate) flags: u32,
+    pub(crate) reserved: [u64; 2],
+}
+
+/// `struct asm_window`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Window {
+    pub(crate) start_ns: u64,
+    pub(crate) cpu_ns: u64,
+    pub(crate) rss_bytes: u64,
+    pub(crate) syscalls: u64,
+    pub(crate) io_ops: u64,
+}
+
+/// `struct asm_history`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct History {
+    pub(crate) size: u32,
+    pub(crate) version: u32,
+    pub(crate) agent_id: u32,
+    pub(crate) count: u32,
+    pub(crate) windows: u64,
+    pub(crate) capacity: u32,
+    pub(crate) window_ms: u32,
+    pub(crate) cpu_ns: u64,
+    pub(crate) syscalls: u64,
+    pub(crate) io_ops: u64,
+    pub(crate) rss_bytes: u64,
+    pub(crate) rss_peak_bytes: u64,
+    pub(crate) throttled: u32,
+    pub(crate) reserved0: u32,
+    pub(crate) reserved: [u64; 4],
+}
+
+pub(crate) const FAULT_TYPES: usize = 7;
+pub(crate) const LIMIT_NONE32: u32 = u32::MAX;
+pub(crate) const LIMIT_NONE64: u64 = u64::MAX;
+pub(crate) const FP_SET_LIMITS: u32 = 1 << 0;
+pub(crate) const FP_SET_ACTIONS: u32 = 1 << 1;
+pub(crate) const FP_EFFECTIVE: u32 = 1 << 2;
+pub(crate) const PRESET_NONE: u32 = 0;
+pub(crate) const PRESET_DEFAULT: u32 = 1;
+pub(crate) const PRESET_PERMISSIVE: u32 = 2;
+pub(crate) const PRESET_STRICT: u32 = 3;
+pub(crate) const WINDOW_MS: u32 = 1000;
+pub(crate) const HISTORY_WINDOWS: usize = 60;
+
 const _: () = assert!(size_of::<Register>() == 360);
+const _: () = assert!(size_of::<FaultPolicy>() == 80);
+const _: () = assert!(size_of::<Heartbeat>() == 32);
+const _: () = assert!(size_of::<Window>() == 40);
+const _: () = assert!(size_of::<History>() == 112);
 const _: () = assert!(size_of::<Unregister>() == 32);
 const _: () = assert!(size_of::<List>() == 40);
 const _: () = assert!(size_of::<AgentInfo>() == 448);
@@ -150,6 +227,21 @@ unsafe impl FromBytes for Json {}
 // SAFETY: As above.
 unsafe impl AsBytes for Json {}
 
+// SAFETY: As above.
+unsafe impl FromBytes for FaultPolicy {}
+// SAFETY: As above.
+unsafe impl AsBytes for FaultPolicy {}
+// SAFETY: As above.
+unsafe impl FromBytes for Heartbeat {}
+// SAFETY: As above.
+unsafe impl AsBytes for Heartbeat {}
+// SAFETY: As above.
+unsafe impl AsBytes for Window {}
+// SAFETY: As above.
+unsafe impl FromBytes for History {}
+// SAFETY: As above.
+unsafe impl AsBytes for History {}
+
 const IOC_MAGIC: u32 = 0xBA;
 
 const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
@@ -170,3 +262,11 @@ pub(crate) const IOC_GET_INFO: u32 = ioc(IOC_READWRITE, 4, size_of::<AgentInfo>(
 pub(crate) const IOC_GET_TELEMETRY_JSON: u32 = ioc(IOC_READWRITE, 5, size_of::<Json>());
 /// `ASM_IOC_GET_AGENT_INFO_JSON`.
 pub(crate) const IOC_GET_AGENT_INFO_JSON: u32 = ioc(IOC_READWRITE, 6, size_of::<Json>());
+/// `ASM_IOC_SET_FAULT_POLICY`.
+pub(crate) const IOC_SET_FAULT_POLICY: u32 = ioc(IOC_WRITE, 7, size_of::<FaultPolicy>());
+/// `ASM_IOC_GET_FAULT_POLICY`.
+pub(crate) const IOC_GET_FAULT_POLICY: u32 = ioc(IOC_READWRITE, 8, size_of::<FaultPolicy>());
+/// `ASM_IOC_HEARTBEAT`.
+pub(crate) const IOC_HEARTBEAT: u32 = ioc(IOC_READWRITE, 9, size_of::<Heartbeat>());
+/// `ASM_IOC_GET_HISTORY`.
+pub(crate) const IOC_GET_HISTORY: u32 = ioc(IOC_READWRITE, 10, size_of::<History>());

@@ -22,9 +22,41 @@
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/tracepoint.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include "shim.h"
+
+/* Read and write syscalls in @ioac; 0 without CONFIG_TASK_XACCT. */
+static u64 asm_ioac_ops(const struct task_io_accounting *ioac)
+{
+#ifdef CONFIG_TASK_XACCT
+	return READ_ONCE(ioac->syscr) + READ_ONCE(ioac->syscw);
+#else
+	return 0;
+#endif
+}
+
+/*
+ * CPU time and I/O operations of process @p: its signal_struct's (threads
+ * that were released) plus its threads' own; with @live_only, threads that
+ * are exiting are left out (their exit is accounted by the exit probe).
+ * Caller holds RCU.
+ */
+static void asm_process_usage(struct task_struct *p, bool live_only,
+			      u64 *cpu_ns, u64 *io_ops)
+{
+	struct task_struct *t;
+
+	*cpu_ns = 0;
+	*io_ops = asm_ioac_ops(&p->signal->ioac);
+	for_each_thread(p, t) {
+		if (live_only && (READ_ONCE(t->flags) & PF_EXITING))
+			continue;
+		*cpu_ns += READ_ONCE(t->se.sum_exec_runtime);
+		*io_ops += asm_ioac_ops(&t->ioac);
+	}
+}
 
 /* ---- tracepoint probes: extract the fields, hand them to Rust ---- */
 
@@ -49,9 +81,17 @@ static void asm_probe_exit(void *data, struct task_struct *p)
 	/* The same status wait(2) reports for the process. */
 	int status = (READ_ONCE(sig->flags) & SIGNAL_GROUP_EXIT) ?
 			     READ_ONCE(sig->group_exit_code) : p->exit_code;
+	bool group_dead = atomic_read(&sig->live) == 0;
+	u64 cpu_ns, io_ops = 0;
 
-	asm_rust_on_exit(p->tgid, atomic_read(&sig->live) == 0, status,
-			 p->se.sum_exec_runtime);
+	/* The whole process's I/O, once, when its last thread exits. */
+	if (group_dead) {
+		rcu_read_lock();
+		asm_process_usage(p, false, &cpu_ns, &io_ops);
+		rcu_read_unlock();
+	}
+	asm_rust_on_exit(p->tgid, group_dead, status, p->se.sum_exec_runtime,
+			 io_ops);
 }
 
 static void asm_probe_attach(void *data, struct cgroup *dst_cgrp,
@@ -59,14 +99,44 @@ static void asm_probe_attach(void *data, struct cgroup *dst_cgrp,
 			     bool threadgroup)
 {
 	/* Agents are cgroup v2 directories; v1 ids are another id space. */
+	u64 cpu_ns, io_ops;
+
 	if (dst_cgrp->root != &cgrp_dfl_root)
 		return;
-	asm_rust_on_attach(cgroup_id(dst_cgrp), task->tgid, task);
+	/* What it used before it joined is not the agent's. */
+	rcu_read_lock();
+	asm_process_usage(task, false, &cpu_ns, &io_ops);
+	rcu_read_unlock();
+	asm_rust_on_attach(cgroup_id(dst_cgrp), task->tgid, task, cpu_ns);
 }
 
 static void asm_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 {
 	asm_rust_on_syscall(current->tgid);
+}
+
+/* ---- the sampler: a self-re-arming delayed work on system_wq ---- */
+
+static void asm_sampler_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(asm_sampler_work, asm_sampler_fn);
+
+static void asm_sampler_fn(struct work_struct *work)
+{
+	unsigned int ms = asm_rust_sample();
+
+	if (ms)
+		schedule_delayed_work(&asm_sampler_work, msecs_to_jiffies(ms));
+}
+
+void asm_sampler_kick(void)
+{
+	mod_delayed_work(system_wq, &asm_sampler_work, 0);
+}
+
+int asm_signal_task(struct task_struct *task, int sig)
+{
+	/* kill_pid() takes RCU itself; PIDTYPE_TGID reaches every thread. */
+	return kill_pid(task_tgid(task), sig, 1);
 }
 
 struct asm_tp {
@@ -203,6 +273,8 @@ void asm_shim_exit(void)
 	debugfs_remove(asm_debugfs_dir);
 	asm_debugfs_dir = NULL;
 	asm_tps_unregister();
+	/* No agent can be registered any more: the sampler stops for good. */
+	cancel_delayed_work_sync(&asm_sampler_work);
 }
 
 int asm_shim_init(void)
@@ -380,7 +452,7 @@ int asm_cgroup_id_from_fd(int fd, u64 *id)
 void asm_for_each_process(void (*cb)(void *ctx, const struct asm_task_info *info),
 			  void *ctx)
 {
-	struct task_struct *p, *t;
+	struct task_struct *p;
 	struct asm_task_info info;
 
 	rcu_read_lock();
@@ -390,9 +462,7 @@ void asm_for_each_process(void (*cb)(void *ctx, const struct asm_task_info *info
 		info.tgid = p->tgid;
 		info.cgroup_id = cgroup_id(task_dfl_cgroup(p));
 		/* Exiting threads are accounted by the exit probe. */
-		for_each_thread(p, t)
-			if (!(READ_ONCE(t->flags) & PF_EXITING))
-				info.cpu_ns += READ_ONCE(t->se.sum_exec_runtime);
+		asm_process_usage(p, true, &info.cpu_ns, &info.io_ops);
 		/* task_lock keeps p->mm from being torn down under us. */
 		task_lock(p);
 		if (p->mm)

@@ -26,6 +26,7 @@ struct asm_task_info {
 	u64 cgroup_id;		/* cgroup v2 id, 0 if none */
 	u64 cpu_ns;		/* runtime of its live (not exiting) threads */
 	u64 rss_bytes;		/* resident set, 0 without an mm */
+	u64 io_ops;		/* read and write syscalls (task I/O accounting) */
 };
 
 /* Objects: /proc/agentsys, debugfs asm/, /dev/asm, the lifecycle probes. */
@@ -33,6 +34,10 @@ int asm_shim_init(void);
 void asm_shim_exit(void);
 /* Register (on) or unregister (off) the raw_syscalls:sys_enter probe. */
 int asm_shim_syscall_probe(bool on);
+/* Run the sampler (asm_rust_sample) now; it re-arms itself. */
+void asm_sampler_kick(void);
+/* Send @sig to the thread group of @task (under RCU or a task reference). */
+int asm_signal_task(struct task_struct *task, int sig);
 
 /* xarray: allocated by the glue so Rust does not need its layout. */
 struct xarray *asm_xa_new(void);
@@ -72,8 +77,12 @@ int asm_rust_events_show(struct seq_file *m);
 int asm_rust_probe_cost_show(struct seq_file *m, pid_t tgid);
 void asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid);
 void asm_rust_on_exec(pid_t tgid);
-void asm_rust_on_exit(pid_t tgid, bool group_dead, int status, u64 runtime_ns);
-void asm_rust_on_attach(u64 cgroup_id, pid_t tgid, struct task_struct *task);
+void asm_rust_on_exit(pid_t tgid, bool group_dead, int status, u64 runtime_ns,
+		      u64 io_ops);
+void asm_rust_on_attach(u64 cgroup_id, pid_t tgid, struct task_struct *task,
+			u64 cpu_ns);
+/* The sampler's work: returns ms until it wants to run again, 0 for never. */
+unsigned int asm_rust_sample(void);
 void asm_rust_on_syscall(pid_t tgid);
 
 #endif /* ASM_SHIM_H */

@@ -62,7 +62,52 @@ enum asm_event_type {
 	ASM_EV_EXEC = 4,
 	ASM_EV_EXIT = 5,	/* a process of an agent exited cleanly */
 	ASM_EV_CRASH = 6,	/* ... by fatal signal or non-zero code */
+	ASM_EV_FAULT = 7,	/* a fault was detected (see enum asm_fault_type) */
+	ASM_EV_ACTION = 8,	/* a recovery action was taken (enum asm_action) */
+	ASM_EV_RELEASE = 9,	/* a throttle was lifted */
 };
+
+/* Fault types; they index asm_fault_policy.actions. */
+enum asm_fault_type {
+	ASM_FAULT_CPU_QUOTA = 1,	/* CPU time in a window > quota */
+	ASM_FAULT_MEMORY = 2,		/* resident memory > limit */
+	ASM_FAULT_SYSCALL_FLOOD = 3,	/* syscalls in a window > rate */
+	ASM_FAULT_CRASH = 4,		/* fatal signal or non-zero exit */
+	ASM_FAULT_CAPABILITY = 5,	/* capability violation (issue 4) */
+	ASM_FAULT_UNRESPONSIVE = 6,	/* no heartbeat within the timeout */
+};
+#define ASM_FAULT_TYPES		7	/* 1 + the highest fault type */
+
+/* Recovery actions. */
+enum asm_action {
+	ASM_ACTION_DEFAULT = 0,		/* per agent: follow the defaults */
+	ASM_ACTION_LOG = 1,		/* record the fault, nothing else */
+	ASM_ACTION_THROTTLE = 2,	/* stop the agent for the rest of each
+					 * window once it used its quota */
+	ASM_ACTION_KILL = 3,		/* SIGKILL every process; no restart */
+	ASM_ACTION_RESTART = 4,		/* SIGKILL every process, then restart */
+};
+
+/* Action presets of ASM_IOC_SET_FAULT_POLICY. */
+enum asm_preset {
+	ASM_PRESET_NONE = 0,		/* take asm_fault_policy.actions */
+	ASM_PRESET_DEFAULT = 1,		/* the user guide's table */
+	ASM_PRESET_PERMISSIVE = 2,	/* log every fault */
+	ASM_PRESET_STRICT = 3,		/* kill on every fault */
+};
+
+/* A per-agent limit that is "no limit", whatever the defaults say. */
+#define ASM_LIMIT_NONE32	0xffffffffU
+#define ASM_LIMIT_NONE64	0xffffffffffffffffULL
+
+/* asm_fault_policy.flags */
+#define ASM_FP_SET_LIMITS	(1U << 0)	/* SET: take the four limits */
+#define ASM_FP_SET_ACTIONS	(1U << 1)	/* SET: take @preset/@actions */
+#define ASM_FP_EFFECTIVE	(1U << 2)	/* GET: resolve defaults */
+
+/* The sampler's window and how many windows it keeps. */
+#define ASM_WINDOW_MS		1000
+#define ASM_HISTORY_WINDOWS	60
 
 /**
  * struct asm_register - ASM_IOC_REGISTER argument.
@@ -212,6 +257,114 @@ struct asm_json {
 	__u64 reserved[2];
 };
 
+/**
+ * struct asm_fault_policy - ASM_IOC_SET_FAULT_POLICY and
+ * ASM_IOC_GET_FAULT_POLICY argument: limits and recovery actions.
+ * @size:	sizeof(struct asm_fault_policy).
+ * @version:	ASM_ABI_VERSION.
+ * @agent_id:	the agent, or 0 for the defaults every agent follows.
+ * @flags:	SET: ASM_FP_SET_LIMITS and/or ASM_FP_SET_ACTIONS (at least
+ *		one); GET: 0 or ASM_FP_EFFECTIVE (an agent's values with the
+ *		defaults resolved: 0 then means no limit).
+ * @cpu_quota_ms: CPU time per ASM_WINDOW_MS window, in ms (all threads).
+ * @syscall_rate: system calls per second.
+ * @watchdog_ms: heartbeat timeout of an agent that sent a heartbeat.
+ * @preset:	SET with ASM_FP_SET_ACTIONS: enum asm_preset; with
+ *		ASM_PRESET_NONE @actions is taken as given.  GET: 0.
+ * @mem_limit_bytes: resident memory of all its processes, in bytes.
+ * @actions:	enum asm_action per enum asm_fault_type; [0] and [7] are 0.
+ * @reserved:	must be 0.
+ *
+ * For an agent, a limit of 0 and an action of ASM_ACTION_DEFAULT follow
+ * the defaults, and ASM_LIMIT_NONE32/64 is no limit.  In the defaults 0 is
+ * no limit and every action must be set.  Throttle is valid for CPU quota
+ * and syscall flood only; the crash action is log, kill (no restart) or
+ * restart.
+ */
+struct asm_fault_policy {
+	__u32 size;
+	__u32 version;
+	__u32 agent_id;
+	__u32 flags;
+	__u32 cpu_quota_ms;
+	__u32 syscall_rate;
+	__u32 watchdog_ms;
+	__u32 preset;
+	__u64 mem_limit_bytes;
+	__u8 actions[8];
+	__u64 reserved[4];
+};
+
+/**
+ * struct asm_heartbeat - ASM_IOC_HEARTBEAT argument: the calling process's
+ * agent is alive.  The first heartbeat arms the agent's watchdog.
+ * @size:	sizeof(struct asm_heartbeat).
+ * @version:	ASM_ABI_VERSION.
+ * @agent_id:	out: the caller's agent.
+ * @flags:	must be 0.
+ * @reserved:	must be 0.
+ */
+struct asm_heartbeat {
+	__u32 size;
+	__u32 version;
+	__u32 agent_id;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/**
+ * struct asm_window - one sampler window of an agent.
+ * @start_ns:	CLOCK_BOOTTIME when the window began.
+ * @cpu_ns:	CPU time its processes used in the window.
+ * @rss_bytes:	resident memory at the end of the window.
+ * @syscalls:	system calls entered in the window.
+ * @io_ops:	read and write system calls (task I/O accounting).
+ */
+struct asm_window {
+	__u64 start_ns;
+	__u64 cpu_ns;
+	__u64 rss_bytes;
+	__u64 syscalls;
+	__u64 io_ops;
+};
+
+/**
+ * struct asm_history - ASM_IOC_GET_HISTORY argument.
+ * @size:	sizeof(struct asm_history).
+ * @version:	ASM_ABI_VERSION.
+ * @agent_id:	the agent.
+ * @count:	out: windows written to @windows, oldest first: the newest
+ *		min(@capacity, windows kept), at most ASM_HISTORY_WINDOWS.
+ * @windows:	user pointer to @capacity struct asm_window.
+ * @capacity:	entries @windows has room for (0 is allowed).
+ * @window_ms:	out: ASM_WINDOW_MS.
+ * @cpu_ns:	out: CPU time since the agent was first sampled.
+ * @syscalls:	out: system calls since then.
+ * @io_ops:	out: read and write system calls since then.
+ * @rss_bytes:	out: resident memory at the last sample.
+ * @rss_peak_bytes: out: the highest resident memory sampled.
+ * @throttled:	out: 1 while a throttle holds the agent.
+ * @reserved0:	out: 0.
+ * @reserved:	must be 0.
+ */
+struct asm_history {
+	__u32 size;
+	__u32 version;
+	__u32 agent_id;
+	__u32 count;
+	__u64 windows;
+	__u32 capacity;
+	__u32 window_ms;
+	__u64 cpu_ns;
+	__u64 syscalls;
+	__u64 io_ops;
+	__u64 rss_bytes;
+	__u64 rss_peak_bytes;
+	__u32 throttled;
+	__u32 reserved0;
+	__u64 reserved[4];
+};
+
 #define ASM_IOC_MAGIC	0xBA
 
 #define ASM_IOC_REGISTER		_IOWR(ASM_IOC_MAGIC, 0x01, struct asm_register)
@@ -220,5 +373,9 @@ struct asm_json {
 #define ASM_IOC_GET_INFO		_IOWR(ASM_IOC_MAGIC, 0x04, struct asm_agent_info)
 #define ASM_IOC_GET_TELEMETRY_JSON	_IOWR(ASM_IOC_MAGIC, 0x05, struct asm_json)
 #define ASM_IOC_GET_AGENT_INFO_JSON	_IOWR(ASM_IOC_MAGIC, 0x06, struct asm_json)
+#define ASM_IOC_SET_FAULT_POLICY	_IOW(ASM_IOC_MAGIC, 0x07, struct asm_fault_policy)
+#define ASM_IOC_GET_FAULT_POLICY	_IOWR(ASM_IOC_MAGIC, 0x08, struct asm_fault_policy)
+#define ASM_IOC_HEARTBEAT		_IOWR(ASM_IOC_MAGIC, 0x09, struct asm_heartbeat)
+#define ASM_IOC_GET_HISTORY		_IOWR(ASM_IOC_MAGIC, 0x0a, struct asm_history)
 
 #endif /* _UAPI_LINUX_ASM_H */

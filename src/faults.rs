@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Faults: the limits and recovery actions (per agent and the defaults),
+//! each agent's recent faults, and the detector the sampler runs at the end
+//! of every window.
+//!
+//! A fault is an episode: it is recorded when its condition starts to hold
+//! and not again until the condition stopped holding for a whole window (a
+//! crash is one episode per crash). Each episode gets the action its type
+//! has in the agent's effective policy.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use kernel::new_spinlock;
+use kernel::prelude::*;
+use kernel::sync::SpinLock;
+
+use crate::agent::Agent;
+use crate::telemetry::{Event, EventKind};
+use crate::uapi::{
+    FAULT_TYPES, LIMIT_NONE32, LIMIT_NONE64, PRESET_DEFAULT, PRESET_PERMISSIVE,
+    PRESET_STRICT,
+};
+use crate::Asm;
+
+/// The fault types (`enum asm_fault_type`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum FaultKind {
+    CpuQuota = 1,
+    Memory = 2,
+    SyscallFlood = 3,
+    Crash = 4,
+    Capability = 5,
+    Unresponsive = 6,
+}
+
+impl FaultKind {
+    pub(crate) fn from_raw(raw: u8) -> Option<Self> {
+        Some(match raw {
+            1 => Self::CpuQuota,
+            2 => Self::Memory,
+            3 => Self::SyscallFlood,
+            4 => Self::Crash,
+            5 => Self::Capability,
+            6 => Self::Unresponsive,
+            _ => return None,
+        })
+    }
+
+    /// The name the JSON documents and debugfs use.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::CpuQuota => "cpu_quota",
+            Self::Memory => "memory",
+            Self::SyscallFlood => "syscall_flood",
+            Self::Crash => "crash",
+            Self::Capability => "capability_violation",
+            Self::Unresponsive => "unresponsive",
+        }
+    }
+
+    /// The words /proc/agentsys/status uses.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::CpuQuota => "CPU quota exceeded",
+            Self::Memory => "memory limit exceeded",
+            Self::SyscallFlood => "syscall flood",
+            Self::Crash => "crash",
+            Self::Capability => "capability violation",
+            Self::Unresponsive => "unresponsive (watchdog timeout)",
+        }
+    }
+
+    /// The unit of a record's observed value and limit.
+    pub(crate) fn unit(self) -> &'static str {
+        match self {
+            Self::CpuQuota | Self::Unresponsive => "ms",
+            Self::Memory => "bytes",
+            Self::SyscallFlood => "per_s",
+            Self::Crash | Self::Capability => "status",
+        }
+    }
+
+    /// Whether `action` can handle this fault: throttling holds CPU time
+    /// and syscalls, and a crashed agent has nothing left to throttle.
+    fn allows(self, action: Action) -> bool {
+        match action {
+            Action::Default => false,
+            Action::Throttle => matches!(self, Self::CpuQuota | Self::SyscallFlood),
+            Action::Log | Action::Kill | Action::Restart => true,
+        }
+    }
+
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+/// The recovery actions (`enum asm_action`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Action {
+    Default = 0,
+    Log = 1,
+    Throttle = 2,
+    Kill = 3,
+    Restart = 4,
+}
+
+impl Action {
+    pub(crate) fn from_raw(raw: u8) -> Option<Self> {
+        Some(match raw {
+            0 => Self::Default,
+            1 => Self::Log,
+            2 => Self::Throttle,
+            3 => Self::Kill,
+            4 => Self::Restart,
+            _ => return None,
+        })
+    }
+
+    /// The name the JSON documents and debugfs use.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Log => "log",
+            Self::Throttle => "throttle",
+            Self::Kill => "kill",
+            Self::Restart => "restart",
+        }
+    }
+}
+
+/// Actions indexed by fault type; `[0]` and `[7]` are unused.
+pub(crate) type Actions = [u8; 8];
+
+/// The actions of a preset, `None` for an unknown one.
+pub(crate) fn preset(preset: u32) -> Option<Actions> {
+    use Action::*;
+    let a = |cpu: Action, mem: Action, sys: Action, crash: Action, cap: Action, wd: Action| {
+        [0, cpu as u8, mem as u8, sys as u8, crash as u8, cap as u8, wd as u8, 0]
+    };
+    match preset {
+        // The user guide's table.
+        PRESET_DEFAULT => Some(a(Throttle, Kill, Throttle, Restart, Kill, Restart)),
+        PRESET_PERMISSIVE => Some(a(Log, Log, Log, Log, Log, Log)),
+        PRESET_STRICT => Some(a(Kill, Kill, Kill, Kill, Kill, Kill)),
+        _ => None,
+    }
+}
+
+/// Checks `actions` for a policy: known actions valid for their fault, and
+/// every one set when `complete` (the defaults).
+pub(crate) fn check_actions(actions: &Actions, complete: bool) -> Result {
+    if actions[0] != 0 || actions[FAULT_TYPES..].iter().any(|&a| a != 0) {
+        return Err(EINVAL);
+    }
+    for (i, &raw) in actions.iter().enumerate().take(FAULT_TYPES).skip(1) {
+        let action = Action::from_raw(raw).ok_or(EINVAL)?;
+        let kind = FaultKind::from_raw(i as u8).ok_or(EINVAL)?;
+        match action {
+            Action::Default if !complete => {}
+            a if kind.allows(a) => {}
+            _ => return Err(EINVAL),
+        }
+    }
+    Ok(())
+}
+
+/// One set of limits and actions, as `struct asm_fault_policy` carries it.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Settings {
+    pub(crate) cpu_quota_ms: u32,
+    pub(crate) syscall_rate: u32,
+    pub(crate) watchdog_ms: u32,
+    pub(crate) mem_limit_bytes: u64,
+    pub(crate) actions: Actions,
+}
+
+/// The built-in watchdog timeout, the user guide's 30 s: it applies only
+/// to agents that sent a heartbeat.
+const DEFAULT_WATCHDOG_MS: u32 = 30_000;
+
+impl Settings {
+    /// The defaults at load: no limit but the watchdog's, the guide's actions.
+    fn initial_defaults() -> Self {
+        Self {
+            watchdog_ms: DEFAULT_WATCHDOG_MS,
+            actions: preset(PRESET_DEFAULT).unwrap_or_default(),
+            ..Self::default()
+        }
+    }
+
+    /// These (an agent's own) settings with `defaults` filled in.
+    pub(crate) fn resolve(&self, defaults: &Settings) -> Effective {
+        fn limit32(own: u32, default: u32) -> Option<u64> {
+            match own {
+                0 if default == 0 => None,
+                0 => Some(default.into()),
+                LIMIT_NONE32 => None,
+                v => Some(v.into()),
+            }
+        }
+        let mut actions = [Action::Log; 8];
+        for (i, slot) in actions.iter_mut().enumerate().take(FAULT_TYPES).skip(1) {
+            let own = Action::from_raw(self.actions[i]).unwrap_or(Action::Default);
+            *slot = match own {
+                Action::Default => Action::from_raw(defaults.actions[i]).unwrap_or(Action::Log),
+                a => a,
+            };
+        }
+        Effective {
+            cpu_quota_ms: limit32(self.cpu_quota_ms, defaults.cpu_quota_ms),
+            syscall_rate: limit32(self.syscall_rate, defaults.syscall_rate),
+            watchdog_ms: limit32(self.watchdog_ms, defaults.watchdog_ms),
+            mem_limit_bytes: match self.mem_limit_bytes {
+                0 if defaults.mem_limit_bytes == 0 => None,
+                0 => Some(defaults.mem_limit_bytes),
+                LIMIT_NONE64 => None,
+                v => Some(v),
+            },
+            actions,
+        }
+    }
+}
+
+/// Limits and actions in force for one agent (`None`: no limit).
+#[derive(Clone, Copy)]
+pub(crate) struct Effective {
+    pub(crate) cpu_quota_ms: Option<u64>,
+    pub(crate) syscall_rate: Option<u64>,
+    pub(crate) watchdog_ms: Option<u64>,
+    pub(crate) mem_limit_bytes: Option<u64>,
+    pub(crate) actions: [Action; 8],
+}
+
+impl Effective {
+    /// As `struct asm_fault_policy` reports it: 0 is no limit.
+    pub(crate) fn settings(&self) -> Settings {
+        let mut actions = [0u8; 8];
+        for (slot, a) in actions.iter_mut().zip(self.actions.iter()).take(FAULT_TYPES).skip(1) {
+            *slot = *a as u8;
+        }
+        Settings {
+            cpu_quota_ms: self.cpu_quota_ms.unwrap_or(0) as u32,
+            syscall_rate: self.syscall_rate.unwrap_or(0) as u32,
+            watchdog_ms: self.watchdog_ms.unwrap_or(0) as u32,
+            mem_limit_bytes: self.mem_limit_bytes.unwrap_or(0),
+            actions,
+        }
+    }
+
+    /// Whether every limit here is at most the one in `old` (no limit being
+    /// the widest), and the actions are the same: a change only narrows.
+    pub(crate) fn narrows(&self, old: &Effective) -> bool {
+        fn le(new: Option<u64>, old: Option<u64>) -> bool {
+            match (new, old) {
+                (_, None) => true,
+                (None, Some(_)) => false,
+                (Some(n), Some(o)) => n <= o,
+            }
+        }
+        le(self.cpu_quota_ms, old.cpu_quota_ms)
+            && le(self.syscall_rate, old.syscall_rate)
+            && le(self.watchdog_ms, old.watchdog_ms)
+            && le(self.mem_limit_bytes, old.mem_limit_bytes)
+            && self.actions == old.actions
+    }
+}
+
+/// A policy's storage: atomics, written under [`Faults::lock`] so that a
+/// reader holding it sees one whole set.
+#[derive(Default)]
+pub(crate) struct Policy {
+    cpu_quota_ms: AtomicU32,
+    syscall_rate: AtomicU32,
+    watchdog_ms: AtomicU32,
+    mem_limit_bytes: AtomicU64,
+    actions: AtomicU64,
+}
+
+impl Policy {
+    fn load(&self) -> Settings {
+        Settings {
+            cpu_quota_ms: self.cpu_quota_ms.load(Relaxed),
+            syscall_rate: self.syscall_rate.load(Relaxed),
+            watchdog_ms: self.watchdog_ms.load(Relaxed),
+            mem_limit_bytes: self.mem_limit_bytes.load(Relaxed),
+            actions: self.actions.load(Relaxed).to_le_bytes(),
+        }
+    }
+
+    fn store(&self, s: &Settings) {
+        self.cpu_quota_ms.store(s.cpu_quota_ms, Relaxed);
+        self.syscall_rate.store(s.syscall_rate, Relaxed);
+        self.watchdog_ms.store(s.watchdog_ms, Relaxed);
+        self.mem_limit_bytes.store(s.mem_limit_bytes, Relaxed);
+        self.actions.store(u64::from_le_bytes(s.actions), Relaxed);
+    }
+}
+
+/// One recorded fault.
+#[derive(Clone, Copy)]
+pub(crate) struct FaultRecord {
+    pub(crate) timestamp_ns: u64,
+    pub(crate) kind: FaultKind,
+    pub(crate) action: Action,
+    pub(crate) observed: u64,
+    pub(crate) limit: u64,
+}
+
+/// Faults an agent keeps.
+pub(crate) const RECENT_FAULTS: usize = 8;
+
+/// An agent's last [`RECENT_FAULTS`] faults; read and written under
+/// [`Faults::lock`].
+#[derive(Default)]
+pub(crate) struct FaultLog {
+    /// Per slot: timestamp, kind | action << 8, observed, limit.
+    slots: [[AtomicU64; 4]; RECENT_FAULTS],
+    /// Faults ever recorded; the next slot is `count % RECENT_FAULTS`.
+    count: AtomicU64,
+}
+
+impl FaultLog {
+    fn push(&self, r: &FaultRecord) {
+        let n = self.count.load(Relaxed);
+        let slot = &self.slots[(n % RECENT_FAULTS as u64) as usize];
+        slot[0].store(r.timestamp_ns, Relaxed);
+        slot[1].store(r.kind as u64 | (r.action as u64) << 8, Relaxed);
+        slot[2].store(r.observed, Relaxed);
+        slot[3].store(r.limit, Relaxed);
+        self.count.store(n + 1, Relaxed);
+    }
+
+    /// The faults kept, oldest first; returns how many.
+    fn copy(&self, out: &mut [Option<FaultRecord>; RECENT_FAULTS]) -> usize {
+        let n = self.count.load(Relaxed);
+        let kept = n.min(RECENT_FAULTS as u64);
+        for (i, out) in out.iter_mut().enumerate().take(kept as usize) {
+            let slot = &self.slots[((n - kept + i as u64) % RECENT_FAULTS as u64) as usize];
+            let kinds = slot[1].load(Relaxed);
+            *out = FaultKind::from_raw(kinds as u8).map(|kind| FaultRecord {
+                timestamp_ns: slot[0].load(Relaxed),
+                kind,
+                action: Action::from_raw((kinds >> 8) as u8).unwrap_or(Action::Log),
+                observed: slot[2].load(Relaxed),
+                limit: slot[3].load(Relaxed),
+            });
+        }
+        kept as usize
+    }
+}
+
+/// Per-agent fault state beside its policy and log.
+#[derive(Default)]
+pub(crate) struct AgentFaults {
+    /// The agent's own limits and actions (0: follow the defaults).
+    pub(crate) policy: Policy,
+    pub(crate) log: FaultLog,
+    /// One bit per fault type whose condition holds now.
+    episodes: AtomicU32,
+    /// CLOCK_BOOTTIME of the last heartbeat; 0 while the watchdog is off.
+    pub(crate) heartbeat_ns: AtomicU64,
+}
+
+impl AgentFaults {
+    /// Whether the condition of a `kind` fault holds now.
+    pub(crate) fn holds(&self, kind: FaultKind) -> bool {
+        self.episodes.load(Relaxed) & kind.bit() != 0
+    }
+
+    /// A heartbeat: arms the watchdog and ends an unresponsive episode.
+    pub(crate) fn heartbeat(&self, now: u64) {
+        self.heartbeat_ns.store(now, Relaxed);
+        self.episodes
+            .fetch_and(!FaultKind::Unresponsive.bit(), Relaxed);
+    }
+}
+
+/// The defaults and the lock of every policy and fault log.
+#[pin_data]
+pub(crate) struct Faults {
+    defaults: Policy,
+    /// Taken by the exit probe: never held across anything that sleeps.
+    #[pin]
+    lock: SpinLock<()>,
+}
+
+impl Faults {
+    /// Defaults at load: the user guide's actions, no limits.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        let defaults = Policy::default();
+        defaults.store(&Settings::initial_defaults());
+        try_pin_init!(Self {
+            defaults,
+            lock <- new_spinlock!((), "Faults::lock"),
+        }? Error)
+    }
+
+    /// The defaults.
+    pub(crate) fn defaults(&self) -> Settings {
+        let _guard = self.lock.lock();
+        self.defaults.load()
+    }
+
+    /// An agent's own settings.
+    pub(crate) fn own(&self, agent: &Agent) -> Settings {
+        let _guard = self.lock.lock();
+        agent.faults.policy.load()
+    }
+
+    /// The limits and actions in force for `agent`.
+    pub(crate) fn effective(&self, agent: &Agent) -> Effective {
+        let _guard = self.lock.lock();
+        agent.faults.policy.load().resolve(&self.defaults.load())
+    }
+
+    /// Replaces the defaults with `f(old)` in one step.
+    pub(crate) fn update_defaults(&self, f: impl FnOnce(&mut Settings)) {
+        let _guard = self.lock.lock();
+        let mut s = self.defaults.load();
+        f(&mut s);
+        self.defaults.store(&s);
+    }
+
+    /// Replaces `agent`'s settings with `f(old)` in one step if `allowed`
+    /// accepts (old effective, new effective).
+    pub(crate) fn update(
+        &self,
+        agent: &Agent,
+        f: impl FnOnce(&mut Settings),
+        allowed: impl FnOnce(&Effective, &Effective) -> bool,
+    ) -> Result {
+        let _guard = self.lock.lock();
+        let defaults = self.defaults.load();
+        let old = agent.faults.policy.load();
+        let mut new = old;
+        f(&mut new);
+        if !allowed(&old.resolve(&defaults), &new.resolve(&defaults)) {
+            return Err(EPERM);
+        }
+        agent.faults.policy.store(&new);
+        Ok(())
+    }
+
+    /// `agent`'s recent faults, oldest first; returns how many.
+    pub(crate) fn recent(&self, agent: &Agent, out: &mut [Option<FaultRecord>; RECENT_FAULTS]) -> usize {
+        let _guard = self.lock.lock();
+        agent.faults.log.copy(out)
+    }
+}
+
+/// Records a fault of `agent` with the action it gets, in its log, the
+/// counters (unless `counted` already) and the event ring. Does not sleep.
+pub(crate) fn record(asm: &Asm, agent: &Agent, r: FaultRecord, counted: bool) {
+    {
+        let _guard = asm.faults.lock.lock();
+        agent.faults.log.push(&r);
+    }
+    if !counted {
+        agent.counters.faults.fetch_add(1, Relaxed);
+        asm.telemetry.totals.faults.fetch_add(1, Relaxed);
+    }
+    let mut event = Event::new(EventKind::Fault, agent.id, 0, r.timestamp_ns);
+    event.fault = r.kind as u8;
+    event.value = r.observed;
+    event.limit = r.limit;
+    asm.telemetry.record(event);
+    if r.action != Action::Log {
+        let mut event = Event::new(EventKind::Action, agent.id, 0, r.timestamp_ns);
+        event.fault = r.kind as u8;
+        event.action = r.action as u8;
+        asm.telemetry.record(event);
+    }
+}
+
+/// A crash of one of `agent`'s processes (already counted as a fault by
+/// the lifecycle code), with wait(2) status `status`. Does not sleep.
+pub(crate) fn crashed(asm: &Asm, agent: &Agent, status: i32, now: u64) {
+    let action = asm.faults.effective(agent).actions[FaultKind::Crash as usize];
+    let r = FaultRecord {
+        timestamp_ns: now,
+        kind: FaultKind::Crash,
+        action,
+        observed: status as u32 as u64,
+        limit: 0,
+    };
+    record(asm, agent, r, true);
+}
+
+/// What the detector decided for a fault whose condition holds.
+pub(crate) fn detect(
+    asm: &Asm,
+    agent: &Agent,
+    eff: &Effective,
+    kind: FaultKind,
+    over: Option<(u64, u64)>,
+    now: u64,
+) -> Option<Action> {
+    let episodes = &agent.faults.episodes;
+    let Some((observed, limit)) = over else {
+        episodes.fetch_and(!kind.bit(), Relaxed);
+        return None;
+    };
+    if episodes.fetch_or(kind.bit(), Relaxed) & kind.bit() != 0 {
+        // The same episode, already handled.
+        return None;
+    }
+    let action = eff.actions[kind as usize];
+    record(
+        asm,
+        agent,
+        FaultRecord {
+            timestamp_ns: now,
+            kind,
+            action,
+            observed,
+            limit,
+        },
+        false,
+    );
+    Some(action)
+}

@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The resource monitor: a sampler that runs every [`WINDOW_MS`] while
+//! agents exist (every [`THROTTLE_TICK_MS`] while one is throttled), keeps
+//! each agent's last [`HISTORY_WINDOWS`] windows (CPU time, resident memory,
+//! syscalls, I/O operations), runs the fault detector at the end of every
+//! window and carries out the actions with signals.
+//!
+//! Throttling stops the agent (SIGSTOP to each of its processes) once it
+//! used its quota in the current window and continues it (SIGCONT) when the
+//! window ends; the throttle is lifted after a whole window in which the
+//! agent stayed under its quota.
+//!
+//! Everything here runs in the sampler's work item or in ioctls, in process
+//! context, under [`Sampler::state`]; per-agent fields are atomics so that
+//! readers under RCU need no other lock.
+
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+
+use crate::agent::Agent;
+use crate::faults::{self, Action, FaultKind};
+use crate::ffi::{self, RcuGuard, SIGCONT, SIGKILL, SIGSTOP};
+use crate::telemetry::{Event, EventKind};
+use crate::uapi::{Window, HISTORY_WINDOWS, WINDOW_MS};
+use crate::Asm;
+
+const WINDOW_NS: u64 = WINDOW_MS as u64 * 1_000_000;
+/// The sampler's period while some agent is throttled.
+const THROTTLE_TICK_MS: u32 = 100;
+
+/// Throttle bits: the fault types that throttle the agent, and whether it
+/// is stopped now.
+const THROTTLE_CPU: u32 = 1 << FaultKind::CpuQuota as u32;
+const THROTTLE_SYSCALLS: u32 = 1 << FaultKind::SyscallFlood as u32;
+const STOPPED: u32 = 1 << 31;
+
+struct WindowCell {
+    start_ns: AtomicU64,
+    cpu_ns: AtomicU64,
+    rss_bytes: AtomicU64,
+    syscalls: AtomicU64,
+    io_ops: AtomicU64,
+}
+
+impl WindowCell {
+    const fn new() -> Self {
+        Self {
+            start_ns: AtomicU64::new(0),
+            cpu_ns: AtomicU64::new(0),
+            rss_bytes: AtomicU64::new(0),
+            syscalls: AtomicU64::new(0),
+            io_ops: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Cumulative CPU time, syscalls and I/O operations of an agent.
+#[derive(Clone, Copy, Default)]
+struct Totals {
+    cpu_ns: u64,
+    syscalls: u64,
+    io_ops: u64,
+}
+
+#[derive(Default)]
+struct AtomicTotals {
+    cpu_ns: AtomicU64,
+    syscalls: AtomicU64,
+    io_ops: AtomicU64,
+}
+
+impl AtomicTotals {
+    fn load(&self) -> Totals {
+        Totals {
+            cpu_ns: self.cpu_ns.load(Relaxed),
+            syscalls: self.syscalls.load(Relaxed),
+            io_ops: self.io_ops.load(Relaxed),
+        }
+    }
+
+    fn store(&self, t: Totals) {
+        self.cpu_ns.store(t.cpu_ns, Relaxed);
+        self.syscalls.store(t.syscalls, Relaxed);
+        self.io_ops.store(t.io_ops, Relaxed);
+    }
+}
+
+/// One agent's resource state.
+pub(crate) struct Resources {
+    ring: [WindowCell; HISTORY_WINDOWS],
+    /// Windows ever closed; the next goes to `closed % HISTORY_WINDOWS`.
+    closed: AtomicU64,
+    primed: AtomicBool,
+    /// Totals when the agent was first sampled, when the current window
+    /// began, and at the last sample (never decreasing).
+    origin: AtomicTotals,
+    base: AtomicTotals,
+    last: AtomicTotals,
+    window_start_ns: AtomicU64,
+    rss_bytes: AtomicU64,
+    rss_peak_bytes: AtomicU64,
+    throttle: AtomicU32,
+    stopped_in_window: AtomicBool,
+    /// CPU time its processes had when they joined by a cgroup attach:
+    /// not the agent's. Written by the attach probe.
+    pub(crate) cpu_before_join_ns: AtomicU64,
+    /// I/O operations of its processes that exited. Written by the exit probe.
+    pub(crate) io_exited: AtomicU64,
+}
+
+impl Resources {
+    /// The state of an agent not sampled yet.
+    pub(crate) fn new() -> Self {
+        Self {
+            ring: [const { WindowCell::new() }; HISTORY_WINDOWS],
+            closed: AtomicU64::new(0),
+            primed: AtomicBool::new(false),
+            origin: AtomicTotals::default(),
+            base: AtomicTotals::default(),
+            last: AtomicTotals::default(),
+            window_start_ns: AtomicU64::new(0),
+            rss_bytes: AtomicU64::new(0),
+            rss_peak_bytes: AtomicU64::new(0),
+            throttle: AtomicU32::new(0),
+            stopped_in_window: AtomicBool::new(false),
+            cpu_before_join_ns: AtomicU64::new(0),
+            io_exited: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether a throttle holds the agent.
+    pub(crate) fn throttled(&self) -> bool {
+        self.throttle.load(Relaxed) & (THROTTLE_CPU | THROTTLE_SYSCALLS) != 0
+    }
+
+    fn stopped(&self) -> bool {
+        self.throttle.load(Relaxed) & STOPPED != 0
+    }
+
+    /// Ends the current window at `now`; returns it.
+    fn close_window(&self, now: u64) -> Window {
+        let base = self.base.load();
+        let last = self.last.load();
+        let w = Window {
+            start_ns: self.window_start_ns.load(Relaxed),
+            cpu_ns: last.cpu_ns.saturating_sub(base.cpu_ns),
+            rss_bytes: self.rss_bytes.load(Relaxed),
+            syscalls: last.syscalls.saturating_sub(base.syscalls),
+            io_ops: last.io_ops.saturating_sub(base.io_ops),
+        };
+        let n = self.closed.load(Relaxed);
+        let cell = &self.ring[(n % HISTORY_WINDOWS as u64) as usize];
+        cell.start_ns.store(w.start_ns, Relaxed);
+        cell.cpu_ns.store(w.cpu_ns, Relaxed);
+        cell.rss_bytes.store(w.rss_bytes, Relaxed);
+        cell.syscalls.store(w.syscalls, Relaxed);
+        cell.io_ops.store(w.io_ops, Relaxed);
+        self.closed.store(n + 1, Relaxed);
+        self.base.store(last);
+        self.window_start_ns.store(now, Relaxed);
+        w
+    }
+}
+
+/// What `ASM_IOC_GET_HISTORY` returns besides the windows.
+pub(crate) struct HistoryTotals {
+    pub(crate) cpu_ns: u64,
+    pub(crate) syscalls: u64,
+    pub(crate) io_ops: u64,
+    pub(crate) rss_bytes: u64,
+    pub(crate) rss_peak_bytes: u64,
+    pub(crate) throttled: bool,
+}
+
+struct State {
+    /// When the current window ends.
+    window_end_ns: u64,
+}
+
+/// The sampler.
+#[pin_data]
+pub(crate) struct Sampler {
+    #[pin]
+    state: Mutex<State>,
+}
+
+/// One agent's usage at a sample, and the signal it is to get.
+struct Usage {
+    id: u32,
+    cpu_ns: u64,
+    rss_bytes: u64,
+    io_ops: u64,
+    signal: i32,
+}
+
+impl Sampler {
+    /// A sampler that has not run yet.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            state <- new_mutex!(State { window_end_ns: 0 }, "Sampler::state"),
+        }? Error)
+    }
+
+    /// Runs `f` with the sampler held off: the agents' throttles and
+    /// histories do not change meanwhile.
+    pub(crate) fn exclusive<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.state.lock();
+        f()
+    }
+}
+
+/// The live usage of every agent, in id order.
+fn collect(asm: &Asm) -> Result<KVec<Usage>> {
+    let registry = &asm.registry;
+    let room = registry.len() as usize + 4;
+    let mut usage = KVec::with_capacity(room, GFP_KERNEL)?;
+    let rcu = RcuGuard::new();
+    let mut from = 0;
+    // Agents registered beyond the room are sampled next time.
+    while let Some(agent) = registry.next(&mut from, &rcu) {
+        if usage.len() == room {
+            break;
+        }
+        let u = Usage {
+            id: agent.id,
+            cpu_ns: 0,
+            rss_bytes: 0,
+            io_ops: 0,
+            signal: 0,
+        };
+        // Within the capacity reserved above: does not allocate.
+        usage.push(u, GFP_NOWAIT)?;
+    }
+    ffi::for_each_process(|task| {
+        let Some(agent) = registry.agent_of(task.tgid, &rcu) else {
+            return;
+        };
+        if let Ok(i) = usage.binary_search_by_key(&agent.id, |u| u.id) {
+            let u = &mut usage[i];
+            u.cpu_ns = u.cpu_ns.saturating_add(task.cpu_ns);
+            u.rss_bytes = u.rss_bytes.saturating_add(task.rss_bytes);
+            u.io_ops = u.io_ops.saturating_add(task.io_ops);
+        }
+    });
+    Ok(usage)
+}
+
+/// Sends each agent's signal to every one of its processes.
+fn send_signals(asm: &Asm, usage: &[Usage]) {
+    let rcu = RcuGuard::new();
+    ffi::for_each_process(|task| {
+        let Some(agent) = asm.registry.agent_of(task.tgid, &rcu) else {
+            return;
+        };
+        if let Ok(i) = usage.binary_search_by_key(&agent.id, |u| u.id) {
+            if usage[i].signal != 0 {
+                task.signal(usage[i].signal);
+            }
+        }
+    });
+}
+
+/// The sampler's work: returns the milliseconds until it wants to run
+/// again, 0 when no agent is left.
+pub(crate) fn sample(asm: &Asm) -> u32 {
+    if asm.registry.is_empty() {
+        return 0;
+    }
+    let mut state = asm.sampler.state.lock();
+    let now = ffi::now_ns();
+    let close = now >= state.window_end_ns;
+    if close {
+        state.window_end_ns = now + WINDOW_NS;
+    }
+    let Ok(mut usage) = collect(asm) else {
+        return WINDOW_MS;
+    };
+    let mut throttling = false;
+    {
+        let rcu = RcuGuard::new();
+        for u in usage.iter_mut() {
+            if let Some(agent) = asm.registry.get(u.id, &rcu) {
+                u.signal = tick(asm, agent, u, close, now);
+                throttling |= agent.res.throttled();
+            }
+        }
+    }
+    if usage.iter().any(|u| u.signal != 0) {
+        send_signals(asm, &usage);
+    }
+    if throttling {
+        return THROTTLE_TICK_MS;
+    }
+    let left_ms = state.window_end_ns.saturating_sub(ffi::now_ns()) / 1_000_000;
+    (left_ms as u32).clamp(1, WINDOW_MS)
+}
+
+/// Samples one agent; returns the signal its processes get (0: none).
+fn tick(asm: &Asm, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
+    let res = &agent.res;
+    let raw = Totals {
+        cpu_ns: agent
+            .counters
+            .cpu_exited_ns
+            .load(Relaxed)
+            .saturating_add(u.cpu_ns)
+            .saturating_sub(res.cpu_before_join_ns.load(Relaxed)),
+        syscalls: agent.counters.syscalls.load(Relaxed),
+        io_ops: res.io_exited.load(Relaxed).saturating_add(u.io_ops),
+    };
+    if !res.primed.load(Relaxed) {
+        // What the processes did before the agent existed is not counted.
+        res.origin.store(raw);
+        res.base.store(raw);
+        res.last.store(raw);
+        res.window_start_ns.store(now, Relaxed);
+        res.primed.store(true, Relaxed);
+    }
+    // A process leaving the agent takes its CPU time with it: totals never
+    // go back.
+    let last = res.last.load();
+    res.last.store(Totals {
+        cpu_ns: raw.cpu_ns.max(last.cpu_ns),
+        syscalls: raw.syscalls.max(last.syscalls),
+        io_ops: raw.io_ops.max(last.io_ops),
+    });
+    res.rss_bytes.store(u.rss_bytes, Relaxed);
+    res.rss_peak_bytes.fetch_max(u.rss_bytes, Relaxed);
+
+    if agent.killed.load(Relaxed) != 0 {
+        // Killing until the last process is gone: a fork may have raced.
+        return if agent.nr_processes.load(Relaxed) > 0 { SIGKILL } else { 0 };
+    }
+    let eff = asm.faults.effective(agent);
+    let mut signal = 0;
+    if close && res.window_start_ns.load(Relaxed) < now {
+        let window = res.close_window(now);
+        if res.stopped() {
+            res.throttle.fetch_and(!STOPPED, Relaxed);
+            signal = SIGCONT;
+        }
+        if let Some(kill) = detect(asm, agent, &eff, &window, now) {
+            agent.killed.store(kill as u32, Relaxed);
+            return SIGKILL;
+        }
+        // A whole window without being stopped, under the limit: the
+        // throttle is lifted.
+        if !res.stopped_in_window.load(Relaxed) {
+            for kind in [FaultKind::CpuQuota, FaultKind::SyscallFlood] {
+                let bit = 1 << kind as u32;
+                if res.throttle.load(Relaxed) & bit != 0 && !agent.faults.holds(kind) {
+                    res.throttle.fetch_and(!bit, Relaxed);
+                    let mut event = Event::new(EventKind::Release, agent.id, 0, now);
+                    event.fault = kind as u8;
+                    asm.telemetry.record(event);
+                }
+            }
+        }
+        res.stopped_in_window.store(false, Relaxed);
+    } else if res.throttled() && !res.stopped() {
+        let used = {
+            let last = res.last.load();
+            let base = res.base.load();
+            (
+                last.cpu_ns.saturating_sub(base.cpu_ns),
+                last.syscalls.saturating_sub(base.syscalls),
+            )
+        };
+        let throttle = res.throttle.load(Relaxed);
+        let cpu_spent = throttle & THROTTLE_CPU != 0
+            && eff.cpu_quota_ms.is_some_and(|q| used.0 >= q * 1_000_000);
+        let syscalls_spent = throttle & THROTTLE_SYSCALLS != 0
+            && eff.syscall_rate.is_some_and(|r| used.1 >= r * WINDOW_MS as u64 / 1000);
+        if cpu_spent || syscalls_spent {
+            res.throttle.fetch_or(STOPPED, Relaxed);
+            res.stopped_in_window.store(true, Relaxed);
+            signal = SIGSTOP;
+        }
+    }
+    signal
+}
+
+/// Runs the detector on a closed window; returns the action that ends the
+/// agent (kill or restart), if one does.
+fn detect(asm: &Asm, agent: &Agent, eff: &faults::Effective, w: &Window, now: u64) -> Option<Action> {
+    let elapsed_ms = (now.saturating_sub(w.start_ns) / 1_000_000).max(1);
+    let heartbeat = agent.faults.heartbeat_ns.load(Relaxed);
+    let checks = [
+        (
+            FaultKind::CpuQuota,
+            eff.cpu_quota_ms
+                .filter(|&q| w.cpu_ns > q * 1_000_000)
+                .map(|q| (w.cpu_ns / 1_000_000, q)),
+        ),
+        (
+            FaultKind::Memory,
+            eff.mem_limit_bytes
+                .filter(|&l| w.rss_bytes > l)
+                .map(|l| (w.rss_bytes, l)),
+        ),
+        (
+            FaultKind::SyscallFlood,
+            eff.syscall_rate
+                .map(|r| (w.syscalls * 1000 / elapsed_ms, r))
+                .filter(|&(rate, r)| rate > r),
+        ),
+        (
+            FaultKind::Unresponsive,
+            eff.watchdog_ms
+                .filter(|_| heartbeat != 0)
+                .map(|t| (now.saturating_sub(heartbeat) / 1_000_000, t))
+                .filter(|&(silent, t)| silent > t),
+        ),
+    ];
+    let mut ends = None;
+    for (kind, over) in checks {
+        match faults::detect(asm, agent, eff, kind, over, now) {
+            Some(Action::Throttle) => {
+                agent.res.throttle.fetch_or(1 << kind as u32, Relaxed);
+            }
+            Some(a @ (Action::Kill | Action::Restart)) => ends = ends.or(Some(a)),
+            _ => {}
+        }
+    }
+    ends
+}
+
+/// Ends `agent`'s throttle, continuing it if it is stopped; for unregister
+/// and unload. The caller holds the sampler off ([`Sampler::exclusive`]).
+pub(crate) fn release(asm: &Asm, agent: &Agent) {
+    let was = agent.res.throttle.swap(0, Relaxed);
+    if was & STOPPED == 0 {
+        return;
+    }
+    let rcu = RcuGuard::new();
+    ffi::for_each_process(|task| {
+        if asm
+            .registry
+            .agent_of(task.tgid, &rcu)
+            .is_some_and(|a| core::ptr::eq(a, agent))
+        {
+            task.signal(SIGCONT);
+        }
+    });
+}
+
+/// Continues every stopped agent: the module is going away.
+pub(crate) fn release_all(asm: &Asm) {
+    asm.sampler.exclusive(|| {
+        let rcu = RcuGuard::new();
+        let mut from = 0;
+        while let Some(agent) = asm.registry.next(&mut from, &rcu) {
+            release(asm, agent);
+        }
+    })
+}
+
+/// Copies `agent`'s newest windows (oldest first) into `out`, up to its
+/// capacity, and returns its totals.
+pub(crate) fn history(asm: &Asm, id: u32, out: &mut KVec<Window>, room: usize) -> Result<HistoryTotals> {
+    asm.sampler.exclusive(|| {
+        let rcu = RcuGuard::new();
+        let agent = asm.registry.get(id, &rcu).ok_or(ESRCH)?;
+        let res = &agent.res;
+        let closed = res.closed.load(Relaxed);
+        let n = closed.min(HISTORY_WINDOWS as u64).min(room as u64);
+        for i in closed - n..closed {
+            let cell = &res.ring[(i % HISTORY_WINDOWS as u64) as usize];
+            let w = Window {
+                start_ns: cell.start_ns.load(Relaxed),
+                cpu_ns: cell.cpu_ns.load(Relaxed),
+                rss_bytes: cell.rss_bytes.load(Relaxed),
+                syscalls: cell.syscalls.load(Relaxed),
+                io_ops: cell.io_ops.load(Relaxed),
+            };
+            // The caller reserved `room`: does not allocate.
+            out.push(w, GFP_NOWAIT)?;
+        }
+        let origin = res.origin.load();
+        let last = res.last.load();
+        Ok(HistoryTotals {
+            cpu_ns: last.cpu_ns.saturating_sub(origin.cpu_ns),
+            syscalls: last.syscalls.saturating_sub(origin.syscalls),
+            io_ops: last.io_ops.saturating_sub(origin.io_ops),
+            rss_bytes: res.rss_bytes.load(Relaxed),
+            rss_peak_bytes: res.rss_peak_bytes.load(Relaxed),
+            throttled: res.throttled(),
+        })
+    })
+}
