@@ -33,6 +33,7 @@ tools:
 	cargo build --quiet --release --manifest-path tools/Cargo.toml
 	mkdir -p tools/bin
 	ln -sf ../target/release/asmctl tools/bin/asmctl
+	ln -sf ../target/release/asmd tools/bin/asmd
 	for a in $(ALIASES); do ln -sf asmctl tools/bin/$$a; done
 
 setup:

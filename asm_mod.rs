@@ -221,6 +221,14 @@ pub unsafe extern "C" fn asm_rust_on_attach(
     }
 }
 
+/// The notify work item: sends new events to netlink listeners.
+#[no_mangle]
+pub extern "C" fn asm_rust_notify() {
+    if let Some(asm) = asm() {
+        telemetry::notify(&asm.telemetry);
+    }
+}
+
 /// The sampler's work item; returns the ms until it wants to run again.
 #[no_mangle]
 pub extern "C" fn asm_rust_sample() -> u32 {

@@ -182,15 +182,27 @@ impl Agent {
         self.nr_processes.fetch_add(n, Relaxed);
     }
 
-    /// A process joined the running agent (a fork or a cgroup attach).
-    pub(crate) fn process_joined(&self, now: u64) {
+    /// A process joined the running agent (a fork or a cgroup attach);
+    /// returns whether that restarted it (it was in `Recovery`). Called
+    /// under the registry's index lock.
+    pub(crate) fn process_joined(&self, now: u64) -> bool {
         self.counters.spawns.fetch_add(1, Relaxed);
         self.nr_processes.fetch_add(1, Relaxed);
         self.touch(now);
         // A fork is activity; a process joining an agent that had ended
-        // brings it back to life.
-        if self.state() != State::Active {
-            self.state.store(State::Active as u32, Relaxed);
+        // brings it back to life, and one awaited for a restart is it.
+        match self.state() {
+            State::Recovery => {
+                self.restarts.fetch_add(1, Relaxed);
+                self.faults.restarted();
+                self.state.store(State::Restarted as u32, Relaxed);
+                true
+            }
+            State::Active | State::Restarted => false,
+            _ => {
+                self.state.store(State::Active as u32, Relaxed);
+                false
+            }
         }
     }
 
@@ -213,11 +225,18 @@ impl Agent {
         self.touch(now);
     }
 
-    /// A member process ended; returns whether it crashed. An exit the
-    /// module caused by a kill or restart action is not a crash. Called
-    /// under the registry's index lock, so a process joining meanwhile
-    /// cannot be overwritten by the exit's state.
-    pub(crate) fn process_exited(&self, status: ExitStatus, now: u64) -> bool {
+    /// A member process ended; returns whether it crashed, and the state
+    /// the agent entered if it was the last one. An exit the module caused
+    /// by a kill or restart action is not a crash. `crash_action` is what
+    /// the policy does on a crash. Called under the registry's index lock,
+    /// so a process joining meanwhile cannot be overwritten by the exit's
+    /// state.
+    pub(crate) fn process_exited(
+        &self,
+        status: ExitStatus,
+        crash_action: Action,
+        now: u64,
+    ) -> (bool, Option<State>) {
         let killed = self.killed.load(Relaxed);
         let crash = status.is_crash() && killed == 0;
         self.counters.exits.fetch_add(1, Relaxed);
@@ -227,23 +246,30 @@ impl Agent {
         }
         self.last_exit_status.store(status.0.into(), Relaxed);
         self.touch(now);
-        if self.nr_processes.fetch_sub(1, Relaxed) == 1 {
-            // The last process decides how the agent ended.
-            let state = if killed == Action::Kill as u32 {
-                State::Failed
-            } else if killed == Action::Restart as u32 {
-                // Waiting for its restart.
-                State::Fault
-            } else if !crash {
-                State::Exited
-            } else if self.restarts.load(Relaxed) >= self.auto_restart.load(Relaxed) {
-                State::Failed
-            } else {
-                State::Fault
-            };
-            self.state.store(state as u32, Relaxed);
-            self.killed.store(0, Relaxed);
+        if self.nr_processes.fetch_sub(1, Relaxed) != 1 {
+            return (crash, None);
         }
-        crash
+        // The last process decides how the agent ended.
+        let restart_left = self.restarts.load(Relaxed) < self.auto_restart.load(Relaxed);
+        let wants_restart = killed == Action::Restart as u32
+            || (crash && killed == 0 && crash_action == Action::Restart);
+        let state = if killed == Action::Kill as u32 {
+            State::Failed
+        } else if wants_restart {
+            if restart_left {
+                State::Recovery
+            } else {
+                State::Failed
+            }
+        } else if !crash {
+            State::Exited
+        } else if crash_action == Action::Log {
+            State::Fault
+        } else {
+            State::Failed
+        };
+        self.state.store(state as u32, Relaxed);
+        self.killed.store(0, Relaxed);
+        (crash, Some(state))
     }
 }

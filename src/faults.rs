@@ -370,6 +370,13 @@ impl AgentFaults {
         self.episodes.load(Relaxed) & kind.bit() != 0
     }
 
+    /// A new run after a restart: the watchdog waits for its first
+    /// heartbeat again, and every condition is judged afresh.
+    pub(crate) fn restarted(&self) {
+        self.heartbeat_ns.store(0, Relaxed);
+        self.episodes.store(0, Relaxed);
+    }
+
     /// A heartbeat: arms the watchdog and ends an unresponsive episode.
     pub(crate) fn heartbeat(&self, now: u64) {
         self.heartbeat_ns.store(now, Relaxed);
@@ -475,10 +482,15 @@ pub(crate) fn record(asm: &Asm, agent: &Agent, r: FaultRecord, counted: bool) {
     }
 }
 
+/// What `agent`'s policy does on a crash. Does not sleep.
+pub(crate) fn crash_action(asm: &Asm, agent: &Agent) -> Action {
+    asm.faults.effective(agent).actions[FaultKind::Crash as usize]
+}
+
 /// A crash of one of `agent`'s processes (already counted as a fault by
-/// the lifecycle code), with wait(2) status `status`. Does not sleep.
-pub(crate) fn crashed(asm: &Asm, agent: &Agent, status: i32, now: u64) {
-    let action = asm.faults.effective(agent).actions[FaultKind::Crash as usize];
+/// the lifecycle code), with wait(2) status `status`, handled by `action`.
+/// Does not sleep.
+pub(crate) fn crashed(asm: &Asm, agent: &Agent, status: i32, action: Action, now: u64) {
     let r = FaultRecord {
         timestamp_ns: now,
         kind: FaultKind::Crash,

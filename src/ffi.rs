@@ -58,6 +58,9 @@ extern "C" {
     fn asm_shim_exit();
     fn asm_shim_syscall_probe(on: bool) -> c_int;
     fn asm_sampler_kick();
+    fn asm_notify_kick();
+    fn asm_genl_listening() -> bool;
+    fn asm_genl_send(ev: *const GenlEvent) -> c_int;
     fn asm_signal_task(task: *mut RawTask, sig: c_int) -> c_int;
     fn asm_xa_new() -> *mut RawXArray;
     fn asm_xa_free(xa: *mut RawXArray);
@@ -109,6 +112,42 @@ pub(crate) fn syscall_probe(on: bool) -> Result {
 pub(crate) fn sampler_kick() {
     // SAFETY: Callable in any context; the work item is static.
     unsafe { asm_sampler_kick() }
+}
+
+/// `struct asm_genl_event` of shim.h.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct GenlEvent {
+    pub(crate) seq: u64,
+    pub(crate) timestamp_ns: u64,
+    pub(crate) value: u64,
+    pub(crate) limit: u64,
+    pub(crate) kind: u32,
+    pub(crate) agent_id: u32,
+    pub(crate) pid: i32,
+    pub(crate) exit_code: i32,
+    pub(crate) signal: i32,
+    pub(crate) fault: u32,
+    pub(crate) action: u32,
+    pub(crate) pad: u32,
+}
+
+/// Has the notify work run soon; callable in any context.
+pub(crate) fn notify_kick() {
+    // SAFETY: Callable in any context; the work item is static.
+    unsafe { asm_notify_kick() }
+}
+
+/// Whether a socket listens to the events group.
+pub(crate) fn genl_listening() -> bool {
+    // SAFETY: No preconditions.
+    unsafe { asm_genl_listening() }
+}
+
+/// Multicasts one event to the events group.
+pub(crate) fn genl_send(ev: &GenlEvent) -> Result {
+    // SAFETY: `ev` is valid for the call; the glue copies it into a message.
+    kernel::error::to_result(unsafe { asm_genl_send(ev) })
 }
 
 /// `SIGKILL`, `SIGSTOP` and `SIGCONT`.

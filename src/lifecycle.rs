@@ -11,7 +11,7 @@
 use core::fmt::{self, Write};
 use core::sync::atomic::Ordering::Relaxed;
 
-use crate::agent::{ExitStatus, Membership};
+use crate::agent::{Agent, ExitStatus, Membership, State};
 use crate::faults;
 use crate::ffi::{self, RcuGuard, TaskRef};
 use crate::telemetry::{Event, EventKind};
@@ -28,13 +28,30 @@ pub(crate) fn on_fork(asm: &Asm, parent_tgid: i32, child_tgid: i32) {
     };
     let now = ffi::now_ns();
     // The child has not run yet: it cannot be exiting.
-    if asm.registry.join(agent, child_tgid, || false, false, now).is_err() {
-        // Out of memory for the index, or the agent is being unregistered.
-        return;
+    // An error: out of memory for the index, or the agent is being
+    // unregistered.
+    if let Ok(restarted) = asm.registry.join(agent, child_tgid, || false, false, now) {
+        joined(asm, agent, child_tgid, restarted, now);
     }
+}
+
+/// Counts process `tgid` that joined `agent`, and the restart it was.
+fn joined(asm: &Asm, agent: &Agent, tgid: i32, restarted: bool, now: u64) {
     asm.telemetry.totals.spawns.fetch_add(1, Relaxed);
     asm.telemetry
-        .record(Event::new(EventKind::Spawn, agent.id, child_tgid, now));
+        .record(Event::new(EventKind::Spawn, agent.id, tgid, now));
+    if restarted {
+        asm.telemetry.totals.restarts.fetch_add(1, Relaxed);
+        restart_event(asm, agent, EventKind::Restarted, tgid, now);
+    }
+}
+
+/// An event about `agent`'s restarts: its count and budget.
+fn restart_event(asm: &Asm, agent: &Agent, kind: EventKind, tgid: i32, now: u64) {
+    let mut event = Event::new(kind, agent.id, tgid, now);
+    event.value = agent.restarts.load(Relaxed).into();
+    event.limit = agent.auto_restart.load(Relaxed).into();
+    asm.telemetry.record(event);
 }
 
 /// Process `tgid` completed an execve().
@@ -75,18 +92,15 @@ pub(crate) fn on_exit(
     }
     let now = ffi::now_ns();
     let status = ExitStatus(status);
+    let crash_action = faults::crash_action(asm, agent);
     // Two exiting threads may both see the group dead: the one that takes
     // the process out of the index counts the exit.
-    let Some(crash) = asm
-        .registry
-        .leave(agent, tgid, |agent| agent.process_exited(status, now))
-    else {
+    let Some((crash, ended)) = asm.registry.leave(agent, tgid, |agent| {
+        agent.process_exited(status, crash_action, now)
+    }) else {
         return;
     };
     agent.res.io_exited.fetch_add(io_ops, Relaxed);
-    if crash {
-        faults::crashed(asm, agent, status.0, now);
-    }
     let totals = &asm.telemetry.totals;
     totals.exits.fetch_add(1, Relaxed);
     let kind = if crash {
@@ -96,10 +110,19 @@ pub(crate) fn on_exit(
     } else {
         EventKind::Exit
     };
+    // An exit caused by a kill or restart action carries its signal.
     let mut event = Event::new(kind, agent.id, tgid, now);
     event.exit_code = status.code();
     event.signal = status.signal();
     asm.telemetry.record(event);
+    if crash {
+        faults::crashed(asm, agent, status.0, crash_action, now);
+    }
+    match ended {
+        Some(State::Recovery) => restart_event(asm, agent, EventKind::Recovery, 0, now),
+        Some(State::Failed) => restart_event(asm, agent, EventKind::Failed, 0, now),
+        _ => {}
+    }
 }
 
 /// Process `tgid` (leader `task`, which used `cpu_ns` so far) was moved
@@ -126,15 +149,12 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef, cp
     while let Some(agent) = asm.registry.next(&mut from, &rcu) {
         if matches!(agent.membership, Membership::Cgroup(id) if id == cgroup_id) {
             // A zombie can be moved too: it must not join.
-            if asm
+            if let Ok(restarted) = asm
                 .registry
                 .join(agent, tgid, || task.group_dead(), false, now)
-                .is_ok()
             {
                 agent.res.cpu_before_join_ns.fetch_add(cpu_ns, Relaxed);
-                asm.telemetry.totals.spawns.fetch_add(1, Relaxed);
-                asm.telemetry
-                    .record(Event::new(EventKind::Spawn, agent.id, tgid, now));
+                joined(asm, agent, tgid, restarted, now);
             }
             return;
         }

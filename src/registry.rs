@@ -126,7 +126,7 @@ impl Registry {
     /// agent's first processes when `at_registration`, else as a spawn),
     /// unless it already belongs to an agent, `agent` is being unregistered
     /// (ESRCH), or `exiting` says the process is already on its way out
-    /// (ESRCH). Does not sleep.
+    /// (ESRCH); returns whether joining restarted the agent. Does not sleep.
     ///
     /// `exiting` is asked after the index store, under `index_lock`: an exit
     /// probe whose `leave` ran before found nothing, but its process's
@@ -139,7 +139,7 @@ impl Registry {
         exiting: impl FnOnce() -> bool,
         at_registration: bool,
         now: u64,
-    ) -> Result {
+    ) -> Result<bool> {
         let _guard = self.index_lock.lock();
         if agent.dead.load(Relaxed) {
             return Err(ESRCH);
@@ -161,10 +161,10 @@ impl Registry {
         // Counted under the lock, so no `leave` can count the exit first.
         if at_registration {
             agent.initial_processes(1);
+            Ok(false)
         } else {
-            agent.process_joined(now);
+            Ok(agent.process_joined(now))
         }
-        Ok(())
     }
 
     /// Removes process `tgid` from `agent` and runs `counted` on the agent,
@@ -240,7 +240,7 @@ impl Registry {
         let joined = match (&agent.membership, tgid) {
             (Membership::Process(pid), Some(tgid)) => self
                 .join(agent, tgid, || pid.group_dead(), true, now)
-                .map(|()| 1),
+                .map(|_| 1),
             _ => Ok(self.join_cgroup(agent, now)),
         };
         let joined = match joined {

@@ -189,8 +189,14 @@ pub(crate) fn telemetry_json(asm: &Asm) -> Result<KVec<u8>> {
     })
 }
 
-/// The fields of fault, action and release events.
+/// The fields of fault, action, release and restart events.
 fn event_json_extra(e: &Event, w: &mut impl Write) -> fmt::Result {
+    if matches!(
+        e.kind,
+        EventKind::Recovery | EventKind::Restarted | EventKind::Failed
+    ) {
+        return write!(w, ",\"restarts\":{},\"max_restarts\":{}", e.value, e.limit);
+    }
     let Some(kind) = FaultKind::from_raw(e.fault) else {
         return Ok(());
     };
@@ -344,9 +350,13 @@ fn event_line(e: &Event, w: &mut impl Write) -> fmt::Result {
         e.kind.name()
     )?;
     match e.kind {
+        EventKind::Exit if e.signal != 0 => writeln!(w, " signal {} (by ASM)", e.signal),
         EventKind::Exit => writeln!(w, " code {}", e.exit_code),
         EventKind::Crash if e.signal != 0 => writeln!(w, " signal {}", e.signal),
         EventKind::Crash => writeln!(w, " code {}", e.exit_code),
+        EventKind::Recovery | EventKind::Restarted | EventKind::Failed => {
+            writeln!(w, " restarts {} of {}", e.value, e.limit)
+        }
         EventKind::Fault | EventKind::Action | EventKind::Release => {
             let kind = FaultKind::from_raw(e.fault);
             write!(w, " {}", kind.map_or("?", |k| k.name()))?;

@@ -330,6 +330,11 @@ fn tick(asm: &Asm, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
     res.rss_bytes.store(u.rss_bytes, Relaxed);
     res.rss_peak_bytes.fetch_max(u.rss_bytes, Relaxed);
 
+    if agent.nr_processes.load(Relaxed) == 0 {
+        // Nothing left to hold: a later run starts unthrottled.
+        res.throttle.store(0, Relaxed);
+        res.stopped_in_window.store(false, Relaxed);
+    }
     if agent.killed.load(Relaxed) != 0 {
         // Killing until the last process is gone: a fork may have raced.
         return if agent.nr_processes.load(Relaxed) > 0 { SIGKILL } else { 0 };

@@ -3,10 +3,12 @@
 //! System-wide telemetry: the cumulative totals and the ring of the last
 //! [`RING_CAPACITY`] lifecycle events, with the count of events it dropped.
 
-use core::sync::atomic::AtomicU64;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::sync::SpinLock;
 use kernel::new_spinlock;
+
+use crate::ffi;
 
 /// Events the ring keeps.
 pub(crate) const RING_CAPACITY: usize = 1024;
@@ -24,6 +26,9 @@ pub(crate) enum EventKind {
     Fault = 7,
     Action = 8,
     Release = 9,
+    Recovery = 10,
+    Restarted = 11,
+    Failed = 12,
 }
 
 impl EventKind {
@@ -39,6 +44,9 @@ impl EventKind {
             Self::Fault => "fault",
             Self::Action => "action",
             Self::Release => "release",
+            Self::Recovery => "recovery",
+            Self::Restarted => "restarted",
+            Self::Failed => "failed",
         }
     }
 }
@@ -141,6 +149,9 @@ pub(crate) struct Totals {
 #[pin_data]
 pub(crate) struct Telemetry {
     pub(crate) totals: Totals,
+    /// The number of the next event to send to netlink listeners; only the
+    /// notify work uses it.
+    sent: AtomicU64,
     /// Taken by the probes: never held across anything that sleeps.
     #[pin]
     pub(crate) ring: SpinLock<Ring>,
@@ -151,13 +162,35 @@ impl Telemetry {
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             totals: Totals::default(),
+            sent: AtomicU64::new(0),
             ring <- new_spinlock!(Ring::new()?, "Telemetry::ring"),
         }? Error)
     }
 
-    /// Adds an event to the ring.
+    /// Adds an event to the ring, and has it sent to netlink listeners.
     pub(crate) fn record(&self, event: Event) {
         self.ring.lock().push(event);
+        ffi::notify_kick();
+    }
+
+    /// Copies the events numbered `from` and later (numbers count from 0
+    /// since load), oldest first, into `out`; returns how many and the
+    /// number of the first one (above `from` when the ring overwrote some).
+    pub(crate) fn since<const N: usize>(
+        &self,
+        from: u64,
+        out: &mut [Option<Event>; N],
+    ) -> (usize, u64) {
+        let ring = self.ring.lock();
+        let oldest = ring.total - ring.len() as u64;
+        let first = from.max(oldest);
+        let skip = (first - oldest) as usize;
+        let mut n = 0;
+        for (slot, event) in out.iter_mut().zip(ring.iter().skip(skip)) {
+            *slot = Some(*event);
+            n += 1;
+        }
+        (n, first)
     }
 
     /// Copies the last `N` events that `wanted` accepts (oldest first) into
@@ -188,5 +221,42 @@ impl Telemetry {
             n += 1;
         }
         n
+    }
+}
+
+/// The notify work: multicasts every event recorded since the last run to
+/// the generic netlink group, in order, numbered.
+pub(crate) fn notify(telemetry: &Telemetry) {
+    const BATCH: usize = 32;
+    loop {
+        let from = telemetry.sent.load(Relaxed);
+        let mut batch = [None; BATCH];
+        let (n, first) = telemetry.since(from, &mut batch);
+        telemetry.sent.store(first + n as u64, Relaxed);
+        if n == 0 || !ffi::genl_listening() {
+            return;
+        }
+        for (seq, e) in (first..).zip(batch.iter().flatten()) {
+            let ev = ffi::GenlEvent {
+                seq,
+                timestamp_ns: e.timestamp_ns,
+                value: e.value,
+                limit: e.limit,
+                kind: e.kind as u32,
+                agent_id: e.agent_id,
+                pid: e.pid,
+                exit_code: e.exit_code,
+                signal: e.signal,
+                fault: e.fault.into(),
+                action: e.action.into(),
+                pad: 0,
+            };
+            // A full socket buffer loses the event for that listener: the
+            // sequence numbers show the gap.
+            let _ = ffi::genl_send(&ev);
+        }
+        if n < BATCH {
+            return;
+        }
     }
 }

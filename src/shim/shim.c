@@ -24,7 +24,9 @@
 #include <linux/tracepoint.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
+#include <net/genetlink.h>
 
+#include <linux/asm.h>
 #include "shim.h"
 
 /* Read and write syscalls in @ioac; 0 without CONFIG_TASK_XACCT. */
@@ -56,6 +58,18 @@ static void asm_process_usage(struct task_struct *p, bool live_only,
 		*cpu_ns += READ_ONCE(t->se.sum_exec_runtime);
 		*io_ops += asm_ioac_ops(&t->ioac);
 	}
+}
+
+/*
+ * Resident pages of @mm, summed exactly: get_mm_rss() reads the per-CPU
+ * counters' global part only, which stays 0 for a small process until a
+ * CPU's batch folds in.
+ */
+static u64 asm_mm_rss_pages(struct mm_struct *mm)
+{
+	return percpu_counter_sum_positive(&mm->rss_stat[MM_FILEPAGES]) +
+	       percpu_counter_sum_positive(&mm->rss_stat[MM_ANONPAGES]) +
+	       percpu_counter_sum_positive(&mm->rss_stat[MM_SHMEMPAGES]);
 }
 
 /* ---- tracepoint probes: extract the fields, hand them to Rust ---- */
@@ -137,6 +151,70 @@ int asm_signal_task(struct task_struct *task, int sig)
 {
 	/* kill_pid() takes RCU itself; PIDTYPE_TGID reaches every thread. */
 	return kill_pid(task_tgid(task), sig, 1);
+}
+
+/* ---- generic netlink: the events multicast group ---- */
+
+static const struct genl_multicast_group asm_genl_mcgrps[] = {
+	{ .name = ASM_GENL_MCGRP_EVENTS },
+};
+
+static struct genl_family asm_genl_family = {
+	.name = ASM_GENL_NAME,
+	.version = ASM_GENL_VERSION,
+	.maxattr = ASM_A_MAX,
+	.module = THIS_MODULE,
+	.mcgrps = asm_genl_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(asm_genl_mcgrps),
+};
+static bool asm_genl_registered;
+
+static void asm_notify_fn(struct work_struct *work)
+{
+	asm_rust_notify();
+}
+static DECLARE_WORK(asm_notify_work, asm_notify_fn);
+
+void asm_notify_kick(void)
+{
+	if (READ_ONCE(asm_genl_registered))
+		schedule_work(&asm_notify_work);
+}
+
+bool asm_genl_listening(void)
+{
+	return genl_has_listeners(&asm_genl_family, &init_net, 0) > 0;
+}
+
+int asm_genl_send(const struct asm_genl_event *ev)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!skb)
+		return -ENOMEM;
+	hdr = genlmsg_put(skb, 0, 0, &asm_genl_family, 0, ASM_CMD_EVENT);
+	if (!hdr)
+		goto too_big;
+	if (nla_put_u64_64bit(skb, ASM_A_SEQ, ev->seq, ASM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ASM_A_TIMESTAMP_NS, ev->timestamp_ns, ASM_A_PAD) ||
+	    nla_put_u32(skb, ASM_A_EVENT_TYPE, ev->type) ||
+	    nla_put_u32(skb, ASM_A_AGENT_ID, ev->agent_id) ||
+	    nla_put_s32(skb, ASM_A_PID, ev->pid) ||
+	    nla_put_s32(skb, ASM_A_EXIT_CODE, ev->exit_code) ||
+	    nla_put_s32(skb, ASM_A_SIGNAL, ev->signal) ||
+	    nla_put_u32(skb, ASM_A_FAULT, ev->fault) ||
+	    nla_put_u32(skb, ASM_A_ACTION, ev->action) ||
+	    nla_put_u64_64bit(skb, ASM_A_VALUE, ev->value, ASM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ASM_A_LIMIT, ev->limit, ASM_A_PAD))
+		goto too_big;
+	genlmsg_end(skb, hdr);
+	/* -ESRCH: nobody listens any more; not an error. */
+	return genlmsg_multicast(&asm_genl_family, skb, 0, 0, GFP_KERNEL);
+too_big:
+	nlmsg_free(skb);
+	return -EMSGSIZE;
 }
 
 struct asm_tp {
@@ -275,6 +353,12 @@ void asm_shim_exit(void)
 	asm_tps_unregister();
 	/* No agent can be registered any more: the sampler stops for good. */
 	cancel_delayed_work_sync(&asm_sampler_work);
+	/* Nothing records events now: the last notification, then the family. */
+	if (asm_genl_registered) {
+		WRITE_ONCE(asm_genl_registered, false);
+		cancel_work_sync(&asm_notify_work);
+		genl_unregister_family(&asm_genl_family);
+	}
 }
 
 int asm_shim_init(void)
@@ -293,6 +377,10 @@ int asm_shim_init(void)
 	debugfs_create_file("events", 0444, asm_debugfs_dir, NULL, &asm_events_fops);
 	debugfs_create_file("probe_cost", 0400, asm_debugfs_dir, NULL, &asm_probe_cost_fops);
 
+	ret = genl_register_family(&asm_genl_family);
+	if (ret)
+		goto err;
+	WRITE_ONCE(asm_genl_registered, true);
 	ret = asm_tps_register();
 	if (ret)
 		goto err;
@@ -466,7 +554,7 @@ void asm_for_each_process(void (*cb)(void *ctx, const struct asm_task_info *info
 		/* task_lock keeps p->mm from being torn down under us. */
 		task_lock(p);
 		if (p->mm)
-			info.rss_bytes = (u64)get_mm_rss(p->mm) << PAGE_SHIFT;
+			info.rss_bytes = asm_mm_rss_pages(p->mm) << PAGE_SHIFT;
 		task_unlock(p);
 		cb(ctx, &info);
 	}

@@ -29,6 +29,22 @@ struct asm_task_info {
 	u64 io_ops;		/* read and write syscalls (task I/O accounting) */
 };
 
+/* One event for the generic netlink family (see asm.h). */
+struct asm_genl_event {
+	u64 seq;
+	u64 timestamp_ns;
+	u64 value;
+	u64 limit;
+	u32 type;
+	u32 agent_id;
+	s32 pid;
+	s32 exit_code;
+	s32 signal;
+	u32 fault;
+	u32 action;
+	u32 pad;
+};
+
 /* Objects: /proc/agentsys, debugfs asm/, /dev/asm, the lifecycle probes. */
 int asm_shim_init(void);
 void asm_shim_exit(void);
@@ -36,6 +52,12 @@ void asm_shim_exit(void);
 int asm_shim_syscall_probe(bool on);
 /* Run the sampler (asm_rust_sample) now; it re-arms itself. */
 void asm_sampler_kick(void);
+/* Have asm_rust_notify() run soon (any context). */
+void asm_notify_kick(void);
+/* Whether anyone listens to the events group. */
+bool asm_genl_listening(void);
+/* Multicast one event; 0 or a negative errno. */
+int asm_genl_send(const struct asm_genl_event *ev);
 /* Send @sig to the thread group of @task (under RCU or a task reference). */
 int asm_signal_task(struct task_struct *task, int sig);
 
@@ -83,6 +105,8 @@ void asm_rust_on_attach(u64 cgroup_id, pid_t tgid, struct task_struct *task,
 			u64 cpu_ns);
 /* The sampler's work: returns ms until it wants to run again, 0 for never. */
 unsigned int asm_rust_sample(void);
+/* The notify work: sends the events recorded since the last call. */
+void asm_rust_notify(void);
 void asm_rust_on_syscall(pid_t tgid);
 
 #endif /* ASM_SHIM_H */

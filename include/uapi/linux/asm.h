@@ -47,11 +47,14 @@ enum asm_target {
 enum asm_state {
 	ASM_STATE_SPAWNED = 0,	/* registered, has not exec'd or forked yet */
 	ASM_STATE_ACTIVE = 1,	/* running normally */
-	ASM_STATE_FAULT = 2,	/* a fault was detected; recovery pending */
-	ASM_STATE_RECOVERY = 3,	/* a recovery action is being applied */
+	ASM_STATE_FAULT = 2,	/* the last process crashed and the crash
+				 * action is log: nothing restarts it */
+	ASM_STATE_RECOVERY = 3,	/* ended by a crash or a restart action with
+				 * restarts left: its launcher restarts it */
 	ASM_STATE_RESTARTED = 4,	/* running again after a restart */
 	ASM_STATE_EXITED = 5,	/* every process exited, the last one cleanly */
-	ASM_STATE_FAILED = 6,	/* crashed with no restart left */
+	ASM_STATE_FAILED = 6,	/* crashed with no restart left, or ended by
+				 * a kill action */
 };
 
 /* Event types in the event ring (debugfs asm/events and the JSON). */
@@ -65,6 +68,11 @@ enum asm_event_type {
 	ASM_EV_FAULT = 7,	/* a fault was detected (see enum asm_fault_type) */
 	ASM_EV_ACTION = 8,	/* a recovery action was taken (enum asm_action) */
 	ASM_EV_RELEASE = 9,	/* a throttle was lifted */
+	ASM_EV_RECOVERY = 10,	/* the agent ended and is to be restarted:
+				 * its launcher starts it again */
+	ASM_EV_RESTARTED = 11,	/* a process joined an agent in Recovery */
+	ASM_EV_FAILED = 12,	/* the agent ended for good: no restart left,
+				 * or ended by a kill action */
 };
 
 /* Fault types; they index asm_fault_policy.actions. */
@@ -265,7 +273,8 @@ struct asm_json {
  * @agent_id:	the agent, or 0 for the defaults every agent follows.
  * @flags:	SET: ASM_FP_SET_LIMITS and/or ASM_FP_SET_ACTIONS (at least
  *		one); GET: 0 or ASM_FP_EFFECTIVE (an agent's values with the
- *		defaults resolved: 0 then means no limit).
+ *		defaults resolved: 0 then means no limit; for @agent_id 0
+ *		the defaults either way).
  * @cpu_quota_ms: CPU time per ASM_WINDOW_MS window, in ms (all threads).
  * @syscall_rate: system calls per second.
  * @watchdog_ms: heartbeat timeout of an agent that sent a heartbeat.
@@ -277,9 +286,17 @@ struct asm_json {
  *
  * For an agent, a limit of 0 and an action of ASM_ACTION_DEFAULT follow
  * the defaults, and ASM_LIMIT_NONE32/64 is no limit.  In the defaults 0 is
- * no limit and every action must be set.  Throttle is valid for CPU quota
- * and syscall flood only; the crash action is log, kill (no restart) or
- * restart.
+ * no limit (ASM_LIMIT_NONE* is taken as 0) and every action must be set.
+ * A preset copies its actions into the target; no preset makes an agent
+ * follow the defaults again (set every action to ASM_ACTION_DEFAULT).
+ * Throttle is valid for CPU quota and syscall flood only.
+ *
+ * SET: without ASM_FP_SET_LIMITS the four limits must be 0; without
+ * ASM_FP_SET_ACTIONS @preset and @actions must be 0; with a preset,
+ * @actions must be 0.  Changing the defaults needs CAP_SYS_ADMIN; an
+ * agent's policy may be changed by CAP_SYS_ADMIN, and by the agent's owner
+ * only to lower its effective limits (EPERM otherwise).  Errors: EINVAL
+ * (a rule above), ESRCH (no such agent), EPERM.
  */
 struct asm_fault_policy {
 	__u32 size;
@@ -297,10 +314,11 @@ struct asm_fault_policy {
 
 /**
  * struct asm_heartbeat - ASM_IOC_HEARTBEAT argument: the calling process's
- * agent is alive.  The first heartbeat arms the agent's watchdog.
+ * agent is alive.  The first heartbeat arms the agent's watchdog; ESRCH
+ * when the caller is not a process of an agent.
  * @size:	sizeof(struct asm_heartbeat).
  * @version:	ASM_ABI_VERSION.
- * @agent_id:	out: the caller's agent.
+ * @agent_id:	in: 0; out: the caller's agent.
  * @flags:	must be 0.
  * @reserved:	must be 0.
  */
@@ -335,6 +353,7 @@ struct asm_window {
  * @agent_id:	the agent.
  * @count:	out: windows written to @windows, oldest first: the newest
  *		min(@capacity, windows kept), at most ASM_HISTORY_WINDOWS.
+ *		Only closed windows are kept; the current one is not.
  * @windows:	user pointer to @capacity struct asm_window.
  * @capacity:	entries @windows has room for (0 is allowed).
  * @window_ms:	out: ASM_WINDOW_MS.
@@ -364,6 +383,45 @@ struct asm_history {
 	__u32 reserved0;
 	__u64 reserved[4];
 };
+
+/*
+ * Generic netlink family ASM_GENL_NAME: every event of the ring is also
+ * multicast to the group ASM_GENL_MCGRP_EVENTS as one ASM_CMD_EVENT
+ * message, in order, from process context shortly after it happened.
+ * Listening needs no privilege (the same data is in /proc/agentsys).
+ *
+ * For ASM_EV_RECOVERY, ASM_EV_RESTARTED and ASM_EV_FAILED, ASM_A_VALUE is
+ * the agent's restart count and ASM_A_LIMIT its restart budget.  For
+ * ASM_EV_FAULT they are the observed value and the limit.  ASM_A_SEQ
+ * numbers the events from 0 since load: a gap means events were lost (the
+ * ring overwrote them before they were sent, or a socket buffer was full).
+ */
+#define ASM_GENL_NAME		"asm"
+#define ASM_GENL_VERSION	1
+#define ASM_GENL_MCGRP_EVENTS	"events"
+
+enum asm_genl_cmd {
+	ASM_CMD_UNSPEC = 0,
+	ASM_CMD_EVENT = 1,	/* kernel to user, multicast: one event */
+};
+
+enum asm_genl_attr {
+	ASM_A_UNSPEC = 0,
+	ASM_A_PAD = 1,
+	ASM_A_SEQ = 2,		/* u64 */
+	ASM_A_TIMESTAMP_NS = 3,	/* u64, CLOCK_BOOTTIME */
+	ASM_A_EVENT_TYPE = 4,	/* u32, enum asm_event_type */
+	ASM_A_AGENT_ID = 5,	/* u32 */
+	ASM_A_PID = 6,		/* s32, initial pid namespace; 0 if none */
+	ASM_A_EXIT_CODE = 7,	/* s32, EXIT and CRASH */
+	ASM_A_SIGNAL = 8,	/* s32, CRASH */
+	ASM_A_FAULT = 9,	/* u32, enum asm_fault_type */
+	ASM_A_ACTION = 10,	/* u32, enum asm_action */
+	ASM_A_VALUE = 11,	/* u64 */
+	ASM_A_LIMIT = 12,	/* u64 */
+	__ASM_A_MAX,
+};
+#define ASM_A_MAX		(__ASM_A_MAX - 1)
 
 #define ASM_IOC_MAGIC	0xBA
 

@@ -3,8 +3,8 @@
 //! Rust mirror of `include/uapi/linux/asm.h`, the ABI of `/dev/asm`.
 //!
 //! This crate owns the byte layout of every ioctl argument, the ioctl request
-//! numbers, and the names user space shows for capability bits and agent
-//! states. It does no I/O: callers hand these structs to `ioctl(2)`
+//! numbers, and the names user space shows for capability bits, agent
+//! states, fault types, recovery actions and presets. It does no I/O: callers hand these structs to `ioctl(2)`
 //! themselves. `tests/layout.rs` compiles the C header and checks that every
 //! size, offset and constant here matches it.
 
@@ -79,6 +79,68 @@ pub const ASM_EV_EXEC: u32 = 4;
 pub const ASM_EV_EXIT: u32 = 5;
 /// A process of an agent died by a fatal signal or a non-zero code.
 pub const ASM_EV_CRASH: u32 = 6;
+/// A fault was detected (see the `ASM_FAULT_*` types).
+pub const ASM_EV_FAULT: u32 = 7;
+/// A recovery action was taken (see the `ASM_ACTION_*` values).
+pub const ASM_EV_ACTION: u32 = 8;
+/// A throttle was lifted.
+pub const ASM_EV_RELEASE: u32 = 9;
+
+/// `enum asm_fault_type`: CPU time in a window above the quota. Fault types
+/// index [`AsmFaultPolicy::actions`].
+pub const ASM_FAULT_CPU_QUOTA: u32 = 1;
+/// Resident memory above the limit.
+pub const ASM_FAULT_MEMORY: u32 = 2;
+/// System calls in a window above the rate.
+pub const ASM_FAULT_SYSCALL_FLOOD: u32 = 3;
+/// Fatal signal or non-zero exit.
+pub const ASM_FAULT_CRASH: u32 = 4;
+/// Capability violation.
+pub const ASM_FAULT_CAPABILITY: u32 = 5;
+/// No heartbeat within the watchdog timeout.
+pub const ASM_FAULT_UNRESPONSIVE: u32 = 6;
+/// `ASM_FAULT_TYPES`: 1 + the highest fault type.
+pub const ASM_FAULT_TYPES: usize = 7;
+
+/// `enum asm_action`, as stored in [`AsmFaultPolicy::actions`]: per agent,
+/// follow the defaults.
+pub const ASM_ACTION_DEFAULT: u8 = 0;
+/// Record the fault, nothing else.
+pub const ASM_ACTION_LOG: u8 = 1;
+/// Stop the agent for the rest of each window once it used its quota.
+pub const ASM_ACTION_THROTTLE: u8 = 2;
+/// `SIGKILL` every process; no restart.
+pub const ASM_ACTION_KILL: u8 = 3;
+/// `SIGKILL` every process, then restart.
+pub const ASM_ACTION_RESTART: u8 = 4;
+
+/// `enum asm_preset`: take [`AsmFaultPolicy::actions`] as given.
+pub const ASM_PRESET_NONE: u32 = 0;
+/// The user guide's table of default actions.
+pub const ASM_PRESET_DEFAULT: u32 = 1;
+/// Log every fault.
+pub const ASM_PRESET_PERMISSIVE: u32 = 2;
+/// Kill on every fault.
+pub const ASM_PRESET_STRICT: u32 = 3;
+
+/// `ASM_LIMIT_NONE32`: a per-agent `u32` limit that is "no limit", whatever
+/// the defaults say.
+pub const ASM_LIMIT_NONE32: u32 = 0xffff_ffff;
+/// `ASM_LIMIT_NONE64`: the same for [`AsmFaultPolicy::mem_limit_bytes`].
+pub const ASM_LIMIT_NONE64: u64 = 0xffff_ffff_ffff_ffff;
+
+/// `ASM_FP_SET_LIMITS`: SET takes the four limits.
+pub const ASM_FP_SET_LIMITS: u32 = 1 << 0;
+/// `ASM_FP_SET_ACTIONS`: SET takes `preset` and `actions`.
+pub const ASM_FP_SET_ACTIONS: u32 = 1 << 1;
+/// `ASM_FP_EFFECTIVE`: GET resolves an agent's defaults (0 then means no
+/// limit).
+pub const ASM_FP_EFFECTIVE: u32 = 1 << 2;
+
+/// `ASM_WINDOW_MS`: the sampler's window.
+pub const ASM_WINDOW_MS: u32 = 1000;
+/// `ASM_HISTORY_WINDOWS`: how many windows the sampler keeps per agent.
+pub const ASM_HISTORY_WINDOWS: usize = 60;
 
 /// `ASM_IOC_MAGIC`: the ioctl type byte.
 pub const ASM_IOC_MAGIC: u32 = 0xBA;
@@ -117,6 +179,14 @@ pub const ASM_IOC_GET_INFO: u32 = iowr(ASM_IOC_MAGIC, 0x04, size_of::<AsmAgentIn
 pub const ASM_IOC_GET_TELEMETRY_JSON: u32 = iowr(ASM_IOC_MAGIC, 0x05, size_of::<AsmJson>());
 /// `ASM_IOC_GET_AGENT_INFO_JSON`: `_IOWR(0xBA, 0x06, struct asm_json)`.
 pub const ASM_IOC_GET_AGENT_INFO_JSON: u32 = iowr(ASM_IOC_MAGIC, 0x06, size_of::<AsmJson>());
+/// `ASM_IOC_SET_FAULT_POLICY`: `_IOW(0xBA, 0x07, struct asm_fault_policy)`.
+pub const ASM_IOC_SET_FAULT_POLICY: u32 = iow(ASM_IOC_MAGIC, 0x07, size_of::<AsmFaultPolicy>());
+/// `ASM_IOC_GET_FAULT_POLICY`: `_IOWR(0xBA, 0x08, struct asm_fault_policy)`.
+pub const ASM_IOC_GET_FAULT_POLICY: u32 = iowr(ASM_IOC_MAGIC, 0x08, size_of::<AsmFaultPolicy>());
+/// `ASM_IOC_HEARTBEAT`: `_IOWR(0xBA, 0x09, struct asm_heartbeat)`.
+pub const ASM_IOC_HEARTBEAT: u32 = iowr(ASM_IOC_MAGIC, 0x09, size_of::<AsmHeartbeat>());
+/// `ASM_IOC_GET_HISTORY`: `_IOWR(0xBA, 0x0a, struct asm_history)`.
+pub const ASM_IOC_GET_HISTORY: u32 = iowr(ASM_IOC_MAGIC, 0x0a, size_of::<AsmHistory>());
 
 /// A string that does not fit a fixed `char[]` field of the ABI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -427,6 +497,184 @@ impl AsmJson {
     }
 }
 
+/// `struct asm_fault_policy`: the argument of `ASM_IOC_SET_FAULT_POLICY` and
+/// `ASM_IOC_GET_FAULT_POLICY`, an agent's (or the defaults') limits and
+/// recovery actions.
+///
+/// For an agent a limit of 0 and an action of [`ASM_ACTION_DEFAULT`] follow
+/// the defaults, and [`ASM_LIMIT_NONE32`]/[`ASM_LIMIT_NONE64`] is no limit.
+/// In the defaults 0 is no limit and every action must be set.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmFaultPolicy {
+    /// `sizeof(struct asm_fault_policy)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// The agent, or 0 for the defaults every agent follows.
+    pub agent_id: u32,
+    /// SET: [`ASM_FP_SET_LIMITS`] and/or [`ASM_FP_SET_ACTIONS`] (at least
+    /// one). GET: 0 or [`ASM_FP_EFFECTIVE`].
+    pub flags: u32,
+    /// CPU time per [`ASM_WINDOW_MS`] window, in ms (all threads).
+    pub cpu_quota_ms: u32,
+    /// System calls per second.
+    pub syscall_rate: u32,
+    /// Heartbeat timeout of an agent that sent a heartbeat, in ms.
+    pub watchdog_ms: u32,
+    /// SET with [`ASM_FP_SET_ACTIONS`]: one of the `ASM_PRESET_*` values;
+    /// with [`ASM_PRESET_NONE`] `actions` is taken as given. GET: 0.
+    pub preset: u32,
+    /// Resident memory of all its processes, in bytes.
+    pub mem_limit_bytes: u64,
+    /// An `ASM_ACTION_*` value per `ASM_FAULT_*` type; `[0]` and `[7]` are 0.
+    pub actions: [u8; 8],
+    /// Must be 0.
+    pub reserved: [u64; 4],
+}
+
+const _: () = assert!(size_of::<AsmFaultPolicy>() == 80);
+
+impl AsmFaultPolicy {
+    /// A zeroed request for `agent_id` (0: the defaults) with `flags`, and
+    /// `size` and `version` filled in.
+    pub const fn new(agent_id: u32, flags: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            agent_id,
+            flags,
+            cpu_quota_ms: 0,
+            syscall_rate: 0,
+            watchdog_ms: 0,
+            preset: ASM_PRESET_NONE,
+            mem_limit_bytes: 0,
+            actions: [ASM_ACTION_DEFAULT; 8],
+            reserved: [0; 4],
+        }
+    }
+}
+
+/// `struct asm_heartbeat`: the `ASM_IOC_HEARTBEAT` argument. The calling
+/// process's agent is alive; the first heartbeat arms its watchdog.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmHeartbeat {
+    /// `sizeof(struct asm_heartbeat)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// Out: the caller's agent.
+    pub agent_id: u32,
+    /// Must be 0.
+    pub flags: u32,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+const _: () = assert!(size_of::<AsmHeartbeat>() == 32);
+
+impl AsmHeartbeat {
+    /// A heartbeat with `size` and `version` filled in.
+    pub const fn new() -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            agent_id: 0,
+            flags: 0,
+            reserved: [0; 2],
+        }
+    }
+}
+
+impl Default for AsmHeartbeat {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `struct asm_window`: one sampler window of an agent.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AsmWindow {
+    /// `CLOCK_BOOTTIME` when the window began, in nanoseconds.
+    pub start_ns: u64,
+    /// CPU time its processes used in the window, in nanoseconds.
+    pub cpu_ns: u64,
+    /// Resident memory at the end of the window, in bytes.
+    pub rss_bytes: u64,
+    /// System calls entered in the window.
+    pub syscalls: u64,
+    /// Read and write system calls in the window (task I/O accounting).
+    pub io_ops: u64,
+}
+
+const _: () = assert!(size_of::<AsmWindow>() == 40);
+
+/// `struct asm_history`: the `ASM_IOC_GET_HISTORY` argument.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmHistory {
+    /// `sizeof(struct asm_history)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// The agent.
+    pub agent_id: u32,
+    /// Out: windows written to `windows`, oldest first: the newest
+    /// min(`capacity`, windows kept), at most [`ASM_HISTORY_WINDOWS`].
+    pub count: u32,
+    /// User pointer to `capacity` [`AsmWindow`]s.
+    pub windows: u64,
+    /// Entries `windows` has room for (0 is allowed).
+    pub capacity: u32,
+    /// Out: [`ASM_WINDOW_MS`].
+    pub window_ms: u32,
+    /// Out: CPU time since the agent was first sampled, in nanoseconds.
+    pub cpu_ns: u64,
+    /// Out: system calls since then.
+    pub syscalls: u64,
+    /// Out: read and write system calls since then.
+    pub io_ops: u64,
+    /// Out: resident memory at the last sample, in bytes.
+    pub rss_bytes: u64,
+    /// Out: the highest resident memory sampled, in bytes.
+    pub rss_peak_bytes: u64,
+    /// Out: 1 while a throttle holds the agent.
+    pub throttled: u32,
+    /// Out: 0.
+    pub reserved0: u32,
+    /// Must be 0.
+    pub reserved: [u64; 4],
+}
+
+const _: () = assert!(size_of::<AsmHistory>() == 112);
+
+impl AsmHistory {
+    /// A request for `agent_id`'s newest windows, written to `windows` (a
+    /// user pointer) with room for `capacity`, with `size` and `version`
+    /// filled in.
+    pub const fn new(agent_id: u32, windows: u64, capacity: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            agent_id,
+            count: 0,
+            windows,
+            capacity,
+            window_ms: 0,
+            cpu_ns: 0,
+            syscalls: 0,
+            io_ops: 0,
+            rss_bytes: 0,
+            rss_peak_bytes: 0,
+            throttled: 0,
+            reserved0: 0,
+            reserved: [0; 4],
+        }
+    }
+}
+
 /// One capability bit and the names user space knows it by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capability {
@@ -526,6 +774,99 @@ pub fn state_name(state: u32) -> Option<&'static str> {
     STATE_NAMES.get(usize::try_from(state).ok()?).copied()
 }
 
+/// One fault type and the names user space knows it by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultType {
+    /// The `ASM_FAULT_*` value, also the index into
+    /// [`AsmFaultPolicy::actions`].
+    pub value: u32,
+    /// The name in the JSON documents (`recent_faults`, `actions`, events),
+    /// e.g. `cpu_quota`.
+    pub name: &'static str,
+    /// The C name without its `ASM_FAULT_` prefix, e.g. `CPU_QUOTA`.
+    pub c_name: &'static str,
+}
+
+/// Every fault type, in value order.
+pub const FAULT_TYPES: [FaultType; ASM_FAULT_TYPES - 1] = [
+    FaultType {
+        value: ASM_FAULT_CPU_QUOTA,
+        name: "cpu_quota",
+        c_name: "CPU_QUOTA",
+    },
+    FaultType {
+        value: ASM_FAULT_MEMORY,
+        name: "memory",
+        c_name: "MEMORY",
+    },
+    FaultType {
+        value: ASM_FAULT_SYSCALL_FLOOD,
+        name: "syscall_flood",
+        c_name: "SYSCALL_FLOOD",
+    },
+    FaultType {
+        value: ASM_FAULT_CRASH,
+        name: "crash",
+        c_name: "CRASH",
+    },
+    FaultType {
+        value: ASM_FAULT_CAPABILITY,
+        name: "capability_violation",
+        c_name: "CAPABILITY",
+    },
+    FaultType {
+        value: ASM_FAULT_UNRESPONSIVE,
+        name: "unresponsive",
+        c_name: "UNRESPONSIVE",
+    },
+];
+
+/// The JSON name of `ASM_FAULT_*` value `fault`, or `None` for a value this
+/// ABI version does not define.
+pub fn fault_name(fault: u32) -> Option<&'static str> {
+    FAULT_TYPES
+        .iter()
+        .find(|f| f.value == fault)
+        .map(|f| f.name)
+}
+
+/// Action names, indexed by `ASM_ACTION_*` value.
+pub const ACTION_NAMES: [&str; 5] = ["default", "log", "throttle", "kill", "restart"];
+
+/// The name of `ASM_ACTION_*` value `action`, or `None` for a value this ABI
+/// version does not define.
+pub fn action_name(action: u8) -> Option<&'static str> {
+    ACTION_NAMES.get(usize::from(action)).copied()
+}
+
+/// The `ASM_ACTION_*` value called `s` (exact, lower case, as in the JSON).
+pub fn parse_action(s: &str) -> Option<u8> {
+    let i = ACTION_NAMES.iter().position(|name| *name == s)?;
+    u8::try_from(i).ok()
+}
+
+/// Whether `action` may be set for `fault`: throttling stops an agent for
+/// the rest of a window, which only means something for the two faults
+/// counted per window (CPU quota and syscall flood).
+pub fn action_allowed(fault: u32, action: u8) -> bool {
+    action != ASM_ACTION_THROTTLE
+        || fault == ASM_FAULT_CPU_QUOTA
+        || fault == ASM_FAULT_SYSCALL_FLOOD
+}
+
+/// Preset names, indexed by `ASM_PRESET_*` value.
+pub const PRESET_NAMES: [&str; 4] = ["none", "default", "permissive", "strict"];
+
+/// The `ASM_PRESET_*` value called `s`; `none` is not a preset one asks
+/// for (it means "take the actions as given").
+pub fn parse_preset(s: &str) -> Option<u32> {
+    let i = PRESET_NAMES.iter().position(|name| *name == s)?;
+    match u32::try_from(i).ok()? {
+        ASM_PRESET_NONE => None,
+        preset => Some(preset),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,6 +880,10 @@ mod tests {
         assert_eq!(ASM_IOC_GET_INFO, 0xC1C0_BA04);
         assert_eq!(ASM_IOC_GET_TELEMETRY_JSON, 0xC028_BA05);
         assert_eq!(ASM_IOC_GET_AGENT_INFO_JSON, 0xC028_BA06);
+        assert_eq!(ASM_IOC_SET_FAULT_POLICY, 0x4050_BA07);
+        assert_eq!(ASM_IOC_GET_FAULT_POLICY, 0xC050_BA08);
+        assert_eq!(ASM_IOC_HEARTBEAT, 0xC020_BA09);
+        assert_eq!(ASM_IOC_GET_HISTORY, 0xC070_BA0A);
     }
 
     #[test]
@@ -556,6 +901,17 @@ mod tests {
             (j.size, j.version, j.agent_id, j.buf, j.len),
             (40, 1, 3, 0x2000, 64)
         );
+        let p = AsmFaultPolicy::new(4, ASM_FP_EFFECTIVE);
+        assert_eq!((p.size, p.version, p.agent_id, p.flags), (80, 1, 4, 4));
+        assert_eq!((p.preset, p.actions, p.reserved), (0, [0; 8], [0; 4]));
+        let b = AsmHeartbeat::new();
+        assert_eq!((b.size, b.version, b.agent_id, b.flags), (32, 1, 0, 0));
+        let h = AsmHistory::new(5, 0x3000, 60);
+        assert_eq!(
+            (h.size, h.version, h.agent_id, h.windows, h.capacity),
+            (112, 1, 5, 0x3000, 60)
+        );
+        assert_eq!((h.count, h.reserved0, h.reserved), (0, 0, [0; 4]));
     }
 
     #[test]
@@ -613,6 +969,56 @@ mod tests {
         assert_eq!(state_name(ASM_STATE_FAILED), Some("Failed"));
         assert_eq!(state_name(7), None);
         assert_eq!(state_name(u32::MAX), None);
+    }
+
+    #[test]
+    fn fault_action_and_preset_names() {
+        for (i, fault) in FAULT_TYPES.iter().enumerate() {
+            // In value order, covering 1 .. ASM_FAULT_TYPES - 1.
+            assert_eq!(fault.value as usize, i + 1);
+            assert_eq!(fault_name(fault.value), Some(fault.name));
+        }
+        assert_eq!(
+            fault_name(ASM_FAULT_CAPABILITY),
+            Some("capability_violation")
+        );
+        assert_eq!(fault_name(0), None);
+        assert_eq!(fault_name(ASM_FAULT_TYPES as u32), None);
+
+        for (s, action) in [
+            ("default", ASM_ACTION_DEFAULT),
+            ("log", ASM_ACTION_LOG),
+            ("throttle", ASM_ACTION_THROTTLE),
+            ("kill", ASM_ACTION_KILL),
+            ("restart", ASM_ACTION_RESTART),
+        ] {
+            assert_eq!(parse_action(s), Some(action));
+            assert_eq!(action_name(action), Some(s));
+        }
+        assert_eq!(parse_action("Kill"), None);
+        assert_eq!(action_name(5), None);
+
+        assert_eq!(parse_preset("default"), Some(ASM_PRESET_DEFAULT));
+        assert_eq!(parse_preset("permissive"), Some(ASM_PRESET_PERMISSIVE));
+        assert_eq!(parse_preset("strict"), Some(ASM_PRESET_STRICT));
+        assert_eq!(parse_preset("none"), None);
+        assert_eq!(parse_preset("lax"), None);
+    }
+
+    #[test]
+    fn throttle_only_for_windowed_faults() {
+        for fault in FAULT_TYPES {
+            let windowed = [ASM_FAULT_CPU_QUOTA, ASM_FAULT_SYSCALL_FLOOD].contains(&fault.value);
+            assert_eq!(action_allowed(fault.value, ASM_ACTION_THROTTLE), windowed);
+            for action in [
+                ASM_ACTION_DEFAULT,
+                ASM_ACTION_LOG,
+                ASM_ACTION_KILL,
+                ASM_ACTION_RESTART,
+            ] {
+                assert!(action_allowed(fault.value, action));
+            }
+        }
     }
 
     #[test]

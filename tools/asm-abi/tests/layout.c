@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Prints what the C compiler makes of include/uapi/linux/asm.h: the size
- * and every field offset of each struct, and every constant.  layout.rs
+ * and every field offset of each struct, the length of the arrays whose
+ * length is not a named constant, and every constant.  layout.rs
  * compiles this and compares each line with the Rust mirror.
  */
 #include <stddef.h>
@@ -77,6 +78,53 @@ int main(void)
 	OFF(asm_json, buf);
 	OFF(asm_json, reserved);
 
+	SIZE(asm_fault_policy);
+	OFF(asm_fault_policy, size);
+	OFF(asm_fault_policy, version);
+	OFF(asm_fault_policy, agent_id);
+	OFF(asm_fault_policy, flags);
+	OFF(asm_fault_policy, cpu_quota_ms);
+	OFF(asm_fault_policy, syscall_rate);
+	OFF(asm_fault_policy, watchdog_ms);
+	OFF(asm_fault_policy, preset);
+	OFF(asm_fault_policy, mem_limit_bytes);
+	OFF(asm_fault_policy, actions);
+	OFF(asm_fault_policy, reserved);
+
+	SIZE(asm_heartbeat);
+	OFF(asm_heartbeat, size);
+	OFF(asm_heartbeat, version);
+	OFF(asm_heartbeat, agent_id);
+	OFF(asm_heartbeat, flags);
+	OFF(asm_heartbeat, reserved);
+
+	SIZE(asm_window);
+	OFF(asm_window, start_ns);
+	OFF(asm_window, cpu_ns);
+	OFF(asm_window, rss_bytes);
+	OFF(asm_window, syscalls);
+	OFF(asm_window, io_ops);
+
+	SIZE(asm_history);
+	OFF(asm_history, size);
+	OFF(asm_history, version);
+	OFF(asm_history, agent_id);
+	OFF(asm_history, count);
+	OFF(asm_history, windows);
+	OFF(asm_history, capacity);
+	OFF(asm_history, window_ms);
+	OFF(asm_history, cpu_ns);
+	OFF(asm_history, syscalls);
+	OFF(asm_history, io_ops);
+	OFF(asm_history, rss_bytes);
+	OFF(asm_history, rss_peak_bytes);
+	OFF(asm_history, throttled);
+	OFF(asm_history, reserved0);
+	OFF(asm_history, reserved);
+	/* Array lengths: a resized array moves no offset after it. */
+	printf("length asm_fault_policy.actions %zu\n",
+	       sizeof(((struct asm_fault_policy *)0)->actions));
+
 	CONST(ASM_ABI_VERSION);
 	CONST(ASM_NAME_LEN);
 	CONST(ASM_SCOPE_LEN);
@@ -107,6 +155,32 @@ int main(void)
 	CONST(ASM_EV_EXEC);
 	CONST(ASM_EV_EXIT);
 	CONST(ASM_EV_CRASH);
+	CONST(ASM_EV_FAULT);
+	CONST(ASM_EV_ACTION);
+	CONST(ASM_EV_RELEASE);
+	CONST(ASM_FAULT_CPU_QUOTA);
+	CONST(ASM_FAULT_MEMORY);
+	CONST(ASM_FAULT_SYSCALL_FLOOD);
+	CONST(ASM_FAULT_CRASH);
+	CONST(ASM_FAULT_CAPABILITY);
+	CONST(ASM_FAULT_UNRESPONSIVE);
+	CONST(ASM_FAULT_TYPES);
+	CONST(ASM_ACTION_DEFAULT);
+	CONST(ASM_ACTION_LOG);
+	CONST(ASM_ACTION_THROTTLE);
+	CONST(ASM_ACTION_KILL);
+	CONST(ASM_ACTION_RESTART);
+	CONST(ASM_PRESET_NONE);
+	CONST(ASM_PRESET_DEFAULT);
+	CONST(ASM_PRESET_PERMISSIVE);
+	CONST(ASM_PRESET_STRICT);
+	CONST(ASM_LIMIT_NONE32);
+	CONST(ASM_LIMIT_NONE64);
+	CONST(ASM_FP_SET_LIMITS);
+	CONST(ASM_FP_SET_ACTIONS);
+	CONST(ASM_FP_EFFECTIVE);
+	CONST(ASM_WINDOW_MS);
+	CONST(ASM_HISTORY_WINDOWS);
 	CONST(ASM_IOC_MAGIC);
 	CONST(ASM_IOC_REGISTER);
 	CONST(ASM_IOC_UNREGISTER);
@@ -114,6 +188,10 @@ int main(void)
 	CONST(ASM_IOC_GET_INFO);
 	CONST(ASM_IOC_GET_TELEMETRY_JSON);
 	CONST(ASM_IOC_GET_AGENT_INFO_JSON);
+	CONST(ASM_IOC_SET_FAULT_POLICY);
+	CONST(ASM_IOC_GET_FAULT_POLICY);
+	CONST(ASM_IOC_HEARTBEAT);
+	CONST(ASM_IOC_GET_HISTORY);
 	/* A string: print it as a line of its own for an exact comparison. */
 	printf("string ASM_DEVICE_PATH %s\n", ASM_DEVICE_PATH);
 	return 0;

@@ -4,7 +4,7 @@
 //!
 //! `layout.c` is compiled with the host's `cc` against
 //! `include/uapi/linux/asm.h` and prints one line per struct size, field
-//! offset and constant; this test builds the same lines from the Rust
+//! offset, array length and constant; this test builds the same lines from the Rust
 //! definitions and requires the two sets to be equal, so a field added,
 //! moved or resized on either side fails here.
 
@@ -99,6 +99,67 @@ fn rust_lines() -> BTreeMap<String, String> {
     );
     size!(AsmJson, "asm_json");
     off!(AsmJson, "asm_json", size, version, agent_id, len, buf, reserved);
+    size!(AsmFaultPolicy, "asm_fault_policy");
+    off!(
+        AsmFaultPolicy,
+        "asm_fault_policy",
+        size,
+        version,
+        agent_id,
+        flags,
+        cpu_quota_ms,
+        syscall_rate,
+        watchdog_ms,
+        preset,
+        mem_limit_bytes,
+        actions,
+        reserved
+    );
+    size!(AsmHeartbeat, "asm_heartbeat");
+    off!(
+        AsmHeartbeat,
+        "asm_heartbeat",
+        size,
+        version,
+        agent_id,
+        flags,
+        reserved
+    );
+    size!(AsmWindow, "asm_window");
+    off!(
+        AsmWindow,
+        "asm_window",
+        start_ns,
+        cpu_ns,
+        rss_bytes,
+        syscalls,
+        io_ops
+    );
+    size!(AsmHistory, "asm_history");
+    off!(
+        AsmHistory,
+        "asm_history",
+        size,
+        version,
+        agent_id,
+        count,
+        windows,
+        capacity,
+        window_ms,
+        cpu_ns,
+        syscalls,
+        io_ops,
+        rss_bytes,
+        rss_peak_bytes,
+        throttled,
+        reserved0,
+        reserved
+    );
+    let policy = AsmFaultPolicy::new(0, 0);
+    put(
+        "length asm_fault_policy.actions".into(),
+        policy.actions.len().to_string(),
+    );
 
     consts!(
         ASM_ABI_VERSION,
@@ -129,17 +190,50 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_EV_EXEC,
         ASM_EV_EXIT,
         ASM_EV_CRASH,
+        ASM_EV_FAULT,
+        ASM_EV_ACTION,
+        ASM_EV_RELEASE,
+        ASM_FAULT_CPU_QUOTA,
+        ASM_FAULT_MEMORY,
+        ASM_FAULT_SYSCALL_FLOOD,
+        ASM_FAULT_CRASH,
+        ASM_FAULT_CAPABILITY,
+        ASM_FAULT_UNRESPONSIVE,
+        ASM_ACTION_DEFAULT,
+        ASM_ACTION_LOG,
+        ASM_ACTION_THROTTLE,
+        ASM_ACTION_KILL,
+        ASM_ACTION_RESTART,
+        ASM_PRESET_NONE,
+        ASM_PRESET_DEFAULT,
+        ASM_PRESET_PERMISSIVE,
+        ASM_PRESET_STRICT,
+        ASM_LIMIT_NONE32,
+        ASM_LIMIT_NONE64,
+        ASM_FP_SET_LIMITS,
+        ASM_FP_SET_ACTIONS,
+        ASM_FP_EFFECTIVE,
+        ASM_WINDOW_MS,
         ASM_IOC_MAGIC,
         ASM_IOC_REGISTER,
         ASM_IOC_UNREGISTER,
         ASM_IOC_LIST,
         ASM_IOC_GET_INFO,
         ASM_IOC_GET_TELEMETRY_JSON,
-        ASM_IOC_GET_AGENT_INFO_JSON
+        ASM_IOC_GET_AGENT_INFO_JSON,
+        ASM_IOC_SET_FAULT_POLICY,
+        ASM_IOC_GET_FAULT_POLICY,
+        ASM_IOC_HEARTBEAT,
+        ASM_IOC_GET_HISTORY
     );
-    // usize has no From into u64, so the two lengths go by hand.
+    // usize has no From into u64, so the lengths and counts go by hand.
     put("const ASM_NAME_LEN".into(), ASM_NAME_LEN.to_string());
     put("const ASM_SCOPE_LEN".into(), ASM_SCOPE_LEN.to_string());
+    put("const ASM_FAULT_TYPES".into(), ASM_FAULT_TYPES.to_string());
+    put(
+        "const ASM_HISTORY_WINDOWS".into(),
+        ASM_HISTORY_WINDOWS.to_string(),
+    );
     put("string ASM_DEVICE_PATH".into(), ASM_DEVICE_PATH.to_string());
     lines
 }

@@ -58,6 +58,18 @@ pub enum Op<'a> {
     Unregister(u32),
     /// Opening the cgroup directory given to `register --cgroup`.
     OpenCgroup(&'a Path),
+    /// `ASM_IOC_GET_HISTORY` of an agent.
+    History(u32),
+    /// `ASM_IOC_GET_FAULT_POLICY` of an agent, or of the defaults (0).
+    GetPolicy(u32),
+    /// `ASM_IOC_SET_FAULT_POLICY` with `ASM_FP_SET_LIMITS`, of an agent or
+    /// of the defaults (0).
+    SetLimits(u32),
+    /// `ASM_IOC_SET_FAULT_POLICY` with `ASM_FP_SET_ACTIONS`, of an agent or
+    /// of the defaults (0).
+    SetActions(u32),
+    /// `ASM_IOC_HEARTBEAT`.
+    Heartbeat,
     /// Reading `CLOCK_BOOTTIME`.
     Clock,
 }
@@ -76,7 +88,30 @@ impl Op<'_> {
                 format!("{ASM_DEVICE_PATH} not found: is the asm module loaded?")
             }
             (Op::Open, EACCES | EPERM) => format!("permission denied opening {ASM_DEVICE_PATH}"),
-            (Op::Info(id) | Op::Unregister(id), ESRCH) => format!("no agent with id {id}"),
+            (Op::Info(id) | Op::Unregister(id) | Op::History(id), ESRCH) => {
+                format!("no agent with id {id}")
+            }
+            (Op::GetPolicy(id) | Op::SetLimits(id) | Op::SetActions(id), ESRCH) if id != 0 => {
+                format!("no agent with id {id}")
+            }
+            (Op::SetLimits(0) | Op::SetActions(0), EPERM) => {
+                "permission denied: changing the default policy needs CAP_SYS_ADMIN".into()
+            }
+            // The module lets an agent's owner narrow its limits, nothing
+            // more.
+            (Op::SetLimits(id), EPERM) => format!(
+                "permission denied: the owner of agent {id} may only lower its limits; anything else needs CAP_SYS_ADMIN"
+            ),
+            (Op::SetActions(id), EPERM) => format!(
+                "permission denied: changing the recovery actions of agent {id} needs CAP_SYS_ADMIN"
+            ),
+            (Op::SetLimits(_), EINVAL) => {
+                "the asm module rejected these limits".into()
+            }
+            (Op::SetActions(_), EINVAL) => {
+                "the asm module rejected these recovery actions".into()
+            }
+            (Op::Heartbeat, ESRCH) => "this process does not belong to an agent".into(),
             (Op::Unregister(id), EPERM) => format!(
                 "permission denied: only the agent's owner or CAP_SYS_ADMIN can unregister agent {id}"
             ),
@@ -147,6 +182,10 @@ impl Op<'_> {
             Op::Register(_, _) => "ASM_IOC_REGISTER",
             Op::Unregister(_) => "ASM_IOC_UNREGISTER",
             Op::OpenCgroup(_) => "opening the cgroup",
+            Op::History(_) => "ASM_IOC_GET_HISTORY",
+            Op::GetPolicy(_) => "ASM_IOC_GET_FAULT_POLICY",
+            Op::SetLimits(_) | Op::SetActions(_) => "ASM_IOC_SET_FAULT_POLICY",
+            Op::Heartbeat => "ASM_IOC_HEARTBEAT",
             Op::Clock => "clock_gettime",
         }
     }
@@ -232,6 +271,43 @@ mod tests {
             (
                 msg(Op::Telemetry, libc::EFAULT),
                 "ASM_IOC_GET_TELEMETRY_JSON: Bad address",
+            ),
+            (msg(Op::History(8), libc::ESRCH), "no agent with id 8"),
+            (msg(Op::GetPolicy(8), libc::ESRCH), "no agent with id 8"),
+            (msg(Op::SetLimits(8), libc::ESRCH), "no agent with id 8"),
+            (msg(Op::SetActions(8), libc::ESRCH), "no agent with id 8"),
+            (
+                msg(Op::SetLimits(0), libc::EPERM),
+                "permission denied: changing the default policy needs CAP_SYS_ADMIN",
+            ),
+            (
+                msg(Op::SetLimits(9), libc::EPERM),
+                "permission denied: the owner of agent 9 may only lower its limits; anything else needs CAP_SYS_ADMIN",
+            ),
+            (
+                msg(Op::SetActions(9), libc::EPERM),
+                "permission denied: changing the recovery actions of agent 9 needs CAP_SYS_ADMIN",
+            ),
+            (
+                msg(Op::SetLimits(9), libc::EINVAL),
+                "the asm module rejected these limits",
+            ),
+            (
+                msg(Op::SetActions(0), libc::EINVAL),
+                "the asm module rejected these recovery actions",
+            ),
+            (
+                msg(Op::Heartbeat, libc::ESRCH),
+                "this process does not belong to an agent",
+            ),
+            // An asm module from before the fault detector.
+            (
+                msg(Op::History(8), libc::ENOTTY),
+                "/dev/asm does not know this request: asmctl and the asm module differ in version",
+            ),
+            (
+                msg(Op::GetPolicy(0), libc::EIO),
+                "ASM_IOC_GET_FAULT_POLICY: Input/output error",
             ),
         ] {
             assert_eq!(got, want);

@@ -1,15 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The data the views show: the two JSON documents of Documentation/uapi.rst
-//! as serde structs, and the conversion of `struct asm_agent_info` into the
+//! as serde structs, the conversion of `struct asm_agent_info` into the
 //! same agent struct so that `list` renders one type whichever ioctl it
-//! came from.
+//! came from, and the views asmctl builds from binary replies (history,
+//! top, limits, recovery), each one struct for both the table and `--json`.
 //!
 //! Only the fields a table shows are declared: serde ignores the others, so
-//! a module that adds fields to its documents does not break asmctl.
+//! a module that adds fields to its documents does not break asmctl. The
+//! fault detector's fields are optional, so that a module from before it
+//! does not break asmctl either.
 
-use asm_abi::{capability_names, state_name, AsmAgentInfo, ASM_CAP_ALL};
-use serde::Deserialize;
+use asm_abi::{
+    action_name, capability_names, state_name, AsmAgentInfo, AsmFaultPolicy, AsmHistory, AsmWindow,
+    ASM_CAP_ALL, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64, FAULT_TYPES,
+};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// `ASM_IOC_GET_TELEMETRY_JSON`'s document.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -33,12 +41,13 @@ pub struct SystemMetrics {
 }
 
 /// One entry of `recent_events`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Event {
     /// `CLOCK_BOOTTIME` nanoseconds.
     pub timestamp_ns: u64,
-    /// `register`, `unregister`, `spawn`, `exec`, `exit` or `crash`; kept as
-    /// text so that a type added later still shows.
+    /// `register`, `unregister`, `spawn`, `exec`, `exit`, `crash`, `fault`,
+    /// `action` or `release`; kept as text so that a type added later still
+    /// shows.
     #[serde(rename = "type")]
     pub kind: String,
     pub agent_id: u32,
@@ -46,6 +55,17 @@ pub struct Event {
     pub pid: i32,
     pub exit_code: i32,
     pub signal: i32,
+    /// `fault`, `action`, `release`: the fault type's JSON name (for
+    /// `release`, of the throttle that was lifted).
+    pub fault: Option<String>,
+    /// `fault`: what was measured, in `unit`.
+    pub observed: Option<u64>,
+    /// `fault`: the limit it crossed, in `unit`.
+    pub limit: Option<u64>,
+    /// `fault`: `ms`, `bytes`, `per_s` or `status`.
+    pub unit: Option<String>,
+    /// `action`: the action's name.
+    pub action: Option<String>,
 }
 
 /// `ASM_IOC_GET_AGENT_INFO_JSON`'s document.
@@ -71,6 +91,40 @@ pub struct AgentInfo {
     pub memory_bytes: u64,
     /// `CLOCK_BOOTTIME` nanoseconds.
     pub last_activity_ns: u64,
+    /// Whether a throttle holds the agent now.
+    pub throttled: Option<bool>,
+    /// The effective limits.
+    pub limits: Option<EffectiveLimits>,
+    /// The effective action per fault type, keyed by the fault's JSON name.
+    pub actions: Option<BTreeMap<String, String>>,
+    /// The last faults, oldest first.
+    pub recent_faults: Option<Vec<FaultRecord>>,
+}
+
+/// The `limits` object of the agent document: the effective values, `None`
+/// (`null`) for no limit.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct EffectiveLimits {
+    pub cpu_quota_ms: Option<u64>,
+    pub mem_limit_bytes: Option<u64>,
+    pub syscall_rate: Option<u64>,
+    pub watchdog_ms: Option<u64>,
+}
+
+/// One entry of the agent document's `recent_faults`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FaultRecord {
+    /// `CLOCK_BOOTTIME` nanoseconds.
+    pub timestamp_ns: u64,
+    /// The fault type's JSON name.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub observed: u64,
+    pub limit: u64,
+    /// `ms`, `bytes`, `per_s` or `status`.
+    pub unit: String,
+    /// The action taken.
+    pub action: String,
 }
 
 impl AgentInfo {
@@ -112,8 +166,271 @@ impl From<&AsmAgentInfo> for AgentInfo {
             cpu_time_us: raw.cpu_us,
             memory_bytes: raw.mem_bytes,
             last_activity_ns: raw.last_activity_ns,
+            throttled: None,
+            limits: None,
+            actions: None,
+            recent_faults: None,
         }
     }
+}
+
+/// `part` as a percentage of `whole`; `None` for an empty whole.
+fn percent(part: u64, whole: u64) -> Option<f64> {
+    // f64 is exact to 2^53 ns (104 days) per window: plenty.
+    (whole > 0).then(|| part as f64 * 100.0 / whole as f64)
+}
+
+/// `x` rounded to one decimal, as the tables show it, so that the JSON
+/// carries the same figure rather than float noise.
+fn tenths(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// One sampler window, as `history --json` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Window {
+    /// `CLOCK_BOOTTIME` nanoseconds.
+    pub start_ns: u64,
+    pub cpu_ns: u64,
+    pub rss_bytes: u64,
+    pub syscalls: u64,
+    pub io_ops: u64,
+}
+
+impl From<&AsmWindow> for Window {
+    fn from(w: &AsmWindow) -> Self {
+        Self {
+            start_ns: w.start_ns,
+            cpu_ns: w.cpu_ns,
+            rss_bytes: w.rss_bytes,
+            syscalls: w.syscalls,
+            io_ops: w.io_ops,
+        }
+    }
+}
+
+/// `asmctl history`: an agent's windows, oldest first, and its totals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct History {
+    pub agent_id: u32,
+    pub window_ms: u32,
+    pub windows: Vec<Window>,
+    /// Totals since the agent was first sampled.
+    pub cpu_ns: u64,
+    pub syscalls: u64,
+    pub io_ops: u64,
+    /// At the last sample.
+    pub rss_bytes: u64,
+    pub rss_peak_bytes: u64,
+    pub throttled: bool,
+}
+
+impl History {
+    /// The view of a GET_HISTORY reply and the windows it wrote.
+    pub fn new(raw: &AsmHistory, windows: &[AsmWindow]) -> Self {
+        Self {
+            agent_id: raw.agent_id,
+            window_ms: raw.window_ms,
+            windows: windows.iter().map(Window::from).collect(),
+            cpu_ns: raw.cpu_ns,
+            syscalls: raw.syscalls,
+            io_ops: raw.io_ops,
+            rss_bytes: raw.rss_bytes,
+            rss_peak_bytes: raw.rss_peak_bytes,
+            throttled: raw.throttled != 0,
+        }
+    }
+
+    /// The length of `n` windows in nanoseconds.
+    fn span_ns(&self, n: usize) -> u64 {
+        (n as u64)
+            .saturating_mul(u64::from(self.window_ms))
+            .saturating_mul(1_000_000)
+    }
+
+    /// CPU time of window `w` as a percentage of the window (above 100 with
+    /// several threads busy).
+    pub fn cpu_percent(&self, w: &Window) -> Option<f64> {
+        percent(w.cpu_ns, self.span_ns(1))
+    }
+
+    /// The newest `n` windows (fewer if fewer were kept).
+    pub fn last(&self, n: usize) -> &[Window] {
+        &self.windows[self.windows.len().saturating_sub(n)..]
+    }
+
+    /// CPU time over `windows` as a percentage of their length.
+    pub fn cpu_percent_over(&self, windows: &[Window]) -> Option<f64> {
+        let cpu = windows
+            .iter()
+            .fold(0u64, |sum, w| sum.saturating_add(w.cpu_ns));
+        percent(cpu, self.span_ns(windows.len()))
+    }
+
+    /// System calls per second over `windows`.
+    pub fn syscall_rate_over(&self, windows: &[Window]) -> Option<f64> {
+        let calls = windows
+            .iter()
+            .fold(0u64, |sum, w| sum.saturating_add(w.syscalls));
+        let span_ns = self.span_ns(windows.len());
+        (span_ns > 0).then(|| calls as f64 * 1e9 / span_ns as f64)
+    }
+}
+
+/// One row of `asmctl top`: an agent and its newest window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopRow {
+    pub agent_id: u32,
+    pub name: String,
+    pub state: String,
+    /// CPU time of the newest window as a percentage of it; `None` before
+    /// the first sample.
+    pub cpu_percent: Option<f64>,
+    /// Resident memory now.
+    pub rss_bytes: u64,
+    /// System calls per second in the newest window.
+    pub syscalls_per_s: Option<f64>,
+    pub faults: u64,
+    pub throttled: bool,
+}
+
+impl TopRow {
+    /// The row of the agent GET_INFO described as `info`, whose newest
+    /// windows GET_HISTORY returned as `history`.
+    pub fn new(info: &AsmAgentInfo, history: &History) -> Self {
+        let agent = AgentInfo::from(info);
+        let newest = history.last(1);
+        Self {
+            agent_id: agent.agent_id,
+            name: agent.name,
+            state: agent.state,
+            cpu_percent: newest
+                .first()
+                .and_then(|w| history.cpu_percent(w))
+                .map(tenths),
+            rss_bytes: info.mem_bytes,
+            syscalls_per_s: history.syscall_rate_over(newest).map(tenths),
+            faults: info.faults,
+            throttled: history.throttled,
+        }
+    }
+}
+
+/// A limit as a policy states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// An agent's own limit follows the defaults.
+    Default,
+    /// No limit.
+    Unlimited,
+    /// A limit, in the field's unit.
+    Value(u64),
+}
+
+impl Serialize for Setting {
+    /// `"default"`, `null` (no limit, as in the agent document's `limits`)
+    /// or the number.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Setting::Default => s.serialize_str("default"),
+            Setting::Unlimited => s.serialize_none(),
+            Setting::Value(v) => s.serialize_u64(*v),
+        }
+    }
+}
+
+/// The four limits of a policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    pub cpu_quota_ms: Setting,
+    pub mem_limit_bytes: Setting,
+    pub syscall_rate: Setting,
+    pub watchdog_ms: Setting,
+}
+
+impl Limits {
+    /// An agent's own limits (GET without `ASM_FP_EFFECTIVE`): 0 follows
+    /// the defaults, `ASM_LIMIT_NONE*` is no limit.
+    pub fn own(p: &AsmFaultPolicy) -> Self {
+        let own = |v: u64, none: u64| match v {
+            0 => Setting::Default,
+            v if v == none => Setting::Unlimited,
+            v => Setting::Value(v),
+        };
+        let none32 = u64::from(ASM_LIMIT_NONE32);
+        Self {
+            cpu_quota_ms: own(p.cpu_quota_ms.into(), none32),
+            mem_limit_bytes: own(p.mem_limit_bytes, ASM_LIMIT_NONE64),
+            syscall_rate: own(p.syscall_rate.into(), none32),
+            watchdog_ms: own(p.watchdog_ms.into(), none32),
+        }
+    }
+
+    /// The defaults, or an agent's effective limits: 0 is no limit (and so
+    /// is `ASM_LIMIT_NONE*`, should the module pass an agent's through).
+    pub fn resolved(p: &AsmFaultPolicy) -> Self {
+        let resolved = |v: u64, none: u64| match v {
+            0 => Setting::Unlimited,
+            v if v == none => Setting::Unlimited,
+            v => Setting::Value(v),
+        };
+        let none32 = u64::from(ASM_LIMIT_NONE32);
+        Self {
+            cpu_quota_ms: resolved(p.cpu_quota_ms.into(), none32),
+            mem_limit_bytes: resolved(p.mem_limit_bytes, ASM_LIMIT_NONE64),
+            syscall_rate: resolved(p.syscall_rate.into(), none32),
+            watchdog_ms: resolved(p.watchdog_ms.into(), none32),
+        }
+    }
+}
+
+/// `asmctl limits`: an agent's own and effective limits, or the defaults
+/// (`agent_id` 0, no `effective`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LimitsView {
+    pub agent_id: u32,
+    pub limits: Limits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective: Option<Limits>,
+}
+
+/// The action per fault type of a policy: `actions[fault]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actions(pub [u8; 8]);
+
+impl Actions {
+    /// Each fault type's JSON name and its action's name (or number, for a
+    /// value this asmctl does not know), in fault order.
+    pub fn named(&self) -> impl Iterator<Item = (&'static str, Result<&'static str, u8>)> + '_ {
+        FAULT_TYPES.iter().map(|f| {
+            let action = self.0.get(f.value as usize).copied().unwrap_or(0);
+            (f.name, action_name(action).ok_or(action))
+        })
+    }
+}
+
+impl Serialize for Actions {
+    /// `{"cpu_quota": "throttle", ...}`, as the agent document's `actions`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(FAULT_TYPES.len()))?;
+        for (fault, action) in self.named() {
+            match action {
+                Ok(name) => map.serialize_entry(fault, name)?,
+                Err(value) => map.serialize_entry(fault, &value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// `asmctl recovery`: an agent's own and effective actions, or the defaults
+/// (`agent_id` 0, no `effective`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecoveryView {
+    pub agent_id: u32,
+    pub actions: Actions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective: Option<Actions>,
 }
 
 /// The documents exactly as Documentation/uapi.rst shows them, for the
@@ -141,6 +458,25 @@ pub mod fixtures {
         r#""memory_bytes":4096000,"last_exit_code":0,"#,
         r#""registered_ns":1000000,"last_activity_ns":2000000}"#,
     );
+
+    /// [`AGENT_INFO`] with the fault detector's fields.
+    pub fn agent_info_with_faults() -> String {
+        AGENT_INFO.replace(
+            r#""last_activity_ns":2000000}"#,
+            concat!(
+                r#""last_activity_ns":2000000,"throttled":true,"#,
+                r#""limits":{"cpu_quota_ms":300,"mem_limit_bytes":104857600,"#,
+                r#""syscall_rate":null,"watchdog_ms":30000},"#,
+                r#""actions":{"cpu_quota":"throttle","memory":"kill","#,
+                r#""syscall_flood":"throttle","crash":"restart","#,
+                r#""capability_violation":"kill","unresponsive":"restart"},"#,
+                r#""recent_faults":[{"timestamp_ns":1500000000,"type":"cpu_quota","#,
+                r#""observed":950,"limit":300,"unit":"ms","action":"throttle"},"#,
+                r#"{"timestamp_ns":1900000000,"type":"crash","observed":139,"#,
+                r#""limit":0,"unit":"status","action":"restart"}]}"#,
+            ),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -169,8 +505,7 @@ mod tests {
                     kind: "exit".into(),
                     agent_id: 100,
                     pid: 42,
-                    exit_code: 0,
-                    signal: 0,
+                    ..Event::default()
                 }],
             }
         );
@@ -213,6 +548,142 @@ mod tests {
         assert_eq!(info.state, "Unknown(9)");
         assert_eq!(info.capabilities, ["FsBasic", "0x200"]);
         assert!(!info.auto_restart);
+    }
+
+    #[test]
+    fn parses_fault_events() {
+        let doc = r#"{"timestamp_ns":5,"type":"fault","agent_id":101,"pid":43,
+            "exit_code":0,"signal":0,"fault":"memory","observed":9,"limit":8,
+            "unit":"bytes"}"#;
+        let e: Event = serde_json::from_str(doc).unwrap();
+        assert_eq!(e.fault.as_deref(), Some("memory"));
+        assert_eq!((e.observed, e.limit), (Some(9), Some(8)));
+        assert_eq!((e.unit.as_deref(), e.action), (Some("bytes"), None));
+    }
+
+    #[test]
+    fn fault_fields_are_optional() {
+        let old: AgentInfo = serde_json::from_str(fixtures::AGENT_INFO).unwrap();
+        assert_eq!(
+            (old.throttled, &old.limits, &old.actions, &old.recent_faults),
+            (None, &None, &None, &None)
+        );
+        let new: AgentInfo = serde_json::from_str(&fixtures::agent_info_with_faults()).unwrap();
+        assert_eq!(new.throttled, Some(true));
+        assert_eq!(
+            new.limits,
+            Some(EffectiveLimits {
+                cpu_quota_ms: Some(300),
+                mem_limit_bytes: Some(104857600),
+                syscall_rate: None,
+                watchdog_ms: Some(30000),
+            })
+        );
+        assert_eq!(new.actions.unwrap()["capability_violation"], "kill");
+        let faults = new.recent_faults.unwrap();
+        assert_eq!(faults.len(), 2);
+        assert_eq!(
+            (faults[1].kind.as_str(), faults[1].observed),
+            ("crash", 139)
+        );
+    }
+
+    fn window(start_s: u64, cpu_ms: u64, syscalls: u64) -> AsmWindow {
+        AsmWindow {
+            start_ns: start_s * 1_000_000_000,
+            cpu_ns: cpu_ms * 1_000_000,
+            rss_bytes: 4096,
+            syscalls,
+            io_ops: 1,
+        }
+    }
+
+    #[test]
+    fn history_rates() {
+        let mut raw = AsmHistory::new(7, 0, 60);
+        raw.window_ms = 1000;
+        raw.throttled = 1;
+        let windows: Vec<AsmWindow> = (0..12).map(|i| window(i, 100 * i, 10 * i)).collect();
+        let h = History::new(&raw, &windows);
+        assert!(h.throttled);
+        assert_eq!(h.windows.len(), 12);
+        assert_eq!(h.cpu_percent(&h.windows[5]), Some(50.0));
+        let last = h.last(10);
+        assert_eq!(last.len(), 10);
+        assert_eq!(last[0].start_ns, 2_000_000_000);
+        // Windows 2..=11: 6500 ms of CPU in 10 s, 650 syscalls.
+        assert_eq!(h.cpu_percent_over(last), Some(65.0));
+        assert_eq!(h.syscall_rate_over(last), Some(65.0));
+        assert_eq!(h.last(100).len(), 12);
+        // No windows yet, or a module that reports no window length.
+        assert_eq!(h.cpu_percent_over(&[]), None);
+        raw.window_ms = 0;
+        assert_eq!(
+            History::new(&raw, &windows).cpu_percent(&h.windows[1]),
+            None
+        );
+    }
+
+    #[test]
+    fn top_row_from_info_and_newest_window() {
+        let mut info = AsmAgentInfo::new(100);
+        info.name[..2].copy_from_slice(b"ag");
+        info.state = 2;
+        info.mem_bytes = 4096;
+        info.faults = 3;
+        let mut raw = AsmHistory::new(100, 0, 1);
+        raw.window_ms = 1000;
+        let row = TopRow::new(&info, &History::new(&raw, &[window(9, 123, 456)]));
+        assert_eq!(
+            (row.name.as_str(), row.state.as_str(), row.faults),
+            ("ag", "Fault", 3)
+        );
+        assert_eq!(
+            (row.cpu_percent, row.syscalls_per_s),
+            (Some(12.3), Some(456.0))
+        );
+        assert!(!row.throttled);
+        // Not sampled yet: no rates rather than zeros.
+        let row = TopRow::new(&info, &History::new(&raw, &[]));
+        assert_eq!((row.cpu_percent, row.syscalls_per_s), (None, None));
+    }
+
+    #[test]
+    fn own_and_resolved_limits() {
+        let mut p = AsmFaultPolicy::new(100, 0);
+        p.cpu_quota_ms = 0;
+        p.mem_limit_bytes = ASM_LIMIT_NONE64;
+        p.syscall_rate = 1000;
+        p.watchdog_ms = ASM_LIMIT_NONE32;
+        assert_eq!(
+            Limits::own(&p),
+            Limits {
+                cpu_quota_ms: Setting::Default,
+                mem_limit_bytes: Setting::Unlimited,
+                syscall_rate: Setting::Value(1000),
+                watchdog_ms: Setting::Unlimited,
+            }
+        );
+        let resolved = Limits::resolved(&p);
+        assert_eq!(resolved.cpu_quota_ms, Setting::Unlimited);
+        assert_eq!(resolved.mem_limit_bytes, Setting::Unlimited);
+        assert_eq!(resolved.syscall_rate, Setting::Value(1000));
+        assert_eq!(
+            serde_json::to_value(Limits::own(&p)).unwrap(),
+            serde_json::json!({"cpu_quota_ms": "default", "mem_limit_bytes": null,
+                               "syscall_rate": 1000, "watchdog_ms": null})
+        );
+    }
+
+    #[test]
+    fn actions_serialize_by_name() {
+        let actions = Actions([0, 2, 3, 0, 4, 9, 1, 0]);
+        assert_eq!(
+            serde_json::to_value(actions).unwrap(),
+            serde_json::json!({"cpu_quota": "throttle", "memory": "kill",
+                               "syscall_flood": "default", "crash": "restart",
+                               "capability_violation": 9, "unresponsive": "log"})
+        );
     }
 
     #[test]

@@ -8,9 +8,11 @@
 //! also the only file with `unsafe`.
 
 use asm_abi::{
-    AsmAgentInfo, AsmJson, AsmList, AsmRegister, AsmUnregister, ASM_DEVICE_PATH,
-    ASM_IOC_GET_AGENT_INFO_JSON, ASM_IOC_GET_INFO, ASM_IOC_GET_TELEMETRY_JSON, ASM_IOC_LIST,
-    ASM_IOC_REGISTER, ASM_IOC_UNREGISTER,
+    AsmAgentInfo, AsmFaultPolicy, AsmHeartbeat, AsmHistory, AsmJson, AsmList, AsmRegister,
+    AsmUnregister, AsmWindow, ASM_DEVICE_PATH, ASM_HISTORY_WINDOWS, ASM_IOC_GET_AGENT_INFO_JSON,
+    ASM_IOC_GET_FAULT_POLICY, ASM_IOC_GET_HISTORY, ASM_IOC_GET_INFO, ASM_IOC_GET_TELEMETRY_JSON,
+    ASM_IOC_HEARTBEAT, ASM_IOC_LIST, ASM_IOC_REGISTER, ASM_IOC_SET_FAULT_POLICY,
+    ASM_IOC_UNREGISTER,
 };
 use std::ffi::{CStr, OsString};
 use std::fmt;
@@ -169,6 +171,56 @@ impl Device {
         // no pointers.
         unsafe { self.ioctl(ASM_IOC_GET_INFO, &mut info) }?;
         Ok(info)
+    }
+
+    /// `ASM_IOC_GET_FAULT_POLICY` of `agent_id` (0: the defaults) with
+    /// `flags` (0 or `ASM_FP_EFFECTIVE`).
+    pub fn fault_policy(&self, agent_id: u32, flags: u32) -> Result<AsmFaultPolicy, Errno> {
+        let mut policy = AsmFaultPolicy::new(agent_id, flags);
+        // SAFETY: ASM_IOC_GET_FAULT_POLICY takes a struct asm_fault_policy,
+        // which has no pointers.
+        unsafe { self.ioctl(ASM_IOC_GET_FAULT_POLICY, &mut policy) }?;
+        Ok(policy)
+    }
+
+    /// `ASM_IOC_SET_FAULT_POLICY` with `policy` as built by the caller.
+    pub fn set_fault_policy(&self, policy: &AsmFaultPolicy) -> Result<(), Errno> {
+        // The kernel only reads an _IOW argument; a copy keeps the caller's
+        // value untouched all the same.
+        let mut req = *policy;
+        // SAFETY: ASM_IOC_SET_FAULT_POLICY takes a struct asm_fault_policy,
+        // which has no pointers.
+        unsafe { self.ioctl(ASM_IOC_SET_FAULT_POLICY, &mut req) }
+    }
+
+    /// `ASM_IOC_HEARTBEAT`: returns the caller's agent id.
+    pub fn heartbeat(&self) -> Result<u32, Errno> {
+        let mut req = AsmHeartbeat::new();
+        // SAFETY: ASM_IOC_HEARTBEAT takes a struct asm_heartbeat, which has
+        // no pointers.
+        unsafe { self.ioctl(ASM_IOC_HEARTBEAT, &mut req) }?;
+        Ok(req.agent_id)
+    }
+
+    /// `ASM_IOC_GET_HISTORY`: the reply (totals, `window_ms`, `throttled`)
+    /// and `agent_id`'s newest windows, at most `capacity` (itself at most
+    /// `ASM_HISTORY_WINDOWS`), oldest first.
+    pub fn history(
+        &self,
+        agent_id: u32,
+        capacity: usize,
+    ) -> Result<(AsmHistory, Vec<AsmWindow>), Errno> {
+        let mut windows = vec![AsmWindow::default(); capacity.min(ASM_HISTORY_WINDOWS)];
+        let capacity = room(windows.len());
+        let mut req = AsmHistory::new(agent_id, windows.as_mut_ptr() as u64, capacity);
+        // SAFETY: ASM_IOC_GET_HISTORY takes a struct asm_history whose
+        // `windows` points at `capacity` writable struct asm_window:
+        // `windows` is that long and outlives the call.
+        unsafe { self.ioctl(ASM_IOC_GET_HISTORY, &mut req) }?;
+        // `count` comes from the kernel: never trust it past what the array
+        // holds.
+        windows.truncate(req.count.min(capacity) as usize);
+        Ok((req, windows))
     }
 
     /// `ASM_IOC_GET_TELEMETRY_JSON`: the system telemetry document.

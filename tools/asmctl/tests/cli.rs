@@ -50,6 +50,23 @@ fn usage_errors_exit_2() {
         (&[][..], "missing command"),
         (&["bogus"], "unknown command 'bogus'"),
         (&["list", "--bogus"], "unknown option '--bogus' for list"),
+        (&["history"], "history needs an agent id"),
+        (
+            &["top", "--interval", "fast"],
+            "invalid interval 'fast' (expected 0.1 to 86400 seconds)",
+        ),
+        (
+            &["limits", "100", "--mem", "lots"],
+            "invalid size 'lots' for --mem (expected bytes, or a number with K, M or G)",
+        ),
+        (
+            &["recovery", "100", "--crash", "throttle"],
+            "--crash cannot be throttle: throttle applies to --cpu-quota and --syscall-flood only",
+        ),
+        (
+            &["heartbeat", "--json"],
+            "unknown option '--json' for heartbeat",
+        ),
     ] {
         assert_eq!(
             asmctl(args),
@@ -101,8 +118,32 @@ fn json_errors_go_to_stdout() {
         &["status", "--json"][..],
         &["list", "--json"],
         &["info", "7", "--json"],
+        &["history", "7", "--json"],
+        &["top", "--json"],
+        &["limits", "7", "--json"],
+        &["recovery", "--default", "--json"],
     ] {
         assert_eq!(asmctl(args), (1, want.into(), String::new()), "{args:?}");
+    }
+}
+
+#[test]
+fn new_commands_need_the_module() {
+    if !no_module() {
+        return;
+    }
+    for args in [
+        &["history", "7"][..],
+        &["top", "--once"],
+        &["limits", "--default", "--mem", "1G"],
+        &["recovery", "7", "--preset", "strict"],
+        &["heartbeat"],
+    ] {
+        assert_eq!(
+            asmctl(args),
+            (1, String::new(), NO_MODULE.into()),
+            "{args:?}"
+        );
     }
 }
 

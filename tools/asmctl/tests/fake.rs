@@ -3,17 +3,21 @@
 //! End-to-end runs of asmctl against `fake_asm.c`, a stand-in for the
 //! module preloaded into the process: every command goes through the real
 //! `sys.rs` ioctls (request numbers and structs as the C header defines
-//! them, the ERANGE retries, ESRCH for a vanished agent), and `run` really
-//! execs its command in the registered process.
+//! them, the ERANGE retries, ESRCH for a vanished agent), `run` really
+//! execs its command in the registered process, and each fault-policy
+//! change is checked field by field in what the stand-in received.
 //!
 //! Skipped with a note when the host has no `cc` to build the stand-in.
 
 mod common;
 
 use common::{asmctl_path, link, run_env, Ran};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// Builds the stand-in once per test binary; `None` without `cc`.
 fn fake_lib() -> Option<&'static Path> {
@@ -89,6 +93,9 @@ System Metrics:
   Events Dropped:   0
 
 Recent Events (last 10):
+  [14000] Agent 101 throttle lifted (CPU quota)
+  [13000] Agent 101 action: throttle (CPU quota)
+  [13000] Agent 101 fault: CPU quota exceeded (observed 950 ms, limit 200 ms)
   [12345] Agent 100 crashed (signal 11)
   [12345] Agent 100 spawned (pid 42)
 ";
@@ -388,5 +395,544 @@ fn unregister() {
         failed(
             "permission denied: only the agent's owner or CAP_SYS_ADMIN can unregister agent 100"
         )
+    );
+}
+
+fn usage_error(msg: &str) -> Ran {
+    (
+        2,
+        String::new(),
+        format!("Error: {msg}\nRun 'asmctl help' for usage.\n"),
+    )
+}
+
+/// Runs asmctl with `args` and parses its stdout as JSON, which it must be.
+fn fake_json(lib: &Path, args: &[&str]) -> Value {
+    let (code, out, err) = fake_run(lib, asmctl_path(), args, &[]);
+    assert_eq!((code, err.as_str()), (0, ""), "{args:?}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"))
+}
+
+#[test]
+fn info_with_the_fault_detector_fields() {
+    let Some(lib) = fake_lib() else { return };
+    let (code, out, err) = fake_run(lib, &link("asminfo"), &["101"], &[]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let (guide, fault_detector) = out.split_once("Last Activity:").unwrap();
+    assert!(guide.contains("\nState:           Restarted\n"), "{out}");
+    assert!(guide.contains("\n  Fault Count:   3\n"), "{out}");
+    assert_eq!(
+        fault_detector,
+        "   5 seconds ago
+
+Limits:
+  CPU Quota:     200 ms per window
+  Memory Limit:  none
+  Syscall Rate:  1000/s
+  Watchdog:      5000 ms
+  Throttled:     Yes
+
+Recovery:
+  CPU Quota:             throttle
+  Memory Limit:          log
+  Syscall Flood:         throttle
+  Crash:                 kill
+  Capability Violation:  kill
+  Unresponsive:          restart
+
+Recent Faults:
+  [13500] syscall flood (observed 1500/s, limit 1000/s) -> throttle
+  [13000] CPU quota exceeded (observed 950 ms, limit 200 ms) -> throttle
+"
+    );
+    // The document as the module wrote it.
+    let doc = fake_json(lib, &["info", "101", "--json"]);
+    assert_eq!(doc["limits"]["mem_limit_bytes"], Value::Null);
+    assert_eq!(doc["recent_faults"][1]["unit"], "per_s");
+
+    // A document without the fields (an older module): no sections.
+    let (code, out, _) = fake_run(lib, asmctl_path(), &["info", "102"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.ends_with("\nLast Activity:   5 seconds ago\n"), "{out}");
+}
+
+#[test]
+fn history_table_json_and_errors() {
+    let Some(lib) = fake_lib() else { return };
+    assert_eq!(
+        fake_run(lib, asmctl_path(), &["history", "101"], &[]),
+        ok("\
+History of agent 101 (1000 ms windows, oldest first):
+TIME(s)  CPU(ms)   CPU%    RSS(B)  SYSCALLS  IO_OPS
+     -2      400   40.0  52428800       500       0
+     -1      800   80.0  52432896      1000       1
+      0     1200  120.0  52436992      1500       2
+
+Totals:
+  CPU Time:      375000 μs
+  Syscalls:      27000
+  IO Ops:        900
+  RSS Now:       52436992 bytes
+  RSS Peak:      104857600 bytes
+  Throttled:     Yes
+
+Last 3 windows:
+  CPU:           80.0%
+  Syscalls/s:    1000.0
+")
+    );
+
+    // Asked with capacity 60: every window the sampler keeps, oldest first.
+    let (code, out, _) = fake_run(lib, asmctl_path(), &["history", "100"], &[]);
+    assert_eq!(code, 0);
+    let rows: Vec<&str> = out.lines().skip(2).take_while(|l| !l.is_empty()).collect();
+    assert_eq!(rows.len(), 60);
+    assert!(
+        rows[0].starts_with("    -59        5   0.5  4096000"),
+        "{out}"
+    );
+    assert!(
+        rows[59].starts_with("      0      300  30.0  4337664"),
+        "{out}"
+    );
+    // Windows 50..=59: 51..=60 times 5 ms and 2 syscalls.
+    assert!(
+        out.ends_with("Last 10 windows:\n  CPU:           27.8%\n  Syscalls/s:    111.0\n"),
+        "{out}"
+    );
+
+    let doc = fake_json(lib, &["history", "100", "--json"]);
+    assert_eq!(doc["agent_id"], 100);
+    assert_eq!(doc["window_ms"], 1000);
+    assert_eq!(doc["throttled"], false);
+    assert_eq!(doc["rss_peak_bytes"], 8192000);
+    let windows = doc["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 60);
+    assert_eq!(
+        windows[59],
+        json!({"start_ns": 1_059_000_000_000u64, "cpu_ns": 300_000_000,
+               "rss_bytes": 4337664, "syscalls": 120, "io_ops": 3})
+    );
+    for key in ["cpu_ns", "syscalls", "io_ops", "rss_bytes"] {
+        assert!(doc[key].is_u64(), "{key}: {doc}");
+    }
+    let doc = fake_json(lib, &["history", "102", "--json"]);
+    assert_eq!(doc["windows"], json!([]));
+
+    assert_eq!(
+        fake_run(lib, asmctl_path(), &["history", "999"], &[]),
+        failed("no agent with id 999")
+    );
+    assert_eq!(
+        fake_run(lib, asmctl_path(), &["history", "999", "--json"], &[]),
+        (
+            1,
+            "{\"error\":\"no agent with id 999\"}\n".into(),
+            String::new()
+        )
+    );
+}
+
+#[test]
+fn top_once_and_json() {
+    let Some(lib) = fake_lib() else { return };
+    // 999 and 5000.. are listed but gone: left out.
+    assert_eq!(
+        fake_run(lib, asmctl_path(), &["top", "--once"], &[]),
+        ok("\
+ID   NAME        STATE       CPU%   RSS  SYSCALLS/s  FAULTS  THROTTLED
+100  fs_monitor  Active      30.0  3.9M         120       0  no
+101  net_agent   Restarted  120.0   50M        1500       3  yes
+102  audio_ctrl  Exited         -    0B           -       0  no
+")
+    );
+    // --json is one frame even without --once.
+    let doc = fake_json(lib, &["top", "--json"]);
+    assert_eq!(
+        doc,
+        json!([
+            {"agent_id": 100, "name": "fs_monitor", "state": "Active",
+             "cpu_percent": 30.0, "rss_bytes": 4096000, "syscalls_per_s": 120.0,
+             "faults": 0, "throttled": false},
+            {"agent_id": 101, "name": "net_agent", "state": "Restarted",
+             "cpu_percent": 120.0, "rss_bytes": 52428800, "syscalls_per_s": 1500.0,
+             "faults": 3, "throttled": true},
+            {"agent_id": 102, "name": "audio_ctrl", "state": "Exited",
+             "cpu_percent": null, "rss_bytes": 0, "syscalls_per_s": null,
+             "faults": 0, "throttled": false}
+        ])
+    );
+    assert_eq!(
+        fake_run(lib, asmctl_path(), &["top", "--interval", "0"], &[]),
+        usage_error("invalid interval '0' (expected 0.1 to 86400 seconds)")
+    );
+}
+
+/// Starts `asmctl top` with the stand-in and its stdout on a pipe.
+fn spawn_top(lib: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(asmctl_path())
+        .args(args)
+        .env("LD_PRELOAD", lib)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits up to 10 s for `child` to exit by itself; kills it and fails if
+/// it does not.
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("asmctl top did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn top_refreshes_without_escapes_on_a_pipe() {
+    let Some(lib) = fake_lib() else { return };
+    let mut child = spawn_top(lib, &["top", "--interval", "0.1"]);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut frames = Vec::new();
+    let mut frame = String::new();
+    // Three frames: at least two refreshes.
+    while frames.len() < 3 {
+        let Some(line) = lines.next() else {
+            panic!("top exited early after {frames:?}")
+        };
+        let line = line.unwrap();
+        if line.is_empty() && frame.contains("ID ") {
+            frames.push(std::mem::take(&mut frame));
+        } else {
+            frame.push_str(&line);
+            frame.push('\n');
+        }
+    }
+    // Closing the pipe ends it, successfully, at its next refresh.
+    drop(lines);
+    assert!(wait_exit(&mut child).success());
+    assert!(frames.iter().all(|f| !f.contains('\x1b')), "{frames:?}");
+    assert!(
+        frames[0].starts_with("Every 0.1 s; Ctrl-C quits.\n\nID   NAME "),
+        "{frames:?}"
+    );
+    assert!(frames[0].contains("\n101  net_agent   Restarted  120.0"));
+    assert_eq!(frames[1], frames[0]);
+}
+
+#[test]
+fn limits_of_an_agent_and_the_defaults() {
+    let Some(lib) = fake_lib() else { return };
+    assert_eq!(
+        fake_run(lib, asmctl_path(), &["limits", "100"], &[]),
+        ok("\
+Limits of agent 100:
+LIMIT         SETTING                 EFFECTIVE
+CPU Quota     default                 500 ms per window
+Memory Limit  104857600 bytes (100M)  104857600 bytes (100M)
+Syscall Rate  none                    none
+Watchdog      default                 30000 ms
+")
+    );
+    assert_eq!(
+        fake_run(lib, asmctl_path(), &["limits", "--default"], &[]),
+        ok("\
+Default limits:
+LIMIT         VALUE
+CPU Quota     500 ms per window
+Memory Limit  none
+Syscall Rate  none
+Watchdog      30000 ms
+")
+    );
+    assert_eq!(
+        fake_json(lib, &["limits", "100", "--json"]),
+        json!({"agent_id": 100,
+               "limits": {"cpu_quota_ms": "default", "mem_limit_bytes": 104857600,
+                          "syscall_rate": null, "watchdog_ms": "default"},
+               "effective": {"cpu_quota_ms": 500, "mem_limit_bytes": 104857600,
+                             "syscall_rate": null, "watchdog_ms": 30000}})
+    );
+    assert_eq!(
+        fake_json(lib, &["limits", "--default", "--json"]),
+        json!({"agent_id": 0,
+               "limits": {"cpu_quota_ms": 500, "mem_limit_bytes": null,
+                          "syscall_rate": null, "watchdog_ms": 30000}})
+    );
+    assert_eq!(
+        fake_run(lib, asmctl_path(), &["limits", "5"], &[]),
+        failed("no agent with id 5")
+    );
+    assert_eq!(
+        fake_run(lib, asmctl_path(), &["limits", "5", "--json"], &[]),
+        (
+            1,
+            "{\"error\":\"no agent with id 5\"}\n".into(),
+            String::new()
+        )
+    );
+}
+
+#[test]
+fn limits_change_only_what_is_given() {
+    let Some(lib) = fake_lib() else { return };
+    let log_file = log_path("limits");
+    let logged = [("FAKE_ASM_LOG", log_file.to_str().unwrap())];
+    for args in [
+        // 100 has cpu 0 (default), mem 100M, rate none, watchdog 0.
+        &["limits", "100", "--mem", "2G"][..],
+        &[
+            "limits",
+            "100",
+            "--cpu-quota-ms=250",
+            "--syscall-rate",
+            "default",
+        ],
+        &["limits", "100", "--watchdog-ms", "none", "--mem", "none"],
+        // The defaults: none is 0.
+        &[
+            "limits",
+            "--default",
+            "--cpu-quota-ms",
+            "none",
+            "--mem",
+            "512K",
+        ],
+    ] {
+        assert_eq!(
+            fake_run(lib, asmctl_path(), args, &logged),
+            ok(""),
+            "{args:?}"
+        );
+    }
+    assert_eq!(
+        log(&log_file),
+        "\
+set_policy id=100 flags=1 cpu=0 mem=2147483648 rate=4294967295 watchdog=0 preset=0 actions=0,0,0,0,0,0
+set_policy id=100 flags=1 cpu=250 mem=104857600 rate=0 watchdog=0 preset=0 actions=0,0,0,0,0,0
+set_policy id=100 flags=1 cpu=0 mem=18446744073709551615 rate=4294967295 watchdog=4294967295 preset=0 actions=0,0,0,0,0,0
+set_policy id=0 flags=1 cpu=0 mem=524288 rate=0 watchdog=30000 preset=0 actions=0,0,0,0,0,0
+"
+    );
+}
+
+#[test]
+fn limits_errors() {
+    let Some(lib) = fake_lib() else { return };
+    let set = ["limits", "100", "--cpu-quota-ms", "100"];
+    let set_defaults = ["limits", "--default", "--watchdog-ms", "1000"];
+    for (args, errno, msg) in [
+        (&set[..], libc::EPERM, "permission denied: the owner of agent 100 may only lower its limits; anything else needs CAP_SYS_ADMIN"),
+        (&set_defaults, libc::EPERM, "permission denied: changing the default policy needs CAP_SYS_ADMIN"),
+        (&set, libc::EINVAL, "the asm module rejected these limits"),
+    ] {
+        let errno = errno.to_string();
+        assert_eq!(
+            fake_run(lib, asmctl_path(), args, &[("FAKE_ASM_ERRNO", &errno)]),
+            failed(msg),
+            "{args:?}"
+        );
+    }
+    assert_eq!(
+        fake_run(lib, asmctl_path(), &["limits", "5", "--mem", "1M"], &[]),
+        failed("no agent with id 5")
+    );
+    // Bad values never reach the device.
+    let log_file = log_path("limits-errors");
+    let logged = [("FAKE_ASM_LOG", log_file.to_str().unwrap())];
+    for (args, msg) in [
+        (
+            &["limits", "100", "--mem", "12Q"][..],
+            "invalid size '12Q' for --mem (expected bytes, or a number with K, M or G)",
+        ),
+        (
+            &["limits", "100", "--cpu-quota-ms", "0"],
+            "invalid value '0' for --cpu-quota-ms (use none for no limit, or default)",
+        ),
+        (
+            &["limits", "--default", "--syscall-rate", "default"],
+            "--syscall-rate: 'default' applies to an agent only (give the defaults a value or none)",
+        ),
+        (&["limits", "--mem", "1G"], "limits needs an agent id or --default"),
+    ] {
+        assert_eq!(fake_run(lib, asmctl_path(), args, &logged), usage_error(msg));
+    }
+    assert_eq!(log(&log_file), "");
+}
+
+#[test]
+fn recovery_of_an_agent_and_the_defaults() {
+    let Some(lib) = fake_lib() else { return };
+    assert_eq!(
+        fake_run(lib, asmctl_path(), &["recovery", "101"], &[]),
+        ok("\
+Recovery actions of agent 101:
+FAULT                 SETTING  EFFECTIVE
+CPU Quota             default  throttle
+Memory Limit          log      log
+Syscall Flood         default  throttle
+Crash                 kill     kill
+Capability Violation  default  kill
+Unresponsive          default  restart
+")
+    );
+    assert_eq!(
+        fake_run(lib, asmctl_path(), &["recovery", "--default"], &[]),
+        ok("\
+Default recovery actions:
+FAULT                 ACTION
+CPU Quota             throttle
+Memory Limit          kill
+Syscall Flood         throttle
+Crash                 restart
+Capability Violation  kill
+Unresponsive          restart
+")
+    );
+    assert_eq!(
+        fake_json(lib, &["recovery", "100", "--json"]),
+        json!({"agent_id": 100,
+               "actions": {"cpu_quota": "default", "memory": "log",
+                           "syscall_flood": "default", "crash": "default",
+                           "capability_violation": "default", "unresponsive": "default"},
+               "effective": {"cpu_quota": "throttle", "memory": "log",
+                             "syscall_flood": "throttle", "crash": "restart",
+                             "capability_violation": "kill", "unresponsive": "restart"}})
+    );
+    let doc = fake_json(lib, &["recovery", "--default", "--json"]);
+    assert_eq!(doc["agent_id"], 0);
+    assert_eq!(doc["actions"]["memory"], "kill");
+    assert!(doc.get("effective").is_none(), "{doc}");
+}
+
+#[test]
+fn recovery_changes() {
+    let Some(lib) = fake_lib() else { return };
+    let log_file = log_path("recovery");
+    let logged = [("FAKE_ASM_LOG", log_file.to_str().unwrap())];
+    for args in [
+        // 101 has memory log and crash kill of its own.
+        &[
+            "recovery",
+            "101",
+            "--crash",
+            "restart",
+            "--cpu-quota",
+            "log",
+        ][..],
+        &["recovery", "101", "--memory", "default"],
+        &["recovery", "100", "--preset", "permissive"],
+        &[
+            "recovery",
+            "--default",
+            "--unresponsive",
+            "kill",
+            "--syscall-flood",
+            "log",
+        ],
+        &["recovery", "--default", "--preset=default"],
+    ] {
+        assert_eq!(
+            fake_run(lib, asmctl_path(), args, &logged),
+            ok(""),
+            "{args:?}"
+        );
+    }
+    assert_eq!(
+        log(&log_file),
+        "\
+set_policy id=101 flags=2 cpu=0 mem=0 rate=0 watchdog=0 preset=0 actions=1,1,0,4,0,0
+set_policy id=101 flags=2 cpu=0 mem=0 rate=0 watchdog=0 preset=0 actions=0,0,0,3,0,0
+set_policy id=100 flags=2 cpu=0 mem=0 rate=0 watchdog=0 preset=2 actions=0,0,0,0,0,0
+set_policy id=0 flags=2 cpu=0 mem=0 rate=0 watchdog=0 preset=0 actions=2,3,1,4,3,3
+set_policy id=0 flags=2 cpu=0 mem=0 rate=0 watchdog=0 preset=1 actions=0,0,0,0,0,0
+"
+    );
+}
+
+#[test]
+fn recovery_errors() {
+    let Some(lib) = fake_lib() else { return };
+    let eperm = libc::EPERM.to_string();
+    assert_eq!(
+        fake_run(
+            lib,
+            asmctl_path(),
+            &["recovery", "100", "--preset", "strict"],
+            &[("FAKE_ASM_ERRNO", &eperm)]
+        ),
+        failed("permission denied: changing the recovery actions of agent 100 needs CAP_SYS_ADMIN")
+    );
+    assert_eq!(
+        fake_run(
+            lib,
+            asmctl_path(),
+            &["recovery", "--default", "--crash", "log"],
+            &[("FAKE_ASM_ERRNO", &eperm)]
+        ),
+        failed("permission denied: changing the default policy needs CAP_SYS_ADMIN")
+    );
+    for args in [
+        &["recovery", "5"][..],
+        &["recovery", "5", "--crash", "log"],
+        &["recovery", "5", "--preset", "strict"],
+    ] {
+        assert_eq!(
+            fake_run(lib, asmctl_path(), args, &[]),
+            failed("no agent with id 5"),
+            "{args:?}"
+        );
+    }
+    let log_file = log_path("recovery-errors");
+    let logged = [("FAKE_ASM_LOG", log_file.to_str().unwrap())];
+    for (args, msg) in [
+        (
+            &["recovery", "100", "--memory", "throttle"][..],
+            "--memory cannot be throttle: throttle applies to --cpu-quota and --syscall-flood only",
+        ),
+        (
+            &["recovery", "100", "--preset", "strict", "--memory", "kill"],
+            "--preset cannot be combined with per-fault actions",
+        ),
+        (
+            &["recovery", "100", "--crash", "reboot"],
+            "unknown action 'reboot' for --crash (known: log, throttle, kill, restart, default)",
+        ),
+        (
+            &["recovery", "--default", "--crash", "default"],
+            "'default' applies to an agent only (the defaults need an action for every fault)",
+        ),
+    ] {
+        assert_eq!(
+            fake_run(lib, asmctl_path(), args, &logged),
+            usage_error(msg)
+        );
+    }
+    assert_eq!(log(&log_file), "");
+}
+
+#[test]
+fn heartbeat() {
+    let Some(lib) = fake_lib() else { return };
+    assert_eq!(
+        fake_run(
+            lib,
+            asmctl_path(),
+            &["heartbeat"],
+            &[("FAKE_ASM_AGENT", "101")]
+        ),
+        ok("heartbeat: agent 101\n")
+    );
+    assert_eq!(
+        fake_run(lib, asmctl_path(), &["heartbeat"], &[]),
+        failed("this process does not belong to an agent")
     );
 }

@@ -6,12 +6,20 @@
  * numbers and structs come from include/uapi/linux/asm.h itself, so the
  * Rust side's numbers and layouts are checked against the header's macros.
  *
- * Agents: 100 (live), 101 (live, restarted), 102 (exited), then 999 and
- * 5000 to 5069, listed but gone by the time they are queried (ESRCH).  The
- * list is longer, and every JSON document claims to need more room
- * (JSON_ROOM), than asmctl's first buffers, so its ERANGE retries must grow
- * them by what the answer says.  FAKE_ASM_ERRNO=N makes REGISTER and UNREGISTER fail with errno N;
- * FAKE_ASM_LOG=path records each REGISTER/UNREGISTER request there.
+ * Agents: 100 (live), 101 (live, restarted, throttled), 102 (exited), then
+ * 999 and 5000 to 5069, listed but gone by the time they are queried
+ * (ESRCH).  The list is longer, and every JSON document claims to need more
+ * room (JSON_ROOM), than asmctl's first buffers, so its ERANGE retries must
+ * grow them by what the answer says.  Only 101's document has the fault
+ * detector's fields; 100's and 102's are those of a module from before it.
+ *
+ * Each agent has its own fault policy over the defaults, and sampler
+ * windows (60 for 100, 3 for 101, none for 102).  The requests are checked
+ * strictly: a SET must leave every field its flags do not cover zero.
+ *
+ * FAKE_ASM_ERRNO=N makes REGISTER, UNREGISTER and SET_FAULT_POLICY fail
+ * with errno N; FAKE_ASM_LOG=path records each of those requests there;
+ * FAKE_ASM_AGENT=N makes the caller a process of agent N for HEARTBEAT.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -28,21 +36,57 @@
 
 static int fake_fd = -1;
 
+/* Limits and actions as struct asm_fault_policy carries them. */
+struct policy {
+	__u32 cpu_quota_ms, syscall_rate, watchdog_ms;
+	__u64 mem_limit_bytes;
+	__u8 actions[8];
+};
+
+/* The user guide's table, a CPU quota and a watchdog; no memory limit. */
+static const struct policy defaults = {
+	500, 0, 30000, 0,
+	{ 0, ASM_ACTION_THROTTLE, ASM_ACTION_KILL, ASM_ACTION_THROTTLE,
+	  ASM_ACTION_RESTART, ASM_ACTION_KILL, ASM_ACTION_RESTART, 0 },
+};
+
 struct agent {
 	__u32 id, state, nr_processes, auto_restart, restart_count;
 	__s32 pid;
-	__u64 caps;
+	__u64 caps, mem_bytes, faults;
 	const char *name, *scope, *state_name, *caps_json;
+	struct policy policy;	/* its own settings */
+	/* Sampler: windows kept; per-window CPU ms and syscalls grow by. */
+	__u32 windows, cpu_step_ms, syscall_step, throttled;
+	const char *fault_json;	/* the fault detector's fields, or NULL */
 };
 
 static const struct agent agents[] = {
 	{ 100, ASM_STATE_ACTIVE, 1, 3, 0, 42,
-	  ASM_CAP_FS_BASIC | ASM_CAP_FS_EXTENDED, "fs_monitor", "/tmp/ws/",
-	  "Active", "[\"FsBasic\",\"FsExtended\"]" },
+	  ASM_CAP_FS_BASIC | ASM_CAP_FS_EXTENDED, 4096000, 0, "fs_monitor",
+	  "/tmp/ws/", "Active", "[\"FsBasic\",\"FsExtended\"]",
+	  { 0, ASM_LIMIT_NONE32, 0, 100 << 20,
+	    { 0, 0, ASM_ACTION_LOG, 0, 0, 0, 0, 0 } },
+	  60, 5, 2, 0, NULL },
 	{ 101, ASM_STATE_RESTARTED, 2, 5, 2, 43, ASM_CAP_NET_CLIENT,
-	  "net_agent", "", "Restarted", "[\"NetClient\"]" },
-	{ 102, ASM_STATE_EXITED, 0, 0, 0, 0, 0, "audio_ctrl", "", "Exited",
-	  "[]" },
+	  52428800, 3, "net_agent", "", "Restarted", "[\"NetClient\"]",
+	  { 200, 1000, 5000, 0,
+	    { 0, 0, ASM_ACTION_LOG, 0, ASM_ACTION_KILL, 0, 0, 0 } },
+	  3, 400, 500, 1,
+	  "\"throttled\":true,"
+	  "\"limits\":{\"cpu_quota_ms\":200,\"mem_limit_bytes\":null,"
+	  "\"syscall_rate\":1000,\"watchdog_ms\":5000},"
+	  "\"actions\":{\"cpu_quota\":\"throttle\",\"memory\":\"log\","
+	  "\"syscall_flood\":\"throttle\",\"crash\":\"kill\","
+	  "\"capability_violation\":\"kill\",\"unresponsive\":\"restart\"},"
+	  "\"recent_faults\":[{\"timestamp_ns\":13000000000,"
+	  "\"type\":\"cpu_quota\",\"observed\":950,\"limit\":200,"
+	  "\"unit\":\"ms\",\"action\":\"throttle\"},"
+	  "{\"timestamp_ns\":13500000000,\"type\":\"syscall_flood\","
+	  "\"observed\":1500,\"limit\":1000,\"unit\":\"per_s\","
+	  "\"action\":\"throttle\"}]," },
+	{ 102, ASM_STATE_EXITED, 0, 0, 0, 0, 0, 0, 0, "audio_ctrl", "",
+	  "Exited", "[]", { 0 }, 0, 0, 0, 0, NULL },
 };
 static const __u32 listed_ids[] = { 100, 101, 102, 999 };
 #define NR_AGENTS (sizeof(agents) / sizeof(agents[0]))
@@ -80,13 +124,16 @@ static int agent_json(const struct agent *a, char *buf, size_t room)
 		"\"capabilities\":%s,\"scope\":\"%s\",\"auto_restart\":%s,"
 		"\"max_restarts\":%u,\"restart_count\":%u,\"owner_uid\":0,"
 		"\"nr_processes\":%u,\"spawn_count\":1,\"exit_count\":0,"
-		"\"crash_count\":0,\"fault_count\":0,\"exec_count\":1,"
-		"\"cpu_time_us\":125000,\"memory_bytes\":4096000,"
-		"\"last_exit_code\":0,\"registered_ns\":1000000,"
+		"\"crash_count\":0,\"fault_count\":%llu,\"exec_count\":1,"
+		"\"cpu_time_us\":125000,\"memory_bytes\":%llu,"
+		"\"last_exit_code\":0,\"registered_ns\":1000000,%s"
 		"\"last_activity_ns\":%llu}",
 		a->id, a->pid, a->name, a->state_name, a->caps_json, a->scope,
 		a->auto_restart ? "true" : "false", a->auto_restart,
 		a->restart_count, a->nr_processes,
+		(unsigned long long)a->faults,
+		(unsigned long long)a->mem_bytes,
+		a->fault_json ? a->fault_json : "",
 		(unsigned long long)(boottime_ns() - 5000000000ull));
 }
 
@@ -102,7 +149,15 @@ static const char telemetry[] =
 	"{\"timestamp_ns\":12345000000,\"type\":\"spawn\",\"agent_id\":100,"
 	"\"pid\":42,\"exit_code\":0,\"signal\":0},"
 	"{\"timestamp_ns\":12345678901,\"type\":\"crash\",\"agent_id\":100,"
-	"\"pid\":43,\"exit_code\":0,\"signal\":11}]}";
+	"\"pid\":43,\"exit_code\":0,\"signal\":11},"
+	"{\"timestamp_ns\":13000000000,\"type\":\"fault\",\"agent_id\":101,"
+	"\"pid\":43,\"exit_code\":0,\"signal\":0,\"fault\":\"cpu_quota\","
+	"\"observed\":950,\"limit\":200,\"unit\":\"ms\"},"
+	"{\"timestamp_ns\":13000000100,\"type\":\"action\",\"agent_id\":101,"
+	"\"pid\":43,\"exit_code\":0,\"signal\":0,\"fault\":\"cpu_quota\","
+	"\"action\":\"throttle\"},"
+	"{\"timestamp_ns\":14000000000,\"type\":\"release\",\"agent_id\":101,"
+	"\"pid\":43,\"exit_code\":0,\"signal\":0,\"fault\":\"cpu_quota\"}]}";
 
 static int do_json(struct asm_json *j, int is_telemetry)
 {
@@ -161,6 +216,8 @@ static int do_info(struct asm_agent_info *info)
 	info->auto_restart = a->auto_restart;
 	info->restart_count = a->restart_count;
 	info->capabilities = a->caps;
+	info->mem_bytes = a->mem_bytes;
+	info->faults = a->faults;
 	strcpy(info->name, a->name);
 	strcpy(info->scope, a->scope);
 	return 0;
@@ -213,6 +270,170 @@ static int do_register(struct asm_register *r)
 	return 0;
 }
 
+static int all_zero(const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+/* An agent's limit of 0 or an action of DEFAULT follows the defaults. */
+static __u32 resolve32(__u32 own, __u32 def)
+{
+	if (own == ASM_LIMIT_NONE32)
+		return 0;
+	return own ? own : def;
+}
+
+static int do_get_policy(struct asm_fault_policy *p)
+{
+	const struct agent *a = NULL;
+	const struct policy *src = &defaults;
+
+	if ((p->flags & ~ASM_FP_EFFECTIVE) || p->preset ||
+	    !all_zero(p->actions, sizeof(p->actions)) ||
+	    !all_zero(p->reserved, sizeof(p->reserved)))
+		return fail(EINVAL);
+	if (p->agent_id) {
+		a = find(p->agent_id);
+		if (!a)
+			return fail(ESRCH);
+		src = &a->policy;
+	} else if (p->flags & ASM_FP_EFFECTIVE) {
+		/* The defaults have nothing to resolve. */
+		return fail(EINVAL);
+	}
+	p->cpu_quota_ms = src->cpu_quota_ms;
+	p->syscall_rate = src->syscall_rate;
+	p->watchdog_ms = src->watchdog_ms;
+	p->mem_limit_bytes = src->mem_limit_bytes;
+	memcpy(p->actions, src->actions, sizeof(p->actions));
+	if (a && (p->flags & ASM_FP_EFFECTIVE)) {
+		p->cpu_quota_ms = resolve32(src->cpu_quota_ms,
+					    defaults.cpu_quota_ms);
+		p->syscall_rate = resolve32(src->syscall_rate,
+					    defaults.syscall_rate);
+		p->watchdog_ms = resolve32(src->watchdog_ms,
+					   defaults.watchdog_ms);
+		p->mem_limit_bytes =
+			src->mem_limit_bytes == ASM_LIMIT_NONE64 ? 0 :
+			src->mem_limit_bytes ? src->mem_limit_bytes :
+			defaults.mem_limit_bytes;
+		for (int f = ASM_FAULT_CPU_QUOTA; f < ASM_FAULT_TYPES; f++)
+			if (!p->actions[f])
+				p->actions[f] = defaults.actions[f];
+	}
+	p->flags = 0;
+	return 0;
+}
+
+/* The rules of the header's struct asm_fault_policy comment. */
+static int actions_valid(const __u8 *actions, int is_defaults)
+{
+	if (actions[0] || actions[7])
+		return 0;
+	for (int f = ASM_FAULT_CPU_QUOTA; f < ASM_FAULT_TYPES; f++) {
+		if (actions[f] > ASM_ACTION_RESTART)
+			return 0;
+		if (is_defaults && actions[f] == ASM_ACTION_DEFAULT)
+			return 0;
+		if (actions[f] == ASM_ACTION_THROTTLE &&
+		    f != ASM_FAULT_CPU_QUOTA && f != ASM_FAULT_SYSCALL_FLOOD)
+			return 0;
+	}
+	return 1;
+}
+
+static int do_set_policy(const struct asm_fault_policy *p)
+{
+	const __u8 *a = p->actions;
+
+	if (!p->flags ||
+	    (p->flags & ~(ASM_FP_SET_LIMITS | ASM_FP_SET_ACTIONS)) ||
+	    !all_zero(p->reserved, sizeof(p->reserved)))
+		return fail(EINVAL);
+	/* Strict: what the flags do not cover must be left zero. */
+	if (!(p->flags & ASM_FP_SET_LIMITS) &&
+	    (p->cpu_quota_ms || p->syscall_rate || p->watchdog_ms ||
+	     p->mem_limit_bytes))
+		return fail(EINVAL);
+	if (!(p->flags & ASM_FP_SET_ACTIONS) &&
+	    (p->preset || !all_zero(a, sizeof(p->actions))))
+		return fail(EINVAL);
+	if ((p->flags & ASM_FP_SET_ACTIONS) && p->preset > ASM_PRESET_STRICT)
+		return fail(EINVAL);
+	if ((p->flags & ASM_FP_SET_ACTIONS) && p->preset &&
+	    !all_zero(a, sizeof(p->actions)))
+		return fail(EINVAL);
+	if ((p->flags & ASM_FP_SET_ACTIONS) && !p->preset &&
+	    !actions_valid(a, !p->agent_id))
+		return fail(EINVAL);
+	if (p->agent_id && !find(p->agent_id))
+		return fail(ESRCH);
+	log_line("set_policy id=%u flags=%u cpu=%u mem=%llu rate=%u "
+		 "watchdog=%u preset=%u actions=%u,%u,%u,%u,%u,%u\n",
+		 p->agent_id, p->flags, p->cpu_quota_ms,
+		 (unsigned long long)p->mem_limit_bytes, p->syscall_rate,
+		 p->watchdog_ms, p->preset, a[1], a[2], a[3], a[4], a[5], a[6]);
+	if (forced_errno())
+		return fail(forced_errno());
+	return 0;
+}
+
+static int do_heartbeat(struct asm_heartbeat *b)
+{
+	const char *agent = getenv("FAKE_ASM_AGENT");
+
+	if (b->flags || !all_zero(b->reserved, sizeof(b->reserved)))
+		return fail(EINVAL);
+	if (!agent)
+		return fail(ESRCH);
+	b->agent_id = atoi(agent);
+	return 0;
+}
+
+/* Window @k (0: the oldest kept) of agent @a. */
+static void fill_window(const struct agent *a, __u32 k, struct asm_window *w)
+{
+	w->start_ns = 1000000000000ull + k * 1000000000ull;
+	w->cpu_ns = (__u64)(k + 1) * a->cpu_step_ms * 1000000ull;
+	w->rss_bytes = a->mem_bytes + k * 4096ull;
+	w->syscalls = (__u64)(k + 1) * a->syscall_step;
+	w->io_ops = k % 7;
+}
+
+static int do_history(struct asm_history *h)
+{
+	struct asm_window *w = (void *)(unsigned long)h->windows;
+	const struct agent *a = find(h->agent_id);
+	__u32 n;
+
+	if (!all_zero(h->reserved, sizeof(h->reserved)) ||
+	    (h->capacity && !w))
+		return fail(EINVAL);
+	if (!a)
+		return fail(ESRCH);
+	n = h->capacity < a->windows ? h->capacity : a->windows;
+	/* The newest n, oldest first. */
+	for (__u32 i = 0; i < n; i++)
+		fill_window(a, a->windows - n + i, &w[i]);
+	h->count = n;
+	h->window_ms = ASM_WINDOW_MS;
+	h->cpu_ns = 125000000ull * a->windows;
+	h->syscalls = 9000ull * a->windows;
+	h->io_ops = 300ull * a->windows;
+	/* RSS at the last sample: that of the newest window. */
+	h->rss_bytes = a->windows ?
+		a->mem_bytes + (a->windows - 1) * 4096ull : 0;
+	h->rss_peak_bytes = a->mem_bytes * 2;
+	h->throttled = a->throttled;
+	h->reserved0 = 0;
+	return 0;
+}
+
 int ioctl(int fd, unsigned long request, ...)
 {
 	static int (*real)(int, unsigned long, ...);
@@ -260,6 +481,22 @@ int ioctl(int fd, unsigned long request, ...)
 		if (head[0] != sizeof(struct asm_json))
 			return fail(EINVAL);
 		return do_json(arg, request == ASM_IOC_GET_TELEMETRY_JSON);
+	case ASM_IOC_GET_FAULT_POLICY:
+		if (head[0] != sizeof(struct asm_fault_policy))
+			return fail(EINVAL);
+		return do_get_policy(arg);
+	case ASM_IOC_SET_FAULT_POLICY:
+		if (head[0] != sizeof(struct asm_fault_policy))
+			return fail(EINVAL);
+		return do_set_policy(arg);
+	case ASM_IOC_HEARTBEAT:
+		if (head[0] != sizeof(struct asm_heartbeat))
+			return fail(EINVAL);
+		return do_heartbeat(arg);
+	case ASM_IOC_GET_HISTORY:
+		if (head[0] != sizeof(struct asm_history))
+			return fail(EINVAL);
+		return do_history(arg);
 	}
 	return fail(ENOTTY);
 }

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * asm_restart_test - restart verdicts and the generic netlink events
+ * (KTAP).
+ *
+ * The test is its own small launcher: it listens to the "asm" family's
+ * "events" group, registers a cgroup agent with a restart budget of 2 and
+ * starts a process in the cgroup that exits with code 3.  Each crash must
+ * come with a "recovery" verdict while restarts are left (the test then
+ * starts the process again, which the module counts as a restart when it
+ * joins) and with "failed" once the budget is spent.  Every event must
+ * arrive over netlink, in order, numbered without gaps.
+ *
+ * Agent id 5400, cgroup /sys/fs/cgroup/asm-restart-test.
+ */
+#define _GNU_SOURCE
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "asm_util.h"
+
+#define CGROUP_ROOT	"/sys/fs/cgroup"
+#define CGROUP_DIR	CGROUP_ROOT "/asm-restart-test"
+#define CGROUP2_MAGIC	0x63677270
+#define SYSFS_MAGIC	0x62656572
+#define AGENT		5400
+#define BUDGET		2
+
+static int nl_fd = -1;
+static __u16 family_id;
+static __u32 group_id;
+
+struct nl_req {
+	struct nlmsghdr n;
+	struct genlmsghdr g;
+	char buf[256];
+};
+
+static struct nlattr *nla_next(struct nlattr *a, int *rem)
+{
+	int len = NLA_ALIGN(a->nla_len);
+
+	*rem -= len;
+	return (struct nlattr *)((char *)a + len);
+}
+
+#define nla_for_each(a, head, len, rem)					\
+	for (a = (head), rem = (len); rem >= (int)sizeof(*a) &&		\
+	     a->nla_len >= sizeof(*a) && a->nla_len <= rem;		\
+	     a = nla_next(a, &rem))
+
+static void *nla_data(struct nlattr *a)
+{
+	return (char *)a + NLA_HDRLEN;
+}
+
+/* Resolves the family id and the events group id through the controller. */
+static int nl_resolve(void)
+{
+	struct nl_req req = { 0 };
+	struct nlattr *a, *g, *ga;
+	char buf[8192];
+	int rem, grem, garem;
+	ssize_t n;
+	struct nlmsghdr *h;
+
+	req.n.nlmsg_type = GENL_ID_CTRL;
+	req.n.nlmsg_flags = NLM_F_REQUEST;
+	req.g.cmd = CTRL_CMD_GETFAMILY;
+	req.g.version = 1;
+	a = (struct nlattr *)req.buf;
+	a->nla_type = CTRL_ATTR_FAMILY_NAME;
+	a->nla_len = NLA_HDRLEN + sizeof(ASM_GENL_NAME);
+	memcpy(nla_data(a), ASM_GENL_NAME, sizeof(ASM_GENL_NAME));
+	req.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN + NLA_ALIGN(a->nla_len));
+	if (send(nl_fd, &req, req.n.nlmsg_len, 0) < 0)
+		return -errno;
+	n = recv(nl_fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		return -errno;
+	h = (struct nlmsghdr *)buf;
+	if (!NLMSG_OK(h, n) || h->nlmsg_type == NLMSG_ERROR)
+		return -ENOENT;
+	nla_for_each(a, (struct nlattr *)((char *)NLMSG_DATA(h) + GENL_HDRLEN),
+		     (int)(h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)), rem) {
+		if (a->nla_type == CTRL_ATTR_FAMILY_ID)
+			family_id = *(__u16 *)nla_data(a);
+		if (a->nla_type != CTRL_ATTR_MCAST_GROUPS)
+			continue;
+		nla_for_each(g, (struct nlattr *)nla_data(a), a->nla_len - NLA_HDRLEN, grem) {
+			const char *name = NULL;
+			__u32 id = 0;
+
+			nla_for_each(ga, (struct nlattr *)nla_data(g), g->nla_len - NLA_HDRLEN, garem) {
+				if (ga->nla_type == CTRL_ATTR_MCAST_GRP_NAME)
+					name = nla_data(ga);
+				if (ga->nla_type == CTRL_ATTR_MCAST_GRP_ID)
+					id = *(__u32 *)nla_data(ga);
+			}
+			if (name && !strcmp(name, ASM_GENL_MCGRP_EVENTS))
+				group_id = id;
+		}
+	}
+	return family_id && group_id ? 0 : -ENOENT;
+}
+
+struct ev {
+	__u64 seq, value, limit;
+	__u32 type, agent, fault, action;
+	__s32 pid, exit_code, signal;
+};
+
+/* The next event within @ms; 0, or -ETIMEDOUT. */
+static int nl_next(struct ev *ev, int ms)
+{
+	static char buf[16384];
+	static ssize_t len, off;
+	struct pollfd p = { nl_fd, POLLIN, 0 };
+	struct nlattr *a;
+	struct nlmsghdr *h;
+	int rem;
+
+	for (;;) {
+		if (off < len) {
+			h = (struct nlmsghdr *)(buf + off);
+			if (!NLMSG_OK(h, len - off)) {
+				len = 0;
+				continue;
+			}
+			off += NLMSG_ALIGN(h->nlmsg_len);
+			if (h->nlmsg_type != family_id)
+				continue;
+			memset(ev, 0, sizeof(*ev));
+			nla_for_each(a, (struct nlattr *)((char *)NLMSG_DATA(h) + GENL_HDRLEN),
+				     (int)(h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)), rem) {
+				void *d = nla_data(a);
+
+				switch (a->nla_type) {
+				case ASM_A_SEQ: memcpy(&ev->seq, d, 8); break;
+				case ASM_A_VALUE: memcpy(&ev->value, d, 8); break;
+				case ASM_A_LIMIT: memcpy(&ev->limit, d, 8); break;
+				case ASM_A_EVENT_TYPE: ev->type = *(__u32 *)d; break;
+				case ASM_A_AGENT_ID: ev->agent = *(__u32 *)d; break;
+				case ASM_A_FAULT: ev->fault = *(__u32 *)d; break;
+				case ASM_A_ACTION: ev->action = *(__u32 *)d; break;
+				case ASM_A_PID: ev->pid = *(__s32 *)d; break;
+				case ASM_A_EXIT_CODE: ev->exit_code = *(__s32 *)d; break;
+				case ASM_A_SIGNAL: ev->signal = *(__s32 *)d; break;
+				}
+			}
+			return 0;
+		}
+		if (poll(&p, 1, ms) <= 0)
+			return -ETIMEDOUT;
+		len = recv(nl_fd, buf, sizeof(buf), 0);
+		off = 0;
+		if (len < 0) {
+			ktap_msg("netlink recv: %s", strerror(errno));
+			len = 0;
+		}
+	}
+}
+
+static __u64 next_seq;
+static int seq_gaps;
+
+/* Waits for the agent's next event of @type; others are skipped. */
+static int wait_event(__u32 type, struct ev *ev)
+{
+	while (!nl_next(ev, 20000)) {
+		if (next_seq && ev->seq != next_seq)
+			seq_gaps++;
+		next_seq = ev->seq + 1;
+		if (ev->agent == AGENT && ev->type == type)
+			return 0;
+	}
+	ktap_msg("no event of type %u within 20 s", type);
+	return -1;
+}
+
+/* Starts `exit 3` in the agent's cgroup; returns its pid. */
+static pid_t start_crasher(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid)
+		return pid;
+	fd = open(CGROUP_DIR "/cgroup.procs", O_WRONLY);
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		_exit(100);
+	close(fd);
+	usleep(200000);
+	_exit(3);
+}
+
+static int setup_cgroup(void)
+{
+	struct statfs sfs;
+
+	if (statfs(CGROUP_ROOT, &sfs))
+		return -1;
+	if ((unsigned long)sfs.f_type == SYSFS_MAGIC &&
+	    mount("none", CGROUP_ROOT, "cgroup2", 0, NULL))
+		return -1;
+	if (statfs(CGROUP_ROOT, &sfs) || (unsigned long)sfs.f_type != CGROUP2_MAGIC)
+		return -1;
+	if (mkdir(CGROUP_DIR, 0755) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int main(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct asm_agent_info info;
+	struct asm_register r;
+	struct ev ev;
+	int dfd, round, status;
+	pid_t pid;
+
+	ktap_header(4);
+	asm_fd = asm_open();
+	if (asm_fd < 0)
+		ktap_bail("open %s: %s", ASM_DEVICE_PATH, strerror(errno));
+	if (setup_cgroup())
+		ktap_bail("no cgroup v2 directory %s", CGROUP_DIR);
+
+	ktap_case_start();
+	nl_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	ktap_expect(nl_fd >= 0 && !bind(nl_fd, (struct sockaddr *)&sa, sizeof(sa)),
+		    "netlink socket: %s", strerror(errno));
+	ktap_expect_ok(nl_resolve(), "resolve family " ASM_GENL_NAME);
+	ktap_expect_ok(setsockopt(nl_fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group_id,
+				  sizeof(group_id)), "join the events group");
+	ktap_case_end("the \"%s\" family's \"%s\" group can be joined without privilege checks",
+		      ASM_GENL_NAME, ASM_GENL_MCGRP_EVENTS);
+
+	ktap_case_start();
+	dfd = open(CGROUP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	reg_init(&r, AGENT, ASM_TARGET_CGROUP, 0, "crashy");
+	r.cgroup_fd = dfd;
+	r.auto_restart = BUDGET;
+	ktap_expect_ok(ioctl(asm_fd, ASM_IOC_REGISTER, &r), "register the cgroup agent");
+	close(dfd);
+	if (!wait_event(ASM_EV_REGISTER, &ev))
+		ktap_expect_u64(ev.agent, AGENT, "register event's agent");
+	ktap_case_end("registering is announced over netlink");
+
+	ktap_case_start();
+	pid = start_crasher();
+	if (wait_event(ASM_EV_SPAWN, &ev))
+		ktap_bail("the first process did not join");
+	for (round = 0; round <= BUDGET; round++) {
+		/* A restart's spawn event came before its "restarted" event. */
+		if (wait_event(ASM_EV_CRASH, &ev))
+			break;
+		ktap_expect_u64(ev.exit_code, 3, "crash exit code");
+		if (wait_event(ASM_EV_FAULT, &ev))
+			break;
+		ktap_expect_u64(ev.fault, ASM_FAULT_CRASH, "fault type");
+		ktap_expect_u64(ev.action, 0, "a fault event carries no action");
+		waitpid(pid, &status, 0);
+		if (round == BUDGET)
+			break;
+		if (wait_event(ASM_EV_RECOVERY, &ev))
+			break;
+		ktap_expect_u64(ev.value, round, "restarts so far");
+		ktap_expect_u64(ev.limit, BUDGET, "budget");
+		asm_get_info(asm_fd, AGENT, &info);
+		ktap_expect_u64(info.state, ASM_STATE_RECOVERY, "state while awaiting the restart");
+		pid = start_crasher();
+		if (wait_event(ASM_EV_RESTARTED, &ev))
+			break;
+		ktap_expect_u64(ev.value, round + 1, "restart counted when the process joins");
+	}
+	ktap_expect(round == BUDGET, "%d restarts (%d)", BUDGET, round);
+	if (!wait_event(ASM_EV_FAILED, &ev)) {
+		ktap_expect_u64(ev.value, BUDGET, "restarts at failure");
+		ktap_expect_u64(ev.limit, BUDGET, "budget at failure");
+	}
+	ktap_expect_ok(asm_get_info(asm_fd, AGENT, &info), "agent info");
+	ktap_expect_u64(info.state, ASM_STATE_FAILED, "state");
+	ktap_expect_u64(info.restart_count, BUDGET, "restart_count");
+	ktap_expect_u64(info.crashes, BUDGET + 1, "crashes");
+	ktap_case_end("a crash-looping agent gets %d restart verdicts, then fails", BUDGET);
+
+	ktap_case_start();
+	ktap_expect(seq_gaps == 0, "%d gaps in the event numbers", seq_gaps);
+	ktap_expect_ok(asm_unregister(asm_fd, AGENT), "unregister");
+	if (!wait_event(ASM_EV_UNREGISTER, &ev))
+		ktap_expect_u64(ev.agent, AGENT, "unregister event's agent");
+	ktap_case_end("every event arrived, in order, numbered without gaps");
+	rmdir(CGROUP_DIR);
+	ktap_finish();
+}

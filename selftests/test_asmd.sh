@@ -1,0 +1,245 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# asmd, the launcher: it starts agents from the spec files in
+# selftests/asmd/*/, each in /sys/fs/cgroup/agentsys/<id>, and restarts them
+# when the module's verdict (a "recovery" event over generic netlink) says
+# so; the module counts the restarts and marks the agent Failed when the
+# budget is spent.
+#
+#   crash/     710 crashy: exits 3 half a second after each start, budget 3:
+#              exactly 3 restarts, then Failed, and it stays down.
+#   watchdog/  711 heartbeat: three heartbeats then silence, watchdog 1.5 s,
+#              budget 1: the unresponsive fault restarts it once.
+#   reattach/  712 sleeper: `sleep 600`; asmd is killed and started again:
+#              still one process, the new asmd attaches; a third asmd is
+#              refused by the lock.
+#   bad/       a spec with an unknown key: `asmd --check` fails naming it.
+
+# The VM is emulated: give every wait 30 s.
+ASM_TIMEOUT=${ASM_TIMEOUT:-30}
+. "$(dirname "$0")/lib.sh"
+
+SPECS=$ASM_SELFTESTS/asmd
+CG_ROOT=/sys/fs/cgroup
+CG_PARENT=$CG_ROOT/agentsys
+IDS="710 711 712"
+LOGS=$ASM_TMP/logs
+LOCK=$ASM_TMP/asmd.lock
+created_parent=0
+
+info_json() {
+	asminfo "$1" --json 2>/dev/null
+}
+info_num() {
+	info_json "$1" | asm_json_num "$2"
+}
+info_state() {
+	info_json "$1" | asm_json_str state
+}
+# "STATE RESTART_COUNT NR_PROCESSES" of agent ID from one document.
+info_triple() {
+	local j
+	j=$(info_json "$1")
+	echo "$(asm_json_str state <<<"$j") $(asm_json_num restart_count <<<"$j")" \
+		"$(asm_json_num nr_processes <<<"$j")"
+}
+# "RESTART_COUNT STATE running|stopped" of agent ID from one document, for
+# catching an agent while it runs again after a restart.
+info_restarted() {
+	local j n
+	j=$(info_json "$1")
+	n=$(asm_json_num nr_processes <<<"$j")
+	echo "$(asm_json_num restart_count <<<"$j") $(asm_json_str state <<<"$j")" \
+		"$([ "${n:-0}" -ge 1 ] && echo running || echo stopped)"
+}
+# The fault types in agent ID's recent_faults, comma-separated.
+recent_fault_types() {
+	info_json "$1" | tr -d '[:space:]' | grep -oE '"recent_faults":\[[^]]*\]' |
+		grep -oE '"type":"[a-z_]+"' | sed 's/.*:"//; s/"$//' | paste -sd, -
+}
+
+cg_dir() {
+	echo "$CG_PARENT/$1"
+}
+# The pids in agent ID's cgroup, space-separated.
+cg_pids() {
+	tr '\n' ' ' <"$(cg_dir "$1")/cgroup.procs" 2>/dev/null | sed 's/ $//'
+}
+cg_nr() {
+	wc -l <"$(cg_dir "$1")/cgroup.procs" 2>/dev/null
+}
+# Kill every process of agent ID's cgroup and remove the cgroup.
+cg_destroy() {
+	local cg pid
+	cg=$(cg_dir "$1")
+	[ -d "$cg" ] || return 0
+	if [ -w "$cg/cgroup.kill" ]; then
+		echo 1 >"$cg/cgroup.kill"
+	else
+		for pid in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+	fi
+	asm_wait eval "rmdir '$cg' 2>/dev/null || [ ! -d '$cg' ]"
+}
+
+# asmd_start NAME SPEC-DIR: run asmd in the background on selftests/asmd/
+# SPEC-DIR, its output in $ASM_TMP/NAME.out; ASMD_PID is its pid.
+asmd_start() {
+	asmd --spec "$SPECS/$2" --log-dir "$LOGS" --lock "$LOCK" \
+		>"$ASM_TMP/$1.out" 2>&1 &
+	ASMD_PID=$!
+	asm_bg_track "$ASMD_PID"
+}
+# asmd_stop PID SIGNAL: signal asmd and reap it; ASMD_STATUS is its status.
+asmd_stop() {
+	kill "-$2" "$1" 2>/dev/null
+	wait "$1"
+	ASMD_STATUS=$?
+	asm_bg_reaped "$1"
+}
+# asmd_count NAME PATTERN: lines of asmd output NAME matching PATTERN.
+asmd_count() {
+	grep -c -- "$2" "$ASM_TMP/$1.out" 2>/dev/null
+}
+asmd_has() {
+	grep -q -- "$2" "$ASM_TMP/$1.out" 2>/dev/null
+}
+# asmd_case_end DESCRIPTION NAME: asm_case_end, with asmd's output NAME
+# shown when the case failed.
+asmd_case_end() {
+	if [ "$ASM_CASE_OK" != 1 ] && [ -f "$ASM_TMP/$2.out" ]; then
+		ktap_print_msg "output of asmd ($2):"
+		sed 's/^/#   /' "$ASM_TMP/$2.out"
+	fi
+	asm_case_end "$1"
+}
+
+asm_test_cleanup() {
+	local id
+	# (asm_on_exit has killed the asmd instances still running.)
+	for id in $IDS; do
+		cg_destroy "$id"
+	done
+	if [ "$created_parent" = 1 ]; then
+		rmdir "$CG_PARENT" 2>/dev/null
+	fi
+}
+
+ktap_print_header
+asm_require_root
+
+if ! command -v asmd >/dev/null; then
+	asm_bail "asmd is not on PATH (make tools)"
+fi
+if ! grep -q " $CG_ROOT cgroup2 " /proc/mounts; then
+	mount -t cgroup2 none "$CG_ROOT" 2>/dev/null
+fi
+if [ "$(stat -f -c %T "$CG_ROOT" 2>/dev/null)" != cgroup2fs ]; then
+	ktap_skip_all "no cgroup v2 hierarchy at $CG_ROOT"
+	exit "$KSFT_SKIP"
+fi
+[ -d "$CG_PARENT" ] || created_parent=1
+for id in $IDS; do
+	cg_destroy "$id"
+done
+
+ktap_set_plan 8
+asm_reload
+
+# 1: crash loop: started, then restarted on each of the first 3 verdicts;
+# the 4th crash leaves it Failed.
+asm_case_start
+asmd_start crash crash
+asm_expect_wait "state restart_count nr_processes" "Failed 3 0" info_triple 710
+asm_expect "asmd logs the failure" \
+	asm_wait asmd_has crash "agent 710 (crashy): failed after 3 restarts"
+asm_expect_eq "asmd 'restarting' lines" 3 "$(asmd_count crash "agent 710 (crashy): restarting")"
+asm_expect "asmd logs restart 3 of 3" asmd_has crash "restarting (restart 3 of 3)"
+asm_expect_eq "asmd 'started pid' lines" 4 "$(asmd_count crash "agent 710 (crashy): started pid")"
+asm_expect_eq "crash_count" 4 "$(info_num 710 crash_count)"
+asmd_case_end "crash loop: asmd restarts agent 710 exactly 3 times, then it is Failed" crash
+
+# 2: no restart after Failed, with asmd still listening.
+asm_case_start
+sleep 3
+asm_expect_eq "state restart_count nr_processes 3 s later" "Failed 3 0" "$(info_triple 710)"
+asm_expect_eq "processes in the cgroup" 0 "$(cg_nr 710)"
+asm_expect_eq "asmd 'started pid' lines" 4 "$(asmd_count crash "agent 710 (crashy): started pid")"
+asm_expect "asmd still runs" kill -0 "$ASMD_PID"
+asmd_case_end "a Failed agent stays down: 0 processes, no new start 3 s later" crash
+
+# 3: SIGTERM: asmd exits 0 and leaves the agents to the kernel.
+asm_case_start
+asmd_stop "$ASMD_PID" TERM
+asm_expect_eq "asmd exit status after SIGTERM" 0 "$ASMD_STATUS"
+asm_expect "asmd logs its exit" asmd_has crash "SIGTERM: exiting"
+asm_expect_eq "agent 710 still registered" Failed "$(info_state 710)"
+asmd_case_end "SIGTERM: asmd exits 0, the agent stays registered" crash
+
+# 4: watchdog: no heartbeat for 1.5 s is an unresponsive fault; its restart
+# action kills the agent and the verdict has asmd start it again.
+asm_case_start
+asmd_start watchdog watchdog
+watchdog_pid=$ASMD_PID
+asm_expect_wait "restart_count state processes" "1 Restarted running" info_restarted 711
+asm_expect "asmd logs the restart" \
+	asmd_has watchdog "agent 711 (heartbeat): restarting (restart 1 of 1)"
+asm_expect "asmd logs the restarted event" \
+	asm_wait asmd_has watchdog "agent 711 (heartbeat): running again (restart 1 of 1)"
+types=$(recent_fault_types 711)
+asm_expect "recent_faults ($types) has unresponsive" \
+	eval "case ',$types,' in *,unresponsive,*) true ;; *) false ;; esac"
+asm_expect "the agent's stdout is in its log" \
+	grep -q "heartbeat: agent 711" "$LOGS/711.log"
+asmd_stop "$watchdog_pid" TERM
+asm_expect_eq "asmd exit status" 0 "$ASMD_STATUS"
+asmd_case_end "watchdog: agent 711 unresponsive after 1.5 s, restarted once by asmd" watchdog
+
+# 5: a long-running agent is started once.
+asm_case_start
+asmd_start reattach1 reattach
+first_asmd=$ASMD_PID
+asm_expect "asmd starts it" asm_wait asmd_has reattach1 "agent 712 (sleeper): started pid"
+asm_expect_wait "processes in the cgroup" 1 cg_nr 712
+pids_before=$(cg_pids 712)
+asm_expect_wait "nr_processes" 1 info_num 712 nr_processes
+asmd_case_end "agent 712 started in its cgroup: one process ($pids_before)" reattach1
+
+# 6: asmd killed and started again: it attaches, starts no second copy.
+asm_case_start
+asmd_stop "$first_asmd" KILL
+asm_expect_eq "pids in the cgroup after SIGKILL of asmd" "$pids_before" "$(cg_pids 712)"
+asmd_start reattach2 reattach
+asm_expect "the new asmd attaches" \
+	asm_wait asmd_has reattach2 "agent 712 (sleeper): attached (1 process running)"
+asm_expect_eq "the new asmd's 'started' lines" 0 "$(asmd_count reattach2 "started pid")"
+asm_expect_eq "pids in the cgroup" "$pids_before" "$(cg_pids 712)"
+asm_expect_eq "nr_processes" 1 "$(info_num 712 nr_processes)"
+asm_expect_eq "restart_count" 0 "$(info_num 712 restart_count)"
+asmd_case_end "asmd killed (SIGKILL) and restarted: attaches to agent 712, one process" reattach2
+
+# 7: a third asmd while the second runs: refused by the lock.
+asm_case_start
+timeout 60 asmd --spec "$SPECS/reattach" --log-dir "$LOGS" --lock "$LOCK" \
+	>"$ASM_TMP/third.out" 2>&1
+asm_expect_eq "third asmd exit status" 1 "$?"
+asm_expect "third asmd names the lock" \
+	grep -q "asmd: error: another asmd is running (lock $LOCK)" "$ASM_TMP/third.out"
+asm_expect_eq "pids in the cgroup" "$pids_before" "$(cg_pids 712)"
+asm_expect "the second asmd still runs" kill -0 "$ASMD_PID"
+asmd_case_end "a second asmd running: a third one exits 1 (lock)" third
+
+# 8: --check: a good spec passes, an unknown key fails and is named.
+asm_case_start
+asmd --check --spec "$SPECS/crash" >"$ASM_TMP/check.out" 2>&1
+asm_expect_eq "asmd --check crash/ exit status" 0 "$?"
+asm_expect "summary of agent 710" grep -q "agent 710 (crashy)" "$ASM_TMP/check.out"
+asmd --check --spec "$SPECS/bad" >>"$ASM_TMP/check.out" 2>&1
+asm_expect_eq "asmd --check bad/ exit status" 1 "$?"
+asm_expect "the error names the file and the key" \
+	grep -q "typo.toml:[0-9]*: unknown field \`restart_limit\`" "$ASM_TMP/check.out"
+asmd_case_end "asmd --check: exit 1 naming the unknown key restart_limit" check
+
+ktap_finished

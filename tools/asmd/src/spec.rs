@@ -1,0 +1,940 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Agent spec files: `DIR/*.toml`, one agent each.
+//!
+//! ```toml
+//! id = 100
+//! name = "crashy"
+//! command = ["/bin/sh", "-c", "sleep 0.5; exit 3"]
+//! capabilities = ["FsBasic"]        # default: none
+//! scope = "/srv/agents/crashy"      # default: no scope
+//! auto_restart = 3                  # default: 0
+//!
+//! [limits]                          # default: follow the module's defaults
+//! cpu_quota_ms = 200
+//! mem = "64M"                       # bytes, or K/M/G (powers of 1024)
+//! syscall_rate = 1000
+//! watchdog_ms = 1500                # each may also be "none"
+//!
+//! [recovery]                        # either a preset ...
+//! preset = "strict"                 # default | permissive | strict
+//! # ... or per-fault actions: cpu_quota, memory, syscall_flood, crash,
+//! # capability_violation, unresponsive = "log"|"throttle"|"kill"|"restart"
+//! ```
+//!
+//! Unknown keys are errors, so a typo cannot silently drop a limit. Every
+//! value is checked here against the ABI's rules, so that a spec that passes
+//! `asmd --check` is one the module accepts.
+
+use asm_abi::{
+    action_allowed, parse_preset, AsmFaultPolicy, AsmRegister, ASM_ACTION_KILL, ASM_ACTION_LOG,
+    ASM_ACTION_RESTART, ASM_ACTION_THROTTLE, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA,
+    ASM_FAULT_CRASH, ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE,
+    ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_ID_MAX, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64,
+    ASM_NAME_LEN, ASM_PRESET_NONE, ASM_SCOPE_LEN, ASM_TARGET_CGROUP, CAPABILITIES, PRESET_NAMES,
+};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+/// An agent's limits as the ABI takes them: 0 follows the module's
+/// defaults, `ASM_LIMIT_NONE32`/`ASM_LIMIT_NONE64` is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// CPU time per one-second window, in ms.
+    pub cpu_quota_ms: u32,
+    /// Resident memory, in bytes.
+    pub mem_limit_bytes: u64,
+    /// System calls per second.
+    pub syscall_rate: u32,
+    /// Longest time between two heartbeats, in ms.
+    pub watchdog_ms: u32,
+}
+
+/// An agent's recovery actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// An `ASM_PRESET_*` value.
+    Preset(u32),
+    /// An `ASM_ACTION_*` per `ASM_FAULT_*` index; 0 follows the defaults.
+    Actions([u8; 8]),
+}
+
+/// One validated spec file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The agent id, 1 to `ASM_ID_MAX`.
+    pub id: u32,
+    /// 1 to 31 printable ASCII characters.
+    pub name: String,
+    /// Program and arguments; the program is searched in `PATH`.
+    pub command: Vec<String>,
+    /// `ASM_CAP_*` bits.
+    pub capabilities: u64,
+    /// Absolute path, or `None`.
+    pub scope: Option<String>,
+    /// Restart budget.
+    pub auto_restart: u32,
+    /// `Some` when the spec sets at least one limit.
+    pub limits: Option<Limits>,
+    /// `Some` when the spec sets a preset or at least one action.
+    pub recovery: Option<Recovery>,
+}
+
+/// Fault keys of `[recovery]`, in `ASM_FAULT_*` order.
+const FAULT_KEYS: [(&str, u32); 6] = [
+    ("cpu_quota", ASM_FAULT_CPU_QUOTA),
+    ("memory", ASM_FAULT_MEMORY),
+    ("syscall_flood", ASM_FAULT_SYSCALL_FLOOD),
+    ("crash", ASM_FAULT_CRASH),
+    ("capability_violation", ASM_FAULT_CAPABILITY),
+    ("unresponsive", ASM_FAULT_UNRESPONSIVE),
+];
+
+/// Action names of `[recovery]` ("default" is left out: omit the key).
+const ACTIONS: [(&str, u8); 4] = [
+    ("log", ASM_ACTION_LOG),
+    ("throttle", ASM_ACTION_THROTTLE),
+    ("kill", ASM_ACTION_KILL),
+    ("restart", ASM_ACTION_RESTART),
+];
+
+// ---------------------------------------------------------------------------
+// The file as written. Each field's deserializer checks its value, so that
+// toml reports the error with the value's position.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    #[serde(deserialize_with = "de_id")]
+    id: u32,
+    #[serde(deserialize_with = "de_name")]
+    name: String,
+    #[serde(deserialize_with = "de_command")]
+    command: Vec<String>,
+    #[serde(default, deserialize_with = "de_capabilities")]
+    capabilities: u64,
+    #[serde(default, deserialize_with = "de_scope")]
+    scope: Option<String>,
+    #[serde(default, deserialize_with = "de_auto_restart")]
+    auto_restart: u32,
+    #[serde(default)]
+    limits: Option<RawLimits>,
+    #[serde(default)]
+    recovery: Option<RawRecovery>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default, deserialize_with = "de_limit32")]
+    cpu_quota_ms: Option<u32>,
+    #[serde(default, deserialize_with = "de_mem")]
+    mem: Option<u64>,
+    #[serde(default, deserialize_with = "de_limit32")]
+    syscall_rate: Option<u32>,
+    #[serde(default, deserialize_with = "de_limit32")]
+    watchdog_ms: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecovery {
+    #[serde(default, deserialize_with = "de_preset")]
+    preset: Option<u32>,
+    #[serde(default, deserialize_with = "de_windowed_action")]
+    cpu_quota: Option<u8>,
+    #[serde(default, deserialize_with = "de_action")]
+    memory: Option<u8>,
+    #[serde(default, deserialize_with = "de_windowed_action")]
+    syscall_flood: Option<u8>,
+    #[serde(default, deserialize_with = "de_action")]
+    crash: Option<u8>,
+    #[serde(default, deserialize_with = "de_action")]
+    capability_violation: Option<u8>,
+    #[serde(default, deserialize_with = "de_action")]
+    unresponsive: Option<u8>,
+}
+
+fn de_id<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let id = i64::deserialize(d)?;
+    u32::try_from(id)
+        .ok()
+        .filter(|id| (1..=ASM_ID_MAX).contains(id))
+        .ok_or_else(|| de::Error::custom(format!("id {id} is out of range 1..={ASM_ID_MAX}")))
+}
+
+fn de_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let name = String::deserialize(d)?;
+    check_name(&name).map_err(de::Error::custom)?;
+    Ok(name)
+}
+
+/// The kernel's rule for names: 1 to `ASM_NAME_LEN - 1` printable ASCII.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() >= ASM_NAME_LEN {
+        return Err(format!(
+            "name must have 1 to {} characters, not {}",
+            ASM_NAME_LEN - 1,
+            name.len()
+        ));
+    }
+    if !name.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(format!(
+            "name {name:?} has a character that is not printable ASCII"
+        ));
+    }
+    Ok(())
+}
+
+fn de_command<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let command = Vec::<String>::deserialize(d)?;
+    match command.first() {
+        None => return Err(de::Error::custom("command must not be empty")),
+        Some(prog) if prog.is_empty() => {
+            return Err(de::Error::custom("command's program must not be empty"))
+        }
+        _ => {}
+    }
+    if command.iter().any(|a| a.contains('\0')) {
+        return Err(de::Error::custom("command has a NUL character"));
+    }
+    Ok(command)
+}
+
+fn de_capabilities<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    let mut bits = 0;
+    for name in &names {
+        let cap = CAPABILITIES
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = CAPABILITIES.iter().map(|c| c.name).collect();
+                de::Error::custom(format!(
+                    "unknown capability {name:?} (known: {})",
+                    known.join(", ")
+                ))
+            })?;
+        bits |= cap.bit;
+    }
+    Ok(bits)
+}
+
+fn de_scope<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let scope = String::deserialize(d)?;
+    if !scope.starts_with('/') {
+        return Err(de::Error::custom(format!(
+            "scope {scope:?} is not an absolute path"
+        )));
+    }
+    if scope.len() >= ASM_SCOPE_LEN || scope.contains('\0') {
+        return Err(de::Error::custom(format!(
+            "scope must be at most {} bytes without NUL",
+            ASM_SCOPE_LEN - 1
+        )));
+    }
+    Ok(Some(scope))
+}
+
+fn de_auto_restart<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = i64::deserialize(d)?;
+    u32::try_from(n).map_err(|_| {
+        de::Error::custom(format!("auto_restart {n} is out of range 0..={}", u32::MAX))
+    })
+}
+
+/// A limit value as written: an integer or a string.
+enum RawValue {
+    Int(i64),
+    Str(String),
+}
+
+impl<'de> Deserialize<'de> for RawValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a positive integer or a string")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawValue, E> {
+                Ok(RawValue::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawValue, E> {
+                i64::try_from(v)
+                    .map(RawValue::Int)
+                    .map_err(|_| E::custom(format!("{v} is too large")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawValue, E> {
+                Ok(RawValue::Str(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn de_limit32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = RawValue::deserialize(d)?;
+    parse_limit32(&v).map(Some).map_err(de::Error::custom)
+}
+
+fn parse_limit32(v: &RawValue) -> Result<u32, String> {
+    match v {
+        RawValue::Str(s) if s == "none" => Ok(ASM_LIMIT_NONE32),
+        RawValue::Str(s) => Err(format!("{s:?} is not a number or \"none\"")),
+        RawValue::Int(n) => u32::try_from(*n)
+            .ok()
+            .filter(|n| *n > 0 && *n < ASM_LIMIT_NONE32)
+            .ok_or_else(|| {
+                format!(
+                    "{n} is out of range 1..={} (leave the key out for the default, \
+                     or say \"none\")",
+                    ASM_LIMIT_NONE32 - 1
+                )
+            }),
+    }
+}
+
+fn de_mem<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = RawValue::deserialize(d)?;
+    let bytes = match v {
+        RawValue::Str(s) if s == "none" => return Ok(Some(ASM_LIMIT_NONE64)),
+        RawValue::Str(s) => parse_size(&s),
+        RawValue::Int(n) => u64::try_from(n).map_err(|_| format!("{n} is negative")),
+    }
+    .map_err(de::Error::custom)?;
+    if bytes == 0 || bytes == ASM_LIMIT_NONE64 {
+        return Err(de::Error::custom(
+            "mem must be more than 0 bytes (leave the key out for the default, or say \"none\")",
+        ));
+    }
+    Ok(Some(bytes))
+}
+
+/// A size in bytes: digits, optionally followed by K, M or G (powers of
+/// 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let bad = || format!("{s:?} is not a size (bytes, or a number with K, M or G)");
+    let (digits, shift) = match s.as_bytes().last() {
+        Some(b'K') => (&s[..s.len() - 1], 10),
+        Some(b'M') => (&s[..s.len() - 1], 20),
+        Some(b'G') => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+fn de_preset<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_preset(&s).map(Some).ok_or_else(|| {
+        de::Error::custom(format!(
+            "unknown preset {s:?} (known: {})",
+            PRESET_NAMES[1..].join(", ")
+        ))
+    })
+}
+
+fn parse_action(s: &str, windowed: bool) -> Result<u8, String> {
+    let names: Vec<&str> = ACTIONS.iter().map(|(n, _)| *n).collect();
+    let (_, action) = ACTIONS
+        .iter()
+        .find(|(n, _)| *n == s)
+        .ok_or_else(|| format!("unknown action {s:?} (known: {})", names.join(", ")))?;
+    // Any fault that is counted per window may be throttled; the rule is
+    // asm_abi's, looked up for one such fault and one other.
+    let fault = if windowed {
+        ASM_FAULT_CPU_QUOTA
+    } else {
+        ASM_FAULT_CRASH
+    };
+    if !action_allowed(fault, *action) {
+        return Err(format!(
+            "action {s:?} is only for cpu_quota and syscall_flood"
+        ));
+    }
+    Ok(*action)
+}
+
+fn de_windowed_action<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_action(&s, true).map(Some).map_err(de::Error::custom)
+}
+
+fn de_action<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_action(&s, false).map(Some).map_err(de::Error::custom)
+}
+
+// ---------------------------------------------------------------------------
+
+/// Line number (from 1) of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    let at = at.min(text.len());
+    text.as_bytes()[..at]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Parses and checks the spec in `text`, read from `file`. The error names
+/// the file, the line when there is one, and the key or value.
+pub fn parse(text: &str, file: &Path) -> Result<Spec, String> {
+    let raw: RawSpec = toml::from_str(text).map_err(|e| {
+        // A missing key has no position of its own.
+        match e.span() {
+            Some(span) if !e.message().starts_with("missing field") => {
+                format!(
+                    "{}:{}: {}",
+                    file.display(),
+                    line_of(text, span.start),
+                    e.message()
+                )
+            }
+            _ => format!("{}: {}", file.display(), e.message()),
+        }
+    })?;
+
+    let limits = raw.limits.and_then(|l| {
+        let set = l.cpu_quota_ms.is_some()
+            || l.mem.is_some()
+            || l.syscall_rate.is_some()
+            || l.watchdog_ms.is_some();
+        set.then(|| Limits {
+            cpu_quota_ms: l.cpu_quota_ms.unwrap_or(0),
+            mem_limit_bytes: l.mem.unwrap_or(0),
+            syscall_rate: l.syscall_rate.unwrap_or(0),
+            watchdog_ms: l.watchdog_ms.unwrap_or(0),
+        })
+    });
+
+    let recovery = match raw.recovery {
+        None => None,
+        Some(r) => {
+            let per_fault = [
+                r.cpu_quota,
+                r.memory,
+                r.syscall_flood,
+                r.crash,
+                r.capability_violation,
+                r.unresponsive,
+            ];
+            let any = per_fault.iter().any(Option::is_some);
+            match r.preset {
+                Some(_) if any => {
+                    return Err(format!(
+                        "{}: [recovery]: preset cannot be combined with per-fault actions",
+                        file.display()
+                    ))
+                }
+                Some(preset) => Some(Recovery::Preset(preset)),
+                None if any => {
+                    let mut actions = [0u8; 8];
+                    for ((_, fault), action) in FAULT_KEYS.iter().zip(per_fault) {
+                        actions[*fault as usize] = action.unwrap_or(0);
+                    }
+                    Some(Recovery::Actions(actions))
+                }
+                None => None,
+            }
+        }
+    };
+
+    Ok(Spec {
+        file: file.to_owned(),
+        id: raw.id,
+        name: raw.name,
+        command: raw.command,
+        capabilities: raw.capabilities,
+        scope: raw.scope,
+        auto_restart: raw.auto_restart,
+        limits,
+        recovery,
+    })
+}
+
+/// Reads every `*.toml` in `dir` (by file name; hidden files are skipped),
+/// checks each, and checks that no two use the same id. Returns the specs,
+/// or every error found.
+pub fn load_dir(dir: &Path) -> Result<Vec<Spec>, Vec<String>> {
+    let io_err = |path: &Path, e: std::io::Error| {
+        format!("{}: {}", path.display(), crate::sys::Errno::from_io(&e))
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| vec![io_err(dir, e)])?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| vec![io_err(dir, e)])?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || !name.ends_with(".toml") {
+            continue;
+        }
+        files.push(entry.path());
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(vec![format!("{}: no *.toml spec files", dir.display())]);
+    }
+
+    let mut specs = Vec::new();
+    let mut errors = Vec::new();
+    for path in files {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => match parse(&text, &path) {
+                Ok(spec) => specs.push(spec),
+                Err(e) => errors.push(e),
+            },
+            Err(e) => errors.push(io_err(&path, e)),
+        }
+    }
+    errors.extend(duplicate_ids(&specs));
+    if errors.is_empty() {
+        Ok(specs)
+    } else {
+        Err(errors)
+    }
+}
+
+/// An error for every spec whose id an earlier one already uses.
+pub fn duplicate_ids(specs: &[Spec]) -> Vec<String> {
+    let mut seen: BTreeMap<u32, &Path> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for spec in specs {
+        if let Some(first) = seen.get(&spec.id) {
+            errors.push(format!(
+                "{}: id {} is already used by {}",
+                spec.file.display(),
+                spec.id,
+                first.display()
+            ));
+        } else {
+            seen.insert(spec.id, &spec.file);
+        }
+    }
+    errors
+}
+
+impl Spec {
+    /// `agent 100 (crashy)`, how the log names the agent.
+    pub fn label(&self) -> String {
+        format!("agent {} ({})", self.id, self.name)
+    }
+
+    /// The `ASM_IOC_REGISTER` request for this agent's cgroup, open as
+    /// `cgroup_fd`.
+    pub fn register_request(&self, cgroup_fd: i32) -> AsmRegister {
+        let mut req = AsmRegister::new();
+        req.agent_id = self.id;
+        req.target = ASM_TARGET_CGROUP;
+        req.cgroup_fd = cgroup_fd;
+        req.capabilities = self.capabilities;
+        req.auto_restart = self.auto_restart;
+        // Both were checked against the same bounds when parsed.
+        let _ = req.set_name(self.name.as_bytes());
+        let _ = req.set_scope(self.scope.as_deref().unwrap_or("").as_bytes());
+        req
+    }
+
+    /// The `ASM_IOC_SET_FAULT_POLICY` request, if the spec sets limits or
+    /// actions.
+    pub fn fault_policy(&self) -> Option<AsmFaultPolicy> {
+        let mut p = AsmFaultPolicy::new(self.id, 0);
+        if let Some(l) = self.limits {
+            p.flags |= ASM_FP_SET_LIMITS;
+            p.cpu_quota_ms = l.cpu_quota_ms;
+            p.mem_limit_bytes = l.mem_limit_bytes;
+            p.syscall_rate = l.syscall_rate;
+            p.watchdog_ms = l.watchdog_ms;
+        }
+        match self.recovery {
+            Some(Recovery::Preset(preset)) => {
+                p.flags |= ASM_FP_SET_ACTIONS;
+                p.preset = preset;
+            }
+            Some(Recovery::Actions(actions)) => {
+                p.flags |= ASM_FP_SET_ACTIONS;
+                p.preset = ASM_PRESET_NONE;
+                p.actions = actions;
+            }
+            None => {}
+        }
+        (p.flags != 0).then_some(p)
+    }
+
+    /// One line for `asmd --check`.
+    pub fn summary(&self) -> String {
+        let mut s = format!("{}: {}: command", self.label(), self.file.display());
+        for arg in &self.command {
+            let _ = write!(s, " {}", shell_quote(arg));
+        }
+        let caps: Vec<&str> = CAPABILITIES
+            .iter()
+            .filter(|c| self.capabilities & c.bit != 0)
+            .map(|c| c.name)
+            .collect();
+        let caps = if caps.is_empty() {
+            "none".to_owned()
+        } else {
+            caps.join(",")
+        };
+        let _ = write!(
+            s,
+            "; capabilities {caps}; scope {}; auto_restart {}",
+            self.scope.as_deref().unwrap_or("none"),
+            self.auto_restart
+        );
+        match self.limits {
+            None => s.push_str("; limits default"),
+            Some(l) => {
+                let n32 = |v: u32| match v {
+                    0 => "default".to_owned(),
+                    ASM_LIMIT_NONE32 => "none".to_owned(),
+                    v => v.to_string(),
+                };
+                let mem = match l.mem_limit_bytes {
+                    0 => "default".to_owned(),
+                    ASM_LIMIT_NONE64 => "none".to_owned(),
+                    v => v.to_string(),
+                };
+                let _ = write!(
+                    s,
+                    "; limits cpu_quota_ms={} mem={} syscall_rate={} watchdog_ms={}",
+                    n32(l.cpu_quota_ms),
+                    mem,
+                    n32(l.syscall_rate),
+                    n32(l.watchdog_ms)
+                );
+            }
+        }
+        match self.recovery {
+            None => s.push_str("; recovery default"),
+            Some(Recovery::Preset(p)) => {
+                let name = PRESET_NAMES.get(p as usize).copied().unwrap_or("?");
+                let _ = write!(s, "; recovery preset {name}");
+            }
+            Some(Recovery::Actions(actions)) => {
+                s.push_str("; recovery");
+                for (key, fault) in FAULT_KEYS {
+                    let a = actions[fault as usize];
+                    let name = ACTIONS
+                        .iter()
+                        .find(|(_, v)| *v == a)
+                        .map_or("default", |(n, _)| *n);
+                    let _ = write!(s, " {key}={name}");
+                }
+            }
+        }
+        s
+    }
+}
+
+/// `arg` as a shell would need it quoted (for display only).
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asm_abi::{ASM_CAP_FS_BASIC, ASM_CAP_LLM_ACCESS, ASM_PRESET_STRICT};
+
+    fn p(text: &str) -> Result<Spec, String> {
+        parse(text, Path::new("specs/a.toml"))
+    }
+
+    const GOOD: &str = r#"
+id = 100
+name = "crashy"
+command = ["/bin/sh", "-c", "sleep 0.5; exit 3"]
+capabilities = ["FsBasic", "LlmAccess"]
+scope = "/srv/agents"
+auto_restart = 3
+
+[limits]
+mem = "64M"
+watchdog_ms = 1500
+syscall_rate = "none"
+
+[recovery]
+crash = "restart"
+cpu_quota = "throttle"
+"#;
+
+    #[test]
+    fn good_spec() {
+        let s = p(GOOD).unwrap();
+        assert_eq!(s.id, 100);
+        assert_eq!(s.name, "crashy");
+        assert_eq!(s.command, ["/bin/sh", "-c", "sleep 0.5; exit 3"]);
+        assert_eq!(s.capabilities, ASM_CAP_FS_BASIC | ASM_CAP_LLM_ACCESS);
+        assert_eq!(s.scope.as_deref(), Some("/srv/agents"));
+        assert_eq!(s.auto_restart, 3);
+        assert_eq!(
+            s.limits,
+            Some(Limits {
+                cpu_quota_ms: 0,
+                mem_limit_bytes: 64 << 20,
+                syscall_rate: ASM_LIMIT_NONE32,
+                watchdog_ms: 1500,
+            })
+        );
+        let mut actions = [0; 8];
+        actions[ASM_FAULT_CRASH as usize] = ASM_ACTION_RESTART;
+        actions[ASM_FAULT_CPU_QUOTA as usize] = ASM_ACTION_THROTTLE;
+        assert_eq!(s.recovery, Some(Recovery::Actions(actions)));
+
+        let fp = s.fault_policy().unwrap();
+        assert_eq!(fp.agent_id, 100);
+        assert_eq!(fp.flags, ASM_FP_SET_LIMITS | ASM_FP_SET_ACTIONS);
+        assert_eq!(fp.mem_limit_bytes, 64 << 20);
+        assert_eq!(fp.watchdog_ms, 1500);
+        assert_eq!(fp.actions, actions);
+
+        let r = s.register_request(7);
+        assert_eq!(
+            (r.agent_id, r.target, r.cgroup_fd),
+            (100, ASM_TARGET_CGROUP, 7)
+        );
+        assert_eq!((r.capabilities, r.auto_restart), (s.capabilities, 3));
+        assert_eq!(&r.name[..7], b"crashy\0");
+        assert_eq!(&r.scope[..12], b"/srv/agents\0");
+        assert!(s
+            .summary()
+            .contains("command /bin/sh -c 'sleep 0.5; exit 3'"));
+    }
+
+    #[test]
+    fn minimal_spec_has_defaults_and_no_policy() {
+        let s = p("id = 1\nname = \"a\"\ncommand = [\"true\"]\n").unwrap();
+        assert_eq!((s.capabilities, s.auto_restart), (0, 0));
+        assert_eq!((s.scope.clone(), s.limits, s.recovery), (None, None, None));
+        assert_eq!(s.fault_policy(), None);
+        // An empty table sets nothing either.
+        let s = p("id = 1\nname = \"a\"\ncommand = [\"true\"]\n[limits]\n[recovery]\n").unwrap();
+        assert_eq!(s.fault_policy(), None);
+    }
+
+    #[test]
+    fn preset() {
+        let s = p("id = 1\nname = \"a\"\ncommand = [\"true\"]\n[recovery]\npreset = \"strict\"\n")
+            .unwrap();
+        assert_eq!(s.recovery, Some(Recovery::Preset(ASM_PRESET_STRICT)));
+        let fp = s.fault_policy().unwrap();
+        assert_eq!(
+            (fp.flags, fp.preset),
+            (ASM_FP_SET_ACTIONS, ASM_PRESET_STRICT)
+        );
+        let e = p("id = 1\nname = \"a\"\ncommand = [\"true\"]\n[recovery]\npreset = \"strict\"\ncrash = \"log\"\n")
+            .unwrap_err();
+        assert!(e.contains("preset cannot be combined"), "{e}");
+        let e = p("id = 1\nname = \"a\"\ncommand = [\"true\"]\n[recovery]\npreset = \"none\"\n")
+            .unwrap_err();
+        assert!(e.contains("unknown preset \"none\""), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let e = p("id = 1\nname = \"a\"\ncommand = [\"true\"]\nrestarts = 3\n").unwrap_err();
+        assert!(
+            e.starts_with("specs/a.toml:4: unknown field `restarts`"),
+            "{e}"
+        );
+        let e = p("id = 1\nname = \"a\"\ncommand = [\"true\"]\n[limits]\ncpu = 5\n").unwrap_err();
+        assert!(e.starts_with("specs/a.toml:5: unknown field `cpu`"), "{e}");
+        let e = p("id = 1\nname = \"a\"\ncommand = [\"true\"]\n[recovery]\noom = \"kill\"\n")
+            .unwrap_err();
+        assert!(e.contains("unknown field `oom`"), "{e}");
+    }
+
+    #[test]
+    fn bad_id() {
+        for id in ["0", "-1", "2147483648", "\"100\"", "1.5"] {
+            let e = p(&format!("id = {id}\nname = \"a\"\ncommand = [\"true\"]\n")).unwrap_err();
+            assert!(e.starts_with("specs/a.toml:1: "), "{id}: {e}");
+        }
+        let e = p("id = 0\nname = \"a\"\ncommand = [\"true\"]\n").unwrap_err();
+        assert!(e.contains("id 0 is out of range 1..=2147483647"), "{e}");
+        assert!(p("id = 2147483647\nname = \"a\"\ncommand = [\"true\"]\n").is_ok());
+        let e = p("name = \"a\"\ncommand = [\"true\"]\n").unwrap_err();
+        assert_eq!(e, "specs/a.toml: missing field `id`");
+    }
+
+    #[test]
+    fn bad_name_command_caps_scope() {
+        let base = |extra: &str| format!("id = 1\n{extra}\n");
+        let cases = [
+            ("name = \"\"\ncommand = [\"x\"]", "1 to 31 characters"),
+            (
+                "name = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\ncommand = [\"x\"]",
+                "1 to 31 characters",
+            ),
+            ("name = \"a\\tb\"\ncommand = [\"x\"]", "not printable"),
+            ("name = \"é\"\ncommand = [\"x\"]", "not printable"),
+            ("name = \"a\"\ncommand = []", "must not be empty"),
+            ("name = \"a\"\ncommand = \"/bin/true\"", "invalid type"),
+            (
+                "name = \"a\"\ncommand = [\"x\"]\ncapabilities = [\"FS_BASIC\"]",
+                "unknown capability \"FS_BASIC\"",
+            ),
+            (
+                "name = \"a\"\ncommand = [\"x\"]\nscope = \"rel\"",
+                "not an absolute path",
+            ),
+            (
+                "name = \"a\"\ncommand = [\"x\"]\nauto_restart = -1",
+                "auto_restart -1",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = p(&base(text)).unwrap_err();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        for bad in ["", "M", "64MB", "1.5G", "-1", "64 M", "64m", "0x10"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert!(parse_size("99999999999999999999").is_err());
+        assert!(parse_size("17179869184G").is_err());
+
+        let spec = |mem: &str| {
+            p(&format!(
+                "id = 1\nname = \"a\"\ncommand = [\"x\"]\n[limits]\nmem = {mem}\n"
+            ))
+        };
+        assert_eq!(
+            spec("1048576").unwrap().limits.unwrap().mem_limit_bytes,
+            1 << 20
+        );
+        assert_eq!(
+            spec("\"2G\"").unwrap().limits.unwrap().mem_limit_bytes,
+            2 << 30
+        );
+        assert_eq!(
+            spec("\"none\"").unwrap().limits.unwrap().mem_limit_bytes,
+            ASM_LIMIT_NONE64
+        );
+        for bad in ["0", "-5", "\"64MB\"", "\"0K\"", "1.5"] {
+            let e = spec(bad).unwrap_err();
+            assert!(e.starts_with("specs/a.toml:5: "), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn limits_and_actions_are_checked() {
+        let spec = |table: &str, kv: &str| {
+            p(&format!(
+                "id = 1\nname = \"a\"\ncommand = [\"x\"]\n[{table}]\n{kv}\n"
+            ))
+        };
+        assert!(spec("limits", "cpu_quota_ms = 0").is_err());
+        assert!(spec("limits", "cpu_quota_ms = 4294967295").is_err());
+        assert!(spec("limits", "watchdog_ms = \"soon\"").is_err());
+        assert_eq!(
+            spec("limits", "cpu_quota_ms = \"none\"")
+                .unwrap()
+                .limits
+                .unwrap()
+                .cpu_quota_ms,
+            ASM_LIMIT_NONE32
+        );
+        assert!(spec("recovery", "syscall_flood = \"throttle\"").is_ok());
+        let e = spec("recovery", "crash = \"throttle\"").unwrap_err();
+        assert!(e.contains("only for cpu_quota and syscall_flood"), "{e}");
+        let e = spec("recovery", "memory = \"reboot\"").unwrap_err();
+        assert!(e.contains("unknown action \"reboot\""), "{e}");
+        assert!(spec("recovery", "memory = \"default\"").is_err());
+    }
+
+    #[test]
+    fn duplicate_id_across_files() {
+        let a = parse(
+            "id = 7\nname = \"a\"\ncommand = [\"x\"]\n",
+            Path::new("d/a.toml"),
+        )
+        .unwrap();
+        let b = parse(
+            "id = 7\nname = \"b\"\ncommand = [\"x\"]\n",
+            Path::new("d/b.toml"),
+        )
+        .unwrap();
+        let c = parse(
+            "id = 8\nname = \"c\"\ncommand = [\"x\"]\n",
+            Path::new("d/c.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            duplicate_ids(&[a, b, c]),
+            vec!["d/b.toml: id 7 is already used by d/a.toml".to_owned()]
+        );
+    }
+
+    #[test]
+    fn load_dir_sorts_skips_and_collects_errors() {
+        let dir = std::env::temp_dir().join(format!("asmd-spec-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let w = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+        w("b.toml", "id = 2\nname = \"b\"\ncommand = [\"x\"]\n");
+        w("a.toml", "id = 1\nname = \"a\"\ncommand = [\"x\"]\n");
+        w("notes.txt", "not a spec");
+        w(".a.toml.swp", "not a spec");
+        let specs = load_dir(&dir).unwrap();
+        assert_eq!(specs.iter().map(|s| s.id).collect::<Vec<_>>(), [1, 2]);
+
+        w("c.toml", "id = 1\nname = \"c\"\ncommand = [\"x\"]\n");
+        w(
+            "d.toml",
+            "id = 4\nname = \"d\"\ncommand = [\"x\"]\nbogus = 1\n",
+        );
+        let errors = load_dir(&dir).unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].contains("d.toml:4: unknown field `bogus`"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].contains("c.toml: id 1 is already used by"),
+            "{errors:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let errors = load_dir(&dir).unwrap_err();
+        assert!(
+            errors[0].contains("No such file or directory (ENOENT)"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn quoting_for_display() {
+        assert_eq!(shell_quote("/bin/sh"), "/bin/sh");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

@@ -1,0 +1,850 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Every system call asmd makes beyond plain file I/O: the ioctls on
+//! `/dev/asm`, the generic netlink socket, the lock file, the signalfd,
+//! poll, statfs, and forking an agent into its cgroup.
+//!
+//! This is the only file with `unsafe`; the rest of asmd (spec parsing,
+//! netlink decoding, the reconcile decision) is plain code that the unit
+//! tests run without the module.
+
+use asm_abi::{
+    AsmAgentInfo, AsmFaultPolicy, AsmRegister, AsmUnregister, ASM_DEVICE_PATH, ASM_IOC_GET_INFO,
+    ASM_IOC_REGISTER, ASM_IOC_SET_FAULT_POLICY, ASM_IOC_UNREGISTER,
+};
+use std::ffi::{CStr, CString};
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// A failed system call's errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    /// The errno of a failed std I/O call (EIO for errors std made up).
+    pub fn from_io(e: &io::Error) -> Self {
+        Errno(e.raw_os_error().unwrap_or(libc::EIO))
+    }
+
+    /// The calling thread's errno after a failed libc call.
+    fn last() -> Self {
+        Self::from_io(&io::Error::last_os_error())
+    }
+
+    /// The C name of the errno, for the ones asmd is likely to meet.
+    fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            libc::EPERM => "EPERM",
+            libc::ENOENT => "ENOENT",
+            libc::ESRCH => "ESRCH",
+            libc::EINTR => "EINTR",
+            libc::EIO => "EIO",
+            libc::E2BIG => "E2BIG",
+            libc::ENOEXEC => "ENOEXEC",
+            libc::EBADF => "EBADF",
+            libc::ECHILD => "ECHILD",
+            libc::EAGAIN => "EAGAIN",
+            libc::ENOMEM => "ENOMEM",
+            libc::EACCES => "EACCES",
+            libc::EBUSY => "EBUSY",
+            libc::EEXIST => "EEXIST",
+            libc::ENODEV => "ENODEV",
+            libc::ENOTDIR => "ENOTDIR",
+            libc::EISDIR => "EISDIR",
+            libc::EINVAL => "EINVAL",
+            libc::EMFILE => "EMFILE",
+            libc::ENOTTY => "ENOTTY",
+            libc::ETXTBSY => "ETXTBSY",
+            libc::ENOSPC => "ENOSPC",
+            libc::EROFS => "EROFS",
+            libc::ERANGE => "ERANGE",
+            libc::ELOOP => "ELOOP",
+            libc::ENAMETOOLONG => "ENAMETOOLONG",
+            libc::EOPNOTSUPP => "EOPNOTSUPP",
+            libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+            libc::ENOBUFS => "ENOBUFS",
+            libc::ETIMEDOUT => "ETIMEDOUT",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Errno {
+    /// strerror(3) text and the errno's name, e.g. "No such process (ESRCH)".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 128];
+        // SAFETY: `buf` is writable for `buf.len()` bytes, and the XSI
+        // strerror_r the libc crate binds writes at most that many.
+        let rc = unsafe { libc::strerror_r(self.0, buf.as_mut_ptr().cast(), buf.len()) };
+        match CStr::from_bytes_until_nul(&buf) {
+            Ok(text) if rc == 0 => write!(f, "{}", text.to_string_lossy())?,
+            _ => write!(f, "error")?,
+        }
+        match self.name() {
+            Some(name) => write!(f, " ({name})"),
+            None => write!(f, " (errno {})", self.0),
+        }
+    }
+}
+
+/// Converts a libc return value to a `Result`, taking errno on -1.
+fn cvt(rc: libc::c_int) -> Result<libc::c_int, Errno> {
+    if rc < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// A path as a C string; a path with a NUL byte cannot name a file.
+fn cpath(path: &Path) -> Result<CString, Errno> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno(libc::EINVAL))
+}
+
+// ---------------------------------------------------------------------------
+// /dev/asm
+
+/// An open `/dev/asm`. Holding it open also keeps the module loaded (the
+/// device's file operations pin it), so the netlink family asmd listens to
+/// cannot disappear under it.
+pub struct Device(File);
+
+impl Device {
+    /// Opens `/dev/asm` read-write: asmd registers agents and sets policies.
+    pub fn open() -> Result<Self, Errno> {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(ASM_DEVICE_PATH)
+            .map(Self)
+            .map_err(|e| Errno::from_io(&e))
+    }
+
+    /// Issues `request` with `arg`.
+    ///
+    /// # Safety
+    ///
+    /// `request` must be an `ASM_IOC_*` number whose argument type is `T`,
+    /// and `T` must hold no user pointers.
+    unsafe fn ioctl<T>(&self, request: u32, arg: &mut T) -> Result<(), Errno> {
+        // SAFETY: `arg` is a live, exclusive borrow of the struct the request
+        // expects (caller's contract), so the kernel reads and writes only
+        // memory we own.
+        let rc = unsafe { libc::ioctl(self.0.as_raw_fd(), request as _, std::ptr::from_mut(arg)) };
+        cvt(rc).map(|_| ())
+    }
+
+    /// `ASM_IOC_GET_INFO` for `agent_id`; `ESRCH` when there is no such agent.
+    pub fn info(&self, agent_id: u32) -> Result<AsmAgentInfo, Errno> {
+        let mut info = AsmAgentInfo::new(agent_id);
+        // SAFETY: ASM_IOC_GET_INFO takes a struct asm_agent_info, which has
+        // no pointers.
+        unsafe { self.ioctl(ASM_IOC_GET_INFO, &mut info) }?;
+        Ok(info)
+    }
+
+    /// `ASM_IOC_REGISTER`.
+    pub fn register(&self, req: &mut AsmRegister) -> Result<(), Errno> {
+        // SAFETY: ASM_IOC_REGISTER takes a struct asm_register, which has no
+        // pointers.
+        unsafe { self.ioctl(ASM_IOC_REGISTER, req) }
+    }
+
+    /// `ASM_IOC_UNREGISTER`.
+    pub fn unregister(&self, agent_id: u32) -> Result<(), Errno> {
+        let mut req = AsmUnregister::new(agent_id);
+        // SAFETY: ASM_IOC_UNREGISTER takes a struct asm_unregister, which
+        // has no pointers.
+        unsafe { self.ioctl(ASM_IOC_UNREGISTER, &mut req) }
+    }
+
+    /// `ASM_IOC_SET_FAULT_POLICY`.
+    pub fn set_fault_policy(&self, policy: &AsmFaultPolicy) -> Result<(), Errno> {
+        let mut req = *policy;
+        // SAFETY: ASM_IOC_SET_FAULT_POLICY takes a struct asm_fault_policy,
+        // which has no pointers.
+        unsafe { self.ioctl(ASM_IOC_SET_FAULT_POLICY, &mut req) }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The single-instance lock
+
+/// Why the lock was not taken.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another process holds it.
+    Busy,
+    /// Opening or locking the file failed.
+    Failed(Errno),
+}
+
+/// The lock file, held with `flock(LOCK_EX)` for as long as this lives.
+///
+/// The lock belongs to the open file description, which is close-on-exec:
+/// agents asmd starts do not inherit it, so a dead asmd never leaves its
+/// lock held by its children.
+pub struct LockFile(File);
+
+impl LockFile {
+    /// Opens (creating) `path` and locks it without waiting; on success
+    /// writes our pid into it for people looking for the running asmd.
+    pub fn lock(path: &Path) -> Result<Self, LockError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(path)
+            .map_err(|e| LockError::Failed(Errno::from_io(&e)))?;
+        // SAFETY: flock on an fd we own; no memory is passed.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc < 0 {
+            let e = Errno::last();
+            return Err(if e.0 == libc::EWOULDBLOCK {
+                LockError::Busy
+            } else {
+                LockError::Failed(e)
+            });
+        }
+        let mut lock = Self(file);
+        // The pid is only informative: failing to write it is no reason to
+        // give up the lock.
+        let _ = lock.write_pid();
+        Ok(lock)
+    }
+
+    fn write_pid(&mut self) -> io::Result<()> {
+        self.0.set_len(0)?;
+        writeln!(&self.0, "{}", std::process::id())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// cgroup v2
+
+/// Whether `path` is the root of a cgroup v2 file system (or inside one).
+pub fn is_cgroup2(path: &Path) -> Result<bool, Errno> {
+    let c = cpath(path)?;
+    // SAFETY: all-zero bytes are a valid `struct statfs`.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is NUL-terminated and `st` is a writable statfs.
+    cvt(unsafe { libc::statfs(c.as_ptr(), &mut st) })?;
+    // libc gives the magic f_type's type on each architecture.
+    Ok(st.f_type == libc::CGROUP2_SUPER_MAGIC)
+}
+
+/// Opens a cgroup directory for `ASM_TARGET_CGROUP` (O_RDONLY |
+/// O_DIRECTORY; std adds O_CLOEXEC).
+pub fn open_dir(path: &Path) -> Result<OwnedFd, Errno> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(path)
+        .map(OwnedFd::from)
+        .map_err(|e| Errno::from_io(&e))
+}
+
+// ---------------------------------------------------------------------------
+// Generic netlink socket
+
+/// What one `recv` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// Bytes written to the buffer.
+    pub len: usize,
+    /// The datagram was longer than the buffer and was cut.
+    pub truncated: bool,
+    /// It came from the kernel (netlink port 0), not from another process.
+    pub from_kernel: bool,
+}
+
+/// A `NETLINK_GENERIC` socket, bound to a port the kernel picks.
+pub struct NlSocket(OwnedFd);
+
+impl NlSocket {
+    /// `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC)` and
+    /// `bind` with port 0.
+    pub fn open_generic() -> Result<Self, Errno> {
+        // SAFETY: plain socket(2); the fd is owned below.
+        let fd = cvt(unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_GENERIC,
+            )
+        })?;
+        // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
+        let sock = Self(unsafe { OwnedFd::from_raw_fd(fd) });
+        let addr = Self::kernel_addr();
+        // SAFETY: `addr` is a valid sockaddr_nl of the length passed; port 0
+        // asks the kernel to pick ours.
+        cvt(unsafe {
+            libc::bind(
+                sock.fd(),
+                std::ptr::from_ref(&addr).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        })?;
+        Ok(sock)
+    }
+
+    /// The address of the kernel (also what `bind` takes for "pick a port").
+    fn kernel_addr() -> libc::sockaddr_nl {
+        // SAFETY: all-zero bytes are a valid sockaddr_nl.
+        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        addr
+    }
+
+    /// The socket's fd, for poll.
+    pub fn fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    fn setsockopt_int(&self, level: i32, name: i32, value: i32) -> Result<(), Errno> {
+        // SAFETY: `value` is a readable int of the length passed.
+        cvt(unsafe {
+            libc::setsockopt(
+                self.fd(),
+                level,
+                name,
+                std::ptr::from_ref(&value).cast(),
+                std::mem::size_of::<i32>() as libc::socklen_t,
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// Joins multicast group `group` (`NETLINK_ADD_MEMBERSHIP`).
+    pub fn add_membership(&self, group: u32) -> Result<(), Errno> {
+        let group = i32::try_from(group).map_err(|_| Errno(libc::EINVAL))?;
+        self.setsockopt_int(libc::SOL_NETLINK, libc::NETLINK_ADD_MEMBERSHIP, group)
+    }
+
+    /// Asks for a receive buffer of `bytes`: past `rmem_max` when we may
+    /// (`SO_RCVBUFFORCE` needs `CAP_NET_ADMIN`), else as much as allowed.
+    pub fn set_rcvbuf(&self, bytes: i32) -> Result<(), Errno> {
+        self.setsockopt_int(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, bytes)
+            .or_else(|_| self.setsockopt_int(libc::SOL_SOCKET, libc::SO_RCVBUF, bytes))
+    }
+
+    /// Sends one request to the kernel.
+    pub fn send_to_kernel(&self, msg: &[u8]) -> Result<(), Errno> {
+        let addr = Self::kernel_addr();
+        // SAFETY: `msg` is readable for its length and `addr` is a valid
+        // sockaddr_nl of the length passed.
+        let n = unsafe {
+            libc::sendto(
+                self.fd(),
+                msg.as_ptr().cast(),
+                msg.len(),
+                0,
+                std::ptr::from_ref(&addr).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        if n < 0 {
+            return Err(Errno::last());
+        }
+        if n as usize != msg.len() {
+            return Err(Errno(libc::EIO));
+        }
+        Ok(())
+    }
+
+    /// Receives one datagram without waiting (`EAGAIN` when there is none).
+    /// `ENOBUFS` means the kernel dropped messages for this socket.
+    pub fn recv(&self, buf: &mut [u8]) -> Result<Received, Errno> {
+        let mut addr = Self::kernel_addr();
+        let mut addr_len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+        // SAFETY: `buf` is writable for its length; `addr` is a writable
+        // sockaddr_nl and `addr_len` says how long. MSG_TRUNC makes the
+        // return value the datagram's real length.
+        let n = unsafe {
+            libc::recvfrom(
+                self.fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                std::ptr::from_mut(&mut addr).cast(),
+                &mut addr_len,
+            )
+        };
+        if n < 0 {
+            return Err(Errno::last());
+        }
+        let n = n as usize;
+        Ok(Received {
+            len: n.min(buf.len()),
+            truncated: n > buf.len(),
+            from_kernel: addr.nl_pid == 0,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Signals, poll, children
+
+/// Opens `/dev/null` on whichever of fds 0, 1 and 2 is closed, so that no
+/// file asmd opens later lands there and gets mixed up with an agent's
+/// stdio.
+pub fn ensure_std_fds() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD on any number only reads the fd table.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            // SAFETY: open(2) with a NUL-terminated path; the lowest free fd,
+            // this one, is what it returns, and it is meant to stay open.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+}
+
+/// SIGTERM and SIGINT, blocked and readable from a signalfd, so that the
+/// event loop sees them between two events and never in the middle of one.
+pub struct Signals(OwnedFd);
+
+impl Signals {
+    /// Blocks SIGTERM and SIGINT and opens a signalfd for them.
+    pub fn block_term() -> Result<Self, Errno> {
+        // SAFETY: all-zero bytes are a valid sigset_t, initialised next.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `set` is a valid, writable sigset_t.
+        unsafe {
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigaddset(&mut set, libc::SIGINT);
+        }
+        // SAFETY: `set` is initialised; asmd has a single thread, so the
+        // process mask is this thread's.
+        cvt(unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) })?;
+        // SAFETY: -1 creates a new signalfd for the initialised `set`.
+        let fd = cvt(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
+        // SAFETY: `fd` was just returned by signalfd and nothing else owns it.
+        Ok(Self(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// The signalfd, for poll.
+    pub fn fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    /// The next pending signal, if any.
+    pub fn read(&self) -> Option<i32> {
+        // SAFETY: all-zero bytes are a valid signalfd_siginfo.
+        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        let len = std::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: `info` is writable for `len` bytes.
+        let n = unsafe { libc::read(self.fd(), std::ptr::from_mut(&mut info).cast(), len) };
+        (n == len as isize).then_some(info.ssi_signo as i32)
+    }
+}
+
+/// Waits up to `timeout_ms` for one of `fds` to become readable; returns
+/// which are. A signal interrupting the wait counts as a timeout.
+pub fn poll_readable(fds: &[RawFd], timeout_ms: i32) -> Result<Vec<bool>, Errno> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `pfds` is a writable array of `pfds.len()` pollfds.
+    let rc = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+    if rc < 0 {
+        let e = Errno::last();
+        if e.0 == libc::EINTR {
+            return Ok(vec![false; fds.len()]);
+        }
+        return Err(e);
+    }
+    Ok(pfds.iter().map(|p| p.revents != 0).collect())
+}
+
+/// Reaps every child that has exited, without waiting for the others.
+/// asmd does not need their status (the module saw the exit), but an
+/// unreaped child stays a zombie.
+pub fn reap_children() {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a writable int; WNOHANG never blocks.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            // 0: children left, none exited; -1: ECHILD, none left.
+            return;
+        }
+    }
+}
+
+/// Which step of starting an agent failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnStep {
+    /// Opening the log file (parent).
+    Log,
+    /// Preparing the arguments, `/dev/null` or the pipe (parent).
+    Prepare,
+    /// `fork`.
+    Fork,
+    /// Writing "0" to the agent cgroup's `cgroup.procs` (child).
+    JoinCgroup,
+    /// Setting up the session and stdio (child).
+    Setup,
+    /// `execvp` (child).
+    Exec,
+}
+
+impl SpawnStep {
+    fn from_byte(b: u8) -> Self {
+        match b {
+            1 => Self::JoinCgroup,
+            2 => Self::Setup,
+            _ => Self::Exec,
+        }
+    }
+
+    fn to_byte(self) -> u8 {
+        match self {
+            Self::JoinCgroup => 1,
+            Self::Setup => 2,
+            _ => 3,
+        }
+    }
+}
+
+/// A failed start: the step and its errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpawnError {
+    /// What failed.
+    pub step: SpawnStep,
+    /// Why.
+    pub errno: Errno,
+}
+
+/// What the child needs, prepared before `fork` so that the child only
+/// makes system calls: no allocation, no locks.
+struct ChildPlan<'a> {
+    argv: &'a [*const libc::c_char],
+    procs: &'a CStr,
+    stdin: RawFd,
+    log: RawFd,
+    report: RawFd,
+}
+
+/// Starts `argv` (searched in `PATH`) as a process of the cgroup whose
+/// `cgroup.procs` file is `procs`: the child moves itself into the cgroup
+/// before it execs, so the module counts it from its first instruction. It
+/// runs in a new session with stdin from `/dev/null` and stdout and stderr
+/// appended to `log`. Returns the child's pid once it has exec'd.
+///
+/// A failure in the child is sent back through a close-on-exec pipe, so the
+/// caller learns of it at once; such a child exits with status 127, inside
+/// the cgroup when it got that far (the module counts that as a crash).
+pub fn spawn_in_cgroup(argv: &[String], procs: &Path, log: &Path) -> Result<i32, SpawnError> {
+    let prepare = |errno| SpawnError {
+        step: SpawnStep::Prepare,
+        errno,
+    };
+    let c_args: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| prepare(Errno(libc::EINVAL)))?;
+    if c_args.is_empty() {
+        return Err(prepare(Errno(libc::EINVAL)));
+    }
+    let mut c_argv: Vec<*const libc::c_char> = c_args.iter().map(|a| a.as_ptr()).collect();
+    c_argv.push(std::ptr::null());
+    let procs = cpath(procs).map_err(prepare)?;
+    let log = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .open(log)
+        .map_err(|e| SpawnError {
+            step: SpawnStep::Log,
+            errno: Errno::from_io(&e),
+        })?;
+    let devnull = File::open("/dev/null").map_err(|e| prepare(Errno::from_io(&e)))?;
+    let mut pipe = [0; 2];
+    // SAFETY: `pipe` is a writable array of two ints.
+    cvt(unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) }).map_err(prepare)?;
+    // SAFETY: pipe2 returned two new fds that nothing else owns.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
+
+    let plan = ChildPlan {
+        argv: &c_argv,
+        procs: &procs,
+        stdin: devnull.as_raw_fd(),
+        log: log.as_raw_fd(),
+        report: wr.as_raw_fd(),
+    };
+    // SAFETY: asmd is single-threaded, so the child is a complete copy of
+    // it; the child only runs `child_main`, which makes system calls on
+    // data prepared above and never returns.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(SpawnError {
+            step: SpawnStep::Fork,
+            errno: Errno::last(),
+        });
+    }
+    if pid == 0 {
+        // SAFETY: we are the freshly forked child.
+        unsafe { child_main(&plan) }
+    }
+    drop(wr);
+    drop(log);
+    drop(devnull);
+
+    // EOF: the exec closed the pipe, the program runs. Five bytes: the
+    // child's step and errno.
+    let mut msg = [0u8; 5];
+    let mut got = 0;
+    while got < msg.len() {
+        // SAFETY: `msg[got..]` is writable for the length passed.
+        let n = unsafe {
+            libc::read(
+                rd.as_raw_fd(),
+                msg[got..].as_mut_ptr().cast(),
+                msg.len() - got,
+            )
+        };
+        if n < 0 && Errno::last().0 == libc::EINTR {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        got += n as usize;
+    }
+    if got == 0 {
+        return Ok(pid);
+    }
+    // The child exits right after reporting: reap it now rather than leave
+    // it to the loop.
+    let mut status = 0;
+    // SAFETY: `status` is a writable int; `pid` is our child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let errno = if got == msg.len() {
+        i32::from_ne_bytes([msg[1], msg[2], msg[3], msg[4]])
+    } else {
+        libc::EIO
+    };
+    Err(SpawnError {
+        step: SpawnStep::from_byte(msg[0]),
+        errno: Errno(errno),
+    })
+}
+
+/// The child's side of [`spawn_in_cgroup`].
+///
+/// # Safety
+///
+/// Must only be called in a child just forked from a single-threaded
+/// process; it never returns.
+unsafe fn child_main(plan: &ChildPlan<'_>) -> ! {
+    let fail = |step: SpawnStep| -> ! {
+        let errno = Errno::last().0.to_ne_bytes();
+        let msg = [step.to_byte(), errno[0], errno[1], errno[2], errno[3]];
+        // SAFETY: writing our own buffer to the pipe, then exiting without
+        // running the parent's atexit handlers or destructors.
+        unsafe {
+            libc::write(plan.report, msg.as_ptr().cast(), msg.len());
+            libc::_exit(127)
+        }
+    };
+
+    // SAFETY: the whole block makes system calls on fds and C strings
+    // that the parent prepared and that stay valid in this copy of its
+    // memory.
+    unsafe {
+        // Join the agent's cgroup first: everything after this, the exec
+        // included, already belongs to the agent.
+        let fd = libc::open(plan.procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+            fail(SpawnStep::JoinCgroup);
+        }
+        libc::close(fd);
+
+        // A clean signal state: asmd blocks SIGTERM/SIGINT for its signalfd
+        // and the Rust runtime ignores SIGPIPE; both would be inherited.
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+
+        // Its own session: no terminal, and a signal to asmd's process
+        // group (Ctrl-C) does not reach it.
+        if libc::setsid() < 0 {
+            fail(SpawnStep::Setup);
+        }
+        for (from, to) in [(plan.stdin, 0), (plan.log, 1), (plan.log, 2)] {
+            if dup_to(from, to) < 0 {
+                fail(SpawnStep::Setup);
+            }
+        }
+        libc::execvp(plan.argv[0], plan.argv.as_ptr());
+        fail(SpawnStep::Exec)
+    }
+}
+
+/// `dup2(from, to)` that also leaves `to` open across exec when the two are
+/// the same fd (dup2 then does nothing, and `from` is close-on-exec).
+///
+/// # Safety
+///
+/// Plain system calls on fds; safe to call in a forked child.
+unsafe fn dup_to(from: RawFd, to: RawFd) -> libc::c_int {
+    if from == to {
+        // SAFETY: fcntl on an fd we hold.
+        unsafe { libc::fcntl(to, libc::F_SETFD, 0) }
+    } else {
+        // SAFETY: dup2 on fds we hold.
+        unsafe { libc::dup2(from, to) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// A scratch directory for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("asmd-sys-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Waits for our child `pid`; returns its wait status.
+    fn wait(pid: i32) -> i32 {
+        let mut status = 0;
+        // SAFETY: `status` is a writable int.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        status
+    }
+
+    fn sh(script: &str) -> Vec<String> {
+        ["/bin/sh", "-c", script].map(String::from).to_vec()
+    }
+
+    #[test]
+    fn spawn_joins_first_then_runs_in_a_clean_session_with_the_log() {
+        let dir = scratch("spawn");
+        // A plain file stands in for cgroup.procs: what the child writes
+        // there is what the cgroup would get.
+        let procs = dir.join("cgroup.procs");
+        std::fs::write(&procs, "").unwrap();
+        let log = dir.join("7.log");
+        std::fs::write(&log, "earlier run\n").unwrap();
+
+        // A blocked signal in the spawning thread must not reach the agent.
+        // SAFETY: valid sigset_t operations on a local; only this test
+        // thread's mask changes.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+        let script = "read x || echo stdin-empty; \
+                      set -- $(cat /proc/$$/stat); [ \"$1\" = \"$6\" ] && echo own-session; \
+                      echo to-stderr >&2; exit 3";
+        let pid = spawn_in_cgroup(&sh(script), &procs, &log).unwrap();
+        let status = wait(pid);
+        assert!(libc::WIFEXITED(status));
+        assert_eq!(libc::WEXITSTATUS(status), 3);
+        assert_eq!(std::fs::read_to_string(&procs).unwrap(), "0");
+        let out = std::fs::read_to_string(&log).unwrap();
+        assert!(out.starts_with("earlier run\nstdin-empty\n"), "{out}");
+
+        // The masks as the exec'd program starts with them (a shell might
+        // change its own), found in PATH. Bit n-1 of the hex masks is
+        // signal n; only our own changes are checked, whoever ran the tests
+        // may ignore other signals.
+        let masks = dir.join("masks.log");
+        let grep = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"].map(String::from);
+        let pid = spawn_in_cgroup(&grep, &procs, &masks).unwrap();
+        assert_eq!(wait(pid), 0);
+        let m = std::fs::read_to_string(&masks).unwrap();
+        let mask = |key: &str| {
+            let line = m.lines().find(|l| l.starts_with(key)).unwrap();
+            u64::from_str_radix(line[key.len()..].trim(), 16).unwrap()
+        };
+        assert_eq!(mask("SigBlk:"), 0, "{m}");
+        assert_eq!(mask("SigIgn:") & (1 << (libc::SIGPIPE - 1)), 0, "{m}");
+        assert!(out.contains("own-session\n"), "{out}");
+        assert!(out.ends_with("to-stderr\n"), "{out}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn spawn_failures_name_the_step() {
+        let dir = scratch("fail");
+        let procs = dir.join("cgroup.procs");
+        std::fs::write(&procs, "").unwrap();
+        let log = dir.join("1.log");
+
+        let e = spawn_in_cgroup(&["/nonexistent/prog".to_owned()], &procs, &log).unwrap_err();
+        assert_eq!(e.step, SpawnStep::Exec);
+        assert_eq!(e.errno, Errno(libc::ENOENT));
+        // The child joined before it failed to exec.
+        assert_eq!(std::fs::read_to_string(&procs).unwrap(), "0");
+
+        let missing = dir.join("gone/cgroup.procs");
+        let e = spawn_in_cgroup(&sh("exit 0"), &missing, &log).unwrap_err();
+        assert_eq!(
+            (e.step, e.errno),
+            (SpawnStep::JoinCgroup, Errno(libc::ENOENT))
+        );
+
+        let e = spawn_in_cgroup(&sh("exit 0"), &procs, &dir.join("no/dir.log")).unwrap_err();
+        assert_eq!((e.step, e.errno), (SpawnStep::Log, Errno(libc::ENOENT)));
+
+        let e = spawn_in_cgroup(&[], &procs, &log).unwrap_err();
+        assert_eq!(e.step, SpawnStep::Prepare);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lock_is_exclusive_and_released_on_drop() {
+        let dir = scratch("lock");
+        let path = dir.join("asmd.lock");
+        let first = LockFile::lock(&path).unwrap();
+        assert!(matches!(LockFile::lock(&path), Err(LockError::Busy)));
+        let pid = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(pid.trim(), std::process::id().to_string());
+        drop(first);
+        // Another test's fork may hold a copy of the fd until its exec:
+        // the lock is free again once that child has exec'd.
+        let mut again = LockFile::lock(&path);
+        for _ in 0..200 {
+            if again.is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            again = LockFile::lock(&path);
+        }
+        assert!(again.is_ok(), "lock not free after its holder dropped it");
+        assert!(matches!(
+            LockFile::lock(&dir.join("no/such.lock")),
+            Err(LockError::Failed(Errno(libc::ENOENT)))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn errno_text_has_the_name() {
+        assert_eq!(Errno(libc::ESRCH).to_string(), "No such process (ESRCH)");
+        assert!(Errno(4095).to_string().ends_with("(errno 4095)"));
+    }
+}

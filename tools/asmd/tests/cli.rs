@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The asmd binary on a host without the module: command-line errors, spec
+//! checking and the single-instance lock, which all happen before asmd
+//! touches `/dev/asm`.
+
+use std::fs::{self, File};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn asmd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_asmd"))
+        .args(args)
+        .output()
+        .expect("run asmd")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh directory for one test, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("asmd-cli-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn write(&self, name: &str, body: &str) -> &Self {
+        fs::write(self.0.join(name), body).unwrap();
+        self
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+const CRASHY: &str =
+    "id = 100\nname = \"crashy\"\ncommand = [\"sh\", \"-c\", \"exit 3\"]\nauto_restart = 3\n";
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &[][..],
+        &["--spec"],
+        &["--spec", "a", "--bogus"],
+        &["extra"],
+    ] {
+        let out = asmd(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.starts_with("asmd: error: "), "{err}");
+        assert!(err.contains("usage: asmd --spec DIR"), "{err}");
+    }
+    let out = asmd(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("--log-dir DIR"));
+}
+
+#[test]
+fn check_prints_one_line_per_agent() {
+    let dir = Scratch::new("good");
+    dir.write("b.toml", CRASHY).write(
+        "a.toml",
+        "id = 7\nname = \"w\"\ncommand = [\"true\"]\n[limits]\nwatchdog_ms = 1500\n",
+    );
+    let out = asmd(&["--check", "--spec", dir.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].starts_with("asmd: agent 7 (w): "), "{stdout}");
+    assert!(lines[0].contains("watchdog_ms=1500"), "{stdout}");
+    assert!(
+        lines[1].starts_with("asmd: agent 100 (crashy): "),
+        "{stdout}"
+    );
+    assert!(lines[1].contains("command sh -c 'exit 3'"), "{stdout}");
+    assert!(lines[1].contains("auto_restart 3"), "{stdout}");
+    assert!(lines[2].contains("2 spec file(s)"), "{stdout}");
+}
+
+#[test]
+fn check_names_file_line_and_key_and_exits_1() {
+    let dir = Scratch::new("bad");
+    dir.write("crashy.toml", CRASHY)
+        .write(
+            "typo.toml",
+            "id = 5\nname = \"t\"\ncommand = [\"true\"]\nrestart_limit = 3\n",
+        )
+        .write("dup.toml", "id = 100\nname = \"d\"\ncommand = [\"true\"]\n");
+    let out = asmd(&["--check", "--spec", dir.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let typo = format!(
+        "asmd: error: {}:4: unknown field `restart_limit`",
+        dir.join("typo.toml").display()
+    );
+    assert!(err.contains(&typo), "{err}");
+    let dup = format!(
+        "asmd: error: {}: id 100 is already used by {}",
+        dir.join("dup.toml").display(),
+        dir.join("crashy.toml").display()
+    );
+    // Files are read in name order: crashy.toml before dup.toml.
+    assert!(err.contains(&dup), "{err}");
+    assert!(text(&out.stdout).is_empty());
+
+    // Without --check the same specs stop asmd before it does anything.
+    let lock = dir.join("asmd.lock");
+    let out = asmd(&["--spec", dir.path(), "--lock", lock.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!lock.exists());
+}
+
+#[test]
+fn empty_or_missing_spec_dir() {
+    let dir = Scratch::new("empty");
+    let out = asmd(&["--check", "--spec", dir.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no *.toml spec files"));
+    let out = asmd(&["--check", "--spec", &format!("{}/nope", dir.path())]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("No such file or directory (ENOENT)"));
+}
+
+#[test]
+fn second_instance_is_refused_by_the_lock() {
+    let dir = Scratch::new("lock");
+    dir.write("crashy.toml", CRASHY);
+    let lock_path = dir.join("asmd.lock");
+    let held = File::create(&lock_path).unwrap();
+    // SAFETY: flock on an fd we own.
+    let rc = unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    assert_eq!(rc, 0);
+
+    let logs = dir.join("logs");
+    let out = asmd(&[
+        "--spec",
+        dir.path(),
+        "--lock",
+        lock_path.to_str().unwrap(),
+        "--log-dir",
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "asmd: error: another asmd is running (lock {})\n",
+            lock_path.display()
+        )
+    );
+    // It stopped before anything else.
+    assert!(!Path::new(&logs).exists());
+    assert!(text(&out.stdout).is_empty());
+}
