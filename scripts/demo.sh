@@ -40,9 +40,39 @@ cat /proc/agentsys/status
 step "head -n 12 /sys/kernel/debug/asm/events"
 head -n 12 /sys/kernel/debug/asm/events
 
-step "agent 100 finishes; rmmod asm"
+step "agent 100 finishes"
 rm -f "$live"
 wait
 grep -E '^  100 ' /proc/agentsys/status
+
+# Part two: asmd launches agents that misbehave; ASM catches them.
+logs=$(mktemp -d /tmp/asmd_logs.XXXX)
+grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts || mount -t cgroup2 none /sys/fs/cgroup
+step "asmd --spec scripts/demo-agents &   (crashy: exits 3, 2 restarts; spinner: 200 ms CPU quota; hog: 32 MiB limit)"
+asmd --spec scripts/demo-agents --log-dir "$logs" --lock "$logs/lock" &
+asmd_pid=$!
+sleep 8
+step "asmctl top --once"
+asmctl top --once
+step "asmctl history 201 | tail -n 16"
+asmctl history 201 | tail -n 16
+step "asminfo 201"
+asminfo 201
+step "asminfo 200 --json"
+asminfo 200 --json
+step "asmstatus"
+asmstatus
+step "tail -n 12 /proc/agentsys/status"
+tail -n 12 /proc/agentsys/status
+
+step "stop asmd, end the agents, rmmod asm"
+kill "$asmd_pid"; wait "$asmd_pid"
+for id in 200 201 202; do
+	cg=/sys/fs/cgroup/agentsys/$id
+	[ -d "$cg" ] || continue
+	for p in $(cat "$cg/cgroup.procs"); do kill -KILL "$p" 2>/dev/null; done
+	for _ in $(seq 50); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
+done
+rmdir /sys/fs/cgroup/agentsys 2>/dev/null
 rmmod asm && dmesg | grep '\[ASM\]' | tail -n 1
-rm -rf "$ws"
+rm -rf "$ws" "$logs"

@@ -19,7 +19,8 @@
 #include "asm_util.h"
 
 #define MB		(1024ULL * 1024)
-#define SLACK_MS	150	/* one 100 ms throttle tick plus latency */
+#define SLACK_MS	200	/* two 100 ms throttle ticks: one tick plus the
+				 * latency of signals under emulation */
 
 enum kid_mode { KID_MEM, KID_SPIN, KID_FLOOD, KID_HEARTBEAT };
 

@@ -414,7 +414,7 @@ enum asm_genl_attr {
 	ASM_A_AGENT_ID = 5,	/* u32 */
 	ASM_A_PID = 6,		/* s32, initial pid namespace; 0 if none */
 	ASM_A_EXIT_CODE = 7,	/* s32, EXIT and CRASH */
-	ASM_A_SIGNAL = 8,	/* s32, CRASH */
+	ASM_A_SIGNAL = 8,	/* s32, CRASH, and EXIT by a kill action */
 	ASM_A_FAULT = 9,	/* u32, enum asm_fault_type */
 	ASM_A_ACTION = 10,	/* u32, enum asm_action */
 	ASM_A_VALUE = 11,	/* u64 */

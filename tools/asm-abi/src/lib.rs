@@ -3,9 +3,11 @@
 //! Rust mirror of `include/uapi/linux/asm.h`, the ABI of `/dev/asm`.
 //!
 //! This crate owns the byte layout of every ioctl argument, the ioctl request
+//! numbers, the generic netlink family's names, command and attribute
 //! numbers, and the names user space shows for capability bits, agent
-//! states, fault types, recovery actions and presets. It does no I/O: callers hand these structs to `ioctl(2)`
-//! themselves. `tests/layout.rs` compiles the C header and checks that every
+//! states, fault types, recovery actions and presets. It does no I/O:
+//! callers hand these structs to `ioctl(2)` and decode the netlink
+//! messages themselves. `tests/layout.rs` compiles the C header and checks that every
 //! size, offset and constant here matches it.
 
 use core::fmt;
@@ -85,6 +87,12 @@ pub const ASM_EV_FAULT: u32 = 7;
 pub const ASM_EV_ACTION: u32 = 8;
 /// A throttle was lifted.
 pub const ASM_EV_RELEASE: u32 = 9;
+/// The agent ended and is to be restarted: its launcher starts it again.
+pub const ASM_EV_RECOVERY: u32 = 10;
+/// A process joined an agent in Recovery.
+pub const ASM_EV_RESTARTED: u32 = 11;
+/// The agent ended for good: no restart left, or ended by a kill action.
+pub const ASM_EV_FAILED: u32 = 12;
 
 /// `enum asm_fault_type`: CPU time in a window above the quota. Fault types
 /// index [`AsmFaultPolicy::actions`].
@@ -141,6 +149,54 @@ pub const ASM_FP_EFFECTIVE: u32 = 1 << 2;
 pub const ASM_WINDOW_MS: u32 = 1000;
 /// `ASM_HISTORY_WINDOWS`: how many windows the sampler keeps per agent.
 pub const ASM_HISTORY_WINDOWS: usize = 60;
+
+/// `ASM_GENL_NAME`: the generic netlink family. Every event of the ring is
+/// also multicast to its group [`ASM_GENL_MCGRP_EVENTS`] as one
+/// [`ASM_CMD_EVENT`] message, in order, shortly after it happened.
+pub const ASM_GENL_NAME: &str = "asm";
+/// `ASM_GENL_VERSION`: the family's version, as in `genlmsghdr.version`.
+pub const ASM_GENL_VERSION: u8 = 1;
+/// `ASM_GENL_MCGRP_EVENTS`: the multicast group of the events; joining it
+/// needs no privilege.
+pub const ASM_GENL_MCGRP_EVENTS: &str = "events";
+
+/// `enum asm_genl_cmd`, as in `genlmsghdr.cmd`: unused.
+pub const ASM_CMD_UNSPEC: u8 = 0;
+/// Kernel to user, multicast: one event.
+pub const ASM_CMD_EVENT: u8 = 1;
+
+/// `enum asm_genl_attr`, as in `nla_type`: unused.
+pub const ASM_A_UNSPEC: u16 = 0;
+/// Padding that aligns the 64-bit attributes.
+pub const ASM_A_PAD: u16 = 1;
+/// u64: numbers the events from 0 since the module loaded; a gap means
+/// events were lost.
+pub const ASM_A_SEQ: u16 = 2;
+/// u64: `CLOCK_BOOTTIME` of the event, in nanoseconds.
+pub const ASM_A_TIMESTAMP_NS: u16 = 3;
+/// u32: an `ASM_EV_*` value.
+pub const ASM_A_EVENT_TYPE: u16 = 4;
+/// u32: the agent.
+pub const ASM_A_AGENT_ID: u16 = 5;
+/// s32: the process, in the initial pid namespace; 0 if none.
+pub const ASM_A_PID: u16 = 6;
+/// s32: the exit code (0-255) of [`ASM_EV_EXIT`] and [`ASM_EV_CRASH`].
+pub const ASM_A_EXIT_CODE: u16 = 7;
+/// s32: the signal that ended the process, for [`ASM_EV_CRASH`] and for an
+/// [`ASM_EV_EXIT`] caused by a kill or restart action; 0 if none.
+pub const ASM_A_SIGNAL: u16 = 8;
+/// u32: an `ASM_FAULT_*` value.
+pub const ASM_A_FAULT: u16 = 9;
+/// u32: an `ASM_ACTION_*` value.
+pub const ASM_A_ACTION: u16 = 10;
+/// u64: the observed value of [`ASM_EV_FAULT`]; the restart count of
+/// [`ASM_EV_RECOVERY`], [`ASM_EV_RESTARTED`] and [`ASM_EV_FAILED`].
+pub const ASM_A_VALUE: u16 = 11;
+/// u64: the limit of [`ASM_EV_FAULT`]; the restart budget of the restart
+/// events.
+pub const ASM_A_LIMIT: u16 = 12;
+/// `ASM_A_MAX`: the highest attribute.
+pub const ASM_A_MAX: u16 = ASM_A_LIMIT;
 
 /// `ASM_IOC_MAGIC`: the ioctl type byte.
 pub const ASM_IOC_MAGIC: u32 = 0xBA;

@@ -193,6 +193,9 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_EV_FAULT,
         ASM_EV_ACTION,
         ASM_EV_RELEASE,
+        ASM_EV_RECOVERY,
+        ASM_EV_RESTARTED,
+        ASM_EV_FAILED,
         ASM_FAULT_CPU_QUOTA,
         ASM_FAULT_MEMORY,
         ASM_FAULT_SYSCALL_FLOOD,
@@ -214,6 +217,23 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_FP_SET_ACTIONS,
         ASM_FP_EFFECTIVE,
         ASM_WINDOW_MS,
+        ASM_GENL_VERSION,
+        ASM_CMD_UNSPEC,
+        ASM_CMD_EVENT,
+        ASM_A_UNSPEC,
+        ASM_A_PAD,
+        ASM_A_SEQ,
+        ASM_A_TIMESTAMP_NS,
+        ASM_A_EVENT_TYPE,
+        ASM_A_AGENT_ID,
+        ASM_A_PID,
+        ASM_A_EXIT_CODE,
+        ASM_A_SIGNAL,
+        ASM_A_FAULT,
+        ASM_A_ACTION,
+        ASM_A_VALUE,
+        ASM_A_LIMIT,
+        ASM_A_MAX,
         ASM_IOC_MAGIC,
         ASM_IOC_REGISTER,
         ASM_IOC_UNREGISTER,
@@ -235,6 +255,11 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_HISTORY_WINDOWS.to_string(),
     );
     put("string ASM_DEVICE_PATH".into(), ASM_DEVICE_PATH.to_string());
+    put("string ASM_GENL_NAME".into(), ASM_GENL_NAME.to_string());
+    put(
+        "string ASM_GENL_MCGRP_EVENTS".into(),
+        ASM_GENL_MCGRP_EVENTS.to_string(),
+    );
     lines
 }
 

@@ -46,14 +46,16 @@ pub struct Event {
     /// `CLOCK_BOOTTIME` nanoseconds.
     pub timestamp_ns: u64,
     /// `register`, `unregister`, `spawn`, `exec`, `exit`, `crash`, `fault`,
-    /// `action` or `release`; kept as text so that a type added later still
-    /// shows.
+    /// `action`, `release`, `recovery`, `restarted` or `failed`; kept as
+    /// text so that a type added later still shows.
     #[serde(rename = "type")]
     pub kind: String,
     pub agent_id: u32,
     /// In the initial pid namespace.
     pub pid: i32,
     pub exit_code: i32,
+    /// The signal that ended the process: a crash's, or an `exit`'s when
+    /// the module's kill or restart action ended it; 0 if none.
     pub signal: i32,
     /// `fault`, `action`, `release`: the fault type's JSON name (for
     /// `release`, of the throttle that was lifted).
@@ -66,6 +68,10 @@ pub struct Event {
     pub unit: Option<String>,
     /// `action`: the action's name.
     pub action: Option<String>,
+    /// `recovery`, `restarted`, `failed`: the agent's restart count.
+    pub restarts: Option<u64>,
+    /// `recovery`, `restarted`, `failed`: its restart budget.
+    pub max_restarts: Option<u64>,
 }
 
 /// `ASM_IOC_GET_AGENT_INFO_JSON`'s document.
@@ -559,6 +565,16 @@ mod tests {
         assert_eq!(e.fault.as_deref(), Some("memory"));
         assert_eq!((e.observed, e.limit), (Some(9), Some(8)));
         assert_eq!((e.unit.as_deref(), e.action), (Some("bytes"), None));
+    }
+
+    #[test]
+    fn parses_restart_events() {
+        let doc = r#"{"timestamp_ns":5,"type":"recovery","agent_id":100,"pid":0,
+            "exit_code":0,"signal":0,"restarts":1,"max_restarts":3}"#;
+        let e: Event = serde_json::from_str(doc).unwrap();
+        assert_eq!(e.kind, "recovery");
+        assert_eq!((e.restarts, e.max_restarts), (Some(1), Some(3)));
+        assert_eq!((e.fault, e.observed, e.limit), (None, None, None));
     }
 
     #[test]

@@ -66,11 +66,14 @@ pub fn status(t: &Telemetry) -> String {
 pub fn event_text(e: &Event) -> String {
     let (id, pid) = (e.agent_id, e.pid);
     let fault = e.fault.as_deref();
+    let restarts = e.restarts.zip(e.max_restarts);
     match e.kind.as_str() {
         "register" => format!("Agent {id} registered (pid {pid})"),
         "unregister" => format!("Agent {id} unregistered"),
         "spawn" => format!("Agent {id} spawned (pid {pid})"),
         "exec" => format!("Agent {id} exec (pid {pid})"),
+        // Not a crash: the module's kill or restart action ended it.
+        "exit" if e.signal != 0 => format!("Agent {id} ended by signal {} (pid {pid})", e.signal),
         "exit" => format!("Agent {id} exited (code {})", e.exit_code),
         "crash" if e.signal != 0 => format!("Agent {id} crashed (signal {})", e.signal),
         "crash" => format!("Agent {id} crashed (code {})", e.exit_code),
@@ -96,6 +99,25 @@ pub fn event_text(e: &Event) -> String {
         "release" => match fault {
             Some(f) => format!("Agent {id} throttle lifted ({})", fault_names(f).1),
             None => format!("Agent {id} throttle lifted"),
+        },
+        // The count is of the restarts so far: the one awaited is the next.
+        "recovery" => match restarts {
+            Some((n, of)) => format!(
+                "Agent {id} awaits a restart (restart {} of {of})",
+                n.saturating_add(1)
+            ),
+            None => format!("Agent {id} awaits a restart"),
+        },
+        "restarted" => match restarts {
+            Some((n, of)) => format!("Agent {id} restarted (restart {n} of {of})"),
+            None => format!("Agent {id} restarted"),
+        },
+        "failed" => match restarts {
+            // No budget is the usual case, not worth "0 of 0".
+            Some((_, 0)) => format!("Agent {id} failed (no restart allowed)"),
+            Some((n, 1)) => format!("Agent {id} failed ({n} of 1 restart used)"),
+            Some((n, of)) => format!("Agent {id} failed ({n} of {of} restarts used)"),
+            None => format!("Agent {id} failed"),
         },
         other => format!("Agent {id} {other} (pid {pid})"),
     }
@@ -784,12 +806,65 @@ Recent Events (last 10):
             (event("spawn", 0, 0), "Agent 101 spawned (pid 43)"),
             (event("exec", 0, 0), "Agent 101 exec (pid 43)"),
             (event("exit", 0, 0), "Agent 101 exited (code 0)"),
+            (event("exit", 0, 9), "Agent 101 ended by signal 9 (pid 43)"),
             (event("crash", 0, 11), "Agent 101 crashed (signal 11)"),
             (event("crash", 3, 0), "Agent 101 crashed (code 3)"),
             (event("fault", 0, 0), "Agent 101 fault"),
             (event("action", 0, 0), "Agent 101 action: unknown"),
             (event("release", 0, 0), "Agent 101 throttle lifted"),
+            (event("recovery", 0, 0), "Agent 101 awaits a restart"),
+            (event("restarted", 0, 0), "Agent 101 restarted"),
+            (event("failed", 0, 0), "Agent 101 failed"),
             (event("oom", 0, 0), "Agent 101 oom (pid 43)"),
+        ] {
+            assert_eq!(event_text(&e), want);
+        }
+    }
+
+    fn restart_event(kind: &str, restarts: u64, max_restarts: u64) -> Event {
+        Event {
+            restarts: Some(restarts),
+            max_restarts: Some(max_restarts),
+            ..event(kind, 0, 0)
+        }
+    }
+
+    #[test]
+    fn restart_event_texts() {
+        for (e, want) in [
+            (
+                restart_event("recovery", 0, 3),
+                "Agent 101 awaits a restart (restart 1 of 3)",
+            ),
+            (
+                restart_event("recovery", 2, 3),
+                "Agent 101 awaits a restart (restart 3 of 3)",
+            ),
+            (
+                restart_event("recovery", u64::MAX, u64::MAX),
+                "Agent 101 awaits a restart (restart 18446744073709551615 of 18446744073709551615)",
+            ),
+            (
+                restart_event("restarted", 1, 3),
+                "Agent 101 restarted (restart 1 of 3)",
+            ),
+            (
+                restart_event("failed", 3, 3),
+                "Agent 101 failed (3 of 3 restarts used)",
+            ),
+            // A kill action ends an agent whatever its budget.
+            (
+                restart_event("failed", 0, 3),
+                "Agent 101 failed (0 of 3 restarts used)",
+            ),
+            (
+                restart_event("failed", 1, 1),
+                "Agent 101 failed (1 of 1 restart used)",
+            ),
+            (
+                restart_event("failed", 0, 0),
+                "Agent 101 failed (no restart allowed)",
+            ),
         ] {
             assert_eq!(event_text(&e), want);
         }

@@ -87,15 +87,20 @@ System Metrics:
   Total Exits:      2
   Total Crashes:    1
   Total Faults:     1
-  Total Restarts:   0
+  Total Restarts:   1
   Active Agents:    1
   Total Syscalls:   812
   Events Dropped:   0
 
 Recent Events (last 10):
+  [15000] Agent 101 failed (2 of 5 restarts used)
+  [15000] Agent 101 ended by signal 9 (pid 43)
   [14000] Agent 101 throttle lifted (CPU quota)
   [13000] Agent 101 action: throttle (CPU quota)
   [13000] Agent 101 fault: CPU quota exceeded (observed 950 ms, limit 200 ms)
+  [12500] Agent 100 restarted (restart 1 of 3)
+  [12500] Agent 100 spawned (pid 44)
+  [12345] Agent 100 awaits a restart (restart 1 of 3)
   [12345] Agent 100 crashed (signal 11)
   [12345] Agent 100 spawned (pid 42)
 ";
@@ -108,6 +113,10 @@ Recent Events (last 10):
     assert_eq!(doc["system"]["total_syscalls"], 812);
     assert_eq!(doc["agents"]["100"]["memory_bytes"], 1220608);
     assert_eq!(doc["recent_events"][1]["signal"], 11);
+    // The restart events' fields reach --json as the module wrote them.
+    assert_eq!(doc["recent_events"][4]["type"], "restarted");
+    assert_eq!(doc["recent_events"][4]["restarts"], 1);
+    assert_eq!(doc["recent_events"][9]["max_restarts"], 5);
     // Pretty: one member per line, two-space indent.
     assert!(
         out.starts_with("{\n  \"agents\": {\n    \"100\": {\n"),

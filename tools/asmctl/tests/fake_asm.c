@@ -17,6 +17,10 @@
  * windows (60 for 100, 3 for 101, none for 102).  The requests are checked
  * strictly: a SET must leave every field its flags do not cover zero.
  *
+ * The telemetry's ten events cover every way asmstatus words one: agent
+ * 100 crashes and is restarted (recovery, spawn, restarted), agent 101 is
+ * throttled, then a kill action ends it (an exit by signal 9, failed).
+ *
  * FAKE_ASM_ERRNO=N makes REGISTER, UNREGISTER and SET_FAULT_POLICY fail
  * with errno N; FAKE_ASM_LOG=path records each of those requests there;
  * FAKE_ASM_AGENT=N makes the caller a process of agent N for HEARTBEAT.
@@ -139,7 +143,7 @@ static int agent_json(const struct agent *a, char *buf, size_t room)
 
 static const char telemetry[] =
 	"{\"system\":{\"total_agents_spawned\":3,\"total_agents_exited\":2,"
-	"\"total_crashes\":1,\"total_faults\":1,\"total_restarts\":0,"
+	"\"total_crashes\":1,\"total_faults\":1,\"total_restarts\":1,"
 	"\"active_agents\":1,\"registered_agents\":1,\"total_syscalls\":812,"
 	"\"events_total\":9,\"events_dropped\":0},"
 	"\"agents\":{\"100\":{\"spawn_count\":3,\"exit_count\":2,"
@@ -150,6 +154,14 @@ static const char telemetry[] =
 	"\"pid\":42,\"exit_code\":0,\"signal\":0},"
 	"{\"timestamp_ns\":12345678901,\"type\":\"crash\",\"agent_id\":100,"
 	"\"pid\":43,\"exit_code\":0,\"signal\":11},"
+	"{\"timestamp_ns\":12345678902,\"type\":\"recovery\",\"agent_id\":100,"
+	"\"pid\":0,\"exit_code\":0,\"signal\":0,\"restarts\":0,"
+	"\"max_restarts\":3},"
+	"{\"timestamp_ns\":12500000000,\"type\":\"spawn\",\"agent_id\":100,"
+	"\"pid\":44,\"exit_code\":0,\"signal\":0},"
+	"{\"timestamp_ns\":12500000100,\"type\":\"restarted\","
+	"\"agent_id\":100,\"pid\":44,\"exit_code\":0,\"signal\":0,"
+	"\"restarts\":1,\"max_restarts\":3},"
 	"{\"timestamp_ns\":13000000000,\"type\":\"fault\",\"agent_id\":101,"
 	"\"pid\":43,\"exit_code\":0,\"signal\":0,\"fault\":\"cpu_quota\","
 	"\"observed\":950,\"limit\":200,\"unit\":\"ms\"},"
@@ -157,7 +169,12 @@ static const char telemetry[] =
 	"\"pid\":43,\"exit_code\":0,\"signal\":0,\"fault\":\"cpu_quota\","
 	"\"action\":\"throttle\"},"
 	"{\"timestamp_ns\":14000000000,\"type\":\"release\",\"agent_id\":101,"
-	"\"pid\":43,\"exit_code\":0,\"signal\":0,\"fault\":\"cpu_quota\"}]}";
+	"\"pid\":43,\"exit_code\":0,\"signal\":0,\"fault\":\"cpu_quota\"},"
+	"{\"timestamp_ns\":15000000000,\"type\":\"exit\",\"agent_id\":101,"
+	"\"pid\":43,\"exit_code\":0,\"signal\":9},"
+	"{\"timestamp_ns\":15000000100,\"type\":\"failed\",\"agent_id\":101,"
+	"\"pid\":0,\"exit_code\":0,\"signal\":0,\"restarts\":2,"
+	"\"max_restarts\":5}]}";
 
 static int do_json(struct asm_json *j, int is_telemetry)
 {

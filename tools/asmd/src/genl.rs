@@ -5,13 +5,13 @@
 //! subscribing, and decoding `ASM_CMD_EVENT` messages into [`Event`]s, with
 //! the sequence numbers checked for lost events.
 
-use crate::abi::{
-    ASM_A_AGENT_ID, ASM_A_EVENT_TYPE, ASM_A_FAULT, ASM_A_LIMIT, ASM_A_PID, ASM_A_SEQ, ASM_A_VALUE,
-    ASM_CMD_EVENT,
-};
 use crate::error::Error;
 use crate::nlattr::{self, Builder, Message, ParseError, NLMSG_ERROR, NLM_F_REQUEST};
 use crate::sys::{self, Errno, NlSocket};
+use asm_abi::{
+    ASM_A_AGENT_ID, ASM_A_EVENT_TYPE, ASM_A_FAULT, ASM_A_LIMIT, ASM_A_PID, ASM_A_SEQ, ASM_A_VALUE,
+    ASM_CMD_EVENT,
+};
 
 /// `GENL_ID_CTRL`: the controller's family id.
 const GENL_ID_CTRL: u16 = 0x10;
@@ -381,32 +381,29 @@ fn resolve(sock: &NlSocket, name: &str) -> Result<Family, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::abi::ASM_EV_RECOVERY;
-
-    /// Attributes asmd skips: `ASM_A_PAD`, `ASM_A_TIMESTAMP_NS`,
-    /// `ASM_A_EXIT_CODE`, `ASM_A_SIGNAL`, `ASM_A_ACTION`.
-    const PAD: u16 = 1;
-    const TIMESTAMP: u16 = 3;
-    const EXIT_CODE: u16 = 7;
-    const SIGNAL: u16 = 8;
-    const ACTION: u16 = 10;
+    // Besides the attributes asmd reads, the shim sends these, which asmd
+    // skips.
+    use asm_abi::{
+        ASM_A_ACTION, ASM_A_EXIT_CODE, ASM_A_PAD, ASM_A_SIGNAL, ASM_A_TIMESTAMP_NS, ASM_EV_FAILED,
+        ASM_EV_RECOVERY, ASM_GENL_VERSION,
+    };
 
     const FAMILY: u16 = 0x1b;
 
     /// An ASM_CMD_EVENT message as the module's shim builds it.
     fn event_msg(seq: u64, kind: u32, agent: u32, value: u64, limit: u64) -> Vec<u8> {
         Builder::new(FAMILY, 0, 0)
-            .raw(&[ASM_CMD_EVENT, 1, 0, 0])
+            .raw(&[ASM_CMD_EVENT, ASM_GENL_VERSION, 0, 0])
             .attr(ASM_A_SEQ, &seq.to_ne_bytes())
-            .attr(PAD, &[])
-            .attr(TIMESTAMP, &123_456u64.to_ne_bytes())
+            .attr(ASM_A_PAD, &[])
+            .attr(ASM_A_TIMESTAMP_NS, &123_456u64.to_ne_bytes())
             .attr(ASM_A_EVENT_TYPE, &kind.to_ne_bytes())
             .attr(ASM_A_AGENT_ID, &agent.to_ne_bytes())
             .attr(ASM_A_PID, &0i32.to_ne_bytes())
-            .attr(EXIT_CODE, &0i32.to_ne_bytes())
-            .attr(SIGNAL, &0i32.to_ne_bytes())
+            .attr(ASM_A_EXIT_CODE, &0i32.to_ne_bytes())
+            .attr(ASM_A_SIGNAL, &0i32.to_ne_bytes())
             .attr(ASM_A_FAULT, &0u32.to_ne_bytes())
-            .attr(ACTION, &0u32.to_ne_bytes())
+            .attr(ASM_A_ACTION, &0u32.to_ne_bytes())
             .attr(ASM_A_VALUE, &value.to_ne_bytes())
             .attr(ASM_A_LIMIT, &limit.to_ne_bytes())
             .attr(99, b"from a newer module")
@@ -517,14 +514,14 @@ mod tests {
         let ev = parse_event(&msgs[0], FAMILY).unwrap().unwrap();
         assert_eq!(
             (ev.seq, ev.kind, ev.agent_id, ev.value, ev.limit),
-            (Some(9), crate::abi::ASM_EV_FAILED, 100, 3, 3)
+            (Some(9), ASM_EV_FAILED, 100, 3, 3)
         );
     }
 
     #[test]
     fn event_missing_type_is_malformed() {
         let bytes = Builder::new(FAMILY, 0, 0)
-            .raw(&[ASM_CMD_EVENT, 1, 0, 0])
+            .raw(&[ASM_CMD_EVENT, ASM_GENL_VERSION, 0, 0])
             .attr(ASM_A_AGENT_ID, &5u32.to_ne_bytes())
             .finish();
         let msg = nlattr::messages(&bytes).next().unwrap().unwrap();
@@ -536,7 +533,7 @@ mod tests {
         );
         // A u32 attribute of the wrong size.
         let bytes = Builder::new(FAMILY, 0, 0)
-            .raw(&[ASM_CMD_EVENT, 1, 0, 0])
+            .raw(&[ASM_CMD_EVENT, ASM_GENL_VERSION, 0, 0])
             .attr(ASM_A_EVENT_TYPE, &[1, 0])
             .finish();
         let msg = nlattr::messages(&bytes).next().unwrap().unwrap();

@@ -12,7 +12,6 @@
 //! This file owns the process boundary: argv, and turning the outcome into
 //! an exit status (0 done, 1 runtime error, 2 usage error).
 
-mod abi;
 mod args;
 mod cgroup;
 mod error;

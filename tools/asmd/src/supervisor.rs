@@ -10,9 +10,6 @@
 //! what makes a restarted asmd attach to running agents instead of starting
 //! second copies, and makes a stale or repeated event harmless.
 
-use crate::abi::{
-    ASM_EV_FAILED, ASM_EV_RECOVERY, ASM_EV_RESTARTED, ASM_GENL_MCGRP_EVENTS, ASM_GENL_NAME,
-};
 use crate::args::Config;
 use crate::cgroup;
 use crate::error::Error;
@@ -21,7 +18,10 @@ use crate::log::{complain, say};
 use crate::reconcile::{decide, state_label, Decision, Status};
 use crate::spec::Spec;
 use crate::sys::{self, Device, Errno, LockError, LockFile, Signals, SpawnStep};
-use asm_abi::ASM_DEVICE_PATH;
+use asm_abi::{
+    ASM_DEVICE_PATH, ASM_EV_FAILED, ASM_EV_RECOVERY, ASM_EV_RESTARTED, ASM_GENL_MCGRP_EVENTS,
+    ASM_GENL_NAME,
+};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
