@@ -1,12 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# What asm.ko costs a fork: selftests/build/fork_bench run with the module
-# unloaded, loaded with no agent, and with the benchmark itself registered as
-# an agent (`asmctl run --name bench --id 900 -- fork_bench`), in interleaved
-# rounds in one boot (the order of the three modes rotates every round).
-# Prints each round's ns_per_fork, then per mode the median, and the median
-# of the per-round ratios to the unloaded figure with their spread:
+# What asm.ko costs a fork (bench_fork.sh, or bench_fork.sh fork) or a
+# system call (bench_fork.sh syscall): selftests/build/fork_bench run with
+# the module unloaded, loaded with no agent, loaded while another process is
+# an agent (so the syscall probe is on, and the benchmark is a non-agent),
+# and with the benchmark itself registered as an agent (`asmctl run --name
+# bench --id 900 -- fork_bench`), in interleaved rounds in one boot (the
+# order of the modes rotates every round).  Prints each round's figure, then
+# per mode the median, and the median of the per-round ratios to the
+# unloaded figure with their spread:
 #
 #	ratio loaded/unloaded median 1.004 (min 0.970 max 1.030)
 #
@@ -20,16 +23,24 @@
 # against the fork+exit cost measured in the same boot.
 #
 # Environment: ASM_BENCH_ROUNDS (default 9), ASM_BENCH_ITER (forks per run,
-# default 2000), ASM_KO (default ./asm.ko).
+# default 2000; syscalls per run, default 200000), ASM_KO (default ./asm.ko).
 
 set -u
 
+OP=${1:-fork}
+case "$OP" in
+fork) ITER=${ASM_BENCH_ITER:-2000}; BENCH_ARGS=() ;;
+syscall) ITER=${ASM_BENCH_ITER:-200000}; BENCH_ARGS=(-s) ;;
+*) echo "usage: bench_fork.sh [fork|syscall]" >&2; exit 2 ;;
+esac
+METRIC=ns_per_$OP
 ROUNDS=${ASM_BENCH_ROUNDS:-9}
-ITER=${ASM_BENCH_ITER:-2000}
 ASM_KO=${ASM_KO:-./asm.ko}
 BENCH=$(cd "$(dirname "$0")" && pwd)/build/fork_bench
 AGENT_ID=900
-MODES=(unloaded loaded agent)
+OTHER_ID=903
+MODES=(unloaded loaded other agent)
+other_pid=
 
 loaded() {
 	grep -q '^asm ' /proc/modules
@@ -46,7 +57,25 @@ die() {
 	echo "bench_fork: $*" >&2
 	exit 1
 }
-trap unload EXIT
+# other_start / other_stop: an idle agent (not the benchmark) exists.
+other_start() {
+	load || die "insmod $ASM_KO failed"
+	asmctl run --name other --id "$OTHER_ID" -- sleep 3600 &
+	other_pid=$!
+	for _ in $(seq 100); do
+		grep -q "^  $OTHER_ID " /proc/agentsys/status && return
+		sleep 0.1
+	done
+	die "the idle agent $OTHER_ID did not appear"
+}
+other_stop() {
+	[ -n "$other_pid" ] || return 0
+	kill "$other_pid" 2>/dev/null
+	wait "$other_pid" 2>/dev/null
+	other_pid=
+	asmctl unregister "$OTHER_ID" >/dev/null 2>&1
+}
+trap 'other_stop; unload' EXIT
 
 # run_mode MODE: one fork_bench run in MODE; prints its ns_per_fork.
 run_mode() {
@@ -54,22 +83,27 @@ run_mode() {
 	case "$1" in
 	unloaded)
 		unload || die "rmmod asm failed"
-		out=$("$BENCH" -n "$ITER")
+		out=$("$BENCH" "${BENCH_ARGS[@]}" -n "$ITER")
 		;;
 	loaded)
 		load || die "insmod $ASM_KO failed"
-		out=$("$BENCH" -n "$ITER")
+		out=$("$BENCH" "${BENCH_ARGS[@]}" -n "$ITER")
+		;;
+	other)
+		other_start
+		out=$("$BENCH" "${BENCH_ARGS[@]}" -n "$ITER")
+		other_stop
 		;;
 	agent)
 		load || die "insmod $ASM_KO failed"
-		out=$(asmctl run --name bench --id "$AGENT_ID" -- "$BENCH" -n "$ITER")
+		out=$(asmctl run --name bench --id "$AGENT_ID" -- "$BENCH" "${BENCH_ARGS[@]}" -n "$ITER")
 		# Forget the exited agent: the next "loaded" run has no agent and
 		# the next "agent" run can reuse the id.
 		asmctl unregister "$AGENT_ID" >/dev/null || die "asmctl unregister $AGENT_ID failed"
 		;;
 	esac
-	out=$(awk '$1 == "ns_per_fork" { print $2 }' <<<"$out")
-	[ -n "$out" ] || die "no ns_per_fork from the $1 run"
+	out=$(awk -v m="$METRIC" '$1 == m { print $2 }' <<<"$out")
+	[ -n "$out" ] || die "no $METRIC from the $1 run"
 	echo "$out"
 }
 
@@ -88,12 +122,12 @@ stats() {
 [ -r "$ASM_KO" ] || die "$ASM_KO not found"
 command -v asmctl >/dev/null || die "asmctl is not on PATH"
 
-echo "# fork_bench: $ROUNDS rounds of $ITER forks per mode, kernel $(uname -r)"
+echo "# fork_bench $OP: $ROUNDS rounds of $ITER per mode, kernel $(uname -r)"
 declare -A ns
 for ((r = 0; r < ROUNDS; r++)); do
 	line="round $((r + 1)):"
-	for ((k = 0; k < 3; k++)); do
-		mode=${MODES[$(((r + k) % 3))]}
+	for ((k = 0; k < ${#MODES[@]}; k++)); do
+		mode=${MODES[$(((r + k) % ${#MODES[@]}))]}
 		ns[$mode,$r]=$(run_mode "$mode") || exit 1
 	done
 	for mode in "${MODES[@]}"; do
@@ -105,8 +139,16 @@ unload || die "rmmod asm failed"
 
 for mode in "${MODES[@]}"; do
 	read -r med min max < <(for ((r = 0; r < ROUNDS; r++)); do echo "${ns[$mode,$r]}"; done | stats)
-	printf 'ns_per_fork %s median %.0f (min %.0f max %.0f)\n' "$mode" "$med" "$min" "$max"
+	printf '%s %s median %.1f (min %.1f max %.1f)\n' "$METRIC" "$mode" "$med" "$min" "$max"
 done
+for mode in loaded other agent; do
+	read -r med min max < <(for ((r = 0; r < ROUNDS; r++)); do
+		awk -v a="${ns[$mode,$r]}" -v b="${ns[unloaded,$r]}" 'BEGIN { printf "%.6f\n", a / b }'
+	done | stats)
+	printf 'ratio %s/unloaded median %.3f (min %.3f max %.3f)\n' "$mode" "$med" "$min" "$max"
+done
+
+[ "$OP" = fork ] || exit 0
 PROBE_COST=/sys/kernel/debug/asm/probe_cost
 load || die "insmod $ASM_KO failed"
 echo "probe no-agents: $(cat "$PROBE_COST")"
@@ -119,9 +161,3 @@ kill "$idle"
 wait "$idle" 2>/dev/null
 unload || die "rmmod asm failed"
 
-for mode in loaded agent; do
-	read -r med min max < <(for ((r = 0; r < ROUNDS; r++)); do
-		awk -v a="${ns[$mode,$r]}" -v b="${ns[unloaded,$r]}" 'BEGIN { printf "%.6f\n", a / b }'
-	done | stats)
-	printf 'ratio %s/unloaded median %.3f (min %.3f max %.3f)\n' "$mode" "$med" "$min" "$max"
-done

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fork_bench - the cost of fork + exit + wait, for bench_fork.sh.
+ * fork_bench - the cost of fork + exit + wait, or of a system call, for
+ * bench_fork.sh.
  *
- *	fork_bench [-n ITER]
+ *	fork_bench [-s] [-n ITER]
  *
  * Forks a child that _exit(0)s at once and waits for it, ITER times (default
  * 2000) after a short warm-up, and prints the mean over the ITER rounds
  * (CLOCK_MONOTONIC):
  *
  *	ns_per_fork <value>
+ *
+ * With -s it calls getppid() (through syscall(2), so no C library cache
+ * answers) ITER times instead and prints ns_per_syscall.
  *
  * A benchmark, not a test: it prints a figure and exits 0 unless a fork or
  * a wait fails.
@@ -17,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,7 +57,13 @@ int main(int argc, char **argv)
 	char *end;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:")) != -1) {
+	int syscalls = 0;
+
+	while ((opt = getopt(argc, argv, "sn:")) != -1) {
+		if (opt == 's') {
+			syscalls = 1;
+			continue;
+		}
 		if (opt != 'n')
 			goto usage;
 		iter = strtol(optarg, &end, 10);
@@ -61,6 +72,17 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		goto usage;
+
+	if (syscalls) {
+		for (i = 0; i < WARMUP; i++)
+			syscall(SYS_getppid);
+		t0 = now_ns();
+		for (i = 0; i < iter; i++)
+			syscall(SYS_getppid);
+		t1 = now_ns();
+		printf("ns_per_syscall %.1f\n", (double)(t1 - t0) / iter);
+		return 0;
+	}
 
 	for (i = 0; i < WARMUP; i++)
 		if (fork_once())
@@ -76,6 +98,6 @@ fail:
 	fprintf(stderr, "fork_bench: fork/wait failed: %s\n", strerror(errno));
 	return 1;
 usage:
-	fprintf(stderr, "usage: fork_bench [-n ITER]\n");
+	fprintf(stderr, "usage: fork_bench [-s] [-n ITER]\n");
 	return 2;
 }

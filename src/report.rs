@@ -7,6 +7,7 @@
 use core::fmt::{self, Write};
 use kernel::prelude::*;
 
+use crate::agent::ExitStatus;
 use crate::faults::{Action, FaultKind};
 use crate::snapshot::{self, AgentSnapshot, SystemSnapshot};
 use crate::telemetry::{Event, EventKind, RING_CAPACITY};
@@ -115,16 +116,29 @@ fn status_text(
     writeln!(w, "\nRecent Faults (last {}):", RECENT_EVENTS)?;
     for e in faults.iter().flatten() {
         let kind = FaultKind::from_raw(e.fault);
-        writeln!(
+        write!(
             w,
-            "  [{}] Agent {} fault: {} (observed {}, limit {} {})",
+            "  [{}] Agent {} fault: {}",
             e.timestamp_ns / 1000,
             e.agent_id,
-            kind.map_or("?", |k| k.label()),
-            e.value,
-            e.limit,
-            kind.map_or("", |k| k.unit())
+            kind.map_or("?", |k| k.label())
         )?;
+        match kind {
+            Some(FaultKind::Crash) => {
+                let status = ExitStatus(e.value as i32);
+                match status.signal() {
+                    0 => writeln!(w, " (code {})", status.code())?,
+                    sig => writeln!(w, " (signal {})", sig)?,
+                }
+            }
+            k => writeln!(
+                w,
+                " (observed {}, limit {} {})",
+                e.value,
+                e.limit,
+                k.map_or("", |k| k.unit())
+            )?,
+        }
     }
     Ok(())
 }
