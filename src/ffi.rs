@@ -59,6 +59,9 @@ extern "C" {
     fn asm_shim_syscall_probe(on: bool) -> c_int;
     fn asm_sampler_kick();
     fn asm_notify_kick();
+    fn asm_syscall_tp_exclusive() -> bool;
+    fn asm_task_syscall_work(task: *mut RawTask, on: bool);
+    fn asm_pid_syscall_work(pid: *mut RawPid, on: bool);
     fn asm_genl_listening() -> bool;
     fn asm_genl_send(ev: *const GenlEvent) -> c_int;
     fn asm_signal_task(task: *mut RawTask, sig: c_int) -> c_int;
@@ -130,6 +133,13 @@ pub(crate) struct GenlEvent {
     pub(crate) fault: u32,
     pub(crate) action: u32,
     pub(crate) pad: u32,
+}
+
+/// Whether the module's syscall probe is the only user of the syscall
+/// tracepoints, so tasks that are no agent's may skip them.
+pub(crate) fn syscall_tp_exclusive() -> bool {
+    // SAFETY: No preconditions.
+    unsafe { asm_syscall_tp_exclusive() }
 }
 
 /// Has the notify work run soon; callable in any context.
@@ -310,6 +320,12 @@ impl PidRef {
         // SAFETY: By the type invariant.
         unsafe { asm_pid_group_dead(self.ptr.as_ptr()) }
     }
+
+    /// Turns the syscall tracepoints on for the process's threads.
+    pub(crate) fn trace_syscalls(&self) {
+        // SAFETY: By the type invariant; the glue takes RCU itself.
+        unsafe { asm_pid_syscall_work(self.ptr.as_ptr(), true) }
+    }
 }
 
 impl Drop for PidRef {
@@ -320,6 +336,12 @@ impl Drop for PidRef {
 }
 
 impl TaskInfo {
+    /// Turns the syscall tracepoints on or off for the process's threads.
+    pub(crate) fn syscall_work(&self, on: bool) {
+        // SAFETY: `task` is valid during the callback, under RCU.
+        unsafe { asm_task_syscall_work(self.task, on) }
+    }
+
     /// Sends `sig` to the whole process; a process already gone is not an
     /// error worth reporting.
     pub(crate) fn signal(&self, sig: i32) {
@@ -352,6 +374,13 @@ impl TaskRef {
     pub(crate) fn group_dead(&self) -> bool {
         // SAFETY: Valid by the safety requirement of `from_raw`.
         unsafe { asm_task_group_dead(self.0) }
+    }
+
+    /// Turns the syscall tracepoints on for its process's threads; the
+    /// caller is in an RCU read-side section.
+    pub(crate) fn trace_syscalls(&self, _rcu: &RcuGuard) {
+        // SAFETY: Valid by the safety requirement of `from_raw`; RCU is held.
+        unsafe { asm_task_syscall_work(self.0, true) }
     }
 }
 

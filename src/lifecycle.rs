@@ -154,6 +154,7 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef, cp
                 .join(agent, tgid, || task.group_dead(), false, now)
             {
                 agent.res.cpu_before_join_ns.fetch_add(cpu_ns, Relaxed);
+                task.trace_syscalls(&rcu);
                 joined(asm, agent, tgid, restarted, now);
             }
             return;

@@ -240,7 +240,12 @@ impl Registry {
         let joined = match (&agent.membership, tgid) {
             (Membership::Process(pid), Some(tgid)) => self
                 .join(agent, tgid, || pid.group_dead(), true, now)
-                .map(|_| 1),
+                .map(|_| {
+                    // Its syscalls are counted from now, not from the
+                    // sampler's next sweep.
+                    pid.trace_syscalls();
+                    1
+                }),
             _ => Ok(self.join_cgroup(agent, now)),
         };
         let joined = match joined {

@@ -213,7 +213,13 @@ impl Sampler {
 }
 
 /// The live usage of every agent, in id order.
-fn collect(asm: &Asm) -> Result<KVec<Usage>> {
+///
+/// With `sweep`, it also gives the syscall tracepoints to agents' tasks
+/// only while the module is their only user, to every task otherwise
+/// (another tracer needs them). Joining processes get theirs at once; the
+/// sweep catches the rest (a fork racing with a join, a process that left
+/// its agent) within a window.
+fn collect(asm: &Asm, sweep: bool) -> Result<KVec<Usage>> {
     let registry = &asm.registry;
     let room = registry.len() as usize + 4;
     let mut usage = KVec::with_capacity(room, GFP_KERNEL)?;
@@ -234,8 +240,13 @@ fn collect(asm: &Asm) -> Result<KVec<Usage>> {
         // Within the capacity reserved above: does not allocate.
         usage.push(u, GFP_NOWAIT)?;
     }
+    let only_asm = sweep && ffi::syscall_tp_exclusive();
     ffi::for_each_process(|task| {
-        let Some(agent) = registry.agent_of(task.tgid, &rcu) else {
+        let agent = registry.agent_of(task.tgid, &rcu);
+        if sweep {
+            task.syscall_work(!only_asm || agent.is_some());
+        }
+        let Some(agent) = agent else {
             return;
         };
         if let Ok(i) = usage.binary_search_by_key(&agent.id, |u| u.id) {
@@ -275,7 +286,7 @@ pub(crate) fn sample(asm: &Asm) -> u32 {
     if close {
         state.window_end_ns = now + WINDOW_NS;
     }
-    let Ok(mut usage) = collect(asm) else {
+    let Ok(mut usage) = collect(asm, close) else {
         return WINDOW_MS;
     };
     let mut throttling = false;
@@ -291,6 +302,7 @@ pub(crate) fn sample(asm: &Asm) -> u32 {
     if usage.iter().any(|u| u.signal != 0) {
         send_signals(asm, &usage);
     }
+
     if throttling {
         return THROTTLE_TICK_MS;
     }

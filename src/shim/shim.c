@@ -233,11 +233,16 @@ static struct asm_tp asm_tps[] = {
 };
 #define ASM_TP_SYS_ENTER 4
 
+/* Only looked up: whether someone else traces syscalls. */
+static struct tracepoint *asm_tp_sys_exit;
+
 /* The tracepoints are not exported: look them up by name. */
 static void asm_tp_lookup(struct tracepoint *tp, void *priv)
 {
 	int i;
 
+	if (!strcmp(tp->name, "sys_exit"))
+		asm_tp_sys_exit = tp;
 	for (i = 0; i < ARRAY_SIZE(asm_tps); i++)
 		if (!strcmp(tp->name, asm_tps[i].name))
 			asm_tps[i].tp = tp;
@@ -280,6 +285,67 @@ static int asm_tps_register(void)
 	return 0;
 }
 
+/*
+ * The syscall tracepoints fire only for tasks whose SYSCALL_TRACEPOINT
+ * work bit is set; registering a probe sets it on every task.  While ASM
+ * is their only user, the sampler clears it on tasks that belong to no
+ * agent (a child inherits its parent's bit at fork), so that their system
+ * calls keep the fast path.
+ */
+bool asm_syscall_tp_exclusive(void)
+{
+	struct asm_tp *t = &asm_tps[ASM_TP_SYS_ENTER];
+	struct tracepoint_func *f;
+	bool only;
+
+	if (!t->registered || !asm_tp_sys_exit)
+		return false;
+	rcu_read_lock_sched_notrace();
+	f = rcu_dereference_sched(t->tp->funcs);
+	only = f && f[0].func == asm_probe_sys_enter && !f[1].func &&
+	       !rcu_dereference_sched(asm_tp_sys_exit->funcs);
+	rcu_read_unlock_sched_notrace();
+	return only;
+}
+
+/* Sets or clears the syscall tracepoint bit of every thread of @p (RCU). */
+void asm_task_syscall_work(struct task_struct *p, bool on)
+{
+	struct task_struct *t;
+
+	for_each_thread(p, t) {
+		bool set = test_bit(SYSCALL_WORK_BIT_SYSCALL_TRACEPOINT,
+				    &task_thread_info(t)->syscall_work);
+
+		if (on && !set)
+			set_task_syscall_work(t, SYSCALL_TRACEPOINT);
+		else if (!on && set)
+			clear_task_syscall_work(t, SYSCALL_TRACEPOINT);
+	}
+}
+
+void asm_pid_syscall_work(struct pid *pid, bool on)
+{
+	struct task_struct *task;
+
+	rcu_read_lock();
+	task = pid_task(pid, PIDTYPE_TGID);
+	if (task)
+		asm_task_syscall_work(task, on);
+	rcu_read_unlock();
+}
+
+/* Gives every task its bit back, as the kernel set it at registration. */
+static void asm_syscall_work_restore(void)
+{
+	struct task_struct *p;
+
+	rcu_read_lock();
+	for_each_process(p)
+		asm_task_syscall_work(p, true);
+	rcu_read_unlock();
+}
+
 int asm_shim_syscall_probe(bool on)
 {
 	struct asm_tp *t = &asm_tps[ASM_TP_SYS_ENTER];
@@ -289,6 +355,11 @@ int asm_shim_syscall_probe(bool on)
 		ret = tracepoint_probe_register(t->tp, t->probe, NULL);
 		t->registered = !ret;
 	} else if (!on && t->registered) {
+		/*
+		 * Another tracer may keep the tracepoints: it needs every
+		 * task's bit; without one the kernel clears them all.
+		 */
+		asm_syscall_work_restore();
 		ret = tracepoint_probe_unregister(t->tp, t->probe, NULL);
 		t->registered = false;
 	}

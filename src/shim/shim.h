@@ -52,6 +52,11 @@ void asm_shim_exit(void);
 int asm_shim_syscall_probe(bool on);
 /* Run the sampler (asm_rust_sample) now; it re-arms itself. */
 void asm_sampler_kick(void);
+/* Whether ASM's sys_enter probe is the only user of the syscall tracepoints. */
+bool asm_syscall_tp_exclusive(void);
+/* Set or clear the syscall tracepoint work bit of @p's threads (under RCU). */
+void asm_task_syscall_work(struct task_struct *p, bool on);
+void asm_pid_syscall_work(struct pid *pid, bool on);
 /* Have asm_rust_notify() run soon (any context). */
 void asm_notify_kick(void);
 /* Whether anyone listens to the events group. */
