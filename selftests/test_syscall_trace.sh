@@ -6,7 +6,8 @@
 # their system calls keep the fast path); when another tracer (here ftrace's
 # raw_syscalls:sys_enter event) uses them too, the sampler gives every task
 # its tracepoint bit back within a window, and takes it away again when the
-# tracer leaves.  Through all of it the agent's syscalls are counted.
+# tracer leaves.  Through all of it the agent's syscalls are counted, and
+# unloading the module leaves every task traced for the other tracer.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -32,7 +33,7 @@ traced() {
 
 ktap_print_header
 asm_require_root
-ktap_set_plan 3
+ktap_set_plan 4
 asm_reload
 if [ ! -e "$TRACING/trace" ]; then
 	mount -t tracefs nodev "$TRACING" 2>/dev/null
@@ -79,5 +80,20 @@ asm_expect "agent 400's syscalls grow ($before -> $after)" test "${after:-0}" -g
 asm_stop_live "$live" "$ASM_LIVE_PID"
 asm_expect_eq "agent 400's exit status" 0 "$ASM_LIVE_STATUS"
 asm_case_end "after the tracer left, agent 400's syscalls are still counted"
+
+# 4: a tracer starts and asm.ko is unloaded before its sampler noticed: the
+# unload gives every task its tracepoint bit back.
+asm_case_start
+sleep 1.5
+echo $$ >"$TRACING/set_event_pid"
+echo 1 >"$EVENT"
+asm_unload
+asm_expect "asm.ko unloaded" test ! -e "$ASM_STATUS"
+echo >"$TRACING/trace"
+"$BENCH" -s -n 2000 >/dev/null
+echo 0 >"$EVENT"
+n=$(traced fork_bench)
+asm_expect "ftrace saw the fork_bench's syscalls after the unload ($n lines)" test "${n:-0}" -ge 2000
+asm_case_end "unloading asm.ko leaves every task traced for the other tracer"
 
 ktap_finished

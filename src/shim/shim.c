@@ -421,9 +421,14 @@ void asm_shim_exit(void)
 	asm_proc_dir = NULL;
 	debugfs_remove(asm_debugfs_dir);
 	asm_debugfs_dir = NULL;
-	asm_tps_unregister();
-	/* No agent can be registered any more: the sampler stops for good. */
+	/*
+	 * No agent can be registered any more: the sampler stops for good, so
+	 * no sweep can clear a task's syscall tracepoint bit after the next
+	 * line gave every task its bit back (another tracer may need them).
+	 */
 	cancel_delayed_work_sync(&asm_sampler_work);
+	asm_shim_syscall_probe(false);
+	asm_tps_unregister();
 	/* Nothing records events now: the last notification, then the family. */
 	if (asm_genl_registered) {
 		WRITE_ONCE(asm_genl_registered, false);
