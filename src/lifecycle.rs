@@ -12,7 +12,7 @@ use core::fmt::{self, Write};
 use core::sync::atomic::Ordering::Relaxed;
 
 use crate::agent::{Agent, ExitStatus, Membership, State};
-use crate::faults;
+use crate::faults::{self, Action};
 use crate::ffi::{self, RcuGuard, TaskRef};
 use crate::telemetry::{Event, EventKind};
 use crate::Asm;
@@ -92,7 +92,13 @@ pub(crate) fn on_exit(
     }
     let now = ffi::now_ns();
     let status = ExitStatus(status);
-    let crash_action = faults::crash_action(asm, agent);
+    // Only a crash needs the policy (and its lock); the action is not
+    // consulted for a clean exit.
+    let crash_action = if status.is_crash() {
+        faults::crash_action(asm, agent)
+    } else {
+        Action::Log
+    };
     // Two exiting threads may both see the group dead: the one that takes
     // the process out of the index counts the exit.
     let Some((crash, ended)) = asm.registry.leave(agent, tgid, |agent| {
