@@ -20,7 +20,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(KLLVM) RUSTC=$(RUSTC) BINDGEN=bindgen
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export LIBCLANG_PATH := /usr/lib/llvm-19/lib
 
-ALIASES := asmstatus asmlist asminfo
+ALIASES := asmstatus asmlist asminfo asmpolicy compliance
 
 .PHONY: all module tools kernel vm demo check bench clean setup
 

@@ -13,6 +13,8 @@ use kernel::prelude::*;
 
 #[path = "src/agent.rs"]
 mod agent;
+#[path = "src/audit.rs"]
+mod audit;
 #[path = "src/faults.rs"]
 mod faults;
 #[path = "src/ffi.rs"]
@@ -23,6 +25,8 @@ mod filter;
 mod ioctl;
 #[path = "src/lifecycle.rs"]
 mod lifecycle;
+#[path = "src/policy.rs"]
+mod policy;
 #[path = "src/registry.rs"]
 mod registry;
 #[path = "src/report.rs"]
@@ -55,6 +59,10 @@ pub(crate) struct Asm {
     pub(crate) faults: faults::Faults,
     #[pin]
     pub(crate) sampler: resources::Sampler,
+    #[pin]
+    pub(crate) policies: policy::Policies,
+    #[pin]
+    pub(crate) audit: audit::Audit,
 }
 
 /// The state the entry points use: set before the glue registers anything
@@ -80,6 +88,8 @@ impl kernel::Module for AsmModule {
                 telemetry <- telemetry::Telemetry::new(),
                 faults <- faults::Faults::new(),
                 sampler <- resources::Sampler::new(),
+                policies <- policy::Policies::new(),
+                audit <- audit::Audit::new(),
             }? Error),
             GFP_KERNEL,
         )?;
@@ -180,11 +190,18 @@ pub extern "C" fn asm_rust_on_fork(parent_tgid: i32, child_tgid: i32) {
     }
 }
 
-/// Probe of sched_process_exec.
+/// Probe of sched_process_exec: process `tgid`, child of `parent_tgid`,
+/// now runs `file`.
+///
+/// # Safety
+///
+/// `file` points to `len` readable bytes for the duration of the call.
 #[no_mangle]
-pub extern "C" fn asm_rust_on_exec(tgid: i32) {
+pub unsafe extern "C" fn asm_rust_on_exec(tgid: i32, parent_tgid: i32, file: *const u8, len: usize) {
     if let Some(asm) = asm() {
-        lifecycle::on_exec(asm, tgid);
+        // SAFETY: Valid for the call by the safety requirement.
+        let file = unsafe { core::slice::from_raw_parts(file, len) };
+        lifecycle::on_exec(asm, tgid, parent_tgid, file);
     }
 }
 
@@ -235,10 +252,63 @@ pub extern "C" fn asm_rust_sample() -> u32 {
     asm().map_or(0, resources::sample)
 }
 
-/// Probe of raw_syscalls:sys_enter, registered while agents exist.
+/// Probe of raw_syscalls:sys_enter, registered while agents exist;
+/// returns the capabilities of the caller's agent, `u64::MAX` if none.
 #[no_mangle]
-pub extern "C" fn asm_rust_on_syscall(tgid: i32) {
+pub extern "C" fn asm_rust_on_syscall(tgid: i32) -> u64 {
+    asm().map_or(u64::MAX, |asm| lifecycle::on_syscall(asm, tgid))
+}
+
+/// Whether the sys_exit probe should look at an open by process `tgid`.
+#[no_mangle]
+pub extern "C" fn asm_rust_open_watched(tgid: i32) -> bool {
+    asm().is_some_and(|asm| lifecycle::open_watched(asm, tgid))
+}
+
+/// Probe of raw_syscalls:sys_exit: process `tgid` opened `path`.
+///
+/// # Safety
+///
+/// `path` points to `len` readable bytes for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn asm_rust_on_open(tgid: i32, path: *const u8, len: usize, write: bool) {
     if let Some(asm) = asm() {
-        lifecycle::on_syscall(asm, tgid);
+        // SAFETY: Valid for the call by the safety requirement.
+        let path = unsafe { core::slice::from_raw_parts(path, len) };
+        lifecycle::on_open(asm, tgid, path, write);
+    }
+}
+
+/// A violation by process `tgid` the glue detected (`enum asm_violation`);
+/// returns the action taken (`enum asm_action`), 0 if it is no agent's.
+///
+/// # Safety
+///
+/// `detail` points to `len` readable bytes for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn asm_rust_violation(tgid: i32, what: u32, detail: *const u8, len: usize) -> c_int {
+    let Some(asm) = asm() else {
+        return 0;
+    };
+    // SAFETY: Valid for the call by the safety requirement.
+    let detail = unsafe { core::slice::from_raw_parts(detail, len) };
+    policy::Violation::from_raw(what).map_or(0, |what| lifecycle::on_violation(asm, tgid, what, detail))
+}
+
+/// Show callback of /proc/agentsys/compliance.
+///
+/// # Safety
+///
+/// `m` is the seq_file being filled, valid for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn asm_rust_compliance_show(m: *mut ffi::RawSeqFile) -> c_int {
+    let Some(asm) = asm() else {
+        return ENODEV.to_errno();
+    };
+    // SAFETY: `m` is valid for the call by the safety requirement.
+    let mut seq = unsafe { ffi::SeqFile::from_raw(m) };
+    match report::compliance(asm, &mut seq) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
     }
 }

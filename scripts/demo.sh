@@ -13,15 +13,18 @@ dmesg | grep '\[ASM\]'
 
 ws=$(mktemp -d /tmp/agent_ws.XXXX)
 live=$ws/fs_monitor.running
-step "asmctl run --name fs_monitor --id 100 --cap FsBasic --cap FsExtended --scope $ws/ --auto-restart 3 -- spawner -c 3 -g 1 -w ... &"
+step "asmctl run --name fs_monitor --id 100 --cap FsBasic --cap FsExtended --scope $ws --auto-restart 3 -- spawner -c 3 -g 1 -w ... &"
 asmctl run --name fs_monitor --id 100 --cap FsBasic --cap FsExtended \
-	--scope "$ws/" --auto-restart 3 -- $spawner -c 3 -g 1 -w "$live" &
+	--scope "$ws" --auto-restart 3 -- $spawner -c 3 -g 1 -w "$live" &
 step "asmctl run --name net_agent --id 101 --cap NetClient -- spawner -c 2 -x 1 -k 1"
 asmctl run --name net_agent --id 101 --cap NetClient -- $spawner -c 2 -x 1 -k 1
 step "asmctl run --name audio_ctrl --id 102 --cap AudioControl -- sh -c 'kill -SEGV \$\$'"
 asmctl run --name audio_ctrl --id 102 --cap AudioControl -- sh -c 'kill -SEGV $$'
-step "asmctl run --name llm_worker --cap LlmAccess -- sh -c 'ls / >/dev/null; exit 0'"
-asmctl run --name llm_worker --cap LlmAccess -- sh -c 'ls / >/dev/null; exit 0'
+# (sh forks and execs ls: ProcessSpawn; ls reads /, which is outside the
+# system set: FsExtended.)
+step "asmctl run --name llm_worker --cap LlmAccess,FsExtended,ProcessSpawn -- sh -c 'ls / >/dev/null; exit 0'"
+asmctl run --name llm_worker --cap LlmAccess,FsExtended,ProcessSpawn -- \
+	sh -c 'ls / >/dev/null; exit 0'
 
 for _ in $(seq 100); do [ -e "$live" ] && break; sleep 0.1; done
 
@@ -64,6 +67,34 @@ step "asmstatus"
 asmstatus
 step "tail -n 12 /proc/agentsys/status"
 tail -n 12 /proc/agentsys/status
+
+# Part three: policy.  The same scoped agent with Landlock (the write outside
+# its scope fails) and without (the module kills it at the open), patches,
+# the audit trail and the compliance report.
+pws=$(mktemp -d /tmp/policy_ws.XXXX)
+step "asmctl run --name scoped --id 300 --cap FsBasic --scope $pws -- sh -c 'echo ok > $pws/a; echo x > /tmp/outside'"
+asmctl run --name scoped --id 300 --cap FsBasic --scope "$pws" -- \
+	sh -c "echo ok > '$pws/a'; echo x > /tmp/outside"
+echo "exit status $?"
+step "asmctl run --no-landlock --name detected --id 301 --cap FsBasic --scope $pws -- sh -c '...same...'"
+asmctl run --no-landlock --name detected --id 301 --cap FsBasic --scope "$pws" -- \
+	sh -c "echo ok > '$pws/b'; echo x > /tmp/outside"
+echo "exit status $? (137: SIGKILL)"
+step "asmctl patch 100 add-cap Admin"
+asmctl patch 100 add-cap Admin
+step "asmctl patch 100 remove-cap FsExtended"
+asmctl patch 100 remove-cap FsExtended
+step "asmpolicy 100"
+asmpolicy 100
+step "asmctl oversight 301 review --note 'violation checked'"
+asmctl oversight 301 review --note 'violation checked'
+step "asmctl audit | tail -n 8"
+asmctl audit | tail -n 8
+step "asmctl audit verify"
+asmctl audit verify
+step "compliance"
+compliance
+rm -rf "$pws" /tmp/outside
 
 step "stop asmd, end the agents, rmmod asm"
 kill "$asmd_pid"; wait "$asmd_pid"

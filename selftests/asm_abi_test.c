@@ -114,8 +114,8 @@ struct ioc {
 
 static const struct ioc iocs[] = {
 	{ "REGISTER", ASM_IOC_REGISTER, sizeof(struct asm_register), base_register,
-	  { FIELD(struct asm_register, reserved[0]), FIELD(struct asm_register, reserved[1]),
-	    FIELD(struct asm_register, reserved[2]), FIELD(struct asm_register, reserved[3]) } },
+	  { FIELD(struct asm_register, reserved0), FIELD(struct asm_register, reserved[0]),
+	    FIELD(struct asm_register, reserved[1]), FIELD(struct asm_register, reserved[2]) } },
 	{ "UNREGISTER", ASM_IOC_UNREGISTER, sizeof(struct asm_unregister), base_unregister,
 	  { FIELD(struct asm_unregister, flags), FIELD(struct asm_unregister, reserved[0]),
 	    FIELD(struct asm_unregister, reserved[1]) } },
@@ -711,7 +711,7 @@ static void test_valid(__u32 base_count)
 		ktap_expect_u64(info.crashes, 0, "crashes");
 		ktap_expect_u64(info.faults, 0, "faults");
 		ktap_expect_u64(info.execs, 0, "execs");
-		ktap_expect_u64(info.reserved0, 0, "reserved0");
+		ktap_expect_u64(info.risk_level, ASM_RISK_LIMITED, "risk_level (the default)");
 		ktap_expect(info.registered_ns >= t0 && info.registered_ns <= t1,
 			    "registered_ns %llu not within the REGISTER call [%llu, %llu]",
 			    (unsigned long long)info.registered_ns, (unsigned long long)t0,

@@ -309,14 +309,16 @@ asm_unregister() {
 }
 
 # asm_start_live ID NAME FILE [SPAWNER-ARGS...]: run
-# `asmctl run --name NAME --id ID -- spawner -w FILE ARGS` in the background
-# and wait until the spawner has created FILE (it writes its pid there).
-# ASM_LIVE_PID is the background job (asmctl execs the spawner in place).
+# `asmctl run --name NAME --id ID --cap FsBasic -- spawner -w FILE ARGS` in
+# the background and wait until the spawner has created FILE (it writes its
+# pid there).  ASM_LIVE_PID is the background job (asmctl execs the spawner
+# in place).  Writing FILE is an open outside the system set, hence FsBasic.
 asm_start_live() {
 	local id=$1 name=$2 file=$3
 	shift 3
 	rm -f "$file"
-	asmctl run --name "$name" --id "$id" -- "$SPAWNER" -w "$file" "$@" >/dev/null &
+	asmctl run --name "$name" --id "$id" --cap FsBasic -- "$SPAWNER" -w "$file" "$@" \
+		>/dev/null &
 	ASM_LIVE_PID=$!
 	asm_bg_track "$ASM_LIVE_PID"
 	asm_wait test -s "$file"

@@ -18,7 +18,8 @@
  *	-e CODE	the spawner's own exit code (default 0)
  *	-s MS	sleep MS milliseconds before exiting
  *	-w FILE	once every child is done, write the spawner's pid to FILE and
- *		wait until FILE is removed (a test can inspect a live agent)
+ *		wait until FILE is removed (a test can inspect a live agent);
+ *		opening FILE needs the agent's FsBasic, nothing else does
  *
  * Run as the agent `asmctl run --name t --id ID -- spawner -c C -g G -x X
  * -k K -e E`, the agent's counters end at:

@@ -78,9 +78,11 @@ p1=$!
 asm_bg_track "$p1"
 echo "$p1" >"$CG/cgroup.procs" || asm_bail "cannot move $p1 into $CG"
 
-# 1: registering the cgroup counts the process already in it.
+# 1: registering the cgroup counts the process already in it.  P1's open of
+# the FIFO returns after the registration (FsBasic) and the sleep it forks
+# execs (ProcessSpawn).
 asm_case_start
-asmctl register --cgroup "$CG" --name cg --id 300 >/dev/null
+asmctl register --cgroup "$CG" --name cg --id 300 --cap FsBasic,ProcessSpawn >/dev/null
 asm_expect_eq "asmctl register exit status" 0 "$?"
 asm_expect_wait "row 300: spawns exits faults" "1 0 0" asm_agent_counts 300
 asm_expect_wait "nr_processes" 1 info_num 300 nr_processes

@@ -6,6 +6,7 @@
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::faults::{Action, AgentFaults};
+use crate::policy::{AgentPolicy, Risk};
 use crate::ffi::PidRef;
 use crate::resources::Resources;
 use crate::uapi::{NAME_LEN, SCOPE_LEN};
@@ -97,8 +98,10 @@ pub(crate) struct Counters {
 pub(crate) struct Agent {
     pub(crate) id: u32,
     pub(crate) name: [u8; NAME_LEN],
-    pub(crate) scope: [u8; SCOPE_LEN],
+    /// Capability bits, written under the policies' lock.
     pub(crate) capabilities: AtomicU64,
+    /// Its scope, risk level and compliance record.
+    pub(crate) policy: AgentPolicy,
     pub(crate) auto_restart: AtomicU32,
     pub(crate) restarts: AtomicU32,
     pub(crate) owner_uid: u32,
@@ -126,6 +129,7 @@ impl Agent {
     pub(crate) fn new(
         name: [u8; NAME_LEN],
         scope: [u8; SCOPE_LEN],
+        risk: Risk,
         capabilities: u64,
         auto_restart: u32,
         owner_uid: u32,
@@ -135,7 +139,7 @@ impl Agent {
         Self {
             id: 0,
             name,
-            scope,
+            policy: AgentPolicy::new(&scope, risk),
             capabilities: AtomicU64::new(capabilities),
             auto_restart: AtomicU32::new(auto_restart),
             restarts: AtomicU32::new(0),

@@ -77,7 +77,9 @@ impl FaultKind {
             Self::CpuQuota | Self::Unresponsive => "ms",
             Self::Memory => "bytes",
             Self::SyscallFlood => "per_s",
-            Self::Crash | Self::Capability => "status",
+            Self::Crash => "status",
+            // An `enum asm_violation`.
+            Self::Capability => "violation",
         }
     }
 

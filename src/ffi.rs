@@ -426,3 +426,36 @@ impl core::fmt::Write for SeqFile {
         Ok(())
     }
 }
+
+extern "C" {
+    fn asm_kill_current();
+    fn asm_sha256(data: *const c_void, len: kernel::ffi::c_uint, out: *mut u8);
+    fn asm_real_ns() -> u64;
+    fn asm_current_tgid() -> i32;
+}
+
+/// Sends `SIGKILL` to the calling process (every thread). Any context.
+pub(crate) fn kill_current() {
+    // SAFETY: No preconditions; `kill_pid` takes RCU itself.
+    unsafe { asm_kill_current() }
+}
+
+/// SHA-256 of `data`.
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    // SAFETY: `data` is valid for reads of its length, `out` for 32 bytes.
+    unsafe { asm_sha256(data.as_ptr().cast(), data.len() as _, out.as_mut_ptr()) };
+    out
+}
+
+/// `CLOCK_REALTIME` in nanoseconds.
+pub(crate) fn real_ns() -> u64 {
+    // SAFETY: No preconditions.
+    unsafe { asm_real_ns() }
+}
+
+/// The calling process's tgid in the initial pid namespace.
+pub(crate) fn current_tgid() -> i32 {
+    // SAFETY: No preconditions.
+    unsafe { asm_current_tgid() }
+}

@@ -4,12 +4,17 @@
 //! anything changes, act, copy the result out. Documentation/uapi.rst lists
 //! the errnos.
 
+use core::fmt::Write;
 use core::mem::size_of;
+use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 use kernel::types::{AsBytes, FromBytes};
 use kernel::uaccess::{UserPtr, UserSlice};
 
-use crate::faults::{self, Settings};
+use crate::agent::Agent;
+use crate::audit::{Kind, Record};
+use crate::faults::{self, Action, Settings};
+use crate::policy::{self, Risk};
 use crate::ffi::{self, PidRef, RcuGuard};
 use crate::registry::{Spec, Target};
 use crate::report;
@@ -31,6 +36,12 @@ pub(crate) fn dispatch(asm: &Asm, cmd: u32, arg: UserPtr) -> Result<isize> {
         IOC_GET_FAULT_POLICY => get_fault_policy(asm, arg),
         IOC_HEARTBEAT => heartbeat(asm, arg),
         IOC_GET_HISTORY => history(asm, arg),
+        IOC_PATCH_POLICY => patch(asm, arg),
+        IOC_GET_AUDIT => get_audit(asm, arg),
+        IOC_GET_COMPLIANCE => compliance(asm, arg),
+        IOC_OVERSIGHT => oversight(asm, arg),
+        IOC_DECISION => decision(asm, arg),
+        IOC_SENSITIVE => sensitive(asm, arg),
         _ => Err(ENOTTY),
     }?;
     Ok(0)
@@ -83,11 +94,12 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
     let mut req: Register = read(arg)?;
     check_header::<Register>(req.size, req.version)?;
     check_zero(&req.reserved)?;
-    if req.flags != 0 || req.capabilities & !CAP_ALL != 0 || req.agent_id > ID_MAX {
+    if req.flags != 0 || req.reserved0 != 0 || req.capabilities & !CAP_ALL != 0 || req.agent_id > ID_MAX {
         return Err(EINVAL);
     }
     check_name(&req.name)?;
     check_scope(&req.scope)?;
+    let risk = Risk::from_raw(req.risk_level).ok_or(EINVAL)?;
     match req.target {
         TARGET_SELF if req.pid == 0 && req.cgroup_fd == 0 => {}
         TARGET_PID if req.pid > 0 && req.cgroup_fd == 0 => {}
@@ -95,7 +107,20 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
         _ => return Err(EINVAL),
     }
     let privileged = req.target != TARGET_SELF || req.capabilities & CAP_ADMIN != 0;
-    if privileged && !ffi::capable_admin() {
+    let refused = if risk == Risk::Unacceptable {
+        // Prohibited whoever asks.
+        Some(Kind::Register)
+    } else if privileged && !ffi::capable_admin() {
+        Some(if req.capabilities & CAP_ADMIN != 0 { Kind::Escalation } else { Kind::Register })
+    } else {
+        None
+    };
+    if let Some(kind) = refused {
+        let mut r = Record::new(kind, 0, req.agent_id)
+            .values(req.capabilities, risk as u64)
+            .result(Err(EPERM));
+        register_detail(&mut r, &req, risk);
+        asm.audit.append(r, None);
         return Err(EPERM);
     }
     // Fail on an unwritable argument now, while nothing has changed.
@@ -120,11 +145,18 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
         id: req.agent_id,
         name: req.name,
         scope: req.scope,
+        risk,
         capabilities: req.capabilities,
         auto_restart: req.auto_restart,
         owner_uid: ffi::current_euid(),
     };
     let id = asm.registry.register(spec, target, &asm.telemetry)?;
+    {
+        let mut r = Record::new(Kind::Register, 0, id).values(req.capabilities, risk as u64);
+        register_detail(&mut r, &req, risk);
+        let rcu = RcuGuard::new();
+        asm.audit.append(r, asm.registry.get(id, &rcu));
+    }
     req.agent_id = id;
     req.pid = vnr;
     if let Err(e) = write(arg, &req) {
@@ -134,6 +166,20 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
         return Err(e);
     }
     Ok(())
+}
+
+/// An audit entry's text for a registration request.
+fn register_detail(r: &mut Record, req: &Register, risk: Risk) {
+    r.bytes(text_of(&req.name));
+    let _ = write!(r, " risk={} caps=", risk.name());
+    policy::write_caps(r, req.capabilities);
+    let _ = r.write_str(" scope=");
+    r.bytes(text_of(&req.scope));
+}
+
+/// The text of a NUL-terminated buffer.
+fn text_of(buf: &[u8]) -> &[u8] {
+    &buf[..buf.iter().position(|&b| b == 0).unwrap_or(buf.len())]
 }
 
 fn unregister(asm: &Asm, arg: UserPtr) -> Result {
@@ -146,7 +192,7 @@ fn unregister(asm: &Asm, arg: UserPtr) -> Result {
     let euid = ffi::current_euid();
     // With the sampler held off, a throttled agent is continued and cannot
     // be stopped again before it is gone.
-    asm.sampler.exclusive(|| {
+    let result = asm.sampler.exclusive(|| {
         asm.registry.unregister(
             req.agent_id,
             |agent| {
@@ -158,7 +204,12 @@ fn unregister(asm: &Asm, arg: UserPtr) -> Result {
             },
             &asm.telemetry,
         )
-    })
+    });
+    if !matches!(result, Err(e) if e == ESRCH) {
+        let r = Record::new(Kind::Unregister, 0, req.agent_id).result(result);
+        asm.audit.append(r, None);
+    }
+    result
 }
 
 fn list(asm: &Asm, arg: UserPtr) -> Result {
@@ -199,7 +250,7 @@ fn info(asm: &Asm, arg: UserPtr) -> Result {
         nr_processes: a.nr_processes,
         auto_restart: a.auto_restart,
         restart_count: a.restarts,
-        reserved0: 0,
+        risk_level: a.risk as u32,
         capabilities: a.capabilities,
         spawns: a.spawns,
         exits: a.exits,
@@ -297,21 +348,37 @@ fn set_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
         }
     };
     let admin = ffi::capable_admin();
+    let mut r = Record::new(Kind::FaultPolicy, req.flags, req.agent_id);
+    if limits {
+        let _ = write!(
+            r,
+            "limits cpu_quota_ms={} syscall_rate={} watchdog_ms={} mem_limit_bytes={} ",
+            new.cpu_quota_ms, new.syscall_rate, new.watchdog_ms, new.mem_limit_bytes
+        );
+    }
+    if actions {
+        let _ = write!(r, "actions={:?}", &new.actions[1..FAULT_TYPES]);
+    }
     if req.agent_id == 0 {
-        if !admin {
-            return Err(EPERM);
-        }
-        asm.faults.update_defaults(apply);
-        return Ok(());
+        let result = if admin {
+            asm.faults.update_defaults(apply);
+            Ok(())
+        } else {
+            Err(EPERM)
+        };
+        asm.audit.append(r.result(result), None);
+        return result;
     }
     let euid = ffi::current_euid();
     let rcu = RcuGuard::new();
     let agent = asm.registry.get(req.agent_id, &rcu).ok_or(ESRCH)?;
     // Its owner may only narrow the agent's limits; anything else is the
     // administrator's.
-    asm.faults.update(agent, apply, |old, new| {
+    let result = asm.faults.update(agent, apply, |old, new| {
         admin || (agent.owner_uid == euid && new.narrows(old))
-    })
+    });
+    asm.audit.append(r.result(result), Some(agent));
+    result
 }
 
 fn get_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
@@ -379,4 +446,337 @@ fn history(asm: &Asm, arg: UserPtr) -> Result {
     req.throttled = totals.throttled.into();
     req.reserved0 = 0;
     write(arg, &req)
+}
+
+/// Who asks for a policy change of `agent`: whether they may widen it
+/// (CAP_SYS_ADMIN, from outside the agent) and narrow it (also its owner).
+struct Asker {
+    widen: bool,
+    narrow: bool,
+}
+
+impl Asker {
+    fn of(asm: &Asm, agent: &Agent, admin: bool, euid: u32, tgid: i32, rcu: &RcuGuard) -> Self {
+        let own = asm
+            .registry
+            .agent_of(tgid, rcu)
+            .is_some_and(|a| core::ptr::eq(a, agent));
+        Self {
+            widen: admin && !own,
+            narrow: admin || agent.owner_uid == euid,
+        }
+    }
+
+    fn allows(&self, narrows: bool) -> bool {
+        self.widen || (self.narrow && narrows)
+    }
+}
+
+/// Checks the fields a patch of `op` must leave zero.
+fn check_patch(req: &Patch) -> Result {
+    check_header::<Patch>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    let no_limits = req.cpu_quota_ms | req.syscall_rate | req.watchdog_ms == 0 && req.mem_limit_bytes == 0;
+    let no_scope = req.scope.iter().all(|&b| b == 0);
+    let ok = req.reserved0 == 0
+        && match req.op {
+            PATCH_ADD_CAPABILITY | PATCH_REMOVE_CAPABILITY => {
+                req.value != 0 && req.value & !CAP_ALL == 0 && no_limits && no_scope
+            }
+            PATCH_UPDATE_SCOPE => req.value == 0 && no_limits && check_scope(&req.scope).is_ok(),
+            PATCH_SET_AUTO_RESTART => req.value <= u32::MAX as u64 && no_limits && no_scope,
+            PATCH_SET_LIMITS => req.value == 0 && no_scope,
+            PATCH_SET_RISK => (1..=4).contains(&req.value) && no_limits && no_scope,
+            _ => false,
+        };
+    if !ok {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+fn patch(asm: &Asm, arg: UserPtr) -> Result {
+    let mut req: Patch = read(arg)?;
+    check_patch(&req)?;
+    // Fail on an unwritable argument now, while nothing has changed.
+    write(arg, &req)?;
+    let admin = ffi::capable_admin();
+    let (euid, tgid) = (ffi::current_euid(), ffi::current_tgid());
+    let (result, seq) = {
+        let rcu = RcuGuard::new();
+        let agent = asm.registry.get(req.agent_id, &rcu).ok_or(ESRCH)?;
+        let asker = Asker::of(asm, agent, admin, euid, tgid, &rcu);
+        let (result, r) = apply_patch(asm, agent, &req, &asker);
+        (result, asm.audit.append(r.result(result), Some(agent)))
+    };
+    req.audit_seq = seq;
+    write(arg, &req)?;
+    result
+}
+
+/// Applies a checked patch if `asker` may; returns the outcome and the
+/// audit entry describing it.
+fn apply_patch(asm: &Asm, agent: &Agent, req: &Patch, asker: &Asker) -> (Result, Record) {
+    let mut r = Record::new(Kind::Patch, req.op, agent.id);
+    let policies = &asm.policies;
+    let result = match req.op {
+        PATCH_ADD_CAPABILITY | PATCH_REMOVE_CAPABILITY => {
+            let add = req.op == PATCH_ADD_CAPABILITY;
+            let (result, old, new) = policies.update(
+                agent,
+                |caps, _| {
+                    if add {
+                        *caps |= req.value;
+                    } else {
+                        *caps &= !req.value;
+                    }
+                },
+                |old, _, new, _| {
+                    // Admin is never granted by a patch, to anyone.
+                    !policy::grants_admin(old, new) && asker.allows(new & !old == 0)
+                },
+            );
+            if add && policy::grants_admin(old.0, old.0 | req.value) {
+                r = Record::new(Kind::Escalation, req.op, agent.id);
+            }
+            let _ = r.write_str(if add { "add " } else { "remove " });
+            policy::write_caps(&mut r, req.value);
+            r = r.values(old.0, new.0);
+            result
+        }
+        PATCH_UPDATE_SCOPE => {
+            let (result, old, new) = policies.update(
+                agent,
+                |_, scope| *scope = req.scope,
+                |_, old, _, new| asker.allows(old == new || policy::scope_narrows(old, new)),
+            );
+            let _ = r.write_str("scope \"");
+            r.bytes(policy::text(&old.1));
+            let _ = r.write_str("\" -> \"");
+            r.bytes(policy::text(&new.1));
+            let _ = r.write_str("\"");
+            result
+        }
+        PATCH_SET_AUTO_RESTART => {
+            let new = req.value as u32;
+            let old = agent.auto_restart.load(Relaxed);
+            r = r.values(old.into(), new.into());
+            let _ = write!(r, "auto_restart {old} -> {new}");
+            if asker.allows(new <= old) {
+                agent.auto_restart.store(new, Relaxed);
+                Ok(())
+            } else {
+                Err(EPERM)
+            }
+        }
+        PATCH_SET_LIMITS => {
+            let old = asm.faults.own(agent);
+            let result = asm.faults.update(
+                agent,
+                |s| {
+                    s.cpu_quota_ms = req.cpu_quota_ms;
+                    s.syscall_rate = req.syscall_rate;
+                    s.watchdog_ms = req.watchdog_ms;
+                    s.mem_limit_bytes = req.mem_limit_bytes;
+                },
+                |old, new| asker.allows(new.narrows(old)),
+            );
+            let _ = write!(
+                r,
+                "limits cpu_quota_ms {}->{} syscall_rate {}->{} watchdog_ms {}->{} mem_limit_bytes {}->{}",
+                old.cpu_quota_ms,
+                req.cpu_quota_ms,
+                old.syscall_rate,
+                req.syscall_rate,
+                old.watchdog_ms,
+                req.watchdog_ms,
+                old.mem_limit_bytes,
+                req.mem_limit_bytes
+            );
+            result
+        }
+        _ => {
+            // PATCH_SET_RISK, checked to be 1..=4.
+            let new = Risk::from_raw(req.value as u32).unwrap_or(Risk::Limited);
+            let old = agent.policy.risk();
+            r = r.values(old as u64, new as u64);
+            let _ = write!(r, "risk {} -> {}", old.name(), new.name());
+            // A classification is the administrator's; an Unacceptable
+            // agent may not run at all: stop it instead.
+            if new != Risk::Unacceptable && asker.widen {
+                policies.set_risk(agent, new);
+                Ok(())
+            } else {
+                Err(EPERM)
+            }
+        }
+    };
+    (result, r)
+}
+
+fn get_audit(asm: &Asm, arg: UserPtr) -> Result {
+    let mut req: AuditRead = read(arg)?;
+    check_header::<AuditRead>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    if req.count != 0 || req.first_seq != 0 || req.next_seq != 0 || req.dropped != 0 {
+        return Err(EINVAL);
+    }
+    if !ffi::capable_admin() {
+        return Err(EPERM);
+    }
+    let room = (req.capacity as usize).min(AUDIT_ENTRIES);
+    let mut out = KVVec::with_capacity(room, GFP_KERNEL)?;
+    let span = asm.audit.read(req.from_seq, &mut out);
+    let mut w = UserSlice::new(req.entries as UserPtr, out.len() * size_of::<AuditEntry>()).writer();
+    for e in out.iter() {
+        w.write(e)?;
+    }
+    req.count = out.len() as u32;
+    req.first_seq = span.first_seq;
+    req.next_seq = span.next_seq;
+    req.dropped = span.first_seq;
+    write(arg, &req)
+}
+
+fn compliance(asm: &Asm, arg: UserPtr) -> Result {
+    let req: Compliance = read(arg)?;
+    check_header::<Compliance>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    let agents = snapshot::agents(asm, Some(req.agent_id))?;
+    let a = agents.first().ok_or(ESRCH)?;
+    let out = Compliance {
+        size: req.size,
+        version: req.version,
+        agent_id: a.id,
+        risk_level: a.risk as u32,
+        events: a.events,
+        violations: a.violations,
+        oversight: a.oversight,
+        decisions: a.decisions,
+        sensitive: a.sensitive,
+        clean_exits: a.clean_exits,
+        crashes: a.crashes,
+        score: a.score,
+        status: a.status,
+        reserved: [0; 2],
+    };
+    write(arg, &out)
+}
+
+/// A note: NUL-terminated printable UTF-8 without control characters.
+fn check_note(text: &[u8; NOTE_LEN], empty_ok: bool) -> Result<&[u8]> {
+    let len = text.iter().position(|&b| b == 0).ok_or(EINVAL)?;
+    let s = core::str::from_utf8(&text[..len]).map_err(|_| EINVAL)?;
+    if (len == 0 && !empty_ok) || s.chars().any(|c| c.is_control()) {
+        return Err(EINVAL);
+    }
+    Ok(&text[..len])
+}
+
+fn check_note_header(req: &Note) -> Result {
+    check_header::<Note>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    if req.audit_seq != 0 {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+fn oversight(asm: &Asm, arg: UserPtr) -> Result {
+    let mut req: Note = read(arg)?;
+    check_note_header(&req)?;
+    if !(1..=4).contains(&req.kind) {
+        return Err(EINVAL);
+    }
+    let note = check_note(&req.text, true)?;
+    write(arg, &req)?;
+    let admin = ffi::capable_admin();
+    let (euid, tgid) = (ffi::current_euid(), ffi::current_tgid());
+    let (result, seq) = {
+        let rcu = RcuGuard::new();
+        let agent = asm.registry.get(req.agent_id, &rcu).ok_or(ESRCH)?;
+        // A human's act: not the agent's own, and an administrator's.
+        let result = if Asker::of(asm, agent, admin, euid, tgid, &rcu).widen {
+            Ok(())
+        } else {
+            Err(EPERM)
+        };
+        if result.is_ok() {
+            agent.policy.record.oversight.fetch_add(1, Relaxed);
+            if req.kind == 4 && agent.nr_processes.load(Relaxed) > 0 {
+                let _ = agent
+                    .killed
+                    .compare_exchange(0, Action::Kill as u32, Relaxed, Relaxed);
+                ffi::sampler_kick();
+            }
+        }
+        let mut r = Record::new(Kind::Oversight, req.kind, agent.id).result(result);
+        r.bytes(note);
+        (result, asm.audit.append(r, Some(agent)))
+    };
+    req.audit_seq = seq;
+    write(arg, &req)?;
+    result
+}
+
+fn decision(asm: &Asm, arg: UserPtr) -> Result {
+    let mut req: Note = read(arg)?;
+    check_note_header(&req)?;
+    if req.kind != 0 || req.agent_id != 0 {
+        return Err(EINVAL);
+    }
+    let text = check_note(&req.text, false)?;
+    write(arg, &req)?;
+    let tgid = ffi::current_tgid();
+    {
+        let rcu = RcuGuard::new();
+        // Only an agent's own processes report its decisions.
+        let agent = asm.registry.agent_of(tgid, &rcu).ok_or(ESRCH)?;
+        agent.policy.record.decisions.fetch_add(1, Relaxed);
+        let mut r = Record::new(Kind::Decision, 0, agent.id);
+        r.bytes(text);
+        req.audit_seq = asm.audit.append(r, Some(agent));
+        req.agent_id = agent.id;
+    }
+    write(arg, &req)
+}
+
+fn sensitive(asm: &Asm, arg: UserPtr) -> Result {
+    let mut req: Sensitive = read(arg)?;
+    check_header::<Sensitive>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    if req.reserved0 != 0 || req.count != 0 {
+        return Err(EINVAL);
+    }
+    match req.op {
+        SENSITIVE_GET => {
+            if req.path.iter().any(|&b| b != 0) {
+                return Err(EINVAL);
+            }
+            let (path, count) = asm.policies.sensitive(req.index);
+            req.count = count;
+            req.path = path.ok_or(ENOENT)?;
+            write(arg, &req)
+        }
+        SENSITIVE_ADD | SENSITIVE_REMOVE => {
+            check_scope(&req.path)?;
+            if req.index != 0 || req.path[0] == 0 {
+                return Err(EINVAL);
+            }
+            write(arg, &req)?;
+            let add = req.op == SENSITIVE_ADD;
+            let result = if ffi::capable_admin() {
+                asm.policies.mark_sensitive(&req.path, add)
+            } else {
+                Err(EPERM)
+            };
+            let mut r = Record::new(Kind::SensitiveSet, req.op, 0)
+                .result(result.map(|_| ()));
+            r.bytes(text_of(&req.path));
+            asm.audit.append(r, None);
+            req.count = result?;
+            write(arg, &req)
+        }
+        _ => Err(EINVAL),
+    }
 }

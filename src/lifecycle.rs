@@ -12,6 +12,8 @@ use core::fmt::{self, Write};
 use core::sync::atomic::Ordering::Relaxed;
 
 use crate::agent::{Agent, ExitStatus, Membership, State};
+use crate::audit::{self, Record};
+use crate::policy::{self, Violation};
 use crate::faults::{self, Action};
 use crate::ffi::{self, RcuGuard, TaskRef};
 use crate::telemetry::{Event, EventKind};
@@ -54,8 +56,9 @@ fn restart_event(asm: &Asm, agent: &Agent, kind: EventKind, tgid: i32, now: u64)
     asm.telemetry.record(event);
 }
 
-/// Process `tgid` completed an execve().
-pub(crate) fn on_exec(asm: &Asm, tgid: i32) {
+/// Process `tgid`, child of `parent_tgid`, completed an execve() of
+/// `file`. An exec in a process the agent spawned needs ProcessSpawn.
+pub(crate) fn on_exec(asm: &Asm, tgid: i32, parent_tgid: i32, file: &[u8]) {
     if !asm.registry.may_be_agent(tgid) {
         return;
     }
@@ -67,6 +70,46 @@ pub(crate) fn on_exec(asm: &Asm, tgid: i32) {
     agent.exec(now);
     asm.telemetry
         .record(Event::new(EventKind::Exec, agent.id, tgid, now));
+    let parent_in = asm.registry.may_be_agent(parent_tgid)
+        && asm
+            .registry
+            .agent_of(parent_tgid, &rcu)
+            .is_some_and(|parent| core::ptr::eq(parent, agent));
+    policy::exec(asm, agent, parent_in, file);
+}
+
+/// Whether an open by process `tgid` needs a policy look.
+pub(crate) fn open_watched(asm: &Asm, tgid: i32) -> bool {
+    if !asm.registry.may_be_agent(tgid) {
+        return false;
+    }
+    let rcu = RcuGuard::new();
+    asm.registry
+        .agent_of(tgid, &rcu)
+        .is_some_and(|agent| asm.policies.open_watched(agent))
+}
+
+/// Process `tgid` opened `path` (for writing if `write`).
+pub(crate) fn on_open(asm: &Asm, tgid: i32, path: &[u8], write: bool) {
+    if !asm.registry.may_be_agent(tgid) {
+        return;
+    }
+    let rcu = RcuGuard::new();
+    if let Some(agent) = asm.registry.agent_of(tgid, &rcu) {
+        policy::opened(asm, agent, path, write);
+    }
+}
+
+/// A violation by process `tgid` that the glue detected; returns the
+/// action (0 when `tgid` is no agent's).
+pub(crate) fn on_violation(asm: &Asm, tgid: i32, what: Violation, detail: &[u8]) -> i32 {
+    if !asm.registry.may_be_agent(tgid) {
+        return 0;
+    }
+    let rcu = RcuGuard::new();
+    asm.registry
+        .agent_of(tgid, &rcu)
+        .map_or(0, |agent| policy::violation(asm, agent, what, detail) as i32)
 }
 
 /// A thread of process `tgid` exits; `group_dead` when it is the last one,
@@ -107,6 +150,9 @@ pub(crate) fn on_exit(
         return;
     };
     agent.res.io_exited.fetch_add(io_ops, Relaxed);
+    if !status.is_crash() {
+        agent.policy.record.clean_exits.fetch_add(1, Relaxed);
+    }
     let totals = &asm.telemetry.totals;
     totals.exits.fetch_add(1, Relaxed);
     let kind = if crash {
@@ -129,6 +175,30 @@ pub(crate) fn on_exit(
         Some(State::Failed) => restart_event(asm, agent, EventKind::Failed, 0, now),
         _ => {}
     }
+    if let Some(state) = ended {
+        audit_exit(asm, agent, state);
+    }
+}
+
+/// The agent's last process ended: its operation counts go to the trail.
+fn audit_exit(asm: &Asm, agent: &Agent, state: State) {
+    let c = &agent.counters;
+    let syscalls = c.syscalls.load(Relaxed);
+    let execs = c.execs.load(Relaxed);
+    let mut r = Record::new(audit::Kind::Exit, state as u32, agent.id).values(syscalls, execs);
+    let _ = write!(
+        r,
+        "{} spawns={} exits={} crashes={} faults={} execs={} syscalls={} violations={}",
+        state.name(),
+        c.spawns.load(Relaxed),
+        c.exits.load(Relaxed),
+        c.crashes.load(Relaxed),
+        c.faults.load(Relaxed),
+        execs,
+        syscalls,
+        agent.policy.record.violations.load(Relaxed),
+    );
+    asm.audit.append(r, Some(agent));
 }
 
 /// Process `tgid` (leader `task`, which used `cpu_ns` so far) was moved
@@ -168,16 +238,19 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef, cp
     }
 }
 
-/// A thread of process `tgid` entered a system call.
-pub(crate) fn on_syscall(asm: &Asm, tgid: i32) {
+/// A thread of process `tgid` entered a system call; returns its agent's
+/// capabilities, `u64::MAX` when it is no agent's.
+pub(crate) fn on_syscall(asm: &Asm, tgid: i32) -> u64 {
     if !asm.registry.may_be_agent(tgid) {
-        return;
+        return u64::MAX;
     }
     let rcu = RcuGuard::new();
-    if let Some(agent) = asm.registry.agent_of(tgid, &rcu) {
-        agent.counters.syscalls.fetch_add(1, Relaxed);
-        asm.telemetry.totals.syscalls.fetch_add(1, Relaxed);
-    }
+    let Some(agent) = asm.registry.agent_of(tgid, &rcu) else {
+        return u64::MAX;
+    };
+    agent.counters.syscalls.fetch_add(1, Relaxed);
+    asm.telemetry.totals.syscalls.fetch_add(1, Relaxed);
+    agent.capabilities.load(Relaxed)
 }
 
 /// Calls of the probe [`probe_cost`] times.

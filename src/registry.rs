@@ -27,6 +27,7 @@ pub(crate) struct Spec {
     pub(crate) id: u32,
     pub(crate) name: [u8; NAME_LEN],
     pub(crate) scope: [u8; SCOPE_LEN],
+    pub(crate) risk: crate::policy::Risk,
     pub(crate) capabilities: u64,
     pub(crate) auto_restart: u32,
     pub(crate) owner_uid: u32,
@@ -197,6 +198,7 @@ impl Registry {
             Agent::new(
                 spec.name,
                 spec.scope,
+                spec.risk,
                 spec.capabilities,
                 spec.auto_restart,
                 spec.owner_uid,

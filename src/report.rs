@@ -9,6 +9,7 @@ use kernel::prelude::*;
 
 use crate::agent::ExitStatus;
 use crate::faults::{Action, FaultKind};
+use crate::policy::{self, Risk};
 use crate::snapshot::{self, AgentSnapshot, SystemSnapshot};
 use crate::telemetry::{Event, EventKind, RING_CAPACITY};
 use crate::uapi::CAP_NAMES;
@@ -51,6 +52,69 @@ impl fmt::Display for JsonStr<'_> {
         }
         f.write_char('"')
     }
+}
+
+/// A score in thousandths as a percent: "100%", "70.5%".
+struct Percent(u64);
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 % 10 {
+            0 => write!(f, "{}%", self.0 / 10),
+            d => write!(f, "{}.{}%", self.0 / 10, d),
+        }
+    }
+}
+
+/// /proc/agentsys/compliance, in the user guide's layout.
+pub(crate) fn compliance(asm: &Asm, w: &mut impl Write) -> Result {
+    let agents = snapshot::agents(asm, None)?;
+    let events = asm.audit.next_seq();
+    compliance_text(&agents, events, crate::ffi::real_ns() / 1_000_000_000, w).map_err(|_| ENOMEM)
+}
+
+fn compliance_text(agents: &[AgentSnapshot], events: u64, now_s: u64, w: &mut impl Write) -> fmt::Result {
+    let violations: u64 = agents.iter().map(|a| a.violations).sum();
+    let oversight: u64 = agents.iter().map(|a| a.oversight).sum();
+    let system = match agents.len() as u64 {
+        0 => 1000,
+        n => agents.iter().map(|a| u64::from(a.score)).sum::<u64>() / n,
+    };
+    w.write_str("EU AI Act Compliance Report\n")?;
+    w.write_str("===========================\n\n")?;
+    writeln!(w, "{:<20}{}", "Timestamp:", now_s)?;
+    writeln!(w, "{:<20}{}", "Total Agents:", agents.len())?;
+    writeln!(w, "{:<20}{}", "Total Events:", events)?;
+    writeln!(w, "{:<20}{}", "Policy Violations:", violations)?;
+    writeln!(w, "{:<20}{}", "System Compliance:", Percent(system))?;
+    w.write_str("\nRisk Level Distribution:\n")?;
+    for risk in [Risk::Minimal, Risk::Limited, Risk::High, Risk::Unacceptable] {
+        let n = agents.iter().filter(|a| a.risk == risk).count();
+        writeln!(w, "  {:<18}{}", format_args!("{}:", risk.name()), n)?;
+    }
+    w.write_str("\nAgent Compliance Details:\n")?;
+    w.write_str("-------------------------\n")?;
+    for a in agents {
+        writeln!(w, "\nAgent ID: {}", a.id)?;
+        writeln!(w, "  {:<18}{}", "Risk Level:", a.risk.name())?;
+        writeln!(w, "  {:<18}{}", "Events Logged:", a.events)?;
+        writeln!(w, "  {:<18}{}", "Violations:", a.violations)?;
+        writeln!(w, "  {:<18}{}", "Human Oversight:", a.oversight)?;
+        writeln!(w, "  {:<18}{}", "Compliance Score:", Percent(a.score.into()))?;
+        writeln!(w, "  {:<18}{}", "Status:", policy::status_name(a.status))?;
+    }
+    let mark = |ok: bool| if ok { "[x]" } else { "[ ]" };
+    w.write_str("\nCompliance Requirements:\n")?;
+    writeln!(w, "  [x] Record keeping: hash-chained audit trail, {} entries", events)?;
+    writeln!(w, "  [x] Risk classification: every agent has a risk level")?;
+    writeln!(w, "  [x] Prohibited practices: Unacceptable agents are refused")?;
+    writeln!(w, "  {} Human oversight: {} actions recorded", mark(oversight > 0), oversight)?;
+    writeln!(
+        w,
+        "  {} Policy adherence: {} violations",
+        mark(violations == 0),
+        violations
+    )
 }
 
 /// /proc/agentsys/status.
@@ -270,7 +334,9 @@ pub(crate) fn agent_json(asm: &Asm, id: u32) -> Result<KVec<u8>> {
              \"owner_uid\":{},\"nr_processes\":{},\"spawn_count\":{},\"exit_count\":{},\
              \"crash_count\":{},\"fault_count\":{},\"exec_count\":{},\"cpu_time_us\":{},\
              \"memory_bytes\":{},\"last_exit_code\":{},\"registered_ns\":{},\
-             \"last_activity_ns\":{},\"throttled\":{}",
+             \"last_activity_ns\":{},\"throttled\":{},\"risk_level\":\"{}\",\
+             \"compliance\":{{\"score\":{},\"status\":\"{}\",\"events\":{},\"violations\":{},\
+             \"oversight\":{},\"decisions\":{},\"sensitive\":{},\"clean_exits\":{}}}",
             JsonStr(a.scope_str()),
             a.auto_restart > 0,
             a.auto_restart,
@@ -287,7 +353,16 @@ pub(crate) fn agent_json(asm: &Asm, id: u32) -> Result<KVec<u8>> {
             a.last_exit_status,
             a.registered_ns,
             a.last_activity_ns,
-            a.throttled
+            a.throttled,
+            a.risk.name(),
+            a.score,
+            policy::status_name(a.status),
+            a.events,
+            a.violations,
+            a.oversight,
+            a.decisions,
+            a.sensitive,
+            a.clean_exits
         )?;
         let p = &a.policy;
         write!(

@@ -8,6 +8,7 @@ use kernel::prelude::*;
 
 use crate::agent::{Agent, State};
 use crate::faults::{Effective, FaultRecord, Faults, RECENT_FAULTS};
+use crate::policy::{Policies, Risk};
 use crate::ffi::{self, RcuGuard};
 use crate::uapi::{NAME_LEN, SCOPE_LEN};
 use crate::Asm;
@@ -36,6 +37,17 @@ pub(crate) struct AgentSnapshot {
     pub(crate) registered_ns: u64,
     pub(crate) last_activity_ns: u64,
     pub(crate) throttled: bool,
+    pub(crate) risk: Risk,
+    /// Compliance: audit entries, violations, oversight actions,
+    /// decisions, sensitive opens, clean exits; score and status.
+    pub(crate) events: u64,
+    pub(crate) violations: u64,
+    pub(crate) oversight: u64,
+    pub(crate) decisions: u64,
+    pub(crate) sensitive: u64,
+    pub(crate) clean_exits: u64,
+    pub(crate) score: u32,
+    pub(crate) status: u32,
     /// The limits and actions in force.
     pub(crate) policy: Effective,
     /// Its recent faults, oldest first.
@@ -43,14 +55,17 @@ pub(crate) struct AgentSnapshot {
 }
 
 impl AgentSnapshot {
-    fn of(agent: &Agent, faults: &Faults) -> Self {
+    fn of(agent: &Agent, faults: &Faults, policies: &Policies) -> Self {
         let c = &agent.counters;
+        let r = &agent.policy.record;
+        let crashes = c.crashes.load(Relaxed);
+        let (score, status) = agent.policy.score(crashes);
         let mut recent_faults = [None; RECENT_FAULTS];
         faults.recent(agent, &mut recent_faults);
         Self {
             id: agent.id,
             name: agent.name,
-            scope: agent.scope,
+            scope: policies.scope(agent),
             state: agent.state(),
             pid: agent.pid_vnr(),
             owner_uid: agent.owner_uid,
@@ -60,7 +75,7 @@ impl AgentSnapshot {
             capabilities: agent.capabilities.load(Relaxed),
             spawns: c.spawns.load(Relaxed),
             exits: c.exits.load(Relaxed),
-            crashes: c.crashes.load(Relaxed),
+            crashes,
             faults: c.faults.load(Relaxed),
             execs: c.execs.load(Relaxed),
             // The live threads are added by `collect`.
@@ -70,6 +85,15 @@ impl AgentSnapshot {
             registered_ns: agent.registered_ns,
             last_activity_ns: agent.last_activity_ns.load(Relaxed),
             throttled: agent.res.throttled(),
+            risk: agent.policy.risk(),
+            events: r.events.load(Relaxed),
+            violations: r.violations.load(Relaxed),
+            oversight: r.oversight.load(Relaxed),
+            decisions: r.decisions.load(Relaxed),
+            sensitive: r.sensitive.load(Relaxed),
+            clean_exits: r.clean_exits.load(Relaxed),
+            score,
+            status,
             policy: faults.effective(agent),
             recent_faults,
         }
@@ -132,7 +156,7 @@ pub(crate) fn agents(asm: &Asm, only: Option<u32>) -> Result<KVec<AgentSnapshot>
                 break;
             }
             // Within the capacity reserved above: does not allocate.
-            snaps.push(AgentSnapshot::of(agent, &asm.faults), GFP_NOWAIT)?;
+            snaps.push(AgentSnapshot::of(agent, &asm.faults, &asm.policies), GFP_NOWAIT)?;
             if only.is_some() {
                 break;
             }

@@ -55,7 +55,9 @@ pub(crate) struct Register {
     pub(crate) flags: u32,
     pub(crate) name: [u8; NAME_LEN],
     pub(crate) scope: [u8; SCOPE_LEN],
-    pub(crate) reserved: [u64; 4],
+    pub(crate) risk_level: u32,
+    pub(crate) reserved0: u32,
+    pub(crate) reserved: [u64; 3],
 }
 
 /// `struct asm_unregister`.
@@ -94,7 +96,7 @@ pub(crate) struct AgentInfo {
     pub(crate) nr_processes: u32,
     pub(crate) auto_restart: u32,
     pub(crate) restart_count: u32,
-    pub(crate) reserved0: u32,
+    pub(crate) risk_level: u32,
     pub(crate) capabilities: u64,
     pub(crate) spawns: u64,
     pub(crate) exits: u64,
@@ -183,6 +185,123 @@ pub(crate) struct History {
     pub(crate) reserved: [u64; 4],
 }
 
+/// `struct asm_patch`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct Patch {
+    pub(crate) size: u32,
+    pub(crate) version: u32,
+    pub(crate) agent_id: u32,
+    pub(crate) op: u32,
+    pub(crate) value: u64,
+    pub(crate) cpu_quota_ms: u32,
+    pub(crate) syscall_rate: u32,
+    pub(crate) watchdog_ms: u32,
+    pub(crate) reserved0: u32,
+    pub(crate) mem_limit_bytes: u64,
+    pub(crate) scope: [u8; SCOPE_LEN],
+    pub(crate) audit_seq: u64,
+    pub(crate) reserved: [u64; 2],
+}
+
+/// Room for an audit entry's text, with its NUL.
+pub(crate) const AUDIT_DETAIL_LEN: usize = 192;
+/// SHA-256.
+pub(crate) const AUDIT_HASH_LEN: usize = 32;
+/// Entries the kernel keeps.
+pub(crate) const AUDIT_ENTRIES: usize = 256;
+
+/// `struct asm_audit_entry`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct AuditEntry {
+    pub(crate) seq: u64,
+    pub(crate) time_ns: u64,
+    pub(crate) kind: u32,
+    pub(crate) op: u32,
+    pub(crate) agent_id: u32,
+    pub(crate) uid: u32,
+    pub(crate) pid: i32,
+    pub(crate) result: i32,
+    pub(crate) old_value: u64,
+    pub(crate) new_value: u64,
+    pub(crate) detail: [u8; AUDIT_DETAIL_LEN],
+    pub(crate) prev_hash: [u8; AUDIT_HASH_LEN],
+    pub(crate) hash: [u8; AUDIT_HASH_LEN],
+}
+
+/// Bytes of an entry its hash covers: all before `hash`.
+pub(crate) const AUDIT_HASHED_LEN: usize = size_of::<AuditEntry>() - AUDIT_HASH_LEN;
+
+/// `struct asm_audit_read`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct AuditRead {
+    pub(crate) size: u32,
+    pub(crate) version: u32,
+    pub(crate) from_seq: u64,
+    pub(crate) entries: u64,
+    pub(crate) capacity: u32,
+    pub(crate) count: u32,
+    pub(crate) first_seq: u64,
+    pub(crate) next_seq: u64,
+    pub(crate) dropped: u64,
+    pub(crate) reserved: [u64; 2],
+}
+
+/// `struct asm_compliance`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct Compliance {
+    pub(crate) size: u32,
+    pub(crate) version: u32,
+    pub(crate) agent_id: u32,
+    pub(crate) risk_level: u32,
+    pub(crate) events: u64,
+    pub(crate) violations: u64,
+    pub(crate) oversight: u64,
+    pub(crate) decisions: u64,
+    pub(crate) sensitive: u64,
+    pub(crate) clean_exits: u64,
+    pub(crate) crashes: u64,
+    pub(crate) score: u32,
+    pub(crate) status: u32,
+    pub(crate) reserved: [u64; 2],
+}
+
+/// Room for a note, with its NUL.
+pub(crate) const NOTE_LEN: usize = 128;
+
+/// `struct asm_note`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct Note {
+    pub(crate) size: u32,
+    pub(crate) version: u32,
+    pub(crate) agent_id: u32,
+    pub(crate) kind: u32,
+    pub(crate) text: [u8; NOTE_LEN],
+    pub(crate) audit_seq: u64,
+    pub(crate) reserved: [u64; 2],
+}
+
+/// Paths that can be marked sensitive.
+pub(crate) const SENSITIVE_MAX: usize = 8;
+
+/// `struct asm_sensitive`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct Sensitive {
+    pub(crate) size: u32,
+    pub(crate) version: u32,
+    pub(crate) op: u32,
+    pub(crate) index: u32,
+    pub(crate) count: u32,
+    pub(crate) reserved0: u32,
+    pub(crate) path: [u8; SCOPE_LEN],
+    pub(crate) reserved: [u64; 2],
+}
+
 pub(crate) const FAULT_TYPES: usize = 7;
 pub(crate) const LIMIT_NONE32: u32 = u32::MAX;
 pub(crate) const LIMIT_NONE64: u64 = u64::MAX;
@@ -205,6 +324,12 @@ const _: () = assert!(size_of::<Unregister>() == 32);
 const _: () = assert!(size_of::<List>() == 40);
 const _: () = assert!(size_of::<AgentInfo>() == 448);
 const _: () = assert!(size_of::<Json>() == 40);
+const _: () = assert!(size_of::<Patch>() == 328);
+const _: () = assert!(size_of::<AuditEntry>() == 312);
+const _: () = assert!(size_of::<AuditRead>() == 72);
+const _: () = assert!(size_of::<Compliance>() == 96);
+const _: () = assert!(size_of::<Note>() == 168);
+const _: () = assert!(size_of::<Sensitive>() == 296);
 
 // SAFETY: Plain integers and byte arrays with no padding (checked by the
 // size assertions against the C layout): every bit pattern is valid and
@@ -241,6 +366,28 @@ unsafe impl AsBytes for Window {}
 unsafe impl FromBytes for History {}
 // SAFETY: As above.
 unsafe impl AsBytes for History {}
+// SAFETY: As above.
+unsafe impl FromBytes for Patch {}
+// SAFETY: As above.
+unsafe impl AsBytes for Patch {}
+// SAFETY: As above.
+unsafe impl AsBytes for AuditEntry {}
+// SAFETY: As above.
+unsafe impl FromBytes for AuditRead {}
+// SAFETY: As above.
+unsafe impl AsBytes for AuditRead {}
+// SAFETY: As above.
+unsafe impl FromBytes for Compliance {}
+// SAFETY: As above.
+unsafe impl AsBytes for Compliance {}
+// SAFETY: As above.
+unsafe impl FromBytes for Note {}
+// SAFETY: As above.
+unsafe impl AsBytes for Note {}
+// SAFETY: As above.
+unsafe impl FromBytes for Sensitive {}
+// SAFETY: As above.
+unsafe impl AsBytes for Sensitive {}
 
 const IOC_MAGIC: u32 = 0xBA;
 
@@ -270,3 +417,33 @@ pub(crate) const IOC_GET_FAULT_POLICY: u32 = ioc(IOC_READWRITE, 8, size_of::<Fau
 pub(crate) const IOC_HEARTBEAT: u32 = ioc(IOC_READWRITE, 9, size_of::<Heartbeat>());
 /// `ASM_IOC_GET_HISTORY`.
 pub(crate) const IOC_GET_HISTORY: u32 = ioc(IOC_READWRITE, 10, size_of::<History>());
+/// `ASM_IOC_PATCH_POLICY`.
+pub(crate) const IOC_PATCH_POLICY: u32 = ioc(IOC_READWRITE, 0x0b, size_of::<Patch>());
+/// `ASM_IOC_GET_AUDIT`.
+pub(crate) const IOC_GET_AUDIT: u32 = ioc(IOC_READWRITE, 0x0c, size_of::<AuditRead>());
+/// `ASM_IOC_GET_COMPLIANCE`.
+pub(crate) const IOC_GET_COMPLIANCE: u32 = ioc(IOC_READWRITE, 0x0d, size_of::<Compliance>());
+/// `ASM_IOC_OVERSIGHT`.
+pub(crate) const IOC_OVERSIGHT: u32 = ioc(IOC_READWRITE, 0x0e, size_of::<Note>());
+/// `ASM_IOC_DECISION`.
+pub(crate) const IOC_DECISION: u32 = ioc(IOC_READWRITE, 0x0f, size_of::<Note>());
+/// `ASM_IOC_SENSITIVE`.
+pub(crate) const IOC_SENSITIVE: u32 = ioc(IOC_READWRITE, 0x10, size_of::<Sensitive>());
+
+/// `enum asm_patch_op`.
+pub(crate) const PATCH_ADD_CAPABILITY: u32 = 1;
+pub(crate) const PATCH_REMOVE_CAPABILITY: u32 = 2;
+pub(crate) const PATCH_UPDATE_SCOPE: u32 = 3;
+pub(crate) const PATCH_SET_AUTO_RESTART: u32 = 4;
+pub(crate) const PATCH_SET_LIMITS: u32 = 5;
+pub(crate) const PATCH_SET_RISK: u32 = 6;
+
+/// `enum asm_sensitive_op`.
+pub(crate) const SENSITIVE_ADD: u32 = 1;
+pub(crate) const SENSITIVE_REMOVE: u32 = 2;
+pub(crate) const SENSITIVE_GET: u32 = 3;
+
+/// Capability bits the probes check.
+pub(crate) const CAP_FS_BASIC: u64 = 1 << 0;
+pub(crate) const CAP_FS_EXTENDED: u64 = 1 << 1;
+pub(crate) const CAP_PROCESS_SPAWN: u64 = 1 << 6;

@@ -4,11 +4,17 @@
  * and inlines the 6.12 Rust kernel crate cannot express, and forwards every
  * call to the Rust entry points declared in shim.h.  Policy lives in Rust.
  */
+#include <linux/binfmts.h>
 #include <linux/capability.h>
 #include <linux/cgroup.h>
+#include <linux/compat.h>
 #include <linux/cred.h>
+#include <linux/dcache.h>
 #include <linux/debugfs.h>
+#include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/net.h>
+#include <linux/percpu.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -24,7 +30,11 @@
 #include <linux/tracepoint.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
+#include <crypto/sha2.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
+#include <asm/syscall.h>
+#include <asm/unistd.h>
 
 #include <linux/asm.h>
 #include "shim.h"
@@ -86,7 +96,14 @@ static void asm_probe_fork(void *data, struct task_struct *parent,
 static void asm_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 			   struct linux_binprm *bprm)
 {
-	asm_rust_on_exec(p->tgid);
+	pid_t parent_tgid;
+
+	/* Whether the agent spawned this process is judged by its parent. */
+	rcu_read_lock();
+	parent_tgid = rcu_dereference(p->real_parent)->tgid;
+	rcu_read_unlock();
+	asm_rust_on_exec(p->tgid, parent_tgid, bprm->filename,
+			 strlen(bprm->filename));
 }
 
 static void asm_probe_exit(void *data, struct task_struct *p)
@@ -124,9 +141,96 @@ static void asm_probe_attach(void *data, struct cgroup *dst_cgrp,
 	asm_rust_on_attach(cgroup_id(dst_cgrp), task->tgid, task, cpu_ns);
 }
 
+/*
+ * A violation whose action ends the agent skips the system call: the
+ * task gets -EPERM (it has a SIGKILL pending already), the operation is
+ * not done.  The entry code re-reads the number after the tracepoint for
+ * this (kernel/entry/common.c), as it does for ptrace and seccomp.
+ */
+static void asm_skip_syscall(struct pt_regs *regs)
+{
+	regs->orig_ax = -1;
+	syscall_set_return_value(current, regs, -EPERM, 0);
+}
+
+/* The address family of socket @fd, or AF_UNSPEC. */
+static int asm_socket_family(unsigned long fd)
+{
+	struct fd f = fdget(fd);
+	struct socket *sock;
+	int family = AF_UNSPEC;
+
+	if (!fd_file(f))
+		return family;
+	sock = sock_from_file(fd_file(f));
+	if (sock && sock->sk)
+		family = READ_ONCE(sock->sk->sk_family);
+	fdput(f);
+	return family;
+}
+
+/* connect() without NetClient or listen() without NetServer (inet only). */
+static void asm_check_socket(struct pt_regs *regs, u32 violation)
+{
+	int family = asm_socket_family(regs->di);
+	char detail[64];
+	int len, action;
+
+	if (family != AF_INET && family != AF_INET6)
+		return;
+	len = scnprintf(detail, sizeof(detail), "%s fd %lu (%s)",
+			violation == ASM_VIOLATION_CONNECT ? "connect" : "listen",
+			regs->di, family == AF_INET ? "AF_INET" : "AF_INET6");
+	action = asm_rust_violation(current->tgid, violation, detail, len);
+	if (action == ASM_ACTION_KILL || action == ASM_ACTION_RESTART)
+		asm_skip_syscall(regs);
+}
+
 static void asm_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 {
-	asm_rust_on_syscall(current->tgid);
+	u64 caps = asm_rust_on_syscall(current->tgid);
+
+	if (likely(caps == ASM_NOT_AGENT))
+		return;
+	/* Native 64-bit numbers only; compat calls are not checked. */
+	if (id == __NR_connect && !(caps & ASM_CAP_NET_CLIENT) &&
+	    !in_compat_syscall())
+		asm_check_socket(regs, ASM_VIOLATION_CONNECT);
+	else if (id == __NR_listen && !(caps & ASM_CAP_NET_SERVER) &&
+		 !in_compat_syscall())
+		asm_check_socket(regs, ASM_VIOLATION_LISTEN);
+}
+
+/* d_path() room per CPU: the probe runs with preemption disabled. */
+static DEFINE_PER_CPU(char[PATH_MAX], asm_path_buf);
+
+/* A successful open: the file opened is checked against the scope. */
+static void asm_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
+{
+	long id;
+	struct fd f;
+	char *buf, *path;
+
+	if (ret < 0)
+		return;
+	id = syscall_get_nr(current, regs);
+	if (likely(id != __NR_openat && id != __NR_open && id != __NR_openat2 &&
+		   id != __NR_creat) || in_compat_syscall())
+		return;
+	if (!asm_rust_open_watched(current->tgid))
+		return;
+	f = fdget(ret);
+	if (!fd_file(f))
+		return;
+	/* O_PATH opens give no access to the file. */
+	if (!(fd_file(f)->f_mode & FMODE_PATH)) {
+		buf = this_cpu_ptr(asm_path_buf);
+		path = d_path(&fd_file(f)->f_path, buf, PATH_MAX);
+		if (!IS_ERR(path))
+			asm_rust_on_open(current->tgid, path, strlen(path),
+					 fd_file(f)->f_mode & FMODE_WRITE);
+	}
+	fdput(f);
 }
 
 /* ---- the sampler: a self-re-arming delayed work on system_wq ---- */
@@ -145,6 +249,26 @@ static void asm_sampler_fn(struct work_struct *work)
 void asm_sampler_kick(void)
 {
 	mod_delayed_work(system_wq, &asm_sampler_work, 0);
+}
+
+void asm_kill_current(void)
+{
+	kill_pid(task_tgid(current), SIGKILL, 1);
+}
+
+void asm_sha256(const void *data, unsigned int len, u8 *out)
+{
+	sha256(data, len, out);
+}
+
+u64 asm_real_ns(void)
+{
+	return ktime_get_real_ns();
+}
+
+pid_t asm_current_tgid(void)
+{
+	return task_tgid_nr(current);
 }
 
 int asm_signal_task(struct task_struct *task, int sig)
@@ -230,19 +354,16 @@ static struct asm_tp asm_tps[] = {
 	{ "sched_process_exit", asm_probe_exit },
 	{ "cgroup_attach_task", asm_probe_attach },
 	{ "sys_enter", asm_probe_sys_enter },
+	{ "sys_exit", asm_probe_sys_exit },
 };
 #define ASM_TP_SYS_ENTER 4
-
-/* Only looked up: whether someone else traces syscalls. */
-static struct tracepoint *asm_tp_sys_exit;
+#define ASM_TP_SYS_EXIT 5
 
 /* The tracepoints are not exported: look them up by name. */
 static void asm_tp_lookup(struct tracepoint *tp, void *priv)
 {
 	int i;
 
-	if (!strcmp(tp->name, "sys_exit"))
-		asm_tp_sys_exit = tp;
 	for (i = 0; i < ARRAY_SIZE(asm_tps); i++)
 		if (!strcmp(tp->name, asm_tps[i].name))
 			asm_tps[i].tp = tp;
@@ -272,8 +393,8 @@ static int asm_tps_register(void)
 			pr_err("[ASM] tracepoint %s not found\n", asm_tps[i].name);
 			return -ENOENT;
 		}
-		/* sys_enter is registered only while agents exist. */
-		if (i == ASM_TP_SYS_ENTER)
+		/* The syscall probes are registered only while agents exist. */
+		if (i == ASM_TP_SYS_ENTER || i == ASM_TP_SYS_EXIT)
 			continue;
 		ret = tracepoint_probe_register(asm_tps[i].tp, asm_tps[i].probe, NULL);
 		if (ret) {
@@ -292,18 +413,23 @@ static int asm_tps_register(void)
  * agent (a child inherits its parent's bit at fork), so that their system
  * calls keep the fast path.
  */
+static bool asm_tp_only_user(struct asm_tp *t)
+{
+	struct tracepoint_func *f = rcu_dereference_sched(t->tp->funcs);
+
+	return f && f[0].func == t->probe && !f[1].func;
+}
+
 bool asm_syscall_tp_exclusive(void)
 {
-	struct asm_tp *t = &asm_tps[ASM_TP_SYS_ENTER];
-	struct tracepoint_func *f;
 	bool only;
 
-	if (!t->registered || !asm_tp_sys_exit)
+	if (!asm_tps[ASM_TP_SYS_ENTER].registered ||
+	    !asm_tps[ASM_TP_SYS_EXIT].registered)
 		return false;
 	rcu_read_lock_sched_notrace();
-	f = rcu_dereference_sched(t->tp->funcs);
-	only = f && f[0].func == asm_probe_sys_enter && !f[1].func &&
-	       !rcu_dereference_sched(asm_tp_sys_exit->funcs);
+	only = asm_tp_only_user(&asm_tps[ASM_TP_SYS_ENTER]) &&
+	       asm_tp_only_user(&asm_tps[ASM_TP_SYS_EXIT]);
 	rcu_read_unlock_sched_notrace();
 	return only;
 }
@@ -348,20 +474,32 @@ static void asm_syscall_work_restore(void)
 
 int asm_shim_syscall_probe(bool on)
 {
-	struct asm_tp *t = &asm_tps[ASM_TP_SYS_ENTER];
+	struct asm_tp *enter = &asm_tps[ASM_TP_SYS_ENTER];
+	struct asm_tp *exit = &asm_tps[ASM_TP_SYS_EXIT];
 	int ret = 0;
 
-	if (on && !t->registered) {
-		ret = tracepoint_probe_register(t->tp, t->probe, NULL);
-		t->registered = !ret;
-	} else if (!on && t->registered) {
+	if (on && !enter->registered) {
+		ret = tracepoint_probe_register(exit->tp, exit->probe, NULL);
+		if (ret)
+			return ret;
+		exit->registered = true;
+		ret = tracepoint_probe_register(enter->tp, enter->probe, NULL);
+		if (ret) {
+			tracepoint_probe_unregister(exit->tp, exit->probe, NULL);
+			exit->registered = false;
+			return ret;
+		}
+		enter->registered = true;
+	} else if (!on && enter->registered) {
 		/*
 		 * Another tracer may keep the tracepoints: it needs every
 		 * task's bit; without one the kernel clears them all.
 		 */
 		asm_syscall_work_restore();
-		ret = tracepoint_probe_unregister(t->tp, t->probe, NULL);
-		t->registered = false;
+		ret = tracepoint_probe_unregister(enter->tp, enter->probe, NULL);
+		enter->registered = false;
+		tracepoint_probe_unregister(exit->tp, exit->probe, NULL);
+		exit->registered = false;
 	}
 	return ret;
 }
@@ -393,6 +531,11 @@ static struct miscdevice asm_miscdev = {
 static int asm_status_show(struct seq_file *m, void *v)
 {
 	return asm_rust_status_show(m);
+}
+
+static int asm_compliance_show(struct seq_file *m, void *v)
+{
+	return asm_rust_compliance_show(m);
 }
 
 static int asm_events_show(struct seq_file *m, void *v)
@@ -444,7 +587,9 @@ int asm_shim_init(void)
 	asm_proc_dir = proc_mkdir("agentsys", NULL);
 	if (!asm_proc_dir)
 		return -ENOMEM;
-	if (!proc_create_single("status", 0444, asm_proc_dir, asm_status_show)) {
+	if (!proc_create_single("status", 0444, asm_proc_dir, asm_status_show) ||
+	    !proc_create_single("compliance", 0444, asm_proc_dir,
+				asm_compliance_show)) {
 		ret = -ENOMEM;
 		goto err;
 	}

@@ -97,13 +97,22 @@ void asm_for_each_process(void (*cb)(void *ctx, const struct asm_task_info *info
 
 int asm_seq_write(struct seq_file *m, const void *buf, size_t len);
 
+void asm_kill_current(void);
+void asm_sha256(const void *data, unsigned int len, u8 *out);
+u64 asm_real_ns(void);
+pid_t asm_current_tgid(void);
+
+/* What asm_rust_on_syscall() returns for a task of no agent. */
+#define ASM_NOT_AGENT	(~0ULL)
+
 /* Rust entry points (asm_mod.rs). */
 long asm_rust_ioctl(unsigned int cmd, unsigned long arg);
 int asm_rust_status_show(struct seq_file *m);
 int asm_rust_events_show(struct seq_file *m);
 int asm_rust_probe_cost_show(struct seq_file *m, pid_t tgid);
 void asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid);
-void asm_rust_on_exec(pid_t tgid);
+void asm_rust_on_exec(pid_t tgid, pid_t parent_tgid, const char *file,
+		      size_t len);
 void asm_rust_on_exit(pid_t tgid, bool group_dead, int status, u64 runtime_ns,
 		      u64 io_ops);
 void asm_rust_on_attach(u64 cgroup_id, pid_t tgid, struct task_struct *task,
@@ -112,6 +121,11 @@ void asm_rust_on_attach(u64 cgroup_id, pid_t tgid, struct task_struct *task,
 unsigned int asm_rust_sample(void);
 /* The notify work: sends the events recorded since the last call. */
 void asm_rust_notify(void);
-void asm_rust_on_syscall(pid_t tgid);
+u64 asm_rust_on_syscall(pid_t tgid);
+bool asm_rust_open_watched(pid_t tgid);
+void asm_rust_on_open(pid_t tgid, const char *path, size_t len, bool write);
+int asm_rust_violation(pid_t tgid, u32 violation, const char *detail,
+		       size_t len);
+int asm_rust_compliance_show(struct seq_file *m);
 
 #endif /* ASM_SHIM_H */

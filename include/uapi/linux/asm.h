@@ -36,6 +36,33 @@
 #define ASM_CAP_ADMIN		(1ULL << 7)
 #define ASM_CAP_ALL		((1ULL << 8) - 1)
 
+/*
+ * What each capability lets an agent's processes do, as the kernel checks
+ * it (Documentation/policy.rst has the whole model):
+ *  FsBasic	open files inside the scope (anywhere without a scope);
+ *  FsExtended	read files anywhere; writes stay inside the scope;
+ *		without either, only the system set (read-only: /usr, /lib,
+ *		/lib64, /bin, /sbin, /etc, /proc, /sys; read-write: /dev/asm,
+ *		/dev/null,
+ *		/dev/zero, /dev/full, /dev/random, /dev/urandom, /dev/tty);
+ *  NetClient	connect() an AF_INET or AF_INET6 socket;
+ *  NetServer	listen() on an AF_INET or AF_INET6 socket;
+ *  ProcessSpawn exec a program in a process the agent forked (the launch:
+ *		execs of a process that joined the agent, are always allowed);
+ *  LlmAccess	LLM requests (the gateway, a later ABI);
+ *  AudioControl recorded and shown only;
+ *  Admin	never granted by a patch; needs CAP_SYS_ADMIN at REGISTER.
+ */
+
+/* Risk levels (EU AI Act). */
+enum asm_risk {
+	ASM_RISK_DEFAULT = 0,		/* REGISTER only: Limited */
+	ASM_RISK_MINIMAL = 1,
+	ASM_RISK_LIMITED = 2,
+	ASM_RISK_HIGH = 3,
+	ASM_RISK_UNACCEPTABLE = 4,	/* prohibited: never registered */
+};
+
 /* Who an ASM_IOC_REGISTER request makes an agent of. */
 enum asm_target {
 	ASM_TARGET_SELF = 0,	/* the calling process (a launcher, then exec) */
@@ -81,7 +108,8 @@ enum asm_fault_type {
 	ASM_FAULT_MEMORY = 2,		/* resident memory > limit */
 	ASM_FAULT_SYSCALL_FLOOD = 3,	/* syscalls in a window > rate */
 	ASM_FAULT_CRASH = 4,		/* fatal signal or non-zero exit */
-	ASM_FAULT_CAPABILITY = 5,	/* capability violation (issue 4) */
+	ASM_FAULT_CAPABILITY = 5,	/* an operation outside the policy
+					 * (enum asm_violation) */
 	ASM_FAULT_UNRESPONSIVE = 6,	/* no heartbeat within the timeout */
 };
 #define ASM_FAULT_TYPES		7	/* 1 + the highest fault type */
@@ -134,6 +162,9 @@ enum asm_preset {
  * @flags:	must be 0.
  * @name:	NUL-terminated, 1 to ASM_NAME_LEN - 1 printable characters.
  * @scope:	NUL-terminated absolute path, or empty for no scope.
+ * @risk_level:	enum asm_risk; ASM_RISK_DEFAULT is Limited.  An Unacceptable
+ *		agent is refused with EPERM (and the refusal is audited).
+ * @reserved0:	must be 0.
  * @reserved:	must be 0.
  */
 struct asm_register {
@@ -148,7 +179,9 @@ struct asm_register {
 	__u32 flags;
 	char name[ASM_NAME_LEN];
 	char scope[ASM_SCOPE_LEN];
-	__u64 reserved[4];
+	__u32 risk_level;
+	__u32 reserved0;
+	__u64 reserved[3];
 };
 
 /**
@@ -210,7 +243,7 @@ struct asm_list {
  * @cpu_us:	CPU time of all its processes, live and exited, in us.
  * @mem_bytes:	resident memory of its live processes, in bytes.
  * @last_exit_code: wait(2)-style status of the last process exit.
- * @reserved0:	0.
+ * @risk_level:	enum asm_risk (never ASM_RISK_DEFAULT).
  * @registered_ns: CLOCK_BOOTTIME when registered.
  * @last_activity_ns: CLOCK_BOOTTIME of its last lifecycle event.
  * @name:	the agent's name.
@@ -227,7 +260,7 @@ struct asm_agent_info {
 	__u32 nr_processes;
 	__u32 auto_restart;
 	__u32 restart_count;
-	__u32 reserved0;
+	__u32 risk_level;
 	__u64 capabilities;
 	__u64 spawns;
 	__u64 exits;
@@ -384,6 +417,275 @@ struct asm_history {
 	__u64 reserved[4];
 };
 
+/* Policy patches (ASM_IOC_PATCH_POLICY). */
+enum asm_patch_op {
+	ASM_PATCH_ADD_CAPABILITY = 1,	/* @value: ASM_CAP_* bits to add */
+	ASM_PATCH_REMOVE_CAPABILITY = 2, /* @value: ASM_CAP_* bits to remove */
+	ASM_PATCH_UPDATE_SCOPE = 3,	/* @scope: the new scope ("" for none) */
+	ASM_PATCH_SET_AUTO_RESTART = 4,	/* @value: the restart budget */
+	ASM_PATCH_SET_LIMITS = 5,	/* the four limits, as SET_FAULT_POLICY */
+	ASM_PATCH_SET_RISK = 6,		/* @value: Minimal, Limited or High */
+};
+
+/**
+ * struct asm_patch - ASM_IOC_PATCH_POLICY argument: one atomic change of
+ * an agent's policy, seen by the next check of every probe.
+ * @size:	sizeof(struct asm_patch).
+ * @version:	ASM_ABI_VERSION.
+ * @agent_id:	the agent.
+ * @op:		enum asm_patch_op.
+ * @value:	ADD/REMOVE_CAPABILITY, SET_AUTO_RESTART, SET_RISK; else 0.
+ * @cpu_quota_ms, @syscall_rate, @watchdog_ms, @mem_limit_bytes:
+ *		SET_LIMITS: as in struct asm_fault_policy (0 follows the
+ *		defaults, ASM_LIMIT_NONE* is no limit); else 0.
+ * @reserved0:	must be 0.
+ * @scope:	UPDATE_SCOPE: an absolute path or ""; else all zero.
+ * @audit_seq:	out: the audit entry that records the patch.
+ * @reserved:	must be 0.
+ *
+ * A patch that widens the policy (adds a capability, widens or removes
+ * the scope, raises the restart budget or a limit, changes the risk
+ * level) needs CAP_SYS_ADMIN, from a process that is not the agent's own.
+ * One that narrows it may also come from the agent's owner, the agent
+ * itself included.  ASM_CAP_ADMIN is never granted (EPERM, audited as an
+ * escalation attempt).  Errors: EINVAL (a malformed patch), ESRCH (no
+ * such agent), EPERM.  Applied and refused patches are both audited.
+ */
+struct asm_patch {
+	__u32 size;
+	__u32 version;
+	__u32 agent_id;
+	__u32 op;
+	__u64 value;
+	__u32 cpu_quota_ms;
+	__u32 syscall_rate;
+	__u32 watchdog_ms;
+	__u32 reserved0;
+	__u64 mem_limit_bytes;
+	char scope[ASM_SCOPE_LEN];
+	__u64 audit_seq;
+	__u64 reserved[2];
+};
+
+/* What a capability violation was (asm_audit_entry.op, fault value). */
+enum asm_violation {
+	ASM_VIOLATION_FILE = 1,		/* a file opened outside the policy */
+	ASM_VIOLATION_CONNECT = 2,	/* connect() without NetClient */
+	ASM_VIOLATION_LISTEN = 3,	/* listen() without NetServer */
+	ASM_VIOLATION_EXEC = 4,		/* exec in a forked process without
+					 * ProcessSpawn */
+};
+
+/* Human oversight actions (ASM_IOC_OVERSIGHT). */
+enum asm_oversight {
+	ASM_OVERSIGHT_REVIEW = 1,	/* a human reviewed the agent */
+	ASM_OVERSIGHT_APPROVE = 2,	/* ... approved what it does */
+	ASM_OVERSIGHT_REJECT = 3,	/* ... rejected it */
+	ASM_OVERSIGHT_STOP = 4,		/* ... stopped it: every process gets
+					 * SIGKILL, the agent ends Failed */
+};
+
+/* Audit entry kinds. */
+enum asm_audit_kind {
+	ASM_AUDIT_REGISTER = 1,		/* @new_value: risk level; @result: a
+					 * refusal's errno */
+	ASM_AUDIT_UNREGISTER = 2,
+	ASM_AUDIT_PATCH = 3,		/* @op: enum asm_patch_op; old and new
+					 * value; @result 0 or -errno */
+	ASM_AUDIT_ESCALATION = 4,	/* a refused attempt to grant Admin */
+	ASM_AUDIT_FAULT_POLICY = 5,	/* SET_FAULT_POLICY (agent 0: the
+					 * defaults); @op: its flags */
+	ASM_AUDIT_VIOLATION = 6,	/* @op: enum asm_violation; @new_value:
+					 * the action taken; @detail: what */
+	ASM_AUDIT_DECISION = 7,		/* reported by the agent (DECISION) */
+	ASM_AUDIT_SENSITIVE = 8,	/* a path marked sensitive was opened */
+	ASM_AUDIT_OVERSIGHT = 9,	/* @op: enum asm_oversight */
+	ASM_AUDIT_EXIT = 10,		/* the agent ended: @old_value its
+					 * syscalls, @new_value its execs;
+					 * @detail: every count */
+	ASM_AUDIT_SENSITIVE_SET = 11,	/* the sensitive paths changed */
+};
+
+#define ASM_AUDIT_DETAIL_LEN	192
+#define ASM_AUDIT_HASH_LEN	32	/* SHA-256 */
+#define ASM_AUDIT_ENTRIES	256	/* entries the kernel keeps */
+
+/**
+ * struct asm_audit_entry - one entry of the audit trail.
+ * @seq:	0, 1, 2, ... since load.
+ * @time_ns:	CLOCK_REALTIME.
+ * @kind:	enum asm_audit_kind.
+ * @op:		what, per @kind.
+ * @agent_id:	the agent (0 for the defaults or the system).
+ * @uid:	who: effective uid (initial user namespace); for what the
+ *		kernel observed, the uid of the agent's process.
+ * @pid:	who: thread group id in the initial pid namespace.
+ * @result:	0, or the -errno a refused request got.
+ * @old_value:	the value before (per @kind).
+ * @new_value:	the value after (per @kind).
+ * @detail:	NUL-terminated text: a path, a scope change, a note.
+ * @prev_hash:	@hash of entry @seq - 1 (zero for entry 0).
+ * @hash:	SHA-256 of every byte of this entry before @hash.
+ */
+struct asm_audit_entry {
+	__u64 seq;
+	__u64 time_ns;
+	__u32 kind;
+	__u32 op;
+	__u32 agent_id;
+	__u32 uid;
+	__s32 pid;
+	__s32 result;
+	__u64 old_value;
+	__u64 new_value;
+	char detail[ASM_AUDIT_DETAIL_LEN];
+	__u8 prev_hash[ASM_AUDIT_HASH_LEN];
+	__u8 hash[ASM_AUDIT_HASH_LEN];
+};
+
+/**
+ * struct asm_audit_read - ASM_IOC_GET_AUDIT argument.
+ * @size:	sizeof(struct asm_audit_read).
+ * @version:	ASM_ABI_VERSION.
+ * @from_seq:	in: the first entry wanted; older ones that are gone are
+ *		skipped (so 0 reads from the oldest kept).
+ * @entries:	user pointer to @capacity struct asm_audit_entry.
+ * @capacity:	entries @entries has room for.
+ * @count:	out: entries written, in order.
+ * @first_seq:	out: the oldest entry kept.
+ * @next_seq:	out: the seq the next entry will get.
+ * @dropped:	out: entries overwritten before anyone could keep them
+ *		(first_seq: they are counted, not kept).
+ * @reserved:	must be 0.
+ *
+ * Reading the trail needs CAP_SYS_ADMIN.
+ */
+struct asm_audit_read {
+	__u32 size;
+	__u32 version;
+	__u64 from_seq;
+	__u64 entries;
+	__u32 capacity;
+	__u32 count;
+	__u64 first_seq;
+	__u64 next_seq;
+	__u64 dropped;
+	__u64 reserved[2];
+};
+
+/* Compliance statuses, from the score. */
+enum asm_compliance_status {
+	ASM_COMPLIANT = 1,		/* score >= 900 */
+	ASM_REVIEW_NEEDED = 2,		/* 700 <= score < 900 */
+	ASM_NON_COMPLIANT = 3,		/* score < 700 */
+};
+
+/*
+ * The compliance score, in thousandths:
+ *   1000 - 150 * violations - 50 * crashes + 25 * oversight
+ *        + 10 * clean_exits, clamped to 0..1000.
+ */
+#define ASM_SCORE_MAX			1000
+#define ASM_SCORE_VIOLATION		150
+#define ASM_SCORE_CRASH			50
+#define ASM_SCORE_OVERSIGHT		25
+#define ASM_SCORE_CLEAN_EXIT		10
+
+/**
+ * struct asm_compliance - ASM_IOC_GET_COMPLIANCE argument.
+ * @size:	sizeof(struct asm_compliance).
+ * @version:	ASM_ABI_VERSION.
+ * @agent_id:	in: the agent.  Every other field is out.
+ * @risk_level:	enum asm_risk.
+ * @events:	audit entries recorded about the agent.
+ * @violations:	capability violations.
+ * @oversight:	human oversight actions.
+ * @decisions:	decisions the agent reported.
+ * @sensitive:	opens of paths marked sensitive.
+ * @clean_exits: processes that exited with code 0.
+ * @crashes:	processes that crashed (fatal signal or non-zero code).
+ * @score:	0..ASM_SCORE_MAX, the formula above.
+ * @status:	enum asm_compliance_status.
+ * @reserved:	must be 0 on input.
+ */
+struct asm_compliance {
+	__u32 size;
+	__u32 version;
+	__u32 agent_id;
+	__u32 risk_level;
+	__u64 events;
+	__u64 violations;
+	__u64 oversight;
+	__u64 decisions;
+	__u64 sensitive;
+	__u64 clean_exits;
+	__u64 crashes;
+	__u32 score;
+	__u32 status;
+	__u64 reserved[2];
+};
+
+#define ASM_NOTE_LEN	128	/* including the terminating NUL */
+
+/**
+ * struct asm_note - ASM_IOC_OVERSIGHT and ASM_IOC_DECISION argument.
+ * @size:	sizeof(struct asm_note).
+ * @version:	ASM_ABI_VERSION.
+ * @agent_id:	OVERSIGHT: the agent; DECISION: in 0, out the caller's agent.
+ * @kind:	OVERSIGHT: enum asm_oversight; DECISION: 0.
+ * @text:	NUL-terminated, printable: the note or the decision.
+ * @audit_seq:	out: the audit entry recording it.
+ * @reserved:	must be 0.
+ *
+ * OVERSIGHT needs CAP_SYS_ADMIN, from a process that is not the agent's
+ * own (EPERM).  DECISION comes from a process of the agent (ESRCH when
+ * the caller is none).
+ */
+struct asm_note {
+	__u32 size;
+	__u32 version;
+	__u32 agent_id;
+	__u32 kind;
+	char text[ASM_NOTE_LEN];
+	__u64 audit_seq;
+	__u64 reserved[2];
+};
+
+#define ASM_SENSITIVE_MAX	8
+
+enum asm_sensitive_op {
+	ASM_SENSITIVE_ADD = 1,		/* mark @path (CAP_SYS_ADMIN) */
+	ASM_SENSITIVE_REMOVE = 2,	/* unmark @path (CAP_SYS_ADMIN) */
+	ASM_SENSITIVE_GET = 3,		/* @path := the @index-th marked path */
+};
+
+/**
+ * struct asm_sensitive - ASM_IOC_SENSITIVE argument: the paths whose
+ * opens by agents are logged as sensitive data access (a path marks
+ * itself and everything under it).
+ * @size:	sizeof(struct asm_sensitive).
+ * @version:	ASM_ABI_VERSION.
+ * @op:		enum asm_sensitive_op.
+ * @index:	GET: which path (0-based); else 0.
+ * @count:	out: paths marked now.
+ * @reserved0:	must be 0.
+ * @path:	ADD/REMOVE: an absolute path; GET: out.
+ * @reserved:	must be 0.
+ *
+ * Errors: EINVAL, EPERM, EEXIST (ADD: already marked), ENOENT (REMOVE:
+ * not marked; GET: @index >= @count), ENOSPC (ADD: ASM_SENSITIVE_MAX).
+ */
+struct asm_sensitive {
+	__u32 size;
+	__u32 version;
+	__u32 op;
+	__u32 index;
+	__u32 count;
+	__u32 reserved0;
+	char path[ASM_SCOPE_LEN];
+	__u64 reserved[2];
+};
+
 /*
  * Generic netlink family ASM_GENL_NAME: every event of the ring is also
  * multicast to the group ASM_GENL_MCGRP_EVENTS as one ASM_CMD_EVENT
@@ -435,5 +737,11 @@ enum asm_genl_attr {
 #define ASM_IOC_GET_FAULT_POLICY	_IOWR(ASM_IOC_MAGIC, 0x08, struct asm_fault_policy)
 #define ASM_IOC_HEARTBEAT		_IOWR(ASM_IOC_MAGIC, 0x09, struct asm_heartbeat)
 #define ASM_IOC_GET_HISTORY		_IOWR(ASM_IOC_MAGIC, 0x0a, struct asm_history)
+#define ASM_IOC_PATCH_POLICY		_IOWR(ASM_IOC_MAGIC, 0x0b, struct asm_patch)
+#define ASM_IOC_GET_AUDIT		_IOWR(ASM_IOC_MAGIC, 0x0c, struct asm_audit_read)
+#define ASM_IOC_GET_COMPLIANCE		_IOWR(ASM_IOC_MAGIC, 0x0d, struct asm_compliance)
+#define ASM_IOC_OVERSIGHT		_IOWR(ASM_IOC_MAGIC, 0x0e, struct asm_note)
+#define ASM_IOC_DECISION		_IOWR(ASM_IOC_MAGIC, 0x0f, struct asm_note)
+#define ASM_IOC_SENSITIVE		_IOWR(ASM_IOC_MAGIC, 0x10, struct asm_sensitive)
 
 #endif /* _UAPI_LINUX_ASM_H */

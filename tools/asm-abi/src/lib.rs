@@ -5,7 +5,11 @@
 //! This crate owns the byte layout of every ioctl argument, the ioctl request
 //! numbers, the generic netlink family's names, command and attribute
 //! numbers, and the names user space shows for capability bits, agent
-//! states, fault types, recovery actions and presets. It does no I/O:
+//! states, fault types, recovery actions, presets, risk levels, policy
+//! patches, violations, oversight actions, audit kinds and compliance
+//! statuses. It also holds the two pieces of arithmetic the header
+//! defines, so that user space computes them as the kernel does: the
+//! compliance score and the audit trail's hash chain. It does no I/O:
 //! callers hand these structs to `ioctl(2)` and decode the netlink
 //! messages themselves. `tests/layout.rs` compiles the C header and checks that every
 //! size, offset and constant here matches it.
@@ -46,6 +50,18 @@ pub const ASM_CAP_PROCESS_SPAWN: u64 = 1 << 6;
 pub const ASM_CAP_ADMIN: u64 = 1 << 7;
 /// `ASM_CAP_ALL`: every capability bit the ABI defines.
 pub const ASM_CAP_ALL: u64 = (1 << 8) - 1;
+
+/// `enum asm_risk`: REGISTER only, taken as [`ASM_RISK_LIMITED`]. Risk
+/// levels are the EU AI Act's; every agent has one.
+pub const ASM_RISK_DEFAULT: u32 = 0;
+/// Minimal risk.
+pub const ASM_RISK_MINIMAL: u32 = 1;
+/// Limited risk: transparency obligations apply.
+pub const ASM_RISK_LIMITED: u32 = 2;
+/// High risk: strict requirements apply.
+pub const ASM_RISK_HIGH: u32 = 3;
+/// Prohibited: a REGISTER asking for it is refused with `EPERM`.
+pub const ASM_RISK_UNACCEPTABLE: u32 = 4;
 
 /// `enum asm_target`: register the calling process.
 pub const ASM_TARGET_SELF: u32 = 0;
@@ -243,6 +259,18 @@ pub const ASM_IOC_GET_FAULT_POLICY: u32 = iowr(ASM_IOC_MAGIC, 0x08, size_of::<As
 pub const ASM_IOC_HEARTBEAT: u32 = iowr(ASM_IOC_MAGIC, 0x09, size_of::<AsmHeartbeat>());
 /// `ASM_IOC_GET_HISTORY`: `_IOWR(0xBA, 0x0a, struct asm_history)`.
 pub const ASM_IOC_GET_HISTORY: u32 = iowr(ASM_IOC_MAGIC, 0x0a, size_of::<AsmHistory>());
+/// `ASM_IOC_PATCH_POLICY`: `_IOWR(0xBA, 0x0b, struct asm_patch)`.
+pub const ASM_IOC_PATCH_POLICY: u32 = iowr(ASM_IOC_MAGIC, 0x0b, size_of::<AsmPatch>());
+/// `ASM_IOC_GET_AUDIT`: `_IOWR(0xBA, 0x0c, struct asm_audit_read)`.
+pub const ASM_IOC_GET_AUDIT: u32 = iowr(ASM_IOC_MAGIC, 0x0c, size_of::<AsmAuditRead>());
+/// `ASM_IOC_GET_COMPLIANCE`: `_IOWR(0xBA, 0x0d, struct asm_compliance)`.
+pub const ASM_IOC_GET_COMPLIANCE: u32 = iowr(ASM_IOC_MAGIC, 0x0d, size_of::<AsmCompliance>());
+/// `ASM_IOC_OVERSIGHT`: `_IOWR(0xBA, 0x0e, struct asm_note)`.
+pub const ASM_IOC_OVERSIGHT: u32 = iowr(ASM_IOC_MAGIC, 0x0e, size_of::<AsmNote>());
+/// `ASM_IOC_DECISION`: `_IOWR(0xBA, 0x0f, struct asm_note)`.
+pub const ASM_IOC_DECISION: u32 = iowr(ASM_IOC_MAGIC, 0x0f, size_of::<AsmNote>());
+/// `ASM_IOC_SENSITIVE`: `_IOWR(0xBA, 0x10, struct asm_sensitive)`.
+pub const ASM_IOC_SENSITIVE: u32 = iowr(ASM_IOC_MAGIC, 0x10, size_of::<AsmSensitive>());
 
 /// A string that does not fit a fixed `char[]` field of the ABI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -309,8 +337,14 @@ pub struct AsmRegister {
     pub name: [u8; ASM_NAME_LEN],
     /// NUL-terminated absolute path, or empty for no scope.
     pub scope: [u8; ASM_SCOPE_LEN],
+    /// One of the `ASM_RISK_*` values; [`ASM_RISK_DEFAULT`] is Limited. An
+    /// Unacceptable agent is refused with `EPERM` (and the refusal is
+    /// audited).
+    pub risk_level: u32,
     /// Must be 0.
-    pub reserved: [u64; 4],
+    pub reserved0: u32,
+    /// Must be 0.
+    pub reserved: [u64; 3],
 }
 
 const _: () = assert!(size_of::<AsmRegister>() == 360);
@@ -330,7 +364,9 @@ impl AsmRegister {
             flags: 0,
             name: [0; ASM_NAME_LEN],
             scope: [0; ASM_SCOPE_LEN],
-            reserved: [0; 4],
+            risk_level: ASM_RISK_DEFAULT,
+            reserved0: 0,
+            reserved: [0; 3],
         }
     }
 
@@ -440,8 +476,8 @@ pub struct AsmAgentInfo {
     pub auto_restart: u32,
     /// Restarts so far.
     pub restart_count: u32,
-    /// 0.
-    pub reserved0: u32,
+    /// One of the `ASM_RISK_*` values (never [`ASM_RISK_DEFAULT`]).
+    pub risk_level: u32,
     /// `ASM_CAP_*` bits.
     pub capabilities: u64,
     /// Processes that joined the agent.
@@ -487,7 +523,7 @@ impl AsmAgentInfo {
             nr_processes: 0,
             auto_restart: 0,
             restart_count: 0,
-            reserved0: 0,
+            risk_level: 0,
             capabilities: 0,
             spawns: 0,
             exits: 0,
@@ -731,6 +767,480 @@ impl AsmHistory {
     }
 }
 
+/// `enum asm_patch_op`: add the `ASM_CAP_*` bits in [`AsmPatch::value`].
+pub const ASM_PATCH_ADD_CAPABILITY: u32 = 1;
+/// Remove the `ASM_CAP_*` bits in [`AsmPatch::value`].
+pub const ASM_PATCH_REMOVE_CAPABILITY: u32 = 2;
+/// Set the scope to [`AsmPatch::scope`] ("" for none).
+pub const ASM_PATCH_UPDATE_SCOPE: u32 = 3;
+/// Set the restart budget to [`AsmPatch::value`].
+pub const ASM_PATCH_SET_AUTO_RESTART: u32 = 4;
+/// Set the four limits, as `ASM_IOC_SET_FAULT_POLICY` does.
+pub const ASM_PATCH_SET_LIMITS: u32 = 5;
+/// Set the risk level to [`AsmPatch::value`]: Minimal, Limited or High.
+pub const ASM_PATCH_SET_RISK: u32 = 6;
+
+/// `enum asm_violation`: a file opened outside the policy.
+pub const ASM_VIOLATION_FILE: u32 = 1;
+/// `connect()` without NetClient.
+pub const ASM_VIOLATION_CONNECT: u32 = 2;
+/// `listen()` without NetServer.
+pub const ASM_VIOLATION_LISTEN: u32 = 3;
+/// An exec in a forked process without ProcessSpawn.
+pub const ASM_VIOLATION_EXEC: u32 = 4;
+
+/// `enum asm_oversight`: a human reviewed the agent.
+pub const ASM_OVERSIGHT_REVIEW: u32 = 1;
+/// ... approved what it does.
+pub const ASM_OVERSIGHT_APPROVE: u32 = 2;
+/// ... rejected it.
+pub const ASM_OVERSIGHT_REJECT: u32 = 3;
+/// ... stopped it: every process gets `SIGKILL`, the agent ends Failed.
+pub const ASM_OVERSIGHT_STOP: u32 = 4;
+
+/// `enum asm_audit_kind`: a registration, or a refused one
+/// (`new_value`: the risk level; `result`: the refusal's errno).
+pub const ASM_AUDIT_REGISTER: u32 = 1;
+/// An agent was unregistered.
+pub const ASM_AUDIT_UNREGISTER: u32 = 2;
+/// A policy patch (`op`: `ASM_PATCH_*`; the old and new value; `result` 0
+/// or -errno).
+pub const ASM_AUDIT_PATCH: u32 = 3;
+/// A refused attempt to grant Admin.
+pub const ASM_AUDIT_ESCALATION: u32 = 4;
+/// `ASM_IOC_SET_FAULT_POLICY` (agent 0: the defaults); `op`: its flags.
+pub const ASM_AUDIT_FAULT_POLICY: u32 = 5;
+/// A capability violation (`op`: `ASM_VIOLATION_*`; `new_value`: the
+/// action taken; `detail`: what).
+pub const ASM_AUDIT_VIOLATION: u32 = 6;
+/// A decision the agent reported (`ASM_IOC_DECISION`).
+pub const ASM_AUDIT_DECISION: u32 = 7;
+/// A path marked sensitive was opened.
+pub const ASM_AUDIT_SENSITIVE: u32 = 8;
+/// Human oversight (`op`: `ASM_OVERSIGHT_*`).
+pub const ASM_AUDIT_OVERSIGHT: u32 = 9;
+/// The agent ended (`old_value`: its syscalls; `new_value`: its execs;
+/// `detail`: every count).
+pub const ASM_AUDIT_EXIT: u32 = 10;
+/// The sensitive paths changed.
+pub const ASM_AUDIT_SENSITIVE_SET: u32 = 11;
+
+/// `ASM_AUDIT_DETAIL_LEN`: room for an audit entry's detail, including the
+/// terminating NUL.
+pub const ASM_AUDIT_DETAIL_LEN: usize = 192;
+/// `ASM_AUDIT_HASH_LEN`: a SHA-256 hash.
+pub const ASM_AUDIT_HASH_LEN: usize = 32;
+/// `ASM_AUDIT_ENTRIES`: the entries the kernel keeps.
+pub const ASM_AUDIT_ENTRIES: usize = 256;
+
+/// `enum asm_compliance_status`: score >= 900.
+pub const ASM_COMPLIANT: u32 = 1;
+/// 700 <= score < 900.
+pub const ASM_REVIEW_NEEDED: u32 = 2;
+/// score < 700.
+pub const ASM_NON_COMPLIANT: u32 = 3;
+
+/// `ASM_SCORE_MAX`: the best compliance score, in thousandths.
+pub const ASM_SCORE_MAX: u32 = 1000;
+/// `ASM_SCORE_VIOLATION`: what each capability violation costs.
+pub const ASM_SCORE_VIOLATION: u32 = 150;
+/// `ASM_SCORE_CRASH`: what each crash costs.
+pub const ASM_SCORE_CRASH: u32 = 50;
+/// `ASM_SCORE_OVERSIGHT`: what each human oversight action earns.
+pub const ASM_SCORE_OVERSIGHT: u32 = 25;
+/// `ASM_SCORE_CLEAN_EXIT`: what each clean exit earns.
+pub const ASM_SCORE_CLEAN_EXIT: u32 = 10;
+
+/// `ASM_NOTE_LEN`: room for a note or a decision, including the NUL.
+pub const ASM_NOTE_LEN: usize = 128;
+
+/// `ASM_SENSITIVE_MAX`: how many paths can be marked sensitive.
+pub const ASM_SENSITIVE_MAX: usize = 8;
+/// `enum asm_sensitive_op`: mark `path` (needs `CAP_SYS_ADMIN`).
+pub const ASM_SENSITIVE_ADD: u32 = 1;
+/// Unmark `path` (needs `CAP_SYS_ADMIN`).
+pub const ASM_SENSITIVE_REMOVE: u32 = 2;
+/// Read the `index`-th marked path into `path`.
+pub const ASM_SENSITIVE_GET: u32 = 3;
+
+/// `struct asm_patch`: the `ASM_IOC_PATCH_POLICY` argument, one atomic
+/// change of an agent's policy.
+///
+/// A patch that widens the policy needs `CAP_SYS_ADMIN` from a process that
+/// is not the agent's own; one that narrows it may also come from the
+/// agent's owner. [`ASM_CAP_ADMIN`] is never granted (`EPERM`, audited as
+/// an escalation attempt).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmPatch {
+    /// `sizeof(struct asm_patch)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// The agent.
+    pub agent_id: u32,
+    /// One of the `ASM_PATCH_*` values.
+    pub op: u32,
+    /// ADD/REMOVE_CAPABILITY, SET_AUTO_RESTART, SET_RISK; else 0.
+    pub value: u64,
+    /// SET_LIMITS: as in [`AsmFaultPolicy`]; else 0.
+    pub cpu_quota_ms: u32,
+    /// SET_LIMITS: as in [`AsmFaultPolicy`]; else 0.
+    pub syscall_rate: u32,
+    /// SET_LIMITS: as in [`AsmFaultPolicy`]; else 0.
+    pub watchdog_ms: u32,
+    /// Must be 0.
+    pub reserved0: u32,
+    /// SET_LIMITS: as in [`AsmFaultPolicy`]; else 0.
+    pub mem_limit_bytes: u64,
+    /// UPDATE_SCOPE: an absolute path or ""; else all zero.
+    pub scope: [u8; ASM_SCOPE_LEN],
+    /// Out: the audit entry that records the patch.
+    pub audit_seq: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+const _: () = assert!(size_of::<AsmPatch>() == 328);
+
+impl AsmPatch {
+    /// A zeroed patch `op` of `agent_id`, with `size` and `version` filled
+    /// in.
+    pub const fn new(agent_id: u32, op: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            agent_id,
+            op,
+            value: 0,
+            cpu_quota_ms: 0,
+            syscall_rate: 0,
+            watchdog_ms: 0,
+            reserved0: 0,
+            mem_limit_bytes: 0,
+            scope: [0; ASM_SCOPE_LEN],
+            audit_seq: 0,
+            reserved: [0; 2],
+        }
+    }
+
+    /// Sets `scope`; the kernel checks that it is absolute.
+    pub fn set_scope(&mut self, scope: &[u8]) -> Result<(), StrError> {
+        set_cstr(&mut self.scope, scope)
+    }
+}
+
+/// `struct asm_audit_entry`: one entry of the audit trail.
+///
+/// Each entry's `hash` is the SHA-256 of every byte before it, `prev_hash`
+/// included, and `prev_hash` is the `hash` of the entry before: an entry
+/// edited, removed or moved breaks the chain (see [`verify_audit_chain`]).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmAuditEntry {
+    /// 0, 1, 2, ... since the module was loaded.
+    pub seq: u64,
+    /// `CLOCK_REALTIME`, in nanoseconds.
+    pub time_ns: u64,
+    /// One of the `ASM_AUDIT_*` kinds.
+    pub kind: u32,
+    /// What, per `kind`.
+    pub op: u32,
+    /// The agent (0 for the defaults or the system).
+    pub agent_id: u32,
+    /// Who: effective uid in the initial user namespace; for what the
+    /// kernel observed, the uid of the agent's process.
+    pub uid: u32,
+    /// Who: thread group id in the initial pid namespace.
+    pub pid: i32,
+    /// 0, or the -errno a refused request got.
+    pub result: i32,
+    /// The value before (per `kind`).
+    pub old_value: u64,
+    /// The value after (per `kind`).
+    pub new_value: u64,
+    /// NUL-terminated text: a path, a scope change, a note.
+    pub detail: [u8; ASM_AUDIT_DETAIL_LEN],
+    /// `hash` of entry `seq - 1` (zero for entry 0).
+    pub prev_hash: [u8; ASM_AUDIT_HASH_LEN],
+    /// SHA-256 of every byte of this entry before `hash`.
+    pub hash: [u8; ASM_AUDIT_HASH_LEN],
+}
+
+const _: () = assert!(size_of::<AsmAuditEntry>() == 312);
+
+/// How many leading bytes of an [`AsmAuditEntry`] its `hash` covers: all of
+/// them up to `hash`, `prev_hash` included.
+pub const AUDIT_HASHED_LEN: usize = core::mem::offset_of!(AsmAuditEntry, hash);
+
+const _: () = assert!(AUDIT_HASHED_LEN == 280);
+
+impl AsmAuditEntry {
+    /// An all-zero entry, to fill a buffer the kernel writes into.
+    pub const ZERO: Self = Self {
+        seq: 0,
+        time_ns: 0,
+        kind: 0,
+        op: 0,
+        agent_id: 0,
+        uid: 0,
+        pid: 0,
+        result: 0,
+        old_value: 0,
+        new_value: 0,
+        detail: [0; ASM_AUDIT_DETAIL_LEN],
+        prev_hash: [0; ASM_AUDIT_HASH_LEN],
+        hash: [0; ASM_AUDIT_HASH_LEN],
+    };
+
+    /// The detail's bytes, without the NUL.
+    pub fn detail(&self) -> &[u8] {
+        get_cstr(&self.detail)
+    }
+
+    /// Sets `detail` (zeroing what follows the text).
+    pub fn set_detail(&mut self, detail: &[u8]) -> Result<(), StrError> {
+        set_cstr(&mut self.detail, detail)
+    }
+
+    /// The bytes `hash` covers, as they lie in memory. Built field by field
+    /// in native byte order rather than by reinterpreting the struct: the
+    /// struct has no padding (the layout test checks every offset), so the
+    /// two are the same bytes, and this needs no `unsafe`.
+    pub fn hashed_bytes(&self) -> [u8; AUDIT_HASHED_LEN] {
+        let mut out = [0u8; AUDIT_HASHED_LEN];
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            out[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        put(&self.seq.to_ne_bytes());
+        put(&self.time_ns.to_ne_bytes());
+        put(&self.kind.to_ne_bytes());
+        put(&self.op.to_ne_bytes());
+        put(&self.agent_id.to_ne_bytes());
+        put(&self.uid.to_ne_bytes());
+        put(&self.pid.to_ne_bytes());
+        put(&self.result.to_ne_bytes());
+        put(&self.old_value.to_ne_bytes());
+        put(&self.new_value.to_ne_bytes());
+        put(&self.detail);
+        put(&self.prev_hash);
+        out
+    }
+
+    /// What `hash` should be: the SHA-256 of [`Self::hashed_bytes`].
+    pub fn compute_hash(&self) -> [u8; ASM_AUDIT_HASH_LEN] {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(self.hashed_bytes()).into()
+    }
+}
+
+/// `struct asm_audit_read`: the `ASM_IOC_GET_AUDIT` argument. Reading the
+/// trail needs `CAP_SYS_ADMIN`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmAuditRead {
+    /// `sizeof(struct asm_audit_read)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// The first entry wanted; older ones that are gone are skipped (so 0
+    /// reads from the oldest kept).
+    pub from_seq: u64,
+    /// User pointer to `capacity` [`AsmAuditEntry`]s.
+    pub entries: u64,
+    /// Entries `entries` has room for.
+    pub capacity: u32,
+    /// Out: entries written, in order.
+    pub count: u32,
+    /// Out: the oldest entry kept.
+    pub first_seq: u64,
+    /// Out: the seq the next entry will get.
+    pub next_seq: u64,
+    /// Out: entries overwritten before anyone could keep them.
+    pub dropped: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+const _: () = assert!(size_of::<AsmAuditRead>() == 72);
+
+impl AsmAuditRead {
+    /// A read of the entries from `from_seq` on into `entries` (a user
+    /// pointer) with room for `capacity`, with `size` and `version` filled
+    /// in.
+    pub const fn new(from_seq: u64, entries: u64, capacity: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            from_seq,
+            entries,
+            capacity,
+            count: 0,
+            first_seq: 0,
+            next_seq: 0,
+            dropped: 0,
+            reserved: [0; 2],
+        }
+    }
+}
+
+/// `struct asm_compliance`: the `ASM_IOC_GET_COMPLIANCE` argument.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmCompliance {
+    /// `sizeof(struct asm_compliance)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// In: the agent. Every other field is out.
+    pub agent_id: u32,
+    /// One of the `ASM_RISK_*` values.
+    pub risk_level: u32,
+    /// Audit entries recorded about the agent.
+    pub events: u64,
+    /// Capability violations.
+    pub violations: u64,
+    /// Human oversight actions.
+    pub oversight: u64,
+    /// Decisions the agent reported.
+    pub decisions: u64,
+    /// Opens of paths marked sensitive.
+    pub sensitive: u64,
+    /// Processes that exited with code 0.
+    pub clean_exits: u64,
+    /// Processes that crashed (fatal signal or non-zero code).
+    pub crashes: u64,
+    /// 0 to [`ASM_SCORE_MAX`]: see [`compliance_score`].
+    pub score: u32,
+    /// One of [`ASM_COMPLIANT`], [`ASM_REVIEW_NEEDED`], [`ASM_NON_COMPLIANT`].
+    pub status: u32,
+    /// Must be 0 on input.
+    pub reserved: [u64; 2],
+}
+
+const _: () = assert!(size_of::<AsmCompliance>() == 96);
+
+impl AsmCompliance {
+    /// A query for `agent_id`, with `size` and `version` filled in.
+    pub const fn new(agent_id: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            agent_id,
+            risk_level: 0,
+            events: 0,
+            violations: 0,
+            oversight: 0,
+            decisions: 0,
+            sensitive: 0,
+            clean_exits: 0,
+            crashes: 0,
+            score: 0,
+            status: 0,
+            reserved: [0; 2],
+        }
+    }
+}
+
+/// `struct asm_note`: the argument of `ASM_IOC_OVERSIGHT` and
+/// `ASM_IOC_DECISION`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmNote {
+    /// `sizeof(struct asm_note)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// OVERSIGHT: the agent. DECISION: in 0, out the caller's agent.
+    pub agent_id: u32,
+    /// OVERSIGHT: one of the `ASM_OVERSIGHT_*` values. DECISION: 0.
+    pub kind: u32,
+    /// NUL-terminated, printable: the note or the decision.
+    pub text: [u8; ASM_NOTE_LEN],
+    /// Out: the audit entry recording it.
+    pub audit_seq: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+const _: () = assert!(size_of::<AsmNote>() == 168);
+
+impl AsmNote {
+    /// A note of `kind` about `agent_id` (both 0 for a decision), with
+    /// `size` and `version` filled in.
+    pub const fn new(agent_id: u32, kind: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            agent_id,
+            kind,
+            text: [0; ASM_NOTE_LEN],
+            audit_seq: 0,
+            reserved: [0; 2],
+        }
+    }
+
+    /// Sets `text`; the kernel checks that it is printable.
+    pub fn set_text(&mut self, text: &[u8]) -> Result<(), StrError> {
+        set_cstr(&mut self.text, text)
+    }
+}
+
+/// `struct asm_sensitive`: the `ASM_IOC_SENSITIVE` argument. Opens of a
+/// marked path (or anything under it) by agents are audited as sensitive
+/// data access.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmSensitive {
+    /// `sizeof(struct asm_sensitive)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// One of the `ASM_SENSITIVE_*` ops.
+    pub op: u32,
+    /// GET: which path (0-based); else 0.
+    pub index: u32,
+    /// Out: paths marked now.
+    pub count: u32,
+    /// Must be 0.
+    pub reserved0: u32,
+    /// ADD/REMOVE: an absolute path; GET: out.
+    pub path: [u8; ASM_SCOPE_LEN],
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+const _: () = assert!(size_of::<AsmSensitive>() == 296);
+
+impl AsmSensitive {
+    /// A zeroed request `op` (with `index` for GET), with `size` and
+    /// `version` filled in.
+    pub const fn new(op: u32, index: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            op,
+            index,
+            count: 0,
+            reserved0: 0,
+            path: [0; ASM_SCOPE_LEN],
+            reserved: [0; 2],
+        }
+    }
+
+    /// Sets `path`; the kernel checks that it is absolute.
+    pub fn set_path(&mut self, path: &[u8]) -> Result<(), StrError> {
+        set_cstr(&mut self.path, path)
+    }
+
+    /// The path's bytes, without the NUL.
+    pub fn path(&self) -> &[u8] {
+        get_cstr(&self.path)
+    }
+}
+
 /// One capability bit and the names user space knows it by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capability {
@@ -923,6 +1433,241 @@ pub fn parse_preset(s: &str) -> Option<u32> {
     }
 }
 
+/// The name in `table` of `value`.
+fn name_in(table: &[(u32, &'static str)], value: u32) -> Option<&'static str> {
+    table
+        .iter()
+        .find(|(v, _)| *v == value)
+        .map(|(_, name)| *name)
+}
+
+/// The value in `table` called `s`, ignoring ASCII case.
+fn value_in(table: &[(u32, &'static str)], s: &str) -> Option<u32> {
+    table
+        .iter()
+        .find(|(_, name)| name.eq_ignore_ascii_case(s))
+        .map(|(v, _)| *v)
+}
+
+/// Every risk level and its name, as the user guide writes it.
+/// [`ASM_RISK_DEFAULT`] is no level of its own and has no name.
+pub const RISK_LEVELS: [(u32, &str); 4] = [
+    (ASM_RISK_MINIMAL, "Minimal"),
+    (ASM_RISK_LIMITED, "Limited"),
+    (ASM_RISK_HIGH, "High"),
+    (ASM_RISK_UNACCEPTABLE, "Unacceptable"),
+];
+
+/// The name of `ASM_RISK_*` value `risk`, or `None` for
+/// [`ASM_RISK_DEFAULT`] or a value this ABI version does not define.
+pub fn risk_name(risk: u32) -> Option<&'static str> {
+    name_in(&RISK_LEVELS, risk)
+}
+
+/// The `ASM_RISK_*` value called `s` (any case: `high`, `High`, `HIGH`).
+pub fn parse_risk(s: &str) -> Option<u32> {
+    value_in(&RISK_LEVELS, s)
+}
+
+/// Every patch op and its name in the audit trail.
+pub const PATCH_OPS: [(u32, &str); 6] = [
+    (ASM_PATCH_ADD_CAPABILITY, "add_capability"),
+    (ASM_PATCH_REMOVE_CAPABILITY, "remove_capability"),
+    (ASM_PATCH_UPDATE_SCOPE, "update_scope"),
+    (ASM_PATCH_SET_AUTO_RESTART, "set_auto_restart"),
+    (ASM_PATCH_SET_LIMITS, "set_limits"),
+    (ASM_PATCH_SET_RISK, "set_risk"),
+];
+
+/// The name of `ASM_PATCH_*` value `op`.
+pub fn patch_op_name(op: u32) -> Option<&'static str> {
+    name_in(&PATCH_OPS, op)
+}
+
+/// Every violation and its name.
+pub const VIOLATIONS: [(u32, &str); 4] = [
+    (ASM_VIOLATION_FILE, "file"),
+    (ASM_VIOLATION_CONNECT, "connect"),
+    (ASM_VIOLATION_LISTEN, "listen"),
+    (ASM_VIOLATION_EXEC, "exec"),
+];
+
+/// The name of `ASM_VIOLATION_*` value `violation`.
+pub fn violation_name(violation: u32) -> Option<&'static str> {
+    name_in(&VIOLATIONS, violation)
+}
+
+/// Every human oversight action and its name.
+pub const OVERSIGHT_ACTIONS: [(u32, &str); 4] = [
+    (ASM_OVERSIGHT_REVIEW, "review"),
+    (ASM_OVERSIGHT_APPROVE, "approve"),
+    (ASM_OVERSIGHT_REJECT, "reject"),
+    (ASM_OVERSIGHT_STOP, "stop"),
+];
+
+/// The name of `ASM_OVERSIGHT_*` value `action`.
+pub fn oversight_name(action: u32) -> Option<&'static str> {
+    name_in(&OVERSIGHT_ACTIONS, action)
+}
+
+/// The `ASM_OVERSIGHT_*` value called `s` (any case).
+pub fn parse_oversight(s: &str) -> Option<u32> {
+    value_in(&OVERSIGHT_ACTIONS, s)
+}
+
+/// Every audit entry kind and its name.
+pub const AUDIT_KINDS: [(u32, &str); 11] = [
+    (ASM_AUDIT_REGISTER, "register"),
+    (ASM_AUDIT_UNREGISTER, "unregister"),
+    (ASM_AUDIT_PATCH, "patch"),
+    (ASM_AUDIT_ESCALATION, "escalation"),
+    (ASM_AUDIT_FAULT_POLICY, "fault_policy"),
+    (ASM_AUDIT_VIOLATION, "violation"),
+    (ASM_AUDIT_DECISION, "decision"),
+    (ASM_AUDIT_SENSITIVE, "sensitive"),
+    (ASM_AUDIT_OVERSIGHT, "oversight"),
+    (ASM_AUDIT_EXIT, "exit"),
+    (ASM_AUDIT_SENSITIVE_SET, "sensitive_set"),
+];
+
+/// The name of `ASM_AUDIT_*` kind `kind`.
+pub fn audit_kind_name(kind: u32) -> Option<&'static str> {
+    name_in(&AUDIT_KINDS, kind)
+}
+
+/// The `ASM_AUDIT_*` kind called `s` (exact, lower case, as
+/// [`audit_kind_name`] writes it).
+pub fn parse_audit_kind(s: &str) -> Option<u32> {
+    AUDIT_KINDS
+        .iter()
+        .find(|(_, name)| *name == s)
+        .map(|(v, _)| *v)
+}
+
+/// Every compliance status and its name, as the user guide writes it.
+pub const COMPLIANCE_STATUSES: [(u32, &str); 3] = [
+    (ASM_COMPLIANT, "COMPLIANT"),
+    (ASM_REVIEW_NEEDED, "REVIEW_NEEDED"),
+    (ASM_NON_COMPLIANT, "NON_COMPLIANT"),
+];
+
+/// The name of compliance status `status`.
+pub fn compliance_status_name(status: u32) -> Option<&'static str> {
+    name_in(&COMPLIANCE_STATUSES, status)
+}
+
+/// The compliance score, in thousandths, as the header defines it:
+/// `1000 - 150 * violations - 50 * crashes + 25 * oversight +
+/// 10 * clean_exits`, clamped to 0..=1000 (the clamp applies to the sum,
+/// so oversight can make up for a violation).
+pub fn compliance_score(violations: u64, crashes: u64, oversight: u64, clean_exits: u64) -> u32 {
+    // Every term is below 2^72: exact in i128, whatever the counts.
+    let term = |weight: u32, count: u64| i128::from(weight) * i128::from(count);
+    let score = i128::from(ASM_SCORE_MAX)
+        - term(ASM_SCORE_VIOLATION, violations)
+        - term(ASM_SCORE_CRASH, crashes)
+        + term(ASM_SCORE_OVERSIGHT, oversight)
+        + term(ASM_SCORE_CLEAN_EXIT, clean_exits);
+    // Clamped into 0..=1000, so the conversion cannot fail.
+    u32::try_from(score.clamp(0, ASM_SCORE_MAX.into())).unwrap_or(0)
+}
+
+/// The compliance status of `score`: COMPLIANT from 900, REVIEW_NEEDED
+/// from 700, NON_COMPLIANT below.
+pub fn compliance_status(score: u32) -> u32 {
+    match score {
+        900.. => ASM_COMPLIANT,
+        700.. => ASM_REVIEW_NEEDED,
+        _ => ASM_NON_COMPLIANT,
+    }
+}
+
+/// Why an audit trail fails [`verify_audit_chain`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainBreak {
+    /// The entry's `hash` is not the hash of its bytes: a field of it was
+    /// changed after the kernel wrote it.
+    Edited,
+    /// Its `seq` does not follow the entry before it, `prev_seq`.
+    Gap {
+        /// The seq of the entry before it in the trail.
+        prev_seq: u64,
+    },
+    /// Its `prev_hash` is not the `hash` of the entry before it (whose
+    /// own hash is consistent): that entry is not the one the kernel
+    /// chained it to.
+    Unlinked,
+    /// Entry 0 has a non-zero `prev_hash`: nothing comes before entry 0.
+    BadStart,
+}
+
+impl fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChainBreak::Edited => f.write_str("hash mismatch: the entry was edited"),
+            ChainBreak::Gap { prev_seq } => write!(
+                f,
+                "seq gap after seq {prev_seq}: entries were removed or reordered"
+            ),
+            ChainBreak::Unlinked => f.write_str(
+                "prev_hash mismatch: the entry before it was removed, replaced or reordered",
+            ),
+            ChainBreak::BadStart => {
+                f.write_str("prev_hash of entry 0 is not zero: the entry was edited")
+            }
+        }
+    }
+}
+
+/// The first place an audit trail is broken: the `seq` of the entry, as it
+/// stands in the trail, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainError {
+    /// The seq of the first bad entry.
+    pub seq: u64,
+    /// What is wrong with it.
+    pub why: ChainBreak,
+}
+
+impl fmt::Display for ChainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at seq {}: {}", self.seq, self.why)
+    }
+}
+
+/// Checks that `entries` is an unbroken piece of the audit trail, oldest
+/// first: each entry's `hash` is the SHA-256 of its bytes before `hash`,
+/// each `prev_hash` is the `hash` of the entry before it, and the seqs are
+/// consecutive. Reports the first entry that breaks one of these.
+///
+/// The first entry's `prev_hash` can only be checked for entry 0 (the
+/// entries before another first one are gone). A piece cut off at either
+/// end looks like a shorter trail; the caller compares the ends with what
+/// it expects (`first_seq`, `next_seq`).
+pub fn verify_audit_chain(entries: &[AsmAuditEntry]) -> Result<(), ChainError> {
+    let mut prev: Option<&AsmAuditEntry> = None;
+    for e in entries {
+        let broken = |why| Err(ChainError { seq: e.seq, why });
+        // The entry's own hash first: an edited seq is an edit, not a gap.
+        if e.compute_hash() != e.hash {
+            return broken(ChainBreak::Edited);
+        }
+        match prev {
+            None if e.seq == 0 && e.prev_hash != [0; ASM_AUDIT_HASH_LEN] => {
+                return broken(ChainBreak::BadStart)
+            }
+            None => {}
+            Some(p) if p.seq.checked_add(1) != Some(e.seq) => {
+                return broken(ChainBreak::Gap { prev_seq: p.seq })
+            }
+            Some(p) if p.hash != e.prev_hash => return broken(ChainBreak::Unlinked),
+            Some(_) => {}
+        }
+        prev = Some(e);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -940,12 +1685,19 @@ mod tests {
         assert_eq!(ASM_IOC_GET_FAULT_POLICY, 0xC050_BA08);
         assert_eq!(ASM_IOC_HEARTBEAT, 0xC020_BA09);
         assert_eq!(ASM_IOC_GET_HISTORY, 0xC070_BA0A);
+        assert_eq!(ASM_IOC_PATCH_POLICY, 0xC148_BA0B);
+        assert_eq!(ASM_IOC_GET_AUDIT, 0xC048_BA0C);
+        assert_eq!(ASM_IOC_GET_COMPLIANCE, 0xC060_BA0D);
+        assert_eq!(ASM_IOC_OVERSIGHT, 0xC0A8_BA0E);
+        assert_eq!(ASM_IOC_DECISION, 0xC0A8_BA0F);
+        assert_eq!(ASM_IOC_SENSITIVE, 0xC128_BA10);
     }
 
     #[test]
     fn constructors_fill_size_and_version() {
         let r = AsmRegister::new();
         assert_eq!((r.size, r.version), (360, 1));
+        assert_eq!((r.risk_level, r.reserved0, r.reserved), (0, 0, [0; 3]));
         let u = AsmUnregister::new(7);
         assert_eq!((u.size, u.version, u.agent_id), (32, 1, 7));
         let l = AsmList::new(0x1000, 4);
@@ -968,6 +1720,27 @@ mod tests {
             (112, 1, 5, 0x3000, 60)
         );
         assert_eq!((h.count, h.reserved0, h.reserved), (0, 0, [0; 4]));
+        let p = AsmPatch::new(6, ASM_PATCH_SET_RISK);
+        assert_eq!((p.size, p.version, p.agent_id, p.op), (328, 1, 6, 6));
+        assert_eq!(
+            (p.value, p.scope, p.reserved),
+            (0, [0; ASM_SCOPE_LEN], [0; 2])
+        );
+        let a = AsmAuditRead::new(3, 0x4000, 256);
+        assert_eq!(
+            (a.size, a.version, a.from_seq, a.entries, a.capacity),
+            (72, 1, 3, 0x4000, 256)
+        );
+        let c = AsmCompliance::new(8);
+        assert_eq!(
+            (c.size, c.version, c.agent_id, c.reserved),
+            (96, 1, 8, [0; 2])
+        );
+        let n = AsmNote::new(9, ASM_OVERSIGHT_STOP);
+        assert_eq!((n.size, n.version, n.agent_id, n.kind), (168, 1, 9, 4));
+        let s = AsmSensitive::new(ASM_SENSITIVE_GET, 2);
+        assert_eq!((s.size, s.version, s.op, s.index), (296, 1, 3, 2));
+        assert_eq!((s.count, s.reserved0, s.reserved), (0, 0, [0; 2]));
     }
 
     #[test]
@@ -1098,5 +1871,305 @@ mod tests {
         // No NUL at all: the whole field, not a read past it.
         info.name = [b'x'; ASM_NAME_LEN];
         assert_eq!(info.name().len(), ASM_NAME_LEN);
+    }
+
+    #[test]
+    fn risk_and_event_names() {
+        for (s, risk) in [
+            ("minimal", ASM_RISK_MINIMAL),
+            ("Limited", ASM_RISK_LIMITED),
+            ("HIGH", ASM_RISK_HIGH),
+            ("unacceptable", ASM_RISK_UNACCEPTABLE),
+        ] {
+            assert_eq!(parse_risk(s), Some(risk), "{s}");
+        }
+        assert_eq!(parse_risk("default"), None);
+        assert_eq!(parse_risk(""), None);
+        assert_eq!(risk_name(ASM_RISK_MINIMAL), Some("Minimal"));
+        assert_eq!(risk_name(ASM_RISK_UNACCEPTABLE), Some("Unacceptable"));
+        assert_eq!(risk_name(ASM_RISK_DEFAULT), None);
+        assert_eq!(risk_name(5), None);
+
+        assert_eq!(
+            patch_op_name(ASM_PATCH_ADD_CAPABILITY),
+            Some("add_capability")
+        );
+        assert_eq!(patch_op_name(ASM_PATCH_SET_RISK), Some("set_risk"));
+        assert_eq!(patch_op_name(7), None);
+        let violations: Vec<_> = (1..=4).filter_map(violation_name).collect();
+        assert_eq!(violations, ["file", "connect", "listen", "exec"]);
+        assert_eq!(violation_name(0), None);
+        for (i, name) in ["review", "approve", "reject", "stop"].iter().enumerate() {
+            let value = i as u32 + 1;
+            assert_eq!(oversight_name(value), Some(*name));
+            assert_eq!(parse_oversight(name), Some(value));
+        }
+        assert_eq!(parse_oversight("Stop"), Some(ASM_OVERSIGHT_STOP));
+        assert_eq!(parse_oversight("kill"), None);
+        for (i, (value, name)) in AUDIT_KINDS.iter().enumerate() {
+            // In value order, covering 1 ..= ASM_AUDIT_SENSITIVE_SET.
+            assert_eq!(*value as usize, i + 1);
+            assert_eq!(audit_kind_name(*value), Some(*name));
+            assert_eq!(parse_audit_kind(name), Some(*value));
+        }
+        assert_eq!(
+            audit_kind_name(ASM_AUDIT_SENSITIVE_SET),
+            Some("sensitive_set")
+        );
+        assert_eq!(audit_kind_name(12), None);
+        assert_eq!(parse_audit_kind("Register"), None);
+        assert_eq!(compliance_status_name(ASM_COMPLIANT), Some("COMPLIANT"));
+        assert_eq!(
+            compliance_status_name(ASM_REVIEW_NEEDED),
+            Some("REVIEW_NEEDED")
+        );
+        assert_eq!(
+            compliance_status_name(ASM_NON_COMPLIANT),
+            Some("NON_COMPLIANT")
+        );
+        assert_eq!(compliance_status_name(0), None);
+    }
+
+    #[test]
+    fn score_follows_the_header_formula() {
+        // (violations, crashes, oversight, clean exits) -> score.
+        for (counts, want) in [
+            ((0, 0, 0, 0), 1000),
+            ((1, 0, 0, 0), 850),
+            ((0, 1, 0, 0), 950),
+            ((1, 1, 0, 0), 800),
+            ((2, 0, 0, 0), 700),
+            ((2, 1, 0, 0), 650),
+            // Oversight and clean exits make up for a violation...
+            ((1, 0, 2, 10), 1000),
+            ((1, 0, 2, 0), 900),
+            ((2, 0, 1, 3), 755),
+            // ... but never past the maximum, and nothing goes below 0.
+            ((0, 0, 100, 100), 1000),
+            ((7, 0, 0, 0), 0),
+            ((6, 2, 0, 0), 0),
+            ((6, 1, 0, 0), 50),
+            // Counts that would overflow 64 bits in the sum.
+            ((u64::MAX, u64::MAX, 0, 0), 0),
+            ((0, 0, u64::MAX, u64::MAX), 1000),
+            ((u64::MAX, 0, u64::MAX, u64::MAX), 0),
+        ] {
+            let (v, c, o, e) = counts;
+            assert_eq!(compliance_score(v, c, o, e), want, "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn status_thresholds() {
+        for (score, want) in [
+            (1000, ASM_COMPLIANT),
+            (900, ASM_COMPLIANT),
+            (899, ASM_REVIEW_NEEDED),
+            (700, ASM_REVIEW_NEEDED),
+            (699, ASM_NON_COMPLIANT),
+            (0, ASM_NON_COMPLIANT),
+        ] {
+            assert_eq!(compliance_status(score), want, "{score}");
+        }
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn sha256_known_answers() {
+        use sha2::{Digest, Sha256};
+        // FIPS 180-4 examples: the hash the kernel's crypto API computes.
+        assert_eq!(
+            hex(&Sha256::digest(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            hex(&Sha256::digest(b"")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn hashed_bytes_are_the_memory_layout() {
+        use core::mem::offset_of;
+        let mut e = AsmAuditEntry::ZERO;
+        e.seq = 0x0102_0304_0506_0708;
+        e.time_ns = 0x1112_1314_1516_1718;
+        e.kind = 0x2122_2324;
+        e.op = 0x3132_3334;
+        e.agent_id = 0x4142_4344;
+        e.uid = 0x5152_5354;
+        e.pid = 0x6162_6364;
+        e.result = -2;
+        e.old_value = 0x7172_7374_7576_7778;
+        e.new_value = 0x8182_8384_8586_8788;
+        e.set_detail(b"/etc/shadow").unwrap();
+        e.prev_hash = [0xaa; ASM_AUDIT_HASH_LEN];
+        e.hash = [0xbb; ASM_AUDIT_HASH_LEN];
+        let b = e.hashed_bytes();
+        let at = |off: usize, len: usize| &b[off..off + len];
+        assert_eq!(at(offset_of!(AsmAuditEntry, seq), 8), e.seq.to_ne_bytes());
+        assert_eq!(
+            at(offset_of!(AsmAuditEntry, time_ns), 8),
+            e.time_ns.to_ne_bytes()
+        );
+        assert_eq!(at(offset_of!(AsmAuditEntry, kind), 4), e.kind.to_ne_bytes());
+        assert_eq!(at(offset_of!(AsmAuditEntry, op), 4), e.op.to_ne_bytes());
+        assert_eq!(
+            at(offset_of!(AsmAuditEntry, agent_id), 4),
+            e.agent_id.to_ne_bytes()
+        );
+        assert_eq!(at(offset_of!(AsmAuditEntry, uid), 4), e.uid.to_ne_bytes());
+        assert_eq!(at(offset_of!(AsmAuditEntry, pid), 4), e.pid.to_ne_bytes());
+        assert_eq!(
+            at(offset_of!(AsmAuditEntry, result), 4),
+            e.result.to_ne_bytes()
+        );
+        assert_eq!(
+            at(offset_of!(AsmAuditEntry, old_value), 8),
+            e.old_value.to_ne_bytes()
+        );
+        assert_eq!(
+            at(offset_of!(AsmAuditEntry, new_value), 8),
+            e.new_value.to_ne_bytes()
+        );
+        assert_eq!(
+            at(offset_of!(AsmAuditEntry, detail), ASM_AUDIT_DETAIL_LEN),
+            e.detail
+        );
+        assert_eq!(at(offset_of!(AsmAuditEntry, prev_hash), 32), e.prev_hash);
+        // `hash` itself is not covered.
+        assert_eq!(b.len(), offset_of!(AsmAuditEntry, hash));
+        assert_eq!(e.detail(), b"/etc/shadow");
+    }
+
+    /// A chain of `n` entries from `first`, linked and hashed as the
+    /// kernel does.
+    fn chain(first: u64, n: u64) -> Vec<AsmAuditEntry> {
+        let mut prev_hash = [0; ASM_AUDIT_HASH_LEN];
+        if first > 0 {
+            // Entries before `first` are gone; this one pointed at one.
+            prev_hash = [0x5a; ASM_AUDIT_HASH_LEN];
+        }
+        (first..first + n)
+            .map(|seq| {
+                let mut e = AsmAuditEntry::ZERO;
+                e.seq = seq;
+                e.time_ns = 1_764_000_000_000_000_000 + seq * 1_000_000;
+                e.kind = ASM_AUDIT_PATCH;
+                e.op = ASM_PATCH_ADD_CAPABILITY;
+                e.agent_id = 100;
+                e.pid = 42;
+                e.old_value = seq;
+                e.new_value = seq + 1;
+                e.set_detail(format!("entry {seq}").as_bytes()).unwrap();
+                e.prev_hash = prev_hash;
+                e.hash = e.compute_hash();
+                prev_hash = e.hash;
+                e
+            })
+            .collect()
+    }
+
+    fn broken(entries: &[AsmAuditEntry]) -> (u64, ChainBreak) {
+        let e = verify_audit_chain(entries).unwrap_err();
+        (e.seq, e.why)
+    }
+
+    #[test]
+    fn good_chains_verify() {
+        assert_eq!(verify_audit_chain(&[]), Ok(()));
+        assert_eq!(verify_audit_chain(&chain(0, 1)), Ok(()));
+        assert_eq!(verify_audit_chain(&chain(0, 10)), Ok(()));
+        // The trail overflowed: the first kept entry's predecessor is gone.
+        assert_eq!(verify_audit_chain(&chain(300, 5)), Ok(()));
+        assert_eq!(verify_audit_chain(&chain(0, 10)[4..]), Ok(()));
+    }
+
+    #[test]
+    fn an_edited_field_is_found() {
+        let good = chain(0, 6);
+        let edits: [fn(&mut AsmAuditEntry); 13] = [
+            |e| e.seq += 10,
+            |e| e.time_ns += 1,
+            |e| e.kind = ASM_AUDIT_DECISION,
+            |e| e.op = ASM_PATCH_REMOVE_CAPABILITY,
+            |e| e.agent_id = 101,
+            |e| e.uid = 1000,
+            |e| e.pid = 43,
+            |e| e.result = -1,
+            |e| e.old_value = 0,
+            |e| e.new_value ^= 1 << 63,
+            |e| e.detail[0] = b'E',
+            // A byte after the text's NUL counts too.
+            |e| e.detail[ASM_AUDIT_DETAIL_LEN - 1] = 1,
+            |e| e.prev_hash[31] ^= 1,
+        ];
+        for (i, edit) in edits.iter().enumerate() {
+            let mut entries = good.clone();
+            edit(&mut entries[3]);
+            let (seq, why) = broken(&entries);
+            assert_eq!(why, ChainBreak::Edited, "edit {i}");
+            assert_eq!(seq, entries[3].seq, "edit {i}");
+        }
+        let mut entries = good.clone();
+        entries[5].hash[0] ^= 0x80;
+        assert_eq!(broken(&entries), (5, ChainBreak::Edited));
+    }
+
+    #[test]
+    fn removed_and_reordered_entries_are_found() {
+        let good = chain(0, 6);
+        let mut removed = good.clone();
+        removed.remove(2);
+        assert_eq!(broken(&removed), (3, ChainBreak::Gap { prev_seq: 1 }));
+
+        let mut swapped = good.clone();
+        swapped.swap(2, 3);
+        assert_eq!(broken(&swapped), (3, ChainBreak::Gap { prev_seq: 1 }));
+
+        let mut repeated = good.clone();
+        repeated.insert(3, good[2]);
+        assert_eq!(broken(&repeated), (2, ChainBreak::Gap { prev_seq: 2 }));
+
+        // An entry removed and the ones after it renumbered, each rehashed
+        // on its own: the next one still names the removed one.
+        let mut renumbered = good.clone();
+        renumbered.remove(2);
+        for e in &mut renumbered[2..] {
+            e.seq -= 1;
+            e.hash = e.compute_hash();
+        }
+        assert_eq!(broken(&renumbered), (2, ChainBreak::Unlinked));
+
+        // An entry replaced by a forged one with a consistent hash.
+        let mut forged = good.clone();
+        forged[4].set_detail(b"nothing happened").unwrap();
+        forged[4].hash = forged[4].compute_hash();
+        assert_eq!(broken(&forged), (5, ChainBreak::Unlinked));
+
+        // Entry 0 always starts from a zero prev_hash.
+        let mut start = chain(0, 2);
+        start[0].prev_hash = [1; ASM_AUDIT_HASH_LEN];
+        start[0].hash = start[0].compute_hash();
+        assert_eq!(broken(&start), (0, ChainBreak::BadStart));
+    }
+
+    #[test]
+    fn chain_errors_read_well() {
+        let e = ChainError {
+            seq: 7,
+            why: ChainBreak::Gap { prev_seq: 5 },
+        };
+        assert_eq!(
+            e.to_string(),
+            "at seq 7: seq gap after seq 5: entries were removed or reordered"
+        );
+        assert_eq!(
+            ChainBreak::Edited.to_string(),
+            "hash mismatch: the entry was edited"
+        );
     }
 }

@@ -54,6 +54,8 @@ fn rust_lines() -> BTreeMap<String, String> {
         flags,
         name,
         scope,
+        risk_level,
+        reserved0,
         reserved
     );
     size!(AsmUnregister, "asm_unregister");
@@ -81,7 +83,7 @@ fn rust_lines() -> BTreeMap<String, String> {
         nr_processes,
         auto_restart,
         restart_count,
-        reserved0,
+        risk_level,
         capabilities,
         spawns,
         exits,
@@ -153,6 +155,91 @@ fn rust_lines() -> BTreeMap<String, String> {
         rss_peak_bytes,
         throttled,
         reserved0,
+        reserved
+    );
+    size!(AsmPatch, "asm_patch");
+    off!(
+        AsmPatch,
+        "asm_patch",
+        size,
+        version,
+        agent_id,
+        op,
+        value,
+        cpu_quota_ms,
+        syscall_rate,
+        watchdog_ms,
+        reserved0,
+        mem_limit_bytes,
+        scope,
+        audit_seq,
+        reserved
+    );
+    size!(AsmAuditEntry, "asm_audit_entry");
+    off!(
+        AsmAuditEntry,
+        "asm_audit_entry",
+        seq,
+        time_ns,
+        kind,
+        op,
+        agent_id,
+        uid,
+        pid,
+        result,
+        old_value,
+        new_value,
+        detail,
+        prev_hash,
+        hash
+    );
+    size!(AsmAuditRead, "asm_audit_read");
+    off!(
+        AsmAuditRead,
+        "asm_audit_read",
+        size,
+        version,
+        from_seq,
+        entries,
+        capacity,
+        count,
+        first_seq,
+        next_seq,
+        dropped,
+        reserved
+    );
+    size!(AsmCompliance, "asm_compliance");
+    off!(
+        AsmCompliance,
+        "asm_compliance",
+        size,
+        version,
+        agent_id,
+        risk_level,
+        events,
+        violations,
+        oversight,
+        decisions,
+        sensitive,
+        clean_exits,
+        crashes,
+        score,
+        status,
+        reserved
+    );
+    size!(AsmNote, "asm_note");
+    off!(AsmNote, "asm_note", size, version, agent_id, kind, text, audit_seq, reserved);
+    size!(AsmSensitive, "asm_sensitive");
+    off!(
+        AsmSensitive,
+        "asm_sensitive",
+        size,
+        version,
+        op,
+        index,
+        count,
+        reserved0,
+        path,
         reserved
     );
     let policy = AsmFaultPolicy::new(0, 0);
@@ -244,7 +331,54 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_IOC_SET_FAULT_POLICY,
         ASM_IOC_GET_FAULT_POLICY,
         ASM_IOC_HEARTBEAT,
-        ASM_IOC_GET_HISTORY
+        ASM_IOC_GET_HISTORY,
+        ASM_RISK_DEFAULT,
+        ASM_RISK_MINIMAL,
+        ASM_RISK_LIMITED,
+        ASM_RISK_HIGH,
+        ASM_RISK_UNACCEPTABLE,
+        ASM_PATCH_ADD_CAPABILITY,
+        ASM_PATCH_REMOVE_CAPABILITY,
+        ASM_PATCH_UPDATE_SCOPE,
+        ASM_PATCH_SET_AUTO_RESTART,
+        ASM_PATCH_SET_LIMITS,
+        ASM_PATCH_SET_RISK,
+        ASM_VIOLATION_FILE,
+        ASM_VIOLATION_CONNECT,
+        ASM_VIOLATION_LISTEN,
+        ASM_VIOLATION_EXEC,
+        ASM_OVERSIGHT_REVIEW,
+        ASM_OVERSIGHT_APPROVE,
+        ASM_OVERSIGHT_REJECT,
+        ASM_OVERSIGHT_STOP,
+        ASM_AUDIT_REGISTER,
+        ASM_AUDIT_UNREGISTER,
+        ASM_AUDIT_PATCH,
+        ASM_AUDIT_ESCALATION,
+        ASM_AUDIT_FAULT_POLICY,
+        ASM_AUDIT_VIOLATION,
+        ASM_AUDIT_DECISION,
+        ASM_AUDIT_SENSITIVE,
+        ASM_AUDIT_OVERSIGHT,
+        ASM_AUDIT_EXIT,
+        ASM_AUDIT_SENSITIVE_SET,
+        ASM_COMPLIANT,
+        ASM_REVIEW_NEEDED,
+        ASM_NON_COMPLIANT,
+        ASM_SCORE_MAX,
+        ASM_SCORE_VIOLATION,
+        ASM_SCORE_CRASH,
+        ASM_SCORE_OVERSIGHT,
+        ASM_SCORE_CLEAN_EXIT,
+        ASM_SENSITIVE_ADD,
+        ASM_SENSITIVE_REMOVE,
+        ASM_SENSITIVE_GET,
+        ASM_IOC_PATCH_POLICY,
+        ASM_IOC_GET_AUDIT,
+        ASM_IOC_GET_COMPLIANCE,
+        ASM_IOC_OVERSIGHT,
+        ASM_IOC_DECISION,
+        ASM_IOC_SENSITIVE
     );
     // usize has no From into u64, so the lengths and counts go by hand.
     put("const ASM_NAME_LEN".into(), ASM_NAME_LEN.to_string());
@@ -253,6 +387,23 @@ fn rust_lines() -> BTreeMap<String, String> {
     put(
         "const ASM_HISTORY_WINDOWS".into(),
         ASM_HISTORY_WINDOWS.to_string(),
+    );
+    put(
+        "const ASM_AUDIT_DETAIL_LEN".into(),
+        ASM_AUDIT_DETAIL_LEN.to_string(),
+    );
+    put(
+        "const ASM_AUDIT_HASH_LEN".into(),
+        ASM_AUDIT_HASH_LEN.to_string(),
+    );
+    put(
+        "const ASM_AUDIT_ENTRIES".into(),
+        ASM_AUDIT_ENTRIES.to_string(),
+    );
+    put("const ASM_NOTE_LEN".into(), ASM_NOTE_LEN.to_string());
+    put(
+        "const ASM_SENSITIVE_MAX".into(),
+        ASM_SENSITIVE_MAX.to_string(),
     );
     put("string ASM_DEVICE_PATH".into(), ASM_DEVICE_PATH.to_string());
     put("string ASM_GENL_NAME".into(), ASM_GENL_NAME.to_string());

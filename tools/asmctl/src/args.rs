@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The command line: which command the user asked for, the multi-call
-//! aliases (`asmstatus`, `asmlist`, `asminfo`), and the usage text.
+//! aliases (`asmstatus`, `asmlist`, `asminfo`, `asmpolicy`, `compliance`),
+//! and the usage text.
 //!
 //! Values are checked here too (a limit, a size, an action a fault cannot
 //! take), so that a request that reaches the kernel is one it should accept.
@@ -11,10 +12,10 @@
 
 use crate::error::Error;
 use asm_abi::{
-    action_allowed, parse_action, parse_capability, parse_preset, ASM_ACTION_DEFAULT,
-    ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY,
-    ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX, ASM_NAME_LEN, ASM_SCOPE_LEN,
-    CAPABILITIES,
+    action_allowed, parse_action, parse_capability, parse_oversight, parse_preset, parse_risk,
+    ASM_ACTION_DEFAULT, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH,
+    ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX, ASM_NAME_LEN,
+    ASM_NOTE_LEN, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, CAPABILITIES,
 };
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -35,6 +36,8 @@ pub enum Command {
     Run {
         spec: AgentSpec,
         quiet: bool,
+        /// Skip the Landlock ruleset (debugging only).
+        no_landlock: bool,
         program: OsString,
         args: Vec<OsString>,
     },
@@ -64,6 +67,30 @@ pub enum Command {
     },
     /// Tell the kernel that the caller's agent is alive.
     Heartbeat,
+    /// Change one thing of an agent's policy.
+    Patch { id: u32, change: PatchChange },
+    /// The audit trail from `from` on: printed, or written to `export`.
+    Audit {
+        from: u64,
+        json: bool,
+        export: Option<PathBuf>,
+    },
+    /// Check the hash chain of an exported trail, or of the live one
+    /// (`file` is `None`).
+    AuditVerify { file: Option<PathBuf> },
+    /// Record a human oversight action (an `ASM_OVERSIGHT_*` value).
+    Oversight { id: u32, action: u32, note: String },
+    /// Record a decision of the caller's agent.
+    Decision { text: String },
+    /// List the sensitive paths (`change` is `None`), or change them.
+    Sensitive {
+        change: Option<SensitiveChange>,
+        json: bool,
+    },
+    /// The EU AI Act compliance report.
+    Compliance { json: bool },
+    /// One agent's policy, as the user guide's asmpolicy shows it.
+    Policy { id: u32, json: bool },
 }
 
 impl Command {
@@ -76,7 +103,11 @@ impl Command {
             | Command::History { json, .. }
             | Command::Top { json, .. }
             | Command::Limits { json, .. }
-            | Command::Recovery { json, .. } => *json,
+            | Command::Recovery { json, .. }
+            | Command::Audit { json, .. }
+            | Command::Sensitive { json, .. }
+            | Command::Compliance { json }
+            | Command::Policy { json, .. } => *json,
             _ => false,
         }
     }
@@ -138,6 +169,32 @@ pub enum ActionChange {
     Actions(Vec<(u32, u8)>),
 }
 
+/// What `patch` changes: one `ASM_PATCH_*` op and its argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchChange {
+    /// `ASM_CAP_*` bits to add.
+    AddCaps(u64),
+    /// `ASM_CAP_*` bits to remove.
+    RemoveCaps(u64),
+    /// The new scope: an absolute path, or empty for none.
+    Scope(String),
+    /// The new restart budget.
+    AutoRestart(u32),
+    /// The limits to change; the others keep their values.
+    Limits(LimitChanges),
+    /// The new risk level: Minimal, Limited or High.
+    Risk(u32),
+}
+
+/// What `sensitive` changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SensitiveChange {
+    /// Mark an absolute path (and everything under it) sensitive.
+    Add(String),
+    /// Unmark one.
+    Remove(String),
+}
+
 /// The `recovery` option of each fault type, in fault order.
 pub const ACTION_OPTIONS: [(&str, u32); 6] = [
     ("--cpu-quota", ASM_FAULT_CPU_QUOTA),
@@ -164,6 +221,8 @@ pub struct AgentSpec {
     pub scope: String,
     /// Restart budget.
     pub auto_restart: u32,
+    /// An `ASM_RISK_*` value; `ASM_RISK_DEFAULT` (Limited) without `--risk`.
+    pub risk_level: u32,
 }
 
 /// Who becomes the agent.
@@ -186,16 +245,20 @@ Usage: asmctl COMMAND [ARGS]
        asmstatus [--json]          same as asmctl status
        asmlist [--all] [--json]    same as asmctl list
        asminfo ID [--json]         same as asmctl info ID
+       asmpolicy ID [--json]       same as asmctl policy ID
+       compliance [--json]         same as asmctl compliance
 
 Commands:
   status [--json]           system metrics and the last 10 events
   list [--all] [--json]     agents with live processes (--all: every agent)
   info ID [--json]          one agent in detail
-  run --name NAME [--id ID] [--cap CAP]... [--scope PATH]
-      [--auto-restart N] [--quiet] -- CMD [ARGS]...
+  run --name NAME [--id ID] [--cap CAP]... [--scope PATH] [--risk RISK]
+      [--auto-restart N] [--quiet] [--no-landlock] -- CMD [ARGS]...
                             register this process as an agent, then exec CMD
+                            under the Landlock ruleset of its capabilities
+                            (--no-landlock: without it, for debugging only)
   register (--pid PID | --cgroup PATH) --name NAME [--id ID]
-      [--cap CAP]... [--scope PATH] [--auto-restart N]
+      [--cap CAP]... [--scope PATH] [--auto-restart N] [--risk RISK]
                             register another process or a cgroup v2; prints the id
   unregister ID             forget an agent (its processes keep running)
   history ID [--json]       the agent's last 60 one-second windows and totals
@@ -212,6 +275,22 @@ Commands:
       [--syscall-flood A] [--crash A] [--capability A] [--unresponsive A])
                             change the recovery actions
   heartbeat                 tell the kernel that the caller's agent is alive
+  policy ID [--json]        the agent's policy: capabilities, scope, restarts,
+                            risk level, effective limits
+  patch ID add-cap CAP[,CAP]... | remove-cap CAP[,CAP]... | scope PATH|none
+      | auto-restart N | risk minimal|limited|high | limits [--cpu-quota-ms N]
+      [--mem SIZE] [--syscall-rate N] [--watchdog-ms N]
+                            change one thing of the agent's policy (audited)
+  audit [--from SEQ] [--json | --export FILE]
+                            the audit trail (needs CAP_SYS_ADMIN); --export
+                            writes it as JSON to FILE
+  audit verify [FILE]       check the hash chain of an export or the live trail
+  oversight ID review|approve|reject|stop [--note TEXT]
+                            record a human oversight action (stop: kill it)
+  decision TEXT             record a decision of the caller's agent
+  sensitive [list] [--json] the paths whose opens by agents are audited
+  sensitive add|remove PATH mark or unmark a path (and what is under it)
+  compliance [--json]       the EU AI Act compliance report
   help                      this text
 
 Without --id the kernel allocates an id. --cap may be repeated or take a
@@ -223,6 +302,9 @@ A limit N is a number, 'none' (no limit) or, for an agent, 'default' (follow
 the defaults). SIZE is bytes, or a number with K, M or G (powers of 1024).
 An action A is log, throttle (CPU quota and syscall flood only), kill,
 restart or, for an agent, default. PRESET is default, permissive or strict.
+RISK is minimal, limited (the default), high or unacceptable (always refused).
+A patch that widens a policy needs CAP_SYS_ADMIN from outside the agent; the
+agent's owner may narrow it. Admin is never granted by a patch.
 ",
         caps.join(", ")
     )
@@ -234,6 +316,8 @@ pub fn alias(argv0: &OsStr) -> Option<&'static str> {
         "asmstatus" => Some("status"),
         "asmlist" => Some("list"),
         "asminfo" => Some("info"),
+        "asmpolicy" => Some("policy"),
+        "compliance" => Some("compliance"),
         _ => None,
     }
 }
@@ -274,6 +358,13 @@ pub fn parse(argv0: &OsStr, args: Vec<OsString>) -> Result<Command, Error> {
         "limits" => parse_limits(&mut args),
         "recovery" => parse_recovery(&mut args),
         "heartbeat" => parse_heartbeat(&mut args),
+        "policy" => parse_policy(&mut args),
+        "patch" => parse_patch(&mut args),
+        "audit" => parse_audit(&mut args),
+        "oversight" => parse_oversight_command(&mut args),
+        "decision" => parse_decision(&mut args),
+        "sensitive" => parse_sensitive(&mut args),
+        "compliance" => parse_compliance(&mut args),
         other => Err(usage_error(format!("unknown command '{other}'"))),
     }
 }
@@ -517,12 +608,8 @@ fn parse_limits(args: &mut Args) -> Result<Command, Error> {
                 json = true;
             }
             Arg::Opt(name, inline) => {
-                let (slot, max) = match name.as_str() {
-                    "--cpu-quota-ms" => (&mut changes.cpu_quota_ms, u64::from(u32::MAX)),
-                    "--mem" => (&mut changes.mem_limit_bytes, u64::MAX),
-                    "--syscall-rate" => (&mut changes.syscall_rate, u64::from(u32::MAX)),
-                    "--watchdog-ms" => (&mut changes.watchdog_ms, u64::from(u32::MAX)),
-                    _ => return Err(args.unexpected(&arg)),
+                let Some((slot, max)) = limit_option(&mut changes, name) else {
+                    return Err(args.unexpected(&arg));
                 };
                 let value = args.value(name, inline.clone())?;
                 *slot = Some(parse_limit(name, &value, max)?);
@@ -554,6 +641,28 @@ fn parse_limits(args: &mut Args) -> Result<Command, Error> {
     })
 }
 
+/// The limit option `name` of `limits` and `patch ID limits` changes, and
+/// the field's "no limit" value. The short names are what `recovery` calls
+/// the same faults; accepting them here saves a trip to the usage text.
+fn limit_option<'a>(
+    changes: &'a mut LimitChanges,
+    name: &str,
+) -> Option<(&'a mut Option<Limit>, u64)> {
+    let none32 = u64::from(u32::MAX);
+    Some(match name {
+        "--cpu-quota-ms" | "--cpu-quota" => (&mut changes.cpu_quota_ms, none32),
+        "--mem" | "--memory" => (&mut changes.mem_limit_bytes, u64::MAX),
+        "--syscall-rate" => (&mut changes.syscall_rate, none32),
+        "--watchdog-ms" | "--watchdog" => (&mut changes.watchdog_ms, none32),
+        _ => return None,
+    })
+}
+
+/// Whether limit option `name` takes a size (K, M, G).
+fn is_size_option(name: &str) -> bool {
+    name == "--mem" || name == "--memory"
+}
+
 /// A limit: `none`, `default`, or a number below `max`, the field's "no
 /// limit" value. 0 is refused: it means "default" for an agent and "none"
 /// in the defaults, and the user should say which.
@@ -561,7 +670,7 @@ fn parse_limit(name: &str, text: &str, max: u64) -> Result<Limit, Error> {
     let value = match text {
         "none" => return Ok(Limit::Unlimited),
         "default" => return Ok(Limit::Default),
-        _ if name == "--mem" => parse_size(text),
+        _ if is_size_option(name) => parse_size(text),
         _ => text.parse::<u64>().ok(),
     };
     match value {
@@ -569,8 +678,8 @@ fn parse_limit(name: &str, text: &str, max: u64) -> Result<Limit, Error> {
         Some(0) => Err(usage_error(format!(
             "invalid value '0' for {name} (use none for no limit, or default)"
         ))),
-        _ if name == "--mem" => Err(usage_error(format!(
-            "invalid size '{text}' for --mem (expected bytes, or a number with K, M or G)"
+        _ if is_size_option(name) => Err(usage_error(format!(
+            "invalid size '{text}' for {name} (expected bytes, or a number with K, M or G)"
         ))),
         _ => Err(usage_error(format!(
             "invalid value '{text}' for {name} (expected 1 to {}, none or default)",
@@ -687,6 +796,7 @@ struct SpecBuilder {
     capabilities: u64,
     scope: String,
     auto_restart: u32,
+    risk_level: u32,
 }
 
 impl SpecBuilder {
@@ -706,6 +816,16 @@ impl SpecBuilder {
                 self.auto_restart = value.parse().map_err(|_| {
                     usage_error(format!(
                         "invalid restart count '{value}' for --auto-restart"
+                    ))
+                })?;
+            }
+            // Unacceptable is sent all the same: the kernel refuses it and
+            // audits the refusal, which is the record the Act asks for.
+            "--risk" => {
+                let value = args.value(name, inline)?;
+                self.risk_level = parse_risk(&value).ok_or_else(|| {
+                    usage_error(format!(
+                        "unknown risk level '{value}' (known: minimal, limited, high, unacceptable)"
                     ))
                 })?;
             }
@@ -742,6 +862,7 @@ impl SpecBuilder {
             capabilities: self.capabilities,
             scope: self.scope,
             auto_restart: self.auto_restart,
+            risk_level: self.risk_level,
         })
     }
 }
@@ -749,6 +870,7 @@ impl SpecBuilder {
 fn parse_run(args: &mut Args) -> Result<Command, Error> {
     let mut spec = SpecBuilder::default();
     let mut quiet = false;
+    let mut no_landlock = false;
     let mut program = None;
     while let Some(arg) = args.next()? {
         if spec.take(args, &arg)? {
@@ -759,6 +881,10 @@ fn parse_run(args: &mut Args) -> Result<Command, Error> {
             Arg::Opt(ref name, ref inline) if name == "--quiet" || name == "-q" => {
                 flag(name, inline.as_ref())?;
                 quiet = true;
+            }
+            Arg::Opt(ref name, ref inline) if name == "--no-landlock" => {
+                flag(name, inline.as_ref())?;
+                no_landlock = true;
             }
             // The command starts after "--", or at the first argument that
             // is not an option; its own options are not ours.
@@ -778,6 +904,7 @@ fn parse_run(args: &mut Args) -> Result<Command, Error> {
     Ok(Command::Run {
         spec,
         quiet,
+        no_landlock,
         program,
         args: args.rest.by_ref().collect(),
     })
@@ -811,6 +938,343 @@ fn parse_register(args: &mut Args) -> Result<Command, Error> {
     let target = target.ok_or_else(|| usage_error("register needs --pid or --cgroup"))?;
     let spec = spec.build("register")?;
     Ok(Command::Register { spec, target })
+}
+
+fn parse_policy(args: &mut Args) -> Result<Command, Error> {
+    let (mut id, mut json) = (None, false);
+    while let Some(arg) = args.next()? {
+        match &arg {
+            a if is_help(a) => return Ok(Command::Help),
+            Arg::Opt(name, inline) if name == "--json" => {
+                flag(name, inline.as_ref())?;
+                json = true;
+            }
+            Arg::Positional(p) if id.is_none() => id = Some(parse_id(utf8(p)?)?),
+            _ => return Err(args.unexpected(&arg)),
+        }
+    }
+    let id = id.ok_or_else(|| usage_error("policy needs an agent id"))?;
+    Ok(Command::Policy { id, json })
+}
+
+/// The changes `patch` knows, as the usage text and the errors list them.
+const PATCH_CHANGES: &str = "add-cap, remove-cap, scope, auto-restart, limits or risk";
+
+/// `patch ID CHANGE ARGS`: the id, the change, then what the change takes.
+fn parse_patch(args: &mut Args) -> Result<Command, Error> {
+    let mut words = Vec::new();
+    let mut changes = LimitChanges::default();
+    while let Some(arg) = args.next()? {
+        match &arg {
+            a if is_help(a) => return Ok(Command::Help),
+            Arg::Positional(p) => words.push(utf8(p)?.to_string()),
+            // Only `limits` takes options, and only after its name.
+            Arg::Opt(name, inline) if words.get(1).is_some_and(|w| w == "limits") => {
+                let Some((slot, max)) = limit_option(&mut changes, name) else {
+                    return Err(usage_error(format!(
+                        "unknown option '{name}' for patch limits \
+                         (known: --cpu-quota-ms, --mem, --syscall-rate, --watchdog-ms)"
+                    )));
+                };
+                let value = args.value(name, inline.clone())?;
+                *slot = Some(parse_limit(name, &value, max)?);
+            }
+            _ => return Err(args.unexpected(&arg)),
+        }
+    }
+    let mut words = words.into_iter();
+    let id = parse_id(
+        &words
+            .next()
+            .ok_or_else(|| usage_error("patch needs an agent id"))?,
+    )?;
+    let what = words
+        .next()
+        .ok_or_else(|| usage_error(format!("patch needs a change: {PATCH_CHANGES}")))?;
+    let operands: Vec<String> = words.collect();
+    // The one operand of the changes that take one.
+    let single = |what: &str, expected: &str| -> Result<String, Error> {
+        match operands.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(usage_error(format!("patch {what} needs {expected}"))),
+            [_, extra, ..] => Err(usage_error(format!(
+                "unexpected argument '{extra}' for patch {what}"
+            ))),
+        }
+    };
+    let change = match what.as_str() {
+        "add-cap" | "remove-cap" => {
+            if operands.is_empty() {
+                return Err(usage_error(format!("patch {what} needs capability names")));
+            }
+            let bits = operands
+                .iter()
+                .try_fold(0, |bits, list| parse_caps(list).map(|b| bits | b))?;
+            if what == "add-cap" {
+                PatchChange::AddCaps(bits)
+            } else {
+                PatchChange::RemoveCaps(bits)
+            }
+        }
+        "scope" => match single("scope", "a path, or none")?.as_str() {
+            "none" => PatchChange::Scope(String::new()),
+            path => PatchChange::Scope(check_path("scope", path)?.to_string()),
+        },
+        "auto-restart" => {
+            let value = single("auto-restart", "a restart count")?;
+            PatchChange::AutoRestart(value.parse().map_err(|_| {
+                usage_error(format!(
+                    "invalid restart count '{value}' for patch auto-restart"
+                ))
+            })?)
+        }
+        "risk" => {
+            let value = single("risk", "a risk level: minimal, limited or high")?;
+            match parse_risk(&value) {
+                Some(ASM_RISK_UNACCEPTABLE) => {
+                    return Err(usage_error(
+                        "risk level Unacceptable is prohibited: a patch may set minimal, limited or high",
+                    ))
+                }
+                Some(risk) => PatchChange::Risk(risk),
+                None => {
+                    return Err(usage_error(format!(
+                        "unknown risk level '{value}' (known: minimal, limited, high)"
+                    )))
+                }
+            }
+        }
+        "limits" => {
+            if let Some(extra) = operands.first() {
+                return Err(usage_error(format!(
+                    "unexpected argument '{extra}' for patch limits"
+                )));
+            }
+            if changes.is_empty() {
+                return Err(usage_error(
+                    "patch limits needs at least one of --cpu-quota-ms, --mem, --syscall-rate, --watchdog-ms",
+                ));
+            }
+            PatchChange::Limits(changes)
+        }
+        other => {
+            return Err(usage_error(format!(
+                "unknown change '{other}' for patch (known: {PATCH_CHANGES})"
+            )))
+        }
+    };
+    Ok(Command::Patch { id, change })
+}
+
+/// An absolute path that fits the ABI's path fields (`what` names it in
+/// errors).
+fn check_path<'a>(what: &str, path: &'a str) -> Result<&'a str, Error> {
+    if path.len() >= ASM_SCOPE_LEN {
+        return Err(usage_error(format!(
+            "{what} must be at most {} bytes long",
+            ASM_SCOPE_LEN - 1
+        )));
+    }
+    if !path.starts_with('/') {
+        return Err(usage_error(format!(
+            "{what} '{path}' is not an absolute path"
+        )));
+    }
+    Ok(path)
+}
+
+/// A note or a decision: text that fits `struct asm_note`, without the
+/// control characters the kernel refuses.
+fn check_text(what: &str, text: &str) -> Result<(), Error> {
+    if text.len() >= ASM_NOTE_LEN {
+        return Err(usage_error(format!(
+            "{what} must be at most {} bytes long",
+            ASM_NOTE_LEN - 1
+        )));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(usage_error(format!(
+            "{what} must be printable text (no newlines or control characters)"
+        )));
+    }
+    Ok(())
+}
+
+/// `audit [--from SEQ] [--json | --export FILE]` or `audit verify [FILE]`.
+fn parse_audit(args: &mut Args) -> Result<Command, Error> {
+    let (mut from, mut json, mut export) = (None, false, None);
+    let mut verify = false;
+    let mut file = None;
+    while let Some(arg) = args.next()? {
+        match &arg {
+            a if is_help(a) => return Ok(Command::Help),
+            Arg::Positional(p) if !verify && from.is_none() && !json && export.is_none() => {
+                match utf8(p)? {
+                    "verify" => verify = true,
+                    _ => return Err(args.unexpected(&arg)),
+                }
+            }
+            Arg::Positional(p) if verify && file.is_none() => file = Some(PathBuf::from(p)),
+            Arg::Opt(name, inline) if name == "--json" && !verify => {
+                flag(name, inline.as_ref())?;
+                json = true;
+            }
+            Arg::Opt(name, inline) if name == "--from" && !verify => {
+                let value = args.value(name, inline.clone())?;
+                from = Some(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| usage_error(format!("invalid seq '{value}' for --from")))?,
+                );
+            }
+            Arg::Opt(name, inline) if name == "--export" && !verify => {
+                export = Some(PathBuf::from(args.value(name, inline.clone())?));
+            }
+            _ if verify => {
+                return Err(usage_error(format!(
+                    "{} for audit verify",
+                    match &arg {
+                        Arg::Opt(name, _) => format!("unknown option '{name}'"),
+                        _ => "unexpected argument".to_string(),
+                    }
+                )))
+            }
+            _ => return Err(args.unexpected(&arg)),
+        }
+    }
+    if verify {
+        return Ok(Command::AuditVerify { file });
+    }
+    if json && export.is_some() {
+        return Err(usage_error(
+            "--export writes JSON to its file; leave out --json",
+        ));
+    }
+    Ok(Command::Audit {
+        from: from.unwrap_or(0),
+        json,
+        export,
+    })
+}
+
+/// `oversight ID ACTION [--note TEXT]`.
+fn parse_oversight_command(args: &mut Args) -> Result<Command, Error> {
+    let (mut id, mut action, mut note) = (None, None, String::new());
+    while let Some(arg) = args.next()? {
+        match &arg {
+            a if is_help(a) => return Ok(Command::Help),
+            Arg::Positional(p) if id.is_none() => id = Some(parse_id(utf8(p)?)?),
+            Arg::Positional(p) if action.is_none() => {
+                let text = utf8(p)?;
+                action = Some(parse_oversight(text).ok_or_else(|| {
+                    usage_error(format!(
+                        "unknown oversight action '{text}' (known: review, approve, reject, stop)"
+                    ))
+                })?);
+            }
+            Arg::Opt(name, inline) if name == "--note" => {
+                note = args.value(name, inline.clone())?;
+                check_text("--note", &note)?;
+            }
+            _ => return Err(args.unexpected(&arg)),
+        }
+    }
+    let id = id.ok_or_else(|| usage_error("oversight needs an agent id"))?;
+    let action = action
+        .ok_or_else(|| usage_error("oversight needs an action: review, approve, reject or stop"))?;
+    Ok(Command::Oversight { id, action, note })
+}
+
+/// `decision TEXT`: the words after the command, joined by spaces, so that
+/// the text need not be quoted; after `--` a word may start with `-`.
+fn parse_decision(args: &mut Args) -> Result<Command, Error> {
+    let mut words = Vec::new();
+    while let Some(arg) = args.next()? {
+        match &arg {
+            a if is_help(a) && words.is_empty() => return Ok(Command::Help),
+            Arg::Positional(p) => words.push(utf8(p)?.to_string()),
+            Arg::DashDash => {
+                for rest in args.rest.by_ref() {
+                    words.push(utf8(&rest)?.to_string());
+                }
+            }
+            _ => return Err(args.unexpected(&arg)),
+        }
+    }
+    let text = words.join(" ");
+    if text.is_empty() {
+        return Err(usage_error("decision needs a text"));
+    }
+    check_text("the decision", &text)?;
+    Ok(Command::Decision { text })
+}
+
+/// `sensitive [list] [--json]`, `sensitive add PATH`, `sensitive remove PATH`.
+fn parse_sensitive(args: &mut Args) -> Result<Command, Error> {
+    let mut words = Vec::new();
+    let mut json = false;
+    while let Some(arg) = args.next()? {
+        match &arg {
+            a if is_help(a) => return Ok(Command::Help),
+            Arg::Opt(name, inline) if name == "--json" => {
+                flag(name, inline.as_ref())?;
+                json = true;
+            }
+            Arg::Positional(p) => words.push(utf8(p)?.to_string()),
+            _ => return Err(args.unexpected(&arg)),
+        }
+    }
+    let change = match words.as_slice() {
+        [] => None,
+        [list] if list == "list" => None,
+        [op, path] if op == "add" || op == "remove" => {
+            let path = check_path("path", path)?.to_string();
+            Some(if op == "add" {
+                SensitiveChange::Add(path)
+            } else {
+                SensitiveChange::Remove(path)
+            })
+        }
+        [op] if op == "add" || op == "remove" => {
+            return Err(usage_error(format!("sensitive {op} needs a path")))
+        }
+        [op, _, extra, ..] if op == "add" || op == "remove" => {
+            return Err(usage_error(format!(
+                "unexpected argument '{extra}' for sensitive {op}"
+            )))
+        }
+        [list, extra, ..] if list == "list" => {
+            return Err(usage_error(format!(
+                "unexpected argument '{extra}' for sensitive list"
+            )))
+        }
+        [other, ..] => {
+            return Err(usage_error(format!(
+                "unknown sensitive command '{other}' (known: list, add, remove)"
+            )))
+        }
+    };
+    if json && change.is_some() {
+        return Err(usage_error(
+            "--json only applies to listing the sensitive paths",
+        ));
+    }
+    Ok(Command::Sensitive { change, json })
+}
+
+fn parse_compliance(args: &mut Args) -> Result<Command, Error> {
+    let mut json = false;
+    while let Some(arg) = args.next()? {
+        match &arg {
+            a if is_help(a) => return Ok(Command::Help),
+            Arg::Opt(name, inline) if name == "--json" => {
+                flag(name, inline.as_ref())?;
+                json = true;
+            }
+            _ => return Err(args.unexpected(&arg)),
+        }
+    }
+    Ok(Command::Compliance { json })
 }
 
 /// An agent id the user typed: 1 to `ASM_ID_MAX` (0 means "allocate one"
@@ -865,6 +1329,7 @@ mod tests {
             capabilities: 0,
             scope: String::new(),
             auto_restart: 0,
+            risk_level: asm_abi::ASM_RISK_DEFAULT,
         }
     }
 
@@ -972,8 +1437,10 @@ mod tests {
                     capabilities: ASM_CAP_FS_BASIC | ASM_CAP_NET_CLIENT | ASM_CAP_LLM_ACCESS,
                     scope: "/tmp/ws/".into(),
                     auto_restart: 3,
+                    risk_level: 0,
                 },
                 quiet: true,
+                no_landlock: false,
                 program: "python3".into(),
                 args: vec!["agent.py".into(), "--name".into(), "--".into()],
             })
@@ -984,8 +1451,19 @@ mod tests {
             Ok(Command::Run {
                 spec: spec("a"),
                 quiet: false,
+                no_landlock: false,
                 program: "sleep".into(),
                 args: vec!["-x".into()],
+            })
+        );
+        assert_eq!(
+            asmctl(&["run", "--no-landlock", "--name", "a", "sleep"]),
+            Ok(Command::Run {
+                spec: spec("a"),
+                quiet: false,
+                no_landlock: true,
+                program: "sleep".into(),
+                args: vec![],
             })
         );
     }
@@ -1404,6 +1882,401 @@ mod tests {
         ] {
             assert_eq!(usage_msg(args), want, "{args:?}");
         }
+    }
+
+    #[test]
+    fn risk_option_of_run_and_register() {
+        assert_eq!(
+            asmctl(&["register", "--pid", "42", "--name", "n", "--risk", "high"]),
+            Ok(Command::Register {
+                spec: AgentSpec {
+                    risk_level: asm_abi::ASM_RISK_HIGH,
+                    ..spec("n")
+                },
+                target: Target::Pid(42),
+            })
+        );
+        // Unacceptable reaches the kernel, which refuses and audits it.
+        let run = asmctl(&["run", "--risk=Unacceptable", "--name", "a", "true"]);
+        assert!(
+            matches!(&run, Ok(Command::Run { spec, .. })
+                if spec.risk_level == asm_abi::ASM_RISK_UNACCEPTABLE),
+            "{run:?}"
+        );
+        let run = asmctl(&["run", "--risk", "minimal", "--name", "a", "true"]);
+        assert!(
+            matches!(&run, Ok(Command::Run { spec, .. })
+                if spec.risk_level == asm_abi::ASM_RISK_MINIMAL),
+            "{run:?}"
+        );
+        assert_eq!(
+            usage_msg(&["register", "--pid", "1", "--name", "a", "--risk", "low"]),
+            "unknown risk level 'low' (known: minimal, limited, high, unacceptable)"
+        );
+    }
+
+    #[test]
+    fn patch_command() {
+        let patch = |id, change| Ok(Command::Patch { id, change });
+        assert_eq!(
+            asmctl(&["patch", "100", "add-cap", "FsBasic,net_client"]),
+            patch(
+                100,
+                PatchChange::AddCaps(ASM_CAP_FS_BASIC | ASM_CAP_NET_CLIENT)
+            )
+        );
+        // Admin is sent: the kernel refuses it and audits the attempt.
+        assert_eq!(
+            asmctl(&["patch", "100", "add-cap", "Admin"]),
+            patch(100, PatchChange::AddCaps(asm_abi::ASM_CAP_ADMIN))
+        );
+        assert_eq!(
+            asmctl(&["patch", "7", "remove-cap", "LlmAccess", "fs_basic"]),
+            patch(
+                7,
+                PatchChange::RemoveCaps(ASM_CAP_LLM_ACCESS | ASM_CAP_FS_BASIC)
+            )
+        );
+        assert_eq!(
+            asmctl(&["patch", "100", "scope", "/tmp/safe_zone/"]),
+            patch(100, PatchChange::Scope("/tmp/safe_zone/".into()))
+        );
+        assert_eq!(
+            asmctl(&["patch", "100", "scope", "none"]),
+            patch(100, PatchChange::Scope(String::new()))
+        );
+        assert_eq!(
+            asmctl(&["patch", "100", "auto-restart", "5"]),
+            patch(100, PatchChange::AutoRestart(5))
+        );
+        assert_eq!(
+            asmctl(&["patch", "100", "risk", "High"]),
+            patch(100, PatchChange::Risk(asm_abi::ASM_RISK_HIGH))
+        );
+        // The limits options of `limits`, and the names `recovery` uses.
+        assert_eq!(
+            asmctl(&[
+                "patch",
+                "100",
+                "limits",
+                "--cpu-quota",
+                "200",
+                "--memory=64M",
+                "--syscall-rate",
+                "none",
+                "--watchdog-ms",
+                "default",
+            ]),
+            patch(
+                100,
+                PatchChange::Limits(LimitChanges {
+                    cpu_quota_ms: Some(Limit::Value(200)),
+                    mem_limit_bytes: Some(Limit::Value(64 << 20)),
+                    syscall_rate: Some(Limit::Unlimited),
+                    watchdog_ms: Some(Limit::Default),
+                })
+            )
+        );
+        assert_eq!(
+            asmctl(&["patch", "100", "limits", "--mem", "1G", "--watchdog", "100"]),
+            patch(
+                100,
+                PatchChange::Limits(LimitChanges {
+                    mem_limit_bytes: Some(Limit::Value(1 << 30)),
+                    watchdog_ms: Some(Limit::Value(100)),
+                    ..LimitChanges::default()
+                })
+            )
+        );
+        assert!(asmctl(&["patch", "1", "risk", "high"]).is_ok_and(|c| !c.json()));
+    }
+
+    #[test]
+    fn bad_patch_command_lines() {
+        for (args, want) in [
+            (&["patch"][..], "patch needs an agent id"),
+            (
+                &["patch", "100"],
+                "patch needs a change: add-cap, remove-cap, scope, auto-restart, limits or risk",
+            ),
+            (
+                &["patch", "x", "risk", "high"],
+                "invalid agent id 'x' (expected 1 to 2147483647)",
+            ),
+            (
+                &["patch", "100", "grant", "FsBasic"],
+                "unknown change 'grant' for patch (known: add-cap, remove-cap, scope, auto-restart, limits or risk)",
+            ),
+            (&["patch", "100", "add-cap"], "patch add-cap needs capability names"),
+            (
+                &["patch", "100", "add-cap", "Root"],
+                "unknown capability 'Root' (known: FsBasic, FsExtended, NetClient, \
+                 NetServer, AudioControl, LlmAccess, ProcessSpawn, Admin)",
+            ),
+            (&["patch", "100", "scope"], "patch scope needs a path, or none"),
+            (
+                &["patch", "100", "scope", "tmp/x"],
+                "scope 'tmp/x' is not an absolute path",
+            ),
+            (
+                &["patch", "100", "scope", "/a", "/b"],
+                "unexpected argument '/b' for patch scope",
+            ),
+            (
+                &["patch", "100", "auto-restart", "many"],
+                "invalid restart count 'many' for patch auto-restart",
+            ),
+            (
+                &["patch", "100", "risk", "unacceptable"],
+                "risk level Unacceptable is prohibited: a patch may set minimal, limited or high",
+            ),
+            (
+                &["patch", "100", "risk", "extreme"],
+                "unknown risk level 'extreme' (known: minimal, limited, high)",
+            ),
+            (
+                &["patch", "100", "risk"],
+                "patch risk needs a risk level: minimal, limited or high",
+            ),
+            (
+                &["patch", "100", "limits"],
+                "patch limits needs at least one of --cpu-quota-ms, --mem, --syscall-rate, --watchdog-ms",
+            ),
+            (
+                &["patch", "100", "limits", "--cpu", "5"],
+                "unknown option '--cpu' for patch limits (known: --cpu-quota-ms, --mem, --syscall-rate, --watchdog-ms)",
+            ),
+            (
+                &["patch", "100", "limits", "--mem", "0"],
+                "invalid value '0' for --mem (use none for no limit, or default)",
+            ),
+            (
+                &["patch", "100", "limits", "--memory", "lots"],
+                "invalid size 'lots' for --memory (expected bytes, or a number with K, M or G)",
+            ),
+            (
+                &["patch", "100", "limits", "5", "--mem", "1G"],
+                "unexpected argument '5' for patch limits",
+            ),
+            // Options belong to limits, after its name.
+            (
+                &["patch", "100", "--mem", "1G", "limits"],
+                "unknown option '--mem' for patch",
+            ),
+            (
+                &["patch", "100", "risk", "high", "--json"],
+                "unknown option '--json' for patch",
+            ),
+        ] {
+            assert_eq!(usage_msg(args), want, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn audit_commands() {
+        assert_eq!(
+            asmctl(&["audit"]),
+            Ok(Command::Audit {
+                from: 0,
+                json: false,
+                export: None
+            })
+        );
+        assert_eq!(
+            asmctl(&["audit", "--json", "--from", "17"]),
+            Ok(Command::Audit {
+                from: 17,
+                json: true,
+                export: None
+            })
+        );
+        assert_eq!(
+            asmctl(&["audit", "--export=/tmp/trail.json"]),
+            Ok(Command::Audit {
+                from: 0,
+                json: false,
+                export: Some("/tmp/trail.json".into())
+            })
+        );
+        assert_eq!(
+            asmctl(&["audit", "verify"]),
+            Ok(Command::AuditVerify { file: None })
+        );
+        assert_eq!(
+            asmctl(&["audit", "verify", "trail.json"]),
+            Ok(Command::AuditVerify {
+                file: Some("trail.json".into())
+            })
+        );
+        assert!(asmctl(&["audit", "--json"]).is_ok_and(|c| c.json()));
+        for (args, want) in [
+            (
+                &["audit", "--from", "-1"][..],
+                "invalid seq '-1' for --from",
+            ),
+            (&["audit", "--from"], "--from needs a value"),
+            (
+                &["audit", "--json", "--export", "f"],
+                "--export writes JSON to its file; leave out --json",
+            ),
+            (&["audit", "list"], "unexpected argument 'list' for audit"),
+            (
+                &["audit", "--json", "verify"],
+                "unexpected argument 'verify' for audit",
+            ),
+            (
+                &["audit", "verify", "a", "b"],
+                "unexpected argument for audit verify",
+            ),
+            (
+                &["audit", "verify", "--json"],
+                "unknown option '--json' for audit verify",
+            ),
+        ] {
+            assert_eq!(usage_msg(args), want, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn oversight_and_decision_commands() {
+        assert_eq!(
+            asmctl(&["oversight", "100", "approve"]),
+            Ok(Command::Oversight {
+                id: 100,
+                action: asm_abi::ASM_OVERSIGHT_APPROVE,
+                note: String::new()
+            })
+        );
+        assert_eq!(
+            asmctl(&["oversight", "--note", "rm -rf seen", "101", "stop"]),
+            Ok(Command::Oversight {
+                id: 101,
+                action: asm_abi::ASM_OVERSIGHT_STOP,
+                note: "rm -rf seen".into()
+            })
+        );
+        assert_eq!(
+            asmctl(&["decision", "chose", "plan", "B"]),
+            Ok(Command::Decision {
+                text: "chose plan B".into()
+            })
+        );
+        assert_eq!(
+            asmctl(&["decision", "--", "-x is safer"]),
+            Ok(Command::Decision {
+                text: "-x is safer".into()
+            })
+        );
+        for (args, want) in [
+            (&["oversight"][..], "oversight needs an agent id"),
+            (
+                &["oversight", "100"],
+                "oversight needs an action: review, approve, reject or stop",
+            ),
+            (
+                &["oversight", "100", "pause"],
+                "unknown oversight action 'pause' (known: review, approve, reject, stop)",
+            ),
+            (
+                &["oversight", "100", "review", "--note", &"n".repeat(128)],
+                "--note must be at most 127 bytes long",
+            ),
+            (
+                &["oversight", "100", "review", "--note", "two\nlines"],
+                "--note must be printable text (no newlines or control characters)",
+            ),
+            (&["decision"], "decision needs a text"),
+            (
+                &["decision", &"d".repeat(128)],
+                "the decision must be at most 127 bytes long",
+            ),
+            (
+                &["decision", "--json", "x"],
+                "unknown option '--json' for decision",
+            ),
+        ] {
+            assert_eq!(usage_msg(args), want, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn sensitive_command() {
+        let sensitive = |change, json| Ok(Command::Sensitive { change, json });
+        assert_eq!(asmctl(&["sensitive"]), sensitive(None, false));
+        assert_eq!(
+            asmctl(&["sensitive", "list", "--json"]),
+            sensitive(None, true)
+        );
+        assert_eq!(
+            asmctl(&["sensitive", "add", "/etc/shadow"]),
+            sensitive(Some(SensitiveChange::Add("/etc/shadow".into())), false)
+        );
+        assert_eq!(
+            asmctl(&["sensitive", "remove", "/srv/keys/"]),
+            sensitive(Some(SensitiveChange::Remove("/srv/keys/".into())), false)
+        );
+        for (args, want) in [
+            (&["sensitive", "add"][..], "sensitive add needs a path"),
+            (
+                &["sensitive", "add", "secrets"],
+                "path 'secrets' is not an absolute path",
+            ),
+            (
+                &["sensitive", "add", "/a", "/b"],
+                "unexpected argument '/b' for sensitive add",
+            ),
+            (
+                &["sensitive", "list", "/a"],
+                "unexpected argument '/a' for sensitive list",
+            ),
+            (
+                &["sensitive", "mark", "/a"],
+                "unknown sensitive command 'mark' (known: list, add, remove)",
+            ),
+            (
+                &["sensitive", "add", "/a", "--json"],
+                "--json only applies to listing the sensitive paths",
+            ),
+        ] {
+            assert_eq!(usage_msg(args), want, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn policy_and_compliance_commands() {
+        let call = |argv0: &str, args: &[&str]| {
+            parse(OsStr::new(argv0), args.iter().map(OsString::from).collect())
+        };
+        assert_eq!(
+            asmctl(&["policy", "100"]),
+            Ok(Command::Policy {
+                id: 100,
+                json: false
+            })
+        );
+        assert_eq!(
+            call("/usr/bin/asmpolicy", &["--json", "7"]),
+            Ok(Command::Policy { id: 7, json: true })
+        );
+        assert_eq!(
+            asmctl(&["compliance"]),
+            Ok(Command::Compliance { json: false })
+        );
+        assert_eq!(
+            call("compliance", &["--json"]),
+            Ok(Command::Compliance { json: true })
+        );
+        assert_eq!(alias(OsStr::new("/sbin/asmpolicy")), Some("policy"));
+        assert_eq!(alias(OsStr::new("compliance")), Some("compliance"));
+        assert_eq!(usage_msg(&["policy"]), "policy needs an agent id");
+        assert_eq!(
+            usage_msg(&["compliance", "100"]),
+            "unexpected argument '100' for compliance"
+        );
+        assert!(matches!(
+            call("asmpolicy", &[]),
+            Err(Error::Usage(m)) if m == "policy needs an agent id"
+        ));
     }
 
     #[test]

@@ -3,23 +3,33 @@
 //! What each command does: the requests it makes through `sys`, in which
 //! order, and which view of the answer it prints.
 
-use crate::args::{ActionChange, AgentSpec, Command, Limit, LimitChanges, PolicyTarget, Target};
+use crate::args::{
+    ActionChange, AgentSpec, Command, Limit, LimitChanges, PatchChange, PolicyTarget,
+    SensitiveChange, Target,
+};
 use crate::error::{Error, Op};
 use crate::model::{
-    Actions, AgentInfo, History, Limits, LimitsView, RecoveryView, Telemetry, TopRow,
+    audit_records, Actions, AgentInfo, AuditRecord, AuditTrail, AuditView, ComplianceReport,
+    History, Limits, LimitsView, PolicyView, RecoveryView, SensitiveView, Telemetry, TopRow,
 };
 use crate::render;
 use crate::sys::{self, Device, Errno};
 use asm_abi::{
-    AsmFaultPolicy, AsmRegister, ASM_DEVICE_PATH, ASM_FP_EFFECTIVE, ASM_FP_SET_ACTIONS,
-    ASM_FP_SET_LIMITS, ASM_HISTORY_WINDOWS, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64, ASM_PRESET_NONE,
+    verify_audit_chain, AsmAuditEntry, AsmAuditRead, AsmFaultPolicy, AsmNote, AsmPatch,
+    AsmRegister, AsmSensitive, ASM_AUDIT_ENTRIES, ASM_CAP_ADMIN, ASM_DEVICE_PATH, ASM_FP_EFFECTIVE,
+    ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_HISTORY_WINDOWS, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64,
+    ASM_OVERSIGHT_APPROVE, ASM_OVERSIGHT_REJECT, ASM_OVERSIGHT_REVIEW, ASM_OVERSIGHT_STOP,
+    ASM_PATCH_ADD_CAPABILITY, ASM_PATCH_REMOVE_CAPABILITY, ASM_PATCH_SET_AUTO_RESTART,
+    ASM_PATCH_SET_LIMITS, ASM_PATCH_SET_RISK, ASM_PATCH_UPDATE_SCOPE, ASM_PRESET_NONE,
+    ASM_SENSITIVE_ADD, ASM_SENSITIVE_GET, ASM_SENSITIVE_MAX, ASM_SENSITIVE_REMOVE,
     ASM_TARGET_CGROUP, ASM_TARGET_PID, ASM_TARGET_SELF,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{self, IsTerminal, Write};
 use std::os::fd::AsRawFd;
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Runs `command`; returns only when it is done (`run` on success does not
 /// return: the process has become the agent's command).
@@ -32,10 +42,34 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::Run {
             spec,
             quiet,
+            no_landlock,
             program,
             args,
         } => {
             let dev = open()?;
+            // Landlock before REGISTER: opening the rules' paths is not the
+            // agent's doing. It governs opens only, so `dev` keeps working.
+            if !no_landlock {
+                let scope = (!spec.scope.is_empty()).then(|| std::path::Path::new(&spec.scope));
+                match asm_landlock::apply(spec.capabilities, scope, &program) {
+                    Ok(asm_landlock::Status::Applied(_)) => {}
+                    Ok(asm_landlock::Status::Unsupported) => {
+                        if !quiet {
+                            eprintln!(
+                                "asmctl: warning: the kernel has no Landlock: running without \
+                                 it (the module still detects violations)"
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        return Err(Error::Failed(format!(
+                            "cannot apply the Landlock ruleset: {}: {}",
+                            e.what(),
+                            Errno(e.errno())
+                        )))
+                    }
+                }
+            }
             let id = register(&dev, &spec, &Target::Caller)?;
             if spec.id == 0 && !quiet {
                 eprintln!("asmctl: agent {id}");
@@ -77,6 +111,14 @@ pub fn execute(command: Command) -> Result<(), Error> {
             let id = open()?.heartbeat().map_err(|e| Op::Heartbeat.fail(e))?;
             print(&format!("heartbeat: agent {id}\n"))
         }
+        Command::Patch { id, change } => patch(id, &change),
+        Command::Audit { from, json, export } => audit(from, json, export.as_deref()),
+        Command::AuditVerify { file } => audit_verify(file.as_deref()),
+        Command::Oversight { id, action, note } => oversight(id, action, &note),
+        Command::Decision { text } => decision(&text),
+        Command::Sensitive { change, json } => sensitive(change, json),
+        Command::Compliance { json } => compliance(json),
+        Command::Policy { id, json } => policy(id, json),
     }
 }
 
@@ -163,14 +205,20 @@ fn list(all: bool, json: bool) -> Result<(), Error> {
 }
 
 fn info(id: u32, json: bool) -> Result<(), Error> {
-    let bytes = open()?
-        .agent_info_json(id)
-        .map_err(|e| Op::Info(id).fail(e))?;
+    let dev = open()?;
+    let bytes = dev.agent_info_json(id).map_err(|e| Op::Info(id).fail(e))?;
     let doc = parse_doc(&bytes)?;
     if json {
         return print(&render::json(&doc));
     }
-    let agent = AgentInfo::deserialize(&doc).map_err(malformed)?;
+    let mut agent = AgentInfo::deserialize(&doc).map_err(malformed)?;
+    // A document without the risk level: GET_INFO has it (unless the
+    // module is older than risk levels; asminfo then shows none).
+    if agent.risk_level.is_none() {
+        if let Ok(raw) = dev.info(id) {
+            agent.risk_level = AgentInfo::from(&raw).risk_level;
+        }
+    }
     let now = sys::boottime_ns().map_err(|e| Op::Clock.fail(e))?;
     print(&render::info(&agent, now))
 }
@@ -390,9 +438,338 @@ fn register(dev: &Device, spec: &AgentSpec, target: &Target) -> Result<u32, Erro
         }
     };
     dev.register(&mut req)
-        .map_err(|e| Op::Register(target, spec.id).fail(e))?;
+        .map_err(|e| Op::Register(target, spec.id, spec.risk_level).fail(e))?;
     drop(cgroup);
     Ok(req.agent_id)
+}
+
+/// `ASM_IOC_PATCH_POLICY`: one change, reported with the audit entry that
+/// records it.
+fn patch(id: u32, change: &PatchChange) -> Result<(), Error> {
+    let dev = open()?;
+    // SET_LIMITS takes all four limits: those not given go back as they
+    // are, as `asmctl limits` does.
+    let current = match change {
+        PatchChange::Limits(_) => Some(
+            dev.fault_policy(id, 0)
+                .map_err(|e| Op::GetPolicy(id).fail(e))?,
+        ),
+        _ => None,
+    };
+    let mut req = patch_request(id, change, current.as_ref())?;
+    let grants_admin = matches!(change, PatchChange::AddCaps(bits) if bits & ASM_CAP_ADMIN != 0);
+    dev.patch(&mut req)
+        .map_err(|e| Op::Patch { id, grants_admin }.fail(e))?;
+    print(&render::patched(id, change, req.audit_seq))
+}
+
+/// The PATCH_POLICY request for `change`; `current` is the agent's own
+/// fault policy (GET without `ASM_FP_EFFECTIVE`), needed for limits only.
+fn patch_request(
+    id: u32,
+    change: &PatchChange,
+    current: Option<&AsmFaultPolicy>,
+) -> Result<AsmPatch, Error> {
+    let op = match change {
+        PatchChange::AddCaps(_) => ASM_PATCH_ADD_CAPABILITY,
+        PatchChange::RemoveCaps(_) => ASM_PATCH_REMOVE_CAPABILITY,
+        PatchChange::Scope(_) => ASM_PATCH_UPDATE_SCOPE,
+        PatchChange::AutoRestart(_) => ASM_PATCH_SET_AUTO_RESTART,
+        PatchChange::Limits(_) => ASM_PATCH_SET_LIMITS,
+        PatchChange::Risk(_) => ASM_PATCH_SET_RISK,
+    };
+    let mut req = AsmPatch::new(id, op);
+    match change {
+        PatchChange::AddCaps(bits) | PatchChange::RemoveCaps(bits) => req.value = *bits,
+        // args.rs bounded the length already; NUL cannot come from argv.
+        PatchChange::Scope(scope) => req
+            .set_scope(scope.as_bytes())
+            .map_err(|e| Error::Usage(format!("scope {e}")))?,
+        PatchChange::AutoRestart(n) => req.value = (*n).into(),
+        PatchChange::Risk(risk) => req.value = (*risk).into(),
+        PatchChange::Limits(changes) => {
+            // Without a current policy every limit not given follows the
+            // defaults (0).
+            let current = current
+                .copied()
+                .unwrap_or_else(|| AsmFaultPolicy::new(id, 0));
+            let limits = limits_request(PolicyTarget::Agent(id), &current, changes);
+            req.cpu_quota_ms = limits.cpu_quota_ms;
+            req.syscall_rate = limits.syscall_rate;
+            req.watchdog_ms = limits.watchdog_ms;
+            req.mem_limit_bytes = limits.mem_limit_bytes;
+        }
+    }
+    Ok(req)
+}
+
+/// How many GET_AUDIT calls one read of the trail makes at most. The
+/// kernel keeps `ASM_AUDIT_ENTRIES` and each call can return them all, so
+/// a few suffice even while entries are added; the bound keeps a reply
+/// that makes no progress from looping forever.
+const AUDIT_MAX_CALLS: usize = 64;
+
+/// Reads the trail from `from` on with `read` (GET_AUDIT from a seq),
+/// call after call until the kernel has no more.
+fn read_trail(
+    from: u64,
+    mut read: impl FnMut(u64) -> Result<(AsmAuditRead, Vec<AsmAuditEntry>), Errno>,
+) -> Result<AuditTrail, Error> {
+    let mut entries: Vec<AsmAuditEntry> = Vec::new();
+    let mut next = from;
+    let mut first_seq = None;
+    let (mut next_seq, mut dropped) = (0, 0);
+    for _ in 0..AUDIT_MAX_CALLS {
+        let (reply, batch) = read(next).map_err(|e| Op::Audit.fail(e))?;
+        first_seq.get_or_insert(reply.first_seq);
+        (next_seq, dropped) = (reply.next_seq, reply.dropped);
+        let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+            break;
+        };
+        // The first call may skip entries that are gone; a later one that
+        // does means the ring overwrote them while we read, and what we
+        // have would not be one piece of the trail.
+        if !entries.is_empty() && first.seq > next {
+            return Err(Error::Failed(format!(
+                "the audit trail overflowed while it was read (seq {next} to {} were overwritten); try again",
+                first.seq - 1
+            )));
+        }
+        let after = last.seq.saturating_add(1);
+        entries.extend_from_slice(&batch);
+        if after <= next || after >= next_seq {
+            break;
+        }
+        next = after;
+    }
+    Ok(AuditTrail {
+        first_seq: first_seq.unwrap_or(0),
+        next_seq,
+        dropped,
+        entries,
+    })
+}
+
+/// "seq A..B" of `entries`, or "" when there are none.
+fn seq_range(entries: &[AsmAuditEntry]) -> String {
+    match (entries.first(), entries.last()) {
+        (Some(first), Some(last)) => format!(", seq {}..{}", first.seq, last.seq),
+        _ => String::new(),
+    }
+}
+
+/// "N entries", or "1 entry".
+fn entries_text(n: usize) -> String {
+    match n {
+        1 => "1 entry".into(),
+        n => format!("{n} entries"),
+    }
+}
+
+fn audit(from: u64, json: bool, export: Option<&Path>) -> Result<(), Error> {
+    let dev = open()?;
+    let trail = read_trail(from, |from| dev.audit(from, ASM_AUDIT_ENTRIES))?;
+    if let Some(path) = export {
+        let records: Vec<AuditRecord> = trail.entries.iter().map(AuditRecord::from).collect();
+        let doc = serde_json::to_value(&records)
+            .map_err(|e| Error::Failed(format!("cannot render JSON: {e}")))?;
+        std::fs::write(path, render::json(&doc))
+            .map_err(|e| Error::Failed(format!("cannot write {}: {e}", path.display())))?;
+        return print(&format!(
+            "exported {}{} to {}\n",
+            entries_text(trail.entries.len()),
+            seq_range(&trail.entries),
+            path.display()
+        ));
+    }
+    if json {
+        return print_json(&AuditView::from(&trail));
+    }
+    print(&render::audit(&trail, &sys::utc_offset))
+}
+
+fn audit_verify(file: Option<&Path>) -> Result<(), Error> {
+    let (entries, next_seq) = match file {
+        Some(path) => (read_export(path)?, None),
+        None => {
+            let dev = open()?;
+            let trail = read_trail(0, |from| dev.audit(from, ASM_AUDIT_ENTRIES))?;
+            (trail.entries, Some(trail.next_seq))
+        }
+    };
+    print(&verdict(&entries, next_seq)?)
+}
+
+/// The entries of the export at `path`. An entry that cannot be an
+/// `asm_audit_entry` at all (a detail too long, a hash of the wrong size)
+/// was tampered with as surely as one whose hash is off.
+fn read_export(path: &Path) -> Result<Vec<AsmAuditEntry>, Error> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Failed(format!("cannot read {}: {e}", path.display())))?;
+    let not_export = |e: serde_json::Error| {
+        Error::Failed(format!("{} is not an audit export: {e}", path.display()))
+    };
+    let doc: Value = serde_json::from_slice(&bytes).map_err(not_export)?;
+    let records = audit_records(doc).map_err(not_export)?;
+    records
+        .iter()
+        .map(|r| {
+            AsmAuditEntry::try_from(r).map_err(|why| {
+                Error::Check(format!(
+                    "audit trail BROKEN at seq {}: malformed entry: {why}",
+                    r.seq
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The verdict on `entries`: the chain, and for the live trail
+/// (`next_seq` known) that it runs up to the newest entry.
+fn verdict(entries: &[AsmAuditEntry], next_seq: Option<u64>) -> Result<String, Error> {
+    let broken =
+        |seq: u64, why: String| Error::Check(format!("audit trail BROKEN at seq {seq}: {why}"));
+    verify_audit_chain(entries).map_err(|e| broken(e.seq, e.why.to_string()))?;
+    if let (Some(last), Some(next_seq)) = (entries.last(), next_seq) {
+        let after = last.seq.saturating_add(1);
+        if after != next_seq {
+            return Err(broken(
+                after,
+                format!(
+                    "the kernel counts entries up to seq {} but the trail read ends before it",
+                    next_seq.saturating_sub(1)
+                ),
+            ));
+        }
+    }
+    Ok(format!(
+        "audit trail OK: {}{}\n",
+        entries_text(entries.len()),
+        seq_range(entries)
+    ))
+}
+
+fn oversight(id: u32, action: u32, note: &str) -> Result<(), Error> {
+    let mut req = AsmNote::new(id, action);
+    // args.rs bounded the length already; NUL cannot come from argv.
+    req.set_text(note.as_bytes())
+        .map_err(|e| Error::Usage(format!("--note {e}")))?;
+    open()?
+        .oversight(&mut req)
+        .map_err(|e| Op::Oversight(id).fail(e))?;
+    let done = match action {
+        ASM_OVERSIGHT_REVIEW => "reviewed".to_string(),
+        ASM_OVERSIGHT_APPROVE => "approved".to_string(),
+        ASM_OVERSIGHT_REJECT => "rejected".to_string(),
+        ASM_OVERSIGHT_STOP => "stopped".to_string(),
+        other => format!("oversight action {other} recorded"),
+    };
+    print(&format!("agent {id}: {done} (audit #{})\n", req.audit_seq))
+}
+
+fn decision(text: &str) -> Result<(), Error> {
+    let mut req = AsmNote::new(0, 0);
+    req.set_text(text.as_bytes())
+        .map_err(|e| Error::Usage(format!("the decision {e}")))?;
+    open()?
+        .decision(&mut req)
+        .map_err(|e| Op::Decision.fail(e))?;
+    print(&format!(
+        "agent {}: decision recorded (audit #{})\n",
+        req.agent_id, req.audit_seq
+    ))
+}
+
+fn sensitive(change: Option<SensitiveChange>, json: bool) -> Result<(), Error> {
+    let dev = open()?;
+    let Some(change) = change else {
+        let view = SensitiveView {
+            max: ASM_SENSITIVE_MAX,
+            paths: sensitive_paths(&dev)?,
+        };
+        return if json {
+            print_json(&view)
+        } else {
+            print(&render::sensitive(&view))
+        };
+    };
+    let (op, path, done) = match &change {
+        SensitiveChange::Add(path) => (ASM_SENSITIVE_ADD, path, "marked sensitive"),
+        SensitiveChange::Remove(path) => (ASM_SENSITIVE_REMOVE, path, "no longer sensitive"),
+    };
+    let mut req = AsmSensitive::new(op, 0);
+    req.set_path(path.as_bytes())
+        .map_err(|e| Error::Usage(format!("path {e}")))?;
+    dev.sensitive(&mut req)
+        .map_err(|e| Op::Sensitive(&change).fail(e))?;
+    print(&format!(
+        "{path}: {done} ({} of {ASM_SENSITIVE_MAX} paths marked)\n",
+        req.count
+    ))
+}
+
+/// Every marked path: GET by index until the kernel says there is none
+/// (ENOENT) or `count` is reached. A path unmarked meanwhile shifts the
+/// rest down by one; the list is as good as any snapshot of it.
+fn sensitive_paths(dev: &Device) -> Result<Vec<String>, Error> {
+    let mut paths = Vec::new();
+    // The kernel keeps at most ASM_SENSITIVE_MAX; the bound is only there
+    // so that a reply whose count keeps growing cannot loop forever.
+    for index in 0..ASM_SENSITIVE_MAX * 2 {
+        let mut req = AsmSensitive::new(ASM_SENSITIVE_GET, room32(index));
+        match dev.sensitive(&mut req) {
+            Ok(()) => paths.push(String::from_utf8_lossy(req.path()).into_owned()),
+            Err(Errno(libc::ENOENT)) => break,
+            Err(e) => return Err(Op::SensitiveList.fail(e)),
+        }
+        if paths.len() >= req.count as usize {
+            break;
+        }
+    }
+    Ok(paths)
+}
+
+/// A small index as the ABI's `u32`.
+fn room32(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX)
+}
+
+fn compliance(json: bool) -> Result<(), Error> {
+    let dev = open()?;
+    let ids = dev.list().map_err(|e| Op::List.fail(e))?;
+    let mut agents = Vec::new();
+    for id in ids {
+        match dev.compliance(id) {
+            Ok(c) => agents.push(c),
+            // Unregistered since LIST: no longer reported.
+            Err(Errno(libc::ESRCH)) => {}
+            Err(e) => return Err(Op::Compliance(id).fail(e)),
+        }
+    }
+    // Every entry ever recorded, where the caller may read the trail
+    // (CAP_SYS_ADMIN); the report then falls back on the agents' counts.
+    let next_seq = dev.audit(0, 1).ok().map(|(reply, _)| reply.next_seq);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let report = ComplianceReport::new(now, &agents, next_seq);
+    if json {
+        return print_json(&report);
+    }
+    print(&render::compliance(&report))
+}
+
+fn policy(id: u32, json: bool) -> Result<(), Error> {
+    let dev = open()?;
+    let info = dev.info(id).map_err(|e| Op::Info(id).fail(e))?;
+    let effective = dev
+        .fault_policy(id, ASM_FP_EFFECTIVE)
+        .map_err(|e| Op::GetPolicy(id).fail(e))?;
+    let view = PolicyView::new(&info, &effective);
+    if json {
+        return print_json(&view);
+    }
+    print(&render::policy(&view))
 }
 
 /// The part of the request that does not depend on the target.
@@ -401,6 +778,7 @@ fn request(spec: &AgentSpec) -> Result<AsmRegister, Error> {
     req.agent_id = spec.id;
     req.capabilities = spec.capabilities;
     req.auto_restart = spec.auto_restart;
+    req.risk_level = spec.risk_level;
     // args.rs bounded both lengths already; NUL cannot come from argv.
     req.set_name(spec.name.as_bytes())
         .map_err(|e| Error::Usage(format!("agent name {e}")))?;
@@ -513,6 +891,7 @@ mod tests {
             capabilities: ASM_CAP_NET_CLIENT | ASM_CAP_ADMIN,
             scope: "/srv/x".into(),
             auto_restart: 2,
+            risk_level: asm_abi::ASM_RISK_HIGH,
         };
         let req = request(&spec).unwrap();
         assert_eq!((req.size, req.version), (360, 1));
@@ -525,6 +904,248 @@ mod tests {
             (req.target, req.pid, req.cgroup_fd, req.flags),
             (0, 0, 0, 0)
         );
-        assert_eq!(req.reserved, [0; 4]);
+        assert_eq!(req.risk_level, asm_abi::ASM_RISK_HIGH);
+        assert_eq!((req.reserved0, req.reserved), (0, [0; 3]));
+    }
+
+    #[test]
+    fn patch_requests() {
+        use asm_abi::{ASM_CAP_FS_BASIC, ASM_PATCH_SET_LIMITS, ASM_RISK_MINIMAL};
+        let req = patch_request(100, &PatchChange::AddCaps(ASM_CAP_FS_BASIC), None).unwrap();
+        assert_eq!((req.size, req.version, req.agent_id), (328, 1, 100));
+        assert_eq!(
+            (req.op, req.value),
+            (ASM_PATCH_ADD_CAPABILITY, ASM_CAP_FS_BASIC)
+        );
+        assert_eq!(req.scope, [0; asm_abi::ASM_SCOPE_LEN]);
+        let req = patch_request(100, &PatchChange::Scope("/tmp/x/".into()), None).unwrap();
+        assert_eq!((req.op, req.value), (ASM_PATCH_UPDATE_SCOPE, 0));
+        assert_eq!(&req.scope[..8], b"/tmp/x/\0");
+        let req = patch_request(100, &PatchChange::Scope(String::new()), None).unwrap();
+        assert_eq!(req.scope, [0; asm_abi::ASM_SCOPE_LEN]);
+        let req = patch_request(100, &PatchChange::Risk(ASM_RISK_MINIMAL), None).unwrap();
+        assert_eq!((req.op, req.value), (ASM_PATCH_SET_RISK, 1));
+        let req = patch_request(100, &PatchChange::AutoRestart(4), None).unwrap();
+        assert_eq!((req.op, req.value), (ASM_PATCH_SET_AUTO_RESTART, 4));
+        assert_eq!((req.cpu_quota_ms, req.mem_limit_bytes), (0, 0));
+
+        // The limits not given keep the agent's own values.
+        let changes = LimitChanges {
+            syscall_rate: Some(Limit::Value(50)),
+            mem_limit_bytes: Some(Limit::Unlimited),
+            ..LimitChanges::default()
+        };
+        let req = patch_request(100, &PatchChange::Limits(changes), Some(&policy(100))).unwrap();
+        assert_eq!((req.op, req.value), (ASM_PATCH_SET_LIMITS, 0));
+        assert_eq!(
+            (
+                req.cpu_quota_ms,
+                req.mem_limit_bytes,
+                req.syscall_rate,
+                req.watchdog_ms
+            ),
+            (300, ASM_LIMIT_NONE64, 50, 0)
+        );
+        assert_eq!((req.reserved0, req.audit_seq, req.reserved), (0, 0, [0; 2]));
+    }
+
+    /// A GET_AUDIT stand-in over `kept` (the ring), `per_call` entries a
+    /// call, adding `grow` entries after each call.
+    fn ring(
+        kept: Vec<AsmAuditEntry>,
+        per_call: usize,
+        grow: u64,
+    ) -> impl FnMut(u64) -> Result<(AsmAuditRead, Vec<AsmAuditEntry>), Errno> {
+        let mut kept = kept;
+        move |from| {
+            let first_seq = kept.first().map_or(0, |e| e.seq);
+            let next_seq = kept.last().map_or(0, |e| e.seq + 1);
+            let batch: Vec<_> = kept
+                .iter()
+                .filter(|e| e.seq >= from)
+                .take(per_call)
+                .copied()
+                .collect();
+            let mut reply = AsmAuditRead::new(from, 0, per_call as u32);
+            (reply.first_seq, reply.next_seq, reply.dropped) = (first_seq, next_seq, first_seq);
+            reply.count = batch.len() as u32;
+            for _ in 0..grow {
+                let mut e = AsmAuditEntry::ZERO;
+                e.seq = kept.last().map_or(0, |l| l.seq + 1);
+                kept.push(e);
+            }
+            Ok((reply, batch))
+        }
+    }
+
+    fn entries(seqs: std::ops::Range<u64>) -> Vec<AsmAuditEntry> {
+        seqs.map(|seq| AsmAuditEntry {
+            seq,
+            ..AsmAuditEntry::ZERO
+        })
+        .collect()
+    }
+
+    #[test]
+    fn trail_read_in_several_calls() {
+        let t = read_trail(0, ring(entries(10..30), 8, 0)).unwrap();
+        assert_eq!((t.first_seq, t.next_seq, t.dropped), (10, 30, 10));
+        let seqs: Vec<u64> = t.entries.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (10..30).collect::<Vec<_>>());
+        // From a seq on.
+        let t = read_trail(25, ring(entries(10..30), 8, 0)).unwrap();
+        assert_eq!(t.entries.len(), 5);
+        // Entries added while it reads are read too, up to the newest.
+        let t = read_trail(0, ring(entries(0..10), 4, 1)).unwrap();
+        assert_eq!(t.entries.last().map(|e| e.seq), Some(t.next_seq - 1));
+        // Nothing kept, or nothing from there on.
+        let t = read_trail(0, ring(Vec::new(), 8, 0)).unwrap();
+        assert_eq!((t.next_seq, t.entries.len()), (0, 0));
+        assert!(read_trail(99, ring(entries(0..10), 8, 0))
+            .unwrap()
+            .entries
+            .is_empty());
+    }
+
+    #[test]
+    fn trail_overwritten_while_read() {
+        // A ring of 4 whose oldest entries are overwritten between calls.
+        let mut next = 0u64;
+        let read = |from: u64| {
+            let kept = entries(next..next + 4);
+            next += 10;
+            let batch: Vec<_> = kept
+                .iter()
+                .filter(|e| e.seq >= from)
+                .take(2)
+                .copied()
+                .collect();
+            let mut reply = AsmAuditRead::new(from, 0, 2);
+            (reply.first_seq, reply.next_seq) = (kept[0].seq, kept[3].seq + 1);
+            Ok((reply, batch))
+        };
+        assert_eq!(
+            read_trail(0, read).unwrap_err(),
+            Error::Failed(
+                "the audit trail overflowed while it was read (seq 2 to 9 were overwritten); try again"
+                    .into()
+            )
+        );
+        let denied = |_| Err(Errno(libc::EPERM));
+        assert_eq!(
+            read_trail(0, denied).unwrap_err().message(),
+            "not permitted: reading the audit trail needs CAP_SYS_ADMIN"
+        );
+    }
+
+    /// `entries` exported to a file, the file edited by `edit`, then
+    /// verified as `asmctl audit verify FILE` does.
+    fn verify_edited(
+        entries: &[AsmAuditEntry],
+        edit: impl FnOnce(&mut Value),
+    ) -> Result<String, Error> {
+        let records: Vec<AuditRecord> = entries.iter().map(AuditRecord::from).collect();
+        let mut doc = serde_json::to_value(records).unwrap();
+        edit(&mut doc);
+        let path = std::env::temp_dir().join(format!(
+            "asmctl-verify-{}-{:?}.json",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::write(&path, render::json(&doc)).unwrap();
+        let result = read_export(&path).and_then(|e| verdict(&e, None));
+        std::fs::remove_file(&path).unwrap();
+        result
+    }
+
+    fn broken(msg: &str) -> Result<String, Error> {
+        Err(Error::Check(format!("audit trail BROKEN at seq {msg}")))
+    }
+
+    #[test]
+    fn an_export_verifies() {
+        let good = crate::model::tests::trail(5);
+        assert_eq!(
+            verify_edited(&good, |_| {}),
+            Ok("audit trail OK: 5 entries, seq 0..4\n".into())
+        );
+        assert_eq!(
+            verify_edited(&good[..1], |_| {}),
+            Ok("audit trail OK: 1 entry, seq 0..0\n".into())
+        );
+        assert_eq!(
+            verify_edited(&[], |_| {}),
+            Ok("audit trail OK: 0 entries\n".into())
+        );
+        // A piece from after an overflow.
+        assert_eq!(
+            verify_edited(&good[2..], |_| {}),
+            Ok("audit trail OK: 3 entries, seq 2..4\n".into())
+        );
+    }
+
+    #[test]
+    fn any_edited_field_of_an_export_is_found() {
+        let good = crate::model::tests::trail(5);
+        let edits: [(&str, Value); 13] = [
+            ("seq", 9.into()),
+            ("time_ns", 1.into()),
+            ("kind", "decision".into()),
+            ("op", 2.into()),
+            ("agent_id", 101.into()),
+            ("uid", 1000.into()),
+            ("pid", 1.into()),
+            ("result", (-13).into()),
+            ("old_value", 0.into()),
+            ("new_value", 9.into()),
+            ("detail", "nothing to see".into()),
+            ("prev_hash", "ab".repeat(32).into()),
+            ("hash", "cd".repeat(32).into()),
+        ];
+        for (field, value) in edits {
+            assert_eq!(
+                verify_edited(&good, |doc| doc[2][field] = value.clone()),
+                broken(&format!(
+                    "{}: hash mismatch: the entry was edited",
+                    if field == "seq" { 9 } else { 2 }
+                )),
+                "{field}"
+            );
+        }
+        // An edit that makes the entry impossible is found as well.
+        assert_eq!(
+            verify_edited(&good, |doc| doc[3]["detail"] = "x".repeat(300).into()),
+            broken("3: malformed entry: detail longer than 191 bytes")
+        );
+    }
+
+    #[test]
+    fn removed_or_reordered_exported_entries_are_found() {
+        let good = crate::model::tests::trail(5);
+        let removed = |doc: &mut Value| {
+            doc.as_array_mut().unwrap().remove(2);
+        };
+        assert_eq!(
+            verify_edited(&good, removed),
+            broken("3: seq gap after seq 1: entries were removed or reordered")
+        );
+        let swapped = |doc: &mut Value| doc.as_array_mut().unwrap().swap(1, 3);
+        assert_eq!(
+            verify_edited(&good, swapped),
+            broken("3: seq gap after seq 0: entries were removed or reordered")
+        );
+    }
+
+    #[test]
+    fn a_live_trail_must_reach_the_newest_entry() {
+        let good = crate::model::tests::trail(3);
+        assert_eq!(
+            verdict(&good, Some(3)),
+            Ok("audit trail OK: 3 entries, seq 0..2\n".into())
+        );
+        assert_eq!(
+            verdict(&good, Some(5)),
+            broken("3: the kernel counts entries up to seq 4 but the trail read ends before it")
+        );
     }
 }

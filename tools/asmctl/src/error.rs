@@ -6,9 +6,9 @@
 //! the request (Documentation/uapi.rst, "Errors"), so each failure is
 //! described from the operation that was attempted and the errno together.
 
-use crate::args::Target;
+use crate::args::{SensitiveChange, Target};
 use crate::sys::Errno;
-use asm_abi::ASM_DEVICE_PATH;
+use asm_abi::{ASM_DEVICE_PATH, ASM_RISK_UNACCEPTABLE, ASM_SENSITIVE_MAX};
 use std::path::Path;
 
 /// Why asmctl stops; each kind has its own exit status.
@@ -21,13 +21,16 @@ pub enum Error {
     /// `asmctl run` could not exec its command: exit status 127, as a shell
     /// reports a command it cannot run.
     Exec(String),
+    /// A check that ran and found a problem (`audit verify`): exit status
+    /// 1, and the message is the command's output, not an error about it.
+    Check(String),
 }
 
 impl Error {
     /// The message, without the "Error: " prefix.
     pub fn message(&self) -> &str {
         match self {
-            Error::Usage(m) | Error::Failed(m) | Error::Exec(m) => m,
+            Error::Usage(m) | Error::Failed(m) | Error::Exec(m) | Error::Check(m) => m,
         }
     }
 
@@ -35,7 +38,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,
-            Error::Failed(_) => 1,
+            Error::Failed(_) | Error::Check(_) => 1,
             Error::Exec(_) => 127,
         }
     }
@@ -52,8 +55,9 @@ pub enum Op<'a> {
     Info(u32),
     /// `ASM_IOC_GET_TELEMETRY_JSON`.
     Telemetry,
-    /// `ASM_IOC_REGISTER`: the target, and the id asked for (0: allocate).
-    Register(&'a Target, u32),
+    /// `ASM_IOC_REGISTER`: the target, the id asked for (0: allocate) and
+    /// the risk level asked for.
+    Register(&'a Target, u32, u32),
     /// `ASM_IOC_UNREGISTER` of an agent.
     Unregister(u32),
     /// Opening the cgroup directory given to `register --cgroup`.
@@ -72,6 +76,20 @@ pub enum Op<'a> {
     Heartbeat,
     /// Reading `CLOCK_BOOTTIME`.
     Clock,
+    /// `ASM_IOC_PATCH_POLICY` of an agent; whether the patch adds Admin.
+    Patch { id: u32, grants_admin: bool },
+    /// `ASM_IOC_GET_AUDIT`.
+    Audit,
+    /// `ASM_IOC_GET_COMPLIANCE` of an agent.
+    Compliance(u32),
+    /// `ASM_IOC_OVERSIGHT` about an agent.
+    Oversight(u32),
+    /// `ASM_IOC_DECISION`.
+    Decision,
+    /// `ASM_IOC_SENSITIVE` with ADD or REMOVE.
+    Sensitive(&'a SensitiveChange),
+    /// `ASM_IOC_SENSITIVE` with GET.
+    SensitiveList,
 }
 
 impl Op<'_> {
@@ -88,9 +106,52 @@ impl Op<'_> {
                 format!("{ASM_DEVICE_PATH} not found: is the asm module loaded?")
             }
             (Op::Open, EACCES | EPERM) => format!("permission denied opening {ASM_DEVICE_PATH}"),
-            (Op::Info(id) | Op::Unregister(id) | Op::History(id), ESRCH) => {
-                format!("no agent with id {id}")
+            (
+                Op::Info(id)
+                | Op::Unregister(id)
+                | Op::History(id)
+                | Op::Patch { id, .. }
+                | Op::Compliance(id)
+                | Op::Oversight(id),
+                ESRCH,
+            ) => format!("no agent with id {id}"),
+            // The kernel audits the attempt before refusing it.
+            (Op::Patch { grants_admin: true, .. }, EPERM) => {
+                "not permitted: Admin can never be granted by a patch; the attempt is audited".into()
             }
+            (Op::Patch { .. }, EPERM) => {
+                "not permitted: widening a policy needs CAP_SYS_ADMIN from outside the agent; its owner may only narrow it".into()
+            }
+            (Op::Patch { .. }, EINVAL) => "the asm module rejected this patch".into(),
+            (Op::Audit, EPERM | EACCES) => {
+                "not permitted: reading the audit trail needs CAP_SYS_ADMIN".into()
+            }
+            (Op::Oversight(_), EPERM) => {
+                "not permitted: human oversight needs CAP_SYS_ADMIN, from a process outside the agent".into()
+            }
+            (Op::Oversight(_), EINVAL) => {
+                "the asm module rejected the note: it must be printable text".into()
+            }
+            (Op::Decision, ESRCH) => "this process does not belong to an agent".into(),
+            (Op::Decision, EINVAL) => {
+                "the asm module rejected the decision: it must be printable text".into()
+            }
+            (Op::Sensitive(_), EPERM) => {
+                "not permitted: changing the sensitive paths needs CAP_SYS_ADMIN".into()
+            }
+            (Op::Sensitive(SensitiveChange::Add(path)), EEXIST) => {
+                format!("{path} is already marked sensitive")
+            }
+            (Op::Sensitive(SensitiveChange::Remove(path)), ENOENT) => {
+                format!("{path} is not marked sensitive")
+            }
+            (Op::Sensitive(_), ENOSPC) => format!(
+                "no room: at most {ASM_SENSITIVE_MAX} paths can be marked sensitive"
+            ),
+            (
+                Op::Sensitive(SensitiveChange::Add(path) | SensitiveChange::Remove(path)),
+                EINVAL,
+            ) => format!("the asm module rejected the path {path}: it must be absolute"),
             (Op::GetPolicy(id) | Op::SetLimits(id) | Op::SetActions(id), ESRCH) if id != 0 => {
                 format!("no agent with id {id}")
             }
@@ -115,7 +176,11 @@ impl Op<'_> {
             (Op::Unregister(id), EPERM) => format!(
                 "permission denied: only the agent's owner or CAP_SYS_ADMIN can unregister agent {id}"
             ),
-            (Op::Register(target, _), EPERM) => match target {
+            // The kernel audits the refusal.
+            (Op::Register(_, _, ASM_RISK_UNACCEPTABLE), EPERM) => {
+                "risk level Unacceptable is prohibited: agent not registered".into()
+            }
+            (Op::Register(target, _, _), EPERM) => match target {
                 Target::Pid(_) => {
                     "permission denied: registering another process needs CAP_SYS_ADMIN".into()
                 }
@@ -126,27 +191,27 @@ impl Op<'_> {
                 // that needs privilege.
                 Target::Caller => "permission denied: granting Admin needs CAP_SYS_ADMIN".into(),
             },
-            (Op::Register(Target::Pid(pid), _), ESRCH) => format!("no process with pid {pid}"),
-            (Op::Register(Target::Cgroup(path), 0), EEXIST) => {
+            (Op::Register(Target::Pid(pid), _, _), ESRCH) => format!("no process with pid {pid}"),
+            (Op::Register(Target::Cgroup(path), 0, _), EEXIST) => {
                 format!("{} already is an agent", path.display())
             }
-            (Op::Register(Target::Cgroup(path), id), EEXIST) => format!(
+            (Op::Register(Target::Cgroup(path), id, _), EEXIST) => format!(
                 "agent id {id} is already taken, or {} already is an agent",
                 path.display()
             ),
-            (Op::Register(_, id), EEXIST) => format!("agent id {id} is already taken"),
-            (Op::Register(Target::Cgroup(_), _), EBUSY) => {
+            (Op::Register(_, id, _), EEXIST) => format!("agent id {id} is already taken"),
+            (Op::Register(Target::Cgroup(_), _, _), EBUSY) => {
                 "a process of the cgroup already belongs to an agent".into()
             }
-            (Op::Register(_, _), EBUSY) => "the process already belongs to an agent".into(),
-            (Op::Register(Target::Cgroup(path), _), EBADF | ENOTDIR) => {
+            (Op::Register(_, _, _), EBUSY) => "the process already belongs to an agent".into(),
+            (Op::Register(Target::Cgroup(path), _, _), EBADF | ENOTDIR) => {
                 format!("{} is not a cgroup v2 directory", path.display())
             }
-            (Op::Register(_, _), ENOSPC) => {
+            (Op::Register(_, _, _), ENOSPC) => {
                 "no room for another agent (4096 registered, or no free id)".into()
             }
-            (Op::Register(_, _), EINVAL) => {
-                "invalid request: the module rejected the name, scope, capabilities or id".into()
+            (Op::Register(_, _, _), EINVAL) => {
+                "invalid request: the module rejected the name, scope, capabilities, risk level or id".into()
             }
             (Op::OpenCgroup(path), _) => {
                 format!("cannot open cgroup {}: {errno}", path.display())
@@ -179,7 +244,7 @@ impl Op<'_> {
             Op::List => "ASM_IOC_LIST",
             Op::Info(_) => "reading agent info",
             Op::Telemetry => "ASM_IOC_GET_TELEMETRY_JSON",
-            Op::Register(_, _) => "ASM_IOC_REGISTER",
+            Op::Register(_, _, _) => "ASM_IOC_REGISTER",
             Op::Unregister(_) => "ASM_IOC_UNREGISTER",
             Op::OpenCgroup(_) => "opening the cgroup",
             Op::History(_) => "ASM_IOC_GET_HISTORY",
@@ -187,6 +252,12 @@ impl Op<'_> {
             Op::SetLimits(_) | Op::SetActions(_) => "ASM_IOC_SET_FAULT_POLICY",
             Op::Heartbeat => "ASM_IOC_HEARTBEAT",
             Op::Clock => "clock_gettime",
+            Op::Patch { .. } => "ASM_IOC_PATCH_POLICY",
+            Op::Audit => "ASM_IOC_GET_AUDIT",
+            Op::Compliance(_) => "ASM_IOC_GET_COMPLIANCE",
+            Op::Oversight(_) => "ASM_IOC_OVERSIGHT",
+            Op::Decision => "ASM_IOC_DECISION",
+            Op::Sensitive(_) | Op::SensitiveList => "ASM_IOC_SENSITIVE",
         }
     }
 }
@@ -205,6 +276,8 @@ mod tests {
         let pid = Target::Pid(42);
         let cg = Target::Cgroup(PathBuf::from("/sys/fs/cgroup/x"));
         let me = Target::Caller;
+        let add = SensitiveChange::Add("/etc/shadow".into());
+        let remove = SensitiveChange::Remove("/srv/x".into());
         for (got, want) in [
             (
                 msg(Op::Open, libc::ENOENT),
@@ -221,39 +294,39 @@ mod tests {
                 "permission denied: only the agent's owner or CAP_SYS_ADMIN can unregister agent 7",
             ),
             (
-                msg(Op::Register(&pid, 0), libc::EPERM),
+                msg(Op::Register(&pid, 0, 0), libc::EPERM),
                 "permission denied: registering another process needs CAP_SYS_ADMIN",
             ),
             (
-                msg(Op::Register(&cg, 0), libc::EPERM),
+                msg(Op::Register(&cg, 0, 0), libc::EPERM),
                 "permission denied: registering a cgroup needs CAP_SYS_ADMIN",
             ),
             (
-                msg(Op::Register(&me, 0), libc::EPERM),
+                msg(Op::Register(&me, 0, 0), libc::EPERM),
                 "permission denied: granting Admin needs CAP_SYS_ADMIN",
             ),
             (
-                msg(Op::Register(&me, 100), libc::EEXIST),
+                msg(Op::Register(&me, 100, 0), libc::EEXIST),
                 "agent id 100 is already taken",
             ),
             (
-                msg(Op::Register(&pid, 0), libc::EBUSY),
+                msg(Op::Register(&pid, 0, 0), libc::EBUSY),
                 "the process already belongs to an agent",
             ),
             (
-                msg(Op::Register(&cg, 0), libc::EBUSY),
+                msg(Op::Register(&cg, 0, 0), libc::EBUSY),
                 "a process of the cgroup already belongs to an agent",
             ),
             (
-                msg(Op::Register(&pid, 0), libc::ESRCH),
+                msg(Op::Register(&pid, 0, 0), libc::ESRCH),
                 "no process with pid 42",
             ),
             (
-                msg(Op::Register(&cg, 0), libc::ENOTDIR),
+                msg(Op::Register(&cg, 0, 0), libc::ENOTDIR),
                 "/sys/fs/cgroup/x is not a cgroup v2 directory",
             ),
             (
-                msg(Op::Register(&me, 0), libc::ENOSPC),
+                msg(Op::Register(&me, 0, 0), libc::ENOSPC),
                 "no room for another agent (4096 registered, or no free id)",
             ),
             (
@@ -309,6 +382,86 @@ mod tests {
                 msg(Op::GetPolicy(0), libc::EIO),
                 "ASM_IOC_GET_FAULT_POLICY: Input/output error",
             ),
+            (
+                msg(Op::Register(&me, 0, ASM_RISK_UNACCEPTABLE), libc::EPERM),
+                "risk level Unacceptable is prohibited: agent not registered",
+            ),
+            (
+                msg(Op::Register(&pid, 0, ASM_RISK_UNACCEPTABLE), libc::EPERM),
+                "risk level Unacceptable is prohibited: agent not registered",
+            ),
+            (
+                msg(Op::Register(&pid, 0, asm_abi::ASM_RISK_HIGH), libc::EPERM),
+                "permission denied: registering another process needs CAP_SYS_ADMIN",
+            ),
+            (
+                msg(
+                    Op::Patch {
+                        id: 100,
+                        grants_admin: true,
+                    },
+                    libc::EPERM,
+                ),
+                "not permitted: Admin can never be granted by a patch; the attempt is audited",
+            ),
+            (
+                msg(
+                    Op::Patch {
+                        id: 100,
+                        grants_admin: false,
+                    },
+                    libc::EPERM,
+                ),
+                "not permitted: widening a policy needs CAP_SYS_ADMIN from outside the agent; its owner may only narrow it",
+            ),
+            (
+                msg(
+                    Op::Patch {
+                        id: 100,
+                        grants_admin: false,
+                    },
+                    libc::ESRCH,
+                ),
+                "no agent with id 100",
+            ),
+            (
+                msg(Op::Audit, libc::EPERM),
+                "not permitted: reading the audit trail needs CAP_SYS_ADMIN",
+            ),
+            // A module from before the audit trail.
+            (
+                msg(Op::Audit, libc::ENOTTY),
+                "/dev/asm does not know this request: asmctl and the asm module differ in version",
+            ),
+            (msg(Op::Compliance(5), libc::ESRCH), "no agent with id 5"),
+            (
+                msg(Op::Oversight(5), libc::EPERM),
+                "not permitted: human oversight needs CAP_SYS_ADMIN, from a process outside the agent",
+            ),
+            (
+                msg(Op::Decision, libc::ESRCH),
+                "this process does not belong to an agent",
+            ),
+            (
+                msg(Op::Sensitive(&add), libc::EEXIST),
+                "/etc/shadow is already marked sensitive",
+            ),
+            (
+                msg(Op::Sensitive(&add), libc::ENOSPC),
+                "no room: at most 8 paths can be marked sensitive",
+            ),
+            (
+                msg(Op::Sensitive(&add), libc::EPERM),
+                "not permitted: changing the sensitive paths needs CAP_SYS_ADMIN",
+            ),
+            (
+                msg(Op::Sensitive(&remove), libc::ENOENT),
+                "/srv/x is not marked sensitive",
+            ),
+            (
+                msg(Op::SensitiveList, libc::EIO),
+                "ASM_IOC_SENSITIVE: Input/output error",
+            ),
         ] {
             assert_eq!(got, want);
         }
@@ -319,5 +472,6 @@ mod tests {
         assert_eq!(Error::Usage("x".into()).exit_code(), 2);
         assert_eq!(Op::List.fail(Errno(libc::EIO)).exit_code(), 1);
         assert_eq!(Error::Exec("x".into()).exit_code(), 127);
+        assert_eq!(Error::Check("x".into()).exit_code(), 1);
     }
 }

@@ -2,8 +2,9 @@
 
 //! asmctl: the command-line client of the Agent Supervision Module.
 //!
-//! One binary, several names: run as `asmstatus`, `asmlist` or `asminfo` it
-//! behaves as `asmctl status`, `asmctl list` or `asmctl info`. This file
+//! One binary, several names: run as `asmstatus`, `asmlist`, `asminfo`,
+//! `asmpolicy` or `compliance` it behaves as `asmctl status`, `asmctl list`,
+//! `asmctl info`, `asmctl policy` or `asmctl compliance`. This file
 //! owns the process boundary: reading argv, and turning an error into a
 //! message and an exit status.
 
@@ -35,7 +36,10 @@ fn main() -> ExitCode {
 /// Prints `e` where the caller looks for it: a JSON consumer reads stdout
 /// and needs a document there, a person reads stderr.
 fn report(e: &Error, json: bool) -> ExitCode {
-    if json {
+    if let Error::Check(verdict) = e {
+        // The verdict of a check is its output, for a person or a script.
+        println!("{verdict}");
+    } else if json {
         // Nothing is left to tell if stdout is gone too.
         let _ = writeln!(
             io::stdout(),

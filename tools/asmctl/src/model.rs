@@ -4,7 +4,10 @@
 //! as serde structs, the conversion of `struct asm_agent_info` into the
 //! same agent struct so that `list` renders one type whichever ioctl it
 //! came from, and the views asmctl builds from binary replies (history,
-//! top, limits, recovery), each one struct for both the table and `--json`.
+//! top, limits, recovery, policy, compliance, audit, sensitive paths), each
+//! one struct for both the table and `--json`. The audit trail's JSON form
+//! is also what `audit verify` reads back, so it maps to the binary entry
+//! both ways.
 //!
 //! Only the fields a table shows are declared: serde ignores the others, so
 //! a module that adds fields to its documents does not break asmctl. The
@@ -12,11 +15,12 @@
 //! does not break asmctl either.
 
 use asm_abi::{
-    action_name, capability_names, state_name, AsmAgentInfo, AsmFaultPolicy, AsmHistory, AsmWindow,
-    ASM_CAP_ALL, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64, FAULT_TYPES,
+    action_name, audit_kind_name, capability_names, compliance_status_name, parse_audit_kind,
+    risk_name, state_name, AsmAgentInfo, AsmAuditEntry, AsmCompliance, AsmFaultPolicy, AsmHistory,
+    AsmWindow, ASM_CAP_ALL, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64, ASM_SCORE_MAX, FAULT_TYPES,
 };
 use serde::ser::{SerializeMap, Serializer};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
 /// `ASM_IOC_GET_TELEMETRY_JSON`'s document.
@@ -105,6 +109,9 @@ pub struct AgentInfo {
     pub actions: Option<BTreeMap<String, String>>,
     /// The last faults, oldest first.
     pub recent_faults: Option<Vec<FaultRecord>>,
+    /// The risk level's name; a module from before risk levels sends none.
+    #[serde(default, deserialize_with = "risk_level_field")]
+    pub risk_level: Option<String>,
 }
 
 /// The `limits` object of the agent document: the effective values, `None`
@@ -144,15 +151,9 @@ impl AgentInfo {
 impl From<&AsmAgentInfo> for AgentInfo {
     /// The fields the JSON document would carry, named as it names them.
     fn from(raw: &AsmAgentInfo) -> Self {
-        let mut capabilities: Vec<String> = capability_names(raw.capabilities)
-            .map(String::from)
-            .collect();
-        // Bits a newer module knows and this asmctl does not: show them
-        // rather than hide them.
-        let unknown = raw.capabilities & !ASM_CAP_ALL;
-        if unknown != 0 {
-            capabilities.push(format!("{unknown:#x}"));
-        }
+        // Bits a newer module knows and this asmctl does not are shown
+        // rather than hidden.
+        let capabilities = capability_list(raw.capabilities);
         Self {
             agent_id: raw.agent_id,
             pid: raw.pid,
@@ -176,6 +177,8 @@ impl From<&AsmAgentInfo> for AgentInfo {
             limits: None,
             actions: None,
             recent_faults: None,
+            // 0 is what a module older than risk levels leaves there.
+            risk_level: (raw.risk_level != 0).then(|| risk_text(raw.risk_level)),
         }
     }
 }
@@ -439,6 +442,376 @@ pub struct RecoveryView {
     pub effective: Option<Actions>,
 }
 
+/// A risk level's name, or `Unknown(N)` for a value this asmctl does not
+/// know (0 from a module older than risk levels).
+pub fn risk_text(risk: u32) -> String {
+    risk_name(risk).map_or_else(|| format!("Unknown({risk})"), String::from)
+}
+
+/// The agent document's `risk_level`: the name, or the `ASM_RISK_*` number.
+fn risk_level_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Risk {
+        Name(String),
+        Value(u32),
+    }
+    Ok(match Option::<Risk>::deserialize(d)? {
+        None => None,
+        Some(Risk::Name(name)) => Some(name),
+        Some(Risk::Value(v)) => Some(risk_text(v)),
+    })
+}
+
+/// The capability names of `bits`, and any bits this asmctl does not know
+/// as one hex number, rather than hiding them.
+fn capability_list(bits: u64) -> Vec<String> {
+    let mut names: Vec<String> = capability_names(bits).map(String::from).collect();
+    let unknown = bits & !ASM_CAP_ALL;
+    if unknown != 0 {
+        names.push(format!("{unknown:#x}"));
+    }
+    names
+}
+
+/// `asmctl policy` (`asmpolicy`): what an agent may do and its effective
+/// limits, from GET_INFO and GET_FAULT_POLICY with `ASM_FP_EFFECTIVE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyView {
+    pub agent_id: u32,
+    pub capabilities: Vec<String>,
+    /// "" for no scope, as in the agent document.
+    pub scope: String,
+    pub auto_restart: bool,
+    pub max_restarts: u32,
+    pub restart_count: u32,
+    pub risk_level: String,
+    /// The effective limits: `null` is no limit.
+    pub limits: Limits,
+}
+
+impl PolicyView {
+    /// The policy of the agent GET_INFO described as `info`, whose
+    /// effective fault policy is `effective`.
+    pub fn new(info: &AsmAgentInfo, effective: &AsmFaultPolicy) -> Self {
+        Self {
+            agent_id: info.agent_id,
+            capabilities: capability_list(info.capabilities),
+            scope: String::from_utf8_lossy(info.scope()).into_owned(),
+            auto_restart: info.auto_restart > 0,
+            max_restarts: info.auto_restart,
+            restart_count: info.restart_count,
+            risk_level: risk_text(info.risk_level),
+            limits: Limits::resolved(effective),
+        }
+    }
+}
+
+/// One agent of the compliance report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentCompliance {
+    pub agent_id: u32,
+    pub risk_level: String,
+    /// Audit entries recorded about the agent.
+    pub events: u64,
+    pub violations: u64,
+    /// Human oversight actions.
+    pub oversight: u64,
+    pub decisions: u64,
+    /// Opens of paths marked sensitive.
+    pub sensitive: u64,
+    pub clean_exits: u64,
+    pub crashes: u64,
+    /// 0 to 1000 (thousandths).
+    pub score: u32,
+    /// The score as a percentage, as the table shows it.
+    pub compliance: f64,
+    /// `COMPLIANT`, `REVIEW_NEEDED` or `NON_COMPLIANT`.
+    pub status: String,
+}
+
+impl From<&AsmCompliance> for AgentCompliance {
+    fn from(c: &AsmCompliance) -> Self {
+        Self {
+            agent_id: c.agent_id,
+            risk_level: risk_text(c.risk_level),
+            events: c.events,
+            violations: c.violations,
+            oversight: c.oversight,
+            decisions: c.decisions,
+            sensitive: c.sensitive,
+            clean_exits: c.clean_exits,
+            crashes: c.crashes,
+            score: c.score,
+            compliance: f64::from(c.score) / 10.0,
+            status: compliance_status_name(c.status)
+                .map_or_else(|| format!("Unknown({})", c.status), String::from),
+        }
+    }
+}
+
+/// How many agents have each risk level (an unknown level counts in none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RiskDistribution {
+    #[serde(rename = "Minimal")]
+    pub minimal: usize,
+    #[serde(rename = "Limited")]
+    pub limited: usize,
+    #[serde(rename = "High")]
+    pub high: usize,
+    /// Always 0: such an agent is never registered; shown because the
+    /// guide's report shows it.
+    #[serde(rename = "Unacceptable")]
+    pub unacceptable: usize,
+}
+
+/// `asmctl compliance`: the user guide's EU AI Act report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComplianceReport {
+    /// Unix seconds when the report was made.
+    pub timestamp: u64,
+    pub total_agents: usize,
+    /// The audit trail's `next_seq` (every entry ever recorded) where the
+    /// caller may read the trail, else the sum of the agents' events.
+    pub total_events: u64,
+    pub policy_violations: u64,
+    /// The agents' mean score in thousandths, rounded; 1000 with no agent.
+    pub system_score: u32,
+    /// `system_score` as a percentage, as the table shows it.
+    pub system_compliance: f64,
+    pub risk_levels: RiskDistribution,
+    pub agents: Vec<AgentCompliance>,
+}
+
+impl ComplianceReport {
+    /// The report at `timestamp` of `agents` (GET_COMPLIANCE replies);
+    /// `audit_next_seq` is `None` where the trail could not be read.
+    pub fn new(timestamp: u64, agents: &[AsmCompliance], audit_next_seq: Option<u64>) -> Self {
+        let agents: Vec<AgentCompliance> = agents.iter().map(AgentCompliance::from).collect();
+        let sum = |f: fn(&AgentCompliance) -> u64| {
+            agents.iter().fold(0u64, |s, a| s.saturating_add(f(a)))
+        };
+        let mut risk_levels = RiskDistribution::default();
+        for a in &agents {
+            match a.risk_level.as_str() {
+                "Minimal" => risk_levels.minimal += 1,
+                "Limited" => risk_levels.limited += 1,
+                "High" => risk_levels.high += 1,
+                "Unacceptable" => risk_levels.unacceptable += 1,
+                _ => {}
+            }
+        }
+        let n = agents.len() as u64;
+        let system_score = match n {
+            0 => ASM_SCORE_MAX,
+            n => {
+                let total = sum(|a| a.score.into());
+                // Each score is at most 1000: the mean is too.
+                u32::try_from(total.saturating_add(n / 2) / n).unwrap_or(ASM_SCORE_MAX)
+            }
+        };
+        Self {
+            timestamp,
+            total_agents: agents.len(),
+            total_events: audit_next_seq.unwrap_or_else(|| sum(|a| a.events)),
+            policy_violations: sum(|a| a.violations),
+            system_score,
+            system_compliance: f64::from(system_score) / 10.0,
+            risk_levels,
+            agents,
+        }
+    }
+}
+
+/// The audit trail as read: the kernel's bookkeeping and the entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditTrail {
+    /// The oldest entry the kernel kept.
+    pub first_seq: u64,
+    /// The seq the next entry will get.
+    pub next_seq: u64,
+    /// Entries overwritten before anyone could keep them.
+    pub dropped: u64,
+    /// The entries read, oldest first.
+    pub entries: Vec<AsmAuditEntry>,
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of hex text `text` (either case); `None` unless it is exactly
+/// `N` bytes' worth.
+fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N || !text.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// An audit entry's kind in the export: its name, or the number for a kind
+/// this asmctl does not know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AuditKind {
+    Name(String),
+    Value(u32),
+}
+
+/// An audit entry's detail in the export: the text where the field is
+/// text followed by zeros, else every byte in hex, so that the export
+/// always carries the bytes the hash covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AuditDetail {
+    Text(String),
+    Raw(RawDetail),
+}
+
+/// `{"hex": "..."}`: all `ASM_AUDIT_DETAIL_LEN` bytes of a detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDetail {
+    pub hex: String,
+}
+
+/// One audit entry as `audit --json` and `audit --export` write it and
+/// `audit verify FILE` reads it: every field of `struct asm_audit_entry`,
+/// each in one representation only, so that the entry's bytes, and so its
+/// hash, follow from the JSON and a changed field breaks the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecord {
+    pub seq: u64,
+    /// `CLOCK_REALTIME` nanoseconds.
+    pub time_ns: u64,
+    pub kind: AuditKind,
+    pub op: u32,
+    pub agent_id: u32,
+    pub uid: u32,
+    pub pid: i32,
+    /// 0 or a -errno.
+    pub result: i32,
+    pub old_value: u64,
+    pub new_value: u64,
+    pub detail: AuditDetail,
+    /// Hex.
+    pub prev_hash: String,
+    /// Hex.
+    pub hash: String,
+}
+
+impl From<&AsmAuditEntry> for AuditRecord {
+    fn from(e: &AsmAuditEntry) -> Self {
+        let text = e.detail();
+        let tail_is_zero = e.detail[text.len()..].iter().all(|&b| b == 0);
+        let detail = match std::str::from_utf8(text) {
+            // A field with no NUL at all is not text either.
+            Ok(s) if tail_is_zero && text.len() < e.detail.len() => AuditDetail::Text(s.into()),
+            _ => AuditDetail::Raw(RawDetail {
+                hex: hex(&e.detail),
+            }),
+        };
+        Self {
+            seq: e.seq,
+            time_ns: e.time_ns,
+            kind: audit_kind_name(e.kind).map_or(AuditKind::Value(e.kind), |name| {
+                AuditKind::Name(name.into())
+            }),
+            op: e.op,
+            agent_id: e.agent_id,
+            uid: e.uid,
+            pid: e.pid,
+            result: e.result,
+            old_value: e.old_value,
+            new_value: e.new_value,
+            detail,
+            prev_hash: hex(&e.prev_hash),
+            hash: hex(&e.hash),
+        }
+    }
+}
+
+impl TryFrom<&AuditRecord> for AsmAuditEntry {
+    /// What does not fit the ABI.
+    type Error = String;
+
+    fn try_from(r: &AuditRecord) -> Result<Self, String> {
+        let mut e = AsmAuditEntry::ZERO;
+        e.seq = r.seq;
+        e.time_ns = r.time_ns;
+        e.kind = match &r.kind {
+            AuditKind::Name(name) => {
+                parse_audit_kind(name).ok_or_else(|| format!("unknown kind '{name}'"))?
+            }
+            AuditKind::Value(v) => *v,
+        };
+        e.op = r.op;
+        e.agent_id = r.agent_id;
+        e.uid = r.uid;
+        e.pid = r.pid;
+        e.result = r.result;
+        e.old_value = r.old_value;
+        e.new_value = r.new_value;
+        match &r.detail {
+            AuditDetail::Text(text) => e
+                .set_detail(text.as_bytes())
+                .map_err(|err| format!("detail {err}"))?,
+            AuditDetail::Raw(raw) => {
+                e.detail = unhex(&raw.hex).ok_or("detail hex is not 192 bytes")?;
+            }
+        }
+        e.prev_hash = unhex(&r.prev_hash).ok_or("prev_hash is not 32 bytes of hex")?;
+        e.hash = unhex(&r.hash).ok_or("hash is not 32 bytes of hex")?;
+        Ok(e)
+    }
+}
+
+/// `asmctl audit --json`: the kernel's bookkeeping and the entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditView {
+    pub first_seq: u64,
+    pub next_seq: u64,
+    pub dropped: u64,
+    pub entries: Vec<AuditRecord>,
+}
+
+impl From<&AuditTrail> for AuditView {
+    fn from(t: &AuditTrail) -> Self {
+        Self {
+            first_seq: t.first_seq,
+            next_seq: t.next_seq,
+            dropped: t.dropped,
+            entries: t.entries.iter().map(AuditRecord::from).collect(),
+        }
+    }
+}
+
+/// The entries of an audit document: an export (an array of entries) or
+/// the `audit --json` object (its `entries`).
+pub fn audit_records(doc: serde_json::Value) -> Result<Vec<AuditRecord>, serde_json::Error> {
+    let entries = match doc {
+        serde_json::Value::Object(mut obj) if obj.contains_key("entries") => {
+            obj.remove("entries").unwrap_or(serde_json::Value::Null)
+        }
+        other => other,
+    };
+    Vec::<AuditRecord>::deserialize(entries)
+}
+
+/// `asmctl sensitive`: the paths marked sensitive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SensitiveView {
+    /// How many paths may be marked (`ASM_SENSITIVE_MAX`).
+    pub max: usize,
+    pub paths: Vec<String>,
+}
+
 /// The documents exactly as Documentation/uapi.rst shows them, for the
 /// tests of every view.
 #[cfg(test)]
@@ -486,7 +859,7 @@ pub mod fixtures {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use asm_abi::{ASM_CAP_FS_BASIC, ASM_CAP_FS_EXTENDED, ASM_STATE_ACTIVE};
 
@@ -709,5 +1082,130 @@ mod tests {
         info.nr_processes = 0;
         assert!(!info.listed(false));
         assert!(info.listed(true));
+    }
+
+    #[test]
+    fn risk_level_in_the_agent_document() {
+        let with = |value: &str| {
+            let doc = fixtures::AGENT_INFO.replace(
+                r#""nr_processes":1,"#,
+                &format!(r#""nr_processes":1,"risk_level":{value},"#),
+            );
+            serde_json::from_str::<AgentInfo>(&doc).unwrap().risk_level
+        };
+        assert_eq!(with(r#""High""#), Some("High".into()));
+        assert_eq!(with("1"), Some("Minimal".into()));
+        assert_eq!(with("9"), Some("Unknown(9)".into()));
+        assert_eq!(with("null"), None);
+        let mut raw = AsmAgentInfo::new(1);
+        raw.risk_level = asm_abi::ASM_RISK_LIMITED;
+        assert_eq!(AgentInfo::from(&raw).risk_level, Some("Limited".into()));
+    }
+
+    /// A hashed, linked trail of `n` entries, as the kernel writes it.
+    pub fn trail(n: u64) -> Vec<AsmAuditEntry> {
+        let mut prev = [0; 32];
+        (0..n)
+            .map(|seq| {
+                let mut e = AsmAuditEntry::ZERO;
+                e.seq = seq;
+                e.time_ns = 1_764_163_594_000_000_000 + seq;
+                e.kind = asm_abi::ASM_AUDIT_PATCH;
+                e.op = asm_abi::ASM_PATCH_ADD_CAPABILITY;
+                e.agent_id = 100;
+                e.pid = 4242;
+                e.result = if seq == 1 { -1 } else { 0 };
+                e.old_value = seq;
+                e.new_value = seq + 1;
+                e.set_detail(format!("step {seq}").as_bytes()).unwrap();
+                e.prev_hash = prev;
+                e.hash = e.compute_hash();
+                prev = e.hash;
+                e
+            })
+            .collect()
+    }
+
+    #[test]
+    fn audit_records_round_trip() {
+        let entries = trail(3);
+        let doc = serde_json::to_value(entries.iter().map(AuditRecord::from).collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(doc[1]["kind"], "patch");
+        assert_eq!(doc[1]["detail"], "step 1");
+        assert_eq!(doc[1]["result"], -1);
+        assert_eq!(doc[1]["hash"], hex(&entries[1].hash));
+        assert_eq!(doc[0]["prev_hash"], "0".repeat(64));
+        let back: Vec<AsmAuditEntry> = audit_records(doc)
+            .unwrap()
+            .iter()
+            .map(|r| AsmAuditEntry::try_from(r).unwrap())
+            .collect();
+        assert_eq!(back, entries);
+    }
+
+    #[test]
+    fn odd_details_and_kinds_keep_their_bytes() {
+        let mut e = trail(1)[0];
+        // Not UTF-8, and bytes after the NUL: only hex carries them.
+        e.detail[..4].copy_from_slice(b"a\xffb\0");
+        e.detail[100] = 7;
+        e.kind = 77;
+        let r = AuditRecord::from(&e);
+        assert_eq!(r.kind, AuditKind::Value(77));
+        assert!(matches!(&r.detail, AuditDetail::Raw(raw) if raw.hex.len() == 384));
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""kind":77"#), "{json}");
+        let parsed: AuditRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(AsmAuditEntry::try_from(&parsed), Ok(e));
+        // A kind given by number is the same entry as by name.
+        let mut r = AuditRecord::from(&trail(1)[0]);
+        r.kind = AuditKind::Value(asm_abi::ASM_AUDIT_PATCH);
+        assert_eq!(AsmAuditEntry::try_from(&r), Ok(trail(1)[0]));
+    }
+
+    #[test]
+    fn malformed_records_are_refused() {
+        let good = AuditRecord::from(&trail(1)[0]);
+        let bad = |edit: fn(&mut AuditRecord)| {
+            let mut r = good.clone();
+            edit(&mut r);
+            AsmAuditEntry::try_from(&r).unwrap_err()
+        };
+        assert_eq!(
+            bad(|r| r.kind = AuditKind::Name("reboot".into())),
+            "unknown kind 'reboot'"
+        );
+        assert_eq!(
+            bad(|r| r.detail = AuditDetail::Text("x".repeat(192))),
+            "detail longer than 191 bytes"
+        );
+        assert_eq!(
+            bad(|r| r.detail = AuditDetail::Raw(RawDetail { hex: "00".into() })),
+            "detail hex is not 192 bytes"
+        );
+        assert_eq!(bad(|r| r.hash.truncate(62)), "hash is not 32 bytes of hex");
+        assert_eq!(
+            bad(|r| r.prev_hash.replace_range(0..2, "zz")),
+            "prev_hash is not 32 bytes of hex"
+        );
+        // A field the export does not have is refused, not ignored.
+        let mut doc = serde_json::to_value(vec![good]).unwrap();
+        doc[0]["note"] = "x".into();
+        let err = audit_records(doc).unwrap_err();
+        assert!(err.to_string().contains("unknown field `note`"), "{err}");
+    }
+
+    #[test]
+    fn audit_json_view_is_read_back_too() {
+        let t = AuditTrail {
+            first_seq: 0,
+            next_seq: 2,
+            dropped: 0,
+            entries: trail(2),
+        };
+        let doc = serde_json::to_value(AuditView::from(&t)).unwrap();
+        assert_eq!(doc["next_seq"], 2);
+        assert_eq!(audit_records(doc).unwrap().len(), 2);
     }
 }

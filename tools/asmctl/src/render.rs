@@ -1,17 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The two renderings of every view: the tables of the user guide's
-//! "Using Shell Commands" (asmstatus, asmlist, asminfo), the tables of the
-//! fault detector's views (history, top, limits, recovery), and pretty JSON.
+//! "Using Shell Commands" (asmstatus, asmlist, asminfo, asmpolicy) and of
+//! its compliance report, the tables of the fault detector's views
+//! (history, top, limits, recovery), of the audit trail and of the
+//! sensitive paths, and pretty JSON.
 //!
 //! Pure functions from the model to text, so that each layout is tested to
 //! the character without a kernel.
 
+use crate::args::{Limit, PatchChange};
 use crate::model::{
-    Actions, AgentInfo, EffectiveLimits, Event, FaultRecord, History, Limits, LimitsView,
-    RecoveryView, Setting, Telemetry, TopRow,
+    risk_text, Actions, AgentInfo, AuditTrail, ComplianceReport, EffectiveLimits, Event,
+    FaultRecord, History, Limits, LimitsView, PolicyView, RecoveryView, SensitiveView, Setting,
+    Telemetry, TopRow,
 };
-use asm_abi::FAULT_TYPES;
+use asm_abi::{
+    action_name, audit_kind_name, capability_names, oversight_name, patch_op_name, violation_name,
+    AsmAuditEntry, ASM_AUDIT_ESCALATION, ASM_AUDIT_EXIT, ASM_AUDIT_FAULT_POLICY,
+    ASM_AUDIT_OVERSIGHT, ASM_AUDIT_PATCH, ASM_AUDIT_REGISTER, ASM_AUDIT_VIOLATION, ASM_CAP_ALL,
+    ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_PATCH_ADD_CAPABILITY, ASM_PATCH_REMOVE_CAPABILITY,
+    ASM_PATCH_SET_RISK, FAULT_TYPES,
+};
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -177,6 +187,10 @@ fn measurement(fault: &str, observed: u64, limit: u64, unit: &str) -> String {
         ("crash", "status") if observed & 0x7f != 0 => format!(" (signal {})", observed & 0x7f),
         ("crash", "status") => format!(" (code {})", (observed >> 8) & 0xff),
         (_, "status") => format!(" (status {observed})"),
+        (_, "violation") => format!(
+            " ({})",
+            asm_abi::violation_name(observed as u32).unwrap_or("unknown violation")
+        ),
         _ => format!(
             " (observed {}, limit {})",
             with_unit(observed),
@@ -594,6 +608,10 @@ pub fn info(a: &AgentInfo, now_ns: u64) -> String {
         top(&mut out, "Auto-Restart:", &"No");
     }
     top(&mut out, "Restart Count:", &a.restart_count);
+    // A module from before risk levels does not say.
+    if let Some(risk) = &a.risk_level {
+        top(&mut out, "Risk Level:", risk);
+    }
 
     out.push_str("\nTelemetry:\n");
     for (label, value) in [
@@ -682,6 +700,363 @@ fn fault_record_text(f: &FaultRecord) -> String {
         measurement(&f.kind, f.observed, f.limit, &f.unit),
         f.action
     )
+}
+
+/// A score in thousandths as the guide's percentage: `100%`, `70.5%`.
+pub fn score_percent(score: u32) -> String {
+    match score % 10 {
+        0 => format!("{}%", score / 10),
+        tenths => format!("{}.{tenths}%", score / 10),
+    }
+}
+
+/// `asmpolicy`: the guide's layout, plus the risk level.
+pub fn policy(p: &PolicyView) -> String {
+    let title = format!("Policy for Agent {}:", p.agent_id);
+    let mut out = format!("{title}\n{}\n", "=".repeat(title.chars().count()));
+    out.push_str("Capabilities:\n");
+    if p.capabilities.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    for cap in &p.capabilities {
+        let _ = writeln!(out, "  - {cap}");
+    }
+    let scope = if p.scope.is_empty() {
+        "(none)"
+    } else {
+        &p.scope
+    };
+    let _ = write!(
+        out,
+        "\nScope:\n  Path: {scope}\n\
+         \nAuto-Restart: {}\n\
+         Max Restarts: {}\n\
+         Current Restarts: {}\n\
+         Risk Level: {}\n\
+         \nResource Limits:\n",
+        yes_no(p.auto_restart),
+        p.max_restarts,
+        p.restart_count,
+        p.risk_level
+    );
+    let unlimited_or = |s: Setting, text: &dyn Fn(u64) -> String| match s {
+        Setting::Value(v) => text(v),
+        // The view holds effective limits: "default" is resolved already.
+        Setting::Unlimited | Setting::Default => "unlimited".to_string(),
+    };
+    for (label, value) in [
+        (
+            "CPU Quota:",
+            // The quota is ms per 1000 ms window; the guide shows μs.
+            unlimited_or(p.limits.cpu_quota_ms, &|v| {
+                format!("{} μs", v.saturating_mul(1000))
+            }),
+        ),
+        (
+            "Memory Limit:",
+            unlimited_or(p.limits.mem_limit_bytes, &|v| format!("{v} bytes")),
+        ),
+        (
+            "Syscall Rate:",
+            unlimited_or(p.limits.syscall_rate, &|v| format!("{v}/sec")),
+        ),
+    ] {
+        line(&mut out, "  ", 15, label, value);
+    }
+    out
+}
+
+/// `compliance`: the guide's EU AI Act report.
+pub fn compliance(r: &ComplianceReport) -> String {
+    let mut out = String::from("EU AI Act Compliance Report\n===========================\n\n");
+    for (label, value) in [
+        ("Timestamp:", r.timestamp.to_string()),
+        ("Total Agents:", r.total_agents.to_string()),
+        ("Total Events:", r.total_events.to_string()),
+        ("Policy Violations:", r.policy_violations.to_string()),
+        ("System Compliance:", score_percent(r.system_score)),
+    ] {
+        line(&mut out, "", 20, label, value);
+    }
+    out.push_str("\nRisk Level Distribution:\n");
+    let d = &r.risk_levels;
+    for (label, count) in [
+        ("Minimal:", d.minimal),
+        ("Limited:", d.limited),
+        ("High:", d.high),
+        ("Unacceptable:", d.unacceptable),
+    ] {
+        line(&mut out, "  ", 18, label, count);
+    }
+    out.push_str("\nAgent Compliance Details:\n-------------------------\n");
+    if r.agents.is_empty() {
+        out.push_str("\n  (none)\n");
+    }
+    for a in &r.agents {
+        let _ = writeln!(out, "\nAgent ID: {}", a.agent_id);
+        for (label, value) in [
+            ("Risk Level:", a.risk_level.clone()),
+            ("Events Logged:", a.events.to_string()),
+            ("Violations:", a.violations.to_string()),
+            ("Human Oversight:", a.oversight.to_string()),
+            ("Compliance Score:", score_percent(a.score)),
+            ("Status:", a.status.clone()),
+        ] {
+            line(&mut out, "  ", 18, label, value);
+        }
+    }
+    out
+}
+
+/// `unix_secs` as `YYYY-MM-DD HH:MM:SS` (proleptic Gregorian calendar), the
+/// caller having added the time zone's offset.
+pub fn date_time(unix_secs: i64) -> String {
+    // Howard Hinnant's days-to-civil algorithm, eras of 400 years.
+    let (days, secs) = (unix_secs.div_euclid(86_400), unix_secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// The symbolic name of errno `e` for the errors the module returns, else
+/// the number.
+fn errno_name(e: i32) -> String {
+    use libc::*;
+    let name = match e {
+        EPERM => "EPERM",
+        ENOENT => "ENOENT",
+        ESRCH => "ESRCH",
+        EIO => "EIO",
+        EBADF => "EBADF",
+        EAGAIN => "EAGAIN",
+        ENOMEM => "ENOMEM",
+        EACCES => "EACCES",
+        EFAULT => "EFAULT",
+        EBUSY => "EBUSY",
+        EEXIST => "EEXIST",
+        ENOTDIR => "ENOTDIR",
+        EINVAL => "EINVAL",
+        ENOSPC => "ENOSPC",
+        ERANGE => "ERANGE",
+        _ => return format!("errno {e}"),
+    };
+    name.into()
+}
+
+/// An audit entry's result: `ok`, or the errno the request was refused
+/// with.
+fn audit_result(result: i32) -> String {
+    match result {
+        0 => "ok".into(),
+        r if r < 0 => errno_name(r.saturating_neg()),
+        r => r.to_string(),
+    }
+}
+
+/// What an audit entry's `op` means for its kind.
+fn audit_op(e: &AsmAuditEntry) -> String {
+    let named = match e.kind {
+        ASM_AUDIT_PATCH | ASM_AUDIT_ESCALATION => patch_op_name(e.op),
+        ASM_AUDIT_VIOLATION => violation_name(e.op),
+        ASM_AUDIT_OVERSIGHT => oversight_name(e.op),
+        ASM_AUDIT_FAULT_POLICY => match e.op & (ASM_FP_SET_LIMITS | ASM_FP_SET_ACTIONS) {
+            f if f != e.op => None,
+            ASM_FP_SET_LIMITS => Some("limits"),
+            ASM_FP_SET_ACTIONS => Some("actions"),
+            _ => Some("limits+actions"),
+        },
+        _ => None,
+    };
+    match (named, e.op) {
+        (Some(name), _) => name.into(),
+        (None, 0) => "-".into(),
+        (None, op) => op.to_string(),
+    }
+}
+
+/// Capability names, comma-separated, for the audit trail's values.
+fn caps_text(bits: u64) -> String {
+    let names: Vec<&str> = capability_names(bits).collect();
+    let unknown = bits & !ASM_CAP_ALL;
+    match (names.is_empty(), unknown) {
+        (true, 0) => "-".into(),
+        (_, 0) => names.join(","),
+        _ => format!(
+            "{}{unknown:#x}",
+            names.iter().map(|n| format!("{n},")).collect::<String>()
+        ),
+    }
+}
+
+/// A risk level stored in a u64 audit value.
+fn risk_value(v: u64) -> String {
+    match u32::try_from(v) {
+        Ok(r) => risk_text(r),
+        Err(_) => v.to_string(),
+    }
+}
+
+/// An audit entry's old and new value, read as its kind and op define
+/// them.
+fn audit_values(e: &AsmAuditEntry) -> String {
+    let (old, new) = (e.old_value, e.new_value);
+    match (e.kind, e.op) {
+        (ASM_AUDIT_REGISTER, _) => format!("risk {}", risk_value(new)),
+        (
+            ASM_AUDIT_PATCH | ASM_AUDIT_ESCALATION,
+            ASM_PATCH_ADD_CAPABILITY | ASM_PATCH_REMOVE_CAPABILITY,
+        ) => format!("{} -> {}", caps_text(old), caps_text(new)),
+        (ASM_AUDIT_PATCH, ASM_PATCH_SET_RISK) => {
+            format!("{} -> {}", risk_value(old), risk_value(new))
+        }
+        (ASM_AUDIT_VIOLATION, _) => {
+            let action = u8::try_from(new).ok().and_then(action_name);
+            format!(
+                "action {}",
+                action.map_or_else(|| new.to_string(), String::from)
+            )
+        }
+        (ASM_AUDIT_EXIT, _) => format!("syscalls {old}, execs {new}"),
+        _ if old == 0 && new == 0 => "-".into(),
+        _ => format!("{old} -> {new}"),
+    }
+}
+
+/// Text from the kernel, one line of it: control characters escaped.
+fn printable(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
+/// `asmctl audit`: what the kernel kept, then one row per entry, its time
+/// in the local zone (`utc_offset` gives the zone's offset at a time).
+pub fn audit(t: &AuditTrail, utc_offset: &dyn Fn(i64) -> i64) -> String {
+    let mut out = match t.next_seq.checked_sub(1) {
+        Some(last) if t.first_seq <= last => {
+            format!("Audit trail: seq {}..{last} kept", t.first_seq)
+        }
+        _ => "Audit trail: no entries kept".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        ", next seq {}, dropped: {} (overflow)",
+        t.next_seq, t.dropped
+    );
+    if t.entries.is_empty() {
+        out.push_str("  (no entries)\n");
+        return out;
+    }
+    let rows: Vec<Vec<String>> = t
+        .entries
+        .iter()
+        .map(|e| {
+            let secs = i64::try_from(e.time_ns / 1_000_000_000).unwrap_or(i64::MAX / 2);
+            let detail = match printable(e.detail()) {
+                d if d.is_empty() => "-".to_string(),
+                d => d,
+            };
+            vec![
+                e.seq.to_string(),
+                date_time(secs.saturating_add(utc_offset(secs))),
+                audit_kind_name(e.kind).map_or_else(|| e.kind.to_string(), String::from),
+                e.agent_id.to_string(),
+                format!("{}/{}", e.uid, e.pid),
+                format!("{}/{}", audit_op(e), audit_result(e.result)),
+                audit_values(e),
+                detail,
+            ]
+        })
+        .collect();
+    table(
+        &mut out,
+        &[
+            ("SEQ", Align::Right),
+            ("TIME", Align::Left),
+            ("KIND", Align::Left),
+            ("AGENT", Align::Right),
+            ("UID/PID", Align::Left),
+            ("OP/RESULT", Align::Left),
+            ("OLD->NEW", Align::Left),
+            ("DETAIL", Align::Left),
+        ],
+        &rows,
+    );
+    out
+}
+
+/// `asmctl sensitive`: the marked paths.
+pub fn sensitive(v: &SensitiveView) -> String {
+    let mut out = format!("Sensitive paths ({} of {}):\n", v.paths.len(), v.max);
+    if v.paths.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    for path in &v.paths {
+        let _ = writeln!(out, "  {}", printable(path.as_bytes()));
+    }
+    out
+}
+
+/// One limit of a patch, in words.
+fn limit_change_text(kind: LimitKind, limit: Limit) -> String {
+    match limit {
+        Limit::Default => "default".into(),
+        Limit::Unlimited => "none".into(),
+        Limit::Value(v) => limit_text(kind, Setting::Value(v)),
+    }
+}
+
+/// `asmctl patch`'s report: `agent ID: <what changed> (audit #SEQ)`.
+pub fn patched(id: u32, change: &PatchChange, audit_seq: u64) -> String {
+    let what = match change {
+        PatchChange::AddCaps(bits) => format!(
+            "added {}",
+            capability_names(*bits).collect::<Vec<_>>().join(", ")
+        ),
+        PatchChange::RemoveCaps(bits) => format!(
+            "removed {}",
+            capability_names(*bits).collect::<Vec<_>>().join(", ")
+        ),
+        PatchChange::Scope(scope) if scope.is_empty() => "scope removed".into(),
+        PatchChange::Scope(scope) => format!("scope set to {scope}"),
+        PatchChange::AutoRestart(n) => format!("restart budget set to {n}"),
+        PatchChange::Risk(risk) => format!("risk level set to {}", risk_text(*risk)),
+        PatchChange::Limits(l) => {
+            let set: Vec<String> = [
+                ("CPU quota", LimitKind::CpuQuota, l.cpu_quota_ms),
+                ("memory limit", LimitKind::Memory, l.mem_limit_bytes),
+                ("syscall rate", LimitKind::SyscallRate, l.syscall_rate),
+                ("watchdog", LimitKind::Watchdog, l.watchdog_ms),
+            ]
+            .into_iter()
+            .filter_map(|(name, kind, limit)| {
+                limit.map(|limit| format!("{name} {}", limit_change_text(kind, limit)))
+            })
+            .collect();
+            format!("limits set: {}", set.join(", "))
+        }
+    };
+    format!("agent {id}: {what} (audit #{audit_seq})\n")
 }
 
 #[cfg(test)]
@@ -1360,6 +1735,390 @@ Recent Faults:
         ] {
             assert!(text.contains(want), "{want:?} not in\n{text}");
         }
+    }
+
+    fn guide_policy() -> PolicyView {
+        let mut info = asm_abi::AsmAgentInfo::new(100);
+        info.capabilities = asm_abi::ASM_CAP_FS_BASIC | asm_abi::ASM_CAP_FS_EXTENDED;
+        info.scope[..21].copy_from_slice(b"/tmp/agent_workspace/");
+        info.auto_restart = 3;
+        info.risk_level = asm_abi::ASM_RISK_LIMITED;
+        let mut effective = asm_abi::AsmFaultPolicy::new(100, asm_abi::ASM_FP_EFFECTIVE);
+        effective.cpu_quota_ms = 1000;
+        effective.mem_limit_bytes = 104857600;
+        effective.syscall_rate = 1000;
+        effective.watchdog_ms = 30000;
+        PolicyView::new(&info, &effective)
+    }
+
+    #[test]
+    fn policy_like_the_guide() {
+        assert_eq!(
+            policy(&guide_policy()),
+            "\
+Policy for Agent 100:
+=====================
+Capabilities:
+  - FsBasic
+  - FsExtended
+
+Scope:
+  Path: /tmp/agent_workspace/
+
+Auto-Restart: Yes
+Max Restarts: 3
+Current Restarts: 0
+Risk Level: Limited
+
+Resource Limits:
+  CPU Quota:     1000000 μs
+  Memory Limit:  104857600 bytes
+  Syscall Rate:  1000/sec
+"
+        );
+    }
+
+    #[test]
+    fn policy_without_anything() {
+        let mut info = asm_abi::AsmAgentInfo::new(1000);
+        info.risk_level = asm_abi::ASM_RISK_HIGH;
+        info.restart_count = 0;
+        let effective = asm_abi::AsmFaultPolicy::new(1000, asm_abi::ASM_FP_EFFECTIVE);
+        let view = PolicyView::new(&info, &effective);
+        assert_eq!(
+            policy(&view),
+            "\
+Policy for Agent 1000:
+======================
+Capabilities:
+  (none)
+
+Scope:
+  Path: (none)
+
+Auto-Restart: No
+Max Restarts: 0
+Current Restarts: 0
+Risk Level: High
+
+Resource Limits:
+  CPU Quota:     unlimited
+  Memory Limit:  unlimited
+  Syscall Rate:  unlimited
+"
+        );
+        assert_eq!(
+            serde_json::to_value(&view).unwrap(),
+            serde_json::json!({"agent_id": 1000, "capabilities": [], "scope": "",
+                "auto_restart": false, "max_restarts": 0, "restart_count": 0,
+                "risk_level": "High", "limits": {"cpu_quota_ms": null,
+                "mem_limit_bytes": null, "syscall_rate": null, "watchdog_ms": null}})
+        );
+    }
+
+    fn agent_compliance(
+        id: u32,
+        risk: u32,
+        counts: [u64; 4],
+        events: u64,
+    ) -> asm_abi::AsmCompliance {
+        let [violations, crashes, oversight, clean_exits] = counts;
+        let mut c = asm_abi::AsmCompliance::new(id);
+        c.risk_level = risk;
+        c.events = events;
+        c.violations = violations;
+        c.crashes = crashes;
+        c.oversight = oversight;
+        c.clean_exits = clean_exits;
+        c.score = asm_abi::compliance_score(violations, crashes, oversight, clean_exits);
+        c.status = asm_abi::compliance_status(c.score);
+        c
+    }
+
+    #[test]
+    fn compliance_like_the_guide() {
+        let agents = [
+            agent_compliance(100, asm_abi::ASM_RISK_LIMITED, [0, 0, 2, 0], 45),
+            // 1000 - 300 - 50 + 25 + 30: 705.
+            agent_compliance(101, asm_abi::ASM_RISK_HIGH, [2, 1, 1, 3], 30),
+        ];
+        let report = ComplianceReport::new(1234567890, &agents, Some(150));
+        assert_eq!(
+            compliance(&report),
+            "\
+EU AI Act Compliance Report
+===========================
+
+Timestamp:          1234567890
+Total Agents:       2
+Total Events:       150
+Policy Violations:  2
+System Compliance:  85.3%
+
+Risk Level Distribution:
+  Minimal:          0
+  Limited:          1
+  High:             1
+  Unacceptable:     0
+
+Agent Compliance Details:
+-------------------------
+
+Agent ID: 100
+  Risk Level:       Limited
+  Events Logged:    45
+  Violations:       0
+  Human Oversight:  2
+  Compliance Score: 100%
+  Status:           COMPLIANT
+
+Agent ID: 101
+  Risk Level:       High
+  Events Logged:    30
+  Violations:       2
+  Human Oversight:  1
+  Compliance Score: 70.5%
+  Status:           REVIEW_NEEDED
+"
+        );
+        // Without the trail, the agents' own counts add up.
+        let report = ComplianceReport::new(1, &agents, None);
+        assert_eq!(report.total_events, 75);
+        let doc = serde_json::to_value(&report).unwrap();
+        assert_eq!(doc["system_score"], 853);
+        assert_eq!(doc["system_compliance"], 85.3);
+        assert_eq!(doc["risk_levels"]["High"], 1);
+        assert_eq!(doc["agents"][1]["score"], 705);
+        assert_eq!(doc["agents"][1]["compliance"], 70.5);
+        assert_eq!(doc["agents"][1]["status"], "REVIEW_NEEDED");
+        assert_eq!(doc["agents"][1]["clean_exits"], 3);
+    }
+
+    #[test]
+    fn compliance_without_agents() {
+        let report = ComplianceReport::new(5, &[], None);
+        let text = compliance(&report);
+        assert!(
+            text.contains("Total Agents:       0\nTotal Events:       0\n"),
+            "{text}"
+        );
+        assert!(text.contains("System Compliance:  100%\n"), "{text}");
+        assert!(
+            text.ends_with("-------------------------\n\n  (none)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn percentages_of_scores() {
+        for (score, want) in [
+            (1000, "100%"),
+            (950, "95%"),
+            (705, "70.5%"),
+            (1, "0.1%"),
+            (0, "0%"),
+        ] {
+            assert_eq!(score_percent(score), want);
+        }
+    }
+
+    #[test]
+    fn dates_in_the_proleptic_calendar() {
+        for (secs, want) in [
+            (0, "1970-01-01 00:00:00"),
+            (951782400, "2000-02-29 00:00:00"),
+            (1764163594, "2025-11-26 13:26:34"),
+            (-1, "1969-12-31 23:59:59"),
+            (4102444799, "2099-12-31 23:59:59"),
+        ] {
+            assert_eq!(date_time(secs), want, "{secs}");
+        }
+    }
+
+    /// An audit entry at 2025-11-26 13:26:34 UTC plus `seq` seconds.
+    fn audit_entry(
+        seq: u64,
+        kind: u32,
+        op: u32,
+        values: (u64, u64),
+        detail: &str,
+    ) -> AsmAuditEntry {
+        let mut e = AsmAuditEntry::ZERO;
+        e.seq = seq;
+        e.time_ns = (1764163594 + seq) * 1_000_000_000 + 999;
+        e.kind = kind;
+        e.op = op;
+        e.agent_id = 100;
+        e.uid = 0;
+        e.pid = 4242;
+        (e.old_value, e.new_value) = values;
+        e.set_detail(detail.as_bytes()).unwrap();
+        e
+    }
+
+    #[test]
+    fn audit_table() {
+        use asm_abi::*;
+        let mut escalation = audit_entry(
+            3,
+            ASM_AUDIT_ESCALATION,
+            ASM_PATCH_ADD_CAPABILITY,
+            (ASM_CAP_FS_BASIC, ASM_CAP_FS_BASIC | ASM_CAP_ADMIN),
+            "",
+        );
+        (escalation.uid, escalation.pid, escalation.result) = (1000, 77, -libc::EPERM);
+        let mut policy = audit_entry(5, ASM_AUDIT_FAULT_POLICY, ASM_FP_SET_LIMITS, (0, 0), "");
+        policy.agent_id = 0;
+        let trail = AuditTrail {
+            first_seq: 0,
+            next_seq: 9,
+            dropped: 0,
+            entries: vec![
+                audit_entry(
+                    0,
+                    ASM_AUDIT_REGISTER,
+                    0,
+                    (0, ASM_RISK_LIMITED.into()),
+                    "fs_monitor",
+                ),
+                audit_entry(
+                    1,
+                    ASM_AUDIT_PATCH,
+                    ASM_PATCH_ADD_CAPABILITY,
+                    (ASM_CAP_FS_BASIC, ASM_CAP_FS_BASIC | ASM_CAP_NET_CLIENT),
+                    "",
+                ),
+                audit_entry(2, ASM_AUDIT_PATCH, ASM_PATCH_SET_RISK, (2, 3), ""),
+                escalation,
+                audit_entry(
+                    4,
+                    ASM_AUDIT_VIOLATION,
+                    ASM_VIOLATION_FILE,
+                    (0, ASM_ACTION_KILL.into()),
+                    "/etc/passwd\twrite",
+                ),
+                policy,
+                audit_entry(
+                    6,
+                    ASM_AUDIT_OVERSIGHT,
+                    ASM_OVERSIGHT_APPROVE,
+                    (0, 0),
+                    "looks fine",
+                ),
+                audit_entry(7, ASM_AUDIT_EXIT, 0, (812, 3), "spawns 1 exits 1"),
+                audit_entry(8, 99, 5, (1, 2), ""),
+            ],
+        };
+        assert_eq!(
+            audit(&trail, &|_| 3600),
+            "\
+Audit trail: seq 0..8 kept, next seq 9, dropped: 0 (overflow)
+SEQ  TIME                 KIND          AGENT  UID/PID  OP/RESULT             OLD->NEW                      DETAIL
+  0  2025-11-26 14:26:34  register        100  0/4242   -/ok                  risk Limited                  fs_monitor
+  1  2025-11-26 14:26:35  patch           100  0/4242   add_capability/ok     FsBasic -> FsBasic,NetClient  -
+  2  2025-11-26 14:26:36  patch           100  0/4242   set_risk/ok           Limited -> High               -
+  3  2025-11-26 14:26:37  escalation      100  1000/77  add_capability/EPERM  FsBasic -> FsBasic,Admin      -
+  4  2025-11-26 14:26:38  violation       100  0/4242   file/ok               action kill                   /etc/passwd\\twrite
+  5  2025-11-26 14:26:39  fault_policy      0  0/4242   limits/ok             -                             -
+  6  2025-11-26 14:26:40  oversight       100  0/4242   approve/ok            -                             looks fine
+  7  2025-11-26 14:26:41  exit            100  0/4242   -/ok                  syscalls 812, execs 3         spawns 1 exits 1
+  8  2025-11-26 14:26:42  99              100  0/4242   5/ok                  1 -> 2                        -
+"
+        );
+    }
+
+    #[test]
+    fn audit_header_of_an_empty_or_overflowed_trail() {
+        let empty = AuditTrail {
+            first_seq: 0,
+            next_seq: 0,
+            dropped: 0,
+            entries: Vec::new(),
+        };
+        assert_eq!(
+            audit(&empty, &|_| 0),
+            "Audit trail: no entries kept, next seq 0, dropped: 0 (overflow)\n  (no entries)\n"
+        );
+        let overflowed = AuditTrail {
+            first_seq: 44,
+            next_seq: 300,
+            dropped: 44,
+            entries: Vec::new(),
+        };
+        assert!(audit(&overflowed, &|_| 0)
+            .starts_with("Audit trail: seq 44..299 kept, next seq 300, dropped: 44 (overflow)\n"));
+    }
+
+    #[test]
+    fn sensitive_paths_list() {
+        let view = SensitiveView {
+            max: 8,
+            paths: vec!["/etc/shadow".into(), "/srv/keys/".into()],
+        };
+        assert_eq!(
+            sensitive(&view),
+            "Sensitive paths (2 of 8):\n  /etc/shadow\n  /srv/keys/\n"
+        );
+        let view = SensitiveView {
+            max: 8,
+            paths: Vec::new(),
+        };
+        assert_eq!(sensitive(&view), "Sensitive paths (0 of 8):\n  (none)\n");
+    }
+
+    #[test]
+    fn patch_reports() {
+        use crate::args::LimitChanges;
+        use asm_abi::*;
+        for (change, want) in [
+            (
+                PatchChange::AddCaps(ASM_CAP_FS_BASIC | ASM_CAP_NET_CLIENT),
+                "agent 100: added FsBasic, NetClient (audit #42)\n",
+            ),
+            (
+                PatchChange::RemoveCaps(ASM_CAP_NET_CLIENT),
+                "agent 100: removed NetClient (audit #42)\n",
+            ),
+            (
+                PatchChange::Scope("/tmp/safe_zone/".into()),
+                "agent 100: scope set to /tmp/safe_zone/ (audit #42)\n",
+            ),
+            (
+                PatchChange::Scope(String::new()),
+                "agent 100: scope removed (audit #42)\n",
+            ),
+            (
+                PatchChange::AutoRestart(3),
+                "agent 100: restart budget set to 3 (audit #42)\n",
+            ),
+            (
+                PatchChange::Risk(ASM_RISK_MINIMAL),
+                "agent 100: risk level set to Minimal (audit #42)\n",
+            ),
+            (
+                PatchChange::Limits(LimitChanges {
+                    cpu_quota_ms: Some(Limit::Value(200)),
+                    mem_limit_bytes: Some(Limit::Value(64 << 20)),
+                    syscall_rate: Some(Limit::Unlimited),
+                    watchdog_ms: Some(Limit::Default),
+                }),
+                "agent 100: limits set: CPU quota 200 ms per window, memory limit 67108864 bytes (64M), \
+                 syscall rate none, watchdog default (audit #42)\n",
+            ),
+        ] {
+            assert_eq!(patched(100, &change, 42), want);
+        }
+    }
+
+    #[test]
+    fn info_shows_the_risk_level() {
+        let mut a = agent();
+        a.risk_level = Some("High".into());
+        let text = info(&a, 0);
+        assert!(
+            text.contains("\nRestart Count:   0\nRisk Level:      High\n\nTelemetry:\n"),
+            "{text}"
+        );
     }
 
     #[test]

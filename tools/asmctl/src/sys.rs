@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Every system call asmctl makes: the ioctls on `/dev/asm`, reading
-//! `CLOCK_BOOTTIME`, opening a cgroup directory and exec'ing a command.
+//! `CLOCK_BOOTTIME` and the local time zone, opening a cgroup directory and
+//! exec'ing a command.
 //!
 //! Nothing outside this file touches the kernel, so the parsing and
 //! rendering code can be tested on a host without the asm module; this is
 //! also the only file with `unsafe`.
 
 use asm_abi::{
-    AsmAgentInfo, AsmFaultPolicy, AsmHeartbeat, AsmHistory, AsmJson, AsmList, AsmRegister,
-    AsmUnregister, AsmWindow, ASM_DEVICE_PATH, ASM_HISTORY_WINDOWS, ASM_IOC_GET_AGENT_INFO_JSON,
+    AsmAgentInfo, AsmAuditEntry, AsmAuditRead, AsmCompliance, AsmFaultPolicy, AsmHeartbeat,
+    AsmHistory, AsmJson, AsmList, AsmNote, AsmPatch, AsmRegister, AsmSensitive, AsmUnregister,
+    AsmWindow, ASM_AUDIT_ENTRIES, ASM_DEVICE_PATH, ASM_HISTORY_WINDOWS, ASM_IOC_DECISION,
+    ASM_IOC_GET_AGENT_INFO_JSON, ASM_IOC_GET_AUDIT, ASM_IOC_GET_COMPLIANCE,
     ASM_IOC_GET_FAULT_POLICY, ASM_IOC_GET_HISTORY, ASM_IOC_GET_INFO, ASM_IOC_GET_TELEMETRY_JSON,
-    ASM_IOC_HEARTBEAT, ASM_IOC_LIST, ASM_IOC_REGISTER, ASM_IOC_SET_FAULT_POLICY,
-    ASM_IOC_UNREGISTER,
+    ASM_IOC_HEARTBEAT, ASM_IOC_LIST, ASM_IOC_OVERSIGHT, ASM_IOC_PATCH_POLICY, ASM_IOC_REGISTER,
+    ASM_IOC_SENSITIVE, ASM_IOC_SET_FAULT_POLICY, ASM_IOC_UNREGISTER,
 };
 use std::ffi::{CStr, OsString};
 use std::fmt;
@@ -223,6 +226,68 @@ impl Device {
         Ok((req, windows))
     }
 
+    /// `ASM_IOC_PATCH_POLICY`; on success the kernel has filled in
+    /// `audit_seq`.
+    pub fn patch(&self, req: &mut AsmPatch) -> Result<(), Errno> {
+        // SAFETY: ASM_IOC_PATCH_POLICY takes a struct asm_patch, which has
+        // no pointers.
+        unsafe { self.ioctl(ASM_IOC_PATCH_POLICY, req) }
+    }
+
+    /// `ASM_IOC_GET_AUDIT`: the reply (`first_seq`, `next_seq`, `dropped`)
+    /// and up to `capacity` (itself at most `ASM_AUDIT_ENTRIES`) entries
+    /// from `from_seq` on, oldest first.
+    pub fn audit(
+        &self,
+        from_seq: u64,
+        capacity: usize,
+    ) -> Result<(AsmAuditRead, Vec<AsmAuditEntry>), Errno> {
+        let mut entries = vec![AsmAuditEntry::ZERO; capacity.clamp(1, ASM_AUDIT_ENTRIES)];
+        let capacity = room(entries.len());
+        let mut req = AsmAuditRead::new(from_seq, entries.as_mut_ptr() as u64, capacity);
+        // SAFETY: ASM_IOC_GET_AUDIT takes a struct asm_audit_read whose
+        // `entries` points at `capacity` writable struct asm_audit_entry:
+        // `entries` is that long and outlives the call.
+        unsafe { self.ioctl(ASM_IOC_GET_AUDIT, &mut req) }?;
+        // `count` comes from the kernel: never trust it past what the array
+        // holds.
+        entries.truncate(req.count.min(capacity) as usize);
+        Ok((req, entries))
+    }
+
+    /// `ASM_IOC_GET_COMPLIANCE` for `agent_id`.
+    pub fn compliance(&self, agent_id: u32) -> Result<AsmCompliance, Errno> {
+        let mut req = AsmCompliance::new(agent_id);
+        // SAFETY: ASM_IOC_GET_COMPLIANCE takes a struct asm_compliance,
+        // which has no pointers.
+        unsafe { self.ioctl(ASM_IOC_GET_COMPLIANCE, &mut req) }?;
+        Ok(req)
+    }
+
+    /// `ASM_IOC_OVERSIGHT`; on success the kernel has filled in
+    /// `audit_seq`.
+    pub fn oversight(&self, req: &mut AsmNote) -> Result<(), Errno> {
+        // SAFETY: ASM_IOC_OVERSIGHT takes a struct asm_note, which has no
+        // pointers.
+        unsafe { self.ioctl(ASM_IOC_OVERSIGHT, req) }
+    }
+
+    /// `ASM_IOC_DECISION`; on success the kernel has filled in `agent_id`
+    /// and `audit_seq`.
+    pub fn decision(&self, req: &mut AsmNote) -> Result<(), Errno> {
+        // SAFETY: ASM_IOC_DECISION takes a struct asm_note, which has no
+        // pointers.
+        unsafe { self.ioctl(ASM_IOC_DECISION, req) }
+    }
+
+    /// `ASM_IOC_SENSITIVE`; the kernel fills in `count` (and `path` for
+    /// GET).
+    pub fn sensitive(&self, req: &mut AsmSensitive) -> Result<(), Errno> {
+        // SAFETY: ASM_IOC_SENSITIVE takes a struct asm_sensitive, which has
+        // no pointers.
+        unsafe { self.ioctl(ASM_IOC_SENSITIVE, req) }
+    }
+
     /// `ASM_IOC_GET_TELEMETRY_JSON`: the system telemetry document.
     pub fn telemetry_json(&self) -> Result<Vec<u8>, Errno> {
         self.json(ASM_IOC_GET_TELEMETRY_JSON, 0)
@@ -278,6 +343,21 @@ pub fn boottime_ns() -> Result<u64, Errno> {
     let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
     let nsecs = u64::try_from(ts.tv_nsec).unwrap_or(0);
     Ok(secs.saturating_mul(1_000_000_000).saturating_add(nsecs))
+}
+
+/// The local time zone's offset from UTC at `unix_secs`, in seconds (0,
+/// i.e. UTC, if the C library cannot tell), for the audit trail's times.
+pub fn utc_offset(unix_secs: i64) -> i64 {
+    let t: libc::time_t = unix_secs;
+    // SAFETY: all-zero bytes are a valid `struct tm` (integers and a null
+    // zone pointer).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: `t` and `tm` are valid for the call; localtime_r is the
+    // thread-safe variant and keeps no pointer to either.
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return 0;
+    }
+    tm.tm_gmtoff
 }
 
 /// Opens a cgroup v2 directory for `ASM_TARGET_CGROUP` (O_RDONLY |

@@ -36,7 +36,7 @@ fn help_goes_to_stdout() {
     assert_eq!((code, err.as_str()), (0, ""));
     assert!(out.starts_with("Usage: asmctl COMMAND [ARGS]\n"), "{out}");
     // Every alias and its own --help reach the same text.
-    for name in ["asmstatus", "asmlist", "asminfo"] {
+    for name in ["asmstatus", "asmlist", "asminfo", "asmpolicy", "compliance"] {
         assert_eq!(
             run(&link(name), &["--help"]),
             (0, out.clone(), String::new())
@@ -99,6 +99,8 @@ fn aliases_reach_their_command() {
         ("asmstatus", &[][..]),
         ("asmlist", &["--all"]),
         ("asminfo", &["100"]),
+        ("asmpolicy", &["100"]),
+        ("compliance", &[]),
     ] {
         assert_eq!(
             run(&link(name), args),
@@ -122,6 +124,10 @@ fn json_errors_go_to_stdout() {
         &["top", "--json"],
         &["limits", "7", "--json"],
         &["recovery", "--default", "--json"],
+        &["policy", "7", "--json"],
+        &["compliance", "--json"],
+        &["audit", "--json"],
+        &["sensitive", "--json"],
     ] {
         assert_eq!(asmctl(args), (1, want.into(), String::new()), "{args:?}");
     }
@@ -138,6 +144,11 @@ fn new_commands_need_the_module() {
         &["limits", "--default", "--mem", "1G"],
         &["recovery", "7", "--preset", "strict"],
         &["heartbeat"],
+        &["patch", "7", "risk", "high"],
+        &["audit", "verify"],
+        &["oversight", "7", "review"],
+        &["decision", "done"],
+        &["sensitive", "add", "/etc/shadow"],
     ] {
         assert_eq!(
             asmctl(args),

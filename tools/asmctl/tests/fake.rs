@@ -183,6 +183,7 @@ Capabilities:    FsBasic, FsExtended
 Scope:           /tmp/ws/
 Auto-Restart:    Yes (max 3)
 Restart Count:   0
+Risk Level:      Limited
 
 Telemetry:
   Spawn Count:   1
@@ -224,6 +225,9 @@ fn run_registers_itself_then_becomes_the_command() {
     let Some(lib) = fake_lib() else { return };
     let log_file = log_path("run");
     let logged = [("FAKE_ASM_LOG", log_file.to_str().unwrap())];
+    // The scope exists (Landlock needs it) and holds the stand-in's log,
+    // which it writes once the ruleset is in force.
+    let scope = env!("CARGO_TARGET_TMPDIR");
     let args = [
         "run",
         "--name",
@@ -231,7 +235,7 @@ fn run_registers_itself_then_becomes_the_command() {
         "--cap",
         "fs_basic,NET_CLIENT",
         "--scope",
-        "/tmp/ws",
+        scope,
         "--auto-restart",
         "2",
         "--",
@@ -240,24 +244,83 @@ fn run_registers_itself_then_becomes_the_command() {
         "echo $$",
     ];
     let (code, out, err) = fake_run(lib, asmctl_path(), &args, &logged);
-    assert_eq!((code, err.as_str()), (0, "asmctl: agent 1000\n"));
+    let expected = format!("{}asmctl: agent 1000\n", landlock_warning());
+    assert_eq!((code, err), (0, expected));
     // The shell has the pid that was registered: exec, not fork.
     let pid = out.trim();
     assert_eq!(
         log(&log_file),
         format!(
             "register caller={pid} id=0 target=0 pid=0 cgroup_dir=0 caps=5 \
-             auto_restart=2 name=demo scope=/tmp/ws\n"
+             auto_restart=2 name=demo scope={scope}\n"
         )
     );
 
     // A chosen id is not announced, and --quiet hides an allocated one.
+    // (Without a scope for the stand-in, Landlock would keep the dynamic
+    // loader from preloading it into `true`.)
     for args in [
-        &["run", "--name", "a", "--id", "100", "--", "true"][..],
-        &["run", "--quiet", "--name", "a", "true"],
+        &[
+            "run",
+            "--no-landlock",
+            "--name",
+            "a",
+            "--id",
+            "100",
+            "--",
+            "true",
+        ][..],
+        &["run", "--no-landlock", "--quiet", "--name", "a", "true"],
     ] {
         assert_eq!(fake_run(lib, asmctl_path(), args, &[]), ok(""), "{args:?}");
     }
+}
+
+/// What `run` prints first when the host kernel has no Landlock.
+fn landlock_warning() -> &'static str {
+    match asm_landlock::abi_version() {
+        Ok(Some(_)) => "",
+        _ => {
+            "asmctl: warning: the kernel has no Landlock: running without it \
+              (the module still detects violations)\n"
+        }
+    }
+}
+
+#[test]
+fn run_enforces_landlock_unless_told_not_to() {
+    let Some(lib) = fake_lib() else { return };
+    if !matches!(asm_landlock::abi_version(), Ok(Some(_))) {
+        println!("note: the host kernel has no Landlock, skipping");
+        return;
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fake-landlock");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("scope")).unwrap();
+    let (inside, outside) = (dir.join("scope/file"), dir.join("file"));
+    let script = format!(
+        "echo in > {}; echo out > {} 2>/dev/null || echo refused",
+        inside.display(),
+        outside.display()
+    );
+    let scope = dir.join("scope");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--name", "a", "--id", "100", "--cap", "FsBasic"];
+        args.extend_from_slice(&["--scope", scope.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "sh", "-c", &script]);
+        fake_run(lib, asmctl_path(), &args, &[])
+    };
+    // The scope is writable, the rest of the filesystem is not. (stderr
+    // has the dynamic loader's complaint: the stand-in it is told to
+    // preload is outside the scope as well.)
+    let (code, out, _) = run(&[]);
+    assert_eq!((code, out.as_str()), (0, "refused\n"));
+    assert!(inside.exists() && !outside.exists());
+    // --no-landlock: only the module would see the write.
+    assert_eq!(run(&["--no-landlock"]), ok(""));
+    assert!(outside.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -282,7 +345,14 @@ fn run_failures() {
             ],
             &[("FAKE_ASM_ERRNO", &eexist)],
         ),
-        failed("agent id 100 is already taken")
+        (
+            1,
+            String::new(),
+            format!(
+                "{}Error: agent id 100 is already taken\n",
+                landlock_warning()
+            )
+        )
     );
     assert!(
         !marker.exists(),

@@ -21,9 +21,11 @@
  * 100 crashes and is restarted (recovery, spawn, restarted), agent 101 is
  * throttled, then a kill action ends it (an exit by signal 9, failed).
  *
- * FAKE_ASM_ERRNO=N makes REGISTER, UNREGISTER and SET_FAULT_POLICY fail
- * with errno N; FAKE_ASM_LOG=path records each of those requests there;
- * FAKE_ASM_AGENT=N makes the caller a process of agent N for HEARTBEAT.
+ * FAKE_ASM_ERRNO=N makes REGISTER, UNREGISTER, SET_FAULT_POLICY,
+ * PATCH_POLICY, OVERSIGHT, DECISION and SENSITIVE ADD/REMOVE fail with
+ * errno N; FAKE_ASM_LOG=path records each of those requests there;
+ * FAKE_ASM_AGENT=N makes the caller a process of agent N for HEARTBEAT
+ * and DECISION.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -216,6 +218,19 @@ static int do_list(struct asm_list *l)
 	return l->count > l->capacity ? fail(ERANGE) : 0;
 }
 
+/* Risk levels: 100 Limited, 101 High, 102 Minimal. */
+static __u32 risk_of(__u32 id)
+{
+	switch (id) {
+	case 100:
+		return ASM_RISK_LIMITED;
+	case 101:
+		return ASM_RISK_HIGH;
+	default:
+		return ASM_RISK_MINIMAL;
+	}
+}
+
 static int do_info(struct asm_agent_info *info)
 {
 	const struct agent *a = find(info->agent_id);
@@ -235,6 +250,7 @@ static int do_info(struct asm_agent_info *info)
 	info->capabilities = a->caps;
 	info->mem_bytes = a->mem_bytes;
 	info->faults = a->faults;
+	info->risk_level = risk_of(id);
 	strcpy(info->name, a->name);
 	strcpy(info->scope, a->scope);
 	return 0;
@@ -266,7 +282,8 @@ static int do_register(struct asm_register *r)
 	struct stat st;
 	int cgroup_is_dir = 0;
 
-	if (r->flags || r->reserved[0] || r->reserved[3] ||
+	if (r->flags || r->reserved0 || r->reserved[0] || r->reserved[2] ||
+	    r->risk_level > ASM_RISK_UNACCEPTABLE ||
 	    r->name[ASM_NAME_LEN - 1] || r->scope[ASM_SCOPE_LEN - 1] ||
 	    (r->capabilities & ~ASM_CAP_ALL))
 		return fail(EINVAL);
@@ -274,10 +291,18 @@ static int do_register(struct asm_register *r)
 		cgroup_is_dir = fstat(r->cgroup_fd, &st) == 0 &&
 				S_ISDIR(st.st_mode);
 	log_line("register caller=%d id=%u target=%u pid=%d cgroup_dir=%d "
-		 "caps=%llu auto_restart=%u name=%s scope=%s\n",
+		 "caps=%llu auto_restart=%u name=%s scope=%s%s\n",
 		 getpid(), r->agent_id, r->target, r->pid, cgroup_is_dir,
 		 (unsigned long long)r->capabilities, r->auto_restart,
-		 r->name, r->scope);
+		 r->name, r->scope,
+		 r->risk_level == ASM_RISK_DEFAULT ? "" :
+		 r->risk_level == ASM_RISK_UNACCEPTABLE ? " risk=unacceptable" :
+		 r->risk_level == ASM_RISK_HIGH ? " risk=high" :
+		 r->risk_level == ASM_RISK_MINIMAL ? " risk=minimal" :
+		 " risk=limited");
+	/* Prohibited: refused (and, in the module, audited). */
+	if (r->risk_level == ASM_RISK_UNACCEPTABLE)
+		return fail(EPERM);
 	if (forced_errno())
 		return fail(forced_errno());
 	if (!r->agent_id)
@@ -451,6 +476,164 @@ static int do_history(struct asm_history *h)
 	return 0;
 }
 
+/*
+ * The ABI of the audit trail and compliance report.  PATCH_POLICY
+ * refuses to grant Admin;
+ * GET_AUDIT serves the raw struct asm_audit_entry records of the file
+ * FAKE_ASM_AUDIT (EPERM without it, as for a caller without
+ * CAP_SYS_ADMIN); two paths are marked sensitive.
+ */
+static int do_patch(struct asm_patch *p)
+{
+	if (p->reserved0 || !all_zero(p->reserved, sizeof(p->reserved)) ||
+	    p->audit_seq || p->scope[ASM_SCOPE_LEN - 1] ||
+	    p->op < ASM_PATCH_ADD_CAPABILITY || p->op > ASM_PATCH_SET_RISK)
+		return fail(EINVAL);
+	if (p->op != ASM_PATCH_SET_LIMITS &&
+	    (p->cpu_quota_ms || p->syscall_rate || p->watchdog_ms ||
+	     p->mem_limit_bytes))
+		return fail(EINVAL);
+	if (p->op != ASM_PATCH_UPDATE_SCOPE && p->scope[0])
+		return fail(EINVAL);
+	if (!find(p->agent_id))
+		return fail(ESRCH);
+	log_line("patch id=%u op=%u value=%llu cpu=%u rate=%u watchdog=%u "
+		 "mem=%llu scope=%s\n", p->agent_id, p->op,
+		 (unsigned long long)p->value, p->cpu_quota_ms,
+		 p->syscall_rate, p->watchdog_ms,
+		 (unsigned long long)p->mem_limit_bytes, p->scope);
+	if (p->op == ASM_PATCH_ADD_CAPABILITY && (p->value & ASM_CAP_ADMIN))
+		return fail(EPERM);
+	if (forced_errno())
+		return fail(forced_errno());
+	p->audit_seq = 42;
+	return 0;
+}
+
+static int do_audit(struct asm_audit_read *r)
+{
+	struct asm_audit_entry *out = (void *)(unsigned long)r->entries;
+	const char *path = getenv("FAKE_ASM_AUDIT");
+	struct asm_audit_entry e;
+	int have = 0;
+	FILE *f;
+
+	if (!all_zero(r->reserved, sizeof(r->reserved)) || !r->capacity)
+		return fail(EINVAL);
+	if (!path)
+		return fail(EPERM);
+	f = fopen(path, "r");
+	if (!f)
+		return fail(EIO);
+	r->count = 0;
+	r->first_seq = r->next_seq = 0;
+	while (fread(&e, sizeof(e), 1, f) == 1) {
+		if (!have)
+			r->first_seq = e.seq;
+		have = 1;
+		r->next_seq = e.seq + 1;
+		if (e.seq >= r->from_seq && r->count < r->capacity)
+			out[r->count++] = e;
+	}
+	fclose(f);
+	r->dropped = r->first_seq;
+	return 0;
+}
+
+static int do_compliance(struct asm_compliance *c)
+{
+	__u32 id = c->agent_id;
+
+	if (!all_zero(c->reserved, sizeof(c->reserved)))
+		return fail(EINVAL);
+	if (!find(id))
+		return fail(ESRCH);
+	memset(c, 0, sizeof(*c));
+	c->size = sizeof(*c);
+	c->version = ASM_ABI_VERSION;
+	c->agent_id = id;
+	c->risk_level = risk_of(id);
+	c->score = ASM_SCORE_MAX;
+	c->status = ASM_COMPLIANT;
+	if (id == 100) {
+		c->events = 45;
+		c->oversight = 2;
+	} else if (id == 101) {
+		/* 1000 - 2 * 150 - 50 + 25 + 3 * 10 */
+		c->events = 30;
+		c->violations = 2;
+		c->crashes = 1;
+		c->oversight = 1;
+		c->clean_exits = 3;
+		c->score = 705;
+		c->status = ASM_REVIEW_NEEDED;
+	} else {
+		c->events = 4;
+		c->clean_exits = 1;
+	}
+	return 0;
+}
+
+static int do_note(struct asm_note *n, int decision)
+{
+	const char *agent = getenv("FAKE_ASM_AGENT");
+
+	if (!all_zero(n->reserved, sizeof(n->reserved)) || n->audit_seq ||
+	    n->text[ASM_NOTE_LEN - 1])
+		return fail(EINVAL);
+	if (decision) {
+		if (n->agent_id || n->kind)
+			return fail(EINVAL);
+		if (!agent)
+			return fail(ESRCH);
+		n->agent_id = atoi(agent);
+	} else {
+		if (n->kind < ASM_OVERSIGHT_REVIEW ||
+		    n->kind > ASM_OVERSIGHT_STOP)
+			return fail(EINVAL);
+		if (!find(n->agent_id))
+			return fail(ESRCH);
+	}
+	log_line("%s id=%u kind=%u text=%s\n",
+		 decision ? "decision" : "oversight", n->agent_id, n->kind,
+		 n->text);
+	if (forced_errno())
+		return fail(forced_errno());
+	n->audit_seq = decision ? 44 : 43;
+	return 0;
+}
+
+static const char *const sensitive_paths[] = { "/etc/shadow", "/srv/keys" };
+#define NR_SENSITIVE 2u
+
+static int do_sensitive(struct asm_sensitive *s)
+{
+	if (s->reserved0 || !all_zero(s->reserved, sizeof(s->reserved)) ||
+	    s->count || s->path[ASM_SCOPE_LEN - 1])
+		return fail(EINVAL);
+	switch (s->op) {
+	case ASM_SENSITIVE_GET:
+		if (s->path[0])
+			return fail(EINVAL);
+		s->count = NR_SENSITIVE;
+		if (s->index >= NR_SENSITIVE)
+			return fail(ENOENT);
+		strcpy(s->path, sensitive_paths[s->index]);
+		return 0;
+	case ASM_SENSITIVE_ADD:
+	case ASM_SENSITIVE_REMOVE:
+		if (s->index || s->path[0] != '/')
+			return fail(EINVAL);
+		log_line("sensitive op=%u path=%s\n", s->op, s->path);
+		if (forced_errno())
+			return fail(forced_errno());
+		s->count = s->op == ASM_SENSITIVE_ADD ? NR_SENSITIVE + 1 :
+							NR_SENSITIVE - 1;
+		return 0;
+	}
+	return fail(EINVAL);
+}
+
 int ioctl(int fd, unsigned long request, ...)
 {
 	static int (*real)(int, unsigned long, ...);
@@ -514,6 +697,27 @@ int ioctl(int fd, unsigned long request, ...)
 		if (head[0] != sizeof(struct asm_history))
 			return fail(EINVAL);
 		return do_history(arg);
+	case ASM_IOC_PATCH_POLICY:
+		if (head[0] != sizeof(struct asm_patch))
+			return fail(EINVAL);
+		return do_patch(arg);
+	case ASM_IOC_GET_AUDIT:
+		if (head[0] != sizeof(struct asm_audit_read))
+			return fail(EINVAL);
+		return do_audit(arg);
+	case ASM_IOC_GET_COMPLIANCE:
+		if (head[0] != sizeof(struct asm_compliance))
+			return fail(EINVAL);
+		return do_compliance(arg);
+	case ASM_IOC_OVERSIGHT:
+	case ASM_IOC_DECISION:
+		if (head[0] != sizeof(struct asm_note))
+			return fail(EINVAL);
+		return do_note(arg, request == ASM_IOC_DECISION);
+	case ASM_IOC_SENSITIVE:
+		if (head[0] != sizeof(struct asm_sensitive))
+			return fail(EINVAL);
+		return do_sensitive(arg);
 	}
 	return fail(ENOTTY);
 }
@@ -527,7 +731,11 @@ static int fake_openat(const char *sym, int dirfd, const char *path,
 {
 	int (*real)(int, const char *, int, ...) = dlsym(RTLD_NEXT, sym);
 
-	if (!strcmp(path, ASM_DEVICE_PATH)) {
+	/*
+	 * An O_PATH open (asmctl run's Landlock rule for the device) gives no
+	 * handle to make requests on: it must not replace the device's fd.
+	 */
+	if (!strcmp(path, ASM_DEVICE_PATH) && !(flags & O_PATH)) {
 		fake_fd = real(AT_FDCWD, "/dev/null", flags);
 		return fake_fd;
 	}

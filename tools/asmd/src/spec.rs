@@ -6,9 +6,11 @@
 //! id = 100
 //! name = "crashy"
 //! command = ["/bin/sh", "-c", "sleep 0.5; exit 3"]
-//! capabilities = ["FsBasic"]        # default: none
+//! # sh forks and execs sleep: without ProcessSpawn the module kills it.
+//! capabilities = ["FsBasic", "ProcessSpawn"]  # default: none
 //! scope = "/srv/agents/crashy"      # default: no scope
 //! auto_restart = 3                  # default: 0
+//! risk = "high"                     # minimal | limited | high; default: limited
 //!
 //! [limits]                          # default: follow the module's defaults
 //! cpu_quota_ms = 200
@@ -24,14 +26,16 @@
 //!
 //! Unknown keys are errors, so a typo cannot silently drop a limit. Every
 //! value is checked here against the ABI's rules, so that a spec that passes
-//! `asmd --check` is one the module accepts.
+//! `asmd --check` is one the module accepts: `risk = "unacceptable"` is
+//! rejected here, as the module would refuse the agent.
 
 use asm_abi::{
-    action_allowed, parse_preset, AsmFaultPolicy, AsmRegister, ASM_ACTION_KILL, ASM_ACTION_LOG,
-    ASM_ACTION_RESTART, ASM_ACTION_THROTTLE, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA,
-    ASM_FAULT_CRASH, ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE,
-    ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_ID_MAX, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64,
-    ASM_NAME_LEN, ASM_PRESET_NONE, ASM_SCOPE_LEN, ASM_TARGET_CGROUP, CAPABILITIES, PRESET_NAMES,
+    action_allowed, parse_preset, parse_risk, risk_name, AsmFaultPolicy, AsmRegister,
+    ASM_ACTION_KILL, ASM_ACTION_LOG, ASM_ACTION_RESTART, ASM_ACTION_THROTTLE, ASM_FAULT_CAPABILITY,
+    ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD,
+    ASM_FAULT_UNRESPONSIVE, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_ID_MAX, ASM_LIMIT_NONE32,
+    ASM_LIMIT_NONE64, ASM_NAME_LEN, ASM_PRESET_NONE, ASM_RISK_DEFAULT, ASM_RISK_LIMITED,
+    ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, ASM_TARGET_CGROUP, CAPABILITIES, PRESET_NAMES,
 };
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -79,6 +83,9 @@ pub struct Spec {
     pub scope: Option<String>,
     /// Restart budget.
     pub auto_restart: u32,
+    /// An `ASM_RISK_*` value: Minimal, Limited or High, or
+    /// `ASM_RISK_DEFAULT` (taken as Limited) when the spec has no `risk`.
+    pub risk_level: u32,
     /// `Some` when the spec sets at least one limit.
     pub limits: Option<Limits>,
     /// `Some` when the spec sets a preset or at least one action.
@@ -122,6 +129,8 @@ struct RawSpec {
     scope: Option<String>,
     #[serde(default, deserialize_with = "de_auto_restart")]
     auto_restart: u32,
+    #[serde(default = "default_risk", deserialize_with = "de_risk")]
+    risk: u32,
     #[serde(default)]
     limits: Option<RawLimits>,
     #[serde(default)]
@@ -246,6 +255,29 @@ fn de_auto_restart<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     u32::try_from(n).map_err(|_| {
         de::Error::custom(format!("auto_restart {n} is out of range 0..={}", u32::MAX))
     })
+}
+
+fn default_risk() -> u32 {
+    ASM_RISK_DEFAULT
+}
+
+fn de_risk<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_risk_key(&s).map_err(de::Error::custom)
+}
+
+/// The `ASM_RISK_*` value of `risk = "s"` (any case). Unacceptable is an
+/// error: the module refuses such an agent.
+fn parse_risk_key(s: &str) -> Result<u32, String> {
+    match parse_risk(s) {
+        Some(ASM_RISK_UNACCEPTABLE) => Err(
+            "risk = \"unacceptable\" is prohibited: such an agent is never registered".to_owned(),
+        ),
+        Some(risk) => Ok(risk),
+        None => Err(format!(
+            "unknown risk level {s:?} (known: minimal, limited, high)"
+        )),
+    }
 }
 
 /// A limit value as written: an integer or a string.
@@ -458,6 +490,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec, String> {
         capabilities: raw.capabilities,
         scope: raw.scope,
         auto_restart: raw.auto_restart,
+        risk_level: raw.risk,
         limits,
         recovery,
     })
@@ -539,6 +572,7 @@ impl Spec {
         req.cgroup_fd = cgroup_fd;
         req.capabilities = self.capabilities;
         req.auto_restart = self.auto_restart;
+        req.risk_level = self.risk_level;
         // Both were checked against the same bounds when parsed.
         let _ = req.set_name(self.name.as_bytes());
         let _ = req.set_scope(self.scope.as_deref().unwrap_or("").as_bytes());
@@ -587,9 +621,16 @@ impl Spec {
         } else {
             caps.join(",")
         };
+        let risk = match self.risk_level {
+            ASM_RISK_DEFAULT => format!(
+                "{} (default)",
+                risk_name(ASM_RISK_LIMITED).unwrap_or("Limited")
+            ),
+            r => risk_name(r).unwrap_or("?").to_owned(),
+        };
         let _ = write!(
             s,
-            "; capabilities {caps}; scope {}; auto_restart {}",
+            "; capabilities {caps}; scope {}; auto_restart {}; risk {risk}",
             self.scope.as_deref().unwrap_or("none"),
             self.auto_restart
         );
@@ -654,7 +695,10 @@ fn shell_quote(arg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use asm_abi::{ASM_CAP_FS_BASIC, ASM_CAP_LLM_ACCESS, ASM_PRESET_STRICT};
+    use asm_abi::{
+        ASM_CAP_FS_BASIC, ASM_CAP_LLM_ACCESS, ASM_CAP_PROCESS_SPAWN, ASM_PRESET_STRICT,
+        ASM_RISK_HIGH, ASM_RISK_MINIMAL,
+    };
 
     fn p(text: &str) -> Result<Spec, String> {
         parse(text, Path::new("specs/a.toml"))
@@ -664,9 +708,10 @@ mod tests {
 id = 100
 name = "crashy"
 command = ["/bin/sh", "-c", "sleep 0.5; exit 3"]
-capabilities = ["FsBasic", "LlmAccess"]
+capabilities = ["FsBasic", "LlmAccess", "ProcessSpawn"]
 scope = "/srv/agents"
 auto_restart = 3
+risk = "high"
 
 [limits]
 mem = "64M"
@@ -684,9 +729,13 @@ cpu_quota = "throttle"
         assert_eq!(s.id, 100);
         assert_eq!(s.name, "crashy");
         assert_eq!(s.command, ["/bin/sh", "-c", "sleep 0.5; exit 3"]);
-        assert_eq!(s.capabilities, ASM_CAP_FS_BASIC | ASM_CAP_LLM_ACCESS);
+        assert_eq!(
+            s.capabilities,
+            ASM_CAP_FS_BASIC | ASM_CAP_LLM_ACCESS | ASM_CAP_PROCESS_SPAWN
+        );
         assert_eq!(s.scope.as_deref(), Some("/srv/agents"));
         assert_eq!(s.auto_restart, 3);
+        assert_eq!(s.risk_level, ASM_RISK_HIGH);
         assert_eq!(
             s.limits,
             Some(Limits {
@@ -714,11 +763,93 @@ cpu_quota = "throttle"
             (100, ASM_TARGET_CGROUP, 7)
         );
         assert_eq!((r.capabilities, r.auto_restart), (s.capabilities, 3));
+        assert_eq!(r.risk_level, ASM_RISK_HIGH);
         assert_eq!(&r.name[..7], b"crashy\0");
         assert_eq!(&r.scope[..12], b"/srv/agents\0");
-        assert!(s
-            .summary()
-            .contains("command /bin/sh -c 'sleep 0.5; exit 3'"));
+        let summary = s.summary();
+        assert!(
+            summary.contains("command /bin/sh -c 'sleep 0.5; exit 3'"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("; capabilities FsBasic,LlmAccess,ProcessSpawn;"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("; auto_restart 3; risk High;"),
+            "{summary}"
+        );
+    }
+
+    fn with_risk(value: &str) -> Result<Spec, String> {
+        p(&format!(
+            "id = 1\nname = \"a\"\ncommand = [\"true\"]\nrisk = {value}\n"
+        ))
+    }
+
+    #[test]
+    fn risk_levels() {
+        for (value, want, shown) in [
+            ("\"minimal\"", ASM_RISK_MINIMAL, "risk Minimal"),
+            ("\"limited\"", ASM_RISK_LIMITED, "risk Limited"),
+            ("\"high\"", ASM_RISK_HIGH, "risk High"),
+            ("\"High\"", ASM_RISK_HIGH, "risk High"),
+            ("\"MINIMAL\"", ASM_RISK_MINIMAL, "risk Minimal"),
+        ] {
+            let s = with_risk(value).unwrap();
+            assert_eq!(s.risk_level, want, "{value}");
+            assert_eq!(s.register_request(3).risk_level, want, "{value}");
+            let summary = s.summary();
+            assert!(summary.contains(shown), "{value}: {summary}");
+            // The risk level is REGISTER's alone, not the fault policy's.
+            assert_eq!(s.fault_policy(), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn risk_defaults_to_asm_risk_default() {
+        let s = p("id = 1\nname = \"a\"\ncommand = [\"true\"]\n").unwrap();
+        assert_eq!(s.risk_level, ASM_RISK_DEFAULT);
+        assert_eq!(ASM_RISK_DEFAULT, 0);
+        assert_eq!(s.register_request(3).risk_level, ASM_RISK_DEFAULT);
+        let summary = s.summary();
+        assert!(summary.contains("; risk Limited (default);"), "{summary}");
+    }
+
+    #[test]
+    fn risk_unacceptable_is_rejected() {
+        for value in ["\"unacceptable\"", "\"Unacceptable\""] {
+            let e = with_risk(value).unwrap_err();
+            assert_eq!(
+                e,
+                "specs/a.toml:4: risk = \"unacceptable\" is prohibited: \
+                 such an agent is never registered",
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn risk_unknown_is_rejected() {
+        for value in ["\"medium\"", "\"default\"", "\"\"", "\"none\""] {
+            let e = with_risk(value).unwrap_err();
+            assert!(
+                e.starts_with("specs/a.toml:4: unknown risk level"),
+                "{value}: {e}"
+            );
+            assert!(
+                e.contains("(known: minimal, limited, high)"),
+                "{value}: {e}"
+            );
+        }
+        // Not a number either: the ABI value is not the spec's spelling.
+        for value in ["2", "true", "[\"high\"]"] {
+            let e = with_risk(value).unwrap_err();
+            assert!(
+                e.starts_with("specs/a.toml:4: invalid type"),
+                "{value}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -22,6 +22,8 @@ use asm_abi::{
     ASM_DEVICE_PATH, ASM_EV_FAILED, ASM_EV_RECOVERY, ASM_EV_RESTARTED, ASM_GENL_MCGRP_EVENTS,
     ASM_GENL_NAME,
 };
+use asm_landlock::{Prepared, Ruleset};
+use std::ffi::OsStr;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
@@ -153,14 +155,23 @@ impl Supervisor<'_> {
         Ok(())
     }
 
-    /// Starts the agent's command in its cgroup.
+    /// Starts the agent's command in its cgroup, under its Landlock
+    /// ruleset.
     fn start(&self, spec: &Spec, dir: &Path) -> Result<(), Error> {
         let label = spec.label();
         let log = self.log_dir.join(format!("{}.log", spec.id));
         let procs = cgroup::procs_file(dir);
-        match sys::spawn_in_cgroup(&spec.command, &procs, &log) {
+        let landlock = landlock(spec)?;
+        match sys::spawn_in_cgroup(&spec.command, &procs, &log, landlock.as_ref()) {
             Ok(pid) => {
                 say!("{label}: started pid {pid}");
+                match &landlock {
+                    Some(ruleset) => say!("{label}: {}", ruleset.report()),
+                    None => say!(
+                        "{label}: warning: the kernel has no Landlock: \
+                         running without it (the module still detects violations)"
+                    ),
+                }
                 Ok(())
             }
             Err(e) => {
@@ -170,6 +181,7 @@ impl Supervisor<'_> {
                     SpawnStep::Fork => "fork".to_owned(),
                     SpawnStep::JoinCgroup => format!("writing to {}", procs.display()),
                     SpawnStep::Setup => "setting up its session and stdio".to_owned(),
+                    SpawnStep::Landlock => "enforcing its Landlock ruleset".to_owned(),
                     SpawnStep::Exec => format!("exec {}", spec.command[0]),
                 };
                 Err(Error::new(format!(
@@ -233,6 +245,25 @@ impl Supervisor<'_> {
                 Ok(())
             }
         }
+    }
+}
+
+/// Builds the agent's Landlock ruleset, which its child enforces before the
+/// exec; `None` when the kernel has no Landlock. It is built here, in
+/// asmd, so that opening the rules' paths is not counted as the agent's
+/// doing, and so that the child only has two system calls to make.
+fn landlock(spec: &Spec) -> Result<Option<Ruleset>, Error> {
+    let scope = spec.scope.as_deref().map(Path::new);
+    let program = OsStr::new(spec.command.first().map_or("", String::as_str));
+    match asm_landlock::prepare(spec.capabilities, scope, program) {
+        Ok(Prepared::Ready(ruleset)) => Ok(Some(ruleset)),
+        Ok(Prepared::Unsupported) => Ok(None),
+        Err(e) => Err(Error::new(format!(
+            "{}: cannot start: {}: {}",
+            spec.label(),
+            e.what(),
+            Errno(e.errno())
+        ))),
     }
 }
 

@@ -12,6 +12,7 @@ use asm_abi::{
     AsmAgentInfo, AsmFaultPolicy, AsmRegister, AsmUnregister, ASM_DEVICE_PATH, ASM_IOC_GET_INFO,
     ASM_IOC_REGISTER, ASM_IOC_SET_FAULT_POLICY, ASM_IOC_UNREGISTER,
 };
+use asm_landlock::Ruleset;
 use std::ffi::{CStr, CString};
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -497,6 +498,8 @@ pub enum SpawnStep {
     JoinCgroup,
     /// Setting up the session and stdio (child).
     Setup,
+    /// Enforcing the agent's Landlock ruleset (child).
+    Landlock,
     /// `execvp` (child).
     Exec,
 }
@@ -506,6 +509,7 @@ impl SpawnStep {
         match b {
             1 => Self::JoinCgroup,
             2 => Self::Setup,
+            4 => Self::Landlock,
             _ => Self::Exec,
         }
     }
@@ -514,6 +518,7 @@ impl SpawnStep {
         match self {
             Self::JoinCgroup => 1,
             Self::Setup => 2,
+            Self::Landlock => 4,
             _ => 3,
         }
     }
@@ -536,18 +541,25 @@ struct ChildPlan<'a> {
     stdin: RawFd,
     log: RawFd,
     report: RawFd,
+    landlock: Option<&'a Ruleset>,
 }
 
 /// Starts `argv` (searched in `PATH`) as a process of the cgroup whose
 /// `cgroup.procs` file is `procs`: the child moves itself into the cgroup
 /// before it execs, so the module counts it from its first instruction. It
 /// runs in a new session with stdin from `/dev/null` and stdout and stderr
-/// appended to `log`. Returns the child's pid once it has exec'd.
+/// appended to `log`. With `landlock`, it enforces that ruleset last,
+/// right before the exec. Returns the child's pid once it has exec'd.
 ///
 /// A failure in the child is sent back through a close-on-exec pipe, so the
 /// caller learns of it at once; such a child exits with status 127, inside
 /// the cgroup when it got that far (the module counts that as a crash).
-pub fn spawn_in_cgroup(argv: &[String], procs: &Path, log: &Path) -> Result<i32, SpawnError> {
+pub fn spawn_in_cgroup(
+    argv: &[String],
+    procs: &Path,
+    log: &Path,
+    landlock: Option<&Ruleset>,
+) -> Result<i32, SpawnError> {
     let prepare = |errno| SpawnError {
         step: SpawnStep::Prepare,
         errno,
@@ -585,6 +597,7 @@ pub fn spawn_in_cgroup(argv: &[String], procs: &Path, log: &Path) -> Result<i32,
         stdin: devnull.as_raw_fd(),
         log: log.as_raw_fd(),
         report: wr.as_raw_fd(),
+        landlock,
     };
     // SAFETY: asmd is single-threaded, so the child is a complete copy of
     // it; the child only runs `child_main`, which makes system calls on
@@ -691,6 +704,14 @@ unsafe fn child_main(plan: &ChildPlan<'_>) -> ! {
                 fail(SpawnStep::Setup);
             }
         }
+        // Landlock last: the ruleset governs opening files, and the files
+        // above are open already. It was built in asmd, so this is two
+        // system calls; on failure errno is still theirs for `fail`.
+        if let Some(ruleset) = plan.landlock {
+            if ruleset.restrict_self().is_err() {
+                fail(SpawnStep::Landlock);
+            }
+        }
         libc::execvp(plan.argv[0], plan.argv.as_ptr());
         fail(SpawnStep::Exec)
     }
@@ -759,7 +780,7 @@ mod tests {
         let script = "read x || echo stdin-empty; \
                       set -- $(cat /proc/$$/stat); [ \"$1\" = \"$6\" ] && echo own-session; \
                       echo to-stderr >&2; exit 3";
-        let pid = spawn_in_cgroup(&sh(script), &procs, &log).unwrap();
+        let pid = spawn_in_cgroup(&sh(script), &procs, &log, None).unwrap();
         let status = wait(pid);
         assert!(libc::WIFEXITED(status));
         assert_eq!(libc::WEXITSTATUS(status), 3);
@@ -773,7 +794,7 @@ mod tests {
         // may ignore other signals.
         let masks = dir.join("masks.log");
         let grep = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"].map(String::from);
-        let pid = spawn_in_cgroup(&grep, &procs, &masks).unwrap();
+        let pid = spawn_in_cgroup(&grep, &procs, &masks, None).unwrap();
         assert_eq!(wait(pid), 0);
         let m = std::fs::read_to_string(&masks).unwrap();
         let mask = |key: &str| {
@@ -794,25 +815,56 @@ mod tests {
         std::fs::write(&procs, "").unwrap();
         let log = dir.join("1.log");
 
-        let e = spawn_in_cgroup(&["/nonexistent/prog".to_owned()], &procs, &log).unwrap_err();
+        let e = spawn_in_cgroup(&["/nonexistent/prog".to_owned()], &procs, &log, None).unwrap_err();
         assert_eq!(e.step, SpawnStep::Exec);
         assert_eq!(e.errno, Errno(libc::ENOENT));
         // The child joined before it failed to exec.
         assert_eq!(std::fs::read_to_string(&procs).unwrap(), "0");
 
         let missing = dir.join("gone/cgroup.procs");
-        let e = spawn_in_cgroup(&sh("exit 0"), &missing, &log).unwrap_err();
+        let e = spawn_in_cgroup(&sh("exit 0"), &missing, &log, None).unwrap_err();
         assert_eq!(
             (e.step, e.errno),
             (SpawnStep::JoinCgroup, Errno(libc::ENOENT))
         );
 
-        let e = spawn_in_cgroup(&sh("exit 0"), &procs, &dir.join("no/dir.log")).unwrap_err();
+        let e = spawn_in_cgroup(&sh("exit 0"), &procs, &dir.join("no/dir.log"), None).unwrap_err();
         assert_eq!((e.step, e.errno), (SpawnStep::Log, Errno(libc::ENOENT)));
 
-        let e = spawn_in_cgroup(&[], &procs, &log).unwrap_err();
+        let e = spawn_in_cgroup(&[], &procs, &log, None).unwrap_err();
         assert_eq!(e.step, SpawnStep::Prepare);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn spawn_enforces_the_landlock_ruleset_before_the_exec() {
+        let Ok(Some(abi)) = asm_landlock::abi_version() else {
+            eprintln!("# SKIP: the host kernel has no Landlock");
+            return;
+        };
+        let dir = scratch("landlock");
+        let other = scratch("landlock-other");
+        let procs = dir.join("cgroup.procs");
+        std::fs::write(&procs, "").unwrap();
+        let log = dir.join("8.log");
+        let plan = asm_landlock::derive(asm_landlock::CAP_FS_BASIC, Some(&dir), None, abi);
+        let ruleset = Ruleset::build(&plan).unwrap();
+        let script = format!(
+            "echo in > {in_} && echo inside-written; \
+             echo out > {out} || echo outside-refused",
+            in_ = dir.join("in").display(),
+            out = other.join("out").display()
+        );
+        let pid = spawn_in_cgroup(&sh(&script), &procs, &log, Some(&ruleset)).unwrap();
+        assert_eq!(wait(pid), 0);
+        let out = std::fs::read_to_string(&log).unwrap();
+        assert!(out.contains("inside-written\n"), "{out}");
+        assert!(out.contains("outside-refused\n"), "{out}");
+        assert!(!other.join("out").exists());
+        // asmd itself is not restricted.
+        std::fs::write(other.join("out"), "asmd").unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&other).unwrap();
     }
 
     #[test]

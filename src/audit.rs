@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The audit trail: a bounded, hash-chained log of every policy change,
+//! refused request, violation and compliance event.
+//!
+//! Each entry carries the SHA-256 of the entry before it and its own hash
+//! over every byte before the hash, so an exported trail whose entry was
+//! edited, removed or reordered no longer verifies. The log keeps the last
+//! [`AUDIT_ENTRIES`]; older ones are overwritten and counted. Appending
+//! does not sleep: the probes audit violations.
+
+use core::fmt::{self, Write};
+use core::sync::atomic::Ordering::Relaxed;
+use kernel::new_spinlock;
+use kernel::prelude::*;
+use kernel::sync::SpinLock;
+
+use crate::agent::Agent;
+use crate::ffi;
+use crate::uapi::{AuditEntry, AUDIT_DETAIL_LEN, AUDIT_ENTRIES, AUDIT_HASHED_LEN, AUDIT_HASH_LEN};
+
+/// `enum asm_audit_kind`.
+#[derive(Clone, Copy)]
+#[repr(u32)]
+pub(crate) enum Kind {
+    Register = 1,
+    Unregister = 2,
+    Patch = 3,
+    Escalation = 4,
+    FaultPolicy = 5,
+    Violation = 6,
+    Decision = 7,
+    Sensitive = 8,
+    Oversight = 9,
+    Exit = 10,
+    SensitiveSet = 11,
+}
+
+/// An entry being written: who and when are filled in by [`Audit::append`].
+pub(crate) struct Record {
+    entry: AuditEntry,
+    len: usize,
+}
+
+impl Record {
+    /// An entry of `kind` about agent `agent_id` (0: none).
+    pub(crate) fn new(kind: Kind, op: u32, agent_id: u32) -> Self {
+        Self {
+            entry: AuditEntry {
+                seq: 0,
+                time_ns: 0,
+                kind: kind as u32,
+                op,
+                agent_id,
+                uid: 0,
+                pid: 0,
+                result: 0,
+                old_value: 0,
+                new_value: 0,
+                detail: [0; AUDIT_DETAIL_LEN],
+                prev_hash: [0; AUDIT_HASH_LEN],
+                hash: [0; AUDIT_HASH_LEN],
+            },
+            len: 0,
+        }
+    }
+
+    /// The values before and after.
+    pub(crate) fn values(mut self, old: u64, new: u64) -> Self {
+        self.entry.old_value = old;
+        self.entry.new_value = new;
+        self
+    }
+
+    /// The outcome: `Ok` or the error the request got.
+    pub(crate) fn result(mut self, result: Result) -> Self {
+        self.entry.result = match result {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        };
+        self
+    }
+
+    /// The detail text so far.
+    pub(crate) fn text(&self) -> &[u8] {
+        &self.entry.detail[..self.len]
+    }
+
+    /// Appends raw bytes to the detail text (cut at its room).
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
+        let room = AUDIT_DETAIL_LEN - 1 - self.len;
+        let n = b.len().min(room);
+        self.entry.detail[self.len..self.len + n].copy_from_slice(&b[..n]);
+        self.len += n;
+    }
+}
+
+impl Write for Record {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+struct Ring {
+    entries: KVVec<AuditEntry>,
+    next_seq: u64,
+    last_hash: [u8; AUDIT_HASH_LEN],
+}
+
+/// The trail.
+#[pin_data]
+pub(crate) struct Audit {
+    /// Taken by the probes: never held across anything that sleeps.
+    #[pin]
+    ring: SpinLock<Ring>,
+}
+
+/// What [`Audit::read`] found besides the entries.
+pub(crate) struct Span {
+    pub(crate) first_seq: u64,
+    pub(crate) next_seq: u64,
+}
+
+impl Audit {
+    /// An empty trail with room for [`AUDIT_ENTRIES`].
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            ring <- new_spinlock!(
+                Ring {
+                    entries: KVVec::with_capacity(AUDIT_ENTRIES, GFP_KERNEL)?,
+                    next_seq: 0,
+                    last_hash: [0; AUDIT_HASH_LEN],
+                },
+                "Audit::ring"
+            ),
+        }? Error)
+    }
+
+    /// Chains `r` to the trail as done by the calling process, counting it
+    /// for `agent`; returns its seq. Does not sleep.
+    pub(crate) fn append(&self, r: Record, agent: Option<&Agent>) -> u64 {
+        let mut e = r.entry;
+        e.time_ns = ffi::real_ns();
+        e.uid = ffi::current_euid();
+        e.pid = ffi::current_tgid();
+        if let Some(agent) = agent {
+            agent.policy.record.events.fetch_add(1, Relaxed);
+        }
+        let mut ring = self.ring.lock();
+        e.seq = ring.next_seq;
+        e.prev_hash = ring.last_hash;
+        // SAFETY: `AuditEntry` is plain bytes without padding (its size is
+        // asserted against the C layout) and `AUDIT_HASHED_LEN` < its size.
+        let hashed = unsafe {
+            core::slice::from_raw_parts((&e as *const AuditEntry).cast::<u8>(), AUDIT_HASHED_LEN)
+        };
+        e.hash = ffi::sha256(hashed);
+        ring.last_hash = e.hash;
+        ring.next_seq += 1;
+        let slot = (e.seq % AUDIT_ENTRIES as u64) as usize;
+        if slot < ring.entries.len() {
+            ring.entries[slot] = e;
+        } else {
+            // Within the capacity reserved at load: never allocates.
+            let _ = ring.entries.push(e, GFP_ATOMIC);
+        }
+        e.seq
+    }
+
+    /// Copies the entries from `from` on (those still kept) into `out`, at
+    /// most its spare capacity.
+    pub(crate) fn read(&self, from: u64, out: &mut KVVec<AuditEntry>) -> Span {
+        let ring = self.ring.lock();
+        let next_seq = ring.next_seq;
+        let first_seq = next_seq.saturating_sub(AUDIT_ENTRIES as u64);
+        let mut seq = from.max(first_seq);
+        while seq < next_seq && out.len() < out.capacity() {
+            let e = ring.entries[(seq % AUDIT_ENTRIES as u64) as usize];
+            // Reserved by the caller: never allocates.
+            let _ = out.push(e, GFP_ATOMIC);
+            seq += 1;
+        }
+        Span { first_seq, next_seq }
+    }
+
+    /// The seq the next entry gets (entries recorded since load).
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.ring.lock().next_seq
+    }
+}

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! An agent's policy beyond its limits (capabilities, scope, risk level),
+//! the checks the probes make against it, hot patches, the paths marked
+//! sensitive, and each agent's compliance record and score.
+//!
+//! The capabilities live in an atomic and the scope in atomic words, both
+//! written under [`Policies::lock`]: a patch is one step under the lock,
+//! and the next check of any probe sees it.
+
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use kernel::new_spinlock;
+use kernel::prelude::*;
+use kernel::sync::SpinLock;
+
+use crate::agent::Agent;
+use crate::audit::{Kind, Record};
+use crate::faults::{self, Action, FaultKind, FaultRecord};
+use crate::ffi;
+use crate::uapi::{
+    CAP_ADMIN, CAP_FS_BASIC, CAP_FS_EXTENDED, CAP_NAMES, CAP_PROCESS_SPAWN, SCOPE_LEN,
+    SENSITIVE_MAX,
+};
+use crate::Asm;
+
+/// A path of up to `SCOPE_LEN - 1` bytes in atomic words, written under
+/// [`Policies::lock`].
+pub(crate) struct PathCell([AtomicU64; SCOPE_LEN / 8]);
+
+impl PathCell {
+    fn new(path: &[u8; SCOPE_LEN]) -> Self {
+        let cell = Self(core::array::from_fn(|_| AtomicU64::new(0)));
+        cell.store(path);
+        cell
+    }
+
+    /// The path, NUL-padded. Callers hold the lock for a consistent copy.
+    pub(crate) fn load(&self) -> [u8; SCOPE_LEN] {
+        let mut out = [0u8; SCOPE_LEN];
+        for (word, chunk) in self.0.iter().zip(out.chunks_exact_mut(8)) {
+            chunk.copy_from_slice(&word.load(Relaxed).to_ne_bytes());
+        }
+        out
+    }
+
+    fn store(&self, path: &[u8; SCOPE_LEN]) {
+        for (word, chunk) in self.0.iter().zip(path.chunks_exact(8)) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            word.store(u64::from_ne_bytes(b), Relaxed);
+        }
+    }
+}
+
+/// The text of a NUL-padded path.
+pub(crate) fn text(path: &[u8; SCOPE_LEN]) -> &[u8] {
+    let len = path.iter().position(|&b| b == 0).unwrap_or(SCOPE_LEN);
+    &path[..len]
+}
+
+/// `enum asm_risk`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u32)]
+pub(crate) enum Risk {
+    Minimal = 1,
+    Limited = 2,
+    High = 3,
+    Unacceptable = 4,
+}
+
+impl Risk {
+    /// A request's level; 0 is the default, Limited.
+    pub(crate) fn from_raw(raw: u32) -> Option<Self> {
+        match raw {
+            0 | 2 => Some(Self::Limited),
+            1 => Some(Self::Minimal),
+            3 => Some(Self::High),
+            4 => Some(Self::Unacceptable),
+            _ => None,
+        }
+    }
+
+    /// The name the user guide uses.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Minimal => "Minimal",
+            Self::Limited => "Limited",
+            Self::High => "High",
+            Self::Unacceptable => "Unacceptable",
+        }
+    }
+}
+
+/// What the compliance report counts about an agent.
+#[derive(Default)]
+pub(crate) struct ComplianceRecord {
+    /// Audit entries about it.
+    pub(crate) events: AtomicU64,
+    pub(crate) violations: AtomicU64,
+    pub(crate) oversight: AtomicU64,
+    pub(crate) decisions: AtomicU64,
+    pub(crate) sensitive: AtomicU64,
+    /// Processes that exited with code 0.
+    pub(crate) clean_exits: AtomicU64,
+}
+
+/// The score's terms, as include/uapi/linux/asm.h documents them.
+pub(crate) const SCORE_MAX: i64 = 1000;
+const SCORE_VIOLATION: i64 = 150;
+const SCORE_CRASH: i64 = 50;
+const SCORE_OVERSIGHT: i64 = 25;
+const SCORE_CLEAN_EXIT: i64 = 10;
+
+/// The compliance score in thousandths and its status (1 compliant,
+/// 2 review needed, 3 non-compliant).
+pub(crate) fn score(violations: u64, crashes: u64, oversight: u64, clean_exits: u64) -> (u32, u32) {
+    let weigh = |n: u64, w: i64| (n.min(1_000_000) as i64) * w;
+    let s = (SCORE_MAX - weigh(violations, SCORE_VIOLATION) - weigh(crashes, SCORE_CRASH)
+        + weigh(oversight, SCORE_OVERSIGHT)
+        + weigh(clean_exits, SCORE_CLEAN_EXIT))
+    .clamp(0, SCORE_MAX) as u32;
+    let status = match s {
+        900.. => 1,
+        700..=899 => 2,
+        _ => 3,
+    };
+    (s, status)
+}
+
+/// The status names.
+pub(crate) fn status_name(status: u32) -> &'static str {
+    match status {
+        1 => "COMPLIANT",
+        2 => "REVIEW_NEEDED",
+        _ => "NON_COMPLIANT",
+    }
+}
+
+/// One agent's scope, risk level and compliance record.
+pub(crate) struct AgentPolicy {
+    scope: PathCell,
+    risk: AtomicU32,
+    pub(crate) record: ComplianceRecord,
+}
+
+impl AgentPolicy {
+    pub(crate) fn new(scope: &[u8; SCOPE_LEN], risk: Risk) -> Self {
+        Self {
+            scope: PathCell::new(scope),
+            risk: AtomicU32::new(risk as u32),
+            record: ComplianceRecord::default(),
+        }
+    }
+
+    /// The risk level.
+    pub(crate) fn risk(&self) -> Risk {
+        Risk::from_raw(self.risk.load(Relaxed)).unwrap_or(Risk::Limited)
+    }
+
+    /// The score and status from the record and `crashes`.
+    pub(crate) fn score(&self, crashes: u64) -> (u32, u32) {
+        let r = &self.record;
+        score(
+            r.violations.load(Relaxed),
+            crashes,
+            r.oversight.load(Relaxed),
+            r.clean_exits.load(Relaxed),
+        )
+    }
+}
+
+/// The lock of every policy and the paths marked sensitive.
+#[pin_data]
+pub(crate) struct Policies {
+    /// Taken by the probes: never held across anything that sleeps.
+    #[pin]
+    lock: SpinLock<()>,
+    sensitive: [PathCell; SENSITIVE_MAX],
+    nr_sensitive: AtomicU32,
+}
+
+/// `enum asm_violation`.
+#[derive(Clone, Copy)]
+#[repr(u32)]
+pub(crate) enum Violation {
+    File = 1,
+    Connect = 2,
+    Listen = 3,
+    Exec = 4,
+}
+
+impl Violation {
+    pub(crate) fn from_raw(raw: u32) -> Option<Self> {
+        match raw {
+            1 => Some(Self::File),
+            2 => Some(Self::Connect),
+            3 => Some(Self::Listen),
+            4 => Some(Self::Exec),
+            _ => None,
+        }
+    }
+}
+
+/// Directories any agent may read, and files it may also write.
+const SYSTEM_READ: [&[u8]; 8] = [
+    b"/usr", b"/lib", b"/lib64", b"/bin", b"/sbin", b"/etc", b"/proc", b"/sys",
+];
+const SYSTEM_WRITE: [&[u8]; 7] = [
+    b"/dev/asm",
+    b"/dev/null",
+    b"/dev/zero",
+    b"/dev/full",
+    b"/dev/random",
+    b"/dev/urandom",
+    b"/dev/tty",
+];
+
+/// Whether `path` is `dir` or below it. `dir` may end with '/'.
+pub(crate) fn under(path: &[u8], dir: &[u8]) -> bool {
+    let dir = match dir {
+        [rest @ .., b'/'] if !rest.is_empty() => rest,
+        d => d,
+    };
+    if dir == b"/" {
+        return path.first() == Some(&b'/');
+    }
+    path.starts_with(dir) && matches!(path.get(dir.len()), None | Some(b'/'))
+}
+
+/// Whether `caps` and `scope` allow opening `path` (for writing if `write`).
+pub(crate) fn file_allowed(caps: u64, scope: &[u8], path: &[u8], write: bool) -> bool {
+    let fs = caps & (CAP_FS_BASIC | CAP_FS_EXTENDED) != 0;
+    // Pipes, sockets and other files without a path name.
+    if path.first() != Some(&b'/') || (fs && scope.is_empty()) {
+        return true;
+    }
+    if SYSTEM_WRITE.iter().any(|&f| path == f) {
+        return true;
+    }
+    if !write && SYSTEM_READ.iter().any(|d| under(path, d)) {
+        return true;
+    }
+    if fs && under(path, scope) {
+        return true;
+    }
+    caps & CAP_FS_EXTENDED != 0 && !write
+}
+
+impl Policies {
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            lock <- new_spinlock!((), "Policies::lock"),
+            sensitive: core::array::from_fn(|_| PathCell::new(&[0; SCOPE_LEN])),
+            nr_sensitive: AtomicU32::new(0),
+        }? Error)
+    }
+
+    /// `agent`'s scope.
+    pub(crate) fn scope(&self, agent: &Agent) -> [u8; SCOPE_LEN] {
+        let _guard = self.lock.lock();
+        agent.policy.scope.load()
+    }
+
+    /// Whether opens need a look: some path is sensitive, or the agent's
+    /// file access is restricted.
+    pub(crate) fn open_watched(&self, agent: &Agent) -> bool {
+        if self.nr_sensitive.load(Relaxed) != 0 {
+            return true;
+        }
+        let caps = agent.capabilities.load(Relaxed);
+        caps & (CAP_FS_BASIC | CAP_FS_EXTENDED) == 0 || {
+            // An unrestricted agent has an empty scope: its first word is 0.
+            agent.policy.scope.0[0].load(Relaxed) != 0
+        }
+    }
+
+    /// The policy check of an open and whether `path` is sensitive.
+    fn check_open(&self, agent: &Agent, path: &[u8], write: bool) -> (bool, bool) {
+        let _guard = self.lock.lock();
+        let scope = agent.policy.scope.load();
+        let allowed = file_allowed(agent.capabilities.load(Relaxed), text(&scope), path, write);
+        let n = self.nr_sensitive.load(Relaxed) as usize;
+        let sensitive = self.sensitive[..n]
+            .iter()
+            .any(|cell| under(path, text(&cell.load())));
+        (allowed, sensitive)
+    }
+
+    /// Marks (`add`) or unmarks `path`; returns the number marked.
+    pub(crate) fn mark_sensitive(&self, path: &[u8; SCOPE_LEN], add: bool) -> Result<u32> {
+        let _guard = self.lock.lock();
+        let n = self.nr_sensitive.load(Relaxed) as usize;
+        let at = self.sensitive[..n].iter().position(|c| c.load() == *path);
+        match (add, at) {
+            (true, Some(_)) => Err(EEXIST),
+            (true, None) if n == SENSITIVE_MAX => Err(ENOSPC),
+            (true, None) => {
+                self.sensitive[n].store(path);
+                self.nr_sensitive.store(n as u32 + 1, Relaxed);
+                Ok(n as u32 + 1)
+            }
+            (false, None) => Err(ENOENT),
+            (false, Some(i)) => {
+                for j in i..n - 1 {
+                    self.sensitive[j].store(&self.sensitive[j + 1].load());
+                }
+                self.nr_sensitive.store(n as u32 - 1, Relaxed);
+                Ok(n as u32 - 1)
+            }
+        }
+    }
+
+    /// The `index`-th sensitive path and how many there are.
+    pub(crate) fn sensitive(&self, index: u32) -> (Option<[u8; SCOPE_LEN]>, u32) {
+        let _guard = self.lock.lock();
+        let n = self.nr_sensitive.load(Relaxed);
+        let path = (index < n).then(|| self.sensitive[index as usize].load());
+        (path, n)
+    }
+
+    /// Applies `f` to (capabilities, scope) of `agent` in one step if
+    /// `allowed(old caps, old scope, new caps, new scope)`; returns the old
+    /// and new values.
+    pub(crate) fn update(
+        &self,
+        agent: &Agent,
+        f: impl FnOnce(&mut u64, &mut [u8; SCOPE_LEN]),
+        allowed: impl FnOnce(u64, &[u8], u64, &[u8]) -> bool,
+    ) -> (Result, (u64, [u8; SCOPE_LEN]), (u64, [u8; SCOPE_LEN])) {
+        let _guard = self.lock.lock();
+        let old = (agent.capabilities.load(Relaxed), agent.policy.scope.load());
+        let mut new = old;
+        f(&mut new.0, &mut new.1);
+        if !allowed(old.0, text(&old.1), new.0, text(&new.1)) {
+            return (Err(EPERM), old, new);
+        }
+        agent.capabilities.store(new.0, Relaxed);
+        agent.policy.scope.store(&new.1);
+        (Ok(()), old, new)
+    }
+
+    /// Sets the risk level; returns the old one.
+    pub(crate) fn set_risk(&self, agent: &Agent, risk: Risk) -> Risk {
+        let _guard = self.lock.lock();
+        let old = agent.policy.risk();
+        agent.policy.risk.store(risk as u32, Relaxed);
+        old
+    }
+}
+
+/// Whether the scope `new` is no wider than `old` ("" is no scope).
+pub(crate) fn scope_narrows(old: &[u8], new: &[u8]) -> bool {
+    !new.is_empty() && (old.is_empty() || under(new, old))
+}
+
+/// Writes capability names, comma-separated.
+pub(crate) fn write_caps(w: &mut impl Write, caps: u64) {
+    let mut first = true;
+    for (bit, name) in CAP_NAMES.iter().enumerate() {
+        if caps & (1 << bit) != 0 {
+            let _ = write!(w, "{}{}", if first { "" } else { "," }, name);
+            first = false;
+        }
+    }
+    if first {
+        let _ = w.write_str("none");
+    }
+}
+
+/// A violation by the calling process of `agent`: recorded as a
+/// capability fault and audited; an action that ends the agent kills the
+/// caller at once (before its system call returns) and the sampler kills
+/// the rest. Returns the action. Does not sleep.
+pub(crate) fn violation(asm: &Asm, agent: &Agent, what: Violation, detail: &[u8]) -> Action {
+    let now = ffi::now_ns();
+    let action = asm.faults.effective(agent).actions[FaultKind::Capability as usize];
+    faults::record(
+        asm,
+        agent,
+        FaultRecord {
+            timestamp_ns: now,
+            kind: FaultKind::Capability,
+            action,
+            observed: what as u64,
+            limit: 0,
+        },
+        false,
+    );
+    agent.policy.record.violations.fetch_add(1, Relaxed);
+    let mut r = Record::new(Kind::Violation, what as u32, agent.id)
+        .values(agent.capabilities.load(Relaxed), action as u64);
+    r.bytes(detail);
+    asm.audit.append(r, Some(agent));
+    if matches!(action, Action::Kill | Action::Restart) {
+        let _ = agent
+            .killed
+            .compare_exchange(0, action as u32, Relaxed, Relaxed);
+        ffi::kill_current();
+        ffi::sampler_kick();
+    }
+    action
+}
+
+/// A successful open of `path` by a process of `agent`.
+pub(crate) fn opened(asm: &Asm, agent: &Agent, path: &[u8], write: bool) {
+    let (allowed, sensitive) = asm.policies.check_open(agent, path, write);
+    if sensitive {
+        agent.policy.record.sensitive.fetch_add(1, Relaxed);
+        let mut r = Record::new(Kind::Sensitive, write as u32, agent.id);
+        r.bytes(path);
+        asm.audit.append(r, Some(agent));
+    }
+    if !allowed {
+        let mut detail = Record::new(Kind::Violation, 0, 0);
+        let _ = write!(detail, "{} ", if write { "write" } else { "read" });
+        detail.bytes(path);
+        violation_record(asm, agent, Violation::File, detail);
+    }
+}
+
+/// [`violation`] with its detail already written into `detail`.
+fn violation_record(asm: &Asm, agent: &Agent, what: Violation, detail: Record) {
+    let text = detail.text();
+    violation(asm, agent, what, text);
+}
+
+/// An exec of `file` by a process of `agent` whose parent is `parent_in`
+/// the same agent.
+pub(crate) fn exec(asm: &Asm, agent: &Agent, parent_in: bool, file: &[u8]) {
+    if parent_in && agent.capabilities.load(Relaxed) & CAP_PROCESS_SPAWN == 0 {
+        violation(asm, agent, Violation::Exec, file);
+    }
+}
+
+/// Whether capability bits `caps` try to grant Admin over `old`.
+pub(crate) fn grants_admin(old: u64, new: u64) -> bool {
+    new & CAP_ADMIN != 0 && old & CAP_ADMIN == 0
+}

@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! End-to-end runs of the governance commands (policy, patch, audit,
+//! oversight, decision, sensitive, compliance) against `fake_asm.c`, the
+//! stand-in for the module `fake.rs` also uses: the requests go through
+//! the real `sys.rs` ioctls with the numbers and structs of the C header,
+//! and what the stand-in received is checked in its log.
+//!
+//! The audit trail is a file of raw `struct asm_audit_entry` records that
+//! the stand-in serves; the tests write it, hashed and chained with
+//! `asm_abi` as the kernel does.
+//!
+//! Skipped with a note when the host has no `cc` to build the stand-in.
+
+mod common;
+
+use asm_abi::{AsmAuditEntry, ASM_AUDIT_PATCH, ASM_AUDIT_REGISTER, ASM_PATCH_SET_RISK};
+use common::{asmctl_path, link, run_env, Ran};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Builds the stand-in once per test binary (under a name of its own, so
+/// that `fake.rs` building it at the same time does not race with us);
+/// `None` without `cc`.
+fn fake_lib() -> Option<&'static Path> {
+    static LIB: OnceLock<Option<PathBuf>> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let lib = Path::new(env!("CARGO_TARGET_TMPDIR")).join("libfake_asm_audit.so");
+        let status = Command::new("cc")
+            .args(["-std=gnu11", "-Wall", "-Werror", "-shared", "-fPIC", "-I"])
+            .arg(manifest.join("../../include/uapi"))
+            .arg(manifest.join("tests/fake_asm.c"))
+            .arg("-o")
+            .arg(&lib)
+            .arg("-ldl")
+            .status();
+        match status {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                println!("note: no `cc` on this host, skipping the fake-module runs");
+                None
+            }
+            Err(e) => panic!("running cc: {e}"),
+            Ok(status) => {
+                assert!(status.success(), "cc failed on fake_asm.c: {status}");
+                Some(lib)
+            }
+        }
+    })
+    .as_deref()
+}
+
+/// A file in the test's scratch directory, removed first.
+fn scratch(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fake-audit-{name}"));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Runs `program` with the stand-in loaded, in UTC, and `env` added.
+fn fake_run(lib: &Path, program: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
+    let mut all = vec![("LD_PRELOAD", lib.to_str().unwrap()), ("TZ", "UTC")];
+    all.extend_from_slice(env);
+    run_env(program, args, &all)
+}
+
+fn asmctl(lib: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
+    fake_run(lib, asmctl_path(), args, env)
+}
+
+fn ok(stdout: &str) -> Ran {
+    (0, stdout.into(), String::new())
+}
+
+fn failed(stderr: &str) -> Ran {
+    (1, String::new(), format!("Error: {stderr}\n"))
+}
+
+/// Writes a trail of `n` entries from seq `first`, chained as the kernel
+/// chains them, where the stand-in serves it from; returns the entries.
+fn write_trail(path: &Path, first: u64, n: u64) -> Vec<AsmAuditEntry> {
+    let mut prev = [if first == 0 { 0 } else { 0x5a }; 32];
+    let entries: Vec<AsmAuditEntry> = (first..first + n)
+        .map(|seq| {
+            let mut e = AsmAuditEntry::ZERO;
+            e.seq = seq;
+            // 2025-11-26 13:26:34 UTC plus seq seconds.
+            e.time_ns = (1_764_163_594 + seq) * 1_000_000_000;
+            if seq == first {
+                e.kind = ASM_AUDIT_REGISTER;
+                e.new_value = 2;
+                e.set_detail(b"fs_monitor").unwrap();
+            } else {
+                e.kind = ASM_AUDIT_PATCH;
+                e.op = ASM_PATCH_SET_RISK;
+                (e.old_value, e.new_value) = (2, 3);
+            }
+            e.agent_id = 100;
+            e.pid = 4242;
+            e.prev_hash = prev;
+            e.hash = e.compute_hash();
+            prev = e.hash;
+            e
+        })
+        .collect();
+    let mut bytes = Vec::new();
+    for e in &entries {
+        bytes.extend_from_slice(&e.hashed_bytes());
+        bytes.extend_from_slice(&e.hash);
+    }
+    std::fs::write(path, bytes).unwrap();
+    entries
+}
+
+#[test]
+fn policy_of_an_agent() {
+    let Some(lib) = fake_lib() else { return };
+    // Agent 100 follows the default CPU quota (500 ms per window), has no
+    // syscall rate limit and a memory limit of its own.
+    let want = "\
+Policy for Agent 100:
+=====================
+Capabilities:
+  - FsBasic
+  - FsExtended
+
+Scope:
+  Path: /tmp/ws/
+
+Auto-Restart: Yes
+Max Restarts: 3
+Current Restarts: 0
+Risk Level: Limited
+
+Resource Limits:
+  CPU Quota:     500000 μs
+  Memory Limit:  104857600 bytes
+  Syscall Rate:  unlimited
+";
+    assert_eq!(asmctl(lib, &["policy", "100"], &[]), ok(want));
+    assert_eq!(fake_run(lib, &link("asmpolicy"), &["100"], &[]), ok(want));
+    let (code, out, err) = asmctl(lib, &["policy", "101", "--json"], &[]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["risk_level"], "High");
+    assert_eq!(doc["limits"]["syscall_rate"], 1000);
+    assert_eq!(doc["limits"]["mem_limit_bytes"], serde_json::Value::Null);
+    assert_eq!(
+        asmctl(lib, &["policy", "999"], &[]),
+        failed("no agent with id 999")
+    );
+}
+
+#[test]
+fn info_shows_the_risk_level() {
+    let Some(lib) = fake_lib() else { return };
+    let (code, out, _) = asmctl(lib, &["info", "101"], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("\nRestart Count:   2\nRisk Level:      High\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn compliance_report() {
+    let Some(lib) = fake_lib() else { return };
+    let trail = scratch("compliance.bin");
+    write_trail(&trail, 0, 150);
+    let want = |events: u64| {
+        format!(
+            "\
+EU AI Act Compliance Report
+===========================
+
+Timestamp:          TIME
+Total Agents:       3
+Total Events:       {events}
+Policy Violations:  2
+System Compliance:  90.2%
+
+Risk Level Distribution:
+  Minimal:          1
+  Limited:          1
+  High:             1
+  Unacceptable:     0
+
+Agent Compliance Details:
+-------------------------
+
+Agent ID: 100
+  Risk Level:       Limited
+  Events Logged:    45
+  Violations:       0
+  Human Oversight:  2
+  Compliance Score: 100%
+  Status:           COMPLIANT
+
+Agent ID: 101
+  Risk Level:       High
+  Events Logged:    30
+  Violations:       2
+  Human Oversight:  1
+  Compliance Score: 70.5%
+  Status:           REVIEW_NEEDED
+
+Agent ID: 102
+  Risk Level:       Minimal
+  Events Logged:    4
+  Violations:       0
+  Human Oversight:  0
+  Compliance Score: 100%
+  Status:           COMPLIANT
+"
+        )
+    };
+    // The timestamp is now; everything else is fixed.
+    let run = |program: &Path, env: &[(&str, &str)]| {
+        let (code, out, err) = fake_run(lib, program, &[], env);
+        assert_eq!((code, err.as_str()), (0, ""));
+        let line = out.lines().nth(3).unwrap().to_string();
+        let secs: u64 = line
+            .strip_prefix("Timestamp:")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(secs > 1_700_000_000, "{line}");
+        out.replace(&line, "Timestamp:          TIME")
+    };
+    // Where the trail can be read, its length; else the agents' counts.
+    assert_eq!(
+        run(
+            &link("compliance"),
+            &[("FAKE_ASM_AUDIT", trail.to_str().unwrap())]
+        ),
+        want(150)
+    );
+    assert_eq!(run(&link("compliance"), &[]), want(79));
+
+    let (code, out, err) = asmctl(lib, &["compliance", "--json"], &[]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["total_agents"], 3);
+    assert_eq!(doc["system_score"], 902);
+    assert_eq!(doc["agents"][1]["status"], "REVIEW_NEEDED");
+    assert_eq!(doc["agents"][1]["crashes"], 1);
+    assert_eq!(doc["risk_levels"]["Minimal"], 1);
+}
+
+#[test]
+fn patches() {
+    let Some(lib) = fake_lib() else { return };
+    let log = scratch("patch.log");
+    let log_env = [("FAKE_ASM_LOG", log.to_str().unwrap())];
+    assert_eq!(
+        asmctl(lib, &["patch", "100", "add-cap", "NetClient"], &log_env),
+        ok("agent 100: added NetClient (audit #42)\n")
+    );
+    assert_eq!(
+        asmctl(lib, &["patch", "100", "scope", "/tmp/safe_zone/"], &log_env),
+        ok("agent 100: scope set to /tmp/safe_zone/ (audit #42)\n")
+    );
+    assert_eq!(
+        asmctl(lib, &["patch", "100", "risk", "high"], &log_env),
+        ok("agent 100: risk level set to High (audit #42)\n")
+    );
+    // The limits not given go back as the agent has them (its own
+    // settings: CPU quota default, syscall rate none, 100M memory).
+    assert_eq!(
+        asmctl(
+            lib,
+            &["patch", "100", "limits", "--watchdog-ms", "900"],
+            &log_env
+        ),
+        ok("agent 100: limits set: watchdog 900 ms (audit #42)\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "\
+patch id=100 op=1 value=4 cpu=0 rate=0 watchdog=0 mem=0 scope=
+patch id=100 op=3 value=0 cpu=0 rate=0 watchdog=0 mem=0 scope=/tmp/safe_zone/
+patch id=100 op=6 value=3 cpu=0 rate=0 watchdog=0 mem=0 scope=
+patch id=100 op=5 value=0 cpu=0 rate=4294967295 watchdog=900 mem=104857600 scope=
+"
+    );
+    assert_eq!(
+        asmctl(lib, &["patch", "100", "add-cap", "Admin"], &[]),
+        failed("not permitted: Admin can never be granted by a patch; the attempt is audited")
+    );
+    assert_eq!(
+        asmctl(
+            lib,
+            &["patch", "100", "auto-restart", "9"],
+            &[("FAKE_ASM_ERRNO", "1")]
+        ),
+        failed(
+            "not permitted: widening a policy needs CAP_SYS_ADMIN from outside the agent; \
+             its owner may only narrow it"
+        )
+    );
+    assert_eq!(
+        asmctl(lib, &["patch", "999", "risk", "minimal"], &[]),
+        failed("no agent with id 999")
+    );
+}
+
+#[test]
+fn register_with_a_risk_level() {
+    let Some(lib) = fake_lib() else { return };
+    let log = scratch("register.log");
+    let log_env = [("FAKE_ASM_LOG", log.to_str().unwrap())];
+    assert_eq!(
+        asmctl(
+            lib,
+            &["register", "--pid", "42", "--name", "n", "--risk", "high"],
+            &log_env
+        ),
+        ok("1000\n")
+    );
+    assert_eq!(
+        asmctl(
+            lib,
+            &[
+                "register",
+                "--pid",
+                "42",
+                "--name",
+                "n",
+                "--risk",
+                "unacceptable"
+            ],
+            &log_env
+        ),
+        failed("risk level Unacceptable is prohibited: agent not registered")
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains(" name=n scope= risk=high\n"), "{logged}");
+    assert!(logged.contains(" risk=unacceptable\n"), "{logged}");
+}
+
+#[test]
+fn audit_trail_listed_exported_and_verified() {
+    let Some(lib) = fake_lib() else { return };
+    let trail = scratch("trail.bin");
+    write_trail(&trail, 40, 3);
+    let env = [("FAKE_ASM_AUDIT", trail.to_str().unwrap())];
+    assert_eq!(
+        asmctl(lib, &["audit"], &env),
+        ok("\
+Audit trail: seq 40..42 kept, next seq 43, dropped: 40 (overflow)
+SEQ  TIME                 KIND      AGENT  UID/PID  OP/RESULT    OLD->NEW         DETAIL
+ 40  2025-11-26 13:27:14  register    100  0/4242   -/ok         risk Limited     fs_monitor
+ 41  2025-11-26 13:27:15  patch       100  0/4242   set_risk/ok  Limited -> High  -
+ 42  2025-11-26 13:27:16  patch       100  0/4242   set_risk/ok  Limited -> High  -
+")
+    );
+    // Times are local: two hours east of UTC (POSIX writes it UTC-2).
+    let env_east = [env[0], ("TZ", "UTC-2")];
+    let (code, out, _) = asmctl(lib, &["audit", "--from", "41"], &env_east);
+    assert_eq!(code, 0);
+    assert!(out.contains("\n 41  2025-11-26 15:27:15  patch "), "{out}");
+    assert!(!out.contains(" 40  "), "{out}");
+
+    let (code, out, err) = asmctl(lib, &["audit", "--json", "--from", "42"], &env);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (doc["first_seq"].clone(), doc["dropped"].clone()),
+        (40.into(), 40.into())
+    );
+    assert_eq!(doc["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["entries"][0]["kind"], "patch");
+
+    assert_eq!(
+        asmctl(lib, &["audit", "verify"], &env),
+        ok("audit trail OK: 3 entries, seq 40..42\n")
+    );
+    let export = scratch("export.json");
+    let export_arg = format!("--export={}", export.display());
+    assert_eq!(
+        asmctl(lib, &["audit", &export_arg], &env),
+        ok(&format!(
+            "exported 3 entries, seq 40..42 to {}\n",
+            export.display()
+        ))
+    );
+    let file = export.to_str().unwrap();
+    assert_eq!(
+        asmctl(lib, &["audit", "verify", file], &[]),
+        ok("audit trail OK: 3 entries, seq 40..42\n")
+    );
+    // One edited field, in the file anyone could change.
+    let text = std::fs::read_to_string(&export).unwrap();
+    std::fs::write(
+        &export,
+        text.replacen("\"new_value\": 3", "\"new_value\": 1", 1),
+    )
+    .unwrap();
+    assert_eq!(
+        asmctl(lib, &["audit", "verify", file], &[]),
+        (
+            1,
+            "audit trail BROKEN at seq 41: hash mismatch: the entry was edited\n".into(),
+            String::new()
+        )
+    );
+    assert_eq!(
+        asmctl(lib, &["audit", "verify", "/nonexistent/x.json"], &[]),
+        failed("cannot read /nonexistent/x.json: No such file or directory (os error 2)")
+    );
+    // Reading the trail needs CAP_SYS_ADMIN.
+    assert_eq!(
+        asmctl(lib, &["audit"], &[]),
+        failed("not permitted: reading the audit trail needs CAP_SYS_ADMIN")
+    );
+}
+
+#[test]
+fn oversight_and_decisions() {
+    let Some(lib) = fake_lib() else { return };
+    let log = scratch("notes.log");
+    let log_env = [("FAKE_ASM_LOG", log.to_str().unwrap())];
+    assert_eq!(
+        asmctl(
+            lib,
+            &["oversight", "101", "review", "--note", "checked its output"],
+            &log_env
+        ),
+        ok("agent 101: reviewed (audit #43)\n")
+    );
+    assert_eq!(
+        asmctl(lib, &["oversight", "101", "stop"], &log_env),
+        ok("agent 101: stopped (audit #43)\n")
+    );
+    let agent = [log_env[0], ("FAKE_ASM_AGENT", "100")];
+    assert_eq!(
+        asmctl(lib, &["decision", "chose", "plan", "B"], &agent),
+        ok("agent 100: decision recorded (audit #44)\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "\
+oversight id=101 kind=1 text=checked its output
+oversight id=101 kind=4 text=
+decision id=100 kind=0 text=chose plan B
+"
+    );
+    assert_eq!(
+        asmctl(lib, &["decision", "x"], &[]),
+        failed("this process does not belong to an agent")
+    );
+    assert_eq!(
+        asmctl(
+            lib,
+            &["oversight", "100", "approve"],
+            &[("FAKE_ASM_ERRNO", "1")]
+        ),
+        failed(
+            "not permitted: human oversight needs CAP_SYS_ADMIN, from a process outside the agent"
+        )
+    );
+    assert_eq!(
+        asmctl(lib, &["oversight", "999", "approve"], &[]),
+        failed("no agent with id 999")
+    );
+}
+
+#[test]
+fn sensitive_paths() {
+    let Some(lib) = fake_lib() else { return };
+    assert_eq!(
+        asmctl(lib, &["sensitive"], &[]),
+        ok("Sensitive paths (2 of 8):\n  /etc/shadow\n  /srv/keys\n")
+    );
+    assert_eq!(
+        asmctl(lib, &["sensitive", "list", "--json"], &[]),
+        ok("{\n  \"max\": 8,\n  \"paths\": [\n    \"/etc/shadow\",\n    \"/srv/keys\"\n  ]\n}\n")
+    );
+    let log = scratch("sensitive.log");
+    let log_env = [("FAKE_ASM_LOG", log.to_str().unwrap())];
+    assert_eq!(
+        asmctl(lib, &["sensitive", "add", "/srv/db"], &log_env),
+        ok("/srv/db: marked sensitive (3 of 8 paths marked)\n")
+    );
+    assert_eq!(
+        asmctl(lib, &["sensitive", "remove", "/srv/keys"], &log_env),
+        ok("/srv/keys: no longer sensitive (1 of 8 paths marked)\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "sensitive op=1 path=/srv/db\nsensitive op=2 path=/srv/keys\n"
+    );
+    for (errno, want) in [
+        ("17", "/srv/db is already marked sensitive"),
+        ("28", "no room: at most 8 paths can be marked sensitive"),
+        (
+            "1",
+            "not permitted: changing the sensitive paths needs CAP_SYS_ADMIN",
+        ),
+    ] {
+        assert_eq!(
+            asmctl(
+                lib,
+                &["sensitive", "add", "/srv/db"],
+                &[("FAKE_ASM_ERRNO", errno)]
+            ),
+            failed(want),
+            "{errno}"
+        );
+    }
+    assert_eq!(
+        asmctl(
+            lib,
+            &["sensitive", "remove", "/x"],
+            &[("FAKE_ASM_ERRNO", "2")]
+        ),
+        failed("/x is not marked sensitive")
+    );
+}
