@@ -190,18 +190,17 @@ pub extern "C" fn asm_rust_on_fork(parent_tgid: i32, child_tgid: i32) {
     }
 }
 
-/// Probe of sched_process_exec: process `tgid`, child of `parent_tgid`,
-/// now runs `file`.
+/// Probe of sched_process_exec: process `tgid` now runs `file`.
 ///
 /// # Safety
 ///
 /// `file` points to `len` readable bytes for the duration of the call.
 #[no_mangle]
-pub unsafe extern "C" fn asm_rust_on_exec(tgid: i32, parent_tgid: i32, file: *const u8, len: usize) {
+pub unsafe extern "C" fn asm_rust_on_exec(tgid: i32, file: *const u8, len: usize) {
     if let Some(asm) = asm() {
         // SAFETY: Valid for the call by the safety requirement.
         let file = unsafe { core::slice::from_raw_parts(file, len) };
-        lifecycle::on_exec(asm, tgid, parent_tgid, file);
+        lifecycle::on_exec(asm, tgid, file);
     }
 }
 
@@ -265,16 +264,18 @@ pub extern "C" fn asm_rust_open_watched(tgid: i32) -> bool {
     asm().is_some_and(|asm| lifecycle::open_watched(asm, tgid))
 }
 
-/// Probe of raw_syscalls:sys_exit: process `tgid` opened `path`.
+/// Probe of raw_syscalls:sys_exit: process `tgid` opened `path` (null
+/// when the file's path could not be named).
 ///
 /// # Safety
 ///
-/// `path` points to `len` readable bytes for the duration of the call.
+/// `path` is null or points to `len` readable bytes for the duration of
+/// the call.
 #[no_mangle]
 pub unsafe extern "C" fn asm_rust_on_open(tgid: i32, path: *const u8, len: usize, write: bool) {
     if let Some(asm) = asm() {
         // SAFETY: Valid for the call by the safety requirement.
-        let path = unsafe { core::slice::from_raw_parts(path, len) };
+        let path = (!path.is_null()).then(|| unsafe { core::slice::from_raw_parts(path, len) });
         lifecycle::on_open(asm, tgid, path, write);
     }
 }

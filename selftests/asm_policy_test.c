@@ -10,7 +10,7 @@
  * and what it recorded (ASM_IOC_GET_AUDIT, GET_INFO, GET_COMPLIANCE,
  * /proc/agentsys/compliance).
  *
- * Agent ids: 5400 to 5419.  Files live under /tmp/asm-policy.
+ * Agent ids: 5400 to 5410.  Files live under /tmp/asm-policy.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -35,6 +35,8 @@ enum op {
 	OP_FORK_EXIT,	/* num: a forked child's exit code */
 	OP_DECISION,	/* arg: text */
 	OP_EXIT,	/* num: exit code */
+	OP_UNREGISTER,	/* its own agent */
+	OP_EXEC_ORPHAN,	/* a grandchild, orphaned first, execs /bin/true */
 };
 
 struct req {
@@ -126,6 +128,27 @@ static int do_req(const struct req *r)
 		return ret;
 	case OP_EXIT:
 		_exit(r->num);
+	case OP_UNREGISTER:
+		fd = asm_open();
+		ret = asm_unregister(fd, r->id) ? errno : 0;
+		close(fd);
+		return ret;
+	case OP_EXEC_ORPHAN:
+		pid = fork();
+		if (pid < 0)
+			return errno;
+		if (pid == 0) {
+			/* The grandchild is reparented before it execs. */
+			if (fork() == 0) {
+				usleep(200000);
+				execl("/bin/true", "true", (char *)NULL);
+				_exit(127);
+			}
+			_exit(0);
+		}
+		waitpid(pid, &status, 0);
+		usleep(2000000);
+		return 0;
 	}
 	return EINVAL;
 }
@@ -180,16 +203,21 @@ static int pkid_do(struct pkid *k, int op, long num, long num2, const char *arg)
 	return v;
 }
 
-/* A request that carries the kid's agent id (patches). */
-static int pkid_patch(struct pkid *k, __u32 id, __u32 op, __u64 value)
+/* A request that carries the kid's agent id (patches, unregister). */
+static int pkid_req_id(struct pkid *k, int what, __u32 id, __u32 op, __u64 value)
 {
-	struct req r = { .op = OP_PATCH, .num = op, .num2 = value, .id = id };
+	struct req r = { .op = what, .num = op, .num2 = value, .id = id };
 	int v;
 
 	if (write(k->req_fd, &r, sizeof(r)) != sizeof(r) ||
 	    read(k->res_fd, &v, sizeof(v)) != sizeof(v))
 		return KID_DEAD;
 	return v;
+}
+
+static int pkid_patch(struct pkid *k, __u32 id, __u32 op, __u64 value)
+{
+	return pkid_req_id(k, OP_PATCH, id, op, value);
 }
 
 /* Reaps the kid; returns its wait status. */
@@ -474,6 +502,17 @@ static void test_listen_exec(void)
 		    last_entry(ASM_AUDIT_VIOLATION, 5404)->op == ASM_VIOLATION_EXEC,
 		    "no exec violation audited");
 	asm_unregister(asm_fd, 5404);
+
+	/* Forked in, then orphaned: its exec is still the agent's spawn. */
+	pkid_start(&k);
+	ktap_expect_ok(reg_kid(&k, 5410, 0, NULL, 0), "register");
+	v = pkid_do(&k, OP_EXEC_ORPHAN, 0, 0, NULL);
+	status = pkid_wait(&k);
+	ktap_expect(killed_by_sigkill(status), "orphan-exec kid status 0x%x (result %d)", status, v);
+	ktap_expect(last_entry(ASM_AUDIT_VIOLATION, 5410) &&
+		    last_entry(ASM_AUDIT_VIOLATION, 5410)->op == ASM_VIOLATION_EXEC,
+		    "no orphan exec violation audited");
+	asm_unregister(asm_fd, 5410);
 	ktap_case_end("listen without NetServer and exec without ProcessSpawn kill the agent");
 }
 
@@ -504,6 +543,8 @@ static void test_escalation(void)
 			"the agent raises its restart budget");
 	ktap_expect_u64(pkid_patch(&k, id, ASM_PATCH_REMOVE_CAPABILITY, ASM_CAP_AUDIO_CONTROL), 0,
 			"the agent drops AudioControl");
+	ktap_expect_u64(pkid_req_id(&k, OP_UNREGISTER, id, 0, 0), EPERM,
+			"the agent unregisters itself");
 	get_info(id, &info);
 	ktap_expect_u64(info.capabilities, ASM_CAP_FS_BASIC, "capabilities after");
 	ktap_expect_u64(info.auto_restart, 0, "auto_restart after");

@@ -1,12 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# What asm.ko costs a fork (bench_fork.sh, or bench_fork.sh fork) or a
-# system call (bench_fork.sh syscall): selftests/build/fork_bench run with
+# What asm.ko costs a fork (bench_fork.sh, or bench_fork.sh fork), a
+# system call (bench_fork.sh syscall) or an open+close (bench_fork.sh open,
+# which an agent's policy checks): selftests/build/fork_bench run with
 # the module unloaded, loaded with no agent, loaded while another process is
 # an agent (so the syscall probe is on, and the benchmark is a non-agent),
 # and with the benchmark itself registered as an agent (`asmctl run --name
-# bench --id 900 -- fork_bench`), in interleaved rounds in one boot (the
+# bench --id 900 --no-landlock -- fork_bench`: the module's cost, not
+# Landlock's), in interleaved rounds in one boot (the
 # order of the modes rotates every round).  Prints each round's figure, then
 # per mode the median, and the median of the per-round ratios to the
 # unloaded figure with their spread:
@@ -23,7 +25,8 @@
 # against the fork+exit cost measured in the same boot.
 #
 # Environment: ASM_BENCH_ROUNDS (default 9), ASM_BENCH_ITER (forks per run,
-# default 2000; syscalls per run, default 200000), ASM_KO (default ./asm.ko).
+# default 2000; syscalls per run, default 200000; opens per run, default
+# 50000), ASM_KO (default ./asm.ko).
 
 set -u
 
@@ -31,7 +34,8 @@ OP=${1:-fork}
 case "$OP" in
 fork) ITER=${ASM_BENCH_ITER:-2000}; BENCH_ARGS=() ;;
 syscall) ITER=${ASM_BENCH_ITER:-200000}; BENCH_ARGS=(-s) ;;
-*) echo "usage: bench_fork.sh [fork|syscall]" >&2; exit 2 ;;
+open) ITER=${ASM_BENCH_ITER:-50000}; BENCH_ARGS=(-o) ;;
+*) echo "usage: bench_fork.sh [fork|syscall|open]" >&2; exit 2 ;;
 esac
 METRIC=ns_per_$OP
 ROUNDS=${ASM_BENCH_ROUNDS:-9}
@@ -60,7 +64,7 @@ die() {
 # other_start / other_stop: an idle agent (not the benchmark) exists.
 other_start() {
 	load || die "insmod $ASM_KO failed"
-	asmctl run --name other --id "$OTHER_ID" -- sleep 3600 &
+	asmctl run --no-landlock --name other --id "$OTHER_ID" -- sleep 3600 &
 	other_pid=$!
 	for _ in $(seq 100); do
 		grep -q "^  $OTHER_ID " /proc/agentsys/status && return
@@ -96,7 +100,8 @@ run_mode() {
 		;;
 	agent)
 		load || die "insmod $ASM_KO failed"
-		out=$(asmctl run --name bench --id "$AGENT_ID" -- "$BENCH" "${BENCH_ARGS[@]}" -n "$ITER")
+		out=$(asmctl run --no-landlock --name bench --id "$AGENT_ID" -- \
+			"$BENCH" "${BENCH_ARGS[@]}" -n "$ITER")
 		# Forget the exited agent: the next "loaded" run has no agent and
 		# the next "agent" run can reuse the id.
 		asmctl unregister "$AGENT_ID" >/dev/null || die "asmctl unregister $AGENT_ID failed"

@@ -3,7 +3,7 @@
  * fork_bench - the cost of fork + exit + wait, or of a system call, for
  * bench_fork.sh.
  *
- *	fork_bench [-s] [-n ITER]
+ *	fork_bench [-s|-o] [-n ITER]
  *
  * Forks a child that _exit(0)s at once and waits for it, ITER times (default
  * 2000) after a short warm-up, and prints the mean over the ITER rounds
@@ -12,12 +12,15 @@
  *	ns_per_fork <value>
  *
  * With -s it calls getppid() (through syscall(2), so no C library cache
- * answers) ITER times instead and prints ns_per_syscall.
+ * answers) ITER times instead and prints ns_per_syscall.  With -o it opens
+ * and closes /etc/passwd ITER times and prints ns_per_open (for an agent,
+ * every open is checked against its policy).
  *
  * A benchmark, not a test: it prints a figure and exits 0 unless a fork or
  * a wait fails.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,16 +55,17 @@ static unsigned long long now_ns(void)
 
 int main(int argc, char **argv)
 {
-	unsigned long long t0, t1;
+	unsigned long long t0 = 0, t1;
 	long iter = 2000, i;
 	char *end;
 	int opt;
 
-	int syscalls = 0;
+	int syscalls = 0, opens = 0, fd;
 
-	while ((opt = getopt(argc, argv, "sn:")) != -1) {
-		if (opt == 's') {
-			syscalls = 1;
+	while ((opt = getopt(argc, argv, "son:")) != -1) {
+		if (opt == 's' || opt == 'o') {
+			syscalls = opt == 's';
+			opens = opt == 'o';
 			continue;
 		}
 		if (opt != 'n')
@@ -84,6 +88,22 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	if (opens) {
+		for (i = 0; i < WARMUP + iter; i++) {
+			if (i == WARMUP)
+				t0 = now_ns();
+			fd = open("/etc/passwd", O_RDONLY);
+			if (fd < 0) {
+				fprintf(stderr, "fork_bench: open: %s\n", strerror(errno));
+				return 1;
+			}
+			close(fd);
+		}
+		t1 = now_ns();
+		printf("ns_per_open %.1f\n", (double)(t1 - t0) / iter);
+		return 0;
+	}
+
 	for (i = 0; i < WARMUP; i++)
 		if (fork_once())
 			goto fail;
@@ -98,6 +118,6 @@ fail:
 	fprintf(stderr, "fork_bench: fork/wait failed: %s\n", strerror(errno));
 	return 1;
 usage:
-	fprintf(stderr, "usage: fork_bench [-s] [-n ITER]\n");
+	fprintf(stderr, "usage: fork_bench [-s|-o] [-n ITER]\n");
 	return 2;
 }

@@ -72,6 +72,8 @@ extern "C" {
         -> c_int;
     fn asm_xa_erase(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
     fn asm_xa_find(xa: *mut RawXArray, index: *mut c_ulong) -> *mut c_void;
+    fn asm_xa_set_mark(xa: *mut RawXArray, index: c_ulong);
+    fn asm_xa_get_mark(xa: *mut RawXArray, index: c_ulong) -> bool;
     fn asm_rcu_read_lock();
     fn asm_rcu_read_unlock();
     fn asm_synchronize_rcu();
@@ -251,6 +253,19 @@ impl XArray {
     pub(crate) fn erase(&self, index: usize) -> *mut c_void {
         // SAFETY: By the type invariant.
         unsafe { asm_xa_erase(self.ptr.as_ptr(), index) }
+    }
+
+    /// Marks the entry at `index` (present: the caller holds the lock that
+    /// serialises its erasers).
+    pub(crate) fn set_mark(&self, index: usize) {
+        // SAFETY: By the type invariant.
+        unsafe { asm_xa_set_mark(self.ptr.as_ptr(), index) }
+    }
+
+    /// Whether the entry at `index` is marked; under RCU like [`Self::load`].
+    pub(crate) fn get_mark(&self, index: usize) -> bool {
+        // SAFETY: By the type invariant.
+        unsafe { asm_xa_get_mark(self.ptr.as_ptr(), index) }
     }
 
     /// The first entry at or after `*index`, updating `*index` to its index.

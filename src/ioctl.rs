@@ -80,11 +80,24 @@ fn check_name(name: &[u8; NAME_LEN]) -> Result {
 }
 
 /// A scope: empty, or an absolute path of UTF-8 text without control
-/// characters, NUL-terminated.
+/// characters, empty, "." or ".." components (one trailing '/' is
+/// allowed), NUL-terminated and NUL-padded. The probes compare it with
+/// the kernel's names of files, which have none of those.
 fn check_scope(scope: &[u8; SCOPE_LEN]) -> Result {
     let len = scope.iter().position(|&b| b == 0).ok_or(EINVAL)?;
     let text = core::str::from_utf8(&scope[..len]).map_err(|_| EINVAL)?;
-    if len > 0 && (!text.starts_with('/') || text.chars().any(|c| c.is_control())) {
+    if scope[len..].iter().any(|&b| b != 0) {
+        return Err(EINVAL);
+    }
+    if len == 0 {
+        return Ok(());
+    }
+    let inner = text.strip_suffix('/').filter(|t| !t.is_empty()).unwrap_or(text);
+    let bad_part = inner
+        .split('/')
+        .skip(1)
+        .any(|part| matches!(part, "" | "." | ".."));
+    if !text.starts_with('/') || text.chars().any(|c| c.is_control()) || (inner != "/" && bad_part) {
         return Err(EINVAL);
     }
     Ok(())
@@ -189,14 +202,21 @@ fn unregister(asm: &Asm, arg: UserPtr) -> Result {
     if req.flags != 0 {
         return Err(EINVAL);
     }
-    let euid = ffi::current_euid();
+    let (euid, tgid) = (ffi::current_euid(), ffi::current_tgid());
     // With the sampler held off, a throttled agent is continued and cannot
     // be stopped again before it is gone.
     let result = asm.sampler.exclusive(|| {
         asm.registry.unregister(
             req.agent_id,
             |agent| {
-                let allowed = agent.owner_uid == euid || ffi::capable_admin();
+                // An agent cannot shed its own supervision.
+                let own = {
+                    let rcu = RcuGuard::new();
+                    asm.registry
+                        .agent_of(tgid, &rcu)
+                        .is_some_and(|a| core::ptr::eq(a, agent))
+                };
+                let allowed = !own && (agent.owner_uid == euid || ffi::capable_admin());
                 if allowed {
                     resources::release(asm, agent);
                 }
@@ -479,6 +499,7 @@ fn check_patch(req: &Patch) -> Result {
     let no_limits = req.cpu_quota_ms | req.syscall_rate | req.watchdog_ms == 0 && req.mem_limit_bytes == 0;
     let no_scope = req.scope.iter().all(|&b| b == 0);
     let ok = req.reserved0 == 0
+        && req.audit_seq == 0
         && match req.op {
             PATCH_ADD_CAPABILITY | PATCH_REMOVE_CAPABILITY => {
                 req.value != 0 && req.value & !CAP_ALL == 0 && no_limits && no_scope
@@ -559,15 +580,11 @@ fn apply_patch(asm: &Asm, agent: &Agent, req: &Patch, asker: &Asker) -> (Result,
         }
         PATCH_SET_AUTO_RESTART => {
             let new = req.value as u32;
-            let old = agent.auto_restart.load(Relaxed);
+            let (result, old) =
+                policies.set_auto_restart(agent, new, |old, new| asker.allows(new <= old));
             r = r.values(old.into(), new.into());
             let _ = write!(r, "auto_restart {old} -> {new}");
-            if asker.allows(new <= old) {
-                agent.auto_restart.store(new, Relaxed);
-                Ok(())
-            } else {
-                Err(EPERM)
-            }
+            result
         }
         PATCH_SET_LIMITS => {
             let old = asm.faults.own(agent);

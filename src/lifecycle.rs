@@ -32,7 +32,7 @@ pub(crate) fn on_fork(asm: &Asm, parent_tgid: i32, child_tgid: i32) {
     // The child has not run yet: it cannot be exiting.
     // An error: out of memory for the index, or the agent is being
     // unregistered.
-    if let Ok(restarted) = asm.registry.join(agent, child_tgid, || false, false, now) {
+    if let Ok(restarted) = asm.registry.join(agent, child_tgid, || false, false, true, now) {
         joined(asm, agent, child_tgid, restarted, now);
     }
 }
@@ -56,9 +56,9 @@ fn restart_event(asm: &Asm, agent: &Agent, kind: EventKind, tgid: i32, now: u64)
     asm.telemetry.record(event);
 }
 
-/// Process `tgid`, child of `parent_tgid`, completed an execve() of
-/// `file`. An exec in a process the agent spawned needs ProcessSpawn.
-pub(crate) fn on_exec(asm: &Asm, tgid: i32, parent_tgid: i32, file: &[u8]) {
+/// Process `tgid` completed an execve() of `file`. An exec in a process
+/// the agent forked needs ProcessSpawn.
+pub(crate) fn on_exec(asm: &Asm, tgid: i32, file: &[u8]) {
     if !asm.registry.may_be_agent(tgid) {
         return;
     }
@@ -70,12 +70,8 @@ pub(crate) fn on_exec(asm: &Asm, tgid: i32, parent_tgid: i32, file: &[u8]) {
     agent.exec(now);
     asm.telemetry
         .record(Event::new(EventKind::Exec, agent.id, tgid, now));
-    let parent_in = asm.registry.may_be_agent(parent_tgid)
-        && asm
-            .registry
-            .agent_of(parent_tgid, &rcu)
-            .is_some_and(|parent| core::ptr::eq(parent, agent));
-    policy::exec(asm, agent, parent_in, file);
+    // Not the parent: a CLONE_PARENT child or an orphan was forked in too.
+    policy::exec(asm, agent, asm.registry.forked_in(tgid, &rcu), file);
 }
 
 /// Whether an open by process `tgid` needs a policy look.
@@ -89,8 +85,9 @@ pub(crate) fn open_watched(asm: &Asm, tgid: i32) -> bool {
         .is_some_and(|agent| asm.policies.open_watched(agent))
 }
 
-/// Process `tgid` opened `path` (for writing if `write`).
-pub(crate) fn on_open(asm: &Asm, tgid: i32, path: &[u8], write: bool) {
+/// Process `tgid` opened `path` (for writing if `write`); `None`: a file
+/// whose path could not be named.
+pub(crate) fn on_open(asm: &Asm, tgid: i32, path: Option<&[u8]>, write: bool) {
     if !asm.registry.may_be_agent(tgid) {
         return;
     }
@@ -227,7 +224,7 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef, cp
             // A zombie can be moved too: it must not join.
             if let Ok(restarted) = asm
                 .registry
-                .join(agent, tgid, || task.group_dead(), false, now)
+                .join(agent, tgid, || task.group_dead(), false, false, now)
             {
                 agent.res.cpu_before_join_ns.fetch_add(cpu_ns, Relaxed);
                 task.trace_syscalls(&rcu);

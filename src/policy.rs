@@ -276,15 +276,38 @@ impl Policies {
     }
 
     /// The policy check of an open and whether `path` is sensitive.
-    fn check_open(&self, agent: &Agent, path: &[u8], write: bool) -> (bool, bool) {
+    fn check_open(&self, agent: &Agent, path: Option<&[u8]>, write: bool) -> (bool, bool) {
         let _guard = self.lock.lock();
         let scope = agent.policy.scope.load();
-        let allowed = file_allowed(agent.capabilities.load(Relaxed), text(&scope), path, write);
+        let caps = agent.capabilities.load(Relaxed);
+        let Some(path) = path else {
+            // Only an agent without a file-system restriction may.
+            let fs = caps & (CAP_FS_BASIC | CAP_FS_EXTENDED) != 0;
+            return (fs && text(&scope).is_empty(), false);
+        };
+        let allowed = file_allowed(caps, text(&scope), path, write);
         let n = self.nr_sensitive.load(Relaxed) as usize;
         let sensitive = self.sensitive[..n]
             .iter()
             .any(|cell| under(path, text(&cell.load())));
         (allowed, sensitive)
+    }
+
+    /// Sets the restart budget to `new` if `allowed(old, new)`; returns the
+    /// outcome and the old budget.
+    pub(crate) fn set_auto_restart(
+        &self,
+        agent: &Agent,
+        new: u32,
+        allowed: impl FnOnce(u32, u32) -> bool,
+    ) -> (Result, u32) {
+        let _guard = self.lock.lock();
+        let old = agent.auto_restart.load(Relaxed);
+        if !allowed(old, new) {
+            return (Err(EPERM), old);
+        }
+        agent.auto_restart.store(new, Relaxed);
+        (Ok(()), old)
     }
 
     /// Marks (`add`) or unmarks `path`; returns the number marked.
@@ -402,9 +425,11 @@ pub(crate) fn violation(asm: &Asm, agent: &Agent, what: Violation, detail: &[u8]
     action
 }
 
-/// A successful open of `path` by a process of `agent`.
-pub(crate) fn opened(asm: &Asm, agent: &Agent, path: &[u8], write: bool) {
+/// A successful open of `path` by a process of `agent`; `None` for a file
+/// whose path could not be named (too long), which is outside any scope.
+pub(crate) fn opened(asm: &Asm, agent: &Agent, path: Option<&[u8]>, write: bool) {
     let (allowed, sensitive) = asm.policies.check_open(agent, path, write);
+    let path = path.unwrap_or(b"(a path longer than PATH_MAX)");
     if sensitive {
         agent.policy.record.sensitive.fetch_add(1, Relaxed);
         let mut r = Record::new(Kind::Sensitive, write as u32, agent.id);
@@ -425,10 +450,9 @@ fn violation_record(asm: &Asm, agent: &Agent, what: Violation, detail: Record) {
     violation(asm, agent, what, text);
 }
 
-/// An exec of `file` by a process of `agent` whose parent is `parent_in`
-/// the same agent.
-pub(crate) fn exec(asm: &Asm, agent: &Agent, parent_in: bool, file: &[u8]) {
-    if parent_in && agent.capabilities.load(Relaxed) & CAP_PROCESS_SPAWN == 0 {
+/// An exec of `file` by a process of `agent` that was `forked` in it.
+pub(crate) fn exec(asm: &Asm, agent: &Agent, forked: bool, file: &[u8]) {
+    if forked && agent.capabilities.load(Relaxed) & CAP_PROCESS_SPAWN == 0 {
         violation(asm, agent, Violation::Exec, file);
     }
 }

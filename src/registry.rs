@@ -139,6 +139,7 @@ impl Registry {
         tgid: i32,
         exiting: impl FnOnce() -> bool,
         at_registration: bool,
+        forked: bool,
         now: u64,
     ) -> Result<bool> {
         let _guard = self.index_lock.lock();
@@ -159,6 +160,9 @@ impl Registry {
             self.filter.remove(tgid);
             return Err(ESRCH);
         }
+        if forked {
+            self.index.set_mark(tgid as usize);
+        }
         // Counted under the lock, so no `leave` can count the exit first.
         if at_registration {
             agent.initial_processes(1);
@@ -166,6 +170,12 @@ impl Registry {
         } else {
             Ok(agent.process_joined(now))
         }
+    }
+
+    /// Whether process `tgid` joined its agent by being forked in it (not by
+    /// registration or a cgroup attach). Under RCU, like [`Self::agent_of`].
+    pub(crate) fn forked_in(&self, tgid: i32, _rcu: &RcuGuard) -> bool {
+        self.index.get_mark(tgid as usize)
     }
 
     /// Removes process `tgid` from `agent` and runs `counted` on the agent,
@@ -241,7 +251,7 @@ impl Registry {
 
         let joined = match (&agent.membership, tgid) {
             (Membership::Process(pid), Some(tgid)) => self
-                .join(agent, tgid, || pid.group_dead(), true, now)
+                .join(agent, tgid, || pid.group_dead(), true, false, now)
                 .map(|_| {
                     // Its syscalls are counted from now, not from the
                     // sampler's next sweep.
@@ -312,7 +322,7 @@ impl Registry {
         ffi::for_each_process(|task| {
             if task.cgroup_id == cgroup
                 && self
-                    .join(agent, task.tgid, || task.group_dead(), true, now)
+                    .join(agent, task.tgid, || task.group_dead(), true, false, now)
                     .is_ok()
             {
                 joined = joined.saturating_add(1);

@@ -96,14 +96,7 @@ static void asm_probe_fork(void *data, struct task_struct *parent,
 static void asm_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 			   struct linux_binprm *bprm)
 {
-	pid_t parent_tgid;
-
-	/* Whether the agent spawned this process is judged by its parent. */
-	rcu_read_lock();
-	parent_tgid = rcu_dereference(p->real_parent)->tgid;
-	rcu_read_unlock();
-	asm_rust_on_exec(p->tgid, parent_tgid, bprm->filename,
-			 strlen(bprm->filename));
+	asm_rust_on_exec(p->tgid, bprm->filename, strlen(bprm->filename));
 }
 
 static void asm_probe_exit(void *data, struct task_struct *p)
@@ -179,7 +172,7 @@ static void asm_check_socket(struct pt_regs *regs, u32 violation)
 	if (family != AF_INET && family != AF_INET6)
 		return;
 	len = scnprintf(detail, sizeof(detail), "%s fd %lu (%s)",
-			violation == ASM_VIOLATION_CONNECT ? "connect" : "listen",
+			violation == ASM_VIOLATION_LISTEN ? "listen" : "connect",
 			regs->di, family == AF_INET ? "AF_INET" : "AF_INET6");
 	action = asm_rust_violation(current->tgid, violation, detail, len);
 	if (action == ASM_ACTION_KILL || action == ASM_ACTION_RESTART)
@@ -193,16 +186,23 @@ static void asm_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 	if (likely(caps == ASM_NOT_AGENT))
 		return;
 	/* Native 64-bit numbers only; compat calls are not checked. */
-	if (id == __NR_connect && !(caps & ASM_CAP_NET_CLIENT) &&
-	    !in_compat_syscall())
+	if (caps & ASM_CAP_NET_CLIENT || in_compat_syscall())
+		;
+	else if (id == __NR_connect ||
+		 /* TCP Fast Open connects from sendto() and sendmsg(). */
+		 (id == __NR_sendto && (regs->r10 & MSG_FASTOPEN)) ||
+		 (id == __NR_sendmsg && (regs->dx & MSG_FASTOPEN)))
 		asm_check_socket(regs, ASM_VIOLATION_CONNECT);
-	else if (id == __NR_listen && !(caps & ASM_CAP_NET_SERVER) &&
-		 !in_compat_syscall())
+	if (id == __NR_listen && !(caps & ASM_CAP_NET_SERVER) &&
+	    !in_compat_syscall())
 		asm_check_socket(regs, ASM_VIOLATION_LISTEN);
 }
 
-/* d_path() room per CPU: the probe runs with preemption disabled. */
-static DEFINE_PER_CPU(char[PATH_MAX], asm_path_buf);
+/*
+ * d_path() room per CPU (the probe runs with preemption disabled), from
+ * the dynamic per-CPU allocator: the static area modules share is 8 KiB.
+ */
+static char __percpu *asm_path_buf;
 
 /* A successful open: the file opened is checked against the scope. */
 static void asm_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
@@ -226,9 +226,11 @@ static void asm_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	if (!(fd_file(f)->f_mode & FMODE_PATH)) {
 		buf = this_cpu_ptr(asm_path_buf);
 		path = d_path(&fd_file(f)->f_path, buf, PATH_MAX);
-		if (!IS_ERR(path))
-			asm_rust_on_open(current->tgid, path, strlen(path),
-					 fd_file(f)->f_mode & FMODE_WRITE);
+		/* An unnamable file (a path too long) is outside any scope. */
+		if (IS_ERR(path))
+			path = NULL;
+		asm_rust_on_open(current->tgid, path, path ? strlen(path) : 0,
+				 fd_file(f)->f_mode & FMODE_WRITE);
 	}
 	fdput(f);
 }
@@ -479,6 +481,11 @@ int asm_shim_syscall_probe(bool on)
 	int ret = 0;
 
 	if (on && !enter->registered) {
+		/* Kept once allocated: freed at unload, after the probes. */
+		if (!asm_path_buf)
+			asm_path_buf = __alloc_percpu(PATH_MAX, 1);
+		if (!asm_path_buf)
+			return -ENOMEM;
 		ret = tracepoint_probe_register(exit->tp, exit->probe, NULL);
 		if (ret)
 			return ret;
@@ -565,13 +572,17 @@ void asm_shim_exit(void)
 	debugfs_remove(asm_debugfs_dir);
 	asm_debugfs_dir = NULL;
 	/*
-	 * No agent can be registered any more: the sampler stops for good, so
-	 * no sweep can clear a task's syscall tracepoint bit after the next
-	 * line gave every task its bit back (another tracer may need them).
+	 * No agent can be registered any more: the sampler stops for good (a
+	 * probe's kick does nothing once it is disabled), so no sweep can
+	 * clear a task's syscall tracepoint bit after the next line gave every
+	 * task its bit back (another tracer may need them).
 	 */
-	cancel_delayed_work_sync(&asm_sampler_work);
+	disable_delayed_work_sync(&asm_sampler_work);
 	asm_shim_syscall_probe(false);
 	asm_tps_unregister();
+	/* tracepoint_synchronize_unregister() ran: no probe uses it now. */
+	free_percpu(asm_path_buf);
+	asm_path_buf = NULL;
 	/* Nothing records events now: the last notification, then the family. */
 	if (asm_genl_registered) {
 		WRITE_ONCE(asm_genl_registered, false);
@@ -652,6 +663,17 @@ void *asm_xa_erase(struct xarray *xa, unsigned long index)
 void *asm_xa_find(struct xarray *xa, unsigned long *index)
 {
 	return xa_find(xa, index, ULONG_MAX, XA_PRESENT);
+}
+
+/* One mark per entry, for the index: "this process was forked in". */
+void asm_xa_set_mark(struct xarray *xa, unsigned long index)
+{
+	xa_set_mark(xa, index, XA_MARK_1);
+}
+
+bool asm_xa_get_mark(struct xarray *xa, unsigned long index)
+{
+	return xa_get_mark(xa, index, XA_MARK_1);
 }
 
 void asm_rcu_read_lock(void)

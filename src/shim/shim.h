@@ -73,6 +73,8 @@ void *asm_xa_load(struct xarray *xa, unsigned long index);
 int asm_xa_store(struct xarray *xa, unsigned long index, void *entry, bool atomic);
 void *asm_xa_erase(struct xarray *xa, unsigned long index);
 void *asm_xa_find(struct xarray *xa, unsigned long *index);
+void asm_xa_set_mark(struct xarray *xa, unsigned long index);
+bool asm_xa_get_mark(struct xarray *xa, unsigned long index);
 
 void asm_rcu_read_lock(void);
 void asm_rcu_read_unlock(void);
@@ -111,8 +113,7 @@ int asm_rust_status_show(struct seq_file *m);
 int asm_rust_events_show(struct seq_file *m);
 int asm_rust_probe_cost_show(struct seq_file *m, pid_t tgid);
 void asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid);
-void asm_rust_on_exec(pid_t tgid, pid_t parent_tgid, const char *file,
-		      size_t len);
+void asm_rust_on_exec(pid_t tgid, const char *file, size_t len);
 void asm_rust_on_exit(pid_t tgid, bool group_dead, int status, u64 runtime_ns,
 		      u64 io_ops);
 void asm_rust_on_attach(u64 cgroup_id, pid_t tgid, struct task_struct *task,

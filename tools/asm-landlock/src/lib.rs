@@ -85,7 +85,9 @@ pub fn apply(capabilities: u64, scope: Option<&Path>, program: &OsStr) -> Result
             ruleset
                 .restrict_self()
                 .map_err(|e| Error::new("landlock_restrict_self", e))?;
-            Ok(Status::Applied(*ruleset.report()))
+            let report = *ruleset.report();
+            ruleset.keep_pins();
+            Ok(Status::Applied(report))
         }
     }
 }

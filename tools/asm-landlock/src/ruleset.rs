@@ -15,7 +15,7 @@ use crate::rules::Plan;
 use crate::sys;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
 
 /// What failed and its errno.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +106,12 @@ impl fmt::Display for Report {
 #[derive(Debug)]
 pub struct Ruleset {
     fd: Option<OwnedFd>,
+    /// The `O_PATH` fds of the rules that are not optional (the scope, the
+    /// program's directory), held open so that their dentries stay cached:
+    /// on file systems whose lookups make a new inode for an uncached
+    /// dentry (9p without a cache, as virtme-ng shares the host's files),
+    /// a rule on an inode nobody pins no longer matches the next lookup.
+    pinned: Vec<OwnedFd>,
     report: Report,
 }
 
@@ -124,7 +130,11 @@ impl Ruleset {
         if !plan.restricts() {
             // INVARIANT: nothing restricted, no fd. Landlock refuses an
             // empty ruleset (ENOMSG) anyway.
-            return Ok(Self { fd: None, report });
+            return Ok(Self {
+                fd: None,
+                pinned: Vec::new(),
+                report,
+            });
         }
         let attr = RulesetAttr {
             handled_access_fs: plan.handled_fs,
@@ -132,6 +142,7 @@ impl Ruleset {
         };
         let fd =
             sys::create_ruleset(&attr).map_err(|e| Error::new("landlock_create_ruleset", e))?;
+        let mut pinned = Vec::new();
         for rule in &plan.rules {
             let file = match sys::open_path(&rule.path) {
                 Ok(file) => file,
@@ -167,11 +178,15 @@ impl Ruleset {
                 Error::new(format!("landlock_add_rule for {}", rule.path.display()), e)
             })?;
             report.fs_rules += 1;
-            // `file` is closed here: the ruleset holds its own reference.
+            // The system set's paths are in use anyway; the rest is pinned.
+            if !rule.optional {
+                pinned.push(OwnedFd::from(file));
+            }
         }
         // INVARIANT: the plan restricts something and `fd` is its ruleset.
         Ok(Self {
             fd: Some(fd),
+            pinned,
             report,
         })
     }
@@ -188,10 +203,27 @@ impl Ruleset {
     ///
     /// Makes system calls only, no allocation: a child forked from a
     /// multi-threaded process may call it between fork and exec.
+    ///
+    /// The pinned fds lose `FD_CLOEXEC`, so that the program exec'd next
+    /// keeps them (and their dentries cached): an agent starts with one
+    /// `O_PATH` fd per pinned rule, which grants nothing the ruleset does
+    /// not.
     pub fn restrict_self(&self) -> Result<(), i32> {
-        match &self.fd {
-            Some(fd) => sys::restrict_self(fd.as_fd()),
-            None => Ok(()),
+        let Some(fd) = &self.fd else {
+            return Ok(());
+        };
+        sys::restrict_self(fd.as_fd())?;
+        for pin in &self.pinned {
+            sys::keep_across_exec(pin.as_fd())?;
+        }
+        Ok(())
+    }
+
+    /// For a caller that execs itself after [`Self::restrict_self`]: the
+    /// pinned fds stay open when the ruleset goes.
+    pub fn keep_pins(self) {
+        for pin in self.pinned {
+            let _ = pin.into_raw_fd();
         }
     }
 }

@@ -102,6 +102,16 @@ pub fn restrict_self(ruleset: BorrowedFd<'_>) -> Result<(), i32> {
     Ok(())
 }
 
+/// Clears `FD_CLOEXEC` on `fd`: the next exec keeps it. No allocation.
+pub fn keep_across_exec(fd: BorrowedFd<'_>) -> Result<(), i32> {
+    // SAFETY: F_SETFD with integer flags on a valid fd.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) };
+    if rc < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
 /// Opens `path` with `O_PATH | O_CLOEXEC` (std adds `O_CLOEXEC`), the fd
 /// a rule is made from; `O_PATH` needs no permission on the file itself.
 pub fn open_path(path: &Path) -> io::Result<File> {

@@ -189,17 +189,18 @@ fn the_program_runs_whatever_the_capabilities() {
         return;
     };
     let dir = scratch("program");
-    let copy = |name: &str, to: &str| {
+    let elsewhere = scratch("program-other");
+    let copy = |name: &str, dir: &std::path::Path, to: &str| {
         let from = resolve_program(name.as_ref()).expect(name);
         std::fs::copy(from, dir.join(to)).unwrap();
         std::fs::set_permissions(dir.join(to), std::fs::Permissions::from_mode(0o755)).unwrap();
         c(&dir.join(to))
     };
-    let agent = copy("true", "agent");
-    let other = copy("false", "other");
+    let agent = copy("true", &dir, "agent");
+    let other = copy("false", &elsewhere, "other");
 
     // No capability at all: the filesystem is the system set, plus the
-    // program about to be exec'd.
+    // directory of the program about to be exec'd.
     let plan = derive(0, None, Some(&dir.join("agent")), abi);
     let ruleset = Ruleset::build(&plan).unwrap();
     let code = in_child(|| {
@@ -227,6 +228,7 @@ fn the_program_runs_whatever_the_capabilities() {
     };
     assert_eq!(code, 0, "{why}");
     std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&elsewhere).unwrap();
 }
 
 #[test]
