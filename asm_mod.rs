@@ -274,8 +274,12 @@ pub extern "C" fn asm_rust_open_watched(tgid: i32) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn asm_rust_on_open(tgid: i32, path: *const u8, len: usize, write: bool) {
     if let Some(asm) = asm() {
-        // SAFETY: Valid for the call by the safety requirement.
-        let path = (!path.is_null()).then(|| unsafe { core::slice::from_raw_parts(path, len) });
+        let path = if path.is_null() {
+            None
+        } else {
+            // SAFETY: Not null, so valid for the call by the safety requirement.
+            Some(unsafe { core::slice::from_raw_parts(path, len) })
+        };
         lifecycle::on_open(asm, tgid, path, write);
     }
 }

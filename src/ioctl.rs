@@ -210,12 +210,7 @@ fn unregister(asm: &Asm, arg: UserPtr) -> Result {
             req.agent_id,
             |agent| {
                 // An agent cannot shed its own supervision.
-                let own = {
-                    let rcu = RcuGuard::new();
-                    asm.registry
-                        .agent_of(tgid, &rcu)
-                        .is_some_and(|a| core::ptr::eq(a, agent))
-                };
+                let own = asm.registry.is_member(agent, tgid, &RcuGuard::new());
                 let allowed = !own && (agent.owner_uid == euid || ffi::capable_admin());
                 if allowed {
                     resources::release(asm, agent);
@@ -477,10 +472,7 @@ struct Asker {
 
 impl Asker {
     fn of(asm: &Asm, agent: &Agent, admin: bool, euid: u32, tgid: i32, rcu: &RcuGuard) -> Self {
-        let own = asm
-            .registry
-            .agent_of(tgid, rcu)
-            .is_some_and(|a| core::ptr::eq(a, agent));
+        let own = asm.registry.is_member(agent, tgid, rcu);
         Self {
             widen: admin && !own,
             narrow: admin || agent.owner_uid == euid,

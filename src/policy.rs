@@ -440,14 +440,8 @@ pub(crate) fn opened(asm: &Asm, agent: &Agent, path: Option<&[u8]>, write: bool)
         let mut detail = Record::new(Kind::Violation, 0, 0);
         let _ = write!(detail, "{} ", if write { "write" } else { "read" });
         detail.bytes(path);
-        violation_record(asm, agent, Violation::File, detail);
+        violation(asm, agent, Violation::File, detail.text());
     }
-}
-
-/// [`violation`] with its detail already written into `detail`.
-fn violation_record(asm: &Asm, agent: &Agent, what: Violation, detail: Record) {
-    let text = detail.text();
-    violation(asm, agent, what, text);
 }
 
 /// An exec of `file` by a process of `agent` that was `forked` in it.

@@ -172,6 +172,12 @@ impl Registry {
         }
     }
 
+    /// Whether process `tgid` is one of `agent`'s: a request from it is the
+    /// agent's own. Under RCU, like [`Self::agent_of`].
+    pub(crate) fn is_member(&self, agent: &Agent, tgid: i32, rcu: &RcuGuard) -> bool {
+        self.agent_of(tgid, rcu).is_some_and(|a| core::ptr::eq(a, agent))
+    }
+
     /// Whether process `tgid` joined its agent by being forked in it (not by
     /// registration or a cgroup attach). Under RCU, like [`Self::agent_of`].
     pub(crate) fn forked_in(&self, tgid: i32, _rcu: &RcuGuard) -> bool {
