@@ -253,6 +253,9 @@ fn info(asm: &Asm, arg: UserPtr) -> Result {
     let req: AgentInfo = read(arg)?;
     check_header::<AgentInfo>(req.size, req.version)?;
     check_zero(&req.reserved)?;
+    if req.cgroup_id != 0 {
+        return Err(EINVAL);
+    }
     let agents = snapshot::agents(asm, Some(req.agent_id))?;
     let a = agents.first().ok_or(ESRCH)?;
     let out = AgentInfo {
@@ -279,7 +282,8 @@ fn info(asm: &Asm, arg: UserPtr) -> Result {
         last_activity_ns: a.last_activity_ns,
         name: a.name,
         scope: a.scope,
-        reserved: [0; 4],
+        cgroup_id: a.cgroup_id,
+        reserved: [0; 3],
     };
     write(arg, &out)
 }

@@ -6,7 +6,7 @@
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 
-use crate::agent::{Agent, State};
+use crate::agent::{Agent, Membership, State};
 use crate::faults::{Effective, FaultRecord, Faults, RECENT_FAULTS};
 use crate::policy::{Policies, Risk};
 use crate::ffi::{self, RcuGuard};
@@ -22,6 +22,8 @@ pub(crate) struct AgentSnapshot {
     pub(crate) state: State,
     pub(crate) pid: i32,
     pub(crate) owner_uid: u32,
+    /// The cgroup v2 id of a cgroup agent, 0 for a process agent.
+    pub(crate) cgroup_id: u64,
     pub(crate) nr_processes: u32,
     pub(crate) auto_restart: u32,
     pub(crate) restarts: u32,
@@ -69,6 +71,10 @@ impl AgentSnapshot {
             state: agent.state(),
             pid: agent.pid_vnr(),
             owner_uid: agent.owner_uid,
+            cgroup_id: match agent.membership {
+                Membership::Cgroup(id) => id,
+                Membership::Process(_) => 0,
+            },
             nr_processes: agent.nr_processes.load(Relaxed),
             auto_restart: agent.auto_restart.load(Relaxed),
             restarts: agent.restarts.load(Relaxed),

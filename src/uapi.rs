@@ -110,7 +110,8 @@ pub(crate) struct AgentInfo {
     pub(crate) last_activity_ns: u64,
     pub(crate) name: [u8; NAME_LEN],
     pub(crate) scope: [u8; SCOPE_LEN],
-    pub(crate) reserved: [u64; 4],
+    pub(crate) cgroup_id: u64,
+    pub(crate) reserved: [u64; 3],
 }
 
 /// `struct asm_json`.

@@ -248,6 +248,8 @@ struct asm_list {
  * @last_activity_ns: CLOCK_BOOTTIME of its last lifecycle event.
  * @name:	the agent's name.
  * @scope:	its scope path ("" for none).
+ * @cgroup_id:	the cgroup v2 id (as name_to_handle_at() and statx() report
+ *		it) of a cgroup agent; 0 for an agent registered by process.
  * @reserved:	must be 0 on input.
  */
 struct asm_agent_info {
@@ -274,7 +276,8 @@ struct asm_agent_info {
 	__u64 last_activity_ns;
 	char name[ASM_NAME_LEN];
 	char scope[ASM_SCOPE_LEN];
-	__u64 reserved[4];
+	__u64 cgroup_id;
+	__u64 reserved[3];
 };
 
 /**

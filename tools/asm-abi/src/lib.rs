@@ -504,8 +504,10 @@ pub struct AsmAgentInfo {
     pub name: [u8; ASM_NAME_LEN],
     /// Its scope path, NUL-terminated ("" for none).
     pub scope: [u8; ASM_SCOPE_LEN],
+    /// The cgroup v2 id of a cgroup agent; 0 for a process agent.
+    pub cgroup_id: u64,
     /// Must be 0 on input.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 3],
 }
 
 const _: () = assert!(size_of::<AsmAgentInfo>() == 448);
@@ -537,7 +539,8 @@ impl AsmAgentInfo {
             last_activity_ns: 0,
             name: [0; ASM_NAME_LEN],
             scope: [0; ASM_SCOPE_LEN],
-            reserved: [0; 4],
+            cgroup_id: 0,
+            reserved: [0; 3],
         }
     }
 
