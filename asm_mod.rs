@@ -35,6 +35,8 @@ mod report;
 mod resources;
 #[path = "src/snapshot.rs"]
 mod snapshot;
+#[path = "src/syscalls.rs"]
+mod syscalls;
 #[path = "src/telemetry.rs"]
 mod telemetry;
 #[path = "src/uapi.rs"]
@@ -251,28 +253,87 @@ pub extern "C" fn asm_rust_sample() -> u32 {
     asm().map_or(0, resources::sample)
 }
 
-/// Probe of raw_syscalls:sys_enter, registered while agents exist;
-/// returns the capabilities of the caller's agent, `u64::MAX` if none.
+/// Whether process `tgid` may be an agent's: the syscall probes' first
+/// check.
 #[no_mangle]
-pub extern "C" fn asm_rust_on_syscall(tgid: i32) -> u64 {
-    asm().map_or(u64::MAX, |asm| lifecycle::on_syscall(asm, tgid))
+pub extern "C" fn asm_rust_may_be_agent(tgid: i32) -> bool {
+    asm().is_some_and(|asm| asm.registry.may_be_agent(tgid))
 }
 
-/// Whether the sys_exit probe should look at an open by process `tgid`.
+/// Probe of raw_syscalls:sys_enter (registered while agents exist): system
+/// call `nr` with `args` by process `tgid`. Returns 0, or the check
+/// (`enum asm_violation`) to make on socket `*fd` with
+/// [`asm_rust_socket_verdict`].
+///
+/// # Safety
+///
+/// `args` points to 6 readable words and `fd` to a writable one for the
+/// duration of the call.
 #[no_mangle]
-pub extern "C" fn asm_rust_open_watched(tgid: i32) -> bool {
-    asm().is_some_and(|asm| lifecycle::open_watched(asm, tgid))
+pub unsafe extern "C" fn asm_rust_on_sys_enter(
+    tgid: i32,
+    nr: c_long,
+    args: *const c_ulong,
+    compat: bool,
+    fd: *mut c_ulong,
+) -> u32 {
+    let Some(asm) = asm() else {
+        return 0;
+    };
+    // SAFETY: Six readable words by the safety requirement; `c_ulong` and
+    // `usize` have the same layout.
+    let args = unsafe { &*args.cast::<[usize; 6]>() };
+    match lifecycle::on_sys_enter(asm, tgid, nr as i64, args, compat) {
+        Some((what, socket)) => {
+            // SAFETY: Writable by the safety requirement.
+            unsafe { fd.write(socket as c_ulong) };
+            what as u32
+        }
+        None => 0,
+    }
 }
 
-/// Probe of raw_syscalls:sys_exit: process `tgid` opened `path` (null
-/// when the file's path could not be named).
+/// The verdict on the check `check` of socket `fd` (of address family
+/// `family`) that [`asm_rust_on_sys_enter`] asked for.
+#[no_mangle]
+pub extern "C" fn asm_rust_socket_verdict(tgid: i32, check: u32, fd: c_ulong, family: c_int) -> c_int {
+    let skip = asm().is_some_and(|asm| {
+        policy::Violation::from_raw(check)
+            .is_some_and(|what| lifecycle::socket_verdict(asm, tgid, what, fd as usize, family))
+    });
+    if skip {
+        ffi::VERDICT_SKIP
+    } else {
+        ffi::VERDICT_ALLOW
+    }
+}
+
+/// Probe of raw_syscalls:sys_exit, for a successful call `nr`: where its
+/// open flags are (`ASM_FLAGS_*`) if it is an open the policy looks at,
+/// else -1.
+#[no_mangle]
+pub extern "C" fn asm_rust_open_watched(tgid: i32, nr: c_long, compat: bool) -> c_long {
+    let Some(asm) = asm() else {
+        return -1;
+    };
+    match lifecycle::open_watched(asm, tgid, nr as i64, compat) {
+        Some(policy::FlagsAt::Arg(n)) => n as c_long,
+        Some(policy::FlagsAt::OpenHow(n)) => ffi::FLAGS_HOW | n as c_long,
+        Some(policy::FlagsAt::Implied) => ffi::FLAGS_IMPLICIT,
+        None => -1,
+    }
+}
+
+/// Probe of raw_syscalls:sys_exit: process `tgid` opened the file named
+/// `path` (null when it could not be named), with the facts `facts`
+/// (`ASM_FILE_*`) and the open flags `flags`.
 ///
 /// # Safety
 ///
 /// `path` is null or points to `len` readable bytes for the duration of
 /// the call.
 #[no_mangle]
-pub unsafe extern "C" fn asm_rust_on_open(tgid: i32, path: *const u8, len: usize, write: bool) {
+pub unsafe extern "C" fn asm_rust_on_open(tgid: i32, path: *const u8, len: usize, facts: u32, flags: u64) {
     if let Some(asm) = asm() {
         let path = if path.is_null() {
             None
@@ -280,24 +341,16 @@ pub unsafe extern "C" fn asm_rust_on_open(tgid: i32, path: *const u8, len: usize
             // SAFETY: Not null, so valid for the call by the safety requirement.
             Some(unsafe { core::slice::from_raw_parts(path, len) })
         };
-        lifecycle::on_open(asm, tgid, path, write);
+        let open = policy::Opened {
+            path,
+            writable: facts & ffi::FILE_WRITE != 0,
+            created: facts & ffi::FILE_CREATED != 0,
+            pseudo: facts & ffi::FILE_PSEUDO != 0,
+            foreign_view: facts & ffi::FILE_FOREIGN_VIEW != 0,
+            flags,
+        };
+        lifecycle::on_open(asm, tgid, &open);
     }
-}
-
-/// A violation by process `tgid` the glue detected (`enum asm_violation`);
-/// returns the action taken (`enum asm_action`), 0 if it is no agent's.
-///
-/// # Safety
-///
-/// `detail` points to `len` readable bytes for the duration of the call.
-#[no_mangle]
-pub unsafe extern "C" fn asm_rust_violation(tgid: i32, what: u32, detail: *const u8, len: usize) -> c_int {
-    let Some(asm) = asm() else {
-        return 0;
-    };
-    // SAFETY: Valid for the call by the safety requirement.
-    let detail = unsafe { core::slice::from_raw_parts(detail, len) };
-    policy::Violation::from_raw(what).map_or(0, |what| lifecycle::on_violation(asm, tgid, what, detail))
 }
 
 /// Show callback of /proc/agentsys/compliance.

@@ -105,6 +105,10 @@ pub(crate) struct Agent {
     pub(crate) auto_restart: AtomicU32,
     pub(crate) restarts: AtomicU32,
     pub(crate) owner_uid: u32,
+    /// Registered by a caller with `CAP_SYS_ADMIN`. An unprivileged
+    /// registration counts against its owner's limit and is reclaimed once
+    /// its processes are gone.
+    pub(crate) privileged: bool,
     pub(crate) membership: Membership,
     pub(crate) registered_ns: u64,
     /// Set, under the registry's index lock, once the agent is unregistered:
@@ -133,6 +137,7 @@ impl Agent {
         capabilities: u64,
         auto_restart: u32,
         owner_uid: u32,
+        privileged: bool,
         membership: Membership,
         now: u64,
     ) -> Self {
@@ -144,6 +149,7 @@ impl Agent {
             auto_restart: AtomicU32::new(auto_restart),
             restarts: AtomicU32::new(0),
             owner_uid,
+            privileged,
             membership,
             registered_ns: now,
             dead: AtomicBool::new(false),
@@ -156,6 +162,16 @@ impl Agent {
             faults: AgentFaults::default(),
             killed: AtomicU32::new(0),
         }
+    }
+
+    /// Whether the module may forget the agent at `now`: it was registered
+    /// without `CAP_SYS_ADMIN`, and its processes have been gone for
+    /// `keep_ns`. Such an agent is a process agent (only an administrator
+    /// registers cgroups), so no process can join it again.
+    pub(crate) fn reclaimable(&self, now: u64, keep_ns: u64) -> bool {
+        !self.privileged
+            && self.nr_processes.load(Relaxed) == 0
+            && now.saturating_sub(self.last_activity_ns.load(Relaxed)) >= keep_ns
     }
 
     /// The current state.

@@ -8,7 +8,7 @@
 
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use kernel::ffi::{c_int, c_ulong, c_void};
+use kernel::ffi::{c_int, c_long, c_ulong, c_void};
 use kernel::prelude::*;
 
 /// Opaque `struct xarray`.
@@ -78,6 +78,8 @@ extern "C" {
     fn asm_rcu_read_unlock();
     fn asm_synchronize_rcu();
     fn asm_now_ns() -> u64;
+    fn asm_param_max_agents_per_uid() -> u32;
+    fn asm_param_reclaim_ms() -> u32;
     fn asm_capable_admin() -> bool;
     fn asm_current_euid() -> u32;
     fn asm_current_process(tgid: *mut i32) -> *mut RawPid;
@@ -162,6 +164,22 @@ pub(crate) fn genl_send(ev: &GenlEvent) -> Result {
     kernel::error::to_result(unsafe { asm_genl_send(ev) })
 }
 
+/// Where an open's flags are (shim.h `ASM_FLAGS_*`): in the argument the
+/// low bits name, or first in the `struct open_how` it points to, or
+/// implied by the call.
+pub(crate) const FLAGS_HOW: c_long = 0x100;
+pub(crate) const FLAGS_IMPLICIT: c_long = 0x200;
+
+/// Facts about an opened file (shim.h `ASM_FILE_*`).
+pub(crate) const FILE_WRITE: u32 = 0x1;
+pub(crate) const FILE_CREATED: u32 = 0x2;
+pub(crate) const FILE_FOREIGN_VIEW: u32 = 0x4;
+pub(crate) const FILE_PSEUDO: u32 = 0x8;
+
+/// A socket check's verdict (shim.h `ASM_VERDICT_*`).
+pub(crate) const VERDICT_ALLOW: c_int = 0;
+pub(crate) const VERDICT_SKIP: c_int = 1;
+
 /// `SIGKILL`, `SIGSTOP` and `SIGCONT`.
 pub(crate) const SIGKILL: i32 = 9;
 pub(crate) const SIGCONT: i32 = 18;
@@ -171,6 +189,18 @@ pub(crate) const SIGSTOP: i32 = 19;
 pub(crate) fn now_ns() -> u64 {
     // SAFETY: No preconditions.
     unsafe { asm_now_ns() }
+}
+
+/// Module parameter `max_agents_per_uid`.
+pub(crate) fn max_agents_per_uid() -> u32 {
+    // SAFETY: No preconditions.
+    unsafe { asm_param_max_agents_per_uid() }
+}
+
+/// Module parameter `reclaim_ms`.
+pub(crate) fn reclaim_ms() -> u32 {
+    // SAFETY: No preconditions.
+    unsafe { asm_param_reclaim_ms() }
 }
 
 /// Whether the caller has `CAP_SYS_ADMIN` (and is audited as using it).

@@ -119,11 +119,18 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
         TARGET_CGROUP if req.pid == 0 => {}
         _ => return Err(EINVAL),
     }
-    let privileged = req.target != TARGET_SELF || req.capabilities & CAP_ADMIN != 0;
+    // Registering anything but oneself, choosing an id (asmd's spec ids and
+    // other administrators' are below the allocation range) and a restart
+    // budget (which makes asmd act) are the administrator's.
+    let privileged = req.target != TARGET_SELF
+        || req.capabilities & CAP_ADMIN != 0
+        || req.agent_id != 0
+        || req.auto_restart != 0;
+    let admin = ffi::capable_admin();
     let refused = if risk == Risk::Unacceptable {
         // Prohibited whoever asks.
         Some(Kind::Register)
-    } else if privileged && !ffi::capable_admin() {
+    } else if privileged && !admin {
         Some(if req.capabilities & CAP_ADMIN != 0 { Kind::Escalation } else { Kind::Register })
     } else {
         None
@@ -162,6 +169,7 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
         capabilities: req.capabilities,
         auto_restart: req.auto_restart,
         owner_uid: ffi::current_euid(),
+        privileged: admin,
     };
     let id = asm.registry.register(spec, target, &asm.telemetry)?;
     {
@@ -209,9 +217,13 @@ fn unregister(asm: &Asm, arg: UserPtr) -> Result {
         asm.registry.unregister(
             req.agent_id,
             |agent| {
-                // An agent cannot shed its own supervision.
+                // An agent cannot shed its own supervision, nor can another
+                // process of its user: the owner may only forget an agent
+                // whose processes are gone.
                 let own = asm.registry.is_member(agent, tgid, &RcuGuard::new());
-                let allowed = !own && (agent.owner_uid == euid || ffi::capable_admin());
+                let ended = agent.nr_processes.load(Relaxed) == 0;
+                let allowed =
+                    !own && (ffi::capable_admin() || (agent.owner_uid == euid && ended));
                 if allowed {
                     resources::release(asm, agent);
                 }

@@ -13,7 +13,8 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use crate::agent::{Agent, ExitStatus, Membership, State};
 use crate::audit::{self, Record};
-use crate::policy::{self, Violation};
+use crate::policy::{self, FlagsAt, Opened, Violation};
+use crate::syscalls;
 use crate::faults::{self, Action};
 use crate::ffi::{self, RcuGuard, TaskRef};
 use crate::telemetry::{Event, EventKind};
@@ -74,39 +75,41 @@ pub(crate) fn on_exec(asm: &Asm, tgid: i32, file: &[u8]) {
     policy::exec(asm, agent, asm.registry.forked_in(tgid, &rcu), file);
 }
 
-/// Whether an open by process `tgid` needs a policy look.
-pub(crate) fn open_watched(asm: &Asm, tgid: i32) -> bool {
+/// Where the flags are of the system call `nr` that process `tgid` just
+/// completed, if it is an open that needs a policy look.
+pub(crate) fn open_watched(asm: &Asm, tgid: i32, nr: i64, compat: bool) -> Option<FlagsAt> {
+    let flags = policy::open_flags(syscalls::classify(nr, compat))?;
+    if !asm.registry.may_be_agent(tgid) {
+        return None;
+    }
+    let rcu = RcuGuard::new();
+    let agent = asm.registry.agent_of(tgid, &rcu)?;
+    asm.policies.open_watched(agent).then_some(flags)
+}
+
+/// Process `tgid` opened a file.
+pub(crate) fn on_open(asm: &Asm, tgid: i32, open: &Opened<'_>) {
+    if !asm.registry.may_be_agent(tgid) {
+        return;
+    }
+    let rcu = RcuGuard::new();
+    if let Some(agent) = asm.registry.agent_of(tgid, &rcu) {
+        policy::opened(asm, agent, open, |pid| {
+            asm.registry.is_member(agent, pid, &rcu)
+        });
+    }
+}
+
+/// The verdict on the socket check `what` that [`on_sys_enter`] asked
+/// for: whether process `tgid`'s call is to be skipped.
+pub(crate) fn socket_verdict(asm: &Asm, tgid: i32, what: Violation, fd: usize, family: i32) -> bool {
     if !asm.registry.may_be_agent(tgid) {
         return false;
     }
     let rcu = RcuGuard::new();
     asm.registry
         .agent_of(tgid, &rcu)
-        .is_some_and(|agent| asm.policies.open_watched(agent))
-}
-
-/// Process `tgid` opened `path` (for writing if `write`); `None`: a file
-/// whose path could not be named.
-pub(crate) fn on_open(asm: &Asm, tgid: i32, path: Option<&[u8]>, write: bool) {
-    if !asm.registry.may_be_agent(tgid) {
-        return;
-    }
-    let rcu = RcuGuard::new();
-    if let Some(agent) = asm.registry.agent_of(tgid, &rcu) {
-        policy::opened(asm, agent, path, write);
-    }
-}
-
-/// A violation by process `tgid` that the glue detected; returns the
-/// action (0 when `tgid` is no agent's).
-pub(crate) fn on_violation(asm: &Asm, tgid: i32, what: Violation, detail: &[u8]) -> i32 {
-    if !asm.registry.may_be_agent(tgid) {
-        return 0;
-    }
-    let rcu = RcuGuard::new();
-    asm.registry
-        .agent_of(tgid, &rcu)
-        .map_or(0, |agent| policy::violation(asm, agent, what, detail) as i32)
+        .is_some_and(|agent| policy::socket_verdict(asm, agent, what, fd, family))
 }
 
 /// A thread of process `tgid` exits; `group_dead` when it is the last one,
@@ -235,19 +238,24 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef, cp
     }
 }
 
-/// A thread of process `tgid` entered a system call; returns its agent's
-/// capabilities, `u64::MAX` when it is no agent's.
-pub(crate) fn on_syscall(asm: &Asm, tgid: i32) -> u64 {
+/// A thread of process `tgid` entered system call `nr` with `args`: counts
+/// it, and returns the socket check the policy needs before it runs.
+pub(crate) fn on_sys_enter(
+    asm: &Asm,
+    tgid: i32,
+    nr: i64,
+    args: &[usize; 6],
+    compat: bool,
+) -> Option<(Violation, usize)> {
     if !asm.registry.may_be_agent(tgid) {
-        return u64::MAX;
+        return None;
     }
     let rcu = RcuGuard::new();
-    let Some(agent) = asm.registry.agent_of(tgid, &rcu) else {
-        return u64::MAX;
-    };
+    let agent = asm.registry.agent_of(tgid, &rcu)?;
     agent.counters.syscalls.fetch_add(1, Relaxed);
     asm.telemetry.totals.syscalls.fetch_add(1, Relaxed);
-    agent.capabilities.load(Relaxed)
+    let caps = agent.capabilities.load(Relaxed);
+    policy::socket_check(caps, syscalls::classify(nr, compat), args)
 }
 
 /// Calls of the probe [`probe_cost`] times.
@@ -264,8 +272,10 @@ pub(crate) fn probe_cost(asm: &Asm, tgid: i32, w: &mut impl Write) -> fmt::Resul
         asm.registry.agent_of(tgid, &rcu).map_or(0, |a| a.id)
     };
     let start = ffi::now_ns();
+    // getpid(): a call the policy does not look at.
+    let args = [0usize; 6];
     for _ in 0..PROBE_COST_CALLS {
-        on_syscall(asm, tgid);
+        on_sys_enter(asm, tgid, 39, &args, false);
     }
     let elapsed = ffi::now_ns().saturating_sub(start);
     writeln!(

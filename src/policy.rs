@@ -18,9 +18,10 @@ use crate::agent::Agent;
 use crate::audit::{Kind, Record};
 use crate::faults::{self, Action, FaultKind, FaultRecord};
 use crate::ffi;
+use crate::syscalls::{self, Call};
 use crate::uapi::{
-    CAP_ADMIN, CAP_FS_BASIC, CAP_FS_EXTENDED, CAP_NAMES, CAP_PROCESS_SPAWN, SCOPE_LEN,
-    SENSITIVE_MAX,
+    CAP_ADMIN, CAP_FS_BASIC, CAP_FS_EXTENDED, CAP_NAMES, CAP_NET_CLIENT, CAP_NET_SERVER,
+    CAP_PROCESS_SPAWN, SCOPE_LEN, SENSITIVE_MAX,
 };
 use crate::Asm;
 
@@ -228,17 +229,56 @@ pub(crate) fn under(path: &[u8], dir: &[u8]) -> bool {
     path.starts_with(dir) && matches!(path.get(dir.len()), None | Some(b'/'))
 }
 
-/// Whether `caps` and `scope` allow opening `path` (for writing if `write`).
-pub(crate) fn file_allowed(caps: u64, scope: &[u8], path: &[u8], write: bool) -> bool {
+/// The process id a path under /proc names (`/proc/<pid>` or below), if
+/// it names one.
+pub(crate) fn proc_pid(path: &[u8]) -> Option<i32> {
+    let rest = path.strip_prefix(b"/proc/")?;
+    let digits = rest.split(|&b| b == b'/').next()?;
+    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits
+        .iter()
+        .try_fold(0i32, |n, &d| n.checked_mul(10)?.checked_add(i32::from(d - b'0')))
+}
+
+/// A file an agent opened, as the policy judges it.
+pub(crate) enum Name<'a> {
+    /// Its absolute path, as the system names it.
+    Path(&'a [u8]),
+    /// A pipe, socket or anonymous inode: no path, nothing outside the
+    /// agent reachable through it.
+    Pseudo,
+    /// A file whose name the module cannot trust or make: a path too long,
+    /// a name that is not absolute, or one seen from a mount namespace or
+    /// root the agent arranged. Outside any scope.
+    Unnamable,
+}
+
+/// Whether `caps` and `scope` allow opening `name` (for writing if
+/// `write`); `own_pid(pid)` says whether process `pid` is the agent's own
+/// (its /proc entries are in the always-readable set, other processes'
+/// are not).
+pub(crate) fn file_allowed(
+    caps: u64,
+    scope: &[u8],
+    name: &Name<'_>,
+    write: bool,
+    own_pid: impl FnOnce(i32) -> bool,
+) -> bool {
     let fs = caps & (CAP_FS_BASIC | CAP_FS_EXTENDED) != 0;
-    // Pipes, sockets and other files without a path name.
-    if path.first() != Some(&b'/') || (fs && scope.is_empty()) {
+    if fs && scope.is_empty() {
         return true;
     }
+    let path = match name {
+        Name::Pseudo => return true,
+        Name::Unnamable => return false,
+        Name::Path(path) => *path,
+    };
     if SYSTEM_WRITE.iter().any(|&f| path == f) {
         return true;
     }
-    if !write && SYSTEM_READ.iter().any(|d| under(path, d)) {
+    if !write && SYSTEM_READ.iter().any(|d| under(path, d)) && proc_pid(path).map_or(true, own_pid) {
         return true;
     }
     if fs && under(path, scope) {
@@ -275,21 +315,27 @@ impl Policies {
         }
     }
 
-    /// The policy check of an open and whether `path` is sensitive.
-    fn check_open(&self, agent: &Agent, path: Option<&[u8]>, write: bool) -> (bool, bool) {
+    /// The policy check of an open and whether its file is sensitive.
+    fn check_open(
+        &self,
+        agent: &Agent,
+        name: &Name<'_>,
+        write: bool,
+        own_pid: impl FnOnce(i32) -> bool,
+    ) -> (bool, bool) {
         let _guard = self.lock.lock();
         let scope = agent.policy.scope.load();
         let caps = agent.capabilities.load(Relaxed);
-        let Some(path) = path else {
-            // Only an agent without a file-system restriction may.
-            let fs = caps & (CAP_FS_BASIC | CAP_FS_EXTENDED) != 0;
-            return (fs && text(&scope).is_empty(), false);
+        let allowed = file_allowed(caps, text(&scope), name, write, own_pid);
+        let sensitive = match name {
+            Name::Path(path) => {
+                let n = self.nr_sensitive.load(Relaxed) as usize;
+                self.sensitive[..n]
+                    .iter()
+                    .any(|cell| under(path, text(&cell.load())))
+            }
+            _ => false,
         };
-        let allowed = file_allowed(caps, text(&scope), path, write);
-        let n = self.nr_sensitive.load(Relaxed) as usize;
-        let sensitive = self.sensitive[..n]
-            .iter()
-            .any(|cell| under(path, text(&cell.load())));
         (allowed, sensitive)
     }
 
@@ -425,11 +471,68 @@ pub(crate) fn violation(asm: &Asm, agent: &Agent, what: Violation, detail: &[u8]
     action
 }
 
-/// A successful open of `path` by a process of `agent`; `None` for a file
-/// whose path could not be named (too long), which is outside any scope.
-pub(crate) fn opened(asm: &Asm, agent: &Agent, path: Option<&[u8]>, write: bool) {
-    let (allowed, sensitive) = asm.policies.check_open(agent, path, write);
-    let path = path.unwrap_or(b"(a path longer than PATH_MAX)");
+/// What the glue saw of a successful open.
+pub(crate) struct Opened<'a> {
+    /// `d_path()`'s name of the file, `None` if it had none (too long).
+    pub(crate) path: Option<&'a [u8]>,
+    /// Opened for writing (`FMODE_WRITE`).
+    pub(crate) writable: bool,
+    /// This open created the file (`FMODE_CREATED`).
+    pub(crate) created: bool,
+    /// A pipe, socket or anonymous inode (named by `d_dname`).
+    pub(crate) pseudo: bool,
+    /// The opener's mount namespace or root is not the system's.
+    pub(crate) foreign_view: bool,
+    /// The open flags the call was given (0 where none were read).
+    pub(crate) flags: u64,
+}
+
+impl Opened<'_> {
+    /// Whether the open changed or may change the file: written, created,
+    /// or truncated (O_TRUNC truncates whatever the access mode).
+    pub(crate) fn writes(&self) -> bool {
+        self.writable || self.created || self.flags & syscalls::O_TRUNC != 0
+    }
+
+    /// The name the policy judges.
+    pub(crate) fn name(&self) -> Name<'_> {
+        match self.path {
+            _ if self.foreign_view => Name::Unnamable,
+            Some(_) if self.pseudo => Name::Pseudo,
+            Some(path) if path.first() == Some(&b'/') => Name::Path(path),
+            _ => Name::Unnamable,
+        }
+    }
+}
+
+/// Where the flags of `call` are, for the sys_exit probe: `None` if the
+/// call is no open.
+pub(crate) fn open_flags(call: Call) -> Option<FlagsAt> {
+    match call {
+        Call::Open { flags_arg } => Some(FlagsAt::Arg(flags_arg)),
+        Call::OpenHow { how_arg } => Some(FlagsAt::OpenHow(how_arg)),
+        Call::Creat => Some(FlagsAt::Implied),
+        _ => None,
+    }
+}
+
+/// Where an open's flags are.
+pub(crate) enum FlagsAt {
+    /// In this argument.
+    Arg(usize),
+    /// First in the `struct open_how` this argument points to.
+    OpenHow(usize),
+    /// Implied by the call (creat()).
+    Implied,
+}
+
+/// A successful open by a process of `agent`; `own_pid(pid)` says whether
+/// process `pid` is the agent's.
+pub(crate) fn opened(asm: &Asm, agent: &Agent, open: &Opened<'_>, own_pid: impl FnOnce(i32) -> bool) {
+    let write = open.writes();
+    let name = open.name();
+    let (allowed, sensitive) = asm.policies.check_open(agent, &name, write, own_pid);
+    let path = open.path.unwrap_or(b"(a path longer than PATH_MAX)");
     if sensitive {
         agent.policy.record.sensitive.fetch_add(1, Relaxed);
         let mut r = Record::new(Kind::Sensitive, write as u32, agent.id);
@@ -439,9 +542,45 @@ pub(crate) fn opened(asm: &Asm, agent: &Agent, path: Option<&[u8]>, write: bool)
     if !allowed {
         let mut detail = Record::new(Kind::Violation, 0, 0);
         let _ = write!(detail, "{} ", if write { "write" } else { "read" });
+        if open.foreign_view {
+            // The name is the agent's own arrangement, not the file's.
+            let _ = detail.write_str("(own mount namespace or root) ");
+        }
         detail.bytes(path);
         violation(asm, agent, Violation::File, detail.text());
     }
+}
+
+/// What the sys_enter probe must check on a socket before `call` (with
+/// `args`) runs for an agent with capabilities `caps`: the violation it
+/// would be and the socket's fd.
+pub(crate) fn socket_check(caps: u64, call: Call, args: &[usize; 6]) -> Option<(Violation, usize)> {
+    let fastopen = |flags_arg: usize| args[flags_arg] as u64 & syscalls::MSG_FASTOPEN != 0;
+    match call {
+        Call::Connect if caps & CAP_NET_CLIENT == 0 => Some((Violation::Connect, args[0])),
+        // TCP Fast Open connects from sendto(), sendmsg() and sendmmsg().
+        Call::Send { flags_arg } if caps & CAP_NET_CLIENT == 0 && fastopen(flags_arg) => {
+            Some((Violation::Connect, args[0]))
+        }
+        Call::Listen if caps & CAP_NET_SERVER == 0 => Some((Violation::Listen, args[0])),
+        _ => None,
+    }
+}
+
+/// The verdict on a socket check of `agent`'s calling process: on an inet
+/// socket it is a violation; returns whether the call is to be skipped
+/// (the action ends the agent).
+pub(crate) fn socket_verdict(asm: &Asm, agent: &Agent, what: Violation, fd: usize, family: i32) -> bool {
+    let family_name = match family {
+        syscalls::AF_INET => "AF_INET",
+        syscalls::AF_INET6 => "AF_INET6",
+        // Unix, netlink and other families are not checked.
+        _ => return false,
+    };
+    let mut detail = Record::new(Kind::Violation, 0, 0);
+    let op = if matches!(what, Violation::Listen) { "listen" } else { "connect" };
+    let _ = write!(detail, "{op} fd {fd} ({family_name})");
+    matches!(violation(asm, agent, what, detail.text()), Action::Kill | Action::Restart)
 }
 
 /// An exec of `file` by a process of `agent` that was `forked` in it.

@@ -31,6 +31,8 @@ pub(crate) struct Spec {
     pub(crate) capabilities: u64,
     pub(crate) auto_restart: u32,
     pub(crate) owner_uid: u32,
+    /// The caller has `CAP_SYS_ADMIN`.
+    pub(crate) privileged: bool,
 }
 
 /// Who becomes the agent.
@@ -43,6 +45,17 @@ pub(crate) enum Target {
 
 /// Most agents registered at once.
 const MAX_AGENTS: u32 = 4096;
+
+/// Most agents registered at once without `CAP_SYS_ADMIN`, all users
+/// together: the rest is kept for the administrator, whose registrations
+/// unprivileged users cannot make fail.
+const MAX_UNPRIVILEGED_AGENTS: u32 = MAX_AGENTS / 4 * 3;
+
+/// "Quota exceeded": the caller's user has `max_agents_per_uid` agents (as
+/// the kernel's keyrings report a user's full quota).
+fn edquot() -> Error {
+    Error::from_errno(-122)
+}
 
 struct WriteState {
     /// Where the search for a free id starts.
@@ -218,6 +231,7 @@ impl Registry {
                 spec.capabilities,
                 spec.auto_restart,
                 spec.owner_uid,
+                spec.privileged,
                 membership,
                 now,
             ),
@@ -227,6 +241,15 @@ impl Registry {
         let mut write = self.write.lock();
         if self.nr_agents.load(Relaxed) >= MAX_AGENTS {
             return Err(ENOSPC);
+        }
+        if !spec.privileged {
+            let (all, mine) = self.unprivileged_locked(&write, spec.owner_uid);
+            if all >= MAX_UNPRIVILEGED_AGENTS {
+                return Err(ENOSPC);
+            }
+            if mine >= ffi::max_agents_per_uid() {
+                return Err(edquot());
+            }
         }
         let id = match spec.id {
             0 => self.alloc_id_locked(&mut write)?,
@@ -305,6 +328,20 @@ impl Registry {
                 pr_warn!("[ASM] cannot stop syscall counting: {:?}\n", e);
             }
         }
+    }
+
+    /// Agents registered without `CAP_SYS_ADMIN`: all, and those of `uid`.
+    fn unprivileged_locked(&self, _write: &WriteState, uid: u32) -> (u32, u32) {
+        let rcu = RcuGuard::new();
+        let (mut all, mut mine) = (0u32, 0u32);
+        let mut from = 0;
+        while let Some(agent) = self.next(&mut from, &rcu) {
+            if !agent.privileged {
+                all += 1;
+                mine += u32::from(agent.owner_uid == uid);
+            }
+        }
+        (all, mine)
     }
 
     /// Whether some agent is the cgroup `cgroup`; the caller holds `write`.

@@ -21,10 +21,11 @@ use kernel::prelude::*;
 use kernel::sync::Mutex;
 
 use crate::agent::Agent;
+use crate::audit::{Kind, Record};
 use crate::faults::{self, Action, FaultKind};
 use crate::ffi::{self, RcuGuard, SIGCONT, SIGKILL, SIGSTOP};
 use crate::telemetry::{Event, EventKind};
-use crate::uapi::{Window, HISTORY_WINDOWS, WINDOW_MS};
+use crate::uapi::{Window, HISTORY_WINDOWS, UNREGISTER_RECLAIMED, WINDOW_MS};
 use crate::Asm;
 
 const WINDOW_NS: u64 = WINDOW_MS as u64 * 1_000_000;
@@ -280,6 +281,43 @@ pub(crate) fn sample(asm: &Asm) -> u32 {
     if asm.registry.is_empty() {
         return 0;
     }
+    let ms = sample_all(asm);
+    reclaim(asm);
+    ms
+}
+
+/// Forgets the agents registered without `CAP_SYS_ADMIN` whose processes
+/// have been gone for the `reclaim_ms` module parameter: an unprivileged
+/// user's registrations do not outlive their processes by more. Runs
+/// without the sampler's lock (unregistering waits for readers).
+fn reclaim(asm: &Asm) {
+    let keep_ns = u64::from(ffi::reclaim_ms()) * 1_000_000;
+    let now = ffi::now_ns();
+    let mut ids = KVec::new();
+    {
+        let rcu = RcuGuard::new();
+        let mut from = 0;
+        while let Some(agent) = asm.registry.next(&mut from, &rcu) {
+            if agent.reclaimable(now, keep_ns) && ids.push(agent.id, GFP_KERNEL).is_err() {
+                break;
+            }
+        }
+    }
+    for id in ids {
+        let result = asm.registry.unregister(
+            id,
+            |agent| agent.reclaimable(now, keep_ns),
+            &asm.telemetry,
+        );
+        if result.is_ok() {
+            asm.audit
+                .append(Record::new(Kind::Unregister, UNREGISTER_RECLAIMED, id), None);
+        }
+    }
+}
+
+/// Samples every agent; returns the ms until the next tick.
+fn sample_all(asm: &Asm) -> u32 {
     let mut state = asm.sampler.state.lock();
     let now = ffi::now_ns();
     let close = now >= state.window_end_ns;

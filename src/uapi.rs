@@ -16,6 +16,9 @@ pub(crate) const SCOPE_LEN: usize = 256;
 pub(crate) const ID_ALLOC_MIN: u32 = 1000;
 /// Largest agent id.
 pub(crate) const ID_MAX: u32 = 0x7fff_ffff;
+/// `ASM_UNREGISTER_RECLAIMED`: the op of an unregister audit entry made
+/// when the module reclaimed an unprivileged user's ended agent.
+pub(crate) const UNREGISTER_RECLAIMED: u32 = 1;
 
 /// `ASM_CAP_ADMIN`.
 pub(crate) const CAP_ADMIN: u64 = 1 << 7;
@@ -447,4 +450,6 @@ pub(crate) const SENSITIVE_GET: u32 = 3;
 /// Capability bits the probes check.
 pub(crate) const CAP_FS_BASIC: u64 = 1 << 0;
 pub(crate) const CAP_FS_EXTENDED: u64 = 1 << 1;
+pub(crate) const CAP_NET_CLIENT: u64 = 1 << 2;
+pub(crate) const CAP_NET_SERVER: u64 = 1 << 3;
 pub(crate) const CAP_PROCESS_SPAWN: u64 = 1 << 6;

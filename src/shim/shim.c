@@ -12,6 +12,10 @@
 #include <linux/dcache.h>
 #include <linux/debugfs.h>
 #include <linux/file.h>
+#include <linux/fs_struct.h>
+#include <linux/nsproxy.h>
+#include <linux/path.h>
+#include <linux/uaccess.h>
 #include <linux/fs.h>
 #include <linux/net.h>
 #include <linux/percpu.h>
@@ -38,6 +42,29 @@
 
 #include <linux/asm.h>
 #include "shim.h"
+
+/*
+ * Module parameters; the Rust side reads them through the accessors below
+ * and decides what they mean (Documentation/policy.rst, "Identity").
+ */
+static unsigned int max_agents_per_uid = 64;
+module_param(max_agents_per_uid, uint, 0644);
+MODULE_PARM_DESC(max_agents_per_uid,
+		 "Agents one user without CAP_SYS_ADMIN may have registered at once (default 64)");
+static unsigned int reclaim_ms = 60000;
+module_param(reclaim_ms, uint, 0644);
+MODULE_PARM_DESC(reclaim_ms,
+		 "How long an ended agent registered without CAP_SYS_ADMIN is kept before it is forgotten, in ms (default 60000)");
+
+unsigned int asm_param_max_agents_per_uid(void)
+{
+	return READ_ONCE(max_agents_per_uid);
+}
+
+unsigned int asm_param_reclaim_ms(void)
+{
+	return READ_ONCE(reclaim_ms);
+}
 
 /* Read and write syscalls in @ioac; 0 without CONFIG_TASK_XACCT. */
 static u64 asm_ioac_ops(const struct task_io_accounting *ioac)
@@ -162,40 +189,26 @@ static int asm_socket_family(unsigned long fd)
 	return family;
 }
 
-/* connect() without NetClient or listen() without NetServer (inet only). */
-static void asm_check_socket(struct pt_regs *regs, u32 violation)
-{
-	int family = asm_socket_family(regs->di);
-	char detail[64];
-	int len, action;
-
-	if (family != AF_INET && family != AF_INET6)
-		return;
-	len = scnprintf(detail, sizeof(detail), "%s fd %lu (%s)",
-			violation == ASM_VIOLATION_LISTEN ? "listen" : "connect",
-			regs->di, family == AF_INET ? "AF_INET" : "AF_INET6");
-	action = asm_rust_violation(current->tgid, violation, detail, len);
-	if (action == ASM_ACTION_KILL || action == ASM_ACTION_RESTART)
-		asm_skip_syscall(regs);
-}
-
+/*
+ * Every system call of an agent's task: Rust counts it and says whether the
+ * call needs a look at a socket (which, and what for); the verdict may be
+ * to skip the call.
+ */
 static void asm_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 {
-	u64 caps = asm_rust_on_syscall(current->tgid);
+	unsigned long args[6];
+	unsigned long fd;
+	u32 check;
 
-	if (likely(caps == ASM_NOT_AGENT))
+	if (likely(!asm_rust_may_be_agent(current->tgid)))
 		return;
-	/* Native 64-bit numbers only; compat calls are not checked. */
-	if (caps & ASM_CAP_NET_CLIENT || in_compat_syscall())
-		;
-	else if (id == __NR_connect ||
-		 /* TCP Fast Open connects from sendto() and sendmsg(). */
-		 (id == __NR_sendto && (regs->r10 & MSG_FASTOPEN)) ||
-		 (id == __NR_sendmsg && (regs->dx & MSG_FASTOPEN)))
-		asm_check_socket(regs, ASM_VIOLATION_CONNECT);
-	if (id == __NR_listen && !(caps & ASM_CAP_NET_SERVER) &&
-	    !in_compat_syscall())
-		asm_check_socket(regs, ASM_VIOLATION_LISTEN);
+	syscall_get_arguments(current, regs, args);
+	check = asm_rust_on_sys_enter(current->tgid, id, args, in_compat_syscall(), &fd);
+	if (likely(!check))
+		return;
+	if (asm_rust_socket_verdict(current->tgid, check, fd, asm_socket_family(fd)) ==
+	    ASM_VERDICT_SKIP)
+		asm_skip_syscall(regs);
 }
 
 /*
@@ -204,34 +217,97 @@ static void asm_probe_sys_enter(void *data, struct pt_regs *regs, long id)
  */
 static char __percpu *asm_path_buf;
 
-/* A successful open: the file opened is checked against the scope. */
+/* Reads @fs's root consistently, as d_path() does. */
+static void asm_fs_root(struct fs_struct *fs, struct path *root)
+{
+	unsigned int seq;
+
+	do {
+		seq = read_seqcount_begin(&fs->seq);
+		*root = fs->root;
+	} while (read_seqcount_retry(&fs->seq, seq));
+}
+
+/*
+ * Whether current sees the files as the system does: the initial mount
+ * namespace, and the root of init (pid 0 and pid 1 share one fs_struct).
+ * Otherwise a path it names is its own arrangement (a bind mount in a new
+ * namespace, a chroot) and not the file's name.
+ */
+static bool asm_system_view(void)
+{
+	struct path mine, sys;
+	bool same;
+
+	if (current->nsproxy->mnt_ns != init_task.nsproxy->mnt_ns)
+		return false;
+	rcu_read_lock();
+	asm_fs_root(current->fs, &mine);
+	asm_fs_root(init_task.fs, &sys);
+	same = path_equal(&mine, &sys);
+	rcu_read_unlock();
+	return same;
+}
+
+/* The open flags where Rust said they are; 0 if they cannot be read. */
+static u64 asm_open_flags(long where, const unsigned long *args)
+{
+	u64 flags = 0;
+
+	if (where & ASM_FLAGS_HOW) {
+		/* struct open_how starts with its u64 flags. */
+		if (copy_from_user_nofault(&flags,
+					   (const void __user *)args[where & ASM_FLAGS_ARG_MASK],
+					   sizeof(flags)))
+			return 0;
+		return flags;
+	}
+	if (where & ASM_FLAGS_IMPLICIT)
+		return 0;
+	return args[where & ASM_FLAGS_ARG_MASK];
+}
+
+/* A successful open: the file's facts go to Rust, which judges them. */
 static void asm_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
-	long id;
+	unsigned long args[6];
+	unsigned int facts = 0;
+	char *path = NULL;
+	struct file *file;
+	long where;
+	u64 flags;
 	struct fd f;
-	char *buf, *path;
 
-	if (ret < 0)
+	if (ret < 0 || likely(!asm_rust_may_be_agent(current->tgid)))
 		return;
-	id = syscall_get_nr(current, regs);
-	if (likely(id != __NR_openat && id != __NR_open && id != __NR_openat2 &&
-		   id != __NR_creat) || in_compat_syscall())
+	where = asm_rust_open_watched(current->tgid, syscall_get_nr(current, regs),
+				      in_compat_syscall());
+	if (where < 0)
 		return;
-	if (!asm_rust_open_watched(current->tgid))
-		return;
+	syscall_get_arguments(current, regs, args);
+	flags = asm_open_flags(where, args);
 	f = fdget(ret);
-	if (!fd_file(f))
+	file = fd_file(f);
+	if (!file)
 		return;
 	/* O_PATH opens give no access to the file. */
-	if (!(fd_file(f)->f_mode & FMODE_PATH)) {
-		buf = this_cpu_ptr(asm_path_buf);
-		path = d_path(&fd_file(f)->f_path, buf, PATH_MAX);
-		/* An unnamable file (a path too long) is outside any scope. */
-		if (IS_ERR(path))
-			path = NULL;
-		asm_rust_on_open(current->tgid, path, path ? strlen(path) : 0,
-				 fd_file(f)->f_mode & FMODE_WRITE);
-	}
+	if (file->f_mode & FMODE_PATH)
+		goto out;
+	if (file->f_mode & FMODE_WRITE)
+		facts |= ASM_FILE_WRITE;
+	if (file->f_mode & FMODE_CREATED)
+		facts |= ASM_FILE_CREATED;
+	if (!asm_system_view())
+		facts |= ASM_FILE_FOREIGN_VIEW;
+	/* Pipes, sockets, anonymous inodes: named by d_dname, not by a path. */
+	if (file->f_path.dentry->d_op && file->f_path.dentry->d_op->d_dname)
+		facts |= ASM_FILE_PSEUDO;
+	path = d_path(&file->f_path, this_cpu_ptr(asm_path_buf), PATH_MAX);
+	/* An unnamable file (a path too long): Rust gets no name. */
+	if (IS_ERR(path))
+		path = NULL;
+	asm_rust_on_open(current->tgid, path, path ? strlen(path) : 0, facts, flags);
+out:
 	fdput(f);
 }
 

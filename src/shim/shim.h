@@ -82,6 +82,8 @@ void asm_synchronize_rcu(void);
 
 /* Time, credentials, pids. */
 u64 asm_now_ns(void);
+unsigned int asm_param_max_agents_per_uid(void);
+unsigned int asm_param_reclaim_ms(void);
 bool asm_capable_admin(void);
 u32 asm_current_euid(void);
 struct pid *asm_current_process(pid_t *tgid);
@@ -104,8 +106,27 @@ void asm_sha256(const void *data, unsigned int len, u8 *out);
 u64 asm_real_ns(void);
 pid_t asm_current_tgid(void);
 
-/* What asm_rust_on_syscall() returns for a task of no agent. */
-#define ASM_NOT_AGENT	(~0ULL)
+/*
+ * Where the flags of an open are, as asm_rust_open_watched() says (a
+ * negative value: no look): in argument (value & ASM_FLAGS_ARG_MASK), or
+ * first in the struct open_how it points to (ASM_FLAGS_HOW), or implied
+ * by the call (ASM_FLAGS_IMPLICIT).  Mirrored in src/ffi.rs.
+ */
+#define ASM_FLAGS_ARG_MASK	0x7
+#define ASM_FLAGS_HOW		0x100
+#define ASM_FLAGS_IMPLICIT	0x200
+
+/* Facts about an opened file, for asm_rust_on_open().  Mirrored in src/ffi.rs. */
+#define ASM_FILE_WRITE		0x1	/* FMODE_WRITE */
+#define ASM_FILE_CREATED	0x2	/* FMODE_CREATED: this open made it */
+#define ASM_FILE_FOREIGN_VIEW	0x4	/* the opener's mount namespace or
+					 * root is not the system's */
+#define ASM_FILE_PSEUDO		0x8	/* named by d_dname: pipe, socket,
+					 * anonymous inode */
+
+/* asm_rust_socket_verdict(): let the call run, or skip it (-EPERM). */
+#define ASM_VERDICT_ALLOW	0
+#define ASM_VERDICT_SKIP	1
 
 /* Rust entry points (asm_mod.rs). */
 long asm_rust_ioctl(unsigned int cmd, unsigned long arg);
@@ -122,11 +143,18 @@ void asm_rust_on_attach(u64 cgroup_id, pid_t tgid, struct task_struct *task,
 unsigned int asm_rust_sample(void);
 /* The notify work: sends the events recorded since the last call. */
 void asm_rust_notify(void);
-u64 asm_rust_on_syscall(pid_t tgid);
-bool asm_rust_open_watched(pid_t tgid);
-void asm_rust_on_open(pid_t tgid, const char *path, size_t len, bool write);
-int asm_rust_violation(pid_t tgid, u32 violation, const char *detail,
-		       size_t len);
+/* Whether @tgid may be an agent's: one load for most tasks. */
+bool asm_rust_may_be_agent(pid_t tgid);
+/*
+ * A system call of @tgid: 0, or the check (enum asm_violation) to make on
+ * the socket *@fd before asm_rust_socket_verdict() decides.
+ */
+u32 asm_rust_on_sys_enter(pid_t tgid, long nr, const unsigned long *args,
+			  bool compat, unsigned long *fd);
+int asm_rust_socket_verdict(pid_t tgid, u32 check, unsigned long fd, int family);
+long asm_rust_open_watched(pid_t tgid, long nr, bool compat);
+void asm_rust_on_open(pid_t tgid, const char *path, size_t len,
+		      unsigned int facts, u64 flags);
 int asm_rust_compliance_show(struct seq_file *m);
 
 #endif /* ASM_SHIM_H */

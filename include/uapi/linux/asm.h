@@ -492,7 +492,8 @@ enum asm_oversight {
 enum asm_audit_kind {
 	ASM_AUDIT_REGISTER = 1,		/* @new_value: risk level; @result: a
 					 * refusal's errno */
-	ASM_AUDIT_UNREGISTER = 2,
+	ASM_AUDIT_UNREGISTER = 2,	/* @op: 0 on request, or
+					 * ASM_UNREGISTER_RECLAIMED */
 	ASM_AUDIT_PATCH = 3,		/* @op: enum asm_patch_op; old and new
 					 * value; @result 0 or -errno */
 	ASM_AUDIT_ESCALATION = 4,	/* a refused attempt to grant Admin */
@@ -508,6 +509,13 @@ enum asm_audit_kind {
 					 * @detail: every count */
 	ASM_AUDIT_SENSITIVE_SET = 11,	/* the sensitive paths changed */
 };
+
+/*
+ * The op of an ASM_AUDIT_UNREGISTER entry when the module forgot an agent
+ * registered without CAP_SYS_ADMIN whose processes were all gone for the
+ * reclaim_ms module parameter.
+ */
+#define ASM_UNREGISTER_RECLAIMED	1
 
 #define ASM_AUDIT_DETAIL_LEN	192
 #define ASM_AUDIT_HASH_LEN	32	/* SHA-256 */
