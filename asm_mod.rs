@@ -294,14 +294,38 @@ pub unsafe extern "C" fn asm_rust_on_sys_enter(
 }
 
 /// The verdict on the check `check` of socket `fd` (of address family
-/// `family`) that [`asm_rust_on_sys_enter`] asked for.
+/// `family` and `protocol`) that [`asm_rust_on_sys_enter`] asked for.
 #[no_mangle]
-pub extern "C" fn asm_rust_socket_verdict(tgid: i32, check: u32, fd: c_ulong, family: c_int) -> c_int {
+pub extern "C" fn asm_rust_socket_verdict(
+    tgid: i32,
+    check: u32,
+    fd: c_ulong,
+    family: c_int,
+    protocol: c_int,
+) -> c_int {
     let skip = asm().is_some_and(|asm| {
-        policy::Violation::from_raw(check)
-            .is_some_and(|what| lifecycle::socket_verdict(asm, tgid, what, fd as usize, family))
+        policy::Violation::from_raw(check).is_some_and(|what| {
+            lifecycle::socket_verdict(asm, tgid, what, fd as usize, family, protocol)
+        })
     });
     if skip {
+        ffi::VERDICT_SKIP
+    } else {
+        ffi::VERDICT_ALLOW
+    }
+}
+
+/// The verdict on a TCP SYN (`ASM_NET_TCP_SYN`, from netfilter's
+/// LOCAL_OUT) or a socket entering TCP_LISTEN (`ASM_NET_TCP_LISTEN`) of
+/// process `tgid`, on a socket of `family` and `protocol`.
+#[no_mangle]
+pub extern "C" fn asm_rust_net_verdict(tgid: i32, what: u32, family: c_int, protocol: c_int) -> c_int {
+    let seen = match what {
+        ffi::NET_TCP_SYN => policy::NetSeen::TcpSyn,
+        ffi::NET_TCP_LISTEN => policy::NetSeen::TcpListen,
+        _ => return ffi::VERDICT_ALLOW,
+    };
+    if asm().is_some_and(|asm| lifecycle::net_verdict(asm, tgid, seen, family, protocol)) {
         ffi::VERDICT_SKIP
     } else {
         ffi::VERDICT_ALLOW

@@ -176,6 +176,10 @@ pub(crate) const FILE_CREATED: u32 = 0x2;
 pub(crate) const FILE_FOREIGN_VIEW: u32 = 0x4;
 pub(crate) const FILE_PSEUDO: u32 = 0x8;
 
+/// What `asm_rust_net_verdict` judges (shim.h `ASM_NET_*`).
+pub(crate) const NET_TCP_SYN: u32 = 1;
+pub(crate) const NET_TCP_LISTEN: u32 = 2;
+
 /// A socket check's verdict (shim.h `ASM_VERDICT_*`).
 pub(crate) const VERDICT_ALLOW: c_int = 0;
 pub(crate) const VERDICT_SKIP: c_int = 1;

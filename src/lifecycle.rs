@@ -13,7 +13,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use crate::agent::{Agent, ExitStatus, Membership, State};
 use crate::audit::{self, Record};
-use crate::policy::{self, FlagsAt, Opened, Violation};
+use crate::policy::{self, FlagsAt, NetSeen, Opened, Violation};
 use crate::syscalls;
 use crate::faults::{self, Action};
 use crate::ffi::{self, RcuGuard, TaskRef};
@@ -102,14 +102,33 @@ pub(crate) fn on_open(asm: &Asm, tgid: i32, open: &Opened<'_>) {
 
 /// The verdict on the socket check `what` that [`on_sys_enter`] asked
 /// for: whether process `tgid`'s call is to be skipped.
-pub(crate) fn socket_verdict(asm: &Asm, tgid: i32, what: Violation, fd: usize, family: i32) -> bool {
+pub(crate) fn socket_verdict(
+    asm: &Asm,
+    tgid: i32,
+    what: Violation,
+    fd: usize,
+    family: i32,
+    protocol: i32,
+) -> bool {
     if !asm.registry.may_be_agent(tgid) {
         return false;
     }
     let rcu = RcuGuard::new();
     asm.registry
         .agent_of(tgid, &rcu)
-        .is_some_and(|agent| policy::socket_verdict(asm, agent, what, fd, family))
+        .is_some_and(|agent| policy::syscall_verdict(asm, agent, what, fd, family, protocol))
+}
+
+/// The verdict on a TCP SYN or listening socket of process `tgid` seen at
+/// the protocol: whether it is to be refused.
+pub(crate) fn net_verdict(asm: &Asm, tgid: i32, seen: NetSeen, family: i32, protocol: i32) -> bool {
+    if !asm.registry.may_be_agent(tgid) {
+        return false;
+    }
+    let rcu = RcuGuard::new();
+    asm.registry
+        .agent_of(tgid, &rcu)
+        .is_some_and(|agent| policy::net_verdict(asm, agent, seen, family, protocol))
 }
 
 /// A thread of process `tgid` exits; `group_dead` when it is the last one,

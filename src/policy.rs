@@ -567,20 +567,78 @@ pub(crate) fn socket_check(caps: u64, call: Call, args: &[usize; 6]) -> Option<(
     }
 }
 
-/// The verdict on a socket check of `agent`'s calling process: on an inet
-/// socket it is a violation; returns whether the call is to be skipped
-/// (the action ends the agent).
-pub(crate) fn socket_verdict(asm: &Asm, agent: &Agent, what: Violation, fd: usize, family: i32) -> bool {
-    let family_name = match family {
-        syscalls::AF_INET => "AF_INET",
-        syscalls::AF_INET6 => "AF_INET6",
+/// Where a network operation of an agent was seen.
+#[derive(Clone, Copy)]
+pub(crate) enum NetSeen {
+    /// A system call on this socket fd, before it runs.
+    Syscall(usize),
+    /// A TCP SYN the agent's task sends (netfilter's LOCAL_OUT).
+    TcpSyn,
+    /// The agent's socket entered TCP_LISTEN (inet_sock_set_state).
+    TcpListen,
+}
+
+/// The name of an address family the network capabilities govern.
+fn inet_family(family: i32) -> Option<&'static str> {
+    match family {
+        syscalls::AF_INET => Some("AF_INET"),
+        syscalls::AF_INET6 => Some("AF_INET6"),
         // Unix, netlink and other families are not checked.
-        _ => return false,
+        _ => None,
+    }
+}
+
+/// The verdict on `agent`'s calling process doing `what` on an inet
+/// socket of `family`: a violation; returns whether the operation is to be
+/// refused (the action ends the agent).
+pub(crate) fn socket_verdict(asm: &Asm, agent: &Agent, what: Violation, seen: NetSeen, family: i32) -> bool {
+    let Some(family_name) = inet_family(family) else {
+        return false;
     };
     let mut detail = Record::new(Kind::Violation, 0, 0);
     let op = if matches!(what, Violation::Listen) { "listen" } else { "connect" };
-    let _ = write!(detail, "{op} fd {fd} ({family_name})");
+    let _ = match seen {
+        NetSeen::Syscall(fd) => write!(detail, "{op} fd {fd} ({family_name})"),
+        NetSeen::TcpSyn => write!(detail, "{op}: TCP SYN ({family_name})"),
+        NetSeen::TcpListen => write!(detail, "{op}: TCP_LISTEN ({family_name})"),
+    };
     matches!(violation(asm, agent, what, detail.text()), Action::Kill | Action::Restart)
+}
+
+/// The verdict on a connect or listen system call on socket `fd` of
+/// `family` and `protocol`, before it runs: whether it is to be skipped.
+/// A TCP connection that the action lets go (Log) is judged, once, where
+/// it is made (its SYN, its TCP_LISTEN); every other socket here.
+pub(crate) fn syscall_verdict(
+    asm: &Asm,
+    agent: &Agent,
+    what: Violation,
+    fd: usize,
+    family: i32,
+    protocol: i32,
+) -> bool {
+    let tcp = matches!(protocol, syscalls::IPPROTO_TCP | syscalls::IPPROTO_MPTCP);
+    let action = asm.faults.effective(agent).actions[FaultKind::Capability as usize];
+    if tcp && !matches!(action, Action::Kill | Action::Restart) {
+        return false;
+    }
+    socket_verdict(asm, agent, what, NetSeen::Syscall(fd), family)
+}
+
+/// The verdict on a TCP connection or listening socket that the glue saw
+/// at the protocol (`seen` is `TcpSyn` or `TcpListen`), whatever call made
+/// it; returns whether it is to be refused.
+pub(crate) fn net_verdict(asm: &Asm, agent: &Agent, seen: NetSeen, family: i32, protocol: i32) -> bool {
+    if !matches!(protocol, syscalls::IPPROTO_TCP | syscalls::IPPROTO_MPTCP) {
+        return false;
+    }
+    let caps = agent.capabilities.load(Relaxed);
+    let what = match seen {
+        NetSeen::TcpSyn if caps & CAP_NET_CLIENT == 0 => Violation::Connect,
+        NetSeen::TcpListen if caps & CAP_NET_SERVER == 0 => Violation::Listen,
+        _ => return false,
+    };
+    socket_verdict(asm, agent, what, seen, family)
 }
 
 /// An exec of `file` by a process of `agent` that was `forked` in it.

@@ -72,6 +72,9 @@ pub(crate) fn classify(nr: i64, compat: bool) -> Call {
 pub(crate) const O_TRUNC: u64 = 0o1000;
 /// `MSG_FASTOPEN` (include/linux/socket.h).
 pub(crate) const MSG_FASTOPEN: u64 = 0x2000_0000;
+/// `IPPROTO_TCP` and `IPPROTO_MPTCP`.
+pub(crate) const IPPROTO_TCP: i32 = 6;
+pub(crate) const IPPROTO_MPTCP: i32 = 262;
 /// `AF_INET` and `AF_INET6`.
 pub(crate) const AF_INET: i32 = 2;
 pub(crate) const AF_INET6: i32 = 10;

@@ -35,8 +35,13 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <crypto/sha2.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
 #include <net/genetlink.h>
+#include <net/net_namespace.h>
 #include <net/sock.h>
+#include <net/tcp_states.h>
 #include <asm/syscall.h>
 #include <asm/unistd.h>
 
@@ -173,20 +178,22 @@ static void asm_skip_syscall(struct pt_regs *regs)
 	syscall_set_return_value(current, regs, -EPERM, 0);
 }
 
-/* The address family of socket @fd, or AF_UNSPEC. */
-static int asm_socket_family(unsigned long fd)
+/* The address family and protocol of socket @fd (AF_UNSPEC: none). */
+static void asm_socket_facts(unsigned long fd, int *family, int *protocol)
 {
 	struct fd f = fdget(fd);
 	struct socket *sock;
-	int family = AF_UNSPEC;
 
+	*family = AF_UNSPEC;
+	*protocol = 0;
 	if (!fd_file(f))
-		return family;
+		return;
 	sock = sock_from_file(fd_file(f));
-	if (sock && sock->sk)
-		family = READ_ONCE(sock->sk->sk_family);
+	if (sock && sock->sk) {
+		*family = READ_ONCE(sock->sk->sk_family);
+		*protocol = READ_ONCE(sock->sk->sk_protocol);
+	}
 	fdput(f);
-	return family;
 }
 
 /*
@@ -197,6 +204,7 @@ static int asm_socket_family(unsigned long fd)
 static void asm_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 {
 	unsigned long args[6];
+	int family, protocol;
 	unsigned long fd;
 	u32 check;
 
@@ -206,9 +214,80 @@ static void asm_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 	check = asm_rust_on_sys_enter(current->tgid, id, args, in_compat_syscall(), &fd);
 	if (likely(!check))
 		return;
-	if (asm_rust_socket_verdict(current->tgid, check, fd, asm_socket_family(fd)) ==
+	asm_socket_facts(fd, &family, &protocol);
+	if (asm_rust_socket_verdict(current->tgid, check, fd, family, protocol) ==
 	    ASM_VERDICT_SKIP)
 		asm_skip_syscall(regs);
+}
+
+/*
+ * Where every TCP connection starts, whatever system call (connect,
+ * sendto/sendmsg/sendmmsg with MSG_FASTOPEN, compat calls) or io_uring
+ * operation asked for it: the SYN a task sends from its own context.  Its
+ * facts go to Rust; the verdict may be to drop it.  Retransmitted SYNs come
+ * from timers, after the first one was judged.
+ */
+static unsigned int asm_nf_local_out(void *priv, struct sk_buff *skb,
+				     const struct nf_hook_state *state)
+{
+	struct sock *sk = state->sk;
+
+	if (!in_task() || !sk || !sk_fullsock(sk) ||
+	    READ_ONCE(sk->sk_state) != TCP_SYN_SENT ||
+	    likely(!asm_rust_may_be_agent(current->tgid)))
+		return NF_ACCEPT;
+	return asm_rust_net_verdict(current->tgid, ASM_NET_TCP_SYN, sk->sk_family,
+				    sk->sk_protocol) ==
+	       ASM_VERDICT_SKIP ? NF_DROP : NF_ACCEPT;
+}
+
+static const struct nf_hook_ops asm_nf_ops[] = {
+	{
+		.hook = asm_nf_local_out,
+		.pf = NFPROTO_IPV4,
+		.hooknum = NF_INET_LOCAL_OUT,
+		.priority = NF_IP_PRI_FIRST,
+	},
+#if IS_ENABLED(CONFIG_IPV6)
+	{
+		.hook = asm_nf_local_out,
+		.pf = NFPROTO_IPV6,
+		.hooknum = NF_INET_LOCAL_OUT,
+		.priority = NF_IP6_PRI_FIRST,
+	},
+#endif
+};
+
+/* Every network namespace, also those agents make, gets the hook. */
+static int __net_init asm_net_init(struct net *net)
+{
+	return nf_register_net_hooks(net, asm_nf_ops, ARRAY_SIZE(asm_nf_ops));
+}
+
+static void __net_exit asm_net_exit(struct net *net)
+{
+	nf_unregister_net_hooks(net, asm_nf_ops, ARRAY_SIZE(asm_nf_ops));
+}
+
+static struct pernet_operations asm_net_ops = {
+	.init = asm_net_init,
+	.exit = asm_net_exit,
+};
+static bool asm_net_registered;
+
+/*
+ * A socket enters TCP_LISTEN (listen(2), io_uring's LISTEN, compat
+ * calls): only a task's own call does that.  The listen cannot be refused
+ * here; a verdict that ends the agent kills it before it accepts anything.
+ */
+static void asm_probe_sock_state(void *data, const struct sock *sk,
+				 const int oldstate, const int newstate)
+{
+	if (likely(newstate != TCP_LISTEN) || !in_task() ||
+	    likely(!asm_rust_may_be_agent(current->tgid)))
+		return;
+	asm_rust_net_verdict(current->tgid, ASM_NET_TCP_LISTEN, sk->sk_family,
+			     sk->sk_protocol);
 }
 
 /*
@@ -431,11 +510,12 @@ static struct asm_tp asm_tps[] = {
 	{ "sched_process_exec", asm_probe_exec },
 	{ "sched_process_exit", asm_probe_exit },
 	{ "cgroup_attach_task", asm_probe_attach },
+	{ "inet_sock_set_state", asm_probe_sock_state },
 	{ "sys_enter", asm_probe_sys_enter },
 	{ "sys_exit", asm_probe_sys_exit },
 };
-#define ASM_TP_SYS_ENTER 4
-#define ASM_TP_SYS_EXIT 5
+#define ASM_TP_SYS_ENTER 5
+#define ASM_TP_SYS_EXIT 6
 
 /* The tracepoints are not exported: look them up by name. */
 static void asm_tp_lookup(struct tracepoint *tp, void *priv)
@@ -656,6 +736,9 @@ void asm_shim_exit(void)
 	disable_delayed_work_sync(&asm_sampler_work);
 	asm_shim_syscall_probe(false);
 	asm_tps_unregister();
+	if (asm_net_registered)
+		unregister_pernet_subsys(&asm_net_ops);
+	asm_net_registered = false;
 	/* tracepoint_synchronize_unregister() ran: no probe uses it now. */
 	free_percpu(asm_path_buf);
 	asm_path_buf = NULL;
@@ -692,6 +775,10 @@ int asm_shim_init(void)
 	ret = asm_tps_register();
 	if (ret)
 		goto err;
+	ret = register_pernet_subsys(&asm_net_ops);
+	if (ret)
+		goto err;
+	asm_net_registered = true;
 	ret = misc_register(&asm_miscdev);
 	if (ret)
 		goto err;

@@ -124,7 +124,14 @@ pid_t asm_current_tgid(void);
 #define ASM_FILE_PSEUDO		0x8	/* named by d_dname: pipe, socket,
 					 * anonymous inode */
 
-/* asm_rust_socket_verdict(): let the call run, or skip it (-EPERM). */
+/* What asm_rust_net_verdict() judges.  Mirrored in src/ffi.rs. */
+#define ASM_NET_TCP_SYN		1	/* a task sends a TCP SYN */
+#define ASM_NET_TCP_LISTEN	2	/* a task's socket enters TCP_LISTEN */
+
+/*
+ * asm_rust_socket_verdict() and asm_rust_net_verdict(): let the call (the
+ * packet) go, or skip it with -EPERM (drop it).
+ */
 #define ASM_VERDICT_ALLOW	0
 #define ASM_VERDICT_SKIP	1
 
@@ -151,7 +158,9 @@ bool asm_rust_may_be_agent(pid_t tgid);
  */
 u32 asm_rust_on_sys_enter(pid_t tgid, long nr, const unsigned long *args,
 			  bool compat, unsigned long *fd);
-int asm_rust_socket_verdict(pid_t tgid, u32 check, unsigned long fd, int family);
+int asm_rust_socket_verdict(pid_t tgid, u32 check, unsigned long fd, int family,
+			    int protocol);
+int asm_rust_net_verdict(pid_t tgid, u32 what, int family, int protocol);
 long asm_rust_open_watched(pid_t tgid, long nr, bool compat);
 void asm_rust_on_open(pid_t tgid, const char *path, size_t len,
 		      unsigned int facts, u64 flags);
