@@ -41,6 +41,8 @@ mod syscalls;
 mod telemetry;
 #[path = "src/uapi.rs"]
 mod uapi;
+#[path = "src/viewer.rs"]
+mod viewer;
 
 module! {
     type: AsmModule,
@@ -130,19 +132,20 @@ pub extern "C" fn asm_rust_ioctl(cmd: u32, arg: c_ulong) -> c_long {
     }
 }
 
-/// Show callback of /proc/agentsys/status.
+/// Show callback of /proc/agentsys/status, for a reader whose file was
+/// opened with effective uid `uid` (an administrator if `admin`).
 ///
 /// # Safety
 ///
 /// `m` is the seq_file being filled, valid for the duration of the call.
 #[no_mangle]
-pub unsafe extern "C" fn asm_rust_status_show(m: *mut ffi::RawSeqFile) -> c_int {
+pub unsafe extern "C" fn asm_rust_status_show(m: *mut ffi::RawSeqFile, uid: u32, admin: bool) -> c_int {
     let Some(asm) = asm() else {
         return ENODEV.to_errno();
     };
     // SAFETY: `m` is valid for the call by the safety requirement.
     let mut seq = unsafe { ffi::SeqFile::from_raw(m) };
-    match report::status(asm, &mut seq) {
+    match report::status(asm, &viewer::Viewer::new(uid, admin), &mut seq) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -377,19 +380,20 @@ pub unsafe extern "C" fn asm_rust_on_open(tgid: i32, path: *const u8, len: usize
     }
 }
 
-/// Show callback of /proc/agentsys/compliance.
+/// Show callback of /proc/agentsys/compliance, for a reader as in
+/// [`asm_rust_status_show`].
 ///
 /// # Safety
 ///
 /// `m` is the seq_file being filled, valid for the duration of the call.
 #[no_mangle]
-pub unsafe extern "C" fn asm_rust_compliance_show(m: *mut ffi::RawSeqFile) -> c_int {
+pub unsafe extern "C" fn asm_rust_compliance_show(m: *mut ffi::RawSeqFile, uid: u32, admin: bool) -> c_int {
     let Some(asm) = asm() else {
         return ENODEV.to_errno();
     };
     // SAFETY: `m` is valid for the call by the safety requirement.
     let mut seq = unsafe { ffi::SeqFile::from_raw(m) };
-    match report::compliance(asm, &mut seq) {
+    match report::compliance(asm, &viewer::Viewer::new(uid, admin), &mut seq) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

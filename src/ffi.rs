@@ -81,6 +81,7 @@ extern "C" {
     fn asm_param_max_agents_per_uid() -> u32;
     fn asm_param_reclaim_ms() -> u32;
     fn asm_capable_admin() -> bool;
+    fn asm_capable_admin_noaudit() -> bool;
     fn asm_current_euid() -> u32;
     fn asm_current_process(tgid: *mut i32) -> *mut RawPid;
     fn asm_find_process(vnr: i32, tgid: *mut i32) -> *mut RawPid;
@@ -211,6 +212,13 @@ pub(crate) fn reclaim_ms() -> u32 {
 pub(crate) fn capable_admin() -> bool {
     // SAFETY: No preconditions; called in process context.
     unsafe { asm_capable_admin() }
+}
+
+/// Whether the caller has `CAP_SYS_ADMIN` in the initial user namespace,
+/// checked without an audit record.
+pub(crate) fn capable_admin_noaudit() -> bool {
+    // SAFETY: No preconditions; called in process context.
+    unsafe { asm_capable_admin_noaudit() }
 }
 
 /// The caller's effective uid in its user namespace.

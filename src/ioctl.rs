@@ -21,6 +21,7 @@ use crate::report;
 use crate::resources;
 use crate::snapshot;
 use crate::uapi::*;
+use crate::viewer::Viewer;
 use crate::Asm;
 
 /// Handles one ioctl; returns the value the syscall returns.
@@ -243,7 +244,7 @@ fn list(asm: &Asm, arg: UserPtr) -> Result {
     let mut req: List = read(arg)?;
     check_header::<List>(req.size, req.version)?;
     check_zero(&req.reserved)?;
-    let agents = snapshot::agents(asm, None)?;
+    let agents = snapshot::agents(asm, None, &Viewer::current())?;
     let fits = agents.len().min(req.capacity as usize);
     let mut ids = KVec::with_capacity(fits, GFP_KERNEL)?;
     for a in &agents[..fits] {
@@ -268,7 +269,7 @@ fn info(asm: &Asm, arg: UserPtr) -> Result {
     if req.cgroup_id != 0 {
         return Err(EINVAL);
     }
-    let agents = snapshot::agents(asm, Some(req.agent_id))?;
+    let agents = snapshot::agents(asm, Some(req.agent_id), &Viewer::current())?;
     let a = agents.first().ok_or(ESRCH)?;
     let out = AgentInfo {
         size: req.size,
@@ -305,11 +306,11 @@ fn json(asm: &Asm, arg: UserPtr, agent: bool) -> Result {
     check_header::<Json>(req.size, req.version)?;
     check_zero(&req.reserved)?;
     let doc = if agent {
-        report::agent_json(asm, req.agent_id)?
+        report::agent_json(asm, req.agent_id, &Viewer::current())?
     } else if req.agent_id != 0 {
         return Err(EINVAL);
     } else {
-        report::telemetry_json(asm)?
+        report::telemetry_json(asm, &Viewer::current())?
     };
     let room = req.len as usize;
     req.len = u32::try_from(doc.len()).map_err(|_| ENOMEM)?;
@@ -423,7 +424,11 @@ fn get_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
         asm.faults.defaults()
     } else {
         let rcu = RcuGuard::new();
-        let agent = asm.registry.get(req.agent_id, &rcu).ok_or(ESRCH)?;
+        let agent = asm
+            .registry
+            .get(req.agent_id, &rcu)
+            .filter(|a| Viewer::current().sees(a))
+            .ok_or(ESRCH)?;
         if req.flags & FP_EFFECTIVE != 0 {
             asm.faults.effective(agent).settings()
         } else {
@@ -462,7 +467,7 @@ fn history(asm: &Asm, arg: UserPtr) -> Result {
     check_zero(&req.reserved)?;
     let room = (req.capacity as usize).min(HISTORY_WINDOWS);
     let mut windows = KVec::with_capacity(room, GFP_KERNEL)?;
-    let totals = resources::history(asm, req.agent_id, &mut windows, room)?;
+    let totals = resources::history(asm, req.agent_id, &Viewer::current(), &mut windows, room)?;
     let mut out = UserSlice::new(req.windows as UserPtr, windows.len() * size_of::<Window>()).writer();
     for w in &windows {
         out.write(w)?;
@@ -667,7 +672,7 @@ fn compliance(asm: &Asm, arg: UserPtr) -> Result {
     let req: Compliance = read(arg)?;
     check_header::<Compliance>(req.size, req.version)?;
     check_zero(&req.reserved)?;
-    let agents = snapshot::agents(asm, Some(req.agent_id))?;
+    let agents = snapshot::agents(asm, Some(req.agent_id), &Viewer::current())?;
     let a = agents.first().ok_or(ESRCH)?;
     let out = Compliance {
         size: req.size,

@@ -13,6 +13,7 @@ use crate::policy::{self, Risk};
 use crate::snapshot::{self, AgentSnapshot, SystemSnapshot};
 use crate::telemetry::{Event, EventKind, RING_CAPACITY};
 use crate::uapi::CAP_NAMES;
+use crate::viewer::Viewer;
 use crate::Asm;
 
 /// Events the telemetry JSON carries.
@@ -67,8 +68,8 @@ impl fmt::Display for Percent {
 }
 
 /// /proc/agentsys/compliance, in the user guide's layout.
-pub(crate) fn compliance(asm: &Asm, w: &mut impl Write) -> Result {
-    let agents = snapshot::agents(asm, None)?;
+pub(crate) fn compliance(asm: &Asm, viewer: &Viewer, w: &mut impl Write) -> Result {
+    let agents = snapshot::agents(asm, None, viewer)?;
     let events = asm.audit.next_seq();
     compliance_text(&agents, events, crate::ffi::real_ns() / 1_000_000_000, w).map_err(|_| ENOMEM)
 }
@@ -118,13 +119,13 @@ fn compliance_text(agents: &[AgentSnapshot], events: u64, now_s: u64, w: &mut im
 }
 
 /// /proc/agentsys/status.
-pub(crate) fn status(asm: &Asm, w: &mut impl Write) -> Result {
-    let agents = snapshot::agents(asm, None)?;
+pub(crate) fn status(asm: &Asm, viewer: &Viewer, w: &mut impl Write) -> Result {
+    let agents = snapshot::agents(asm, None, viewer)?;
     let sys = snapshot::system(asm, &agents);
     let mut faults = [None; RECENT_EVENTS];
-    let n = asm
-        .telemetry
-        .recent_of(&mut faults, |e| matches!(e.kind, EventKind::Fault));
+    let n = asm.telemetry.recent_of(&mut faults, |e| {
+        matches!(e.kind, EventKind::Fault) && viewer.sees_id(&asm.registry, e.agent_id)
+    });
     status_text(&sys, &agents, &faults[..n], w).map_err(|_| ENOMEM)
 }
 
@@ -208,11 +209,13 @@ fn status_text(
 }
 
 /// The ASM_IOC_GET_TELEMETRY_JSON document.
-pub(crate) fn telemetry_json(asm: &Asm) -> Result<KVec<u8>> {
-    let agents = snapshot::agents(asm, None)?;
+pub(crate) fn telemetry_json(asm: &Asm, viewer: &Viewer) -> Result<KVec<u8>> {
+    let agents = snapshot::agents(asm, None, viewer)?;
     let sys = snapshot::system(asm, &agents);
     let mut recent = [None; RECENT_EVENTS];
-    let n = asm.telemetry.recent(&mut recent);
+    let n = asm
+        .telemetry
+        .recent_of(&mut recent, |e| viewer.sees_id(&asm.registry, e.agent_id));
     render(|w| {
         write!(
             w,
@@ -309,8 +312,8 @@ impl fmt::Display for JsonLimit {
 }
 
 /// The ASM_IOC_GET_AGENT_INFO_JSON document of agent `id`.
-pub(crate) fn agent_json(asm: &Asm, id: u32) -> Result<KVec<u8>> {
-    let agents = snapshot::agents(asm, Some(id))?;
+pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>> {
+    let agents = snapshot::agents(asm, Some(id), viewer)?;
     let a = agents.first().ok_or(ESRCH)?;
     render(|w| {
         write!(

@@ -26,6 +26,7 @@ use crate::faults::{self, Action, FaultKind};
 use crate::ffi::{self, RcuGuard, SIGCONT, SIGKILL, SIGSTOP};
 use crate::telemetry::{Event, EventKind};
 use crate::uapi::{Window, HISTORY_WINDOWS, UNREGISTER_RECLAIMED, WINDOW_MS};
+use crate::viewer::Viewer;
 use crate::Asm;
 
 const WINDOW_NS: u64 = WINDOW_MS as u64 * 1_000_000;
@@ -515,10 +516,20 @@ pub(crate) fn release_all(asm: &Asm) {
 
 /// Copies `agent`'s newest windows (oldest first) into `out`, up to its
 /// capacity, and returns its totals.
-pub(crate) fn history(asm: &Asm, id: u32, out: &mut KVec<Window>, room: usize) -> Result<HistoryTotals> {
+pub(crate) fn history(
+    asm: &Asm,
+    id: u32,
+    viewer: &Viewer,
+    out: &mut KVec<Window>,
+    room: usize,
+) -> Result<HistoryTotals> {
     asm.sampler.exclusive(|| {
         let rcu = RcuGuard::new();
-        let agent = asm.registry.get(id, &rcu).ok_or(ESRCH)?;
+        let agent = asm
+            .registry
+            .get(id, &rcu)
+            .filter(|a| viewer.sees(a))
+            .ok_or(ESRCH)?;
         let res = &agent.res;
         let closed = res.closed.load(Relaxed);
         let n = closed.min(HISTORY_WINDOWS as u64).min(room as u64);

@@ -11,6 +11,7 @@ use crate::faults::{Effective, FaultRecord, Faults, RECENT_FAULTS};
 use crate::policy::{Policies, Risk};
 use crate::ffi::{self, RcuGuard};
 use crate::uapi::{NAME_LEN, SCOPE_LEN};
+use crate::viewer::Viewer;
 use crate::Asm;
 
 /// One agent, copied.
@@ -140,9 +141,9 @@ pub(crate) struct SystemSnapshot {
     pub(crate) events_dropped: u64,
 }
 
-/// Copies the agents (all, or only `only`) in id order, with the CPU time
-/// and memory of their live processes.
-pub(crate) fn agents(asm: &Asm, only: Option<u32>) -> Result<KVec<AgentSnapshot>> {
+/// Copies the agents `viewer` may see (all, or only `only`) in id order,
+/// with the CPU time and memory of their live processes.
+pub(crate) fn agents(asm: &Asm, only: Option<u32>, viewer: &Viewer) -> Result<KVec<AgentSnapshot>> {
     let registry = &asm.registry;
     let mut snaps = loop {
         // Room for the agents now plus a few registered meanwhile; retried
@@ -156,6 +157,12 @@ pub(crate) fn agents(asm: &Asm, only: Option<u32>) -> Result<KVec<AgentSnapshot>
         while let Some(agent) = registry.next(&mut from, &rcu) {
             if only.is_some_and(|id| id != agent.id) {
                 break;
+            }
+            if !viewer.sees(agent) {
+                if only.is_some() {
+                    break;
+                }
+                continue;
             }
             if snaps.len() == room {
                 complete = false;

@@ -210,18 +210,6 @@ impl Telemetry {
         }
         n
     }
-
-    /// Copies the last `N` events (oldest first) into `out`; returns how many.
-    pub(crate) fn recent<const N: usize>(&self, out: &mut [Option<Event>; N]) -> usize {
-        let ring = self.ring.lock();
-        let skip = ring.len().saturating_sub(N);
-        let mut n = 0;
-        for (slot, event) in out.iter_mut().zip(ring.iter().skip(skip)) {
-            *slot = Some(*event);
-            n += 1;
-        }
-        n
-    }
 }
 
 /// The notify work: multicasts every event recorded since the last run to

@@ -436,8 +436,12 @@ int asm_signal_task(struct task_struct *task, int sig)
 
 /* ---- generic netlink: the events multicast group ---- */
 
+/*
+ * The events name every agent's id and pids: like the proc connector's,
+ * the group is for CAP_NET_ADMIN (checked by genetlink at subscription).
+ */
 static const struct genl_multicast_group asm_genl_mcgrps[] = {
-	{ .name = ASM_GENL_MCGRP_EVENTS },
+	{ .name = ASM_GENL_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
 static struct genl_family asm_genl_family = {
@@ -691,14 +695,28 @@ static struct miscdevice asm_miscdev = {
 
 /* ---- /proc/agentsys and debugfs asm/ ---- */
 
+/*
+ * The credentials the /proc file was opened with, as the kernel's own /proc
+ * files judge readers (a descriptor passed to another process keeps them).
+ */
+static u32 asm_reader_uid(struct seq_file *m)
+{
+	return from_kuid(&init_user_ns, m->file->f_cred->euid);
+}
+
+static bool asm_reader_admin(struct seq_file *m)
+{
+	return file_ns_capable(m->file, &init_user_ns, CAP_SYS_ADMIN);
+}
+
 static int asm_status_show(struct seq_file *m, void *v)
 {
-	return asm_rust_status_show(m);
+	return asm_rust_status_show(m, asm_reader_uid(m), asm_reader_admin(m));
 }
 
 static int asm_compliance_show(struct seq_file *m, void *v)
 {
-	return asm_rust_compliance_show(m);
+	return asm_rust_compliance_show(m, asm_reader_uid(m), asm_reader_admin(m));
 }
 
 static int asm_events_show(struct seq_file *m, void *v)
@@ -765,7 +783,7 @@ int asm_shim_init(void)
 	}
 	/* debugfs is optional: its failure is not the module's. */
 	asm_debugfs_dir = debugfs_create_dir("asm", NULL);
-	debugfs_create_file("events", 0444, asm_debugfs_dir, NULL, &asm_events_fops);
+	debugfs_create_file("events", 0400, asm_debugfs_dir, NULL, &asm_events_fops);
 	debugfs_create_file("probe_cost", 0400, asm_debugfs_dir, NULL, &asm_probe_cost_fops);
 
 	ret = genl_register_family(&asm_genl_family);
@@ -864,6 +882,11 @@ u64 asm_now_ns(void)
 bool asm_capable_admin(void)
 {
 	return capable(CAP_SYS_ADMIN);
+}
+
+bool asm_capable_admin_noaudit(void)
+{
+	return ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN);
 }
 
 /* In the initial user namespace: the same user whatever namespace asks. */

@@ -85,6 +85,7 @@ u64 asm_now_ns(void);
 unsigned int asm_param_max_agents_per_uid(void);
 unsigned int asm_param_reclaim_ms(void);
 bool asm_capable_admin(void);
+bool asm_capable_admin_noaudit(void);
 u32 asm_current_euid(void);
 struct pid *asm_current_process(pid_t *tgid);
 struct pid *asm_find_process(pid_t vnr, pid_t *tgid);
@@ -137,7 +138,7 @@ pid_t asm_current_tgid(void);
 
 /* Rust entry points (asm_mod.rs). */
 long asm_rust_ioctl(unsigned int cmd, unsigned long arg);
-int asm_rust_status_show(struct seq_file *m);
+int asm_rust_status_show(struct seq_file *m, u32 uid, bool admin);
 int asm_rust_events_show(struct seq_file *m);
 int asm_rust_probe_cost_show(struct seq_file *m, pid_t tgid);
 void asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid);
@@ -164,6 +165,6 @@ int asm_rust_net_verdict(pid_t tgid, u32 what, int family, int protocol);
 long asm_rust_open_watched(pid_t tgid, long nr, bool compat);
 void asm_rust_on_open(pid_t tgid, const char *path, size_t len,
 		      unsigned int facts, u64 flags);
-int asm_rust_compliance_show(struct seq_file *m);
+int asm_rust_compliance_show(struct seq_file *m, u32 uid, bool admin);
 
 #endif /* ASM_SHIM_H */
