@@ -187,11 +187,17 @@ pub unsafe extern "C" fn asm_rust_probe_cost_show(m: *mut ffi::RawSeqFile, tgid:
     }
 }
 
-/// Probe of sched_process_fork for a new process (not a thread).
+/// Probe of sched_process_fork for a new process (not a thread), put in
+/// cgroup v2 `child_cgroup` if that is not 0; returns `ASM_FORK_*`.
 #[no_mangle]
-pub extern "C" fn asm_rust_on_fork(parent_tgid: i32, child_tgid: i32) {
-    if let Some(asm) = asm() {
-        lifecycle::on_fork(asm, parent_tgid, child_tgid);
+pub extern "C" fn asm_rust_on_fork(parent_tgid: i32, child_tgid: i32, child_cgroup: u64) -> c_int {
+    let Some(asm) = asm() else {
+        return ffi::FORK_OUTSIDE;
+    };
+    match lifecycle::on_fork(asm, parent_tgid, child_tgid, child_cgroup) {
+        lifecycle::ForkVerdict::Outside => ffi::FORK_OUTSIDE,
+        lifecycle::ForkVerdict::Member => ffi::FORK_MEMBER,
+        lifecycle::ForkVerdict::Kill => ffi::FORK_KILL,
     }
 }
 

@@ -58,7 +58,7 @@ asm_case_end "/dev/asm is a character device of mode 0666"
 # 4: the debugfs event ring, empty.
 asm_case_start
 asm_expect "$ASM_EVENTS exists" test -r "$ASM_EVENTS"
-asm_expect_eq "$ASM_EVENTS" "events: total 0 dropped 0 capacity 1024" \
+asm_expect_eq "$ASM_EVENTS" "events: total 0 dropped 0 capacity 1024 join_failures 0" \
 	"$(cat "$ASM_EVENTS" 2>/dev/null)"
 asm_case_end "debugfs asm/events exists and is empty"
 

@@ -31,7 +31,7 @@ events=$ASM_TMP/events
 cat "$ASM_EVENTS" >"$events" 2>/dev/null
 header=$(head -n1 "$events")
 total='' dropped='' capacity=''
-if [[ $header =~ ^events:\ total\ ([0-9]+)\ dropped\ ([0-9]+)\ capacity\ ([0-9]+)$ ]]; then
+if [[ $header =~ ^events:\ total\ ([0-9]+)\ dropped\ ([0-9]+)\ capacity\ ([0-9]+)\ join_failures\ 0$ ]]; then
 	total=${BASH_REMATCH[1]}
 	dropped=${BASH_REMATCH[2]}
 	capacity=${BASH_REMATCH[3]}

@@ -177,6 +177,11 @@ pub(crate) const FILE_CREATED: u32 = 0x2;
 pub(crate) const FILE_FOREIGN_VIEW: u32 = 0x4;
 pub(crate) const FILE_PSEUDO: u32 = 0x8;
 
+/// What becomes of a new process (shim.h `ASM_FORK_*`).
+pub(crate) const FORK_OUTSIDE: c_int = 0;
+pub(crate) const FORK_MEMBER: c_int = 1;
+pub(crate) const FORK_KILL: c_int = 2;
+
 /// What `asm_rust_net_verdict` judges (shim.h `ASM_NET_*`).
 pub(crate) const NET_TCP_SYN: u32 = 1;
 pub(crate) const NET_TCP_LISTEN: u32 = 2;

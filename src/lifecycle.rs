@@ -10,6 +10,7 @@
 
 use core::fmt::{self, Write};
 use core::sync::atomic::Ordering::Relaxed;
+use kernel::error::code::ESRCH;
 
 use crate::agent::{Agent, ExitStatus, Membership, State};
 use crate::audit::{self, Record};
@@ -20,21 +21,53 @@ use crate::ffi::{self, RcuGuard, TaskRef};
 use crate::telemetry::{Event, EventKind};
 use crate::Asm;
 
-/// `parent_tgid` created the process `child_tgid`.
-pub(crate) fn on_fork(asm: &Asm, parent_tgid: i32, child_tgid: i32) {
-    if !asm.registry.may_be_agent(parent_tgid) {
-        return;
+/// What becomes of a new process.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ForkVerdict {
+    /// It belongs to no agent.
+    Outside,
+    /// It joined an agent: its system calls are to be traced from its
+    /// first one.
+    Member,
+    /// It should have joined an agent but could not (no memory for the
+    /// index): it must not run unsupervised.
+    Kill,
+}
+
+/// `parent_tgid` created the process `child_tgid`, which
+/// clone3(CLONE_INTO_CGROUP) put in cgroup v2 `child_cgroup` when that is
+/// not 0 (its parent's cgroup otherwise).
+pub(crate) fn on_fork(asm: &Asm, parent_tgid: i32, child_tgid: i32, child_cgroup: u64) -> ForkVerdict {
+    if asm.registry.is_empty() {
+        return ForkVerdict::Outside;
     }
     let rcu = RcuGuard::new();
-    let Some(agent) = asm.registry.agent_of(parent_tgid, &rcu) else {
-        return;
+    // A child put into a cgroup agent's cgroup is that agent's, whoever
+    // its parent is (as a process attached to the cgroup would be).
+    let into_cgroup = (child_cgroup != 0)
+        .then(|| asm.registry.cgroup_agent(child_cgroup, &rcu))
+        .flatten();
+    let (agent, forked) = match into_cgroup {
+        Some(agent) => (agent, false),
+        None if !asm.registry.may_be_agent(parent_tgid) => return ForkVerdict::Outside,
+        None => match asm.registry.agent_of(parent_tgid, &rcu) {
+            Some(agent) => (agent, true),
+            None => return ForkVerdict::Outside,
+        },
     };
     let now = ffi::now_ns();
     // The child has not run yet: it cannot be exiting.
-    // An error: out of memory for the index, or the agent is being
-    // unregistered.
-    if let Ok(restarted) = asm.registry.join(agent, child_tgid, || false, false, true, now) {
-        joined(asm, agent, child_tgid, restarted, now);
+    match asm.registry.join(agent, child_tgid, || false, false, forked, now) {
+        Ok(restarted) => {
+            joined(asm, agent, child_tgid, restarted, now);
+            ForkVerdict::Member
+        }
+        // The agent is being unregistered: nothing supervises it any more.
+        Err(e) if e == ESRCH => ForkVerdict::Outside,
+        Err(_) => {
+            asm.telemetry.totals.join_failures.fetch_add(1, Relaxed);
+            ForkVerdict::Kill
+        }
     }
 }
 
@@ -228,32 +261,33 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef, cp
     }
     let rcu = RcuGuard::new();
     let now = ffi::now_ns();
-    // A member of a cgroup agent that moves out of its cgroup leaves it.
+    let target = asm.registry.cgroup_agent(cgroup_id, &rcu);
+    // A member of a cgroup agent that moves out of its cgroup leaves it; a
+    // member of a process agent that moves into a cgroup agent's cgroup
+    // leaves its agent for that one (the administrator's placement wins
+    // over a registration, which may be the process's own).
     if let Some(agent) = asm.registry.agent_of(tgid, &rcu) {
-        match agent.membership {
-            Membership::Cgroup(id) if id != cgroup_id => {
-                asm.registry
-                    .leave(agent, tgid, |agent| agent.process_left(now));
-            }
-            // Already a member, or a process agent's member: its agent
-            // does not depend on its cgroup.
-            _ => return,
-        }
-    }
-    let mut from = 0;
-    while let Some(agent) = asm.registry.next(&mut from, &rcu) {
-        if matches!(agent.membership, Membership::Cgroup(id) if id == cgroup_id) {
-            // A zombie can be moved too: it must not join.
-            if let Ok(restarted) = asm
-                .registry
-                .join(agent, tgid, || task.group_dead(), false, false, now)
-            {
-                agent.res.cpu_before_join_ns.fetch_add(cpu_ns, Relaxed);
-                task.trace_syscalls(&rcu);
-                joined(asm, agent, tgid, restarted, now);
-            }
+        let leaves = match agent.membership {
+            Membership::Cgroup(id) => id != cgroup_id,
+            Membership::Process(_) => target.is_some(),
+        };
+        if !leaves {
             return;
         }
+        asm.registry
+            .leave(agent, tgid, |agent| agent.process_left(now));
+    }
+    let Some(agent) = target else {
+        return;
+    };
+    // A zombie can be moved too: it must not join.
+    if let Ok(restarted) = asm
+        .registry
+        .join(agent, tgid, || task.group_dead(), false, false, now)
+    {
+        agent.res.cpu_before_join_ns.fetch_add(cpu_ns, Relaxed);
+        task.trace_syscalls(&rcu);
+        joined(asm, agent, tgid, restarted, now);
     }
 }
 

@@ -69,6 +69,9 @@ pub(crate) struct Registry {
     agents: XArray,
     /// Process tgid -> `*const Agent`; written under `index_lock`.
     index: XArray,
+    /// cgroup v2 id -> `*const Agent` of the cgroup agents (not owning);
+    /// written under `write`.
+    cgroups: XArray,
     /// Which tgids may be in `index`; written under `index_lock`.
     filter: TgidFilter,
     #[pin]
@@ -84,6 +87,7 @@ impl Registry {
         try_pin_init!(Self {
             agents: XArray::new()?,
             index: XArray::new()?,
+            cgroups: XArray::new()?,
             filter: TgidFilter::new()?,
             write <- new_mutex!(WriteState { next_id: ID_ALLOC_MIN }, "Registry::write"),
             index_lock <- new_spinlock!((), "Registry::index_lock"),
@@ -125,6 +129,14 @@ impl Registry {
     pub(crate) fn get<'a>(&'a self, id: u32, _rcu: &'a RcuGuard) -> Option<&'a Agent> {
         let ptr = self.agents.load(id as usize).cast::<Agent>();
         // SAFETY: As in `agent_of`, for the agents xarray.
+        unsafe { ptr.as_ref() }
+    }
+
+    /// The cgroup agent of cgroup v2 `cgroup`.
+    pub(crate) fn cgroup_agent<'a>(&'a self, cgroup: u64, _rcu: &'a RcuGuard) -> Option<&'a Agent> {
+        let ptr = self.cgroups.load(cgroup as usize).cast::<Agent>();
+        // SAFETY: As in `agent_of`: an agent leaves `cgroups` before it is
+        // freed, after a grace period.
         unsafe { ptr.as_ref() }
     }
 
@@ -265,12 +277,29 @@ impl Registry {
             _ => {}
         }
         // The probes must see an agent exists before its first process can
-        // join, or that process's exit would be missed.
-        self.agent_added();
+        // join, or that process's exit would be missed; without the
+        // syscall probes the policy cannot be enforced, so no agent.
+        self.agent_added()?;
         let ptr = KBox::into_raw(agent);
-        if let Err(e) = self.agents.store(id as usize, ptr.cast(), false) {
+        let published = self.agents.store(id as usize, ptr.cast(), false).and_then(|()| {
+            // SAFETY: `ptr` is valid: it came from `into_raw` above.
+            match unsafe { &(*ptr).membership } {
+                Membership::Cgroup(cgroup) => self
+                    .cgroups
+                    .store(*cgroup as usize, ptr.cast(), false)
+                    .inspect_err(|_| {
+                        self.agents.erase(id as usize);
+                    }),
+                Membership::Process(_) => Ok(()),
+            }
+        });
+        if let Err(e) = published {
             self.agent_removed();
-            // SAFETY: `ptr` came from `into_raw` above and was never published.
+            drop(write);
+            // Readers of the agents xarray may have found it.
+            ffi::synchronize_rcu();
+            // SAFETY: `ptr` came from `into_raw` above and left the xarrays,
+            // and a grace period passed.
             drop(unsafe { KBox::from_raw(ptr) });
             return Err(e);
         }
@@ -293,6 +322,9 @@ impl Registry {
             Ok(n) => n,
             Err(e) => {
                 self.agents.erase(id as usize);
+                if let Membership::Cgroup(cgroup) = agent.membership {
+                    self.cgroups.erase(cgroup as usize);
+                }
                 self.agent_removed();
                 drop(write);
                 // Readers of the agents xarray may hold it.
@@ -310,15 +342,19 @@ impl Registry {
         Ok(id)
     }
 
-    /// Counts an agent in; the first one turns syscall counting on.
-    fn agent_added(&self) {
-        if self.nr_agents.fetch_add(1, Relaxed) == 0 {
+    /// Counts an agent in; the first one turns the syscall probes on, and
+    /// if they cannot be, the agent is refused: its policy could not be
+    /// enforced. The caller holds `write`.
+    fn agent_added(&self) -> Result {
+        if self.nr_agents.load(Relaxed) == 0 {
             // Syscall counting costs every task a slow syscall entry: only
             // while some agent exists.
-            if let Err(e) = ffi::syscall_probe(true) {
-                pr_warn!("[ASM] syscall counting unavailable: {:?}\n", e);
-            }
+            ffi::syscall_probe(true).inspect_err(|e| {
+                pr_warn!("[ASM] cannot register the syscall probes: {:?}\n", e);
+            })?;
         }
+        self.nr_agents.fetch_add(1, Relaxed);
+        Ok(())
     }
 
     /// Counts an agent out; the last one turns syscall counting off.
@@ -346,14 +382,7 @@ impl Registry {
 
     /// Whether some agent is the cgroup `cgroup`; the caller holds `write`.
     fn cgroup_taken(&self, cgroup: u64) -> bool {
-        let rcu = RcuGuard::new();
-        let mut from = 0;
-        while let Some(agent) = self.next(&mut from, &rcu) {
-            if matches!(agent.membership, Membership::Cgroup(id) if id == cgroup) {
-                return true;
-            }
-        }
-        false
+        !self.cgroups.load(cgroup as usize).is_null()
     }
 
     /// Joins every live process of the agent's cgroup; returns how many.
@@ -405,6 +434,9 @@ impl Registry {
             return Err(EPERM);
         }
         self.agents.erase(id as usize);
+        if let Membership::Cgroup(cgroup) = agent.membership {
+            self.cgroups.erase(cgroup as usize);
+        }
         {
             let _guard = self.index_lock.lock();
             agent.dead.store(true, Relaxed);

@@ -5,6 +5,7 @@
 //! Documentation/uapi.rst.
 
 use core::fmt::{self, Write};
+use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 
 use crate::agent::ExitStatus;
@@ -417,11 +418,12 @@ const FAULT_KINDS: [FaultKind; 6] = [
 /// debugfs asm/events: the whole ring, oldest first.
 pub(crate) fn events(asm: &Asm, w: &mut impl Write) -> fmt::Result {
     // seq_file writes only copy into its buffer: safe under the spinlock.
+    let join_failures = asm.telemetry.totals.join_failures.load(Relaxed);
     let ring = asm.telemetry.ring.lock();
     writeln!(
         w,
-        "events: total {} dropped {} capacity {}",
-        ring.total, ring.dropped, RING_CAPACITY
+        "events: total {} dropped {} capacity {} join_failures {}",
+        ring.total, ring.dropped, RING_CAPACITY, join_failures
     )?;
     for e in ring.iter() {
         event_line(e, w)?;

@@ -15,7 +15,7 @@
 //! context, under [`Sampler::state`]; per-agent fields are atomics so that
 //! readers under RCU need no other lock.
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -244,9 +244,21 @@ fn collect(asm: &Asm, sweep: bool) -> Result<KVec<Usage>> {
     }
     let only_asm = sweep && ffi::syscall_tp_exclusive();
     ffi::for_each_process(|task| {
-        let agent = registry.agent_of(task.tgid, &rcu);
+        let mut agent = registry.agent_of(task.tgid, &rcu);
         if sweep {
-            task.syscall_work(!only_asm || agent.is_some());
+            let on = !only_asm || agent.is_some();
+            task.syscall_work(on);
+            if !on {
+                // A join stores the index, then sets the bit; the sweep
+                // clears the bit, then reads the index again: one of the
+                // two sees the other, so a process that is becoming a
+                // member keeps its bit.
+                fence(SeqCst);
+                agent = registry.agent_of(task.tgid, &rcu);
+                if agent.is_some() {
+                    task.syscall_work(true);
+                }
+            }
         }
         let Some(agent) = agent else {
             return;

@@ -143,6 +143,9 @@ pub(crate) struct Totals {
     pub(crate) faults: AtomicU64,
     pub(crate) restarts: AtomicU64,
     pub(crate) syscalls: AtomicU64,
+    /// New processes of agents that could not join their agent's index
+    /// (no memory) and were killed instead of running unsupervised.
+    pub(crate) join_failures: AtomicU64,
 }
 
 /// Totals and the event ring.

@@ -119,10 +119,28 @@ static u64 asm_mm_rss_pages(struct mm_struct *mm)
 static void asm_probe_fork(void *data, struct task_struct *parent,
 			   struct task_struct *child)
 {
+	u64 cgroup = 0;
+
 	/* A new thread is not a new process. */
 	if (child->pid != child->tgid)
 		return;
-	asm_rust_on_fork(parent->tgid, child->tgid);
+	/* clone3(CLONE_INTO_CGROUP) put it elsewhere than its parent. */
+	rcu_read_lock();
+	if (task_dfl_cgroup(child) != task_dfl_cgroup(parent))
+		cgroup = cgroup_id(task_dfl_cgroup(child));
+	rcu_read_unlock();
+	switch (asm_rust_on_fork(parent->tgid, child->tgid, cgroup)) {
+	case ASM_FORK_MEMBER:
+		/* Traced from its first system call, whatever a sweep did. */
+		rcu_read_lock();
+		asm_task_syscall_work(child, true);
+		rcu_read_unlock();
+		break;
+	case ASM_FORK_KILL:
+		/* It has not run yet: it dies before its first instruction. */
+		kill_pid(task_tgid(child), SIGKILL, 1);
+		break;
+	}
 }
 
 static void asm_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
@@ -596,11 +614,16 @@ bool asm_syscall_tp_exclusive(void)
 	return only;
 }
 
-/* Sets or clears the syscall tracepoint bit of every thread of @p (RCU). */
+/*
+ * Sets or clears the syscall tracepoint bit of every thread of @p (RCU).
+ * The barrier orders a join's index store before the bits are read here,
+ * against the sweep's clear-then-recheck (src/resources.rs).
+ */
 void asm_task_syscall_work(struct task_struct *p, bool on)
 {
 	struct task_struct *t;
 
+	smp_mb();
 	for_each_thread(p, t) {
 		bool set = test_bit(SYSCALL_WORK_BIT_SYSCALL_TRACEPOINT,
 				    &task_thread_info(t)->syscall_work);

@@ -141,7 +141,11 @@ long asm_rust_ioctl(unsigned int cmd, unsigned long arg);
 int asm_rust_status_show(struct seq_file *m, u32 uid, bool admin);
 int asm_rust_events_show(struct seq_file *m);
 int asm_rust_probe_cost_show(struct seq_file *m, pid_t tgid);
-void asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid);
+/* What asm_rust_on_fork() says of the child.  Mirrored in src/ffi.rs. */
+#define ASM_FORK_OUTSIDE	0
+#define ASM_FORK_MEMBER		1	/* trace its system calls */
+#define ASM_FORK_KILL		2	/* it could not join: kill it */
+int asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid, u64 child_cgroup);
 void asm_rust_on_exec(pid_t tgid, const char *file, size_t len);
 void asm_rust_on_exit(pid_t tgid, bool group_dead, int status, u64 runtime_ns,
 		      u64 io_ops);
