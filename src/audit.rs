@@ -102,10 +102,72 @@ impl Write for Record {
     }
 }
 
+/// Whose entries a rate limit counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// Refused requests of a user without `CAP_SYS_ADMIN` (by euid).
+    Refusals(u32),
+    /// Reports an agent makes about itself: decisions, sensitive opens
+    /// (by agent id).
+    Agent(u32),
+}
+
+/// Entries one source may add per window; more are counted, not kept, so
+/// that a flood cannot push registrations, patches, violations and
+/// oversight out of the trail.
+const LIMIT_BURST: u32 = 16;
+const LIMIT_WINDOW_NS: u64 = 60_000_000_000;
+/// Sources tracked at once; a new one takes the slot of the stalest.
+const LIMIT_SLOTS: usize = 32;
+
+#[derive(Clone, Copy)]
+struct Slot {
+    source: Option<Source>,
+    window_start_ns: u64,
+    count: u32,
+}
+
 struct Ring {
     entries: KVVec<AuditEntry>,
     next_seq: u64,
     last_hash: [u8; AUDIT_HASH_LEN],
+    limits: [Slot; LIMIT_SLOTS],
+    /// Entries the rate limits kept out of the trail.
+    suppressed: u64,
+}
+
+impl Ring {
+    /// Whether `source` may add an entry at `now`; counts it.
+    fn admit_locked(&mut self, source: Source, now: u64) -> bool {
+        let slot = match self.limits.iter().position(|s| s.source == Some(source)) {
+            Some(i) => i,
+            None => {
+                let i = self
+                    .limits
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, s)| (s.source.is_some(), s.window_start_ns))
+                    .map_or(0, |(i, _)| i);
+                self.limits[i] = Slot {
+                    source: Some(source),
+                    window_start_ns: now,
+                    count: 0,
+                };
+                i
+            }
+        };
+        let s = &mut self.limits[slot];
+        if now.saturating_sub(s.window_start_ns) >= LIMIT_WINDOW_NS {
+            s.window_start_ns = now;
+            s.count = 0;
+        }
+        if s.count >= LIMIT_BURST {
+            self.suppressed = self.suppressed.saturating_add(1);
+            return false;
+        }
+        s.count += 1;
+        true
+    }
 }
 
 /// The trail.
@@ -120,6 +182,8 @@ pub(crate) struct Audit {
 pub(crate) struct Span {
     pub(crate) first_seq: u64,
     pub(crate) next_seq: u64,
+    /// Entries the rate limits kept out.
+    pub(crate) suppressed: u64,
 }
 
 impl Audit {
@@ -131,6 +195,8 @@ impl Audit {
                     entries: KVVec::with_capacity(AUDIT_ENTRIES, GFP_KERNEL)?,
                     next_seq: 0,
                     last_hash: [0; AUDIT_HASH_LEN],
+                    limits: [Slot { source: None, window_start_ns: 0, count: 0 }; LIMIT_SLOTS],
+                    suppressed: 0,
                 },
                 "Audit::ring"
             ),
@@ -140,14 +206,35 @@ impl Audit {
     /// Chains `r` to the trail as done by the calling process, counting it
     /// for `agent`; returns its seq. Does not sleep.
     pub(crate) fn append(&self, r: Record, agent: Option<&Agent>) -> u64 {
+        self.append_from(r, agent, None).unwrap_or(u64::MAX)
+    }
+
+    /// [`Self::append`] for the outcome of a request: a refusal of a
+    /// caller without `CAP_SYS_ADMIN` is rate-limited per user; returns
+    /// `u64::MAX` (`ASM_AUDIT_SUPPRESSED`) for an entry the limit kept out.
+    pub(crate) fn append_request(&self, r: Record, agent: Option<&Agent>) -> u64 {
+        let source = (r.entry.result != 0 && !ffi::capable_admin_noaudit())
+            .then(|| Source::Refusals(ffi::current_euid()));
+        self.append_from(r, agent, source).unwrap_or(u64::MAX)
+    }
+
+    /// Chains `r` if its `source` (when rate-limited) may add one more
+    /// entry now; returns its seq, `None` if it was kept out.
+    pub(crate) fn append_from(&self, r: Record, agent: Option<&Agent>, source: Option<Source>) -> Option<u64> {
         let mut e = r.entry;
         e.time_ns = ffi::real_ns();
         e.uid = ffi::current_euid();
         e.pid = ffi::current_tgid();
+        let now = ffi::now_ns();
+        let mut ring = self.ring.lock();
+        if let Some(source) = source {
+            if !ring.admit_locked(source, now) {
+                return None;
+            }
+        }
         if let Some(agent) = agent {
             agent.policy.record.events.fetch_add(1, Relaxed);
         }
-        let mut ring = self.ring.lock();
         e.seq = ring.next_seq;
         e.prev_hash = ring.last_hash;
         // SAFETY: `AuditEntry` is plain bytes without padding (its size is
@@ -165,7 +252,7 @@ impl Audit {
             // Within the capacity reserved at load: never allocates.
             let _ = ring.entries.push(e, GFP_ATOMIC);
         }
-        e.seq
+        Some(e.seq)
     }
 
     /// Copies the entries from `from` on (those still kept) into `out`, at
@@ -181,7 +268,11 @@ impl Audit {
             let _ = out.push(e, GFP_ATOMIC);
             seq += 1;
         }
-        Span { first_seq, next_seq }
+        Span {
+            first_seq,
+            next_seq,
+            suppressed: ring.suppressed,
+        }
     }
 
     /// The seq the next entry gets (entries recorded since load).

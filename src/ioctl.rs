@@ -12,7 +12,7 @@ use kernel::types::{AsBytes, FromBytes};
 use kernel::uaccess::{UserPtr, UserSlice};
 
 use crate::agent::Agent;
-use crate::audit::{Kind, Record};
+use crate::audit::{Kind, Record, Source};
 use crate::faults::{self, Action, Settings};
 use crate::policy::{self, Risk};
 use crate::ffi::{self, PidRef, RcuGuard};
@@ -141,7 +141,7 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
             .values(req.capabilities, risk as u64)
             .result(Err(EPERM));
         register_detail(&mut r, &req, risk);
-        asm.audit.append(r, None);
+        asm.audit.append_request(r, None);
         return Err(EPERM);
     }
     // Fail on an unwritable argument now, while nothing has changed.
@@ -235,7 +235,7 @@ fn unregister(asm: &Asm, arg: UserPtr) -> Result {
     });
     if !matches!(result, Err(e) if e == ESRCH) {
         let r = Record::new(Kind::Unregister, 0, req.agent_id).result(result);
-        asm.audit.append(r, None);
+        asm.audit.append_request(r, None);
     }
     result
 }
@@ -398,7 +398,7 @@ fn set_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
         } else {
             Err(EPERM)
         };
-        asm.audit.append(r.result(result), None);
+        asm.audit.append_request(r.result(result), None);
         return result;
     }
     let euid = ffi::current_euid();
@@ -409,7 +409,7 @@ fn set_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
     let result = asm.faults.update(agent, apply, |old, new| {
         admin || (agent.owner_uid == euid && new.narrows(old))
     });
-    asm.audit.append(r.result(result), Some(agent));
+    asm.audit.append_request(r.result(result), Some(agent));
     result
 }
 
@@ -541,7 +541,7 @@ fn patch(asm: &Asm, arg: UserPtr) -> Result {
         let agent = asm.registry.get(req.agent_id, &rcu).ok_or(ESRCH)?;
         let asker = Asker::of(asm, agent, admin, euid, tgid, &rcu);
         let (result, r) = apply_patch(asm, agent, &req, &asker);
-        (result, asm.audit.append(r.result(result), Some(agent)))
+        (result, asm.audit.append_request(r.result(result), Some(agent)))
     };
     req.audit_seq = seq;
     write(arg, &req)?;
@@ -648,7 +648,7 @@ fn get_audit(asm: &Asm, arg: UserPtr) -> Result {
     let mut req: AuditRead = read(arg)?;
     check_header::<AuditRead>(req.size, req.version)?;
     check_zero(&req.reserved)?;
-    if req.count != 0 || req.first_seq != 0 || req.next_seq != 0 || req.dropped != 0 {
+    if req.count != 0 || req.first_seq != 0 || req.next_seq != 0 || req.dropped != 0 || req.suppressed != 0 {
         return Err(EINVAL);
     }
     if !ffi::capable_admin() {
@@ -665,6 +665,7 @@ fn get_audit(asm: &Asm, arg: UserPtr) -> Result {
     req.first_seq = span.first_seq;
     req.next_seq = span.next_seq;
     req.dropped = span.first_seq;
+    req.suppressed = span.suppressed;
     write(arg, &req)
 }
 
@@ -742,7 +743,7 @@ fn oversight(asm: &Asm, arg: UserPtr) -> Result {
         }
         let mut r = Record::new(Kind::Oversight, req.kind, agent.id).result(result);
         r.bytes(note);
-        (result, asm.audit.append(r, Some(agent)))
+        (result, asm.audit.append_request(r, Some(agent)))
     };
     req.audit_seq = seq;
     write(arg, &req)?;
@@ -762,10 +763,15 @@ fn decision(asm: &Asm, arg: UserPtr) -> Result {
         let rcu = RcuGuard::new();
         // Only an agent's own processes report its decisions.
         let agent = asm.registry.agent_of(tgid, &rcu).ok_or(ESRCH)?;
-        agent.policy.record.decisions.fetch_add(1, Relaxed);
         let mut r = Record::new(Kind::Decision, 0, agent.id);
         r.bytes(text);
-        req.audit_seq = asm.audit.append(r, Some(agent));
+        // An agent reporting in a loop cannot push other entries out: past
+        // its rate, the report is refused (EAGAIN) and not counted.
+        req.audit_seq = asm
+            .audit
+            .append_from(r, Some(agent), Some(Source::Agent(agent.id)))
+            .ok_or(EAGAIN)?;
+        agent.policy.record.decisions.fetch_add(1, Relaxed);
         req.agent_id = agent.id;
     }
     write(arg, &req)
@@ -803,7 +809,7 @@ fn sensitive(asm: &Asm, arg: UserPtr) -> Result {
             let mut r = Record::new(Kind::SensitiveSet, req.op, 0)
                 .result(result.map(|_| ()));
             r.bytes(text_of(&req.path));
-            asm.audit.append(r, None);
+            asm.audit.append_request(r, None);
             req.count = result?;
             write(arg, &req)
         }

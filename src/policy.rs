@@ -15,7 +15,7 @@ use kernel::prelude::*;
 use kernel::sync::SpinLock;
 
 use crate::agent::Agent;
-use crate::audit::{Kind, Record};
+use crate::audit::{Kind, Record, Source};
 use crate::faults::{self, Action, FaultKind, FaultRecord};
 use crate::ffi;
 use crate::syscalls::{self, Call};
@@ -537,7 +537,9 @@ pub(crate) fn opened(asm: &Asm, agent: &Agent, open: &Opened<'_>, own_pid: impl 
         agent.policy.record.sensitive.fetch_add(1, Relaxed);
         let mut r = Record::new(Kind::Sensitive, write as u32, agent.id);
         r.bytes(path);
-        asm.audit.append(r, Some(agent));
+        // Counted always; audited at the agent's rate (a loop of opens
+        // cannot push other entries out).
+        let _ = asm.audit.append_from(r, Some(agent), Some(Source::Agent(agent.id)));
     }
     if !allowed {
         let mut detail = Record::new(Kind::Violation, 0, 0);

@@ -250,7 +250,8 @@ pub(crate) struct AuditRead {
     pub(crate) first_seq: u64,
     pub(crate) next_seq: u64,
     pub(crate) dropped: u64,
-    pub(crate) reserved: [u64; 2],
+    pub(crate) suppressed: u64,
+    pub(crate) reserved: [u64; 1],
 }
 
 /// `struct asm_compliance`.

@@ -835,6 +835,16 @@ pub const ASM_AUDIT_DETAIL_LEN: usize = 192;
 pub const ASM_AUDIT_HASH_LEN: usize = 32;
 /// `ASM_AUDIT_ENTRIES`: the entries the kernel keeps.
 pub const ASM_AUDIT_ENTRIES: usize = 256;
+/// `ASM_AUDIT_LIMIT_BURST`: entries one source (a user's refusals, an
+/// agent's own reports) may add per [`ASM_AUDIT_LIMIT_WINDOW_S`].
+pub const ASM_AUDIT_LIMIT_BURST: u32 = 16;
+/// `ASM_AUDIT_LIMIT_WINDOW_S`: the rate limit's window, in seconds.
+pub const ASM_AUDIT_LIMIT_WINDOW_S: u32 = 60;
+/// `ASM_AUDIT_SUPPRESSED`: the `audit_seq` of an entry the limit kept out.
+pub const ASM_AUDIT_SUPPRESSED: u64 = !0;
+/// `ASM_UNREGISTER_RECLAIMED`: the op of an unregister entry made when the
+/// module reclaimed an unprivileged user's ended agent.
+pub const ASM_UNREGISTER_RECLAIMED: u32 = 1;
 
 /// `enum asm_compliance_status`: score >= 900.
 pub const ASM_COMPLIANT: u32 = 1;
@@ -1063,8 +1073,10 @@ pub struct AsmAuditRead {
     pub next_seq: u64,
     /// Out: entries overwritten before anyone could keep them.
     pub dropped: u64,
+    /// Out: entries the rate limits kept out of the trail.
+    pub suppressed: u64,
     /// Must be 0.
-    pub reserved: [u64; 2],
+    pub reserved: [u64; 1],
 }
 
 const _: () = assert!(size_of::<AsmAuditRead>() == 72);
@@ -1084,7 +1096,8 @@ impl AsmAuditRead {
             first_seq: 0,
             next_seq: 0,
             dropped: 0,
-            reserved: [0; 2],
+            suppressed: 0,
+            reserved: [0; 1],
         }
     }
 }

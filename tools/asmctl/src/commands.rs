@@ -518,11 +518,11 @@ fn read_trail(
     let mut entries: Vec<AsmAuditEntry> = Vec::new();
     let mut next = from;
     let mut first_seq = None;
-    let (mut next_seq, mut dropped) = (0, 0);
+    let (mut next_seq, mut dropped, mut suppressed) = (0, 0, 0);
     for _ in 0..AUDIT_MAX_CALLS {
         let (reply, batch) = read(next).map_err(|e| Op::Audit.fail(e))?;
         first_seq.get_or_insert(reply.first_seq);
-        (next_seq, dropped) = (reply.next_seq, reply.dropped);
+        (next_seq, dropped, suppressed) = (reply.next_seq, reply.dropped, reply.suppressed);
         let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
             break;
         };
@@ -546,6 +546,7 @@ fn read_trail(
         first_seq: first_seq.unwrap_or(0),
         next_seq,
         dropped,
+        suppressed,
         entries,
     })
 }

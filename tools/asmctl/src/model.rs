@@ -632,6 +632,8 @@ pub struct AuditTrail {
     pub next_seq: u64,
     /// Entries overwritten before anyone could keep them.
     pub dropped: u64,
+    /// Entries the kernel's rate limits kept out of the trail.
+    pub suppressed: u64,
     /// The entries read, oldest first.
     pub entries: Vec<AsmAuditEntry>,
 }
@@ -778,6 +780,7 @@ pub struct AuditView {
     pub first_seq: u64,
     pub next_seq: u64,
     pub dropped: u64,
+    pub suppressed: u64,
     pub entries: Vec<AuditRecord>,
 }
 
@@ -787,6 +790,7 @@ impl From<&AuditTrail> for AuditView {
             first_seq: t.first_seq,
             next_seq: t.next_seq,
             dropped: t.dropped,
+            suppressed: t.suppressed,
             entries: t.entries.iter().map(AuditRecord::from).collect(),
         }
     }
@@ -1202,6 +1206,7 @@ pub mod tests {
             first_seq: 0,
             next_seq: 2,
             dropped: 0,
+            suppressed: 0,
             entries: trail(2),
         };
         let doc = serde_json::to_value(AuditView::from(&t)).unwrap();

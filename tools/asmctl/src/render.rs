@@ -960,8 +960,8 @@ pub fn audit(t: &AuditTrail, utc_offset: &dyn Fn(i64) -> i64) -> String {
     };
     let _ = writeln!(
         out,
-        ", next seq {}, dropped: {} (overflow)",
-        t.next_seq, t.dropped
+        ", next seq {}, dropped: {} (overflow), suppressed: {} (rate limit)",
+        t.next_seq, t.dropped, t.suppressed
     );
     if t.entries.is_empty() {
         out.push_str("  (no entries)\n");
@@ -1973,6 +1973,7 @@ Agent ID: 101
             first_seq: 0,
             next_seq: 9,
             dropped: 0,
+            suppressed: 0,
             entries: vec![
                 audit_entry(
                     0,
@@ -2012,7 +2013,7 @@ Agent ID: 101
         assert_eq!(
             audit(&trail, &|_| 3600),
             "\
-Audit trail: seq 0..8 kept, next seq 9, dropped: 0 (overflow)
+Audit trail: seq 0..8 kept, next seq 9, dropped: 0 (overflow), suppressed: 0 (rate limit)
 SEQ  TIME                 KIND          AGENT  UID/PID  OP/RESULT             OLD->NEW                      DETAIL
   0  2025-11-26 14:26:34  register        100  0/4242   -/ok                  risk Limited                  fs_monitor
   1  2025-11-26 14:26:35  patch           100  0/4242   add_capability/ok     FsBasic -> FsBasic,NetClient  -
@@ -2033,20 +2034,22 @@ SEQ  TIME                 KIND          AGENT  UID/PID  OP/RESULT             OL
             first_seq: 0,
             next_seq: 0,
             dropped: 0,
+            suppressed: 0,
             entries: Vec::new(),
         };
         assert_eq!(
             audit(&empty, &|_| 0),
-            "Audit trail: no entries kept, next seq 0, dropped: 0 (overflow)\n  (no entries)\n"
+            "Audit trail: no entries kept, next seq 0, dropped: 0 (overflow), suppressed: 0 (rate limit)\n  (no entries)\n"
         );
         let overflowed = AuditTrail {
             first_seq: 44,
             next_seq: 300,
             dropped: 44,
+            suppressed: 0,
             entries: Vec::new(),
         };
         assert!(audit(&overflowed, &|_| 0)
-            .starts_with("Audit trail: seq 44..299 kept, next seq 300, dropped: 44 (overflow)\n"));
+            .starts_with("Audit trail: seq 44..299 kept, next seq 300, dropped: 44 (overflow), suppressed: 0 (rate limit)\n"));
     }
 
     #[test]

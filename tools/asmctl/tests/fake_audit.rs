@@ -349,7 +349,7 @@ fn audit_trail_listed_exported_and_verified() {
     assert_eq!(
         asmctl(lib, &["audit"], &env),
         ok("\
-Audit trail: seq 40..42 kept, next seq 43, dropped: 40 (overflow)
+Audit trail: seq 40..42 kept, next seq 43, dropped: 40 (overflow), suppressed: 0 (rate limit)
 SEQ  TIME                 KIND      AGENT  UID/PID  OP/RESULT    OLD->NEW         DETAIL
  40  2025-11-26 13:27:14  register    100  0/4242   -/ok         risk Limited     fs_monitor
  41  2025-11-26 13:27:15  patch       100  0/4242   set_risk/ok  Limited -> High  -
