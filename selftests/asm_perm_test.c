@@ -6,15 +6,18 @@
  * forks children that drop to uid/gid 65534 (65533 for "another user"),
  * open /dev/asm themselves and report the errno of each request:
  *
- *   - registering another process or a cgroup, or granting ASM_CAP_ADMIN,
- *     needs CAP_SYS_ADMIN: EPERM without it;
- *   - registering oneself needs nothing; the agent's owner is the caller's
- *     euid, and that user (any of its processes) may unregister it;
- *   - another user may not (EPERM); root may unregister any agent;
- *   - reading (LIST, GET_INFO, JSON, /proc/agentsys/status) needs nothing.
+ *   - registering another process or a cgroup, granting ASM_CAP_ADMIN or
+ *     choosing an id needs CAP_SYS_ADMIN: EPERM without it;
+ *   - registering oneself with an allocated id needs nothing; the agent's
+ *     owner is the caller's euid;
+ *   - neither the agent nor another process of its user may unregister it
+ *     while it runs (EPERM); its user may once its processes are gone;
+ *     another user never; root may unregister any agent;
+ *   - reading (LIST, GET_INFO, JSON, /proc/agentsys/status) needs nothing,
+ *     and shows a user only their own agents: root's are ESRCH to them.
  *
  * Agent ids: 5100 (root's, a sleeping child registered by pid), 5101 to 5103
- * (must never exist), 5200 to 5202 (registered by uid 65534).
+ * (must never exist); uid 65534's agents get allocated ids.
  */
 #define _GNU_SOURCE
 #include <grp.h>
@@ -31,9 +34,6 @@
 #define ID_NEVER	5101
 #define ID_NEVER_CG	5102
 #define ID_NEVER_ADM	5103
-#define ID_USER		5200
-#define ID_USER2	5201
-#define ID_USER3	5202
 
 #define CGROUP_ROOT	"/sys/fs/cgroup"
 #define CGROUP_DIR	CGROUP_ROOT "/asm-perm-test"
@@ -145,14 +145,16 @@ static void reg_cgroup(int wfd, void *arg)
 static void reg_self_admin(int wfd, void *arg)
 {
 	int fd = child_open_as(wfd, NOBODY);
+	__u32 id = 0;
 
 	(void)arg;
 	child_report(wfd, call_errno(asm_register_self(fd, ID_NEVER_ADM,
 						       ASM_CAP_FS_BASIC | ASM_CAP_ADMIN,
 						       "perm-admin", NULL)));
-	/* Not an agent now: a plain request is not EBUSY (it is undone below). */
-	child_report(wfd, call_errno(asm_register_self(fd, ID_NEVER_ADM, ASM_CAP_FS_BASIC,
-						       "perm-admin", NULL)));
+	/* Not an agent now: a plain request (allocated id) is not EBUSY. */
+	child_report(wfd, call_errno(asm_register_self(fd, 0, ASM_CAP_FS_BASIC,
+						       "perm-admin", &id)));
+	child_report(wfd, (int)id);
 }
 
 /* Run @fn as uid 65534 and expect EPERM for its (first) request. */
@@ -188,7 +190,7 @@ static void expect_absent(__u32 id)
 
 static void test_needs_sys_admin(void)
 {
-	int r[3], status;
+	int r[4], status;
 
 	ktap_case_start();
 	expect_eperm(reg_root_pid, 2, "ASM_TARGET_PID of a root process");
@@ -211,7 +213,7 @@ static void test_needs_sys_admin(void)
 	}
 
 	ktap_case_start();
-	if (run_child(reg_self_admin, NULL, r, 3, &status)) {
+	if (run_child(reg_self_admin, NULL, r, 4, &status)) {
 		ktap_fail_msg("child did not report");
 	} else {
 		ktap_expect(r[0] == 0, "open: %s", errname(r[0]));
@@ -219,9 +221,13 @@ static void test_needs_sys_admin(void)
 			    errname(r[1]));
 		ktap_expect(r[2] == 0, "then self without Admin: expected success, got %s",
 			    errname(r[2]));
+		ktap_expect(r[3] >= ASM_ID_ALLOC_MIN, "allocated id %d below %d", r[3],
+			    ASM_ID_ALLOC_MIN);
+		if (r[3] > 0)
+			asm_unregister(asm_fd, r[3]);
 	}
 	expect_child_status(status);
-	asm_unregister(asm_fd, ID_NEVER_ADM);
+	expect_absent(ID_NEVER_ADM);
 	ktap_case_end("uid 65534: self-registration with ASM_CAP_ADMIN -> EPERM");
 }
 
@@ -264,70 +270,105 @@ static void test_unregister_root_agent(void)
 	ktap_case_end("uid 65534: UNREGISTER of root's agent -> EPERM, agent still there");
 }
 
-/* Reads need no privilege. */
+/* Reads need no privilege, and show another user nothing of root's agent. */
 static void reads_as_nobody(int wfd, void *arg)
 {
 	int fd = child_open_as(wfd, NOBODY), pfd;
 	struct asm_agent_info info;
-	__u32 ids[64], count = 0;
-	char buf[256];
+	__u32 ids[64], count = 99;
+	static char buf[1 << 16];
+	char id[16];
+	ssize_t n, got = 0;
 
 	(void)arg;
+	snprintf(id, sizeof(id), "%d", ID_ROOT);
 	child_report(wfd, call_errno(asm_list(fd, ids, 64, &count)));
-	child_report(wfd, count >= 1 && ids[0] == ID_ROOT);
-	child_report(wfd, call_errno(asm_get_info(fd, ID_ROOT, &info)));
-	child_report(wfd, info.agent_id == ID_ROOT && info.pid == root_agent);
+	child_report(wfd, count == 0);
+	child_report(wfd, asm_get_info(fd, ID_ROOT, &info) ? errno : 0);
 	child_report(wfd, asm_get_json(fd, ASM_IOC_GET_TELEMETRY_JSON, 0, jbuf,
 				       sizeof(jbuf) - 1) < 0 ? errno : 0);
+	child_report(wfd, strstr(jbuf, id) == NULL);
 	child_report(wfd, asm_get_json(fd, ASM_IOC_GET_AGENT_INFO_JSON, ID_ROOT, jbuf,
 				       sizeof(jbuf) - 1) < 0 ? errno : 0);
 	pfd = open("/proc/agentsys/status", O_RDONLY | O_CLOEXEC);
-	child_report(wfd, pfd < 0 ? errno : read(pfd, buf, sizeof(buf)) > 0 ? 0 : EIO);
+	if (pfd >= 0) {
+		while ((n = read(pfd, buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += n;
+		buf[got] = 0;
+		close(pfd);
+	}
+	child_report(wfd, pfd < 0 ? errno : got > 0 ? 0 : EIO);
+	child_report(wfd, strstr(buf, "Per-Agent Metrics") && !strstr(buf, id));
 }
 
 static void test_reads(void)
 {
-	static const char *const what[] = {
-		"LIST", "LIST holds root's agent first", "GET_INFO", "GET_INFO shows root's agent",
-		"GET_TELEMETRY_JSON", "GET_AGENT_INFO_JSON", "read /proc/agentsys/status",
-	};
-	int r[8], status, i;
+	int r[9], status;
 
 	ktap_case_start();
-	if (run_child(reads_as_nobody, NULL, r, 8, &status)) {
+	if (run_child(reads_as_nobody, NULL, r, 9, &status)) {
 		expect_child_status(status);
 		ktap_fail_msg("child did not report");
 	} else {
 		ktap_expect(r[0] == 0, "open: %s", errname(r[0]));
-		for (i = 1; i < 8; i++) {
-			if (i == 2 || i == 4)	/* booleans */
-				ktap_expect(r[i] == 1, "%s: no", what[i - 1]);
-			else
-				ktap_expect(r[i] == 0, "%s: %s", what[i - 1], errname(r[i]));
-		}
+		ktap_expect(r[1] == 0, "LIST: %s", errname(r[1]));
+		ktap_expect(r[2] == 1, "LIST shows root's agent to uid %d", NOBODY);
+		ktap_expect(r[3] == ESRCH, "GET_INFO of root's agent: expected ESRCH, got %s",
+			    errname(r[3]));
+		ktap_expect(r[4] == 0, "GET_TELEMETRY_JSON: %s", errname(r[4]));
+		ktap_expect(r[5] == 1, "the telemetry JSON names root's agent %d", ID_ROOT);
+		ktap_expect(r[6] == ESRCH, "GET_AGENT_INFO_JSON of root's agent: expected ESRCH, got %s",
+			    errname(r[6]));
+		ktap_expect(r[7] == 0, "read /proc/agentsys/status: %s", errname(r[7]));
+		ktap_expect(r[8] == 1, "/proc/agentsys/status shows root's agent %d", ID_ROOT);
 	}
-	ktap_case_end("uid 65534: LIST, GET_INFO, both JSON documents and /proc need no privilege");
+	ktap_case_end("uid 65534: reads need no privilege and do not show root's agent");
 }
 
 /*
- * The self-registered user agent: the kid registers itself, reports, waits
- * for go, then tries to unregister its own agent (an agent cannot end its
- * own supervision) and reports again.
+ * The self-registered user agent: the kid registers itself (allocated id),
+ * reports, waits for go, then tries to unregister its own agent (an agent
+ * cannot end its own supervision) and reports again; then waits to exit.
  */
 static void user_agent_kid(int wfd, int cmd_rfd, void *arg)
 {
 	struct asm_agent_info info;
 	int fd = child_open_as(wfd, NOBODY);
+	__u32 id = 0;
 
 	(void)arg;
-	child_report(wfd, call_errno(asm_register_self(fd, ID_USER,
+	child_report(wfd, call_errno(asm_register_self(fd, 0,
 						       ASM_CAP_FS_BASIC | ASM_CAP_NET_CLIENT,
-						       "perm-user", NULL)));
-	child_report(wfd, asm_get_info(fd, ID_USER, &info) ? -errno : (int)info.owner_uid);
+						       "perm-user", &id)));
+	child_report(wfd, (int)id);
+	child_report(wfd, asm_get_info(fd, id, &info) ? -errno : (int)info.owner_uid);
 	if (kid_wait_go(cmd_rfd))
 		return;
-	child_report(wfd, call_errno(asm_unregister(fd, ID_USER)));
-	child_report(wfd, asm_get_info(fd, ID_USER, &info) ? errno : 0);
+	child_report(wfd, call_errno(asm_unregister(fd, id)));
+	child_report(wfd, asm_get_info(fd, id, &info) ? errno : 0);
+	kid_wait_go(cmd_rfd);
+}
+
+/* GET_INFO of @id as @uid in a child; returns the errno (0 on success). */
+static void info_as(int wfd, void *arg)
+{
+	const __u32 *a = arg;	/* { uid, id } */
+	struct asm_agent_info info;
+	int fd = child_open_as(wfd, a[0]);
+
+	child_report(wfd, call_errno(asm_get_info(fd, a[1], &info)));
+}
+
+static int get_info_as(uid_t uid, __u32 id)
+{
+	__u32 a[2] = { uid, id };
+	int r[2], status;
+
+	if (run_child(info_as, a, r, 2, &status)) {
+		expect_child_status(status);
+		return KID_NO_RESULT;
+	}
+	return r[1];
 }
 
 static void test_user_agent(void)
@@ -335,6 +376,7 @@ static void test_user_agent(void)
 	struct asm_agent_info info;
 	struct kid k;
 	int r0, r1, e;
+	__u32 id;
 
 	kid_start(&k, user_agent_kid, NULL);
 
@@ -342,24 +384,29 @@ static void test_user_agent(void)
 	r0 = kid_result(&k);
 	ktap_expect(r0 == 0, "open: %s", errname(r0));
 	r0 = kid_result(&k);
+	id = kid_result(&k);
 	r1 = kid_result(&k);
 	ktap_expect(r0 == 0, "self-registration as uid %d: %s", NOBODY, errname(r0));
+	ktap_expect(id >= ASM_ID_ALLOC_MIN, "allocated id %u below %d", id, ASM_ID_ALLOC_MIN);
 	ktap_expect(r1 == NOBODY, "owner_uid seen by the user: expected %d, got %d", NOBODY, r1);
-	if (ktap_expect_ok(asm_get_info(asm_fd, ID_USER, &info), "GET_INFO as root")) {
+	if (ktap_expect_ok(asm_get_info(asm_fd, id, &info), "GET_INFO as root")) {
 		ktap_expect_u64(info.owner_uid, NOBODY, "owner_uid seen by root");
 		ktap_expect_u64(info.pid, k.pid, "pid");
 		ktap_expect_u64(info.capabilities, ASM_CAP_FS_BASIC | ASM_CAP_NET_CLIENT,
 				"capabilities");
 	}
-	ktap_case_end("uid 65534: self-registration without Admin -> 0, owner_uid 65534");
+	ktap_case_end("uid 65534: self-registration without Admin -> 0, allocated id, owner_uid 65534");
 
 	ktap_case_start();
-	e = unregister_as(OTHER_USER, ID_USER);
+	e = unregister_as(OTHER_USER, id);
 	ktap_expect(e == EPERM, "UNREGISTER as uid %d: expected EPERM, got %s", OTHER_USER,
 		    errname(e));
-	if (ktap_expect_ok(asm_get_info(asm_fd, ID_USER, &info), "GET_INFO after"))
+	e = get_info_as(OTHER_USER, id);
+	ktap_expect(e == ESRCH, "GET_INFO as uid %d: expected ESRCH, got %s", OTHER_USER,
+		    errname(e));
+	if (ktap_expect_ok(asm_get_info(asm_fd, id, &info), "GET_INFO after"))
 		ktap_expect_u64(info.pid, k.pid, "pid after");
-	ktap_case_end("uid 65533: UNREGISTER of uid 65534's agent -> EPERM");
+	ktap_case_end("uid 65533: UNREGISTER of uid 65534's agent -> EPERM, GET_INFO -> ESRCH");
 
 	ktap_case_start();
 	kid_go(&k);
@@ -368,51 +415,66 @@ static void test_user_agent(void)
 	ktap_expect(r0 == EPERM, "UNREGISTER by the agent itself: expected EPERM, got %s",
 		    errname(r0));
 	ktap_expect(r1 == 0, "GET_INFO after: expected the agent, got %s", errname(r1));
+	e = unregister_as(NOBODY, id);
+	ktap_expect(e == EPERM,
+		    "UNREGISTER by another process of its user while it runs: expected EPERM, got %s",
+		    errname(e));
+	kid_go(&k);
 	expect_child_status(kid_finish(&k));
-	e = unregister_as(NOBODY, ID_USER);
-	ktap_expect(e == 0, "UNREGISTER by its owner from another process: %s", errname(e));
-	ktap_case_end("uid 65534: its agent cannot unregister itself (EPERM), its owner can");
+	e = unregister_as(NOBODY, id);
+	ktap_expect(e == 0, "UNREGISTER by its owner once it ended: %s", errname(e));
+	ktap_case_end("uid 65534: neither the agent nor its user unregister it while it runs (EPERM); its user can once it ended");
 }
 
-/* A uid-65534 child that registers itself as @arg and exits. */
+/* A uid-65534 child that registers itself and exits; reports its id. */
 static void self_then_exit(int wfd, void *arg)
 {
 	int fd = child_open_as(wfd, NOBODY);
+	__u32 id = 0;
 
-	child_report(wfd, call_errno(asm_register_self(fd, *(__u32 *)arg, ASM_CAP_FS_BASIC,
-						       "perm-gone", NULL)));
+	(void)arg;
+	child_report(wfd, call_errno(asm_register_self(fd, 0, ASM_CAP_FS_BASIC,
+						       "perm-gone", &id)));
+	child_report(wfd, (int)id);
 }
 
-static int user_agent_gone(__u32 id)
+/* The id of an ended agent of uid 65534, 0 if it could not be made. */
+static __u32 user_agent_gone(void)
 {
-	int r[2] = { KID_NO_RESULT, KID_NO_RESULT }, status;
+	int r[3] = { KID_NO_RESULT, KID_NO_RESULT, KID_NO_RESULT }, status;
 
-	if (run_child(self_then_exit, &id, r, 2, &status)) {
+	if (run_child(self_then_exit, NULL, r, 3, &status)) {
 		expect_child_status(status);
-		return ktap_fail_msg("child registering %u did not report", id);
+		ktap_fail_msg("child registering itself did not report");
+		return 0;
 	}
 	ktap_expect(r[0] == 0, "open: %s", errname(r[0]));
-	return ktap_expect(r[1] == 0, "self-registration as %u: %s", id, errname(r[1]));
+	if (!ktap_expect(r[1] == 0, "self-registration: %s", errname(r[1])))
+		return 0;
+	return r[2];
 }
 
 static void test_unregister_by_others(void)
 {
 	struct asm_agent_info info;
+	__u32 id;
 	int e;
 
 	ktap_case_start();
-	if (user_agent_gone(ID_USER2)) {
-		e = unregister_as(NOBODY, ID_USER2);
-		ktap_expect(e == 0, "UNREGISTER by another process of uid %d: %s", NOBODY,
-			    errname(e));
-		ktap_expect_err(asm_get_info(asm_fd, ID_USER2, &info), ESRCH, "GET_INFO after");
+	id = user_agent_gone();
+	if (id) {
+		e = unregister_as(NOBODY, id);
+		ktap_expect(e == 0, "UNREGISTER of its ended agent by another process of uid %d: %s",
+			    NOBODY, errname(e));
+		ktap_expect_err(asm_get_info(asm_fd, id, &info), ESRCH, "GET_INFO after");
 	}
-	ktap_case_end("uid 65534: UNREGISTER of an agent it registered from another process -> 0");
+	ktap_case_end("uid 65534: UNREGISTER of its ended agent from another process -> 0");
 
 	ktap_case_start();
-	if (user_agent_gone(ID_USER3)) {
-		ktap_expect_ok(asm_unregister(asm_fd, ID_USER3), "root: UNREGISTER uid 65534's agent");
-		ktap_expect_err(asm_get_info(asm_fd, ID_USER3, &info), ESRCH, "GET_INFO after");
+	id = user_agent_gone();
+	if (id) {
+		ktap_expect_ok(asm_unregister(asm_fd, id), "root: UNREGISTER uid 65534's agent");
+		ktap_expect_err(asm_get_info(asm_fd, id, &info), ESRCH, "GET_INFO after");
 	}
 	ktap_expect_ok(asm_unregister(asm_fd, ID_ROOT), "root: UNREGISTER its own agent");
 	ktap_expect_err(asm_get_info(asm_fd, ID_ROOT, &info), ESRCH, "GET_INFO of root's after");

@@ -1,0 +1,878 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * asm_bypass_test - attacks on supervision itself (KTAP).
+ *
+ * Each case performs an attack an unprivileged user or an agent would try
+ * against the rules of Documentation/policy.rst ("Threat model") and fails
+ * if the attack works:
+ *
+ *   identity   chosen ids and restart budgets are root's; a user's agents
+ *              are limited (max_agents_per_uid) and reclaimed once ended;
+ *   opens      O_TRUNC and O_CREAT opens are writes; a chroot or a bind
+ *              mount in a new mount namespace does not rename a file into
+ *              the scope; other processes' /proc entries are not in the
+ *              always-readable set;
+ *   membership a clone3(CLONE_INTO_CGROUP) child and a self-registered
+ *              process moved into a cgroup agent's cgroup belong to the
+ *              cgroup agent;
+ *   visibility the events multicast group needs CAP_NET_ADMIN, and
+ *              /proc/agentsys/compliance shows a user only their agents;
+ *   floods     refusals of one user and an agent's own reports cannot push
+ *              entries out of the audit trail.
+ *
+ * Runs as root on a freshly loaded asm.ko; attackers are forked children,
+ * as root or uid 65534.  Agent ids are allocated; files live under
+ * /tmp/asm-bypass; cgroup /sys/fs/cgroup/asm-bypass.
+ */
+#define _GNU_SOURCE
+#include <grp.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+
+#include "asm_util.h"
+
+#define NOBODY		65534
+#define DIR		"/tmp/asm-bypass"
+#define WS		DIR "/ws"		/* the agents' scope */
+#define OUTSIDE		DIR "/outside"		/* outside every scope */
+#define JAIL		DIR "/jail"		/* holds a fake copy of WS */
+#define VICTIM		"/etc/asm-bypass-victim"
+#define CREATED		"/etc/asm-bypass-created"
+#define CGROUP_ROOT	"/sys/fs/cgroup"
+#define CGROUP_DIR	CGROUP_ROOT "/asm-bypass"
+#define PARAMS		"/sys/module/asm/parameters/"
+
+#define NR_CASES	15
+
+/* --- small helpers ------------------------------------------------------- */
+
+static void drop_to(uid_t uid)
+{
+	if (setgroups(0, NULL) || setgid(uid) || setuid(uid) || geteuid() != uid)
+		_exit(121);
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -EIO;
+}
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n, got = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (got < (ssize_t)len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += n;
+	buf[got] = 0;
+	close(fd);
+	return 0;
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : st.st_size;
+}
+
+static int killed_by_sigkill(int status)
+{
+	return ktap_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+			   "expected death by SIGKILL, status 0x%x", status);
+}
+
+static void reg_self(struct asm_register *r, __u64 caps, const char *scope)
+{
+	reg_init(r, 0, ASM_TARGET_SELF, 0, "bypass");
+	r->capabilities = caps;
+	snprintf(r->scope, sizeof(r->scope), "%s", scope ? scope : "");
+}
+
+static struct asm_audit_entry trail[ASM_AUDIT_ENTRIES];
+
+/* Reads the whole trail kept; returns the entries, -1 on error. */
+static int read_trail(struct asm_audit_read *out)
+{
+	struct asm_audit_read r;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.version = ASM_ABI_VERSION;
+	r.entries = (__u64)(uintptr_t)trail;
+	r.capacity = ASM_AUDIT_ENTRIES;
+	if (ioctl(asm_fd, ASM_IOC_GET_AUDIT, &r)) {
+		ktap_msg("GET_AUDIT: %s", strerror(errno));
+		return -1;
+	}
+	if (out)
+		*out = r;
+	return r.count;
+}
+
+/* The newest entry of @kind about @id, NULL if none. */
+static const struct asm_audit_entry *last_entry(__u32 kind, __u32 id)
+{
+	int n = read_trail(NULL), i;
+
+	for (i = n - 1; i >= 0; i--)
+		if (trail[i].kind == kind && trail[i].agent_id == id)
+			return &trail[i];
+	return NULL;
+}
+
+/*
+ * An attacker: a child that becomes @uid (0: stays root), registers itself
+ * as an agent with @caps and @scope (allocated id, reported first), then
+ * runs @fn, which reports its results.  Returns the child's wait status;
+ * *id gets the agent id (0 if the registration failed) and res[] the
+ * results (KID_NO_RESULT where none came).
+ */
+struct attack {
+	uid_t uid;
+	__u64 caps;
+	const char *scope;
+	void (*fn)(int wfd, const void *arg);
+	const void *arg;
+};
+
+static void attacker(int wfd, void *arg)
+{
+	const struct attack *a = arg;
+	struct asm_register r;
+	int fd;
+
+	if (a->uid)
+		drop_to(a->uid);
+	fd = asm_open();
+	reg_self(&r, a->caps, a->scope);
+	if (fd < 0 || ioctl(fd, ASM_IOC_REGISTER, &r)) {
+		child_report(wfd, -errno);
+		_exit(122);
+	}
+	close(fd);
+	child_report(wfd, (int)r.agent_id);
+	a->fn(wfd, a->arg);
+}
+
+static int run_attack(const struct attack *a, __u32 *id, int *res, int nres)
+{
+	int all[9], status, i;
+
+	for (i = 0; i < 9; i++)
+		all[i] = KID_NO_RESULT;
+	run_child(attacker, (void *)a, all, nres + 1, &status);
+	*id = all[0] > 0 ? (__u32)all[0] : 0;
+	if (!*id)
+		ktap_fail_msg("the attacker could not register: %s", errname(-all[0]));
+	for (i = 0; i < nres; i++)
+		res[i] = all[i + 1];
+	return status;
+}
+
+/* A child that stays alive until killed; registers nothing. */
+static pid_t idle_child(void)
+{
+	return sleeper_start();
+}
+
+/* --- identity -------------------------------------------------------------- */
+
+static void reg_chosen(int wfd, void *arg)
+{
+	struct asm_register r;
+	int fd;
+
+	(void)arg;
+	drop_to(NOBODY);
+	fd = asm_open();
+	reg_init(&r, 710, ASM_TARGET_SELF, 0, "squat-spec");	/* an asmd spec id */
+	child_report(wfd, call_errno(ioctl(fd, ASM_IOC_REGISTER, &r)));
+	reg_init(&r, 5700, ASM_TARGET_SELF, 0, "squat-range");	/* in the allocated range */
+	child_report(wfd, call_errno(ioctl(fd, ASM_IOC_REGISTER, &r)));
+	reg_init(&r, 0, ASM_TARGET_SELF, 0, "restart-me");
+	r.auto_restart = 3;
+	child_report(wfd, call_errno(ioctl(fd, ASM_IOC_REGISTER, &r)));
+}
+
+/* 1: a user cannot take an id (asmd's or another) nor a restart budget. */
+static void test_chosen_ids(void)
+{
+	struct asm_agent_info info;
+	int r[3], status;
+	pid_t p;
+
+	ktap_case_start();
+	if (run_child(reg_chosen, NULL, r, 3, &status)) {
+		ktap_fail_msg("child did not report (status 0x%x)", status);
+	} else {
+		ktap_expect(r[0] == EPERM, "uid %d REGISTER id 710: expected EPERM, got %s",
+			    NOBODY, errname(r[0]));
+		ktap_expect(r[1] == EPERM, "uid %d REGISTER id 5700: expected EPERM, got %s",
+			    NOBODY, errname(r[1]));
+		ktap_expect(r[2] == EPERM, "uid %d REGISTER auto_restart 3: expected EPERM, got %s",
+			    NOBODY, errname(r[2]));
+	}
+	ktap_expect_err(asm_get_info(asm_fd, 710, &info), ESRCH, "GET_INFO 710");
+	/* Root's registration of that id is untouched by the attempt. */
+	p = idle_child();
+	ktap_expect_ok(asm_register_pid(asm_fd, 710, p, "root-spec", NULL), "root REGISTER 710");
+	asm_unregister(asm_fd, 710);
+	sleeper_stop(p);
+	ktap_case_end("uid 65534: chosen ids and restart budgets -> EPERM; root's id 710 stays free");
+}
+
+/* Registers itself as uid 65534, reports, stays until the pipe closes. */
+static void user_agent(int wfd, int cmd_rfd, void *arg)
+{
+	struct asm_register r;
+	int fd;
+
+	(void)arg;
+	drop_to(NOBODY);
+	fd = asm_open();
+	reg_self(&r, ASM_CAP_FS_BASIC, NULL);
+	child_report(wfd, ioctl(fd, ASM_IOC_REGISTER, &r) ? -errno : (int)r.agent_id);
+	kid_wait_go(cmd_rfd);
+}
+
+/* 2: a user's agents are limited; root's registrations still work. */
+static void test_per_uid_limit(void)
+{
+	struct kid k[4];
+	int r[4], i;
+	pid_t p;
+	__u32 id;
+
+	ktap_case_start();
+	if (!ktap_expect_ok(write_file(PARAMS "max_agents_per_uid", "3"),
+			    "set max_agents_per_uid")) {
+		ktap_case_end("per-uid limit");
+		return;
+	}
+	for (i = 0; i < 4; i++) {
+		kid_start(&k[i], user_agent, NULL);
+		r[i] = kid_result(&k[i]);
+	}
+	for (i = 0; i < 3; i++)
+		ktap_expect(r[i] > 0, "agent %d of uid %d: %s", i + 1, NOBODY, errname(-r[i]));
+	ktap_expect(r[3] == -EDQUOT, "4th agent of uid %d: expected EDQUOT, got %s", NOBODY,
+		    r[3] < 0 ? errname(-r[3]) : "success");
+	p = idle_child();
+	ktap_expect_ok(asm_register_pid(asm_fd, 0, p, "root-after", &id),
+		       "root REGISTER with the user at its limit");
+	asm_unregister(asm_fd, id);
+	sleeper_stop(p);
+	for (i = 0; i < 4; i++) {
+		kid_finish(&k[i]);
+		if (r[i] > 0)
+			asm_unregister(asm_fd, r[i]);
+	}
+	write_file(PARAMS "max_agents_per_uid", "64");
+	ktap_case_end("max_agents_per_uid 3: the 4th agent of uid 65534 -> EDQUOT, root unaffected");
+}
+
+static void exit_now(int wfd, const void *arg)
+{
+	(void)wfd;
+	(void)arg;
+}
+
+/* 3: an ended agent of a user is forgotten; root's is kept. */
+static void test_reclaim(void)
+{
+	struct attack user = { NOBODY, ASM_CAP_FS_BASIC, NULL, exit_now, NULL };
+	struct attack root = { 0, ASM_CAP_FS_BASIC, NULL, exit_now, NULL };
+	const struct asm_audit_entry *e;
+	struct asm_agent_info info;
+	__u32 uid_id, root_id;
+	uint64_t deadline;
+	int gone = 0;
+
+	ktap_case_start();
+	write_file(PARAMS "reclaim_ms", "300");
+	run_attack(&user, &uid_id, NULL, 0);
+	run_attack(&root, &root_id, NULL, 0);
+	deadline = now_ns(CLOCK_MONOTONIC) + 5000000000ull;
+	while (uid_id && !gone && now_ns(CLOCK_MONOTONIC) < deadline) {
+		gone = asm_get_info(asm_fd, uid_id, &info) && errno == ESRCH;
+		usleep(100000);
+	}
+	ktap_expect(gone, "uid %d's ended agent %u still registered after 5 s", NOBODY, uid_id);
+	e = last_entry(ASM_AUDIT_UNREGISTER, uid_id);
+	ktap_expect(e && e->op == ASM_UNREGISTER_RECLAIMED, "no reclaim entry in the audit trail");
+	ktap_expect_ok(asm_get_info(asm_fd, root_id, &info), "root's ended agent kept");
+	asm_unregister(asm_fd, root_id);
+	write_file(PARAMS "reclaim_ms", "60000");
+	ktap_case_end("reclaim_ms 300: uid 65534's ended agent is reclaimed and audited, root's kept");
+}
+
+/* --- opens ----------------------------------------------------------------- */
+
+static void open_flags(int wfd, const void *arg)
+{
+	const char *path = arg;
+	int fd;
+
+	/* O_RDONLY, but O_TRUNC (or O_CREAT) changes the file. */
+	fd = open(path, !strcmp(path, VICTIM) ? O_RDONLY | O_TRUNC : O_RDONLY | O_CREAT, 0644);
+	child_report(wfd, fd < 0 ? errno : 0);
+}
+
+/* 4, 5: read-only opens that truncate or create are writes. */
+static void test_open_writes(const char *path, const char *what)
+{
+	struct attack a = { 0, ASM_CAP_FS_BASIC, WS, open_flags, path };
+	const struct asm_audit_entry *e;
+	int r = KID_NO_RESULT, status;
+	__u32 id;
+
+	ktap_case_start();
+	status = run_attack(&a, &id, &r, 1);
+	killed_by_sigkill(status);
+	ktap_expect(r == KID_NO_RESULT, "the agent went on after its open (%s)", errname(r));
+	e = last_entry(ASM_AUDIT_VIOLATION, id);
+	ktap_expect(e && e->op == ASM_VIOLATION_FILE && !strncmp(e->detail, "write ", 6),
+		    "no write violation audited (%s)", e ? e->detail : "none");
+	asm_unregister(asm_fd, id);
+	unlink(CREATED);
+	ktap_case_end("%s", what);
+}
+
+static void chroot_write(int wfd, const void *arg)
+{
+	int fd;
+
+	(void)arg;
+	/* A user namespace gives it CAP_SYS_CHROOT over its own view. */
+	if (unshare(CLONE_NEWUSER) || chroot(JAIL) || chdir("/")) {
+		child_report(wfd, -errno);
+		return;
+	}
+	child_report(wfd, 0);
+	/* The jail's WS is a directory outside the real WS. */
+	fd = open(WS "/stolen", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0 && write(fd, "x", 1) != 1)
+		fd = -1;
+	child_report(wfd, fd < 0 ? errno : 0);
+}
+
+static void bind_write(int wfd, const void *arg)
+{
+	int fd;
+
+	(void)arg;
+	/* Its own mount namespace: OUTSIDE mounted over its scope. */
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) ||
+	    mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount(OUTSIDE, WS, NULL, MS_BIND, NULL)) {
+		child_report(wfd, -errno);
+		return;
+	}
+	child_report(wfd, 0);
+	fd = open(WS "/stolen", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0 && write(fd, "x", 1) != 1)
+		fd = -1;
+	child_report(wfd, fd < 0 ? errno : 0);
+}
+
+/* 6, 7: a rearranged view does not bring an outside file into the scope. */
+static void test_view(void (*fn)(int, const void *), const char *real, const char *what)
+{
+	struct attack a = { NOBODY, ASM_CAP_FS_BASIC, WS, fn, NULL };
+	int r[2] = { KID_NO_RESULT, KID_NO_RESULT }, status;
+	const struct asm_audit_entry *e;
+	__u32 id;
+
+	ktap_case_start();
+	unlink(real);
+	status = run_attack(&a, &id, r, 2);
+	if (r[0] < 0 && r[0] != KID_NO_RESULT) {
+		ktap_fail_msg("setting up the view failed: %s", errname(-r[0]));
+	} else {
+		killed_by_sigkill(status);
+		ktap_expect(r[1] == KID_NO_RESULT, "the open in the rearranged view went on (%s)",
+			    errname(r[1]));
+		ktap_expect(file_size(real) <= 0, "%s got the agent's byte", real);
+		e = last_entry(ASM_AUDIT_VIOLATION, id);
+		ktap_expect(e && e->op == ASM_VIOLATION_FILE, "no file violation audited");
+	}
+	if (id)
+		asm_unregister(asm_fd, id);
+	unlink(real);
+	ktap_case_end("%s", what);
+}
+
+static void proc_reads(int wfd, const void *arg)
+{
+	const pid_t *other = arg;
+	char path[64];
+	int fd;
+
+	fd = open("/proc/self/status", O_RDONLY);
+	child_report(wfd, fd < 0 ? errno : 0);
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)*other);
+	fd = open(path, O_RDONLY);
+	child_report(wfd, fd < 0 ? errno : 0);
+}
+
+/* 8: its own /proc entries are readable, another process's are not. */
+static void test_proc(void)
+{
+	pid_t other = idle_child();
+	struct attack a = { 0, ASM_CAP_FS_BASIC, WS, proc_reads, &other };
+	int r[2] = { KID_NO_RESULT, KID_NO_RESULT }, status;
+	const struct asm_audit_entry *e;
+	char want[64];
+	__u32 id;
+
+	ktap_case_start();
+	status = run_attack(&a, &id, r, 2);
+	ktap_expect(r[0] == 0, "/proc/self/status: %s", errname(r[0]));
+	killed_by_sigkill(status);
+	ktap_expect(r[1] == KID_NO_RESULT, "the agent read /proc/%d/environ and went on",
+		    (int)other);
+	snprintf(want, sizeof(want), "read /proc/%d/environ", (int)other);
+	e = last_entry(ASM_AUDIT_VIOLATION, id);
+	ktap_expect(e && !strcmp(e->detail, want), "audited '%s', expected '%s'",
+		    e ? e->detail : "nothing", want);
+	asm_unregister(asm_fd, id);
+	sleeper_stop(other);
+	ktap_case_end("/proc/self is readable; /proc/<another process>/environ kills the agent");
+}
+
+/* --- membership ------------------------------------------------------------ */
+
+static int have_cgroup;
+
+static void cgroup_setup(void)
+{
+	struct statfs sfs;
+
+	if (statfs(CGROUP_ROOT, &sfs) || (unsigned long)sfs.f_type != 0x63677270)
+		return;
+	if (mkdir(CGROUP_DIR, 0755) && errno != EEXIST)
+		return;
+	have_cgroup = 1;
+}
+
+static __u32 reg_cgroup(void)
+{
+	struct asm_register r;
+	int dfd = open(CGROUP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	reg_init(&r, 0, ASM_TARGET_CGROUP, 0, "bypass-cg");
+	r.cgroup_fd = dfd;
+	if (dfd < 0 || ioctl(asm_fd, ASM_IOC_REGISTER, &r)) {
+		ktap_msg("REGISTER cgroup: %s", strerror(errno));
+		r.agent_id = 0;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	return r.agent_id;
+}
+
+static __u32 nr_processes(__u32 id)
+{
+	struct asm_agent_info info;
+
+	return asm_get_info(asm_fd, id, &info) ? ~0u : info.nr_processes;
+}
+
+/* 9: clone3(CLONE_INTO_CGROUP) from outside puts a member in the agent. */
+static void test_clone_into_cgroup(void)
+{
+	struct clone_args args;
+	__u32 id;
+	int dfd;
+	pid_t pid;
+
+	ktap_case_start();
+	if (!have_cgroup) {
+		ktap_fail_msg("no cgroup v2 hierarchy at " CGROUP_ROOT);
+		ktap_case_end("clone3(CLONE_INTO_CGROUP)");
+		return;
+	}
+	id = reg_cgroup();
+	dfd = open(CGROUP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	memset(&args, 0, sizeof(args));
+	args.flags = CLONE_INTO_CGROUP;
+	args.exit_signal = SIGCHLD;
+	args.cgroup = dfd;
+	fflush(stdout);
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	ktap_expect(pid > 0, "clone3: %s", strerror(errno));
+	usleep(100000);
+	ktap_expect_u64(nr_processes(id), 1, "processes of the cgroup agent");
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	ktap_expect_u64(nr_processes(id), 0, "processes after its exit");
+	close(dfd);
+	asm_unregister(asm_fd, id);
+	ktap_case_end("a clone3(CLONE_INTO_CGROUP) child of a non-member joins the cgroup agent");
+}
+
+/* 10: a self-registered process moved into a cgroup agent leaves its own. */
+static void test_move_into_cgroup(void)
+{
+	struct kid k;
+	char pid[16];
+	__u32 cg, own;
+	int r;
+
+	ktap_case_start();
+	if (!have_cgroup) {
+		ktap_fail_msg("no cgroup v2 hierarchy at " CGROUP_ROOT);
+		ktap_case_end("moved into a cgroup agent");
+		return;
+	}
+	cg = reg_cgroup();
+	kid_start(&k, user_agent, NULL);
+	r = kid_result(&k);
+	own = r > 0 ? r : 0;
+	ktap_expect(own, "self-registration: %s", errname(-r));
+	snprintf(pid, sizeof(pid), "%d", (int)k.pid);
+	ktap_expect_ok(write_file(CGROUP_DIR "/cgroup.procs", pid), "move into the cgroup");
+	ktap_expect_u64(nr_processes(cg), 1, "processes of the cgroup agent");
+	ktap_expect_u64(nr_processes(own), 0, "processes left in its own agent");
+	kid_finish(&k);
+	ktap_expect_u64(nr_processes(cg), 0, "cgroup agent's processes after its exit");
+	asm_unregister(asm_fd, own);
+	asm_unregister(asm_fd, cg);
+	ktap_case_end("a self-registered process moved into a cgroup agent's cgroup becomes its member");
+}
+
+/* --- visibility ------------------------------------------------------------ */
+
+struct nl_req {
+	struct nlmsghdr n;
+	struct genlmsghdr g;
+	char buf[256];
+};
+
+static struct nlattr *nla_next(struct nlattr *a, int *rem)
+{
+	int len = NLA_ALIGN(a->nla_len);
+
+	*rem -= len;
+	return (struct nlattr *)((char *)a + len);
+}
+
+#define nla_for_each(a, head, len, rem)					\
+	for (a = (head), rem = (len); rem >= (int)sizeof(*a) &&		\
+	     a->nla_len >= sizeof(*a) && a->nla_len <= rem;		\
+	     a = nla_next(a, &rem))
+
+static void *nla_data(struct nlattr *a)
+{
+	return (char *)a + NLA_HDRLEN;
+}
+
+/* The events group's id, 0 if it cannot be resolved. */
+static __u32 events_group(int fd)
+{
+	struct nl_req req = { 0 };
+	struct nlattr *a, *g, *ga;
+	int rem, grem, garem;
+	struct nlmsghdr *h;
+	char buf[8192];
+	__u32 group = 0;
+	ssize_t n;
+
+	req.n.nlmsg_type = GENL_ID_CTRL;
+	req.n.nlmsg_flags = NLM_F_REQUEST;
+	req.g.cmd = CTRL_CMD_GETFAMILY;
+	req.g.version = 1;
+	a = (struct nlattr *)req.buf;
+	a->nla_type = CTRL_ATTR_FAMILY_NAME;
+	a->nla_len = NLA_HDRLEN + sizeof(ASM_GENL_NAME);
+	memcpy(nla_data(a), ASM_GENL_NAME, sizeof(ASM_GENL_NAME));
+	req.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN + NLA_ALIGN(a->nla_len));
+	if (send(fd, &req, req.n.nlmsg_len, 0) < 0)
+		return 0;
+	n = recv(fd, buf, sizeof(buf), 0);
+	h = (struct nlmsghdr *)buf;
+	if (n < 0 || !NLMSG_OK(h, n) || h->nlmsg_type == NLMSG_ERROR)
+		return 0;
+	nla_for_each(a, (struct nlattr *)((char *)NLMSG_DATA(h) + GENL_HDRLEN),
+		     (int)(h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)), rem) {
+		if (a->nla_type != CTRL_ATTR_MCAST_GROUPS)
+			continue;
+		nla_for_each(g, (struct nlattr *)nla_data(a), a->nla_len - NLA_HDRLEN, grem) {
+			const char *name = NULL;
+			__u32 id = 0;
+
+			nla_for_each(ga, (struct nlattr *)nla_data(g), g->nla_len - NLA_HDRLEN, garem) {
+				if (ga->nla_type == CTRL_ATTR_MCAST_GRP_NAME)
+					name = nla_data(ga);
+				if (ga->nla_type == CTRL_ATTR_MCAST_GRP_ID)
+					id = *(__u32 *)nla_data(ga);
+			}
+			if (name && !strcmp(name, ASM_GENL_MCGRP_EVENTS))
+				group = id;
+		}
+	}
+	return group;
+}
+
+/* Reports whether the family resolved, then the subscription's errno. */
+static void subscribe(int wfd, void *arg)
+{
+	int fd, ret;
+	__u32 group;
+
+	if (*(uid_t *)arg)
+		drop_to(*(uid_t *)arg);
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	group = fd < 0 ? 0 : events_group(fd);
+	child_report(wfd, group != 0);
+	ret = setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group));
+	child_report(wfd, call_errno(ret));
+}
+
+/* 11: the events group is CAP_NET_ADMIN's, like the proc connector's. */
+static void test_events_group(void)
+{
+	uid_t nobody = NOBODY, root = 0;
+	int r[2], status;
+
+	ktap_case_start();
+	if (!run_child(subscribe, &nobody, r, 2, &status)) {
+		ktap_expect(r[0] == 1, "uid %d could not resolve the family", NOBODY);
+		ktap_expect(r[1] == EPERM, "uid %d joined the events group: %s", NOBODY,
+			    errname(r[1]));
+	} else {
+		ktap_fail_msg("child did not report (status 0x%x)", status);
+	}
+	if (!run_child(subscribe, &root, r, 2, &status))
+		ktap_expect(r[1] == 0, "root could not join the events group: %s", errname(r[1]));
+	else
+		ktap_fail_msg("root child did not report");
+	ktap_case_end("uid 65534: NETLINK_ADD_MEMBERSHIP of the events group -> EPERM; root joins");
+}
+
+static void read_compliance(int wfd, void *arg)
+{
+	static char buf[1 << 16];
+	char want[32];
+
+	drop_to(NOBODY);
+	snprintf(want, sizeof(want), "Agent ID: %u\n", *(__u32 *)arg);
+	child_report(wfd, read_file("/proc/agentsys/compliance", buf, sizeof(buf)));
+	child_report(wfd, strstr(buf, want) != NULL);
+	child_report(wfd, strstr(buf, "Total Agents:       0") != NULL);
+}
+
+/* 12: the compliance report shows a user only their agents. */
+static void test_compliance_view(void)
+{
+	pid_t p = idle_child();
+	int r[3], status;
+	__u32 id;
+
+	ktap_case_start();
+	ktap_expect_ok(asm_register_pid(asm_fd, 0, p, "root-private", &id), "root REGISTER");
+	if (!run_child(read_compliance, &id, r, 3, &status)) {
+		ktap_expect(r[0] == 0, "read: %s", errname(-r[0]));
+		ktap_expect(r[1] == 0, "uid %d sees root's agent %u", NOBODY, id);
+		ktap_expect(r[2] == 1, "uid %d's report counts agents it cannot see", NOBODY);
+	} else {
+		ktap_fail_msg("child did not report");
+	}
+	asm_unregister(asm_fd, id);
+	sleeper_stop(p);
+	ktap_case_end("uid 65534: /proc/agentsys/compliance does not show root's agent");
+}
+
+/* --- floods ---------------------------------------------------------------- */
+
+#define FLOOD	100
+
+static void patch_flood(int wfd, void *arg)
+{
+	struct asm_patch p;
+	int fd, i, eperm = 0;
+
+	drop_to(NOBODY);
+	fd = asm_open();
+	for (i = 0; i < FLOOD; i++) {
+		memset(&p, 0, sizeof(p));
+		p.size = sizeof(p);
+		p.version = ASM_ABI_VERSION;
+		p.agent_id = *(__u32 *)arg;
+		p.op = ASM_PATCH_ADD_CAPABILITY;
+		p.value = ASM_CAP_NET_CLIENT;
+		eperm += ioctl(fd, ASM_IOC_PATCH_POLICY, &p) && errno == EPERM;
+	}
+	child_report(wfd, eperm);
+}
+
+/* 13: a user's refused requests cannot flush the trail. */
+static void test_refusal_flood(void)
+{
+	struct asm_audit_read before, after;
+	pid_t p = idle_child();
+	int r, status, n, i, from_user = 0, reg_kept = 0;
+	__u32 id;
+
+	ktap_case_start();
+	ktap_expect_ok(asm_register_pid(asm_fd, 0, p, "flood-target", &id), "root REGISTER");
+	read_trail(&before);
+	if (run_child(patch_flood, &id, &r, 1, &status))
+		ktap_fail_msg("child did not report");
+	else
+		ktap_expect(r == FLOOD, "%d of %d patches refused with EPERM", r, FLOOD);
+	n = read_trail(&after);
+	for (i = 0; i < n; i++) {
+		if (trail[i].seq >= before.next_seq && trail[i].uid == NOBODY)
+			from_user++;
+		if (trail[i].kind == ASM_AUDIT_REGISTER && trail[i].agent_id == id)
+			reg_kept = 1;
+	}
+	ktap_expect(from_user <= ASM_AUDIT_LIMIT_BURST, "%d refusals of uid %d kept, limit %d",
+		    from_user, NOBODY, ASM_AUDIT_LIMIT_BURST);
+	ktap_expect(from_user > 0, "no refusal of uid %d kept at all", NOBODY);
+	ktap_expect(after.suppressed - before.suppressed >= FLOOD - ASM_AUDIT_LIMIT_BURST,
+		    "suppressed grew by %llu", (unsigned long long)(after.suppressed - before.suppressed));
+	ktap_expect(reg_kept, "the registration entry was pushed out");
+	asm_unregister(asm_fd, id);
+	sleeper_stop(p);
+	ktap_case_end("uid 65534: %d refused patches keep at most %d entries; the rest are counted",
+		      FLOOD, ASM_AUDIT_LIMIT_BURST);
+}
+
+static void decision_flood(int wfd, const void *arg)
+{
+	struct asm_note n;
+	int fd = asm_open(), i, ok = 0, again = 0;
+
+	(void)arg;
+	for (i = 0; i < 2 * ASM_AUDIT_LIMIT_BURST; i++) {
+		memset(&n, 0, sizeof(n));
+		n.size = sizeof(n);
+		n.version = ASM_ABI_VERSION;
+		snprintf(n.text, sizeof(n.text), "decision %d", i);
+		if (!ioctl(fd, ASM_IOC_DECISION, &n))
+			ok++;
+		else if (errno == EAGAIN)
+			again++;
+	}
+	child_report(wfd, ok);
+	child_report(wfd, again);
+}
+
+/* 14: an agent reporting decisions in a loop is held to its rate. */
+static void test_decision_flood(void)
+{
+	struct attack a = { 0, ASM_CAP_FS_BASIC, NULL, decision_flood, NULL };
+	int r[2] = { KID_NO_RESULT, KID_NO_RESULT };
+	struct asm_compliance c;
+	__u32 id;
+
+	ktap_case_start();
+	run_attack(&a, &id, r, 2);
+	ktap_expect(r[0] == ASM_AUDIT_LIMIT_BURST, "%d decisions accepted, limit %d", r[0],
+		    ASM_AUDIT_LIMIT_BURST);
+	ktap_expect(r[1] == ASM_AUDIT_LIMIT_BURST, "%d decisions refused with EAGAIN", r[1]);
+	memset(&c, 0, sizeof(c));
+	c.size = sizeof(c);
+	c.version = ASM_ABI_VERSION;
+	c.agent_id = id;
+	if (ktap_expect_ok(ioctl(asm_fd, ASM_IOC_GET_COMPLIANCE, &c), "GET_COMPLIANCE"))
+		ktap_expect_u64(c.decisions, ASM_AUDIT_LIMIT_BURST, "decisions counted");
+	asm_unregister(asm_fd, id);
+	ktap_case_end("an agent's %d decisions: %d audited, the rest EAGAIN", 2 * ASM_AUDIT_LIMIT_BURST,
+		      ASM_AUDIT_LIMIT_BURST);
+}
+
+static void setup_files(void)
+{
+	int fd;
+
+	mkdir(DIR, 0755);
+	mkdir(WS, 0777);
+	mkdir(OUTSIDE, 0777);
+	chmod(WS, 0777);
+	chmod(OUTSIDE, 0777);
+	/* The jail holds its own /tmp/asm-bypass/ws, outside the real one. */
+	mkdir(JAIL, 0755);
+	mkdir(JAIL "/tmp", 0755);
+	mkdir(JAIL DIR, 0755);
+	mkdir(JAIL WS, 0777);
+	chmod(JAIL WS, 0777);
+	fd = open(VICTIM, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, "keep", 4) != 4)
+		ktap_bail("create %s: %s", VICTIM, strerror(errno));
+	close(fd);
+	unlink(CREATED);
+}
+
+int main(void)
+{
+	__u32 ids[64], count = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	ktap_header(NR_CASES);
+	if (geteuid() != 0) {
+		printf("# SKIP must run as root\n");
+		exit(KSFT_SKIP);
+	}
+	asm_fd = asm_open();
+	if (asm_fd < 0)
+		ktap_bail("open %s: %s", ASM_DEVICE_PATH, strerror(errno));
+	if (asm_list(asm_fd, ids, 64, &count) || count)
+		ktap_bail("run on a freshly loaded module (%u agents)", count);
+	setup_files();
+	cgroup_setup();
+
+	test_chosen_ids();				/* 1 */
+	test_per_uid_limit();				/* 2 */
+	test_reclaim();					/* 3 */
+	test_open_writes(VICTIM, "O_RDONLY|O_TRUNC of a file in the readable set is a write");
+	test_open_writes(CREATED, "O_RDONLY|O_CREAT of a new file in the readable set is a write");
+	test_view(chroot_write, JAIL WS "/stolen",
+		  "uid 65534 in a user namespace: chroot does not rename a file into the scope");
+	test_view(bind_write, OUTSIDE "/stolen",
+		  "uid 65534 in its own mount namespace: a bind mount over the scope does not widen it");
+	test_proc();					/* 8 */
+	test_clone_into_cgroup();			/* 9 */
+	test_move_into_cgroup();			/* 10 */
+	test_events_group();				/* 11 */
+	test_compliance_view();				/* 12 */
+	test_refusal_flood();				/* 13 */
+	test_decision_flood();				/* 14 */
+
+	/* 15: nothing registered by the attacks is left behind. */
+	ktap_case_start();
+	ktap_expect_ok(asm_list(asm_fd, ids, 64, &count), "LIST");
+	ktap_expect_u64(count, 0, "agents left");
+	ktap_case_end("no agent left after the attacks");
+
+	unlink(VICTIM);
+	if (have_cgroup)
+		rmdir(CGROUP_DIR);
+	close(asm_fd);
+	ktap_finish();
+}
