@@ -326,22 +326,29 @@ static void asm_fs_root(struct fs_struct *fs, struct path *root)
 }
 
 /*
- * Whether current sees the files as the system does: the initial mount
- * namespace, and the root of init (pid 0 and pid 1 share one fs_struct).
- * Otherwise a path it names is its own arrangement (a bind mount in a new
- * namespace, a chroot) and not the file's name.
+ * Whether current sees the files as the system does: init's (pid 1's)
+ * mount namespace and root.  Otherwise a path it names is its own
+ * arrangement (a bind mount in a new namespace, a chroot) and not the
+ * file's name.  If init cannot be found, the view is not trusted.
  */
 static bool asm_system_view(void)
 {
+	struct task_struct *init;
+	struct fs_struct *fs;
 	struct path mine, sys;
-	bool same;
+	bool same = false;
 
-	if (current->nsproxy->mnt_ns != init_task.nsproxy->mnt_ns)
-		return false;
 	rcu_read_lock();
+	init = pid_task(find_pid_ns(1, &init_pid_ns), PIDTYPE_PID);
+	/* init's nsproxy and fs live as long as init, which never exits. */
+	if (!init || !READ_ONCE(init->nsproxy) || !(fs = READ_ONCE(init->fs)))
+		goto out;
+	if (current->nsproxy->mnt_ns != READ_ONCE(init->nsproxy)->mnt_ns)
+		goto out;
 	asm_fs_root(current->fs, &mine);
-	asm_fs_root(init_task.fs, &sys);
+	asm_fs_root(fs, &sys);
 	same = path_equal(&mine, &sys);
+out:
 	rcu_read_unlock();
 	return same;
 }
