@@ -26,8 +26,6 @@
  */
 #define _GNU_SOURCE
 #include <grp.h>
-#include <linux/genetlink.h>
-#include <linux/netlink.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -36,6 +34,7 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 
+#include "asm_genl.h"
 #include "asm_util.h"
 
 #define NOBODY		65534
@@ -103,38 +102,6 @@ static void reg_self(struct asm_register *r, __u64 caps, const char *scope)
 	reg_init(r, 0, ASM_TARGET_SELF, 0, "bypass");
 	r->capabilities = caps;
 	snprintf(r->scope, sizeof(r->scope), "%s", scope ? scope : "");
-}
-
-static struct asm_audit_entry trail[ASM_AUDIT_ENTRIES];
-
-/* Reads the whole trail kept; returns the entries, -1 on error. */
-static int read_trail(struct asm_audit_read *out)
-{
-	struct asm_audit_read r;
-
-	memset(&r, 0, sizeof(r));
-	r.size = sizeof(r);
-	r.version = ASM_ABI_VERSION;
-	r.entries = (__u64)(uintptr_t)trail;
-	r.capacity = ASM_AUDIT_ENTRIES;
-	if (ioctl(asm_fd, ASM_IOC_GET_AUDIT, &r)) {
-		ktap_msg("GET_AUDIT: %s", strerror(errno));
-		return -1;
-	}
-	if (out)
-		*out = r;
-	return r.count;
-}
-
-/* The newest entry of @kind about @id, NULL if none. */
-static const struct asm_audit_entry *last_entry(__u32 kind, __u32 id)
-{
-	int n = read_trail(NULL), i;
-
-	for (i = n - 1; i >= 0; i--)
-		if (trail[i].kind == kind && trail[i].agent_id == id)
-			return &trail[i];
-	return NULL;
 }
 
 /*
@@ -355,10 +322,18 @@ static void test_open_writes(const char *path, const char *what)
 	ktap_case_end("%s", what);
 }
 
+/* Writes a byte to WS/stolen as the agent sees it; reports the errno. */
+static void write_stolen(int wfd)
+{
+	int fd = open(WS "/stolen", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd >= 0 && write(fd, "x", 1) != 1)
+		fd = -1;
+	child_report(wfd, fd < 0 ? errno : 0);
+}
+
 static void chroot_write(int wfd, const void *arg)
 {
-	int fd;
-
 	(void)arg;
 	/* A user namespace gives it CAP_SYS_CHROOT over its own view. */
 	if (unshare(CLONE_NEWUSER) || chroot(JAIL) || chdir("/")) {
@@ -367,16 +342,11 @@ static void chroot_write(int wfd, const void *arg)
 	}
 	child_report(wfd, 0);
 	/* The jail's WS is a directory outside the real WS. */
-	fd = open(WS "/stolen", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd >= 0 && write(fd, "x", 1) != 1)
-		fd = -1;
-	child_report(wfd, fd < 0 ? errno : 0);
+	write_stolen(wfd);
 }
 
 static void bind_write(int wfd, const void *arg)
 {
-	int fd;
-
 	(void)arg;
 	/* Its own mount namespace: OUTSIDE mounted over its scope. */
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) ||
@@ -386,10 +356,7 @@ static void bind_write(int wfd, const void *arg)
 		return;
 	}
 	child_report(wfd, 0);
-	fd = open(WS "/stolen", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd >= 0 && write(fd, "x", 1) != 1)
-		fd = -1;
-	child_report(wfd, fd < 0 ? errno : 0);
+	write_stolen(wfd);
 }
 
 /* 6, 7: a rearranged view does not bring an outside file into the scope. */
@@ -566,88 +533,17 @@ static void test_move_into_cgroup(void)
 
 /* --- visibility ------------------------------------------------------------ */
 
-struct nl_req {
-	struct nlmsghdr n;
-	struct genlmsghdr g;
-	char buf[256];
-};
-
-static struct nlattr *nla_next(struct nlattr *a, int *rem)
-{
-	int len = NLA_ALIGN(a->nla_len);
-
-	*rem -= len;
-	return (struct nlattr *)((char *)a + len);
-}
-
-#define nla_for_each(a, head, len, rem)					\
-	for (a = (head), rem = (len); rem >= (int)sizeof(*a) &&		\
-	     a->nla_len >= sizeof(*a) && a->nla_len <= rem;		\
-	     a = nla_next(a, &rem))
-
-static void *nla_data(struct nlattr *a)
-{
-	return (char *)a + NLA_HDRLEN;
-}
-
-/* The events group's id, 0 if it cannot be resolved. */
-static __u32 events_group(int fd)
-{
-	struct nl_req req = { 0 };
-	struct nlattr *a, *g, *ga;
-	int rem, grem, garem;
-	struct nlmsghdr *h;
-	char buf[8192];
-	__u32 group = 0;
-	ssize_t n;
-
-	req.n.nlmsg_type = GENL_ID_CTRL;
-	req.n.nlmsg_flags = NLM_F_REQUEST;
-	req.g.cmd = CTRL_CMD_GETFAMILY;
-	req.g.version = 1;
-	a = (struct nlattr *)req.buf;
-	a->nla_type = CTRL_ATTR_FAMILY_NAME;
-	a->nla_len = NLA_HDRLEN + sizeof(ASM_GENL_NAME);
-	memcpy(nla_data(a), ASM_GENL_NAME, sizeof(ASM_GENL_NAME));
-	req.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN + NLA_ALIGN(a->nla_len));
-	if (send(fd, &req, req.n.nlmsg_len, 0) < 0)
-		return 0;
-	n = recv(fd, buf, sizeof(buf), 0);
-	h = (struct nlmsghdr *)buf;
-	if (n < 0 || !NLMSG_OK(h, n) || h->nlmsg_type == NLMSG_ERROR)
-		return 0;
-	nla_for_each(a, (struct nlattr *)((char *)NLMSG_DATA(h) + GENL_HDRLEN),
-		     (int)(h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)), rem) {
-		if (a->nla_type != CTRL_ATTR_MCAST_GROUPS)
-			continue;
-		nla_for_each(g, (struct nlattr *)nla_data(a), a->nla_len - NLA_HDRLEN, grem) {
-			const char *name = NULL;
-			__u32 id = 0;
-
-			nla_for_each(ga, (struct nlattr *)nla_data(g), g->nla_len - NLA_HDRLEN, garem) {
-				if (ga->nla_type == CTRL_ATTR_MCAST_GRP_NAME)
-					name = nla_data(ga);
-				if (ga->nla_type == CTRL_ATTR_MCAST_GRP_ID)
-					id = *(__u32 *)nla_data(ga);
-			}
-			if (name && !strcmp(name, ASM_GENL_MCGRP_EVENTS))
-				group = id;
-		}
-	}
-	return group;
-}
-
 /* Reports whether the family resolved, then the subscription's errno. */
 static void subscribe(int wfd, void *arg)
 {
+	__u32 group = 0;
+	__u16 family;
 	int fd, ret;
-	__u32 group;
 
 	if (*(uid_t *)arg)
 		drop_to(*(uid_t *)arg);
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
-	group = fd < 0 ? 0 : events_group(fd);
-	child_report(wfd, group != 0);
+	child_report(wfd, fd >= 0 && !asm_genl_resolve(fd, &family, &group));
 	ret = setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group));
 	child_report(wfd, call_errno(ret));
 }

@@ -307,38 +307,6 @@ static int set_actions_log(__u32 id)
 	return ioctl(asm_fd, ASM_IOC_SET_FAULT_POLICY, &p);
 }
 
-static struct asm_audit_entry trail[ASM_AUDIT_ENTRIES];
-
-/* Reads the whole trail kept; returns the entries, -1 on error. */
-static int read_trail(struct asm_audit_read *out)
-{
-	struct asm_audit_read r;
-
-	memset(&r, 0, sizeof(r));
-	r.size = sizeof(r);
-	r.version = ASM_ABI_VERSION;
-	r.entries = (__u64)(uintptr_t)trail;
-	r.capacity = ASM_AUDIT_ENTRIES;
-	if (ioctl(asm_fd, ASM_IOC_GET_AUDIT, &r)) {
-		ktap_msg("GET_AUDIT: %s", strerror(errno));
-		return -1;
-	}
-	if (out)
-		*out = r;
-	return r.count;
-}
-
-/* The newest entry of @kind about @id, NULL if none. */
-static const struct asm_audit_entry *last_entry(__u32 kind, __u32 id)
-{
-	int n = read_trail(NULL), i;
-
-	for (i = n - 1; i >= 0; i--)
-		if (trail[i].kind == kind && trail[i].agent_id == id)
-			return &trail[i];
-	return NULL;
-}
-
 static void get_info(__u32 id, struct asm_agent_info *info)
 {
 	if (asm_get_info(asm_fd, id, info))

@@ -441,4 +441,38 @@ static inline const char *errname(int e)
 	return s ? s : "?";
 }
 
+/* --- the audit trail (needs root) --------------------------------------- */
+
+static struct asm_audit_entry trail[ASM_AUDIT_ENTRIES] __attribute__((unused));
+
+/* Reads the whole trail kept into trail[]; returns the entries, -1 on error. */
+static inline int read_trail(struct asm_audit_read *out)
+{
+	struct asm_audit_read r;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.version = ASM_ABI_VERSION;
+	r.entries = (__u64)(uintptr_t)trail;
+	r.capacity = ASM_AUDIT_ENTRIES;
+	if (ioctl(asm_fd, ASM_IOC_GET_AUDIT, &r)) {
+		ktap_msg("GET_AUDIT: %s", strerror(errno));
+		return -1;
+	}
+	if (out)
+		*out = r;
+	return r.count;
+}
+
+/* The newest entry of @kind about @id, NULL if none. */
+static inline const struct asm_audit_entry *last_entry(__u32 kind, __u32 id)
+{
+	int n = read_trail(NULL), i;
+
+	for (i = n - 1; i >= 0; i--)
+		if (trail[i].kind == kind && trail[i].agent_id == id)
+			return &trail[i];
+	return NULL;
+}
+
 #endif /* ASM_SELFTEST_UTIL_H */

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * asm_genl.h - the "asm" generic netlink family for the selftests: netlink
+ * attribute walking and resolving the family and its events group.
+ */
+#ifndef ASM_SELFTEST_GENL_H
+#define ASM_SELFTEST_GENL_H
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+
+#include <linux/asm.h>
+
+struct nl_req {
+	struct nlmsghdr n;
+	struct genlmsghdr g;
+	char buf[256];
+};
+
+static inline struct nlattr *nla_next(struct nlattr *a, int *rem)
+{
+	int len = NLA_ALIGN(a->nla_len);
+
+	*rem -= len;
+	return (struct nlattr *)((char *)a + len);
+}
+
+#define nla_for_each(a, head, len, rem)					\
+	for (a = (head), rem = (len); rem >= (int)sizeof(*a) &&		\
+	     a->nla_len >= sizeof(*a) && a->nla_len <= rem;		\
+	     a = nla_next(a, &rem))
+
+static inline void *nla_data(struct nlattr *a)
+{
+	return (char *)a + NLA_HDRLEN;
+}
+
+/*
+ * Asks the controller on netlink socket @fd for the "asm" family; fills in
+ * its id and the events group's id.  Returns 0, or a negative errno.
+ */
+static inline int asm_genl_resolve(int fd, __u16 *family_id, __u32 *group_id)
+{
+	struct nl_req req = { 0 };
+	struct nlattr *a, *g, *ga;
+	char buf[8192];
+	int rem, grem, garem;
+	ssize_t n;
+	struct nlmsghdr *h;
+
+	*family_id = 0;
+	*group_id = 0;
+	req.n.nlmsg_type = GENL_ID_CTRL;
+	req.n.nlmsg_flags = NLM_F_REQUEST;
+	req.g.cmd = CTRL_CMD_GETFAMILY;
+	req.g.version = 1;
+	a = (struct nlattr *)req.buf;
+	a->nla_type = CTRL_ATTR_FAMILY_NAME;
+	a->nla_len = NLA_HDRLEN + sizeof(ASM_GENL_NAME);
+	memcpy(nla_data(a), ASM_GENL_NAME, sizeof(ASM_GENL_NAME));
+	req.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN + NLA_ALIGN(a->nla_len));
+	if (send(fd, &req, req.n.nlmsg_len, 0) < 0)
+		return -errno;
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		return -errno;
+	h = (struct nlmsghdr *)buf;
+	if (!NLMSG_OK(h, n) || h->nlmsg_type == NLMSG_ERROR)
+		return -ENOENT;
+	nla_for_each(a, (struct nlattr *)((char *)NLMSG_DATA(h) + GENL_HDRLEN),
+		     (int)(h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)), rem) {
+		if (a->nla_type == CTRL_ATTR_FAMILY_ID)
+			*family_id = *(__u16 *)nla_data(a);
+		if (a->nla_type != CTRL_ATTR_MCAST_GROUPS)
+			continue;
+		nla_for_each(g, (struct nlattr *)nla_data(a), a->nla_len - NLA_HDRLEN, grem) {
+			const char *name = NULL;
+			__u32 id = 0;
+
+			nla_for_each(ga, (struct nlattr *)nla_data(g), g->nla_len - NLA_HDRLEN, garem) {
+				if (ga->nla_type == CTRL_ATTR_MCAST_GRP_NAME)
+					name = nla_data(ga);
+				if (ga->nla_type == CTRL_ATTR_MCAST_GRP_ID)
+					id = *(__u32 *)nla_data(ga);
+			}
+			if (name && !strcmp(name, ASM_GENL_MCGRP_EVENTS))
+				*group_id = id;
+		}
+	}
+	return *family_id && *group_id ? 0 : -ENOENT;
+}
+
+#endif /* ASM_SELFTEST_GENL_H */
