@@ -262,6 +262,12 @@ pub extern "C" fn asm_rust_sample() -> u32 {
     asm().map_or(0, resources::sample)
 }
 
+/// Whether any agent is registered: the fork probe's first check.
+#[no_mangle]
+pub extern "C" fn asm_rust_any_agent() -> bool {
+    asm().is_some_and(|asm| !asm.registry.is_empty())
+}
+
 /// Whether process `tgid` may be an agent's: the syscall probes' first
 /// check.
 #[no_mangle]

@@ -122,7 +122,7 @@ static void asm_probe_fork(void *data, struct task_struct *parent,
 	u64 cgroup = 0;
 
 	/* A new thread is not a new process. */
-	if (child->pid != child->tgid)
+	if (child->pid != child->tgid || likely(!asm_rust_any_agent()))
 		return;
 	/* clone3(CLONE_INTO_CGROUP) put it elsewhere than its parent. */
 	rcu_read_lock();

@@ -155,6 +155,8 @@ void asm_rust_on_attach(u64 cgroup_id, pid_t tgid, struct task_struct *task,
 unsigned int asm_rust_sample(void);
 /* The notify work: sends the events recorded since the last call. */
 void asm_rust_notify(void);
+/* Whether any agent is registered: one load. */
+bool asm_rust_any_agent(void);
 /* Whether @tgid may be an agent's: one load for most tasks. */
 bool asm_rust_may_be_agent(pid_t tgid);
 /*
