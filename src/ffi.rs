@@ -95,6 +95,11 @@ extern "C" {
         cb: unsafe extern "C" fn(ctx: *mut c_void, info: *const TaskInfo),
         ctx: *mut c_void,
     );
+    fn asm_with_process(
+        tgid: i32,
+        cb: unsafe extern "C" fn(ctx: *mut c_void, info: *const TaskInfo),
+        ctx: *mut c_void,
+    );
     fn asm_seq_write(m: *mut RawSeqFile, buf: *const c_void, len: usize) -> c_int;
 }
 
@@ -463,6 +468,19 @@ pub(crate) fn for_each_process<F: FnMut(&TaskInfo)>(mut f: F) {
     }
     // SAFETY: The trampoline matches the callback type and `ctx` outlives the call.
     unsafe { asm_for_each_process(trampoline::<F>, (&mut f as *mut F).cast()) }
+}
+
+/// Calls `f` for process `tgid` (initial pid namespace) if it exists,
+/// under RCU: `f` must not sleep. One lookup, whatever the number of
+/// processes on the system.
+pub(crate) fn with_process<F: FnMut(&TaskInfo)>(tgid: i32, mut f: F) {
+    unsafe extern "C" fn trampoline<F: FnMut(&TaskInfo)>(ctx: *mut c_void, info: *const TaskInfo) {
+        // SAFETY: `ctx` is the `&mut F` passed below, alive for the call;
+        // `info` points to a valid record for the duration of the call.
+        unsafe { (*ctx.cast::<F>())(&*info) }
+    }
+    // SAFETY: The trampoline matches the callback type and `ctx` outlives the call.
+    unsafe { asm_with_process(tgid, trampoline::<F>, (&mut f as *mut F).cast()) }
 }
 
 /// A `seq_file` being filled by a show callback.

@@ -197,6 +197,22 @@ impl Registry {
         }
     }
 
+    /// Calls `f` with every process of every agent (tgid, agent), in tgid
+    /// order: the work is bounded by the agents' processes, not the
+    /// system's.
+    pub(crate) fn for_each_member<'a>(&'a self, _rcu: &'a RcuGuard, mut f: impl FnMut(i32, &'a Agent)) {
+        let mut tgid = 0usize;
+        while let Some(entry) = self.index.find(&mut tgid) {
+            // SAFETY: As in `agent_of`: index entries are agents freed only
+            // after they left the index and a grace period passed; `rcu`
+            // keeps this reader inside a read-side section for `'a`.
+            if let Some(agent) = unsafe { entry.as_ptr().cast::<Agent>().as_ref() } {
+                f(tgid as i32, agent);
+            }
+            tgid += 1;
+        }
+    }
+
     /// Whether process `tgid` is one of `agent`'s: a request from it is the
     /// agent's own. Under RCU, like [`Self::agent_of`].
     pub(crate) fn is_member(&self, agent: &Agent, tgid: i32, rcu: &RcuGuard) -> bool {

@@ -221,10 +221,10 @@ impl Sampler {
 /// (another tracer needs them). Joining processes get theirs at once; the
 /// sweep catches the rest (a fork racing with a join, a process that left
 /// its agent) within a window.
-fn collect(asm: &Asm, sweep: bool) -> Result<KVec<Usage>> {
+fn collect(asm: &Asm, sweep: bool) -> Result<KVVec<Usage>> {
     let registry = &asm.registry;
     let room = registry.len() as usize + 4;
-    let mut usage = KVec::with_capacity(room, GFP_KERNEL)?;
+    let mut usage = KVVec::with_capacity(room, GFP_KERNEL)?;
     let rcu = RcuGuard::new();
     let mut from = 0;
     // Agents registered beyond the room are sampled next time.

@@ -143,14 +143,15 @@ pub(crate) struct SystemSnapshot {
 
 /// Copies the agents `viewer` may see (all, or only `only`) in id order,
 /// with the CPU time and memory of their live processes.
-pub(crate) fn agents(asm: &Asm, only: Option<u32>, viewer: &Viewer) -> Result<KVec<AgentSnapshot>> {
+/// A large snapshot (4096 agents) is megabytes: kvmalloc'ed.
+pub(crate) fn agents(asm: &Asm, only: Option<u32>, viewer: &Viewer) -> Result<KVVec<AgentSnapshot>> {
     let registry = &asm.registry;
     let mut snaps = loop {
         // Room for the agents now plus a few registered meanwhile; retried
         // with more if still too small, since nothing can be allocated
         // under RCU.
         let room = if only.is_some() { 1 } else { registry.len() as usize + 4 };
-        let mut snaps = KVec::with_capacity(room, GFP_KERNEL)?;
+        let mut snaps = KVVec::with_capacity(room, GFP_KERNEL)?;
         let rcu = RcuGuard::new();
         let mut from = only.unwrap_or(0) as usize;
         let mut complete = true;
@@ -182,16 +183,18 @@ pub(crate) fn agents(asm: &Asm, only: Option<u32>, viewer: &Viewer) -> Result<KV
     if snaps.is_empty() {
         return Ok(snaps);
     }
+    // The agents' processes through the index, each looked up by its pid:
+    // a read costs what the agents have, not what the system runs.
     let rcu = RcuGuard::new();
-    ffi::for_each_process(|task| {
-        let Some(agent) = registry.agent_of(task.tgid, &rcu) else {
+    registry.for_each_member(&rcu, |tgid, agent| {
+        let Ok(i) = snaps.binary_search_by_key(&agent.id, |s| s.id) else {
             return;
         };
-        if let Ok(i) = snaps.binary_search_by_key(&agent.id, |s| s.id) {
-            let snap = &mut snaps[i];
+        let snap = &mut snaps[i];
+        ffi::with_process(tgid, |task| {
             snap.cpu_ns = snap.cpu_ns.saturating_add(task.cpu_ns);
             snap.mem_bytes = snap.mem_bytes.saturating_add(task.rss_bytes);
-        }
+        });
     });
     Ok(snaps)
 }

@@ -996,6 +996,22 @@ int asm_cgroup_id_from_fd(int fd, u64 *id)
 	return 0;
 }
 
+/* What the sampler and the views need of process @p (RCU). */
+static void asm_task_info_fill(struct task_struct *p, struct asm_task_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->task = p;
+	info->tgid = p->tgid;
+	info->cgroup_id = cgroup_id(task_dfl_cgroup(p));
+	/* Exiting threads are accounted by the exit probe. */
+	asm_process_usage(p, true, &info->cpu_ns, &info->io_ops);
+	/* task_lock keeps p->mm from being torn down under us. */
+	task_lock(p);
+	if (p->mm)
+		info->rss_bytes = asm_mm_rss_pages(p->mm) << PAGE_SHIFT;
+	task_unlock(p);
+}
+
 void asm_for_each_process(void (*cb)(void *ctx, const struct asm_task_info *info),
 			  void *ctx)
 {
@@ -1004,17 +1020,22 @@ void asm_for_each_process(void (*cb)(void *ctx, const struct asm_task_info *info
 
 	rcu_read_lock();
 	for_each_process(p) {
-		memset(&info, 0, sizeof(info));
-		info.task = p;
-		info.tgid = p->tgid;
-		info.cgroup_id = cgroup_id(task_dfl_cgroup(p));
-		/* Exiting threads are accounted by the exit probe. */
-		asm_process_usage(p, true, &info.cpu_ns, &info.io_ops);
-		/* task_lock keeps p->mm from being torn down under us. */
-		task_lock(p);
-		if (p->mm)
-			info.rss_bytes = asm_mm_rss_pages(p->mm) << PAGE_SHIFT;
-		task_unlock(p);
+		asm_task_info_fill(p, &info);
+		cb(ctx, &info);
+	}
+	rcu_read_unlock();
+}
+
+void asm_with_process(pid_t tgid, void (*cb)(void *ctx, const struct asm_task_info *info),
+		      void *ctx)
+{
+	struct task_struct *p;
+	struct asm_task_info info;
+
+	rcu_read_lock();
+	p = pid_task(find_pid_ns(tgid, &init_pid_ns), PIDTYPE_TGID);
+	if (p) {
+		asm_task_info_fill(p, &info);
 		cb(ctx, &info);
 	}
 	rcu_read_unlock();

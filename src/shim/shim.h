@@ -99,6 +99,9 @@ int asm_cgroup_id_from_fd(int fd, u64 *id);
 /* Calls @cb for every process under RCU; @cb must not sleep. */
 void asm_for_each_process(void (*cb)(void *ctx, const struct asm_task_info *info),
 			  void *ctx);
+/* Calls @cb for process @tgid (initial pid namespace) if it exists. */
+void asm_with_process(pid_t tgid, void (*cb)(void *ctx, const struct asm_task_info *info),
+		      void *ctx);
 
 int asm_seq_write(struct seq_file *m, const void *buf, size_t len);
 
