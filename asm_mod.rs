@@ -386,7 +386,8 @@ pub unsafe extern "C" fn asm_rust_on_open(tgid: i32, path: *const u8, len: usize
             created: facts & ffi::FILE_CREATED != 0,
             pseudo: facts & ffi::FILE_PSEUDO != 0,
             foreign_view: facts & ffi::FILE_FOREIGN_VIEW != 0,
-            flags,
+            // Flags that could not be read are judged as the worst case.
+            flags: if facts & ffi::FILE_FLAGS_UNKNOWN != 0 { u64::MAX } else { flags },
         };
         lifecycle::on_open(asm, tgid, &open);
     }

@@ -246,7 +246,9 @@ static void test_per_uid_limit(void)
 		       "root REGISTER with the user at its limit");
 	asm_unregister(asm_fd, id);
 	sleeper_stop(p);
-	for (i = 0; i < 4; i++) {
+	/* Later kids hold copies of earlier kids' pipes: last first. */
+	for (i = 3; i >= 0; i--) {
+		kid_go(&k[i]);
 		kid_finish(&k[i]);
 		if (r[i] > 0)
 			asm_unregister(asm_fd, r[i]);
@@ -606,21 +608,18 @@ static void test_compliance_view(void)
 
 #define FLOOD	100
 
-static void patch_flood(int wfd, void *arg)
+/* Refused registrations (a chosen id), each an audited refusal. */
+static void refusal_flood(int wfd, void *arg)
 {
-	struct asm_patch p;
+	struct asm_register r;
 	int fd, i, eperm = 0;
 
+	(void)arg;
 	drop_to(NOBODY);
 	fd = asm_open();
 	for (i = 0; i < FLOOD; i++) {
-		memset(&p, 0, sizeof(p));
-		p.size = sizeof(p);
-		p.version = ASM_ABI_VERSION;
-		p.agent_id = *(__u32 *)arg;
-		p.op = ASM_PATCH_ADD_CAPABILITY;
-		p.value = ASM_CAP_NET_CLIENT;
-		eperm += ioctl(fd, ASM_IOC_PATCH_POLICY, &p) && errno == EPERM;
+		reg_init(&r, 6000 + i, ASM_TARGET_SELF, 0, "flood");
+		eperm += ioctl(fd, ASM_IOC_REGISTER, &r) && errno == EPERM;
 	}
 	child_report(wfd, eperm);
 }
@@ -636,10 +635,10 @@ static void test_refusal_flood(void)
 	ktap_case_start();
 	ktap_expect_ok(asm_register_pid(asm_fd, 0, p, "flood-target", &id), "root REGISTER");
 	read_trail(&before);
-	if (run_child(patch_flood, &id, &r, 1, &status))
+	if (run_child(refusal_flood, NULL, &r, 1, &status))
 		ktap_fail_msg("child did not report");
 	else
-		ktap_expect(r == FLOOD, "%d of %d patches refused with EPERM", r, FLOOD);
+		ktap_expect(r == FLOOD, "%d of %d registrations refused with EPERM", r, FLOOD);
 	n = read_trail(&after);
 	for (i = 0; i < n; i++) {
 		if (trail[i].seq >= before.next_seq && trail[i].uid == NOBODY)
@@ -655,7 +654,7 @@ static void test_refusal_flood(void)
 	ktap_expect(reg_kept, "the registration entry was pushed out");
 	asm_unregister(asm_fd, id);
 	sleeper_stop(p);
-	ktap_case_end("uid 65534: %d refused patches keep at most %d entries; the rest are counted",
+	ktap_case_end("uid 65534: %d refused registrations keep at most %d entries; the rest are counted",
 		      FLOOD, ASM_AUDIT_LIMIT_BURST);
 }
 

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Runs selftests/build/asm_net_test (attacks on the network capabilities:
-# io_uring connects and listens, TCP Fast Open, IPv6, MPTCP, a new network
-# namespace, and the UDP boundary) on a freshly loaded asm.ko.
+# io_uring connects and listens, TCP Fast Open, IPv6, compat calls, a new
+# network namespace, and the UDP boundary) on a freshly loaded asm.ko.
 
 . "$(dirname "$0")/lib.sh"
 

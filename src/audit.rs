@@ -105,19 +105,33 @@ impl Write for Record {
 /// Whose entries a rate limit counts.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Source {
-    /// Refused requests of a user without `CAP_SYS_ADMIN` (by euid).
-    Refusals(u32),
-    /// Reports an agent makes about itself: decisions, sensitive opens
-    /// (by agent id).
+    /// A user without `CAP_SYS_ADMIN` (by euid): their requests, refused
+    /// or not, and the reports of the agents they registered.
+    User(u32),
+    /// The reports (decisions, sensitive opens) of an agent an
+    /// administrator registered (by agent id).
     Agent(u32),
+}
+
+impl Source {
+    /// Who answers for `agent`'s own reports.
+    pub(crate) fn reports_of(agent: &Agent) -> Self {
+        if agent.privileged {
+            Self::Agent(agent.id)
+        } else {
+            Self::User(agent.owner_uid)
+        }
+    }
 }
 
 /// Entries one source may add per window; more are counted, not kept, so
 /// that a flood cannot push registrations, patches, violations and
 /// oversight out of the trail.
-const LIMIT_BURST: u32 = 16;
+const LIMIT_BURST: u32 = 32;
 const LIMIT_WINDOW_NS: u64 = 60_000_000_000;
-/// Sources tracked at once; a new one takes the slot of the stalest.
+/// Sources tracked at once. A new source takes a free slot or one whose
+/// window is over; when there is none, the new sources share one more
+/// slot, so that many sources in turn cannot each start afresh.
 const LIMIT_SLOTS: usize = 32;
 
 #[derive(Clone, Copy)]
@@ -131,7 +145,7 @@ struct Ring {
     entries: KVVec<AuditEntry>,
     next_seq: u64,
     last_hash: [u8; AUDIT_HASH_LEN],
-    limits: [Slot; LIMIT_SLOTS],
+    limits: [Slot; LIMIT_SLOTS + 1],
     /// Entries the rate limits kept out of the trail.
     suppressed: u64,
 }
@@ -139,22 +153,24 @@ struct Ring {
 impl Ring {
     /// Whether `source` may add an entry at `now`; counts it.
     fn admit_locked(&mut self, source: Source, now: u64) -> bool {
-        let slot = match self.limits.iter().position(|s| s.source == Some(source)) {
+        let expired = |s: &Slot| {
+            s.source.is_none() || now.saturating_sub(s.window_start_ns) >= LIMIT_WINDOW_NS
+        };
+        let tracked = &self.limits[..LIMIT_SLOTS];
+        let slot = match tracked.iter().position(|s| s.source == Some(source)) {
             Some(i) => i,
-            None => {
-                let i = self
-                    .limits
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, s)| (s.source.is_some(), s.window_start_ns))
-                    .map_or(0, |(i, _)| i);
-                self.limits[i] = Slot {
-                    source: Some(source),
-                    window_start_ns: now,
-                    count: 0,
-                };
-                i
-            }
+            None => match tracked.iter().position(expired) {
+                Some(i) => {
+                    self.limits[i] = Slot {
+                        source: Some(source),
+                        window_start_ns: now,
+                        count: 0,
+                    };
+                    i
+                }
+                // The shared slot.
+                None => LIMIT_SLOTS,
+            },
         };
         let s = &mut self.limits[slot];
         if now.saturating_sub(s.window_start_ns) >= LIMIT_WINDOW_NS {
@@ -195,7 +211,7 @@ impl Audit {
                     entries: KVVec::with_capacity(AUDIT_ENTRIES, GFP_KERNEL)?,
                     next_seq: 0,
                     last_hash: [0; AUDIT_HASH_LEN],
-                    limits: [Slot { source: None, window_start_ns: 0, count: 0 }; LIMIT_SLOTS],
+                    limits: [Slot { source: None, window_start_ns: 0, count: 0 }; LIMIT_SLOTS + 1],
                     suppressed: 0,
                 },
                 "Audit::ring"
@@ -214,8 +230,20 @@ impl Audit {
     /// `u64::MAX` (`ASM_AUDIT_SUPPRESSED`) for an entry the limit kept out.
     pub(crate) fn append_request(&self, r: Record, agent: Option<&Agent>) -> u64 {
         let source = (r.entry.result != 0 && !ffi::capable_admin_noaudit())
-            .then(|| Source::Refusals(ffi::current_euid()));
+            .then(|| Source::User(ffi::current_euid()));
         self.append_from(r, agent, source).unwrap_or(u64::MAX)
+    }
+
+    /// Takes one entry of `source`'s rate before a request that will be
+    /// audited changes anything: `EAGAIN` (counted as suppressed) when the
+    /// source has used its rate, so that every change is audited.
+    pub(crate) fn admit(&self, source: Source) -> Result {
+        let now = ffi::now_ns();
+        if self.ring.lock().admit_locked(source, now) {
+            Ok(())
+        } else {
+            Err(EAGAIN)
+        }
     }
 
     /// Chains `r` if its `source` (when rate-limited) may add one more

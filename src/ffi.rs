@@ -181,6 +181,7 @@ pub(crate) const FILE_WRITE: u32 = 0x1;
 pub(crate) const FILE_CREATED: u32 = 0x2;
 pub(crate) const FILE_FOREIGN_VIEW: u32 = 0x4;
 pub(crate) const FILE_PSEUDO: u32 = 0x8;
+pub(crate) const FILE_FLAGS_UNKNOWN: u32 = 0x10;
 
 /// What becomes of a new process (shim.h `ASM_FORK_*`).
 pub(crate) const FORK_OUTSIDE: c_int = 0;

@@ -146,6 +146,11 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
     }
     // Fail on an unwritable argument now, while nothing has changed.
     write(arg, &req)?;
+    // A user's registrations are audited at the user's rate: past it,
+    // refused before anything changes.
+    if !admin {
+        asm.audit.admit(Source::User(ffi::current_euid()))?;
+    }
 
     // The registered process's number in the caller's namespace, taken now
     // so that nothing can fail once the agent exists.
@@ -184,7 +189,7 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
     if let Err(e) = write(arg, &req) {
         // The caller cannot learn the id (its buffer went away since the
         // check above): the call fails and changes nothing.
-        let _ = asm.registry.unregister(id, |_| true, &asm.telemetry);
+        let _ = asm.registry.unregister(id, |_| Ok(()), &asm.telemetry);
         return Err(e);
     }
     Ok(())
@@ -212,30 +217,40 @@ fn unregister(asm: &Asm, arg: UserPtr) -> Result {
         return Err(EINVAL);
     }
     let (euid, tgid) = (ffi::current_euid(), ffi::current_tgid());
+    let viewer = Viewer::current();
+    let admin = ffi::capable_admin();
+    // A user's requests are audited at the user's rate: past it, refused
+    // before anything changes.
+    if !admin {
+        asm.audit.admit(Source::User(euid))?;
+    }
     // With the sampler held off, a throttled agent is continued and cannot
     // be stopped again before it is gone.
     let result = asm.sampler.exclusive(|| {
         asm.registry.unregister(
             req.agent_id,
             |agent| {
+                // Another user's agent is not there for the caller.
+                if !viewer.sees(agent) {
+                    return Err(ESRCH);
+                }
                 // An agent cannot shed its own supervision, nor can another
                 // process of its user: the owner may only forget an agent
                 // whose processes are gone.
                 let own = asm.registry.is_member(agent, tgid, &RcuGuard::new());
                 let ended = agent.nr_processes.load(Relaxed) == 0;
-                let allowed =
-                    !own && (ffi::capable_admin() || (agent.owner_uid == euid && ended));
-                if allowed {
-                    resources::release(asm, agent);
+                if own || !(admin || (agent.owner_uid == euid && ended)) {
+                    return Err(EPERM);
                 }
-                allowed
+                resources::release(asm, agent);
+                Ok(())
             },
             &asm.telemetry,
         )
     });
     if !matches!(result, Err(e) if e == ESRCH) {
         let r = Record::new(Kind::Unregister, 0, req.agent_id).result(result);
-        asm.audit.append_request(r, None);
+        asm.audit.append(r, None);
     }
     result
 }
@@ -403,7 +418,11 @@ fn set_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
     }
     let euid = ffi::current_euid();
     let rcu = RcuGuard::new();
-    let agent = asm.registry.get(req.agent_id, &rcu).ok_or(ESRCH)?;
+    let agent = asm
+        .registry
+        .get(req.agent_id, &rcu)
+        .filter(|a| Viewer::current().sees(a))
+        .ok_or(ESRCH)?;
     // Its owner may only narrow the agent's limits; anything else is the
     // administrator's.
     let result = asm.faults.update(agent, apply, |old, new| {
@@ -538,7 +557,11 @@ fn patch(asm: &Asm, arg: UserPtr) -> Result {
     let (euid, tgid) = (ffi::current_euid(), ffi::current_tgid());
     let (result, seq) = {
         let rcu = RcuGuard::new();
-        let agent = asm.registry.get(req.agent_id, &rcu).ok_or(ESRCH)?;
+        let agent = asm
+            .registry
+            .get(req.agent_id, &rcu)
+            .filter(|a| Viewer::current().sees(a))
+            .ok_or(ESRCH)?;
         let asker = Asker::of(asm, agent, admin, euid, tgid, &rcu);
         let (result, r) = apply_patch(asm, agent, &req, &asker);
         (result, asm.audit.append_request(r.result(result), Some(agent)))
@@ -725,7 +748,11 @@ fn oversight(asm: &Asm, arg: UserPtr) -> Result {
     let (euid, tgid) = (ffi::current_euid(), ffi::current_tgid());
     let (result, seq) = {
         let rcu = RcuGuard::new();
-        let agent = asm.registry.get(req.agent_id, &rcu).ok_or(ESRCH)?;
+        let agent = asm
+            .registry
+            .get(req.agent_id, &rcu)
+            .filter(|a| Viewer::current().sees(a))
+            .ok_or(ESRCH)?;
         // A human's act: not the agent's own, and an administrator's.
         let result = if Asker::of(asm, agent, admin, euid, tgid, &rcu).widen {
             Ok(())
@@ -769,7 +796,7 @@ fn decision(asm: &Asm, arg: UserPtr) -> Result {
         // its rate, the report is refused (EAGAIN) and not counted.
         req.audit_seq = asm
             .audit
-            .append_from(r, Some(agent), Some(Source::Agent(agent.id)))
+            .append_from(r, Some(agent), Some(Source::reports_of(agent)))
             .ok_or(EAGAIN)?;
         agent.policy.record.decisions.fetch_add(1, Relaxed);
         req.agent_id = agent.id;

@@ -539,7 +539,7 @@ pub(crate) fn opened(asm: &Asm, agent: &Agent, open: &Opened<'_>, own_pid: impl 
         r.bytes(path);
         // Counted always; audited at the agent's rate (a loop of opens
         // cannot push other entries out).
-        let _ = asm.audit.append_from(r, Some(agent), Some(Source::Agent(agent.id)));
+        let _ = asm.audit.append_from(r, Some(agent), Some(Source::reports_of(agent)));
     }
     if !allowed {
         let mut detail = Record::new(Kind::Violation, 0, 0);

@@ -402,17 +402,29 @@ impl Registry {
     }
 
     /// Joins every live process of the agent's cgroup; returns how many.
+    /// A process of a process agent leaves it for this one, as it would if
+    /// it were moved into the cgroup now; each joined process's system
+    /// calls are traced from now.
     fn join_cgroup(&self, agent: &Agent, now: u64) -> u32 {
         let Membership::Cgroup(cgroup) = agent.membership else {
             return 0;
         };
         let mut joined = 0u32;
+        let rcu = RcuGuard::new();
         ffi::for_each_process(|task| {
-            if task.cgroup_id == cgroup
-                && self
-                    .join(agent, task.tgid, || task.group_dead(), true, false, now)
-                    .is_ok()
+            if task.cgroup_id != cgroup {
+                return;
+            }
+            if let Some(old) = self.agent_of(task.tgid, &rcu) {
+                if matches!(old.membership, Membership::Process(_)) {
+                    self.leave(old, task.tgid, |old| old.process_left(now));
+                }
+            }
+            if self
+                .join(agent, task.tgid, || task.group_dead(), true, false, now)
+                .is_ok()
             {
+                task.syscall_work(true);
                 joined = joined.saturating_add(1);
             }
         });
@@ -434,21 +446,19 @@ impl Registry {
         }
     }
 
-    /// Forgets agent `id` if `allowed` says the caller may; its processes
-    /// keep running.
+    /// Forgets agent `id` if `allowed` says the caller may (its error
+    /// otherwise); its processes keep running.
     pub(crate) fn unregister(
         &self,
         id: u32,
-        allowed: impl FnOnce(&Agent) -> bool,
+        allowed: impl FnOnce(&Agent) -> Result,
         telemetry: &Telemetry,
     ) -> Result {
         let write = self.write.lock();
         let ptr = self.agents.load(id as usize).cast::<Agent>();
         // SAFETY: Only this function frees agents, under `write`, which we hold.
         let agent = unsafe { ptr.as_ref() }.ok_or(ESRCH)?;
-        if !allowed(agent) {
-            return Err(EPERM);
-        }
+        allowed(agent)?;
         self.agents.erase(id as usize);
         if let Membership::Cgroup(cgroup) = agent.membership {
             self.cgroups.erase(cgroup as usize);

@@ -306,12 +306,16 @@ pub(crate) fn sample(asm: &Asm) -> u32 {
 fn reclaim(asm: &Asm) {
     let keep_ns = u64::from(ffi::reclaim_ms()) * 1_000_000;
     let now = ffi::now_ns();
-    let mut ids = KVec::new();
+    // Allocated before RCU; agents registered meanwhile wait for the next tick.
+    let Ok(mut ids) = KVVec::with_capacity(asm.registry.len() as usize, GFP_KERNEL) else {
+        return;
+    };
     {
         let rcu = RcuGuard::new();
         let mut from = 0;
         while let Some(agent) = asm.registry.next(&mut from, &rcu) {
-            if agent.reclaimable(now, keep_ns) && ids.push(agent.id, GFP_KERNEL).is_err() {
+            // Within the capacity: does not allocate.
+            if agent.reclaimable(now, keep_ns) && ids.push(agent.id, GFP_NOWAIT).is_err() {
                 break;
             }
         }
@@ -319,7 +323,13 @@ fn reclaim(asm: &Asm) {
     for id in ids {
         let result = asm.registry.unregister(
             id,
-            |agent| agent.reclaimable(now, keep_ns),
+            |agent| {
+                if agent.reclaimable(now, keep_ns) {
+                    Ok(())
+                } else {
+                    Err(EBUSY)
+                }
+            },
             &asm.telemetry,
         );
         if result.is_ok() {

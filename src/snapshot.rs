@@ -141,6 +141,16 @@ pub(crate) struct SystemSnapshot {
     pub(crate) events_dropped: u64,
 }
 
+/// How many agents `viewer` may see now.
+fn visible(asm: &Asm, viewer: &Viewer) -> usize {
+    let rcu = RcuGuard::new();
+    let (mut from, mut n) = (0, 0);
+    while let Some(agent) = asm.registry.next(&mut from, &rcu) {
+        n += usize::from(viewer.sees(agent));
+    }
+    n
+}
+
 /// Copies the agents `viewer` may see (all, or only `only`) in id order,
 /// with the CPU time and memory of their live processes.
 /// A large snapshot (4096 agents) is megabytes: kvmalloc'ed.
@@ -150,7 +160,11 @@ pub(crate) fn agents(asm: &Asm, only: Option<u32>, viewer: &Viewer) -> Result<KV
         // Room for the agents now plus a few registered meanwhile; retried
         // with more if still too small, since nothing can be allocated
         // under RCU.
-        let room = if only.is_some() { 1 } else { registry.len() as usize + 4 };
+        let room = match only {
+            Some(_) => 1,
+            // What this reader may see, plus a few registered meanwhile.
+            None => visible(asm, viewer) + 4,
+        };
         let mut snaps = KVVec::with_capacity(room, GFP_KERNEL)?;
         let rcu = RcuGuard::new();
         let mut from = only.unwrap_or(0) as usize;

@@ -254,9 +254,13 @@ static unsigned int asm_nf_local_out(void *priv, struct sk_buff *skb,
 	    READ_ONCE(sk->sk_state) != TCP_SYN_SENT ||
 	    likely(!asm_rust_may_be_agent(current->tgid)))
 		return NF_ACCEPT;
+	/*
+	 * Refused like a local REJECT: tcp_connect() takes ECONNREFUSED as
+	 * final, closes the socket and arms no retransmission.
+	 */
 	return asm_rust_net_verdict(current->tgid, ASM_NET_TCP_SYN, sk->sk_family,
 				    sk->sk_protocol) ==
-	       ASM_VERDICT_SKIP ? NF_DROP : NF_ACCEPT;
+	       ASM_VERDICT_SKIP ? NF_DROP_ERR(-ECONNREFUSED) : NF_ACCEPT;
 }
 
 static const struct nf_hook_ops asm_nf_ops[] = {
@@ -326,49 +330,68 @@ static void asm_fs_root(struct fs_struct *fs, struct path *root)
 }
 
 /*
- * Whether current sees the files as the system does: init's (pid 1's)
- * mount namespace and root.  Otherwise a path it names is its own
- * arrangement (a bind mount in a new namespace, a chroot) and not the
- * file's name.  If init cannot be found, the view is not trusted.
+ * The system's view of the files: init's (pid 1's) root and mount
+ * namespace when the module was loaded.  The root is held (path_get) until
+ * unload; the namespace is only compared.
  */
-static bool asm_system_view(void)
-{
-	struct task_struct *init;
-	struct fs_struct *fs;
-	struct path mine, sys;
-	bool same = false;
+static struct path asm_sys_root;
+static struct mnt_namespace *asm_sys_mnt_ns;
 
-	rcu_read_lock();
-	init = pid_task(find_pid_ns(1, &init_pid_ns), PIDTYPE_PID);
-	/* init's nsproxy and fs live as long as init, which never exits. */
-	if (!init || !READ_ONCE(init->nsproxy) || !(fs = READ_ONCE(init->fs)))
-		goto out;
-	if (current->nsproxy->mnt_ns != READ_ONCE(init->nsproxy)->mnt_ns)
-		goto out;
-	asm_fs_root(current->fs, &mine);
-	asm_fs_root(fs, &sys);
-	same = path_equal(&mine, &sys);
-out:
-	rcu_read_unlock();
-	return same;
+static int asm_sys_view_init(void)
+{
+	struct task_struct *init = get_pid_task(find_get_pid(1), PIDTYPE_PID);
+	int ret = -ESRCH;
+
+	if (!init)
+		return ret;
+	task_lock(init);
+	if (init->fs && init->nsproxy) {
+		get_fs_root(init->fs, &asm_sys_root);
+		asm_sys_mnt_ns = init->nsproxy->mnt_ns;
+		ret = 0;
+	}
+	task_unlock(init);
+	put_task_struct(init);
+	return ret;
 }
 
-/* The open flags where Rust said they are; 0 if they cannot be read. */
-static u64 asm_open_flags(long where, const unsigned long *args)
+/*
+ * Whether @file is named as the system names it: current sees the files
+ * as init does (its mount namespace and root), and the file is reachable
+ * from that root (not a mount of another namespace reached through
+ * /proc/<pid>/root, nor a detached one).  Otherwise its d_path() is an
+ * arrangement of the agent's (a bind mount, a chroot), not its name.
+ */
+static bool asm_system_view(struct file *file)
 {
-	u64 flags = 0;
+	struct path mine;
 
-	if (where & ASM_FLAGS_HOW) {
+	if (current->nsproxy->mnt_ns != asm_sys_mnt_ns)
+		return false;
+	/* Only current changes its own root. */
+	rcu_read_lock();
+	asm_fs_root(current->fs, &mine);
+	rcu_read_unlock();
+	if (!path_equal(&mine, &asm_sys_root))
+		return false;
+	return path_is_under(&file->f_path, &asm_sys_root);
+}
+
+/*
+ * The open flags where Rust said they are; false if they cannot be read
+ * (the struct open_how went away), which Rust judges as the worst case.
+ */
+static bool asm_open_flags(long where, const unsigned long *args, u64 *flags)
+{
+	*flags = 0;
+	if (where & ASM_FLAGS_HOW)
 		/* struct open_how starts with its u64 flags. */
-		if (copy_from_user_nofault(&flags,
-					   (const void __user *)args[where & ASM_FLAGS_ARG_MASK],
-					   sizeof(flags)))
-			return 0;
-		return flags;
-	}
-	if (where & ASM_FLAGS_IMPLICIT)
-		return 0;
-	return args[where & ASM_FLAGS_ARG_MASK];
+		return !copy_from_user_nofault(flags,
+					       (const void __user *)args[where & ASM_FLAGS_ARG_MASK],
+					       sizeof(*flags));
+	if (!(where & ASM_FLAGS_IMPLICIT))
+		*flags = args[where & ASM_FLAGS_ARG_MASK];
+	return true;
 }
 
 /* A successful open: the file's facts go to Rust, which judges them. */
@@ -389,7 +412,8 @@ static void asm_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	if (where < 0)
 		return;
 	syscall_get_arguments(current, regs, args);
-	flags = asm_open_flags(where, args);
+	if (!asm_open_flags(where, args, &flags))
+		facts |= ASM_FILE_FLAGS_UNKNOWN;
 	f = fdget(ret);
 	file = fd_file(f);
 	if (!file)
@@ -401,11 +425,11 @@ static void asm_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 		facts |= ASM_FILE_WRITE;
 	if (file->f_mode & FMODE_CREATED)
 		facts |= ASM_FILE_CREATED;
-	if (!asm_system_view())
-		facts |= ASM_FILE_FOREIGN_VIEW;
 	/* Pipes, sockets, anonymous inodes: named by d_dname, not by a path. */
 	if (file->f_path.dentry->d_op && file->f_path.dentry->d_op->d_dname)
 		facts |= ASM_FILE_PSEUDO;
+	else if (!asm_system_view(file))
+		facts |= ASM_FILE_FOREIGN_VIEW;
 	path = d_path(&file->f_path, this_cpu_ptr(asm_path_buf), PATH_MAX);
 	/* An unnamable file (a path too long): Rust gets no name. */
 	if (IS_ERR(path))
@@ -790,6 +814,9 @@ void asm_shim_exit(void)
 	/* tracepoint_synchronize_unregister() ran: no probe uses it now. */
 	free_percpu(asm_path_buf);
 	asm_path_buf = NULL;
+	if (asm_sys_root.mnt)
+		path_put(&asm_sys_root);
+	asm_sys_root.mnt = NULL;
 	/* Nothing records events now: the last notification, then the family. */
 	if (asm_genl_registered) {
 		WRITE_ONCE(asm_genl_registered, false);
@@ -802,9 +829,14 @@ int asm_shim_init(void)
 {
 	int ret;
 
+	ret = asm_sys_view_init();
+	if (ret)
+		return ret;
 	asm_proc_dir = proc_mkdir("agentsys", NULL);
-	if (!asm_proc_dir)
-		return -ENOMEM;
+	if (!asm_proc_dir) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	if (!proc_create_single("status", 0444, asm_proc_dir, asm_status_show) ||
 	    !proc_create_single("compliance", 0444, asm_proc_dir,
 				asm_compliance_show)) {

@@ -127,6 +127,7 @@ pid_t asm_current_tgid(void);
 					 * root is not the system's */
 #define ASM_FILE_PSEUDO		0x8	/* named by d_dname: pipe, socket,
 					 * anonymous inode */
+#define ASM_FILE_FLAGS_UNKNOWN	0x10	/* the open flags could not be read */
 
 /* What asm_rust_net_verdict() judges.  Mirrored in src/ffi.rs. */
 #define ASM_NET_TCP_SYN		1	/* a task sends a TCP SYN */

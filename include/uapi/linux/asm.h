@@ -567,10 +567,11 @@ struct asm_audit_entry {
  * @next_seq:	out: the seq the next entry will get.
  * @dropped:	out: entries overwritten before anyone could keep them
  *		(first_seq: they are counted, not kept).
- * @suppressed:	out: entries the rate limits kept out of the trail: refusals
- *		of a user without CAP_SYS_ADMIN beyond ASM_AUDIT_LIMIT_BURST
- *		per ASM_AUDIT_LIMIT_WINDOW_S seconds, and an agent's decisions
- *		(refused with EAGAIN) and sensitive opens beyond the same rate.
+ * @suppressed:	out: entries the rate limits kept out of the trail, or
+ *		requests they refused (EAGAIN): beyond ASM_AUDIT_LIMIT_BURST
+ *		per ASM_AUDIT_LIMIT_WINDOW_S seconds for a user without
+ *		CAP_SYS_ADMIN (their requests and their agents' reports) or
+ *		an administrator's agent (its own reports).
  * @reserved:	must be 0.
  *
  * Reading the trail needs CAP_SYS_ADMIN.
@@ -589,9 +590,9 @@ struct asm_audit_read {
 	__u64 reserved[1];
 };
 
-/* The audit trail's rate limit per source (a user's refusals, an agent's
- * own reports), and the audit_seq of an entry it kept out. */
-#define ASM_AUDIT_LIMIT_BURST		16
+/* The audit trail's rate limit per source (a user without CAP_SYS_ADMIN,
+ * an administrator's agent), and the audit_seq of an entry it kept out. */
+#define ASM_AUDIT_LIMIT_BURST		32
 #define ASM_AUDIT_LIMIT_WINDOW_S	60
 #define ASM_AUDIT_SUPPRESSED		(~0ULL)
 

@@ -837,7 +837,7 @@ pub const ASM_AUDIT_HASH_LEN: usize = 32;
 pub const ASM_AUDIT_ENTRIES: usize = 256;
 /// `ASM_AUDIT_LIMIT_BURST`: entries one source (a user's refusals, an
 /// agent's own reports) may add per [`ASM_AUDIT_LIMIT_WINDOW_S`].
-pub const ASM_AUDIT_LIMIT_BURST: u32 = 16;
+pub const ASM_AUDIT_LIMIT_BURST: u32 = 32;
 /// `ASM_AUDIT_LIMIT_WINDOW_S`: the rate limit's window, in seconds.
 pub const ASM_AUDIT_LIMIT_WINDOW_S: u32 = 60;
 /// `ASM_AUDIT_SUPPRESSED`: the `audit_seq` of an entry the limit kept out.
