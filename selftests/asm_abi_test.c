@@ -123,7 +123,7 @@ static const struct ioc iocs[] = {
 	  { FIELD(struct asm_list, reserved[0]), FIELD(struct asm_list, reserved[1]) } },
 	{ "GET_INFO", ASM_IOC_GET_INFO, sizeof(struct asm_agent_info), base_info,
 	  { FIELD(struct asm_agent_info, reserved[0]), FIELD(struct asm_agent_info, reserved[1]),
-	    FIELD(struct asm_agent_info, reserved[2]), FIELD(struct asm_agent_info, reserved[3]) } },
+	    FIELD(struct asm_agent_info, reserved[2]) } },
 	{ "GET_TELEMETRY_JSON", ASM_IOC_GET_TELEMETRY_JSON, sizeof(struct asm_json),
 	  base_telemetry,
 	  { FIELD(struct asm_json, reserved[0]), FIELD(struct asm_json, reserved[1]) } },

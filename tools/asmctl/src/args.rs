@@ -38,6 +38,9 @@ pub enum Command {
         quiet: bool,
         /// Skip the Landlock ruleset (debugging only).
         no_landlock: bool,
+        /// Keep the controlling terminal (no new session), for an
+        /// interactive agent.
+        keep_tty: bool,
         program: OsString,
         args: Vec<OsString>,
     },
@@ -253,10 +256,14 @@ Commands:
   list [--all] [--json]     agents with live processes (--all: every agent)
   info ID [--json]          one agent in detail
   run --name NAME [--id ID] [--cap CAP]... [--scope PATH] [--risk RISK]
-      [--auto-restart N] [--quiet] [--no-landlock] -- CMD [ARGS]...
+      [--auto-restart N] [--quiet] [--no-landlock] [--keep-tty] -- CMD [ARGS]...
                             register this process as an agent, then exec CMD
-                            under the Landlock ruleset of its capabilities
-                            (--no-landlock: without it, for debugging only)
+                            in a new session (no controlling terminal), with
+                            no_new_privs, under the Landlock ruleset of its
+                            capabilities (--no-landlock: without it, for
+                            debugging only; --keep-tty: keep the terminal,
+                            for an interactive agent, which can then also
+                            inject input into it)
   register (--pid PID | --cgroup PATH) --name NAME [--id ID]
       [--cap CAP]... [--scope PATH] [--auto-restart N] [--risk RISK]
                             register another process or a cgroup v2; prints the id
@@ -871,6 +878,7 @@ fn parse_run(args: &mut Args) -> Result<Command, Error> {
     let mut spec = SpecBuilder::default();
     let mut quiet = false;
     let mut no_landlock = false;
+    let mut keep_tty = false;
     let mut program = None;
     while let Some(arg) = args.next()? {
         if spec.take(args, &arg)? {
@@ -885,6 +893,10 @@ fn parse_run(args: &mut Args) -> Result<Command, Error> {
             Arg::Opt(ref name, ref inline) if name == "--no-landlock" => {
                 flag(name, inline.as_ref())?;
                 no_landlock = true;
+            }
+            Arg::Opt(ref name, ref inline) if name == "--keep-tty" => {
+                flag(name, inline.as_ref())?;
+                keep_tty = true;
             }
             // The command starts after "--", or at the first argument that
             // is not an option; its own options are not ours.
@@ -905,6 +917,7 @@ fn parse_run(args: &mut Args) -> Result<Command, Error> {
         spec,
         quiet,
         no_landlock,
+        keep_tty,
         program,
         args: args.rest.by_ref().collect(),
     })
@@ -1441,6 +1454,7 @@ mod tests {
                 },
                 quiet: true,
                 no_landlock: false,
+                keep_tty: false,
                 program: "python3".into(),
                 args: vec!["agent.py".into(), "--name".into(), "--".into()],
             })
@@ -1452,6 +1466,7 @@ mod tests {
                 spec: spec("a"),
                 quiet: false,
                 no_landlock: false,
+                keep_tty: false,
                 program: "sleep".into(),
                 args: vec!["-x".into()],
             })
@@ -1462,8 +1477,20 @@ mod tests {
                 spec: spec("a"),
                 quiet: false,
                 no_landlock: true,
+                keep_tty: false,
                 program: "sleep".into(),
                 args: vec![],
+            })
+        );
+        assert_eq!(
+            asmctl(&["run", "--name", "a", "--keep-tty", "--", "sh", "--keep-tty"]),
+            Ok(Command::Run {
+                spec: spec("a"),
+                quiet: false,
+                no_landlock: false,
+                keep_tty: true,
+                program: "sh".into(),
+                args: vec!["--keep-tty".into()],
             })
         );
     }
@@ -1513,6 +1540,10 @@ mod tests {
             ),
             (&["unregister"], "unregister needs an agent id"),
             (&["run", "--name", "a"], "run needs a command after --"),
+            (
+                &["run", "--keep-tty=yes", "--name", "a", "true"],
+                "--keep-tty takes no value",
+            ),
             (
                 &["run", "--name", "a", "--"],
                 "run needs a command after --",

@@ -43,9 +43,21 @@ pub fn execute(command: Command) -> Result<(), Error> {
             spec,
             quiet,
             no_landlock,
+            keep_tty,
             program,
             args,
         } => {
+            // A new session first: on a fork (asmctl was a process group
+            // leader) the child is the one that registers and execs.
+            if !keep_tty {
+                sys::new_session().map_err(|e| {
+                    Error::Failed(format!("cannot start a new session (setsid): {e}"))
+                })?;
+            }
+            // Whatever Landlock does (it sets it too), the agent never gains
+            // privileges through a set-user-id program or file capabilities.
+            sys::no_new_privs()
+                .map_err(|e| Error::Failed(format!("cannot set no_new_privs: {e}")))?;
             let dev = open()?;
             // Landlock before REGISTER: opening the rules' paths is not the
             // agent's doing. It governs opens only, so `dev` keeps working.

@@ -180,16 +180,22 @@ impl Op<'_> {
             (Op::Register(_, _, ASM_RISK_UNACCEPTABLE), EPERM) => {
                 "risk level Unacceptable is prohibited: agent not registered".into()
             }
-            (Op::Register(target, _, _), EPERM) => match target {
+            (Op::Register(target, id, _), EPERM) => match target {
                 Target::Pid(_) => {
                     "permission denied: registering another process needs CAP_SYS_ADMIN".into()
                 }
                 Target::Cgroup(_) => {
                     "permission denied: registering a cgroup needs CAP_SYS_ADMIN".into()
                 }
-                // For the caller itself, ASM_CAP_ADMIN is the only thing
-                // that needs privilege.
-                Target::Caller => "permission denied: granting Admin needs CAP_SYS_ADMIN".into(),
+                // For the caller itself: a chosen id, a restart budget
+                // and ASM_CAP_ADMIN need privilege.
+                Target::Caller if id != 0 => format!(
+                    "permission denied: choosing agent id {id} needs CAP_SYS_ADMIN \
+                     (without --id the kernel allocates one)"
+                ),
+                Target::Caller => "permission denied: a restart budget (--auto-restart) or \
+                                   granting Admin needs CAP_SYS_ADMIN"
+                    .into(),
             },
             (Op::Register(Target::Pid(pid), _, _), ESRCH) => format!("no process with pid {pid}"),
             (Op::Register(Target::Cgroup(path), 0, _), EEXIST) => {
@@ -303,7 +309,13 @@ mod tests {
             ),
             (
                 msg(Op::Register(&me, 0, 0), libc::EPERM),
-                "permission denied: granting Admin needs CAP_SYS_ADMIN",
+                "permission denied: a restart budget (--auto-restart) or granting Admin needs \
+                 CAP_SYS_ADMIN",
+            ),
+            (
+                msg(Op::Register(&me, 730, 0), libc::EPERM),
+                "permission denied: choosing agent id 730 needs CAP_SYS_ADMIN \
+                 (without --id the kernel allocates one)",
             ),
             (
                 msg(Op::Register(&me, 100, 0), libc::EEXIST),

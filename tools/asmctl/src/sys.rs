@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Every system call asmctl makes: the ioctls on `/dev/asm`, reading
-//! `CLOCK_BOOTTIME` and the local time zone, opening a cgroup directory and
-//! exec'ing a command.
+//! `CLOCK_BOOTTIME` and the local time zone, opening a cgroup directory,
+//! and what `run` does before it execs a command (a new session,
+//! `no_new_privs`).
 //!
 //! Nothing outside this file touches the kernel, so the parsing and
 //! rendering code can be tested on a host without the asm module; this is
@@ -26,6 +27,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// A failed system call's errno.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,4 +381,128 @@ pub fn exec(program: &OsString, args: &[OsString]) -> Errno {
     // which the Rust runtime ignores, to its default for the new program.
     let e = Command::new(program).args(args).exec();
     Errno::from_io(&e)
+}
+
+/// The signals the waiting parent of [`new_session`] passes on to the
+/// agent: what a terminal (Ctrl-C, Ctrl-\\, hangup) or `kill` sends to the
+/// foreground job to stop it.
+const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// The pid the parent forwards signals to (0: none yet).
+static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward_signal(sig: libc::c_int) {
+    let pid = FORWARD_TO.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe and takes integers only.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// A signal set holding [`FORWARDED`].
+fn forwarded_set() -> libc::sigset_t {
+    // SAFETY: all-zero bytes are a valid sigset_t, initialised next.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid, writable sigset_t.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for sig in FORWARDED {
+            libc::sigaddset(&mut set, sig);
+        }
+    }
+    set
+}
+
+/// Converts a libc return value to a `Result`, taking errno on -1.
+fn cvt(rc: libc::c_int) -> Result<libc::c_int, Errno> {
+    if rc < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// Puts the process that goes on to become the agent in a new session
+/// (setsid), so that it has no controlling terminal: it cannot open
+/// `/dev/tty`, and `TIOCSTI` on a terminal it inherited as stdin is
+/// refused (`EPERM`: not its controlling terminal), so it cannot type
+/// commands into the shell that started it.
+///
+/// A process group leader (a job of an interactive shell) cannot make a
+/// new session: then asmctl forks. The child makes the session and
+/// returns, to register itself and exec the command; the parent never
+/// returns: it stays the shell's job, passes SIGINT, SIGTERM, SIGHUP and
+/// SIGQUIT on to the child, and exits with the child's exit status (128 +
+/// the signal if a signal ended it).
+pub fn new_session() -> Result<(), Errno> {
+    // SAFETY: setsid takes no arguments.
+    if unsafe { libc::setsid() } >= 0 {
+        return Ok(());
+    }
+    let e = Errno::last();
+    if e.0 != libc::EPERM {
+        return Err(e);
+    }
+    // Block the forwarded signals across the fork, so that none arrives
+    // at the parent before it knows whom to forward it to.
+    let set = forwarded_set();
+    let mut old = forwarded_set();
+    // SAFETY: `set` is initialised and `old` writable; asmctl has one
+    // thread, so the process mask is this thread's.
+    cvt(unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old) })?;
+    // SAFETY: asmctl is single-threaded, so the child is a complete copy
+    // that may go on running Rust code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        let e = Errno::last();
+        // SAFETY: restoring the mask saved above.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        return Err(e);
+    }
+    if pid == 0 {
+        // SAFETY: restoring the mask saved above; then setsid, which a
+        // fresh child (never a group leader) may call.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        // SAFETY: setsid takes no arguments.
+        cvt(unsafe { libc::setsid() })?;
+        return Ok(());
+    }
+    FORWARD_TO.store(pid, Ordering::Relaxed);
+    for sig in FORWARDED {
+        // SAFETY: all-zero bytes are a valid sigaction; the handler only
+        // calls kill, which is async-signal-safe.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+    // SAFETY: restoring the mask saved above.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a writable int; `pid` is our child.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc == pid {
+            break;
+        }
+        if rc < 0 && Errno::last().0 != libc::EINTR {
+            std::process::exit(1);
+        }
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    std::process::exit(code)
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS)`: no set-user-id program or file capability
+/// gives the calling process, or anything it execs, more privileges.
+pub fn no_new_privs() -> Result<(), Errno> {
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes integers only.
+    cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) }).map(|_| ())
 }

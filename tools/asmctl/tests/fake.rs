@@ -276,6 +276,112 @@ fn run_registers_itself_then_becomes_the_command() {
     }
 }
 
+/// `pid sid NoNewPrivs` of the shell `run` execs, as it prints them.
+const WHO: &str = "set -- $(cat /proc/$$/stat); \
+                   echo $1 $6 $(awk '/^NoNewPrivs:/ { print $2 }' /proc/$$/status)";
+
+#[test]
+fn run_makes_a_new_session_with_no_new_privs() {
+    let Some(lib) = fake_lib() else { return };
+    let log_file = log_path("session");
+    let logged = [("FAKE_ASM_LOG", log_file.to_str().unwrap())];
+    let words = |out: &str| out.split_whitespace().map(String::from).collect::<Vec<_>>();
+
+    // Not a group leader: setsid in place, the registered pid is the
+    // command's and the session's. No Landlock, no_new_privs all the same.
+    let args = [
+        "run",
+        "--no-landlock",
+        "-q",
+        "--name",
+        "a",
+        "--",
+        "sh",
+        "-c",
+        WHO,
+    ];
+    let (code, out, err) = fake_run(lib, asmctl_path(), &args, &logged);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    let w = words(&out);
+    assert_eq!(w.len(), 3, "{out}");
+    assert_eq!(w[0], w[1], "the command leads its own session: {out}");
+    assert_eq!(w[2], "1", "NoNewPrivs: {out}");
+    assert!(log(&log_file).starts_with(&format!("register caller={} ", w[0])));
+
+    // --keep-tty: the session (and terminal) of whoever ran asmctl.
+    let args = [
+        "run",
+        "--no-landlock",
+        "--keep-tty",
+        "-q",
+        "--name",
+        "a",
+        "--",
+        "sh",
+        "-c",
+        WHO,
+    ];
+    let (code, out, _) = fake_run(lib, asmctl_path(), &args, &[]);
+    assert_eq!(code, 0);
+    let w = words(&out);
+    // SAFETY: getsid(0) only reads the caller's session id.
+    let ours = unsafe { libc::getsid(0) };
+    assert_eq!(w[1], ours.to_string(), "{out}");
+    assert_ne!(w[0], w[1], "{out}");
+    assert_eq!(w[2], "1", "NoNewPrivs: {out}");
+}
+
+#[test]
+fn run_as_a_group_leader_forks_and_passes_the_status_on() {
+    use std::os::unix::process::CommandExt;
+    let Some(lib) = fake_lib() else { return };
+    let log_file = log_path("session-fork");
+    let leader = |script: &str| {
+        let mut c = Command::new(asmctl_path());
+        c.args([
+            "run",
+            "--no-landlock",
+            "-q",
+            "--name",
+            "a",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .env("LD_PRELOAD", lib)
+        .env("FAKE_ASM_LOG", &log_file)
+        .process_group(0)
+        .stdout(Stdio::piped());
+        c
+    };
+    // A job of an interactive shell leads its process group and cannot
+    // make a session: the child asmctl forks is the agent.
+    let out = leader(&format!("{WHO}; exit 3")).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let w: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(w.len(), 3, "{text}");
+    assert_eq!(w[0], w[1], "the command leads its own session: {text}");
+    assert_eq!(w[2], "1", "NoNewPrivs: {text}");
+    assert!(log(&log_file).starts_with(&format!("register caller={} ", w[0])));
+
+    // SIGTERM to asmctl (the job) reaches the agent; the status says so.
+    let mut child = leader("echo $$; exec sleep 30").spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let agent: i32 = line.trim().parse().unwrap();
+    assert_ne!(agent as u32, child.id());
+    // SAFETY: kill takes integers only.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    assert_ne!(unsafe { libc::kill(agent, 0) }, 0, "agent {agent} survived");
+}
+
 /// What `run` prints first when the host kernel has no Landlock.
 fn landlock_warning() -> &'static str {
     match asm_landlock::abi_version() {

@@ -11,6 +11,8 @@ pub const USAGE: &str = "usage: asmd --spec DIR [--log-dir DIR] [--lock PATH] [-
 const HELP: &str = "\
 Starts the agents described by DIR/*.toml, each in its own cgroup under
 /sys/fs/cgroup/agentsys/, and restarts them when the asm module says so.
+Each agent runs as its spec's user and group (default: nobody), with
+no_new_privs; asmd acts only on agents it registered itself.
 
   --spec DIR      directory of agent spec files (required)
   --log-dir DIR   where each agent's stdout and stderr go, as <id>.log

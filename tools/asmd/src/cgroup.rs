@@ -6,9 +6,18 @@
 //! mounted (mounting it is the system's job), and never removes them: a
 //! cgroup outlives asmd, which is what lets the next asmd find the agent's
 //! processes where the last one left them.
+//!
+//! An agent must not be able to leave its cgroup: moving a process needs
+//! write access to `cgroup.procs` of the destination and of the common
+//! ancestor, so the agent's directory and its `cgroup.procs` must belong to
+//! asmd's user and be writable by nobody else. asmd makes them so (it
+//! creates them as that user, with the cgroup file system's default modes)
+//! and refuses a directory someone else made or opened up (a delegated
+//! one). The child joins the cgroup before it drops its privileges.
 
 use crate::error::Error;
 use crate::sys;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Where the cgroup v2 hierarchy is mounted.
@@ -33,8 +42,10 @@ pub fn agent_dir(id: u32) -> PathBuf {
     Path::new(CGROUP_ROOT).join(AGENTS_DIR).join(id.to_string())
 }
 
-/// Makes agent `id`'s cgroup (and `agentsys`) if missing; returns its path.
-pub fn ensure(id: u32) -> Result<PathBuf, Error> {
+/// Makes agent `id`'s cgroup (and `agentsys`) if missing and checks that
+/// only `euid` (asmd's) may move processes in or out of it; returns its
+/// path.
+pub fn ensure(id: u32, euid: u32) -> Result<PathBuf, Error> {
     let dir = agent_dir(id);
     std::fs::create_dir_all(&dir).map_err(|e| {
         Error::new(format!(
@@ -43,7 +54,40 @@ pub fn ensure(id: u32) -> Result<PathBuf, Error> {
             sys::Errno::from_io(&e)
         ))
     })?;
+    for path in [dir.clone(), procs_file(&dir)] {
+        let meta = std::fs::metadata(&path)
+            .map_err(|e| Error::new(format!("{}: {}", path.display(), sys::Errno::from_io(&e))))?;
+        check_private(&path, meta.uid(), meta.mode(), euid).map_err(Error::new)?;
+    }
     Ok(dir)
+}
+
+/// Fails unless `path` (owner `uid`, `mode`) is owned by `euid` and not
+/// writable by its group or others: a process that could write there
+/// could take itself out of its agent.
+pub fn check_private(path: &Path, uid: u32, mode: u32, euid: u32) -> Result<(), String> {
+    if uid != euid {
+        return Err(format!(
+            "{} belongs to uid {uid}, not to asmd's uid {euid}: its agent could leave it",
+            path.display()
+        ));
+    }
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "{} is writable by its group or others (mode {:o}): its agent could leave it",
+            path.display(),
+            mode & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// The cgroup v2 id of the cgroup `dir`, as `ASM_IOC_GET_INFO` reports it:
+/// on cgroup2 a directory's inode number is its cgroup's id.
+pub fn id(dir: &Path) -> Result<u64, Error> {
+    std::fs::metadata(dir)
+        .map(|m| m.ino())
+        .map_err(|e| Error::new(format!("{}: {}", dir.display(), sys::Errno::from_io(&e))))
 }
 
 /// The file a process writes its pid (or "0" for itself) to, to join the
@@ -63,5 +107,23 @@ mod tests {
             procs_file(&agent_dir(7)),
             Path::new("/sys/fs/cgroup/agentsys/7/cgroup.procs")
         );
+    }
+
+    #[test]
+    fn only_asmd_may_write_the_cgroup() {
+        let p = Path::new("/sys/fs/cgroup/agentsys/7");
+        assert_eq!(check_private(p, 0, 0o40755, 0), Ok(()));
+        assert_eq!(check_private(p, 0, 0o100644, 0), Ok(()));
+        let e = check_private(p, 65534, 0o40755, 0).unwrap_err();
+        assert!(
+            e.contains("belongs to uid 65534, not to asmd's uid 0"),
+            "{e}"
+        );
+        let e = check_private(p, 0, 0o100666, 0).unwrap_err();
+        assert!(
+            e.contains("writable by its group or others (mode 666)"),
+            "{e}"
+        );
+        assert!(check_private(p, 0, 0o40775, 0).is_err());
     }
 }

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
         }
     };
 
-    let specs = match spec::load_dir(&cfg.spec_dir) {
+    let specs = match spec::load_dir(&cfg.spec_dir, &sys::SystemAccounts) {
         Ok(specs) => specs,
         Err(errors) => {
             for e in errors {

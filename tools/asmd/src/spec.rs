@@ -11,6 +11,8 @@
 //! scope = "/srv/agents/crashy"      # default: no scope
 //! auto_restart = 3                  # default: 0
 //! risk = "high"                     # minimal | limited | high; default: limited
+//! user = "crashy"                   # name or uid; default: "nobody"
+//! group = "agents"                  # name or gid; default: the user's primary group
 //!
 //! [limits]                          # default: follow the module's defaults
 //! cpu_quota_ms = 200
@@ -28,6 +30,10 @@
 //! value is checked here against the ABI's rules, so that a spec that passes
 //! `asmd --check` is one the module accepts: `risk = "unacceptable"` is
 //! rejected here, as the module would refuse the agent.
+//!
+//! `user` and `group` are resolved here too, through [`Accounts`], so that
+//! an unknown user is a spec error and not a failed start. Without `user`
+//! an agent runs as `nobody`: running one as root must be written down.
 
 use asm_abi::{
     action_allowed, parse_preset, parse_risk, risk_name, AsmFaultPolicy, AsmRegister,
@@ -42,6 +48,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
+use toml::Spanned;
 
 /// An agent's limits as the ABI takes them: 0 follows the module's
 /// defaults, `ASM_LIMIT_NONE32`/`ASM_LIMIT_NONE64` is no limit.
@@ -90,6 +97,117 @@ pub struct Spec {
     pub limits: Option<Limits>,
     /// `Some` when the spec sets a preset or at least one action.
     pub recovery: Option<Recovery>,
+    /// Whom the agent runs as.
+    pub run_as: RunAs,
+}
+
+/// The user and group an agent runs as, resolved when the spec is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    /// The uid; never `u32::MAX`, which set*id(2) take as "unchanged".
+    pub uid: u32,
+    /// The gid; never `u32::MAX`.
+    pub gid: u32,
+    /// How the log shows the user: `nobody (65534)`.
+    pub user: String,
+    /// How the log shows the group: `nogroup (65534)`, or
+    /// `65534 (primary group of nobody)`.
+    pub group: String,
+}
+
+/// `nobody`'s ids when the passwd database has no such user.
+pub const NOBODY_ID: u32 = 65534;
+
+/// The passwd and group databases, as the spec's `user` and `group` need
+/// them (`sys::SystemAccounts` asks the C library; the tests use a table).
+pub trait Accounts {
+    /// uid and primary gid of user `name`.
+    fn user_by_name(&self, name: &str) -> Result<Option<(u32, u32)>, String>;
+    /// Name and primary gid of the user with `uid`.
+    fn user_by_uid(&self, uid: u32) -> Result<Option<(String, u32)>, String>;
+    /// gid of group `name`.
+    fn group_by_name(&self, name: &str) -> Result<Option<u32>, String>;
+}
+
+/// `s` as a numeric id, if it is all digits: `Ok(None)` for a name.
+/// `u32::MAX` is refused: set*id(2) take it as "leave unchanged", which
+/// would leave the agent running as asmd's user, root.
+fn numeric_id(s: &str, what: &str) -> Result<Option<u32>, String> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    match s.parse::<u32>() {
+        Ok(id) if id != u32::MAX => Ok(Some(id)),
+        _ => Err(format!("{what} {s} is out of range 0..={}", u32::MAX - 1)),
+    }
+}
+
+/// Resolves a spec's `user` and `group` (`None`: not in the spec). The
+/// default user is `nobody`, or uid and gid 65534 where the passwd database
+/// has no `nobody`; the default group is the user's primary group. An
+/// unknown name, or a uid without a passwd entry and no `group`, is an
+/// error naming the key.
+pub fn resolve_run_as(
+    user: Option<&str>,
+    group: Option<&str>,
+    accounts: &dyn Accounts,
+) -> Result<RunAs, String> {
+    let (uid, primary, user_label) = match user {
+        None => match accounts.user_by_name("nobody")? {
+            Some((uid, gid)) => (uid, Some(gid), format!("nobody ({uid}) (default)")),
+            None => (
+                NOBODY_ID,
+                Some(NOBODY_ID),
+                format!("{NOBODY_ID} (default; no user nobody)"),
+            ),
+        },
+        Some(u) => match numeric_id(u, "user")? {
+            Some(uid) => match accounts.user_by_uid(uid)? {
+                Some((name, gid)) => (uid, Some(gid), format!("{name} ({uid})")),
+                None => (uid, None, uid.to_string()),
+            },
+            None => match accounts.user_by_name(u)? {
+                Some((uid, gid)) => (uid, Some(gid), format!("{u} ({uid})")),
+                None => return Err(format!("user = {u:?}: no such user")),
+            },
+        },
+    };
+    if uid == u32::MAX {
+        return Err(format!(
+            "user = {:?}: uid {uid} cannot be used",
+            user.unwrap_or("nobody")
+        ));
+    }
+    let (gid, group_label) = match group {
+        Some(g) => match numeric_id(g, "group")? {
+            Some(gid) => (gid, gid.to_string()),
+            None => match accounts.group_by_name(g)? {
+                Some(gid) => (gid, format!("{g} ({gid})")),
+                None => return Err(format!("group = {g:?}: no such group")),
+            },
+        },
+        None => match primary {
+            Some(gid) => (
+                gid,
+                format!("{gid} (primary group of {})", user.unwrap_or("nobody")),
+            ),
+            None => {
+                return Err(format!(
+                    "user = \"{uid}\" has no passwd entry, hence no primary group: \
+                     add group = \"NAME-OR-GID\""
+                ))
+            }
+        },
+    };
+    if gid == u32::MAX {
+        return Err(format!("group: gid {gid} cannot be used"));
+    }
+    Ok(RunAs {
+        uid,
+        gid,
+        user: user_label,
+        group: group_label,
+    })
 }
 
 /// Fault keys of `[recovery]`, in `ASM_FAULT_*` order.
@@ -135,6 +253,10 @@ struct RawSpec {
     limits: Option<RawLimits>,
     #[serde(default)]
     recovery: Option<RawRecovery>,
+    #[serde(default)]
+    user: Option<Spanned<String>>,
+    #[serde(default)]
+    group: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -419,9 +541,10 @@ fn line_of(text: &str, at: usize) -> usize {
         + 1
 }
 
-/// Parses and checks the spec in `text`, read from `file`. The error names
-/// the file, the line when there is one, and the key or value.
-pub fn parse(text: &str, file: &Path) -> Result<Spec, String> {
+/// Parses and checks the spec in `text`, read from `file`, resolving its
+/// `user` and `group` through `accounts`. The error names the file, the
+/// line when there is one, and the key or value.
+pub fn parse(text: &str, file: &Path, accounts: &dyn Accounts) -> Result<Spec, String> {
     let raw: RawSpec = toml::from_str(text).map_err(|e| {
         // A missing key has no position of its own.
         match e.span() {
@@ -482,6 +605,25 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec, String> {
         }
     };
 
+    // The error is about the key that named what could not be found: the
+    // group when it is the group, else the user.
+    let run_as = resolve_run_as(
+        raw.user.as_ref().map(|u| u.get_ref().as_str()),
+        raw.group.as_ref().map(|g| g.get_ref().as_str()),
+        accounts,
+    )
+    .map_err(|e| {
+        let key = if e.starts_with("group") {
+            raw.group.as_ref()
+        } else {
+            raw.user.as_ref()
+        };
+        match key {
+            Some(k) => format!("{}:{}: {e}", file.display(), line_of(text, k.span().start)),
+            None => format!("{}: {e}", file.display()),
+        }
+    })?;
+
     Ok(Spec {
         file: file.to_owned(),
         id: raw.id,
@@ -493,13 +635,14 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec, String> {
         risk_level: raw.risk,
         limits,
         recovery,
+        run_as,
     })
 }
 
 /// Reads every `*.toml` in `dir` (by file name; hidden files are skipped),
 /// checks each, and checks that no two use the same id. Returns the specs,
 /// or every error found.
-pub fn load_dir(dir: &Path) -> Result<Vec<Spec>, Vec<String>> {
+pub fn load_dir(dir: &Path, accounts: &dyn Accounts) -> Result<Vec<Spec>, Vec<String>> {
     let io_err = |path: &Path, e: std::io::Error| {
         format!("{}: {}", path.display(), crate::sys::Errno::from_io(&e))
     };
@@ -523,7 +666,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Spec>, Vec<String>> {
     let mut errors = Vec::new();
     for path in files {
         match std::fs::read_to_string(&path) {
-            Ok(text) => match parse(&text, &path) {
+            Ok(text) => match parse(&text, &path, accounts) {
                 Ok(spec) => specs.push(spec),
                 Err(e) => errors.push(e),
             },
@@ -630,9 +773,11 @@ impl Spec {
         };
         let _ = write!(
             s,
-            "; capabilities {caps}; scope {}; auto_restart {}; risk {risk}",
+            "; capabilities {caps}; scope {}; auto_restart {}; risk {risk}; user {}; group {}",
             self.scope.as_deref().unwrap_or("none"),
-            self.auto_restart
+            self.auto_restart,
+            self.run_as.user,
+            self.run_as.group
         );
         match self.limits {
             None => s.push_str("; limits default"),
@@ -700,8 +845,149 @@ mod tests {
         ASM_RISK_HIGH, ASM_RISK_MINIMAL,
     };
 
+    /// A passwd and group database of a few entries.
+    struct Table;
+
+    impl Accounts for Table {
+        fn user_by_name(&self, name: &str) -> Result<Option<(u32, u32)>, String> {
+            Ok(match name {
+                "root" => Some((0, 0)),
+                "nobody" => Some((65534, 65534)),
+                "agent" => Some((1001, 1002)),
+                _ => None,
+            })
+        }
+        fn user_by_uid(&self, uid: u32) -> Result<Option<(String, u32)>, String> {
+            Ok(match uid {
+                0 => Some(("root".into(), 0)),
+                1001 => Some(("agent".into(), 1002)),
+                _ => None,
+            })
+        }
+        fn group_by_name(&self, name: &str) -> Result<Option<u32>, String> {
+            Ok(match name {
+                "root" => Some(0),
+                "agents" => Some(2000),
+                "4242" => Some(7),
+                _ => None,
+            })
+        }
+    }
+
+    /// A system without a `nobody` user.
+    struct NoNobody;
+
+    impl Accounts for NoNobody {
+        fn user_by_name(&self, _: &str) -> Result<Option<(u32, u32)>, String> {
+            Ok(None)
+        }
+        fn user_by_uid(&self, _: u32) -> Result<Option<(String, u32)>, String> {
+            Ok(None)
+        }
+        fn group_by_name(&self, _: &str) -> Result<Option<u32>, String> {
+            Ok(None)
+        }
+    }
+
     fn p(text: &str) -> Result<Spec, String> {
-        parse(text, Path::new("specs/a.toml"))
+        parse(text, Path::new("specs/a.toml"), &Table)
+    }
+
+    fn ids(s: &Spec) -> (u32, u32) {
+        (s.run_as.uid, s.run_as.gid)
+    }
+
+    #[test]
+    fn run_as_defaults_to_nobody() {
+        let s = p("id = 1\nname = \"a\"\ncommand = [\"true\"]\n").unwrap();
+        assert_eq!(ids(&s), (65534, 65534));
+        assert!(
+            s.summary()
+                .contains("; user nobody (65534) (default); group 65534 (primary group of nobody)"),
+            "{}",
+            s.summary()
+        );
+        let s = parse(
+            "id = 1\nname = \"a\"\ncommand = [\"true\"]\n",
+            Path::new("a.toml"),
+            &NoNobody,
+        )
+        .unwrap();
+        assert_eq!(ids(&s), (NOBODY_ID, NOBODY_ID));
+        // A group alone keeps the default user.
+        let s = p("id = 1\nname = \"a\"\ncommand = [\"true\"]\ngroup = \"agents\"\n").unwrap();
+        assert_eq!(ids(&s), (65534, 2000));
+    }
+
+    #[test]
+    fn run_as_names_and_numbers() {
+        let with = |kv: &str| {
+            p(&format!(
+                "id = 1\nname = \"a\"\ncommand = [\"true\"]\n{kv}\n"
+            ))
+        };
+        assert_eq!(ids(&with("user = \"root\"").unwrap()), (0, 0));
+        assert_eq!(ids(&with("user = \"0\"").unwrap()), (0, 0));
+        assert_eq!(ids(&with("user = \"agent\"").unwrap()), (1001, 1002));
+        assert_eq!(ids(&with("user = \"1001\"").unwrap()), (1001, 1002));
+        assert_eq!(
+            ids(&with("user = \"agent\"\ngroup = \"agents\"").unwrap()),
+            (1001, 2000)
+        );
+        assert_eq!(
+            ids(&with("user = \"agent\"\ngroup = \"0\"").unwrap()),
+            (1001, 0)
+        );
+        // All digits is an id, even where a group has that name.
+        assert_eq!(
+            ids(&with("user = \"4242\"\ngroup = \"4242\"").unwrap()),
+            (4242, 4242)
+        );
+        let s = with("user = \"root\"\ngroup = \"root\"").unwrap();
+        assert!(
+            s.summary().contains("; user root (0); group root (0)"),
+            "{}",
+            s.summary()
+        );
+    }
+
+    #[test]
+    fn run_as_errors_name_the_key() {
+        let with = |kv: &str| {
+            p(&format!(
+                "id = 1\nname = \"a\"\ncommand = [\"true\"]\n{kv}\n"
+            ))
+        };
+        assert_eq!(
+            with("user = \"mallory\"").unwrap_err(),
+            "specs/a.toml:4: user = \"mallory\": no such user"
+        );
+        assert_eq!(
+            with("user = \"agent\"\ngroup = \"wheel\"").unwrap_err(),
+            "specs/a.toml:5: group = \"wheel\": no such group"
+        );
+        let e = with("user = \"4242\"").unwrap_err();
+        assert!(
+            e.starts_with("specs/a.toml:4: user = \"4242\" has no passwd entry"),
+            "{e}"
+        );
+        assert!(e.contains("add group ="), "{e}");
+        // -1 would leave the ids unchanged: root.
+        let e = with("user = \"4294967295\"\ngroup = \"1\"").unwrap_err();
+        assert!(e.contains("user 4294967295 is out of range"), "{e}");
+        let e = with("user = \"agent\"\ngroup = \"4294967295\"").unwrap_err();
+        assert!(
+            e.starts_with("specs/a.toml:5: group 4294967295 is out of range"),
+            "{e}"
+        );
+        let e = with("user = \"99999999999\"").unwrap_err();
+        assert!(e.contains("out of range"), "{e}");
+        for bad in ["user = 0", "user = \"\"", "group = []"] {
+            let e = with(bad).unwrap_err();
+            assert!(e.starts_with("specs/a.toml:4: "), "{bad}: {e}");
+        }
+        let e = p("id = 1\nname = \"a\"\ncommand = [\"true\"]\nuser = \"\"\n").unwrap_err();
+        assert!(e.contains("no such user"), "{e}");
     }
 
     const GOOD: &str = r#"
@@ -1006,16 +1292,19 @@ cpu_quota = "throttle"
         let a = parse(
             "id = 7\nname = \"a\"\ncommand = [\"x\"]\n",
             Path::new("d/a.toml"),
+            &Table,
         )
         .unwrap();
         let b = parse(
             "id = 7\nname = \"b\"\ncommand = [\"x\"]\n",
             Path::new("d/b.toml"),
+            &Table,
         )
         .unwrap();
         let c = parse(
             "id = 8\nname = \"c\"\ncommand = [\"x\"]\n",
             Path::new("d/c.toml"),
+            &Table,
         )
         .unwrap();
         assert_eq!(
@@ -1034,7 +1323,7 @@ cpu_quota = "throttle"
         w("a.toml", "id = 1\nname = \"a\"\ncommand = [\"x\"]\n");
         w("notes.txt", "not a spec");
         w(".a.toml.swp", "not a spec");
-        let specs = load_dir(&dir).unwrap();
+        let specs = load_dir(&dir, &Table).unwrap();
         assert_eq!(specs.iter().map(|s| s.id).collect::<Vec<_>>(), [1, 2]);
 
         w("c.toml", "id = 1\nname = \"c\"\ncommand = [\"x\"]\n");
@@ -1042,7 +1331,7 @@ cpu_quota = "throttle"
             "d.toml",
             "id = 4\nname = \"d\"\ncommand = [\"x\"]\nbogus = 1\n",
         );
-        let errors = load_dir(&dir).unwrap_err();
+        let errors = load_dir(&dir, &Table).unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(
             errors[0].contains("d.toml:4: unknown field `bogus`"),
@@ -1054,7 +1343,7 @@ cpu_quota = "throttle"
         );
         std::fs::remove_dir_all(&dir).unwrap();
 
-        let errors = load_dir(&dir).unwrap_err();
+        let errors = load_dir(&dir, &Table).unwrap_err();
         assert!(
             errors[0].contains("No such file or directory (ENOENT)"),
             "{errors:?}"

@@ -9,13 +9,19 @@
 //! `ASM_IOC_GET_INFO` at the moment it is needed (see `reconcile`), which is
 //! what makes a restarted asmd attach to running agents instead of starting
 //! second copies, and makes a stale or repeated event harmless.
+//!
+//! asmd acts only on agents it registered itself: before each decision the
+//! agent under the spec's id must be a cgroup agent of the spec's cgroup
+//! directory, registered by asmd's euid, with the spec's name
+//! (`reconcile::vet`). Any other agent under that id (someone registered
+//! a process, or another cgroup, under it) is logged and left alone.
 
 use crate::args::Config;
 use crate::cgroup;
 use crate::error::Error;
 use crate::genl::{Event, EventSocket, Notice};
 use crate::log::{complain, say};
-use crate::reconcile::{decide, state_label, Decision, Status};
+use crate::reconcile::{decide, state_label, vet, Decision, Identity, Refusal, Status};
 use crate::spec::Spec;
 use crate::sys::{self, Device, Errno, LockError, LockFile, Signals, SpawnStep};
 use asm_abi::{
@@ -41,6 +47,18 @@ struct Supervisor<'a> {
     specs: &'a [Spec],
     log_dir: &'a Path,
     dev: Device,
+    /// asmd's effective uid: the `owner_uid` of the agents it registers.
+    euid: u32,
+}
+
+/// What the module has under a spec's id.
+enum Look {
+    /// Nothing (`ESRCH`).
+    Unknown,
+    /// The agent asmd registered for the spec, in this state.
+    Ours(Status),
+    /// Someone else's agent: to be left alone.
+    NotOurs(Refusal),
 }
 
 impl Supervisor<'_> {
@@ -64,14 +82,14 @@ impl Supervisor<'_> {
     /// and running unless it ended for good.
     fn reconcile(&self, spec: &Spec) -> Result<(), Error> {
         let label = spec.label();
-        let dir = cgroup::ensure(spec.id).map_err(|e| e.context(&label))?;
-        let mut decision = decide(self.status(spec)?);
+        let dir = cgroup::ensure(spec.id, self.euid).map_err(|e| e.context(&label))?;
+        let mut decision = decide(self.status(spec, &dir)?);
         if decision == Decision::Register {
             self.register(spec, &dir)?;
             // The cgroup may already hold processes (the module was reloaded
             // under running agents): the module counted them when it
             // registered the cgroup, and they are the agent.
-            decision = decide(self.status(spec)?);
+            decision = decide(self.status(spec, &dir)?);
             if decision == Decision::Register {
                 return Err(Error::new(format!(
                     "{label}: registered, but ASM_IOC_GET_INFO says it does not exist"
@@ -81,15 +99,38 @@ impl Supervisor<'_> {
         self.act(spec, &dir, decision)
     }
 
-    /// The agent's status; `None` when the module does not know it.
-    fn status(&self, spec: &Spec) -> Result<Option<Status>, Error> {
-        match self.dev.info(spec.id) {
-            Ok(info) => Ok(Some(Status::from(&info))),
-            Err(Errno(libc::ESRCH)) => Ok(None),
-            Err(e) => Err(Error::new(format!(
-                "{}: ASM_IOC_GET_INFO: {e}",
-                spec.label()
-            ))),
+    /// What the module has under the spec's id, and whether it is the
+    /// agent asmd registered for the spec's cgroup `dir`.
+    fn look(&self, spec: &Spec, dir: &Path) -> Result<Look, Error> {
+        let info = match self.dev.info(spec.id) {
+            Ok(info) => info,
+            Err(Errno(libc::ESRCH)) => return Ok(Look::Unknown),
+            Err(e) => {
+                return Err(Error::new(format!(
+                    "{}: ASM_IOC_GET_INFO: {e}",
+                    spec.label()
+                )))
+            }
+        };
+        let ours = Identity {
+            owner_uid: self.euid,
+            cgroup_id: cgroup::id(dir).map_err(|e| e.context(spec.label()))?,
+            name: spec.name.clone(),
+        };
+        Ok(match vet(spec.id, &Identity::from(&info), &ours, dir) {
+            Ok(()) => Look::Ours(Status::from(&info)),
+            Err(refusal) => Look::NotOurs(refusal),
+        })
+    }
+
+    /// The agent's status; `None` when the module does not know it. An
+    /// agent asmd did not register is an error: nothing is to be done
+    /// with it.
+    fn status(&self, spec: &Spec, dir: &Path) -> Result<Option<Status>, Error> {
+        match self.look(spec, dir)? {
+            Look::Unknown => Ok(None),
+            Look::Ours(status) => Ok(Some(status)),
+            Look::NotOurs(refusal) => Err(Error::new(format!("{}: {refusal}", spec.label()))),
         }
     }
 
@@ -162,9 +203,17 @@ impl Supervisor<'_> {
         let log = self.log_dir.join(format!("{}.log", spec.id));
         let procs = cgroup::procs_file(dir);
         let landlock = landlock(spec)?;
-        match sys::spawn_in_cgroup(&spec.command, &procs, &log, landlock.as_ref()) {
+        let creds = sys::Credentials {
+            uid: spec.run_as.uid,
+            gid: spec.run_as.gid,
+        };
+        match sys::spawn_in_cgroup(&spec.command, &procs, &log, landlock.as_ref(), creds) {
             Ok(pid) => {
-                say!("{label}: started pid {pid}");
+                say!(
+                    "{label}: started pid {pid} as uid {} gid {}",
+                    creds.uid,
+                    creds.gid
+                );
                 match &landlock {
                     Some(ruleset) => say!("{label}: {}", ruleset.report()),
                     None => say!(
@@ -181,6 +230,11 @@ impl Supervisor<'_> {
                     SpawnStep::Fork => "fork".to_owned(),
                     SpawnStep::JoinCgroup => format!("writing to {}", procs.display()),
                     SpawnStep::Setup => "setting up its session and stdio".to_owned(),
+                    SpawnStep::Credentials => format!(
+                        "dropping privileges to uid {} gid {} (user {}, group {})",
+                        creds.uid, creds.gid, spec.run_as.user, spec.run_as.group
+                    ),
+                    SpawnStep::NoNewPrivs => "setting PR_SET_NO_NEW_PRIVS".to_owned(),
                     SpawnStep::Landlock => "enforcing its Landlock ruleset".to_owned(),
                     SpawnStep::Exec => format!("exec {}", spec.command[0]),
                 };
@@ -199,12 +253,19 @@ impl Supervisor<'_> {
             return;
         };
         let label = spec.label();
-        match ev.kind {
-            ASM_EV_RECOVERY => {
-                if let Err(e) = self.recover(spec) {
-                    complain!("{e}");
-                }
+        if ev.kind == ASM_EV_RECOVERY {
+            if let Err(e) = self.recover(spec) {
+                complain!("{e}");
             }
+            return;
+        }
+        // The other events only inform: not worth a line for an agent that
+        // is not ours (the refusal was logged when asmd looked at it).
+        let dir = cgroup::agent_dir(spec.id);
+        if !matches!(self.look(spec, &dir), Ok(Look::Ours(_))) {
+            return;
+        }
+        match ev.kind {
             ASM_EV_RESTARTED => say!(
                 "{label}: running again (restart {} of {})",
                 ev.value,
@@ -221,15 +282,25 @@ impl Supervisor<'_> {
     /// The module says the agent is to be restarted. The event may be stale
     /// (a reconcile after lost events restarted it already), so the decision
     /// is taken again from the agent's status now: only an agent still in
-    /// Recovery with no process is started, never a second copy.
+    /// Recovery with no process is started, never a second copy, and only
+    /// if it is the agent asmd registered.
     fn recover(&self, spec: &Spec) -> Result<(), Error> {
         let label = spec.label();
-        let Some(status) = self.status(spec)? else {
-            say!("{label}: recovery event for an agent no longer registered: ignored");
-            return Ok(());
+        let dir = cgroup::ensure(spec.id, self.euid).map_err(|e| e.context(&label))?;
+        let status = match self.look(spec, &dir)? {
+            Look::Ours(status) => status,
+            Look::Unknown => {
+                say!("{label}: recovery event for an agent no longer registered: ignored");
+                return Ok(());
+            }
+            Look::NotOurs(refusal) => {
+                return Err(Error::new(format!(
+                    "{label}: restart verdict ignored: {refusal}"
+                )))
+            }
         };
         match decide(Some(status)) {
-            d @ Decision::Restart { .. } => self.act(spec, &cgroup::ensure(spec.id)?, d),
+            d @ Decision::Restart { .. } => self.act(spec, &dir, d),
             Decision::Attach { processes } => {
                 say!(
                     "{label}: recovery event ignored: already running ({})",
@@ -315,6 +386,7 @@ pub fn run(cfg: &Config, specs: &[Spec]) -> Result<(), Error> {
         specs,
         log_dir: &cfg.log_dir,
         dev,
+        euid: sys::euid(),
     };
     if sup.reconcile_all() == specs.len() {
         return Err(Error::new("no agent could be brought up; giving up"));

@@ -228,6 +228,113 @@ impl LockFile {
 }
 
 // ---------------------------------------------------------------------------
+// Users and groups
+
+/// The C library's passwd and group databases (files, or whatever
+/// nsswitch.conf says), for the specs' `user` and `group`.
+pub struct SystemAccounts;
+
+/// Calls a `get*_r` function with a buffer that grows on `ERANGE`; returns
+/// whether an entry was found. `call` gets the buffer and returns the
+/// function's result with the result pointer's null-ness.
+fn with_buffer(
+    what: &str,
+    mut call: impl FnMut(&mut [libc::c_char]) -> (libc::c_int, bool),
+) -> Result<bool, String> {
+    let mut buf = vec![0 as libc::c_char; 1024];
+    loop {
+        let (rc, found) = call(&mut buf);
+        match rc {
+            0 => return Ok(found),
+            libc::ERANGE if buf.len() < (1 << 20) => buf.resize(buf.len() * 4, 0),
+            // "Not found" may also come as one of these, per getpwnam_r(3).
+            libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM => return Ok(false),
+            e => return Err(format!("looking up {what}: {}", Errno(e))),
+        }
+    }
+}
+
+impl SystemAccounts {
+    fn passwd(
+        what: &str,
+        call: impl Fn(*mut libc::passwd, &mut [libc::c_char], *mut *mut libc::passwd) -> libc::c_int,
+    ) -> Result<Option<(u32, u32, String)>, String> {
+        // SAFETY: all-zero bytes are a valid `struct passwd` (integers and
+        // null pointers).
+        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let found = with_buffer(what, |buf| {
+            let rc = call(&mut pw, buf, &mut result);
+            (rc, !result.is_null())
+        })?;
+        if !found {
+            return Ok(None);
+        }
+        // SAFETY: on success pw_name points into the buffer, which is still
+        // alive, and is NUL-terminated.
+        let name = unsafe { CStr::from_ptr(pw.pw_name) }
+            .to_string_lossy()
+            .into_owned();
+        Ok(Some((pw.pw_uid, pw.pw_gid, name)))
+    }
+}
+
+impl crate::spec::Accounts for SystemAccounts {
+    fn user_by_name(&self, name: &str) -> Result<Option<(u32, u32)>, String> {
+        let Ok(c) = CString::new(name) else {
+            return Ok(None);
+        };
+        let what = format!("user {name:?}");
+        Ok(Self::passwd(&what, |pw, buf, result| {
+            // SAFETY: `c` is NUL-terminated, `pw` and `result` are writable,
+            // and `buf` is writable for the length passed.
+            unsafe { libc::getpwnam_r(c.as_ptr(), pw, buf.as_mut_ptr(), buf.len(), result) }
+        })?
+        .map(|(uid, gid, _)| (uid, gid)))
+    }
+
+    fn user_by_uid(&self, uid: u32) -> Result<Option<(String, u32)>, String> {
+        let what = format!("uid {uid}");
+        Ok(Self::passwd(&what, |pw, buf, result| {
+            // SAFETY: `pw` and `result` are writable, and `buf` is writable
+            // for the length passed.
+            unsafe { libc::getpwuid_r(uid, pw, buf.as_mut_ptr(), buf.len(), result) }
+        })?
+        .map(|(_, gid, name)| (name, gid)))
+    }
+
+    fn group_by_name(&self, name: &str) -> Result<Option<u32>, String> {
+        let Ok(c) = CString::new(name) else {
+            return Ok(None);
+        };
+        // SAFETY: all-zero bytes are a valid `struct group`.
+        let mut gr: libc::group = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        let found = with_buffer(&format!("group {name:?}"), |buf| {
+            // SAFETY: `c` is NUL-terminated, `gr` and `result` are writable,
+            // and `buf` is writable for the length passed.
+            let rc = unsafe {
+                libc::getgrnam_r(
+                    c.as_ptr(),
+                    &mut gr,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut result,
+                )
+            };
+            (rc, !result.is_null())
+        })?;
+        Ok(found.then_some(gr.gr_gid))
+    }
+}
+
+/// asmd's effective uid: the owner its own agents have.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+// ---------------------------------------------------------------------------
 // cgroup v2
 
 /// Whether `path` is the root of a cgroup v2 file system (or inside one).
@@ -498,6 +605,11 @@ pub enum SpawnStep {
     JoinCgroup,
     /// Setting up the session and stdio (child).
     Setup,
+    /// Dropping the supplementary groups, then setting the gid and uid
+    /// (child).
+    Credentials,
+    /// `PR_SET_NO_NEW_PRIVS` (child).
+    NoNewPrivs,
     /// Enforcing the agent's Landlock ruleset (child).
     Landlock,
     /// `execvp` (child).
@@ -510,6 +622,8 @@ impl SpawnStep {
             1 => Self::JoinCgroup,
             2 => Self::Setup,
             4 => Self::Landlock,
+            5 => Self::Credentials,
+            6 => Self::NoNewPrivs,
             _ => Self::Exec,
         }
     }
@@ -519,6 +633,8 @@ impl SpawnStep {
             Self::JoinCgroup => 1,
             Self::Setup => 2,
             Self::Landlock => 4,
+            Self::Credentials => 5,
+            Self::NoNewPrivs => 6,
             _ => 3,
         }
     }
@@ -533,6 +649,15 @@ pub struct SpawnError {
     pub errno: Errno,
 }
 
+/// The user and group an agent runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credentials {
+    /// Its uid (real, effective and saved).
+    pub uid: u32,
+    /// Its gid (real, effective and saved); it has no supplementary groups.
+    pub gid: u32,
+}
+
 /// What the child needs, prepared before `fork` so that the child only
 /// makes system calls: no allocation, no locks.
 struct ChildPlan<'a> {
@@ -542,14 +667,26 @@ struct ChildPlan<'a> {
     log: RawFd,
     report: RawFd,
     landlock: Option<&'a Ruleset>,
+    creds: Credentials,
+    /// Whether to call setgroups(0, NULL). It needs CAP_SETGID, which a
+    /// root asmd has; an asmd run by another user can only start agents as
+    /// itself, and they keep its groups.
+    drop_groups: bool,
 }
 
 /// Starts `argv` (searched in `PATH`) as a process of the cgroup whose
 /// `cgroup.procs` file is `procs`: the child moves itself into the cgroup
 /// before it execs, so the module counts it from its first instruction. It
 /// runs in a new session with stdin from `/dev/null` and stdout and stderr
-/// appended to `log`. With `landlock`, it enforces that ruleset last,
-/// right before the exec. Returns the child's pid once it has exec'd.
+/// appended to `log`, then drops its privileges to `creds` (no
+/// supplementary groups, then the gid, then the uid) and sets
+/// `PR_SET_NO_NEW_PRIVS`, so that no set-id program gives it more. With
+/// `landlock`, it enforces that ruleset last, right before the exec.
+/// Returns the child's pid once it has exec'd.
+///
+/// Joining the cgroup comes before dropping privileges: the cgroup's
+/// `cgroup.procs` is writable by asmd's user only, so the agent cannot
+/// move itself out again.
 ///
 /// A failure in the child is sent back through a close-on-exec pipe, so the
 /// caller learns of it at once; such a child exits with status 127, inside
@@ -559,6 +696,7 @@ pub fn spawn_in_cgroup(
     procs: &Path,
     log: &Path,
     landlock: Option<&Ruleset>,
+    creds: Credentials,
 ) -> Result<i32, SpawnError> {
     let prepare = |errno| SpawnError {
         step: SpawnStep::Prepare,
@@ -598,6 +736,8 @@ pub fn spawn_in_cgroup(
         log: log.as_raw_fd(),
         report: wr.as_raw_fd(),
         landlock,
+        creds,
+        drop_groups: euid() == 0,
     };
     // SAFETY: asmd is single-threaded, so the child is a complete copy of
     // it; the child only runs `child_main`, which makes system calls on
@@ -704,6 +844,26 @@ unsafe fn child_main(plan: &ChildPlan<'_>) -> ! {
                 fail(SpawnStep::Setup);
             }
         }
+        // The agent's own user: groups first (setgroups needs the
+        // privilege the uid change gives up), then the gid, then the uid;
+        // real, effective and saved alike, so there is no way back.
+        let Credentials { uid, gid } = plan.creds;
+        if plan.drop_groups && libc::setgroups(0, std::ptr::null()) < 0 {
+            fail(SpawnStep::Credentials);
+        }
+        if libc::setresgid(gid, gid, gid) < 0 || libc::setresuid(uid, uid, uid) < 0 {
+            fail(SpawnStep::Credentials);
+        }
+        // A process that gave up root must not get it back.
+        if uid != 0 && libc::setuid(0) == 0 {
+            *libc::__errno_location() = libc::EPERM;
+            fail(SpawnStep::Credentials);
+        }
+        // No set-id or file-capability program gives the agent more than
+        // it has now, whoever it runs as.
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) < 0 {
+            fail(SpawnStep::NoNewPrivs);
+        }
         // Landlock last: the ruleset governs opening files, and the files
         // above are open already. It was built in asmd, so this is two
         // system calls; on failure errno is still theirs for `fail`.
@@ -758,6 +918,87 @@ mod tests {
         ["/bin/sh", "-c", script].map(String::from).to_vec()
     }
 
+    /// The test's own uid and gid: starting an agent as them changes
+    /// nothing but the supplementary groups.
+    fn me() -> Credentials {
+        // SAFETY: getegid cannot fail and touches no memory.
+        let gid = unsafe { libc::getegid() };
+        Credentials { uid: euid(), gid }
+    }
+
+    /// The `/proc/self/status` line `key` of the program the log's run
+    /// printed, without the key.
+    fn status_line<'a>(out: &'a str, key: &str) -> &'a str {
+        out.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map_or("<missing>", str::trim)
+    }
+
+    #[test]
+    fn spawn_drops_to_the_agents_user_with_no_new_privs() {
+        if euid() != 0 {
+            eprintln!("# SKIP: changing users needs root");
+            return;
+        }
+        let dir = scratch("creds");
+        let procs = dir.join("cgroup.procs");
+        std::fs::write(&procs, "").unwrap();
+        let log = dir.join("9.log");
+        let grep = [
+            "grep",
+            "-E",
+            "^(Uid|Gid|Groups|NoNewPrivs):",
+            "/proc/self/status",
+        ]
+        .map(String::from);
+        let nobody = Credentials {
+            uid: 65534,
+            gid: 65533,
+        };
+        let pid = spawn_in_cgroup(&grep, &procs, &log, None, nobody).unwrap();
+        assert_eq!(wait(pid), 0);
+        let out = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            status_line(&out, "Uid:"),
+            "65534\t65534\t65534\t65534",
+            "{out}"
+        );
+        assert_eq!(
+            status_line(&out, "Gid:"),
+            "65533\t65533\t65533\t65533",
+            "{out}"
+        );
+        assert_eq!(status_line(&out, "Groups:"), "", "{out}");
+        assert_eq!(status_line(&out, "NoNewPrivs:"), "1", "{out}");
+        // The cgroup was joined as root, before the change.
+        assert_eq!(std::fs::read_to_string(&procs).unwrap(), "0");
+
+        // Root only when asked for, and then without supplementary groups
+        // but still with no new privileges.
+        std::fs::write(&log, "").unwrap();
+        let root = Credentials { uid: 0, gid: 0 };
+        let pid = spawn_in_cgroup(&grep, &procs, &log, None, root).unwrap();
+        assert_eq!(wait(pid), 0);
+        let out = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(status_line(&out, "Uid:"), "0\t0\t0\t0", "{out}");
+        assert_eq!(status_line(&out, "Groups:"), "", "{out}");
+        assert_eq!(status_line(&out, "NoNewPrivs:"), "1", "{out}");
+
+        // A program the agent's user may not run fails the start at the
+        // exec, as that user.
+        let private = dir.join("private");
+        std::fs::write(&private, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(
+            &private,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let e = spawn_in_cgroup(&[private.display().to_string()], &procs, &log, None, nobody)
+            .unwrap_err();
+        assert_eq!((e.step, e.errno), (SpawnStep::Exec, Errno(libc::EACCES)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn spawn_joins_first_then_runs_in_a_clean_session_with_the_log() {
         let dir = scratch("spawn");
@@ -780,7 +1021,7 @@ mod tests {
         let script = "read x || echo stdin-empty; \
                       set -- $(cat /proc/$$/stat); [ \"$1\" = \"$6\" ] && echo own-session; \
                       echo to-stderr >&2; exit 3";
-        let pid = spawn_in_cgroup(&sh(script), &procs, &log, None).unwrap();
+        let pid = spawn_in_cgroup(&sh(script), &procs, &log, None, me()).unwrap();
         let status = wait(pid);
         assert!(libc::WIFEXITED(status));
         assert_eq!(libc::WEXITSTATUS(status), 3);
@@ -794,7 +1035,7 @@ mod tests {
         // may ignore other signals.
         let masks = dir.join("masks.log");
         let grep = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"].map(String::from);
-        let pid = spawn_in_cgroup(&grep, &procs, &masks, None).unwrap();
+        let pid = spawn_in_cgroup(&grep, &procs, &masks, None, me()).unwrap();
         assert_eq!(wait(pid), 0);
         let m = std::fs::read_to_string(&masks).unwrap();
         let mask = |key: &str| {
@@ -815,23 +1056,25 @@ mod tests {
         std::fs::write(&procs, "").unwrap();
         let log = dir.join("1.log");
 
-        let e = spawn_in_cgroup(&["/nonexistent/prog".to_owned()], &procs, &log, None).unwrap_err();
+        let e = spawn_in_cgroup(&["/nonexistent/prog".to_owned()], &procs, &log, None, me())
+            .unwrap_err();
         assert_eq!(e.step, SpawnStep::Exec);
         assert_eq!(e.errno, Errno(libc::ENOENT));
         // The child joined before it failed to exec.
         assert_eq!(std::fs::read_to_string(&procs).unwrap(), "0");
 
         let missing = dir.join("gone/cgroup.procs");
-        let e = spawn_in_cgroup(&sh("exit 0"), &missing, &log, None).unwrap_err();
+        let e = spawn_in_cgroup(&sh("exit 0"), &missing, &log, None, me()).unwrap_err();
         assert_eq!(
             (e.step, e.errno),
             (SpawnStep::JoinCgroup, Errno(libc::ENOENT))
         );
 
-        let e = spawn_in_cgroup(&sh("exit 0"), &procs, &dir.join("no/dir.log"), None).unwrap_err();
+        let e = spawn_in_cgroup(&sh("exit 0"), &procs, &dir.join("no/dir.log"), None, me())
+            .unwrap_err();
         assert_eq!((e.step, e.errno), (SpawnStep::Log, Errno(libc::ENOENT)));
 
-        let e = spawn_in_cgroup(&[], &procs, &log, None).unwrap_err();
+        let e = spawn_in_cgroup(&[], &procs, &log, None, me()).unwrap_err();
         assert_eq!(e.step, SpawnStep::Prepare);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -855,7 +1098,7 @@ mod tests {
             in_ = dir.join("in").display(),
             out = other.join("out").display()
         );
-        let pid = spawn_in_cgroup(&sh(&script), &procs, &log, Some(&ruleset)).unwrap();
+        let pid = spawn_in_cgroup(&sh(&script), &procs, &log, Some(&ruleset), me()).unwrap();
         assert_eq!(wait(pid), 0);
         let out = std::fs::read_to_string(&log).unwrap();
         assert!(out.contains("inside-written\n"), "{out}");

@@ -171,3 +171,39 @@ fn second_instance_is_refused_by_the_lock() {
     assert!(!Path::new(&logs).exists());
     assert!(text(&out.stdout).is_empty());
 }
+
+#[test]
+fn check_resolves_user_and_group_and_refuses_unknown_ones() {
+    let dir = Scratch::new("users");
+    dir.write(
+        "root.toml",
+        "id = 1\nname = \"r\"\ncommand = [\"true\"]\nuser = \"root\"\n",
+    )
+    .write(
+        "default.toml",
+        "id = 2\nname = \"d\"\ncommand = [\"true\"]\n",
+    );
+    let out = asmd(&["--check", "--spec", dir.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("(r): "), "{stdout}");
+    assert!(
+        stdout.contains("; user root (0); group 0 (primary group of root)"),
+        "{stdout}"
+    );
+    // Without `user`: nobody, whatever its ids on this host.
+    assert!(stdout.contains("; user nobody ("), "{stdout}");
+
+    dir.write(
+        "bad.toml",
+        "id = 3\nname = \"b\"\ncommand = [\"true\"]\nuser = \"no-such-user-asmd\"\n",
+    );
+    let out = asmd(&["--check", "--spec", dir.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let want = format!(
+        "asmd: error: {}:4: user = \"no-such-user-asmd\": no such user",
+        dir.join("bad.toml").display()
+    );
+    assert!(err.contains(&want), "{err}");
+}
