@@ -48,7 +48,7 @@
 #define CGROUP_DIR	CGROUP_ROOT "/asm-bypass"
 #define PARAMS		"/sys/module/asm/parameters/"
 
-#define NR_CASES	15
+#define NR_CASES	16
 
 /* --- small helpers ------------------------------------------------------- */
 
@@ -426,6 +426,46 @@ static void test_proc(void)
 	ktap_case_end("/proc/self is readable; /proc/<another process>/environ kills the agent");
 }
 
+/* Below 4 GiB (a static, non-PIE program): int $0x80 passes 32-bit pointers. */
+static char compat_path[64] = OUTSIDE "/compat";
+
+static void compat_open(int wfd, const void *arg)
+{
+	long ret;
+
+	(void)arg;
+	/* The i386 open(2) (number 5) from a 64-bit process. */
+	asm volatile("int $0x80"
+		     : "=a"(ret)
+		     : "a"(5L), "b"(compat_path), "c"((long)(O_WRONLY | O_CREAT)), "d"(0644L)
+		     : "memory");
+	child_report(wfd, ret < 0 ? (int)-ret : 0);
+}
+
+/* 9: a compat (int $0x80) open is judged like a native one. */
+static void test_compat_open(void)
+{
+	struct attack a = { 0, ASM_CAP_FS_BASIC, WS, compat_open, NULL };
+	int r = KID_NO_RESULT, status;
+	const struct asm_audit_entry *e;
+	__u32 id;
+
+	ktap_case_start();
+	if (!ktap_expect((uintptr_t)compat_path < (1ull << 32), "path above 4 GiB: not a static program")) {
+		ktap_case_end("compat open");
+		return;
+	}
+	unlink(compat_path);
+	status = run_attack(&a, &id, &r, 1);
+	killed_by_sigkill(status);
+	ktap_expect(r == KID_NO_RESULT, "the compat open outside the scope went on (%s)", errname(r));
+	e = last_entry(ASM_AUDIT_VIOLATION, id);
+	ktap_expect(e && e->op == ASM_VIOLATION_FILE, "no file violation audited");
+	asm_unregister(asm_fd, id);
+	unlink(compat_path);
+	ktap_case_end("an int $0x80 open outside the scope kills the agent");
+}
+
 /* --- membership ------------------------------------------------------------ */
 
 static int have_cgroup;
@@ -464,7 +504,7 @@ static __u32 nr_processes(__u32 id)
 	return asm_get_info(asm_fd, id, &info) ? ~0u : info.nr_processes;
 }
 
-/* 9: clone3(CLONE_INTO_CGROUP) from outside puts a member in the agent. */
+/* 10: clone3(CLONE_INTO_CGROUP) from outside puts a member in the agent. */
 static void test_clone_into_cgroup(void)
 {
 	struct clone_args args;
@@ -503,7 +543,7 @@ static void test_clone_into_cgroup(void)
 	ktap_case_end("a clone3(CLONE_INTO_CGROUP) child of a non-member joins the cgroup agent");
 }
 
-/* 10: a self-registered process moved into a cgroup agent leaves its own. */
+/* 11: a self-registered process moved into a cgroup agent leaves its own. */
 static void test_move_into_cgroup(void)
 {
 	struct kid k;
@@ -550,7 +590,7 @@ static void subscribe(int wfd, void *arg)
 	child_report(wfd, call_errno(ret));
 }
 
-/* 11: the events group is CAP_NET_ADMIN's, like the proc connector's. */
+/* 12: the events group is CAP_NET_ADMIN's, like the proc connector's. */
 static void test_events_group(void)
 {
 	uid_t nobody = NOBODY, root = 0;
@@ -583,7 +623,7 @@ static void read_compliance(int wfd, void *arg)
 	child_report(wfd, strstr(buf, "Total Agents:       0") != NULL);
 }
 
-/* 12: the compliance report shows a user only their agents. */
+/* 13: the compliance report shows a user only their agents. */
 static void test_compliance_view(void)
 {
 	pid_t p = idle_child();
@@ -624,7 +664,7 @@ static void refusal_flood(int wfd, void *arg)
 	child_report(wfd, eperm);
 }
 
-/* 13: a user's refused requests cannot flush the trail. */
+/* 14: a user's refused requests cannot flush the trail. */
 static void test_refusal_flood(void)
 {
 	struct asm_audit_read before, after;
@@ -678,7 +718,7 @@ static void decision_flood(int wfd, const void *arg)
 	child_report(wfd, again);
 }
 
-/* 14: an agent reporting decisions in a loop is held to its rate. */
+/* 15: an agent reporting decisions in a loop is held to its rate. */
 static void test_decision_flood(void)
 {
 	struct attack a = { 0, ASM_CAP_FS_BASIC, NULL, decision_flood, NULL };
@@ -752,14 +792,15 @@ int main(void)
 	test_view(bind_write, OUTSIDE "/stolen",
 		  "uid 65534 in its own mount namespace: a bind mount over the scope does not widen it");
 	test_proc();					/* 8 */
-	test_clone_into_cgroup();			/* 9 */
-	test_move_into_cgroup();			/* 10 */
-	test_events_group();				/* 11 */
-	test_compliance_view();				/* 12 */
-	test_refusal_flood();				/* 13 */
-	test_decision_flood();				/* 14 */
+	test_compat_open();				/* 9 */
+	test_clone_into_cgroup();			/* 10 */
+	test_move_into_cgroup();			/* 11 */
+	test_events_group();				/* 12 */
+	test_compliance_view();				/* 13 */
+	test_refusal_flood();				/* 14 */
+	test_decision_flood();				/* 15 */
 
-	/* 15: nothing registered by the attacks is left behind. */
+	/* 16: nothing registered by the attacks is left behind. */
 	ktap_case_start();
 	ktap_expect_ok(asm_list(asm_fd, ids, 64, &count), "LIST");
 	ktap_expect_u64(count, 0, "agents left");

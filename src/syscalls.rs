@@ -47,12 +47,39 @@ mod nr {
     pub(super) const OPENAT2: i64 = 437;
 }
 
-/// What native call `nr` is. Compat (32-bit) calls are `Other`: their
-/// numbers are another table, and their socket calls go through
-/// socketcall(); Documentation/policy.rst lists what that leaves open.
+/// The i386 numbers a compat call (a 32-bit program, or `int $0x80` from
+/// a 64-bit one) uses (arch/x86/entry/syscalls/syscall_32.tbl).
+mod nr32 {
+    pub(super) const OPEN: i64 = 5;
+    pub(super) const CREAT: i64 = 8;
+    pub(super) const OPENAT: i64 = 295;
+    pub(super) const OPEN_BY_HANDLE_AT: i64 = 342;
+    pub(super) const SENDMMSG: i64 = 345;
+    pub(super) const CONNECT: i64 = 362;
+    pub(super) const LISTEN: i64 = 363;
+    pub(super) const SENDTO: i64 = 369;
+    pub(super) const SENDMSG: i64 = 370;
+    pub(super) const OPENAT2: i64 = 437;
+}
+
+/// What call `nr` is, native or compat. The arguments are where
+/// `syscall_get_arguments()` puts them for either. Compat socket calls
+/// through socketcall() are `Other` (their arguments are in user memory):
+/// their TCP connects and listens are caught at the protocol.
 pub(crate) fn classify(nr: i64, compat: bool) -> Call {
     if compat {
-        return Call::Other;
+        return match nr {
+            nr32::OPEN => Call::Open { flags_arg: 1 },
+            nr32::OPENAT | nr32::OPEN_BY_HANDLE_AT => Call::Open { flags_arg: 2 },
+            nr32::OPENAT2 => Call::OpenHow { how_arg: 2 },
+            nr32::CREAT => Call::Creat,
+            nr32::CONNECT => Call::Connect,
+            nr32::SENDTO => Call::Send { flags_arg: 3 },
+            nr32::SENDMSG => Call::Send { flags_arg: 2 },
+            nr32::SENDMMSG => Call::Send { flags_arg: 3 },
+            nr32::LISTEN => Call::Listen,
+            _ => Call::Other,
+        };
     }
     match nr {
         nr::OPEN => Call::Open { flags_arg: 1 },
