@@ -41,6 +41,7 @@
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
+#include <net/request_sock.h>
 #include <net/tcp_states.h>
 #include <asm/syscall.h>
 #include <asm/unistd.h>
@@ -245,11 +246,33 @@ static void asm_probe_sys_enter(void *data, struct pt_regs *regs, long id)
  * facts go to Rust; the verdict may be to drop it.  Retransmitted SYNs come
  * from timers, after the first one was judged.
  */
+/*
+ * Listening sockets of agents whose listen was refused: the listen itself
+ * cannot be undone from the tracepoint, and the socket may outlive its
+ * agent (passed away, or kept in an SCM_RIGHTS cycle), so the SYN-ACKs it
+ * would send are dropped: no connection completes on it.  Keyed by the
+ * socket's address; an entry leaves when the socket stops listening,
+ * which it does before it is freed.  Written in process context only.
+ */
+static DEFINE_XARRAY(asm_refused_listeners);
+
+/* Whether @skb is a SYN-ACK of a refused listener (any context). */
+static bool asm_refused_synack(const struct sock *sk)
+{
+	if (likely(xa_empty(&asm_refused_listeners)) || !sk ||
+	    READ_ONCE(sk->sk_state) != TCP_NEW_SYN_RECV)
+		return false;
+	return xa_load(&asm_refused_listeners,
+		       (unsigned long)inet_reqsk(sk)->rsk_listener) != NULL;
+}
+
 static unsigned int asm_nf_local_out(void *priv, struct sk_buff *skb,
 				     const struct nf_hook_state *state)
 {
 	struct sock *sk = state->sk;
 
+	if (unlikely(asm_refused_synack(sk)))
+		return NF_DROP;
 	if (!in_task() || !sk || !sk_fullsock(sk) ||
 	    READ_ONCE(sk->sk_state) != TCP_SYN_SENT ||
 	    likely(!asm_rust_may_be_agent(current->tgid)))
@@ -305,11 +328,16 @@ static bool asm_net_registered;
 static void asm_probe_sock_state(void *data, const struct sock *sk,
 				 const int oldstate, const int newstate)
 {
+	if (unlikely(oldstate == TCP_LISTEN) && !xa_empty(&asm_refused_listeners))
+		xa_erase(&asm_refused_listeners, (unsigned long)sk);
 	if (likely(newstate != TCP_LISTEN) || !in_task() ||
 	    likely(!asm_rust_may_be_agent(current->tgid)))
 		return;
-	asm_rust_net_verdict(current->tgid, ASM_NET_TCP_LISTEN, sk->sk_family,
-			     sk->sk_protocol);
+	if (asm_rust_net_verdict(current->tgid, ASM_NET_TCP_LISTEN, sk->sk_family,
+				 sk->sk_protocol) == ASM_VERDICT_SKIP &&
+	    xa_err(xa_store(&asm_refused_listeners, (unsigned long)sk, (void *)sk,
+			    GFP_ATOMIC)))
+		pr_warn_ratelimited("[ASM] cannot hold a refused listener: its SYN-ACKs go out\n");
 }
 
 /*
@@ -811,6 +839,8 @@ void asm_shim_exit(void)
 	if (asm_net_registered)
 		unregister_pernet_subsys(&asm_net_ops);
 	asm_net_registered = false;
+	/* No probe or hook runs any more. */
+	xa_destroy(&asm_refused_listeners);
 	/* tracepoint_synchronize_unregister() ran: no probe uses it now. */
 	free_percpu(asm_path_buf);
 	asm_path_buf = NULL;
