@@ -7,8 +7,8 @@
 #   make vm CMD='...'   run CMD in a freshly booted test VM, return its status
 #   make demo           the demo: sample agents, then asmstatus and /proc
 #   make check          every test: host cargo tests, then the VM selftests
-#   make bench          fork+exit, syscall and open benchmarks in one VM boot of the benchmark
-#                       kernel (the test kernel without its debug set)
+#   make bench          fork+exit, syscall, open and views benchmarks in one VM boot of the
+#                       benchmark kernel (the test kernel without its debug set)
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -52,7 +52,7 @@ check:
 	scripts/check.sh
 
 bench:
-	ASM_KERNEL=bench scripts/vm.sh "selftests/bench_fork.sh fork && selftests/bench_fork.sh syscall && selftests/bench_fork.sh open"
+	ASM_KERNEL=bench scripts/vm.sh "selftests/bench_fork.sh fork && selftests/bench_fork.sh syscall && selftests/bench_fork.sh open && selftests/bench_views.sh"
 
 clean:
 	-$(KMAKE) clean
