@@ -41,6 +41,7 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -55,7 +56,7 @@
 #define IA32_LISTEN	363
 
 #define ID_BASE		5600
-#define NR_CASES	17
+#define NR_CASES	18
 
 /* How long a listener must stay quiet: past the SYN retransmits at 1 s and 3 s. */
 #define QUIET_MS	3500
@@ -420,7 +421,7 @@ struct attack {
 	bool any_stage;			/* refused at the call or at the protocol */
 };
 
-enum tag { R_REG = 1, R_DONE, R_SEND, R_PORT };
+enum tag { R_REG = 1, R_DONE, R_SEND, R_PORT, R_PID, R_SERVED };
 
 struct report {
 	int tag, val;
@@ -626,6 +627,62 @@ static int atk_uring_listen(const struct attack *a, int res_fd)
 }
 
 /*
+ * Two processes of one agent: this one puts a bound socket in TCP_LISTEN
+ * through io_uring and dies for it; a sibling forked before spins on
+ * accept() to serve whoever connects before the module kills it too.
+ */
+static int atk_uring_listen_sibling(const struct attack *a, int res_fd)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe cqe;
+	struct addr me;
+	struct ring r;
+	uint64_t end;
+	int s, c, ret;
+	pid_t pid;
+
+	s = socket(a->dst.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return errno;
+	addr_loopback(&me, a->dst.ss.ss_family, 0);
+	if (bind(s, (struct sockaddr *)&me.ss, me.len) ||
+	    getsockname(s, (struct sockaddr *)&me.ss, &me.len))
+		return errno;
+	pid = fork();
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		report(res_fd, R_PID, getpid());
+		end = now_ns(CLOCK_MONOTONIC) + 5000000000ull;
+		while (now_ns(CLOCK_MONOTONIC) < end) {
+			c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+			if (c < 0)
+				continue;
+			if (write(c, "served", 6) == 6)
+				report(res_fd, R_SERVED, 1);
+			close(c);
+		}
+		_exit(0);
+	}
+	/* The sibling spins first; the test connects in a loop meanwhile. */
+	usleep(300000);
+	report(res_fd, R_PORT, addr_port(&me));
+	usleep(300000);
+	ret = ring_init(&r, 0);
+	if (ret)
+		return -ret;
+	sqe = ring_sqe(&r);
+	sqe->opcode = ASM_IORING_OP_LISTEN;
+	sqe->fd = s;
+	sqe->len = 8;
+	if (ring_submit(&r, 1) < 0)
+		return errno;
+	if (ring_cqe(&r, &cqe, 5000))
+		return ETIMEDOUT;
+	return cqe.res < 0 ? -cqe.res : 0;
+}
+
+/*
  * A 32-bit system call from this 64-bit process (int $0x80): the kernel
  * runs it as a compat call, which the sys_enter check does not classify.
  */
@@ -719,6 +776,8 @@ struct run {
 	int reg;		/* the registration's errno; -1 if not reported */
 	bool done, sent;	/* R_DONE, R_SEND reported */
 	int done_val, send_val, port;
+	pid_t sibling;		/* R_PID: a second process of the agent */
+	int served;		/* R_SERVED: connections it served */
 };
 
 /* The agent: registers itself, attacks, then waits for the test to let it exit. */
@@ -768,6 +827,12 @@ static bool run_read(struct run *r, int ms)
 		break;
 	case R_PORT:
 		r->port = rep.val;
+		break;
+	case R_PID:
+		r->sibling = rep.val;
+		break;
+	case R_SERVED:
+		r->served++;
 		break;
 	}
 	return true;
@@ -1279,6 +1344,73 @@ static void test_unix_cycle_listen(void)
 	unix_gc_kick();
 }
 
+/*
+ * 15: the listen kills the process that made it, not at once the agent's
+ * other processes: a sibling that spins on accept() must not get to serve
+ * a client before it is killed too.  The test connects in a loop from
+ * before the listen; a connection the kernel completes meanwhile is not
+ * the failure (the listen is not refused), a byte served by the agent is.
+ */
+static void test_listen_sibling(void)
+{
+	struct attack a = base(15, "listen-sibling", atk_uring_listen_sibling);
+	int c, conns = 0, status = -1;
+	struct addr there;
+	uint64_t end;
+	char buf[16];
+	struct run r;
+	ssize_t n;
+
+	ktap_case_start();
+	addr_loopback(&a.dst, AF_INET, 0);
+	if (!agent_start(&a, &r)) {
+		agent_abandon(&r);
+		ktap_case_end("listen: a sibling process of the agent serves nobody");
+		return;
+	}
+	while (!r.port && run_read(&r, REGISTER_MS))
+		;
+	ktap_expect(r.port > 0, "the agent reported no port");
+	addr_loopback(&there, AF_INET, r.port);
+	end = now_ns(CLOCK_MONOTONIC) + 3000000000ull;
+	while (r.port > 0 && now_ns(CLOCK_MONOTONIC) < end) {
+		struct pollfd p = { .events = POLLOUT };
+		int err = -1;
+		socklen_t len = sizeof(err);
+
+		/* Non-blocking: a full backlog must not stall the loop. */
+		c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		p.fd = c;
+		if (!connect(c, (struct sockaddr *)&there.ss, there.len) ||
+		    (errno == EINPROGRESS && poll(&p, 1, 500) == 1 &&
+		     !getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &len) && !err)) {
+			conns++;
+			p.events = POLLIN;
+			n = poll(&p, 1, 500) == 1 ? recv(c, buf, sizeof(buf), MSG_DONTWAIT) : 0;
+			ktap_expect(n <= 0, "the agent served a client (%zd bytes)", n);
+		}
+		close(c);
+	}
+	if (conns)
+		ktap_msg("%d connection(s) completed by the kernel while the agent died", conns);
+	expect_stopped(&a, &r, -1, tcp_mib("PassiveOpens"), ASM_VIOLATION_LISTEN, "TCP_LISTEN",
+		       "(AF_INET)");
+	ktap_expect_u64(r.served, 0, "connections the agent served");
+	ktap_expect(r.sibling > 0, "the sibling reported no pid");
+	if (r.sibling > 0) {
+		end = now_ns(CLOCK_MONOTONIC) + DEATH_MS * 1000000ull;
+		while (waitpid(r.sibling, &status, WNOHANG) != r.sibling &&
+		       now_ns(CLOCK_MONOTONIC) < end)
+			usleep(10000);
+		ktap_expect(killed_by_sigkill(status), "sibling status 0x%x, want SIGKILL", status);
+		if (status == -1) {
+			kill(r.sibling, SIGKILL);
+			waitpid(r.sibling, NULL, 0);
+		}
+	}
+	ktap_case_end("listen: a sibling process of the agent serves nobody, both are killed");
+}
+
 /* Brings up lo in the current network namespace. */
 static int lo_up(void)
 {
@@ -1299,13 +1431,13 @@ static int lo_up(void)
 }
 
 /*
- * 15: a network namespace made after the module loaded has the hook too.
+ * 16: a network namespace made after the module loaded has the hook too.
  * The test (not the agent) moves into a new namespace with only lo; the
  * agent it forks there attacks a listener of that namespace.
  */
 static void test_netns(void)
 {
-	struct attack a = base(15, "netns", atk_uring_connect);
+	struct attack a = base(16, "netns", atk_uring_connect);
 	int saved = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 
 	if (saved < 0 || unshare(CLONE_NEWNET)) {
@@ -1324,10 +1456,10 @@ static void test_netns(void)
 	close(saved);
 }
 
-/* 16: the boundary: UDP is not checked. */
+/* 17: the boundary: UDP is not checked. */
 static void test_udp(void)
 {
-	struct attack a = base(16, "udp", atk_udp_sendto);
+	struct attack a = base(17, "udp", atk_udp_sendto);
 	struct pollfd p = { .events = POLLIN };
 	const struct asm_audit_entry *e;
 	struct asm_agent_info info;
@@ -1364,7 +1496,7 @@ static void test_udp(void)
 	ktap_case_end("boundary: a UDP sendto() of an agent without NetClient is delivered");
 }
 
-/* 17 */
+/* 18 */
 static void test_nothing_left(void)
 {
 	struct asm_agent_info info;
@@ -1384,6 +1516,8 @@ int main(void)
 {
 	ktap_header(NR_CASES);
 	signal(SIGPIPE, SIG_IGN);
+	/* An agent's own children come back to the test when it dies. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (geteuid())
 		ktap_bail("must run as root");
 	asm_fd = asm_open();
@@ -1407,6 +1541,7 @@ int main(void)
 	test_compat_listen();
 	test_unix_cycle_connect();
 	test_unix_cycle_listen();
+	test_listen_sibling();
 	test_netns();
 	test_udp();
 	test_nothing_left();
