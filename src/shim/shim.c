@@ -41,7 +41,6 @@
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
-#include <net/request_sock.h>
 #include <net/tcp_states.h>
 #include <asm/syscall.h>
 #include <asm/unistd.h>
@@ -247,23 +246,51 @@ static void asm_probe_sys_enter(void *data, struct pt_regs *regs, long id)
  * from timers, after the first one was judged.
  */
 /*
- * Listening sockets of agents whose listen was refused: the listen itself
- * cannot be undone from the tracepoint, and the socket may outlive its
- * agent (passed away, or kept in an SCM_RIGHTS cycle), so the SYN-ACKs it
- * would send are dropped: no connection completes on it.  Keyed by the
- * socket's address; an entry leaves when the socket stops listening,
- * which it does before it is freed.  Written in process context only.
+ * Listening sockets of agents whose listen was refused.  The listen cannot
+ * be undone in the tracepoint (the socket is locked by the caller), and the
+ * socket may outlive its agent (passed away, or kept in an SCM_RIGHTS
+ * cycle): a work item aborts it as ss -K does (diag_destroy, tcp_abort()),
+ * so that the port refuses connections at once.
  */
-static DEFINE_XARRAY(asm_refused_listeners);
+struct asm_abort {
+	struct list_head node;
+	struct sock *sk;
+};
+static LIST_HEAD(asm_abort_list);
+static DEFINE_SPINLOCK(asm_abort_lock);
 
-/* Whether @skb is a SYN-ACK of a refused listener (any context). */
-static bool asm_refused_synack(const struct sock *sk)
+static void asm_abort_fn(struct work_struct *work)
 {
-	if (likely(xa_empty(&asm_refused_listeners)) || !sk ||
-	    READ_ONCE(sk->sk_state) != TCP_NEW_SYN_RECV)
-		return false;
-	return xa_load(&asm_refused_listeners,
-		       (unsigned long)inet_reqsk(sk)->rsk_listener) != NULL;
+	struct asm_abort *a, *tmp;
+	LIST_HEAD(todo);
+
+	spin_lock_bh(&asm_abort_lock);
+	list_splice_init(&asm_abort_list, &todo);
+	spin_unlock_bh(&asm_abort_lock);
+	list_for_each_entry_safe(a, tmp, &todo, node) {
+		if (a->sk->sk_prot->diag_destroy)
+			a->sk->sk_prot->diag_destroy(a->sk, EPERM);
+		sock_put(a->sk);
+		kfree(a);
+	}
+}
+static DECLARE_WORK(asm_abort_work, asm_abort_fn);
+
+/* Has listener @sk aborted soon (process context). */
+static void asm_abort_listener(struct sock *sk)
+{
+	struct asm_abort *a = kmalloc(sizeof(*a), GFP_ATOMIC);
+
+	if (!a) {
+		pr_warn_ratelimited("[ASM] cannot abort a refused listener: no memory\n");
+		return;
+	}
+	sock_hold(sk);
+	a->sk = sk;
+	spin_lock_bh(&asm_abort_lock);
+	list_add_tail(&a->node, &asm_abort_list);
+	spin_unlock_bh(&asm_abort_lock);
+	schedule_work(&asm_abort_work);
 }
 
 static unsigned int asm_nf_local_out(void *priv, struct sk_buff *skb,
@@ -271,8 +298,6 @@ static unsigned int asm_nf_local_out(void *priv, struct sk_buff *skb,
 {
 	struct sock *sk = state->sk;
 
-	if (unlikely(asm_refused_synack(sk)))
-		return NF_DROP;
 	if (!in_task() || !sk || !sk_fullsock(sk) ||
 	    READ_ONCE(sk->sk_state) != TCP_SYN_SENT ||
 	    likely(!asm_rust_may_be_agent(current->tgid)))
@@ -328,16 +353,12 @@ static bool asm_net_registered;
 static void asm_probe_sock_state(void *data, const struct sock *sk,
 				 const int oldstate, const int newstate)
 {
-	if (unlikely(oldstate == TCP_LISTEN) && !xa_empty(&asm_refused_listeners))
-		xa_erase(&asm_refused_listeners, (unsigned long)sk);
 	if (likely(newstate != TCP_LISTEN) || !in_task() ||
 	    likely(!asm_rust_may_be_agent(current->tgid)))
 		return;
 	if (asm_rust_net_verdict(current->tgid, ASM_NET_TCP_LISTEN, sk->sk_family,
-				 sk->sk_protocol) == ASM_VERDICT_SKIP &&
-	    xa_err(xa_store(&asm_refused_listeners, (unsigned long)sk, (void *)sk,
-			    GFP_ATOMIC)))
-		pr_warn_ratelimited("[ASM] cannot hold a refused listener: its SYN-ACKs go out\n");
+				 sk->sk_protocol) == ASM_VERDICT_SKIP)
+		asm_abort_listener((struct sock *)sk);
 }
 
 /*
@@ -839,8 +860,8 @@ void asm_shim_exit(void)
 	if (asm_net_registered)
 		unregister_pernet_subsys(&asm_net_ops);
 	asm_net_registered = false;
-	/* No probe or hook runs any more. */
-	xa_destroy(&asm_refused_listeners);
+	/* No probe queues a listener any more: abort those queued. */
+	flush_work(&asm_abort_work);
 	/* tracepoint_synchronize_unregister() ran: no probe uses it now. */
 	free_percpu(asm_path_buf);
 	asm_path_buf = NULL;
