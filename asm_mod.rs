@@ -139,7 +139,11 @@ pub extern "C" fn asm_rust_ioctl(cmd: u32, arg: c_ulong) -> c_long {
 ///
 /// `m` is the seq_file being filled, valid for the duration of the call.
 #[no_mangle]
-pub unsafe extern "C" fn asm_rust_status_show(m: *mut ffi::RawSeqFile, uid: u32, admin: bool) -> c_int {
+pub unsafe extern "C" fn asm_rust_status_show(
+    m: *mut ffi::RawSeqFile,
+    uid: u32,
+    admin: bool,
+) -> c_int {
     let Some(asm) = asm() else {
         return ENODEV.to_errno();
     };
@@ -334,7 +338,12 @@ pub extern "C" fn asm_rust_socket_verdict(
 /// LOCAL_OUT) or a socket entering TCP_LISTEN (`ASM_NET_TCP_LISTEN`) of
 /// process `tgid`, on a socket of `family` and `protocol`.
 #[no_mangle]
-pub extern "C" fn asm_rust_net_verdict(tgid: i32, what: u32, family: c_int, protocol: c_int) -> c_int {
+pub extern "C" fn asm_rust_net_verdict(
+    tgid: i32,
+    what: u32,
+    family: c_int,
+    protocol: c_int,
+) -> c_int {
     let seen = match what {
         ffi::NET_TCP_SYN => policy::NetSeen::TcpSyn,
         ffi::NET_TCP_LISTEN => policy::NetSeen::TcpListen,
@@ -372,7 +381,13 @@ pub extern "C" fn asm_rust_open_watched(tgid: i32, nr: c_long, compat: bool) -> 
 /// `path` is null or points to `len` readable bytes for the duration of
 /// the call.
 #[no_mangle]
-pub unsafe extern "C" fn asm_rust_on_open(tgid: i32, path: *const u8, len: usize, facts: u32, flags: u64) {
+pub unsafe extern "C" fn asm_rust_on_open(
+    tgid: i32,
+    path: *const u8,
+    len: usize,
+    facts: u32,
+    flags: u64,
+) {
     if let Some(asm) = asm() {
         let path = if path.is_null() {
             None
@@ -387,7 +402,11 @@ pub unsafe extern "C" fn asm_rust_on_open(tgid: i32, path: *const u8, len: usize
             pseudo: facts & ffi::FILE_PSEUDO != 0,
             foreign_view: facts & ffi::FILE_FOREIGN_VIEW != 0,
             // Flags that could not be read are judged as the worst case.
-            flags: if facts & ffi::FILE_FLAGS_UNKNOWN != 0 { u64::MAX } else { flags },
+            flags: if facts & ffi::FILE_FLAGS_UNKNOWN != 0 {
+                u64::MAX
+            } else {
+                flags
+            },
         };
         lifecycle::on_open(asm, tgid, &open);
     }
@@ -400,7 +419,11 @@ pub unsafe extern "C" fn asm_rust_on_open(tgid: i32, path: *const u8, len: usize
 ///
 /// `m` is the seq_file being filled, valid for the duration of the call.
 #[no_mangle]
-pub unsafe extern "C" fn asm_rust_compliance_show(m: *mut ffi::RawSeqFile, uid: u32, admin: bool) -> c_int {
+pub unsafe extern "C" fn asm_rust_compliance_show(
+    m: *mut ffi::RawSeqFile,
+    uid: u32,
+    admin: bool,
+) -> c_int {
     let Some(asm) = asm() else {
         return ENODEV.to_errno();
     };

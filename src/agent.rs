@@ -6,8 +6,8 @@
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::faults::{Action, AgentFaults};
-use crate::policy::{AgentPolicy, Risk};
 use crate::ffi::PidRef;
+use crate::policy::{AgentPolicy, Risk};
 use crate::resources::Resources;
 use crate::uapi::{NAME_LEN, SCOPE_LEN};
 

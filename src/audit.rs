@@ -248,7 +248,12 @@ impl Audit {
 
     /// Chains `r` if its `source` (when rate-limited) may add one more
     /// entry now; returns its seq, `None` if it was kept out.
-    pub(crate) fn append_from(&self, r: Record, agent: Option<&Agent>, source: Option<Source>) -> Option<u64> {
+    pub(crate) fn append_from(
+        &self,
+        r: Record,
+        agent: Option<&Agent>,
+        source: Option<Source>,
+    ) -> Option<u64> {
         let mut e = r.entry;
         e.time_ns = ffi::real_ns();
         e.uid = ffi::current_euid();

@@ -17,8 +17,7 @@ use kernel::sync::SpinLock;
 use crate::agent::Agent;
 use crate::telemetry::{Event, EventKind};
 use crate::uapi::{
-    FAULT_TYPES, LIMIT_NONE32, LIMIT_NONE64, PRESET_DEFAULT, PRESET_PERMISSIVE,
-    PRESET_STRICT,
+    FAULT_TYPES, LIMIT_NONE32, LIMIT_NONE64, PRESET_DEFAULT, PRESET_PERMISSIVE, PRESET_STRICT,
 };
 use crate::Asm;
 
@@ -140,7 +139,16 @@ pub(crate) type Actions = [u8; 8];
 pub(crate) fn preset(preset: u32) -> Option<Actions> {
     use Action::*;
     let a = |cpu: Action, mem: Action, sys: Action, crash: Action, cap: Action, wd: Action| {
-        [0, cpu as u8, mem as u8, sys as u8, crash as u8, cap as u8, wd as u8, 0]
+        [
+            0,
+            cpu as u8,
+            mem as u8,
+            sys as u8,
+            crash as u8,
+            cap as u8,
+            wd as u8,
+            0,
+        ]
     };
     match preset {
         // The user guide's table.
@@ -240,7 +248,12 @@ impl Effective {
     /// As `struct asm_fault_policy` reports it: 0 is no limit.
     pub(crate) fn settings(&self) -> Settings {
         let mut actions = [0u8; 8];
-        for (slot, a) in actions.iter_mut().zip(self.actions.iter()).take(FAULT_TYPES).skip(1) {
+        for (slot, a) in actions
+            .iter_mut()
+            .zip(self.actions.iter())
+            .take(FAULT_TYPES)
+            .skip(1)
+        {
             *slot = *a as u8;
         }
         Settings {
@@ -454,7 +467,11 @@ impl Faults {
     }
 
     /// `agent`'s recent faults, oldest first; returns how many.
-    pub(crate) fn recent(&self, agent: &Agent, out: &mut [Option<FaultRecord>; RECENT_FAULTS]) -> usize {
+    pub(crate) fn recent(
+        &self,
+        agent: &Agent,
+        out: &mut [Option<FaultRecord>; RECENT_FAULTS],
+    ) -> usize {
         let _guard = self.lock.lock();
         agent.faults.log.copy(out)
     }

@@ -68,8 +68,7 @@ extern "C" {
     fn asm_xa_new() -> *mut RawXArray;
     fn asm_xa_free(xa: *mut RawXArray);
     fn asm_xa_load(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
-    fn asm_xa_store(xa: *mut RawXArray, index: c_ulong, entry: *mut c_void, atomic: bool)
-        -> c_int;
+    fn asm_xa_store(xa: *mut RawXArray, index: c_ulong, entry: *mut c_void, atomic: bool) -> c_int;
     fn asm_xa_erase(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
     fn asm_xa_find(xa: *mut RawXArray, index: *mut c_ulong) -> *mut c_void;
     fn asm_xa_set_mark(xa: *mut RawXArray, index: c_ulong);
@@ -297,9 +296,7 @@ impl XArray {
     /// Stores `entry` at `index`; `atomic` for callers that cannot sleep.
     pub(crate) fn store(&self, index: usize, entry: *mut c_void, atomic: bool) -> Result {
         // SAFETY: By the type invariant; `atomic` selects GFP_NOWAIT.
-        kernel::error::to_result(unsafe {
-            asm_xa_store(self.ptr.as_ptr(), index, entry, atomic)
-        })
+        kernel::error::to_result(unsafe { asm_xa_store(self.ptr.as_ptr(), index, entry, atomic) })
     }
 
     /// Erases the entry at `index`, returning it.

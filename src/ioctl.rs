@@ -14,8 +14,8 @@ use kernel::uaccess::{UserPtr, UserSlice};
 use crate::agent::Agent;
 use crate::audit::{Kind, Record, Source};
 use crate::faults::{self, Action, Settings};
-use crate::policy::{self, Risk};
 use crate::ffi::{self, PidRef, RcuGuard};
+use crate::policy::{self, Risk};
 use crate::registry::{Spec, Target};
 use crate::report;
 use crate::resources;
@@ -93,12 +93,16 @@ fn check_scope(scope: &[u8; SCOPE_LEN]) -> Result {
     if len == 0 {
         return Ok(());
     }
-    let inner = text.strip_suffix('/').filter(|t| !t.is_empty()).unwrap_or(text);
+    let inner = text
+        .strip_suffix('/')
+        .filter(|t| !t.is_empty())
+        .unwrap_or(text);
     let bad_part = inner
         .split('/')
         .skip(1)
         .any(|part| matches!(part, "" | "." | ".."));
-    if !text.starts_with('/') || text.chars().any(|c| c.is_control()) || (inner != "/" && bad_part) {
+    if !text.starts_with('/') || text.chars().any(|c| c.is_control()) || (inner != "/" && bad_part)
+    {
         return Err(EINVAL);
     }
     Ok(())
@@ -108,7 +112,11 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
     let mut req: Register = read(arg)?;
     check_header::<Register>(req.size, req.version)?;
     check_zero(&req.reserved)?;
-    if req.flags != 0 || req.reserved0 != 0 || req.capabilities & !CAP_ALL != 0 || req.agent_id > ID_MAX {
+    if req.flags != 0
+        || req.reserved0 != 0
+        || req.capabilities & !CAP_ALL != 0
+        || req.agent_id > ID_MAX
+    {
         return Err(EINVAL);
     }
     check_name(&req.name)?;
@@ -132,7 +140,11 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
         // Prohibited whoever asks.
         Some(Kind::Register)
     } else if privileged && !admin {
-        Some(if req.capabilities & CAP_ADMIN != 0 { Kind::Escalation } else { Kind::Register })
+        Some(if req.capabilities & CAP_ADMIN != 0 {
+            Kind::Escalation
+        } else {
+            Kind::Register
+        })
     } else {
         None
     };
@@ -339,13 +351,15 @@ fn json(asm: &Asm, arg: UserPtr, agent: bool) -> Result {
     write(arg, &req)
 }
 
-
 /// Checks a policy request's fields against its flags; returns the
 /// settings it carries (limits, actions) for the target.
 fn policy_request(req: &FaultPolicy, defaults: bool) -> Result<Settings> {
     check_header::<FaultPolicy>(req.size, req.version)?;
     check_zero(&req.reserved)?;
-    let (limits, actions) = (req.flags & FP_SET_LIMITS != 0, req.flags & FP_SET_ACTIONS != 0);
+    let (limits, actions) = (
+        req.flags & FP_SET_LIMITS != 0,
+        req.flags & FP_SET_ACTIONS != 0,
+    );
     if req.flags & !(FP_SET_LIMITS | FP_SET_ACTIONS) != 0 || !(limits || actions) {
         return Err(EINVAL);
     }
@@ -382,7 +396,10 @@ fn policy_request(req: &FaultPolicy, defaults: bool) -> Result<Settings> {
 fn set_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
     let req: FaultPolicy = read(arg)?;
     let new = policy_request(&req, req.agent_id == 0)?;
-    let (limits, actions) = (req.flags & FP_SET_LIMITS != 0, req.flags & FP_SET_ACTIONS != 0);
+    let (limits, actions) = (
+        req.flags & FP_SET_LIMITS != 0,
+        req.flags & FP_SET_ACTIONS != 0,
+    );
     let apply = |s: &mut Settings| {
         if limits {
             s.cpu_quota_ms = new.cpu_quota_ms;
@@ -487,7 +504,8 @@ fn history(asm: &Asm, arg: UserPtr) -> Result {
     let room = (req.capacity as usize).min(HISTORY_WINDOWS);
     let mut windows = KVec::with_capacity(room, GFP_KERNEL)?;
     let totals = resources::history(asm, req.agent_id, &Viewer::current(), &mut windows, room)?;
-    let mut out = UserSlice::new(req.windows as UserPtr, windows.len() * size_of::<Window>()).writer();
+    let mut out =
+        UserSlice::new(req.windows as UserPtr, windows.len() * size_of::<Window>()).writer();
     for w in &windows {
         out.write(w)?;
     }
@@ -528,7 +546,8 @@ impl Asker {
 fn check_patch(req: &Patch) -> Result {
     check_header::<Patch>(req.size, req.version)?;
     check_zero(&req.reserved)?;
-    let no_limits = req.cpu_quota_ms | req.syscall_rate | req.watchdog_ms == 0 && req.mem_limit_bytes == 0;
+    let no_limits =
+        req.cpu_quota_ms | req.syscall_rate | req.watchdog_ms == 0 && req.mem_limit_bytes == 0;
     let no_scope = req.scope.iter().all(|&b| b == 0);
     let ok = req.reserved0 == 0
         && req.audit_seq == 0
@@ -564,7 +583,10 @@ fn patch(asm: &Asm, arg: UserPtr) -> Result {
             .ok_or(ESRCH)?;
         let asker = Asker::of(asm, agent, admin, euid, tgid, &rcu);
         let (result, r) = apply_patch(asm, agent, &req, &asker);
-        (result, asm.audit.append_request(r.result(result), Some(agent)))
+        (
+            result,
+            asm.audit.append_request(r.result(result), Some(agent)),
+        )
     };
     req.audit_seq = seq;
     write(arg, &req)?;
@@ -671,7 +693,12 @@ fn get_audit(asm: &Asm, arg: UserPtr) -> Result {
     let mut req: AuditRead = read(arg)?;
     check_header::<AuditRead>(req.size, req.version)?;
     check_zero(&req.reserved)?;
-    if req.count != 0 || req.first_seq != 0 || req.next_seq != 0 || req.dropped != 0 || req.suppressed != 0 {
+    if req.count != 0
+        || req.first_seq != 0
+        || req.next_seq != 0
+        || req.dropped != 0
+        || req.suppressed != 0
+    {
         return Err(EINVAL);
     }
     if !ffi::capable_admin() {
@@ -680,7 +707,8 @@ fn get_audit(asm: &Asm, arg: UserPtr) -> Result {
     let room = (req.capacity as usize).min(AUDIT_ENTRIES);
     let mut out = KVVec::with_capacity(room, GFP_KERNEL)?;
     let span = asm.audit.read(req.from_seq, &mut out);
-    let mut w = UserSlice::new(req.entries as UserPtr, out.len() * size_of::<AuditEntry>()).writer();
+    let mut w =
+        UserSlice::new(req.entries as UserPtr, out.len() * size_of::<AuditEntry>()).writer();
     for e in out.iter() {
         w.write(e)?;
     }
@@ -833,8 +861,7 @@ fn sensitive(asm: &Asm, arg: UserPtr) -> Result {
             } else {
                 Err(EPERM)
             };
-            let mut r = Record::new(Kind::SensitiveSet, req.op, 0)
-                .result(result.map(|_| ()));
+            let mut r = Record::new(Kind::SensitiveSet, req.op, 0).result(result.map(|_| ()));
             r.bytes(text_of(&req.path));
             asm.audit.append_request(r, None);
             req.count = result?;

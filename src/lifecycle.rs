@@ -14,10 +14,10 @@ use kernel::error::code::ESRCH;
 
 use crate::agent::{Agent, ExitStatus, Membership, State};
 use crate::audit::{self, Record};
-use crate::policy::{self, FlagsAt, NetSeen, Opened, Violation};
-use crate::syscalls;
 use crate::faults::{self, Action};
 use crate::ffi::{self, RcuGuard, TaskRef};
+use crate::policy::{self, FlagsAt, NetSeen, Opened, Violation};
+use crate::syscalls;
 use crate::telemetry::{Event, EventKind};
 use crate::Asm;
 
@@ -37,7 +37,12 @@ pub(crate) enum ForkVerdict {
 /// `parent_tgid` created the process `child_tgid`, which
 /// clone3(CLONE_INTO_CGROUP) put in cgroup v2 `child_cgroup` when that is
 /// not 0 (its parent's cgroup otherwise).
-pub(crate) fn on_fork(asm: &Asm, parent_tgid: i32, child_tgid: i32, child_cgroup: u64) -> ForkVerdict {
+pub(crate) fn on_fork(
+    asm: &Asm,
+    parent_tgid: i32,
+    child_tgid: i32,
+    child_cgroup: u64,
+) -> ForkVerdict {
     if asm.registry.is_empty() {
         return ForkVerdict::Outside;
     }
@@ -57,7 +62,10 @@ pub(crate) fn on_fork(asm: &Asm, parent_tgid: i32, child_tgid: i32, child_cgroup
     };
     let now = ffi::now_ns();
     // The child has not run yet: it cannot be exiting.
-    match asm.registry.join(agent, child_tgid, || false, false, forked, now) {
+    match asm
+        .registry
+        .join(agent, child_tgid, || false, false, forked, now)
+    {
         Ok(restarted) => {
             joined(asm, agent, child_tgid, restarted, now);
             ForkVerdict::Member

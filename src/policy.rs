@@ -237,9 +237,9 @@ pub(crate) fn proc_pid(path: &[u8]) -> Option<i32> {
     if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    digits
-        .iter()
-        .try_fold(0i32, |n, &d| n.checked_mul(10)?.checked_add(i32::from(d - b'0')))
+    digits.iter().try_fold(0i32, |n, &d| {
+        n.checked_mul(10)?.checked_add(i32::from(d - b'0'))
+    })
 }
 
 /// A file an agent opened, as the policy judges it.
@@ -278,7 +278,8 @@ pub(crate) fn file_allowed(
     if SYSTEM_WRITE.iter().any(|&f| path == f) {
         return true;
     }
-    if !write && SYSTEM_READ.iter().any(|d| under(path, d)) && proc_pid(path).map_or(true, own_pid) {
+    if !write && SYSTEM_READ.iter().any(|d| under(path, d)) && proc_pid(path).map_or(true, own_pid)
+    {
         return true;
     }
     if fs && under(path, scope) {
@@ -528,7 +529,12 @@ pub(crate) enum FlagsAt {
 
 /// A successful open by a process of `agent`; `own_pid(pid)` says whether
 /// process `pid` is the agent's.
-pub(crate) fn opened(asm: &Asm, agent: &Agent, open: &Opened<'_>, own_pid: impl FnOnce(i32) -> bool) {
+pub(crate) fn opened(
+    asm: &Asm,
+    agent: &Agent,
+    open: &Opened<'_>,
+    own_pid: impl FnOnce(i32) -> bool,
+) {
     let write = open.writes();
     let name = open.name();
     let (allowed, sensitive) = asm.policies.check_open(agent, &name, write, own_pid);
@@ -539,7 +545,9 @@ pub(crate) fn opened(asm: &Asm, agent: &Agent, open: &Opened<'_>, own_pid: impl 
         r.bytes(path);
         // Counted always; audited at the agent's rate (a loop of opens
         // cannot push other entries out).
-        let _ = asm.audit.append_from(r, Some(agent), Some(Source::reports_of(agent)));
+        let _ = asm
+            .audit
+            .append_from(r, Some(agent), Some(Source::reports_of(agent)));
     }
     if !allowed {
         let mut detail = Record::new(Kind::Violation, 0, 0);
@@ -593,18 +601,31 @@ fn inet_family(family: i32) -> Option<&'static str> {
 /// The verdict on `agent`'s calling process doing `what` on an inet
 /// socket of `family`: a violation; returns whether the operation is to be
 /// refused (the action ends the agent).
-pub(crate) fn socket_verdict(asm: &Asm, agent: &Agent, what: Violation, seen: NetSeen, family: i32) -> bool {
+pub(crate) fn socket_verdict(
+    asm: &Asm,
+    agent: &Agent,
+    what: Violation,
+    seen: NetSeen,
+    family: i32,
+) -> bool {
     let Some(family_name) = inet_family(family) else {
         return false;
     };
     let mut detail = Record::new(Kind::Violation, 0, 0);
-    let op = if matches!(what, Violation::Listen) { "listen" } else { "connect" };
+    let op = if matches!(what, Violation::Listen) {
+        "listen"
+    } else {
+        "connect"
+    };
     let _ = match seen {
         NetSeen::Syscall(fd) => write!(detail, "{op} fd {fd} ({family_name})"),
         NetSeen::TcpSyn => write!(detail, "{op}: TCP SYN ({family_name})"),
         NetSeen::TcpListen => write!(detail, "{op}: TCP_LISTEN ({family_name})"),
     };
-    matches!(violation(asm, agent, what, detail.text()), Action::Kill | Action::Restart)
+    matches!(
+        violation(asm, agent, what, detail.text()),
+        Action::Kill | Action::Restart
+    )
 }
 
 /// The verdict on a connect or listen system call on socket `fd` of
@@ -630,7 +651,13 @@ pub(crate) fn syscall_verdict(
 /// The verdict on a TCP connection or listening socket that the glue saw
 /// at the protocol (`seen` is `TcpSyn` or `TcpListen`), whatever call made
 /// it; returns whether it is to be refused.
-pub(crate) fn net_verdict(asm: &Asm, agent: &Agent, seen: NetSeen, family: i32, protocol: i32) -> bool {
+pub(crate) fn net_verdict(
+    asm: &Asm,
+    agent: &Agent,
+    seen: NetSeen,
+    family: i32,
+    protocol: i32,
+) -> bool {
     if !matches!(protocol, syscalls::IPPROTO_TCP | syscalls::IPPROTO_MPTCP) {
         return false;
     }

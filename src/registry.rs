@@ -200,7 +200,11 @@ impl Registry {
     /// Calls `f` with every process of every agent (tgid, agent), in tgid
     /// order: the work is bounded by the agents' processes, not the
     /// system's.
-    pub(crate) fn for_each_member<'a>(&'a self, _rcu: &'a RcuGuard, mut f: impl FnMut(i32, &'a Agent)) {
+    pub(crate) fn for_each_member<'a>(
+        &'a self,
+        _rcu: &'a RcuGuard,
+        mut f: impl FnMut(i32, &'a Agent),
+    ) {
         let mut tgid = 0usize;
         while let Some(entry) = self.index.find(&mut tgid) {
             // SAFETY: As in `agent_of`: index entries are agents freed only
@@ -216,7 +220,8 @@ impl Registry {
     /// Whether process `tgid` is one of `agent`'s: a request from it is the
     /// agent's own. Under RCU, like [`Self::agent_of`].
     pub(crate) fn is_member(&self, agent: &Agent, tgid: i32, rcu: &RcuGuard) -> bool {
-        self.agent_of(tgid, rcu).is_some_and(|a| core::ptr::eq(a, agent))
+        self.agent_of(tgid, rcu)
+            .is_some_and(|a| core::ptr::eq(a, agent))
     }
 
     /// Whether process `tgid` joined its agent by being forked in it (not by
@@ -244,7 +249,12 @@ impl Registry {
     }
 
     /// Registers an agent; returns its id.
-    pub(crate) fn register(&self, spec: Spec, target: Target, telemetry: &Telemetry) -> Result<u32> {
+    pub(crate) fn register(
+        &self,
+        spec: Spec,
+        target: Target,
+        telemetry: &Telemetry,
+    ) -> Result<u32> {
         let now = ffi::now_ns();
         let (membership, tgid) = match target {
             Target::Process(pid, tgid) => (Membership::Process(pid), Some(tgid)),
@@ -297,18 +307,21 @@ impl Registry {
         // syscall probes the policy cannot be enforced, so no agent.
         self.agent_added()?;
         let ptr = KBox::into_raw(agent);
-        let published = self.agents.store(id as usize, ptr.cast(), false).and_then(|()| {
-            // SAFETY: `ptr` is valid: it came from `into_raw` above.
-            match unsafe { &(*ptr).membership } {
-                Membership::Cgroup(cgroup) => self
-                    .cgroups
-                    .store(*cgroup as usize, ptr.cast(), false)
-                    .inspect_err(|_| {
-                        self.agents.erase(id as usize);
-                    }),
-                Membership::Process(_) => Ok(()),
-            }
-        });
+        let published = self
+            .agents
+            .store(id as usize, ptr.cast(), false)
+            .and_then(|()| {
+                // SAFETY: `ptr` is valid: it came from `into_raw` above.
+                match unsafe { &(*ptr).membership } {
+                    Membership::Cgroup(cgroup) => self
+                        .cgroups
+                        .store(*cgroup as usize, ptr.cast(), false)
+                        .inspect_err(|_| {
+                            self.agents.erase(id as usize);
+                        }),
+                    Membership::Process(_) => Ok(()),
+                }
+            });
         if let Err(e) = published {
             self.agent_removed();
             drop(write);

@@ -75,7 +75,12 @@ pub(crate) fn compliance(asm: &Asm, viewer: &Viewer, w: &mut impl Write) -> Resu
     compliance_text(&agents, events, crate::ffi::real_ns() / 1_000_000_000, w).map_err(|_| ENOMEM)
 }
 
-fn compliance_text(agents: &[AgentSnapshot], events: u64, now_s: u64, w: &mut impl Write) -> fmt::Result {
+fn compliance_text(
+    agents: &[AgentSnapshot],
+    events: u64,
+    now_s: u64,
+    w: &mut impl Write,
+) -> fmt::Result {
     let violations: u64 = agents.iter().map(|a| a.violations).sum();
     let oversight: u64 = agents.iter().map(|a| a.oversight).sum();
     let system = match agents.len() as u64 {
@@ -102,15 +107,32 @@ fn compliance_text(agents: &[AgentSnapshot], events: u64, now_s: u64, w: &mut im
         writeln!(w, "  {:<18}{}", "Events Logged:", a.events)?;
         writeln!(w, "  {:<18}{}", "Violations:", a.violations)?;
         writeln!(w, "  {:<18}{}", "Human Oversight:", a.oversight)?;
-        writeln!(w, "  {:<18}{}", "Compliance Score:", Percent(a.score.into()))?;
+        writeln!(
+            w,
+            "  {:<18}{}",
+            "Compliance Score:",
+            Percent(a.score.into())
+        )?;
         writeln!(w, "  {:<18}{}", "Status:", policy::status_name(a.status))?;
     }
     let mark = |ok: bool| if ok { "[x]" } else { "[ ]" };
     w.write_str("\nCompliance Requirements:\n")?;
-    writeln!(w, "  [x] Record keeping: hash-chained audit trail, {} entries", events)?;
+    writeln!(
+        w,
+        "  [x] Record keeping: hash-chained audit trail, {} entries",
+        events
+    )?;
     writeln!(w, "  [x] Risk classification: every agent has a risk level")?;
-    writeln!(w, "  [x] Prohibited practices: Unacceptable agents are refused")?;
-    writeln!(w, "  {} Human oversight: {} actions recorded", mark(oversight > 0), oversight)?;
+    writeln!(
+        w,
+        "  [x] Prohibited practices: Unacceptable agents are refused"
+    )?;
+    writeln!(
+        w,
+        "  {} Human oversight: {} actions recorded",
+        mark(oversight > 0),
+        oversight
+    )?;
     writeln!(
         w,
         "  {} Policy adherence: {} violations",

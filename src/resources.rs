@@ -15,7 +15,9 @@
 //! context, under [`Sampler::state`]; per-agent fields are atomics so that
 //! readers under RCU need no other lock.
 
-use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use core::sync::atomic::{
+    fence, AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst,
+};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -333,8 +335,10 @@ fn reclaim(asm: &Asm) {
             &asm.telemetry,
         );
         if result.is_ok() {
-            asm.audit
-                .append(Record::new(Kind::Unregister, UNREGISTER_RECLAIMED, id), None);
+            asm.audit.append(
+                Record::new(Kind::Unregister, UNREGISTER_RECLAIMED, id),
+                None,
+            );
         }
     }
 }
@@ -410,7 +414,11 @@ fn tick(asm: &Asm, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
     }
     if agent.killed.load(Relaxed) != 0 {
         // Killing until the last process is gone: a fork may have raced.
-        return if agent.nr_processes.load(Relaxed) > 0 { SIGKILL } else { 0 };
+        return if agent.nr_processes.load(Relaxed) > 0 {
+            SIGKILL
+        } else {
+            0
+        };
     }
     let eff = asm.faults.effective(agent);
     let mut signal = 0;
@@ -451,7 +459,9 @@ fn tick(asm: &Asm, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
         let cpu_spent = throttle & THROTTLE_CPU != 0
             && eff.cpu_quota_ms.is_some_and(|q| used.0 >= q * 1_000_000);
         let syscalls_spent = throttle & THROTTLE_SYSCALLS != 0
-            && eff.syscall_rate.is_some_and(|r| used.1 >= r * WINDOW_MS as u64 / 1000);
+            && eff
+                .syscall_rate
+                .is_some_and(|r| used.1 >= r * WINDOW_MS as u64 / 1000);
         if cpu_spent || syscalls_spent {
             res.throttle.fetch_or(STOPPED, Relaxed);
             res.stopped_in_window.store(true, Relaxed);
@@ -463,7 +473,13 @@ fn tick(asm: &Asm, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
 
 /// Runs the detector on a closed window; returns the action that ends the
 /// agent (kill or restart), if one does.
-fn detect(asm: &Asm, agent: &Agent, eff: &faults::Effective, w: &Window, now: u64) -> Option<Action> {
+fn detect(
+    asm: &Asm,
+    agent: &Agent,
+    eff: &faults::Effective,
+    w: &Window,
+    now: u64,
+) -> Option<Action> {
     let elapsed_ms = (now.saturating_sub(w.start_ns) / 1_000_000).max(1);
     let heartbeat = agent.faults.heartbeat_ns.load(Relaxed);
     let checks = [

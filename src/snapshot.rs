@@ -8,8 +8,8 @@ use kernel::prelude::*;
 
 use crate::agent::{Agent, Membership, State};
 use crate::faults::{Effective, FaultRecord, Faults, RECENT_FAULTS};
-use crate::policy::{Policies, Risk};
 use crate::ffi::{self, RcuGuard};
+use crate::policy::{Policies, Risk};
 use crate::uapi::{NAME_LEN, SCOPE_LEN};
 use crate::viewer::Viewer;
 use crate::Asm;
@@ -154,7 +154,11 @@ fn visible(asm: &Asm, viewer: &Viewer) -> usize {
 /// Copies the agents `viewer` may see (all, or only `only`) in id order,
 /// with the CPU time and memory of their live processes.
 /// A large snapshot (4096 agents) is megabytes: kvmalloc'ed.
-pub(crate) fn agents(asm: &Asm, only: Option<u32>, viewer: &Viewer) -> Result<KVVec<AgentSnapshot>> {
+pub(crate) fn agents(
+    asm: &Asm,
+    only: Option<u32>,
+    viewer: &Viewer,
+) -> Result<KVVec<AgentSnapshot>> {
     let registry = &asm.registry;
     let mut snaps = loop {
         // Room for the agents now plus a few registered meanwhile; retried
@@ -184,7 +188,10 @@ pub(crate) fn agents(asm: &Asm, only: Option<u32>, viewer: &Viewer) -> Result<KV
                 break;
             }
             // Within the capacity reserved above: does not allocate.
-            snaps.push(AgentSnapshot::of(agent, &asm.faults, &asm.policies), GFP_NOWAIT)?;
+            snaps.push(
+                AgentSnapshot::of(agent, &asm.faults, &asm.policies),
+                GFP_NOWAIT,
+            )?;
             if only.is_some() {
                 break;
             }

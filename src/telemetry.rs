@@ -4,9 +4,9 @@
 //! [`RING_CAPACITY`] lifecycle events, with the count of events it dropped.
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use kernel::new_spinlock;
 use kernel::prelude::*;
 use kernel::sync::SpinLock;
-use kernel::new_spinlock;
 
 use crate::ffi;
 
@@ -207,7 +207,10 @@ impl Telemetry {
         let matching = ring.iter().filter(|e| wanted(e)).count();
         let mut n = 0;
         let skip = matching.saturating_sub(N);
-        for (slot, event) in out.iter_mut().zip(ring.iter().filter(|e| wanted(e)).skip(skip)) {
+        for (slot, event) in out
+            .iter_mut()
+            .zip(ring.iter().filter(|e| wanted(e)).skip(skip))
+        {
             *slot = Some(*event);
             n += 1;
         }

@@ -12,8 +12,8 @@
 
 use crate::agent::Agent;
 use crate::ffi;
-use crate::registry::Registry;
 use crate::ffi::RcuGuard;
+use crate::registry::Registry;
 
 /// A reader of the views.
 #[derive(Clone, Copy)]
@@ -44,6 +44,9 @@ impl Viewer {
     /// administrator sees every id, others only the ids of their agents
     /// that are still registered.
     pub(crate) fn sees_id(&self, registry: &Registry, id: u32) -> bool {
-        self.admin || registry.get(id, &RcuGuard::new()).is_some_and(|a| self.sees(a))
+        self.admin
+            || registry
+                .get(id, &RcuGuard::new())
+                .is_some_and(|a| self.sees(a))
     }
 }
