@@ -366,7 +366,7 @@ pub extern "C" fn asm_rust_open_watched(tgid: i32, nr: c_long, compat: bool) -> 
     };
     match lifecycle::open_watched(asm, tgid, nr as i64, compat) {
         Some(policy::FlagsAt::Arg(n)) => n as c_long,
-        Some(policy::FlagsAt::OpenHow(n)) => ffi::FLAGS_HOW | n as c_long,
+        Some(policy::FlagsAt::Unknown) => ffi::FLAGS_UNKNOWN,
         Some(policy::FlagsAt::Implied) => ffi::FLAGS_IMPLICIT,
         None => -1,
     }

@@ -170,10 +170,9 @@ pub(crate) fn genl_send(ev: &GenlEvent) -> Result {
 }
 
 /// Where an open's flags are (shim.h `ASM_FLAGS_*`): in the argument the
-/// low bits name, or first in the `struct open_how` it points to, or
-/// implied by the call.
-pub(crate) const FLAGS_HOW: c_long = 0x100;
+/// low bits name, implied by the call, or not to be known.
 pub(crate) const FLAGS_IMPLICIT: c_long = 0x200;
+pub(crate) const FLAGS_UNKNOWN: c_long = 0x400;
 
 /// Facts about an opened file (shim.h `ASM_FILE_*`).
 pub(crate) const FILE_WRITE: u32 = 0x1;
@@ -439,6 +438,12 @@ impl TaskRef {
     pub(crate) fn group_dead(&self) -> bool {
         // SAFETY: Valid by the safety requirement of `from_raw`.
         unsafe { asm_task_group_dead(self.0) }
+    }
+
+    /// Sends `sig` to its whole process.
+    pub(crate) fn signal(&self, sig: i32) {
+        // SAFETY: Valid by the safety requirement of `from_raw`.
+        let _ = unsafe { asm_signal_task(self.0, sig) };
     }
 
     /// Turns the syscall tracepoints on for its process's threads; the

@@ -288,14 +288,22 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef, cp
     let Some(agent) = target else {
         return;
     };
-    // A zombie can be moved too: it must not join.
-    if let Ok(restarted) = asm
+    // A zombie can be moved too: it must not join (ESRCH).
+    match asm
         .registry
         .join(agent, tgid, || task.group_dead(), false, false, now)
     {
-        agent.res.cpu_before_join_ns.fetch_add(cpu_ns, Relaxed);
-        task.trace_syscalls(&rcu);
-        joined(asm, agent, tgid, restarted, now);
+        Ok(restarted) => {
+            agent.res.cpu_before_join_ns.fetch_add(cpu_ns, Relaxed);
+            task.trace_syscalls(&rcu);
+            joined(asm, agent, tgid, restarted, now);
+        }
+        Err(e) if e == ESRCH => {}
+        // No memory for the index: it must not run unsupervised.
+        Err(_) => {
+            asm.telemetry.totals.join_failures.fetch_add(1, Relaxed);
+            task.signal(ffi::SIGKILL);
+        }
     }
 }
 

@@ -511,7 +511,9 @@ impl Opened<'_> {
 pub(crate) fn open_flags(call: Call) -> Option<FlagsAt> {
     match call {
         Call::Open { flags_arg } => Some(FlagsAt::Arg(flags_arg)),
-        Call::OpenHow { how_arg } => Some(FlagsAt::OpenHow(how_arg)),
+        // openat2(): the flags are in user memory, which another thread
+        // may change after the kernel copied them: the worst case.
+        Call::OpenHow => Some(FlagsAt::Unknown),
         Call::Creat => Some(FlagsAt::Implied),
         _ => None,
     }
@@ -521,8 +523,8 @@ pub(crate) fn open_flags(call: Call) -> Option<FlagsAt> {
 pub(crate) enum FlagsAt {
     /// In this argument.
     Arg(usize),
-    /// First in the `struct open_how` this argument points to.
-    OpenHow(usize),
+    /// Not to be known: judged as the worst case (a truncating open).
+    Unknown,
     /// Implied by the call (creat()).
     Implied,
 }

@@ -345,7 +345,7 @@ impl Registry {
                     pid.trace_syscalls();
                     1
                 }),
-            _ => Ok(self.join_cgroup(agent, now)),
+            _ => Ok(self.join_cgroup(agent, now, telemetry)),
         };
         let joined = match joined {
             Ok(n) => n,
@@ -418,7 +418,7 @@ impl Registry {
     /// A process of a process agent leaves it for this one, as it would if
     /// it were moved into the cgroup now; each joined process's system
     /// calls are traced from now.
-    fn join_cgroup(&self, agent: &Agent, now: u64) -> u32 {
+    fn join_cgroup(&self, agent: &Agent, now: u64, telemetry: &Telemetry) -> u32 {
         let Membership::Cgroup(cgroup) = agent.membership else {
             return 0;
         };
@@ -433,12 +433,18 @@ impl Registry {
                     self.leave(old, task.tgid, |old| old.process_left(now));
                 }
             }
-            if self
-                .join(agent, task.tgid, || task.group_dead(), true, false, now)
-                .is_ok()
-            {
-                task.syscall_work(true);
-                joined = joined.saturating_add(1);
+            match self.join(agent, task.tgid, || task.group_dead(), true, false, now) {
+                Ok(_) => {
+                    task.syscall_work(true);
+                    joined = joined.saturating_add(1);
+                }
+                // Exiting, or in another cgroup agent already.
+                Err(e) if e == ESRCH || e == EBUSY => {}
+                // No memory for the index: it must not run unsupervised.
+                Err(_) => {
+                    telemetry.totals.join_failures.fetch_add(1, Relaxed);
+                    task.signal(ffi::SIGKILL);
+                }
             }
         });
         joined

@@ -17,9 +17,8 @@ compile_error!("asm.ko knows the x86-64 system call table only (src/syscalls.rs)
 pub(crate) enum Call {
     /// An open whose flags are in this argument.
     Open { flags_arg: usize },
-    /// openat2(): the flags are the first field of the `struct open_how`
-    /// this argument points to.
-    OpenHow { how_arg: usize },
+    /// openat2(): the flags are in the `struct open_how` in user memory.
+    OpenHow,
     /// creat(): O_CREAT | O_WRONLY | O_TRUNC.
     Creat,
     /// connect(fd, ...).
@@ -71,7 +70,7 @@ pub(crate) fn classify(nr: i64, compat: bool) -> Call {
         return match nr {
             nr32::OPEN => Call::Open { flags_arg: 1 },
             nr32::OPENAT | nr32::OPEN_BY_HANDLE_AT => Call::Open { flags_arg: 2 },
-            nr32::OPENAT2 => Call::OpenHow { how_arg: 2 },
+            nr32::OPENAT2 => Call::OpenHow,
             nr32::CREAT => Call::Creat,
             nr32::CONNECT => Call::Connect,
             nr32::SENDTO => Call::Send { flags_arg: 3 },
@@ -84,7 +83,7 @@ pub(crate) fn classify(nr: i64, compat: bool) -> Call {
     match nr {
         nr::OPEN => Call::Open { flags_arg: 1 },
         nr::OPENAT | nr::OPEN_BY_HANDLE_AT => Call::Open { flags_arg: 2 },
-        nr::OPENAT2 => Call::OpenHow { how_arg: 2 },
+        nr::OPENAT2 => Call::OpenHow,
         nr::CREAT => Call::Creat,
         nr::CONNECT => Call::Connect,
         nr::SENDTO => Call::Send { flags_arg: 3 },

@@ -268,8 +268,13 @@ static void asm_abort_fn(struct work_struct *work)
 	list_splice_init(&asm_abort_list, &todo);
 	spin_unlock_bh(&asm_abort_lock);
 	list_for_each_entry_safe(a, tmp, &todo, node) {
-		if (a->sk->sk_prot->diag_destroy)
-			a->sk->sk_prot->diag_destroy(a->sk, EPERM);
+		/* -ENOENT: it was closed meanwhile, which is what we want. */
+		int err = a->sk->sk_prot->diag_destroy ?
+				  a->sk->sk_prot->diag_destroy(a->sk, EPERM) : -EOPNOTSUPP;
+
+		if (err && err != -ENOENT)
+			pr_warn_ratelimited("[ASM] cannot abort a refused listener (protocol %u): %d\n",
+					    a->sk->sk_protocol, err);
 		sock_put(a->sk);
 		kfree(a);
 	}
@@ -388,9 +393,14 @@ static struct mnt_namespace *asm_sys_mnt_ns;
 
 static int asm_sys_view_init(void)
 {
-	struct task_struct *init = get_pid_task(find_get_pid(1), PIDTYPE_PID);
+	struct task_struct *init;
 	int ret = -ESRCH;
 
+	rcu_read_lock();
+	init = pid_task(find_pid_ns(1, &init_pid_ns), PIDTYPE_PID);
+	if (init)
+		get_task_struct(init);
+	rcu_read_unlock();
 	if (!init)
 		return ret;
 	task_lock(init);
@@ -427,17 +437,14 @@ static bool asm_system_view(struct file *file)
 }
 
 /*
- * The open flags where Rust said they are; false if they cannot be read
- * (the struct open_how went away), which Rust judges as the worst case.
+ * The open flags where Rust said they are; false where they cannot be
+ * known (they live in user memory), which Rust judges as the worst case.
  */
 static bool asm_open_flags(long where, const unsigned long *args, u64 *flags)
 {
 	*flags = 0;
-	if (where & ASM_FLAGS_HOW)
-		/* struct open_how starts with its u64 flags. */
-		return !copy_from_user_nofault(flags,
-					       (const void __user *)args[where & ASM_FLAGS_ARG_MASK],
-					       sizeof(*flags));
+	if (where & ASM_FLAGS_UNKNOWN)
+		return false;
 	if (!(where & ASM_FLAGS_IMPLICIT))
 		*flags = args[where & ASM_FLAGS_ARG_MASK];
 	return true;

@@ -112,13 +112,13 @@ pid_t asm_current_tgid(void);
 
 /*
  * Where the flags of an open are, as asm_rust_open_watched() says (a
- * negative value: no look): in argument (value & ASM_FLAGS_ARG_MASK), or
- * first in the struct open_how it points to (ASM_FLAGS_HOW), or implied
- * by the call (ASM_FLAGS_IMPLICIT).  Mirrored in src/ffi.rs.
+ * negative value: no look): in argument (value & ASM_FLAGS_ARG_MASK),
+ * implied by the call (ASM_FLAGS_IMPLICIT), or not to be known
+ * (ASM_FLAGS_UNKNOWN: in user memory).  Mirrored in src/ffi.rs.
  */
 #define ASM_FLAGS_ARG_MASK	0x7
-#define ASM_FLAGS_HOW		0x100
 #define ASM_FLAGS_IMPLICIT	0x200
+#define ASM_FLAGS_UNKNOWN	0x400
 
 /* Facts about an opened file, for asm_rust_on_open().  Mirrored in src/ffi.rs. */
 #define ASM_FILE_WRITE		0x1	/* FMODE_WRITE */
