@@ -356,60 +356,52 @@ pub extern "C" fn asm_rust_net_verdict(
     }
 }
 
-/// Probe of raw_syscalls:sys_exit, for a successful call `nr`: where its
-/// open flags are (`ASM_FLAGS_*`) if it is an open the policy looks at,
-/// else -1.
+/// Probe of raw_syscalls:sys_exit: whether the successful call `nr` of
+/// process `tgid` is an open the policy looks at.
 #[no_mangle]
-pub extern "C" fn asm_rust_open_watched(tgid: i32, nr: c_long, compat: bool) -> c_long {
-    let Some(asm) = asm() else {
-        return -1;
-    };
-    match lifecycle::open_watched(asm, tgid, nr as i64, compat) {
-        Some(policy::FlagsAt::Arg(n)) => n as c_long,
-        Some(policy::FlagsAt::Unknown) => ffi::FLAGS_UNKNOWN,
-        Some(policy::FlagsAt::Implied) => ffi::FLAGS_IMPLICIT,
-        None => -1,
-    }
+pub extern "C" fn asm_rust_open_watched(tgid: i32, nr: c_long, compat: bool) -> bool {
+    asm().is_some_and(|asm| lifecycle::open_watched(asm, tgid, nr as i64, compat))
 }
 
 /// Probe of raw_syscalls:sys_exit: process `tgid` opened the file named
 /// `path` (null when it could not be named), with the facts `facts`
-/// (`ASM_FILE_*`) and the open flags `flags`.
+/// (`ASM_FILE_*`), by the call `nr` with `args`.
 ///
 /// # Safety
 ///
-/// `path` is null or points to `len` readable bytes for the duration of
-/// the call.
+/// `path` is null or points to `len` readable bytes, and `args` to 6
+/// readable words, for the duration of the call.
 #[no_mangle]
 pub unsafe extern "C" fn asm_rust_on_open(
     tgid: i32,
     path: *const u8,
     len: usize,
     facts: u32,
-    flags: u64,
+    nr: c_long,
+    args: *const c_ulong,
+    compat: bool,
 ) {
-    if let Some(asm) = asm() {
-        let path = if path.is_null() {
-            None
-        } else {
-            // SAFETY: Not null, so valid for the call by the safety requirement.
-            Some(unsafe { core::slice::from_raw_parts(path, len) })
-        };
-        let open = policy::Opened {
-            path,
-            writable: facts & ffi::FILE_WRITE != 0,
-            created: facts & ffi::FILE_CREATED != 0,
-            pseudo: facts & ffi::FILE_PSEUDO != 0,
-            foreign_view: facts & ffi::FILE_FOREIGN_VIEW != 0,
-            // Flags that could not be read are judged as the worst case.
-            flags: if facts & ffi::FILE_FLAGS_UNKNOWN != 0 {
-                u64::MAX
-            } else {
-                flags
-            },
-        };
-        lifecycle::on_open(asm, tgid, &open);
-    }
+    let Some(asm) = asm() else {
+        return;
+    };
+    let path = if path.is_null() {
+        None
+    } else {
+        // SAFETY: Not null, so valid for the call by the safety requirement.
+        Some(unsafe { core::slice::from_raw_parts(path, len) })
+    };
+    // SAFETY: Six readable words by the safety requirement; `c_ulong` and
+    // `usize` have the same layout.
+    let args = unsafe { &*args.cast::<[usize; 6]>() };
+    let open = policy::Opened {
+        path,
+        writable: facts & ffi::FILE_WRITE != 0,
+        created: facts & ffi::FILE_CREATED != 0,
+        pseudo: facts & ffi::FILE_PSEUDO != 0,
+        foreign_view: facts & ffi::FILE_FOREIGN_VIEW != 0,
+        flags: policy::open_flags(syscalls::classify(nr as i64, compat), args),
+    };
+    lifecycle::on_open(asm, tgid, &open);
 }
 
 /// Show callback of /proc/agentsys/compliance, for a reader as in

@@ -8,7 +8,7 @@
 
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use kernel::ffi::{c_int, c_long, c_ulong, c_void};
+use kernel::ffi::{c_int, c_ulong, c_void};
 use kernel::prelude::*;
 
 /// Opaque `struct xarray`.
@@ -169,17 +169,11 @@ pub(crate) fn genl_send(ev: &GenlEvent) -> Result {
     kernel::error::to_result(unsafe { asm_genl_send(ev) })
 }
 
-/// Where an open's flags are (shim.h `ASM_FLAGS_*`): in the argument the
-/// low bits name, implied by the call, or not to be known.
-pub(crate) const FLAGS_IMPLICIT: c_long = 0x200;
-pub(crate) const FLAGS_UNKNOWN: c_long = 0x400;
-
 /// Facts about an opened file (shim.h `ASM_FILE_*`).
 pub(crate) const FILE_WRITE: u32 = 0x1;
 pub(crate) const FILE_CREATED: u32 = 0x2;
 pub(crate) const FILE_FOREIGN_VIEW: u32 = 0x4;
 pub(crate) const FILE_PSEUDO: u32 = 0x8;
-pub(crate) const FILE_FLAGS_UNKNOWN: u32 = 0x10;
 
 /// What becomes of a new process (shim.h `ASM_FORK_*`).
 pub(crate) const FORK_OUTSIDE: c_int = 0;

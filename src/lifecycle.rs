@@ -16,7 +16,7 @@ use crate::agent::{Agent, ExitStatus, Membership, State};
 use crate::audit::{self, Record};
 use crate::faults::{self, Action};
 use crate::ffi::{self, RcuGuard, TaskRef};
-use crate::policy::{self, FlagsAt, NetSeen, Opened, Violation};
+use crate::policy::{self, NetSeen, Opened, Violation};
 use crate::syscalls;
 use crate::telemetry::{Event, EventKind};
 use crate::Asm;
@@ -101,44 +101,34 @@ fn restart_event(asm: &Asm, agent: &Agent, kind: EventKind, tgid: i32, now: u64)
 /// Process `tgid` completed an execve() of `file`. An exec in a process
 /// the agent forked needs ProcessSpawn.
 pub(crate) fn on_exec(asm: &Asm, tgid: i32, file: &[u8]) {
-    if !asm.registry.may_be_agent(tgid) {
-        return;
-    }
-    let rcu = RcuGuard::new();
-    let Some(agent) = asm.registry.agent_of(tgid, &rcu) else {
-        return;
-    };
-    let now = ffi::now_ns();
-    agent.exec(now);
-    asm.telemetry
-        .record(Event::new(EventKind::Exec, agent.id, tgid, now));
-    // Not the parent: a CLONE_PARENT child or an orphan was forked in too.
-    policy::exec(asm, agent, asm.registry.forked_in(tgid, &rcu), file);
+    asm.registry.with_agent(tgid, |agent, rcu| {
+        let now = ffi::now_ns();
+        agent.exec(now);
+        asm.telemetry
+            .record(Event::new(EventKind::Exec, agent.id, tgid, now));
+        // Not the parent: a CLONE_PARENT child or an orphan was forked in too.
+        policy::exec(asm, agent, asm.registry.forked_in(tgid, rcu), file);
+    });
 }
 
-/// Where the flags are of the system call `nr` that process `tgid` just
-/// completed, if it is an open that needs a policy look.
-pub(crate) fn open_watched(asm: &Asm, tgid: i32, nr: i64, compat: bool) -> Option<FlagsAt> {
-    let flags = policy::open_flags(syscalls::classify(nr, compat))?;
-    if !asm.registry.may_be_agent(tgid) {
-        return None;
-    }
-    let rcu = RcuGuard::new();
-    let agent = asm.registry.agent_of(tgid, &rcu)?;
-    asm.policies.open_watched(agent).then_some(flags)
+/// Whether the system call `nr` that process `tgid` just completed is an
+/// open that needs a policy look. The call is classified first: most calls
+/// of an agent are no opens.
+pub(crate) fn open_watched(asm: &Asm, tgid: i32, nr: i64, compat: bool) -> bool {
+    syscalls::classify(nr, compat).is_open()
+        && asm
+            .registry
+            .with_agent(tgid, |agent, _| asm.policies.open_watched(agent))
+            .unwrap_or(false)
 }
 
 /// Process `tgid` opened a file.
 pub(crate) fn on_open(asm: &Asm, tgid: i32, open: &Opened<'_>) {
-    if !asm.registry.may_be_agent(tgid) {
-        return;
-    }
-    let rcu = RcuGuard::new();
-    if let Some(agent) = asm.registry.agent_of(tgid, &rcu) {
+    asm.registry.with_agent(tgid, |agent, rcu| {
         policy::opened(asm, agent, open, |pid| {
-            asm.registry.is_member(agent, pid, &rcu)
+            asm.registry.is_member(agent, pid, rcu)
         });
-    }
+    });
 }
 
 /// The verdict on the socket check `what` that [`on_sys_enter`] asked
@@ -151,25 +141,21 @@ pub(crate) fn socket_verdict(
     family: i32,
     protocol: i32,
 ) -> bool {
-    if !asm.registry.may_be_agent(tgid) {
-        return false;
-    }
-    let rcu = RcuGuard::new();
     asm.registry
-        .agent_of(tgid, &rcu)
-        .is_some_and(|agent| policy::syscall_verdict(asm, agent, what, fd, family, protocol))
+        .with_agent(tgid, |agent, _| {
+            policy::syscall_verdict(asm, agent, what, fd, family, protocol)
+        })
+        .unwrap_or(false)
 }
 
 /// The verdict on a TCP SYN or listening socket of process `tgid` seen at
 /// the protocol: whether it is to be refused.
 pub(crate) fn net_verdict(asm: &Asm, tgid: i32, seen: NetSeen, family: i32, protocol: i32) -> bool {
-    if !asm.registry.may_be_agent(tgid) {
-        return false;
-    }
-    let rcu = RcuGuard::new();
     asm.registry
-        .agent_of(tgid, &rcu)
-        .is_some_and(|agent| policy::net_verdict(asm, agent, seen, family, protocol))
+        .with_agent(tgid, |agent, _| {
+            policy::net_verdict(asm, agent, seen, family, protocol)
+        })
+        .unwrap_or(false)
 }
 
 /// A thread of process `tgid` exits; `group_dead` when it is the last one,
@@ -316,15 +302,14 @@ pub(crate) fn on_sys_enter(
     args: &[usize; 6],
     compat: bool,
 ) -> Option<(Violation, usize)> {
-    if !asm.registry.may_be_agent(tgid) {
-        return None;
-    }
-    let rcu = RcuGuard::new();
-    let agent = asm.registry.agent_of(tgid, &rcu)?;
-    agent.counters.syscalls.fetch_add(1, Relaxed);
-    asm.telemetry.totals.syscalls.fetch_add(1, Relaxed);
-    let caps = agent.capabilities.load(Relaxed);
-    policy::socket_check(caps, syscalls::classify(nr, compat), args)
+    asm.registry
+        .with_agent(tgid, |agent, _| {
+            agent.counters.syscalls.fetch_add(1, Relaxed);
+            asm.telemetry.totals.syscalls.fetch_add(1, Relaxed);
+            let caps = agent.capabilities.load(Relaxed);
+            policy::socket_check(caps, syscalls::classify(nr, compat), args)
+        })
+        .flatten()
 }
 
 /// Calls of the probe [`probe_cost`] times.

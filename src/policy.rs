@@ -484,15 +484,16 @@ pub(crate) struct Opened<'a> {
     pub(crate) pseudo: bool,
     /// The opener's mount namespace or root is not the system's.
     pub(crate) foreign_view: bool,
-    /// The open flags the call was given (0 where none were read).
-    pub(crate) flags: u64,
+    /// The open flags the call was given; `None` where they cannot be
+    /// known, which is judged as the worst case.
+    pub(crate) flags: Option<u64>,
 }
 
 impl Opened<'_> {
     /// Whether the open changed or may change the file: written, created,
     /// or truncated (O_TRUNC truncates whatever the access mode).
     pub(crate) fn writes(&self) -> bool {
-        self.writable || self.created || self.flags & syscalls::O_TRUNC != 0
+        self.writable || self.created || self.flags.map_or(true, |f| f & syscalls::O_TRUNC != 0)
     }
 
     /// The name the policy judges.
@@ -506,27 +507,15 @@ impl Opened<'_> {
     }
 }
 
-/// Where the flags of `call` are, for the sys_exit probe: `None` if the
-/// call is no open.
-pub(crate) fn open_flags(call: Call) -> Option<FlagsAt> {
+/// The flags the open `call` was given in `args`; `None` where they cannot
+/// be known: openat2() keeps them in user memory, which another thread
+/// may change after the kernel copied them.
+pub(crate) fn open_flags(call: Call, args: &[usize; 6]) -> Option<u64> {
     match call {
-        Call::Open { flags_arg } => Some(FlagsAt::Arg(flags_arg)),
-        // openat2(): the flags are in user memory, which another thread
-        // may change after the kernel copied them: the worst case.
-        Call::OpenHow => Some(FlagsAt::Unknown),
-        Call::Creat => Some(FlagsAt::Implied),
+        Call::Open { flags_arg } => Some(args[flags_arg] as u64),
+        Call::Creat => Some(syscalls::O_TRUNC),
         _ => None,
     }
-}
-
-/// Where an open's flags are.
-pub(crate) enum FlagsAt {
-    /// In this argument.
-    Arg(usize),
-    /// Not to be known: judged as the worst case (a truncating open).
-    Unknown,
-    /// Implied by the call (creat()).
-    Implied,
 }
 
 /// A successful open by a process of `agent`; `own_pid(pid)` says whether

@@ -62,6 +62,15 @@ struct WriteState {
     next_id: u32,
 }
 
+/// The agent an entry of `agents`, `index` or `cgroups` points to, for a
+/// reader inside the RCU read-side section `_rcu`.
+fn rcu_agent<'a>(entry: *mut c_void, _rcu: &'a RcuGuard) -> Option<&'a Agent> {
+    // SAFETY: Entries of the three xarrays point to agents that are freed
+    // only after they left every xarray and a grace period passed; `_rcu`
+    // keeps this reader inside a read-side section for `'a`.
+    unsafe { entry.cast::<Agent>().as_ref() }
+}
+
 /// All agents.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Registry {
@@ -107,15 +116,26 @@ impl Registry {
     }
 
     /// The agent process `tgid` belongs to.
-    pub(crate) fn agent_of<'a>(&'a self, tgid: i32, _rcu: &'a RcuGuard) -> Option<&'a Agent> {
+    pub(crate) fn agent_of<'a>(&'a self, tgid: i32, rcu: &'a RcuGuard) -> Option<&'a Agent> {
         if !self.filter.may_contain(tgid) {
             return None;
         }
-        let ptr = self.index.load(tgid as usize).cast::<Agent>();
-        // SAFETY: Index entries point to agents that are freed only after they
-        // left the index and a grace period passed; `_rcu` keeps this reader
-        // inside a read-side section for `'a`.
-        unsafe { ptr.as_ref() }
+        rcu_agent(self.index.load(tgid as usize), rcu)
+    }
+
+    /// Runs `f` on the agent process `tgid` belongs to, under RCU: the
+    /// probes' common start. `None` when it belongs to none, which costs
+    /// most tasks one load.
+    pub(crate) fn with_agent<R>(
+        &self,
+        tgid: i32,
+        f: impl FnOnce(&Agent, &RcuGuard) -> R,
+    ) -> Option<R> {
+        if !self.may_be_agent(tgid) {
+            return None;
+        }
+        let rcu = RcuGuard::new();
+        self.agent_of(tgid, &rcu).map(|agent| f(agent, &rcu))
     }
 
     /// Whether process `tgid` may belong to an agent: the probes' second
@@ -126,26 +146,20 @@ impl Registry {
     }
 
     /// The agent with id `id`.
-    pub(crate) fn get<'a>(&'a self, id: u32, _rcu: &'a RcuGuard) -> Option<&'a Agent> {
-        let ptr = self.agents.load(id as usize).cast::<Agent>();
-        // SAFETY: As in `agent_of`, for the agents xarray.
-        unsafe { ptr.as_ref() }
+    pub(crate) fn get<'a>(&'a self, id: u32, rcu: &'a RcuGuard) -> Option<&'a Agent> {
+        rcu_agent(self.agents.load(id as usize), rcu)
     }
 
     /// The cgroup agent of cgroup v2 `cgroup`.
-    pub(crate) fn cgroup_agent<'a>(&'a self, cgroup: u64, _rcu: &'a RcuGuard) -> Option<&'a Agent> {
-        let ptr = self.cgroups.load(cgroup as usize).cast::<Agent>();
-        // SAFETY: As in `agent_of`: an agent leaves `cgroups` before it is
-        // freed, after a grace period.
-        unsafe { ptr.as_ref() }
+    pub(crate) fn cgroup_agent<'a>(&'a self, cgroup: u64, rcu: &'a RcuGuard) -> Option<&'a Agent> {
+        rcu_agent(self.cgroups.load(cgroup as usize), rcu)
     }
 
     /// The agent with the smallest id at or above `*from`; moves `*from` past it.
-    pub(crate) fn next<'a>(&'a self, from: &mut usize, _rcu: &'a RcuGuard) -> Option<&'a Agent> {
-        let ptr = self.agents.find(from)?;
+    pub(crate) fn next<'a>(&'a self, from: &mut usize, rcu: &'a RcuGuard) -> Option<&'a Agent> {
+        let entry = self.agents.find(from)?;
         *from = from.saturating_add(1);
-        // SAFETY: As in `agent_of`, for the agents xarray.
-        Some(unsafe { ptr.cast::<Agent>().as_ref() })
+        rcu_agent(entry.as_ptr(), rcu)
     }
 
     /// Makes process `tgid` a member of `agent` and counts it (as one of the
@@ -202,15 +216,12 @@ impl Registry {
     /// system's.
     pub(crate) fn for_each_member<'a>(
         &'a self,
-        _rcu: &'a RcuGuard,
+        rcu: &'a RcuGuard,
         mut f: impl FnMut(i32, &'a Agent),
     ) {
         let mut tgid = 0usize;
         while let Some(entry) = self.index.find(&mut tgid) {
-            // SAFETY: As in `agent_of`: index entries are agents freed only
-            // after they left the index and a grace period passed; `rcu`
-            // keeps this reader inside a read-side section for `'a`.
-            if let Some(agent) = unsafe { entry.as_ptr().cast::<Agent>().as_ref() } {
+            if let Some(agent) = rcu_agent(entry.as_ptr(), rcu) {
                 f(tgid as i32, agent);
             }
             tgid += 1;
@@ -306,22 +317,23 @@ impl Registry {
         // join, or that process's exit would be missed; without the
         // syscall probes the policy cannot be enforced, so no agent.
         self.agent_added()?;
+        let cgroup = match agent.membership {
+            Membership::Cgroup(cgroup) => Some(cgroup),
+            Membership::Process(_) => None,
+        };
         let ptr = KBox::into_raw(agent);
-        let published = self
-            .agents
-            .store(id as usize, ptr.cast(), false)
-            .and_then(|()| {
-                // SAFETY: `ptr` is valid: it came from `into_raw` above.
-                match unsafe { &(*ptr).membership } {
-                    Membership::Cgroup(cgroup) => self
+        let published =
+            self.agents
+                .store(id as usize, ptr.cast(), false)
+                .and_then(|()| match cgroup {
+                    Some(cgroup) => self
                         .cgroups
-                        .store(*cgroup as usize, ptr.cast(), false)
+                        .store(cgroup as usize, ptr.cast(), false)
                         .inspect_err(|_| {
                             self.agents.erase(id as usize);
                         }),
-                    Membership::Process(_) => Ok(()),
-                }
-            });
+                    None => Ok(()),
+                });
         if let Err(e) = published {
             self.agent_removed();
             drop(write);

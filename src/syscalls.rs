@@ -32,6 +32,13 @@ pub(crate) enum Call {
     Other,
 }
 
+impl Call {
+    /// Whether the call opens a file.
+    pub(crate) fn is_open(self) -> bool {
+        matches!(self, Self::Open { .. } | Self::OpenHow | Self::Creat)
+    }
+}
+
 /// Native x86-64 numbers (arch/x86/entry/syscalls/syscall_64.tbl).
 mod nr {
     pub(super) const OPEN: i64 = 2;

@@ -13,9 +13,7 @@
 #include <linux/debugfs.h>
 #include <linux/file.h>
 #include <linux/fs_struct.h>
-#include <linux/nsproxy.h>
 #include <linux/path.h>
-#include <linux/uaccess.h>
 #include <linux/fs.h>
 #include <linux/net.h>
 #include <linux/percpu.h>
@@ -43,7 +41,6 @@
 #include <net/sock.h>
 #include <net/tcp_states.h>
 #include <asm/syscall.h>
-#include <asm/unistd.h>
 
 #include <linux/asm.h>
 #include "shim.h"
@@ -239,13 +236,6 @@ static void asm_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 }
 
 /*
- * Where every TCP connection starts, whatever system call (connect,
- * sendto/sendmsg/sendmmsg with MSG_FASTOPEN, compat calls) or io_uring
- * operation asked for it: the SYN a task sends from its own context.  Its
- * facts go to Rust; the verdict may be to drop it.  Retransmitted SYNs come
- * from timers, after the first one was judged.
- */
-/*
  * Listening sockets of agents whose listen was refused.  The listen cannot
  * be undone in the tracepoint (the socket is locked by the caller), and the
  * socket may outlive its agent (passed away, or kept in an SCM_RIGHTS
@@ -298,6 +288,13 @@ static void asm_abort_listener(struct sock *sk)
 	schedule_work(&asm_abort_work);
 }
 
+/*
+ * Where every TCP connection starts, whatever system call (connect,
+ * sendto/sendmsg/sendmmsg with MSG_FASTOPEN, compat calls) or io_uring
+ * operation asked for it: the SYN a task sends from its own context.  Its
+ * facts go to Rust; the verdict may be to refuse it, which ends the
+ * connect, so no retransmission follows.
+ */
 static unsigned int asm_nf_local_out(void *priv, struct sk_buff *skb,
 				     const struct nf_hook_state *state)
 {
@@ -353,7 +350,7 @@ static bool asm_net_registered;
 /*
  * A socket enters TCP_LISTEN (listen(2), io_uring's LISTEN, compat
  * calls): only a task's own call does that.  The listen cannot be refused
- * here; a verdict that ends the agent kills it before it accepts anything.
+ * here; a refusing verdict has the socket aborted moments later.
  */
 static void asm_probe_sock_state(void *data, const struct sock *sk,
 				 const int oldstate, const int newstate)
@@ -384,12 +381,12 @@ static void asm_fs_root(struct fs_struct *fs, struct path *root)
 }
 
 /*
- * The system's view of the files: init's (pid 1's) root and mount
- * namespace when the module was loaded.  The root is held (path_get) until
- * unload; the namespace is only compared.
+ * The system's view of the files: init's (pid 1's) root when the module
+ * was loaded, held (path_get) until unload.  A root is a mount of one
+ * namespace: a task in another mount namespace (unshare and setns move its
+ * root into it) or in a chroot does not have this one.
  */
 static struct path asm_sys_root;
-static struct mnt_namespace *asm_sys_mnt_ns;
 
 static int asm_sys_view_init(void)
 {
@@ -404,9 +401,8 @@ static int asm_sys_view_init(void)
 	if (!init)
 		return ret;
 	task_lock(init);
-	if (init->fs && init->nsproxy) {
+	if (init->fs) {
 		get_fs_root(init->fs, &asm_sys_root);
-		asm_sys_mnt_ns = init->nsproxy->mnt_ns;
 		ret = 0;
 	}
 	task_unlock(init);
@@ -415,18 +411,16 @@ static int asm_sys_view_init(void)
 }
 
 /*
- * Whether @file is named as the system names it: current sees the files
- * as init does (its mount namespace and root), and the file is reachable
- * from that root (not a mount of another namespace reached through
- * /proc/<pid>/root, nor a detached one).  Otherwise its d_path() is an
- * arrangement of the agent's (a bind mount, a chroot), not its name.
+ * Whether @file is named as the system names it: current has init's root
+ * (so its mount namespace too), and the file is reachable from that root
+ * (not a mount of another namespace reached through /proc/<pid>/root, nor
+ * a detached one).  Otherwise its d_path() is an arrangement of the
+ * agent's (a bind mount, a chroot), not its name.
  */
 static bool asm_system_view(struct file *file)
 {
 	struct path mine;
 
-	if (current->nsproxy->mnt_ns != asm_sys_mnt_ns)
-		return false;
 	/* Only current changes its own root. */
 	rcu_read_lock();
 	asm_fs_root(current->fs, &mine);
@@ -436,40 +430,20 @@ static bool asm_system_view(struct file *file)
 	return path_is_under(&file->f_path, &asm_sys_root);
 }
 
-/*
- * The open flags where Rust said they are; false where they cannot be
- * known (they live in user memory), which Rust judges as the worst case.
- */
-static bool asm_open_flags(long where, const unsigned long *args, u64 *flags)
-{
-	*flags = 0;
-	if (where & ASM_FLAGS_UNKNOWN)
-		return false;
-	if (!(where & ASM_FLAGS_IMPLICIT))
-		*flags = args[where & ASM_FLAGS_ARG_MASK];
-	return true;
-}
-
 /* A successful open: the file's facts go to Rust, which judges them. */
 static void asm_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
+	long nr = syscall_get_nr(current, regs);
+	bool compat = in_compat_syscall();
 	unsigned long args[6];
 	unsigned int facts = 0;
 	char *path = NULL;
 	struct file *file;
-	long where;
-	u64 flags;
 	struct fd f;
 
-	if (ret < 0 || likely(!asm_rust_may_be_agent(current->tgid)))
-		return;
-	where = asm_rust_open_watched(current->tgid, syscall_get_nr(current, regs),
-				      in_compat_syscall());
-	if (where < 0)
+	if (ret < 0 || !asm_rust_open_watched(current->tgid, nr, compat))
 		return;
 	syscall_get_arguments(current, regs, args);
-	if (!asm_open_flags(where, args, &flags))
-		facts |= ASM_FILE_FLAGS_UNKNOWN;
 	f = fdget(ret);
 	file = fd_file(f);
 	if (!file)
@@ -490,7 +464,8 @@ static void asm_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	/* An unnamable file (a path too long): Rust gets no name. */
 	if (IS_ERR(path))
 		path = NULL;
-	asm_rust_on_open(current->tgid, path, path ? strlen(path) : 0, facts, flags);
+	asm_rust_on_open(current->tgid, path, path ? strlen(path) : 0, facts, nr, args,
+			 compat);
 out:
 	fdput(f);
 }

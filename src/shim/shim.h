@@ -110,16 +110,6 @@ void asm_sha256(const void *data, unsigned int len, u8 *out);
 u64 asm_real_ns(void);
 pid_t asm_current_tgid(void);
 
-/*
- * Where the flags of an open are, as asm_rust_open_watched() says (a
- * negative value: no look): in argument (value & ASM_FLAGS_ARG_MASK),
- * implied by the call (ASM_FLAGS_IMPLICIT), or not to be known
- * (ASM_FLAGS_UNKNOWN: in user memory).  Mirrored in src/ffi.rs.
- */
-#define ASM_FLAGS_ARG_MASK	0x7
-#define ASM_FLAGS_IMPLICIT	0x200
-#define ASM_FLAGS_UNKNOWN	0x400
-
 /* Facts about an opened file, for asm_rust_on_open().  Mirrored in src/ffi.rs. */
 #define ASM_FILE_WRITE		0x1	/* FMODE_WRITE */
 #define ASM_FILE_CREATED	0x2	/* FMODE_CREATED: this open made it */
@@ -127,7 +117,6 @@ pid_t asm_current_tgid(void);
 					 * root is not the system's */
 #define ASM_FILE_PSEUDO		0x8	/* named by d_dname: pipe, socket,
 					 * anonymous inode */
-#define ASM_FILE_FLAGS_UNKNOWN	0x10	/* the open flags could not be read */
 
 /* What asm_rust_net_verdict() judges.  Mirrored in src/ffi.rs. */
 #define ASM_NET_TCP_SYN		1	/* a task sends a TCP SYN */
@@ -172,9 +161,10 @@ u32 asm_rust_on_sys_enter(pid_t tgid, long nr, const unsigned long *args,
 int asm_rust_socket_verdict(pid_t tgid, u32 check, unsigned long fd, int family,
 			    int protocol);
 int asm_rust_net_verdict(pid_t tgid, u32 what, int family, int protocol);
-long asm_rust_open_watched(pid_t tgid, long nr, bool compat);
+bool asm_rust_open_watched(pid_t tgid, long nr, bool compat);
 void asm_rust_on_open(pid_t tgid, const char *path, size_t len,
-		      unsigned int facts, u64 flags);
+		      unsigned int facts, long nr, const unsigned long *args,
+		      bool compat);
 int asm_rust_compliance_show(struct seq_file *m, u32 uid, bool admin);
 
 #endif /* ASM_SHIM_H */
