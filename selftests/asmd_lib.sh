@@ -10,15 +10,6 @@ CG_PARENT=$CG_ROOT/agentsys
 LOGS=$ASM_TMP/logs
 LOCK=$ASM_TMP/asmd.lock
 
-info_json() {
-	asminfo "$1" --json 2>/dev/null
-}
-info_num() {
-	info_json "$1" | asm_json_num "$2"
-}
-info_state() {
-	info_json "$1" | asm_json_str state
-}
 # "STATE RESTART_COUNT NR_PROCESSES" of agent ID from one document.
 info_triple() {
 	local j

@@ -292,6 +292,18 @@ asm_json_str() {
 		sed 's/^[^:]*:"//; s/"$//'
 }
 
+# info_json ID: asminfo's JSON document of agent ID; info_num ID KEY and
+# info_state ID: one field of it.
+info_json() {
+	asminfo "$1" --json 2>/dev/null
+}
+info_num() {
+	info_json "$1" | asm_json_num "$2"
+}
+info_state() {
+	info_json "$1" | asm_json_str state
+}
+
 # asm_json_obj KEY < JSON: the first flat object value of "KEY" (an object
 # holding no object), e.g. asm_json_obj system, asm_json_obj 100.
 asm_json_obj() {

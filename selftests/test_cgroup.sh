@@ -22,15 +22,6 @@ cg_procs() {
 cg_nr_procs() {
 	wc -l <"$CG/cgroup.procs"
 }
-info_json() {
-	asminfo "$1" --json 2>/dev/null
-}
-info_num() {
-	info_json "$1" | asm_json_num "$2"
-}
-info_state() {
-	info_json "$1" | asm_json_str state
-}
 cg_remove() {
 	[ -d "$CG" ] && rmdir "$CG" 2>/dev/null
 	[ ! -d "$CG" ]
