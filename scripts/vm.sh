@@ -44,11 +44,24 @@ else
 	accel_flags=(--disable-kvm)
 fi
 
+# The guest kernel's console (vng --verbose) goes to vng's stderr and into a
+# file, the command's stderr joins its stdout in the guest.  When the guest
+# ends without the command's status (a panic, or the OOM killer taking the
+# command: vng exits 255) or the command fails, the console's end is shown:
+# the guest had no chance to print it.
+klog=$(mktemp "${TMPDIR:-/tmp}/asm-vm-console.XXXXXX")
+trap 'rm -f "$klog"' EXIT
+
 # qemu reopens a regular-file stdout and truncates what came before: give
-# it a pipe.  (Its stderr must stay as it is: merged into that pipe, the
-# guest's output never arrived.)
-vng --run "$kdir" "${accel_flags[@]}" --memory 2G --cpus 2 \
+# it a pipe.
+rc=0
+vng --run "$kdir" "${accel_flags[@]}" --memory 2G --cpus 2 --verbose \
 	--append "lsm=landlock,lockdown,yama,integrity" \
-	--exec "export PATH='$ASM_TOP/tools/bin':\$PATH; cd '$ASM_TOP' && $cmd" \
-	</dev/null | cat
-exit "${PIPESTATUS[0]}"
+	--exec "exec 2>&1; export PATH='$ASM_TOP/tools/bin':\$PATH; cd '$ASM_TOP' && $cmd" \
+	</dev/null 2>"$klog" | cat || rc=${PIPESTATUS[0]}
+if [ "$rc" = 255 ]; then
+	echo "[vm] the guest ended without the command's status (a panic, or" \
+		"the command was killed); the guest kernel's console ended with:" >&2
+	tail -n 150 "$klog" | sed 's/^/[vm console] /' >&2
+fi
+exit "$rc"
