@@ -2,17 +2,18 @@
 
 //! Rust mirror of `include/uapi/linux/asm.h`, the ABI of `/dev/asm`.
 //!
-//! This crate owns the byte layout of every ioctl argument, the ioctl request
-//! numbers, the generic netlink family's names, command and attribute
-//! numbers, and the names user space shows for capability bits, agent
-//! states, fault types, recovery actions, presets, risk levels, policy
-//! patches, violations, oversight actions, audit kinds and compliance
-//! statuses. It also holds the two pieces of arithmetic the header
-//! defines, so that user space computes them as the kernel does: the
-//! compliance score and the audit trail's hash chain. It does no I/O:
-//! callers hand these structs to `ioctl(2)` and decode the netlink
-//! messages themselves. `tests/layout.rs` compiles the C header and checks that every
-//! size, offset and constant here matches it.
+//! This crate owns the byte layout of every ioctl argument, the ioctl
+//! request numbers (encoded for the target architecture by nix's macros),
+//! the generic netlink family's names, command and attribute numbers, and
+//! the names user space shows for capability bits, agent states, fault
+//! types, recovery actions, presets, risk levels, policy patches,
+//! violations, oversight actions, audit kinds and compliance statuses. It
+//! also holds the two pieces of arithmetic the header defines, so that user
+//! space computes them as the kernel does: the compliance score and the
+//! audit trail's hash chain. It does no I/O: callers hand these structs to
+//! `ioctl(2)` and decode the netlink messages themselves.
+//! `tests/layout.rs` compiles the C header and checks that every size,
+//! offset and constant here matches it.
 
 use core::fmt;
 use core::mem::size_of;
@@ -217,60 +218,80 @@ pub const ASM_A_MAX: u16 = ASM_A_LIMIT;
 /// `ASM_IOC_MAGIC`: the ioctl type byte.
 pub const ASM_IOC_MAGIC: u32 = 0xBA;
 
-// The generic Linux `_IOC` encoding (x86, arm, arm64, riscv): 2 direction
-// bits, 14 size bits, 8 type bits, 8 number bits.  powerpc, mips and sparc
-// use another layout; the layout test compares these numbers with the C
-// macros on whatever host it runs.
-const IOC_WRITE: u32 = 1;
-const IOC_READ: u32 = 2;
+// The request numbers are `_IOWR`/`_IOW` as the kernel's headers define
+// them for the architecture we are built for: nix's `request_code_*` macros
+// pick the `_IOC` layout (the generic one of x86, arm, arm64 and riscv, or
+// the one of mips, powerpc and sparc, whose direction bits differ). The
+// macros expand to plain integer arithmetic, so the numbers stay `const`.
+// Their type is the C library's (`c_ulong`, or `c_int` with musl); the
+// encoding fits 32 bits on every architecture, so the cast to the `u32`
+// used here keeps every bit.
 
-const fn ioc(dir: u32, ty: u32, nr: u32, size: usize) -> u32 {
-    // Sizes above 14 bits would be silently truncated by the C macro too;
-    // refuse them at compile time instead.
-    assert!(size < (1 << 14));
-    (dir << 30) | ((size as u32) << 16) | (ty << 8) | nr
+/// `_IOC_SIZEBITS` of the architectures with the narrowest size field
+/// (mips, powerpc, sparc: 13 bits; 14 elsewhere).
+const IOC_SIZE_BITS: u32 = 13;
+
+/// `code`, the request number of an argument of `size` bytes, once `size`
+/// is known to fit: the `_IOC` macros (C and nix alike) silently mask a
+/// size too large for the field, and this refuses one at compile time
+/// instead, on every architecture.
+const fn request(code: u32, size: usize) -> u32 {
+    assert!(size < (1 << IOC_SIZE_BITS));
+    code
 }
 
-const fn iow(ty: u32, nr: u32, size: usize) -> u32 {
-    ioc(IOC_WRITE, ty, nr, size)
+/// `_IOW(ASM_IOC_MAGIC, nr, T)`.
+macro_rules! iow {
+    ($nr:expr, $t:ty) => {
+        request(
+            nix::request_code_write!(ASM_IOC_MAGIC, $nr, size_of::<$t>()) as u32,
+            size_of::<$t>(),
+        )
+    };
 }
 
-const fn iowr(ty: u32, nr: u32, size: usize) -> u32 {
-    ioc(IOC_READ | IOC_WRITE, ty, nr, size)
+/// `_IOWR(ASM_IOC_MAGIC, nr, T)`.
+macro_rules! iowr {
+    ($nr:expr, $t:ty) => {
+        request(
+            nix::request_code_readwrite!(ASM_IOC_MAGIC, $nr, size_of::<$t>()) as u32,
+            size_of::<$t>(),
+        )
+    };
 }
 
 /// `ASM_IOC_REGISTER`: `_IOWR(0xBA, 0x01, struct asm_register)`.
-pub const ASM_IOC_REGISTER: u32 = iowr(ASM_IOC_MAGIC, 0x01, size_of::<AsmRegister>());
+pub const ASM_IOC_REGISTER: u32 = iowr!(0x01, AsmRegister);
 /// `ASM_IOC_UNREGISTER`: `_IOW(0xBA, 0x02, struct asm_unregister)`.
-pub const ASM_IOC_UNREGISTER: u32 = iow(ASM_IOC_MAGIC, 0x02, size_of::<AsmUnregister>());
+pub const ASM_IOC_UNREGISTER: u32 = iow!(0x02, AsmUnregister);
 /// `ASM_IOC_LIST`: `_IOWR(0xBA, 0x03, struct asm_list)`.
-pub const ASM_IOC_LIST: u32 = iowr(ASM_IOC_MAGIC, 0x03, size_of::<AsmList>());
+pub const ASM_IOC_LIST: u32 = iowr!(0x03, AsmList);
 /// `ASM_IOC_GET_INFO`: `_IOWR(0xBA, 0x04, struct asm_agent_info)`.
-pub const ASM_IOC_GET_INFO: u32 = iowr(ASM_IOC_MAGIC, 0x04, size_of::<AsmAgentInfo>());
+pub const ASM_IOC_GET_INFO: u32 = iowr!(0x04, AsmAgentInfo);
 /// `ASM_IOC_GET_TELEMETRY_JSON`: `_IOWR(0xBA, 0x05, struct asm_json)`.
-pub const ASM_IOC_GET_TELEMETRY_JSON: u32 = iowr(ASM_IOC_MAGIC, 0x05, size_of::<AsmJson>());
+pub const ASM_IOC_GET_TELEMETRY_JSON: u32 = iowr!(0x05, AsmJson);
 /// `ASM_IOC_GET_AGENT_INFO_JSON`: `_IOWR(0xBA, 0x06, struct asm_json)`.
-pub const ASM_IOC_GET_AGENT_INFO_JSON: u32 = iowr(ASM_IOC_MAGIC, 0x06, size_of::<AsmJson>());
+pub const ASM_IOC_GET_AGENT_INFO_JSON: u32 = iowr!(0x06, AsmJson);
 /// `ASM_IOC_SET_FAULT_POLICY`: `_IOW(0xBA, 0x07, struct asm_fault_policy)`.
-pub const ASM_IOC_SET_FAULT_POLICY: u32 = iow(ASM_IOC_MAGIC, 0x07, size_of::<AsmFaultPolicy>());
+pub const ASM_IOC_SET_FAULT_POLICY: u32 = iow!(0x07, AsmFaultPolicy);
 /// `ASM_IOC_GET_FAULT_POLICY`: `_IOWR(0xBA, 0x08, struct asm_fault_policy)`.
-pub const ASM_IOC_GET_FAULT_POLICY: u32 = iowr(ASM_IOC_MAGIC, 0x08, size_of::<AsmFaultPolicy>());
+pub const ASM_IOC_GET_FAULT_POLICY: u32 = iowr!(0x08, AsmFaultPolicy);
 /// `ASM_IOC_HEARTBEAT`: `_IOWR(0xBA, 0x09, struct asm_heartbeat)`.
-pub const ASM_IOC_HEARTBEAT: u32 = iowr(ASM_IOC_MAGIC, 0x09, size_of::<AsmHeartbeat>());
+pub const ASM_IOC_HEARTBEAT: u32 = iowr!(0x09, AsmHeartbeat);
 /// `ASM_IOC_GET_HISTORY`: `_IOWR(0xBA, 0x0a, struct asm_history)`.
-pub const ASM_IOC_GET_HISTORY: u32 = iowr(ASM_IOC_MAGIC, 0x0a, size_of::<AsmHistory>());
+pub const ASM_IOC_GET_HISTORY: u32 = iowr!(0x0a, AsmHistory);
 /// `ASM_IOC_PATCH_POLICY`: `_IOWR(0xBA, 0x0b, struct asm_patch)`.
-pub const ASM_IOC_PATCH_POLICY: u32 = iowr(ASM_IOC_MAGIC, 0x0b, size_of::<AsmPatch>());
+pub const ASM_IOC_PATCH_POLICY: u32 = iowr!(0x0b, AsmPatch);
 /// `ASM_IOC_GET_AUDIT`: `_IOWR(0xBA, 0x0c, struct asm_audit_read)`.
-pub const ASM_IOC_GET_AUDIT: u32 = iowr(ASM_IOC_MAGIC, 0x0c, size_of::<AsmAuditRead>());
+pub const ASM_IOC_GET_AUDIT: u32 = iowr!(0x0c, AsmAuditRead);
 /// `ASM_IOC_GET_COMPLIANCE`: `_IOWR(0xBA, 0x0d, struct asm_compliance)`.
-pub const ASM_IOC_GET_COMPLIANCE: u32 = iowr(ASM_IOC_MAGIC, 0x0d, size_of::<AsmCompliance>());
+pub const ASM_IOC_GET_COMPLIANCE: u32 = iowr!(0x0d, AsmCompliance);
 /// `ASM_IOC_OVERSIGHT`: `_IOWR(0xBA, 0x0e, struct asm_note)`.
-pub const ASM_IOC_OVERSIGHT: u32 = iowr(ASM_IOC_MAGIC, 0x0e, size_of::<AsmNote>());
+pub const ASM_IOC_OVERSIGHT: u32 = iowr!(0x0e, AsmNote);
 /// `ASM_IOC_DECISION`: `_IOWR(0xBA, 0x0f, struct asm_note)`.
-pub const ASM_IOC_DECISION: u32 = iowr(ASM_IOC_MAGIC, 0x0f, size_of::<AsmNote>());
+pub const ASM_IOC_DECISION: u32 = iowr!(0x0f, AsmNote);
 /// `ASM_IOC_SENSITIVE`: `_IOWR(0xBA, 0x10, struct asm_sensitive)`.
-pub const ASM_IOC_SENSITIVE: u32 = iowr(ASM_IOC_MAGIC, 0x10, size_of::<AsmSensitive>());
+pub const ASM_IOC_SENSITIVE: u32 = iowr!(0x10, AsmSensitive);
 
 /// A string that does not fit a fixed `char[]` field of the ABI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1688,6 +1709,75 @@ pub fn verify_audit_chain(entries: &[AsmAuditEntry]) -> Result<(), ChainError> {
 mod tests {
     use super::*;
 
+    /// Every request: its number, its `nr`, whether the kernel writes back
+    /// (`_IOWR`) or only reads (`_IOW`), and its argument's size.
+    fn requests() -> [(u32, u32, bool, usize); 16] {
+        [
+            (ASM_IOC_REGISTER, 0x01, true, size_of::<AsmRegister>()),
+            (ASM_IOC_UNREGISTER, 0x02, false, size_of::<AsmUnregister>()),
+            (ASM_IOC_LIST, 0x03, true, size_of::<AsmList>()),
+            (ASM_IOC_GET_INFO, 0x04, true, size_of::<AsmAgentInfo>()),
+            (ASM_IOC_GET_TELEMETRY_JSON, 0x05, true, size_of::<AsmJson>()),
+            (
+                ASM_IOC_GET_AGENT_INFO_JSON,
+                0x06,
+                true,
+                size_of::<AsmJson>(),
+            ),
+            (
+                ASM_IOC_SET_FAULT_POLICY,
+                0x07,
+                false,
+                size_of::<AsmFaultPolicy>(),
+            ),
+            (
+                ASM_IOC_GET_FAULT_POLICY,
+                0x08,
+                true,
+                size_of::<AsmFaultPolicy>(),
+            ),
+            (ASM_IOC_HEARTBEAT, 0x09, true, size_of::<AsmHeartbeat>()),
+            (ASM_IOC_GET_HISTORY, 0x0a, true, size_of::<AsmHistory>()),
+            (ASM_IOC_PATCH_POLICY, 0x0b, true, size_of::<AsmPatch>()),
+            (ASM_IOC_GET_AUDIT, 0x0c, true, size_of::<AsmAuditRead>()),
+            (
+                ASM_IOC_GET_COMPLIANCE,
+                0x0d,
+                true,
+                size_of::<AsmCompliance>(),
+            ),
+            (ASM_IOC_OVERSIGHT, 0x0e, true, size_of::<AsmNote>()),
+            (ASM_IOC_DECISION, 0x0f, true, size_of::<AsmNote>()),
+            (ASM_IOC_SENSITIVE, 0x10, true, size_of::<AsmSensitive>()),
+        ]
+    }
+
+    /// Decoded with the fields every architecture shares: `nr` in bits
+    /// 0-7, the type in bits 8-15, the size from bit 16 on (13 bits at
+    /// least), the direction above.
+    #[test]
+    fn ioctl_numbers_encode_nr_type_and_size() {
+        for (request, nr, _, size) in requests() {
+            assert_eq!(request & 0xff, nr, "{request:#x}");
+            assert_eq!((request >> 8) & 0xff, ASM_IOC_MAGIC, "{request:#x}");
+            assert_eq!(((request >> 16) & 0x1fff) as usize, size, "{request:#x}");
+        }
+    }
+
+    /// The generic `_IOC` layout (x86, arm, arm64, riscv): `_IOC_WRITE` is
+    /// 1 and `_IOC_READ` 2 in the top two bits, with a 14-bit size. These
+    /// are the values `_IOWR`/`_IOW` give in include/uapi/linux/asm.h on
+    /// x86-64, worked out by hand; tests/layout.rs also compares them with
+    /// the C header compiled on the host.
+    #[cfg(not(any(
+        target_arch = "mips",
+        target_arch = "mips32r6",
+        target_arch = "mips64",
+        target_arch = "mips64r6",
+        target_arch = "powerpc",
+        target_arch = "powerpc64",
+        target_arch = "sparc64"
+    )))]
     #[test]
     fn ioctl_numbers_use_the_generic_encoding() {
         // _IOWR(0xBA, 1, 360 bytes) worked out by hand.
@@ -1707,6 +1797,33 @@ mod tests {
         assert_eq!(ASM_IOC_OVERSIGHT, 0xC0A8_BA0E);
         assert_eq!(ASM_IOC_DECISION, 0xC0A8_BA0F);
         assert_eq!(ASM_IOC_SENSITIVE, 0xC128_BA10);
+        for (request, _, reads, _) in requests() {
+            let dir = if reads { 3 } else { 1 };
+            assert_eq!(request >> 30, dir, "{request:#x}");
+        }
+    }
+
+    /// The layout of mips, powerpc and sparc: three direction bits from
+    /// bit 29, `_IOC_READ` 2 and `_IOC_WRITE` 4, with a 13-bit size. Only
+    /// the `_IOW` numbers differ from the generic ones.
+    #[cfg(any(
+        target_arch = "mips",
+        target_arch = "mips32r6",
+        target_arch = "mips64",
+        target_arch = "mips64r6",
+        target_arch = "powerpc",
+        target_arch = "powerpc64",
+        target_arch = "sparc64"
+    ))]
+    #[test]
+    fn ioctl_numbers_use_the_three_direction_bit_encoding() {
+        assert_eq!(ASM_IOC_REGISTER, 0xC168_BA01);
+        assert_eq!(ASM_IOC_UNREGISTER, 0x8020_BA02);
+        assert_eq!(ASM_IOC_SET_FAULT_POLICY, 0x8050_BA07);
+        for (request, _, reads, _) in requests() {
+            let dir = if reads { 6 } else { 4 };
+            assert_eq!(request >> 29, dir, "{request:#x}");
+        }
     }
 
     #[test]
