@@ -1470,6 +1470,49 @@ pub fn parse_preset(s: &str) -> Option<u32> {
     }
 }
 
+/// Why [`parse_size`] refused a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeError {
+    /// Not digits with an optional unit.
+    Malformed,
+    /// Well formed, but more bytes than a `u64` holds.
+    TooLarge,
+}
+
+impl fmt::Display for SizeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SizeError::Malformed => "not a size (bytes, or a number with K, M or G)",
+            SizeError::TooLarge => "too large",
+        })
+    }
+}
+
+/// A size in bytes, as `asmctl limits --mem` and asmd's `mem` take it
+/// (for [`AsmFaultPolicy::mem_limit_bytes`]): one or more ASCII digits,
+/// optionally followed by one unit letter, `K`, `M` or `G` in either case,
+/// for 2^10, 2^20 or 2^30 bytes. Nothing else: no sign, no spaces, no
+/// fraction, no `B`. Leading zeros are allowed; 0 is a size (callers that
+/// refuse it say why). A value past `u64::MAX`, before or after the unit,
+/// is [`SizeError::TooLarge`]; any other text [`SizeError::Malformed`].
+pub fn parse_size(text: &str) -> Result<u64, SizeError> {
+    let (digits, shift) = match text.as_bytes().last() {
+        // An ASCII letter is one byte, so cutting it off keeps `digits` on
+        // a char boundary.
+        Some(b'k' | b'K') => (&text[..text.len() - 1], 10),
+        Some(b'm' | b'M') => (&text[..text.len() - 1], 20),
+        Some(b'g' | b'G') => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    // Checked by hand: u64::from_str would also take a leading '+'.
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SizeError::Malformed);
+    }
+    // Only digits: the parse can fail by overflow alone.
+    let n: u64 = digits.parse().map_err(|_| SizeError::TooLarge)?;
+    n.checked_mul(1 << shift).ok_or(SizeError::TooLarge)
+}
+
 /// The name in `table` of `value`.
 fn name_in(table: &[(u32, &'static str)], value: u32) -> Option<&'static str> {
     table
@@ -1965,6 +2008,56 @@ mod tests {
         assert_eq!(parse_preset("strict"), Some(ASM_PRESET_STRICT));
         assert_eq!(parse_preset("none"), None);
         assert_eq!(parse_preset("lax"), None);
+    }
+
+    #[test]
+    fn sizes() {
+        use SizeError::{Malformed, TooLarge};
+        for (text, want) in [
+            ("0", Ok(0)),
+            ("1", Ok(1)),
+            ("4096", Ok(4096)),
+            ("007", Ok(7)),
+            ("4k", Ok(4 << 10)),
+            ("4K", Ok(4 << 10)),
+            ("64m", Ok(64 << 20)),
+            ("64M", Ok(64 << 20)),
+            ("2g", Ok(2 << 30)),
+            ("2G", Ok(2 << 30)),
+            ("16777215G", Ok(16_777_215 << 30)),
+            ("17179869183G", Ok(17_179_869_183 << 30)),
+            ("18446744073709551615", Ok(u64::MAX)),
+            // Past u64::MAX after the unit, and before it.
+            ("17179869184G", Err(TooLarge)),
+            ("18014398509481984k", Err(TooLarge)),
+            ("18446744073709551616", Err(TooLarge)),
+            ("99999999999999999999M", Err(TooLarge)),
+            ("", Err(Malformed)),
+            ("K", Err(Malformed)),
+            ("m", Err(Malformed)),
+            ("1.5G", Err(Malformed)),
+            ("+4", Err(Malformed)),
+            ("-4", Err(Malformed)),
+            ("4T", Err(Malformed)),
+            ("4MB", Err(Malformed)),
+            ("4KK", Err(Malformed)),
+            ("4 M", Err(Malformed)),
+            (" 4", Err(Malformed)),
+            ("4 ", Err(Malformed)),
+            ("0x10", Err(Malformed)),
+            ("1_000", Err(Malformed)),
+            // A non-ASCII digit, and a last char of more than one byte
+            // (KELVIN SIGN, which lowercases to 'k').
+            ("\u{664}", Err(Malformed)),
+            ("4\u{212a}", Err(Malformed)),
+        ] {
+            assert_eq!(parse_size(text), want, "{text:?}");
+        }
+        assert_eq!(
+            Malformed.to_string(),
+            "not a size (bytes, or a number with K, M or G)"
+        );
+        assert_eq!(TooLarge.to_string(), "too large");
     }
 
     #[test]

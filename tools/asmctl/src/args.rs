@@ -13,7 +13,7 @@
 use crate::error::Error;
 use asm_abi::{
     action_allowed, parse_action, parse_capability, parse_oversight, parse_preset, parse_risk,
-    ASM_ACTION_DEFAULT, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH,
+    parse_size, ASM_ACTION_DEFAULT, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH,
     ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX, ASM_NAME_LEN,
     ASM_NOTE_LEN, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, CAPABILITIES,
 };
@@ -677,7 +677,9 @@ fn parse_limit(name: &str, text: &str, max: u64) -> Result<Limit, Error> {
     let value = match text {
         "none" => return Ok(Limit::Unlimited),
         "default" => return Ok(Limit::Default),
-        _ if is_size_option(name) => parse_size(text),
+        // Malformed or too large, the message is the same: it shows the
+        // syntax.
+        _ if is_size_option(name) => parse_size(text).ok(),
         _ => text.parse::<u64>().ok(),
     };
     match value {
@@ -693,22 +695,6 @@ fn parse_limit(name: &str, text: &str, max: u64) -> Result<Limit, Error> {
             max - 1
         ))),
     }
-}
-
-/// A size in bytes: digits, optionally followed by K, M or G (any case,
-/// powers of 1024). `None` if malformed or above `u64::MAX`.
-pub fn parse_size(text: &str) -> Option<u64> {
-    let (digits, shift) = match text.char_indices().last()? {
-        (i, 'k' | 'K') => (&text[..i], 10),
-        (i, 'm' | 'M') => (&text[..i], 20),
-        (i, 'g' | 'G') => (&text[..i], 30),
-        _ => (text, 0),
-    };
-    // u64::from_str would take a leading '+'; sizes are plain digits.
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 fn parse_recovery(args: &mut Args) -> Result<Command, Error> {
@@ -1720,31 +1706,30 @@ mod tests {
                 json: false
             })
         );
-    }
-
-    #[test]
-    fn sizes() {
-        for (text, want) in [
-            ("1", Some(1)),
-            ("4096", Some(4096)),
-            ("4k", Some(4096)),
-            ("4K", Some(4096)),
-            ("100M", Some(100 << 20)),
-            ("2g", Some(2 << 30)),
-            ("16777215G", Some(16777215 << 30)),
-            ("17179869184G", None),
-            ("18446744073709551615", Some(u64::MAX)),
-            ("18446744073709551616", None),
-            ("", None),
-            ("M", None),
-            ("1.5G", None),
-            ("+4", None),
-            ("-4", None),
-            ("4T", None),
-            ("4MB", None),
-            ("4 M", None),
-        ] {
-            assert_eq!(parse_size(text), want, "{text}");
+        // asm_abi::parse_size: K, M or G in either case; too large reads
+        // like malformed, with the syntax.
+        for (text, bytes) in [("512k", 512 << 10), ("100M", 100 << 20), ("2g", 2 << 30)] {
+            assert_eq!(
+                asmctl(&["limits", "7", "--mem", text]),
+                Ok(Command::Limits {
+                    target: PolicyTarget::Agent(7),
+                    changes: LimitChanges {
+                        mem_limit_bytes: Some(Limit::Value(bytes)),
+                        ..LimitChanges::default()
+                    },
+                    json: false
+                }),
+                "{text}"
+            );
+        }
+        for text in ["17179869184G", "4 M", "4MB", "+4"] {
+            assert_eq!(
+                asmctl(&["limits", "7", "--mem", text]),
+                Err(usage_error(format!(
+                    "invalid size '{text}' for --mem (expected bytes, or a number with K, M or G)"
+                ))),
+                "{text}"
+            );
         }
     }
 

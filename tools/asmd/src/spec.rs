@@ -16,7 +16,7 @@
 //!
 //! [limits]                          # default: follow the module's defaults
 //! cpu_quota_ms = 200
-//! mem = "64M"                       # bytes, or K/M/G (powers of 1024)
+//! mem = "64M"                       # bytes, or K/M/G, any case (powers of 1024)
 //! syscall_rate = 1000
 //! watchdog_ms = 1500                # each may also be "none"
 //!
@@ -36,7 +36,7 @@
 //! an agent runs as `nobody`: running one as root must be written down.
 
 use asm_abi::{
-    action_allowed, parse_preset, parse_risk, risk_name, AsmFaultPolicy, AsmRegister,
+    action_allowed, parse_preset, parse_risk, parse_size, risk_name, AsmFaultPolicy, AsmRegister,
     ASM_ACTION_KILL, ASM_ACTION_LOG, ASM_ACTION_RESTART, ASM_ACTION_THROTTLE, ASM_FAULT_CAPABILITY,
     ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD,
     ASM_FAULT_UNRESPONSIVE, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_ID_MAX, ASM_LIMIT_NONE32,
@@ -458,7 +458,7 @@ fn de_mem<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     let v = RawValue::deserialize(d)?;
     let bytes = match v {
         RawValue::Str(s) if s == "none" => return Ok(Some(ASM_LIMIT_NONE64)),
-        RawValue::Str(s) => parse_size(&s),
+        RawValue::Str(s) => parse_size(&s).map_err(|e| format!("{s:?} is {e}")),
         RawValue::Int(n) => u64::try_from(n).map_err(|_| format!("{n} is negative")),
     }
     .map_err(de::Error::custom)?;
@@ -468,24 +468,6 @@ fn de_mem<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         ));
     }
     Ok(Some(bytes))
-}
-
-/// A size in bytes: digits, optionally followed by K, M or G (powers of
-/// 1024).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let bad = || format!("{s:?} is not a size (bytes, or a number with K, M or G)");
-    let (digits, shift) = match s.as_bytes().last() {
-        Some(b'K') => (&s[..s.len() - 1], 10),
-        Some(b'M') => (&s[..s.len() - 1], 20),
-        Some(b'G') => (&s[..s.len() - 1], 30),
-        _ => (s, 0),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 fn de_preset<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
@@ -1227,17 +1209,7 @@ cpu_quota = "throttle"
     }
 
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size("64K"), Ok(64 << 10));
-        assert_eq!(parse_size("64M"), Ok(64 << 20));
-        assert_eq!(parse_size("1G"), Ok(1 << 30));
-        for bad in ["", "M", "64MB", "1.5G", "-1", "64 M", "64m", "0x10"] {
-            assert!(parse_size(bad).is_err(), "{bad}");
-        }
-        assert!(parse_size("99999999999999999999").is_err());
-        assert!(parse_size("17179869184G").is_err());
-
+    fn mem_takes_a_size() {
         let spec = |mem: &str| {
             p(&format!(
                 "id = 1\nname = \"a\"\ncommand = [\"x\"]\n[limits]\nmem = {mem}\n"
@@ -1255,9 +1227,36 @@ cpu_quota = "throttle"
             spec("\"none\"").unwrap().limits.unwrap().mem_limit_bytes,
             ASM_LIMIT_NONE64
         );
+        // asm_abi::parse_size: K, M or G in either case.
+        for (mem, bytes) in [
+            ("\"64K\"", 64 << 10),
+            ("\"64m\"", 64 << 20),
+            ("\"1g\"", 1 << 30),
+        ] {
+            assert_eq!(
+                spec(mem).unwrap().limits.unwrap().mem_limit_bytes,
+                bytes,
+                "{mem}"
+            );
+        }
         for bad in ["0", "-5", "\"64MB\"", "\"0K\"", "1.5"] {
             let e = spec(bad).unwrap_err();
             assert!(e.starts_with("specs/a.toml:5: "), "{bad}: {e}");
+        }
+        for (bad, want) in [
+            (
+                "\"64MB\"",
+                "\"64MB\" is not a size (bytes, or a number with K, M or G)",
+            ),
+            ("\"64 M\"", "\"64 M\" is not a size"),
+            ("\"17179869184G\"", "\"17179869184G\" is too large"),
+            (
+                "\"99999999999999999999\"",
+                "\"99999999999999999999\" is too large",
+            ),
+        ] {
+            let e = spec(bad).unwrap_err();
+            assert!(e.contains(want), "{bad}: {e}");
         }
     }
 
