@@ -51,13 +51,13 @@ pub fn execute(command: Command) -> Result<(), Error> {
             // leader) the child is the one that registers and execs.
             if !keep_tty {
                 sys::new_session().map_err(|e| {
-                    Error::Failed(format!("cannot start a new session (setsid): {e}"))
+                    Error::Failed(format!("cannot start a new session (setsid): {}", e.text()))
                 })?;
             }
             // Whatever Landlock does (it sets it too), the agent never gains
             // privileges through a set-user-id program or file capabilities.
             sys::no_new_privs()
-                .map_err(|e| Error::Failed(format!("cannot set no_new_privs: {e}")))?;
+                .map_err(|e| Error::Failed(format!("cannot set no_new_privs: {}", e.text())))?;
             let dev = open()?;
             // Landlock before REGISTER: opening the rules' paths is not the
             // agent's doing. It governs opens only, so `dev` keeps working.
@@ -77,7 +77,7 @@ pub fn execute(command: Command) -> Result<(), Error> {
                         return Err(Error::Failed(format!(
                             "cannot apply the Landlock ruleset: {}: {}",
                             e.what(),
-                            Errno(e.errno())
+                            Errno(e.errno()).text()
                         )))
                     }
                 }
@@ -91,8 +91,9 @@ pub fn execute(command: Command) -> Result<(), Error> {
             drop(dev);
             let errno = sys::exec(&program, &args);
             Err(Error::Exec(format!(
-                "cannot run '{}': {errno}",
-                program.to_string_lossy()
+                "cannot run '{}': {}",
+                program.to_string_lossy(),
+                errno.text()
             )))
         }
         Command::Register { spec, target } => {

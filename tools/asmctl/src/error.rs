@@ -220,9 +220,9 @@ impl Op<'_> {
                 "invalid request: the module rejected the name, scope, capabilities, risk level or id".into()
             }
             (Op::OpenCgroup(path), _) => {
-                format!("cannot open cgroup {}: {errno}", path.display())
+                format!("cannot open cgroup {}: {}", path.display(), errno.text())
             }
-            (Op::Clock, _) => format!("cannot read CLOCK_BOOTTIME: {errno}"),
+            (Op::Clock, _) => format!("cannot read CLOCK_BOOTTIME: {}", errno.text()),
             // Only a request this asmctl builds wrongly for the loaded
             // module gets these, i.e. the two were built from different
             // versions of asm.h.
@@ -234,12 +234,12 @@ impl Op<'_> {
                     .into()
             }
             (_, ENOMEM) => "the asm module is out of memory".into(),
-            // The retry loops in sys.rs gave up.
+            // The retry loops of asm_sys::Device gave up.
             (Op::List, ERANGE) => "the agent list kept growing; try again".into(),
             (Op::Info(_) | Op::Telemetry, ERANGE) => {
                 "the JSON document kept growing; try again".into()
             }
-            (op, _) => format!("{}: {errno}", op.request()),
+            (op, _) => format!("{}: {}", op.request(), errno.text()),
         }
     }
 

@@ -2,7 +2,7 @@
 
 //! End-to-end runs of asmctl against `fake_asm.c`, a stand-in for the
 //! module preloaded into the process: every command goes through the real
-//! `sys.rs` ioctls (request numbers and structs as the C header defines
+//! `asm-sys` ioctls (request numbers and structs as the C header defines
 //! them, the ERANGE retries, ESRCH for a vanished agent), `run` really
 //! execs its command in the registered process, and each fault-policy
 //! change is checked field by field in what the stand-in received.

@@ -3,7 +3,7 @@
 //! End-to-end runs of the governance commands (policy, patch, audit,
 //! oversight, decision, sensitive, compliance) against `fake_asm.c`, the
 //! stand-in for the module `fake.rs` also uses: the requests go through
-//! the real `sys.rs` ioctls with the numbers and structs of the C header,
+//! the real `asm-sys` ioctls with the numbers and structs of the C header,
 //! and what the stand-in received is checked in its log.
 //!
 //! The audit trail is a file of raw `struct asm_audit_entry` records that

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`Device`]: an open `/dev/asm`, with a safe method for each ioctl the
+//! tools make. Requests that read an array or a document of unknown size
+//! (LIST, the JSON requests) grow their buffer and retry here, so callers
+//! get the whole answer or an errno.
+
+use crate::{cvt, Errno};
+use asm_abi::{
+    AsmAgentInfo, AsmAuditEntry, AsmAuditRead, AsmCompliance, AsmFaultPolicy, AsmHeartbeat,
+    AsmHistory, AsmJson, AsmList, AsmNote, AsmPatch, AsmRegister, AsmSensitive, AsmUnregister,
+    AsmWindow, ASM_AUDIT_ENTRIES, ASM_DEVICE_PATH, ASM_HISTORY_WINDOWS, ASM_IOC_DECISION,
+    ASM_IOC_GET_AGENT_INFO_JSON, ASM_IOC_GET_AUDIT, ASM_IOC_GET_COMPLIANCE,
+    ASM_IOC_GET_FAULT_POLICY, ASM_IOC_GET_HISTORY, ASM_IOC_GET_INFO, ASM_IOC_GET_TELEMETRY_JSON,
+    ASM_IOC_HEARTBEAT, ASM_IOC_LIST, ASM_IOC_OVERSIGHT, ASM_IOC_PATCH_POLICY, ASM_IOC_REGISTER,
+    ASM_IOC_SENSITIVE, ASM_IOC_SET_FAULT_POLICY, ASM_IOC_UNREGISTER,
+};
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+
+/// How often a LIST or JSON request is retried when what it reads grew
+/// between the call that sized the buffer and the next one.
+const MAX_TRIES: usize = 8;
+/// First guess for a JSON document: holds the telemetry of a few dozen agents.
+const JSON_START: usize = 16 * 1024;
+/// Extra room on top of the size the kernel asked for, so that a document
+/// that grows by an event or two between calls still fits.
+const JSON_SLACK: usize = 4096;
+/// Larger than any document the module writes; stops a wrong `len` from
+/// making us allocate without bound.
+const JSON_MAX: usize = 64 << 20;
+/// First guess for the number of agents.
+const LIST_START: usize = 64;
+/// Extra ids on top of the count the kernel reported.
+const LIST_SLACK: usize = 16;
+/// Larger than any sane number of agents; same purpose as [`JSON_MAX`].
+const LIST_MAX: usize = 1 << 22;
+
+/// Converts a buffer length to the ABI's `u32`. The buffers here are bounded
+/// by [`JSON_MAX`] and [`LIST_MAX`], so clamping never shrinks them in
+/// practice; it only keeps the claimed room within what we allocated.
+fn room(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// An open `/dev/asm`. Holding it open also keeps the module loaded (the
+/// device's file operations pin it), so the generic netlink family of its
+/// events cannot disappear under a listener that holds one.
+pub struct Device(File);
+
+impl Device {
+    /// Opens `/dev/asm`, read-write if allowed, else read-only: reading
+    /// needs no privilege, and the node's mode is the administrator's choice.
+    /// For asmctl, whose views only read.
+    pub fn open() -> Result<Self, Errno> {
+        let rw = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(ASM_DEVICE_PATH);
+        match rw {
+            Ok(file) => Ok(Self(file)),
+            Err(e) if Errno::from_io(&e) == Errno(libc::EACCES) => {
+                let ro = File::open(ASM_DEVICE_PATH);
+                ro.map(Self).map_err(|e| Errno::from_io(&e))
+            }
+            Err(e) => Err(Errno::from_io(&e)),
+        }
+    }
+
+    /// Opens `/dev/asm` read-write, or fails: for a caller that registers
+    /// agents and sets policies (asmd), which should fail at the start
+    /// rather than at its first request.
+    pub fn open_rw() -> Result<Self, Errno> {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(ASM_DEVICE_PATH)
+            .map(Self)
+            .map_err(|e| Errno::from_io(&e))
+    }
+
+    /// Issues `request` with `arg`.
+    ///
+    /// # Safety
+    ///
+    /// `request` must be an `ASM_IOC_*` number whose argument type is `T`,
+    /// and every user pointer inside `*arg` must be valid for the access the
+    /// request makes through it.
+    unsafe fn ioctl<T>(&self, request: u32, arg: &mut T) -> Result<(), Errno> {
+        // SAFETY: `arg` is a live, exclusive borrow of the struct the
+        // request expects (caller's contract), so the kernel reads and
+        // writes only memory we own.
+        let rc = unsafe { libc::ioctl(self.0.as_raw_fd(), request as _, std::ptr::from_mut(arg)) };
+        cvt(rc).map(|_| ())
+    }
+
+    /// `ASM_IOC_REGISTER`; on success the kernel has filled in `agent_id`
+    /// and `pid`.
+    pub fn register(&self, req: &mut AsmRegister) -> Result<(), Errno> {
+        // SAFETY: ASM_IOC_REGISTER takes a struct asm_register, which has no
+        // pointers.
+        unsafe { self.ioctl(ASM_IOC_REGISTER, req) }
+    }
+
+    /// `ASM_IOC_UNREGISTER`.
+    pub fn unregister(&self, agent_id: u32) -> Result<(), Errno> {
+        let mut req = AsmUnregister::new(agent_id);
+        // SAFETY: ASM_IOC_UNREGISTER takes a struct asm_unregister, which
+        // has no pointers.
+        unsafe { self.ioctl(ASM_IOC_UNREGISTER, &mut req) }
+    }
+
+    /// `ASM_IOC_LIST`: every agent id, ascending. Retries with a larger
+    /// array while the kernel answers `ERANGE`.
+    pub fn list(&self) -> Result<Vec<u32>, Errno> {
+        let mut ids = vec![0u32; LIST_START];
+        for _ in 0..MAX_TRIES {
+            let capacity = room(ids.len());
+            let mut req = AsmList::new(ids.as_mut_ptr() as u64, capacity);
+            // SAFETY: ASM_IOC_LIST takes a struct asm_list whose `ids`
+            // points at `capacity` writable u32s: `ids` is that long and
+            // outlives the call.
+            match unsafe { self.ioctl(ASM_IOC_LIST, &mut req) } {
+                Ok(()) => {
+                    // `count` comes from the kernel: never trust it past
+                    // what the array holds.
+                    ids.truncate(req.count.min(capacity) as usize);
+                    return Ok(ids);
+                }
+                Err(Errno(libc::ERANGE)) => {
+                    let wanted = (req.count as usize).saturating_add(LIST_SLACK);
+                    if wanted > LIST_MAX {
+                        return Err(Errno(libc::ERANGE));
+                    }
+                    ids.resize(wanted.max(ids.len()), 0);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Errno(libc::ERANGE))
+    }
+
+    /// `ASM_IOC_GET_INFO` for `agent_id`; `ESRCH` when there is no such agent.
+    pub fn info(&self, agent_id: u32) -> Result<AsmAgentInfo, Errno> {
+        let mut info = AsmAgentInfo::new(agent_id);
+        // SAFETY: ASM_IOC_GET_INFO takes a struct asm_agent_info, which has
+        // no pointers.
+        unsafe { self.ioctl(ASM_IOC_GET_INFO, &mut info) }?;
+        Ok(info)
+    }
+
+    /// `ASM_IOC_GET_FAULT_POLICY` of `agent_id` (0: the defaults) with
+    /// `flags` (0 or `ASM_FP_EFFECTIVE`).
+    pub fn fault_policy(&self, agent_id: u32, flags: u32) -> Result<AsmFaultPolicy, Errno> {
+        let mut policy = AsmFaultPolicy::new(agent_id, flags);
+        // SAFETY: ASM_IOC_GET_FAULT_POLICY takes a struct asm_fault_policy,
+        // which has no pointers.
+        unsafe { self.ioctl(ASM_IOC_GET_FAULT_POLICY, &mut policy) }?;
+        Ok(policy)
+    }
+
+    /// `ASM_IOC_SET_FAULT_POLICY` with `policy` as built by the caller.
+    pub fn set_fault_policy(&self, policy: &AsmFaultPolicy) -> Result<(), Errno> {
+        // The kernel only reads an _IOW argument; a copy keeps the caller's
+        // value untouched all the same.
+        let mut req = *policy;
+        // SAFETY: ASM_IOC_SET_FAULT_POLICY takes a struct asm_fault_policy,
+        // which has no pointers.
+        unsafe { self.ioctl(ASM_IOC_SET_FAULT_POLICY, &mut req) }
+    }
+
+    /// `ASM_IOC_HEARTBEAT`: returns the caller's agent id.
+    pub fn heartbeat(&self) -> Result<u32, Errno> {
+        let mut req = AsmHeartbeat::new();
+        // SAFETY: ASM_IOC_HEARTBEAT takes a struct asm_heartbeat, which has
+        // no pointers.
+        unsafe { self.ioctl(ASM_IOC_HEARTBEAT, &mut req) }?;
+        Ok(req.agent_id)
+    }
+
+    /// `ASM_IOC_GET_HISTORY`: the reply (totals, `window_ms`, `throttled`)
+    /// and `agent_id`'s newest windows, at most `capacity` (itself at most
+    /// `ASM_HISTORY_WINDOWS`), oldest first.
+    pub fn history(
+        &self,
+        agent_id: u32,
+        capacity: usize,
+    ) -> Result<(AsmHistory, Vec<AsmWindow>), Errno> {
+        let mut windows = vec![AsmWindow::default(); capacity.min(ASM_HISTORY_WINDOWS)];
+        let capacity = room(windows.len());
+        let mut req = AsmHistory::new(agent_id, windows.as_mut_ptr() as u64, capacity);
+        // SAFETY: ASM_IOC_GET_HISTORY takes a struct asm_history whose
+        // `windows` points at `capacity` writable struct asm_window:
+        // `windows` is that long and outlives the call.
+        unsafe { self.ioctl(ASM_IOC_GET_HISTORY, &mut req) }?;
+        // `count` comes from the kernel: never trust it past what the array
+        // holds.
+        windows.truncate(req.count.min(capacity) as usize);
+        Ok((req, windows))
+    }
+
+    /// `ASM_IOC_PATCH_POLICY`; on success the kernel has filled in
+    /// `audit_seq`.
+    pub fn patch(&self, req: &mut AsmPatch) -> Result<(), Errno> {
+        // SAFETY: ASM_IOC_PATCH_POLICY takes a struct asm_patch, which has
+        // no pointers.
+        unsafe { self.ioctl(ASM_IOC_PATCH_POLICY, req) }
+    }
+
+    /// `ASM_IOC_GET_AUDIT`: the reply (`first_seq`, `next_seq`, `dropped`)
+    /// and up to `capacity` (itself at most `ASM_AUDIT_ENTRIES`) entries
+    /// from `from_seq` on, oldest first.
+    pub fn audit(
+        &self,
+        from_seq: u64,
+        capacity: usize,
+    ) -> Result<(AsmAuditRead, Vec<AsmAuditEntry>), Errno> {
+        let mut entries = vec![AsmAuditEntry::ZERO; capacity.clamp(1, ASM_AUDIT_ENTRIES)];
+        let capacity = room(entries.len());
+        let mut req = AsmAuditRead::new(from_seq, entries.as_mut_ptr() as u64, capacity);
+        // SAFETY: ASM_IOC_GET_AUDIT takes a struct asm_audit_read whose
+        // `entries` points at `capacity` writable struct asm_audit_entry:
+        // `entries` is that long and outlives the call.
+        unsafe { self.ioctl(ASM_IOC_GET_AUDIT, &mut req) }?;
+        // `count` comes from the kernel: never trust it past what the array
+        // holds.
+        entries.truncate(req.count.min(capacity) as usize);
+        Ok((req, entries))
+    }
+
+    /// `ASM_IOC_GET_COMPLIANCE` for `agent_id`.
+    pub fn compliance(&self, agent_id: u32) -> Result<AsmCompliance, Errno> {
+        let mut req = AsmCompliance::new(agent_id);
+        // SAFETY: ASM_IOC_GET_COMPLIANCE takes a struct asm_compliance,
+        // which has no pointers.
+        unsafe { self.ioctl(ASM_IOC_GET_COMPLIANCE, &mut req) }?;
+        Ok(req)
+    }
+
+    /// `ASM_IOC_OVERSIGHT`; on success the kernel has filled in
+    /// `audit_seq`.
+    pub fn oversight(&self, req: &mut AsmNote) -> Result<(), Errno> {
+        // SAFETY: ASM_IOC_OVERSIGHT takes a struct asm_note, which has no
+        // pointers.
+        unsafe { self.ioctl(ASM_IOC_OVERSIGHT, req) }
+    }
+
+    /// `ASM_IOC_DECISION`; on success the kernel has filled in `agent_id`
+    /// and `audit_seq`.
+    pub fn decision(&self, req: &mut AsmNote) -> Result<(), Errno> {
+        // SAFETY: ASM_IOC_DECISION takes a struct asm_note, which has no
+        // pointers.
+        unsafe { self.ioctl(ASM_IOC_DECISION, req) }
+    }
+
+    /// `ASM_IOC_SENSITIVE`; the kernel fills in `count` (and `path` for
+    /// GET).
+    pub fn sensitive(&self, req: &mut AsmSensitive) -> Result<(), Errno> {
+        // SAFETY: ASM_IOC_SENSITIVE takes a struct asm_sensitive, which has
+        // no pointers.
+        unsafe { self.ioctl(ASM_IOC_SENSITIVE, req) }
+    }
+
+    /// `ASM_IOC_GET_TELEMETRY_JSON`: the system telemetry document.
+    pub fn telemetry_json(&self) -> Result<Vec<u8>, Errno> {
+        self.json(ASM_IOC_GET_TELEMETRY_JSON, 0)
+    }
+
+    /// `ASM_IOC_GET_AGENT_INFO_JSON`: `agent_id`'s document.
+    pub fn agent_info_json(&self, agent_id: u32) -> Result<Vec<u8>, Errno> {
+        self.json(ASM_IOC_GET_AGENT_INFO_JSON, agent_id)
+    }
+
+    /// One of the JSON requests. On `ERANGE` the kernel has set `len` to the
+    /// size it needs; the document can still grow before the retry, hence
+    /// the slack and the loop.
+    fn json(&self, request: u32, agent_id: u32) -> Result<Vec<u8>, Errno> {
+        let mut buf = vec![0u8; JSON_START];
+        for _ in 0..MAX_TRIES {
+            let len = room(buf.len());
+            let mut req = AsmJson::new(agent_id, buf.as_mut_ptr() as u64, len);
+            // SAFETY: `request` is one of the two JSON ioctls, which take a
+            // struct asm_json whose `buf` points at `len` writable bytes:
+            // `buf` is that long and outlives the call.
+            match unsafe { self.ioctl(request, &mut req) } {
+                Ok(()) => {
+                    buf.truncate(req.len.min(len) as usize);
+                    return Ok(buf);
+                }
+                Err(Errno(libc::ERANGE)) => {
+                    let wanted = (req.len as usize).saturating_add(JSON_SLACK);
+                    if wanted > JSON_MAX {
+                        return Err(Errno(libc::ERANGE));
+                    }
+                    buf.resize(wanted.max(buf.len()), 0);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Errno(libc::ERANGE))
+    }
+}
