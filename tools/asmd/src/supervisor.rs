@@ -353,7 +353,7 @@ pub fn run(cfg: &Config, specs: &[Spec]) -> Result<(), Error> {
     // From here on SIGTERM and SIGINT wait for the event loop.
     let signals = Signals::block_term().map_err(|e| Error::new(format!("signalfd: {e}")))?;
     cgroup::check_root()?;
-    let dev = Device::open().map_err(|e| {
+    let dev = Device::open_rw().map_err(|e| {
         let hint = if e.0 == libc::ENOENT {
             " (is asm.ko loaded?)"
         } else {

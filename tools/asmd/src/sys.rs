@@ -1,20 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Every system call asmd makes beyond plain file I/O: the ioctls on
-//! `/dev/asm`, the generic netlink socket, the lock file, the signalfd,
-//! poll, statfs, and forking an agent into its cgroup.
+//! `/dev/asm` and opening a cgroup directory (both from `asm-sys`, shared
+//! with asmctl and re-exported here), the generic netlink socket, the lock
+//! file, the signalfd, poll, statfs, and forking an agent into its cgroup.
 //!
-//! This is the only file with `unsafe`; the rest of asmd (spec parsing,
-//! netlink decoding, the reconcile decision) is plain code that the unit
-//! tests run without the module.
+//! This is the only file of asmd with `unsafe`; the rest of asmd (spec
+//! parsing, netlink decoding, the reconcile decision) is plain code that
+//! the unit tests run without the module.
 
-use asm_abi::{
-    AsmAgentInfo, AsmFaultPolicy, AsmRegister, AsmUnregister, ASM_DEVICE_PATH, ASM_IOC_GET_INFO,
-    ASM_IOC_REGISTER, ASM_IOC_SET_FAULT_POLICY, ASM_IOC_UNREGISTER,
-};
+pub use asm_sys::{open_dir, Device, Errno};
+
 use asm_landlock::Ruleset;
+use asm_sys::cvt;
 use std::ffi::{CStr, CString};
-use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -22,155 +21,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// A failed system call's errno.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Errno(pub i32);
-
-impl Errno {
-    /// The errno of a failed std I/O call (EIO for errors std made up).
-    pub fn from_io(e: &io::Error) -> Self {
-        Errno(e.raw_os_error().unwrap_or(libc::EIO))
-    }
-
-    /// The calling thread's errno after a failed libc call.
-    fn last() -> Self {
-        Self::from_io(&io::Error::last_os_error())
-    }
-
-    /// The C name of the errno, for the ones asmd is likely to meet.
-    fn name(self) -> Option<&'static str> {
-        Some(match self.0 {
-            libc::EPERM => "EPERM",
-            libc::ENOENT => "ENOENT",
-            libc::ESRCH => "ESRCH",
-            libc::EINTR => "EINTR",
-            libc::EIO => "EIO",
-            libc::E2BIG => "E2BIG",
-            libc::ENOEXEC => "ENOEXEC",
-            libc::EBADF => "EBADF",
-            libc::ECHILD => "ECHILD",
-            libc::EAGAIN => "EAGAIN",
-            libc::ENOMEM => "ENOMEM",
-            libc::EACCES => "EACCES",
-            libc::EBUSY => "EBUSY",
-            libc::EEXIST => "EEXIST",
-            libc::ENODEV => "ENODEV",
-            libc::ENOTDIR => "ENOTDIR",
-            libc::EISDIR => "EISDIR",
-            libc::EINVAL => "EINVAL",
-            libc::EMFILE => "EMFILE",
-            libc::ENOTTY => "ENOTTY",
-            libc::ETXTBSY => "ETXTBSY",
-            libc::ENOSPC => "ENOSPC",
-            libc::EROFS => "EROFS",
-            libc::ERANGE => "ERANGE",
-            libc::ELOOP => "ELOOP",
-            libc::ENAMETOOLONG => "ENAMETOOLONG",
-            libc::EOPNOTSUPP => "EOPNOTSUPP",
-            libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
-            libc::ENOBUFS => "ENOBUFS",
-            libc::ETIMEDOUT => "ETIMEDOUT",
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for Errno {
-    /// strerror(3) text and the errno's name, e.g. "No such process (ESRCH)".
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; 128];
-        // SAFETY: `buf` is writable for `buf.len()` bytes, and the XSI
-        // strerror_r the libc crate binds writes at most that many.
-        let rc = unsafe { libc::strerror_r(self.0, buf.as_mut_ptr().cast(), buf.len()) };
-        match CStr::from_bytes_until_nul(&buf) {
-            Ok(text) if rc == 0 => write!(f, "{}", text.to_string_lossy())?,
-            _ => write!(f, "error")?,
-        }
-        match self.name() {
-            Some(name) => write!(f, " ({name})"),
-            None => write!(f, " (errno {})", self.0),
-        }
-    }
-}
-
-/// Converts a libc return value to a `Result`, taking errno on -1.
-fn cvt(rc: libc::c_int) -> Result<libc::c_int, Errno> {
-    if rc < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(rc)
-    }
-}
-
 /// A path as a C string; a path with a NUL byte cannot name a file.
 fn cpath(path: &Path) -> Result<CString, Errno> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno(libc::EINVAL))
-}
-
-// ---------------------------------------------------------------------------
-// /dev/asm
-
-/// An open `/dev/asm`. Holding it open also keeps the module loaded (the
-/// device's file operations pin it), so the netlink family asmd listens to
-/// cannot disappear under it.
-pub struct Device(File);
-
-impl Device {
-    /// Opens `/dev/asm` read-write: asmd registers agents and sets policies.
-    pub fn open() -> Result<Self, Errno> {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(ASM_DEVICE_PATH)
-            .map(Self)
-            .map_err(|e| Errno::from_io(&e))
-    }
-
-    /// Issues `request` with `arg`.
-    ///
-    /// # Safety
-    ///
-    /// `request` must be an `ASM_IOC_*` number whose argument type is `T`,
-    /// and `T` must hold no user pointers.
-    unsafe fn ioctl<T>(&self, request: u32, arg: &mut T) -> Result<(), Errno> {
-        // SAFETY: `arg` is a live, exclusive borrow of the struct the request
-        // expects (caller's contract), so the kernel reads and writes only
-        // memory we own.
-        let rc = unsafe { libc::ioctl(self.0.as_raw_fd(), request as _, std::ptr::from_mut(arg)) };
-        cvt(rc).map(|_| ())
-    }
-
-    /// `ASM_IOC_GET_INFO` for `agent_id`; `ESRCH` when there is no such agent.
-    pub fn info(&self, agent_id: u32) -> Result<AsmAgentInfo, Errno> {
-        let mut info = AsmAgentInfo::new(agent_id);
-        // SAFETY: ASM_IOC_GET_INFO takes a struct asm_agent_info, which has
-        // no pointers.
-        unsafe { self.ioctl(ASM_IOC_GET_INFO, &mut info) }?;
-        Ok(info)
-    }
-
-    /// `ASM_IOC_REGISTER`.
-    pub fn register(&self, req: &mut AsmRegister) -> Result<(), Errno> {
-        // SAFETY: ASM_IOC_REGISTER takes a struct asm_register, which has no
-        // pointers.
-        unsafe { self.ioctl(ASM_IOC_REGISTER, req) }
-    }
-
-    /// `ASM_IOC_UNREGISTER`.
-    pub fn unregister(&self, agent_id: u32) -> Result<(), Errno> {
-        let mut req = AsmUnregister::new(agent_id);
-        // SAFETY: ASM_IOC_UNREGISTER takes a struct asm_unregister, which
-        // has no pointers.
-        unsafe { self.ioctl(ASM_IOC_UNREGISTER, &mut req) }
-    }
-
-    /// `ASM_IOC_SET_FAULT_POLICY`.
-    pub fn set_fault_policy(&self, policy: &AsmFaultPolicy) -> Result<(), Errno> {
-        let mut req = *policy;
-        // SAFETY: ASM_IOC_SET_FAULT_POLICY takes a struct asm_fault_policy,
-        // which has no pointers.
-        unsafe { self.ioctl(ASM_IOC_SET_FAULT_POLICY, &mut req) }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -346,17 +199,6 @@ pub fn is_cgroup2(path: &Path) -> Result<bool, Errno> {
     cvt(unsafe { libc::statfs(c.as_ptr(), &mut st) })?;
     // libc gives the magic f_type's type on each architecture.
     Ok(st.f_type == libc::CGROUP2_SUPER_MAGIC)
-}
-
-/// Opens a cgroup directory for `ASM_TARGET_CGROUP` (O_RDONLY |
-/// O_DIRECTORY; std adds O_CLOEXEC).
-pub fn open_dir(path: &Path) -> Result<OwnedFd, Errno> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY)
-        .open(path)
-        .map(OwnedFd::from)
-        .map_err(|e| Errno::from_io(&e))
 }
 
 // ---------------------------------------------------------------------------
@@ -1135,11 +977,5 @@ mod tests {
             Err(LockError::Failed(Errno(libc::ENOENT)))
         ));
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn errno_text_has_the_name() {
-        assert_eq!(Errno(libc::ESRCH).to_string(), "No such process (ESRCH)");
-        assert!(Errno(4095).to_string().ends_with("(errno 4095)"));
     }
 }
