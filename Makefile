@@ -7,8 +7,11 @@
 #   make vm CMD='...'   run CMD in a freshly booted test VM, return its status
 #   make demo           the demo: sample agents, then asmstatus and /proc
 #   make check          every test: host cargo tests, then the VM selftests
+#   make check T='test_policy ring'
+#                       only those selftests, in one VM boot
 #   make bench          fork+exit, syscall, open and views benchmarks in one VM boot of the
 #                       benchmark kernel (the test kernel without its debug set)
+#   make fmt            rustfmt the module's crate (make check checks it)
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -22,7 +25,7 @@ export LIBCLANG_PATH := /usr/lib/llvm-19/lib
 
 ALIASES := asmstatus asmlist asminfo asmpolicy compliance
 
-.PHONY: all module tools kernel vm demo check bench clean setup
+.PHONY: all module tools kernel vm demo check bench fmt clean setup
 
 all: module
 
@@ -49,10 +52,14 @@ demo:
 	scripts/vm.sh scripts/demo.sh
 
 check:
-	scripts/check.sh
+	T="$(T)" scripts/check.sh
 
 bench:
 	ASM_KERNEL=bench scripts/vm.sh "selftests/bench_fork.sh fork && selftests/bench_fork.sh syscall && selftests/bench_fork.sh open && selftests/bench_views.sh"
+
+# The module crate: asm_mod.rs and the files its `#[path]` modules name.
+fmt:
+	rustfmt --edition 2021 asm_mod.rs
 
 clean:
 	-$(KMAKE) clean

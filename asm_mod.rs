@@ -6,7 +6,7 @@
 //! C glue (src/shim/shim.c) calls: each turns raw arguments into safe types
 //! and calls the concept code.
 
-use core::ptr::null_mut;
+use core::ptr::{null_mut, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::ffi::{c_int, c_long, c_ulong};
 use kernel::prelude::*;
@@ -15,6 +15,8 @@ use kernel::prelude::*;
 mod agent;
 #[path = "src/audit.rs"]
 mod audit;
+#[path = "src/compliance.rs"]
+mod compliance;
 #[path = "src/faults.rs"]
 mod faults;
 #[path = "src/ffi.rs"]
@@ -25,14 +27,20 @@ mod filter;
 mod ioctl;
 #[path = "src/lifecycle.rs"]
 mod lifecycle;
+#[path = "src/patch.rs"]
+mod patch;
 #[path = "src/policy.rs"]
 mod policy;
+#[path = "src/probe_cost.rs"]
+mod probe_cost;
 #[path = "src/registry.rs"]
 mod registry;
 #[path = "src/report.rs"]
 mod report;
 #[path = "src/resources.rs"]
 mod resources;
+#[path = "src/ring.rs"]
+mod ring;
 #[path = "src/snapshot.rs"]
 mod snapshot;
 #[path = "src/syscalls.rs"]
@@ -140,16 +148,34 @@ pub extern "C" fn asm_rust_ioctl(cmd: u32, arg: c_ulong) -> c_long {
 /// `m` is the seq_file being filled, valid for the duration of the call.
 #[no_mangle]
 pub unsafe extern "C" fn asm_rust_status_show(
-    m: *mut ffi::RawSeqFile,
+    m: NonNull<ffi::RawSeqFile>,
     uid: u32,
     admin: bool,
+) -> c_int {
+    // SAFETY: By the safety requirement.
+    unsafe {
+        show(m, |asm, seq| {
+            report::status(asm, &viewer::Viewer::new(uid, admin), seq)
+        })
+    }
+}
+
+/// Fills the seq_file `m` with `f`; the show callbacks' common part.
+///
+/// # Safety
+///
+/// `m` is the seq_file being filled, valid for the duration of the call.
+unsafe fn show(
+    m: NonNull<ffi::RawSeqFile>,
+    f: impl FnOnce(&Asm, &mut ffi::SeqFile<'_>) -> Result,
 ) -> c_int {
     let Some(asm) = asm() else {
         return ENODEV.to_errno();
     };
-    // SAFETY: `m` is valid for the call by the safety requirement.
+    // SAFETY: `m` is valid for the call by the safety requirement, and only
+    // this show callback writes it.
     let mut seq = unsafe { ffi::SeqFile::from_raw(m) };
-    match report::status(asm, &viewer::Viewer::new(uid, admin), &mut seq) {
+    match f(asm, &mut seq) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -161,16 +187,9 @@ pub unsafe extern "C" fn asm_rust_status_show(
 ///
 /// `m` is the seq_file being filled, valid for the duration of the call.
 #[no_mangle]
-pub unsafe extern "C" fn asm_rust_events_show(m: *mut ffi::RawSeqFile) -> c_int {
-    let Some(asm) = asm() else {
-        return ENODEV.to_errno();
-    };
-    // SAFETY: `m` is valid for the call by the safety requirement.
-    let mut seq = unsafe { ffi::SeqFile::from_raw(m) };
-    match report::events(asm, &mut seq) {
-        Ok(()) => 0,
-        Err(_) => ENOMEM.to_errno(),
-    }
+pub unsafe extern "C" fn asm_rust_events_show(m: NonNull<ffi::RawSeqFile>) -> c_int {
+    // SAFETY: By the safety requirement.
+    unsafe { show(m, |asm, seq| report::events(asm, seq).map_err(|_| ENOMEM)) }
 }
 
 /// Show callback of debugfs asm/probe_cost, read by process `tgid`.
@@ -179,15 +198,12 @@ pub unsafe extern "C" fn asm_rust_events_show(m: *mut ffi::RawSeqFile) -> c_int 
 ///
 /// `m` is the seq_file being filled, valid for the duration of the call.
 #[no_mangle]
-pub unsafe extern "C" fn asm_rust_probe_cost_show(m: *mut ffi::RawSeqFile, tgid: i32) -> c_int {
-    let Some(asm) = asm() else {
-        return ENODEV.to_errno();
-    };
-    // SAFETY: `m` is valid for the call by the safety requirement.
-    let mut seq = unsafe { ffi::SeqFile::from_raw(m) };
-    match lifecycle::probe_cost(asm, tgid, &mut seq) {
-        Ok(()) => 0,
-        Err(_) => ENOMEM.to_errno(),
+pub unsafe extern "C" fn asm_rust_probe_cost_show(m: NonNull<ffi::RawSeqFile>, tgid: i32) -> c_int {
+    // SAFETY: By the safety requirement.
+    unsafe {
+        show(m, |asm, seq| {
+            probe_cost::probe_cost(asm, tgid, seq).map_err(|_| ENOMEM)
+        })
     }
 }
 
@@ -242,7 +258,7 @@ pub extern "C" fn asm_rust_on_exit(
 pub unsafe extern "C" fn asm_rust_on_attach(
     cgroup_id: u64,
     tgid: i32,
-    task: *mut ffi::RawTask,
+    task: NonNull<ffi::RawTask>,
     cpu_ns: u64,
 ) {
     if let Some(asm) = asm() {
@@ -306,7 +322,7 @@ pub unsafe extern "C" fn asm_rust_on_sys_enter(
         Some((what, socket)) => {
             // SAFETY: Writable by the safety requirement.
             unsafe { fd.write(socket as c_ulong) };
-            what as u32
+            what.raw()
         }
         None => 0,
     }
@@ -323,7 +339,7 @@ pub extern "C" fn asm_rust_socket_verdict(
     protocol: c_int,
 ) -> c_int {
     let skip = asm().is_some_and(|asm| {
-        policy::Violation::from_raw(check).is_some_and(|what| {
+        policy::Violation::try_from(check).is_ok_and(|what| {
             lifecycle::socket_verdict(asm, tgid, what, fd as usize, family, protocol)
         })
     });
@@ -412,17 +428,14 @@ pub unsafe extern "C" fn asm_rust_on_open(
 /// `m` is the seq_file being filled, valid for the duration of the call.
 #[no_mangle]
 pub unsafe extern "C" fn asm_rust_compliance_show(
-    m: *mut ffi::RawSeqFile,
+    m: NonNull<ffi::RawSeqFile>,
     uid: u32,
     admin: bool,
 ) -> c_int {
-    let Some(asm) = asm() else {
-        return ENODEV.to_errno();
-    };
-    // SAFETY: `m` is valid for the call by the safety requirement.
-    let mut seq = unsafe { ffi::SeqFile::from_raw(m) };
-    match report::compliance(asm, &viewer::Viewer::new(uid, admin), &mut seq) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
+    // SAFETY: By the safety requirement.
+    unsafe {
+        show(m, |asm, seq| {
+            report::compliance(asm, &viewer::Viewer::new(uid, admin), seq)
+        })
     }
 }

@@ -39,6 +39,14 @@ else
 	log "bindgen-cli present"
 fi
 
+# make check checks the module's formatting.
+if ! rustfmt --version >/dev/null 2>&1; then
+	log "installing rustfmt"
+	rustup component add rustfmt >/dev/null
+else
+	log "rustfmt present"
+fi
+
 if ! command -v vng >/dev/null 2>&1; then
 	log "installing virtme-ng"
 	pip install --quiet --disable-pip-version-check virtme-ng==1.42 2>/dev/null ||

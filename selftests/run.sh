@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Runs inside the test VM (scripts/vm.sh): every selftests/test_*.sh as a
-# kselftest program with nested KTAP, then checks the guest's dmesg and
-# kmemleak for kernel reports.  Exits non-zero on any "not ok", any skip
-# and any report.
+# Runs inside the test VM (scripts/vm.sh): every selftests/test_*.sh (or
+# those ASM_TESTS names, e.g. "test_policy ring") as a kselftest program
+# with nested KTAP, then checks the guest's dmesg and kmemleak for kernel
+# reports.  Exits non-zero on any "not ok", any skip and any report.
 cd "$(dirname "$0")/.." || exit 1
 
-tests=(selftests/test_*.sh)
+tests=()
+if [ -n "${ASM_TESTS:-}" ]; then
+	for name in $ASM_TESTS; do
+		name=${name%.sh}
+		name=test_${name#test_}
+		if [ ! -f "selftests/$name.sh" ]; then
+			echo "run.sh: no selftest '$name' (selftests/test_*.sh)" >&2
+			exit 2
+		fi
+		tests+=("selftests/$name.sh")
+	done
+else
+	tests=(selftests/test_*.sh)
+fi
 nr=$(( ${#tests[@]} + 1 ))
 passed=0 failed=0 skipped=0
 kmemleak=/sys/kernel/debug/kmemleak
@@ -22,8 +35,10 @@ n=0
 for t in "${tests[@]}"; do
 	n=$((n + 1))
 	name=$(basename "$t")
+	start=$SECONDS
 	out=$(timeout 600 bash "$t" 2>&1)
 	rc=$?
+	echo "# $name: $((SECONDS - start)) s"
 	printf '%s\n' "$out" | sed 's/^/# /'
 	p=$(printf '%s\n' "$out" | grep -cE '^ok [0-9]+' || true)
 	f=$(printf '%s\n' "$out" | grep -cE '^not ok [0-9]+' || true)

@@ -9,47 +9,8 @@ use crate::faults::{Action, AgentFaults};
 use crate::ffi::PidRef;
 use crate::policy::{AgentPolicy, Risk};
 use crate::resources::Resources;
+pub(crate) use crate::uapi::State;
 use crate::uapi::{NAME_LEN, SCOPE_LEN};
-
-/// The lifecycle states of the user guide's diagram.
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum State {
-    Spawned = 0,
-    Active = 1,
-    Fault = 2,
-    Recovery = 3,
-    Restarted = 4,
-    Exited = 5,
-    Failed = 6,
-}
-
-impl State {
-    fn from_raw(raw: u32) -> Self {
-        match raw {
-            1 => Self::Active,
-            2 => Self::Fault,
-            3 => Self::Recovery,
-            4 => Self::Restarted,
-            5 => Self::Exited,
-            6 => Self::Failed,
-            _ => Self::Spawned,
-        }
-    }
-
-    /// The name the user guide and the JSON documents use.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::Spawned => "Spawned",
-            Self::Active => "Active",
-            Self::Fault => "Fault",
-            Self::Recovery => "Recovery",
-            Self::Restarted => "Restarted",
-            Self::Exited => "Exited",
-            Self::Failed => "Failed",
-        }
-    }
-}
 
 /// What makes a process part of the agent.
 pub(crate) enum Membership {
@@ -123,9 +84,46 @@ pub(crate) struct Agent {
     pub(crate) res: Resources,
     /// Its limits, actions, recent faults and watchdog.
     pub(crate) faults: AgentFaults,
-    /// The action (`Action::Kill` or `Action::Restart`) that is ending the
-    /// agent, 0 if none: its processes' exits are then not crashes.
-    pub(crate) killed: AtomicU32,
+    /// The action that is ending the agent, if any.
+    pub(crate) ending: Ending,
+}
+
+/// The recovery action (kill or restart) that is ending an agent, if any:
+/// its processes' exits are then not crashes.
+pub(crate) struct Ending(AtomicU32);
+
+impl Ending {
+    fn none() -> Self {
+        Self(AtomicU32::new(Action::Default.raw()))
+    }
+
+    /// The action, `None` if nothing is ending the agent.
+    pub(crate) fn get(&self) -> Option<Action> {
+        Action::try_from(self.0.load(Relaxed))
+            .ok()
+            .filter(|&action| action != Action::Default)
+    }
+
+    /// Whether an action is ending the agent.
+    pub(crate) fn is_some(&self) -> bool {
+        self.get().is_some()
+    }
+
+    /// Starts ending the agent with `action`, unless another action is.
+    pub(crate) fn begin(&self, action: Action) {
+        let _ = self
+            .0
+            .compare_exchange(Action::Default.raw(), action.raw(), Relaxed, Relaxed);
+    }
+
+    /// Ends the agent with `action`, whatever was ending it.
+    pub(crate) fn set(&self, action: Action) {
+        self.0.store(action.raw(), Relaxed);
+    }
+
+    fn clear(&self) {
+        self.0.store(Action::Default.raw(), Relaxed);
+    }
 }
 
 impl Agent {
@@ -160,7 +158,7 @@ impl Agent {
             last_activity_ns: AtomicU64::new(now),
             res: Resources::new(),
             faults: AgentFaults::default(),
-            killed: AtomicU32::new(0),
+            ending: Ending::none(),
         }
     }
 
@@ -176,7 +174,7 @@ impl Agent {
 
     /// The current state.
     pub(crate) fn state(&self) -> State {
-        State::from_raw(self.state.load(Relaxed))
+        State::try_from(self.state.load(Relaxed)).unwrap_or(State::Spawned)
     }
 
     /// The wait(2) status of the last process exit.
@@ -257,8 +255,8 @@ impl Agent {
         crash_action: Action,
         now: u64,
     ) -> (bool, Option<State>) {
-        let killed = self.killed.load(Relaxed);
-        let crash = status.is_crash() && killed == 0;
+        let ending = self.ending.get();
+        let crash = status.is_crash() && ending.is_none();
         self.counters.exits.fetch_add(1, Relaxed);
         if crash {
             self.counters.crashes.fetch_add(1, Relaxed);
@@ -271,9 +269,9 @@ impl Agent {
         }
         // The last process decides how the agent ended.
         let restart_left = self.restarts.load(Relaxed) < self.auto_restart.load(Relaxed);
-        let wants_restart = killed == Action::Restart as u32
-            || (crash && killed == 0 && crash_action == Action::Restart);
-        let state = if killed == Action::Kill as u32 {
+        let wants_restart =
+            ending == Some(Action::Restart) || (crash && crash_action == Action::Restart);
+        let state = if ending == Some(Action::Kill) {
             State::Failed
         } else if wants_restart {
             if restart_left {
@@ -288,8 +286,8 @@ impl Agent {
         } else {
             State::Failed
         };
-        self.state.store(state as u32, Relaxed);
-        self.killed.store(0, Relaxed);
+        self.state.store(state.raw(), Relaxed);
+        self.ending.clear();
         (crash, Some(state))
     }
 }

@@ -17,24 +17,11 @@ use kernel::sync::SpinLock;
 
 use crate::agent::Agent;
 use crate::ffi;
-use crate::uapi::{AuditEntry, AUDIT_DETAIL_LEN, AUDIT_ENTRIES, AUDIT_HASHED_LEN, AUDIT_HASH_LEN};
+use crate::ring::SeqRing;
+use crate::uapi::{AuditEntry, AUDIT_DETAIL_LEN, AUDIT_ENTRIES, AUDIT_HASH_LEN};
 
-/// `enum asm_audit_kind`.
-#[derive(Clone, Copy)]
-#[repr(u32)]
-pub(crate) enum Kind {
-    Register = 1,
-    Unregister = 2,
-    Patch = 3,
-    Escalation = 4,
-    FaultPolicy = 5,
-    Violation = 6,
-    Decision = 7,
-    Sensitive = 8,
-    Oversight = 9,
-    Exit = 10,
-    SensitiveSet = 11,
-}
+/// What an audit entry records.
+pub(crate) use crate::uapi::AuditKind as Kind;
 
 /// An entry being written: who and when are filled in by [`Audit::append`].
 pub(crate) struct Record {
@@ -49,7 +36,7 @@ impl Record {
             entry: AuditEntry {
                 seq: 0,
                 time_ns: 0,
-                kind: kind as u32,
+                kind: kind.raw(),
                 op,
                 agent_id,
                 uid: 0,
@@ -142,8 +129,8 @@ struct Slot {
 }
 
 struct Ring {
-    entries: KVVec<AuditEntry>,
-    next_seq: u64,
+    /// The last [`AUDIT_ENTRIES`] entries; an entry's number is its seq.
+    entries: SeqRing<AuditEntry>,
     last_hash: [u8; AUDIT_HASH_LEN],
     limits: [Slot; LIMIT_SLOTS + 1],
     /// Entries the rate limits kept out of the trail.
@@ -208,8 +195,7 @@ impl Audit {
         try_pin_init!(Self {
             ring <- new_spinlock!(
                 Ring {
-                    entries: KVVec::with_capacity(AUDIT_ENTRIES, GFP_KERNEL)?,
-                    next_seq: 0,
+                    entries: SeqRing::new(AUDIT_ENTRIES, Record::new(Kind::Register, 0, 0).entry)?,
                     last_hash: [0; AUDIT_HASH_LEN],
                     limits: [Slot { source: None, window_start_ns: 0, count: 0 }; LIMIT_SLOTS + 1],
                     suppressed: 0,
@@ -268,48 +254,31 @@ impl Audit {
         if let Some(agent) = agent {
             agent.policy.record.events.fetch_add(1, Relaxed);
         }
-        e.seq = ring.next_seq;
+        e.seq = ring.entries.next_seq();
         e.prev_hash = ring.last_hash;
-        // SAFETY: `AuditEntry` is plain bytes without padding (its size is
-        // asserted against the C layout) and `AUDIT_HASHED_LEN` < its size.
-        let hashed = unsafe {
-            core::slice::from_raw_parts((&e as *const AuditEntry).cast::<u8>(), AUDIT_HASHED_LEN)
-        };
-        e.hash = ffi::sha256(hashed);
+        e.hash = ffi::sha256(e.hashed_bytes());
         ring.last_hash = e.hash;
-        ring.next_seq += 1;
-        let slot = (e.seq % AUDIT_ENTRIES as u64) as usize;
-        if slot < ring.entries.len() {
-            ring.entries[slot] = e;
-        } else {
-            // Within the capacity reserved at load: never allocates.
-            let _ = ring.entries.push(e, GFP_ATOMIC);
-        }
-        Some(e.seq)
+        Some(ring.entries.push(e))
     }
 
     /// Copies the entries from `from` on (those still kept) into `out`, at
     /// most its spare capacity.
     pub(crate) fn read(&self, from: u64, out: &mut KVVec<AuditEntry>) -> Span {
         let ring = self.ring.lock();
-        let next_seq = ring.next_seq;
-        let first_seq = next_seq.saturating_sub(AUDIT_ENTRIES as u64);
-        let mut seq = from.max(first_seq);
-        while seq < next_seq && out.len() < out.capacity() {
-            let e = ring.entries[(seq % AUDIT_ENTRIES as u64) as usize];
+        let room = out.capacity() - out.len();
+        for (_, e) in ring.entries.iter_from(from).take(room) {
             // Reserved by the caller: never allocates.
-            let _ = out.push(e, GFP_ATOMIC);
-            seq += 1;
+            let _ = out.push(*e, GFP_ATOMIC);
         }
         Span {
-            first_seq,
-            next_seq,
+            first_seq: ring.entries.first_seq(),
+            next_seq: ring.entries.next_seq(),
             suppressed: ring.suppressed,
         }
     }
 
     /// The seq the next entry gets (entries recorded since load).
     pub(crate) fn next_seq(&self) -> u64 {
-        self.ring.lock().next_seq
+        self.ring.lock().entries.next_seq()
     }
 }

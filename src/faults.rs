@@ -16,48 +16,11 @@ use kernel::sync::SpinLock;
 
 use crate::agent::Agent;
 use crate::telemetry::{Event, EventKind};
-use crate::uapi::{
-    FAULT_TYPES, LIMIT_NONE32, LIMIT_NONE64, PRESET_DEFAULT, PRESET_PERMISSIVE, PRESET_STRICT,
-};
+pub(crate) use crate::uapi::{Action, FaultKind, Preset};
+use crate::uapi::{Window, FAULT_TYPES, LIMIT_NONE32, LIMIT_NONE64, WINDOW_MS};
 use crate::Asm;
 
-/// The fault types (`enum asm_fault_type`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum FaultKind {
-    CpuQuota = 1,
-    Memory = 2,
-    SyscallFlood = 3,
-    Crash = 4,
-    Capability = 5,
-    Unresponsive = 6,
-}
-
 impl FaultKind {
-    pub(crate) fn from_raw(raw: u8) -> Option<Self> {
-        Some(match raw {
-            1 => Self::CpuQuota,
-            2 => Self::Memory,
-            3 => Self::SyscallFlood,
-            4 => Self::Crash,
-            5 => Self::Capability,
-            6 => Self::Unresponsive,
-            _ => return None,
-        })
-    }
-
-    /// The name the JSON documents and debugfs use.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::CpuQuota => "cpu_quota",
-            Self::Memory => "memory",
-            Self::SyscallFlood => "syscall_flood",
-            Self::Crash => "crash",
-            Self::Capability => "capability_violation",
-            Self::Unresponsive => "unresponsive",
-        }
-    }
-
     /// The words /proc/agentsys/status uses.
     pub(crate) fn label(self) -> &'static str {
         match self {
@@ -97,46 +60,25 @@ impl FaultKind {
     }
 }
 
-/// The recovery actions (`enum asm_action`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum Action {
-    Default = 0,
-    Log = 1,
-    Throttle = 2,
-    Kill = 3,
-    Restart = 4,
+impl FaultKind {
+    /// The fault type an `actions` index or a record's kind byte stands for.
+    pub(crate) fn from_raw(raw: u8) -> Option<Self> {
+        Self::try_from(u32::from(raw)).ok()
+    }
 }
 
 impl Action {
+    /// The action an `actions` byte stands for.
     pub(crate) fn from_raw(raw: u8) -> Option<Self> {
-        Some(match raw {
-            0 => Self::Default,
-            1 => Self::Log,
-            2 => Self::Throttle,
-            3 => Self::Kill,
-            4 => Self::Restart,
-            _ => return None,
-        })
-    }
-
-    /// The name the JSON documents and debugfs use.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::Default => "default",
-            Self::Log => "log",
-            Self::Throttle => "throttle",
-            Self::Kill => "kill",
-            Self::Restart => "restart",
-        }
+        Self::try_from(u32::from(raw)).ok()
     }
 }
 
 /// Actions indexed by fault type; `[0]` and `[7]` are unused.
 pub(crate) type Actions = [u8; 8];
 
-/// The actions of a preset, `None` for an unknown one.
-pub(crate) fn preset(preset: u32) -> Option<Actions> {
+/// The actions of a preset; `None` for [`Preset::None`], which names none.
+pub(crate) fn preset(preset: Preset) -> Option<Actions> {
     use Action::*;
     let a = |cpu: Action, mem: Action, sys: Action, crash: Action, cap: Action, wd: Action| {
         [
@@ -152,10 +94,10 @@ pub(crate) fn preset(preset: u32) -> Option<Actions> {
     };
     match preset {
         // The user guide's table.
-        PRESET_DEFAULT => Some(a(Throttle, Kill, Throttle, Restart, Kill, Restart)),
-        PRESET_PERMISSIVE => Some(a(Log, Log, Log, Log, Log, Log)),
-        PRESET_STRICT => Some(a(Kill, Kill, Kill, Kill, Kill, Kill)),
-        _ => None,
+        Preset::Default => Some(a(Throttle, Kill, Throttle, Restart, Kill, Restart)),
+        Preset::Permissive => Some(a(Log, Log, Log, Log, Log, Log)),
+        Preset::Strict => Some(a(Kill, Kill, Kill, Kill, Kill, Kill)),
+        Preset::None => None,
     }
 }
 
@@ -196,7 +138,7 @@ impl Settings {
     fn initial_defaults() -> Self {
         Self {
             watchdog_ms: DEFAULT_WATCHDOG_MS,
-            actions: preset(PRESET_DEFAULT).unwrap_or_default(),
+            actions: preset(Preset::Default).unwrap_or_default(),
             ..Self::default()
         }
     }
@@ -265,6 +207,58 @@ impl Effective {
         }
     }
 
+    /// The faults a closed window `w` shows, for each type the sampler
+    /// checks: the observed value and the limit when it is over the limit.
+    /// `heartbeat_ns` is the agent's last heartbeat (0: the watchdog is off).
+    pub(crate) fn overruns(
+        &self,
+        w: &Window,
+        heartbeat_ns: u64,
+        now: u64,
+    ) -> [(FaultKind, Option<(u64, u64)>); 4] {
+        let elapsed_ms = (now.saturating_sub(w.start_ns) / 1_000_000).max(1);
+        [
+            (
+                FaultKind::CpuQuota,
+                self.cpu_quota_ms
+                    .filter(|&q| w.cpu_ns > q * 1_000_000)
+                    .map(|q| (w.cpu_ns / 1_000_000, q)),
+            ),
+            (
+                FaultKind::Memory,
+                self.mem_limit_bytes
+                    .filter(|&l| w.rss_bytes > l)
+                    .map(|l| (w.rss_bytes, l)),
+            ),
+            (
+                FaultKind::SyscallFlood,
+                self.syscall_rate
+                    .map(|r| (w.syscalls * 1000 / elapsed_ms, r))
+                    .filter(|&(rate, r)| rate > r),
+            ),
+            (
+                FaultKind::Unresponsive,
+                self.watchdog_ms
+                    .filter(|_| heartbeat_ns != 0)
+                    .map(|t| (now.saturating_sub(heartbeat_ns) / 1_000_000, t))
+                    .filter(|&(silent, t)| silent > t),
+            ),
+        ]
+    }
+
+    /// Whether a throttled agent used up its CPU quota of the window with
+    /// `cpu_ns`.
+    pub(crate) fn cpu_spent(&self, cpu_ns: u64) -> bool {
+        self.cpu_quota_ms.is_some_and(|q| cpu_ns >= q * 1_000_000)
+    }
+
+    /// Whether a throttled agent used up the window's share of its syscall
+    /// rate with `syscalls`.
+    pub(crate) fn syscalls_spent(&self, syscalls: u64) -> bool {
+        self.syscall_rate
+            .is_some_and(|r| syscalls >= r * u64::from(WINDOW_MS) / 1000)
+    }
+
     /// Whether every limit here is at most the one in `old` (no limit being
     /// the widest), and the actions are the same: a change only narrows.
     pub(crate) fn narrows(&self, old: &Effective) -> bool {
@@ -283,10 +277,10 @@ impl Effective {
     }
 }
 
-/// A policy's storage: atomics, written under [`Faults::lock`] so that a
-/// reader holding it sees one whole set.
+/// Where one set of [`Settings`] is kept: atomics, written under
+/// [`Faults::lock`] so that a reader holding it sees one whole set.
 #[derive(Default)]
-pub(crate) struct Policy {
+pub(crate) struct SettingsCell {
     cpu_quota_ms: AtomicU32,
     syscall_rate: AtomicU32,
     watchdog_ms: AtomicU32,
@@ -294,7 +288,7 @@ pub(crate) struct Policy {
     actions: AtomicU64,
 }
 
-impl Policy {
+impl SettingsCell {
     fn load(&self) -> Settings {
         Settings {
             cpu_quota_ms: self.cpu_quota_ms.load(Relaxed),
@@ -371,7 +365,7 @@ impl FaultLog {
 #[derive(Default)]
 pub(crate) struct AgentFaults {
     /// The agent's own limits and actions (0: follow the defaults).
-    pub(crate) policy: Policy,
+    pub(crate) settings: SettingsCell,
     pub(crate) log: FaultLog,
     /// One bit per fault type whose condition holds now.
     episodes: AtomicU32,
@@ -403,7 +397,7 @@ impl AgentFaults {
 /// The defaults and the lock of every policy and fault log.
 #[pin_data]
 pub(crate) struct Faults {
-    defaults: Policy,
+    defaults: SettingsCell,
     /// Taken by the exit probe: never held across anything that sleeps.
     #[pin]
     lock: SpinLock<()>,
@@ -412,7 +406,7 @@ pub(crate) struct Faults {
 impl Faults {
     /// Defaults at load: the user guide's actions, no limits.
     pub(crate) fn new() -> impl PinInit<Self, Error> {
-        let defaults = Policy::default();
+        let defaults = SettingsCell::default();
         defaults.store(&Settings::initial_defaults());
         try_pin_init!(Self {
             defaults,
@@ -429,13 +423,13 @@ impl Faults {
     /// An agent's own settings.
     pub(crate) fn own(&self, agent: &Agent) -> Settings {
         let _guard = self.lock.lock();
-        agent.faults.policy.load()
+        agent.faults.settings.load()
     }
 
     /// The limits and actions in force for `agent`.
     pub(crate) fn effective(&self, agent: &Agent) -> Effective {
         let _guard = self.lock.lock();
-        agent.faults.policy.load().resolve(&self.defaults.load())
+        agent.faults.settings.load().resolve(&self.defaults.load())
     }
 
     /// Replaces the defaults with `f(old)` in one step.
@@ -456,13 +450,13 @@ impl Faults {
     ) -> Result {
         let _guard = self.lock.lock();
         let defaults = self.defaults.load();
-        let old = agent.faults.policy.load();
+        let old = agent.faults.settings.load();
         let mut new = old;
         f(&mut new);
         if !allowed(&old.resolve(&defaults), &new.resolve(&defaults)) {
             return Err(EPERM);
         }
-        agent.faults.policy.store(&new);
+        agent.faults.settings.store(&new);
         Ok(())
     }
 

@@ -3,13 +3,19 @@
 //! The C glue's functions (src/shim/shim.h) and safe wrappers around them.
 //!
 //! This is the one place, with the crate root's entry points and the uapi
-//! mirror, where asm.ko uses `unsafe`: the concept files only see [`XArray`],
-//! [`RcuGuard`], [`PidRef`] and plain functions.
+//! mirror's byte views, where asm.ko uses `unsafe`: raw kernel objects
+//! become typed ones here. The concept files only see safe types
+//! ([`XArray`] and [`Unpublished`], [`RcuGuard`], [`PidRef`], [`TaskRef`],
+//! [`TaskInfo`], [`SeqFile`], [`SyscallProbe`]) and plain functions.
 
 use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::ffi::{c_int, c_ulong, c_void};
 use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::types::ForeignOwnable;
 
 /// Opaque `struct xarray`.
 #[repr(C)]
@@ -68,7 +74,8 @@ extern "C" {
     fn asm_xa_new() -> *mut RawXArray;
     fn asm_xa_free(xa: *mut RawXArray);
     fn asm_xa_load(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
-    fn asm_xa_store(xa: *mut RawXArray, index: c_ulong, entry: *mut c_void, atomic: bool) -> c_int;
+    fn asm_xa_insert(xa: *mut RawXArray, index: c_ulong, entry: *mut c_void, atomic: bool)
+        -> c_int;
     fn asm_xa_erase(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
     fn asm_xa_find(xa: *mut RawXArray, index: *mut c_ulong) -> *mut c_void;
     fn asm_xa_set_mark(xa: *mut RawXArray, index: c_ulong);
@@ -114,11 +121,35 @@ pub(crate) fn shim_exit() {
     unsafe { asm_shim_exit() }
 }
 
-/// Turns the `sys_enter` probe on or off. Callers serialise calls.
-pub(crate) fn syscall_probe(on: bool) -> Result {
-    // SAFETY: The caller holds the registry's write lock, which serialises calls.
-    kernel::error::to_result(unsafe { asm_shim_syscall_probe(on) })
+/// The right to turn the syscall probes on and off. There is one, kept
+/// behind the registry's write lock, so that calls are serialised.
+pub(crate) struct SyscallProbe(());
+
+impl SyscallProbe {
+    /// The one token; `None` once it was taken.
+    pub(crate) fn take() -> Option<Self> {
+        static TAKEN: AtomicBool = AtomicBool::new(false);
+        (!TAKEN.swap(true, Ordering::Relaxed)).then_some(Self(()))
+    }
+
+    /// Turns the `sys_enter` and `sys_exit` probes on or off.
+    pub(crate) fn set(&mut self, on: bool) -> Result {
+        // SAFETY: `&mut self` of the only token serialises calls.
+        kernel::error::to_result(unsafe { asm_shim_syscall_probe(on) })
+    }
 }
+
+// The layouts shim.h declares (shim.c asserts the same numbers).
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<TaskInfo>() == 48);
+    assert!(offset_of!(TaskInfo, tgid) == 8);
+    assert!(offset_of!(TaskInfo, cgroup_id) == 16);
+    assert!(offset_of!(TaskInfo, io_ops) == 40);
+    assert!(size_of::<GenlEvent>() == 64);
+    assert!(offset_of!(GenlEvent, kind) == 32);
+    assert!(offset_of!(GenlEvent, action) == 56);
+};
 
 /// Runs the sampler soon; it re-arms itself for as long as it has work.
 pub(crate) fn sampler_kick() {
@@ -255,73 +286,173 @@ impl Drop for RcuGuard {
     }
 }
 
-/// An xarray of raw pointers, allocated by the glue.
+/// An xarray that owns its entries, in the style of later kernels'
+/// `kernel::xarray::XArray<T: ForeignOwnable>`: [`Self::insert`] moves a
+/// value in, [`Self::load`] borrows one for as long as an RCU read-side
+/// section lasts, [`Self::erase`] moves it out as [`Unpublished`], which
+/// lets it go only after the readers that may have found it are done.
+///
+/// Writers are serialised by the xarray's own lock; readers need only RCU.
 ///
 /// # Invariants
 ///
-/// `ptr` points to an initialised xarray owned by this object.
-pub(crate) struct XArray {
+/// `ptr` points to an initialised xarray owned by this object. Every entry
+/// was returned by `T::into_foreign` and is owned by the xarray: it is
+/// released through [`Unpublished`] or by [`Drop`], never while an RCU
+/// reader may still borrow it.
+pub(crate) struct XArray<T: ForeignOwnable> {
     ptr: NonNull<RawXArray>,
+    _owns: PhantomData<T>,
 }
 
-// SAFETY: The xarray does its own locking for writers and is RCU-safe for
-// readers; the entries are plain pointers whose lifetime the user manages.
-unsafe impl Send for XArray {}
-// SAFETY: As above.
-unsafe impl Sync for XArray {}
+// SAFETY: The xarray locks its writers itself; the entries move between
+// threads with it, which `T: Send` allows.
+unsafe impl<T: ForeignOwnable + Send> Send for XArray<T> {}
+// SAFETY: `&XArray` lends entries to several threads at once (`load`) and
+// lets any thread take them out (`erase`): `T: Send + Sync`.
+unsafe impl<T: ForeignOwnable + Send + Sync> Sync for XArray<T> {}
 
-impl XArray {
+impl<T: ForeignOwnable> XArray<T> {
     /// Allocates an empty xarray.
     pub(crate) fn new() -> Result<Self> {
         // SAFETY: No preconditions.
         let ptr = NonNull::new(unsafe { asm_xa_new() }).ok_or(ENOMEM)?;
-        // INVARIANT: `asm_xa_new` returned an initialised xarray.
-        Ok(Self { ptr })
+        // INVARIANT: `asm_xa_new` returned an initialised, empty xarray.
+        Ok(Self {
+            ptr,
+            _owns: PhantomData,
+        })
     }
 
-    /// The entry at `index`; the caller is in an RCU read-side section or
-    /// holds the lock that serialises erasers of this entry.
-    pub(crate) fn load(&self, index: usize) -> *mut c_void {
+    /// The entry at `index`, borrowed for the read-side section `_rcu`.
+    pub(crate) fn load<'a>(&'a self, index: usize, _rcu: &'a RcuGuard) -> Option<T::Borrowed<'a>> {
         // SAFETY: By the type invariant.
-        unsafe { asm_xa_load(self.ptr.as_ptr(), index) }
+        let entry = unsafe { asm_xa_load(self.ptr.as_ptr(), index) };
+        // SAFETY: By the type invariant the entry came from `into_foreign`
+        // and is released no sooner than a grace period after it left the
+        // xarray; `_rcu` keeps this reader inside a read-side section for
+        // `'a`, so the entry outlives the borrow.
+        (!entry.is_null()).then(|| unsafe { T::borrow(entry) })
     }
 
-    /// Stores `entry` at `index`; `atomic` for callers that cannot sleep.
-    pub(crate) fn store(&self, index: usize, entry: *mut c_void, atomic: bool) -> Result {
+    /// Whether there is an entry at `index`.
+    pub(crate) fn contains(&self, index: usize) -> bool {
+        // SAFETY: By the type invariant; only the entry's value is read.
+        !unsafe { asm_xa_load(self.ptr.as_ptr(), index) }.is_null()
+    }
+
+    /// The first entry at or after `*index`, borrowed for the read-side
+    /// section `_rcu`; `*index` becomes its index.
+    pub(crate) fn find<'a>(
+        &'a self,
+        index: &mut usize,
+        _rcu: &'a RcuGuard,
+    ) -> Option<T::Borrowed<'a>> {
+        // SAFETY: By the type invariant; `index` is valid for reads and writes.
+        let entry = unsafe { asm_xa_find(self.ptr.as_ptr(), index) };
+        // SAFETY: As in `load`.
+        (!entry.is_null()).then(|| unsafe { T::borrow(entry) })
+    }
+
+    /// Moves `value` into the empty slot `index` (EBUSY if taken). `atomic`
+    /// for callers that cannot sleep. On failure `value` is dropped: no
+    /// reader has seen it.
+    pub(crate) fn insert(&self, index: usize, value: T, atomic: bool) -> Result {
+        let entry = value.into_foreign();
         // SAFETY: By the type invariant; `atomic` selects GFP_NOWAIT.
-        kernel::error::to_result(unsafe { asm_xa_store(self.ptr.as_ptr(), index, entry, atomic) })
+        let rc = unsafe { asm_xa_insert(self.ptr.as_ptr(), index, entry.cast_mut(), atomic) };
+        kernel::error::to_result(rc).inspect_err(|_| {
+            // SAFETY: `entry` came from `into_foreign` above and was not
+            // stored: nothing else has it.
+            drop(unsafe { T::from_foreign(entry) });
+        })
     }
 
-    /// Erases the entry at `index`, returning it.
-    pub(crate) fn erase(&self, index: usize) -> *mut c_void {
+    /// Moves the entry at `index` out. Readers may still borrow it until a
+    /// grace period has passed, which [`Unpublished`] waits for.
+    pub(crate) fn erase(&self, index: usize) -> Option<Unpublished<T>> {
         // SAFETY: By the type invariant.
-        unsafe { asm_xa_erase(self.ptr.as_ptr(), index) }
+        let entry = unsafe { asm_xa_erase(self.ptr.as_ptr(), index) };
+        // SAFETY: By the type invariant the entry came from `into_foreign`
+        // and the xarray owned it; it left the xarray, so this is the only
+        // owner. Readers' borrows are waited for by `Unpublished`.
+        (!entry.is_null())
+            .then(|| Unpublished(ManuallyDrop::new(unsafe { T::from_foreign(entry) })))
     }
 
-    /// Marks the entry at `index` (present: the caller holds the lock that
-    /// serialises its erasers).
+    /// Marks the entry at `index`, which the caller keeps from being erased.
     pub(crate) fn set_mark(&self, index: usize) {
         // SAFETY: By the type invariant.
         unsafe { asm_xa_set_mark(self.ptr.as_ptr(), index) }
     }
 
-    /// Whether the entry at `index` is marked; under RCU like [`Self::load`].
-    pub(crate) fn get_mark(&self, index: usize) -> bool {
+    /// Whether the entry at `index` is marked.
+    pub(crate) fn get_mark(&self, index: usize, _rcu: &RcuGuard) -> bool {
         // SAFETY: By the type invariant.
         unsafe { asm_xa_get_mark(self.ptr.as_ptr(), index) }
     }
+}
 
-    /// The first entry at or after `*index`, updating `*index` to its index.
-    pub(crate) fn find(&self, index: &mut usize) -> Option<NonNull<c_void>> {
-        // SAFETY: By the type invariant; `index` is a valid pointer.
-        NonNull::new(unsafe { asm_xa_find(self.ptr.as_ptr(), index) })
+impl<T: ForeignOwnable> Drop for XArray<T> {
+    fn drop(&mut self) {
+        let mut index = 0usize;
+        let mut gone = false;
+        loop {
+            // SAFETY: By the type invariant; `index` is valid.
+            let entry = unsafe { asm_xa_find(self.ptr.as_ptr(), &mut index) };
+            if entry.is_null() {
+                break;
+            }
+            // SAFETY: By the type invariant.
+            unsafe { asm_xa_erase(self.ptr.as_ptr(), index) };
+            if !gone {
+                // Readers that found an entry before finish first.
+                synchronize_rcu();
+                gone = true;
+            }
+            // SAFETY: The entry came from `into_foreign`, left the xarray,
+            // and `&mut self` means no borrow from `load` or `find` is live.
+            drop(unsafe { T::from_foreign(entry) });
+            index = index.saturating_add(1);
+        }
+        // SAFETY: By the type invariant; the xarray is empty and unused.
+        unsafe { asm_xa_free(self.ptr.as_ptr()) }
     }
 }
 
-impl Drop for XArray {
+/// A value that left an [`XArray`]: RCU readers may still borrow it until
+/// a grace period has passed. Dropping it waits for one (and so sleeps).
+#[must_use = "dropping waits for an RCU grace period"]
+pub(crate) struct Unpublished<T: ForeignOwnable>(ManuallyDrop<T>);
+
+impl<T: ForeignOwnable> Unpublished<T> {
+    /// Moves the value out without waiting; the caller does not drop it
+    /// before readers are done.
+    fn into_inner(self) -> T {
+        let mut me = ManuallyDrop::new(self);
+        // SAFETY: `me` is never dropped, so the value is taken exactly once.
+        unsafe { ManuallyDrop::take(&mut me.0) }
+    }
+}
+
+impl<U: 'static> Unpublished<Arc<U>> {
+    /// Drops a reference that is not the last one (another owner keeps the
+    /// object until after a grace period): does not sleep. Were it the
+    /// last, the object is kept (leaked) and the bug reported, rather than
+    /// freed under a reader.
+    pub(crate) fn drop_shared(self) {
+        if let Some(last) = self.into_inner().into_unique_or_drop() {
+            pr_err!("[ASM] BUG: the last reference of a published object dropped early\n");
+            core::mem::forget(last);
+        }
+    }
+}
+
+impl<T: ForeignOwnable> Drop for Unpublished<T> {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant; the xarray is not used after this.
-        unsafe { asm_xa_free(self.ptr.as_ptr()) }
+        synchronize_rcu();
+        // SAFETY: Dropped once, here; `into_inner` does not run this.
+        unsafe { ManuallyDrop::drop(&mut self.0) }
     }
 }
 
@@ -415,36 +546,41 @@ impl TaskInfo {
     }
 }
 
-/// A task a probe was given, valid for the duration of the probe.
-pub(crate) struct TaskRef(*mut RawTask);
+/// A task a probe was given, valid for the probe's duration `'a`.
+///
+/// # Invariants
+///
+/// The pointer is a valid task for `'a`.
+pub(crate) struct TaskRef<'a>(NonNull<RawTask>, PhantomData<&'a RawTask>);
 
-impl TaskRef {
+impl<'a> TaskRef<'a> {
     /// Wraps a probe's task.
     ///
     /// # Safety
     ///
-    /// `task` must be valid for the lifetime of the returned object.
-    pub(crate) unsafe fn from_raw(task: *mut RawTask) -> Self {
-        Self(task)
+    /// `task` must be a valid task for `'a`.
+    pub(crate) unsafe fn from_raw(task: NonNull<RawTask>) -> Self {
+        // INVARIANT: By the safety requirement.
+        Self(task, PhantomData)
     }
 
     /// Whether every thread of its process has started exiting.
     pub(crate) fn group_dead(&self) -> bool {
-        // SAFETY: Valid by the safety requirement of `from_raw`.
-        unsafe { asm_task_group_dead(self.0) }
+        // SAFETY: Valid by the type invariant.
+        unsafe { asm_task_group_dead(self.0.as_ptr()) }
     }
 
     /// Sends `sig` to its whole process.
     pub(crate) fn signal(&self, sig: i32) {
-        // SAFETY: Valid by the safety requirement of `from_raw`.
-        let _ = unsafe { asm_signal_task(self.0, sig) };
+        // SAFETY: Valid by the type invariant.
+        let _ = unsafe { asm_signal_task(self.0.as_ptr(), sig) };
     }
 
     /// Turns the syscall tracepoints on for its process's threads; the
     /// caller is in an RCU read-side section.
     pub(crate) fn trace_syscalls(&self, _rcu: &RcuGuard) {
-        // SAFETY: Valid by the safety requirement of `from_raw`; RCU is held.
-        unsafe { asm_task_syscall_work(self.0, true) }
+        // SAFETY: Valid by the type invariant; RCU is held.
+        unsafe { asm_task_syscall_work(self.0.as_ptr(), true) }
     }
 }
 
@@ -480,26 +616,30 @@ pub(crate) fn with_process<F: FnMut(&TaskInfo)>(tgid: i32, mut f: F) {
     unsafe { asm_with_process(tgid, trampoline::<F>, (&mut f as *mut F).cast()) }
 }
 
-/// A `seq_file` being filled by a show callback.
-pub(crate) struct SeqFile(*mut RawSeqFile);
+/// A `seq_file` being filled by a show callback that runs for `'a`.
+///
+/// # Invariants
+///
+/// The pointer is a valid seq_file, not written by anyone else, for `'a`.
+pub(crate) struct SeqFile<'a>(NonNull<RawSeqFile>, PhantomData<&'a mut RawSeqFile>);
 
-impl SeqFile {
+impl<'a> SeqFile<'a> {
     /// Wraps the seq_file a show callback was given.
     ///
     /// # Safety
     ///
-    /// `m` must be valid for the lifetime of the returned object.
-    pub(crate) unsafe fn from_raw(m: *mut RawSeqFile) -> Self {
-        Self(m)
+    /// `m` must be a valid seq_file that only this object writes for `'a`.
+    pub(crate) unsafe fn from_raw(m: NonNull<RawSeqFile>) -> Self {
+        // INVARIANT: By the safety requirement.
+        Self(m, PhantomData)
     }
 }
 
-impl core::fmt::Write for SeqFile {
+impl core::fmt::Write for SeqFile<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        // SAFETY: By the safety requirement of `from_raw`. On overflow seq_file
-        // retries the show callback with a bigger buffer, so the result can
-        // be ignored.
-        unsafe { asm_seq_write(self.0, s.as_ptr().cast(), s.len()) };
+        // SAFETY: By the type invariant. On overflow seq_file retries the
+        // show callback with a bigger buffer, so the result can be ignored.
+        unsafe { asm_seq_write(self.0.as_ptr(), s.as_ptr().cast(), s.len()) };
         Ok(())
     }
 }

@@ -11,10 +11,10 @@ use kernel::prelude::*;
 use kernel::types::{AsBytes, FromBytes};
 use kernel::uaccess::{UserPtr, UserSlice};
 
-use crate::agent::Agent;
 use crate::audit::{Kind, Record, Source};
 use crate::faults::{self, Action, Settings};
 use crate::ffi::{self, PidRef, RcuGuard};
+use crate::patch::{self, Asker, Change, Limits};
 use crate::policy::{self, Risk};
 use crate::registry::{Spec, Target};
 use crate::report;
@@ -121,17 +121,18 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
     }
     check_name(&req.name)?;
     check_scope(&req.scope)?;
-    let risk = Risk::from_raw(req.risk_level).ok_or(EINVAL)?;
-    match req.target {
-        TARGET_SELF if req.pid == 0 && req.cgroup_fd == 0 => {}
-        TARGET_PID if req.pid > 0 && req.cgroup_fd == 0 => {}
-        TARGET_CGROUP if req.pid == 0 => {}
+    let risk = Risk::requested(req.risk_level).ok_or(EINVAL)?;
+    let to = RegisterTarget::try_from(req.target)?;
+    match to {
+        RegisterTarget::Caller if req.pid == 0 && req.cgroup_fd == 0 => {}
+        RegisterTarget::Pid if req.pid > 0 && req.cgroup_fd == 0 => {}
+        RegisterTarget::Cgroup if req.pid == 0 => {}
         _ => return Err(EINVAL),
     }
     // Registering anything but oneself, choosing an id (asmd's spec ids and
     // other administrators' are below the allocation range) and a restart
     // budget (which makes asmd act) are the administrator's.
-    let privileged = req.target != TARGET_SELF
+    let privileged = to != RegisterTarget::Caller
         || req.capabilities & CAP_ADMIN != 0
         || req.agent_id != 0
         || req.auto_restart != 0;
@@ -150,7 +151,7 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
     };
     if let Some(kind) = refused {
         let mut r = Record::new(kind, 0, req.agent_id)
-            .values(req.capabilities, risk as u64)
+            .values(req.capabilities, risk.raw().into())
             .result(Err(EPERM));
         register_detail(&mut r, &req, risk);
         asm.audit.append_request(r, None);
@@ -166,18 +167,18 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
 
     // The registered process's number in the caller's namespace, taken now
     // so that nothing can fail once the agent exists.
-    let (target, vnr) = match req.target {
-        TARGET_SELF => {
+    let (target, vnr) = match to {
+        RegisterTarget::Caller => {
             let (pid, tgid) = PidRef::current().ok_or(ESRCH)?;
             let vnr = pid.vnr();
             (Target::Process(pid, tgid), vnr)
         }
-        TARGET_PID => {
+        RegisterTarget::Pid => {
             let (pid, tgid) = PidRef::find(req.pid).ok_or(ESRCH)?;
             let vnr = pid.vnr();
             (Target::Process(pid, tgid), vnr)
         }
-        _ => (Target::Cgroup(ffi::cgroup_id_from_fd(req.cgroup_fd)?), 0),
+        RegisterTarget::Cgroup => (Target::Cgroup(ffi::cgroup_id_from_fd(req.cgroup_fd)?), 0),
     };
     let spec = Spec {
         id: req.agent_id,
@@ -191,10 +192,10 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
     };
     let id = asm.registry.register(spec, target, &asm.telemetry)?;
     {
-        let mut r = Record::new(Kind::Register, 0, id).values(req.capabilities, risk as u64);
+        let mut r = Record::new(Kind::Register, 0, id).values(req.capabilities, risk.raw().into());
         register_detail(&mut r, &req, risk);
         let rcu = RcuGuard::new();
-        asm.audit.append(r, asm.registry.get(id, &rcu));
+        asm.audit.append(r, asm.registry.get(id, &rcu).as_deref());
     }
     req.agent_id = id;
     req.pid = vnr;
@@ -302,13 +303,13 @@ fn info(asm: &Asm, arg: UserPtr) -> Result {
         size: req.size,
         version: req.version,
         agent_id: a.id,
-        state: a.state as u32,
+        state: a.state.raw(),
         pid: a.pid,
         owner_uid: a.owner_uid,
         nr_processes: a.nr_processes,
         auto_restart: a.auto_restart,
         restart_count: a.restarts,
-        risk_level: a.risk as u32,
+        risk_level: a.risk.raw(),
         capabilities: a.capabilities,
         spawns: a.spawns,
         exits: a.exits,
@@ -384,9 +385,9 @@ fn policy_request(req: &FaultPolicy, defaults: bool) -> Result<Settings> {
             s.mem_limit_bytes = 0;
         }
     }
-    match (actions, req.preset) {
-        (false, PRESET_NONE) if s.actions == [0; 8] => {}
-        (true, PRESET_NONE) => faults::check_actions(&s.actions, defaults)?,
+    match (actions, Preset::try_from(req.preset)?) {
+        (false, Preset::None) if s.actions == [0; 8] => {}
+        (true, Preset::None) => faults::check_actions(&s.actions, defaults)?,
         (true, p) if s.actions == [0; 8] => s.actions = faults::preset(p).ok_or(EINVAL)?,
         _ => return Err(EINVAL),
     }
@@ -442,10 +443,10 @@ fn set_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
         .ok_or(ESRCH)?;
     // Its owner may only narrow the agent's limits; anything else is the
     // administrator's.
-    let result = asm.faults.update(agent, apply, |old, new| {
+    let result = asm.faults.update(&agent, apply, |old, new| {
         admin || (agent.owner_uid == euid && new.narrows(old))
     });
-    asm.audit.append_request(r.result(result), Some(agent));
+    asm.audit.append_request(r.result(result), Some(&agent));
     result
 }
 
@@ -466,9 +467,9 @@ fn get_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
             .filter(|a| Viewer::current().sees(a))
             .ok_or(ESRCH)?;
         if req.flags & FP_EFFECTIVE != 0 {
-            asm.faults.effective(agent).settings()
+            asm.faults.effective(&agent).settings()
         } else {
-            asm.faults.own(agent)
+            asm.faults.own(&agent)
         }
     };
     req.cpu_quota_ms = s.cpu_quota_ms;
@@ -521,55 +522,51 @@ fn history(asm: &Asm, arg: UserPtr) -> Result {
     write(arg, &req)
 }
 
-/// Who asks for a policy change of `agent`: whether they may widen it
-/// (CAP_SYS_ADMIN, from outside the agent) and narrow it (also its owner).
-struct Asker {
-    widen: bool,
-    narrow: bool,
-}
-
-impl Asker {
-    fn of(asm: &Asm, agent: &Agent, admin: bool, euid: u32, tgid: i32, rcu: &RcuGuard) -> Self {
-        let own = asm.registry.is_member(agent, tgid, rcu);
-        Self {
-            widen: admin && !own,
-            narrow: admin || agent.owner_uid == euid,
-        }
-    }
-
-    fn allows(&self, narrows: bool) -> bool {
-        self.widen || (self.narrow && narrows)
-    }
-}
-
-/// Checks the fields a patch of `op` must leave zero.
-fn check_patch(req: &Patch) -> Result {
+/// Checks a patch request: the fields its op uses are valid, the others
+/// zero; returns the change it asks for.
+fn check_patch(req: &Patch) -> Result<Change> {
     check_header::<Patch>(req.size, req.version)?;
     check_zero(&req.reserved)?;
+    if req.reserved0 != 0 || req.audit_seq != 0 {
+        return Err(EINVAL);
+    }
     let no_limits =
         req.cpu_quota_ms | req.syscall_rate | req.watchdog_ms == 0 && req.mem_limit_bytes == 0;
     let no_scope = req.scope.iter().all(|&b| b == 0);
-    let ok = req.reserved0 == 0
-        && req.audit_seq == 0
-        && match req.op {
-            PATCH_ADD_CAPABILITY | PATCH_REMOVE_CAPABILITY => {
-                req.value != 0 && req.value & !CAP_ALL == 0 && no_limits && no_scope
+    let op = PatchOp::try_from(req.op)?;
+    let change = match op {
+        PatchOp::AddCapability | PatchOp::RemoveCapability
+            if req.value != 0 && req.value & !CAP_ALL == 0 && no_limits && no_scope =>
+        {
+            Change::Capabilities {
+                add: op == PatchOp::AddCapability,
+                bits: req.value,
             }
-            PATCH_UPDATE_SCOPE => req.value == 0 && no_limits && check_scope(&req.scope).is_ok(),
-            PATCH_SET_AUTO_RESTART => req.value <= u32::MAX as u64 && no_limits && no_scope,
-            PATCH_SET_LIMITS => req.value == 0 && no_scope,
-            PATCH_SET_RISK => (1..=4).contains(&req.value) && no_limits && no_scope,
-            _ => false,
-        };
-    if !ok {
-        return Err(EINVAL);
-    }
-    Ok(())
+        }
+        PatchOp::UpdateScope if req.value == 0 && no_limits => {
+            check_scope(&req.scope).map_err(|_| EINVAL)?;
+            Change::Scope(req.scope)
+        }
+        PatchOp::SetAutoRestart if no_limits && no_scope => {
+            Change::AutoRestart(u32::try_from(req.value).map_err(|_| EINVAL)?)
+        }
+        PatchOp::SetLimits if req.value == 0 && no_scope => Change::Limits(Limits {
+            cpu_quota_ms: req.cpu_quota_ms,
+            syscall_rate: req.syscall_rate,
+            watchdog_ms: req.watchdog_ms,
+            mem_limit_bytes: req.mem_limit_bytes,
+        }),
+        PatchOp::SetRisk if no_limits && no_scope => Change::Risk(Risk::try_from(
+            u32::try_from(req.value).map_err(|_| EINVAL)?,
+        )?),
+        _ => return Err(EINVAL),
+    };
+    Ok(change)
 }
 
 fn patch(asm: &Asm, arg: UserPtr) -> Result {
     let mut req: Patch = read(arg)?;
-    check_patch(&req)?;
+    let change = check_patch(&req)?;
     // Fail on an unwritable argument now, while nothing has changed.
     write(arg, &req)?;
     let admin = ffi::capable_admin();
@@ -581,112 +578,16 @@ fn patch(asm: &Asm, arg: UserPtr) -> Result {
             .get(req.agent_id, &rcu)
             .filter(|a| Viewer::current().sees(a))
             .ok_or(ESRCH)?;
-        let asker = Asker::of(asm, agent, admin, euid, tgid, &rcu);
-        let (result, r) = apply_patch(asm, agent, &req, &asker);
+        let asker = Asker::of(asm, &agent, admin, euid, tgid, &rcu);
+        let (result, r) = patch::apply(asm, &agent, &change, &asker);
         (
             result,
-            asm.audit.append_request(r.result(result), Some(agent)),
+            asm.audit.append_request(r.result(result), Some(&agent)),
         )
     };
     req.audit_seq = seq;
     write(arg, &req)?;
     result
-}
-
-/// Applies a checked patch if `asker` may; returns the outcome and the
-/// audit entry describing it.
-fn apply_patch(asm: &Asm, agent: &Agent, req: &Patch, asker: &Asker) -> (Result, Record) {
-    let mut r = Record::new(Kind::Patch, req.op, agent.id);
-    let policies = &asm.policies;
-    let result = match req.op {
-        PATCH_ADD_CAPABILITY | PATCH_REMOVE_CAPABILITY => {
-            let add = req.op == PATCH_ADD_CAPABILITY;
-            let (result, old, new) = policies.update(
-                agent,
-                |caps, _| {
-                    if add {
-                        *caps |= req.value;
-                    } else {
-                        *caps &= !req.value;
-                    }
-                },
-                |old, _, new, _| {
-                    // Admin is never granted by a patch, to anyone.
-                    !policy::grants_admin(old, new) && asker.allows(new & !old == 0)
-                },
-            );
-            if add && policy::grants_admin(old.0, old.0 | req.value) {
-                r = Record::new(Kind::Escalation, req.op, agent.id);
-            }
-            let _ = r.write_str(if add { "add " } else { "remove " });
-            policy::write_caps(&mut r, req.value);
-            r = r.values(old.0, new.0);
-            result
-        }
-        PATCH_UPDATE_SCOPE => {
-            let (result, old, new) = policies.update(
-                agent,
-                |_, scope| *scope = req.scope,
-                |_, old, _, new| asker.allows(old == new || policy::scope_narrows(old, new)),
-            );
-            let _ = r.write_str("scope \"");
-            r.bytes(policy::text(&old.1));
-            let _ = r.write_str("\" -> \"");
-            r.bytes(policy::text(&new.1));
-            let _ = r.write_str("\"");
-            result
-        }
-        PATCH_SET_AUTO_RESTART => {
-            let new = req.value as u32;
-            let (result, old) =
-                policies.set_auto_restart(agent, new, |old, new| asker.allows(new <= old));
-            r = r.values(old.into(), new.into());
-            let _ = write!(r, "auto_restart {old} -> {new}");
-            result
-        }
-        PATCH_SET_LIMITS => {
-            let old = asm.faults.own(agent);
-            let result = asm.faults.update(
-                agent,
-                |s| {
-                    s.cpu_quota_ms = req.cpu_quota_ms;
-                    s.syscall_rate = req.syscall_rate;
-                    s.watchdog_ms = req.watchdog_ms;
-                    s.mem_limit_bytes = req.mem_limit_bytes;
-                },
-                |old, new| asker.allows(new.narrows(old)),
-            );
-            let _ = write!(
-                r,
-                "limits cpu_quota_ms {}->{} syscall_rate {}->{} watchdog_ms {}->{} mem_limit_bytes {}->{}",
-                old.cpu_quota_ms,
-                req.cpu_quota_ms,
-                old.syscall_rate,
-                req.syscall_rate,
-                old.watchdog_ms,
-                req.watchdog_ms,
-                old.mem_limit_bytes,
-                req.mem_limit_bytes
-            );
-            result
-        }
-        _ => {
-            // PATCH_SET_RISK, checked to be 1..=4.
-            let new = Risk::from_raw(req.value as u32).unwrap_or(Risk::Limited);
-            let old = agent.policy.risk();
-            r = r.values(old as u64, new as u64);
-            let _ = write!(r, "risk {} -> {}", old.name(), new.name());
-            // A classification is the administrator's; an Unacceptable
-            // agent may not run at all: stop it instead.
-            if new != Risk::Unacceptable && asker.widen {
-                policies.set_risk(agent, new);
-                Ok(())
-            } else {
-                Err(EPERM)
-            }
-        }
-    };
-    (result, r)
 }
 
 fn get_audit(asm: &Asm, arg: UserPtr) -> Result {
@@ -730,7 +631,7 @@ fn compliance(asm: &Asm, arg: UserPtr) -> Result {
         size: req.size,
         version: req.version,
         agent_id: a.id,
-        risk_level: a.risk as u32,
+        risk_level: a.risk.raw(),
         events: a.events,
         violations: a.violations,
         oversight: a.oversight,
@@ -739,7 +640,7 @@ fn compliance(asm: &Asm, arg: UserPtr) -> Result {
         clean_exits: a.clean_exits,
         crashes: a.crashes,
         score: a.score,
-        status: a.status,
+        status: a.status.raw(),
         reserved: [0; 2],
     };
     write(arg, &out)
@@ -767,9 +668,7 @@ fn check_note_header(req: &Note) -> Result {
 fn oversight(asm: &Asm, arg: UserPtr) -> Result {
     let mut req: Note = read(arg)?;
     check_note_header(&req)?;
-    if !(1..=4).contains(&req.kind) {
-        return Err(EINVAL);
-    }
+    let kind = Oversight::try_from(req.kind)?;
     let note = check_note(&req.text, true)?;
     write(arg, &req)?;
     let admin = ffi::capable_admin();
@@ -782,23 +681,21 @@ fn oversight(asm: &Asm, arg: UserPtr) -> Result {
             .filter(|a| Viewer::current().sees(a))
             .ok_or(ESRCH)?;
         // A human's act: not the agent's own, and an administrator's.
-        let result = if Asker::of(asm, agent, admin, euid, tgid, &rcu).widen {
+        let result = if Asker::of(asm, &agent, admin, euid, tgid, &rcu).widen {
             Ok(())
         } else {
             Err(EPERM)
         };
         if result.is_ok() {
             agent.policy.record.oversight.fetch_add(1, Relaxed);
-            if req.kind == 4 && agent.nr_processes.load(Relaxed) > 0 {
-                let _ = agent
-                    .killed
-                    .compare_exchange(0, Action::Kill as u32, Relaxed, Relaxed);
+            if kind == Oversight::Stop && agent.nr_processes.load(Relaxed) > 0 {
+                agent.ending.begin(Action::Kill);
                 ffi::sampler_kick();
             }
         }
-        let mut r = Record::new(Kind::Oversight, req.kind, agent.id).result(result);
+        let mut r = Record::new(Kind::Oversight, kind.raw(), agent.id).result(result);
         r.bytes(note);
-        (result, asm.audit.append_request(r, Some(agent)))
+        (result, asm.audit.append_request(r, Some(&agent)))
     };
     req.audit_seq = seq;
     write(arg, &req)?;
@@ -824,7 +721,7 @@ fn decision(asm: &Asm, arg: UserPtr) -> Result {
         // its rate, the report is refused (EAGAIN) and not counted.
         req.audit_seq = asm
             .audit
-            .append_from(r, Some(agent), Some(Source::reports_of(agent)))
+            .append_from(r, Some(&agent), Some(Source::reports_of(&agent)))
             .ok_or(EAGAIN)?;
         agent.policy.record.decisions.fetch_add(1, Relaxed);
         req.agent_id = agent.id;
@@ -839,8 +736,9 @@ fn sensitive(asm: &Asm, arg: UserPtr) -> Result {
     if req.reserved0 != 0 || req.count != 0 {
         return Err(EINVAL);
     }
-    match req.op {
-        SENSITIVE_GET => {
+    let op = SensitiveOp::try_from(req.op)?;
+    match op {
+        SensitiveOp::Get => {
             if req.path.iter().any(|&b| b != 0) {
                 return Err(EINVAL);
             }
@@ -849,13 +747,13 @@ fn sensitive(asm: &Asm, arg: UserPtr) -> Result {
             req.path = path.ok_or(ENOENT)?;
             write(arg, &req)
         }
-        SENSITIVE_ADD | SENSITIVE_REMOVE => {
+        SensitiveOp::Add | SensitiveOp::Remove => {
             check_scope(&req.path)?;
             if req.index != 0 || req.path[0] == 0 {
                 return Err(EINVAL);
             }
             write(arg, &req)?;
-            let add = req.op == SENSITIVE_ADD;
+            let add = op == SensitiveOp::Add;
             let result = if ffi::capable_admin() {
                 asm.policies.mark_sensitive(&req.path, add)
             } else {
@@ -867,6 +765,5 @@ fn sensitive(asm: &Asm, arg: UserPtr) -> Result {
             req.count = result?;
             write(arg, &req)
         }
-        _ => Err(EINVAL),
     }
 }

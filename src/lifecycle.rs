@@ -8,7 +8,7 @@
 //! while no agent is registered, and one more load (the tgid filter)
 //! otherwise; only a task that may be an agent's takes the RCU read lock.
 
-use core::fmt::{self, Write};
+use core::fmt::Write;
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::error::code::ESRCH;
 
@@ -17,6 +17,7 @@ use crate::audit::{self, Record};
 use crate::faults::{self, Action};
 use crate::ffi::{self, RcuGuard, TaskRef};
 use crate::policy::{self, NetSeen, Opened, Violation};
+use crate::registry::Joining;
 use crate::syscalls;
 use crate::telemetry::{Event, EventKind};
 use crate::Asm;
@@ -52,22 +53,19 @@ pub(crate) fn on_fork(
     let into_cgroup = (child_cgroup != 0)
         .then(|| asm.registry.cgroup_agent(child_cgroup, &rcu))
         .flatten();
-    let (agent, forked) = match into_cgroup {
-        Some(agent) => (agent, false),
+    let (agent, how) = match into_cgroup {
+        Some(agent) => (agent, Joining::Placed),
         None if !asm.registry.may_be_agent(parent_tgid) => return ForkVerdict::Outside,
         None => match asm.registry.agent_of(parent_tgid, &rcu) {
-            Some(agent) => (agent, true),
+            Some(agent) => (agent, Joining::Forked),
             None => return ForkVerdict::Outside,
         },
     };
     let now = ffi::now_ns();
     // The child has not run yet: it cannot be exiting.
-    match asm
-        .registry
-        .join(agent, child_tgid, || false, false, forked, now)
-    {
+    match asm.registry.join(agent, child_tgid, || false, how, now) {
         Ok(restarted) => {
-            joined(asm, agent, child_tgid, restarted, now);
+            joined(asm, &agent, child_tgid, restarted, now);
             ForkVerdict::Member
         }
         // The agent is being unregistered: nothing supervises it any more.
@@ -183,6 +181,7 @@ pub(crate) fn on_exit(
     let status = ExitStatus(status);
     // Only a crash needs the policy (and its lock); the action is not
     // consulted for a clean exit.
+    let agent = &*agent;
     let crash_action = if status.is_crash() {
         faults::crash_action(asm, agent)
     } else {
@@ -231,7 +230,7 @@ fn audit_exit(asm: &Asm, agent: &Agent, state: State) {
     let c = &agent.counters;
     let syscalls = c.syscalls.load(Relaxed);
     let execs = c.execs.load(Relaxed);
-    let mut r = Record::new(audit::Kind::Exit, state as u32, agent.id).values(syscalls, execs);
+    let mut r = Record::new(audit::Kind::Exit, state.raw(), agent.id).values(syscalls, execs);
     let _ = write!(
         r,
         "{} spawns={} exits={} crashes={} faults={} execs={} syscalls={} violations={}",
@@ -249,7 +248,7 @@ fn audit_exit(asm: &Asm, agent: &Agent, state: State) {
 
 /// Process `tgid` (leader `task`, which used `cpu_ns` so far) was moved
 /// into the cgroup v2 `cgroup_id`.
-pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef, cpu_ns: u64) {
+pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef<'_>, cpu_ns: u64) {
     if asm.registry.is_empty() {
         return;
     }
@@ -269,7 +268,7 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef, cp
             return;
         }
         asm.registry
-            .leave(agent, tgid, |agent| agent.process_left(now));
+            .leave(&agent, tgid, |agent| agent.process_left(now));
     }
     let Some(agent) = target else {
         return;
@@ -277,12 +276,12 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef, cp
     // A zombie can be moved too: it must not join (ESRCH).
     match asm
         .registry
-        .join(agent, tgid, || task.group_dead(), false, false, now)
+        .join(agent, tgid, || task.group_dead(), Joining::Placed, now)
     {
         Ok(restarted) => {
             agent.res.cpu_before_join_ns.fetch_add(cpu_ns, Relaxed);
             task.trace_syscalls(&rcu);
-            joined(asm, agent, tgid, restarted, now);
+            joined(asm, &agent, tgid, restarted, now);
         }
         Err(e) if e == ESRCH => {}
         // No memory for the index: it must not run unsupervised.
@@ -310,35 +309,4 @@ pub(crate) fn on_sys_enter(
             policy::socket_check(caps, syscalls::classify(nr, compat), args)
         })
         .flatten()
-}
-
-/// Calls of the probe [`probe_cost`] times.
-const PROBE_COST_CALLS: u64 = 100_000;
-
-/// The in-kernel micro-benchmark behind debugfs asm/probe_cost: the cost of
-/// the syscall probe, the hot path every lifecycle probe shares (agent count,
-/// RCU, index lookup), for the reading process `tgid` as it is now: with no
-/// agent registered, as a non-agent, or as an agent (whose syscall count then
-/// grows by the number of calls).
-pub(crate) fn probe_cost(asm: &Asm, tgid: i32, w: &mut impl Write) -> fmt::Result {
-    let agent_id = {
-        let rcu = RcuGuard::new();
-        asm.registry.agent_of(tgid, &rcu).map_or(0, |a| a.id)
-    };
-    let start = ffi::now_ns();
-    // getpid(): a call the policy does not look at.
-    let args = [0usize; 6];
-    for _ in 0..PROBE_COST_CALLS {
-        on_sys_enter(asm, tgid, 39, &args, false);
-    }
-    let elapsed = ffi::now_ns().saturating_sub(start);
-    writeln!(
-        w,
-        "probe_ns {}.{:03} calls {} agents {} agent_id {}",
-        elapsed / PROBE_COST_CALLS,
-        (elapsed % PROBE_COST_CALLS) * 1000 / PROBE_COST_CALLS,
-        PROBE_COST_CALLS,
-        asm.registry.len(),
-        agent_id
-    )
 }

@@ -2,7 +2,7 @@
 
 //! An agent's policy beyond its limits (capabilities, scope, risk level),
 //! the checks the probes make against it, hot patches, the paths marked
-//! sensitive, and each agent's compliance record and score.
+//! sensitive, and each agent's compliance record.
 //!
 //! The capabilities live in an atomic and the scope in atomic words, both
 //! written under [`Policies::lock`]: a patch is one step under the lock,
@@ -16,9 +16,11 @@ use kernel::sync::SpinLock;
 
 use crate::agent::Agent;
 use crate::audit::{Kind, Record, Source};
+use crate::compliance::{self, ComplianceRecord};
 use crate::faults::{self, Action, FaultKind, FaultRecord};
 use crate::ffi;
 use crate::syscalls::{self, Call};
+pub(crate) use crate::uapi::{ComplianceStatus, Risk, Violation};
 use crate::uapi::{
     CAP_ADMIN, CAP_FS_BASIC, CAP_FS_EXTENDED, CAP_NAMES, CAP_NET_CLIENT, CAP_NET_SERVER,
     CAP_PROCESS_SPAWN, SCOPE_LEN, SENSITIVE_MAX,
@@ -60,81 +62,13 @@ pub(crate) fn text(path: &[u8; SCOPE_LEN]) -> &[u8] {
     &path[..len]
 }
 
-/// `enum asm_risk`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-#[repr(u32)]
-pub(crate) enum Risk {
-    Minimal = 1,
-    Limited = 2,
-    High = 3,
-    Unacceptable = 4,
-}
-
 impl Risk {
-    /// A request's level; 0 is the default, Limited.
-    pub(crate) fn from_raw(raw: u32) -> Option<Self> {
+    /// A registration's level: `ASM_RISK_DEFAULT` (0) is Limited.
+    pub(crate) fn requested(raw: u32) -> Option<Self> {
         match raw {
-            0 | 2 => Some(Self::Limited),
-            1 => Some(Self::Minimal),
-            3 => Some(Self::High),
-            4 => Some(Self::Unacceptable),
-            _ => None,
+            0 => Some(Self::Limited),
+            raw => Self::try_from(raw).ok(),
         }
-    }
-
-    /// The name the user guide uses.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::Minimal => "Minimal",
-            Self::Limited => "Limited",
-            Self::High => "High",
-            Self::Unacceptable => "Unacceptable",
-        }
-    }
-}
-
-/// What the compliance report counts about an agent.
-#[derive(Default)]
-pub(crate) struct ComplianceRecord {
-    /// Audit entries about it.
-    pub(crate) events: AtomicU64,
-    pub(crate) violations: AtomicU64,
-    pub(crate) oversight: AtomicU64,
-    pub(crate) decisions: AtomicU64,
-    pub(crate) sensitive: AtomicU64,
-    /// Processes that exited with code 0.
-    pub(crate) clean_exits: AtomicU64,
-}
-
-/// The score's terms, as include/uapi/linux/asm.h documents them.
-pub(crate) const SCORE_MAX: i64 = 1000;
-const SCORE_VIOLATION: i64 = 150;
-const SCORE_CRASH: i64 = 50;
-const SCORE_OVERSIGHT: i64 = 25;
-const SCORE_CLEAN_EXIT: i64 = 10;
-
-/// The compliance score in thousandths and its status (1 compliant,
-/// 2 review needed, 3 non-compliant).
-pub(crate) fn score(violations: u64, crashes: u64, oversight: u64, clean_exits: u64) -> (u32, u32) {
-    let weigh = |n: u64, w: i64| (n.min(1_000_000) as i64) * w;
-    let s = (SCORE_MAX - weigh(violations, SCORE_VIOLATION) - weigh(crashes, SCORE_CRASH)
-        + weigh(oversight, SCORE_OVERSIGHT)
-        + weigh(clean_exits, SCORE_CLEAN_EXIT))
-    .clamp(0, SCORE_MAX) as u32;
-    let status = match s {
-        900.. => 1,
-        700..=899 => 2,
-        _ => 3,
-    };
-    (s, status)
-}
-
-/// The status names.
-pub(crate) fn status_name(status: u32) -> &'static str {
-    match status {
-        1 => "COMPLIANT",
-        2 => "REVIEW_NEEDED",
-        _ => "NON_COMPLIANT",
     }
 }
 
@@ -149,20 +83,20 @@ impl AgentPolicy {
     pub(crate) fn new(scope: &[u8; SCOPE_LEN], risk: Risk) -> Self {
         Self {
             scope: PathCell::new(scope),
-            risk: AtomicU32::new(risk as u32),
+            risk: AtomicU32::new(risk.raw()),
             record: ComplianceRecord::default(),
         }
     }
 
     /// The risk level.
     pub(crate) fn risk(&self) -> Risk {
-        Risk::from_raw(self.risk.load(Relaxed)).unwrap_or(Risk::Limited)
+        Risk::try_from(self.risk.load(Relaxed)).unwrap_or(Risk::Limited)
     }
 
     /// The score and status from the record and `crashes`.
-    pub(crate) fn score(&self, crashes: u64) -> (u32, u32) {
+    pub(crate) fn score(&self, crashes: u64) -> (u32, ComplianceStatus) {
         let r = &self.record;
-        score(
+        compliance::score(
             r.violations.load(Relaxed),
             crashes,
             r.oversight.load(Relaxed),
@@ -179,28 +113,6 @@ pub(crate) struct Policies {
     lock: SpinLock<()>,
     sensitive: [PathCell; SENSITIVE_MAX],
     nr_sensitive: AtomicU32,
-}
-
-/// `enum asm_violation`.
-#[derive(Clone, Copy)]
-#[repr(u32)]
-pub(crate) enum Violation {
-    File = 1,
-    Connect = 2,
-    Listen = 3,
-    Exec = 4,
-}
-
-impl Violation {
-    pub(crate) fn from_raw(raw: u32) -> Option<Self> {
-        match raw {
-            1 => Some(Self::File),
-            2 => Some(Self::Connect),
-            3 => Some(Self::Listen),
-            4 => Some(Self::Exec),
-            _ => None,
-        }
-    }
 }
 
 /// Directories any agent may read, and files it may also write.
@@ -414,7 +326,7 @@ impl Policies {
     pub(crate) fn set_risk(&self, agent: &Agent, risk: Risk) -> Risk {
         let _guard = self.lock.lock();
         let old = agent.policy.risk();
-        agent.policy.risk.store(risk as u32, Relaxed);
+        agent.policy.risk.store(risk.raw(), Relaxed);
         old
     }
 }
@@ -452,20 +364,18 @@ pub(crate) fn violation(asm: &Asm, agent: &Agent, what: Violation, detail: &[u8]
             timestamp_ns: now,
             kind: FaultKind::Capability,
             action,
-            observed: what as u64,
+            observed: what.raw().into(),
             limit: 0,
         },
         false,
     );
     agent.policy.record.violations.fetch_add(1, Relaxed);
-    let mut r = Record::new(Kind::Violation, what as u32, agent.id)
-        .values(agent.capabilities.load(Relaxed), action as u64);
+    let mut r = Record::new(Kind::Violation, what.raw(), agent.id)
+        .values(agent.capabilities.load(Relaxed), u64::from(action.raw()));
     r.bytes(detail);
     asm.audit.append(r, Some(agent));
     if matches!(action, Action::Kill | Action::Restart) {
-        let _ = agent
-            .killed
-            .compare_exchange(0, action as u32, Relaxed, Relaxed);
+        agent.ending.begin(action);
         ffi::kill_current();
         ffi::sampler_kick();
     }

@@ -4,20 +4,23 @@
 //! and the index from process (tgid, initial namespace) to agent that the
 //! probes read without sleeping locks.
 //!
+//! Each record is an `Arc<Agent>`; the xarrays by id, by tgid and by cgroup
+//! each own a reference. Readers borrow a record for the length of an RCU
+//! read-side section (probes run in one) without touching its count, so a
+//! reference that leaves an xarray is let go only after a grace period
+//! ([`Unpublished`]) or while another owner is known to outlive one.
+//!
 //! Lock order: `write` (a mutex serialising registration and
 //! unregistration) before `index_lock` (a spinlock serialising index writes
-//! against unregistration) before the xarrays' internal locks. A record is
-//! freed only after it left both xarrays and an RCU grace period passed, so
-//! readers in an RCU read-side section (probes run in one) may use it.
+//! against unregistration) before the xarrays' internal locks.
 
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
-use kernel::ffi::c_void;
 use kernel::prelude::*;
-use kernel::sync::{Mutex, SpinLock};
+use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock, UniqueArc};
 use kernel::{new_mutex, new_spinlock};
 
 use crate::agent::{Agent, Membership};
-use crate::ffi::{self, PidRef, RcuGuard, XArray};
+use crate::ffi::{self, PidRef, RcuGuard, TaskInfo, XArray};
 use crate::filter::TgidFilter;
 use crate::telemetry::{Event, EventKind, Telemetry};
 use crate::uapi::{ID_ALLOC_MIN, ID_MAX, NAME_LEN, SCOPE_LEN};
@@ -60,27 +63,36 @@ fn edquot() -> Error {
 struct WriteState {
     /// Where the search for a free id starts.
     next_id: u32,
+    /// Turns the syscall probes on with the first agent, off with the last.
+    probe: ffi::SyscallProbe,
 }
 
-/// The agent an entry of `agents`, `index` or `cgroups` points to, for a
-/// reader inside the RCU read-side section `_rcu`.
-fn rcu_agent<'a>(entry: *mut c_void, _rcu: &'a RcuGuard) -> Option<&'a Agent> {
-    // SAFETY: Entries of the three xarrays point to agents that are freed
-    // only after they left every xarray and a grace period passed; `_rcu`
-    // keeps this reader inside a read-side section for `'a`.
-    unsafe { entry.cast::<Agent>().as_ref() }
+/// An agent borrowed for an RCU read-side section.
+pub(crate) type AgentRef<'a> = ArcBorrow<'a, Agent>;
+
+/// How a process joins an agent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Joining {
+    /// As one of its first processes, when it is registered.
+    Registered,
+    /// Forked by one of the agent's processes: it counts as a spawn, and a
+    /// later exec in it needs ProcessSpawn.
+    Forked,
+    /// Put into the agent's cgroup (moved, or created there by another
+    /// process): it counts as a spawn.
+    Placed,
 }
 
 /// All agents.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct Registry {
-    /// Agent id -> `*const Agent`; written under `write`.
-    agents: XArray,
-    /// Process tgid -> `*const Agent`; written under `index_lock`.
-    index: XArray,
-    /// cgroup v2 id -> `*const Agent` of the cgroup agents (not owning);
-    /// written under `write`.
-    cgroups: XArray,
+    /// Agent id -> agent; written under `write`.
+    agents: XArray<Arc<Agent>>,
+    /// Process tgid -> its agent; written under `index_lock`. The mark says
+    /// the process was forked in ([`Joining::Forked`]).
+    index: XArray<Arc<Agent>>,
+    /// cgroup v2 id -> its cgroup agent; written under `write`.
+    cgroups: XArray<Arc<Agent>>,
     /// Which tgids may be in `index`; written under `index_lock`.
     filter: TgidFilter,
     #[pin]
@@ -98,7 +110,13 @@ impl Registry {
             index: XArray::new()?,
             cgroups: XArray::new()?,
             filter: TgidFilter::new()?,
-            write <- new_mutex!(WriteState { next_id: ID_ALLOC_MIN }, "Registry::write"),
+            write <- new_mutex!(
+                WriteState {
+                    next_id: ID_ALLOC_MIN,
+                    probe: ffi::SyscallProbe::take().ok_or(EBUSY)?,
+                },
+                "Registry::write"
+            ),
             index_lock <- new_spinlock!((), "Registry::index_lock"),
             nr_agents: AtomicU32::new(0),
         }? Error)
@@ -116,11 +134,11 @@ impl Registry {
     }
 
     /// The agent process `tgid` belongs to.
-    pub(crate) fn agent_of<'a>(&'a self, tgid: i32, rcu: &'a RcuGuard) -> Option<&'a Agent> {
+    pub(crate) fn agent_of<'a>(&'a self, tgid: i32, rcu: &'a RcuGuard) -> Option<AgentRef<'a>> {
         if !self.filter.may_contain(tgid) {
             return None;
         }
-        rcu_agent(self.index.load(tgid as usize), rcu)
+        self.index.load(tgid as usize, rcu)
     }
 
     /// Runs `f` on the agent process `tgid` belongs to, under RCU: the
@@ -135,7 +153,7 @@ impl Registry {
             return None;
         }
         let rcu = RcuGuard::new();
-        self.agent_of(tgid, &rcu).map(|agent| f(agent, &rcu))
+        self.agent_of(tgid, &rcu).map(|agent| f(&agent, &rcu))
     }
 
     /// Whether process `tgid` may belong to an agent: the probes' second
@@ -146,27 +164,32 @@ impl Registry {
     }
 
     /// The agent with id `id`.
-    pub(crate) fn get<'a>(&'a self, id: u32, rcu: &'a RcuGuard) -> Option<&'a Agent> {
-        rcu_agent(self.agents.load(id as usize), rcu)
+    pub(crate) fn get<'a>(&'a self, id: u32, rcu: &'a RcuGuard) -> Option<AgentRef<'a>> {
+        self.agents.load(id as usize, rcu)
     }
 
     /// The cgroup agent of cgroup v2 `cgroup`.
-    pub(crate) fn cgroup_agent<'a>(&'a self, cgroup: u64, rcu: &'a RcuGuard) -> Option<&'a Agent> {
-        rcu_agent(self.cgroups.load(cgroup as usize), rcu)
+    pub(crate) fn cgroup_agent<'a>(
+        &'a self,
+        cgroup: u64,
+        rcu: &'a RcuGuard,
+    ) -> Option<AgentRef<'a>> {
+        self.cgroups.load(cgroup as usize, rcu)
     }
 
     /// The agent with the smallest id at or above `*from`; moves `*from` past it.
-    pub(crate) fn next<'a>(&'a self, from: &mut usize, rcu: &'a RcuGuard) -> Option<&'a Agent> {
-        let entry = self.agents.find(from)?;
+    pub(crate) fn next<'a>(&'a self, from: &mut usize, rcu: &'a RcuGuard) -> Option<AgentRef<'a>> {
+        let agent = self.agents.find(from, rcu)?;
         *from = from.saturating_add(1);
-        rcu_agent(entry.as_ptr(), rcu)
+        Some(agent)
     }
 
     /// Makes process `tgid` a member of `agent` and counts it (as one of the
-    /// agent's first processes when `at_registration`, else as a spawn),
-    /// unless it already belongs to an agent, `agent` is being unregistered
-    /// (ESRCH), or `exiting` says the process is already on its way out
-    /// (ESRCH); returns whether joining restarted the agent. Does not sleep.
+    /// agent's first processes when [`Joining::Registered`], else as a
+    /// spawn), unless it already belongs to an agent, `agent` is being
+    /// unregistered (ESRCH), or `exiting` says the process is already on
+    /// its way out (ESRCH); returns whether joining restarted the agent.
+    /// Does not sleep.
     ///
     /// `exiting` is asked after the index store, under `index_lock`: an exit
     /// probe whose `leave` ran before found nothing, but its process's
@@ -174,36 +197,35 @@ impl Registry {
     /// the entry. Either way no dead process stays in the index.
     pub(crate) fn join(
         &self,
-        agent: &Agent,
+        agent: AgentRef<'_>,
         tgid: i32,
         exiting: impl FnOnce() -> bool,
-        at_registration: bool,
-        forked: bool,
+        how: Joining,
         now: u64,
     ) -> Result<bool> {
         let _guard = self.index_lock.lock();
         if agent.dead.load(Relaxed) {
             return Err(ESRCH);
         }
-        if !self.index.load(tgid as usize).is_null() {
-            return Err(EBUSY);
-        }
-        let entry = (agent as *const Agent).cast_mut().cast::<c_void>();
         self.filter.add(tgid);
-        if let Err(e) = self.index.store(tgid as usize, entry, true) {
+        // EBUSY if it belongs to an agent already.
+        if let Err(e) = self.index.insert(tgid as usize, Arc::from(agent), true) {
             self.filter.remove(tgid);
             return Err(e);
         }
         if exiting() {
-            self.index.erase(tgid as usize);
+            // An owner outlives the caller's borrow of `agent` (see `leave`).
+            if let Some(entry) = self.index.erase(tgid as usize) {
+                entry.drop_shared();
+            }
             self.filter.remove(tgid);
             return Err(ESRCH);
         }
-        if forked {
+        if how == Joining::Forked {
             self.index.set_mark(tgid as usize);
         }
         // Counted under the lock, so no `leave` can count the exit first.
-        if at_registration {
+        if how == Joining::Registered {
             agent.initial_processes(1);
             Ok(false)
         } else {
@@ -217,28 +239,40 @@ impl Registry {
     pub(crate) fn for_each_member<'a>(
         &'a self,
         rcu: &'a RcuGuard,
-        mut f: impl FnMut(i32, &'a Agent),
+        mut f: impl FnMut(i32, AgentRef<'a>),
     ) {
         let mut tgid = 0usize;
-        while let Some(entry) = self.index.find(&mut tgid) {
-            if let Some(agent) = rcu_agent(entry.as_ptr(), rcu) {
-                f(tgid as i32, agent);
-            }
+        while let Some(agent) = self.index.find(&mut tgid, rcu) {
+            f(tgid as i32, agent);
             tgid += 1;
         }
+    }
+
+    /// Calls `f` with every live process of every agent and its agent,
+    /// under RCU: the index walk of [`Self::for_each_member`], each process
+    /// looked up by its pid. The work is bounded by the agents' processes,
+    /// not the system's.
+    pub(crate) fn for_each_member_task<'a>(
+        &'a self,
+        rcu: &'a RcuGuard,
+        mut f: impl FnMut(AgentRef<'a>, &TaskInfo),
+    ) {
+        self.for_each_member(rcu, |tgid, agent| {
+            ffi::with_process(tgid, |task| f(agent, task));
+        });
     }
 
     /// Whether process `tgid` is one of `agent`'s: a request from it is the
     /// agent's own. Under RCU, like [`Self::agent_of`].
     pub(crate) fn is_member(&self, agent: &Agent, tgid: i32, rcu: &RcuGuard) -> bool {
         self.agent_of(tgid, rcu)
-            .is_some_and(|a| core::ptr::eq(a, agent))
+            .is_some_and(|a| core::ptr::eq(&*a, agent))
     }
 
     /// Whether process `tgid` joined its agent by being forked in it (not by
     /// registration or a cgroup attach). Under RCU, like [`Self::agent_of`].
-    pub(crate) fn forked_in(&self, tgid: i32, _rcu: &RcuGuard) -> bool {
-        self.index.get_mark(tgid as usize)
+    pub(crate) fn forked_in(&self, tgid: i32, rcu: &RcuGuard) -> bool {
+        self.index.get_mark(tgid as usize, rcu)
     }
 
     /// Removes process `tgid` from `agent` and runs `counted` on the agent,
@@ -251,10 +285,16 @@ impl Registry {
         counted: impl FnOnce(&Agent) -> R,
     ) -> Option<R> {
         let _guard = self.index_lock.lock();
-        if self.index.load(tgid as usize).cast_const() != (agent as *const Agent).cast() {
+        let rcu = RcuGuard::new();
+        if !self.is_member(agent, tgid, &rcu) {
             return None;
         }
-        self.index.erase(tgid as usize);
+        // This is not the last reference: the caller's RCU borrow of
+        // `agent` came from an xarray, whose reference is let go only a
+        // grace period after it left (`unregister`).
+        if let Some(entry) = self.index.erase(tgid as usize) {
+            entry.drop_shared();
+        }
         self.filter.remove(tgid);
         Some(counted(agent))
     }
@@ -272,7 +312,7 @@ impl Registry {
             Target::Cgroup(id) => (Membership::Cgroup(id), None),
         };
         // Allocate before taking any lock.
-        let mut agent = KBox::new(
+        let mut agent = UniqueArc::new(
             Agent::new(
                 spec.name,
                 spec.scope,
@@ -302,77 +342,67 @@ impl Registry {
         }
         let id = match spec.id {
             0 => self.alloc_id_locked(&mut write)?,
-            id if !self.agents.load(id as usize).is_null() => return Err(EEXIST),
+            id if self.agents.contains(id as usize) => return Err(EEXIST),
             id => id,
         };
         agent.id = id;
+        let agent: Arc<Agent> = agent.into();
         match (&agent.membership, tgid) {
             // Checked again under the index lock by `join`; this early check
             // keeps the common refusal free of a grace period.
-            (_, Some(tgid)) if !self.index.load(tgid as usize).is_null() => return Err(EBUSY),
-            (Membership::Cgroup(cgroup), _) if self.cgroup_taken(*cgroup) => return Err(EEXIST),
+            (_, Some(tgid)) if self.index.contains(tgid as usize) => return Err(EBUSY),
+            (Membership::Cgroup(cgroup), _) if self.cgroups.contains(*cgroup as usize) => {
+                return Err(EEXIST)
+            }
             _ => {}
         }
         // The probes must see an agent exists before its first process can
         // join, or that process's exit would be missed; without the
         // syscall probes the policy cannot be enforced, so no agent.
-        self.agent_added()?;
-        let cgroup = match agent.membership {
-            Membership::Cgroup(cgroup) => Some(cgroup),
-            Membership::Process(_) => None,
-        };
-        let ptr = KBox::into_raw(agent);
-        let published =
-            self.agents
-                .store(id as usize, ptr.cast(), false)
-                .and_then(|()| match cgroup {
-                    Some(cgroup) => self
-                        .cgroups
-                        .store(cgroup as usize, ptr.cast(), false)
-                        .inspect_err(|_| {
-                            self.agents.erase(id as usize);
-                        }),
-                    None => Ok(()),
-                });
+        self.agent_added(&mut write)?;
+        let published = self
+            .agents
+            .insert(id as usize, agent.clone(), false)
+            .and_then(|()| match agent.membership {
+                Membership::Cgroup(cgroup) => self
+                    .cgroups
+                    .insert(cgroup as usize, agent.clone(), false)
+                    .inspect_err(|_| self.forget_locked(&agent)),
+                Membership::Process(_) => Ok(()),
+            });
         if let Err(e) = published {
-            self.agent_removed();
+            self.agent_removed(&mut write);
             drop(write);
-            // Readers of the agents xarray may have found it.
+            // Readers that found it in the agents xarray finish first.
             ffi::synchronize_rcu();
-            // SAFETY: `ptr` came from `into_raw` above and left the xarrays,
-            // and a grace period passed.
-            drop(unsafe { KBox::from_raw(ptr) });
             return Err(e);
         }
-        // SAFETY: `ptr` is valid until it is freed by `unregister` or on
-        // module unload, both after it left the xarrays; `write` is held.
-        let agent = unsafe { &*ptr };
 
         let joined = match (&agent.membership, tgid) {
             (Membership::Process(pid), Some(tgid)) => self
-                .join(agent, tgid, || pid.group_dead(), true, false, now)
+                .join(
+                    agent.as_arc_borrow(),
+                    tgid,
+                    || pid.group_dead(),
+                    Joining::Registered,
+                    now,
+                )
                 .map(|_| {
                     // Its syscalls are counted from now, not from the
                     // sampler's next sweep.
                     pid.trace_syscalls();
                     1
                 }),
-            _ => Ok(self.join_cgroup(agent, now, telemetry)),
+            _ => Ok(self.join_cgroup(agent.as_arc_borrow(), now, telemetry)),
         };
         let joined = match joined {
             Ok(n) => n,
             Err(e) => {
-                self.agents.erase(id as usize);
-                if let Membership::Cgroup(cgroup) = agent.membership {
-                    self.cgroups.erase(cgroup as usize);
-                }
-                self.agent_removed();
+                self.forget_locked(&agent);
+                self.agent_removed(&mut write);
                 drop(write);
-                // Readers of the agents xarray may hold it.
+                // Readers that found it in the xarrays finish first.
                 ffi::synchronize_rcu();
-                // SAFETY: It left the agents xarray and never entered the
-                // index, and a grace period passed.
-                drop(unsafe { KBox::from_raw(ptr) });
                 return Err(e);
             }
         };
@@ -383,14 +413,43 @@ impl Registry {
         Ok(id)
     }
 
+    /// Takes `agent` out of the xarrays by id and cgroup and out of the
+    /// index, and marks it dead so that no process joins it any more. The
+    /// caller holds `write` and a reference of its own, which it drops only
+    /// after a grace period.
+    fn forget_locked(&self, agent: &Arc<Agent>) {
+        // The caller's reference outlives each of these.
+        if let Some(entry) = self.agents.erase(agent.id as usize) {
+            entry.drop_shared();
+        }
+        if let Membership::Cgroup(cgroup) = agent.membership {
+            if let Some(entry) = self.cgroups.erase(cgroup as usize) {
+                entry.drop_shared();
+            }
+        }
+        let _guard = self.index_lock.lock();
+        agent.dead.store(true, Relaxed);
+        let rcu = RcuGuard::new();
+        let mut tgid = 0usize;
+        while let Some(member) = self.index.find(&mut tgid, &rcu) {
+            if core::ptr::eq(&*member, &**agent) {
+                if let Some(entry) = self.index.erase(tgid) {
+                    entry.drop_shared();
+                }
+                self.filter.remove(tgid as i32);
+            }
+            tgid += 1;
+        }
+    }
+
     /// Counts an agent in; the first one turns the syscall probes on, and
     /// if they cannot be, the agent is refused: its policy could not be
-    /// enforced. The caller holds `write`.
-    fn agent_added(&self) -> Result {
+    /// enforced.
+    fn agent_added(&self, write: &mut WriteState) -> Result {
         if self.nr_agents.load(Relaxed) == 0 {
             // Syscall counting costs every task a slow syscall entry: only
             // while some agent exists.
-            ffi::syscall_probe(true).inspect_err(|e| {
+            write.probe.set(true).inspect_err(|e| {
                 pr_warn!("[ASM] cannot register the syscall probes: {:?}\n", e);
             })?;
         }
@@ -399,9 +458,9 @@ impl Registry {
     }
 
     /// Counts an agent out; the last one turns syscall counting off.
-    fn agent_removed(&self) {
+    fn agent_removed(&self, write: &mut WriteState) {
         if self.nr_agents.fetch_sub(1, Relaxed) == 1 {
-            if let Err(e) = ffi::syscall_probe(false) {
+            if let Err(e) = write.probe.set(false) {
                 pr_warn!("[ASM] cannot stop syscall counting: {:?}\n", e);
             }
         }
@@ -421,16 +480,11 @@ impl Registry {
         (all, mine)
     }
 
-    /// Whether some agent is the cgroup `cgroup`; the caller holds `write`.
-    fn cgroup_taken(&self, cgroup: u64) -> bool {
-        !self.cgroups.load(cgroup as usize).is_null()
-    }
-
     /// Joins every live process of the agent's cgroup; returns how many.
     /// A process of a process agent leaves it for this one, as it would if
     /// it were moved into the cgroup now; each joined process's system
     /// calls are traced from now.
-    fn join_cgroup(&self, agent: &Agent, now: u64, telemetry: &Telemetry) -> u32 {
+    fn join_cgroup(&self, agent: AgentRef<'_>, now: u64, telemetry: &Telemetry) -> u32 {
         let Membership::Cgroup(cgroup) = agent.membership else {
             return 0;
         };
@@ -442,10 +496,16 @@ impl Registry {
             }
             if let Some(old) = self.agent_of(task.tgid, &rcu) {
                 if matches!(old.membership, Membership::Process(_)) {
-                    self.leave(old, task.tgid, |old| old.process_left(now));
+                    self.leave(&old, task.tgid, |old| old.process_left(now));
                 }
             }
-            match self.join(agent, task.tgid, || task.group_dead(), true, false, now) {
+            match self.join(
+                agent,
+                task.tgid,
+                || task.group_dead(),
+                Joining::Registered,
+                now,
+            ) {
                 Ok(_) => {
                     task.syscall_work(true);
                     joined = joined.saturating_add(1);
@@ -466,7 +526,7 @@ impl Registry {
         let start = write.next_id;
         let mut id = start;
         loop {
-            if self.agents.load(id as usize).is_null() {
+            if !self.agents.contains(id as usize) {
                 write.next_id = if id == ID_MAX { ID_ALLOC_MIN } else { id + 1 };
                 return Ok(id);
             }
@@ -485,50 +545,16 @@ impl Registry {
         allowed: impl FnOnce(&Agent) -> Result,
         telemetry: &Telemetry,
     ) -> Result {
-        let write = self.write.lock();
-        let ptr = self.agents.load(id as usize).cast::<Agent>();
-        // SAFETY: Only this function frees agents, under `write`, which we hold.
-        let agent = unsafe { ptr.as_ref() }.ok_or(ESRCH)?;
-        allowed(agent)?;
-        self.agents.erase(id as usize);
-        if let Membership::Cgroup(cgroup) = agent.membership {
-            self.cgroups.erase(cgroup as usize);
-        }
-        {
-            let _guard = self.index_lock.lock();
-            agent.dead.store(true, Relaxed);
-            let mut tgid = 0usize;
-            while let Some(entry) = self.index.find(&mut tgid) {
-                if entry.as_ptr().cast_const() == ptr.cast() {
-                    self.index.erase(tgid);
-                    self.filter.remove(tgid as i32);
-                }
-                tgid += 1;
-            }
-        }
-        self.agent_removed();
+        let mut write = self.write.lock();
+        let agent = Arc::from(self.get(id, &RcuGuard::new()).ok_or(ESRCH)?);
+        allowed(&agent)?;
+        self.forget_locked(&agent);
+        self.agent_removed(&mut write);
         telemetry.record(Event::new(EventKind::Unregister, id, 0, ffi::now_ns()));
         drop(write);
-        // Probes and readers that found it before it left the xarrays finish.
+        // Probes and readers that found it before it left the xarrays
+        // finish; then `agent`, the last reference, frees it.
         ffi::synchronize_rcu();
-        // SAFETY: It left both xarrays, no new reference can be taken (`dead`),
-        // and a grace period passed.
-        drop(unsafe { KBox::from_raw(ptr) });
         Ok(())
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for Registry {
-    fn drop(self: Pin<&mut Self>) {
-        // Module unload: the probes and file operations are gone.
-        let mut id = 0usize;
-        while let Some(entry) = self.agents.find(&mut id) {
-            self.agents.erase(id);
-            // SAFETY: Every entry came from `KBox::into_raw` in `register` and
-            // nothing can reach it any more.
-            drop(unsafe { KBox::from_raw(entry.as_ptr().cast::<Agent>()) });
-            id += 1;
-        }
     }
 }

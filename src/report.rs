@@ -9,10 +9,10 @@ use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 
 use crate::agent::ExitStatus;
-use crate::faults::{Action, FaultKind};
-use crate::policy::{self, Risk};
+use crate::faults::FaultKind;
+use crate::policy::Risk;
 use crate::snapshot::{self, AgentSnapshot, SystemSnapshot};
-use crate::telemetry::{Event, EventKind, RING_CAPACITY};
+use crate::telemetry::{Detail, Event, EventKind};
 use crate::uapi::CAP_NAMES;
 use crate::viewer::Viewer;
 use crate::Asm;
@@ -113,7 +113,7 @@ fn compliance_text(
             "Compliance Score:",
             Percent(a.score.into())
         )?;
-        writeln!(w, "  {:<18}{}", "Status:", policy::status_name(a.status))?;
+        writeln!(w, "  {:<18}{}", "Status:", a.status.name())?;
     }
     let mark = |ok: bool| if ok { "[x]" } else { "[ ]" };
     w.write_str("\nCompliance Requirements:\n")?;
@@ -203,17 +203,25 @@ fn status_text(
     }
     writeln!(w, "\nRecent Faults (last {}):", RECENT_EVENTS)?;
     for e in faults.iter().flatten() {
-        let kind = FaultKind::from_raw(e.fault);
+        let Detail::Fault {
+            fault,
+            observed,
+            limit,
+        } = e.detail()
+        else {
+            continue;
+        };
         write!(
             w,
             "  [{}] Agent {} fault: {}",
             e.timestamp_ns / 1000,
             e.agent_id,
-            kind.map_or("?", |k| k.label())
+            fault.map_or("?", |k| k.label())
         )?;
-        match kind {
+        match fault {
+            // A crash's observed value is its wait status.
             Some(FaultKind::Crash) => {
-                let status = ExitStatus(e.value as i32);
+                let status = ExitStatus(observed as i32);
                 match status.signal() {
                     0 => writeln!(w, " (code {})", status.code())?,
                     sig => writeln!(w, " (signal {})", sig)?,
@@ -222,8 +230,8 @@ fn status_text(
             k => writeln!(
                 w,
                 " (observed {}, limit {} {})",
-                e.value,
-                e.limit,
+                observed,
+                limit,
                 k.map_or("", |k| k.unit())
             )?,
         }
@@ -295,29 +303,32 @@ pub(crate) fn telemetry_json(asm: &Asm, viewer: &Viewer) -> Result<KVec<u8>> {
 
 /// The fields of fault, action, release and restart events.
 fn event_json_extra(e: &Event, w: &mut impl Write) -> fmt::Result {
-    if matches!(
-        e.kind,
-        EventKind::Recovery | EventKind::Restarted | EventKind::Failed
-    ) {
-        return write!(w, ",\"restarts\":{},\"max_restarts\":{}", e.value, e.limit);
-    }
-    let Some(kind) = FaultKind::from_raw(e.fault) else {
-        return Ok(());
-    };
-    write!(w, ",\"fault\":\"{}\"", kind.name())?;
-    match e.kind {
-        EventKind::Fault => write!(
+    match e.detail() {
+        Detail::Restarts { count, max } => {
+            write!(w, ",\"restarts\":{},\"max_restarts\":{}", count, max)
+        }
+        Detail::Fault {
+            fault: Some(kind),
+            observed,
+            limit,
+        } => write!(
             w,
-            ",\"observed\":{},\"limit\":{},\"unit\":\"{}\"",
-            e.value,
-            e.limit,
+            ",\"fault\":\"{}\",\"observed\":{},\"limit\":{},\"unit\":\"{}\"",
+            kind.name(),
+            observed,
+            limit,
             kind.unit()
         ),
-        EventKind::Action => write!(
+        Detail::Action {
+            fault: Some(kind),
+            action,
+        } => write!(
             w,
-            ",\"action\":\"{}\"",
-            Action::from_raw(e.action).map_or("?", |a| a.name())
+            ",\"fault\":\"{}\",\"action\":\"{}\"",
+            kind.name(),
+            action.map_or("?", |a| a.name())
         ),
+        Detail::Release { fault: Some(kind) } => write!(w, ",\"fault\":\"{}\"", kind.name()),
         _ => Ok(()),
     }
 }
@@ -382,7 +393,7 @@ pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>
             a.throttled,
             a.risk.name(),
             a.score,
-            policy::status_name(a.status),
+            a.status.name(),
             a.events,
             a.violations,
             a.oversight,
@@ -445,7 +456,10 @@ pub(crate) fn events(asm: &Asm, w: &mut impl Write) -> fmt::Result {
     writeln!(
         w,
         "events: total {} dropped {} capacity {} join_failures {}",
-        ring.total, ring.dropped, RING_CAPACITY, join_failures
+        ring.next_seq(),
+        ring.first_seq(),
+        ring.capacity(),
+        join_failures
     )?;
     for e in ring.iter() {
         event_line(e, w)?;
@@ -465,33 +479,34 @@ fn event_line(e: &Event, w: &mut impl Write) -> fmt::Result {
         e.pid,
         e.kind.name()
     )?;
-    match e.kind {
-        EventKind::Exit if e.signal != 0 => writeln!(w, " signal {} (by ASM)", e.signal),
-        EventKind::Exit => writeln!(w, " code {}", e.exit_code),
-        EventKind::Crash if e.signal != 0 => writeln!(w, " signal {}", e.signal),
-        EventKind::Crash => writeln!(w, " code {}", e.exit_code),
-        EventKind::Recovery | EventKind::Restarted | EventKind::Failed => {
-            writeln!(w, " restarts {} of {}", e.value, e.limit)
+    let fault_name = |fault: Option<FaultKind>| fault.map_or("?", |k| k.name());
+    match e.detail() {
+        // An exit by a signal is ASM's kill; a crash's signal is its own.
+        Detail::Ended { signal, .. } if signal != 0 && e.kind == EventKind::Exit => {
+            writeln!(w, " signal {} (by ASM)", signal)
         }
-        EventKind::Fault | EventKind::Action | EventKind::Release => {
-            let kind = FaultKind::from_raw(e.fault);
-            write!(w, " {}", kind.map_or("?", |k| k.name()))?;
-            match e.kind {
-                EventKind::Fault => writeln!(
-                    w,
-                    " observed {} limit {} {}",
-                    e.value,
-                    e.limit,
-                    kind.map_or("", |k| k.unit())
-                ),
-                EventKind::Action => writeln!(
-                    w,
-                    " {}",
-                    Action::from_raw(e.action).map_or("?", |a| a.name())
-                ),
-                _ => w.write_char('\n'),
-            }
-        }
-        _ => w.write_char('\n'),
+        Detail::Ended { signal, .. } if signal != 0 => writeln!(w, " signal {}", signal),
+        Detail::Ended { code, .. } => writeln!(w, " code {}", code),
+        Detail::Restarts { count, max } => writeln!(w, " restarts {} of {}", count, max),
+        Detail::Fault {
+            fault,
+            observed,
+            limit,
+        } => writeln!(
+            w,
+            " {} observed {} limit {} {}",
+            fault_name(fault),
+            observed,
+            limit,
+            fault.map_or("", |k| k.unit())
+        ),
+        Detail::Action { fault, action } => writeln!(
+            w,
+            " {} {}",
+            fault_name(fault),
+            action.map_or("?", |a| a.name())
+        ),
+        Detail::Release { fault } => writeln!(w, " {}", fault_name(fault)),
+        Detail::None => w.write_char('\n'),
     }
 }

@@ -278,10 +278,7 @@ fn collect(asm: &Asm, sweep: bool) -> Result<KVVec<Usage>> {
 /// Sends each agent's signal to every one of its processes.
 fn send_signals(asm: &Asm, usage: &[Usage]) {
     let rcu = RcuGuard::new();
-    ffi::for_each_process(|task| {
-        let Some(agent) = asm.registry.agent_of(task.tgid, &rcu) else {
-            return;
-        };
+    asm.registry.for_each_member_task(&rcu, |agent, task| {
         if let Ok(i) = usage.binary_search_by_key(&agent.id, |u| u.id) {
             if usage[i].signal != 0 {
                 task.signal(usage[i].signal);
@@ -359,7 +356,7 @@ fn sample_all(asm: &Asm) -> u32 {
         let rcu = RcuGuard::new();
         for u in usage.iter_mut() {
             if let Some(agent) = asm.registry.get(u.id, &rcu) {
-                u.signal = tick(asm, agent, u, close, now);
+                u.signal = tick(asm, &agent, u, close, now);
                 throttling |= agent.res.throttled();
             }
         }
@@ -412,7 +409,7 @@ fn tick(asm: &Asm, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
         res.throttle.store(0, Relaxed);
         res.stopped_in_window.store(false, Relaxed);
     }
-    if agent.killed.load(Relaxed) != 0 {
+    if agent.ending.is_some() {
         // Killing until the last process is gone: a fork may have raced.
         return if agent.nr_processes.load(Relaxed) > 0 {
             SIGKILL
@@ -429,14 +426,14 @@ fn tick(asm: &Asm, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
             signal = SIGCONT;
         }
         if let Some(kill) = detect(asm, agent, &eff, &window, now) {
-            agent.killed.store(kill as u32, Relaxed);
+            agent.ending.set(kill);
             return SIGKILL;
         }
         // A whole window without being stopped, under the limit: the
         // throttle is lifted.
         if !res.stopped_in_window.load(Relaxed) {
             for kind in [FaultKind::CpuQuota, FaultKind::SyscallFlood] {
-                let bit = 1 << kind as u32;
+                let bit = 1 << kind.raw();
                 if res.throttle.load(Relaxed) & bit != 0 && !agent.faults.holds(kind) {
                     res.throttle.fetch_and(!bit, Relaxed);
                     let mut event = Event::new(EventKind::Release, agent.id, 0, now);
@@ -456,12 +453,8 @@ fn tick(asm: &Asm, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
             )
         };
         let throttle = res.throttle.load(Relaxed);
-        let cpu_spent = throttle & THROTTLE_CPU != 0
-            && eff.cpu_quota_ms.is_some_and(|q| used.0 >= q * 1_000_000);
-        let syscalls_spent = throttle & THROTTLE_SYSCALLS != 0
-            && eff
-                .syscall_rate
-                .is_some_and(|r| used.1 >= r * WINDOW_MS as u64 / 1000);
+        let cpu_spent = throttle & THROTTLE_CPU != 0 && eff.cpu_spent(used.0);
+        let syscalls_spent = throttle & THROTTLE_SYSCALLS != 0 && eff.syscalls_spent(used.1);
         if cpu_spent || syscalls_spent {
             res.throttle.fetch_or(STOPPED, Relaxed);
             res.stopped_in_window.store(true, Relaxed);
@@ -480,40 +473,13 @@ fn detect(
     w: &Window,
     now: u64,
 ) -> Option<Action> {
-    let elapsed_ms = (now.saturating_sub(w.start_ns) / 1_000_000).max(1);
     let heartbeat = agent.faults.heartbeat_ns.load(Relaxed);
-    let checks = [
-        (
-            FaultKind::CpuQuota,
-            eff.cpu_quota_ms
-                .filter(|&q| w.cpu_ns > q * 1_000_000)
-                .map(|q| (w.cpu_ns / 1_000_000, q)),
-        ),
-        (
-            FaultKind::Memory,
-            eff.mem_limit_bytes
-                .filter(|&l| w.rss_bytes > l)
-                .map(|l| (w.rss_bytes, l)),
-        ),
-        (
-            FaultKind::SyscallFlood,
-            eff.syscall_rate
-                .map(|r| (w.syscalls * 1000 / elapsed_ms, r))
-                .filter(|&(rate, r)| rate > r),
-        ),
-        (
-            FaultKind::Unresponsive,
-            eff.watchdog_ms
-                .filter(|_| heartbeat != 0)
-                .map(|t| (now.saturating_sub(heartbeat) / 1_000_000, t))
-                .filter(|&(silent, t)| silent > t),
-        ),
-    ];
+    let checks = eff.overruns(w, heartbeat, now);
     let mut ends = None;
     for (kind, over) in checks {
         match faults::detect(asm, agent, eff, kind, over, now) {
             Some(Action::Throttle) => {
-                agent.res.throttle.fetch_or(1 << kind as u32, Relaxed);
+                agent.res.throttle.fetch_or(1 << kind.raw(), Relaxed);
             }
             Some(a @ (Action::Kill | Action::Restart)) => ends = ends.or(Some(a)),
             _ => {}
@@ -530,12 +496,8 @@ pub(crate) fn release(asm: &Asm, agent: &Agent) {
         return;
     }
     let rcu = RcuGuard::new();
-    ffi::for_each_process(|task| {
-        if asm
-            .registry
-            .agent_of(task.tgid, &rcu)
-            .is_some_and(|a| core::ptr::eq(a, agent))
-        {
+    asm.registry.for_each_member_task(&rcu, |member_of, task| {
+        if core::ptr::eq(&*member_of, agent) {
             task.signal(SIGCONT);
         }
     });
@@ -547,7 +509,7 @@ pub(crate) fn release_all(asm: &Asm) {
         let rcu = RcuGuard::new();
         let mut from = 0;
         while let Some(agent) = asm.registry.next(&mut from, &rcu) {
-            release(asm, agent);
+            release(asm, &agent);
         }
     })
 }

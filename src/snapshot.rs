@@ -8,9 +8,9 @@ use kernel::prelude::*;
 
 use crate::agent::{Agent, Membership, State};
 use crate::faults::{Effective, FaultRecord, Faults, RECENT_FAULTS};
-use crate::ffi::{self, RcuGuard};
+use crate::ffi::RcuGuard;
 use crate::policy::{Policies, Risk};
-use crate::uapi::{NAME_LEN, SCOPE_LEN};
+use crate::uapi::{ComplianceStatus, NAME_LEN, SCOPE_LEN};
 use crate::viewer::Viewer;
 use crate::Asm;
 
@@ -50,7 +50,7 @@ pub(crate) struct AgentSnapshot {
     pub(crate) sensitive: u64,
     pub(crate) clean_exits: u64,
     pub(crate) score: u32,
-    pub(crate) status: u32,
+    pub(crate) status: ComplianceStatus,
     /// The limits and actions in force.
     pub(crate) policy: Effective,
     /// Its recent faults, oldest first.
@@ -146,7 +146,7 @@ fn visible(asm: &Asm, viewer: &Viewer) -> usize {
     let rcu = RcuGuard::new();
     let (mut from, mut n) = (0, 0);
     while let Some(agent) = asm.registry.next(&mut from, &rcu) {
-        n += usize::from(viewer.sees(agent));
+        n += usize::from(viewer.sees(&agent));
     }
     n
 }
@@ -177,7 +177,7 @@ pub(crate) fn agents(
             if only.is_some_and(|id| id != agent.id) {
                 break;
             }
-            if !viewer.sees(agent) {
+            if !viewer.sees(&agent) {
                 if only.is_some() {
                     break;
                 }
@@ -189,7 +189,7 @@ pub(crate) fn agents(
             }
             // Within the capacity reserved above: does not allocate.
             snaps.push(
-                AgentSnapshot::of(agent, &asm.faults, &asm.policies),
+                AgentSnapshot::of(&agent, &asm.faults, &asm.policies),
                 GFP_NOWAIT,
             )?;
             if only.is_some() {
@@ -207,15 +207,12 @@ pub(crate) fn agents(
     // The agents' processes through the index, each looked up by its pid:
     // a read costs what the agents have, not what the system runs.
     let rcu = RcuGuard::new();
-    registry.for_each_member(&rcu, |tgid, agent| {
-        let Ok(i) = snaps.binary_search_by_key(&agent.id, |s| s.id) else {
-            return;
-        };
-        let snap = &mut snaps[i];
-        ffi::with_process(tgid, |task| {
+    registry.for_each_member_task(&rcu, |agent, task| {
+        if let Ok(i) = snaps.binary_search_by_key(&agent.id, |s| s.id) {
+            let snap = &mut snaps[i];
             snap.cpu_ns = snap.cpu_ns.saturating_add(task.cpu_ns);
             snap.mem_bytes = snap.mem_bytes.saturating_add(task.rss_bytes);
-        });
+        }
     });
     Ok(snaps)
 }
@@ -225,7 +222,7 @@ pub(crate) fn system(asm: &Asm, agents: &[AgentSnapshot]) -> SystemSnapshot {
     let t = &asm.telemetry.totals;
     let (events_total, events_dropped) = {
         let ring = asm.telemetry.ring.lock();
-        (ring.total, ring.dropped)
+        (ring.next_seq(), ring.first_seq())
     };
     SystemSnapshot {
         spawns: t.spawns.load(Relaxed),

@@ -8,48 +8,13 @@ use kernel::new_spinlock;
 use kernel::prelude::*;
 use kernel::sync::SpinLock;
 
+use crate::faults::{Action, FaultKind};
 use crate::ffi;
+use crate::ring::SeqRing;
+pub(crate) use crate::uapi::EventKind;
 
 /// Events the ring keeps.
 pub(crate) const RING_CAPACITY: usize = 1024;
-
-/// What happened (`enum asm_event_type`).
-#[derive(Clone, Copy)]
-#[repr(u8)]
-pub(crate) enum EventKind {
-    Register = 1,
-    Unregister = 2,
-    Spawn = 3,
-    Exec = 4,
-    Exit = 5,
-    Crash = 6,
-    Fault = 7,
-    Action = 8,
-    Release = 9,
-    Recovery = 10,
-    Restarted = 11,
-    Failed = 12,
-}
-
-impl EventKind {
-    /// The name the JSON documents and debugfs use.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::Register => "register",
-            Self::Unregister => "unregister",
-            Self::Spawn => "spawn",
-            Self::Exec => "exec",
-            Self::Exit => "exit",
-            Self::Crash => "crash",
-            Self::Fault => "fault",
-            Self::Action => "action",
-            Self::Release => "release",
-            Self::Recovery => "recovery",
-            Self::Restarted => "restarted",
-            Self::Failed => "failed",
-        }
-    }
-}
 
 /// One lifecycle event.
 #[derive(Clone, Copy)]
@@ -88,49 +53,55 @@ impl Event {
     }
 }
 
-/// The event ring. The oldest event is overwritten when it is full.
-pub(crate) struct Ring {
-    /// Preallocated to [`RING_CAPACITY`], so pushing never allocates.
-    buf: KVec<Event>,
-    /// Where the next event goes once `buf` is full.
-    next: usize,
-    pub(crate) total: u64,
-    pub(crate) dropped: u64,
+/// What an event says beyond its kind, agent and process: the one decoding
+/// that the debugfs lines, the JSON documents and the status page render.
+pub(crate) enum Detail {
+    /// Nothing more.
+    None,
+    /// A process ended with exit `code`, or by `signal` when not 0.
+    Ended { code: i32, signal: i32 },
+    /// The agent's restarts so far and its budget.
+    Restarts { count: u64, max: u64 },
+    /// A fault (`None`: an unknown type) with the observed value and limit.
+    Fault {
+        fault: Option<FaultKind>,
+        observed: u64,
+        limit: u64,
+    },
+    /// A recovery action taken for a fault.
+    Action {
+        fault: Option<FaultKind>,
+        action: Option<Action>,
+    },
+    /// A throttle lifted.
+    Release { fault: Option<FaultKind> },
 }
 
-impl Ring {
-    fn new() -> Result<Self> {
-        Ok(Self {
-            buf: KVec::with_capacity(RING_CAPACITY, GFP_KERNEL)?,
-            next: 0,
-            total: 0,
-            dropped: 0,
-        })
-    }
-
-    fn push(&mut self, event: Event) {
-        self.total = self.total.saturating_add(1);
-        if self.buf.len() < RING_CAPACITY {
-            // Within the preallocated capacity: no allocation happens.
-            if self.buf.push(event, GFP_NOWAIT).is_err() {
-                self.dropped = self.dropped.saturating_add(1);
-            }
-            return;
+impl Event {
+    /// What it says beyond its kind, agent and process.
+    pub(crate) fn detail(&self) -> Detail {
+        let fault = FaultKind::from_raw(self.fault);
+        match self.kind {
+            EventKind::Exit | EventKind::Crash => Detail::Ended {
+                code: self.exit_code,
+                signal: self.signal,
+            },
+            EventKind::Recovery | EventKind::Restarted | EventKind::Failed => Detail::Restarts {
+                count: self.value,
+                max: self.limit,
+            },
+            EventKind::Fault => Detail::Fault {
+                fault,
+                observed: self.value,
+                limit: self.limit,
+            },
+            EventKind::Action => Detail::Action {
+                fault,
+                action: Action::from_raw(self.action),
+            },
+            EventKind::Release => Detail::Release { fault },
+            _ => Detail::None,
         }
-        self.buf[self.next] = event;
-        self.next = (self.next + 1) % RING_CAPACITY;
-        self.dropped = self.dropped.saturating_add(1);
-    }
-
-    /// The events, oldest first.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Event> {
-        let (newer, older) = self.buf.split_at(self.next);
-        Iterator::chain(older.iter(), newer.iter())
-    }
-
-    /// How many events it holds.
-    pub(crate) fn len(&self) -> usize {
-        self.buf.len()
     }
 }
 
@@ -157,7 +128,9 @@ pub(crate) struct Telemetry {
     sent: AtomicU64,
     /// Taken by the probes: never held across anything that sleeps.
     #[pin]
-    pub(crate) ring: SpinLock<Ring>,
+    /// The last [`RING_CAPACITY`] events; an event's number is its
+    /// position since load.
+    pub(crate) ring: SpinLock<SeqRing<Event>>,
 }
 
 impl Telemetry {
@@ -166,7 +139,10 @@ impl Telemetry {
         try_pin_init!(Self {
             totals: Totals::default(),
             sent: AtomicU64::new(0),
-            ring <- new_spinlock!(Ring::new()?, "Telemetry::ring"),
+            ring <- new_spinlock!(
+                SeqRing::new(RING_CAPACITY, Event::new(EventKind::Register, 0, 0, 0))?,
+                "Telemetry::ring"
+            ),
         }? Error)
     }
 
@@ -185,11 +161,9 @@ impl Telemetry {
         out: &mut [Option<Event>; N],
     ) -> (usize, u64) {
         let ring = self.ring.lock();
-        let oldest = ring.total - ring.len() as u64;
-        let first = from.max(oldest);
-        let skip = (first - oldest) as usize;
+        let first = from.max(ring.first_seq());
         let mut n = 0;
-        for (slot, event) in out.iter_mut().zip(ring.iter().skip(skip)) {
+        for (slot, (_, event)) in out.iter_mut().zip(ring.iter_from(first)) {
             *slot = Some(*event);
             n += 1;
         }
@@ -236,7 +210,7 @@ pub(crate) fn notify(telemetry: &Telemetry) {
                 timestamp_ns: e.timestamp_ns,
                 value: e.value,
                 limit: e.limit,
-                kind: e.kind as u32,
+                kind: e.kind.raw(),
                 agent_id: e.agent_id,
                 pid: e.pid,
                 exit_code: e.exit_code,

@@ -47,6 +47,6 @@ impl Viewer {
         self.admin
             || registry
                 .get(id, &RcuGuard::new())
-                .is_some_and(|a| self.sees(a))
+                .is_some_and(|a| self.sees(&a))
     }
 }

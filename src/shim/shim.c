@@ -45,6 +45,15 @@
 #include <linux/asm.h>
 #include "shim.h"
 
+/* The layouts the Rust side mirrors (src/ffi.rs asserts the same numbers). */
+static_assert(sizeof(struct asm_task_info) == 48);
+static_assert(offsetof(struct asm_task_info, tgid) == 8);
+static_assert(offsetof(struct asm_task_info, cgroup_id) == 16);
+static_assert(offsetof(struct asm_task_info, io_ops) == 40);
+static_assert(sizeof(struct asm_genl_event) == 64);
+static_assert(offsetof(struct asm_genl_event, type) == 32);
+static_assert(offsetof(struct asm_genl_event, action) == 56);
+
 /*
  * Module parameters; the Rust side reads them through the accessors below
  * and decides what they mean (Documentation/policy.rst, "Identity").
@@ -926,9 +935,11 @@ void *asm_xa_load(struct xarray *xa, unsigned long index)
 	return xa_load(xa, index);
 }
 
-int asm_xa_store(struct xarray *xa, unsigned long index, void *entry, bool atomic)
+/* Stores into an empty slot only (-EBUSY otherwise): an entry is never
+ * replaced, so the Rust side always owns what it erases. */
+int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry, bool atomic)
 {
-	return xa_err(xa_store(xa, index, entry, atomic ? GFP_NOWAIT : GFP_KERNEL));
+	return xa_insert(xa, index, entry, atomic ? GFP_NOWAIT : GFP_KERNEL);
 }
 
 void *asm_xa_erase(struct xarray *xa, unsigned long index)

@@ -70,7 +70,7 @@ int asm_signal_task(struct task_struct *task, int sig);
 struct xarray *asm_xa_new(void);
 void asm_xa_free(struct xarray *xa);
 void *asm_xa_load(struct xarray *xa, unsigned long index);
-int asm_xa_store(struct xarray *xa, unsigned long index, void *entry, bool atomic);
+int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry, bool atomic);
 void *asm_xa_erase(struct xarray *xa, unsigned long index);
 void *asm_xa_find(struct xarray *xa, unsigned long *index);
 void asm_xa_set_mark(struct xarray *xa, unsigned long index);
