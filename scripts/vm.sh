@@ -5,22 +5,31 @@
 # kernel with virtme-ng on the host's root filesystem: the repository is at
 # the same path in the guest, the tools are on PATH, asm.ko is not loaded.
 # ASM_KERNEL=bench boots the benchmark kernel instead of the debug one.
+# ASM_VM_BUILT=1: the caller built everything (several VMs at once must not
+# build in the same tree).  ASM_VM_RWDIR=DIR: DIR is writable in the guest
+# (the root is not).
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cmd=${1:?usage: vm.sh COMMAND}
 
-"$ASM_TOP/scripts/setup.sh"
-kdir=$("$ASM_TOP/scripts/build-kernel.sh" "${ASM_KERNEL:-debug}")
-# asm.ko is built for one kernel at a time: start clean when it changes.
-if [ "$(cat "$ASM_TOP/.asm-kdir" 2>/dev/null)" != "$kdir" ]; then
-	make -s -C "$ASM_TOP" clean KDIR="$kdir" >/dev/null 2>&1 || true
-	echo "$kdir" > "$ASM_TOP/.asm-kdir"
+if [ "${ASM_VM_BUILT:-0}" = 1 ]; then
+	kdir=$(cat "$ASM_TOP/.asm-kdir")
+else
+	"$ASM_TOP/scripts/setup.sh"
+	kdir=$("$ASM_TOP/scripts/build-kernel.sh" "${ASM_KERNEL:-debug}")
+	# asm.ko is built for one kernel at a time: start clean when it changes.
+	if [ "$(cat "$ASM_TOP/.asm-kdir" 2>/dev/null)" != "$kdir" ]; then
+		make -s -C "$ASM_TOP" clean KDIR="$kdir" >/dev/null 2>&1 || true
+		echo "$kdir" > "$ASM_TOP/.asm-kdir"
+	fi
+	make -s -C "$ASM_TOP" module KDIR="$kdir" >&2
+	# ASM_VM_KEEP_TOOLS=1 boots with the tools as they are built (for module
+	# work while the tools are being edited).
+	[ "${ASM_VM_KEEP_TOOLS:-0}" = 1 ] || make -s -C "$ASM_TOP" tools >&2
+	make -s -C "$ASM_TOP/selftests" >&2
 fi
-make -s -C "$ASM_TOP" module KDIR="$kdir" >&2
-# ASM_VM_KEEP_TOOLS=1 boots with the tools as they are built (for module
-# work while the tools are being edited).
-[ "${ASM_VM_KEEP_TOOLS:-0}" = 1 ] || make -s -C "$ASM_TOP" tools >&2
-make -s -C "$ASM_TOP/selftests" >&2
+rw_flags=()
+[ -n "${ASM_VM_RWDIR:-}" ] && rw_flags=(--rwdir="$ASM_VM_RWDIR")
 
 # Nested KVM is known to fail on these machines (qemu asserts or hangs in the
 # decompressor): try it once per machine and kernel, remember the verdict.
@@ -41,7 +50,11 @@ if [ "$accel" = kvm ]; then
 	echo "[vm] booting $kdir with KVM" >&2
 else
 	echo "[vm] booting $kdir with TCG (KVM not usable here)" >&2
-	accel_flags=(--disable-kvm)
+	# One host thread runs both vCPUs in turn: multi-threaded TCG lets a
+	# vCPU run code that another is patching (static keys and calls, as
+	# tracepoint registration flips them) and the guest dies of
+	# "Oops: int3" in the patched function.
+	accel_flags=(--disable-kvm --qemu-opts="-accel tcg,thread=single")
 fi
 
 # The guest kernel's console (vng --verbose) goes to vng's stderr and into a
@@ -55,7 +68,7 @@ trap 'rm -f "$klog"' EXIT
 # qemu reopens a regular-file stdout and truncates what came before: give
 # it a pipe.
 rc=0
-vng --run "$kdir" "${accel_flags[@]}" --memory 2G --cpus 2 --verbose \
+vng --run "$kdir" "${accel_flags[@]}" "${rw_flags[@]}" --memory 2G --cpus 2 --verbose \
 	--append "lsm=landlock,lockdown,yama,integrity" \
 	--exec "exec 2>&1; export PATH='$ASM_TOP/tools/bin':\$PATH; cd '$ASM_TOP' && $cmd" \
 	</dev/null 2>"$klog" | cat || rc=${PIPESTATUS[0]}

@@ -5,7 +5,12 @@
 # those ASM_TESTS names, e.g. "test_policy ring") as a kselftest program
 # with nested KTAP, then checks the guest's dmesg and kmemleak for kernel
 # reports.  Exits non-zero on any "not ok", any skip and any report.
+#
+# With ASM_CLAIMS set (a directory shared by several VMs, scripts/check.sh)
+# each VM runs the tests it claims first, with mkdir, so that the VMs
+# share the list; the plan is then printed last.
 cd "$(dirname "$0")/.." || exit 1
+claims=${ASM_CLAIMS:-}
 
 tests=()
 if [ -n "${ASM_TESTS:-}" ]; then
@@ -30,11 +35,14 @@ dmesg --clear
 [ -w "$kmemleak" ] && echo clear > "$kmemleak"
 
 echo "TAP version 13"
-echo "1..$nr"
+[ -z "$claims" ] && echo "1..$nr"
 n=0
 for t in "${tests[@]}"; do
-	n=$((n + 1))
 	name=$(basename "$t")
+	if [ -n "$claims" ] && ! mkdir "$claims/$name" 2>/dev/null; then
+		continue
+	fi
+	n=$((n + 1))
 	start=$SECONDS
 	out=$(timeout 600 bash "$t" 2>&1)
 	rc=$?
@@ -73,6 +81,7 @@ else
 	failed=$((failed + 1))
 fi
 
+[ -n "$claims" ] && echo "1..$n"
 echo "# selftests: $passed passed, $failed failed, $skipped skipped"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$skipped" = 0 ]

@@ -5,17 +5,16 @@
 //! This is the one place, with the crate root's entry points and the uapi
 //! mirror's byte views, where asm.ko uses `unsafe`: raw kernel objects
 //! become typed ones here. The concept files only see safe types
-//! ([`XArray`] and [`Unpublished`], [`RcuGuard`], [`PidRef`], [`TaskRef`],
+//! ([`XArray`], [`RcuArc`] and [`RcuRef`], [`RcuGuard`], [`PidRef`], [`TaskRef`],
 //! [`TaskInfo`], [`SeqFile`], [`SyscallProbe`]) and plain functions.
 
+use core::cell::UnsafeCell;
 use core::marker::PhantomData;
-use core::mem::ManuallyDrop;
+use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use kernel::ffi::{c_int, c_ulong, c_void};
 use kernel::prelude::*;
-use kernel::sync::Arc;
-use kernel::types::ForeignOwnable;
 
 /// Opaque `struct xarray`.
 #[repr(C)]
@@ -82,7 +81,8 @@ extern "C" {
     fn asm_xa_get_mark(xa: *mut RawXArray, index: c_ulong) -> bool;
     fn asm_rcu_read_lock();
     fn asm_rcu_read_unlock();
-    fn asm_synchronize_rcu();
+    fn asm_call_rcu(head: *mut RawRcuHead, func: unsafe extern "C" fn(*mut RawRcuHead));
+    fn asm_rcu_barrier();
     fn asm_now_ns() -> u64;
     fn asm_param_max_agents_per_uid() -> u32;
     fn asm_param_reclaim_ms() -> u32;
@@ -261,12 +261,6 @@ pub(crate) fn current_euid() -> u32 {
     unsafe { asm_current_euid() }
 }
 
-/// Waits until every RCU reader that started before has finished.
-pub(crate) fn synchronize_rcu() {
-    // SAFETY: Called in process context without locks held.
-    unsafe { asm_synchronize_rcu() }
-}
-
 /// An RCU read-side critical section, ended on drop.
 pub(crate) struct RcuGuard(PhantomData<*mut ()>);
 
@@ -286,33 +280,214 @@ impl Drop for RcuGuard {
     }
 }
 
-/// An xarray that owns its entries, in the style of later kernels'
+/// `struct rcu_head`: two pointers, opaque (shim.c asserts the size).
+#[repr(C, align(8))]
+struct RawRcuHead {
+    _storage: [u8; 16],
+}
+
+/// What an [`RcuArc`] points to; `head` first, so that the RCU callback
+/// finds the whole from it.
+#[repr(C)]
+struct RcuInner<T> {
+    head: UnsafeCell<MaybeUninit<RawRcuHead>>,
+    refs: AtomicUsize,
+    value: T,
+}
+
+/// A reference-counted object freed a grace period after its last
+/// reference is dropped (as `kfree_rcu` frees): an RCU reader that found it
+/// where a reference was kept (an [`XArray`]) may use it until the end of
+/// its read-side section, and dropping a reference never sleeps.
+///
+/// # Invariants
+///
+/// `ptr` points to a live `RcuInner<T>` allocated by [`RcuArc::new`] with
+/// `refs` counting the `RcuArc`s; it is handed to `call_rcu` once, when
+/// `refs` reaches zero, and freed by [`rcu_free`] after a grace period.
+pub(crate) struct RcuArc<T> {
+    ptr: NonNull<RcuInner<T>>,
+    _owns: PhantomData<RcuInner<T>>,
+}
+
+// SAFETY: Like `Arc<T>`: the value is shared between threads and dropped by
+// whichever thread (or RCU callback) lets the last reference go.
+unsafe impl<T: Send + Sync> Send for RcuArc<T> {}
+// SAFETY: As above.
+unsafe impl<T: Send + Sync> Sync for RcuArc<T> {}
+
+impl<T> RcuArc<T> {
+    /// Allocates `value` with one reference.
+    pub(crate) fn new(value: T) -> Result<Self> {
+        let inner = KBox::new(
+            RcuInner {
+                head: UnsafeCell::new(MaybeUninit::uninit()),
+                refs: AtomicUsize::new(1),
+                value,
+            },
+            GFP_KERNEL,
+        )?;
+        // INVARIANT: A new allocation with one reference, this one.
+        Ok(Self {
+            ptr: NonNull::from(KBox::leak(inner)),
+            _owns: PhantomData,
+        })
+    }
+
+    fn inner(&self) -> &RcuInner<T> {
+        // SAFETY: By the type invariant `ptr` is live while `self` holds a
+        // reference.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// A borrow for as long as `self` lives.
+    pub(crate) fn borrow(&self) -> RcuRef<'_, T> {
+        // INVARIANT: `self` keeps the object alive for the borrow's lifetime.
+        RcuRef {
+            ptr: self.ptr,
+            _borrow: PhantomData,
+        }
+    }
+}
+
+impl<T> Clone for RcuArc<T> {
+    fn clone(&self) -> Self {
+        // Bounded by the references kept in xarrays and on stacks.
+        self.inner().refs.fetch_add(1, Ordering::Relaxed);
+        // INVARIANT: The count includes the new reference.
+        Self {
+            ptr: self.ptr,
+            _owns: PhantomData,
+        }
+    }
+}
+
+impl<T> core::ops::Deref for RcuArc<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.inner().value
+    }
+}
+
+impl<T> Drop for RcuArc<T> {
+    fn drop(&mut self) {
+        if self.inner().refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        let head = self.inner().head.get().cast::<RawRcuHead>();
+        // SAFETY: The last reference is gone: no `RcuArc` and no new
+        // `RcuRef::to_arc` (which never revives a zero count) can reach the
+        // object again; readers that borrowed it before finish within the
+        // grace period `call_rcu` waits for. `head` is ours to hand over,
+        // once, and `rcu_free::<T>` matches the object's type.
+        unsafe { asm_call_rcu(head, rcu_free::<T>) }
+    }
+}
+
+/// Frees an [`RcuInner<T>`] whose last reference went a grace period ago.
+///
+/// # Safety
+///
+/// `head` is the `head` of an `RcuInner<T>` handed to `call_rcu` by
+/// [`RcuArc::drop`].
+unsafe extern "C" fn rcu_free<T>(head: *mut RawRcuHead) {
+    // SAFETY: `head` is the first field of a `#[repr(C)]` `RcuInner<T>`
+    // that came from `KBox::leak` in `RcuArc::new`; nothing references it.
+    drop(unsafe { KBox::from_raw(head.cast::<RcuInner<T>>()) });
+}
+
+/// A borrow of an [`RcuArc`]'s object, for `'a`: the lifetime of the
+/// `RcuArc` it came from, or of the RCU read-side section in which it was
+/// found in an [`XArray`].
+///
+/// # Invariants
+///
+/// `ptr` points to a `RcuInner<T>` that is not freed during `'a`.
+pub(crate) struct RcuRef<'a, T> {
+    ptr: NonNull<RcuInner<T>>,
+    _borrow: PhantomData<&'a T>,
+}
+
+impl<T> Clone for RcuRef<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for RcuRef<'_, T> {}
+
+impl<'a, T> RcuRef<'a, T> {
+    /// The object, for `'a`.
+    pub(crate) fn get(self) -> &'a T {
+        // SAFETY: By the type invariant the object lives during `'a`.
+        unsafe { &self.ptr.as_ref().value }
+    }
+
+    /// A reference of its own, unless the last one is already gone (the
+    /// object then only waits for its grace period to be freed).
+    pub(crate) fn to_arc(self) -> Option<RcuArc<T>> {
+        // SAFETY: By the type invariant the object lives during `'a`.
+        let refs = unsafe { &self.ptr.as_ref().refs };
+        let mut n = refs.load(Ordering::Relaxed);
+        loop {
+            if n == 0 {
+                return None;
+            }
+            match refs.compare_exchange_weak(n, n + 1, Ordering::Relaxed, Ordering::Relaxed) {
+                // INVARIANT: The count includes the new reference.
+                Ok(_) => {
+                    return Some(RcuArc {
+                        ptr: self.ptr,
+                        _owns: PhantomData,
+                    })
+                }
+                Err(now) => n = now,
+            }
+        }
+    }
+
+    /// Whether `self` and `other` are the same object.
+    pub(crate) fn ptr_eq(self, other: &T) -> bool {
+        core::ptr::eq(self.get(), other)
+    }
+}
+
+impl<T> core::ops::Deref for RcuRef<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.get()
+    }
+}
+
+/// An xarray of [`RcuArc`]s, in the style of later kernels'
 /// `kernel::xarray::XArray<T: ForeignOwnable>`: [`Self::insert`] moves a
-/// value in, [`Self::load`] borrows one for as long as an RCU read-side
-/// section lasts, [`Self::erase`] moves it out as [`Unpublished`], which
-/// lets it go only after the readers that may have found it are done.
+/// reference in, [`Self::load`] borrows the object for as long as an RCU
+/// read-side section lasts, [`Self::erase`] moves the reference out (and
+/// dropping it anywhere is fine: the object is freed a grace period after
+/// its last reference).
 ///
 /// Writers are serialised by the xarray's own lock; readers need only RCU.
 ///
 /// # Invariants
 ///
 /// `ptr` points to an initialised xarray owned by this object. Every entry
-/// was returned by `T::into_foreign` and is owned by the xarray: it is
-/// released through [`Unpublished`] or by [`Drop`], never while an RCU
-/// reader may still borrow it.
-pub(crate) struct XArray<T: ForeignOwnable> {
+/// is the `ptr` of an `RcuArc<T>` whose reference the xarray owns.
+pub(crate) struct XArray<T> {
     ptr: NonNull<RawXArray>,
-    _owns: PhantomData<T>,
+    _owns: PhantomData<RcuArc<T>>,
 }
 
-// SAFETY: The xarray locks its writers itself; the entries move between
-// threads with it, which `T: Send` allows.
-unsafe impl<T: ForeignOwnable + Send> Send for XArray<T> {}
-// SAFETY: `&XArray` lends entries to several threads at once (`load`) and
-// lets any thread take them out (`erase`): `T: Send + Sync`.
-unsafe impl<T: ForeignOwnable + Send + Sync> Sync for XArray<T> {}
+// SAFETY: The xarray locks its writers itself; its references move between
+// threads with it, which `RcuArc<T>: Send` allows.
+unsafe impl<T: Send + Sync> Send for XArray<T> {}
+// SAFETY: `&XArray` lends objects to several threads at once and lets any
+// thread take references out: `T: Send + Sync`, as for `RcuArc`.
+unsafe impl<T: Send + Sync> Sync for XArray<T> {}
 
-impl<T: ForeignOwnable> XArray<T> {
+impl<T> XArray<T> {
     /// Allocates an empty xarray.
     pub(crate) fn new() -> Result<Self> {
         // SAFETY: No preconditions.
@@ -324,15 +499,21 @@ impl<T: ForeignOwnable> XArray<T> {
         })
     }
 
-    /// The entry at `index`, borrowed for the read-side section `_rcu`.
-    pub(crate) fn load<'a>(&'a self, index: usize, _rcu: &'a RcuGuard) -> Option<T::Borrowed<'a>> {
+    /// A borrow of entry `entry` for the read-side section `'a`.
+    fn borrowed<'a>(entry: *mut c_void, _rcu: &'a RcuGuard) -> Option<RcuRef<'a, T>> {
+        // INVARIANT: The entry was in the xarray, which held a reference,
+        // during the read-side section `'a`: its object is freed no sooner
+        // than a grace period after that reference went, so not during `'a`.
+        NonNull::new(entry.cast::<RcuInner<T>>()).map(|ptr| RcuRef {
+            ptr,
+            _borrow: PhantomData,
+        })
+    }
+
+    /// The object at `index`, borrowed for the read-side section `rcu`.
+    pub(crate) fn load<'a>(&'a self, index: usize, rcu: &'a RcuGuard) -> Option<RcuRef<'a, T>> {
         // SAFETY: By the type invariant.
-        let entry = unsafe { asm_xa_load(self.ptr.as_ptr(), index) };
-        // SAFETY: By the type invariant the entry came from `into_foreign`
-        // and is released no sooner than a grace period after it left the
-        // xarray; `_rcu` keeps this reader inside a read-side section for
-        // `'a`, so the entry outlives the borrow.
-        (!entry.is_null()).then(|| unsafe { T::borrow(entry) })
+        Self::borrowed(unsafe { asm_xa_load(self.ptr.as_ptr(), index) }, rcu)
     }
 
     /// Whether there is an entry at `index`.
@@ -341,43 +522,42 @@ impl<T: ForeignOwnable> XArray<T> {
         !unsafe { asm_xa_load(self.ptr.as_ptr(), index) }.is_null()
     }
 
-    /// The first entry at or after `*index`, borrowed for the read-side
-    /// section `_rcu`; `*index` becomes its index.
+    /// The first object at or after `*index`, borrowed for the read-side
+    /// section `rcu`; `*index` becomes its index.
     pub(crate) fn find<'a>(
         &'a self,
         index: &mut usize,
-        _rcu: &'a RcuGuard,
-    ) -> Option<T::Borrowed<'a>> {
+        rcu: &'a RcuGuard,
+    ) -> Option<RcuRef<'a, T>> {
         // SAFETY: By the type invariant; `index` is valid for reads and writes.
-        let entry = unsafe { asm_xa_find(self.ptr.as_ptr(), index) };
-        // SAFETY: As in `load`.
-        (!entry.is_null()).then(|| unsafe { T::borrow(entry) })
+        Self::borrowed(unsafe { asm_xa_find(self.ptr.as_ptr(), index) }, rcu)
     }
 
     /// Moves `value` into the empty slot `index` (EBUSY if taken). `atomic`
-    /// for callers that cannot sleep. On failure `value` is dropped: no
-    /// reader has seen it.
-    pub(crate) fn insert(&self, index: usize, value: T, atomic: bool) -> Result {
-        let entry = value.into_foreign();
+    /// for callers that cannot sleep. On failure `value` is dropped.
+    pub(crate) fn insert(&self, index: usize, value: RcuArc<T>, atomic: bool) -> Result {
+        let ptr = ManuallyDrop::new(value).ptr;
         // SAFETY: By the type invariant; `atomic` selects GFP_NOWAIT.
-        let rc = unsafe { asm_xa_insert(self.ptr.as_ptr(), index, entry.cast_mut(), atomic) };
+        let rc = unsafe { asm_xa_insert(self.ptr.as_ptr(), index, ptr.as_ptr().cast(), atomic) };
         kernel::error::to_result(rc).inspect_err(|_| {
-            // SAFETY: `entry` came from `into_foreign` above and was not
-            // stored: nothing else has it.
-            drop(unsafe { T::from_foreign(entry) });
+            // INVARIANT: Not stored: the reference is the caller's again,
+            // and goes with this value.
+            drop(RcuArc::<T> {
+                ptr,
+                _owns: PhantomData,
+            });
         })
     }
 
-    /// Moves the entry at `index` out. Readers may still borrow it until a
-    /// grace period has passed, which [`Unpublished`] waits for.
-    pub(crate) fn erase(&self, index: usize) -> Option<Unpublished<T>> {
+    /// Moves the reference at `index` out.
+    pub(crate) fn erase(&self, index: usize) -> Option<RcuArc<T>> {
         // SAFETY: By the type invariant.
         let entry = unsafe { asm_xa_erase(self.ptr.as_ptr(), index) };
-        // SAFETY: By the type invariant the entry came from `into_foreign`
-        // and the xarray owned it; it left the xarray, so this is the only
-        // owner. Readers' borrows are waited for by `Unpublished`.
-        (!entry.is_null())
-            .then(|| Unpublished(ManuallyDrop::new(unsafe { T::from_foreign(entry) })))
+        // INVARIANT: The xarray owned this reference; it is the caller's now.
+        NonNull::new(entry.cast::<RcuInner<T>>()).map(|ptr| RcuArc {
+            ptr,
+            _owns: PhantomData,
+        })
     }
 
     /// Marks the entry at `index`, which the caller keeps from being erased.
@@ -393,66 +573,20 @@ impl<T: ForeignOwnable> XArray<T> {
     }
 }
 
-impl<T: ForeignOwnable> Drop for XArray<T> {
+impl<T> Drop for XArray<T> {
     fn drop(&mut self) {
         let mut index = 0usize;
-        let mut gone = false;
-        loop {
-            // SAFETY: By the type invariant; `index` is valid.
-            let entry = unsafe { asm_xa_find(self.ptr.as_ptr(), &mut index) };
-            if entry.is_null() {
-                break;
-            }
-            // SAFETY: By the type invariant.
-            unsafe { asm_xa_erase(self.ptr.as_ptr(), index) };
-            if !gone {
-                // Readers that found an entry before finish first.
-                synchronize_rcu();
-                gone = true;
-            }
-            // SAFETY: The entry came from `into_foreign`, left the xarray,
-            // and `&mut self` means no borrow from `load` or `find` is live.
-            drop(unsafe { T::from_foreign(entry) });
+        // SAFETY: By the type invariant; `index` is valid.
+        while !unsafe { asm_xa_find(self.ptr.as_ptr(), &mut index) }.is_null() {
+            drop(self.erase(index));
             index = index.saturating_add(1);
         }
         // SAFETY: By the type invariant; the xarray is empty and unused.
-        unsafe { asm_xa_free(self.ptr.as_ptr()) }
-    }
-}
-
-/// A value that left an [`XArray`]: RCU readers may still borrow it until
-/// a grace period has passed. Dropping it waits for one (and so sleeps).
-#[must_use = "dropping waits for an RCU grace period"]
-pub(crate) struct Unpublished<T: ForeignOwnable>(ManuallyDrop<T>);
-
-impl<T: ForeignOwnable> Unpublished<T> {
-    /// Moves the value out without waiting; the caller does not drop it
-    /// before readers are done.
-    fn into_inner(self) -> T {
-        let mut me = ManuallyDrop::new(self);
-        // SAFETY: `me` is never dropped, so the value is taken exactly once.
-        unsafe { ManuallyDrop::take(&mut me.0) }
-    }
-}
-
-impl<U: 'static> Unpublished<Arc<U>> {
-    /// Drops a reference that is not the last one (another owner keeps the
-    /// object until after a grace period): does not sleep. Were it the
-    /// last, the object is kept (leaked) and the bug reported, rather than
-    /// freed under a reader.
-    pub(crate) fn drop_shared(self) {
-        if let Some(last) = self.into_inner().into_unique_or_drop() {
-            pr_err!("[ASM] BUG: the last reference of a published object dropped early\n");
-            core::mem::forget(last);
-        }
-    }
-}
-
-impl<T: ForeignOwnable> Drop for Unpublished<T> {
-    fn drop(&mut self) {
-        synchronize_rcu();
-        // SAFETY: Dropped once, here; `into_inner` does not run this.
-        unsafe { ManuallyDrop::drop(&mut self.0) }
+        unsafe { asm_xa_free(self.ptr.as_ptr()) };
+        // The frees of the last references run in the module's code: they
+        // must be done before it can go away (this runs at unload).
+        // SAFETY: No preconditions; process context.
+        unsafe { asm_rcu_barrier() };
     }
 }
 

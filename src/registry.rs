@@ -4,11 +4,11 @@
 //! and the index from process (tgid, initial namespace) to agent that the
 //! probes read without sleeping locks.
 //!
-//! Each record is an `Arc<Agent>`; the xarrays by id, by tgid and by cgroup
-//! each own a reference. Readers borrow a record for the length of an RCU
-//! read-side section (probes run in one) without touching its count, so a
-//! reference that leaves an xarray is let go only after a grace period
-//! ([`Unpublished`]) or while another owner is known to outlive one.
+//! Each record is an [`RcuArc<Agent>`]; the xarrays by id, by tgid and by
+//! cgroup each own a reference. Readers borrow a record for the length of
+//! an RCU read-side section (probes run in one) without touching its count;
+//! a record is freed a grace period after its last reference went, so
+//! dropping a reference is fine anywhere, even under a spinlock.
 //!
 //! Lock order: `write` (a mutex serialising registration and
 //! unregistration) before `index_lock` (a spinlock serialising index writes
@@ -16,11 +16,11 @@
 
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use kernel::prelude::*;
-use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock, UniqueArc};
+use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
 use crate::agent::{Agent, Membership};
-use crate::ffi::{self, PidRef, RcuGuard, TaskInfo, XArray};
+use crate::ffi::{self, PidRef, RcuArc, RcuGuard, RcuRef, TaskInfo, XArray};
 use crate::filter::TgidFilter;
 use crate::telemetry::{Event, EventKind, Telemetry};
 use crate::uapi::{ID_ALLOC_MIN, ID_MAX, NAME_LEN, SCOPE_LEN};
@@ -68,7 +68,7 @@ struct WriteState {
 }
 
 /// An agent borrowed for an RCU read-side section.
-pub(crate) type AgentRef<'a> = ArcBorrow<'a, Agent>;
+pub(crate) type AgentRef<'a> = RcuRef<'a, Agent>;
 
 /// How a process joins an agent.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -87,12 +87,12 @@ pub(crate) enum Joining {
 #[pin_data]
 pub(crate) struct Registry {
     /// Agent id -> agent; written under `write`.
-    agents: XArray<Arc<Agent>>,
+    agents: XArray<Agent>,
     /// Process tgid -> its agent; written under `index_lock`. The mark says
     /// the process was forked in ([`Joining::Forked`]).
-    index: XArray<Arc<Agent>>,
+    index: XArray<Agent>,
     /// cgroup v2 id -> its cgroup agent; written under `write`.
-    cgroups: XArray<Arc<Agent>>,
+    cgroups: XArray<Agent>,
     /// Which tgids may be in `index`; written under `index_lock`.
     filter: TgidFilter,
     #[pin]
@@ -207,17 +207,16 @@ impl Registry {
         if agent.dead.load(Relaxed) {
             return Err(ESRCH);
         }
+        // Not dead: the agents xarray still holds a reference.
+        let member = agent.to_arc().ok_or(ESRCH)?;
         self.filter.add(tgid);
         // EBUSY if it belongs to an agent already.
-        if let Err(e) = self.index.insert(tgid as usize, Arc::from(agent), true) {
+        if let Err(e) = self.index.insert(tgid as usize, member, true) {
             self.filter.remove(tgid);
             return Err(e);
         }
         if exiting() {
-            // An owner outlives the caller's borrow of `agent` (see `leave`).
-            if let Some(entry) = self.index.erase(tgid as usize) {
-                entry.drop_shared();
-            }
+            drop(self.index.erase(tgid as usize));
             self.filter.remove(tgid);
             return Err(ESRCH);
         }
@@ -265,8 +264,7 @@ impl Registry {
     /// Whether process `tgid` is one of `agent`'s: a request from it is the
     /// agent's own. Under RCU, like [`Self::agent_of`].
     pub(crate) fn is_member(&self, agent: &Agent, tgid: i32, rcu: &RcuGuard) -> bool {
-        self.agent_of(tgid, rcu)
-            .is_some_and(|a| core::ptr::eq(&*a, agent))
+        self.agent_of(tgid, rcu).is_some_and(|a| a.ptr_eq(agent))
     }
 
     /// Whether process `tgid` joined its agent by being forked in it (not by
@@ -289,12 +287,7 @@ impl Registry {
         if !self.is_member(agent, tgid, &rcu) {
             return None;
         }
-        // This is not the last reference: the caller's RCU borrow of
-        // `agent` came from an xarray, whose reference is let go only a
-        // grace period after it left (`unregister`).
-        if let Some(entry) = self.index.erase(tgid as usize) {
-            entry.drop_shared();
-        }
+        drop(self.index.erase(tgid as usize));
         self.filter.remove(tgid);
         Some(counted(agent))
     }
@@ -311,22 +304,6 @@ impl Registry {
             Target::Process(pid, tgid) => (Membership::Process(pid), Some(tgid)),
             Target::Cgroup(id) => (Membership::Cgroup(id), None),
         };
-        // Allocate before taking any lock.
-        let mut agent = UniqueArc::new(
-            Agent::new(
-                spec.name,
-                spec.scope,
-                spec.risk,
-                spec.capabilities,
-                spec.auto_restart,
-                spec.owner_uid,
-                spec.privileged,
-                membership,
-                now,
-            ),
-            GFP_KERNEL,
-        )?;
-
         let mut write = self.write.lock();
         if self.nr_agents.load(Relaxed) >= MAX_AGENTS {
             return Err(ENOSPC);
@@ -345,17 +322,28 @@ impl Registry {
             id if self.agents.contains(id as usize) => return Err(EEXIST),
             id => id,
         };
-        agent.id = id;
-        let agent: Arc<Agent> = agent.into();
-        match (&agent.membership, tgid) {
+        match (&membership, tgid) {
             // Checked again under the index lock by `join`; this early check
-            // keeps the common refusal free of a grace period.
+            // keeps the common refusal cheap.
             (_, Some(tgid)) if self.index.contains(tgid as usize) => return Err(EBUSY),
             (Membership::Cgroup(cgroup), _) if self.cgroups.contains(*cgroup as usize) => {
                 return Err(EEXIST)
             }
             _ => {}
         }
+        let mut agent = Agent::new(
+            spec.name,
+            spec.scope,
+            spec.risk,
+            spec.capabilities,
+            spec.auto_restart,
+            spec.owner_uid,
+            spec.privileged,
+            membership,
+            now,
+        );
+        agent.id = id;
+        let agent = RcuArc::new(agent)?;
         // The probes must see an agent exists before its first process can
         // join, or that process's exit would be missed; without the
         // syscall probes the policy cannot be enforced, so no agent.
@@ -364,24 +352,15 @@ impl Registry {
             .agents
             .insert(id as usize, agent.clone(), false)
             .and_then(|()| match agent.membership {
-                Membership::Cgroup(cgroup) => self
-                    .cgroups
-                    .insert(cgroup as usize, agent.clone(), false)
-                    .inspect_err(|_| self.forget_locked(&agent)),
+                Membership::Cgroup(cgroup) => {
+                    self.cgroups.insert(cgroup as usize, agent.clone(), false)
+                }
                 Membership::Process(_) => Ok(()),
             });
-        if let Err(e) = published {
-            self.agent_removed(&mut write);
-            drop(write);
-            // Readers that found it in the agents xarray finish first.
-            ffi::synchronize_rcu();
-            return Err(e);
-        }
-
-        let joined = match (&agent.membership, tgid) {
+        let joined = published.and_then(|()| match (&agent.membership, tgid) {
             (Membership::Process(pid), Some(tgid)) => self
                 .join(
-                    agent.as_arc_borrow(),
+                    agent.borrow(),
                     tgid,
                     || pid.group_dead(),
                     Joining::Registered,
@@ -393,16 +372,13 @@ impl Registry {
                     pid.trace_syscalls();
                     1
                 }),
-            _ => Ok(self.join_cgroup(agent.as_arc_borrow(), now, telemetry)),
-        };
+            _ => Ok(self.join_cgroup(agent.borrow(), now, telemetry)),
+        });
         let joined = match joined {
             Ok(n) => n,
             Err(e) => {
-                self.forget_locked(&agent);
+                self.forget_locked(&mut write, &agent);
                 self.agent_removed(&mut write);
-                drop(write);
-                // Readers that found it in the xarrays finish first.
-                ffi::synchronize_rcu();
                 return Err(e);
             }
         };
@@ -414,17 +390,22 @@ impl Registry {
     }
 
     /// Takes `agent` out of the xarrays by id and cgroup and out of the
-    /// index, and marks it dead so that no process joins it any more. The
-    /// caller holds `write` and a reference of its own, which it drops only
-    /// after a grace period.
-    fn forget_locked(&self, agent: &Arc<Agent>) {
-        // The caller's reference outlives each of these.
-        if let Some(entry) = self.agents.erase(agent.id as usize) {
-            entry.drop_shared();
+    /// index, and marks it dead so that no process joins it any more.
+    fn forget_locked(&self, _write: &mut WriteState, agent: &Agent) {
+        // Only entries that are `agent`'s: a failed registration may have
+        // found its id or cgroup taken.
+        if self
+            .get(agent.id, &RcuGuard::new())
+            .is_some_and(|a| a.ptr_eq(agent))
+        {
+            drop(self.agents.erase(agent.id as usize));
         }
         if let Membership::Cgroup(cgroup) = agent.membership {
-            if let Some(entry) = self.cgroups.erase(cgroup as usize) {
-                entry.drop_shared();
+            if self
+                .cgroup_agent(cgroup, &RcuGuard::new())
+                .is_some_and(|a| a.ptr_eq(agent))
+            {
+                drop(self.cgroups.erase(cgroup as usize));
             }
         }
         let _guard = self.index_lock.lock();
@@ -432,10 +413,8 @@ impl Registry {
         let rcu = RcuGuard::new();
         let mut tgid = 0usize;
         while let Some(member) = self.index.find(&mut tgid, &rcu) {
-            if core::ptr::eq(&*member, &**agent) {
-                if let Some(entry) = self.index.erase(tgid) {
-                    entry.drop_shared();
-                }
+            if member.ptr_eq(agent) {
+                drop(self.index.erase(tgid));
                 self.filter.remove(tgid as i32);
             }
             tgid += 1;
@@ -546,15 +525,14 @@ impl Registry {
         telemetry: &Telemetry,
     ) -> Result {
         let mut write = self.write.lock();
-        let agent = Arc::from(self.get(id, &RcuGuard::new()).ok_or(ESRCH)?);
+        let agent = self
+            .get(id, &RcuGuard::new())
+            .and_then(|a| a.to_arc())
+            .ok_or(ESRCH)?;
         allowed(&agent)?;
-        self.forget_locked(&agent);
+        self.forget_locked(&mut write, &agent);
         self.agent_removed(&mut write);
         telemetry.record(Event::new(EventKind::Unregister, id, 0, ffi::now_ns()));
-        drop(write);
-        // Probes and readers that found it before it left the xarrays
-        // finish; then `agent`, the last reference, frees it.
-        ffi::synchronize_rcu();
         Ok(())
     }
 }

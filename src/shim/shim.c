@@ -973,9 +973,18 @@ void asm_rcu_read_unlock(void)
 	rcu_read_unlock();
 }
 
-void asm_synchronize_rcu(void)
+/* The Rust side keeps a struct rcu_head as 16 opaque bytes (src/ffi.rs). */
+static_assert(sizeof(struct rcu_head) == 16);
+static_assert(__alignof__(struct rcu_head) <= 8);
+
+void asm_call_rcu(struct rcu_head *head, rcu_callback_t func)
 {
-	synchronize_rcu();
+	call_rcu(head, func);
+}
+
+void asm_rcu_barrier(void)
+{
+	rcu_barrier();
 }
 
 /* ---- time, credentials, pids, cgroups ---- */

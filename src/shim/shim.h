@@ -78,7 +78,9 @@ bool asm_xa_get_mark(struct xarray *xa, unsigned long index);
 
 void asm_rcu_read_lock(void);
 void asm_rcu_read_unlock(void);
-void asm_synchronize_rcu(void);
+/* Run @func(@head) after a grace period; wait for every such callback. */
+void asm_call_rcu(struct rcu_head *head, rcu_callback_t func);
+void asm_rcu_barrier(void);
 
 /* Time, credentials, pids. */
 u64 asm_now_ns(void);
