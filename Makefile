@@ -12,6 +12,7 @@
 #   make bench          fork+exit, syscall, open and views benchmarks in one VM boot of the
 #                       benchmark kernel (the test kernel without its debug set)
 #   make fmt            rustfmt the module's crate (make check checks it)
+#   make clippy         clippy on the module's crate (make check runs it)
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -25,7 +26,7 @@ export LIBCLANG_PATH := /usr/lib/llvm-19/lib
 
 ALIASES := asmstatus asmlist asminfo asmpolicy compliance
 
-.PHONY: all module tools kernel vm demo check bench fmt clean setup
+.PHONY: all module tools kernel vm demo check bench fmt clippy clean setup
 
 all: module
 
@@ -60,6 +61,12 @@ bench:
 # The module crate: asm_mod.rs and the files its `#[path]` modules name.
 fmt:
 	rustfmt --edition 2021 asm_mod.rs
+
+# The kernel's CLIPPY=1 with the clippy of the compiler the kernel was built
+# with (Debian's, not rustup's); the crate is rebuilt so that it is linted.
+clippy:
+	touch asm_mod.rs
+	$(KMAKE) CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver modules
 
 clean:
 	-$(KMAKE) clean

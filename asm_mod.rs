@@ -134,7 +134,7 @@ pub extern "C" fn asm_rust_ioctl(cmd: u32, arg: c_ulong) -> c_long {
     let Some(asm) = asm() else {
         return ENODEV.to_errno() as c_long;
     };
-    match ioctl::dispatch(asm, cmd, arg as usize) {
+    match ioctl::dispatch(asm, cmd, arg) {
         Ok(ret) => ret as c_long,
         Err(e) => e.to_errno() as c_long,
     }
@@ -339,9 +339,8 @@ pub extern "C" fn asm_rust_socket_verdict(
     protocol: c_int,
 ) -> c_int {
     let skip = asm().is_some_and(|asm| {
-        policy::Violation::try_from(check).is_ok_and(|what| {
-            lifecycle::socket_verdict(asm, tgid, what, fd as usize, family, protocol)
-        })
+        policy::Violation::try_from(check)
+            .is_ok_and(|what| lifecycle::socket_verdict(asm, tgid, what, fd, family, protocol))
     });
     if skip {
         ffi::VERDICT_SKIP

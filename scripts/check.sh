@@ -26,18 +26,14 @@ case $vms in
 esac
 
 scripts/setup.sh
-if [ -z "$tests" ]; then
-	echo "== host: rustfmt --check (module), cargo test (tools)"
-	rustfmt --edition 2021 --check asm_mod.rs
-	cargo test --quiet --manifest-path tools/Cargo.toml
-else
-	vms=1
-fi
-
-if [ "$vms" = 1 ]; then
-	echo "== VM: selftests"
+if [ -n "$tests" ]; then
+	echo "== VM: selftests $tests"
 	exec scripts/vm.sh "ASM_TESTS='$tests' selftests/run.sh"
 fi
+
+echo "== host: rustfmt --check (module), cargo test (tools)"
+rustfmt --edition 2021 --check asm_mod.rs
+cargo test --quiet --manifest-path tools/Cargo.toml
 
 # Build once (the kernel, asm.ko, tools, selftest programs), then boot.
 kdir=$(scripts/build-kernel.sh debug)
@@ -46,8 +42,15 @@ if [ "$(cat .asm-kdir 2>/dev/null)" != "$kdir" ]; then
 	echo "$kdir" > .asm-kdir
 fi
 make -s module KDIR="$kdir"
+echo "== host: clippy (module)"
+make -s clippy KDIR="$kdir"
 make -s tools
 make -s -C selftests
+
+if [ "$vms" = 1 ]; then
+	echo "== VM: selftests"
+	ASM_VM_BUILT=1 exec scripts/vm.sh "ASM_TESTS='' selftests/run.sh"
+fi
 
 claims="$ASM_TOP/.asm-claims"
 rm -rf "$claims"

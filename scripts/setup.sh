@@ -9,7 +9,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 APT_PKGS=(
-	rustc-web rust-web-src linux-source-6.12
+	rustc-web rust-web-src rust-web-clippy linux-source-6.12
 	clang-19 llvm-19 lld-19 libclang-19-dev
 	qemu-system-x86 bc flex bison libelf-dev libssl-dev dwarves cpio kmod udev
 	make gcc python3-pip busybox-static iproute2 xz-utils

@@ -7,10 +7,11 @@ use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::
 
 use crate::faults::{Action, AgentFaults};
 use crate::ffi::PidRef;
-use crate::policy::{AgentPolicy, Risk};
+use crate::policy::AgentPolicy;
+use crate::registry::Spec;
 use crate::resources::Resources;
 pub(crate) use crate::uapi::State;
-use crate::uapi::{NAME_LEN, SCOPE_LEN};
+use crate::uapi::NAME_LEN;
 
 /// What makes a process part of the agent.
 pub(crate) enum Membership {
@@ -127,31 +128,21 @@ impl Ending {
 }
 
 impl Agent {
-    /// A record for an agent that has no process yet.
-    pub(crate) fn new(
-        name: [u8; NAME_LEN],
-        scope: [u8; SCOPE_LEN],
-        risk: Risk,
-        capabilities: u64,
-        auto_restart: u32,
-        owner_uid: u32,
-        privileged: bool,
-        membership: Membership,
-        now: u64,
-    ) -> Self {
+    /// A record for agent `id`, as `spec` asks, that has no process yet.
+    pub(crate) fn new(id: u32, spec: &Spec, membership: Membership, now: u64) -> Self {
         Self {
-            id: 0,
-            name,
-            policy: AgentPolicy::new(&scope, risk),
-            capabilities: AtomicU64::new(capabilities),
-            auto_restart: AtomicU32::new(auto_restart),
+            id,
+            name: spec.name,
+            policy: AgentPolicy::new(&spec.scope, spec.risk),
+            capabilities: AtomicU64::new(spec.capabilities),
+            auto_restart: AtomicU32::new(spec.auto_restart),
             restarts: AtomicU32::new(0),
-            owner_uid,
-            privileged,
+            owner_uid: spec.owner_uid,
+            privileged: spec.privileged,
             membership,
             registered_ns: now,
             dead: AtomicBool::new(false),
-            state: AtomicU32::new(State::Spawned as u32),
+            state: AtomicU32::new(State::Spawned.raw()),
             nr_processes: AtomicU32::new(0),
             counters: Counters::default(),
             last_exit_status: AtomicI64::new(0),

@@ -728,6 +728,9 @@ pub(crate) fn cgroup_id_from_fd(fd: i32) -> Result<u64> {
 
 /// Calls `f` for every process, under RCU: `f` must not sleep.
 pub(crate) fn for_each_process<F: FnMut(&TaskInfo)>(mut f: F) {
+    /// # Safety
+    ///
+    /// `ctx` is a `&mut F` and `info` a valid record, both for the call.
     unsafe extern "C" fn trampoline<F: FnMut(&TaskInfo)>(ctx: *mut c_void, info: *const TaskInfo) {
         // SAFETY: `ctx` is the `&mut F` passed below, alive for the whole
         // walk; `info` points to a valid record for the duration of the call.
@@ -741,6 +744,9 @@ pub(crate) fn for_each_process<F: FnMut(&TaskInfo)>(mut f: F) {
 /// under RCU: `f` must not sleep. One lookup, whatever the number of
 /// processes on the system.
 pub(crate) fn with_process<F: FnMut(&TaskInfo)>(tgid: i32, mut f: F) {
+    /// # Safety
+    ///
+    /// `ctx` is a `&mut F` and `info` a valid record, both for the call.
     unsafe extern "C" fn trampoline<F: FnMut(&TaskInfo)>(ctx: *mut c_void, info: *const TaskInfo) {
         // SAFETY: `ctx` is the `&mut F` passed below, alive for the call;
         // `info` points to a valid record for the duration of the call.

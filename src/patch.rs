@@ -25,6 +25,9 @@ pub(crate) struct Limits {
 }
 
 /// One validated change of an agent's policy (`struct asm_patch`).
+// A scope is 256 bytes, kept inline: a change lives on the stack of one
+// request, and boxing it would add an allocation that can fail.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Change {
     /// Capability bits added (`add`) or removed.
     Capabilities { add: bool, bits: u64 },

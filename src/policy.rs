@@ -105,6 +105,9 @@ impl AgentPolicy {
     }
 }
 
+/// An agent's capability bits and scope, before or after a patch.
+pub(crate) type CapsAndScope = (u64, [u8; SCOPE_LEN]);
+
 /// The lock of every policy and the paths marked sensitive.
 #[pin_data]
 pub(crate) struct Policies {
@@ -187,7 +190,7 @@ pub(crate) fn file_allowed(
         Name::Unnamable => return false,
         Name::Path(path) => *path,
     };
-    if SYSTEM_WRITE.iter().any(|&f| path == f) {
+    if SYSTEM_WRITE.contains(&path) {
         return true;
     }
     if !write && SYSTEM_READ.iter().any(|d| under(path, d)) && proc_pid(path).map_or(true, own_pid)
@@ -309,7 +312,7 @@ impl Policies {
         agent: &Agent,
         f: impl FnOnce(&mut u64, &mut [u8; SCOPE_LEN]),
         allowed: impl FnOnce(u64, &[u8], u64, &[u8]) -> bool,
-    ) -> (Result, (u64, [u8; SCOPE_LEN]), (u64, [u8; SCOPE_LEN])) {
+    ) -> (Result, CapsAndScope, CapsAndScope) {
         let _guard = self.lock.lock();
         let old = (agent.capabilities.load(Relaxed), agent.policy.scope.load());
         let mut new = old;

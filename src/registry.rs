@@ -331,19 +331,7 @@ impl Registry {
             }
             _ => {}
         }
-        let mut agent = Agent::new(
-            spec.name,
-            spec.scope,
-            spec.risk,
-            spec.capabilities,
-            spec.auto_restart,
-            spec.owner_uid,
-            spec.privileged,
-            membership,
-            now,
-        );
-        agent.id = id;
-        let agent = RcuArc::new(agent)?;
+        let agent = RcuArc::new(Agent::new(id, &spec, membership, now))?;
         // The probes must see an agent exists before its first process can
         // join, or that process's exit would be missed; without the
         // syscall probes the policy cannot be enforced, so no agent.

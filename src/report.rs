@@ -97,7 +97,9 @@ fn compliance_text(
     w.write_str("\nRisk Level Distribution:\n")?;
     for risk in [Risk::Minimal, Risk::Limited, Risk::High, Risk::Unacceptable] {
         let n = agents.iter().filter(|a| a.risk == risk).count();
-        writeln!(w, "  {:<18}{}", format_args!("{}:", risk.name()), n)?;
+        // The guide's layout: the label and its colon in 18 columns.
+        let pad = 18usize.saturating_sub(risk.name().len() + 1);
+        writeln!(w, "  {}:{:pad$}{}", risk.name(), "", n)?;
     }
     w.write_str("\nAgent Compliance Details:\n")?;
     w.write_str("-------------------------\n")?;
