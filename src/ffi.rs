@@ -316,8 +316,10 @@ unsafe impl<T: Send + Sync> Send for RcuArc<T> {}
 // SAFETY: As above.
 unsafe impl<T: Send + Sync> Sync for RcuArc<T> {}
 
-impl<T> RcuArc<T> {
-    /// Allocates `value` with one reference.
+impl<T: Send + Sync + 'static> RcuArc<T> {
+    /// Allocates `value` with one reference. `T`'s `drop` runs in an RCU
+    /// callback (softirq, on any CPU), so it must not sleep, and `T` may
+    /// borrow nothing: the callback runs after any borrow could end.
     pub(crate) fn new(value: T) -> Result<Self> {
         let inner = KBox::new(
             RcuInner {
@@ -333,7 +335,9 @@ impl<T> RcuArc<T> {
             _owns: PhantomData,
         })
     }
+}
 
+impl<T> RcuArc<T> {
     fn inner(&self) -> &RcuInner<T> {
         // SAFETY: By the type invariant `ptr` is live while `self` holds a
         // reference.
@@ -376,7 +380,8 @@ impl<T> Drop for RcuArc<T> {
             return;
         }
         fence(Ordering::Acquire);
-        let head = self.inner().head.get().cast::<RawRcuHead>();
+        // The whole allocation's pointer: `head` is its first field.
+        let head = self.ptr.as_ptr().cast::<RawRcuHead>();
         // SAFETY: The last reference is gone: no `RcuArc` and no new
         // `RcuRef::to_arc` (which never revives a zero count) can reach the
         // object again; readers that borrowed it before finish within the
@@ -584,7 +589,9 @@ impl<T> Drop for XArray<T> {
         // SAFETY: By the type invariant; the xarray is empty and unused.
         unsafe { asm_xa_free(self.ptr.as_ptr()) };
         // The frees of the last references run in the module's code: they
-        // must be done before it can go away (this runs at unload).
+        // must be done before it can go away (this runs at unload). Every
+        // `RcuArc` of the module lives in the registry's xarrays or on the
+        // stack of a request or probe, all gone by now.
         // SAFETY: No preconditions; process context.
         unsafe { asm_rcu_barrier() };
     }
