@@ -394,30 +394,26 @@ impl AgentFaults {
     }
 }
 
-/// The defaults and the lock of every policy and fault log.
+/// The defaults, and the lock of every agent's settings and fault log.
 #[pin_data]
 pub(crate) struct Faults {
-    defaults: SettingsCell,
+    /// The defaults; agents' settings and logs are written under it too.
     /// Taken by the exit probe: never held across anything that sleeps.
     #[pin]
-    lock: SpinLock<()>,
+    lock: SpinLock<Settings>,
 }
 
 impl Faults {
     /// Defaults at load: the user guide's actions, no limits.
     pub(crate) fn new() -> impl PinInit<Self, Error> {
-        let defaults = SettingsCell::default();
-        defaults.store(&Settings::initial_defaults());
         try_pin_init!(Self {
-            defaults,
-            lock <- new_spinlock!((), "Faults::lock"),
+            lock <- new_spinlock!(Settings::initial_defaults(), "Faults::lock"),
         }? Error)
     }
 
     /// The defaults.
     pub(crate) fn defaults(&self) -> Settings {
-        let _guard = self.lock.lock();
-        self.defaults.load()
+        *self.lock.lock()
     }
 
     /// An agent's own settings.
@@ -428,16 +424,13 @@ impl Faults {
 
     /// The limits and actions in force for `agent`.
     pub(crate) fn effective(&self, agent: &Agent) -> Effective {
-        let _guard = self.lock.lock();
-        agent.faults.settings.load().resolve(&self.defaults.load())
+        let defaults = self.lock.lock();
+        agent.faults.settings.load().resolve(&defaults)
     }
 
     /// Replaces the defaults with `f(old)` in one step.
     pub(crate) fn update_defaults(&self, f: impl FnOnce(&mut Settings)) {
-        let _guard = self.lock.lock();
-        let mut s = self.defaults.load();
-        f(&mut s);
-        self.defaults.store(&s);
+        f(&mut self.lock.lock());
     }
 
     /// Replaces `agent`'s settings with `f(old)` in one step if `allowed`
@@ -448,8 +441,7 @@ impl Faults {
         f: impl FnOnce(&mut Settings),
         allowed: impl FnOnce(&Effective, &Effective) -> bool,
     ) -> Result {
-        let _guard = self.lock.lock();
-        let defaults = self.defaults.load();
+        let defaults = self.lock.lock();
         let old = agent.faults.settings.load();
         let mut new = old;
         f(&mut new);

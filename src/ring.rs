@@ -40,8 +40,10 @@ impl<T: Copy> SeqRing<T> {
     /// Adds `value`, overwriting the oldest when full; returns its number.
     pub(crate) fn push(&mut self, value: T) -> u64 {
         let seq = self.next_seq;
-        let slot = self.slot(seq);
-        self.buf[slot] = value;
+        let at = Self::slot(seq, self.buf.len());
+        if let Some(slot) = self.buf.get_mut(at) {
+            *slot = value;
+        }
         self.next_seq += 1;
         seq
     }
@@ -59,7 +61,9 @@ impl<T: Copy> SeqRing<T> {
     /// The values numbered `from` and later that it still holds, oldest
     /// first, with their numbers.
     pub(crate) fn iter_from(&self, from: u64) -> impl Iterator<Item = (u64, &T)> {
-        (from.max(self.first_seq())..self.next_seq).map(move |seq| (seq, &self.buf[self.slot(seq)]))
+        let len = self.buf.len();
+        (from.max(self.first_seq())..self.next_seq)
+            .filter_map(move |seq| self.buf.get(Self::slot(seq, len)).map(|value| (seq, value)))
     }
 
     /// The values it holds, oldest first.
@@ -67,7 +71,9 @@ impl<T: Copy> SeqRing<T> {
         self.iter_from(0).map(|(_, value)| value)
     }
 
-    fn slot(&self, seq: u64) -> usize {
-        (seq % self.capacity() as u64) as usize
+    /// Where value number `seq` is in a buffer of `len` (never 0): no
+    /// panic path, the probes' contexts cannot take one.
+    fn slot(seq: u64, len: usize) -> usize {
+        seq.checked_rem(len as u64).unwrap_or(0) as usize
     }
 }
