@@ -42,8 +42,12 @@ if [ "$(cat .asm-kdir 2>/dev/null)" != "$kdir" ]; then
 	echo "$kdir" > .asm-kdir
 fi
 make -s module KDIR="$kdir"
-echo "== host: clippy (module)"
-make -s clippy KDIR="$kdir"
+echo "== host: clippy (module), a build without warnings (objtool's too)"
+if ! out=$(make -s clippy KDIR="$kdir" 2>&1) || printf '%s\n' "$out" | grep -q 'warning'; then
+	printf '%s\n' "$out"
+	echo "check.sh: the module's build is not clean" >&2
+	exit 1
+fi
 make -s tools
 make -s -C selftests
 
