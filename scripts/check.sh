@@ -36,20 +36,13 @@ rustfmt --edition 2021 --check asm_mod.rs
 cargo test --quiet --manifest-path tools/Cargo.toml
 
 # Build once (the kernel, asm.ko, tools, selftest programs), then boot.
-kdir=$(scripts/build-kernel.sh debug)
-if [ "$(cat .asm-kdir 2>/dev/null)" != "$kdir" ]; then
-	make -s clean KDIR="$kdir" >/dev/null 2>&1 || true
-	echo "$kdir" > .asm-kdir
-fi
-make -s module KDIR="$kdir"
+kdir=$(scripts/build.sh debug)
 echo "== host: clippy (module), a build without warnings (objtool's too)"
 if ! out=$(make -s clippy KDIR="$kdir" 2>&1) || printf '%s\n' "$out" | grep -q 'warning'; then
 	printf '%s\n' "$out"
 	echo "check.sh: the module's build is not clean" >&2
 	exit 1
 fi
-make -s tools
-make -s -C selftests
 
 if [ "$vms" = 1 ]; then
 	echo "== VM: selftests"

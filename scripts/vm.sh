@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run one command inside a freshly booted test VM and return its exit status.
-# Installs what is missing, builds (or reuses) the cached test kernel, builds
-# asm.ko against it, the tools and the selftest programs, then boots the
+# Installs what is missing, builds what the boot needs (scripts/build.sh:
+# the cached test kernel, asm.ko, the tools, the selftests), then boots the
 # kernel with virtme-ng on the host's root filesystem: the repository is at
 # the same path in the guest, the tools are on PATH, asm.ko is not loaded.
 # ASM_KERNEL=bench boots the benchmark kernel instead of the debug one.
@@ -16,17 +16,7 @@ if [ "${ASM_VM_BUILT:-0}" = 1 ]; then
 	kdir=$(cat "$ASM_TOP/.asm-kdir")
 else
 	"$ASM_TOP/scripts/setup.sh"
-	kdir=$("$ASM_TOP/scripts/build-kernel.sh" "${ASM_KERNEL:-debug}")
-	# asm.ko is built for one kernel at a time: start clean when it changes.
-	if [ "$(cat "$ASM_TOP/.asm-kdir" 2>/dev/null)" != "$kdir" ]; then
-		make -s -C "$ASM_TOP" clean KDIR="$kdir" >/dev/null 2>&1 || true
-		echo "$kdir" > "$ASM_TOP/.asm-kdir"
-	fi
-	make -s -C "$ASM_TOP" module KDIR="$kdir" >&2
-	# ASM_VM_KEEP_TOOLS=1 boots with the tools as they are built (for module
-	# work while the tools are being edited).
-	[ "${ASM_VM_KEEP_TOOLS:-0}" = 1 ] || make -s -C "$ASM_TOP" tools >&2
-	make -s -C "$ASM_TOP/selftests" >&2
+	kdir=$("$ASM_TOP/scripts/build.sh" "${ASM_KERNEL:-debug}")
 fi
 rw_flags=()
 [ -n "${ASM_VM_RWDIR:-}" ] && rw_flags=(--rwdir="$ASM_VM_RWDIR")

@@ -189,7 +189,7 @@ pub(crate) fn on_exit(
     };
     // Two exiting threads may both see the group dead: the one that takes
     // the process out of the index counts the exit.
-    let Some((crash, ended)) = asm.registry.leave(agent, tgid, |agent| {
+    let Some((crash, ended)) = asm.registry.leave(agent, tgid, &rcu, |agent| {
         agent.process_exited(status, crash_action, now)
     }) else {
         return;
@@ -268,7 +268,7 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef<'_>
             return;
         }
         asm.registry
-            .leave(&agent, tgid, |agent| agent.process_left(now));
+            .leave(&agent, tgid, &rcu, |agent| agent.process_left(now));
     }
     let Some(agent) = target else {
         return;

@@ -275,16 +275,16 @@ impl Registry {
 
     /// Removes process `tgid` from `agent` and runs `counted` on the agent,
     /// under the lock; `None` if it was not a member (someone else removed
-    /// it). Does not sleep.
+    /// it). Does not sleep; the caller found `agent` under `rcu`.
     pub(crate) fn leave<R>(
         &self,
         agent: &Agent,
         tgid: i32,
+        rcu: &RcuGuard,
         counted: impl FnOnce(&Agent) -> R,
     ) -> Option<R> {
         let _guard = self.index_lock.lock();
-        let rcu = RcuGuard::new();
-        if !self.is_member(agent, tgid, &rcu) {
+        if !self.is_member(agent, tgid, rcu) {
             return None;
         }
         drop(self.index.erase(tgid as usize));
@@ -380,17 +380,15 @@ impl Registry {
     /// Takes `agent` out of the xarrays by id and cgroup and out of the
     /// index, and marks it dead so that no process joins it any more.
     fn forget_locked(&self, _write: &mut WriteState, agent: &Agent) {
+        let rcu = RcuGuard::new();
         // Only entries that are `agent`'s: a failed registration may have
         // found its id or cgroup taken.
-        if self
-            .get(agent.id, &RcuGuard::new())
-            .is_some_and(|a| a.ptr_eq(agent))
-        {
+        if self.get(agent.id, &rcu).is_some_and(|a| a.ptr_eq(agent)) {
             drop(self.agents.erase(agent.id as usize));
         }
         if let Membership::Cgroup(cgroup) = agent.membership {
             if self
-                .cgroup_agent(cgroup, &RcuGuard::new())
+                .cgroup_agent(cgroup, &rcu)
                 .is_some_and(|a| a.ptr_eq(agent))
             {
                 drop(self.cgroups.erase(cgroup as usize));
@@ -398,7 +396,6 @@ impl Registry {
         }
         let _guard = self.index_lock.lock();
         agent.dead.store(true, Relaxed);
-        let rcu = RcuGuard::new();
         let mut tgid = 0usize;
         while let Some(member) = self.index.find(&mut tgid, &rcu) {
             if member.ptr_eq(agent) {
@@ -463,7 +460,7 @@ impl Registry {
             }
             if let Some(old) = self.agent_of(task.tgid, &rcu) {
                 if matches!(old.membership, Membership::Process(_)) {
-                    self.leave(&old, task.tgid, |old| old.process_left(now));
+                    self.leave(&old, task.tgid, &rcu, |old| old.process_left(now));
                 }
             }
             match self.join(

@@ -26,11 +26,9 @@ macro_rules! uapi_enum {
             $($(#[$vmeta])* $variant = $value,)+
         }
 
+        // Not every enum's name or raw value is used yet.
         #[allow(dead_code)]
         impl $name {
-            /// Every value, in asm.h's order.
-            pub(crate) const ALL: &'static [Self] = &[$(Self::$variant,)+];
-
             /// The name JSON documents and text use.
             pub(crate) fn name(self) -> &'static str {
                 match self {
