@@ -77,6 +77,17 @@ pub(crate) struct Asm {
     pub(crate) audit: audit::Audit,
 }
 
+impl Asm {
+    /// The locks that guard parts of every agent.
+    pub(crate) fn locks(&self) -> agent::Locks<'_> {
+        agent::Locks {
+            sampler: &self.sampler,
+            faults: &self.faults,
+            policies: &self.policies,
+        }
+    }
+}
+
 /// The state the entry points use: set before the glue registers anything
 /// and cleared after it unregistered everything.
 static ASM: AtomicPtr<Asm> = AtomicPtr::new(null_mut());

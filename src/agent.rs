@@ -5,11 +5,13 @@
 
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 
-use crate::faults::{Action, AgentFaults};
+use kernel::prelude::*;
+
+use crate::faults::{Action, AgentFaults, Faults};
 use crate::ffi::PidRef;
-use crate::policy::AgentPolicy;
+use crate::policy::{AgentPolicy, Policies};
 use crate::registry::Spec;
-use crate::resources::Resources;
+use crate::resources::{Resources, Sampler};
 pub(crate) use crate::uapi::State;
 use crate::uapi::NAME_LEN;
 
@@ -54,6 +56,15 @@ pub(crate) struct Counters {
     pub(crate) syscalls: AtomicU64,
     /// CPU time of the agent's threads that have exited.
     pub(crate) cpu_exited_ns: AtomicU64,
+}
+
+/// The locks that guard parts of every agent: its history is the
+/// sampler's, its fault settings and log the fault lock's, its scope the
+/// policies' lock's.
+pub(crate) struct Locks<'a> {
+    pub(crate) sampler: &'a Sampler,
+    pub(crate) faults: &'a Faults,
+    pub(crate) policies: &'a Policies,
 }
 
 /// A registered agent.
@@ -129,11 +140,17 @@ impl Ending {
 
 impl Agent {
     /// A record for agent `id`, as `spec` asks, that has no process yet.
-    pub(crate) fn new(id: u32, spec: &Spec, membership: Membership, now: u64) -> Self {
-        Self {
+    pub(crate) fn new(
+        id: u32,
+        spec: &Spec,
+        membership: Membership,
+        now: u64,
+        locks: &Locks<'_>,
+    ) -> Result<Self> {
+        Ok(Self {
             id,
             name: spec.name,
-            policy: AgentPolicy::new(&spec.scope, spec.risk),
+            policy: AgentPolicy::new(locks.policies, &spec.scope, spec.risk),
             capabilities: AtomicU64::new(spec.capabilities),
             auto_restart: AtomicU32::new(spec.auto_restart),
             restarts: AtomicU32::new(0),
@@ -147,10 +164,10 @@ impl Agent {
             counters: Counters::default(),
             last_exit_status: AtomicI64::new(0),
             last_activity_ns: AtomicU64::new(now),
-            res: Resources::new(),
-            faults: AgentFaults::default(),
+            res: Resources::new(locks.sampler)?,
+            faults: AgentFaults::new(locks.faults)?,
             ending: Ending::none(),
-        }
+        })
     }
 
     /// Whether the module may forget the agent at `now`: it was registered

@@ -12,9 +12,10 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use kernel::new_spinlock;
 use kernel::prelude::*;
-use kernel::sync::SpinLock;
+use kernel::sync::{LockedBy, SpinLock};
 
 use crate::agent::Agent;
+use crate::ring::SeqRing;
 use crate::telemetry::{Event, EventKind};
 pub(crate) use crate::uapi::{Action, FaultKind, Preset};
 use crate::uapi::{Window, FAULT_TYPES, LIMIT_NONE32, LIMIT_NONE64, WINDOW_MS};
@@ -277,37 +278,6 @@ impl Effective {
     }
 }
 
-/// Where one set of [`Settings`] is kept: atomics, written under
-/// [`Faults::lock`] so that a reader holding it sees one whole set.
-#[derive(Default)]
-pub(crate) struct SettingsCell {
-    cpu_quota_ms: AtomicU32,
-    syscall_rate: AtomicU32,
-    watchdog_ms: AtomicU32,
-    mem_limit_bytes: AtomicU64,
-    actions: AtomicU64,
-}
-
-impl SettingsCell {
-    fn load(&self) -> Settings {
-        Settings {
-            cpu_quota_ms: self.cpu_quota_ms.load(Relaxed),
-            syscall_rate: self.syscall_rate.load(Relaxed),
-            watchdog_ms: self.watchdog_ms.load(Relaxed),
-            mem_limit_bytes: self.mem_limit_bytes.load(Relaxed),
-            actions: self.actions.load(Relaxed).to_le_bytes(),
-        }
-    }
-
-    fn store(&self, s: &Settings) {
-        self.cpu_quota_ms.store(s.cpu_quota_ms, Relaxed);
-        self.syscall_rate.store(s.syscall_rate, Relaxed);
-        self.watchdog_ms.store(s.watchdog_ms, Relaxed);
-        self.mem_limit_bytes.store(s.mem_limit_bytes, Relaxed);
-        self.actions.store(u64::from_le_bytes(s.actions), Relaxed);
-    }
-}
-
 /// One recorded fault.
 #[derive(Clone, Copy)]
 pub(crate) struct FaultRecord {
@@ -321,52 +291,18 @@ pub(crate) struct FaultRecord {
 /// Faults an agent keeps.
 pub(crate) const RECENT_FAULTS: usize = 8;
 
-/// An agent's last [`RECENT_FAULTS`] faults; read and written under
-/// [`Faults::lock`].
-#[derive(Default)]
-pub(crate) struct FaultLog {
-    /// Per slot: timestamp, kind | action << 8, observed, limit.
-    slots: [[AtomicU64; 4]; RECENT_FAULTS],
-    /// Faults ever recorded; the next slot is `count % RECENT_FAULTS`.
-    count: AtomicU64,
-}
-
-impl FaultLog {
-    fn push(&self, r: &FaultRecord) {
-        let n = self.count.load(Relaxed);
-        let slot = &self.slots[(n % RECENT_FAULTS as u64) as usize];
-        slot[0].store(r.timestamp_ns, Relaxed);
-        slot[1].store(r.kind as u64 | (r.action as u64) << 8, Relaxed);
-        slot[2].store(r.observed, Relaxed);
-        slot[3].store(r.limit, Relaxed);
-        self.count.store(n + 1, Relaxed);
-    }
-
-    /// The faults kept, oldest first; returns how many.
-    fn copy(&self, out: &mut [Option<FaultRecord>; RECENT_FAULTS]) -> usize {
-        let n = self.count.load(Relaxed);
-        let kept = n.min(RECENT_FAULTS as u64);
-        for (i, out) in out.iter_mut().enumerate().take(kept as usize) {
-            let slot = &self.slots[((n - kept + i as u64) % RECENT_FAULTS as u64) as usize];
-            let kinds = slot[1].load(Relaxed);
-            *out = FaultKind::from_raw(kinds as u8).map(|kind| FaultRecord {
-                timestamp_ns: slot[0].load(Relaxed),
-                kind,
-                action: Action::from_raw((kinds >> 8) as u8).unwrap_or(Action::Log),
-                observed: slot[2].load(Relaxed),
-                limit: slot[3].load(Relaxed),
-            });
-        }
-        kept as usize
-    }
-}
-
-/// Per-agent fault state beside its policy and log.
-#[derive(Default)]
-pub(crate) struct AgentFaults {
+/// What [`Faults::lock`] guards of one agent.
+struct Guarded {
     /// The agent's own limits and actions (0: follow the defaults).
-    pub(crate) settings: SettingsCell,
-    pub(crate) log: FaultLog,
+    settings: Settings,
+    /// Its last [`RECENT_FAULTS`] faults.
+    log: SeqRing<FaultRecord>,
+}
+
+/// Per-agent fault state: its settings and log, behind [`Faults::lock`],
+/// and what the probes and the heartbeat ioctl touch without it.
+pub(crate) struct AgentFaults {
+    guarded: LockedBy<Guarded, Settings>,
     /// One bit per fault type whose condition holds now.
     episodes: AtomicU32,
     /// CLOCK_BOOTTIME of the last heartbeat; 0 while the watchdog is off.
@@ -374,6 +310,26 @@ pub(crate) struct AgentFaults {
 }
 
 impl AgentFaults {
+    /// An agent's fault state: no settings of its own, no faults yet.
+    pub(crate) fn new(faults: &Faults) -> Result<Self> {
+        let fill = FaultRecord {
+            timestamp_ns: 0,
+            kind: FaultKind::Crash,
+            action: Action::Log,
+            observed: 0,
+            limit: 0,
+        };
+        let guarded = Guarded {
+            settings: Settings::default(),
+            log: SeqRing::new(RECENT_FAULTS, fill)?,
+        };
+        Ok(Self {
+            guarded: LockedBy::new(&faults.lock, guarded),
+            episodes: AtomicU32::new(0),
+            heartbeat_ns: AtomicU64::new(0),
+        })
+    }
+
     /// Whether the condition of a `kind` fault holds now.
     pub(crate) fn holds(&self, kind: FaultKind) -> bool {
         self.episodes.load(Relaxed) & kind.bit() != 0
@@ -397,7 +353,7 @@ impl AgentFaults {
 /// The defaults, and the lock of every agent's settings and fault log.
 #[pin_data]
 pub(crate) struct Faults {
-    /// The defaults; agents' settings and logs are written under it too.
+    /// The defaults; it also guards every agent's settings and log.
     /// Taken by the exit probe: never held across anything that sleeps.
     #[pin]
     lock: SpinLock<Settings>,
@@ -418,14 +374,15 @@ impl Faults {
 
     /// An agent's own settings.
     pub(crate) fn own(&self, agent: &Agent) -> Settings {
-        let _guard = self.lock.lock();
-        agent.faults.settings.load()
+        let defaults = self.lock.lock();
+        agent.faults.guarded.access(&defaults).settings
     }
 
     /// The limits and actions in force for `agent`.
     pub(crate) fn effective(&self, agent: &Agent) -> Effective {
         let defaults = self.lock.lock();
-        agent.faults.settings.load().resolve(&defaults)
+        let own = agent.faults.guarded.access(&defaults).settings;
+        own.resolve(&defaults)
     }
 
     /// Replaces the defaults with `f(old)` in one step.
@@ -441,14 +398,15 @@ impl Faults {
         f: impl FnOnce(&mut Settings),
         allowed: impl FnOnce(&Effective, &Effective) -> bool,
     ) -> Result {
-        let defaults = self.lock.lock();
-        let old = agent.faults.settings.load();
-        let mut new = old;
+        let mut guard = self.lock.lock();
+        let defaults = *guard;
+        let own = &mut agent.faults.guarded.access_mut(&mut guard).settings;
+        let mut new = *own;
         f(&mut new);
-        if !allowed(&old.resolve(&defaults), &new.resolve(&defaults)) {
+        if !allowed(&own.resolve(&defaults), &new.resolve(&defaults)) {
             return Err(EPERM);
         }
-        agent.faults.settings.store(&new);
+        *own = new;
         Ok(())
     }
 
@@ -458,8 +416,14 @@ impl Faults {
         agent: &Agent,
         out: &mut [Option<FaultRecord>; RECENT_FAULTS],
     ) -> usize {
-        let _guard = self.lock.lock();
-        agent.faults.log.copy(out)
+        let defaults = self.lock.lock();
+        let log = &agent.faults.guarded.access(&defaults).log;
+        let mut kept = 0;
+        for (out, r) in out.iter_mut().zip(log.iter()) {
+            *out = Some(*r);
+            kept += 1;
+        }
+        kept
     }
 }
 
@@ -467,8 +431,8 @@ impl Faults {
 /// counters (unless `counted` already) and the event ring. Does not sleep.
 pub(crate) fn record(asm: &Asm, agent: &Agent, r: FaultRecord, counted: bool) {
     {
-        let _guard = asm.faults.lock.lock();
-        agent.faults.log.push(&r);
+        let mut defaults = asm.faults.lock.lock();
+        agent.faults.guarded.access_mut(&mut defaults).log.push(r);
     }
     if !counted {
         agent.counters.faults.fetch_add(1, Relaxed);

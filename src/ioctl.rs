@@ -190,7 +190,9 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
         owner_uid: ffi::current_euid(),
         privileged: admin,
     };
-    let id = asm.registry.register(spec, target, &asm.telemetry)?;
+    let id = asm
+        .registry
+        .register(spec, target, &asm.locks(), &asm.telemetry)?;
     {
         let mut r = Record::new(Kind::Register, 0, id).values(req.capabilities, risk.raw().into());
         register_detail(&mut r, &req, risk);

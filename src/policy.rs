@@ -4,15 +4,16 @@
 //! the checks the probes make against it, hot patches, the paths marked
 //! sensitive, and each agent's compliance record.
 //!
-//! The capabilities live in an atomic and the scope in atomic words, both
-//! written under [`Policies::lock`]: a patch is one step under the lock,
-//! and the next check of any probe sees it.
+//! The capabilities live in an atomic (the probes' fast paths read it
+//! without a lock) and the scope behind [`Policies::lock`], both written
+//! under that lock: a patch is one step under the lock, and the next check
+//! of any probe sees it.
 
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use kernel::new_spinlock;
 use kernel::prelude::*;
-use kernel::sync::SpinLock;
+use kernel::sync::{LockedBy, SpinLock};
 
 use crate::agent::Agent;
 use crate::audit::{Kind, Record, Source};
@@ -26,35 +27,6 @@ use crate::uapi::{
     CAP_PROCESS_SPAWN, SCOPE_LEN, SENSITIVE_MAX,
 };
 use crate::Asm;
-
-/// A path of up to `SCOPE_LEN - 1` bytes in atomic words, written under
-/// [`Policies::lock`].
-pub(crate) struct PathCell([AtomicU64; SCOPE_LEN / 8]);
-
-impl PathCell {
-    fn new(path: &[u8; SCOPE_LEN]) -> Self {
-        let cell = Self(core::array::from_fn(|_| AtomicU64::new(0)));
-        cell.store(path);
-        cell
-    }
-
-    /// The path, NUL-padded. Callers hold the lock for a consistent copy.
-    pub(crate) fn load(&self) -> [u8; SCOPE_LEN] {
-        let mut out = [0u8; SCOPE_LEN];
-        for (word, chunk) in self.0.iter().zip(out.chunks_exact_mut(8)) {
-            chunk.copy_from_slice(&word.load(Relaxed).to_ne_bytes());
-        }
-        out
-    }
-
-    fn store(&self, path: &[u8; SCOPE_LEN]) {
-        for (word, chunk) in self.0.iter().zip(path.chunks_exact(8)) {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(chunk);
-            word.store(u64::from_ne_bytes(b), Relaxed);
-        }
-    }
-}
 
 /// The text of a NUL-padded path.
 pub(crate) fn text(path: &[u8; SCOPE_LEN]) -> &[u8] {
@@ -74,15 +46,20 @@ impl Risk {
 
 /// One agent's scope, risk level and compliance record.
 pub(crate) struct AgentPolicy {
-    scope: PathCell,
+    /// The scope, NUL-padded ("" is no scope).
+    scope: LockedBy<[u8; SCOPE_LEN], Sensitive>,
+    /// Whether the scope is not empty: for the open probe's fast path,
+    /// which takes no lock. Written under [`Policies::lock`].
+    scoped: AtomicBool,
     risk: AtomicU32,
     pub(crate) record: ComplianceRecord,
 }
 
 impl AgentPolicy {
-    pub(crate) fn new(scope: &[u8; SCOPE_LEN], risk: Risk) -> Self {
+    pub(crate) fn new(policies: &Policies, scope: &[u8; SCOPE_LEN], risk: Risk) -> Self {
         Self {
-            scope: PathCell::new(scope),
+            scope: LockedBy::new(&policies.lock, *scope),
+            scoped: AtomicBool::new(scope[0] != 0),
             risk: AtomicU32::new(risk.raw()),
             record: ComplianceRecord::default(),
         }
@@ -108,13 +85,27 @@ impl AgentPolicy {
 /// An agent's capability bits and scope, before or after a patch.
 pub(crate) type CapsAndScope = (u64, [u8; SCOPE_LEN]);
 
-/// The lock of every policy and the paths marked sensitive.
+/// The paths marked sensitive.
+struct Sensitive {
+    paths: [[u8; SCOPE_LEN]; SENSITIVE_MAX],
+    /// How many of `paths` are in use.
+    n: usize,
+}
+
+impl Sensitive {
+    fn marked(&self) -> &[[u8; SCOPE_LEN]] {
+        self.paths.get(..self.n).unwrap_or(&[])
+    }
+}
+
+/// The lock of every policy, and the paths marked sensitive.
 #[pin_data]
 pub(crate) struct Policies {
     /// Taken by the probes: never held across anything that sleeps.
     #[pin]
-    lock: SpinLock<()>,
-    sensitive: [PathCell; SENSITIVE_MAX],
+    lock: SpinLock<Sensitive>,
+    /// How many paths are marked: for the open probe's fast path, which
+    /// takes no lock. Written under `lock`.
     nr_sensitive: AtomicU32,
 }
 
@@ -205,17 +196,20 @@ pub(crate) fn file_allowed(
 
 impl Policies {
     pub(crate) fn new() -> impl PinInit<Self, Error> {
+        let sensitive = Sensitive {
+            paths: [[0; SCOPE_LEN]; SENSITIVE_MAX],
+            n: 0,
+        };
         try_pin_init!(Self {
-            lock <- new_spinlock!((), "Policies::lock"),
-            sensitive: core::array::from_fn(|_| PathCell::new(&[0; SCOPE_LEN])),
+            lock <- new_spinlock!(sensitive, "Policies::lock"),
             nr_sensitive: AtomicU32::new(0),
         }? Error)
     }
 
     /// `agent`'s scope.
     pub(crate) fn scope(&self, agent: &Agent) -> [u8; SCOPE_LEN] {
-        let _guard = self.lock.lock();
-        agent.policy.scope.load()
+        let guard = self.lock.lock();
+        *agent.policy.scope.access(&guard)
     }
 
     /// Whether opens need a look: some path is sensitive, or the agent's
@@ -225,10 +219,7 @@ impl Policies {
             return true;
         }
         let caps = agent.capabilities.load(Relaxed);
-        caps & (CAP_FS_BASIC | CAP_FS_EXTENDED) == 0 || {
-            // An unrestricted agent has an empty scope: its first word is 0.
-            agent.policy.scope.0[0].load(Relaxed) != 0
-        }
+        caps & (CAP_FS_BASIC | CAP_FS_EXTENDED) == 0 || agent.policy.scoped.load(Relaxed)
     }
 
     /// The policy check of an open and whether its file is sensitive.
@@ -239,17 +230,12 @@ impl Policies {
         write: bool,
         own_pid: impl FnOnce(i32) -> bool,
     ) -> (bool, bool) {
-        let _guard = self.lock.lock();
-        let scope = agent.policy.scope.load();
+        let guard = self.lock.lock();
+        let scope = agent.policy.scope.access(&guard);
         let caps = agent.capabilities.load(Relaxed);
-        let allowed = file_allowed(caps, text(&scope), name, write, own_pid);
+        let allowed = file_allowed(caps, text(scope), name, write, own_pid);
         let sensitive = match name {
-            Name::Path(path) => {
-                let n = self.nr_sensitive.load(Relaxed) as usize;
-                self.sensitive[..n]
-                    .iter()
-                    .any(|cell| under(path, text(&cell.load())))
-            }
+            Name::Path(path) => guard.marked().iter().any(|p| under(path, text(p))),
             _ => false,
         };
         (allowed, sensitive)
@@ -274,34 +260,33 @@ impl Policies {
 
     /// Marks (`add`) or unmarks `path`; returns the number marked.
     pub(crate) fn mark_sensitive(&self, path: &[u8; SCOPE_LEN], add: bool) -> Result<u32> {
-        let _guard = self.lock.lock();
-        let n = self.nr_sensitive.load(Relaxed) as usize;
-        let at = self.sensitive[..n].iter().position(|c| c.load() == *path);
+        let mut guard = self.lock.lock();
+        let s = &mut *guard;
+        let at = s.marked().iter().position(|p| p == path);
         match (add, at) {
-            (true, Some(_)) => Err(EEXIST),
-            (true, None) if n == SENSITIVE_MAX => Err(ENOSPC),
+            (true, Some(_)) => return Err(EEXIST),
             (true, None) => {
-                self.sensitive[n].store(path);
-                self.nr_sensitive.store(n as u32 + 1, Relaxed);
-                Ok(n as u32 + 1)
+                let slot = s.paths.get_mut(s.n).ok_or(ENOSPC)?;
+                *slot = *path;
+                s.n += 1;
             }
-            (false, None) => Err(ENOENT),
+            (false, None) => return Err(ENOENT),
             (false, Some(i)) => {
-                for j in i..n - 1 {
-                    self.sensitive[j].store(&self.sensitive[j + 1].load());
+                if let Some(tail) = s.paths.get_mut(i..s.n) {
+                    tail.rotate_left(1);
                 }
-                self.nr_sensitive.store(n as u32 - 1, Relaxed);
-                Ok(n as u32 - 1)
+                s.n -= 1;
             }
         }
+        self.nr_sensitive.store(s.n as u32, Relaxed);
+        Ok(s.n as u32)
     }
 
     /// The `index`-th sensitive path and how many there are.
     pub(crate) fn sensitive(&self, index: u32) -> (Option<[u8; SCOPE_LEN]>, u32) {
-        let _guard = self.lock.lock();
-        let n = self.nr_sensitive.load(Relaxed);
-        let path = (index < n).then(|| self.sensitive[index as usize].load());
-        (path, n)
+        let guard = self.lock.lock();
+        let marked = guard.marked();
+        (marked.get(index as usize).copied(), marked.len() as u32)
     }
 
     /// Applies `f` to (capabilities, scope) of `agent` in one step if
@@ -313,15 +298,17 @@ impl Policies {
         f: impl FnOnce(&mut u64, &mut [u8; SCOPE_LEN]),
         allowed: impl FnOnce(u64, &[u8], u64, &[u8]) -> bool,
     ) -> (Result, CapsAndScope, CapsAndScope) {
-        let _guard = self.lock.lock();
-        let old = (agent.capabilities.load(Relaxed), agent.policy.scope.load());
+        let mut guard = self.lock.lock();
+        let scope = agent.policy.scope.access_mut(&mut guard);
+        let old = (agent.capabilities.load(Relaxed), *scope);
         let mut new = old;
         f(&mut new.0, &mut new.1);
         if !allowed(old.0, text(&old.1), new.0, text(&new.1)) {
             return (Err(EPERM), old, new);
         }
         agent.capabilities.store(new.0, Relaxed);
-        agent.policy.scope.store(&new.1);
+        *scope = new.1;
+        agent.policy.scoped.store(new.1[0] != 0, Relaxed);
         (Ok(()), old, new)
     }
 

@@ -19,7 +19,7 @@ use kernel::prelude::*;
 use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
-use crate::agent::{Agent, Membership};
+use crate::agent::{Agent, Locks, Membership};
 use crate::ffi::{self, PidRef, RcuArc, RcuGuard, RcuRef, TaskInfo, XArray};
 use crate::filter::TgidFilter;
 use crate::telemetry::{Event, EventKind, Telemetry};
@@ -297,6 +297,7 @@ impl Registry {
         &self,
         spec: Spec,
         target: Target,
+        locks: &Locks<'_>,
         telemetry: &Telemetry,
     ) -> Result<u32> {
         let now = ffi::now_ns();
@@ -331,7 +332,7 @@ impl Registry {
             }
             _ => {}
         }
-        let agent = RcuArc::new(Agent::new(id, &spec, membership, now))?;
+        let agent = RcuArc::new(Agent::new(id, &spec, membership, now, locks)?)?;
         // The probes must see an agent exists before its first process can
         // join, or that process's exit would be missed; without the
         // syscall probes the policy cannot be enforced, so no agent.

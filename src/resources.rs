@@ -12,20 +12,20 @@
 //! agent stayed under its quota.
 //!
 //! Everything here runs in the sampler's work item or in ioctls, in process
-//! context, under [`Sampler::state`]; per-agent fields are atomics so that
-//! readers under RCU need no other lock.
+//! context, under [`Sampler::state`], which also guards each agent's
+//! history; the throttle bits and the probes' counters are atomics, read
+//! without it.
 
-use core::sync::atomic::{
-    fence, AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst,
-};
+use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::Mutex;
+use kernel::sync::{LockedBy, Mutex};
 
 use crate::agent::Agent;
 use crate::audit::{Kind, Record};
 use crate::faults::{self, Action, FaultKind};
 use crate::ffi::{self, RcuGuard, SIGCONT, SIGKILL, SIGSTOP};
+use crate::ring::SeqRing;
 use crate::telemetry::{Event, EventKind};
 use crate::uapi::{Window, HISTORY_WINDOWS, UNREGISTER_RECLAIMED, WINDOW_MS};
 use crate::viewer::Viewer;
@@ -41,26 +41,6 @@ const THROTTLE_CPU: u32 = 1 << FaultKind::CpuQuota as u32;
 const THROTTLE_SYSCALLS: u32 = 1 << FaultKind::SyscallFlood as u32;
 const STOPPED: u32 = 1 << 31;
 
-struct WindowCell {
-    start_ns: AtomicU64,
-    cpu_ns: AtomicU64,
-    rss_bytes: AtomicU64,
-    syscalls: AtomicU64,
-    io_ops: AtomicU64,
-}
-
-impl WindowCell {
-    const fn new() -> Self {
-        Self {
-            start_ns: AtomicU64::new(0),
-            cpu_ns: AtomicU64::new(0),
-            rss_bytes: AtomicU64::new(0),
-            syscalls: AtomicU64::new(0),
-            io_ops: AtomicU64::new(0),
-        }
-    }
-}
-
 /// Cumulative CPU time, syscalls and I/O operations of an agent.
 #[derive(Clone, Copy, Default)]
 struct Totals {
@@ -69,45 +49,45 @@ struct Totals {
     io_ops: u64,
 }
 
-#[derive(Default)]
-struct AtomicTotals {
-    cpu_ns: AtomicU64,
-    syscalls: AtomicU64,
-    io_ops: AtomicU64,
-}
-
-impl AtomicTotals {
-    fn load(&self) -> Totals {
-        Totals {
-            cpu_ns: self.cpu_ns.load(Relaxed),
-            syscalls: self.syscalls.load(Relaxed),
-            io_ops: self.io_ops.load(Relaxed),
-        }
-    }
-
-    fn store(&self, t: Totals) {
-        self.cpu_ns.store(t.cpu_ns, Relaxed);
-        self.syscalls.store(t.syscalls, Relaxed);
-        self.io_ops.store(t.io_ops, Relaxed);
-    }
-}
-
-/// One agent's resource state.
-pub(crate) struct Resources {
-    ring: [WindowCell; HISTORY_WINDOWS],
-    /// Windows ever closed; the next goes to `closed % HISTORY_WINDOWS`.
-    closed: AtomicU64,
-    primed: AtomicBool,
+/// What the sampler's lock guards of one agent: its history.
+struct History {
+    /// The last [`HISTORY_WINDOWS`] closed windows.
+    windows: SeqRing<Window>,
+    primed: bool,
     /// Totals when the agent was first sampled, when the current window
     /// began, and at the last sample (never decreasing).
-    origin: AtomicTotals,
-    base: AtomicTotals,
-    last: AtomicTotals,
-    window_start_ns: AtomicU64,
-    rss_bytes: AtomicU64,
-    rss_peak_bytes: AtomicU64,
+    origin: Totals,
+    base: Totals,
+    last: Totals,
+    window_start_ns: u64,
+    rss_bytes: u64,
+    rss_peak_bytes: u64,
+    stopped_in_window: bool,
+}
+
+impl History {
+    /// Ends the current window at `now`; returns it.
+    fn close_window(&mut self, now: u64) -> Window {
+        let w = Window {
+            start_ns: self.window_start_ns,
+            cpu_ns: self.last.cpu_ns.saturating_sub(self.base.cpu_ns),
+            rss_bytes: self.rss_bytes,
+            syscalls: self.last.syscalls.saturating_sub(self.base.syscalls),
+            io_ops: self.last.io_ops.saturating_sub(self.base.io_ops),
+        };
+        self.windows.push(w);
+        self.base = self.last;
+        self.window_start_ns = now;
+        w
+    }
+}
+
+/// One agent's resource state: its history, behind the sampler's lock,
+/// and what the probes and readers touch without it.
+pub(crate) struct Resources {
+    history: LockedBy<History, State>,
+    /// Throttle bits; read by the views without the sampler's lock.
     throttle: AtomicU32,
-    stopped_in_window: AtomicBool,
     /// CPU time its processes had when they joined by a cgroup attach:
     /// not the agent's. Written by the attach probe.
     pub(crate) cpu_before_join_ns: AtomicU64,
@@ -117,22 +97,24 @@ pub(crate) struct Resources {
 
 impl Resources {
     /// The state of an agent not sampled yet.
-    pub(crate) fn new() -> Self {
-        Self {
-            ring: [const { WindowCell::new() }; HISTORY_WINDOWS],
-            closed: AtomicU64::new(0),
-            primed: AtomicBool::new(false),
-            origin: AtomicTotals::default(),
-            base: AtomicTotals::default(),
-            last: AtomicTotals::default(),
-            window_start_ns: AtomicU64::new(0),
-            rss_bytes: AtomicU64::new(0),
-            rss_peak_bytes: AtomicU64::new(0),
+    pub(crate) fn new(sampler: &Sampler) -> Result<Self> {
+        let history = History {
+            windows: SeqRing::new(HISTORY_WINDOWS, Window::default())?,
+            primed: false,
+            origin: Totals::default(),
+            base: Totals::default(),
+            last: Totals::default(),
+            window_start_ns: 0,
+            rss_bytes: 0,
+            rss_peak_bytes: 0,
+            stopped_in_window: false,
+        };
+        Ok(Self {
+            history: LockedBy::new(&sampler.state, history),
             throttle: AtomicU32::new(0),
-            stopped_in_window: AtomicBool::new(false),
             cpu_before_join_ns: AtomicU64::new(0),
             io_exited: AtomicU64::new(0),
-        }
+        })
     }
 
     /// Whether a throttle holds the agent.
@@ -142,30 +124,6 @@ impl Resources {
 
     fn stopped(&self) -> bool {
         self.throttle.load(Relaxed) & STOPPED != 0
-    }
-
-    /// Ends the current window at `now`; returns it.
-    fn close_window(&self, now: u64) -> Window {
-        let base = self.base.load();
-        let last = self.last.load();
-        let w = Window {
-            start_ns: self.window_start_ns.load(Relaxed),
-            cpu_ns: last.cpu_ns.saturating_sub(base.cpu_ns),
-            rss_bytes: self.rss_bytes.load(Relaxed),
-            syscalls: last.syscalls.saturating_sub(base.syscalls),
-            io_ops: last.io_ops.saturating_sub(base.io_ops),
-        };
-        let n = self.closed.load(Relaxed);
-        let cell = &self.ring[(n % HISTORY_WINDOWS as u64) as usize];
-        cell.start_ns.store(w.start_ns, Relaxed);
-        cell.cpu_ns.store(w.cpu_ns, Relaxed);
-        cell.rss_bytes.store(w.rss_bytes, Relaxed);
-        cell.syscalls.store(w.syscalls, Relaxed);
-        cell.io_ops.store(w.io_ops, Relaxed);
-        self.closed.store(n + 1, Relaxed);
-        self.base.store(last);
-        self.window_start_ns.store(now, Relaxed);
-        w
     }
 }
 
@@ -213,6 +171,12 @@ impl Sampler {
     pub(crate) fn exclusive<R>(&self, f: impl FnOnce() -> R) -> R {
         let _guard = self.state.lock();
         f()
+    }
+
+    /// Runs `f` with the sampler held off and the agents' histories
+    /// readable.
+    fn with_histories<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.state.lock())
     }
 }
 
@@ -356,7 +320,7 @@ fn sample_all(asm: &Asm) -> u32 {
         let rcu = RcuGuard::new();
         for u in usage.iter_mut() {
             if let Some(agent) = asm.registry.get(u.id, &rcu) {
-                u.signal = tick(asm, &agent, u, close, now);
+                u.signal = tick(asm, &mut state, &agent, u, close, now);
                 throttling |= agent.res.throttled();
             }
         }
@@ -373,8 +337,9 @@ fn sample_all(asm: &Asm) -> u32 {
 }
 
 /// Samples one agent; returns the signal its processes get (0: none).
-fn tick(asm: &Asm, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
+fn tick(asm: &Asm, state: &mut State, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
     let res = &agent.res;
+    let h = res.history.access_mut(state);
     let raw = Totals {
         cpu_ns: agent
             .counters
@@ -385,29 +350,28 @@ fn tick(asm: &Asm, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
         syscalls: agent.counters.syscalls.load(Relaxed),
         io_ops: res.io_exited.load(Relaxed).saturating_add(u.io_ops),
     };
-    if !res.primed.load(Relaxed) {
+    if !h.primed {
         // What the processes did before the agent existed is not counted.
-        res.origin.store(raw);
-        res.base.store(raw);
-        res.last.store(raw);
-        res.window_start_ns.store(now, Relaxed);
-        res.primed.store(true, Relaxed);
+        h.origin = raw;
+        h.base = raw;
+        h.last = raw;
+        h.window_start_ns = now;
+        h.primed = true;
     }
     // A process leaving the agent takes its CPU time with it: totals never
     // go back.
-    let last = res.last.load();
-    res.last.store(Totals {
-        cpu_ns: raw.cpu_ns.max(last.cpu_ns),
-        syscalls: raw.syscalls.max(last.syscalls),
-        io_ops: raw.io_ops.max(last.io_ops),
-    });
-    res.rss_bytes.store(u.rss_bytes, Relaxed);
-    res.rss_peak_bytes.fetch_max(u.rss_bytes, Relaxed);
+    h.last = Totals {
+        cpu_ns: raw.cpu_ns.max(h.last.cpu_ns),
+        syscalls: raw.syscalls.max(h.last.syscalls),
+        io_ops: raw.io_ops.max(h.last.io_ops),
+    };
+    h.rss_bytes = u.rss_bytes;
+    h.rss_peak_bytes = h.rss_peak_bytes.max(u.rss_bytes);
 
     if agent.nr_processes.load(Relaxed) == 0 {
         // Nothing left to hold: a later run starts unthrottled.
         res.throttle.store(0, Relaxed);
-        res.stopped_in_window.store(false, Relaxed);
+        h.stopped_in_window = false;
     }
     if agent.ending.is_some() {
         // Killing until the last process is gone: a fork may have raced.
@@ -419,8 +383,8 @@ fn tick(asm: &Asm, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
     }
     let eff = asm.faults.effective(agent);
     let mut signal = 0;
-    if close && res.window_start_ns.load(Relaxed) < now {
-        let window = res.close_window(now);
+    if close && h.window_start_ns < now {
+        let window = h.close_window(now);
         if res.stopped() {
             res.throttle.fetch_and(!STOPPED, Relaxed);
             signal = SIGCONT;
@@ -431,7 +395,7 @@ fn tick(asm: &Asm, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
         }
         // A whole window without being stopped, under the limit: the
         // throttle is lifted.
-        if !res.stopped_in_window.load(Relaxed) {
+        if !h.stopped_in_window {
             for kind in [FaultKind::CpuQuota, FaultKind::SyscallFlood] {
                 let bit = 1 << kind.raw();
                 if res.throttle.load(Relaxed) & bit != 0 && !agent.faults.holds(kind) {
@@ -442,22 +406,18 @@ fn tick(asm: &Asm, agent: &Agent, u: &Usage, close: bool, now: u64) -> i32 {
                 }
             }
         }
-        res.stopped_in_window.store(false, Relaxed);
+        h.stopped_in_window = false;
     } else if res.throttled() && !res.stopped() {
-        let used = {
-            let last = res.last.load();
-            let base = res.base.load();
-            (
-                last.cpu_ns.saturating_sub(base.cpu_ns),
-                last.syscalls.saturating_sub(base.syscalls),
-            )
-        };
+        let used = (
+            h.last.cpu_ns.saturating_sub(h.base.cpu_ns),
+            h.last.syscalls.saturating_sub(h.base.syscalls),
+        );
         let throttle = res.throttle.load(Relaxed);
         let cpu_spent = throttle & THROTTLE_CPU != 0 && eff.cpu_spent(used.0);
         let syscalls_spent = throttle & THROTTLE_SYSCALLS != 0 && eff.syscalls_spent(used.1);
         if cpu_spent || syscalls_spent {
             res.throttle.fetch_or(STOPPED, Relaxed);
-            res.stopped_in_window.store(true, Relaxed);
+            h.stopped_in_window = true;
             signal = SIGSTOP;
         }
     }
@@ -523,37 +483,27 @@ pub(crate) fn history(
     out: &mut KVec<Window>,
     room: usize,
 ) -> Result<HistoryTotals> {
-    asm.sampler.exclusive(|| {
+    asm.sampler.with_histories(|state| {
         let rcu = RcuGuard::new();
         let agent = asm
             .registry
             .get(id, &rcu)
             .filter(|a| viewer.sees(a))
             .ok_or(ESRCH)?;
-        let res = &agent.res;
-        let closed = res.closed.load(Relaxed);
-        let n = closed.min(HISTORY_WINDOWS as u64).min(room as u64);
-        for i in closed - n..closed {
-            let cell = &res.ring[(i % HISTORY_WINDOWS as u64) as usize];
-            let w = Window {
-                start_ns: cell.start_ns.load(Relaxed),
-                cpu_ns: cell.cpu_ns.load(Relaxed),
-                rss_bytes: cell.rss_bytes.load(Relaxed),
-                syscalls: cell.syscalls.load(Relaxed),
-                io_ops: cell.io_ops.load(Relaxed),
-            };
+        let h = agent.res.history.access(state);
+        let kept = h.windows.next_seq() - h.windows.first_seq();
+        let from = h.windows.next_seq() - kept.min(room as u64);
+        for (_, w) in h.windows.iter_from(from) {
             // The caller reserved `room`: does not allocate.
-            out.push(w, GFP_NOWAIT)?;
+            out.push(*w, GFP_NOWAIT)?;
         }
-        let origin = res.origin.load();
-        let last = res.last.load();
         Ok(HistoryTotals {
-            cpu_ns: last.cpu_ns.saturating_sub(origin.cpu_ns),
-            syscalls: last.syscalls.saturating_sub(origin.syscalls),
-            io_ops: last.io_ops.saturating_sub(origin.io_ops),
-            rss_bytes: res.rss_bytes.load(Relaxed),
-            rss_peak_bytes: res.rss_peak_bytes.load(Relaxed),
-            throttled: res.throttled(),
+            cpu_ns: h.last.cpu_ns.saturating_sub(h.origin.cpu_ns),
+            syscalls: h.last.syscalls.saturating_sub(h.origin.syscalls),
+            io_ops: h.last.io_ops.saturating_sub(h.origin.io_ops),
+            rss_bytes: h.rss_bytes,
+            rss_peak_bytes: h.rss_peak_bytes,
+            throttled: agent.res.throttled(),
         })
     })
 }
