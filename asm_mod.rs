@@ -222,14 +222,10 @@ pub unsafe extern "C" fn asm_rust_probe_cost_show(m: NonNull<ffi::RawSeqFile>, t
 /// cgroup v2 `child_cgroup` if that is not 0; returns `ASM_FORK_*`.
 #[no_mangle]
 pub extern "C" fn asm_rust_on_fork(parent_tgid: i32, child_tgid: i32, child_cgroup: u64) -> c_int {
-    let Some(asm) = asm() else {
-        return ffi::FORK_OUTSIDE;
-    };
-    match lifecycle::on_fork(asm, parent_tgid, child_tgid, child_cgroup) {
-        lifecycle::ForkVerdict::Outside => ffi::FORK_OUTSIDE,
-        lifecycle::ForkVerdict::Member => ffi::FORK_MEMBER,
-        lifecycle::ForkVerdict::Kill => ffi::FORK_KILL,
-    }
+    let verdict = asm().map_or(lifecycle::ForkVerdict::Outside, |asm| {
+        lifecycle::on_fork(asm, parent_tgid, child_tgid, child_cgroup)
+    });
+    verdict as c_int
 }
 
 /// Probe of sched_process_exec: process `tgid` now runs `file`.
@@ -353,11 +349,7 @@ pub extern "C" fn asm_rust_socket_verdict(
         policy::Violation::try_from(check)
             .is_ok_and(|what| lifecycle::socket_verdict(asm, tgid, what, fd, family, protocol))
     });
-    if skip {
-        ffi::VERDICT_SKIP
-    } else {
-        ffi::VERDICT_ALLOW
-    }
+    ffi::Verdict::skip_if(skip) as c_int
 }
 
 /// The verdict on a TCP SYN (`ASM_NET_TCP_SYN`, from netfilter's
@@ -370,16 +362,14 @@ pub extern "C" fn asm_rust_net_verdict(
     family: c_int,
     protocol: c_int,
 ) -> c_int {
-    let seen = match what {
-        ffi::NET_TCP_SYN => policy::NetSeen::TcpSyn,
-        ffi::NET_TCP_LISTEN => policy::NetSeen::TcpListen,
-        _ => return ffi::VERDICT_ALLOW,
+    let seen = match ffi::NetHook::try_from(what) {
+        Ok(ffi::NetHook::TcpSyn) => policy::NetSeen::TcpSyn,
+        Ok(ffi::NetHook::TcpListen) => policy::NetSeen::TcpListen,
+        Err(_) => return ffi::Verdict::Allow as c_int,
     };
-    if asm().is_some_and(|asm| lifecycle::net_verdict(asm, tgid, seen, family, protocol)) {
-        ffi::VERDICT_SKIP
-    } else {
-        ffi::VERDICT_ALLOW
-    }
+    let refused =
+        asm().is_some_and(|asm| lifecycle::net_verdict(asm, tgid, seen, family, protocol));
+    ffi::Verdict::skip_if(refused) as c_int
 }
 
 /// Probe of raw_syscalls:sys_exit: whether the successful call `nr` of

@@ -206,18 +206,48 @@ pub(crate) const FILE_CREATED: u32 = 0x2;
 pub(crate) const FILE_FOREIGN_VIEW: u32 = 0x4;
 pub(crate) const FILE_PSEUDO: u32 = 0x8;
 
-/// What becomes of a new process (shim.h `ASM_FORK_*`).
-pub(crate) const FORK_OUTSIDE: c_int = 0;
-pub(crate) const FORK_MEMBER: c_int = 1;
-pub(crate) const FORK_KILL: c_int = 2;
-
 /// What `asm_rust_net_verdict` judges (shim.h `ASM_NET_*`).
-pub(crate) const NET_TCP_SYN: u32 = 1;
-pub(crate) const NET_TCP_LISTEN: u32 = 2;
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum NetHook {
+    /// A task sends a TCP SYN (netfilter LOCAL_OUT).
+    TcpSyn = 1,
+    /// A task's socket enters TCP_LISTEN (`sock:inet_sock_set_state`).
+    TcpListen = 2,
+}
+
+impl TryFrom<u32> for NetHook {
+    type Error = Error;
+
+    fn try_from(raw: u32) -> Result<Self> {
+        match raw {
+            1 => Ok(Self::TcpSyn),
+            2 => Ok(Self::TcpListen),
+            _ => Err(EINVAL),
+        }
+    }
+}
 
 /// A socket check's verdict (shim.h `ASM_VERDICT_*`).
-pub(crate) const VERDICT_ALLOW: c_int = 0;
-pub(crate) const VERDICT_SKIP: c_int = 1;
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub(crate) enum Verdict {
+    /// The call or packet goes on.
+    Allow = 0,
+    /// The call is skipped, the packet dropped.
+    Skip = 1,
+}
+
+impl Verdict {
+    /// `Skip` if `refused`.
+    pub(crate) fn skip_if(refused: bool) -> Self {
+        if refused {
+            Self::Skip
+        } else {
+            Self::Allow
+        }
+    }
+}
 
 /// `SIGKILL`, `SIGSTOP` and `SIGCONT`.
 pub(crate) const SIGKILL: i32 = 9;

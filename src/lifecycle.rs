@@ -22,17 +22,18 @@ use crate::syscalls;
 use crate::telemetry::{Event, EventKind};
 use crate::Asm;
 
-/// What becomes of a new process.
+/// What becomes of a new process (shim.h `ASM_FORK_*`).
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
 pub(crate) enum ForkVerdict {
     /// It belongs to no agent.
-    Outside,
+    Outside = 0,
     /// It joined an agent: its system calls are to be traced from its
     /// first one.
-    Member,
+    Member = 1,
     /// It should have joined an agent but could not (no memory for the
     /// index): it must not run unsupervised.
-    Kill,
+    Kill = 2,
 }
 
 /// `parent_tgid` created the process `child_tgid`, which

@@ -120,7 +120,7 @@ pid_t asm_current_tgid(void);
 #define ASM_FILE_PSEUDO		0x8	/* named by d_dname: pipe, socket,
 					 * anonymous inode */
 
-/* What asm_rust_net_verdict() judges.  Mirrored in src/ffi.rs. */
+/* What asm_rust_net_verdict() judges.  Mirrored in src/ffi.rs (NetHook). */
 #define ASM_NET_TCP_SYN		1	/* a task sends a TCP SYN */
 #define ASM_NET_TCP_LISTEN	2	/* a task's socket enters TCP_LISTEN */
 
@@ -128,7 +128,7 @@ pid_t asm_current_tgid(void);
  * asm_rust_socket_verdict() and asm_rust_net_verdict(): let the call (the
  * packet) go, or skip it with -EPERM (drop it).
  */
-#define ASM_VERDICT_ALLOW	0
+#define ASM_VERDICT_ALLOW	0	/* src/ffi.rs: Verdict */
 #define ASM_VERDICT_SKIP	1
 
 /* Rust entry points (asm_mod.rs). */
@@ -136,7 +136,7 @@ long asm_rust_ioctl(unsigned int cmd, unsigned long arg);
 int asm_rust_status_show(struct seq_file *m, u32 uid, bool admin);
 int asm_rust_events_show(struct seq_file *m);
 int asm_rust_probe_cost_show(struct seq_file *m, pid_t tgid);
-/* What asm_rust_on_fork() says of the child.  Mirrored in src/ffi.rs. */
+/* What asm_rust_on_fork() says of the child (src/lifecycle.rs: ForkVerdict). */
 #define ASM_FORK_OUTSIDE	0
 #define ASM_FORK_MEMBER		1	/* trace its system calls */
 #define ASM_FORK_KILL		2	/* it could not join: kill it */
