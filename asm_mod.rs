@@ -23,8 +23,12 @@ mod faults;
 mod ffi;
 #[path = "src/filter.rs"]
 mod filter;
+#[path = "src/gateway.rs"]
+mod gateway;
 #[path = "src/ioctl.rs"]
 mod ioctl;
+#[path = "src/json.rs"]
+mod json;
 #[path = "src/lifecycle.rs"]
 mod lifecycle;
 #[path = "src/patch.rs"]
@@ -75,6 +79,8 @@ pub(crate) struct Asm {
     pub(crate) policies: policy::Policies,
     #[pin]
     pub(crate) audit: audit::Audit,
+    #[pin]
+    pub(crate) gateway: gateway::Gateway,
 }
 
 impl Asm {
@@ -84,6 +90,7 @@ impl Asm {
             sampler: &self.sampler,
             faults: &self.faults,
             policies: &self.policies,
+            gateway: &self.gateway,
         }
     }
 }
@@ -113,6 +120,7 @@ impl kernel::Module for AsmModule {
                 sampler <- resources::Sampler::new(),
                 policies <- policy::Policies::new(),
                 audit <- audit::Audit::new(),
+                gateway <- gateway::Gateway::new(),
             }? Error),
             GFP_KERNEL,
         )?;
@@ -129,6 +137,8 @@ impl kernel::Module for AsmModule {
 impl Drop for AsmModule {
     fn drop(&mut self) {
         ffi::shim_exit();
+        // Nothing answers requests any more: their callers are woken.
+        gateway::close(&self.asm);
         // The sampler has stopped: no agent stays stopped by a throttle.
         resources::release_all(&self.asm);
         ASM.store(null_mut(), Ordering::Release);
@@ -436,6 +446,125 @@ pub unsafe extern "C" fn asm_rust_compliance_show(
     unsafe {
         show(m, |asm, seq| {
             report::compliance(asm, &viewer::Viewer::new(uid, admin), seq)
+        })
+    }
+}
+
+/// `ASM_CMD_GW_REGISTER` from netlink port `portid` (CAP_NET_ADMIN checked
+/// by genetlink); 0 or a negative errno.
+#[no_mangle]
+pub extern "C" fn asm_rust_gw_register(portid: u32) -> c_int {
+    match asm().map_or(Err(ENODEV), |asm| gateway::register_helper(asm, portid)) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Netlink port `portid` of the generic netlink protocol was released.
+#[no_mangle]
+pub extern "C" fn asm_rust_gw_released(portid: u32) {
+    if let Some(asm) = asm() {
+        gateway::port_released(asm, portid);
+    }
+}
+
+/// `ASM_CMD_GW_PULL` from `portid`: fills the reply `skb` with the oldest
+/// queued request; 0 or a negative errno.
+///
+/// # Safety
+///
+/// `skb` is the reply being built, touched by nothing else during the call.
+#[no_mangle]
+pub unsafe extern "C" fn asm_rust_gw_pull(portid: u32, skb: *mut ffi::RawSkb) -> c_int {
+    // SAFETY: By the safety requirement.
+    let Some(mut msg) = (unsafe { ffi::NlMsg::from_raw(skb) }) else {
+        return EINVAL.to_errno();
+    };
+    match asm().map_or(Err(ENODEV), |asm| gateway::pull(asm, portid, &mut msg)) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `ASM_CMD_GW_COMPLETE` from `portid` (shim.h `struct asm_gw_completion`).
+#[repr(C)]
+pub struct GwCompletion {
+    id: u64,
+    status: u32,
+    provider: u32,
+    tokens_used: u32,
+    fallback: u32,
+    text: *const u8,
+    text_len: usize,
+    tried: *const u8,
+    tried_len: usize,
+}
+
+/// `ASM_CMD_GW_COMPLETE` from `portid`; 0 or a negative errno.
+///
+/// # Safety
+///
+/// `c` is valid for the call, its `text` for `text_len` bytes and its
+/// `tried` for `tried_len` bytes (each may be null instead).
+#[no_mangle]
+pub unsafe extern "C" fn asm_rust_gw_complete(portid: u32, c: *const GwCompletion) -> c_int {
+    // SAFETY: By the safety requirement.
+    let Some(c) = (unsafe { c.as_ref() }) else {
+        return EINVAL.to_errno();
+    };
+    let text = if c.text.is_null() {
+        &[][..]
+    } else {
+        // SAFETY: Not null, so valid for `text_len` bytes by the safety
+        // requirement.
+        unsafe { core::slice::from_raw_parts(c.text, c.text_len) }
+    };
+    let tried = if c.tried.is_null() {
+        &[][..]
+    } else {
+        // SAFETY: Not null, so valid for `tried_len` bytes by the safety
+        // requirement.
+        unsafe { core::slice::from_raw_parts(c.tried, c.tried_len) }
+    };
+    let completion = gateway::Completion {
+        id: c.id,
+        status: c.status,
+        provider: c.provider,
+        text,
+        tokens_used: c.tokens_used,
+        fallback: c.fallback != 0,
+        tried,
+    };
+    match asm().map_or(Err(ENODEV), |asm| {
+        gateway::complete(asm, portid, &completion)
+    }) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Show callback of /proc/agentsys/cloud_gateway (`status` false) and
+/// /proc/agentsys/gateway_status (`status` true), for a reader as in
+/// [`asm_rust_status_show`].
+///
+/// # Safety
+///
+/// `m` is the seq_file being filled, valid for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn asm_rust_gateway_show(
+    m: NonNull<ffi::RawSeqFile>,
+    uid: u32,
+    admin: bool,
+    status: bool,
+) -> c_int {
+    // SAFETY: By the safety requirement.
+    unsafe {
+        show(m, |asm, seq| {
+            if status {
+                gateway::status_text(asm, &viewer::Viewer::new(uid, admin), seq)
+            } else {
+                gateway::metrics_text(asm, seq).map_err(|_| ENOMEM)
+            }
         })
     }
 }

@@ -40,9 +40,11 @@ static inline void *nla_data(struct nlattr *a)
 
 /*
  * Asks the controller on netlink socket @fd for the "asm" family; fills in
- * its id and the events group's id.  Returns 0, or a negative errno.
+ * its id and the id of its multicast group @group.  Returns 0, or a
+ * negative errno.
  */
-static inline int asm_genl_resolve(int fd, __u16 *family_id, __u32 *group_id)
+static inline int asm_genl_resolve_group(int fd, __u16 *family_id, const char *group,
+					 __u32 *group_id)
 {
 	struct nl_req req = { 0 };
 	struct nlattr *a, *g, *ga;
@@ -86,11 +88,17 @@ static inline int asm_genl_resolve(int fd, __u16 *family_id, __u32 *group_id)
 				if (ga->nla_type == CTRL_ATTR_MCAST_GRP_ID)
 					id = *(__u32 *)nla_data(ga);
 			}
-			if (name && !strcmp(name, ASM_GENL_MCGRP_EVENTS))
+			if (name && !strcmp(name, group))
 				*group_id = id;
 		}
 	}
 	return *family_id && *group_id ? 0 : -ENOENT;
+}
+
+/* asm_genl_resolve_group() for the events group. */
+static inline int asm_genl_resolve(int fd, __u16 *family_id, __u32 *group_id)
+{
+	return asm_genl_resolve_group(fd, family_id, ASM_GENL_MCGRP_EVENTS, group_id);
 }
 
 #endif /* ASM_SELFTEST_GENL_H */

@@ -9,6 +9,7 @@ use kernel::prelude::*;
 
 use crate::faults::{Action, AgentFaults, Faults};
 use crate::ffi::PidRef;
+use crate::gateway::{AgentLlm, Gateway};
 use crate::policy::{AgentPolicy, Policies};
 use crate::registry::Spec;
 use crate::resources::{Resources, Sampler};
@@ -60,11 +61,12 @@ pub(crate) struct Counters {
 
 /// The locks that guard parts of every agent: its history is the
 /// sampler's, its fault settings and log the fault lock's, its scope the
-/// policies' lock's.
+/// policies' lock's, its token bucket the gateway's.
 pub(crate) struct Locks<'a> {
     pub(crate) sampler: &'a Sampler,
     pub(crate) faults: &'a Faults,
     pub(crate) policies: &'a Policies,
+    pub(crate) gateway: &'a Gateway,
 }
 
 /// A registered agent.
@@ -98,6 +100,8 @@ pub(crate) struct Agent {
     pub(crate) faults: AgentFaults,
     /// The action that is ending the agent, if any.
     pub(crate) ending: Ending,
+    /// Its LLM token bucket and usage.
+    pub(crate) llm: AgentLlm,
 }
 
 /// The recovery action (kill or restart) that is ending an agent, if any:
@@ -167,6 +171,7 @@ impl Agent {
             res: Resources::new(locks.sampler)?,
             faults: AgentFaults::new(locks.faults)?,
             ending: Ending::none(),
+            llm: AgentLlm::new(locks.gateway),
         })
     }
 

@@ -13,8 +13,11 @@ use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ptr::NonNull;
 use core::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use kernel::error::to_result;
 use kernel::ffi::{c_int, c_ulong, c_void};
 use kernel::prelude::*;
+
+use crate::uapi::GenlAttr;
 
 /// Opaque `struct xarray`.
 #[repr(C)]
@@ -37,6 +40,12 @@ pub struct RawTask {
 /// Opaque `struct seq_file`.
 #[repr(C)]
 pub struct RawSeqFile {
+    _private: [u8; 0],
+}
+
+/// Opaque `struct sk_buff`.
+#[repr(C)]
+pub struct RawSkb {
     _private: [u8; 0],
 }
 
@@ -107,6 +116,9 @@ extern "C" {
         ctx: *mut c_void,
     );
     fn asm_seq_write(m: *mut RawSeqFile, buf: *const c_void, len: usize) -> c_int;
+    fn asm_nla_put(skb: *mut RawSkb, attr: u16, len: u32, data: *const c_void) -> c_int;
+    fn asm_nla_put_u64(skb: *mut RawSkb, attr: u16, value: u64) -> c_int;
+    fn asm_gw_notify(id: u64);
 }
 
 /// Registers /proc/agentsys, debugfs asm/, /dev/asm and the lifecycle probes.
@@ -198,6 +210,55 @@ pub(crate) fn genl_listening() -> bool {
 pub(crate) fn genl_send(ev: &GenlEvent) -> Result {
     // SAFETY: `ev` is valid for the call; the glue copies it into a message.
     kernel::error::to_result(unsafe { asm_genl_send(ev) })
+}
+
+/// Tells the gateway group that request `id` is queued. Sleeps.
+pub(crate) fn gw_notify(id: u64) {
+    // SAFETY: Process context, no lock held: the glue allocates and sends.
+    unsafe { asm_gw_notify(id) }
+}
+
+/// A netlink message the glue is building for a reply, for `'a`.
+///
+/// # Invariants
+///
+/// `skb` is a message being built that nothing else touches during `'a`.
+pub(crate) struct NlMsg<'a> {
+    skb: NonNull<RawSkb>,
+    _msg: PhantomData<&'a mut RawSkb>,
+}
+
+impl NlMsg<'_> {
+    /// # Safety
+    ///
+    /// `skb` is a message being built that only the returned value
+    /// touches while it lives.
+    pub(crate) unsafe fn from_raw(skb: *mut RawSkb) -> Option<Self> {
+        // INVARIANT: The caller's promise.
+        NonNull::new(skb).map(|skb| Self {
+            skb,
+            _msg: PhantomData,
+        })
+    }
+
+    /// Adds attribute `attr` with the bytes of `data`.
+    pub(crate) fn put_bytes(&mut self, attr: GenlAttr, data: &[u8]) -> Result {
+        let len = u32::try_from(data.len()).map_err(|_| E2BIG)?;
+        // SAFETY: By the type invariant the message is ours; `data` is
+        // valid for `len` bytes, which are copied.
+        to_result(unsafe { asm_nla_put(self.skb.as_ptr(), attr as u16, len, data.as_ptr().cast()) })
+    }
+
+    /// Adds a u32 attribute.
+    pub(crate) fn put_u32(&mut self, attr: GenlAttr, value: u32) -> Result {
+        self.put_bytes(attr, &value.to_ne_bytes())
+    }
+
+    /// Adds a u64 attribute (aligned with `ASM_A_PAD`).
+    pub(crate) fn put_u64(&mut self, attr: GenlAttr, value: u64) -> Result {
+        // SAFETY: By the type invariant the message is ours.
+        to_result(unsafe { asm_nla_put_u64(self.skb.as_ptr(), attr as u16, value) })
+    }
 }
 
 /// Facts about an opened file (shim.h `ASM_FILE_*`).

@@ -14,6 +14,7 @@ use kernel::uaccess::{UserPtr, UserSlice};
 use crate::audit::{Kind, Record, Source};
 use crate::faults::{self, Action, Settings};
 use crate::ffi::{self, PidRef, RcuGuard};
+use crate::gateway;
 use crate::patch::{self, Asker, Change, Limits};
 use crate::policy::{self, Risk};
 use crate::registry::{Spec, Target};
@@ -43,6 +44,7 @@ pub(crate) fn dispatch(asm: &Asm, cmd: u32, arg: UserPtr) -> Result<isize> {
         IOC_OVERSIGHT => oversight(asm, arg),
         IOC_DECISION => decision(asm, arg),
         IOC_SENSITIVE => sensitive(asm, arg),
+        IOC_LLM_REQUEST => return llm_request(asm, arg),
         _ => Err(ENOTTY),
     }?;
     Ok(0)
@@ -130,10 +132,11 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
         _ => return Err(EINVAL),
     }
     // Registering anything but oneself, choosing an id (asmd's spec ids and
-    // other administrators' are below the allocation range) and a restart
-    // budget (which makes asmd act) are the administrator's.
+    // other administrators' are below the allocation range), a restart
+    // budget (which makes asmd act) and LLM access (the administrator's
+    // providers and keys answer) are the administrator's.
     let privileged = to != RegisterTarget::Caller
-        || req.capabilities & CAP_ADMIN != 0
+        || req.capabilities & (CAP_ADMIN | CAP_LLM_ACCESS) != 0
         || req.agent_id != 0
         || req.auto_restart != 0;
     let admin = ffi::capable_admin();
@@ -768,4 +771,54 @@ fn sensitive(asm: &Asm, arg: UserPtr) -> Result {
             write(arg, &req)
         }
     }
+}
+
+fn llm_request(asm: &Asm, arg: UserPtr) -> Result<isize> {
+    // A request refused before the gateway saw it still counts as failed.
+    let (mut req, doc) = llm_document(arg).inspect_err(|_| gateway::count_failure(asm))?;
+    let (_pid, tgid) = PidRef::current().ok_or(ESRCH)?;
+    let mut id = 0;
+    let result = gateway::request(asm, tgid, &doc, &mut id);
+    req.request_id = id;
+    let response = match result {
+        Ok(response) => response,
+        Err(e) => {
+            req.written = 0;
+            // The caller learns the request's number even when it failed.
+            let _ = write(arg, &req);
+            return Err(e);
+        }
+    };
+    req.written = response.len() as u32;
+    if response.len() > req.response_len as usize {
+        write(arg, &req)?;
+        return Err(ENOSPC);
+    }
+    UserSlice::new(req.response as UserPtr, response.len())
+        .writer()
+        .write_slice(&response)?;
+    write(arg, &req)?;
+    Ok(response.len() as isize)
+}
+
+/// The request struct and the document it points to, checked.
+fn llm_document(arg: UserPtr) -> Result<(LlmRequest, KVVec<u8>)> {
+    let req: LlmRequest = read(arg)?;
+    check_header::<LlmRequest>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    if req.flags != 0 || req.response_len < LLM_RESPONSE_MIN {
+        return Err(EINVAL);
+    }
+    let len = req.request_len as usize;
+    if len == 0 {
+        return Err(EINVAL);
+    }
+    if len > LLM_REQUEST_MAX {
+        return Err(E2BIG);
+    }
+    let mut doc = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
+    UserSlice::new(req.request as UserPtr, len)
+        .reader()
+        .read_slice(&mut doc)?;
+    Ok((req, doc))
 }

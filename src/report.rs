@@ -39,7 +39,7 @@ pub(crate) fn render(f: impl FnOnce(&mut TextBuf) -> fmt::Result) -> Result<KVec
 }
 
 /// A string written as a JSON string literal.
-struct JsonStr<'a>(&'a str);
+pub(crate) struct JsonStr<'a>(pub(crate) &'a str);
 
 impl fmt::Display for JsonStr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

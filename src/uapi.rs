@@ -191,6 +191,26 @@ uapi_enum! {
         Connect = 2 => "connect",
         Listen = 3 => "listen",
         Exec = 4 => "exec",
+        Llm = 5 => "llm",
+    }
+}
+
+uapi_enum! {
+    /// `enum asm_llm_provider` (without `ASM_LLM_ANY`).
+    pub(crate) enum LlmProvider: u32 {
+        Claude = 1 => "claude",
+        Gpt4 = 2 => "gpt4",
+        Gemini = 3 => "gemini",
+        Local = 4 => "local",
+    }
+}
+
+impl LlmProvider {
+    /// The provider a request document names.
+    pub(crate) fn from_name(name: &[u8]) -> Option<Self> {
+        [Self::Claude, Self::Gpt4, Self::Gemini, Self::Local]
+            .into_iter()
+            .find(|p| p.name().as_bytes() == name)
     }
 }
 
@@ -513,6 +533,46 @@ pub(crate) struct Sensitive {
     pub(crate) reserved: [u64; 2],
 }
 
+/// `struct asm_llm_request`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct LlmRequest {
+    pub(crate) size: u32,
+    pub(crate) version: u32,
+    pub(crate) request: u64,
+    pub(crate) response: u64,
+    pub(crate) request_len: u32,
+    pub(crate) response_len: u32,
+    pub(crate) flags: u32,
+    pub(crate) written: u32,
+    pub(crate) request_id: u64,
+    pub(crate) reserved: [u64; 2],
+}
+
+pub(crate) const LLM_REQUEST_MAX: usize = 65536;
+pub(crate) const LLM_PROMPT_MAX: usize = 32768;
+pub(crate) const LLM_SYSTEM_MAX: usize = 8192;
+pub(crate) const LLM_TEXT_MAX: usize = 32768;
+pub(crate) const LLM_MAX_TOKENS_MAX: u32 = 100_000;
+pub(crate) const LLM_TIMEOUT_MAX_MS: u32 = 600_000;
+pub(crate) const LLM_RESPONSE_MIN: u32 = 256;
+
+/// `enum asm_genl_attr`: the attributes the module puts in its replies.
+#[derive(Clone, Copy)]
+#[repr(u16)]
+pub(crate) enum GenlAttr {
+    AgentId = 5,
+    ReqId = 13,
+    Uid = 14,
+    Caps = 15,
+    Prompt = 16,
+    System = 17,
+    MaxTokens = 18,
+    Temperature = 19,
+    Provider = 20,
+    TimeoutMs = 21,
+}
+
 pub(crate) const FAULT_TYPES: usize = 7;
 pub(crate) const LIMIT_NONE32: u32 = u32::MAX;
 pub(crate) const LIMIT_NONE64: u64 = u64::MAX;
@@ -537,7 +597,16 @@ const _: () = assert!(size_of::<AuditRead>() == 72);
 const _: () = assert!(size_of::<Compliance>() == 96);
 const _: () = assert!(size_of::<Note>() == 168);
 const _: () = assert!(size_of::<Sensitive>() == 296);
+const _: () = assert!(size_of::<LlmRequest>() == 64);
 
+// SAFETY: Plain integers and byte arrays with no padding (checked by the
+// size assertions against the C layout): every bit pattern is valid and
+// every byte is initialised.
+unsafe impl FromBytes for LlmRequest {}
+// SAFETY: Plain integers and byte arrays with no padding (checked by the
+// size assertions against the C layout): every bit pattern is valid and
+// every byte is initialised.
+unsafe impl AsBytes for LlmRequest {}
 // SAFETY: Plain integers and byte arrays with no padding (checked by the
 // size assertions against the C layout): every bit pattern is valid and
 // every byte is initialised.
@@ -631,6 +700,8 @@ pub(crate) const IOC_OVERSIGHT: u32 = _IOWR::<Note>(IOC_MAGIC, 0x0e);
 pub(crate) const IOC_DECISION: u32 = _IOWR::<Note>(IOC_MAGIC, 0x0f);
 /// `ASM_IOC_SENSITIVE`.
 pub(crate) const IOC_SENSITIVE: u32 = _IOWR::<Sensitive>(IOC_MAGIC, 0x10);
+/// `ASM_IOC_LLM_REQUEST`.
+pub(crate) const IOC_LLM_REQUEST: u32 = _IOWR::<LlmRequest>(IOC_MAGIC, 0x11);
 
 // The numbers asm.h's _IOW/_IOWR give on x86-64 (checked by the selftests'
 // asm_abi_test against the C header too).
@@ -642,4 +713,5 @@ pub(crate) const CAP_FS_BASIC: u64 = 1 << 0;
 pub(crate) const CAP_FS_EXTENDED: u64 = 1 << 1;
 pub(crate) const CAP_NET_CLIENT: u64 = 1 << 2;
 pub(crate) const CAP_NET_SERVER: u64 = 1 << 3;
+pub(crate) const CAP_LLM_ACCESS: u64 = 1 << 5;
 pub(crate) const CAP_PROCESS_SPAWN: u64 = 1 << 6;

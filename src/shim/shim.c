@@ -16,6 +16,8 @@
 #include <linux/path.h>
 #include <linux/fs.h>
 #include <linux/net.h>
+#include <linux/netlink.h>
+#include <linux/notifier.h>
 #include <linux/percpu.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -529,19 +531,153 @@ int asm_signal_task(struct task_struct *task, int sig)
  * The events name every agent's id and pids: like the proc connector's,
  * the group is for CAP_NET_ADMIN (checked by genetlink at subscription).
  */
+enum { ASM_MCGRP_EVENTS, ASM_MCGRP_GATEWAY };
+
+static struct genl_family asm_genl_family;
+
 static const struct genl_multicast_group asm_genl_mcgrps[] = {
-	{ .name = ASM_GENL_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_NET_ADMIN },
+	[ASM_MCGRP_EVENTS] = { .name = ASM_GENL_MCGRP_EVENTS,
+			       .flags = GENL_MCAST_CAP_NET_ADMIN },
+	[ASM_MCGRP_GATEWAY] = { .name = ASM_GENL_MCGRP_GATEWAY,
+				.flags = GENL_MCAST_CAP_NET_ADMIN },
+};
+
+/* What the gateway helper may send; everything else is refused. */
+static const struct nla_policy asm_gw_policy[ASM_A_MAX + 1] = {
+	[ASM_A_REQ_ID] = { .type = NLA_U64 },
+	[ASM_A_STATUS] = { .type = NLA_U32 },
+	[ASM_A_PROVIDER] = { .type = NLA_U32 },
+	[ASM_A_TEXT] = { .type = NLA_BINARY, .len = ASM_LLM_TEXT_MAX },
+	[ASM_A_TOKENS_USED] = { .type = NLA_U32 },
+	[ASM_A_FALLBACK] = { .type = NLA_FLAG },
+	[ASM_A_TRIED] = { .type = NLA_BINARY, .len = 64 * sizeof(u32) },
+};
+
+static int asm_gw_register_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return asm_rust_gw_register(info->snd_portid);
+}
+
+static int asm_gw_pull_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	void *hdr;
+	int ret;
+
+	msg = genlmsg_new(ASM_LLM_PROMPT_MAX + ASM_LLM_SYSTEM_MAX + 512, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &asm_genl_family, 0, ASM_CMD_GW_PULL);
+	if (!hdr) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	ret = asm_rust_gw_pull(info->snd_portid, msg);
+	if (ret) {
+		nlmsg_free(msg);
+		return ret;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+static int asm_gw_complete_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct asm_gw_completion c = {};
+	struct nlattr **a = info->attrs;
+
+	if (GENL_REQ_ATTR_CHECK(info, ASM_A_REQ_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, ASM_A_STATUS))
+		return -EINVAL;
+	c.id = nla_get_u64(a[ASM_A_REQ_ID]);
+	c.status = nla_get_u32(a[ASM_A_STATUS]);
+	if (a[ASM_A_PROVIDER])
+		c.provider = nla_get_u32(a[ASM_A_PROVIDER]);
+	if (a[ASM_A_TOKENS_USED])
+		c.tokens_used = nla_get_u32(a[ASM_A_TOKENS_USED]);
+	c.fallback = nla_get_flag(a[ASM_A_FALLBACK]);
+	if (a[ASM_A_TEXT]) {
+		c.text = nla_data(a[ASM_A_TEXT]);
+		c.text_len = nla_len(a[ASM_A_TEXT]);
+	}
+	if (a[ASM_A_TRIED]) {
+		c.tried = nla_data(a[ASM_A_TRIED]);
+		c.tried_len = nla_len(a[ASM_A_TRIED]);
+	}
+	return asm_rust_gw_complete(info->snd_portid, &c);
+}
+
+/* The helper's commands need CAP_NET_ADMIN (in the initial namespace). */
+static const struct genl_small_ops asm_genl_ops[] = {
+	{ .cmd = ASM_CMD_GW_REGISTER, .doit = asm_gw_register_doit,
+	  .flags = GENL_ADMIN_PERM },
+	{ .cmd = ASM_CMD_GW_PULL, .doit = asm_gw_pull_doit,
+	  .flags = GENL_ADMIN_PERM },
+	{ .cmd = ASM_CMD_GW_COMPLETE, .doit = asm_gw_complete_doit,
+	  .flags = GENL_ADMIN_PERM },
 };
 
 static struct genl_family asm_genl_family = {
 	.name = ASM_GENL_NAME,
 	.version = ASM_GENL_VERSION,
 	.maxattr = ASM_A_MAX,
+	.policy = asm_gw_policy,
+	.resv_start_op = ASM_CMD_GW_COMPLETE + 1,
 	.module = THIS_MODULE,
+	.small_ops = asm_genl_ops,
+	.n_small_ops = ARRAY_SIZE(asm_genl_ops),
 	.mcgrps = asm_genl_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(asm_genl_mcgrps),
 };
 static bool asm_genl_registered;
+
+int asm_nla_put(struct sk_buff *skb, u16 attr, u32 len, const void *data)
+{
+	return nla_put(skb, attr, len, data);
+}
+
+int asm_nla_put_u64(struct sk_buff *skb, u16 attr, u64 value)
+{
+	return nla_put_u64_64bit(skb, attr, value, ASM_A_PAD);
+}
+
+/* Tells the helpers that request @id is queued (process context). */
+void asm_gw_notify(u64 id)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	if (!READ_ONCE(asm_genl_registered))
+		return;
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &asm_genl_family, 0, ASM_CMD_GW_NOTIFY);
+	if (!hdr || nla_put_u64_64bit(skb, ASM_A_REQ_ID, id, ASM_A_PAD)) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	/* Nobody listening: the helper pulls what is queued when it comes. */
+	genlmsg_multicast(&asm_genl_family, skb, 0, ASM_MCGRP_GATEWAY, GFP_KERNEL);
+}
+
+/* A generic netlink socket closed: if it was the helper, its requests fail. */
+static int asm_netlink_event(struct notifier_block *nb, unsigned long state,
+			     void *ptr)
+{
+	struct netlink_notify *n = ptr;
+
+	if (state == NETLINK_URELEASE && n->protocol == NETLINK_GENERIC &&
+	    net_eq(n->net, &init_net))
+		asm_rust_gw_released(n->portid);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block asm_netlink_nb = {
+	.notifier_call = asm_netlink_event,
+};
+static bool asm_netlink_nb_registered;
 
 static void asm_notify_fn(struct work_struct *work)
 {
@@ -557,7 +693,7 @@ void asm_notify_kick(void)
 
 bool asm_genl_listening(void)
 {
-	return genl_has_listeners(&asm_genl_family, &init_net, 0) > 0;
+	return genl_has_listeners(&asm_genl_family, &init_net, ASM_MCGRP_EVENTS) > 0;
 }
 
 int asm_genl_send(const struct asm_genl_event *ev)
@@ -585,7 +721,7 @@ int asm_genl_send(const struct asm_genl_event *ev)
 		goto too_big;
 	genlmsg_end(skb, hdr);
 	/* -ESRCH: nobody listens any more; not an error. */
-	return genlmsg_multicast(&asm_genl_family, skb, 0, 0, GFP_KERNEL);
+	return genlmsg_multicast(&asm_genl_family, skb, 0, ASM_MCGRP_EVENTS, GFP_KERNEL);
 too_big:
 	nlmsg_free(skb);
 	return -EMSGSIZE;
@@ -813,6 +949,16 @@ static int asm_compliance_show(struct seq_file *m, void *v)
 	return asm_rust_compliance_show(m, asm_reader_uid(m), asm_reader_admin(m));
 }
 
+static int asm_cloud_gateway_show(struct seq_file *m, void *v)
+{
+	return asm_rust_gateway_show(m, asm_reader_uid(m), asm_reader_admin(m), false);
+}
+
+static int asm_gateway_status_show(struct seq_file *m, void *v)
+{
+	return asm_rust_gateway_show(m, asm_reader_uid(m), asm_reader_admin(m), true);
+}
+
 static int asm_events_show(struct seq_file *m, void *v)
 {
 	return asm_rust_events_show(m);
@@ -859,6 +1005,9 @@ void asm_shim_exit(void)
 	if (asm_sys_root.mnt)
 		path_put(&asm_sys_root);
 	asm_sys_root.mnt = NULL;
+	if (asm_netlink_nb_registered)
+		netlink_unregister_notifier(&asm_netlink_nb);
+	asm_netlink_nb_registered = false;
 	/* Nothing records events now: the last notification, then the family. */
 	if (asm_genl_registered) {
 		WRITE_ONCE(asm_genl_registered, false);
@@ -881,7 +1030,11 @@ int asm_shim_init(void)
 	}
 	if (!proc_create_single("status", 0444, asm_proc_dir, asm_status_show) ||
 	    !proc_create_single("compliance", 0444, asm_proc_dir,
-				asm_compliance_show)) {
+				asm_compliance_show) ||
+	    !proc_create_single("cloud_gateway", 0444, asm_proc_dir,
+				asm_cloud_gateway_show) ||
+	    !proc_create_single("gateway_status", 0444, asm_proc_dir,
+				asm_gateway_status_show)) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -894,6 +1047,10 @@ int asm_shim_init(void)
 	if (ret)
 		goto err;
 	WRITE_ONCE(asm_genl_registered, true);
+	ret = netlink_register_notifier(&asm_netlink_nb);
+	if (ret)
+		goto err;
+	asm_netlink_nb_registered = true;
 	ret = asm_tps_register();
 	if (ret)
 		goto err;

@@ -16,6 +16,7 @@
 struct task_struct;
 
 struct seq_file;
+struct sk_buff;
 struct xarray;
 
 /* One process, as asm_for_each_process() reports it. */
@@ -131,6 +132,23 @@ pid_t asm_current_tgid(void);
 #define ASM_VERDICT_ALLOW	0	/* src/ffi.rs: Verdict */
 #define ASM_VERDICT_SKIP	1
 
+/* ASM_CMD_GW_COMPLETE's attributes (asm_mod.rs: GwCompletion). */
+struct asm_gw_completion {
+	u64 id;
+	u32 status;
+	u32 provider;
+	u32 tokens_used;
+	u32 fallback;
+	const u8 *text;
+	size_t text_len;
+	const u8 *tried;
+	size_t tried_len;
+};
+
+int asm_nla_put(struct sk_buff *skb, u16 attr, u32 len, const void *data);
+int asm_nla_put_u64(struct sk_buff *skb, u16 attr, u64 value);
+void asm_gw_notify(u64 id);
+
 /* Rust entry points (asm_mod.rs). */
 long asm_rust_ioctl(unsigned int cmd, unsigned long arg);
 int asm_rust_status_show(struct seq_file *m, u32 uid, bool admin);
@@ -141,6 +159,11 @@ int asm_rust_probe_cost_show(struct seq_file *m, pid_t tgid);
 #define ASM_FORK_MEMBER		1	/* trace its system calls */
 #define ASM_FORK_KILL		2	/* it could not join: kill it */
 int asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid, u64 child_cgroup);
+int asm_rust_gw_register(u32 portid);
+void asm_rust_gw_released(u32 portid);
+int asm_rust_gw_pull(u32 portid, struct sk_buff *skb);
+int asm_rust_gw_complete(u32 portid, const struct asm_gw_completion *c);
+int asm_rust_gateway_show(struct seq_file *m, u32 uid, bool admin, bool status);
 void asm_rust_on_exec(pid_t tgid, const char *file, size_t len);
 void asm_rust_on_exit(pid_t tgid, bool group_dead, int status, u64 runtime_ns,
 		      u64 io_ops);

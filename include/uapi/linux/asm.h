@@ -49,7 +49,7 @@
  *  NetServer	listen() on an AF_INET or AF_INET6 socket;
  *  ProcessSpawn exec a program in a process the agent forked (the launch:
  *		execs of a process that joined the agent, are always allowed);
- *  LlmAccess	LLM requests (the gateway, a later ABI);
+ *  LlmAccess	ASM_IOC_LLM_REQUEST (granted by CAP_SYS_ADMIN only);
  *  AudioControl recorded and shown only;
  *  Admin	never granted by a patch; needs CAP_SYS_ADMIN at REGISTER.
  */
@@ -477,6 +477,8 @@ enum asm_violation {
 	ASM_VIOLATION_LISTEN = 3,	/* listen() without NetServer */
 	ASM_VIOLATION_EXEC = 4,		/* exec in a forked process without
 					 * ProcessSpawn */
+	ASM_VIOLATION_LLM = 5,		/* an LLM request without LlmAccess,
+					 * by no agent, or for another agent */
 };
 
 /* Human oversight actions (ASM_IOC_OVERSIGHT). */
@@ -710,6 +712,61 @@ struct asm_sensitive {
 };
 
 /*
+ * LLM requests (ASM_IOC_LLM_REQUEST), Documentation/gateway.rst.
+ *
+ * The request is the user guide's JSON document: "prompt" (required, at
+ * most ASM_LLM_PROMPT_MAX bytes once unescaped: E2BIG beyond),
+ * "agent_id" (0 or absent: the caller's agent; another agent's id is
+ * EPERM), "max_tokens" (1 to ASM_LLM_MAX_TOKENS_MAX, default 1000),
+ * "temperature" (0 to 1, at most three decimals, default 0.7),
+ * "preferred_provider" ("claude", "gpt4", "gemini", "local"),
+ * "system_message" (at most ASM_LLM_SYSTEM_MAX bytes), "timeout_ms" (1 to
+ * ASM_LLM_TIMEOUT_MAX_MS, default 30000).  Unknown or repeated members,
+ * nested values and exponents are EINVAL.
+ */
+#define ASM_LLM_REQUEST_MAX	65536	/* the request document */
+#define ASM_LLM_PROMPT_MAX	32768
+#define ASM_LLM_SYSTEM_MAX	8192
+#define ASM_LLM_TEXT_MAX	32768	/* an answer's text */
+#define ASM_LLM_MAX_TOKENS_MAX	100000
+#define ASM_LLM_TIMEOUT_MAX_MS	600000
+#define ASM_LLM_RESPONSE_MIN	256	/* smallest response buffer */
+
+enum asm_llm_provider {
+	ASM_LLM_ANY = 0,	/* no preference (requests only) */
+	ASM_LLM_CLAUDE = 1,
+	ASM_LLM_GPT4 = 2,
+	ASM_LLM_GEMINI = 3,
+	ASM_LLM_LOCAL = 4,
+};
+
+/**
+ * struct asm_llm_request - ASM_IOC_LLM_REQUEST argument.
+ * @request: user address of the request document, @request_len bytes
+ *	(1 to ASM_LLM_REQUEST_MAX).
+ * @response: user address of a buffer of @response_len bytes (at least
+ *	ASM_LLM_RESPONSE_MIN) for the response document: "provider", "text",
+ *	"tokens_used", "duration_us", "was_fallback".
+ * @flags: 0.
+ * @written: out: the response document's length, also the ioctl's
+ *	return value; with ENOSPC, the size it needed (the answer is lost).
+ * @request_id: out: the gateway's number for the request (0 if it was
+ *	refused before it was queued).
+ */
+struct asm_llm_request {
+	__u32 size;
+	__u32 version;
+	__u64 request;
+	__u64 response;
+	__u32 request_len;
+	__u32 response_len;
+	__u32 flags;
+	__u32 written;
+	__u64 request_id;
+	__u64 reserved[2];
+};
+
+/*
  * Generic netlink family ASM_GENL_NAME: every event of the ring is also
  * multicast to the group ASM_GENL_MCGRP_EVENTS as one ASM_CMD_EVENT
  * message, in order, from process context shortly after it happened.
@@ -724,10 +781,26 @@ struct asm_sensitive {
 #define ASM_GENL_NAME		"asm"
 #define ASM_GENL_VERSION	1
 #define ASM_GENL_MCGRP_EVENTS	"events"
+#define ASM_GENL_MCGRP_GATEWAY	"gateway"
 
+/*
+ * The gateway helper's commands (all need CAP_NET_ADMIN): REGISTER makes
+ * the sending socket the helper (EBUSY while another is); the kernel
+ * multicasts GW_NOTIFY (ASM_A_REQ_ID) to the "gateway" group when a
+ * request is queued; GW_PULL (from the helper's socket) answers with the
+ * oldest queued request's attributes (ENOENT when none); GW_COMPLETE
+ * answers a request the helper pulled (ASM_A_REQ_ID, ASM_A_STATUS, and on
+ * success ASM_A_PROVIDER, ASM_A_TEXT, ASM_A_TOKENS_USED, ASM_A_FALLBACK;
+ * ASM_A_TRIED for the per-provider figures).
+ * When the helper's socket closes, its requests fail with EIO.
+ */
 enum asm_genl_cmd {
 	ASM_CMD_UNSPEC = 0,
 	ASM_CMD_EVENT = 1,	/* kernel to user, multicast: one event */
+	ASM_CMD_GW_REGISTER = 2,
+	ASM_CMD_GW_NOTIFY = 3,
+	ASM_CMD_GW_PULL = 4,
+	ASM_CMD_GW_COMPLETE = 5,
 };
 
 enum asm_genl_attr {
@@ -744,6 +817,21 @@ enum asm_genl_attr {
 	ASM_A_ACTION = 10,	/* u32, enum asm_action */
 	ASM_A_VALUE = 11,	/* u64 */
 	ASM_A_LIMIT = 12,	/* u64 */
+	ASM_A_REQ_ID = 13,	/* u64: a gateway request */
+	ASM_A_UID = 14,		/* u32: the agent's owner (effective uid) */
+	ASM_A_CAPS = 15,	/* u64: the agent's capabilities */
+	ASM_A_PROMPT = 16,	/* binary, UTF-8 */
+	ASM_A_SYSTEM = 17,	/* binary, UTF-8 */
+	ASM_A_MAX_TOKENS = 18,	/* u32 */
+	ASM_A_TEMPERATURE = 19,	/* u32, thousandths */
+	ASM_A_PROVIDER = 20,	/* u32, enum asm_llm_provider */
+	ASM_A_TIMEOUT_MS = 21,	/* u32 */
+	ASM_A_STATUS = 22,	/* u32: 0, or EIO or ETIMEDOUT */
+	ASM_A_TEXT = 23,	/* binary, UTF-8, at most ASM_LLM_TEXT_MAX */
+	ASM_A_TOKENS_USED = 24,	/* u32 */
+	ASM_A_FALLBACK = 25,	/* flag: a fallback provider answered */
+	ASM_A_TRIED = 26,	/* binary: u32 providers tried, in order (the
+				 * last answered on success); at most 64 */
 	__ASM_A_MAX,
 };
 #define ASM_A_MAX		(__ASM_A_MAX - 1)
@@ -766,5 +854,6 @@ enum asm_genl_attr {
 #define ASM_IOC_OVERSIGHT		_IOWR(ASM_IOC_MAGIC, 0x0e, struct asm_note)
 #define ASM_IOC_DECISION		_IOWR(ASM_IOC_MAGIC, 0x0f, struct asm_note)
 #define ASM_IOC_SENSITIVE		_IOWR(ASM_IOC_MAGIC, 0x10, struct asm_sensitive)
+#define ASM_IOC_LLM_REQUEST		_IOWR(ASM_IOC_MAGIC, 0x11, struct asm_llm_request)
 
 #endif /* _UAPI_LINUX_ASM_H */

@@ -174,13 +174,25 @@ pub const ASM_GENL_NAME: &str = "asm";
 /// `ASM_GENL_VERSION`: the family's version, as in `genlmsghdr.version`.
 pub const ASM_GENL_VERSION: u8 = 1;
 /// `ASM_GENL_MCGRP_EVENTS`: the multicast group of the events; joining it
-/// needs no privilege.
+/// needs `CAP_NET_ADMIN`.
 pub const ASM_GENL_MCGRP_EVENTS: &str = "events";
+/// `ASM_GENL_MCGRP_GATEWAY`: the gateway helper's notices
+/// ([`ASM_CMD_GW_NOTIFY`]); joining it needs `CAP_NET_ADMIN`.
+pub const ASM_GENL_MCGRP_GATEWAY: &str = "gateway";
 
 /// `enum asm_genl_cmd`, as in `genlmsghdr.cmd`: unused.
 pub const ASM_CMD_UNSPEC: u8 = 0;
 /// Kernel to user, multicast: one event.
 pub const ASM_CMD_EVENT: u8 = 1;
+/// Helper to kernel: the sending socket becomes the gateway helper.
+pub const ASM_CMD_GW_REGISTER: u8 = 2;
+/// Kernel to helper, multicast to [`ASM_GENL_MCGRP_GATEWAY`]: a request is
+/// queued.
+pub const ASM_CMD_GW_NOTIFY: u8 = 3;
+/// Helper to kernel: the oldest queued request (the reply's attributes).
+pub const ASM_CMD_GW_PULL: u8 = 4;
+/// Helper to kernel: the answer to a request it pulled.
+pub const ASM_CMD_GW_COMPLETE: u8 = 5;
 
 /// `enum asm_genl_attr`, as in `nla_type`: unused.
 pub const ASM_A_UNSPEC: u16 = 0;
@@ -212,8 +224,37 @@ pub const ASM_A_VALUE: u16 = 11;
 /// u64: the limit of [`ASM_EV_FAULT`]; the restart budget of the restart
 /// events.
 pub const ASM_A_LIMIT: u16 = 12;
+/// u64: a gateway request's number.
+pub const ASM_A_REQ_ID: u16 = 13;
+/// u32: the requesting agent's owner (effective uid).
+pub const ASM_A_UID: u16 = 14;
+/// u64: the requesting agent's capabilities.
+pub const ASM_A_CAPS: u16 = 15;
+/// Binary, UTF-8: the prompt.
+pub const ASM_A_PROMPT: u16 = 16;
+/// Binary, UTF-8: the system message.
+pub const ASM_A_SYSTEM: u16 = 17;
+/// u32: the request's max_tokens.
+pub const ASM_A_MAX_TOKENS: u16 = 18;
+/// u32: the request's temperature, in thousandths.
+pub const ASM_A_TEMPERATURE: u16 = 19;
+/// u32: an `asm_llm_provider` (the preference in a pull, the answering one
+/// in a completion).
+pub const ASM_A_PROVIDER: u16 = 20;
+/// u32: the request's timeout.
+pub const ASM_A_TIMEOUT_MS: u16 = 21;
+/// u32: 0, or the errno (EIO, ETIMEDOUT) the request fails with.
+pub const ASM_A_STATUS: u16 = 22;
+/// Binary, UTF-8: the answer's text.
+pub const ASM_A_TEXT: u16 = 23;
+/// u32: tokens the answer used.
+pub const ASM_A_TOKENS_USED: u16 = 24;
+/// Flag: a fallback provider answered.
+pub const ASM_A_FALLBACK: u16 = 25;
+/// Binary: the u32 providers tried, in order.
+pub const ASM_A_TRIED: u16 = 26;
 /// `ASM_A_MAX`: the highest attribute.
-pub const ASM_A_MAX: u16 = ASM_A_LIMIT;
+pub const ASM_A_MAX: u16 = ASM_A_TRIED;
 
 /// `ASM_IOC_MAGIC`: the ioctl type byte.
 pub const ASM_IOC_MAGIC: u32 = 0xBA;
@@ -812,6 +853,8 @@ pub const ASM_VIOLATION_CONNECT: u32 = 2;
 pub const ASM_VIOLATION_LISTEN: u32 = 3;
 /// An exec in a forked process without ProcessSpawn.
 pub const ASM_VIOLATION_EXEC: u32 = 4;
+/// An LLM request without LlmAccess, by no agent, or for another agent.
+pub const ASM_VIOLATION_LLM: u32 = 5;
 
 /// `enum asm_oversight`: a human reviewed the agent.
 pub const ASM_OVERSIGHT_REVIEW: u32 = 1;
@@ -1565,11 +1608,12 @@ pub fn patch_op_name(op: u32) -> Option<&'static str> {
 }
 
 /// Every violation and its name.
-pub const VIOLATIONS: [(u32, &str); 4] = [
+pub const VIOLATIONS: [(u32, &str); 5] = [
     (ASM_VIOLATION_FILE, "file"),
     (ASM_VIOLATION_CONNECT, "connect"),
     (ASM_VIOLATION_LISTEN, "listen"),
     (ASM_VIOLATION_EXEC, "exec"),
+    (ASM_VIOLATION_LLM, "llm"),
 ];
 
 /// The name of `ASM_VIOLATION_*` value `violation`.
@@ -2122,8 +2166,8 @@ mod tests {
         );
         assert_eq!(patch_op_name(ASM_PATCH_SET_RISK), Some("set_risk"));
         assert_eq!(patch_op_name(7), None);
-        let violations: Vec<_> = (1..=4).filter_map(violation_name).collect();
-        assert_eq!(violations, ["file", "connect", "listen", "exec"]);
+        let violations: Vec<_> = (1..=5).filter_map(violation_name).collect();
+        assert_eq!(violations, ["file", "connect", "listen", "exec", "llm"]);
         assert_eq!(violation_name(0), None);
         for (i, name) in ["review", "approve", "reject", "stop"].iter().enumerate() {
             let value = i as u32 + 1;

@@ -1,0 +1,754 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * asm_gateway_test - the LLM gateway's kernel side (KTAP): ASM_IOC_LLM_REQUEST,
+ * the token buckets, and the netlink channel to the helper.
+ *
+ * The helper here is a test double: a forked child that registers over the
+ * "asm" generic netlink family, waits for GW_NOTIFY on the gateway group,
+ * pulls requests and answers them by their prompt ("echo ..." is echoed,
+ * "fallback ..." is answered by gpt4 after claude failed, "fail" fails
+ * with EIO, "slow" is never answered).  The requesters are forked children
+ * that register themselves as agents.
+ *
+ * Agent ids: 5600 to 5620.
+ */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <sys/socket.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+
+#include "asm_util.h"
+#include "asm_genl.h"
+
+#define ID	5600
+
+static __u16 family;
+static __u32 gateway_group;
+
+/* ---- netlink: the helper's side ---------------------------------------- */
+
+struct nl_msg {
+	struct nlmsghdr n;
+	struct genlmsghdr g;
+	char buf[ASM_LLM_TEXT_MAX + 1024];
+};
+
+static void msg_init(struct nl_msg *m, __u8 cmd, __u16 flags)
+{
+	memset(&m->n, 0, sizeof(m->n) + sizeof(m->g));
+	m->n.nlmsg_type = family;
+	m->n.nlmsg_flags = NLM_F_REQUEST | flags;
+	m->n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+	m->g.cmd = cmd;
+	m->g.version = ASM_GENL_VERSION;
+}
+
+static void msg_put(struct nl_msg *m, __u16 type, const void *data, int len)
+{
+	struct nlattr *a = (struct nlattr *)((char *)&m->n + NLMSG_ALIGN(m->n.nlmsg_len));
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	if (len)
+		memcpy(nla_data(a), data, len);
+	m->n.nlmsg_len = NLMSG_ALIGN(m->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+static void msg_put_u32(struct nl_msg *m, __u16 type, __u32 v)
+{
+	msg_put(m, type, &v, sizeof(v));
+}
+
+static void msg_put_u64(struct nl_msg *m, __u16 type, __u64 v)
+{
+	msg_put(m, type, &v, sizeof(v));
+}
+
+static int nl_socket(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		return -1;
+	return fd;
+}
+
+/* Sends @m and returns the kernel's answer: 0, a negative errno, or 1 with
+ * the reply in @reply. */
+static int nl_call(int fd, struct nl_msg *m, struct nl_msg *reply)
+{
+	static struct nl_msg scratch;
+	struct nl_msg *r = reply ? reply : &scratch;
+	ssize_t n;
+
+	if (send(fd, m, m->n.nlmsg_len, 0) < 0)
+		return -errno;
+	n = recv(fd, r, sizeof(*r), 0);
+	if (n < 0)
+		return -errno;
+	if (!NLMSG_OK(&r->n, n))
+		return -EBADMSG;
+	if (r->n.nlmsg_type == NLMSG_ERROR)
+		return ((struct nlmsgerr *)NLMSG_DATA(&r->n))->error;
+	return 1;
+}
+
+static int gw_register(int fd)
+{
+	struct nl_msg m;
+
+	msg_init(&m, ASM_CMD_GW_REGISTER, NLM_F_ACK);
+	return nl_call(fd, &m, NULL);
+}
+
+struct pulled {
+	__u64 id;
+	__u32 agent, uid, provider, max_tokens, temperature, timeout_ms;
+	char prompt[ASM_LLM_PROMPT_MAX + 1];
+};
+
+static int gw_pull(int fd, struct pulled *p)
+{
+	static struct nl_msg m, r;
+	struct nlattr *a;
+	int rem, ret;
+
+	msg_init(&m, ASM_CMD_GW_PULL, 0);
+	ret = nl_call(fd, &m, &r);
+	if (ret <= 0)
+		return ret;
+	memset(p, 0, sizeof(*p));
+	nla_for_each(a, (struct nlattr *)r.buf, (int)(r.n.nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)),
+		     rem) {
+		int len = a->nla_len - NLA_HDRLEN;
+
+		switch (a->nla_type) {
+		case ASM_A_REQ_ID: memcpy(&p->id, nla_data(a), 8); break;
+		case ASM_A_AGENT_ID: p->agent = *(__u32 *)nla_data(a); break;
+		case ASM_A_UID: p->uid = *(__u32 *)nla_data(a); break;
+		case ASM_A_PROVIDER: p->provider = *(__u32 *)nla_data(a); break;
+		case ASM_A_MAX_TOKENS: p->max_tokens = *(__u32 *)nla_data(a); break;
+		case ASM_A_TEMPERATURE: p->temperature = *(__u32 *)nla_data(a); break;
+		case ASM_A_TIMEOUT_MS: p->timeout_ms = *(__u32 *)nla_data(a); break;
+		case ASM_A_PROMPT:
+			if (len > ASM_LLM_PROMPT_MAX)
+				len = ASM_LLM_PROMPT_MAX;
+			memcpy(p->prompt, nla_data(a), len);
+			p->prompt[len] = 0;
+			break;
+		}
+	}
+	return 1;
+}
+
+static int gw_complete(int fd, __u64 id, __u32 status, __u32 provider, const char *text,
+		       const __u32 *tried, int ntried, int fallback)
+{
+	static struct nl_msg m;
+
+	msg_init(&m, ASM_CMD_GW_COMPLETE, NLM_F_ACK);
+	msg_put_u64(&m, ASM_A_REQ_ID, id);
+	msg_put_u32(&m, ASM_A_STATUS, status);
+	if (!status) {
+		msg_put_u32(&m, ASM_A_PROVIDER, provider);
+		msg_put(&m, ASM_A_TEXT, text, strlen(text));
+		msg_put_u32(&m, ASM_A_TOKENS_USED, strlen(text) / 4 + 1);
+	}
+	if (ntried)
+		msg_put(&m, ASM_A_TRIED, tried, ntried * sizeof(*tried));
+	if (fallback)
+		msg_put(&m, ASM_A_FALLBACK, NULL, 0);
+	return nl_call(fd, &m, NULL);
+}
+
+/* Answers one pulled request by its prompt. */
+static void helper_answer(int fd, struct pulled *p)
+{
+	__u32 tried[2] = { ASM_LLM_CLAUDE, ASM_LLM_GPT4 };
+	__u32 provider = p->provider ? p->provider : ASM_LLM_LOCAL;
+	char text[256];
+
+	if (!strncmp(p->prompt, "slow", 4))
+		return;
+	if (!strncmp(p->prompt, "fail", 4)) {
+		gw_complete(fd, p->id, EIO, 0, "", tried, 2, 0);
+		return;
+	}
+	if (!strncmp(p->prompt, "fallback", 8)) {
+		gw_complete(fd, p->id, 0, ASM_LLM_GPT4, "from gpt4", tried, 2, 1);
+		return;
+	}
+	snprintf(text, sizeof(text), "agent %u uid %u max %u temp %u: %.150s", p->agent, p->uid,
+		 p->max_tokens, p->temperature, p->prompt);
+	gw_complete(fd, p->id, 0, provider, text, &provider, 1, 0);
+}
+
+/* The helper double: registers, then pulls and answers on every notice. */
+static void helper_main(int ready_wfd)
+{
+	static struct nl_msg note;
+	struct pulled *p = malloc(sizeof(*p));
+	int cmd = nl_socket(), ev = nl_socket();
+	struct pollfd pfd = { .fd = ev, .events = POLLIN };
+
+	if (!p || cmd < 0 || ev < 0 ||
+	    setsockopt(ev, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &gateway_group,
+		       sizeof(gateway_group)))
+		_exit(10);
+	child_report(ready_wfd, gw_register(cmd));
+	for (;;) {
+		/* A notice, or a look every 200 ms in case one was missed. */
+		if (poll(&pfd, 1, 200) > 0)
+			recv(ev, &note, sizeof(note), MSG_DONTWAIT);
+		while (gw_pull(cmd, p) == 1)
+			helper_answer(cmd, p);
+	}
+}
+
+static pid_t helper_pid;
+
+/* Starts the helper; returns its REGISTER answer. */
+static int helper_start(void)
+{
+	int p[2], v = -1000;
+
+	if (pipe(p))
+		ktap_bail("pipe: %s", strerror(errno));
+	fflush(stdout);
+	helper_pid = fork();
+	if (helper_pid == 0) {
+		close(p[0]);
+		helper_main(p[1]);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &v, sizeof(v)) != sizeof(v))
+		v = -1000;
+	close(p[0]);
+	return v;
+}
+
+static void helper_stop(void)
+{
+	if (helper_pid > 0) {
+		kill(helper_pid, SIGKILL);
+		waitpid(helper_pid, NULL, 0);
+	}
+	helper_pid = 0;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static char response[8192];
+
+/* One request with document @doc; returns the ioctl's value, errno in *err. */
+static long llm(int fd, const char *doc, size_t doc_len, char *resp, __u32 resp_len, int *err)
+{
+	struct asm_llm_request r;
+	long ret;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.version = ASM_ABI_VERSION;
+	r.request = (__u64)(uintptr_t)doc;
+	r.request_len = doc_len;
+	r.response = (__u64)(uintptr_t)resp;
+	r.response_len = resp_len;
+	ret = ioctl(fd, ASM_IOC_LLM_REQUEST, &r);
+	*err = ret < 0 ? errno : 0;
+	if (ret >= 0 && ret < (long)resp_len)
+		resp[ret] = 0;
+	return ret;
+}
+
+static long ask(int fd, const char *doc, int *err)
+{
+	return llm(fd, doc, strlen(doc), response, sizeof(response) - 1, err);
+}
+
+/* In a child: registers itself as agent @id with @caps; 0 or an errno. */
+static int become_agent(__u32 id, __u64 caps)
+{
+	return call_errno(asm_register_self(asm_fd, id, caps, "gw-test", NULL));
+}
+
+static uint64_t ms_since(uint64_t start)
+{
+	return (now_ns(CLOCK_MONOTONIC) - start) / 1000000;
+}
+
+/* ---- cases run in agents ------------------------------------------------- */
+
+static void k_plain(int wfd, void *arg)
+{
+	int err;
+
+	child_report(wfd, become_agent(*(__u32 *)arg, ASM_CAP_LLM_ACCESS));
+	ask(asm_fd, "{\"prompt\":\"echo hi\"}", &err);
+	child_report(wfd, err);
+}
+
+static void k_echo(int wfd, void *arg)
+{
+	char doc[256];
+	long n;
+	int err;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 2, ASM_CAP_LLM_ACCESS));
+	snprintf(doc, sizeof(doc),
+		 "{\"agent_id\":%d,\"prompt\":\"echo \\u00e9t\\u00e9 \\\"q\\\"\",\"max_tokens\":42,"
+		 "\"temperature\":0.25,\"preferred_provider\":\"gemini\",\"system_message\":null,"
+		 "\"timeout_ms\":20000}", ID + 2);
+	n = ask(asm_fd, doc, &err);
+	child_report(wfd, err);
+	child_report(wfd, n == (long)strlen(response));
+	child_report(wfd, json_expect(response, "provider", "\"gemini\"") == 1);
+	child_report(wfd, strstr(response, "max 42 temp 250: echo \u00e9t\u00e9 \\\"q\\\"") != NULL);
+	child_report(wfd, json_expect(response, "was_fallback", "false") == 1);
+	ask(asm_fd, "{\"prompt\":\"fallback please\"}", &err);
+	child_report(wfd, err);
+	child_report(wfd, json_expect(response, "provider", "\"gpt4\"") == 1 &&
+			  json_expect(response, "was_fallback", "true") == 1);
+	ask(asm_fd, "{\"prompt\":\"fail\"}", &err);
+	child_report(wfd, err);
+}
+
+static void k_no_cap(int wfd, void *arg)
+{
+	int err;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 3, ASM_CAP_FS_BASIC));
+	ask(asm_fd, "{\"prompt\":\"echo hi\"}", &err);
+	/* The capability fault's default action kills before this. */
+	child_report(wfd, err);
+}
+
+static void k_not_agent(int wfd, void *arg)
+{
+	int err;
+
+	(void)arg;
+	ask(asm_fd, "{\"prompt\":\"echo hi\"}", &err);
+	child_report(wfd, err);
+}
+
+static void k_claim(int wfd, void *arg)
+{
+	char doc[128];
+	int err;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 4, ASM_CAP_LLM_ACCESS));
+	snprintf(doc, sizeof(doc), "{\"agent_id\":%d,\"prompt\":\"echo hi\"}", ID + 2);
+	ask(asm_fd, doc, &err);
+	child_report(wfd, err);
+}
+
+/* Requests until the first EAGAIN (at most @max); returns the successes. */
+static int drain(int max, uint64_t *ms)
+{
+	uint64_t start = now_ns(CLOCK_MONOTONIC);
+	int ok = 0, err, i;
+
+	for (i = 0; i < max; i++) {
+		ask(asm_fd, "{\"prompt\":\"echo b\"}", &err);
+		if (err == EAGAIN)
+			break;
+		if (err)
+			return -err;
+		ok++;
+	}
+	*ms = ms_since(start);
+	return ok;
+}
+
+static void k_bucket(int wfd, void *arg)
+{
+	uint64_t ms;
+	int ok, p[2], status;
+	pid_t pid;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 5, ASM_CAP_LLM_ACCESS));
+	ok = drain(200, &ms);
+	child_report(wfd, ok);
+	child_report(wfd, (int)ms);
+	sleep(1);
+	/* A second process of the same agent shares the bucket. */
+	if (pipe(p))
+		_exit(11);
+	pid = fork();
+	if (pid == 0) {
+		ok = drain(200, &ms);
+		if (write(p[1], &ok, sizeof(ok)) != sizeof(ok) ||
+		    write(p[1], &ms, sizeof(ms)) != sizeof(ms))
+			_exit(12);
+		_exit(0);
+	}
+	if (read(p[0], &ok, sizeof(ok)) != sizeof(ok) || read(p[0], &ms, sizeof(ms)) != sizeof(ms))
+		ok = -1;
+	waitpid(pid, &status, 0);
+	child_report(wfd, ok);
+	child_report(wfd, (int)ms);
+	/* ... and the parent finds it empty too. */
+	ask(asm_fd, "{\"prompt\":\"echo b\"}", &status);
+	child_report(wfd, status);
+}
+
+static void k_other(int wfd, void *arg)
+{
+	int err;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 6, ASM_CAP_LLM_ACCESS));
+	ask(asm_fd, "{\"prompt\":\"echo other\"}", &err);
+	child_report(wfd, err);
+}
+
+static void k_timeout(int wfd, void *arg)
+{
+	uint64_t start;
+	int err;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 7, ASM_CAP_LLM_ACCESS));
+	start = now_ns(CLOCK_MONOTONIC);
+	ask(asm_fd, "{\"prompt\":\"slow\",\"timeout_ms\":500}", &err);
+	child_report(wfd, err);
+	child_report(wfd, (int)ms_since(start));
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static void k_signal(int wfd, void *arg)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	uint64_t start;
+	int err;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 8, ASM_CAP_LLM_ACCESS));
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(1);
+	start = now_ns(CLOCK_MONOTONIC);
+	ask(asm_fd, "{\"prompt\":\"slow\",\"timeout_ms\":20000}", &err);
+	child_report(wfd, err);
+	child_report(wfd, (int)ms_since(start));
+}
+
+/* Waits on a slow request while the parent kills the helper. */
+static void k_helper_dies(int wfd, int cmd_rfd, void *arg)
+{
+	int err;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 9, ASM_CAP_LLM_ACCESS));
+	ask(asm_fd, "{\"prompt\":\"slow\",\"timeout_ms\":20000}", &err);
+	child_report(wfd, err);
+	ask(asm_fd, "{\"prompt\":\"echo again\"}", &err);
+	child_report(wfd, err);
+	if (kid_wait_go(cmd_rfd))
+		return;
+	ask(asm_fd, "{\"prompt\":\"echo back\"}", &err);
+	child_report(wfd, err);
+}
+
+static void k_bad(int wfd, void *arg)
+{
+	static char big[ASM_LLM_REQUEST_MAX + 2];
+	const char *bad[] = {
+		"", "{", "{\"prompt\":\"x\"", "[1]", "{\"prompt\":1}", "{\"prompt\":\"\"}",
+		"{\"prompt\":\"x\",\"prompt\":\"y\"}", "{\"prompt\":\"x\",\"nope\":1}",
+		"{\"prompt\":\"x\",\"temperature\":1.5}", "{\"prompt\":\"x\",\"max_tokens\":0}",
+		"{\"prompt\":\"x\",\"max_tokens\":1e3}", "{\"prompt\":\"x\",\"timeout_ms\":-1}",
+		"{\"prompt\":\"x\",\"preferred_provider\":\"hal\"}", "{\"prompt\":\"\\x\"}",
+		"{\"prompt\":\"\\ud800\"}", "{\"prompt\":\"a\nb\"}", "{\"prompt\":\"x\"} x",
+		"{\"prompt\":{\"a\":1}}", "{\"prompt\":\"\xff\"}",
+	};
+	int err, i, all = 1;
+	size_t len;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 10, ASM_CAP_LLM_ACCESS));
+	for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+		llm(asm_fd, bad[i], strlen(bad[i]) ? strlen(bad[i]) : 1, response, 1024, &err);
+		if (err != EINVAL) {
+			printf("# bad document %d: %s\n", i, errname(err));
+			all = 0;
+		}
+	}
+	child_report(wfd, all);
+	/* A prompt over ASM_LLM_PROMPT_MAX, and a document over the maximum. */
+	len = sprintf(big, "{\"prompt\":\"");
+	memset(big + len, 'a', ASM_LLM_PROMPT_MAX + 1);
+	strcpy(big + len + ASM_LLM_PROMPT_MAX + 1, "\"}");
+	ask(asm_fd, big, &err);
+	child_report(wfd, err);
+	llm(asm_fd, big, ASM_LLM_REQUEST_MAX + 1, response, 1024, &err);
+	child_report(wfd, err);
+	/* Bad pointers, and a response buffer too small to be useful. */
+	llm(asm_fd, (const char *)8, 20, response, 1024, &err);
+	child_report(wfd, err);
+	llm(asm_fd, "{\"prompt\":\"echo hi\"}", 20, (char *)8, 1024, &err);
+	child_report(wfd, err);
+	llm(asm_fd, "{\"prompt\":\"echo hi\"}", 20, response, 16, &err);
+	child_report(wfd, err);
+}
+
+/* ---- the parent ---------------------------------------------------------- */
+
+static long long gateway_metric(const char *label)
+{
+	char buf[4096], *p;
+	FILE *f = fopen("/proc/agentsys/cloud_gateway", "r");
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strstr(buf, label);
+	return p ? atoll(p + strlen(label)) : -1;
+}
+
+static int resolve_gateway_group(void)
+{
+	int fd = nl_socket(), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = asm_genl_resolve_group(fd, &family, ASM_GENL_MCGRP_GATEWAY, &gateway_group);
+	close(fd);
+	return ret;
+}
+
+static void unprivileged(int wfd, void *arg)
+{
+	int fd;
+
+	(void)arg;
+	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		_exit(13);
+	/* Nobody grants themselves the administrator's providers. */
+	child_report(wfd, call_errno(asm_register_self(asm_fd, 0, ASM_CAP_LLM_ACCESS, "self", NULL)));
+	fd = nl_socket();
+	child_report(wfd, gw_register(fd));
+	child_report(wfd, gw_complete(fd, 1, 0, ASM_LLM_LOCAL, "forged", NULL, 0, 0));
+	{
+		struct pulled p;
+
+		child_report(wfd, gw_pull(fd, &p));
+	}
+}
+
+int main(void)
+{
+	int res[16], status, ret;
+	struct kid kid;
+
+	if (getuid() != 0) {
+		printf("# SKIP must run as root\n");
+		return KSFT_SKIP;
+	}
+	asm_fd = asm_open();
+	if (asm_fd < 0)
+		ktap_bail("open /dev/asm: %s", strerror(errno));
+	ret = resolve_gateway_group();
+	if (ret)
+		ktap_bail("resolving the asm family's gateway group: %s", strerror(-ret));
+
+	ktap_header(13);
+
+	ktap_case_start();
+	ret = run_child(k_plain, &(__u32){ ID + 1 }, res, 2, &status);
+	ktap_expect(!ret && res[0] == 0, "registered");
+	ktap_expect(res[1] == ENOTCONN, "no helper: %s, not ENOTCONN", errname(res[1]));
+	ktap_case_end("no helper registered: ENOTCONN at once");
+
+	ktap_case_start();
+	ret = run_child(unprivileged, NULL, res, 4, &status);
+	ktap_expect(!ret, "the unprivileged child reported");
+	ktap_expect(res[0] == EPERM, "self-registering with LlmAccess as nobody: %s",
+		    errname(res[0]));
+	ktap_expect(res[1] == -EPERM, "REGISTER as nobody: %d", res[1]);
+	ktap_expect(res[2] == -EPERM, "COMPLETE as nobody: %d", res[2]);
+	ktap_expect(res[3] == -EPERM, "PULL as nobody: %d", res[3]);
+	ktap_case_end("nobody grants itself LlmAccess, registers as the helper, pulls or completes");
+
+	ktap_case_start();
+	ret = helper_start();
+	ktap_expect(ret == 0, "the helper's REGISTER: %d", ret);
+	{
+		int fd = nl_socket();
+
+		ktap_expect(gw_register(fd) == -EBUSY, "a second helper is EBUSY");
+		ktap_expect(gw_complete(fd, 1, 0, ASM_LLM_LOCAL, "x", NULL, 0, 0) == -EPERM,
+			    "a socket that is not the helper cannot complete");
+		close(fd);
+	}
+	ktap_case_end("one helper at a time; only it completes");
+
+	ktap_case_start();
+	ret = run_child(k_echo, NULL, res, 9, &status);
+	ktap_expect(!ret && res[0] == 0, "registered");
+	ktap_expect(res[1] == 0, "echo: %s", errname(res[1]));
+	ktap_expect(res[2], "the ioctl returns the response's length");
+	ktap_expect(res[3], "provider is the preferred gemini");
+	ktap_expect(res[4], "the helper got max_tokens, temperature and the unescaped prompt");
+	ktap_expect(res[5], "was_fallback false");
+	ktap_expect(res[6] == 0, "fallback: %s", errname(res[6]));
+	ktap_expect(res[7], "the fallback's provider and was_fallback");
+	ktap_expect(res[8] == EIO, "a failing helper answer: %s, not EIO", errname(res[8]));
+	ktap_case_end("requests through the helper: answer, fallback, failure");
+
+	ktap_case_start();
+	{
+		long long before = gateway_metric("Failed:");
+		const struct asm_audit_entry *e;
+
+		ret = run_child(k_not_agent, NULL, res, 1, &status);
+		ktap_expect(!ret && res[0] == EPERM, "a non-agent: %s", errname(res[0]));
+		ret = run_child(k_no_cap, NULL, res, 2, &status);
+		ktap_expect(res[0] == 0, "registered");
+		ktap_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+			    "the agent without LlmAccess was killed (capability fault)");
+		e = last_entry(ASM_AUDIT_VIOLATION, ID + 3);
+		ktap_expect(e && e->op == ASM_VIOLATION_LLM, "its violation is audited");
+		ret = run_child(k_claim, NULL, res, 2, &status);
+		ktap_expect(!ret && res[1] == EPERM, "claiming another agent: %s", errname(res[1]));
+		e = last_entry(ASM_AUDIT_VIOLATION, ID + 4);
+		ktap_expect(e && e->op == ASM_VIOLATION_LLM && e->old_value == ID + 2,
+			    "the claim is audited");
+		ktap_expect(gateway_metric("Failed:") >= before + 3, "counted as failures");
+	}
+	ktap_case_end("EPERM: a non-agent, an agent without LlmAccess, a claimed id");
+
+	ktap_case_start();
+	ret = run_child(k_bucket, NULL, res, 6, &status);
+	ktap_expect(!ret && res[0] == 0, "registered");
+	/* 30 at once, plus what 10 per second refilled meanwhile. */
+	ktap_expect(res[1] >= 30 && res[1] <= 30 + res[2] / 100 + 1,
+		    "burst: %d succeeded in %d ms before EAGAIN", res[1], res[2]);
+	ktap_expect(res[3] >= 9 && res[3] <= 10 + res[4] / 100 + 2,
+		    "a second later, another process of the agent: %d in %d ms", res[3], res[4]);
+	ktap_expect(res[5] == EAGAIN, "the shared bucket is empty for the first process: %s",
+		    errname(res[5]));
+	ret = run_child(k_other, NULL, res, 2, &status);
+	ktap_expect(!ret && res[1] == 0, "another agent's bucket is full: %s", errname(res[1]));
+	ktap_case_end("token bucket: burst 30, refill 10/s, per agent, shared by its processes");
+
+	ktap_case_start();
+	ret = run_child(k_timeout, NULL, res, 3, &status);
+	ktap_expect(!ret && res[1] == ETIMEDOUT, "slow: %s", errname(res[1]));
+	ktap_expect(res[2] >= 450 && res[2] < 3000, "after %d ms (timeout 500)", res[2]);
+	ktap_case_end("an unanswered request ends with ETIMEDOUT at its timeout");
+
+	ktap_case_start();
+	ret = run_child(k_signal, NULL, res, 3, &status);
+	ktap_expect(!ret && res[1] == EINTR, "a signal: %s", errname(res[1]));
+	ktap_expect(res[2] >= 900 && res[2] < 5000, "after %d ms (alarm 1 s)", res[2]);
+	ktap_case_end("a signal ends a waiting request with EINTR");
+
+	ktap_case_start();
+	{
+		uint64_t killed;
+		int r;
+
+		kid_start(&kid, k_helper_dies, NULL);
+		r = kid_result(&kid);
+		ktap_expect(r == 0, "registered");
+		usleep(300000);
+		killed = now_ns(CLOCK_MONOTONIC);
+		helper_stop();
+		r = kid_result(&kid);
+		ktap_expect(r == EIO, "the waiting request: %s", errname(r));
+		ktap_expect(ms_since(killed) < 1000, "within %llu ms of the kill",
+			    (unsigned long long)ms_since(killed));
+		r = kid_result(&kid);
+		ktap_expect(r == ENOTCONN, "while no helper: %s", errname(r));
+		ret = helper_start();
+		ktap_expect(ret == 0, "a new helper registers: %d", ret);
+		kid_go(&kid);
+		r = kid_result(&kid);
+		ktap_expect(r == 0, "after it: %s", errname(r));
+		kid_finish(&kid);
+	}
+	ktap_case_end("the helper's socket closes: EIO at once, ENOTCONN, then service again");
+
+	ktap_case_start();
+	{
+		long long requests = gateway_metric("Total Requests:");
+		long long failed = gateway_metric("Failed:");
+
+		ret = run_child(k_bad, NULL, res, 7, &status);
+		ktap_expect(!ret && res[0] == 0, "registered");
+		ktap_expect(res[1], "every malformed document is EINVAL");
+		ktap_expect(res[2] == E2BIG, "a prompt over ASM_LLM_PROMPT_MAX: %s", errname(res[2]));
+		ktap_expect(res[3] == E2BIG, "a document over ASM_LLM_REQUEST_MAX: %s",
+			    errname(res[3]));
+		ktap_expect(res[4] == EFAULT, "an unmapped request: %s", errname(res[4]));
+		ktap_expect(res[5] == EFAULT, "an unmapped response buffer: %s", errname(res[5]));
+		ktap_expect(res[6] == EINVAL, "a 16-byte response buffer: %s", errname(res[6]));
+		ktap_expect(gateway_metric("Total Requests:") == requests + 1,
+			    "only the one valid request was counted as a request");
+		ktap_expect(gateway_metric("Failed:") >= failed + 22, "the rest are failures");
+	}
+	ktap_case_end("malformed, oversize and unmapped requests: EINVAL, E2BIG, EFAULT");
+
+	ktap_case_start();
+	{
+		char buf[4096];
+		FILE *f = fopen("/proc/agentsys/cloud_gateway", "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = 0;
+		ktap_expect(strstr(buf, "Cloud Gateway Metrics:\n====================\n"),
+			    "the guide's heading");
+		/* claude failed twice; gpt4 answered once of two; gemini once. */
+		ktap_expect(strstr(buf, "\n  Claude:   0/2      (0.0%)\n"), "claude's line");
+		ktap_expect(strstr(buf, "\n  GPT-4:    1/2      (50.0%)\n"), "gpt-4's line");
+		ktap_expect(strstr(buf, "\n  Gemini:   1/1      (100%)\n"), "gemini's line");
+		ktap_expect(strstr(buf, "\n  Local:    "), "the local line");
+		ktap_expect(strstr(buf, "\nAverage Response Time: "), "the average");
+		ktap_expect(gateway_metric("Fallback Used:") >= 1, "a fallback counted");
+		ktap_expect(gateway_metric("Rate Limited:") >= 1, "rate limiting counted");
+		if (!ktap_case_ok)
+			printf("%s", buf);
+	}
+	ktap_case_end("/proc/agentsys/cloud_gateway in the user guide's layout");
+
+	ktap_case_start();
+	{
+		char buf[8192], line[64];
+		FILE *f = fopen("/proc/agentsys/gateway_status", "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = 0;
+		ktap_expect(strstr(buf, "registered (netlink port"), "the helper is shown");
+		snprintf(line, sizeof(line), "\n%-8d%-20s", ID + 6, "gw-test");
+		ktap_expect(strstr(buf, line), "agent %d's row", ID + 6);
+		if (!ktap_case_ok)
+			printf("%s", buf);
+	}
+	ktap_case_end("/proc/agentsys/gateway_status lists the helper and the agents' buckets");
+
+	helper_stop();
+	ktap_case_start();
+	ret = run_child(k_plain, &(__u32){ ID + 11 }, res, 2, &status);
+	ktap_expect(!ret && res[1] == ENOTCONN, "after the helper left: %s", errname(res[1]));
+	ktap_case_end("a helper that exits leaves no stale registration");
+
+	ktap_finish();
+}

@@ -1,0 +1,734 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The LLM gateway: agents ask for completions with `ASM_IOC_LLM_REQUEST`;
+//! the module checks who asks (a process of an agent with LlmAccess) and
+//! the agent's token bucket, queues the request, tells the registered
+//! helper over the `gateway` netlink group, and sleeps until the helper
+//! answers (`ASM_CMD_GW_PULL`, then `ASM_CMD_GW_COMPLETE`), the request
+//! times out, or a signal comes.
+//!
+//! The channel follows the kernel's handshake family: the kernel queues,
+//! notifies a multicast group, the helper pulls and completes. One helper
+//! socket is registered at a time; when it closes, every request it has
+//! or that waits fails with `EIO`, and new ones fail at once with
+//! `ENOTCONN` until a helper registers again.
+
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use kernel::new_condvar;
+use kernel::new_spinlock;
+use kernel::prelude::*;
+use kernel::sync::{CondVar, LockedBy, SpinLock};
+use kernel::time::{msecs_to_jiffies, Jiffies};
+
+use crate::agent::Agent;
+use crate::audit::{Kind, Record};
+use crate::ffi::{self, NlMsg};
+use crate::json::{self, Value};
+use crate::policy::{self, Violation};
+use crate::report::JsonStr;
+pub(crate) use crate::uapi::LlmProvider;
+use crate::uapi::{
+    GenlAttr, CAP_LLM_ACCESS, LLM_MAX_TOKENS_MAX, LLM_PROMPT_MAX, LLM_SYSTEM_MAX, LLM_TEXT_MAX,
+    LLM_TIMEOUT_MAX_MS,
+};
+use crate::Asm;
+
+fn enotconn() -> Error {
+    Error::from_errno(-(kernel::bindings::ENOTCONN as i32))
+}
+
+fn etimedout() -> Error {
+    Error::from_errno(-(kernel::bindings::ETIMEDOUT as i32))
+}
+
+/// Default bucket: the user guide's burst and refill.
+pub(crate) const BUCKET_BURST: u32 = 30;
+pub(crate) const BUCKET_REFILL_PER_S: u32 = 10;
+/// Requests queued or in the helper's hands at once, system-wide and per
+/// agent.
+const INFLIGHT_MAX: usize = 256;
+const AGENT_INFLIGHT_MAX: usize = 32;
+
+/// An agent's token bucket, in thousandths of a request.
+pub(crate) struct Bucket {
+    milli: u64,
+    last_ns: u64,
+    burst: u32,
+    refill_per_s: u32,
+}
+
+impl Bucket {
+    fn new() -> Self {
+        Self {
+            milli: u64::from(BUCKET_BURST) * 1000,
+            last_ns: 0,
+            burst: BUCKET_BURST,
+            refill_per_s: BUCKET_REFILL_PER_S,
+        }
+    }
+
+    fn refill(&mut self, now: u64) {
+        if self.last_ns != 0 {
+            let elapsed = now.saturating_sub(self.last_ns);
+            // refill_per_s * 1000 thousandths per 10^9 ns.
+            let add = elapsed.saturating_mul(u64::from(self.refill_per_s)) / 1_000_000;
+            self.milli = self
+                .milli
+                .saturating_add(add)
+                .min(u64::from(self.burst) * 1000);
+        }
+        self.last_ns = now;
+    }
+
+    /// Takes one request's token at `now` if there is one.
+    fn take(&mut self, now: u64) -> bool {
+        self.refill(now);
+        if self.milli < 1000 {
+            return false;
+        }
+        self.milli -= 1000;
+        true
+    }
+
+    /// Whole tokens left at `now`.
+    fn tokens(&mut self, now: u64) -> u64 {
+        self.refill(now);
+        self.milli / 1000
+    }
+}
+
+/// An agent's gateway state: its bucket (behind the gateway's lock) and
+/// its counters.
+pub(crate) struct AgentLlm {
+    bucket: LockedBy<Bucket, State>,
+    pub(crate) requests: AtomicU64,
+    pub(crate) tokens_used: AtomicU64,
+    pub(crate) rate_limited: AtomicU64,
+}
+
+impl AgentLlm {
+    pub(crate) fn new(gateway: &Gateway) -> Self {
+        Self {
+            bucket: LockedBy::new(&gateway.state, Bucket::new()),
+            requests: AtomicU64::new(0),
+            tokens_used: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+        }
+    }
+}
+
+/// What a request asks, read from its document.
+pub(crate) struct Ask {
+    agent_id: u32,
+    prompt: KVVec<u8>,
+    system: KVVec<u8>,
+    max_tokens: u32,
+    /// Thousandths, 0 to 1000.
+    temperature: u32,
+    provider: Option<LlmProvider>,
+    timeout_ms: u32,
+}
+
+impl Ask {
+    /// Reads the user guide's request document.
+    pub(crate) fn parse(doc: &[u8]) -> Result<Self> {
+        let mut ask = Ask {
+            agent_id: 0,
+            prompt: KVVec::new(),
+            system: KVVec::new(),
+            max_tokens: 1000,
+            temperature: 700,
+            provider: None,
+            timeout_ms: 30_000,
+        };
+        let mut has_prompt = false;
+        let max_str = |key: &[u8]| match key {
+            b"prompt" => LLM_PROMPT_MAX,
+            b"system_message" => LLM_SYSTEM_MAX,
+            _ => 64,
+        };
+        json::read_object(doc, max_str, |key, value| {
+            if matches!(value, Value::Null) && key != b"prompt" {
+                // An optional member given as null keeps its default.
+                return Ok(());
+            }
+            match key {
+                b"agent_id" => ask.agent_id = value.integer(0, u32::MAX.into())? as u32,
+                b"prompt" => {
+                    ask.prompt = value.into_str()?;
+                    has_prompt = true;
+                }
+                b"max_tokens" => {
+                    ask.max_tokens = value.integer(1, LLM_MAX_TOKENS_MAX.into())? as u32
+                }
+                b"temperature" => ask.temperature = value.thousandths(0, 1000)? as u32,
+                b"preferred_provider" => {
+                    let name = value.into_str()?;
+                    ask.provider = Some(LlmProvider::from_name(&name).ok_or(EINVAL)?);
+                }
+                b"system_message" => ask.system = value.into_str()?,
+                b"timeout_ms" => {
+                    ask.timeout_ms = value.integer(1, LLM_TIMEOUT_MAX_MS.into())? as u32
+                }
+                _ => return Err(EINVAL),
+            }
+            Ok(())
+        })?;
+        if !has_prompt || ask.prompt.is_empty() {
+            return Err(EINVAL);
+        }
+        Ok(ask)
+    }
+}
+
+/// A helper's answer.
+struct Answer {
+    provider: LlmProvider,
+    text: KVVec<u8>,
+    tokens_used: u32,
+    fallback: bool,
+}
+
+enum Stage {
+    Queued,
+    /// Pulled by the helper.
+    Taken,
+    Done(Result<Answer>),
+}
+
+struct Pending {
+    id: u64,
+    agent_id: u32,
+    owner_uid: u32,
+    capabilities: u64,
+    ask: Ask,
+    stage: Stage,
+}
+
+/// Gateway totals.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Stats {
+    pub(crate) requests: u64,
+    pub(crate) successes: u64,
+    pub(crate) failures: u64,
+    pub(crate) rate_limited: u64,
+    pub(crate) fallbacks: u64,
+    /// Per provider (index `LlmProvider::raw() - 1`).
+    pub(crate) by_provider: [ProviderStats; 4],
+}
+
+/// One provider's figures, as the helper reported its attempts.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct ProviderStats {
+    pub(crate) attempts: u64,
+    pub(crate) successes: u64,
+    /// Sum of the durations of the requests it answered.
+    pub(crate) answer_us: u64,
+}
+
+impl Stats {
+    fn provider(&mut self, p: LlmProvider) -> Option<&mut ProviderStats> {
+        self.by_provider.get_mut((p.raw() as usize).wrapping_sub(1))
+    }
+}
+
+/// What the gateway's lock guards.
+pub(crate) struct State {
+    /// The registered helper's netlink port, if one is registered.
+    helper: Option<u32>,
+    next_id: u64,
+    /// [`INFLIGHT_MAX`] slots, allocated at load.
+    pending: KVec<Option<KBox<Pending>>>,
+    stats: Stats,
+}
+
+impl State {
+    fn find(&mut self, id: u64) -> Option<&mut Pending> {
+        self.pending
+            .iter_mut()
+            .flatten()
+            .find(|p| p.id == id)
+            .map(|p| &mut **p)
+    }
+
+    fn remove(&mut self, id: u64) -> Option<KBox<Pending>> {
+        self.pending
+            .iter_mut()
+            .find(|slot| slot.as_ref().is_some_and(|p| p.id == id))
+            .and_then(Option::take)
+    }
+
+    /// The oldest request no helper has yet.
+    fn oldest_queued(&mut self) -> Option<&mut Pending> {
+        self.pending
+            .iter_mut()
+            .flatten()
+            .filter(|p| matches!(p.stage, Stage::Queued))
+            .min_by_key(|p| p.id)
+            .map(|p| &mut **p)
+    }
+
+    /// Fails every request the helper has or that waits for one.
+    fn fail_all(&mut self, err: Error) {
+        for p in self.pending.iter_mut().flatten() {
+            if !matches!(p.stage, Stage::Done(_)) {
+                p.stage = Stage::Done(Err(err));
+            }
+        }
+    }
+}
+
+/// The gateway.
+#[pin_data]
+pub(crate) struct Gateway {
+    /// Taken by the views under RCU: nothing allocates or sleeps under it
+    /// (waiting on `done` releases it).
+    #[pin]
+    state: SpinLock<State>,
+    /// Notified when a request is done.
+    #[pin]
+    done: CondVar,
+}
+
+impl Gateway {
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        let mut pending = KVec::new();
+        for _ in 0..INFLIGHT_MAX {
+            if pending.push(None, GFP_KERNEL).is_err() {
+                break;
+            }
+        }
+        try_pin_init!(Self {
+            state <- new_spinlock!(
+                State {
+                    helper: None,
+                    next_id: 1,
+                    pending,
+                    stats: Stats::default(),
+                },
+                "Gateway::state"
+            ),
+            done <- new_condvar!("Gateway::done"),
+        }? Error)
+    }
+
+    /// The totals.
+    pub(crate) fn stats(&self) -> Stats {
+        self.state.lock().stats
+    }
+}
+
+/// Counts a request refused before it reached [`request`] (a bad
+/// argument struct, an unreadable or oversize document).
+pub(crate) fn count_failure(asm: &Asm) {
+    asm.gateway.state.lock().stats.failures += 1;
+}
+
+/// A request by the calling process `tgid`: `doc` is its document. Returns
+/// the response document; `id` gets the request's number once queued.
+pub(crate) fn request(asm: &Asm, tgid: i32, doc: &[u8], id: &mut u64) -> Result<KVec<u8>> {
+    let gw = &asm.gateway;
+    let fail = |err: Error| {
+        gw.state.lock().stats.failures += 1;
+        err
+    };
+    let rcu = crate::ffi::RcuGuard::new();
+    let Some(agent) = asm.registry.agent_of(tgid, &rcu).and_then(|a| a.to_arc()) else {
+        drop(rcu);
+        let mut r = Record::new(Kind::Violation, Violation::Llm.raw(), 0).result(Err(EPERM));
+        let _ = r.write_str("LLM request by a process of no agent");
+        asm.audit.append_request(r, None);
+        return Err(fail(EPERM));
+    };
+    drop(rcu);
+    if agent.capabilities.load(Relaxed) & CAP_LLM_ACCESS == 0 {
+        policy::violation(
+            asm,
+            &agent,
+            Violation::Llm,
+            b"LLM request without LlmAccess",
+        );
+        return Err(fail(EPERM));
+    }
+    let ask = Ask::parse(doc).map_err(fail)?;
+    if ask.agent_id != 0 && ask.agent_id != agent.id {
+        let mut r = Record::new(Kind::Violation, Violation::Llm.raw(), agent.id)
+            .values(u64::from(ask.agent_id), 0)
+            .result(Err(EPERM));
+        let _ = write!(r, "LLM request claiming agent {}", ask.agent_id);
+        asm.audit.append_request(r, Some(&agent));
+        return Err(fail(EPERM));
+    }
+    let timeout_ms = ask.timeout_ms;
+    let started = ffi::now_ns();
+    // Allocated before the lock, which is a spinlock.
+    let mut p = KBox::new(
+        Pending {
+            id: 0,
+            agent_id: agent.id,
+            owner_uid: agent.owner_uid,
+            capabilities: agent.capabilities.load(Relaxed),
+            ask,
+            stage: Stage::Queued,
+        },
+        GFP_KERNEL,
+    )?;
+    let id = {
+        let mut state = gw.state.lock();
+        if !agent.llm.bucket.access_mut(&mut state).take(started) {
+            state.stats.rate_limited += 1;
+            agent.llm.rate_limited.fetch_add(1, Relaxed);
+            return Err(EAGAIN);
+        }
+        state.stats.requests += 1;
+        agent.llm.requests.fetch_add(1, Relaxed);
+        if state.helper.is_none() {
+            state.stats.failures += 1;
+            return Err(enotconn());
+        }
+        p.id = state.next_id;
+        let mine = state
+            .pending
+            .iter()
+            .flatten()
+            .filter(|q| q.agent_id == agent.id)
+            .count();
+        let free = state.pending.iter_mut().find(|slot| slot.is_none());
+        let Some(slot) = free.filter(|_| mine < AGENT_INFLIGHT_MAX) else {
+            state.stats.failures += 1;
+            return Err(EBUSY);
+        };
+        *id = p.id;
+        *slot = Some(p);
+        state.next_id += 1;
+        *id
+    };
+    ffi::gw_notify(id);
+
+    let deadline = started + u64::from(timeout_ms) * 1_000_000;
+    let mut state = gw.state.lock();
+    let answer = loop {
+        if matches!(
+            state.find(id).map(|p| &p.stage),
+            Some(Stage::Done(_)) | None
+        ) {
+            match state
+                .remove(id)
+                .map(|mut p| core::mem::replace(&mut p.stage, Stage::Queued))
+            {
+                Some(Stage::Done(result)) => break result,
+                _ => break Err(EIO),
+            }
+        }
+        let now = ffi::now_ns();
+        if now >= deadline {
+            state.remove(id);
+            break Err(etimedout());
+        }
+        let left_ms = ((deadline - now) / 1_000_000).max(1) as u32;
+        let jiffies: Jiffies = msecs_to_jiffies(left_ms);
+        if let kernel::sync::CondVarTimeoutResult::Signal { .. } =
+            gw.done.wait_interruptible_timeout(&mut state, jiffies)
+        {
+            state.remove(id);
+            break Err(EINTR);
+        }
+    };
+    let duration_us = (ffi::now_ns() - started) / 1000;
+    match answer {
+        Ok(a) => {
+            state.stats.successes += 1;
+            if a.fallback {
+                state.stats.fallbacks += 1;
+            }
+            if let Some(p) = state.stats.provider(a.provider) {
+                p.successes += 1;
+                p.answer_us += duration_us;
+            }
+            drop(state);
+            agent
+                .llm
+                .tokens_used
+                .fetch_add(u64::from(a.tokens_used), Relaxed);
+            response_json(&a, duration_us)
+        }
+        Err(e) => {
+            state.stats.failures += 1;
+            Err(e)
+        }
+    }
+}
+
+/// The response document.
+fn response_json(a: &Answer, duration_us: u64) -> Result<KVec<u8>> {
+    let text = core::str::from_utf8(&a.text).map_err(|_| EIO)?;
+    crate::report::render(|w| {
+        write!(
+            w,
+            "{{\"provider\":\"{}\",\"text\":{},\"tokens_used\":{},\"duration_us\":{},\
+             \"was_fallback\":{}}}",
+            a.provider.name(),
+            JsonStr(text),
+            a.tokens_used,
+            duration_us,
+            a.fallback
+        )
+    })
+}
+
+/// `ASM_CMD_GW_REGISTER` from netlink port `portid` (the family checked
+/// CAP_NET_ADMIN).
+pub(crate) fn register_helper(asm: &Asm, portid: u32) -> Result {
+    let mut state = asm.gateway.state.lock();
+    match state.helper {
+        Some(p) if p != portid => Err(EBUSY),
+        _ => {
+            state.helper = Some(portid);
+            Ok(())
+        }
+    }
+}
+
+/// Netlink port `portid` was released: if it was the helper, every request
+/// it had or that waits fails with `EIO`.
+pub(crate) fn port_released(asm: &Asm, portid: u32) {
+    let mut state = asm.gateway.state.lock();
+    if state.helper == Some(portid) {
+        state.helper = None;
+        state.fail_all(EIO);
+        drop(state);
+        asm.gateway.done.notify_all();
+    }
+}
+
+/// The module is going away: nothing is answered any more.
+pub(crate) fn close(asm: &Asm) {
+    let mut state = asm.gateway.state.lock();
+    state.helper = None;
+    state.fail_all(EIO);
+    drop(state);
+    asm.gateway.done.notify_all();
+}
+
+/// `ASM_CMD_GW_PULL` from `portid`: puts the oldest queued request's
+/// attributes in `msg` and hands it to the helper.
+pub(crate) fn pull(asm: &Asm, portid: u32, msg: &mut NlMsg<'_>) -> Result {
+    let mut state = asm.gateway.state.lock();
+    if state.helper != Some(portid) {
+        return Err(EPERM);
+    }
+    let p = state.oldest_queued().ok_or(ENOENT)?;
+    msg.put_u64(GenlAttr::ReqId, p.id)?;
+    msg.put_u32(GenlAttr::AgentId, p.agent_id)?;
+    msg.put_u32(GenlAttr::Uid, p.owner_uid)?;
+    msg.put_u64(GenlAttr::Caps, p.capabilities)?;
+    msg.put_bytes(GenlAttr::Prompt, &p.ask.prompt)?;
+    if !p.ask.system.is_empty() {
+        msg.put_bytes(GenlAttr::System, &p.ask.system)?;
+    }
+    msg.put_u32(GenlAttr::MaxTokens, p.ask.max_tokens)?;
+    msg.put_u32(GenlAttr::Temperature, p.ask.temperature)?;
+    msg.put_u32(GenlAttr::Provider, p.ask.provider.map_or(0, |p| p.raw()))?;
+    msg.put_u32(GenlAttr::TimeoutMs, p.ask.timeout_ms)?;
+    p.stage = Stage::Taken;
+    Ok(())
+}
+
+/// What `ASM_CMD_GW_COMPLETE` carries.
+pub(crate) struct Completion<'a> {
+    pub(crate) id: u64,
+    /// 0, or a positive errno the request fails with.
+    pub(crate) status: u32,
+    pub(crate) provider: u32,
+    pub(crate) text: &'a [u8],
+    pub(crate) tokens_used: u32,
+    pub(crate) fallback: bool,
+    /// The providers tried, in order (`ASM_A_TRIED`, native u32s); on
+    /// success the last one answered.
+    pub(crate) tried: &'a [u8],
+}
+
+/// `ASM_CMD_GW_COMPLETE` from `portid`: answers a request it pulled.
+pub(crate) fn complete(asm: &Asm, portid: u32, c: &Completion<'_>) -> Result {
+    // Checked and copied before the lock, which is a spinlock.
+    let text_ok = c.text.len() <= LLM_TEXT_MAX && core::str::from_utf8(c.text).is_ok();
+    let mut text = KVVec::new();
+    if c.status == 0 && text_ok {
+        text.extend_from_slice(c.text, GFP_KERNEL)?;
+    }
+    let mut state = asm.gateway.state.lock();
+    if state.helper != Some(portid) {
+        return Err(EPERM);
+    }
+    if !state
+        .find(c.id)
+        .is_some_and(|p| matches!(p.stage, Stage::Taken))
+    {
+        return Err(ENOENT);
+    }
+    if c.tried.len() % 4 != 0 {
+        return Err(EINVAL);
+    }
+    for raw in c.tried.chunks_exact(4) {
+        let raw = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+        if let Ok(provider) = LlmProvider::try_from(raw) {
+            if let Some(p) = state.stats.provider(provider) {
+                p.attempts += 1;
+            }
+        }
+    }
+    let p = state.find(c.id).ok_or(ENOENT)?;
+    let result = if c.status != 0 {
+        // The helper's failure: all providers failed (EIO) or it gave up
+        // at the request's timeout (ETIMEDOUT).
+        Err(if c.status == kernel::bindings::ETIMEDOUT {
+            etimedout()
+        } else {
+            EIO
+        })
+    } else {
+        let provider = LlmProvider::try_from(c.provider);
+        let Ok(provider) = provider.and_then(|p| if text_ok { Ok(p) } else { Err(EINVAL) }) else {
+            // A helper's malformed answer fails the request.
+            p.stage = Stage::Done(Err(EIO));
+            drop(state);
+            asm.gateway.done.notify_all();
+            return Err(EINVAL);
+        };
+        Ok(Answer {
+            provider,
+            text,
+            tokens_used: c.tokens_used,
+            fallback: c.fallback,
+        })
+    };
+    p.stage = Stage::Done(result);
+    drop(state);
+    asm.gateway.done.notify_all();
+    Ok(())
+}
+
+/// /proc/agentsys/cloud_gateway, in the user guide's layout.
+pub(crate) fn metrics_text(asm: &Asm, w: &mut impl Write) -> core::fmt::Result {
+    let s = asm.gateway.stats();
+    w.write_str("Cloud Gateway Metrics:\n")?;
+    w.write_str("====================\n")?;
+    writeln!(w, "{:<22}{}", "Total Requests:", s.requests)?;
+    writeln!(w, "{:<22}{}", "Successful:", s.successes)?;
+    writeln!(w, "{:<22}{}", "Failed:", s.failures)?;
+    writeln!(w, "{:<22}{}", "Rate Limited:", s.rate_limited)?;
+    writeln!(w, "{:<22}{}", "Fallback Used:", s.fallbacks)?;
+    w.write_str("\nProvider Success Rates:\n")?;
+    let mut answered = 0;
+    let mut answer_us = 0;
+    for (provider, p) in [
+        LlmProvider::Claude,
+        LlmProvider::Gpt4,
+        LlmProvider::Gemini,
+        LlmProvider::Local,
+    ]
+    .into_iter()
+    .zip(s.by_provider.iter())
+    {
+        answered += p.successes;
+        answer_us += p.answer_us;
+        let label = match provider {
+            LlmProvider::Claude => "Claude:",
+            LlmProvider::Gpt4 => "GPT-4:",
+            LlmProvider::Gemini => "Gemini:",
+            LlmProvider::Local => "Local:",
+        };
+        let ratio = {
+            let mut b = crate::report::TextBuf(KVec::new());
+            let _ = write!(b, "{}/{}", p.successes, p.attempts);
+            b.0
+        };
+        let ratio = core::str::from_utf8(&ratio).unwrap_or("");
+        write!(w, "  {label:<10}{ratio:<9}")?;
+        match (p.successes * 1000).checked_div(p.attempts) {
+            Some(1000) => w.write_str("(100%)\n")?,
+            Some(t) => writeln!(w, "({}.{}%)", t / 10, t % 10)?,
+            None => w.write_str("(-)\n")?,
+        }
+    }
+    match answer_us.checked_div(answered) {
+        Some(us) => writeln!(w, "\nAverage Response Time: {}ms", us / 1000),
+        None => w.write_str("\nAverage Response Time: -\n"),
+    }
+}
+
+/// /proc/agentsys/gateway_status: the helper, and each agent `viewer`
+/// sees with its bucket and usage.
+pub(crate) fn status_text(asm: &Asm, viewer: &crate::viewer::Viewer, w: &mut impl Write) -> Result {
+    let snapshot = crate::snapshot::agents(asm, None, viewer)?;
+    let (helper, in_flight) = {
+        let state = asm.gateway.state.lock();
+        (state.helper, state.pending.iter().flatten().count())
+    };
+    let mut text = || -> core::fmt::Result {
+        w.write_str("Gateway Status:\n")?;
+        w.write_str("===============\n")?;
+        match helper {
+            Some(port) => writeln!(w, "{:<20}registered (netlink port {})", "Helper:", port)?,
+            None => writeln!(w, "{:<20}not registered", "Helper:")?,
+        }
+        writeln!(w, "{:<20}{}", "In Flight:", in_flight)?;
+        writeln!(
+            w,
+            "\n{:<8}{:<20}{:>7}{:>7}{:>10}{:>10}{:>14}{:>13}",
+            "Agent",
+            "Name",
+            "Tokens",
+            "Burst",
+            "Refill/s",
+            "Requests",
+            "Rate Limited",
+            "Tokens Used"
+        )?;
+        for a in snapshot.iter() {
+            let u = &a.llm;
+            writeln!(
+                w,
+                "{:<8}{:<20}{:>7}{:>7}{:>10}{:>10}{:>14}{:>13}",
+                a.id,
+                a.name_str(),
+                u.tokens,
+                u.burst,
+                u.refill_per_s,
+                u.requests,
+                u.rate_limited,
+                u.tokens_used
+            )?;
+        }
+        Ok(())
+    };
+    text().map_err(|_| ENOMEM)
+}
+
+/// An agent's gateway use, as the views show it.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct LlmUsage {
+    /// Whole tokens in its bucket now, its burst and refill per second.
+    pub(crate) tokens: u64,
+    pub(crate) burst: u32,
+    pub(crate) refill_per_s: u32,
+    pub(crate) requests: u64,
+    pub(crate) rate_limited: u64,
+    pub(crate) tokens_used: u64,
+}
+
+/// `agent`'s gateway use now. Does not sleep.
+pub(crate) fn usage(gateway: &Gateway, agent: &Agent) -> LlmUsage {
+    let now = ffi::now_ns();
+    let mut state = gateway.state.lock();
+    let b = agent.llm.bucket.access_mut(&mut state);
+    LlmUsage {
+        tokens: b.tokens(now),
+        burst: b.burst,
+        refill_per_s: b.refill_per_s,
+        requests: agent.llm.requests.load(Relaxed),
+        rate_limited: agent.llm.rate_limited.load(Relaxed),
+        tokens_used: agent.llm.tokens_used.load(Relaxed),
+    }
+}
