@@ -16,4 +16,11 @@ fi
 make -s -C "$ASM_TOP" module KDIR="$kdir" >&2
 [ "${ASM_VM_KEEP_TOOLS:-0}" = 1 ] || make -s -C "$ASM_TOP" tools >&2
 make -s -C "$ASM_TOP/selftests" >&2
+# The kernel's YNL tool and the genetlink schema, for test_ynl.sh (the
+# guest does not see $ASM_CACHE: virtme-ng mounts a tmpfs on /var/cache).
+ynl=$ASM_TOP/selftests/build/ynl
+rm -rf "$ynl"
+mkdir -p "$ynl"
+cp -r "$kdir/tools/net/ynl/cli.py" "$kdir/tools/net/ynl/lib" "$ynl/"
+cp "$kdir/Documentation/netlink/genetlink.yaml" "$ynl/"
 echo "$kdir"

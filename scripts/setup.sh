@@ -13,6 +13,7 @@ APT_PKGS=(
 	clang-19 llvm-19 lld-19 libclang-19-dev
 	qemu-system-x86 bc flex bison libelf-dev libssl-dev dwarves cpio kmod udev
 	make gcc python3-pip busybox-static iproute2 xz-utils
+	python3-yaml python3-jsonschema
 )
 
 missing=()
