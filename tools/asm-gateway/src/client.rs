@@ -233,14 +233,7 @@ pub fn log_line(req: &Request, out: &Outcome, log_prompts: bool) -> String {
     let tried: Vec<String> = out
         .attempts
         .iter()
-        .map(|a| {
-            format!(
-                "{}:{}/{}ms",
-                a.provider,
-                a.outcome,
-                a.duration.as_millis()
-            )
-        })
+        .map(|a| format!("{}:{}/{}ms", a.provider, a.outcome, a.duration.as_millis()))
         .collect();
     let c = &out.completion;
     let result = match Provider::from_number(c.provider) {
@@ -339,6 +332,8 @@ mod tests {
             attempts: vec![],
             duration: Duration::from_millis(0),
         };
-        assert!(log_line(&req(), &out, false).ends_with("[no usable provider] -> ETIMEDOUT in 0 ms"));
+        assert!(
+            log_line(&req(), &out, false).ends_with("[no usable provider] -> ETIMEDOUT in 0 ms")
+        );
     }
 }

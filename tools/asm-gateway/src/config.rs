@@ -196,7 +196,8 @@ impl Config {
             }
         }
         let mut raw_providers = raw.providers;
-        let providers = Provider::ALL.map(|p| provider_config(p, raw_providers.remove(p.name()), &env));
+        let providers =
+            Provider::ALL.map(|p| provider_config(p, raw_providers.remove(p.name()), &env));
         let [a, b, c, d] = providers;
         let providers = [a?, b?, c?, d?];
         if !providers.iter().any(|p| p.enabled) {
@@ -234,7 +235,9 @@ impl Config {
                 order.join(" -> ")
             }
         ));
-        s.push_str("a request's preferred provider goes first when enabled and its breaker is closed\n");
+        s.push_str(
+            "a request's preferred provider goes first when enabled and its breaker is closed\n",
+        );
         s.push_str(&format!(
             "breaker: open after {} consecutive failures, retry after {} ms\n",
             self.breaker.failures,
@@ -291,7 +294,9 @@ fn provider_config(
     }
     let model = raw.model.unwrap_or_else(|| default_model(p).into());
     if model.is_empty() || model.contains(['/', '?', '#', ' ']) {
-        return err(format!("[providers.{name}] model: \"{model}\" is not a model name"));
+        return err(format!(
+            "[providers.{name}] model: \"{model}\" is not a model name"
+        ));
     }
     let timeout_ms = raw.timeout_ms.unwrap_or(30_000);
     if timeout_ms == 0 || timeout_ms > TIMEOUT_MAX_MS {
@@ -309,9 +314,7 @@ fn provider_config(
         (None, Some(var)) => match env(&var) {
             Some(k) => (Some(k), KeySource::Env(var)),
             None if enabled => {
-                return err(format!(
-                    "[providers.{name}] api_key_env: ${var} is not set"
-                ))
+                return err(format!("[providers.{name}] api_key_env: ${var} is not set"))
             }
             None => (None, KeySource::Env(var)),
         },
@@ -410,7 +413,10 @@ model = "llama3"
         let claude = c.provider(Provider::Claude);
         assert!(claude.enabled);
         assert_eq!(claude.api_key.as_ref().map(ApiKey::expose), Some("a-key"));
-        assert_eq!(claude.key_source, KeySource::Env("ANTHROPIC_API_KEY".into()));
+        assert_eq!(
+            claude.key_source,
+            KeySource::Env("ANTHROPIC_API_KEY".into())
+        );
         assert_eq!(claude.timeout, Duration::from_secs(2));
         assert_eq!(claude.base_url, "https://api.anthropic.com");
         assert!(!c.provider(Provider::Gpt4).enabled);
@@ -451,7 +457,10 @@ model = "llama3"
             ),
             ("[providers.local]\nbase_url = \"ftp://x\"\n", "not an http"),
             ("[providers.local]\ntimeout_ms = 0\n", "timeout_ms"),
-            ("[providers.local]\nenabled = false\n", "no provider is enabled"),
+            (
+                "[providers.local]\nenabled = false\n",
+                "no provider is enabled",
+            ),
             ("[breaker]\nfailures = 0\n[providers.local]\n", "at least 1"),
             ("[providers.local]\nbogus = 1\n", "unknown field"),
             ("", "no provider is enabled"),
@@ -471,7 +480,10 @@ model = "llama3"
         assert!(d.contains("key from $ANTHROPIC_API_KEY"), "{d}");
         assert!(!d.contains("a-secret-key") && !d.contains("g-key"), "{d}");
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("a-secret-key") && !dbg.contains("g-key"), "{dbg}");
+        assert!(
+            !dbg.contains("a-secret-key") && !dbg.contains("g-key"),
+            "{dbg}"
+        );
     }
 
     #[test]
@@ -480,7 +492,10 @@ model = "llama3"
         assert!(check_mode(p, 0, 0o100600).is_ok());
         assert!(check_mode(p, 0, 0o100400).is_ok());
         let e = check_mode(p, 0, 0o100644).unwrap_err().0;
-        assert!(e.contains("/etc/asm/gateway.toml") && e.contains("0644"), "{e}");
+        assert!(
+            e.contains("/etc/asm/gateway.toml") && e.contains("0644"),
+            "{e}"
+        );
         assert!(check_mode(p, 0, 0o100640).is_err());
         assert!(check_mode(p, 0, 0o100602).is_err());
         let e = check_mode(p, 1000, 0o100600).unwrap_err().0;

@@ -11,6 +11,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use neli::consts::genl::{Cmd, NlAttrType};
 use neli::consts::nl::NlmF;
 use neli::consts::socket::{Msg, NlFamily};
+use neli::err::RouterError;
 use neli::genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, NlattrBuilder};
 use neli::neli_enum;
 use neli::nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder};
@@ -291,13 +292,15 @@ pub fn decode_request(g: &Genlmsghdr<GwCmd, GwAttr>) -> Result<Request, GenlErro
             }
         }
     };
-    let id = u64_of(GwAttr::ReqId).ok_or_else(|| GenlError::Other("pull reply without ASM_A_REQ_ID".into()))?;
+    let id = u64_of(GwAttr::ReqId)
+        .ok_or_else(|| GenlError::Other("pull reply without ASM_A_REQ_ID".into()))?;
     Ok(Request {
         id,
         agent: u32_of(GwAttr::AgentId).unwrap_or(0),
         uid: u32_of(GwAttr::Uid).unwrap_or(0),
         caps: u64_of(GwAttr::Caps).unwrap_or(0),
-        prompt: text_of(GwAttr::Prompt)?.ok_or_else(|| GenlError::Other("pull reply without ASM_A_PROMPT".into()))?,
+        prompt: text_of(GwAttr::Prompt)?
+            .ok_or_else(|| GenlError::Other("pull reply without ASM_A_PROMPT".into()))?,
         system: text_of(GwAttr::System)?,
         max_tokens: u32_of(GwAttr::MaxTokens).unwrap_or(1000),
         temperature: u32_of(GwAttr::Temperature).unwrap_or(700),
@@ -311,12 +314,29 @@ pub fn decode_request(g: &Genlmsghdr<GwCmd, GwAttr>) -> Result<Request, GenlErro
 pub fn resolve() -> Result<(u16, u32), GenlError> {
     let (router, _) = NlRouter::connect(NlFamily::Generic, Some(0), Groups::empty())
         .map_err(|e| other("netlink socket", e))?;
+    // The controller's answer, without neli's dump of the request.
+    fn brief<T, P>(e: RouterError<T, P>) -> String
+    where
+        RouterError<T, P>: fmt::Display,
+    {
+        match e {
+            RouterError::Nlmsgerr(m) => {
+                std::io::Error::from_raw_os_error(m.error().saturating_abs()).to_string()
+            }
+            e => e.to_string(),
+        }
+    }
     let family = router
         .resolve_genl_family(asm_abi::ASM_GENL_NAME)
-        .map_err(|e| other("the asm generic netlink family (is asm.ko loaded?)", e))?;
+        .map_err(|e| {
+            other(
+                "the asm generic netlink family (is asm.ko loaded?)",
+                brief(e),
+            )
+        })?;
     let group = router
         .resolve_nl_mcast_group(asm_abi::ASM_GENL_NAME, asm_abi::ASM_GENL_MCGRP_GATEWAY)
-        .map_err(|e| other("the asm family's gateway group", e))?;
+        .map_err(|e| other("the asm family's gateway group", brief(e)))?;
     Ok((family, group))
 }
 

@@ -90,8 +90,12 @@ fn run(config: Config) -> Result<(), String> {
     let stop = Arc::new(AtomicBool::new(false));
     let (err_tx, mut err_rx) = tokio::sync::mpsc::unbounded_channel();
     let thread = {
-        let (handle, gateway, cmd, stop) =
-            (rt.handle().clone(), gateway.clone(), cmd.clone(), stop.clone());
+        let (handle, gateway, cmd, stop) = (
+            rt.handle().clone(),
+            gateway.clone(),
+            cmd.clone(),
+            stop.clone(),
+        );
         std::thread::Builder::new()
             .name("netlink".into())
             .spawn(move || {
@@ -132,16 +136,16 @@ fn netlink_loop(
             .wait(PULL_PERIOD_MS)
             .map_err(|e| format!("gateway notices: {e}"))?;
         loop {
-            let pulled = lock(cmd).pull().map_err(|e| format!("pulling a request: {e}"))?;
+            let pulled = lock(cmd)
+                .pull()
+                .map_err(|e| format!("pulling a request: {e}"))?;
             let Some(req) = pulled else { break };
             let (gateway, cmd) = (gateway.clone(), cmd.clone());
             rt.spawn(async move {
                 let out = gateway.answer(&req).await;
                 log(&client::log_line(&req, &out, gateway.config().log_prompts));
-                let done = tokio::task::spawn_blocking(move || {
-                    lock(&cmd).complete(&out.completion)
-                })
-                .await;
+                let done =
+                    tokio::task::spawn_blocking(move || lock(&cmd).complete(&out.completion)).await;
                 match done {
                     Ok(Ok(())) => {}
                     // The caller gave up (timeout, signal) before the answer.

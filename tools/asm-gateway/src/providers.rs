@@ -206,10 +206,7 @@ pub fn gemini_request(ep: &Endpoint<'_>, p: &Prompt<'_>) -> HttpRequest {
         },
     });
     if let (Some(s), Some(o)) = (p.system, body.as_object_mut()) {
-        o.insert(
-            "systemInstruction".into(),
-            json!({"parts": [{"text": s}]}),
-        );
+        o.insert("systemInstruction".into(), json!({"parts": [{"text": s}]}));
     }
     let mut headers = vec![("content-type", "application/json".to_string())];
     if let Some(k) = ep.api_key {
@@ -250,7 +247,8 @@ pub struct Answer {
 
 /// A JSON number as u32, saturating; 0 when absent.
 fn count(v: &Value) -> u32 {
-    v.as_u64().map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+    v.as_u64()
+        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// Reads the answer from a 2xx response body of `format`.
@@ -281,7 +279,8 @@ pub fn anthropic_response(v: &Value) -> Result<Answer, ParseError> {
     if !any {
         return Err(ParseError("anthropic response without a text block".into()));
     }
-    let tokens = count(&v["usage"]["input_tokens"]).saturating_add(count(&v["usage"]["output_tokens"]));
+    let tokens =
+        count(&v["usage"]["input_tokens"]).saturating_add(count(&v["usage"]["output_tokens"]));
     Ok(Answer { text, tokens })
 }
 
@@ -456,7 +455,11 @@ mod tests {
     fn debug_redacts_keys() {
         let k = key();
         assert_eq!(format!("{k:?} {k}"), "<redacted> <redacted>");
-        for format in [WireFormat::Anthropic, WireFormat::OpenAi, WireFormat::Gemini] {
+        for format in [
+            WireFormat::Anthropic,
+            WireFormat::OpenAi,
+            WireFormat::Gemini,
+        ] {
             let ep = Endpoint {
                 base_url: "http://x",
                 model: "m",
@@ -543,7 +546,11 @@ mod tests {
 
     #[test]
     fn malformed_responses_are_errors() {
-        for f in [WireFormat::Anthropic, WireFormat::OpenAi, WireFormat::Gemini] {
+        for f in [
+            WireFormat::Anthropic,
+            WireFormat::OpenAi,
+            WireFormat::Gemini,
+        ] {
             assert!(parse_response(f, b"not json").is_err());
             assert!(parse_response(f, b"{}").is_err());
             assert!(parse_response(f, br#"{"error": {"message": "overloaded"}}"#).is_err());

@@ -61,7 +61,9 @@ fn provider_name(s: &str) -> Result<String, String> {
     if PROVIDERS.contains(&s) {
         Ok(s.to_string())
     } else {
-        Err(format!("unknown provider \"{s}\" (claude, gpt4, gemini, local)"))
+        Err(format!(
+            "unknown provider \"{s}\" (claude, gpt4, gemini, local)"
+        ))
     }
 }
 
@@ -70,7 +72,9 @@ fn latency(s: &str) -> Result<(String, u64), String> {
     let (p, ms) = s
         .split_once('=')
         .ok_or_else(|| format!("\"{s}\" is not PROVIDER=MS"))?;
-    let ms = ms.parse().map_err(|_| format!("\"{ms}\" is not a number of milliseconds"))?;
+    let ms = ms
+        .parse()
+        .map_err(|_| format!("\"{ms}\" is not a number of milliseconds"))?;
     Ok((provider_name(p)?, ms))
 }
 
@@ -130,7 +134,9 @@ impl Magic {
 fn error(status: StatusCode, provider: &str, message: &str) -> Response {
     let body = match provider {
         "claude" => json!({"type": "error", "error": {"type": "mock_error", "message": message}}),
-        "gemini" => json!({"error": {"code": status.as_u16(), "message": message, "status": "MOCK"}}),
+        "gemini" => {
+            json!({"error": {"code": status.as_u16(), "message": message, "status": "MOCK"}})
+        }
         _ => json!({"error": {"message": message, "type": "mock_error", "code": null}}),
     };
     (status, Json(body)).into_response()
@@ -143,12 +149,13 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Checks the authentication the provider's format requires.
-fn check_auth(provider: &str, h: &HeaderMap) -> Result<(), Response> {
+/// Checks the authentication the provider's format requires: `None` when
+/// it is there, else the error response.
+fn check_auth(provider: &str, h: &HeaderMap) -> Option<Response> {
     let ok = match provider {
         "claude" => {
             if header(h, "anthropic-version").is_none() {
-                return Err(error(
+                return Some(error(
                     StatusCode::BAD_REQUEST,
                     provider,
                     "anthropic-version header is required",
@@ -162,11 +169,7 @@ fn check_auth(provider: &str, h: &HeaderMap) -> Result<(), Response> {
         "gemini" => header(h, "x-goog-api-key").is_some(),
         _ => true,
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(error(StatusCode::UNAUTHORIZED, provider, "missing API key"))
-    }
+    (!ok).then(|| error(StatusCode::UNAUTHORIZED, provider, "missing API key"))
 }
 
 /// The text of a message's content: a string, or an array of text blocks.
@@ -226,11 +229,17 @@ fn answer(provider: &str, model: &str, text: &str, prompt_words: u64, answer_wor
 }
 
 /// Serves one request for `provider`.
-async fn serve(mock: &Mock, provider: &'static str, model: Option<&str>, h: &HeaderMap, body: &[u8]) -> Response {
+async fn serve(
+    mock: &Mock,
+    provider: &'static str,
+    model: Option<&str>,
+    h: &HeaderMap,
+    body: &[u8],
+) -> Response {
     if let Ok(mut hits) = mock.hits.lock() {
         *hits.entry(provider).or_insert(0) += 1;
     }
-    if let Err(r) = check_auth(provider, h) {
+    if let Some(r) = check_auth(provider, h) {
         return r;
     }
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
@@ -249,10 +258,18 @@ async fn serve(mock: &Mock, provider: &'static str, model: Option<&str>, h: &Hea
         std::future::pending::<()>().await;
     }
     if magic.fail || b.fail.contains(provider) {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, provider, "injected failure");
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            provider,
+            "injected failure",
+        );
     }
     if magic.rate_limit || b.rate_limit.contains(provider) {
-        return error(StatusCode::TOO_MANY_REQUESTS, provider, "injected rate limit");
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            provider,
+            "injected rate limit",
+        );
     }
     let head: String = prompt.chars().take(100).collect();
     let text = format!("{provider} says: {head}");
@@ -261,7 +278,14 @@ async fn serve(mock: &Mock, provider: &'static str, model: Option<&str>, h: &Hea
         .map(str::to_string)
         .or_else(|| v["model"].as_str().map(str::to_string))
         .unwrap_or_default();
-    Json(answer(provider, &model, &text, words(&prompt), words(&text))).into_response()
+    Json(answer(
+        provider,
+        &model,
+        &text,
+        words(&prompt),
+        words(&text),
+    ))
+    .into_response()
 }
 
 /// `POST /v1/messages`.
@@ -309,7 +333,10 @@ fn main() -> ExitCode {
         },
         hits: Mutex::default(),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("Error: tokio runtime: {e}");
@@ -374,7 +401,8 @@ mod tests {
     fn prompts_of_each_format() {
         let a = json!({"messages": [{"role": "user", "content": "hi"}]});
         assert_eq!(prompt_of("claude", &a).as_deref(), Some("hi"));
-        let a = json!({"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]});
+        let a =
+            json!({"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]});
         assert_eq!(prompt_of("claude", &a).as_deref(), Some("hi"));
         let o = json!({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "yo"}]});
         assert_eq!(prompt_of("gpt4", &o).as_deref(), Some("yo"));

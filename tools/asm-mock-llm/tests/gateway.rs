@@ -30,7 +30,9 @@ impl Mock {
             .expect("starting asm-mock-llm");
         let out = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(out).read_line(&mut line).expect("reading the mock's stdout");
+        BufReader::new(out)
+            .read_line(&mut line)
+            .expect("reading the mock's stdout");
         let addr = line
             .trim()
             .strip_prefix("listening on ")
@@ -72,8 +74,10 @@ timeout_ms = {}
             t("gemini"),
             t("local")
         );
-        Config::parse(&text, |v| (v == "MOCK_OPENAI_KEY").then(|| "test-openai".into()))
-            .expect("test config")
+        Config::parse(&text, |v| {
+            (v == "MOCK_OPENAI_KEY").then(|| "test-openai".into())
+        })
+        .expect("test config")
     }
 
     /// Requests seen per provider.
@@ -118,7 +122,8 @@ const ETIMEDOUT: u32 = 110;
 async fn every_wire_format_answers() {
     let mock = Mock::start(&[]);
     for p in Provider::ALL {
-        let gw = Gateway::new(mock.config(&format!("policy = \"chain\"\nchain = [\"{p}\"]"), &[])).unwrap();
+        let gw = Gateway::new(mock.config(&format!("policy = \"chain\"\nchain = [\"{p}\"]"), &[]))
+            .unwrap();
         let out = gw.answer(&request("hello world", 0, 5000)).await;
         let c = out.completion;
         assert_eq!(c.status, 0, "{p}: {:?}", out.attempts);
@@ -145,7 +150,12 @@ async fn the_mock_rejects_missing_keys() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let r = http.post(format!("http://{a}/v1/chat/completions")).json(&body).send().await.unwrap();
+    let r = http
+        .post(format!("http://{a}/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     let g = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}]});
     let r = http
@@ -155,7 +165,12 @@ async fn the_mock_rejects_missing_keys() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let r = http.post(format!("http://{a}/local/v1/chat/completions")).json(&body).send().await.unwrap();
+    let r = http
+        .post(format!("http://{a}/local/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 
@@ -185,7 +200,8 @@ async fn server_error_falls_back_from_the_preferred_provider() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_provider_failing_is_eio() {
     let mock = Mock::start(&["--fail", "claude", "--rate-limit", "gpt4"]);
-    let gw = Gateway::new(mock.config("policy = \"chain\"\nchain = [\"claude\", \"gpt4\"]", &[])).unwrap();
+    let gw = Gateway::new(mock.config("policy = \"chain\"\nchain = [\"claude\", \"gpt4\"]", &[]))
+        .unwrap();
     let c = gw.answer(&request("hi", 0, 5000)).await.completion;
     assert_eq!(c.status, EIO);
     assert_eq!(c.tried, vec![1, 2]);
@@ -207,7 +223,10 @@ async fn a_hanging_provider_times_out_and_falls_back() {
     assert_eq!(out.completion.status, 0);
     assert_eq!(out.completion.provider, Provider::Local.number());
     assert_eq!(out.completion.tried, vec![1, 4]);
-    assert_eq!(out.attempts[0].outcome, asm_gateway::route::Attempt::Timeout);
+    assert_eq!(
+        out.attempts[0].outcome,
+        asm_gateway::route::Attempt::Timeout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -219,7 +238,10 @@ async fn the_request_timeout_is_etimedout() {
     let took = t.elapsed();
     assert_eq!(c.status, ETIMEDOUT);
     assert_eq!(c.tried, vec![4]);
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
     // The request's deadline, not the provider's: no breaker count.
     assert!(!gw.breaker_open(Provider::Local));
 }
@@ -249,7 +271,10 @@ async fn three_failures_open_the_breaker() {
 async fn magic_prompts_choose_per_request() {
     let mock = Mock::start(&[]);
     let gw = Gateway::new(mock.config("policy = \"reliability\"", &[])).unwrap();
-    let c = gw.answer(&request("mock:429=claude hi", 0, 5000)).await.completion;
+    let c = gw
+        .answer(&request("mock:429=claude hi", 0, 5000))
+        .await
+        .completion;
     assert_eq!((c.provider, c.tried.clone()), (2, vec![1, 2]));
     let c = gw.answer(&request("mock:fail", 0, 5000)).await.completion;
     assert_eq!((c.status, c.tried), (EIO, vec![1, 2, 3, 4]));
@@ -270,5 +295,9 @@ async fn requests_run_in_parallel() {
         assert_eq!(task.await.unwrap().completion.status, 0);
     }
     // Sixteen 400 ms answers, not one after another.
-    assert!(t.elapsed() < Duration::from_millis(2000), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(2000),
+        "{:?}",
+        t.elapsed()
+    );
 }
