@@ -45,6 +45,10 @@ impl Gateway {
     pub fn new(config: Config) -> Result<Gateway, String> {
         let http = reqwest::Client::builder()
             .use_rustls_tls()
+            // A redirect to another host would carry x-api-key or
+            // x-goog-api-key along (reqwest strips only Authorization):
+            // no redirects; a 3xx is a failed attempt.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("asm-gateway/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;

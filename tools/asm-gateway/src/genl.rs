@@ -281,12 +281,8 @@ pub fn decode_request(g: &Genlmsghdr<GwCmd, GwAttr>) -> Result<Request, GenlErro
         match h.get_attribute(t) {
             None => Ok(None),
             Some(a) => {
-                let mut b = a.nla_payload().as_ref();
-                // Tolerate a terminating NUL, as NLA_STRING senders add one.
-                if let Some((0, rest)) = b.split_last() {
-                    b = rest;
-                }
-                String::from_utf8(b.to_vec())
+                // Binary, not NUL-terminated: every byte is the text's.
+                String::from_utf8(a.nla_payload().as_ref().to_vec())
                     .map(Some)
                     .map_err(|_| GenlError::Other(format!("{t:?} is not UTF-8")))
             }
@@ -596,6 +592,9 @@ mod tests {
     /// A PULL reply as the kernel builds it.
     fn pull_reply(seq: u32, with_system: bool) -> Vec<u8> {
         let mut attrs = Vec::new();
+        // nla_put_u64_64bit() pads with an empty ASM_A_PAD where u64s
+        // need alignment.
+        attrs.extend(nla(1, &[]));
         attrs.extend(nla(13, &42u64.to_ne_bytes()));
         attrs.extend(nla(5, &u32b(100)));
         attrs.extend(nla(14, &u32b(1000)));
