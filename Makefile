@@ -2,7 +2,8 @@
 #
 #   make [KDIR=<Rust-enabled kernel build tree>]   build asm.ko (default: the
 #                                                  running kernel's build dir)
-#   make tools          build asmctl and its aliases into tools/bin
+#   make tools          build asmctl and its aliases, asmd, asm-gateway and
+#                       asm-mock-llm into tools/bin
 #   make kernel         build (or find cached) the test kernel, print its tree
 #   make vm CMD='...'   run CMD in a freshly booted test VM, return its status
 #   make demo           the demo: sample agents, then asmstatus and /proc
@@ -38,6 +39,8 @@ tools:
 	mkdir -p tools/bin
 	ln -sf ../target/release/asmctl tools/bin/asmctl
 	ln -sf ../target/release/asmd tools/bin/asmd
+	ln -sf ../target/release/asm-gateway tools/bin/asm-gateway
+	ln -sf ../target/release/asm-mock-llm tools/bin/asm-mock-llm
 	for a in $(ALIASES); do ln -sf asmctl tools/bin/$$a; done
 
 setup:

@@ -256,6 +256,25 @@ pub const ASM_A_TRIED: u16 = 26;
 /// `ASM_A_MAX`: the highest attribute.
 pub const ASM_A_MAX: u16 = ASM_A_TRIED;
 
+/// `enum asm_llm_provider`: no preference (requests only).
+pub const ASM_LLM_ANY: u32 = 0;
+/// Anthropic's Claude.
+pub const ASM_LLM_CLAUDE: u32 = 1;
+/// OpenAI's GPT-4.
+pub const ASM_LLM_GPT4: u32 = 2;
+/// Google's Gemini.
+pub const ASM_LLM_GEMINI: u32 = 3;
+/// A local, OpenAI-compatible server.
+pub const ASM_LLM_LOCAL: u32 = 4;
+/// `ASM_LLM_PROMPT_MAX`: a prompt's maximum, in bytes.
+pub const ASM_LLM_PROMPT_MAX: usize = 32768;
+/// `ASM_LLM_SYSTEM_MAX`: a system message's maximum, in bytes.
+pub const ASM_LLM_SYSTEM_MAX: usize = 8192;
+/// `ASM_LLM_TEXT_MAX`: an answer's maximum ([`ASM_A_TEXT`]), in bytes.
+pub const ASM_LLM_TEXT_MAX: usize = 32768;
+/// The most providers [`ASM_A_TRIED`] may list.
+pub const ASM_LLM_TRIED_MAX: usize = 64;
+
 /// `ASM_IOC_MAGIC`: the ioctl type byte.
 pub const ASM_IOC_MAGIC: u32 = 0xBA;
 
