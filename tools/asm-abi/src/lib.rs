@@ -272,6 +272,14 @@ pub const ASM_LLM_PROMPT_MAX: usize = 32768;
 pub const ASM_LLM_SYSTEM_MAX: usize = 8192;
 /// `ASM_LLM_TEXT_MAX`: an answer's maximum ([`ASM_A_TEXT`]), in bytes.
 pub const ASM_LLM_TEXT_MAX: usize = 32768;
+/// `ASM_LLM_REQUEST_MAX`: a request document's maximum, in bytes.
+pub const ASM_LLM_REQUEST_MAX: usize = 65536;
+/// `ASM_LLM_MAX_TOKENS_MAX`: the largest `max_tokens` of a request.
+pub const ASM_LLM_MAX_TOKENS_MAX: u32 = 100_000;
+/// `ASM_LLM_TIMEOUT_MAX_MS`: the largest `timeout_ms` of a request.
+pub const ASM_LLM_TIMEOUT_MAX_MS: u32 = 600_000;
+/// `ASM_LLM_RESPONSE_MIN`: the smallest response buffer, in bytes.
+pub const ASM_LLM_RESPONSE_MIN: usize = 256;
 /// The most providers [`ASM_A_TRIED`] may list.
 pub const ASM_LLM_TRIED_MAX: usize = 64;
 
@@ -352,6 +360,8 @@ pub const ASM_IOC_OVERSIGHT: u32 = iowr!(0x0e, AsmNote);
 pub const ASM_IOC_DECISION: u32 = iowr!(0x0f, AsmNote);
 /// `ASM_IOC_SENSITIVE`: `_IOWR(0xBA, 0x10, struct asm_sensitive)`.
 pub const ASM_IOC_SENSITIVE: u32 = iowr!(0x10, AsmSensitive);
+/// `ASM_IOC_LLM_REQUEST`: `_IOWR(0xBA, 0x11, struct asm_llm_request)`.
+pub const ASM_IOC_LLM_REQUEST: u32 = iowr!(0x11, AsmLlmRequest);
 
 /// A string that does not fit a fixed `char[]` field of the ABI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1340,6 +1350,86 @@ impl AsmSensitive {
     }
 }
 
+/// `struct asm_llm_request`: the `ASM_IOC_LLM_REQUEST` argument
+/// (Documentation/gateway.rst). The documents are addressed, not embedded:
+/// the caller keeps the request and response buffers alive across the call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmLlmRequest {
+    /// `sizeof(struct asm_llm_request)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// User address of the request document, `request_len` bytes.
+    pub request: u64,
+    /// User address of a buffer of `response_len` bytes for the response
+    /// document.
+    pub response: u64,
+    /// 1 to [`ASM_LLM_REQUEST_MAX`].
+    pub request_len: u32,
+    /// At least [`ASM_LLM_RESPONSE_MIN`].
+    pub response_len: u32,
+    /// Must be 0.
+    pub flags: u32,
+    /// Out: the response document's length (also the ioctl's value); with
+    /// `ENOSPC`, the size it needed.
+    pub written: u32,
+    /// Out: the gateway's number for the request (0 if refused before it
+    /// was queued).
+    pub request_id: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+const _: () = assert!(size_of::<AsmLlmRequest>() == 64);
+
+impl AsmLlmRequest {
+    /// A request for the document at `request` (`request_len` bytes) with
+    /// a response buffer at `response` (`response_len` bytes), with `size`
+    /// and `version` filled in.
+    pub const fn new(request: u64, request_len: u32, response: u64, response_len: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            request,
+            response,
+            request_len,
+            response_len,
+            flags: 0,
+            written: 0,
+            request_id: 0,
+            reserved: [0; 2],
+        }
+    }
+}
+
+/// The name of an `enum asm_llm_provider` value in the gateway's documents
+/// (`"claude"`, `"gpt4"`, `"gemini"`, `"local"`); `None` for
+/// [`ASM_LLM_ANY`] and unknown values.
+pub fn llm_provider_name(provider: u32) -> Option<&'static str> {
+    LLM_PROVIDERS
+        .iter()
+        .find(|(value, _)| *value == provider)
+        .map(|(_, name)| *name)
+}
+
+/// The `enum asm_llm_provider` value of a provider's document name (exact,
+/// lowercase, as the kernel reads it).
+pub fn parse_llm_provider(name: &str) -> Option<u32> {
+    LLM_PROVIDERS
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(value, _)| *value)
+}
+
+/// The providers and their names in the gateway's documents.
+pub const LLM_PROVIDERS: [(u32, &str); 4] = [
+    (ASM_LLM_CLAUDE, "claude"),
+    (ASM_LLM_GPT4, "gpt4"),
+    (ASM_LLM_GEMINI, "gemini"),
+    (ASM_LLM_LOCAL, "local"),
+];
+
 /// One capability bit and the names user space knows it by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capability {
@@ -1817,7 +1907,7 @@ mod tests {
 
     /// Every request: its number, its `nr`, whether the kernel writes back
     /// (`_IOWR`) or only reads (`_IOW`), and its argument's size.
-    fn requests() -> [(u32, u32, bool, usize); 16] {
+    fn requests() -> [(u32, u32, bool, usize); 17] {
         [
             (ASM_IOC_REGISTER, 0x01, true, size_of::<AsmRegister>()),
             (ASM_IOC_UNREGISTER, 0x02, false, size_of::<AsmUnregister>()),
@@ -1855,6 +1945,7 @@ mod tests {
             (ASM_IOC_OVERSIGHT, 0x0e, true, size_of::<AsmNote>()),
             (ASM_IOC_DECISION, 0x0f, true, size_of::<AsmNote>()),
             (ASM_IOC_SENSITIVE, 0x10, true, size_of::<AsmSensitive>()),
+            (ASM_IOC_LLM_REQUEST, 0x11, true, size_of::<AsmLlmRequest>()),
         ]
     }
 
@@ -1903,6 +1994,7 @@ mod tests {
         assert_eq!(ASM_IOC_OVERSIGHT, 0xC0A8_BA0E);
         assert_eq!(ASM_IOC_DECISION, 0xC0A8_BA0F);
         assert_eq!(ASM_IOC_SENSITIVE, 0xC128_BA10);
+        assert_eq!(ASM_IOC_LLM_REQUEST, 0xC040_BA11);
         for (request, _, reads, _) in requests() {
             let dir = if reads { 3 } else { 1 };
             assert_eq!(request >> 30, dir, "{request:#x}");
@@ -1980,6 +2072,26 @@ mod tests {
         let s = AsmSensitive::new(ASM_SENSITIVE_GET, 2);
         assert_eq!((s.size, s.version, s.op, s.index), (296, 1, 3, 2));
         assert_eq!((s.count, s.reserved0, s.reserved), (0, 0, [0; 2]));
+        let q = AsmLlmRequest::new(0x5000, 20, 0x6000, 65536);
+        assert_eq!((q.size, q.version, q.flags), (64, 1, 0));
+        assert_eq!(
+            (q.request, q.request_len, q.response, q.response_len),
+            (0x5000, 20, 0x6000, 65536)
+        );
+        assert_eq!((q.written, q.request_id, q.reserved), (0, 0, [0; 2]));
+    }
+
+    #[test]
+    fn llm_provider_names() {
+        for (value, name) in LLM_PROVIDERS {
+            assert_eq!(llm_provider_name(value), Some(name));
+            assert_eq!(parse_llm_provider(name), Some(value));
+        }
+        assert_eq!(parse_llm_provider("gpt4"), Some(ASM_LLM_GPT4));
+        assert_eq!(parse_llm_provider("Claude"), None);
+        assert_eq!(parse_llm_provider("gpt-4"), None);
+        assert_eq!(llm_provider_name(ASM_LLM_ANY), None);
+        assert_eq!(llm_provider_name(5), None);
     }
 
     #[test]

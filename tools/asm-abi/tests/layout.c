@@ -200,6 +200,18 @@ int main(void)
 	OFF(asm_sensitive, reserved0);
 	OFF(asm_sensitive, path);
 	OFF(asm_sensitive, reserved);
+
+	SIZE(asm_llm_request);
+	OFF(asm_llm_request, size);
+	OFF(asm_llm_request, version);
+	OFF(asm_llm_request, request);
+	OFF(asm_llm_request, response);
+	OFF(asm_llm_request, request_len);
+	OFF(asm_llm_request, response_len);
+	OFF(asm_llm_request, flags);
+	OFF(asm_llm_request, written);
+	OFF(asm_llm_request, request_id);
+	OFF(asm_llm_request, reserved);
 	/* Array lengths: a resized array moves no offset after it. */
 	printf("length asm_fault_policy.actions %zu\n",
 	       sizeof(((struct asm_fault_policy *)0)->actions));
@@ -361,6 +373,20 @@ int main(void)
 	CONST(ASM_IOC_OVERSIGHT);
 	CONST(ASM_IOC_DECISION);
 	CONST(ASM_IOC_SENSITIVE);
+	CONST(ASM_VIOLATION_LLM);
+	CONST(ASM_LLM_REQUEST_MAX);
+	CONST(ASM_LLM_PROMPT_MAX);
+	CONST(ASM_LLM_SYSTEM_MAX);
+	CONST(ASM_LLM_TEXT_MAX);
+	CONST(ASM_LLM_MAX_TOKENS_MAX);
+	CONST(ASM_LLM_TIMEOUT_MAX_MS);
+	CONST(ASM_LLM_RESPONSE_MIN);
+	CONST(ASM_LLM_ANY);
+	CONST(ASM_LLM_CLAUDE);
+	CONST(ASM_LLM_GPT4);
+	CONST(ASM_LLM_GEMINI);
+	CONST(ASM_LLM_LOCAL);
+	CONST(ASM_IOC_LLM_REQUEST);
 	/* Strings: each a line of its own for an exact comparison. */
 	printf("string ASM_DEVICE_PATH %s\n", ASM_DEVICE_PATH);
 	printf("string ASM_GENL_NAME %s\n", ASM_GENL_NAME);

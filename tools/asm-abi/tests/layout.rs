@@ -242,6 +242,21 @@ fn rust_lines() -> BTreeMap<String, String> {
         path,
         reserved
     );
+    size!(AsmLlmRequest, "asm_llm_request");
+    off!(
+        AsmLlmRequest,
+        "asm_llm_request",
+        size,
+        version,
+        request,
+        response,
+        request_len,
+        response_len,
+        flags,
+        written,
+        request_id,
+        reserved
+    );
     let policy = AsmFaultPolicy::new(0, 0);
     put(
         "length asm_fault_policy.actions".into(),
@@ -396,7 +411,16 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_IOC_GET_COMPLIANCE,
         ASM_IOC_OVERSIGHT,
         ASM_IOC_DECISION,
-        ASM_IOC_SENSITIVE
+        ASM_IOC_SENSITIVE,
+        ASM_VIOLATION_LLM,
+        ASM_LLM_MAX_TOKENS_MAX,
+        ASM_LLM_TIMEOUT_MAX_MS,
+        ASM_LLM_ANY,
+        ASM_LLM_CLAUDE,
+        ASM_LLM_GPT4,
+        ASM_LLM_GEMINI,
+        ASM_LLM_LOCAL,
+        ASM_IOC_LLM_REQUEST
     );
     // usize has no From into u64, so the lengths and counts go by hand.
     put("const ASM_NAME_LEN".into(), ASM_NAME_LEN.to_string());
@@ -422,6 +446,26 @@ fn rust_lines() -> BTreeMap<String, String> {
     put(
         "const ASM_SENSITIVE_MAX".into(),
         ASM_SENSITIVE_MAX.to_string(),
+    );
+    put(
+        "const ASM_LLM_REQUEST_MAX".into(),
+        ASM_LLM_REQUEST_MAX.to_string(),
+    );
+    put(
+        "const ASM_LLM_PROMPT_MAX".into(),
+        ASM_LLM_PROMPT_MAX.to_string(),
+    );
+    put(
+        "const ASM_LLM_SYSTEM_MAX".into(),
+        ASM_LLM_SYSTEM_MAX.to_string(),
+    );
+    put(
+        "const ASM_LLM_TEXT_MAX".into(),
+        ASM_LLM_TEXT_MAX.to_string(),
+    );
+    put(
+        "const ASM_LLM_RESPONSE_MIN".into(),
+        ASM_LLM_RESPONSE_MIN.to_string(),
     );
     put("string ASM_DEVICE_PATH".into(), ASM_DEVICE_PATH.to_string());
     put("string ASM_GENL_NAME".into(), ASM_GENL_NAME.to_string());

@@ -8,12 +8,12 @@
 use crate::{cvt, Errno};
 use asm_abi::{
     AsmAgentInfo, AsmAuditEntry, AsmAuditRead, AsmCompliance, AsmFaultPolicy, AsmHeartbeat,
-    AsmHistory, AsmJson, AsmList, AsmNote, AsmPatch, AsmRegister, AsmSensitive, AsmUnregister,
-    AsmWindow, ASM_AUDIT_ENTRIES, ASM_DEVICE_PATH, ASM_HISTORY_WINDOWS, ASM_IOC_DECISION,
-    ASM_IOC_GET_AGENT_INFO_JSON, ASM_IOC_GET_AUDIT, ASM_IOC_GET_COMPLIANCE,
+    AsmHistory, AsmJson, AsmList, AsmLlmRequest, AsmNote, AsmPatch, AsmRegister, AsmSensitive,
+    AsmUnregister, AsmWindow, ASM_AUDIT_ENTRIES, ASM_DEVICE_PATH, ASM_HISTORY_WINDOWS,
+    ASM_IOC_DECISION, ASM_IOC_GET_AGENT_INFO_JSON, ASM_IOC_GET_AUDIT, ASM_IOC_GET_COMPLIANCE,
     ASM_IOC_GET_FAULT_POLICY, ASM_IOC_GET_HISTORY, ASM_IOC_GET_INFO, ASM_IOC_GET_TELEMETRY_JSON,
-    ASM_IOC_HEARTBEAT, ASM_IOC_LIST, ASM_IOC_OVERSIGHT, ASM_IOC_PATCH_POLICY, ASM_IOC_REGISTER,
-    ASM_IOC_SENSITIVE, ASM_IOC_SET_FAULT_POLICY, ASM_IOC_UNREGISTER,
+    ASM_IOC_HEARTBEAT, ASM_IOC_LIST, ASM_IOC_LLM_REQUEST, ASM_IOC_OVERSIGHT, ASM_IOC_PATCH_POLICY,
+    ASM_IOC_REGISTER, ASM_IOC_SENSITIVE, ASM_IOC_SET_FAULT_POLICY, ASM_IOC_UNREGISTER,
 };
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
@@ -87,11 +87,22 @@ impl Device {
     /// and every user pointer inside `*arg` must be valid for the access the
     /// request makes through it.
     unsafe fn ioctl<T>(&self, request: u32, arg: &mut T) -> Result<(), Errno> {
+        // SAFETY: the caller's contract is `ioctl_value`'s.
+        unsafe { self.ioctl_value(request, arg) }.map(|_| ())
+    }
+
+    /// Issues `request` with `arg` and returns the ioctl's non-negative
+    /// value.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Device::ioctl`].
+    unsafe fn ioctl_value<T>(&self, request: u32, arg: &mut T) -> Result<libc::c_int, Errno> {
         // SAFETY: `arg` is a live, exclusive borrow of the struct the
         // request expects (caller's contract), so the kernel reads and
         // writes only memory we own.
         let rc = unsafe { libc::ioctl(self.0.as_raw_fd(), request as _, std::ptr::from_mut(arg)) };
-        cvt(rc).map(|_| ())
+        cvt(rc)
     }
 
     /// `ASM_IOC_REGISTER`; on success the kernel has filled in `agent_id`
@@ -259,6 +270,54 @@ impl Device {
         // SAFETY: ASM_IOC_SENSITIVE takes a struct asm_sensitive, which has
         // no pointers.
         unsafe { self.ioctl(ASM_IOC_SENSITIVE, req) }
+    }
+
+    /// `ASM_IOC_LLM_REQUEST`: returns the ioctl's value, the response
+    /// document's length. On success and with `ENOSPC` the kernel has filled
+    /// in `written`, and `request_id` once the request was queued.
+    ///
+    /// `req.request` and `req.response` are user addresses: the caller sets
+    /// them to buffers of `request_len` and `response_len` bytes (the
+    /// response one writable) that live across the call. Prefer
+    /// [`Device::llm`], which does so from slices.
+    ///
+    /// # Safety
+    ///
+    /// `req.request` must point at `req.request_len` readable bytes and
+    /// `req.response` at `req.response_len` writable bytes, both valid for
+    /// the duration of the call.
+    pub unsafe fn llm_request(&self, req: &mut AsmLlmRequest) -> Result<usize, Errno> {
+        // SAFETY: ASM_IOC_LLM_REQUEST takes a struct asm_llm_request; its
+        // two addresses are valid for their lengths (caller's contract).
+        let rc = unsafe { self.ioctl_value(ASM_IOC_LLM_REQUEST, req) }?;
+        Ok(usize::try_from(rc).unwrap_or(0))
+    }
+
+    /// `ASM_IOC_LLM_REQUEST` with the request document `request` and
+    /// `response` as the buffer for the response document: sets `req`'s
+    /// addresses and lengths from the slices (its other fields are the
+    /// caller's, e.g. from [`AsmLlmRequest::new`]) and returns the response's
+    /// length, at most `response.len()`. `req` is left as the kernel wrote
+    /// it, on failure too: with `ENOSPC`, `written` is the size the answer
+    /// needed.
+    pub fn llm(
+        &self,
+        req: &mut AsmLlmRequest,
+        request: &[u8],
+        response: &mut [u8],
+    ) -> Result<usize, Errno> {
+        // A length beyond u32 is refused by the kernel anyway (E2BIG for
+        // the request); clamping only keeps the claimed room within the
+        // buffers.
+        req.request = request.as_ptr() as u64;
+        req.request_len = room(request.len());
+        req.response = response.as_mut_ptr() as u64;
+        req.response_len = room(response.len());
+        // SAFETY: `request` is readable and `response` writable for the
+        // lengths just set (at most their lengths), and both outlive the
+        // call.
+        let len = unsafe { self.llm_request(req) }?;
+        Ok(len.min(response.len()))
     }
 
     /// `ASM_IOC_GET_TELEMETRY_JSON`: the system telemetry document.

@@ -42,6 +42,7 @@ impl Errno {
             libc::EAGAIN => "EAGAIN",
             libc::ENOMEM => "ENOMEM",
             libc::EACCES => "EACCES",
+            libc::EFAULT => "EFAULT",
             libc::EBUSY => "EBUSY",
             libc::EEXIST => "EEXIST",
             libc::ENODEV => "ENODEV",
@@ -59,6 +60,7 @@ impl Errno {
             libc::EOPNOTSUPP => "EOPNOTSUPP",
             libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
             libc::ENOBUFS => "ENOBUFS",
+            libc::ENOTCONN => "ENOTCONN",
             libc::ETIMEDOUT => "ETIMEDOUT",
             _ => return None,
         })

@@ -14,8 +14,9 @@ use crate::error::Error;
 use asm_abi::{
     action_allowed, parse_action, parse_capability, parse_oversight, parse_preset, parse_risk,
     parse_size, ASM_ACTION_DEFAULT, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH,
-    ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX, ASM_NAME_LEN,
-    ASM_NOTE_LEN, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, CAPABILITIES,
+    ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX,
+    ASM_LLM_MAX_TOKENS_MAX, ASM_LLM_PROMPT_MAX, ASM_LLM_SYSTEM_MAX, ASM_LLM_TIMEOUT_MAX_MS,
+    ASM_NAME_LEN, ASM_NOTE_LEN, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, CAPABILITIES, LLM_PROVIDERS,
 };
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -94,6 +95,8 @@ pub enum Command {
     Compliance { json: bool },
     /// One agent's policy, as the user guide's asmpolicy shows it.
     Policy { id: u32, json: bool },
+    /// An LLM request of the caller's agent through the kernel's gateway.
+    Llm { request: LlmRequest, json: bool },
 }
 
 impl Command {
@@ -110,10 +113,29 @@ impl Command {
             | Command::Audit { json, .. }
             | Command::Sensitive { json, .. }
             | Command::Compliance { json }
-            | Command::Policy { json, .. } => *json,
+            | Command::Policy { json, .. }
+            | Command::Llm { json, .. } => *json,
             _ => false,
         }
     }
+}
+
+/// What `llm` asks the gateway; `None` leaves a member out of the request
+/// document, so the kernel's default applies.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LlmRequest {
+    /// Non-empty, at most `ASM_LLM_PROMPT_MAX` bytes.
+    pub prompt: String,
+    /// The preferred provider's name in the documents ("claude", ...).
+    pub provider: Option<&'static str>,
+    /// 1 to `ASM_LLM_MAX_TOKENS_MAX`.
+    pub max_tokens: Option<u32>,
+    /// In thousandths: 0 to 1000.
+    pub temperature: Option<u32>,
+    /// At most `ASM_LLM_SYSTEM_MAX` bytes.
+    pub system: Option<String>,
+    /// 1 to `ASM_LLM_TIMEOUT_MAX_MS`.
+    pub timeout_ms: Option<u32>,
 }
 
 /// Whose fault policy `limits` and `recovery` read or change.
@@ -295,6 +317,12 @@ Commands:
   oversight ID review|approve|reject|stop [--note TEXT]
                             record a human oversight action (stop: kill it)
   decision TEXT             record a decision of the caller's agent
+  llm PROMPT [--provider PROVIDER] [--max-tokens N] [--temperature T]
+      [--system TEXT] [--timeout-ms N] [--json]
+                            ask an LLM through the kernel's gateway, as the
+                            caller's agent (needs LlmAccess); prints the answer,
+                            and the provider, tokens and time on stderr
+                            (--json: the response document)
   sensitive [list] [--json] the paths whose opens by agents are audited
   sensitive add|remove PATH mark or unmark a path (and what is under it)
   compliance [--json]       the EU AI Act compliance report
@@ -312,8 +340,14 @@ restart or, for an agent, default. PRESET is default, permissive or strict.
 RISK is minimal, limited (the default), high or unacceptable (always refused).
 A patch that widens a policy needs CAP_SYS_ADMIN from outside the agent; the
 agent's owner may narrow it. Admin is never granted by a patch.
+PROVIDER is claude, gpt4, gemini or local (a preference; the gateway may fall
+back to another). --max-tokens is 1 to {}, --temperature 0 to 1 with at most
+three decimals, --timeout-ms 1 to {}; left out, the kernel's defaults apply
+(1000 tokens, 0.7, 30000 ms). The words of PROMPT are joined by spaces.
 ",
-        caps.join(", ")
+        caps.join(", "),
+        ASM_LLM_MAX_TOKENS_MAX,
+        ASM_LLM_TIMEOUT_MAX_MS,
     )
 }
 
@@ -372,6 +406,7 @@ pub fn parse(argv0: &OsStr, args: Vec<OsString>) -> Result<Command, Error> {
         "decision" => parse_decision(&mut args),
         "sensitive" => parse_sensitive(&mut args),
         "compliance" => parse_compliance(&mut args),
+        "llm" => parse_llm(&mut args),
         other => Err(usage_error(format!("unknown command '{other}'"))),
     }
 }
@@ -1206,6 +1241,132 @@ fn parse_decision(args: &mut Args) -> Result<Command, Error> {
     }
     check_text("the decision", &text)?;
     Ok(Command::Decision { text })
+}
+
+/// `llm PROMPT [--provider P] [--max-tokens N] [--temperature T]
+/// [--system TEXT] [--timeout-ms N] [--json]`: the words of the prompt,
+/// joined by spaces as for `decision`, may come before, between or after the
+/// options; after `--` every word is the prompt's, even one starting with
+/// `-`.
+fn parse_llm(args: &mut Args) -> Result<Command, Error> {
+    let mut words = Vec::new();
+    let mut request = LlmRequest::default();
+    let mut json = false;
+    while let Some(arg) = args.next()? {
+        match &arg {
+            a if is_help(a) => return Ok(Command::Help),
+            Arg::Positional(p) => words.push(utf8(p)?.to_string()),
+            Arg::DashDash => {
+                for rest in args.rest.by_ref() {
+                    words.push(utf8(&rest)?.to_string());
+                }
+            }
+            Arg::Opt(name, inline) if name == "--json" => {
+                flag(name, inline.as_ref())?;
+                json = true;
+            }
+            Arg::Opt(name, inline) if name == "--provider" => {
+                request.provider = Some(parse_provider(&args.value(name, inline.clone())?)?);
+            }
+            Arg::Opt(name, inline) if name == "--max-tokens" => {
+                let value = args.value(name, inline.clone())?;
+                request.max_tokens = Some(parse_range(name, &value, ASM_LLM_MAX_TOKENS_MAX)?);
+            }
+            Arg::Opt(name, inline) if name == "--temperature" => {
+                request.temperature = Some(parse_temperature(&args.value(name, inline.clone())?)?);
+            }
+            Arg::Opt(name, inline) if name == "--timeout-ms" => {
+                let value = args.value(name, inline.clone())?;
+                request.timeout_ms = Some(parse_range(name, &value, ASM_LLM_TIMEOUT_MAX_MS)?);
+            }
+            Arg::Opt(name, inline) if name == "--system" => {
+                let system = args.value(name, inline.clone())?;
+                if system.len() > ASM_LLM_SYSTEM_MAX {
+                    return Err(usage_error(format!(
+                        "--system must be at most {ASM_LLM_SYSTEM_MAX} bytes long ({} given)",
+                        system.len()
+                    )));
+                }
+                request.system = Some(system);
+            }
+            _ => return Err(args.unexpected(&arg)),
+        }
+    }
+    request.prompt = words.join(" ");
+    if request.prompt.is_empty() {
+        return Err(usage_error("llm needs a prompt"));
+    }
+    if request.prompt.len() > ASM_LLM_PROMPT_MAX {
+        return Err(usage_error(format!(
+            "the prompt must be at most {ASM_LLM_PROMPT_MAX} bytes long ({} given)",
+            request.prompt.len()
+        )));
+    }
+    Ok(Command::Llm { request, json })
+}
+
+/// `--provider`: a provider's name, in any case.
+fn parse_provider(text: &str) -> Result<&'static str, Error> {
+    let lower = text.to_ascii_lowercase();
+    LLM_PROVIDERS
+        .iter()
+        .find(|(_, name)| *name == lower)
+        .map(|(_, name)| *name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = LLM_PROVIDERS.iter().map(|(_, name)| *name).collect();
+            usage_error(format!(
+                "unknown provider '{text}' (known: {})",
+                known.join(", ")
+            ))
+        })
+}
+
+/// A count option of `llm`: 1 to `max`.
+fn parse_range(name: &str, text: &str, max: u32) -> Result<u32, Error> {
+    match text.parse::<u32>() {
+        Ok(v) if (1..=max).contains(&v) => Ok(v),
+        _ => Err(usage_error(format!(
+            "invalid value '{text}' for {name} (expected 1 to {max})"
+        ))),
+    }
+}
+
+/// `--temperature`: 0 to 1 with at most three decimals, in thousandths.
+/// Read as decimal text, never through a float, so that what the kernel
+/// gets is exactly what was typed.
+fn parse_temperature(text: &str) -> Result<u32, Error> {
+    let bad = || {
+        usage_error(format!(
+            "invalid temperature '{text}' (expected 0 to 1, at most three decimals, e.g. 0.25)"
+        ))
+    };
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty()
+        || !digits(whole)
+        || !digits(frac)
+        || (text.contains('.') && frac.is_empty())
+    {
+        return Err(bad());
+    }
+    if frac.len() > 3 {
+        return Err(usage_error(format!(
+            "invalid temperature '{text}': at most three decimals"
+        )));
+    }
+    // At most three decimal digits and a whole part that must be 0 or 1:
+    // anything longer is out of range, and short enough not to overflow.
+    let whole: u32 = match whole.trim_start_matches('0') {
+        "" => 0,
+        "1" => 1,
+        _ => return Err(bad()),
+    };
+    let frac_value: u32 = format!("{frac:0<3}").parse().map_err(|_| bad())?;
+    let value = whole * 1000 + frac_value;
+    if value > 1000 {
+        return Err(bad());
+    }
+    Ok(value)
 }
 
 /// `sensitive [list] [--json]`, `sensitive add PATH`, `sensitive remove PATH`.
@@ -2296,7 +2457,232 @@ mod tests {
     }
 
     #[test]
+    fn llm_command() {
+        let llm = |request, json| Ok(Command::Llm { request, json });
+        let prompt = |p: &str| LlmRequest {
+            prompt: p.into(),
+            ..LlmRequest::default()
+        };
+        assert_eq!(
+            asmctl(&["llm", "what", "is", "2+2?"]),
+            llm(prompt("what is 2+2?"), false)
+        );
+        assert_eq!(
+            asmctl(&[
+                "llm",
+                "--provider",
+                "Claude",
+                "summarise",
+                "--max-tokens=500",
+                "this",
+                "--temperature",
+                "0.25",
+                "--system",
+                "be brief",
+                "--timeout-ms",
+                "600000",
+                "--json",
+            ]),
+            llm(
+                LlmRequest {
+                    prompt: "summarise this".into(),
+                    provider: Some("claude"),
+                    max_tokens: Some(500),
+                    temperature: Some(250),
+                    system: Some("be brief".into()),
+                    timeout_ms: Some(600000),
+                },
+                true
+            )
+        );
+        assert_eq!(
+            asmctl(&["llm", "--provider=gpt4", "--", "-v", "--json", "means?"]),
+            llm(
+                LlmRequest {
+                    provider: Some("gpt4"),
+                    ..prompt("-v --json means?")
+                },
+                false
+            )
+        );
+        // The prompt is kept as given: quotes, newlines and all.
+        assert_eq!(
+            asmctl(&["llm", "say \"hi\"\n\tthen stop"]),
+            llm(prompt("say \"hi\"\n\tthen stop"), false)
+        );
+        for (text, want) in [
+            ("0", 0),
+            ("1", 1000),
+            ("1.0", 1000),
+            ("1.000", 1000),
+            ("0.7", 700),
+            ("0.05", 50),
+            ("0.001", 1),
+            ("00.5", 500),
+        ] {
+            let got = asmctl(&["llm", "x", "--temperature", text]);
+            assert_eq!(
+                got,
+                llm(
+                    LlmRequest {
+                        temperature: Some(want),
+                        ..prompt("x")
+                    },
+                    false
+                ),
+                "{text}"
+            );
+        }
+        for (provider, name) in [
+            ("claude", "claude"),
+            ("gpt4", "gpt4"),
+            ("GEMINI", "gemini"),
+            ("local", "local"),
+        ] {
+            assert!(
+                matches!(
+                    asmctl(&["llm", "x", "--provider", provider]),
+                    Ok(Command::Llm { request, .. }) if request.provider == Some(name)
+                ),
+                "{provider}"
+            );
+        }
+        assert!(asmctl(&["llm", "x", "--json"]).is_ok_and(|c| c.json()));
+        assert_eq!(asmctl(&["llm", "--help"]), Ok(Command::Help));
+        // The limits themselves are accepted.
+        let max = "p".repeat(ASM_LLM_PROMPT_MAX);
+        assert!(asmctl(&["llm", &max]).is_ok());
+        let system = "s".repeat(ASM_LLM_SYSTEM_MAX);
+        assert!(asmctl(&["llm", "x", "--system", &system]).is_ok());
+        assert!(asmctl(&["llm", "x", "--max-tokens", "100000", "--timeout-ms", "1"]).is_ok());
+    }
+
+    #[test]
+    fn bad_llm_command_lines() {
+        let long_prompt = "p".repeat(ASM_LLM_PROMPT_MAX + 1);
+        let long_words = [
+            "w".repeat(ASM_LLM_PROMPT_MAX / 2),
+            "w".repeat(ASM_LLM_PROMPT_MAX / 2),
+        ];
+        let long_system = "s".repeat(ASM_LLM_SYSTEM_MAX + 1);
+        let bad_temperature = |t: &str| {
+            format!(
+                "invalid temperature '{t}' (expected 0 to 1, at most three decimals, e.g. 0.25)"
+            )
+        };
+        for (args, want) in [
+            (&["llm"][..], "llm needs a prompt".to_string()),
+            (&["llm", ""], "llm needs a prompt".into()),
+            (&["llm", "--json"], "llm needs a prompt".into()),
+            (&["llm", "--"], "llm needs a prompt".into()),
+            (
+                &["llm", &long_prompt],
+                "the prompt must be at most 32768 bytes long (32769 given)".into(),
+            ),
+            // Two words of half the maximum and the space between them.
+            (
+                &["llm", &long_words[0], &long_words[1]],
+                "the prompt must be at most 32768 bytes long (32769 given)".into(),
+            ),
+            (
+                &["llm", "x", "--provider", "openai"],
+                "unknown provider 'openai' (known: claude, gpt4, gemini, local)".into(),
+            ),
+            (
+                &["llm", "x", "--provider", "gpt-4"],
+                "unknown provider 'gpt-4' (known: claude, gpt4, gemini, local)".into(),
+            ),
+            (
+                &["llm", "x", "--provider"],
+                "--provider needs a value".into(),
+            ),
+            (
+                &["llm", "x", "--max-tokens", "0"],
+                "invalid value '0' for --max-tokens (expected 1 to 100000)".into(),
+            ),
+            (
+                &["llm", "x", "--max-tokens", "100001"],
+                "invalid value '100001' for --max-tokens (expected 1 to 100000)".into(),
+            ),
+            (
+                &["llm", "x", "--max-tokens", "-5"],
+                "invalid value '-5' for --max-tokens (expected 1 to 100000)".into(),
+            ),
+            (
+                &["llm", "x", "--max-tokens", "1k"],
+                "invalid value '1k' for --max-tokens (expected 1 to 100000)".into(),
+            ),
+            (
+                &["llm", "x", "--timeout-ms", "0"],
+                "invalid value '0' for --timeout-ms (expected 1 to 600000)".into(),
+            ),
+            (
+                &["llm", "x", "--timeout-ms", "600001"],
+                "invalid value '600001' for --timeout-ms (expected 1 to 600000)".into(),
+            ),
+            (
+                &["llm", "x", "--timeout-ms=99999999999"],
+                "invalid value '99999999999' for --timeout-ms (expected 1 to 600000)".into(),
+            ),
+            (
+                &["llm", "x", "--temperature", "1.5"],
+                bad_temperature("1.5"),
+            ),
+            (
+                &["llm", "x", "--temperature", "1.001"],
+                bad_temperature("1.001"),
+            ),
+            (&["llm", "x", "--temperature", "2"], bad_temperature("2")),
+            (&["llm", "x", "--temperature", "10"], bad_temperature("10")),
+            (
+                &["llm", "x", "--temperature", "-0.1"],
+                bad_temperature("-0.1"),
+            ),
+            (
+                &["llm", "x", "--temperature", "+0.1"],
+                bad_temperature("+0.1"),
+            ),
+            (&["llm", "x", "--temperature", ".5"], bad_temperature(".5")),
+            (&["llm", "x", "--temperature", "1."], bad_temperature("1.")),
+            (
+                &["llm", "x", "--temperature", "1e-1"],
+                bad_temperature("1e-1"),
+            ),
+            (
+                &["llm", "x", "--temperature", "0,5"],
+                bad_temperature("0,5"),
+            ),
+            (
+                &["llm", "x", "--temperature", "nan"],
+                bad_temperature("nan"),
+            ),
+            (&["llm", "x", "--temperature", ""], bad_temperature("")),
+            (
+                &["llm", "x", "--temperature", "0.2500"],
+                "invalid temperature '0.2500': at most three decimals".into(),
+            ),
+            (
+                &["llm", "x", "--temperature", "0.1234"],
+                "invalid temperature '0.1234': at most three decimals".into(),
+            ),
+            (
+                &["llm", "x", "--system", &long_system],
+                "--system must be at most 8192 bytes long (8193 given)".into(),
+            ),
+            (&["llm", "x", "--json=yes"], "--json takes no value".into()),
+            (
+                &["llm", "x", "--agent", "5"],
+                "unknown option '--agent' for llm".into(),
+            ),
+        ] {
+            assert_eq!(usage_msg(args), want, "{args:?}");
+        }
+    }
+
+    #[test]
     fn usage_lists_capabilities() {
+        assert!(usage().contains("  llm PROMPT [--provider PROVIDER]"));
+        assert!(usage().contains("--max-tokens is 1 to 100000"));
         assert!(usage().contains(
             "work too):\n  FsBasic, FsExtended, NetClient, NetServer, AudioControl, \
              LlmAccess, ProcessSpawn, Admin\n\n"

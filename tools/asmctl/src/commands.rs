@@ -4,7 +4,7 @@
 //! order, and which view of the answer it prints.
 
 use crate::args::{
-    ActionChange, AgentSpec, Command, Limit, LimitChanges, PatchChange, PolicyTarget,
+    ActionChange, AgentSpec, Command, Limit, LimitChanges, LlmRequest, PatchChange, PolicyTarget,
     SensitiveChange, Target,
 };
 use crate::error::{Error, Op};
@@ -15,14 +15,15 @@ use crate::model::{
 use crate::render;
 use crate::sys::{self, Device, Errno};
 use asm_abi::{
-    verify_audit_chain, AsmAuditEntry, AsmAuditRead, AsmFaultPolicy, AsmNote, AsmPatch,
-    AsmRegister, AsmSensitive, ASM_AUDIT_ENTRIES, ASM_CAP_ADMIN, ASM_DEVICE_PATH, ASM_FP_EFFECTIVE,
-    ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_HISTORY_WINDOWS, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64,
-    ASM_OVERSIGHT_APPROVE, ASM_OVERSIGHT_REJECT, ASM_OVERSIGHT_REVIEW, ASM_OVERSIGHT_STOP,
-    ASM_PATCH_ADD_CAPABILITY, ASM_PATCH_REMOVE_CAPABILITY, ASM_PATCH_SET_AUTO_RESTART,
-    ASM_PATCH_SET_LIMITS, ASM_PATCH_SET_RISK, ASM_PATCH_UPDATE_SCOPE, ASM_PRESET_NONE,
-    ASM_SENSITIVE_ADD, ASM_SENSITIVE_GET, ASM_SENSITIVE_MAX, ASM_SENSITIVE_REMOVE,
-    ASM_TARGET_CGROUP, ASM_TARGET_PID, ASM_TARGET_SELF,
+    verify_audit_chain, AsmAuditEntry, AsmAuditRead, AsmFaultPolicy, AsmLlmRequest, AsmNote,
+    AsmPatch, AsmRegister, AsmSensitive, ASM_AUDIT_ENTRIES, ASM_CAP_ADMIN, ASM_DEVICE_PATH,
+    ASM_FP_EFFECTIVE, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_HISTORY_WINDOWS, ASM_LIMIT_NONE32,
+    ASM_LIMIT_NONE64, ASM_LLM_REQUEST_MAX, ASM_OVERSIGHT_APPROVE, ASM_OVERSIGHT_REJECT,
+    ASM_OVERSIGHT_REVIEW, ASM_OVERSIGHT_STOP, ASM_PATCH_ADD_CAPABILITY,
+    ASM_PATCH_REMOVE_CAPABILITY, ASM_PATCH_SET_AUTO_RESTART, ASM_PATCH_SET_LIMITS,
+    ASM_PATCH_SET_RISK, ASM_PATCH_UPDATE_SCOPE, ASM_PRESET_NONE, ASM_SENSITIVE_ADD,
+    ASM_SENSITIVE_GET, ASM_SENSITIVE_MAX, ASM_SENSITIVE_REMOVE, ASM_TARGET_CGROUP, ASM_TARGET_PID,
+    ASM_TARGET_SELF,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -132,6 +133,7 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::Sensitive { change, json } => sensitive(change, json),
         Command::Compliance { json } => compliance(json),
         Command::Policy { id, json } => policy(id, json),
+        Command::Llm { request, json } => llm(&request, json),
     }
 }
 
@@ -694,6 +696,104 @@ fn decision(text: &str) -> Result<(), Error> {
     ))
 }
 
+/// The response buffer of `llm`: the longest answer (`ASM_LLM_TEXT_MAX`
+/// bytes) with room to spare for its escapes and the other members.
+const LLM_RESPONSE_ROOM: usize = 64 * 1024;
+/// The kernel's `timeout_ms` when the request gives none, for the message
+/// of `ETIMEDOUT`.
+const LLM_DEFAULT_TIMEOUT_MS: u32 = 30_000;
+
+/// `llm`: one request of the caller's agent through the gateway. The kernel
+/// knows the agent from the caller, so the document has no `agent_id`.
+fn llm(request: &LlmRequest, json: bool) -> Result<(), Error> {
+    let doc = llm_document(request)?;
+    let dev = open()?;
+    let mut response = vec![0u8; LLM_RESPONSE_ROOM];
+    let mut req = AsmLlmRequest::new(0, 0, 0, 0);
+    let len = dev
+        .llm(&mut req, doc.as_bytes(), &mut response)
+        .map_err(|e| {
+            Op::Llm {
+                timeout_ms: request.timeout_ms.unwrap_or(LLM_DEFAULT_TIMEOUT_MS),
+                room: LLM_RESPONSE_ROOM,
+                written: req.written,
+            }
+            .fail(e)
+        })?;
+    let answer = &response[..len];
+    if json {
+        // As the kernel wrote it: one line.
+        let text = String::from_utf8_lossy(answer);
+        return print(&format!("{}\n", text.trim_end_matches('\n')));
+    }
+    let answer: LlmResponse = serde_json::from_slice(answer).map_err(malformed)?;
+    print(&format!("{}\n", answer.text))?;
+    // The figures go to stderr, so that stdout is the answer alone; a
+    // closed stderr is no reason to fail a request that succeeded.
+    let _ = writeln!(io::stderr(), "{}", llm_footer(&answer));
+    Ok(())
+}
+
+/// The request document for `request`, as the kernel reads it: one flat
+/// object, serde_json doing the escaping; members left out of the command
+/// line are left out of the document, so the kernel's defaults apply.
+fn llm_document(request: &LlmRequest) -> Result<String, Error> {
+    let mut doc = serde_json::Map::new();
+    doc.insert("prompt".into(), Value::from(request.prompt.as_str()));
+    if let Some(n) = request.max_tokens {
+        doc.insert("max_tokens".into(), Value::from(n));
+    }
+    if let Some(t) = request.temperature {
+        // Thousandths to a number: the shortest text that reads back as
+        // this double is the decimal the user typed (0.25, 0.7, 1.0).
+        doc.insert("temperature".into(), Value::from(f64::from(t) / 1000.0));
+    }
+    if let Some(p) = request.provider {
+        doc.insert("preferred_provider".into(), Value::from(p));
+    }
+    if let Some(system) = &request.system {
+        doc.insert("system_message".into(), Value::from(system.as_str()));
+    }
+    if let Some(ms) = request.timeout_ms {
+        doc.insert("timeout_ms".into(), Value::from(ms));
+    }
+    let text = Value::Object(doc).to_string();
+    // Escapes can make a document of prompt and system message within
+    // their limits too long for the kernel (E2BIG); say why before asking.
+    if text.len() > ASM_LLM_REQUEST_MAX {
+        return Err(Error::Usage(format!(
+            "the request document would be {} bytes, over the {ASM_LLM_REQUEST_MAX} the kernel \
+             takes (each control character of the prompt or system message takes up to 6 \
+             bytes escaped)",
+            text.len()
+        )));
+    }
+    Ok(text)
+}
+
+/// The gateway's response document (Documentation/gateway.rst); members
+/// a later module adds are ignored.
+#[derive(Debug, Deserialize, PartialEq)]
+struct LlmResponse {
+    provider: String,
+    text: String,
+    tokens_used: u64,
+    duration_us: u64,
+    #[serde(default)]
+    was_fallback: bool,
+}
+
+/// The line `llm` prints on stderr after the answer.
+fn llm_footer(r: &LlmResponse) -> String {
+    format!(
+        "(provider {}, {} tokens, {} ms{})",
+        r.provider,
+        r.tokens_used,
+        r.duration_us.saturating_add(500) / 1000,
+        if r.was_fallback { ", fallback" } else { "" }
+    )
+}
+
 fn sensitive(change: Option<SensitiveChange>, json: bool) -> Result<(), Error> {
     let dev = open()?;
     let Some(change) = change else {
@@ -1161,5 +1261,96 @@ mod tests {
             verdict(&good, Some(5)),
             broken("3: the kernel counts entries up to seq 4 but the trail read ends before it")
         );
+    }
+
+    #[test]
+    fn llm_document_has_only_what_was_given() {
+        let prompt = |p: &str| LlmRequest {
+            prompt: p.into(),
+            ..LlmRequest::default()
+        };
+        assert_eq!(
+            llm_document(&prompt("hello")).unwrap(),
+            r#"{"prompt":"hello"}"#
+        );
+        let full = LlmRequest {
+            prompt: "sum \"this\"\n\tnow \u{1} é".into(),
+            provider: Some("gemini"),
+            max_tokens: Some(500),
+            temperature: Some(250),
+            system: Some("be \\ brief".into()),
+            timeout_ms: Some(1500),
+        };
+        let doc = llm_document(&full).unwrap();
+        // Keys are sorted (serde_json's map); control characters escaped,
+        // UTF-8 kept, no agent_id.
+        assert_eq!(
+            doc,
+            r#"{"max_tokens":500,"preferred_provider":"gemini","prompt":"sum \"this\"\n\tnow \u0001 é","system_message":"be \\ brief","temperature":0.25,"timeout_ms":1500}"#
+        );
+        let back: Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(back["prompt"], full.prompt.as_str());
+        assert!(back.get("agent_id").is_none());
+    }
+
+    #[test]
+    fn llm_temperature_is_the_decimal_typed() {
+        // Every value the parser accepts is written as a plain number
+        // (no exponent) with at most three decimals, reading back the same.
+        for t in 0..=1000u32 {
+            let request = LlmRequest {
+                prompt: "x".into(),
+                temperature: Some(t),
+                ..LlmRequest::default()
+            };
+            let doc = llm_document(&request).unwrap();
+            let number = doc
+                .split(r#""temperature":"#)
+                .nth(1)
+                .and_then(|rest| rest.strip_suffix('}'))
+                .unwrap();
+            assert!(!number.contains(['e', 'E', '-']), "{t}: {number}");
+            let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+            assert!(frac.len() <= 3, "{t}: {number}");
+            let thousandths: u32 = whole.parse::<u32>().unwrap() * 1000
+                + format!("{frac:0<3}").parse::<u32>().unwrap();
+            assert_eq!(thousandths, t, "{number}");
+        }
+    }
+
+    #[test]
+    fn llm_document_too_long_once_escaped() {
+        // Within the prompt's limit, but each control character is six
+        // bytes escaped.
+        let request = LlmRequest {
+            prompt: "\u{1}".repeat(asm_abi::ASM_LLM_PROMPT_MAX),
+            ..LlmRequest::default()
+        };
+        let Err(Error::Usage(msg)) = llm_document(&request) else {
+            panic!("expected a usage error");
+        };
+        assert!(
+            msg.starts_with("the request document would be 196621 bytes, over the 65536"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn llm_response_and_footer() {
+        let doc = br#"{"provider":"claude","text":"4\n","tokens_used":450,"duration_us":123456,"was_fallback":false}"#;
+        let r: LlmResponse = serde_json::from_slice(doc).unwrap();
+        assert_eq!(r.text, "4\n");
+        assert_eq!(llm_footer(&r), "(provider claude, 450 tokens, 123 ms)");
+        let r = LlmResponse {
+            provider: "local".into(),
+            text: String::new(),
+            tokens_used: 1,
+            duration_us: 1500,
+            was_fallback: true,
+        };
+        assert_eq!(llm_footer(&r), "(provider local, 1 tokens, 2 ms, fallback)");
+        // A member a later module adds is ignored.
+        let later = br#"{"provider":"gpt4","text":"","tokens_used":0,"duration_us":0,"was_fallback":true,"cost":3}"#;
+        assert!(serde_json::from_slice::<LlmResponse>(later).is_ok_and(|r| r.was_fallback));
     }
 }

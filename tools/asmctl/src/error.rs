@@ -8,7 +8,10 @@
 
 use crate::args::{SensitiveChange, Target};
 use crate::sys::Errno;
-use asm_abi::{ASM_DEVICE_PATH, ASM_RISK_UNACCEPTABLE, ASM_SENSITIVE_MAX};
+use asm_abi::{
+    ASM_DEVICE_PATH, ASM_LLM_PROMPT_MAX, ASM_LLM_REQUEST_MAX, ASM_LLM_SYSTEM_MAX,
+    ASM_RISK_UNACCEPTABLE, ASM_SENSITIVE_MAX,
+};
 use std::path::Path;
 
 /// Why asmctl stops; each kind has its own exit status.
@@ -90,6 +93,14 @@ pub enum Op<'a> {
     Sensitive(&'a SensitiveChange),
     /// `ASM_IOC_SENSITIVE` with GET.
     SensitiveList,
+    /// `ASM_IOC_LLM_REQUEST`: the request's timeout (the kernel's default
+    /// if it gave none), the response buffer's size, and `written` as the
+    /// kernel left it (with `ENOSPC`, the size the answer needed).
+    Llm {
+        timeout_ms: u32,
+        room: usize,
+        written: u32,
+    },
 }
 
 impl Op<'_> {
@@ -152,6 +163,38 @@ impl Op<'_> {
                 Op::Sensitive(SensitiveChange::Add(path) | SensitiveChange::Remove(path)),
                 EINVAL,
             ) => format!("the asm module rejected the path {path}: it must be absolute"),
+            // Documentation/gateway.rst, "Errors".
+            (Op::Llm { .. }, EPERM) => {
+                "not allowed: this process is not in an agent with LlmAccess (or the agent id is not yours)".into()
+            }
+            (Op::Llm { .. }, EAGAIN) => {
+                "rate limited: the agent's token bucket is empty; retry later".into()
+            }
+            (Op::Llm { .. }, ENOTCONN) => {
+                "no gateway helper is running (start asm-gateway)".into()
+            }
+            (Op::Llm { .. }, EBUSY) => {
+                "the gateway is busy: too many requests are in flight system-wide; retry later".into()
+            }
+            (Op::Llm { timeout_ms, .. }, ETIMEDOUT) => format!(
+                "timed out: no answer within {timeout_ms} ms (--timeout-ms sets the limit)"
+            ),
+            (Op::Llm { .. }, EINTR) => {
+                "interrupted by a signal: the request was cancelled (its token is spent)".into()
+            }
+            (Op::Llm { .. }, EIO) => {
+                "every provider failed (or the gateway helper answered malformed text or went away)".into()
+            }
+            (Op::Llm { .. }, EINVAL) => {
+                "the asm module rejected the request document: asmctl and the module may differ in ABI version".into()
+            }
+            (Op::Llm { .. }, E2BIG) => format!(
+                "too big: the request document is limited to {ASM_LLM_REQUEST_MAX} bytes, the prompt to \
+                 {ASM_LLM_PROMPT_MAX} and the system message to {ASM_LLM_SYSTEM_MAX}"
+            ),
+            (Op::Llm { room, written, .. }, ENOSPC) => format!(
+                "the answer did not fit: it needed {written} bytes, the response buffer holds {room} (the answer is lost)"
+            ),
             (Op::GetPolicy(id) | Op::SetLimits(id) | Op::SetActions(id), ESRCH) if id != 0 => {
                 format!("no agent with id {id}")
             }
@@ -264,6 +307,7 @@ impl Op<'_> {
             Op::Oversight(_) => "ASM_IOC_OVERSIGHT",
             Op::Decision => "ASM_IOC_DECISION",
             Op::Sensitive(_) | Op::SensitiveList => "ASM_IOC_SENSITIVE",
+            Op::Llm { .. } => "ASM_IOC_LLM_REQUEST",
         }
     }
 }
@@ -480,10 +524,76 @@ mod tests {
     }
 
     #[test]
+    fn llm_messages_follow_the_gateway_errno_table() {
+        let llm = Op::Llm {
+            timeout_ms: 30000,
+            room: 65536,
+            written: 70001,
+        };
+        for (got, want) in [
+            (
+                msg(llm, libc::EPERM),
+                "not allowed: this process is not in an agent with LlmAccess (or the agent id is not yours)",
+            ),
+            (
+                msg(llm, libc::EAGAIN),
+                "rate limited: the agent's token bucket is empty; retry later",
+            ),
+            (
+                msg(llm, libc::ENOTCONN),
+                "no gateway helper is running (start asm-gateway)",
+            ),
+            (
+                msg(llm, libc::EBUSY),
+                "the gateway is busy: too many requests are in flight system-wide; retry later",
+            ),
+            (
+                msg(llm, libc::ETIMEDOUT),
+                "timed out: no answer within 30000 ms (--timeout-ms sets the limit)",
+            ),
+            (
+                msg(llm, libc::EINTR),
+                "interrupted by a signal: the request was cancelled (its token is spent)",
+            ),
+            (
+                msg(llm, libc::EIO),
+                "every provider failed (or the gateway helper answered malformed text or went away)",
+            ),
+            (
+                msg(llm, libc::EINVAL),
+                "the asm module rejected the request document: asmctl and the module may differ in ABI version",
+            ),
+            (
+                msg(llm, libc::E2BIG),
+                "too big: the request document is limited to 65536 bytes, the prompt to 32768 and the \
+                 system message to 8192",
+            ),
+            (
+                msg(llm, libc::ENOSPC),
+                "the answer did not fit: it needed 70001 bytes, the response buffer holds 65536 (the answer is lost)",
+            ),
+            (msg(llm, libc::EFAULT), "ASM_IOC_LLM_REQUEST: Bad address"),
+            // A module from before the gateway.
+            (
+                msg(llm, libc::ENOTTY),
+                "/dev/asm does not know this request: asmctl and the asm module differ in version",
+            ),
+        ] {
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
     fn exit_codes_by_kind() {
         assert_eq!(Error::Usage("x".into()).exit_code(), 2);
         assert_eq!(Op::List.fail(Errno(libc::EIO)).exit_code(), 1);
         assert_eq!(Error::Exec("x".into()).exit_code(), 127);
         assert_eq!(Error::Check("x".into()).exit_code(), 1);
+        let llm = Op::Llm {
+            timeout_ms: 1,
+            room: 1,
+            written: 0,
+        };
+        assert_eq!(llm.fail(Errno(libc::EAGAIN)).exit_code(), 1);
     }
 }

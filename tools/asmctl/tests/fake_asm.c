@@ -24,8 +24,9 @@
  * FAKE_ASM_ERRNO=N makes REGISTER, UNREGISTER, SET_FAULT_POLICY,
  * PATCH_POLICY, OVERSIGHT, DECISION and SENSITIVE ADD/REMOVE fail with
  * errno N; FAKE_ASM_LOG=path records each of those requests there;
- * FAKE_ASM_AGENT=N makes the caller a process of agent N for HEARTBEAT
- * and DECISION.
+ * FAKE_ASM_AGENT=N makes the caller a process of agent N for HEARTBEAT,
+ * DECISION and LLM_REQUEST (which also fails with FAKE_ASM_ERRNO and logs
+ * to FAKE_ASM_LOG).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -33,6 +34,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -603,6 +605,43 @@ static int do_note(struct asm_note *n, int decision)
 	return 0;
 }
 
+/*
+ * An LLM request: the caller must be an agent's (FAKE_ASM_AGENT, else
+ * EPERM, as for one without LlmAccess).  The request document is logged
+ * as given; the answer is fixed, with a quote and a newline that the
+ * response document escapes.  FAKE_ASM_LLM_NEED=N answers ENOSPC with
+ * written = N, as when the response does not fit.
+ */
+static int do_llm(struct asm_llm_request *r)
+{
+	static const char answer[] =
+		"{\"provider\":\"gemini\",\"text\":\"fake says \\\"4\\\"\\nbye\","
+		"\"tokens_used\":12,\"duration_us\":1234567,\"was_fallback\":true}";
+	const char *need = getenv("FAKE_ASM_LLM_NEED");
+
+	if (r->version != ASM_ABI_VERSION || r->flags || r->written ||
+	    r->request_id || !all_zero(r->reserved, sizeof(r->reserved)) ||
+	    !r->request_len || r->request_len > ASM_LLM_REQUEST_MAX ||
+	    r->response_len < ASM_LLM_RESPONSE_MIN)
+		return fail(EINVAL);
+	log_line("llm response_len=%u %.*s\n", r->response_len,
+		 (int)r->request_len, (const char *)(uintptr_t)r->request);
+	if (forced_errno())
+		return fail(forced_errno());
+	if (!getenv("FAKE_ASM_AGENT"))
+		return fail(EPERM);
+	r->request_id = 7;
+	if (need) {
+		r->written = atoi(need);
+		return fail(ENOSPC);
+	}
+	if (sizeof(answer) - 1 > r->response_len)
+		return fail(ENOSPC);
+	memcpy((void *)(uintptr_t)r->response, answer, sizeof(answer) - 1);
+	r->written = sizeof(answer) - 1;
+	return r->written;
+}
+
 static const char *const sensitive_paths[] = { "/etc/shadow", "/srv/keys" };
 #define NR_SENSITIVE 2u
 
@@ -718,6 +757,10 @@ int ioctl(int fd, unsigned long request, ...)
 		if (head[0] != sizeof(struct asm_sensitive))
 			return fail(EINVAL);
 		return do_sensitive(arg);
+	case ASM_IOC_LLM_REQUEST:
+		if (head[0] != sizeof(struct asm_llm_request))
+			return fail(EINVAL);
+		return do_llm(arg);
 	}
 	return fail(ENOTTY);
 }

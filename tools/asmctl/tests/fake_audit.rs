@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! End-to-end runs of the governance commands (policy, patch, audit,
-//! oversight, decision, sensitive, compliance) against `fake_asm.c`, the
+//! oversight, decision, sensitive, compliance) and `llm` against `fake_asm.c`, the
 //! stand-in for the module `fake.rs` also uses: the requests go through
 //! the real `asm-sys` ioctls with the numbers and structs of the C header,
 //! and what the stand-in received is checked in its log.
@@ -517,5 +517,106 @@ fn sensitive_paths() {
             &[("FAKE_ASM_ERRNO", "2")]
         ),
         failed("/x is not marked sensitive")
+    );
+}
+
+#[test]
+fn llm_requests() {
+    let Some(lib) = fake_lib() else { return };
+    let log = scratch("llm.log");
+    let agent = [
+        ("FAKE_ASM_LOG", log.to_str().unwrap()),
+        ("FAKE_ASM_AGENT", "100"),
+    ];
+    let response = r#"{"provider":"gemini","text":"fake says \"4\"\nbye","tokens_used":12,"duration_us":1234567,"was_fallback":true}"#;
+    assert_eq!(
+        asmctl(lib, &["llm", "what", "is", "2+2?"], &agent),
+        (
+            0,
+            "fake says \"4\"\nbye\n".into(),
+            "(provider gemini, 12 tokens, 1235 ms, fallback)\n".into()
+        )
+    );
+    assert_eq!(
+        asmctl(
+            lib,
+            &[
+                "llm",
+                "--json",
+                "--provider",
+                "claude",
+                "--temperature",
+                "0.25",
+                "--max-tokens",
+                "64",
+                "--timeout-ms",
+                "5000",
+                "--system",
+                "be \"brief\"",
+                "--",
+                "-a\tb"
+            ],
+            &agent
+        ),
+        ok(&format!("{response}\n"))
+    );
+    // The documents asmctl built, with a 64 KiB response buffer.
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        r#"llm response_len=65536 {"prompt":"what is 2+2?"}
+llm response_len=65536 {"max_tokens":64,"preferred_provider":"claude","prompt":"-a\tb","system_message":"be \"brief\"","temperature":0.25,"timeout_ms":5000}
+"#
+    );
+    assert_eq!(
+        asmctl(lib, &["llm", "hi"], &[]),
+        failed(
+            "not allowed: this process is not in an agent with LlmAccess (or the agent id is not yours)"
+        )
+    );
+    for (errno, msg) in [
+        (
+            libc::EAGAIN,
+            "rate limited: the agent's token bucket is empty; retry later",
+        ),
+        (
+            libc::ENOTCONN,
+            "no gateway helper is running (start asm-gateway)",
+        ),
+        (
+            libc::ETIMEDOUT,
+            "timed out: no answer within 30000 ms (--timeout-ms sets the limit)",
+        ),
+        (
+            libc::EIO,
+            "every provider failed (or the gateway helper answered malformed text or went away)",
+        ),
+    ] {
+        let errno = errno.to_string();
+        let env = [agent[1], ("FAKE_ASM_ERRNO", errno.as_str())];
+        assert_eq!(asmctl(lib, &["llm", "hi"], &env), failed(msg), "{errno}");
+    }
+    let etimedout = libc::ETIMEDOUT.to_string();
+    let env = [agent[1], ("FAKE_ASM_ERRNO", etimedout.as_str())];
+    assert_eq!(
+        asmctl(lib, &["llm", "hi", "--timeout-ms", "250"], &env),
+        failed("timed out: no answer within 250 ms (--timeout-ms sets the limit)")
+    );
+    let env = [agent[1], ("FAKE_ASM_LLM_NEED", "70000")];
+    assert_eq!(
+        asmctl(lib, &["llm", "hi"], &env),
+        failed(
+            "the answer did not fit: it needed 70000 bytes, the response buffer holds 65536 (the answer is lost)"
+        )
+    );
+    // With --json the error is a document on stdout.
+    let eagain = libc::EAGAIN.to_string();
+    let env = [agent[1], ("FAKE_ASM_ERRNO", eagain.as_str())];
+    assert_eq!(
+        asmctl(lib, &["llm", "--json", "hi"], &env),
+        (
+            1,
+            "{\"error\":\"rate limited: the agent's token bucket is empty; retry later\"}\n".into(),
+            String::new()
+        )
     );
 }
