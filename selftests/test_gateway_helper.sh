@@ -18,7 +18,7 @@ ID=7100
 
 ktap_print_header
 asm_require_root
-ktap_set_plan 7
+ktap_set_plan 8
 asm_reload
 
 mkdir -p "$GW"
@@ -146,9 +146,22 @@ asm_expect "ETIMEDOUT" grep -q "^Error: ETIMEDOUT" "$GW/$((ID + 13)).out"
 [ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$GW/$((ID + 13)).out"
 asm_case_end "a request whose providers hang ends with ETIMEDOUT"
 
+# 8 (before the figures): asmctl llm from a shell inside an agent.
+asm_case_start
+asmctl run --id $((ID + 14)) --name gw-sh --cap LlmAccess,FsExtended -- \
+	asmctl llm --provider gemini "from the shell" >"$GW/sh.out" 2>"$GW/sh.err"
+asm_expect_eq "asmctl llm status" 0 "$?"
+asm_expect_eq "its answer" "gemini says: from the shell" "$(cat "$GW/sh.out")"
+asm_expect "its summary names the provider" grep -q "provider gemini" "$GW/sh.err"
+asmctl llm "outside any agent" >"$GW/out.out" 2>&1
+asm_expect_eq "outside an agent: exit status" 1 "$?"
+asm_expect "outside an agent: the reason" grep -q "not allowed" "$GW/out.out"
+[ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$GW/sh.out" "$GW/sh.err" "$GW/out.out"
+asm_case_end "asmctl llm answers inside an agent and refuses outside one"
+
 # 7: the gateway's figures.
 asm_case_start
-asm_expect_ge "Successful" 12 "$(awk '/^Successful:/ { print $2 }' /proc/agentsys/cloud_gateway)"
+asm_expect_ge "Successful" 13 "$(awk '/^Successful:/ { print $2 }' /proc/agentsys/cloud_gateway)"
 asm_expect_ge "Fallback Used" 4 "$(awk '/^Fallback Used:/ { print $3 }' /proc/agentsys/cloud_gateway)"
 asm_expect "local's failures are attempts" grep -Eq '^  Local: +[0-9]+/[0-9]+ +\([0-9.]+%\)$' /proc/agentsys/cloud_gateway
 [ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' /proc/agentsys/cloud_gateway "$GW/gateway.err"
