@@ -469,20 +469,37 @@ pub extern "C" fn asm_rust_gw_released(portid: u32) {
 }
 
 /// `ASM_CMD_GW_PULL` from `portid`: fills the reply `skb` with the oldest
-/// queued request; 0 or a negative errno.
+/// queued request and its number in `*id`; 0 or a negative errno.
 ///
 /// # Safety
 ///
-/// `skb` is the reply being built, touched by nothing else during the call.
+/// `skb` is the reply being built, touched by nothing else during the
+/// call; `id` is valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn asm_rust_gw_pull(portid: u32, skb: *mut ffi::RawSkb) -> c_int {
+pub unsafe extern "C" fn asm_rust_gw_pull(
+    portid: u32,
+    skb: *mut ffi::RawSkb,
+    id: *mut u64,
+) -> c_int {
     // SAFETY: By the safety requirement.
     let Some(mut msg) = (unsafe { ffi::NlMsg::from_raw(skb) }) else {
         return EINVAL.to_errno();
     };
     match asm().map_or(Err(ENODEV), |asm| gateway::pull(asm, portid, &mut msg)) {
-        Ok(()) => 0,
+        Ok(pulled) => {
+            // SAFETY: Valid for a write by the safety requirement.
+            unsafe { id.write(pulled) };
+            0
+        }
         Err(e) => e.to_errno(),
+    }
+}
+
+/// The reply of the pull that took request `id` was not delivered.
+#[no_mangle]
+pub extern "C" fn asm_rust_gw_unpull(id: u64) {
+    if let Some(asm) = asm() {
+        gateway::unpull(asm, id);
     }
 }
 

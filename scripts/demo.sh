@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The demo, run inside the test VM by `make demo`: load asm.ko, run sample
-# agents that spawn, exit and crash, then show what ASM saw.
+# agents that spawn, exit and crash, then show what ASM saw; asmd's
+# misbehaving agents, policies and the audit trail; LLM requests through
+# the gateway.
 set -u
 cd "$(dirname "$0")/.."
 spawner=selftests/build/spawner
@@ -95,6 +97,48 @@ asmctl audit verify
 step "compliance"
 compliance
 rm -rf "$pws" /tmp/outside
+
+# Part four: the LLM gateway.  The helper (asm-gateway) calls a mock of the
+# four providers; agents ask through the kernel, one falls back, one runs
+# out of its token bucket.
+gw=$(mktemp -d /tmp/gateway.XXXX)
+asm-mock-llm --listen 127.0.0.1:0 >"$gw/mock.out" 2>/dev/null &
+mock_pid=$!
+for _ in $(seq 100); do grep -q '^listening on ' "$gw/mock.out" && break; sleep 0.1; done
+addr=$(sed -n 's/^listening on //p' "$gw/mock.out")
+{
+	echo 'policy = "cost"'
+	for p in claude gpt4 gemini; do
+		printf '[providers.%s]\nbase_url = "http://%s"\nmodel = "mock"\napi_key = "demo-key"\n' "$p" "$addr"
+	done
+	printf '[providers.local]\nbase_url = "http://%s/local"\nmodel = "mock"\n' "$addr"
+} >"$gw/gateway.toml"
+chmod 600 "$gw/gateway.toml"
+step "asm-gateway --config gateway.toml &   (every provider at asm-mock-llm on $addr)"
+asm-gateway --config "$gw/gateway.toml" 2>"$gw/gateway.log" &
+gw_pid=$!
+for _ in $(seq 100); do grep -q 'registered (netlink' /proc/agentsys/gateway_status && break; sleep 0.1; done
+step "asmctl run --name writer --id 400 --cap LlmAccess,FsExtended -- asmctl llm --provider claude 'Explain kernel memory management'"
+asmctl run --name writer --id 400 --cap LlmAccess,FsExtended -- \
+	asmctl llm --provider claude 'Explain kernel memory management'
+step "asmctl run --name fallback --id 401 --cap LlmAccess,FsExtended -- asmctl llm 'mock:fail=local summarise the logs'   (local answers HTTP 500)"
+asmctl run --name fallback --id 401 --cap LlmAccess,FsExtended -- \
+	asmctl llm 'mock:fail=local summarise the logs'
+step "asmctl run --name greedy --id 402 --cap LlmAccess,FsExtended,ProcessSpawn -- sh -c '40 x asmctl llm at once'   (burst 30)"
+asmctl run --name greedy --id 402 --cap LlmAccess,FsExtended,ProcessSpawn -- sh -c '
+	for i in $(seq 40); do asmctl llm "question $i" >/dev/null 2>>"$1/greedy.err" & done
+	wait
+	echo "$(grep -c "rate limited" "$1/greedy.err") of 40 requests rate limited:"
+	grep -m1 "rate limited" "$1/greedy.err"' sh "$gw"
+step "cat /proc/agentsys/cloud_gateway"
+cat /proc/agentsys/cloud_gateway
+step "cat /proc/agentsys/gateway_status"
+cat /proc/agentsys/gateway_status
+step "asm-gateway's log"
+cat "$gw/gateway.log"
+kill "$gw_pid" "$mock_pid" 2>/dev/null
+wait "$gw_pid" "$mock_pid" 2>/dev/null
+rm -rf "$gw"
 
 step "stop asmd, end the agents, rmmod asm"
 kill "$asmd_pid"; wait "$asmd_pid"

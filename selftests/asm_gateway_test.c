@@ -502,6 +502,24 @@ static void k_bad(int wfd, void *arg)
 	child_report(wfd, err);
 }
 
+/* A root agent tries to become the helper and to mint an agent with
+ * LlmAccess. */
+static void k_root_agent(int wfd, void *arg)
+{
+	pid_t outsider = sleeper_start();
+	struct asm_register r;
+	int fd;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 12, ASM_CAP_FS_BASIC));
+	fd = nl_socket();
+	child_report(wfd, gw_register(fd));
+	reg_init(&r, ID + 13, ASM_TARGET_PID, outsider, "minted");
+	r.capabilities = ASM_CAP_LLM_ACCESS;
+	child_report(wfd, call_errno(ioctl(asm_fd, ASM_IOC_REGISTER, &r)));
+	sleeper_stop(outsider);
+}
+
 /* ---- the parent ---------------------------------------------------------- */
 
 static long long gateway_metric(const char *label)
@@ -565,7 +583,7 @@ int main(void)
 	if (ret)
 		ktap_bail("resolving the asm family's gateway group: %s", strerror(-ret));
 
-	ktap_header(13);
+	ktap_header(14);
 
 	ktap_case_start();
 	ret = run_child(k_plain, &(__u32){ ID + 1 }, res, 2, &status);
@@ -582,6 +600,22 @@ int main(void)
 	ktap_expect(res[2] == -EPERM, "COMPLETE as nobody: %d", res[2]);
 	ktap_expect(res[3] == -EPERM, "PULL as nobody: %d", res[3]);
 	ktap_case_end("nobody grants itself LlmAccess, registers as the helper, pulls or completes");
+
+	ktap_case_start();
+	{
+		const struct asm_audit_entry *e;
+
+		ret = run_child(k_root_agent, NULL, res, 3, &status);
+		ktap_expect(!ret && res[0] == 0, "registered");
+		ktap_expect(res[1] == -EPERM, "an agent's REGISTER as the helper: %d", res[1]);
+		ktap_expect(res[2] == EPERM, "an agent registering another process with LlmAccess: %s",
+			    errname(res[2]));
+		e = last_entry(ASM_AUDIT_ESCALATION, ID + 12);
+		ktap_expect(e != NULL, "the helper registration attempt is audited");
+		e = last_entry(ASM_AUDIT_ESCALATION, ID + 13);
+		ktap_expect(e != NULL, "the LlmAccess grant attempt is audited");
+	}
+	ktap_case_end("a root agent can neither become the helper nor mint an agent with LlmAccess");
 
 	ktap_case_start();
 	ret = helper_start();

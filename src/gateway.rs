@@ -279,6 +279,15 @@ impl State {
     }
 }
 
+/// The request table: [`INFLIGHT_MAX`] empty slots.
+fn slots() -> Result<KVec<Option<KBox<Pending>>>> {
+    let mut slots = KVec::with_capacity(INFLIGHT_MAX, GFP_KERNEL)?;
+    for _ in 0..INFLIGHT_MAX {
+        slots.push(None, GFP_KERNEL)?;
+    }
+    Ok(slots)
+}
+
 /// The gateway.
 #[pin_data]
 pub(crate) struct Gateway {
@@ -293,18 +302,12 @@ pub(crate) struct Gateway {
 
 impl Gateway {
     pub(crate) fn new() -> impl PinInit<Self, Error> {
-        let mut pending = KVec::new();
-        for _ in 0..INFLIGHT_MAX {
-            if pending.push(None, GFP_KERNEL).is_err() {
-                break;
-            }
-        }
         try_pin_init!(Self {
             state <- new_spinlock!(
                 State {
                     helper: None,
                     next_id: 1,
-                    pending,
+                    pending: slots()?,
                     stats: Stats::default(),
                 },
                 "Gateway::state"
@@ -408,31 +411,33 @@ pub(crate) fn request(asm: &Asm, tgid: i32, doc: &[u8], id: &mut u64) -> Result<
 
     let deadline = started + u64::from(timeout_ms) * 1_000_000;
     let mut state = gw.state.lock();
-    let answer = loop {
-        if matches!(
-            state.find(id).map(|p| &p.stage),
-            Some(Stage::Done(_)) | None
-        ) {
-            match state
-                .remove(id)
-                .map(|mut p| core::mem::replace(&mut p.stage, Stage::Queued))
-            {
-                Some(Stage::Done(result)) => break result,
-                _ => break Err(EIO),
+    // The request leaves the table under the lock but is freed after it:
+    // its buffers may be vmalloc'ed, and vfree() may sleep.
+    let (answer, pending) = loop {
+        if let Some(Stage::Done(_)) | None = state.find(id).map(|p| &p.stage) {
+            let mut p = state.remove(id);
+            let stage = p
+                .as_mut()
+                .map(|p| core::mem::replace(&mut p.stage, Stage::Queued));
+            match stage {
+                Some(Stage::Done(result)) => break (result, p),
+                _ => break (Err(EIO), p),
             }
         }
         let now = ffi::now_ns();
         if now >= deadline {
-            state.remove(id);
-            break Err(etimedout());
+            break (Err(etimedout()), state.remove(id));
         }
         let left_ms = ((deadline - now) / 1_000_000).max(1) as u32;
         let jiffies: Jiffies = msecs_to_jiffies(left_ms);
         if let kernel::sync::CondVarTimeoutResult::Signal { .. } =
             gw.done.wait_interruptible_timeout(&mut state, jiffies)
         {
-            state.remove(id);
-            break Err(EINTR);
+            // An answer that came with the signal is delivered.
+            if let Some(Stage::Done(_)) = state.find(id).map(|p| &p.stage) {
+                continue;
+            }
+            break (Err(EINTR), state.remove(id));
         }
     };
     let duration_us = (ffi::now_ns() - started) / 1000;
@@ -447,6 +452,7 @@ pub(crate) fn request(asm: &Asm, tgid: i32, doc: &[u8], id: &mut u64) -> Result<
                 p.answer_us += duration_us;
             }
             drop(state);
+            drop(pending);
             agent
                 .llm
                 .tokens_used
@@ -455,6 +461,8 @@ pub(crate) fn request(asm: &Asm, tgid: i32, doc: &[u8], id: &mut u64) -> Result<
         }
         Err(e) => {
             state.stats.failures += 1;
+            drop(state);
+            drop(pending);
             Err(e)
         }
     }
@@ -480,6 +488,20 @@ fn response_json(a: &Answer, duration_us: u64) -> Result<KVec<u8>> {
 /// `ASM_CMD_GW_REGISTER` from netlink port `portid` (the family checked
 /// CAP_NET_ADMIN).
 pub(crate) fn register_helper(asm: &Asm, portid: u32) -> Result {
+    // The sender's own context: genetlink runs the command in the calling
+    // process. An agent (even a root one) must not read the other agents'
+    // prompts or forge their answers.
+    let (_pid, tgid) = ffi::PidRef::current().ok_or(EPERM)?;
+    let member = {
+        let rcu = ffi::RcuGuard::new();
+        asm.registry.agent_of(tgid, &rcu).map(|a| a.id)
+    };
+    if let Some(id) = member {
+        let mut r = Record::new(Kind::Escalation, 0, id).result(Err(EPERM));
+        let _ = r.write_str("gateway helper registration by an agent's process");
+        asm.audit.append_request(r, None);
+        return Err(EPERM);
+    }
     let mut state = asm.gateway.state.lock();
     match state.helper {
         Some(p) if p != portid => Err(EBUSY),
@@ -513,7 +535,7 @@ pub(crate) fn close(asm: &Asm) {
 
 /// `ASM_CMD_GW_PULL` from `portid`: puts the oldest queued request's
 /// attributes in `msg` and hands it to the helper.
-pub(crate) fn pull(asm: &Asm, portid: u32, msg: &mut NlMsg<'_>) -> Result {
+pub(crate) fn pull(asm: &Asm, portid: u32, msg: &mut NlMsg<'_>) -> Result<u64> {
     let mut state = asm.gateway.state.lock();
     if state.helper != Some(portid) {
         return Err(EPERM);
@@ -532,7 +554,18 @@ pub(crate) fn pull(asm: &Asm, portid: u32, msg: &mut NlMsg<'_>) -> Result {
     msg.put_u32(GenlAttr::Provider, p.ask.provider.map_or(0, |p| p.raw()))?;
     msg.put_u32(GenlAttr::TimeoutMs, p.ask.timeout_ms)?;
     p.stage = Stage::Taken;
-    Ok(())
+    Ok(p.id)
+}
+
+/// The reply to the pull that took request `id` could not be sent: it is
+/// queued again for the next pull.
+pub(crate) fn unpull(asm: &Asm, id: u64) {
+    let mut state = asm.gateway.state.lock();
+    if let Some(p) = state.find(id) {
+        if matches!(p.stage, Stage::Taken) {
+            p.stage = Stage::Queued;
+        }
+    }
 }
 
 /// What `ASM_CMD_GW_COMPLETE` carries.
@@ -561,13 +594,14 @@ pub(crate) fn complete(asm: &Asm, portid: u32, c: &Completion<'_>) -> Result {
     if state.helper != Some(portid) {
         return Err(EPERM);
     }
-    if !state
-        .find(c.id)
-        .is_some_and(|p| matches!(p.stage, Stage::Taken))
-    {
+    let Some(p) = state.find(c.id).filter(|p| matches!(p.stage, Stage::Taken)) else {
         return Err(ENOENT);
-    }
+    };
     if c.tried.len() % 4 != 0 {
+        // A helper's malformed answer fails the request.
+        p.stage = Stage::Done(Err(EIO));
+        drop(state);
+        asm.gateway.done.notify_all();
         return Err(EINVAL);
     }
     for raw in c.tried.chunks_exact(4) {

@@ -140,9 +140,14 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
         || req.agent_id != 0
         || req.auto_restart != 0;
     let admin = ffi::capable_admin();
+    // Like a widening patch, granting Admin or LlmAccess needs a caller
+    // outside every agent: a root agent cannot mint privileged agents.
+    let grants = req.capabilities & (CAP_ADMIN | CAP_LLM_ACCESS) != 0;
     let refused = if risk == Risk::Unacceptable {
         // Prohibited whoever asks.
         Some(Kind::Register)
+    } else if grants && caller_in_agent(asm) {
+        Some(Kind::Escalation)
     } else if privileged && !admin {
         Some(if req.capabilities & CAP_ADMIN != 0 {
             Kind::Escalation
@@ -214,6 +219,14 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
 }
 
 /// An audit entry's text for a registration request.
+/// Whether the calling process is a member of an agent.
+fn caller_in_agent(asm: &Asm) -> bool {
+    PidRef::current().is_some_and(|(_pid, tgid)| {
+        let rcu = RcuGuard::new();
+        asm.registry.agent_of(tgid, &rcu).is_some()
+    })
+}
+
 fn register_detail(r: &mut Record, req: &Register, risk: Risk) {
     r.bytes(text_of(&req.name));
     let _ = write!(r, " risk={} caps=", risk.name());

@@ -48,6 +48,9 @@ impl fmt::Display for JsonStr<'_> {
             match c {
                 '"' => f.write_str("\\\"")?,
                 '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
                 c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
                 c => f.write_char(c)?,
             }

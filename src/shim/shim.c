@@ -562,6 +562,7 @@ static int asm_gw_pull_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sk_buff *msg;
 	void *hdr;
+	u64 id = 0;
 	int ret;
 
 	msg = genlmsg_new(ASM_LLM_PROMPT_MAX + ASM_LLM_SYSTEM_MAX + 512, GFP_KERNEL);
@@ -572,13 +573,17 @@ static int asm_gw_pull_doit(struct sk_buff *skb, struct genl_info *info)
 		nlmsg_free(msg);
 		return -EMSGSIZE;
 	}
-	ret = asm_rust_gw_pull(info->snd_portid, msg);
+	ret = asm_rust_gw_pull(info->snd_portid, msg, &id);
 	if (ret) {
 		nlmsg_free(msg);
 		return ret;
 	}
 	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
+	ret = genlmsg_reply(msg, info);
+	/* Not delivered (the helper's socket is full): the next pull gets it. */
+	if (ret)
+		asm_rust_gw_unpull(id);
+	return ret;
 }
 
 static int asm_gw_complete_doit(struct sk_buff *skb, struct genl_info *info)
