@@ -10,6 +10,12 @@ use crate::genl::{Completion, Request};
 use crate::providers::{self, Answer, Endpoint, Prompt, WireFormat};
 use crate::route::{self, Attempt, Breaker, Provider};
 
+/// The largest provider answer read, in bytes.  Real answers are a few
+/// KiB (the kernel keeps at most 32 KiB of text); a larger body is a broken
+/// or hostile server, and reading it whole would let it fill the helper's
+/// memory.
+pub const BODY_MAX: usize = 1 << 20;
+
 /// One attempt at a provider, for the log line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttemptLog {
@@ -49,6 +55,9 @@ impl Gateway {
             // x-goog-api-key along (reqwest strips only Authorization):
             // no redirects; a 3xx is a failed attempt.
             .redirect(reqwest::redirect::Policy::none())
+            // HTTP(S)_PROXY and ALL_PROXY in the environment must not
+            // send requests carrying keys through somebody's proxy.
+            .no_proxy()
             .user_agent(concat!("asm-gateway/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
@@ -199,10 +208,11 @@ impl Gateway {
         let call = async move {
             let resp = rb.send().await.map_err(|e| classify(&e))?;
             let status = resp.status();
-            let body = resp.bytes().await.map_err(|e| classify(&e))?;
+            // A failure's body is not needed: dropped unread.
             if !status.is_success() {
                 return Err(Attempt::Http(status.as_u16()));
             }
+            let body = read_body(resp, BODY_MAX).await?;
             providers::parse_response(format, &body).map_err(|_| Attempt::Malformed)
         };
         match tokio::time::timeout(budget, call).await {
@@ -210,6 +220,23 @@ impl Gateway {
             Err(_) => Err(Attempt::Timeout),
         }
     }
+}
+
+/// The body of `resp`, at most `max` bytes: refused at once when its
+/// Content-Length says more, else read chunk by chunk and abandoned as
+/// soon as it grows past `max` ([`Attempt::TooLarge`]).
+pub async fn read_body(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, Attempt> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(Attempt::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&e))? {
+        if body.len() + chunk.len() > max {
+            return Err(Attempt::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The attempt outcome of a transport error.
@@ -319,6 +346,67 @@ mod tests {
              answered by gpt4 (fallback) tokens 12 in 9 ms"
         );
         assert!(log_line(&req(), &out, true).contains("secret prompt"));
+    }
+
+    /// Serves one raw HTTP response (`head`, then `chunks` chunks of
+    /// `chunk` bytes, chunked) on a loopback port; returns its URL.
+    async fn raw_server(head: &'static str, chunks: usize, chunk: usize) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", l.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            s.write_all(head.as_bytes()).await.unwrap();
+            let data = vec![b'x'; chunk];
+            for _ in 0..chunks {
+                let ok = s
+                    .write_all(format!("{chunk:x}\r\n").as_bytes())
+                    .await
+                    .and(s.write_all(&data).await)
+                    .and(s.write_all(b"\r\n").await);
+                // The client hung up once it had read enough.
+                if ok.is_err() {
+                    return;
+                }
+            }
+            let _ = s.write_all(b"0\r\n\r\n").await;
+        });
+        url
+    }
+
+    /// A plain client, whatever proxy the environment names.
+    fn http() -> reqwest::Client {
+        reqwest::Client::builder().no_proxy().build().unwrap()
+    }
+
+    const CHUNKED: &str = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                           transfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+
+    #[tokio::test]
+    async fn a_body_within_the_cap_is_read() {
+        let url = raw_server(CHUNKED, 4, 1000).await;
+        let resp = http().get(url).send().await.unwrap();
+        assert_eq!(read_body(resp, 4000).await.unwrap().len(), 4000);
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_past_the_cap_is_abandoned() {
+        // 2 MiB without a Content-Length.
+        let url = raw_server(CHUNKED, 32, 64 * 1024).await;
+        let resp = http().get(url).send().await.unwrap();
+        assert_eq!(resp.content_length(), None);
+        assert_eq!(read_body(resp, BODY_MAX).await, Err(Attempt::TooLarge));
+    }
+
+    #[tokio::test]
+    async fn a_large_content_length_is_refused_unread() {
+        // Announces 2 MiB, sends nothing: refused without waiting for it.
+        let url = raw_server("HTTP/1.1 200 OK\r\ncontent-length: 2097152\r\n\r\n", 0, 0).await;
+        let resp = http().get(url).send().await.unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(2), read_body(resp, BODY_MAX)).await;
+        assert_eq!(r, Ok(Err(Attempt::TooLarge)));
     }
 
     #[test]

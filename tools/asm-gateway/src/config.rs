@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::io::Read;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::Duration;
 
@@ -20,6 +22,9 @@ pub const DEFAULT_PATH: &str = "/etc/asm/gateway.toml";
 
 /// The longest per-provider timeout, as the kernel's longest request.
 const TIMEOUT_MAX_MS: u64 = 600_000;
+
+/// The largest config file read.
+const FILE_MAX: u64 = 1 << 20;
 
 /// A config that cannot be used; the message names the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,18 +139,17 @@ fn default_model(p: Provider) -> &'static str {
 }
 
 impl Config {
-    /// Reads `path` after checking that only root can read it.
+    /// Reads `path` after checking that only root can read it (see
+    /// [`read_protected`]).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        check_permissions(path)?;
-        let text = fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let text = read_protected(path, 0)?;
         Config::parse(&text, |name| std::env::var(name).ok())
             .map_err(|e| ConfigError(format!("{}: {e}", path.display())))
     }
 
     /// Parses `text`, looking keys named by `api_key_env` up with `env`.
     pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError(toml_error(text, &e)))?;
         let policy = match (raw.policy.as_deref().unwrap_or("cost"), raw.chain) {
             ("chain", Some(names)) => {
                 let mut chain = Vec::new();
@@ -287,11 +291,6 @@ fn provider_config(
     };
     let enabled = raw.enabled.unwrap_or(true);
     let base_url = raw.base_url.unwrap_or_else(|| default_base_url(p).into());
-    if !base_url.starts_with("http://") && !base_url.starts_with("https://") {
-        return err(format!(
-            "[providers.{name}] base_url: \"{base_url}\" is not an http:// or https:// URL"
-        ));
-    }
     let model = raw.model.unwrap_or_else(|| default_model(p).into());
     if model.is_empty() || model.contains(['/', '?', '#', ' ']) {
         return err(format!(
@@ -328,6 +327,8 @@ fn provider_config(
             "[providers.{name}]: needs api_key or api_key_env (or enabled = false)"
         ));
     }
+    // The cloud providers always send a key; local only when it has one.
+    check_base_url(name, &base_url, p != Provider::Local || api_key.is_some())?;
     Ok(ProviderConfig {
         provider: p,
         enabled,
@@ -339,16 +340,146 @@ fn provider_config(
     })
 }
 
-/// Refuses a config file that is not root's or that group or others may
-/// read or write: it holds API keys.
-pub fn check_permissions(path: &Path) -> Result<(), ConfigError> {
-    let md = fs::metadata(path).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    check_mode(path, md.uid(), md.mode())
+/// A toml parse error without the source line toml's `Display` quotes
+/// (it may hold a key): the message, scrubbed of the value it may name,
+/// and the line and column.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = scrub_value(e.message().trim());
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {col}: {msg}")
+        }
+        None => msg,
+    }
 }
 
-/// [`check_permissions`] on an owner and mode.
+/// serde's "invalid type: string \"VALUE\", expected ..." (and "invalid
+/// value: ...") name the value found, which may be a key written in the
+/// wrong place: only its kind is kept.
+fn scrub_value(msg: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = msg.strip_prefix(prefix) {
+            if let Some((found, expected)) = rest.split_once(", expected") {
+                let kind = found.split(' ').next().unwrap_or("");
+                return format!("{prefix}{kind}, expected{expected}");
+            }
+        }
+    }
+    msg.to_string()
+}
+
+/// Whether `host` (a parsed URL's host: IPv6 in brackets, IPv4 in
+/// dotted-decimal form) is this machine: 127.0.0.0/8, ::1, localhost.
+fn is_loopback(host: &str) -> bool {
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6.parse::<Ipv6Addr>().is_ok_and(|a| {
+            a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        });
+    }
+    if let Ok(a) = host.parse::<Ipv4Addr>() {
+        return a.is_loopback();
+    }
+    let d = host.strip_suffix('.').unwrap_or(host);
+    d.eq_ignore_ascii_case("localhost")
+}
+
+/// Checks `base_url` of a provider whose requests carry a key (`keyed`):
+/// an http:// or https:// URL with a host, and https:// unless the host
+/// is loopback -- over plain HTTP anyone on the path reads the key.
+pub fn check_base_url(name: &str, base_url: &str, keyed: bool) -> Result<(), ConfigError> {
+    if !base_url.starts_with("http://") && !base_url.starts_with("https://") {
+        return err(format!(
+            "[providers.{name}] base_url: \"{base_url}\" is not an http:// or https:// URL"
+        ));
+    }
+    let url = reqwest::Url::parse(base_url).map_err(|e| {
+        ConfigError(format!(
+            "[providers.{name}] base_url: \"{base_url}\" is not a URL ({e})"
+        ))
+    })?;
+    let Some(host) = url.host_str() else {
+        return err(format!(
+            "[providers.{name}] base_url: \"{base_url}\" has no host"
+        ));
+    };
+    if keyed && url.scheme() == "http" && !is_loopback(host) {
+        return err(format!(
+            "[providers.{name}] base_url: \"{base_url}\" is plain http:// to another \
+             host; the API key would cross the network in cleartext (use https://, or \
+             http:// only to 127.0.0.1, ::1 or localhost)"
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the config at `path`, refusing it unless it is safe to hold keys:
+///
+/// * `path` itself is not a symbolic link (opened with `O_NOFOLLOW`: the
+///   name is resolved once, and the file checked is the file read);
+/// * the open file (`fstat`) is a regular file owned by `owner` (root)
+///   that group and others may neither read nor write ([`check_mode`]);
+/// * its directory is not writable by group or others (whoever may write
+///   there could swap the file between runs).  Only the immediate parent
+///   is checked, and a sticky bit does not make such a directory
+///   acceptable.
+fn read_protected(path: &Path, owner: u32) -> Result<String, ConfigError> {
+    let at = |e: std::io::Error| ConfigError(format!("{}: {e}", path.display()));
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let dmd = fs::metadata(dir).map_err(|e| ConfigError(format!("{}: {e}", dir.display())))?;
+    if dmd.mode() & 0o022 != 0 {
+        return err(format!(
+            "{}: the directory {} is writable by group or others (mode {:04o}); \
+             whoever can write there can replace the config (chmod go-w)",
+            path.display(),
+            dir.display(),
+            dmd.mode() & 0o7777
+        ));
+    }
+    let file = fs::OpenOptions::new()
+        .read(true)
+        // No blocking on a FIFO put in the file's place.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                ConfigError(format!(
+                    "{}: is a symbolic link; name the file itself",
+                    path.display()
+                ))
+            } else {
+                at(e)
+            }
+        })?;
+    let md = file.metadata().map_err(at)?;
+    if !md.file_type().is_file() {
+        return err(format!("{}: not a regular file", path.display()));
+    }
+    check_mode_of(path, owner, md.uid(), md.mode())?;
+    let mut text = String::new();
+    file.take(FILE_MAX + 1)
+        .read_to_string(&mut text)
+        .map_err(at)?;
+    if text.len() as u64 > FILE_MAX {
+        return err(format!("{}: larger than {FILE_MAX} bytes", path.display()));
+    }
+    Ok(text)
+}
+
+/// Refuses a config file that is not root's or that group or others may
+/// read or write (its owner and mode): it holds API keys.
 pub fn check_mode(path: &Path, uid: u32, mode: u32) -> Result<(), ConfigError> {
-    if uid != 0 {
+    check_mode_of(path, 0, uid, mode)
+}
+
+/// [`check_mode`] with the owner required being `owner`.
+fn check_mode_of(path: &Path, owner: u32, uid: u32, mode: u32) -> Result<(), ConfigError> {
+    if uid != owner {
         return err(format!(
             "{}: owned by uid {uid}, not root; it holds API keys (chown root)",
             path.display()
@@ -484,6 +615,163 @@ model = "llama3"
             !dbg.contains("a-secret-key") && !dbg.contains("g-key"),
             "{dbg}"
         );
+    }
+
+    #[test]
+    fn parse_errors_do_not_quote_the_file() {
+        let text = "policy = \"cost\"\n[providers.claude]\napi_key = sk-secret\n";
+        let e = Config::parse(text, no_env).unwrap_err().0;
+        assert!(!e.contains("sk-secret"), "{e}");
+        assert!(e.starts_with("line 3, column 11: "), "{e}");
+        // A key in a field of another type: serde would name the value.
+        let text = "[providers.local]\ntimeout_ms = \"sk-secret\"\n";
+        let e = Config::parse(text, no_env).unwrap_err().0;
+        assert!(!e.contains("sk-secret"), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains("invalid type: string"),
+            "{e}"
+        );
+        let text = "[providers.local]\nmodel = 12345678\n";
+        let e = Config::parse(text, no_env).unwrap_err().0;
+        assert!(!e.contains("12345678"), "{e}");
+    }
+
+    #[test]
+    fn scrubs_values_from_serde_messages() {
+        assert_eq!(
+            scrub_value("invalid type: string \"k\", expected u64"),
+            "invalid type: string, expected u64"
+        );
+        assert_eq!(
+            scrub_value("invalid value: integer `7`, expected a bool"),
+            "invalid value: integer, expected a bool"
+        );
+        assert_eq!(
+            scrub_value("unknown field `x`, expected one of `a`"),
+            "unknown field `x`, expected one of `a`"
+        );
+    }
+
+    #[test]
+    fn keys_need_https_off_loopback() {
+        for ok in [
+            "https://api.anthropic.com",
+            "https://10.0.0.5:8443/v1",
+            "http://127.0.0.1:8089",
+            "http://127.1.2.3",
+            "http://localhost:8080/x",
+            "http://LOCALHOST.",
+            "http://[::1]:8089",
+            "http://[::ffff:127.0.0.1]",
+        ] {
+            assert_eq!(check_base_url("claude", ok, true), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://api.openai.com",
+            "http://10.0.0.5:8080",
+            "http://127.0.0.1.nip.io",
+            "http://localhost.evil.com",
+            "http://[::2]",
+            "http://0.0.0.0:8080",
+        ] {
+            let e = check_base_url("gpt4", bad, true).unwrap_err().0;
+            assert!(e.contains("cleartext"), "{bad}: {e}");
+        }
+        // Without a key, plain http anywhere is the operator's choice.
+        assert_eq!(
+            check_base_url("local", "http://10.0.0.5:8080", false),
+            Ok(())
+        );
+        assert!(check_base_url("local", "http://", false).is_err());
+        // Through the parser: claude always has a key, local only if given one.
+        let e = Config::parse(
+            "[providers.claude]\nbase_url = \"http://example.com\"\napi_key = \"k\"\n",
+            no_env,
+        )
+        .unwrap_err()
+        .0;
+        assert!(
+            e.contains("[providers.claude]") && e.contains("cleartext"),
+            "{e}"
+        );
+        assert!(Config::parse(
+            "[providers.local]\nbase_url = \"http://10.1.1.1:8080\"\n",
+            no_env
+        )
+        .is_ok());
+        let e = Config::parse(
+            "[providers.local]\nbase_url = \"http://10.1.1.1:8080\"\napi_key = \"k\"\n",
+            no_env,
+        )
+        .unwrap_err()
+        .0;
+        assert!(e.contains("cleartext"), "{e}");
+    }
+
+    /// A fresh directory of mode `mode` for a test.
+    fn test_dir(name: &str, mode: u32) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let d =
+            std::env::temp_dir().join(format!("asm-gateway-test-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(mode)).unwrap();
+        d
+    }
+
+    /// Writes `text` to `path` with `mode`.
+    fn write_file(path: &Path, text: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::write(path, text).unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn reads_only_a_protected_file() {
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        let d = test_dir("protected", 0o700);
+        let f = d.join("gateway.toml");
+        write_file(&f, "[providers.local]\n", 0o600);
+        assert_eq!(read_protected(&f, me).unwrap(), "[providers.local]\n");
+        // Somebody else's file.
+        let e = read_protected(&f, me.wrapping_add(1)).unwrap_err().0;
+        assert!(e.contains("owned by uid"), "{e}");
+        // Readable by group.
+        write_file(&f, "[providers.local]\n", 0o640);
+        let e = read_protected(&f, me).unwrap_err().0;
+        assert!(e.contains("0640"), "{e}");
+        write_file(&f, "[providers.local]\n", 0o600);
+        // A symbolic link to it is refused, not followed.
+        let l = d.join("link.toml");
+        std::os::unix::fs::symlink(&f, &l).unwrap();
+        let e = read_protected(&l, me).unwrap_err().0;
+        assert!(e.contains("symbolic link"), "{e}");
+        // A directory is not a config.
+        let sub = d.join("sub");
+        fs::create_dir(&sub).unwrap();
+        let e = read_protected(&sub, me).unwrap_err().0;
+        assert!(e.contains("not a regular file"), "{e}");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn refuses_a_directory_others_may_write() {
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        for mode in [0o777, 0o1777, 0o770] {
+            let d = test_dir(&format!("dir{mode:o}"), mode);
+            let f = d.join("gateway.toml");
+            write_file(&f, "[providers.local]\n", 0o600);
+            let e = read_protected(&f, me).unwrap_err().0;
+            assert!(e.contains("writable by group or others"), "{mode:o}: {e}");
+            fs::remove_dir_all(&d).unwrap();
+        }
+        let d = test_dir("dir755", 0o755);
+        let f = d.join("gateway.toml");
+        write_file(&f, "[providers.local]\n", 0o600);
+        assert!(read_protected(&f, me).is_ok());
+        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::io::Cursor;
 use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
 
 use neli::consts::genl::{Cmd, NlAttrType};
 use neli::consts::nl::NlmF;
@@ -88,20 +89,76 @@ pub type GwMsg = Nlmsghdr<u16, Genlmsghdr<GwCmd, GwAttr>>;
 /// headers) fits with room to spare.
 const RECV_BUF: usize = 128 * 1024;
 
-/// A netlink failure: a socket error, an errno from the kernel, or a
-/// message that could not be built or read.
+/// How long a command waits for the kernel's answer.  The kernel answers
+/// while handling the send, so an answer that has not come by then is
+/// lost, and the socket's state (which command the next answer belongs
+/// to) can no longer be trusted.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A netlink failure: a socket error, an errno from the kernel, no answer
+/// in time, or a message that could not be built or read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GenlError {
     /// The kernel answered with this (positive) errno.
     Errno(i32),
+    /// A socket call failed: what was done and the (positive) errno, 0
+    /// when the error carried none.
+    Socket(String, i32),
+    /// The kernel did not answer a command within [`REPLY_TIMEOUT`].
+    Timeout,
     /// Anything else, described.
     Other(String),
+}
+
+impl GenlError {
+    /// Whether the helper must stop (and be restarted) rather than log the
+    /// failure, back off and try again.  The rule: only failures that no
+    /// retry on this socket can cure are fatal --
+    ///
+    /// * a socket that is itself broken: `EBADF`, `ENOTSOCK`, `ENOTCONN`,
+    ///   `ECONNREFUSED`, `EPIPE`;
+    /// * a kernel answer saying this socket is no longer the helper or the
+    ///   module is going away: `EPERM` (not the registered helper, e.g.
+    ///   after the module was reloaded), `ENODEV` (module unloading),
+    ///   `EOPNOTSUPP` (the family no longer has the command);
+    /// * no answer within [`REPLY_TIMEOUT`]: the socket's sequence of
+    ///   answers is lost.
+    ///
+    /// Everything else (`ENOMEM`, `ENOBUFS`, `EINTR`, `EMSGSIZE`, an
+    /// unreadable answer, ...) is transient.  A family that vanished
+    /// answers `ENOENT` like an empty queue; the module fails its requests
+    /// with `EIO` when it goes, and once it is back the next PULL answers
+    /// `EPERM` (nobody registered), which is fatal.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            GenlError::Timeout => true,
+            GenlError::Errno(e) => [libc::EPERM, libc::ENODEV, libc::EOPNOTSUPP].contains(e),
+            GenlError::Socket(_, e) => [
+                libc::EBADF,
+                libc::ENOTSOCK,
+                libc::ENOTCONN,
+                libc::ECONNREFUSED,
+                libc::EPIPE,
+            ]
+            .contains(e),
+            GenlError::Other(_) => false,
+        }
+    }
 }
 
 impl fmt::Display for GenlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GenlError::Errno(e) => write!(f, "{}", std::io::Error::from_raw_os_error(*e)),
+            GenlError::Socket(what, 0) => write!(f, "{what} failed"),
+            GenlError::Socket(what, e) => {
+                write!(f, "{what}: {}", std::io::Error::from_raw_os_error(*e))
+            }
+            GenlError::Timeout => write!(
+                f,
+                "the module did not answer within {} s",
+                REPLY_TIMEOUT.as_secs()
+            ),
             GenlError::Other(s) => f.write_str(s),
         }
     }
@@ -112,6 +169,14 @@ impl std::error::Error for GenlError {}
 /// Shorthand for [`GenlError::Other`] from anything printable.
 fn other(what: &str, e: impl fmt::Display) -> GenlError {
     GenlError::Other(format!("{what}: {e}"))
+}
+
+/// Shorthand for [`GenlError::Socket`] from an I/O error.
+fn socket(what: &str, e: &std::io::Error) -> GenlError {
+    match e.raw_os_error() {
+        Some(n) => GenlError::Socket(what.into(), n),
+        None => GenlError::Socket(format!("{what}: {e}"), 0),
+    }
 }
 
 /// A request the kernel handed over (a PULL reply).
@@ -345,20 +410,34 @@ pub struct CmdSocket {
     family: u16,
     seq: u32,
     buf: Vec<u8>,
+    timeout: Duration,
 }
 
 impl CmdSocket {
-    /// A command socket for the family `family`.
+    /// A command socket for the family `family`, blocking, its receives
+    /// bounded by [`REPLY_TIMEOUT`] (`SO_RCVTIMEO`): a lost answer must not
+    /// block the helper forever while it holds the socket.
     pub fn open(family: u16) -> Result<CmdSocket, GenlError> {
         let sock = NlSocket::connect(NlFamily::Generic, Some(0), Groups::empty())
             .map_err(|e| other("netlink socket", e))?;
         sock.block().map_err(|e| other("netlink socket", e))?;
+        set_recv_timeout(sock.as_raw_fd(), REPLY_TIMEOUT)
+            .map_err(|e| socket("netlink socket SO_RCVTIMEO", &e))?;
         Ok(CmdSocket {
             sock,
             family,
             seq: 0,
             buf: vec![0; RECV_BUF],
+            timeout: REPLY_TIMEOUT,
         })
+    }
+
+    /// Changes the answer timeout (the tests shorten it).
+    #[cfg(test)]
+    fn set_timeout(&mut self, t: Duration) -> Result<(), GenlError> {
+        set_recv_timeout(self.sock.as_raw_fd(), t).map_err(|e| socket("SO_RCVTIMEO", &e))?;
+        self.timeout = t;
+        Ok(())
     }
 
     /// The next sequence number.
@@ -367,19 +446,35 @@ impl CmdSocket {
         self.seq
     }
 
-    /// Sends `msg` (numbered `seq`) and waits for its answer.
+    /// Sends `msg` (numbered `seq`) and waits for its answer, at most
+    /// [`REPLY_TIMEOUT`] ([`GenlError::Timeout`] then).
     fn call(&mut self, msg: &[u8], seq: u32) -> Result<Reply, GenlError> {
         self.sock
             .send(msg, Msg::empty())
-            .map_err(|e| other("netlink send", e))?;
+            .map_err(|e| socket("netlink send", &e))?;
+        let deadline = Instant::now() + self.timeout;
         loop {
-            let (n, _) = self
-                .sock
-                .recv(&mut self.buf[..], Msg::empty())
-                .map_err(|e| other("netlink receive", e))?;
+            let (n, _) = match self.sock.recv(&mut self.buf[..], Msg::empty()) {
+                Ok(r) => r,
+                // SO_RCVTIMEO ran out.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(GenlError::Timeout)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(socket("netlink receive", &e)),
+            };
             let got = self.buf.get(..n).unwrap_or(&[]);
             if let Some(r) = decode_reply(got, seq)? {
                 return Ok(r);
+            }
+            // Stale answers to other commands do not extend the wait.
+            if Instant::now() >= deadline {
+                return Err(GenlError::Timeout);
             }
         }
     }
@@ -408,6 +503,30 @@ impl CmdSocket {
         let seq = self.next_seq();
         let m = complete_message(self.family, seq, c)?;
         self.call(&m, seq).map(|_| ())
+    }
+}
+
+/// Sets `SO_RCVTIMEO` of `fd` to `t`.
+fn set_recv_timeout(fd: RawFd, t: Duration) -> std::io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_usec: t.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: `tv` is a valid timeval for the duration of the call and the
+    // length passed is its size.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
@@ -447,7 +566,7 @@ impl NotifySocket {
             if e.kind() == std::io::ErrorKind::Interrupted {
                 return Ok(false);
             }
-            return Err(other("poll", e));
+            return Err(socket("poll", &e));
         }
         let mut any = false;
         loop {
@@ -457,7 +576,7 @@ impl NotifySocket {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 // ENOBUFS: notices were dropped; the pull finds their requests.
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => any = true,
-                Err(e) => return Err(other("netlink receive", e)),
+                Err(e) => return Err(socket("netlink receive", &e)),
             }
         }
         Ok(any)
@@ -684,6 +803,58 @@ mod tests {
         // Truncated.
         let r = pull_reply(1, true);
         assert!(decode_reply(&r[..r.len() - 6], 1).is_err());
+    }
+
+    #[test]
+    fn fatal_errors() {
+        for e in [
+            GenlError::Timeout,
+            GenlError::Errno(libc::EPERM),
+            GenlError::Errno(libc::ENODEV),
+            GenlError::Socket("netlink send".into(), libc::EBADF),
+            GenlError::Socket("netlink send".into(), libc::ECONNREFUSED),
+        ] {
+            assert!(e.is_fatal(), "{e:?}");
+        }
+        for e in [
+            GenlError::Errno(libc::ENOMEM),
+            GenlError::Errno(libc::EMSGSIZE),
+            GenlError::Errno(libc::EINVAL),
+            GenlError::Socket("netlink receive".into(), libc::ENOBUFS),
+            GenlError::Socket("netlink receive".into(), 0),
+            GenlError::Other("reading a reply: short".into()),
+        ] {
+            assert!(!e.is_fatal(), "{e:?}");
+        }
+        assert_eq!(
+            GenlError::Socket("netlink send".into(), libc::EBADF).to_string(),
+            format!(
+                "netlink send: {}",
+                std::io::Error::from_raw_os_error(libc::EBADF)
+            )
+        );
+    }
+
+    /// A command the kernel never answers (no NLM_F_REQUEST: netlink
+    /// ignores it) times out instead of blocking forever.
+    #[test]
+    fn a_lost_answer_times_out() {
+        // The generic netlink controller's id; any family would do.
+        const GENL_ID_CTRL: u16 = 0x10;
+        let mut s = match CmdSocket::open(GENL_ID_CTRL) {
+            Ok(s) => s,
+            // No netlink here (a sandbox): nothing to test.
+            Err(e) => return eprintln!("skipped: {e}"),
+        };
+        s.set_timeout(Duration::from_millis(200)).unwrap();
+        let m = msg(GENL_ID_CTRL, 0, 77, 0, 3, &[]);
+        let t = Instant::now();
+        assert_eq!(s.call(&m, 77), Err(GenlError::Timeout));
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
     }
 
     #[test]

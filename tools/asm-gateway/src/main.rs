@@ -67,7 +67,8 @@ fn lock(cmd: &Mutex<CmdSocket>) -> MutexGuard<'_, CmdSocket> {
     cmd.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Registers and serves until SIGTERM or SIGINT (Ok) or a netlink failure.
+/// Registers and serves until SIGTERM or SIGINT (Ok) or a fatal netlink
+/// failure (Err: exit status 1, and systemd restarts the helper).
 fn run(config: Config) -> Result<(), String> {
     let (family, group) = genl::resolve().map_err(|e| e.to_string())?;
     let mut cmd = CmdSocket::open(family).map_err(|e| e.to_string())?;
@@ -99,7 +100,7 @@ fn run(config: Config) -> Result<(), String> {
         std::thread::Builder::new()
             .name("netlink".into())
             .spawn(move || {
-                if let Err(e) = netlink_loop(notify, &cmd, &gateway, &handle, &stop) {
+                if let Err(e) = netlink_loop(notify, &cmd, &gateway, &handle, &stop, &err_tx) {
                     let _ = err_tx.send(e);
                 }
             })
@@ -115,32 +116,94 @@ fn run(config: Config) -> Result<(), String> {
         }
     });
     stop.store(true, Ordering::Relaxed);
-    let _ = thread.join();
+    // After a fatal failure the thread may still wait on the broken
+    // socket: exit without it.
+    if result.is_ok() {
+        let _ = thread.join();
+    }
     // Requests still in flight fail with EIO in the kernel when the
     // command socket closes.
     rt.shutdown_timeout(Duration::from_secs(1));
     result
 }
 
+/// The first wait after a failed PULL; it doubles up to [`BACKOFF_MAX`]
+/// while PULL keeps failing and resets after one that succeeds.
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// The longest wait between failed PULLs.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// The next backoff after `d`.
+fn next_backoff(d: Duration) -> Duration {
+    (d * 2).min(BACKOFF_MAX)
+}
+
+/// Sleeps `d`, waking early when `stop` is set.
+fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
+    let end = std::time::Instant::now() + d;
+    while !stop.load(Ordering::Relaxed) {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}
+
+/// The message of a fatal netlink failure `e` while doing `what`.
+fn fatal_message(what: &str, e: &GenlError) -> String {
+    match e {
+        GenlError::Timeout => format!(
+            "{what}: {e}; the command socket is out of step, exiting so that \
+             systemd restarts the helper"
+        ),
+        e => format!("{what}: {e}; the netlink socket is unusable, exiting"),
+    }
+}
+
 /// Waits for notices (or the pull period) and pulls until ENOENT, handing
-/// each request to its own task.
+/// each request to its own task.  A failed PULL is logged and retried after
+/// a backoff (100 ms doubling to 5 s); only a fatal failure
+/// ([`GenlError::is_fatal`]: a broken socket, no longer the helper, no
+/// answer in time) ends the loop, and with it the helper.
 fn netlink_loop(
     mut notify: NotifySocket,
     cmd: &Arc<Mutex<CmdSocket>>,
     gateway: &Arc<Gateway>,
     rt: &tokio::runtime::Handle,
     stop: &AtomicBool,
+    err_tx: &tokio::sync::mpsc::UnboundedSender<String>,
 ) -> Result<(), String> {
+    let mut backoff = BACKOFF_MIN;
     while !stop.load(Ordering::Relaxed) {
-        notify
-            .wait(PULL_PERIOD_MS)
-            .map_err(|e| format!("gateway notices: {e}"))?;
+        if let Err(e) = notify.wait(PULL_PERIOD_MS) {
+            if e.is_fatal() {
+                return Err(fatal_message("gateway notices", &e));
+            }
+            // The pull below still finds the requests; the pause keeps a
+            // failing socket from spinning.
+            log(&format!("gateway notices: {e}"));
+            sleep_unless_stopped(Duration::from_millis(PULL_PERIOD_MS as u64), stop);
+        }
         loop {
-            let pulled = lock(cmd)
-                .pull()
-                .map_err(|e| format!("pulling a request: {e}"))?;
+            let pulled = match lock(cmd).pull() {
+                Ok(p) => {
+                    backoff = BACKOFF_MIN;
+                    p
+                }
+                Err(e) if e.is_fatal() => return Err(fatal_message("pulling a request", &e)),
+                Err(e) => {
+                    log(&format!(
+                        "pulling a request: {e}; retrying in {} ms",
+                        backoff.as_millis()
+                    ));
+                    sleep_unless_stopped(backoff, stop);
+                    backoff = next_backoff(backoff);
+                    break;
+                }
+            };
             let Some(req) = pulled else { break };
-            let (gateway, cmd) = (gateway.clone(), cmd.clone());
+            let (gateway, cmd, err_tx) = (gateway.clone(), cmd.clone(), err_tx.clone());
             rt.spawn(async move {
                 let out = gateway.answer(&req).await;
                 log(&client::log_line(&req, &out, gateway.config().log_prompts));
@@ -152,6 +215,10 @@ fn netlink_loop(
                     Ok(Err(GenlError::Errno(libc::ENOENT))) => {
                         log(&format!("req {}: the caller no longer waits", req.id))
                     }
+                    Ok(Err(e)) if e.is_fatal() => {
+                        let _ =
+                            err_tx.send(fatal_message(&format!("req {}: completing", req.id), &e));
+                    }
                     Ok(Err(e)) => log(&format!("req {}: completing: {e}", req.id)),
                     Err(e) => log(&format!("req {}: completing: {e}", req.id)),
                 }
@@ -159,4 +226,29 @@ fn netlink_loop(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_five_seconds() {
+        let mut d = BACKOFF_MIN;
+        let mut seen = vec![d];
+        for _ in 0..8 {
+            d = next_backoff(d);
+            seen.push(d);
+        }
+        let ms: Vec<u128> = seen.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
+    }
+
+    #[test]
+    fn stop_cuts_the_backoff_short() {
+        let stop = AtomicBool::new(true);
+        let t = std::time::Instant::now();
+        sleep_unless_stopped(BACKOFF_MAX, &stop);
+        assert!(t.elapsed() < Duration::from_secs(1));
+    }
 }

@@ -145,6 +145,8 @@ pub enum Attempt {
     Http(u16),
     /// A 2xx answer the wire format could not parse.
     Malformed,
+    /// An answer larger than the helper reads (1 MiB).
+    TooLarge,
 }
 
 impl Attempt {
@@ -174,6 +176,7 @@ impl fmt::Display for Attempt {
             Attempt::Timeout => f.write_str("timeout"),
             Attempt::Http(s) => write!(f, "http {s}"),
             Attempt::Malformed => f.write_str("malformed"),
+            Attempt::TooLarge => f.write_str("too large"),
         }
     }
 }
@@ -316,6 +319,7 @@ mod tests {
             Attempt::Http(401),
             Attempt::Http(403),
             Attempt::Malformed,
+            Attempt::TooLarge,
         ] {
             assert!(a.falls_back(), "{a}");
             assert!(a.is_failure(), "{a}");

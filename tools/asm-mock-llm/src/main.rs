@@ -14,7 +14,7 @@
 //! The answer is "PROVIDER says: " and the prompt's first 100 characters;
 //! tokens are the words of the prompt plus the words of the answer.
 //! Behaviour is injected per provider by flags, or per request by words in
-//! the prompt (see [`Magic`]).
+//! the prompt (see [`Magic`]; `mock:big` answers over 2 MiB).
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -95,15 +95,19 @@ struct Mock {
 }
 
 /// Per-request behaviour from words in the prompt: `mock:fail`,
-/// `mock:429`, `mock:hang` (each optionally `=PROVIDER` to apply to one
-/// provider only) and `mock:sleep=MS`.
+/// `mock:429`, `mock:hang`, `mock:big` (each optionally `=PROVIDER` to
+/// apply to one provider only) and `mock:sleep=MS`.
 #[derive(Default, Debug, PartialEq, Eq)]
 struct Magic {
     fail: bool,
     rate_limit: bool,
     hang: bool,
+    big: bool,
     sleep_ms: u64,
 }
+
+/// The answer's length with `mock:big`: over the helper's 1 MiB cap.
+const BIG_ANSWER: usize = 2 << 20;
 
 impl Magic {
     /// The magic words of `prompt` that apply to `provider`.
@@ -122,6 +126,7 @@ impl Magic {
                 "fail" if mine => m.fail = true,
                 "429" if mine => m.rate_limit = true,
                 "hang" if mine => m.hang = true,
+                "big" if mine => m.big = true,
                 "sleep" => m.sleep_ms = arg.and_then(|a| a.parse().ok()).unwrap_or(0),
                 _ => {}
             }
@@ -272,7 +277,11 @@ async fn serve(
         );
     }
     let head: String = prompt.chars().take(100).collect();
-    let text = format!("{provider} says: {head}");
+    let mut text = format!("{provider} says: {head}");
+    if magic.big {
+        text.push(' ');
+        text.push_str(&"x".repeat(BIG_ANSWER));
+    }
     let words = |s: &str| s.split_whitespace().count() as u64;
     let model = model
         .map(str::to_string)
@@ -395,6 +404,8 @@ mod tests {
         assert!(Magic::parse("mock:429=claude", "claude").rate_limit);
         assert!(Magic::parse("x mock:hang=local", "local").hang);
         assert_eq!(Magic::parse("mock:sleep=250", "gemini").sleep_ms, 250);
+        assert!(Magic::parse("mock:big=local", "local").big);
+        assert!(!Magic::parse("mock:big=local", "claude").big);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! asm-gateway's provider code (the HTTP side, without netlink) against
 //! the mock: every wire format answers, 429 and 500 fall back, a hang
-//! times out, a failing provider's breaker opens, requests run in parallel.
+//! times out, a failing provider's breaker opens, requests run in parallel,
+//! an oversized answer is refused.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -300,4 +301,22 @@ async fn requests_run_in_parallel() {
         "{:?}",
         t.elapsed()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_answer_is_refused_and_falls_back() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::new(mock.config("policy = \"chain\"\nchain = [\"claude\", \"local\"]", &[]))
+        .unwrap();
+    let out = gw.answer(&request("mock:big=claude hi", 0, 5000)).await;
+    assert_eq!(
+        out.attempts[0].outcome,
+        asm_gateway::route::Attempt::TooLarge
+    );
+    let c = out.completion;
+    assert_eq!(c.status, 0);
+    assert_eq!((c.provider, c.tried), (4, vec![1, 4]));
+    // Within the cap the same provider answers.
+    let c = gw.answer(&request("hi", 0, 5000)).await.completion;
+    assert_eq!((c.status, c.provider), (0, 1));
 }
