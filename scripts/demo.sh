@@ -124,12 +124,9 @@ asmctl run --name writer --id 400 --cap LlmAccess,FsExtended -- \
 step "asmctl run --name fallback --id 401 --cap LlmAccess,FsExtended -- asmctl llm 'mock:fail=local summarise the logs'   (local answers HTTP 500)"
 asmctl run --name fallback --id 401 --cap LlmAccess,FsExtended -- \
 	asmctl llm 'mock:fail=local summarise the logs'
-step "asmctl run --name greedy --id 402 --cap LlmAccess,FsExtended,ProcessSpawn -- sh -c '40 x asmctl llm at once'   (burst 30)"
-asmctl run --name greedy --id 402 --cap LlmAccess,FsExtended,ProcessSpawn -- sh -c '
-	for i in $(seq 40); do asmctl llm "question $i" >/dev/null 2>>"$1/greedy.err" & done
-	wait
-	echo "$(grep -c "rate limited" "$1/greedy.err") of 40 requests rate limited:"
-	grep -m1 "rate limited" "$1/greedy.err"' sh "$gw"
+step "asmctl run --name greedy --id 402 --cap LlmAccess,FsExtended -- tools/examples/llm_request.py --repeat 80 'question'   (burst 30, 10 per second)"
+asmctl run --name greedy --id 402 --cap LlmAccess,FsExtended -- \
+	/usr/bin/python3 tools/examples/llm_request.py --repeat 80 question
 step "cat /proc/agentsys/cloud_gateway"
 cat /proc/agentsys/cloud_gateway
 step "cat /proc/agentsys/gateway_status"

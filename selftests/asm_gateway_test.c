@@ -394,9 +394,6 @@ static void k_bucket(int wfd, void *arg)
 	waitpid(pid, &status, 0);
 	child_report(wfd, ok);
 	child_report(wfd, (int)ms);
-	/* ... and the parent finds it empty too. */
-	ask(asm_fd, "{\"prompt\":\"echo b\"}", &status);
-	child_report(wfd, status);
 }
 
 static void k_other(int wfd, void *arg)
@@ -666,15 +663,15 @@ int main(void)
 	ktap_case_end("EPERM: a non-agent, an agent without LlmAccess, a claimed id");
 
 	ktap_case_start();
-	ret = run_child(k_bucket, NULL, res, 6, &status);
+	ret = run_child(k_bucket, NULL, res, 5, &status);
 	ktap_expect(!ret && res[0] == 0, "registered");
 	/* 30 at once, plus what 10 per second refilled meanwhile. */
 	ktap_expect(res[1] >= 30 && res[1] <= 30 + res[2] / 100 + 1,
 		    "burst: %d succeeded in %d ms before EAGAIN", res[1], res[2]);
+	/* Its own bucket would give it 30: it shares the agent's, refilled by
+	 * about 10 in the second since. */
 	ktap_expect(res[3] >= 9 && res[3] <= 10 + res[4] / 100 + 2,
 		    "a second later, another process of the agent: %d in %d ms", res[3], res[4]);
-	ktap_expect(res[5] == EAGAIN, "the shared bucket is empty for the first process: %s",
-		    errname(res[5]));
 	ret = run_child(k_other, NULL, res, 2, &status);
 	ktap_expect(!ret && res[1] == 0, "another agent's bucket is full: %s", errname(res[1]));
 	ktap_case_end("token bucket: burst 30, refill 10/s, per agent, shared by its processes");

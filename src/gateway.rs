@@ -692,8 +692,8 @@ pub(crate) fn metrics_text(asm: &Asm, w: &mut impl Write) -> core::fmt::Result {
     }
 }
 
-/// /proc/agentsys/gateway_status: the helper, and each agent `viewer`
-/// sees with its bucket and usage.
+/// /proc/agentsys/gateway_status: the helper, and each agent with
+/// LlmAccess that `viewer` sees, with its bucket and usage.
 pub(crate) fn status_text(asm: &Asm, viewer: &crate::viewer::Viewer, w: &mut impl Write) -> Result {
     let snapshot = crate::snapshot::agents(asm, None, viewer)?;
     let (helper, in_flight) = {
@@ -720,7 +720,10 @@ pub(crate) fn status_text(asm: &Asm, viewer: &crate::viewer::Viewer, w: &mut imp
             "Rate Limited",
             "Tokens Used"
         )?;
-        for a in snapshot.iter() {
+        for a in snapshot
+            .iter()
+            .filter(|a| a.capabilities & CAP_LLM_ACCESS != 0)
+        {
             let u = &a.llm;
             writeln!(
                 w,

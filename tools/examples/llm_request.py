@@ -3,14 +3,17 @@
 """The user guide's Python example, on ASM_IOC_LLM_REQUEST instead of
 syscall 503: an LLM completion for the calling process's agent.
 
-    llm_request.py [--provider P] [--timeout-ms N] [--json] [PROMPT]
+    llm_request.py [--provider P] [--timeout-ms N] [--json] [--repeat N] [PROMPT]
 
 Prints the provider, the text and the tokens used (--json: the response
-document); exits 1 with the errno's name on an error.
+document); exits 1 with the errno's name on an error.  --repeat N asks N
+times in a row and prints how many were answered and how many were rate
+limited (EAGAIN).
 """
 
 import argparse
 import ctypes
+import errno
 import fcntl
 import json
 import os
@@ -84,7 +87,22 @@ def main():
     parser.add_argument("--provider", choices=["claude", "gpt4", "gemini", "local"])
     parser.add_argument("--timeout-ms", type=int)
     parser.add_argument("--json", action="store_true", help="print the response document")
+    parser.add_argument("--repeat", type=int, default=0, metavar="N",
+                        help="ask N times in a row, print the outcome counts")
     args = parser.parse_args()
+    if args.repeat > 0:
+        outcomes = {}
+        for i in range(args.repeat):
+            try:
+                llm_request(f"{args.prompt} ({i + 1})", provider=args.provider,
+                            timeout_ms=args.timeout_ms)
+                outcome = "answered"
+            except OSError as e:
+                outcome = "rate limited (EAGAIN)" if e.errno == errno.EAGAIN \
+                    else os.strerror(e.errno)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        print(", ".join(f"{n} {what}" for what, n in outcomes.items()))
+        return 0
     try:
         response = llm_request(args.prompt, provider=args.provider, timeout_ms=args.timeout_ms)
     except OSError as e:
