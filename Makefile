@@ -10,7 +10,7 @@
 #   make check          every test: host cargo tests, then the VM selftests
 #   make check T='test_policy ring'
 #                       only those selftests, in one VM boot
-#   make bench          fork+exit, syscall, open and views benchmarks in one VM boot of the
+#   make bench          fork+exit, syscall, open, views and gateway benchmarks in one VM boot of the
 #                       benchmark kernel (the test kernel without its debug set)
 #   make fmt            rustfmt the module's crate (make check checks it)
 #   make clippy         clippy on the module's crate (make check runs it)
@@ -59,7 +59,7 @@ check:
 	T="$(T)" scripts/check.sh
 
 bench:
-	ASM_KERNEL=bench scripts/vm.sh "selftests/bench_fork.sh fork && selftests/bench_fork.sh syscall && selftests/bench_fork.sh open && selftests/bench_views.sh"
+	ASM_KERNEL=bench scripts/vm.sh "selftests/bench_fork.sh fork && selftests/bench_fork.sh syscall && selftests/bench_fork.sh open && selftests/bench_views.sh && selftests/bench_gateway.sh"
 
 # The module crate: asm_mod.rs and the files its `#[path]` modules name.
 fmt:
