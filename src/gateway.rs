@@ -68,33 +68,29 @@ impl Bucket {
         }
     }
 
-    fn refill(&mut self, now: u64) {
-        if self.last_ns != 0 {
-            let elapsed = now.saturating_sub(self.last_ns);
-            // refill_per_s * 1000 thousandths per 10^9 ns.
-            let add = elapsed.saturating_mul(u64::from(self.refill_per_s)) / 1_000_000;
-            self.milli = self
-                .milli
-                .saturating_add(add)
-                .min(u64::from(self.burst) * 1000);
+    /// Thousandths of a request in the bucket at `now`, refilled since the
+    /// last take; does not change the bucket (the views read it).
+    fn level(&self, now: u64) -> u64 {
+        if self.last_ns == 0 {
+            return self.milli;
         }
-        self.last_ns = now;
+        let elapsed = now.saturating_sub(self.last_ns);
+        // refill_per_s * 1000 thousandths per 10^9 ns.
+        let add = elapsed.saturating_mul(u64::from(self.refill_per_s)) / 1_000_000;
+        self.milli
+            .saturating_add(add)
+            .min(u64::from(self.burst) * 1000)
     }
 
     /// Takes one request's token at `now` if there is one.
     fn take(&mut self, now: u64) -> bool {
-        self.refill(now);
-        if self.milli < 1000 {
+        let level = self.level(now);
+        if level < 1000 {
             return false;
         }
-        self.milli -= 1000;
+        self.milli = level - 1000;
+        self.last_ns = now;
         true
-    }
-
-    /// Whole tokens left at `now`.
-    fn tokens(&mut self, now: u64) -> u64 {
-        self.refill(now);
-        self.milli / 1000
     }
 }
 
@@ -491,12 +487,7 @@ pub(crate) fn register_helper(asm: &Asm, portid: u32) -> Result {
     // The sender's own context: genetlink runs the command in the calling
     // process. An agent (even a root one) must not read the other agents'
     // prompts or forge their answers.
-    let (_pid, tgid) = ffi::PidRef::current().ok_or(EPERM)?;
-    let member = {
-        let rcu = ffi::RcuGuard::new();
-        asm.registry.agent_of(tgid, &rcu).map(|a| a.id)
-    };
-    if let Some(id) = member {
+    if let Some(id) = asm.registry.caller_agent_id() {
         let mut r = Record::new(Kind::Escalation, 0, id).result(Err(EPERM));
         let _ = r.write_str("gateway helper registration by an agent's process");
         asm.audit.append_request(r, None);
@@ -582,14 +573,41 @@ pub(crate) struct Completion<'a> {
     pub(crate) tried: &'a [u8],
 }
 
+impl Completion<'_> {
+    /// What the request gets: the answer, or the helper's failure (all
+    /// providers failed: EIO; it gave up at the request's timeout:
+    /// ETIMEDOUT). A malformed answer is `None`: it fails the request
+    /// with EIO and the command with EINVAL. Copies the text: call it
+    /// before taking the gateway's spinlock.
+    fn outcome(&self) -> Result<Option<Result<Answer>>> {
+        let tried_ok = self.tried.len() % 4 == 0;
+        if self.status != 0 {
+            let failure = if self.status == kernel::bindings::ETIMEDOUT {
+                etimedout()
+            } else {
+                EIO
+            };
+            return Ok(tried_ok.then_some(Err(failure)));
+        }
+        let provider = LlmProvider::try_from(self.provider);
+        let text_ok = self.text.len() <= LLM_TEXT_MAX && core::str::from_utf8(self.text).is_ok();
+        let (Ok(provider), true, true) = (provider, text_ok, tried_ok) else {
+            return Ok(None);
+        };
+        let mut text = KVVec::with_capacity(self.text.len(), GFP_KERNEL)?;
+        text.extend_from_slice(self.text, GFP_KERNEL)?;
+        Ok(Some(Ok(Answer {
+            provider,
+            text,
+            tokens_used: self.tokens_used,
+            fallback: self.fallback,
+        })))
+    }
+}
+
 /// `ASM_CMD_GW_COMPLETE` from `portid`: answers a request it pulled.
 pub(crate) fn complete(asm: &Asm, portid: u32, c: &Completion<'_>) -> Result {
-    // Checked and copied before the lock, which is a spinlock.
-    let text_ok = c.text.len() <= LLM_TEXT_MAX && core::str::from_utf8(c.text).is_ok();
-    let mut text = KVVec::new();
-    if c.status == 0 && text_ok {
-        text.extend_from_slice(c.text, GFP_KERNEL)?;
-    }
+    let outcome = c.outcome()?;
     let mut state = asm.gateway.state.lock();
     if state.helper != Some(portid) {
         return Err(EPERM);
@@ -597,50 +615,30 @@ pub(crate) fn complete(asm: &Asm, portid: u32, c: &Completion<'_>) -> Result {
     let Some(p) = state.find(c.id).filter(|p| matches!(p.stage, Stage::Taken)) else {
         return Err(ENOENT);
     };
-    if c.tried.len() % 4 != 0 {
-        // A helper's malformed answer fails the request.
-        p.stage = Stage::Done(Err(EIO));
-        drop(state);
-        asm.gateway.done.notify_all();
-        return Err(EINVAL);
-    }
-    for raw in c.tried.chunks_exact(4) {
-        let raw = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
-        if let Ok(provider) = LlmProvider::try_from(raw) {
-            if let Some(p) = state.stats.provider(provider) {
+    let reply = match outcome {
+        Some(result) => {
+            p.stage = Stage::Done(result);
+            Ok(())
+        }
+        None => {
+            p.stage = Stage::Done(Err(EIO));
+            Err(EINVAL)
+        }
+    };
+    if reply.is_ok() {
+        for raw in c.tried.chunks_exact(4) {
+            let raw = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+            if let Some(p) = LlmProvider::try_from(raw)
+                .ok()
+                .and_then(|provider| state.stats.provider(provider))
+            {
                 p.attempts += 1;
             }
         }
     }
-    let p = state.find(c.id).ok_or(ENOENT)?;
-    let result = if c.status != 0 {
-        // The helper's failure: all providers failed (EIO) or it gave up
-        // at the request's timeout (ETIMEDOUT).
-        Err(if c.status == kernel::bindings::ETIMEDOUT {
-            etimedout()
-        } else {
-            EIO
-        })
-    } else {
-        let provider = LlmProvider::try_from(c.provider);
-        let Ok(provider) = provider.and_then(|p| if text_ok { Ok(p) } else { Err(EINVAL) }) else {
-            // A helper's malformed answer fails the request.
-            p.stage = Stage::Done(Err(EIO));
-            drop(state);
-            asm.gateway.done.notify_all();
-            return Err(EINVAL);
-        };
-        Ok(Answer {
-            provider,
-            text,
-            tokens_used: c.tokens_used,
-            fallback: c.fallback,
-        })
-    };
-    p.stage = Stage::Done(result);
     drop(state);
     asm.gateway.done.notify_all();
-    Ok(())
+    reply
 }
 
 /// /proc/agentsys/cloud_gateway, in the user guide's layout.
@@ -695,7 +693,23 @@ pub(crate) fn metrics_text(asm: &Asm, w: &mut impl Write) -> core::fmt::Result {
 /// /proc/agentsys/gateway_status: the helper, and each agent with
 /// LlmAccess that `viewer` sees, with its bucket and usage.
 pub(crate) fn status_text(asm: &Asm, viewer: &crate::viewer::Viewer, w: &mut impl Write) -> Result {
-    let snapshot = crate::snapshot::agents(asm, None, viewer)?;
+    // Allocated before RCU; agents registered meanwhile wait for the next
+    // read.
+    let mut rows = KVVec::with_capacity(asm.registry.len() as usize, GFP_KERNEL)?;
+    {
+        let rcu = ffi::RcuGuard::new();
+        let mut from = 0;
+        while let Some(agent) = asm.registry.next(&mut from, &rcu) {
+            if agent.capabilities.load(Relaxed) & CAP_LLM_ACCESS == 0 || !viewer.sees(&agent) {
+                continue;
+            }
+            let row = (agent.id, agent.name, usage(&asm.gateway, &agent));
+            // Within the capacity: does not allocate.
+            if rows.push(row, GFP_NOWAIT).is_err() {
+                break;
+            }
+        }
+    }
     let (helper, in_flight) = {
         let state = asm.gateway.state.lock();
         (state.helper, state.pending.iter().flatten().count())
@@ -720,16 +734,14 @@ pub(crate) fn status_text(asm: &Asm, viewer: &crate::viewer::Viewer, w: &mut imp
             "Rate Limited",
             "Tokens Used"
         )?;
-        for a in snapshot
-            .iter()
-            .filter(|a| a.capabilities & CAP_LLM_ACCESS != 0)
-        {
-            let u = &a.llm;
+        for (id, name, u) in rows.iter() {
+            let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            let name = core::str::from_utf8(name.get(..len).unwrap_or(&[])).unwrap_or("?");
             writeln!(
                 w,
                 "{:<8}{:<20}{:>7}{:>7}{:>10}{:>10}{:>14}{:>13}",
-                a.id,
-                a.name_str(),
+                id,
+                name,
                 u.tokens,
                 u.burst,
                 u.refill_per_s,
@@ -743,25 +755,24 @@ pub(crate) fn status_text(asm: &Asm, viewer: &crate::viewer::Viewer, w: &mut imp
     text().map_err(|_| ENOMEM)
 }
 
-/// An agent's gateway use, as the views show it.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct LlmUsage {
+/// An agent's gateway use, as the status view shows it.
+struct LlmUsage {
     /// Whole tokens in its bucket now, its burst and refill per second.
-    pub(crate) tokens: u64,
-    pub(crate) burst: u32,
-    pub(crate) refill_per_s: u32,
-    pub(crate) requests: u64,
-    pub(crate) rate_limited: u64,
-    pub(crate) tokens_used: u64,
+    tokens: u64,
+    burst: u32,
+    refill_per_s: u32,
+    requests: u64,
+    rate_limited: u64,
+    tokens_used: u64,
 }
 
 /// `agent`'s gateway use now. Does not sleep.
-pub(crate) fn usage(gateway: &Gateway, agent: &Agent) -> LlmUsage {
+fn usage(gateway: &Gateway, agent: &Agent) -> LlmUsage {
     let now = ffi::now_ns();
-    let mut state = gateway.state.lock();
-    let b = agent.llm.bucket.access_mut(&mut state);
+    let state = gateway.state.lock();
+    let b = agent.llm.bucket.access(&state);
     LlmUsage {
-        tokens: b.tokens(now),
+        tokens: b.level(now) / 1000,
         burst: b.burst,
         refill_per_s: b.refill_per_s,
         requests: agent.llm.requests.load(Relaxed),

@@ -146,7 +146,7 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
     let refused = if risk == Risk::Unacceptable {
         // Prohibited whoever asks.
         Some(Kind::Register)
-    } else if grants && caller_in_agent(asm) {
+    } else if grants && asm.registry.caller_agent_id().is_some() {
         Some(Kind::Escalation)
     } else if privileged && !admin {
         Some(if req.capabilities & CAP_ADMIN != 0 {
@@ -219,14 +219,6 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
 }
 
 /// An audit entry's text for a registration request.
-/// Whether the calling process is a member of an agent.
-fn caller_in_agent(asm: &Asm) -> bool {
-    PidRef::current().is_some_and(|(_pid, tgid)| {
-        let rcu = RcuGuard::new();
-        asm.registry.agent_of(tgid, &rcu).is_some()
-    })
-}
-
 fn register_detail(r: &mut Record, req: &Register, risk: Risk) {
     r.bytes(text_of(&req.name));
     let _ = write!(r, " risk={} caps=", risk.name());
@@ -257,7 +249,7 @@ fn unregister(asm: &Asm, arg: UserPtr) -> Result {
     }
     // With the sampler held off, a throttled agent is continued and cannot
     // be stopped again before it is gone.
-    let result = asm.sampler.exclusive(|| {
+    let result = asm.sampler.exclusive(|_| {
         asm.registry.unregister(
             req.agent_id,
             |agent| {

@@ -141,6 +141,14 @@ impl Registry {
         self.index.load(tgid as usize, rcu)
     }
 
+    /// The id of the agent the calling process belongs to, if any (for the
+    /// rules that hold only outside agents).
+    pub(crate) fn caller_agent_id(&self) -> Option<u32> {
+        let (_pid, tgid) = PidRef::current()?;
+        let rcu = RcuGuard::new();
+        self.agent_of(tgid, &rcu).map(|agent| agent.id)
+    }
+
     /// Runs `f` on the agent process `tgid` belongs to, under RCU: the
     /// probes' common start. `None` when it belongs to none, which costs
     /// most tasks one load.

@@ -137,7 +137,8 @@ pub(crate) struct HistoryTotals {
     pub(crate) throttled: bool,
 }
 
-struct State {
+/// The sampler's state; also what guards every agent's history.
+pub(crate) struct State {
     /// When the current window ends.
     window_end_ns: u64,
 }
@@ -167,15 +168,9 @@ impl Sampler {
     }
 
     /// Runs `f` with the sampler held off: the agents' throttles and
-    /// histories do not change meanwhile.
-    pub(crate) fn exclusive<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _guard = self.state.lock();
-        f()
-    }
-
-    /// Runs `f` with the sampler held off and the agents' histories
-    /// readable.
-    fn with_histories<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+    /// histories do not change meanwhile, and `f` may read the histories
+    /// (its argument is what guards them).
+    pub(crate) fn exclusive<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.state.lock())
     }
 }
@@ -465,7 +460,7 @@ pub(crate) fn release(asm: &Asm, agent: &Agent) {
 
 /// Continues every stopped agent: the module is going away.
 pub(crate) fn release_all(asm: &Asm) {
-    asm.sampler.exclusive(|| {
+    asm.sampler.exclusive(|_| {
         let rcu = RcuGuard::new();
         let mut from = 0;
         while let Some(agent) = asm.registry.next(&mut from, &rcu) {
@@ -483,7 +478,7 @@ pub(crate) fn history(
     out: &mut KVec<Window>,
     room: usize,
 ) -> Result<HistoryTotals> {
-    asm.sampler.with_histories(|state| {
+    asm.sampler.exclusive(|state| {
         let rcu = RcuGuard::new();
         let agent = asm
             .registry

@@ -9,7 +9,6 @@ use kernel::prelude::*;
 use crate::agent::{Agent, Membership, State};
 use crate::faults::{Effective, FaultRecord, Faults, RECENT_FAULTS};
 use crate::ffi::RcuGuard;
-use crate::gateway::{self, Gateway, LlmUsage};
 use crate::policy::{Policies, Risk};
 use crate::uapi::{ComplianceStatus, NAME_LEN, SCOPE_LEN};
 use crate::viewer::Viewer;
@@ -56,12 +55,10 @@ pub(crate) struct AgentSnapshot {
     pub(crate) policy: Effective,
     /// Its recent faults, oldest first.
     pub(crate) recent_faults: [Option<FaultRecord>; RECENT_FAULTS],
-    /// Its LLM gateway use ([`gateway::usage`]).
-    pub(crate) llm: LlmUsage,
 }
 
 impl AgentSnapshot {
-    fn of(agent: &Agent, faults: &Faults, policies: &Policies, gateway: &Gateway) -> Self {
+    fn of(agent: &Agent, faults: &Faults, policies: &Policies) -> Self {
         let c = &agent.counters;
         let r = &agent.policy.record;
         let crashes = c.crashes.load(Relaxed);
@@ -106,7 +103,6 @@ impl AgentSnapshot {
             status,
             policy: faults.effective(agent),
             recent_faults,
-            llm: gateway::usage(gateway, agent),
         }
     }
 
@@ -193,7 +189,7 @@ pub(crate) fn agents(
             }
             // Within the capacity reserved above: does not allocate.
             snaps.push(
-                AgentSnapshot::of(&agent, &asm.faults, &asm.policies, &asm.gateway),
+                AgentSnapshot::of(&agent, &asm.faults, &asm.policies),
                 GFP_NOWAIT,
             )?;
             if only.is_some() {

@@ -40,6 +40,14 @@ macro_rules! uapi_enum {
             pub(crate) fn raw(self) -> u32 {
                 self as u32
             }
+
+            /// The value called `name` in JSON and text.
+            pub(crate) fn from_name(name: &[u8]) -> Option<Self> {
+                $(if name == $text.as_bytes() {
+                    return Some(Self::$variant);
+                })+
+                None
+            }
         }
 
         impl TryFrom<u32> for $name {
@@ -202,15 +210,6 @@ uapi_enum! {
         Gpt4 = 2 => "gpt4",
         Gemini = 3 => "gemini",
         Local = 4 => "local",
-    }
-}
-
-impl LlmProvider {
-    /// The provider a request document names.
-    pub(crate) fn from_name(name: &[u8]) -> Option<Self> {
-        [Self::Claude, Self::Gpt4, Self::Gemini, Self::Local]
-            .into_iter()
-            .find(|p| p.name().as_bytes() == name)
     }
 }
 
