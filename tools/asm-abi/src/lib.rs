@@ -1407,10 +1407,7 @@ impl AsmLlmRequest {
 /// (`"claude"`, `"gpt4"`, `"gemini"`, `"local"`); `None` for
 /// [`ASM_LLM_ANY`] and unknown values.
 pub fn llm_provider_name(provider: u32) -> Option<&'static str> {
-    LLM_PROVIDERS
-        .iter()
-        .find(|(value, _)| *value == provider)
-        .map(|(_, name)| *name)
+    name_in(&LLM_PROVIDERS, provider)
 }
 
 /// The `enum asm_llm_provider` value of a provider's document name (exact,

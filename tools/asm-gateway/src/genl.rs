@@ -22,62 +22,65 @@ use neli::types::{Buffer, GenlBuffer};
 use neli::utils::Groups;
 use neli::{FromBytes, ToBytes};
 
-/// `enum asm_genl_cmd`.
+use asm_abi as abi;
+
+/// `enum asm_genl_cmd`, with asm-abi's values.
 #[neli_enum(serialized_type = "u8")]
 pub enum GwCmd {
     /// Unused.
-    Unspec = 0,
+    Unspec = abi::ASM_CMD_UNSPEC,
     /// A ring event (not the helper's).
-    Event = 1,
+    Event = abi::ASM_CMD_EVENT,
     /// The sending socket becomes the helper.
-    Register = 2,
+    Register = abi::ASM_CMD_GW_REGISTER,
     /// A request is queued (multicast).
-    Notify = 3,
+    Notify = abi::ASM_CMD_GW_NOTIFY,
     /// The oldest queued request.
-    Pull = 4,
+    Pull = abi::ASM_CMD_GW_PULL,
     /// The answer to a pulled request.
-    Complete = 5,
+    Complete = abi::ASM_CMD_GW_COMPLETE,
 }
 
 impl Cmd for GwCmd {}
 
-/// `enum asm_genl_attr`, the attributes the helper uses.
+/// `enum asm_genl_attr`, the attributes the helper uses, with asm-abi's
+/// values.
 #[neli_enum(serialized_type = "u16")]
 pub enum GwAttr {
     /// Unused.
-    Unspec = 0,
+    Unspec = abi::ASM_A_UNSPEC,
     /// Padding.
-    Pad = 1,
+    Pad = abi::ASM_A_PAD,
     /// u32: the agent.
-    AgentId = 5,
+    AgentId = abi::ASM_A_AGENT_ID,
     /// u64: the request's number.
-    ReqId = 13,
+    ReqId = abi::ASM_A_REQ_ID,
     /// u32: the agent's owner.
-    Uid = 14,
+    Uid = abi::ASM_A_UID,
     /// u64: the agent's capabilities.
-    Caps = 15,
+    Caps = abi::ASM_A_CAPS,
     /// Binary UTF-8: the prompt.
-    Prompt = 16,
+    Prompt = abi::ASM_A_PROMPT,
     /// Binary UTF-8: the system message.
-    System = 17,
+    System = abi::ASM_A_SYSTEM,
     /// u32: max tokens.
-    MaxTokens = 18,
+    MaxTokens = abi::ASM_A_MAX_TOKENS,
     /// u32: temperature in thousandths.
-    Temperature = 19,
+    Temperature = abi::ASM_A_TEMPERATURE,
     /// u32: a provider (preference in a pull, the answering one in a completion).
-    Provider = 20,
+    Provider = abi::ASM_A_PROVIDER,
     /// u32: the request's timeout.
-    TimeoutMs = 21,
+    TimeoutMs = abi::ASM_A_TIMEOUT_MS,
     /// u32: 0, EIO or ETIMEDOUT.
-    Status = 22,
+    Status = abi::ASM_A_STATUS,
     /// Binary UTF-8: the answer.
-    Text = 23,
+    Text = abi::ASM_A_TEXT,
     /// u32: tokens used.
-    TokensUsed = 24,
+    TokensUsed = abi::ASM_A_TOKENS_USED,
     /// Flag: a fallback provider answered.
-    Fallback = 25,
+    Fallback = abi::ASM_A_FALLBACK,
     /// Binary: native-endian u32 providers tried, in order.
-    Tried = 26,
+    Tried = abi::ASM_A_TRIED,
 }
 
 impl NlAttrType for GwAttr {}

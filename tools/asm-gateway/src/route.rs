@@ -46,12 +46,7 @@ impl Provider {
 
     /// The name the user guide and the config use.
     pub fn name(self) -> &'static str {
-        match self {
-            Provider::Claude => "claude",
-            Provider::Gpt4 => "gpt4",
-            Provider::Gemini => "gemini",
-            Provider::Local => "local",
-        }
+        asm_abi::llm_provider_name(self.number()).unwrap_or("?")
     }
 
     /// The provider called `name`.
@@ -59,14 +54,9 @@ impl Provider {
         Provider::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    /// Index into per-provider arrays.
+    /// Index into per-provider arrays (uapi order).
     pub fn index(self) -> usize {
-        match self {
-            Provider::Claude => 0,
-            Provider::Gpt4 => 1,
-            Provider::Gemini => 2,
-            Provider::Local => 3,
-        }
+        self as usize
     }
 }
 

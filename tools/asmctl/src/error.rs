@@ -174,7 +174,7 @@ impl Op<'_> {
                 "no gateway helper is running (start asm-gateway)".into()
             }
             (Op::Llm { .. }, EBUSY) => {
-                "the gateway is busy: too many requests are in flight system-wide; retry later".into()
+                "the gateway is busy: too many requests are in flight (256 in all, or 32 of this agent); retry later".into()
             }
             (Op::Llm { timeout_ms, .. }, ETIMEDOUT) => format!(
                 "timed out: no answer within {timeout_ms} ms (--timeout-ms sets the limit)"
@@ -545,7 +545,7 @@ mod tests {
             ),
             (
                 msg(llm, libc::EBUSY),
-                "the gateway is busy: too many requests are in flight system-wide; retry later",
+                "the gateway is busy: too many requests are in flight (256 in all, or 32 of this agent); retry later",
             ),
             (
                 msg(llm, libc::ETIMEDOUT),
