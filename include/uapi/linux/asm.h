@@ -100,6 +100,11 @@ enum asm_event_type {
 	ASM_EV_RESTARTED = 11,	/* a process joined an agent in Recovery */
 	ASM_EV_FAILED = 12,	/* the agent ended for good: no restart left,
 				 * or ended by a kill action */
+	ASM_EV_LLM = 13,	/* an LLM request the bucket let through
+				 * ended: @fault is the provider that
+				 * answered (0: none), @exit_code 0 or the
+				 * request's -errno, @value the tokens used,
+				 * @limit its duration in microseconds */
 };
 
 /* Fault types; they index asm_fault_policy.actions. */
@@ -428,7 +433,15 @@ enum asm_patch_op {
 	ASM_PATCH_SET_AUTO_RESTART = 4,	/* @value: the restart budget */
 	ASM_PATCH_SET_LIMITS = 5,	/* the four limits, as SET_FAULT_POLICY */
 	ASM_PATCH_SET_RISK = 6,		/* @value: Minimal, Limited or High */
+	ASM_PATCH_SET_LLM_RATE = 7,	/* @llm_burst, @llm_refill: the LLM
+					 * token bucket */
 };
+
+/* Bounds of an agent's LLM token bucket (ASM_PATCH_SET_LLM_RATE). */
+#define ASM_LLM_BURST_MAX	10000	/* requests */
+#define ASM_LLM_REFILL_MAX	10000	/* requests per second */
+#define ASM_LLM_BURST_DEFAULT	30
+#define ASM_LLM_REFILL_DEFAULT	10
 
 /**
  * struct asm_patch - ASM_IOC_PATCH_POLICY argument: one atomic change of
@@ -444,11 +457,15 @@ enum asm_patch_op {
  * @reserved0:	must be 0.
  * @scope:	UPDATE_SCOPE: an absolute path or ""; else all zero.
  * @audit_seq:	out: the audit entry that records the patch.
+ * @llm_burst:	SET_LLM_RATE: the bucket's size, 1 to ASM_LLM_BURST_MAX;
+ *		else 0.
+ * @llm_refill:	SET_LLM_RATE: requests added per second, 1 to
+ *		ASM_LLM_REFILL_MAX; else 0.
  * @reserved:	must be 0.
  *
  * A patch that widens the policy (adds a capability, widens or removes
- * the scope, raises the restart budget or a limit, changes the risk
- * level) needs CAP_SYS_ADMIN, from a process that is not the agent's own.
+ * the scope, raises the restart budget, a limit, the LLM burst or
+ * refill, changes the risk level) needs CAP_SYS_ADMIN, from a process that is not the agent's own.
  * One that narrows it may also come from the agent's owner, the agent
  * itself included.  ASM_CAP_ADMIN is never granted (EPERM, audited as an
  * escalation attempt).  Errors: EINVAL (a malformed patch), ESRCH (no
@@ -467,7 +484,9 @@ struct asm_patch {
 	__u64 mem_limit_bytes;
 	char scope[ASM_SCOPE_LEN];
 	__u64 audit_seq;
-	__u64 reserved[2];
+	__u32 llm_burst;
+	__u32 llm_refill;
+	__u64 reserved[1];
 };
 
 /* What a capability violation was (asm_audit_entry.op, fault value). */
@@ -510,6 +529,23 @@ enum asm_audit_kind {
 					 * syscalls, @new_value its execs;
 					 * @detail: every count */
 	ASM_AUDIT_SENSITIVE_SET = 11,	/* the sensitive paths changed */
+	ASM_AUDIT_LLM = 12,		/* an LLM request (in the LLM trail
+					 * only): @op the provider that
+					 * answered (0: none), @result 0 or
+					 * -errno, @old_value the tokens used,
+					 * @new_value the duration in us,
+					 * @detail the request and, when the
+					 * llm_audit_prompts parameter is on,
+					 * the prompt's start */
+};
+
+/* The trails ASM_IOC_GET_AUDIT reads (asm_audit_read.trail). */
+enum asm_audit_trail {
+	ASM_AUDIT_TRAIL_POLICY = 0,	/* registrations, patches, violations,
+					 * ...: ASM_AUDIT_ENTRIES */
+	ASM_AUDIT_TRAIL_LLM = 1,	/* one entry per LLM request that
+					 * reached the bucket:
+					 * ASM_AUDIT_LLM_ENTRIES */
 };
 
 /*
@@ -522,6 +558,7 @@ enum asm_audit_kind {
 #define ASM_AUDIT_DETAIL_LEN	192
 #define ASM_AUDIT_HASH_LEN	32	/* SHA-256 */
 #define ASM_AUDIT_ENTRIES	256	/* entries the kernel keeps */
+#define ASM_AUDIT_LLM_ENTRIES	512	/* ... in the LLM trail */
 
 /**
  * struct asm_audit_entry - one entry of the audit trail.
@@ -573,10 +610,13 @@ struct asm_audit_entry {
  *		requests they refused (EAGAIN): beyond ASM_AUDIT_LIMIT_BURST
  *		per ASM_AUDIT_LIMIT_WINDOW_S seconds for a user without
  *		CAP_SYS_ADMIN (their requests and their agents' reports) or
- *		an administrator's agent (its own reports).
- * @reserved:	must be 0.
+ *		an administrator's agent (its own reports).  The LLM
+ *		trail has no rate limit (the token buckets bound it).
+ * @trail:	in: enum asm_audit_trail.  Each trail is its own hash
+ *		chain, numbered from 0.
+ * @reserved0:	must be 0.
  *
- * Reading the trail needs CAP_SYS_ADMIN.
+ * Reading a trail needs CAP_SYS_ADMIN.
  */
 struct asm_audit_read {
 	__u32 size;
@@ -589,7 +629,8 @@ struct asm_audit_read {
 	__u64 next_seq;
 	__u64 dropped;
 	__u64 suppressed;
-	__u64 reserved[1];
+	__u32 trail;
+	__u32 reserved0;
 };
 
 /* The audit trail's rate limit per source (a user without CAP_SYS_ADMIN,
@@ -631,6 +672,7 @@ enum asm_compliance_status {
  * @crashes:	processes that crashed (fatal signal or non-zero code).
  * @score:	0..ASM_SCORE_MAX, the formula above.
  * @status:	enum asm_compliance_status.
+ * @llm_requests: LLM requests the agent's bucket let through.
  * @reserved:	must be 0 on input.
  */
 struct asm_compliance {
@@ -647,7 +689,8 @@ struct asm_compliance {
 	__u64 crashes;
 	__u32 score;
 	__u32 status;
-	__u64 reserved[2];
+	__u64 llm_requests;
+	__u64 reserved[1];
 };
 
 #define ASM_NOTE_LEN	128	/* including the terminating NUL */
@@ -747,12 +790,31 @@ enum asm_llm_provider {
  * @response: user address of a buffer of @response_len bytes (at least
  *	ASM_LLM_RESPONSE_MIN) for the response document: "provider", "text",
  *	"tokens_used", "duration_us", "was_fallback".
- * @flags: 0.
+ * @flags: 0 (ask and wait), ASM_LLM_SUBMIT or ASM_LLM_COLLECT.
  * @written: out: the response document's length, also the ioctl's
  *	return value; with ENOSPC, the size it needed (the answer is lost).
  * @request_id: out: the gateway's number for the request (0 if it was
- *	refused before it was queued).
+ *	refused before it was queued); ASM_LLM_COLLECT: in, the request
+ *	to collect (0: any finished one), out: the one collected.
+ *
+ * Without flags the caller sleeps until the answer, the timeout
+ * (ETIMEDOUT) or a signal (EINTR: the request is withdrawn and its token
+ * spent; the call is not restarted).
+ *
+ * ASM_LLM_SUBMIT queues the request and returns 0 at once with its
+ * @request_id (@response must be 0 and @response_len 0).  The request
+ * belongs to the open file: poll() reports EPOLLIN while one of the
+ * file's requests has finished, and ASM_LLM_COLLECT (@request 0,
+ * @request_len 0) takes a finished one: its response document, or its
+ * errno (EIO, ETIMEDOUT) with @request_id set.  Collecting gives EAGAIN
+ * while the request (or, with @request_id 0, every request of the file)
+ * is unfinished, ENOENT for an id the file did not submit or that was
+ * already collected, and EPERM from a process that is not of the agent
+ * that submitted it.  A submitted request's timeout is checked every
+ * second.  Closing the file withdraws its requests.
  */
+#define ASM_LLM_SUBMIT		(1U << 0)
+#define ASM_LLM_COLLECT		(1U << 1)
 struct asm_llm_request {
 	__u32 size;
 	__u32 version;
