@@ -119,7 +119,7 @@ impl kernel::Module for AsmModule {
                 faults <- faults::Faults::new(),
                 sampler <- resources::Sampler::new(),
                 policies <- policy::Policies::new(),
-                audit <- audit::Audit::new(),
+                audit <- audit::Audit::new(uapi::AUDIT_ENTRIES),
                 gateway <- gateway::Gateway::new(),
             }? Error),
             GFP_KERNEL,
@@ -151,13 +151,28 @@ impl Drop for AsmModule {
 
 /// `unlocked_ioctl` of /dev/asm.
 #[no_mangle]
-pub extern "C" fn asm_rust_ioctl(cmd: u32, arg: c_ulong) -> c_long {
+pub extern "C" fn asm_rust_ioctl(file: u64, cmd: u32, arg: c_ulong) -> c_long {
     let Some(asm) = asm() else {
         return ENODEV.to_errno() as c_long;
     };
-    match ioctl::dispatch(asm, cmd, arg) {
+    match ioctl::dispatch(asm, ffi::FileToken(file), cmd, arg) {
         Ok(ret) => ret as c_long,
         Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// `poll` of /dev/asm: whether a request submitted through `file` has
+/// finished.
+#[no_mangle]
+pub extern "C" fn asm_rust_poll(file: u64) -> bool {
+    asm().is_some_and(|asm| gateway::poll(asm, ffi::FileToken(file)))
+}
+
+/// `release` of /dev/asm: withdraws the requests submitted through `file`.
+#[no_mangle]
+pub extern "C" fn asm_rust_release(file: u64) {
+    if let Some(asm) = asm() {
+        gateway::release(asm, ffi::FileToken(file));
     }
 }
 
@@ -296,7 +311,15 @@ pub extern "C" fn asm_rust_notify() {
 /// The sampler's work item; returns the ms until it wants to run again.
 #[no_mangle]
 pub extern "C" fn asm_rust_sample() -> u32 {
-    asm().map_or(0, resources::sample)
+    asm().map_or(0, |asm| {
+        let next_ms = resources::sample(asm);
+        // Submitted LLM requests time out on this tick.
+        match gateway::expire(asm) {
+            true if next_ms == 0 => 1000,
+            true => next_ms.min(1000),
+            false => next_ms,
+        }
+    })
 }
 
 /// Whether any agent is registered: the fork probe's first check.

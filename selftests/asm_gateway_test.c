@@ -10,7 +10,9 @@
  * with EIO, "slow" is never answered).  The requesters are forked children
  * that register themselves as agents.
  *
- * Agent ids: 5600 to 5620.
+ * Agent ids: 5600 to 5620.  The cases after the bucket's also cover
+ * SET_LLM_RATE, ASM_LLM_SUBMIT/COLLECT with poll(), the LLM trail and the
+ * llm_request events.
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -517,6 +519,259 @@ static void k_root_agent(int wfd, void *arg)
 	sleeper_stop(outsider);
 }
 
+/* ---- bucket settings, submitted requests, the LLM trail ------------------ */
+
+static struct asm_audit_entry llm_trail[ASM_AUDIT_LLM_ENTRIES];
+
+/* Reads the LLM trail into llm_trail[]; the entries, or -errno. */
+static int read_llm_trail(void)
+{
+	struct asm_audit_read r;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.version = ASM_ABI_VERSION;
+	r.entries = (__u64)(uintptr_t)llm_trail;
+	r.capacity = ASM_AUDIT_LLM_ENTRIES;
+	r.trail = ASM_AUDIT_TRAIL_LLM;
+	if (ioctl(asm_fd, ASM_IOC_GET_AUDIT, &r))
+		return -errno;
+	return r.count;
+}
+
+/* The LLM trail's newest entry about agent @id whose text has @needle. */
+static const struct asm_audit_entry *llm_entry(__u32 id, const char *needle)
+{
+	int n = read_llm_trail(), i;
+
+	for (i = n - 1; i >= 0; i--)
+		if (llm_trail[i].agent_id == id && strstr(llm_trail[i].detail, needle))
+			return &llm_trail[i];
+	return NULL;
+}
+
+/* A SET_LLM_RATE (or, to test the field checks, another op) of agent @id. */
+static int set_rate(__u32 id, __u32 op, __u32 burst, __u32 refill, __u64 *seq)
+{
+	struct asm_patch p;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	p.size = sizeof(p);
+	p.version = ASM_ABI_VERSION;
+	p.agent_id = id;
+	p.op = op;
+	p.llm_burst = burst;
+	p.llm_refill = refill;
+	if (op == ASM_PATCH_SET_RISK)
+		p.value = ASM_RISK_MINIMAL;
+	ret = call_errno(ioctl(asm_fd, ASM_IOC_PATCH_POLICY, &p));
+	if (seq)
+		*seq = p.audit_seq;
+	return ret;
+}
+
+/* The agent narrows its own bucket, cannot widen it, and drains it. */
+static void k_rate(int wfd, int cmd_rfd, void *arg)
+{
+	uint64_t ms;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 14, ASM_CAP_LLM_ACCESS));
+	child_report(wfd, set_rate(ID + 14, ASM_PATCH_SET_LLM_RATE, 100, 10, NULL));
+	child_report(wfd, set_rate(ID + 14, ASM_PATCH_SET_LLM_RATE, 3, 1, NULL));
+	child_report(wfd, drain(50, &ms));
+	child_report(wfd, set_rate(ID + 14, ASM_PATCH_SET_LLM_RATE, 0, 1, NULL));
+	child_report(wfd, set_rate(ID + 14, ASM_PATCH_SET_LLM_RATE, ASM_LLM_BURST_MAX + 1, 1, NULL));
+	child_report(wfd, set_rate(ID + 14, ASM_PATCH_SET_LLM_RATE, 1, ASM_LLM_REFILL_MAX + 1, NULL));
+	child_report(wfd, set_rate(ID + 14, ASM_PATCH_SET_RISK, 1, 1, NULL));
+	if (kid_wait_go(cmd_rfd))
+		return;
+	/* The administrator made it 40, refilled at 20 per second. */
+	usleep(500000);
+	child_report(wfd, drain(100, &ms));
+}
+
+/* An unprivileged owner narrows its agent's bucket but cannot widen it. */
+static void k_nobody_rate(int wfd, void *arg)
+{
+	__u32 id = 0;
+
+	(void)arg;
+	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		_exit(13);
+	child_report(wfd, call_errno(asm_register_self(asm_fd, 0, ASM_CAP_FS_BASIC, "nb", &id)));
+	child_report(wfd, set_rate(id, ASM_PATCH_SET_LLM_RATE, 5, 2, NULL));
+	child_report(wfd, set_rate(id, ASM_PATCH_SET_LLM_RATE, 6, 2, NULL));
+	child_report(wfd, set_rate(id, ASM_PATCH_SET_LLM_RATE, 5, 3, NULL));
+	child_report(wfd, set_rate(ID + 14, ASM_PATCH_SET_LLM_RATE, 1, 1, NULL));
+	child_report(wfd, read_llm_trail());
+	asm_unregister(asm_fd, id);
+}
+
+static int llm_submit(int fd, const char *doc, __u64 *id)
+{
+	struct asm_llm_request r;
+	int ret;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.version = ASM_ABI_VERSION;
+	r.request = (__u64)(uintptr_t)doc;
+	r.request_len = strlen(doc);
+	r.flags = ASM_LLM_SUBMIT;
+	ret = call_errno(ioctl(fd, ASM_IOC_LLM_REQUEST, &r));
+	*id = r.request_id;
+	return ret;
+}
+
+/* Collects request @want (0: any) into response[]; its number in *got. */
+static int llm_collect(int fd, __u64 want, __u64 *got)
+{
+	struct asm_llm_request r;
+	long ret;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.version = ASM_ABI_VERSION;
+	r.response = (__u64)(uintptr_t)response;
+	r.response_len = sizeof(response) - 1;
+	r.flags = ASM_LLM_COLLECT;
+	r.request_id = want;
+	ret = ioctl(fd, ASM_IOC_LLM_REQUEST, &r);
+	*got = r.request_id;
+	if (ret < 0)
+		return errno;
+	response[ret] = 0;
+	return 0;
+}
+
+/* Misuses of the flags; the number of them that were not EINVAL. */
+static int bad_flags(int fd)
+{
+	const char *doc = "{\"prompt\":\"echo x\"}";
+	struct asm_llm_request r;
+	int wrong = 0, i;
+
+	for (i = 0; i < 4; i++) {
+		memset(&r, 0, sizeof(r));
+		r.size = sizeof(r);
+		r.version = ASM_ABI_VERSION;
+		r.request = (__u64)(uintptr_t)doc;
+		r.request_len = strlen(doc);
+		switch (i) {
+		case 0: r.flags = ASM_LLM_SUBMIT | ASM_LLM_COLLECT; break;
+		case 1: r.flags = 1u << 5; break;
+		/* SUBMIT with a response buffer; COLLECT with a document. */
+		case 2:
+			r.flags = ASM_LLM_SUBMIT;
+			r.response = (__u64)(uintptr_t)response;
+			r.response_len = 1024;
+			break;
+		case 3:
+			r.flags = ASM_LLM_COLLECT;
+			r.response = (__u64)(uintptr_t)response;
+			r.response_len = 1024;
+			break;
+		}
+		if (call_errno(ioctl(fd, ASM_IOC_LLM_REQUEST, &r)) != EINVAL) {
+			printf("# flag misuse %d was not EINVAL\n", i);
+			wrong++;
+		}
+	}
+	return wrong;
+}
+
+/* Four requests in flight from one agent on one file, collected as they
+ * finish; a timeout; a closed file's request withdrawn. */
+static void k_submit(int wfd, void *arg)
+{
+	int fd = asm_open(), fd2 = asm_open(), err = 0, n = 0, i, bad = 0;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	__u64 ids[4] = { 0 }, got = 0;
+	uint64_t start;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 15, ASM_CAP_LLM_ACCESS));
+	child_report(wfd, llm_collect(fd, 0, &got));
+	err = llm_submit(fd, "{\"prompt\":\"slow\",\"timeout_ms\":1500}", &ids[0]);
+	for (i = 1; i < 4 && !err; i++)
+		err = llm_submit(fd, "{\"prompt\":\"echo nb\"}", &ids[i]);
+	child_report(wfd, err);
+	child_report(wfd, ids[0] && ids[1] > ids[0] && ids[2] > ids[1] && ids[3] > ids[2]);
+	child_report(wfd, llm_collect(fd, ids[0], &got));
+	child_report(wfd, llm_collect(fd2, ids[1], &got));
+	start = now_ns(CLOCK_MONOTONIC);
+	while (n < 3 && ms_since(start) < 10000) {
+		if (poll(&pfd, 1, 10000) <= 0)
+			break;
+		err = llm_collect(fd, 0, &got);
+		if (err == EAGAIN)
+			continue;
+		if (err || got == ids[0] || !strstr(response, "echo nb"))
+			bad++;
+		n++;
+	}
+	child_report(wfd, bad ? -bad : n);
+	/* The slow one times out on the sampler's tick. */
+	start = now_ns(CLOCK_MONOTONIC);
+	poll(&pfd, 1, 10000);
+	child_report(wfd, llm_collect(fd, 0, &got));
+	child_report(wfd, got == ids[0]);
+	child_report(wfd, (int)ms_since(start));
+	child_report(wfd, llm_collect(fd, 0, &got));
+	child_report(wfd, bad_flags(fd));
+	/* Closing the file withdraws its request. */
+	err = llm_submit(fd2, "{\"prompt\":\"slow\",\"timeout_ms\":20000}", &ids[0]);
+	close(fd2);
+	child_report(wfd, err);
+	child_report(wfd, (int)ids[0]);
+	close(fd);
+}
+
+/* Submits on the shared /dev/asm file and exits without collecting. */
+static void k_share(int wfd, void *arg)
+{
+	__u64 id = 0;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 16, ASM_CAP_LLM_ACCESS));
+	child_report(wfd, llm_submit(asm_fd, "{\"prompt\":\"echo shared\"}", &id));
+	child_report(wfd, (int)id);
+}
+
+static int write_param(const char *name, const char *value)
+{
+	char path[128];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "/sys/module/asm/parameters/%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return errno;
+	ok = write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+	close(fd);
+	return ok ? 0 : EIO;
+}
+
+/* Two requests: the parent turns the prompt's audit on before the first
+ * and off before the second. */
+static void k_prompt(int wfd, int cmd_rfd, void *arg)
+{
+	int err;
+
+	(void)arg;
+	child_report(wfd, become_agent(ID + 17, ASM_CAP_LLM_ACCESS));
+	if (kid_wait_go(cmd_rfd))
+		return;
+	ask(asm_fd, "{\"prompt\":\"echo secret-123\"}", &err);
+	child_report(wfd, err);
+	if (kid_wait_go(cmd_rfd))
+		return;
+	ask(asm_fd, "{\"prompt\":\"echo secret-456\"}", &err);
+	child_report(wfd, err);
+}
+
 /* ---- the parent ---------------------------------------------------------- */
 
 static long long gateway_metric(const char *label)
@@ -580,7 +835,7 @@ int main(void)
 	if (ret)
 		ktap_bail("resolving the asm family's gateway group: %s", strerror(-ret));
 
-	ktap_header(14);
+	ktap_header(18);
 
 	ktap_case_start();
 	ret = run_child(k_plain, &(__u32){ ID + 1 }, res, 2, &status);
@@ -774,6 +1029,184 @@ int main(void)
 			printf("%s", buf);
 	}
 	ktap_case_end("/proc/agentsys/gateway_status lists the helper and the agents' buckets");
+
+	ktap_case_start();
+	{
+		const struct asm_audit_entry *e;
+		static char doc[16384];
+		__u64 seq = 0;
+		int r[8], i;
+
+		kid_start(&kid, k_rate, NULL);
+		for (i = 0; i < 8; i++)
+			r[i] = kid_result(&kid);
+		ktap_expect(r[0] == 0, "registered");
+		ktap_expect(r[1] == EPERM, "the agent widening its own bucket: %s", errname(r[1]));
+		ktap_expect(r[2] == 0, "the agent narrowing it to 3, 1/s: %s", errname(r[2]));
+		ktap_expect(r[3] >= 3 && r[3] <= 4, "then %d requests before EAGAIN", r[3]);
+		ktap_expect(r[4] == EINVAL && r[5] == EINVAL && r[6] == EINVAL,
+			    "burst 0, burst or refill over the maximum: %s %s %s", errname(r[4]),
+			    errname(r[5]), errname(r[6]));
+		ktap_expect(r[7] == EINVAL, "llm_burst with another op: %s", errname(r[7]));
+		ret = set_rate(ID + 14, ASM_PATCH_SET_LLM_RATE, 40, 20, &seq);
+		ktap_expect(ret == 0, "the administrator widens it to 40, 20/s: %s", errname(ret));
+		e = last_entry(ASM_AUDIT_PATCH, ID + 14);
+		ktap_expect(e && e->op == ASM_PATCH_SET_LLM_RATE && e->old_value == (3ull << 32 | 1) &&
+				    e->new_value == (40ull << 32 | 20) && e->result == 0 &&
+				    e->seq == seq,
+			    "audited with the old and new values");
+		ret = asm_get_json(asm_fd, ASM_IOC_GET_AGENT_INFO_JSON, ID + 14, doc, sizeof(doc));
+		ktap_expect(ret > 0, "the agent's JSON");
+		if (ret > 0) {
+			json_expect_num(doc, "burst", 40);
+			json_expect_num(doc, "refill_per_s", 20);
+			json_expect_num(doc, "requests", r[3]);
+			json_expect_num(doc, "llm_requests", r[3]);
+		}
+		kid_go(&kid);
+		r[0] = kid_result(&kid);
+		ktap_expect(r[0] >= 6 && r[0] <= 40, "half a second later: %d requests", r[0]);
+		kid_finish(&kid);
+		ret = run_child(k_nobody_rate, NULL, res, 6, &status);
+		ktap_expect(!ret && res[0] == 0, "nobody registered an agent: %s", errname(res[0]));
+		ktap_expect(res[1] == 0, "its owner narrows the bucket: %s", errname(res[1]));
+		ktap_expect(res[2] == EPERM && res[3] == EPERM,
+			    "but raises neither the burst nor the refill: %s %s", errname(res[2]),
+			    errname(res[3]));
+		ktap_expect(res[4] == ESRCH, "nor sees another user's agent: %s", errname(res[4]));
+		ktap_expect(res[5] == -EPERM, "nor reads the LLM trail: %d", res[5]);
+	}
+	ktap_case_end("SET_LLM_RATE: the administrator widens, the owner and the agent only narrow");
+
+	ktap_case_start();
+	{
+		const struct asm_audit_entry *e;
+		char needle[64];
+
+		ret = run_child(k_submit, NULL, res, 14, &status);
+		ktap_expect(!ret && res[0] == 0, "registered");
+		ktap_expect(res[1] == ENOENT, "collecting with nothing submitted: %s",
+			    errname(res[1]));
+		ktap_expect(res[2] == 0 && res[3], "four requests submitted at once: %s",
+			    errname(res[2]));
+		ktap_expect(res[4] == EAGAIN, "collecting the unanswered one: %s", errname(res[4]));
+		ktap_expect(res[5] == ENOENT, "collecting through another file: %s",
+			    errname(res[5]));
+		ktap_expect(res[6] == 3, "the three answers collected as poll() reported them: %d",
+			    res[6]);
+		ktap_expect(res[7] == ETIMEDOUT && res[8], "the slow one: %s", errname(res[7]));
+		ktap_expect(res[9] < 4000, "its timeout reported after %d ms", res[9]);
+		ktap_expect(res[10] == ENOENT, "everything collected: %s", errname(res[10]));
+		ktap_expect(res[11] == 0, "%d flag misuses were not EINVAL", res[11]);
+		ktap_expect(res[12] == 0, "a request on a second file: %s", errname(res[12]));
+		snprintf(needle, sizeof(needle), "request %d: ECANCELED", res[13]);
+		e = llm_entry(ID + 15, needle);
+		ktap_expect(e && e->result == -ECANCELED, "closing that file withdrew it (%s)",
+			    needle);
+		e = llm_entry(ID + 15, "ETIMEDOUT");
+		ktap_expect(e && e->result == -ETIMEDOUT, "the timeout is in the LLM trail");
+	}
+	ktap_case_end("ASM_LLM_SUBMIT and COLLECT: several in flight, poll(), timeout, close");
+
+	ktap_case_start();
+	{
+		__u64 got = 0;
+		int err;
+
+		ret = run_child(k_share, NULL, res, 3, &status);
+		ktap_expect(!ret && res[0] == 0 && res[1] == 0, "an agent submitted on a shared file: %s",
+			    errname(res[1]));
+		usleep(300000);
+		err = llm_collect(asm_fd, (__u64)res[2], &got);
+		ktap_expect(err == EPERM, "a process of no agent collecting it: %s", errname(err));
+		err = llm_collect(asm_fd, 0, &got);
+		ktap_expect(err == EPERM, "or collecting any: %s", errname(err));
+	}
+	ktap_case_end("only the agent that submitted a request collects its answer");
+
+	ktap_case_start();
+	{
+		static struct nl_msg ev;
+		const struct asm_audit_entry *e;
+		struct asm_compliance c;
+		struct asm_audit_read ar;
+		int evfd = nl_socket(), found = 0, i, n;
+		__u32 events_group = 0;
+		__u16 fam = 0;
+
+		ktap_expect(evfd >= 0 && !asm_genl_resolve(evfd, &fam, &events_group) &&
+				    !setsockopt(evfd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
+						&events_group, sizeof(events_group)),
+			    "subscribed to the events group");
+		kid_start(&kid, k_prompt, NULL);
+		res[0] = kid_result(&kid);
+		res[1] = write_param("llm_audit_prompts", "Y");
+		kid_go(&kid);
+		res[2] = kid_result(&kid);
+		res[3] = write_param("llm_audit_prompts", "N");
+		kid_go(&kid);
+		res[4] = kid_result(&kid);
+		kid_finish(&kid);
+		ktap_expect(!res[0] && !res[1] && !res[2] && !res[3] && !res[4],
+			    "two requests, the parameter set and reset: %s %s %s %s %s",
+			    errname(res[0]), errname(res[1]), errname(res[2]), errname(res[3]),
+			    errname(res[4]));
+		e = llm_entry(ID + 17, "secret-123");
+		ktap_expect(e && e->kind == ASM_AUDIT_LLM && e->result == 0 &&
+				    e->op == ASM_LLM_LOCAL && e->old_value > 0,
+			    "llm_audit_prompts on: the entry has the prompt, provider and tokens");
+		ktap_expect(!llm_entry(ID + 17, "secret-456"), "off: the prompt is not kept");
+		e = llm_entry(ID + 17, "ok via local");
+		ktap_expect(e && !strstr(e->detail, "prompt"), "the second request's entry: %s",
+			    e ? e->detail : "none");
+		n = read_llm_trail();
+		for (i = 1; i < n; i++)
+			if (memcmp(llm_trail[i].prev_hash, llm_trail[i - 1].hash, 32) ||
+			    llm_trail[i].seq != llm_trail[i - 1].seq + 1)
+				break;
+		ktap_expect(n > 0 && i == n, "%d entries, chained", n);
+		e = llm_entry(ID + 2, "ok via gemini");
+		ktap_expect(e && e->op == ASM_LLM_GEMINI, "the first case's request is in it");
+		memset(&ar, 0, sizeof(ar));
+		ar.size = sizeof(ar);
+		ar.version = ASM_ABI_VERSION;
+		ar.entries = (__u64)(uintptr_t)llm_trail;
+		ar.capacity = 1;
+		ar.trail = 2;
+		ktap_expect(call_errno(ioctl(asm_fd, ASM_IOC_GET_AUDIT, &ar)) == EINVAL,
+			    "an unknown trail is EINVAL");
+		memset(&c, 0, sizeof(c));
+		c.size = sizeof(c);
+		c.version = ASM_ABI_VERSION;
+		c.agent_id = ID + 17;
+		ret = call_errno(ioctl(asm_fd, ASM_IOC_GET_COMPLIANCE, &c));
+		ktap_expect(!ret && c.llm_requests == 2, "compliance counts %llu LLM requests: %s",
+			    (unsigned long long)c.llm_requests, errname(ret));
+		usleep(300000);
+		while (recv(evfd, &ev, sizeof(ev), MSG_DONTWAIT) > 0) {
+			__u32 type = 0, agent = 0, provider = 0;
+			__s32 code = -1;
+			__u64 tokens = 0;
+			struct nlattr *a;
+			int rem;
+
+			nla_for_each(a, (struct nlattr *)ev.buf,
+				     (int)(ev.n.nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)), rem) {
+				switch (a->nla_type) {
+				case ASM_A_EVENT_TYPE: type = *(__u32 *)nla_data(a); break;
+				case ASM_A_AGENT_ID: agent = *(__u32 *)nla_data(a); break;
+				case ASM_A_FAULT: provider = *(__u32 *)nla_data(a); break;
+				case ASM_A_EXIT_CODE: code = *(__s32 *)nla_data(a); break;
+				case ASM_A_VALUE: memcpy(&tokens, nla_data(a), 8); break;
+				}
+			}
+			found += type == ASM_EV_LLM && agent == ID + 17 && code == 0 &&
+				 provider == ASM_LLM_LOCAL && tokens > 0;
+		}
+		ktap_expect(found == 2, "%d llm_request events of the agent on netlink", found);
+		close(evfd);
+	}
+	ktap_case_end("the LLM trail, its prompt switch, compliance and the events group");
 
 	helper_stop();
 	ktap_case_start();

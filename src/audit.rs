@@ -6,7 +6,7 @@
 //! Each entry carries the SHA-256 of the entry before it and its own hash
 //! over every byte before the hash, so an exported trail whose entry was
 //! edited, removed or reordered no longer verifies. The log keeps the last
-//! [`AUDIT_ENTRIES`]; older ones are overwritten and counted. Appending
+//! `AUDIT_ENTRIES`; older ones are overwritten and counted. Appending
 //! does not sleep: the probes audit violations.
 
 use core::fmt::{self, Write};
@@ -18,7 +18,7 @@ use kernel::sync::SpinLock;
 use crate::agent::Agent;
 use crate::ffi;
 use crate::ring::SeqRing;
-use crate::uapi::{AuditEntry, AUDIT_DETAIL_LEN, AUDIT_ENTRIES, AUDIT_HASH_LEN};
+use crate::uapi::{AuditEntry, AUDIT_DETAIL_LEN, AUDIT_HASH_LEN};
 
 /// What an audit entry records.
 pub(crate) use crate::uapi::AuditKind as Kind;
@@ -27,6 +27,8 @@ pub(crate) use crate::uapi::AuditKind as Kind;
 pub(crate) struct Record {
     entry: AuditEntry,
     len: usize,
+    /// Who is set: not the calling process.
+    by: bool,
 }
 
 impl Record {
@@ -49,7 +51,16 @@ impl Record {
                 hash: [0; AUDIT_HASH_LEN],
             },
             len: 0,
+            by: false,
         }
+    }
+
+    /// Done by process `pid` with effective uid `uid`, not the caller.
+    pub(crate) fn by(mut self, uid: u32, pid: i32) -> Self {
+        self.entry.uid = uid;
+        self.entry.pid = pid;
+        self.by = true;
+        self
     }
 
     /// The values before and after.
@@ -129,7 +140,7 @@ struct Slot {
 }
 
 struct Ring {
-    /// The last [`AUDIT_ENTRIES`] entries; an entry's number is its seq.
+    /// The last `AUDIT_ENTRIES` entries; an entry's number is its seq.
     entries: SeqRing<AuditEntry>,
     last_hash: [u8; AUDIT_HASH_LEN],
     limits: [Slot; LIMIT_SLOTS + 1],
@@ -190,12 +201,13 @@ pub(crate) struct Span {
 }
 
 impl Audit {
-    /// An empty trail with room for [`AUDIT_ENTRIES`].
-    pub(crate) fn new() -> impl PinInit<Self, Error> {
+    /// An empty trail with room for `capacity` entries
+    /// (`AUDIT_ENTRIES` for the policy trail).
+    pub(crate) fn new(capacity: usize) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             ring <- new_spinlock!(
                 Ring {
-                    entries: SeqRing::new(AUDIT_ENTRIES, Record::new(Kind::Register, 0, 0).entry)?,
+                    entries: SeqRing::new(capacity, Record::new(Kind::Register, 0, 0).entry)?,
                     last_hash: [0; AUDIT_HASH_LEN],
                     limits: [Slot { source: None, window_start_ns: 0, count: 0 }; LIMIT_SLOTS + 1],
                     suppressed: 0,
@@ -242,8 +254,10 @@ impl Audit {
     ) -> Option<u64> {
         let mut e = r.entry;
         e.time_ns = ffi::real_ns();
-        e.uid = ffi::current_euid();
-        e.pid = ffi::current_tgid();
+        if !r.by {
+            e.uid = ffi::current_euid();
+            e.pid = ffi::current_tgid();
+        }
         let now = ffi::now_ns();
         let mut ring = self.ring.lock();
         if let Some(source) = source {

@@ -95,6 +95,7 @@ extern "C" {
     fn asm_now_ns() -> u64;
     fn asm_param_max_agents_per_uid() -> u32;
     fn asm_param_reclaim_ms() -> u32;
+    fn asm_param_llm_audit_prompts() -> bool;
     fn asm_capable_admin() -> bool;
     fn asm_capable_admin_noaudit() -> bool;
     fn asm_current_euid() -> u32;
@@ -119,6 +120,7 @@ extern "C" {
     fn asm_nla_put(skb: *mut RawSkb, attr: u16, len: u32, data: *const c_void) -> c_int;
     fn asm_nla_put_u64(skb: *mut RawSkb, attr: u16, value: u64) -> c_int;
     fn asm_gw_notify(id: u64);
+    fn asm_gw_wake_pollers();
 }
 
 /// Registers /proc/agentsys, debugfs asm/, /dev/asm and the lifecycle probes.
@@ -217,6 +219,17 @@ pub(crate) fn gw_notify(id: u64) {
     // SAFETY: Process context, no lock held: the glue allocates and sends.
     unsafe { asm_gw_notify(id) }
 }
+
+/// Wakes the pollers of /dev/asm: a submitted request finished.
+pub(crate) fn gw_wake_pollers() {
+    // SAFETY: Callable in any context; the wait queue is static.
+    unsafe { asm_gw_wake_pollers() }
+}
+
+/// The open file of /dev/asm an ioctl came through: the owner of the LLM
+/// requests submitted through it. Only compared, never dereferenced.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileToken(pub(crate) u64);
 
 /// A netlink message the glue is building for a reply, for `'a`.
 ///
@@ -331,6 +344,12 @@ pub(crate) fn max_agents_per_uid() -> u32 {
 pub(crate) fn reclaim_ms() -> u32 {
     // SAFETY: No preconditions.
     unsafe { asm_param_reclaim_ms() }
+}
+
+/// Module parameter `llm_audit_prompts`.
+pub(crate) fn llm_audit_prompts() -> bool {
+    // SAFETY: No preconditions.
+    unsafe { asm_param_llm_audit_prompts() }
 }
 
 /// Whether the caller has `CAP_SYS_ADMIN` (and is audited as using it).

@@ -22,15 +22,16 @@ use kernel::sync::{CondVar, LockedBy, SpinLock};
 use kernel::time::{msecs_to_jiffies, Jiffies};
 
 use crate::agent::Agent;
-use crate::audit::{Kind, Record};
-use crate::ffi::{self, NlMsg};
+use crate::audit::{Audit, Kind, Record};
+use crate::ffi::{self, FileToken, NlMsg, RcuArc, RcuGuard};
 use crate::json::{self, Value};
 use crate::policy::{self, Violation};
 use crate::report::JsonStr;
+use crate::telemetry::{Event, EventKind};
 pub(crate) use crate::uapi::LlmProvider;
 use crate::uapi::{
-    GenlAttr, CAP_LLM_ACCESS, LLM_MAX_TOKENS_MAX, LLM_PROMPT_MAX, LLM_SYSTEM_MAX, LLM_TEXT_MAX,
-    LLM_TIMEOUT_MAX_MS,
+    GenlAttr, AUDIT_LLM_ENTRIES, CAP_LLM_ACCESS, LLM_BURST_DEFAULT, LLM_MAX_TOKENS_MAX,
+    LLM_PROMPT_MAX, LLM_REFILL_DEFAULT, LLM_SYSTEM_MAX, LLM_TEXT_MAX, LLM_TIMEOUT_MAX_MS,
 };
 use crate::Asm;
 
@@ -42,9 +43,13 @@ fn etimedout() -> Error {
     Error::from_errno(-(kernel::bindings::ETIMEDOUT as i32))
 }
 
+fn ecanceled() -> Error {
+    Error::from_errno(-(kernel::bindings::ECANCELED as i32))
+}
+
 /// Default bucket: the user guide's burst and refill.
-pub(crate) const BUCKET_BURST: u32 = 30;
-pub(crate) const BUCKET_REFILL_PER_S: u32 = 10;
+const BUCKET_BURST: u32 = LLM_BURST_DEFAULT;
+const BUCKET_REFILL_PER_S: u32 = LLM_REFILL_DEFAULT;
 /// Requests queued or in the helper's hands at once, system-wide and per
 /// agent.
 const INFLIGHT_MAX: usize = 256;
@@ -82,6 +87,15 @@ impl Bucket {
             .min(u64::from(self.burst) * 1000)
     }
 
+    /// Sets the size and refill at `now`: the tokens refilled so far are
+    /// kept, up to the new size.
+    fn set(&mut self, burst: u32, refill_per_s: u32, now: u64) {
+        self.milli = self.level(now).min(u64::from(burst) * 1000);
+        self.last_ns = now;
+        self.burst = burst;
+        self.refill_per_s = refill_per_s;
+    }
+
     /// Takes one request's token at `now` if there is one.
     fn take(&mut self, now: u64) -> bool {
         let level = self.level(now);
@@ -101,6 +115,8 @@ pub(crate) struct AgentLlm {
     pub(crate) requests: AtomicU64,
     pub(crate) tokens_used: AtomicU64,
     pub(crate) rate_limited: AtomicU64,
+    /// Requests the bucket let through that did not get an answer.
+    pub(crate) failures: AtomicU64,
 }
 
 impl AgentLlm {
@@ -110,6 +126,7 @@ impl AgentLlm {
             requests: AtomicU64::new(0),
             tokens_used: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
         }
     }
 }
@@ -190,16 +207,55 @@ enum Stage {
     Queued,
     /// Pulled by the helper.
     Taken,
-    Done(Result<Answer>),
+    /// Finished at `at_ns`: the helper's answer or failure, the timeout, a
+    /// signal, or the helper gone.
+    Done {
+        result: Result<Answer>,
+        at_ns: u64,
+    },
 }
 
+/// A request in the gateway.
 struct Pending {
     id: u64,
-    agent_id: u32,
-    owner_uid: u32,
+    agent: RcuArc<Agent>,
+    /// The asking process: its effective uid and thread group id.
+    uid: u32,
+    tgid: i32,
+    /// The agent's capabilities when it asked.
     capabilities: u64,
+    /// The open file a submitted request belongs to; `None` while its
+    /// caller waits for it.
+    file: Option<FileToken>,
+    started_ns: u64,
+    deadline_ns: u64,
     ask: Ask,
     stage: Stage,
+}
+
+impl Pending {
+    fn is_done(&self) -> bool {
+        matches!(self.stage, Stage::Done { .. })
+    }
+
+    /// Ends it with `err` at `now` unless it has ended.
+    fn fail(&mut self, err: Error, now: u64) {
+        if !self.is_done() {
+            self.stage = Stage::Done {
+                result: Err(err),
+                at_ns: now,
+            };
+        }
+    }
+
+    /// Ends it with `ETIMEDOUT` if its deadline has passed at `now`;
+    /// returns whether it has ended.
+    fn expire(&mut self, now: u64) -> bool {
+        if now >= self.deadline_ns {
+            self.fail(etimedout(), now);
+        }
+        self.is_done()
+    }
 }
 
 /// Gateway totals.
@@ -248,11 +304,22 @@ impl State {
             .map(|p| &mut **p)
     }
 
+    /// Takes request `id` out of the table. Free it after the lock: its
+    /// buffers may be vmalloc'ed, and vfree() may sleep.
     fn remove(&mut self, id: u64) -> Option<KBox<Pending>> {
         self.pending
             .iter_mut()
             .find(|slot| slot.as_ref().is_some_and(|p| p.id == id))
             .and_then(Option::take)
+    }
+
+    /// The requests submitted through `file`.
+    fn of_file(&mut self, file: FileToken) -> impl Iterator<Item = &mut Pending> {
+        self.pending
+            .iter_mut()
+            .flatten()
+            .map(|p| &mut **p)
+            .filter(move |p| p.file == Some(file))
     }
 
     /// The oldest request no helper has yet.
@@ -266,11 +333,9 @@ impl State {
     }
 
     /// Fails every request the helper has or that waits for one.
-    fn fail_all(&mut self, err: Error) {
+    fn fail_all(&mut self, err: Error, now: u64) {
         for p in self.pending.iter_mut().flatten() {
-            if !matches!(p.stage, Stage::Done(_)) {
-                p.stage = Stage::Done(Err(err));
-            }
+            p.fail(err, now);
         }
     }
 }
@@ -294,6 +359,10 @@ pub(crate) struct Gateway {
     /// Notified when a request is done.
     #[pin]
     done: CondVar,
+    /// The LLM trail: one entry per request the buckets let through, its
+    /// own hash chain, without the policy trail's rate limits.
+    #[pin]
+    pub(crate) audit: Audit,
 }
 
 impl Gateway {
@@ -309,6 +378,7 @@ impl Gateway {
                 "Gateway::state"
             ),
             done <- new_condvar!("Gateway::done"),
+            audit <- Audit::new(AUDIT_LLM_ENTRIES),
         }? Error)
     }
 
@@ -316,23 +386,52 @@ impl Gateway {
     pub(crate) fn stats(&self) -> Stats {
         self.state.lock().stats
     }
+
+    /// Wakes the callers waiting for their answers and the pollers of
+    /// submitted requests.
+    fn wake(&self) {
+        self.done.notify_all();
+        ffi::gw_wake_pollers();
+    }
 }
 
-/// Counts a request refused before it reached [`request`] (a bad
+/// Sets `agent`'s bucket to `burst` requests refilled at `refill_per_s`
+/// if `allowed` says so of its current (burst, refill); returns the
+/// outcome (`EPERM` when not allowed) and the current values.
+pub(crate) fn set_rate(
+    asm: &Asm,
+    agent: &Agent,
+    burst: u32,
+    refill_per_s: u32,
+    allowed: impl FnOnce((u32, u32)) -> bool,
+) -> (Result, (u32, u32)) {
+    let now = ffi::now_ns();
+    let mut state = asm.gateway.state.lock();
+    let bucket = agent.llm.bucket.access_mut(&mut state);
+    let old = (bucket.burst, bucket.refill_per_s);
+    if !allowed(old) {
+        return (Err(EPERM), old);
+    }
+    bucket.set(burst, refill_per_s, now);
+    (Ok(()), old)
+}
+
+/// Counts a request refused before it reached the gateway (a bad
 /// argument struct, an unreadable or oversize document).
 pub(crate) fn count_failure(asm: &Asm) {
     asm.gateway.state.lock().stats.failures += 1;
 }
 
-/// A request by the calling process `tgid`: `doc` is its document. Returns
-/// the response document; `id` gets the request's number once queued.
-pub(crate) fn request(asm: &Asm, tgid: i32, doc: &[u8], id: &mut u64) -> Result<KVec<u8>> {
-    let gw = &asm.gateway;
+/// The checks before a request of the calling process `tgid` with
+/// document `doc` is queued: the caller is a process of an agent with
+/// LlmAccess (else `EPERM`, audited, and a capability fault of the
+/// agent), the document is valid and claims no other agent.
+fn admit(asm: &Asm, tgid: i32, doc: &[u8]) -> Result<(RcuArc<Agent>, Ask)> {
     let fail = |err: Error| {
-        gw.state.lock().stats.failures += 1;
+        count_failure(asm);
         err
     };
-    let rcu = crate::ffi::RcuGuard::new();
+    let rcu = RcuGuard::new();
     let Some(agent) = asm.registry.agent_of(tgid, &rcu).and_then(|a| a.to_arc()) else {
         drop(rcu);
         let mut r = Record::new(Kind::Violation, Violation::Llm.raw(), 0).result(Err(EPERM));
@@ -359,15 +458,33 @@ pub(crate) fn request(asm: &Asm, tgid: i32, doc: &[u8], id: &mut u64) -> Result<
         asm.audit.append_request(r, Some(&agent));
         return Err(fail(EPERM));
     }
-    let timeout_ms = ask.timeout_ms;
-    let started = ffi::now_ns();
-    // Allocated before the lock, which is a spinlock.
+    Ok((agent, ask))
+}
+
+/// Queues `agent`'s request `ask` by process `tgid` (for `file` when
+/// submitted) if its bucket has a token; returns its number.
+fn queue(
+    asm: &Asm,
+    agent: RcuArc<Agent>,
+    ask: Ask,
+    tgid: i32,
+    file: Option<FileToken>,
+) -> Result<u64> {
+    let gw = &asm.gateway;
+    let now = ffi::now_ns();
+    let deadline_ns = now + u64::from(ask.timeout_ms) * 1_000_000;
+    // Allocated before the lock, which is a spinlock; on a refusal it is
+    // freed after the lock.
     let mut p = KBox::new(
         Pending {
             id: 0,
-            agent_id: agent.id,
-            owner_uid: agent.owner_uid,
             capabilities: agent.capabilities.load(Relaxed),
+            agent,
+            uid: ffi::current_euid(),
+            tgid,
+            file,
+            started_ns: now,
+            deadline_ns,
             ask,
             stage: Stage::Queued,
         },
@@ -375,92 +492,255 @@ pub(crate) fn request(asm: &Asm, tgid: i32, doc: &[u8], id: &mut u64) -> Result<
     )?;
     let id = {
         let mut state = gw.state.lock();
-        if !agent.llm.bucket.access_mut(&mut state).take(started) {
+        let llm = &p.agent.llm;
+        if !llm.bucket.access_mut(&mut state).take(now) {
             state.stats.rate_limited += 1;
-            agent.llm.rate_limited.fetch_add(1, Relaxed);
+            llm.rate_limited.fetch_add(1, Relaxed);
             return Err(EAGAIN);
         }
         state.stats.requests += 1;
-        agent.llm.requests.fetch_add(1, Relaxed);
+        llm.requests.fetch_add(1, Relaxed);
         if state.helper.is_none() {
             state.stats.failures += 1;
+            llm.failures.fetch_add(1, Relaxed);
             return Err(enotconn());
         }
-        p.id = state.next_id;
+        let agent_id = p.agent.id;
         let mine = state
             .pending
             .iter()
             .flatten()
-            .filter(|q| q.agent_id == agent.id)
+            .filter(|q| q.agent.id == agent_id)
             .count();
+        let id = state.next_id;
         let free = state.pending.iter_mut().find(|slot| slot.is_none());
         let Some(slot) = free.filter(|_| mine < AGENT_INFLIGHT_MAX) else {
             state.stats.failures += 1;
+            llm.failures.fetch_add(1, Relaxed);
             return Err(EBUSY);
         };
-        *id = p.id;
+        p.id = id;
         *slot = Some(p);
         state.next_id += 1;
-        *id
+        id
     };
     ffi::gw_notify(id);
+    if file.is_some() {
+        // Its timeout is checked on the sampler's tick.
+        ffi::sampler_kick();
+    }
+    Ok(id)
+}
 
-    let deadline = started + u64::from(timeout_ms) * 1_000_000;
+/// A request by the calling process `tgid`, which waits for the answer:
+/// `doc` is its document. Returns the response document; `id` gets the
+/// request's number once queued.
+pub(crate) fn request(asm: &Asm, tgid: i32, doc: &[u8], id: &mut u64) -> Result<KVec<u8>> {
+    let (agent, ask) = admit(asm, tgid, doc)?;
+    *id = queue(asm, agent, ask, tgid, None)?;
+    let id = *id;
+    let gw = &asm.gateway;
     let mut state = gw.state.lock();
-    // The request leaves the table under the lock but is freed after it:
-    // its buffers may be vmalloc'ed, and vfree() may sleep.
-    let (answer, pending) = loop {
-        if let Some(Stage::Done(_)) | None = state.find(id).map(|p| &p.stage) {
-            let mut p = state.remove(id);
-            let stage = p
-                .as_mut()
-                .map(|p| core::mem::replace(&mut p.stage, Stage::Queued));
-            match stage {
-                Some(Stage::Done(result)) => break (result, p),
-                _ => break (Err(EIO), p),
-            }
-        }
+    let ended = loop {
+        let Some(p) = state.find(id) else {
+            break None;
+        };
         let now = ffi::now_ns();
-        if now >= deadline {
-            break (Err(etimedout()), state.remove(id));
+        if p.expire(now) {
+            break state.remove(id);
         }
-        let left_ms = ((deadline - now) / 1_000_000).max(1) as u32;
+        let left_ms = ((p.deadline_ns - now) / 1_000_000).max(1) as u32;
         let jiffies: Jiffies = msecs_to_jiffies(left_ms);
         if let kernel::sync::CondVarTimeoutResult::Signal { .. } =
             gw.done.wait_interruptible_timeout(&mut state, jiffies)
         {
             // An answer that came with the signal is delivered.
-            if let Some(Stage::Done(_)) = state.find(id).map(|p| &p.stage) {
-                continue;
+            if let Some(p) = state.find(id) {
+                p.fail(EINTR, ffi::now_ns());
             }
-            break (Err(EINTR), state.remove(id));
+            break state.remove(id);
         }
     };
-    let duration_us = (ffi::now_ns() - started) / 1000;
-    match answer {
+    drop(state);
+    // Only the caller removes a request it waits for.
+    finish(asm, ended.ok_or(EIO)?)
+}
+
+/// `ASM_LLM_SUBMIT`: queues the request of process `tgid` for `file` and
+/// returns its number at once.
+pub(crate) fn submit(asm: &Asm, tgid: i32, file: FileToken, doc: &[u8]) -> Result<u64> {
+    let (agent, ask) = admit(asm, tgid, doc)?;
+    queue(asm, agent, ask, tgid, Some(file))
+}
+
+/// `ASM_LLM_COLLECT` through `file` by process `tgid`: takes request `id`
+/// (0: the oldest that has finished) once it has finished. Returns its
+/// number and its response document or errno.
+pub(crate) fn collect(
+    asm: &Asm,
+    tgid: i32,
+    file: FileToken,
+    id: u64,
+) -> Result<(u64, Result<KVec<u8>>)> {
+    let caller = {
+        let rcu = RcuGuard::new();
+        asm.registry.agent_of(tgid, &rcu).map(|a| a.id)
+    };
+    let now = ffi::now_ns();
+    let p = {
+        let mut state = asm.gateway.state.lock();
+        let (mut own, mut foreign) = (false, false);
+        let mut found = None;
+        for p in state.of_file(file).filter(|p| id == 0 || p.id == id) {
+            // Only the agent that asked learns anything of its requests.
+            if caller != Some(p.agent.id) {
+                foreign = true;
+                continue;
+            }
+            own = true;
+            if p.expire(now) && !found.is_some_and(|f| f < p.id) {
+                found = Some(p.id);
+            }
+        }
+        match found {
+            Some(found) => state.remove(found).ok_or(ENOENT)?,
+            None if own => return Err(EAGAIN),
+            None if foreign => return Err(EPERM),
+            None => return Err(ENOENT),
+        }
+    };
+    Ok((p.id, finish(asm, p)))
+}
+
+/// Whether a request submitted through `file` has finished.
+pub(crate) fn poll(asm: &Asm, file: FileToken) -> bool {
+    let now = ffi::now_ns();
+    asm.gateway
+        .state
+        .lock()
+        .of_file(file)
+        .any(|p| p.expire(now))
+}
+
+/// `file` was closed: its requests are withdrawn (`ECANCELED` for those
+/// that had not finished).
+pub(crate) fn release(asm: &Asm, file: FileToken) {
+    loop {
+        let p = {
+            let mut state = asm.gateway.state.lock();
+            let id = state.of_file(file).next().map(|p| p.id);
+            id.and_then(|id| state.remove(id))
+        };
+        let Some(mut p) = p else {
+            return;
+        };
+        p.fail(ecanceled(), ffi::now_ns());
+        let _ = finish(asm, p);
+    }
+}
+
+/// Times out the submitted requests whose deadline has passed; returns
+/// whether any submitted request is still unfinished.
+pub(crate) fn expire(asm: &Asm) -> bool {
+    let now = ffi::now_ns();
+    let (mut ended, mut waiting) = (false, false);
+    {
+        let mut state = asm.gateway.state.lock();
+        for p in state.pending.iter_mut().flatten() {
+            if p.file.is_none() || p.is_done() {
+                continue;
+            }
+            if p.expire(now) {
+                ended = true;
+            } else {
+                waiting = true;
+            }
+        }
+    }
+    if ended {
+        ffi::gw_wake_pollers();
+    }
+    waiting
+}
+
+/// Ends request `p`, taken out of the table: counts it, records its event
+/// and its entry in the LLM trail, and returns its response document or
+/// errno. Called without the gateway's lock; frees `p`.
+fn finish(asm: &Asm, mut p: KBox<Pending>) -> Result<KVec<u8>> {
+    let (result, at_ns) = match core::mem::replace(&mut p.stage, Stage::Queued) {
+        Stage::Done { result, at_ns } => (result, at_ns),
+        _ => (Err(EIO), ffi::now_ns()),
+    };
+    let duration_us = at_ns.saturating_sub(p.started_ns) / 1000;
+    let (provider, tokens_used) = match &result {
+        Ok(a) => (a.provider.raw(), a.tokens_used),
+        Err(_) => (0, 0),
+    };
+    {
+        let mut state = asm.gateway.state.lock();
+        match &result {
+            Ok(a) => {
+                state.stats.successes += 1;
+                if a.fallback {
+                    state.stats.fallbacks += 1;
+                }
+                if let Some(s) = state.stats.provider(a.provider) {
+                    s.successes += 1;
+                    s.answer_us += duration_us;
+                }
+            }
+            Err(_) => state.stats.failures += 1,
+        }
+    }
+    let llm = &p.agent.llm;
+    match &result {
+        Ok(_) => llm.tokens_used.fetch_add(u64::from(tokens_used), Relaxed),
+        Err(_) => llm.failures.fetch_add(1, Relaxed),
+    };
+    let errno = result.as_ref().err().map_or(0, |e| e.to_errno());
+
+    let mut event = Event::new(EventKind::Llm, p.agent.id, p.tgid, at_ns);
+    event.fault = provider as u8;
+    event.exit_code = errno;
+    event.value = u64::from(tokens_used);
+    event.limit = duration_us;
+    asm.telemetry.record(event);
+
+    let mut r = Record::new(Kind::Llm, provider, p.agent.id)
+        .values(u64::from(tokens_used), duration_us)
+        .result(result.as_ref().map(|_| ()).map_err(|e| *e))
+        .by(p.uid, p.tgid);
+    let _ = write!(r, "request {}: ", p.id);
+    match &result {
         Ok(a) => {
-            state.stats.successes += 1;
+            let _ = write!(r, "ok via {}", a.provider.name());
             if a.fallback {
-                state.stats.fallbacks += 1;
+                let _ = r.write_str(" (fallback)");
             }
-            if let Some(p) = state.stats.provider(a.provider) {
-                p.successes += 1;
-                p.answer_us += duration_us;
-            }
-            drop(state);
-            drop(pending);
-            agent
-                .llm
-                .tokens_used
-                .fetch_add(u64::from(a.tokens_used), Relaxed);
-            response_json(&a, duration_us)
         }
         Err(e) => {
-            state.stats.failures += 1;
-            drop(state);
-            drop(pending);
-            Err(e)
+            let _ = r.write_str(errno_name(*e));
         }
+    }
+    if ffi::llm_audit_prompts() {
+        let _ = r.write_str("; prompt: ");
+        r.bytes(&p.ask.prompt);
+    }
+    asm.gateway.audit.append(r, None);
+
+    let response = result.and_then(|a| response_json(&a, duration_us));
+    drop(p);
+    response
+}
+
+/// The name of an error an LLM request ends with.
+fn errno_name(e: Error) -> &'static str {
+    match e.to_errno().unsigned_abs() {
+        kernel::bindings::EIO => "EIO",
+        kernel::bindings::ETIMEDOUT => "ETIMEDOUT",
+        kernel::bindings::EINTR => "EINTR",
+        kernel::bindings::ECANCELED => "ECANCELED",
+        _ => "error",
     }
 }
 
@@ -509,9 +789,9 @@ pub(crate) fn port_released(asm: &Asm, portid: u32) {
     let mut state = asm.gateway.state.lock();
     if state.helper == Some(portid) {
         state.helper = None;
-        state.fail_all(EIO);
+        state.fail_all(EIO, ffi::now_ns());
         drop(state);
-        asm.gateway.done.notify_all();
+        asm.gateway.wake();
     }
 }
 
@@ -519,9 +799,9 @@ pub(crate) fn port_released(asm: &Asm, portid: u32) {
 pub(crate) fn close(asm: &Asm) {
     let mut state = asm.gateway.state.lock();
     state.helper = None;
-    state.fail_all(EIO);
+    state.fail_all(EIO, ffi::now_ns());
     drop(state);
-    asm.gateway.done.notify_all();
+    asm.gateway.wake();
 }
 
 /// `ASM_CMD_GW_PULL` from `portid`: puts the oldest queued request's
@@ -533,8 +813,8 @@ pub(crate) fn pull(asm: &Asm, portid: u32, msg: &mut NlMsg<'_>) -> Result<u64> {
     }
     let p = state.oldest_queued().ok_or(ENOENT)?;
     msg.put_u64(GenlAttr::ReqId, p.id)?;
-    msg.put_u32(GenlAttr::AgentId, p.agent_id)?;
-    msg.put_u32(GenlAttr::Uid, p.owner_uid)?;
+    msg.put_u32(GenlAttr::AgentId, p.agent.id)?;
+    msg.put_u32(GenlAttr::Uid, p.agent.owner_uid)?;
     msg.put_u64(GenlAttr::Caps, p.capabilities)?;
     msg.put_bytes(GenlAttr::Prompt, &p.ask.prompt)?;
     if !p.ask.system.is_empty() {
@@ -615,15 +895,13 @@ pub(crate) fn complete(asm: &Asm, portid: u32, c: &Completion<'_>) -> Result {
     let Some(p) = state.find(c.id).filter(|p| matches!(p.stage, Stage::Taken)) else {
         return Err(ENOENT);
     };
-    let reply = match outcome {
-        Some(result) => {
-            p.stage = Stage::Done(result);
-            Ok(())
-        }
-        None => {
-            p.stage = Stage::Done(Err(EIO));
-            Err(EINVAL)
-        }
+    let (result, reply) = match outcome {
+        Some(result) => (result, Ok(())),
+        None => (Err(EIO), Err(EINVAL)),
+    };
+    p.stage = Stage::Done {
+        result,
+        at_ns: ffi::now_ns(),
     };
     if reply.is_ok() {
         for raw in c.tried.chunks_exact(4) {
@@ -637,7 +915,7 @@ pub(crate) fn complete(asm: &Asm, portid: u32, c: &Completion<'_>) -> Result {
         }
     }
     drop(state);
-    asm.gateway.done.notify_all();
+    asm.gateway.wake();
     reply
 }
 
@@ -753,6 +1031,26 @@ pub(crate) fn status_text(asm: &Asm, viewer: &crate::viewer::Viewer, w: &mut imp
         Ok(())
     };
     text().map_err(|_| ENOMEM)
+}
+
+/// Agent `id`'s bucket now: its whole tokens, burst and refill per
+/// second.
+pub(crate) fn bucket(asm: &Asm, id: u32) -> Option<BucketView> {
+    let rcu = RcuGuard::new();
+    let agent = asm.registry.get(id, &rcu)?;
+    let u = usage(&asm.gateway, &agent);
+    Some(BucketView {
+        tokens: u.tokens,
+        burst: u.burst,
+        refill_per_s: u.refill_per_s,
+    })
+}
+
+/// An agent's bucket, as the views show it.
+pub(crate) struct BucketView {
+    pub(crate) tokens: u64,
+    pub(crate) burst: u32,
+    pub(crate) refill_per_s: u32,
 }
 
 /// An agent's gateway use, as the status view shows it.

@@ -13,7 +13,7 @@ use kernel::uaccess::{UserPtr, UserSlice};
 
 use crate::audit::{Kind, Record, Source};
 use crate::faults::{self, Action, Settings};
-use crate::ffi::{self, PidRef, RcuGuard};
+use crate::ffi::{self, FileToken, PidRef, RcuGuard};
 use crate::gateway;
 use crate::patch::{self, Asker, Change, Limits};
 use crate::policy::{self, Risk};
@@ -26,7 +26,7 @@ use crate::viewer::Viewer;
 use crate::Asm;
 
 /// Handles one ioctl; returns the value the syscall returns.
-pub(crate) fn dispatch(asm: &Asm, cmd: u32, arg: UserPtr) -> Result<isize> {
+pub(crate) fn dispatch(asm: &Asm, file: FileToken, cmd: u32, arg: UserPtr) -> Result<isize> {
     match cmd {
         IOC_REGISTER => register(asm, arg),
         IOC_UNREGISTER => unregister(asm, arg),
@@ -44,7 +44,7 @@ pub(crate) fn dispatch(asm: &Asm, cmd: u32, arg: UserPtr) -> Result<isize> {
         IOC_OVERSIGHT => oversight(asm, arg),
         IOC_DECISION => decision(asm, arg),
         IOC_SENSITIVE => sensitive(asm, arg),
-        IOC_LLM_REQUEST => return llm_request(asm, arg),
+        IOC_LLM_REQUEST => return llm_request(asm, file, arg),
         _ => Err(ENOTTY),
     }?;
     Ok(0)
@@ -537,7 +537,8 @@ fn history(asm: &Asm, arg: UserPtr) -> Result {
 fn check_patch(req: &Patch) -> Result<Change> {
     check_header::<Patch>(req.size, req.version)?;
     check_zero(&req.reserved)?;
-    if req.reserved0 != 0 || req.audit_seq != 0 {
+    let llm_rate = req.llm_burst != 0 || req.llm_refill != 0;
+    if req.reserved0 != 0 || req.audit_seq != 0 || llm_rate && req.op != PatchOp::SetLlmRate.raw() {
         return Err(EINVAL);
     }
     let no_limits =
@@ -569,6 +570,18 @@ fn check_patch(req: &Patch) -> Result<Change> {
         PatchOp::SetRisk if no_limits && no_scope => Change::Risk(Risk::try_from(
             u32::try_from(req.value).map_err(|_| EINVAL)?,
         )?),
+        PatchOp::SetLlmRate
+            if req.value == 0
+                && no_limits
+                && no_scope
+                && (1..=LLM_BURST_MAX).contains(&req.llm_burst)
+                && (1..=LLM_REFILL_MAX).contains(&req.llm_refill) =>
+        {
+            Change::LlmRate {
+                burst: req.llm_burst,
+                refill_per_s: req.llm_refill,
+            }
+        }
         _ => return Err(EINVAL),
     };
     Ok(change)
@@ -603,8 +616,12 @@ fn patch(asm: &Asm, arg: UserPtr) -> Result {
 fn get_audit(asm: &Asm, arg: UserPtr) -> Result {
     let mut req: AuditRead = read(arg)?;
     check_header::<AuditRead>(req.size, req.version)?;
-    check_zero(&req.reserved)?;
-    if req.count != 0
+    let trail = match AuditTrail::try_from(req.trail)? {
+        AuditTrail::Policy => &asm.audit,
+        AuditTrail::Llm => &asm.gateway.audit,
+    };
+    if req.reserved0 != 0
+        || req.count != 0
         || req.first_seq != 0
         || req.next_seq != 0
         || req.dropped != 0
@@ -617,7 +634,7 @@ fn get_audit(asm: &Asm, arg: UserPtr) -> Result {
     }
     let room = (req.capacity as usize).min(AUDIT_ENTRIES);
     let mut out = KVVec::with_capacity(room, GFP_KERNEL)?;
-    let span = asm.audit.read(req.from_seq, &mut out);
+    let span = trail.read(req.from_seq, &mut out);
     let mut w =
         UserSlice::new(req.entries as UserPtr, out.len() * size_of::<AuditEntry>()).writer();
     for e in out.iter() {
@@ -651,7 +668,8 @@ fn compliance(asm: &Asm, arg: UserPtr) -> Result {
         crashes: a.crashes,
         score: a.score,
         status: a.status.raw(),
-        reserved: [0; 2],
+        llm_requests: a.llm.requests,
+        reserved: [0; 1],
     };
     write(arg, &out)
 }
@@ -778,13 +796,75 @@ fn sensitive(asm: &Asm, arg: UserPtr) -> Result {
     }
 }
 
-fn llm_request(asm: &Asm, arg: UserPtr) -> Result<isize> {
+fn llm_request(asm: &Asm, file: FileToken, arg: UserPtr) -> Result<isize> {
     // A request refused before the gateway saw it still counts as failed.
-    let (mut req, doc) = llm_document(arg).inspect_err(|_| gateway::count_failure(asm))?;
+    let req = read::<LlmRequest>(arg)
+        .and_then(|req| {
+            check_header::<LlmRequest>(req.size, req.version)?;
+            check_zero(&req.reserved)?;
+            match req.flags {
+                0 | LLM_SUBMIT | LLM_COLLECT => Ok(req),
+                _ => Err(EINVAL),
+            }
+        })
+        .inspect_err(|_| gateway::count_failure(asm))?;
+    match req.flags {
+        LLM_SUBMIT => llm_submit(asm, file, req, arg),
+        LLM_COLLECT => llm_collect(asm, file, req, arg),
+        _ => llm_ask(asm, req, arg),
+    }
+}
+
+/// A request whose caller waits for the answer.
+fn llm_ask(asm: &Asm, mut req: LlmRequest, arg: UserPtr) -> Result<isize> {
+    let doc = llm_document(&req)
+        .and_then(|doc| match req.response_len < LLM_RESPONSE_MIN {
+            true => Err(EINVAL),
+            false => Ok(doc),
+        })
+        .inspect_err(|_| gateway::count_failure(asm))?;
     let (_pid, tgid) = PidRef::current().ok_or(ESRCH)?;
     let mut id = 0;
     let result = gateway::request(asm, tgid, &doc, &mut id);
     req.request_id = id;
+    llm_respond(req, arg, result)
+}
+
+/// `ASM_LLM_SUBMIT`: queues the request for `file` and returns at once.
+fn llm_submit(asm: &Asm, file: FileToken, mut req: LlmRequest, arg: UserPtr) -> Result<isize> {
+    let doc = llm_document(&req)
+        .and_then(
+            |doc| match req.response != 0 || req.response_len != 0 || req.request_id != 0 {
+                true => Err(EINVAL),
+                false => Ok(doc),
+            },
+        )
+        .inspect_err(|_| gateway::count_failure(asm))?;
+    // Fail on an unwritable argument now, before a token is spent.
+    write(arg, &req)?;
+    let (_pid, tgid) = PidRef::current().ok_or(ESRCH)?;
+    req.request_id = gateway::submit(asm, tgid, file, &doc)?;
+    req.written = 0;
+    write(arg, &req)?;
+    Ok(0)
+}
+
+/// `ASM_LLM_COLLECT`: the answer to a request submitted through `file`.
+fn llm_collect(asm: &Asm, file: FileToken, mut req: LlmRequest, arg: UserPtr) -> Result<isize> {
+    if req.request != 0 || req.request_len != 0 || req.response_len < LLM_RESPONSE_MIN {
+        return Err(EINVAL);
+    }
+    // Fail on an unwritable argument now, while the answer is kept.
+    write(arg, &req)?;
+    let (_pid, tgid) = PidRef::current().ok_or(ESRCH)?;
+    let (id, result) = gateway::collect(asm, tgid, file, req.request_id)?;
+    req.request_id = id;
+    llm_respond(req, arg, result)
+}
+
+/// Copies a finished request's response document (or its errno, with
+/// its number) out.
+fn llm_respond(mut req: LlmRequest, arg: UserPtr, result: Result<KVec<u8>>) -> Result<isize> {
     let response = match result {
         Ok(response) => response,
         Err(e) => {
@@ -806,14 +886,8 @@ fn llm_request(asm: &Asm, arg: UserPtr) -> Result<isize> {
     Ok(response.len() as isize)
 }
 
-/// The request struct and the document it points to, checked.
-fn llm_document(arg: UserPtr) -> Result<(LlmRequest, KVVec<u8>)> {
-    let req: LlmRequest = read(arg)?;
-    check_header::<LlmRequest>(req.size, req.version)?;
-    check_zero(&req.reserved)?;
-    if req.flags != 0 || req.response_len < LLM_RESPONSE_MIN {
-        return Err(EINVAL);
-    }
+/// The document a request points to, checked.
+fn llm_document(req: &LlmRequest) -> Result<KVVec<u8>> {
     let len = req.request_len as usize;
     if len == 0 {
         return Err(EINVAL);
@@ -825,5 +899,5 @@ fn llm_document(arg: UserPtr) -> Result<(LlmRequest, KVVec<u8>)> {
     UserSlice::new(req.request as UserPtr, len)
         .reader()
         .read_slice(&mut doc)?;
-    Ok((req, doc))
+    Ok(doc)
 }

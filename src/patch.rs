@@ -39,6 +39,8 @@ pub(crate) enum Change {
     Limits(Limits),
     /// The risk level.
     Risk(Risk),
+    /// The LLM token bucket's size and refill per second.
+    LlmRate { burst: u32, refill_per_s: u32 },
 }
 
 impl Change {
@@ -51,6 +53,7 @@ impl Change {
             Self::AutoRestart(_) => PatchOp::SetAutoRestart,
             Self::Limits(_) => PatchOp::SetLimits,
             Self::Risk(_) => PatchOp::SetRisk,
+            Self::LlmRate { .. } => PatchOp::SetLlmRate,
         }
     }
 }
@@ -170,6 +173,22 @@ pub(crate) fn apply(asm: &Asm, agent: &Agent, change: &Change, asker: &Asker) ->
             } else {
                 Err(EPERM)
             }
+        }
+        Change::LlmRate {
+            burst,
+            refill_per_s,
+        } => {
+            let (result, old) = crate::gateway::set_rate(asm, agent, burst, refill_per_s, |old| {
+                asker.allows(burst <= old.0 && refill_per_s <= old.1)
+            });
+            let pack = |(b, r): (u32, u32)| u64::from(b) << 32 | u64::from(r);
+            r = r.values(pack(old), pack((burst, refill_per_s)));
+            let _ = write!(
+                r,
+                "llm_rate burst {}->{} refill_per_s {}->{}",
+                old.0, burst, old.1, refill_per_s
+            );
+            result
         }
     };
     (result, r)

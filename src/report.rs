@@ -112,6 +112,7 @@ fn compliance_text(
         writeln!(w, "  {:<18}{}", "Events Logged:", a.events)?;
         writeln!(w, "  {:<18}{}", "Violations:", a.violations)?;
         writeln!(w, "  {:<18}{}", "Human Oversight:", a.oversight)?;
+        writeln!(w, "  {:<18}{}", "LLM Requests:", a.llm.requests)?;
         writeln!(
             w,
             "  {:<18}{}",
@@ -334,6 +335,22 @@ fn event_json_extra(e: &Event, w: &mut impl Write) -> fmt::Result {
             action.map_or("?", |a| a.name())
         ),
         Detail::Release { fault: Some(kind) } => write!(w, ",\"fault\":\"{}\"", kind.name()),
+        Detail::Llm {
+            provider,
+            result,
+            tokens_used,
+            duration_us,
+        } => {
+            match provider {
+                Some(p) => write!(w, ",\"provider\":\"{}\"", p.name())?,
+                None => w.write_str(",\"provider\":null")?,
+            }
+            write!(
+                w,
+                ",\"result\":{},\"tokens_used\":{},\"duration_us\":{}",
+                result, tokens_used, duration_us
+            )
+        }
         _ => Ok(()),
     }
 }
@@ -354,6 +371,7 @@ impl fmt::Display for JsonLimit {
 pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>> {
     let agents = snapshot::agents(asm, Some(id), viewer)?;
     let a = agents.first().ok_or(ESRCH)?;
+    let bucket = crate::gateway::bucket(asm, id).ok_or(ESRCH)?;
     render(|w| {
         write!(
             w,
@@ -378,7 +396,8 @@ pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>
              \"memory_bytes\":{},\"last_exit_code\":{},\"registered_ns\":{},\
              \"last_activity_ns\":{},\"throttled\":{},\"risk_level\":\"{}\",\
              \"compliance\":{{\"score\":{},\"status\":\"{}\",\"events\":{},\"violations\":{},\
-             \"oversight\":{},\"decisions\":{},\"sensitive\":{},\"clean_exits\":{}}}",
+             \"oversight\":{},\"decisions\":{},\"sensitive\":{},\"clean_exits\":{},\
+             \"llm_requests\":{}}}",
             JsonStr(a.scope_str()),
             a.auto_restart > 0,
             a.auto_restart,
@@ -404,7 +423,8 @@ pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>
             a.oversight,
             a.decisions,
             a.sensitive,
-            a.clean_exits
+            a.clean_exits,
+            a.llm.requests
         )?;
         let p = &a.policy;
         write!(
@@ -440,7 +460,19 @@ pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>
                 r.action.name()
             )?;
         }
-        w.write_str("]}")
+        let l = &a.llm;
+        write!(
+            w,
+            "],\"llm\":{{\"requests\":{},\"tokens_used\":{},\"rate_limited\":{},\
+             \"failures\":{},\"bucket\":{{\"tokens\":{},\"burst\":{},\"refill_per_s\":{}}}}}}}",
+            l.requests,
+            l.tokens_used,
+            l.rate_limited,
+            l.failures,
+            bucket.tokens,
+            bucket.burst,
+            bucket.refill_per_s
+        )
     })
 }
 
@@ -512,6 +544,19 @@ fn event_line(e: &Event, w: &mut impl Write) -> fmt::Result {
             action.map_or("?", |a| a.name())
         ),
         Detail::Release { fault } => writeln!(w, " {}", fault_name(fault)),
+        Detail::Llm {
+            provider,
+            result,
+            tokens_used,
+            duration_us,
+        } => writeln!(
+            w,
+            " {} result {} tokens {} duration_us {}",
+            provider.map_or("none", |p| p.name()),
+            result,
+            tokens_used,
+            duration_us
+        ),
         Detail::None => w.write_char('\n'),
     }
 }

@@ -55,6 +55,18 @@ pub(crate) struct AgentSnapshot {
     pub(crate) policy: Effective,
     /// Its recent faults, oldest first.
     pub(crate) recent_faults: [Option<FaultRecord>; RECENT_FAULTS],
+    /// Its use of the LLM gateway.
+    pub(crate) llm: LlmCounts,
+}
+
+/// An agent's LLM requests the bucket let through, tokens its answers
+/// used, requests the bucket refused, and requests without an answer.
+#[derive(Clone, Copy)]
+pub(crate) struct LlmCounts {
+    pub(crate) requests: u64,
+    pub(crate) tokens_used: u64,
+    pub(crate) rate_limited: u64,
+    pub(crate) failures: u64,
 }
 
 impl AgentSnapshot {
@@ -103,6 +115,12 @@ impl AgentSnapshot {
             status,
             policy: faults.effective(agent),
             recent_faults,
+            llm: LlmCounts {
+                requests: agent.llm.requests.load(Relaxed),
+                tokens_used: agent.llm.tokens_used.load(Relaxed),
+                rate_limited: agent.llm.rate_limited.load(Relaxed),
+                failures: agent.llm.failures.load(Relaxed),
+            },
         }
     }
 

@@ -12,6 +12,7 @@ use crate::faults::{Action, FaultKind};
 use crate::ffi;
 use crate::ring::SeqRing;
 pub(crate) use crate::uapi::EventKind;
+use crate::uapi::LlmProvider;
 
 /// Events the ring keeps.
 pub(crate) const RING_CAPACITY: usize = 1024;
@@ -75,6 +76,14 @@ pub(crate) enum Detail {
     },
     /// A throttle lifted.
     Release { fault: Option<FaultKind> },
+    /// An LLM request ended: the provider that answered, 0 or the
+    /// request's -errno, the tokens used and its duration.
+    Llm {
+        provider: Option<LlmProvider>,
+        result: i32,
+        tokens_used: u64,
+        duration_us: u64,
+    },
 }
 
 impl Event {
@@ -100,6 +109,12 @@ impl Event {
                 action: Action::from_raw(self.action),
             },
             EventKind::Release => Detail::Release { fault },
+            EventKind::Llm => Detail::Llm {
+                provider: LlmProvider::try_from(u32::from(self.fault)).ok(),
+                result: self.exit_code,
+                tokens_used: self.value,
+                duration_us: self.limit,
+            },
             _ => Detail::None,
         }
     }

@@ -143,6 +143,7 @@ uapi_enum! {
         Recovery = 10 => "recovery",
         Restarted = 11 => "restarted",
         Failed = 12 => "failed",
+        Llm = 13 => "llm_request",
     }
 }
 
@@ -189,6 +190,7 @@ uapi_enum! {
         SetAutoRestart = 4 => "set_auto_restart",
         SetLimits = 5 => "set_limits",
         SetRisk = 6 => "set_risk",
+        SetLlmRate = 7 => "set_llm_rate",
     }
 }
 
@@ -237,6 +239,15 @@ uapi_enum! {
         Oversight = 9 => "oversight",
         Exit = 10 => "exit",
         SensitiveSet = 11 => "sensitive_set",
+        Llm = 12 => "llm_request",
+    }
+}
+
+uapi_enum! {
+    /// `enum asm_audit_trail`: the trails `ASM_IOC_GET_AUDIT` reads.
+    pub(crate) enum AuditTrail: u32 {
+        Policy = 0 => "policy",
+        Llm = 1 => "llm",
     }
 }
 
@@ -420,7 +431,9 @@ pub(crate) struct Patch {
     pub(crate) mem_limit_bytes: u64,
     pub(crate) scope: [u8; SCOPE_LEN],
     pub(crate) audit_seq: u64,
-    pub(crate) reserved: [u64; 2],
+    pub(crate) llm_burst: u32,
+    pub(crate) llm_refill: u32,
+    pub(crate) reserved: [u64; 1],
 }
 
 /// Room for an audit entry's text, with its NUL.
@@ -429,6 +442,8 @@ pub(crate) const AUDIT_DETAIL_LEN: usize = 192;
 pub(crate) const AUDIT_HASH_LEN: usize = 32;
 /// Entries the kernel keeps.
 pub(crate) const AUDIT_ENTRIES: usize = 256;
+/// Entries the kernel keeps in the LLM trail.
+pub(crate) const AUDIT_LLM_ENTRIES: usize = 512;
 
 /// `struct asm_audit_entry`.
 #[repr(C)]
@@ -476,7 +491,8 @@ pub(crate) struct AuditRead {
     pub(crate) next_seq: u64,
     pub(crate) dropped: u64,
     pub(crate) suppressed: u64,
-    pub(crate) reserved: [u64; 1],
+    pub(crate) trail: u32,
+    pub(crate) reserved0: u32,
 }
 
 /// `struct asm_compliance`.
@@ -496,7 +512,8 @@ pub(crate) struct Compliance {
     pub(crate) crashes: u64,
     pub(crate) score: u32,
     pub(crate) status: u32,
-    pub(crate) reserved: [u64; 2],
+    pub(crate) llm_requests: u64,
+    pub(crate) reserved: [u64; 1],
 }
 
 /// Room for a note, with its NUL.
@@ -555,6 +572,12 @@ pub(crate) const LLM_TEXT_MAX: usize = 32768;
 pub(crate) const LLM_MAX_TOKENS_MAX: u32 = 100_000;
 pub(crate) const LLM_TIMEOUT_MAX_MS: u32 = 600_000;
 pub(crate) const LLM_RESPONSE_MIN: u32 = 256;
+pub(crate) const LLM_SUBMIT: u32 = 1 << 0;
+pub(crate) const LLM_COLLECT: u32 = 1 << 1;
+pub(crate) const LLM_BURST_MAX: u32 = 10_000;
+pub(crate) const LLM_REFILL_MAX: u32 = 10_000;
+pub(crate) const LLM_BURST_DEFAULT: u32 = 30;
+pub(crate) const LLM_REFILL_DEFAULT: u32 = 10;
 
 /// `enum asm_genl_attr`: the attributes the module puts in its replies.
 #[derive(Clone, Copy)]

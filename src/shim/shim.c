@@ -69,6 +69,16 @@ module_param(reclaim_ms, uint, 0644);
 MODULE_PARM_DESC(reclaim_ms,
 		 "How long an ended agent registered without CAP_SYS_ADMIN is kept before it is forgotten, in ms (default 60000)");
 
+static bool llm_audit_prompts;
+module_param(llm_audit_prompts, bool, 0644);
+MODULE_PARM_DESC(llm_audit_prompts,
+		 "Whether the LLM audit trail keeps the start of each request's prompt (default off)");
+
+bool asm_param_llm_audit_prompts(void)
+{
+	return READ_ONCE(llm_audit_prompts);
+}
+
 unsigned int asm_param_max_agents_per_uid(void)
 {
 	return READ_ONCE(max_agents_per_uid);
@@ -908,14 +918,37 @@ int asm_shim_syscall_probe(bool on)
 
 /* ---- /dev/asm ---- */
 
+/* Pollers of /dev/asm: woken when a submitted LLM request finishes. */
+static DECLARE_WAIT_QUEUE_HEAD(asm_gw_pollq);
+
+void asm_gw_wake_pollers(void)
+{
+	wake_up_interruptible_all(&asm_gw_pollq);
+}
+
+/* The open file is the owner of the LLM requests submitted through it. */
 static long asm_fop_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	return asm_rust_ioctl(cmd, arg);
+	return asm_rust_ioctl((u64)(uintptr_t)file, cmd, arg);
+}
+
+static __poll_t asm_fop_poll(struct file *file, poll_table *wait)
+{
+	poll_wait(file, &asm_gw_pollq, wait);
+	return asm_rust_poll((u64)(uintptr_t)file) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+static int asm_fop_release(struct inode *inode, struct file *file)
+{
+	asm_rust_release((u64)(uintptr_t)file);
+	return 0;
 }
 
 static const struct file_operations asm_fops = {
 	.owner = THIS_MODULE,
 	.unlocked_ioctl = asm_fop_ioctl,
+	.poll = asm_fop_poll,
+	.release = asm_fop_release,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
 };

@@ -87,6 +87,7 @@ void asm_rcu_barrier(void);
 u64 asm_now_ns(void);
 unsigned int asm_param_max_agents_per_uid(void);
 unsigned int asm_param_reclaim_ms(void);
+bool asm_param_llm_audit_prompts(void);
 bool asm_capable_admin(void);
 bool asm_capable_admin_noaudit(void);
 u32 asm_current_euid(void);
@@ -148,9 +149,12 @@ struct asm_gw_completion {
 int asm_nla_put(struct sk_buff *skb, u16 attr, u32 len, const void *data);
 int asm_nla_put_u64(struct sk_buff *skb, u16 attr, u64 value);
 void asm_gw_notify(u64 id);
+void asm_gw_wake_pollers(void);
 
 /* Rust entry points (asm_mod.rs). */
-long asm_rust_ioctl(unsigned int cmd, unsigned long arg);
+long asm_rust_ioctl(u64 file, unsigned int cmd, unsigned long arg);
+bool asm_rust_poll(u64 file);
+void asm_rust_release(u64 file);
 int asm_rust_status_show(struct seq_file *m, u32 uid, bool admin);
 int asm_rust_events_show(struct seq_file *m);
 int asm_rust_probe_cost_show(struct seq_file *m, pid_t tgid);
