@@ -475,7 +475,7 @@ fn queue(
     let deadline_ns = now + u64::from(ask.timeout_ms) * 1_000_000;
     // Allocated before the lock, which is a spinlock; on a refusal it is
     // freed after the lock.
-    let mut p = KBox::new(
+    let mut p = Some(KBox::new(
         Pending {
             id: 0,
             capabilities: agent.capabilities.load(Relaxed),
@@ -489,10 +489,13 @@ fn queue(
             stage: Stage::Queued,
         },
         GFP_KERNEL,
-    )?;
-    let id = {
+    )?);
+    let queued = {
         let mut state = gw.state.lock();
-        let llm = &p.agent.llm;
+        let Some(pending) = p.as_deref() else {
+            return Err(EINVAL);
+        };
+        let llm = &pending.agent.llm;
         if !llm.bucket.access_mut(&mut state).take(now) {
             state.stats.rate_limited += 1;
             llm.rate_limited.fetch_add(1, Relaxed);
@@ -500,12 +503,7 @@ fn queue(
         }
         state.stats.requests += 1;
         llm.requests.fetch_add(1, Relaxed);
-        if state.helper.is_none() {
-            state.stats.failures += 1;
-            llm.failures.fetch_add(1, Relaxed);
-            return Err(enotconn());
-        }
-        let agent_id = p.agent.id;
+        let agent_id = pending.agent.id;
         let mine = state
             .pending
             .iter()
@@ -513,16 +511,31 @@ fn queue(
             .filter(|q| q.agent.id == agent_id)
             .count();
         let id = state.next_id;
-        let free = state.pending.iter_mut().find(|slot| slot.is_none());
-        let Some(slot) = free.filter(|_| mine < AGENT_INFLIGHT_MAX) else {
-            state.stats.failures += 1;
-            llm.failures.fetch_add(1, Relaxed);
-            return Err(EBUSY);
-        };
-        p.id = id;
-        *slot = Some(p);
-        state.next_id += 1;
-        id
+        if state.helper.is_none() {
+            Err(enotconn())
+        } else if mine >= AGENT_INFLIGHT_MAX {
+            Err(EBUSY)
+        } else if let Some(slot) = state.pending.iter_mut().find(|slot| slot.is_none()) {
+            *slot = p.take().map(|mut p| {
+                p.id = id;
+                p
+            });
+            state.next_id += 1;
+            Ok(id)
+        } else {
+            Err(EBUSY)
+        }
+    };
+    // A request past the bucket that could not be queued ends here, and
+    // is recorded like every other.
+    let id = match (queued, p) {
+        (Ok(id), _) => id,
+        (Err(err), Some(mut p)) => {
+            p.fail(err, now);
+            let _ = finish(asm, p);
+            return Err(err);
+        }
+        (Err(err), None) => return Err(err),
     };
     ffi::gw_notify(id);
     if file.is_some() {
@@ -582,9 +595,11 @@ pub(crate) fn collect(
     file: FileToken,
     id: u64,
 ) -> Result<(u64, Result<KVec<u8>>)> {
-    let caller = {
+    // The caller's agent, compared by identity: an id may be reused once
+    // the agent that submitted is gone. Never dereferenced.
+    let caller: Option<*const Agent> = {
         let rcu = RcuGuard::new();
-        asm.registry.agent_of(tgid, &rcu).map(|a| a.id)
+        asm.registry.agent_of(tgid, &rcu).map(|a| &*a as *const Agent)
     };
     let now = ffi::now_ns();
     let p = {
@@ -593,7 +608,7 @@ pub(crate) fn collect(
         let mut found = None;
         for p in state.of_file(file).filter(|p| id == 0 || p.id == id) {
             // Only the agent that asked learns anything of its requests.
-            if caller != Some(p.agent.id) {
+            if caller != Some(&*p.agent as *const Agent) {
                 foreign = true;
                 continue;
             }
@@ -740,6 +755,8 @@ fn errno_name(e: Error) -> &'static str {
         kernel::bindings::ETIMEDOUT => "ETIMEDOUT",
         kernel::bindings::EINTR => "EINTR",
         kernel::bindings::ECANCELED => "ECANCELED",
+        kernel::bindings::ENOTCONN => "ENOTCONN",
+        kernel::bindings::EBUSY => "EBUSY",
         _ => "error",
     }
 }

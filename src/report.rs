@@ -112,7 +112,6 @@ fn compliance_text(
         writeln!(w, "  {:<18}{}", "Events Logged:", a.events)?;
         writeln!(w, "  {:<18}{}", "Violations:", a.violations)?;
         writeln!(w, "  {:<18}{}", "Human Oversight:", a.oversight)?;
-        writeln!(w, "  {:<18}{}", "LLM Requests:", a.llm.requests)?;
         writeln!(
             w,
             "  {:<18}{}",
@@ -120,6 +119,7 @@ fn compliance_text(
             Percent(a.score.into())
         )?;
         writeln!(w, "  {:<18}{}", "Status:", a.status.name())?;
+        writeln!(w, "  {:<18}{}", "LLM Requests:", a.llm.requests)?;
     }
     let mark = |ok: bool| if ok { "[x]" } else { "[ ]" };
     w.write_str("\nCompliance Requirements:\n")?;
