@@ -1060,7 +1060,7 @@ mod tests {
             ),
             (300, ASM_LIMIT_NONE64, 50, 0)
         );
-        assert_eq!((req.reserved0, req.audit_seq, req.reserved), (0, 0, [0; 2]));
+        assert_eq!((req.reserved0, req.audit_seq, req.reserved), (0, 0, [0; 1]));
     }
 
     /// A GET_AUDIT stand-in over `kept` (the ring), `per_call` entries a

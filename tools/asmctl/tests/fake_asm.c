@@ -520,7 +520,7 @@ static int do_audit(struct asm_audit_read *r)
 	int have = 0;
 	FILE *f;
 
-	if (!all_zero(r->reserved, sizeof(r->reserved)) || !r->capacity)
+	if (r->reserved0 || r->trail != ASM_AUDIT_TRAIL_POLICY || !r->capacity)
 		return fail(EINVAL);
 	if (!path)
 		return fail(EPERM);
