@@ -16,10 +16,10 @@ use crate::render;
 use crate::sys::{self, Device, Errno};
 use asm_abi::{
     verify_audit_chain, AsmAuditEntry, AsmAuditRead, AsmFaultPolicy, AsmLlmRequest, AsmNote,
-    AsmPatch, AsmRegister, AsmSensitive, ASM_AUDIT_ENTRIES, ASM_CAP_ADMIN, ASM_DEVICE_PATH,
-    ASM_FP_EFFECTIVE, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_HISTORY_WINDOWS, ASM_LIMIT_NONE32,
-    ASM_LIMIT_NONE64, ASM_LLM_REQUEST_MAX, ASM_OVERSIGHT_APPROVE, ASM_OVERSIGHT_REJECT,
-    ASM_OVERSIGHT_REVIEW, ASM_OVERSIGHT_STOP, ASM_PATCH_ADD_CAPABILITY,
+    AsmPatch, AsmRegister, AsmSensitive, ASM_AUDIT_ENTRIES, ASM_AUDIT_TRAIL_POLICY, ASM_CAP_ADMIN,
+    ASM_DEVICE_PATH, ASM_FP_EFFECTIVE, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_HISTORY_WINDOWS,
+    ASM_LIMIT_NONE32, ASM_LIMIT_NONE64, ASM_LLM_REQUEST_MAX, ASM_OVERSIGHT_APPROVE,
+    ASM_OVERSIGHT_REJECT, ASM_OVERSIGHT_REVIEW, ASM_OVERSIGHT_STOP, ASM_PATCH_ADD_CAPABILITY,
     ASM_PATCH_REMOVE_CAPABILITY, ASM_PATCH_SET_AUTO_RESTART, ASM_PATCH_SET_LIMITS,
     ASM_PATCH_SET_RISK, ASM_PATCH_UPDATE_SCOPE, ASM_PRESET_NONE, ASM_SENSITIVE_ADD,
     ASM_SENSITIVE_GET, ASM_SENSITIVE_MAX, ASM_SENSITIVE_REMOVE, ASM_TARGET_CGROUP, ASM_TARGET_PID,
@@ -584,7 +584,9 @@ fn entries_text(n: usize) -> String {
 
 fn audit(from: u64, json: bool, export: Option<&Path>) -> Result<(), Error> {
     let dev = open()?;
-    let trail = read_trail(from, |from| dev.audit(from, ASM_AUDIT_ENTRIES))?;
+    let trail = read_trail(from, |from| {
+        dev.audit(ASM_AUDIT_TRAIL_POLICY, from, ASM_AUDIT_ENTRIES)
+    })?;
     if let Some(path) = export {
         let records: Vec<AuditRecord> = trail.entries.iter().map(AuditRecord::from).collect();
         let doc = serde_json::to_value(&records)
@@ -609,7 +611,9 @@ fn audit_verify(file: Option<&Path>) -> Result<(), Error> {
         Some(path) => (read_export(path)?, None),
         None => {
             let dev = open()?;
-            let trail = read_trail(0, |from| dev.audit(from, ASM_AUDIT_ENTRIES))?;
+            let trail = read_trail(0, |from| {
+                dev.audit(ASM_AUDIT_TRAIL_POLICY, from, ASM_AUDIT_ENTRIES)
+            })?;
             (trail.entries, Some(trail.next_seq))
         }
     };
@@ -862,7 +866,10 @@ fn compliance(json: bool) -> Result<(), Error> {
     }
     // Every entry ever recorded, where the caller may read the trail
     // (CAP_SYS_ADMIN); the report then falls back on the agents' counts.
-    let next_seq = dev.audit(0, 1).ok().map(|(reply, _)| reply.next_seq);
+    let next_seq = dev
+        .audit(ASM_AUDIT_TRAIL_POLICY, 0, 1)
+        .ok()
+        .map(|(reply, _)| reply.next_seq);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
