@@ -630,6 +630,67 @@ static int do_note(struct asm_note *n, int decision)
 }
 
 /*
+ * ASM_LLM_SUBMIT and ASM_LLM_COLLECT, for tools/examples/llm_request.py
+ * --submit: each submitted request (ids from 100) is finished at once;
+ * FAKE_ASM_LLM_BURST=N refuses submissions after the first N with EAGAIN,
+ * as an empty bucket does, and a prompt containing "mock:hang" ends with
+ * ETIMEDOUT, collected with its id set.  /dev/null, which stands for the
+ * device, always polls readable.
+ */
+#define FAKE_LLM_MAX 16
+static struct {
+	__u64 id;
+	int hang, collected;
+} submitted[FAKE_LLM_MAX];
+static unsigned int nr_submitted;
+
+static int do_llm_submit(struct asm_llm_request *r)
+{
+	const char *burst = getenv("FAKE_ASM_LLM_BURST");
+	const char *doc = (const char *)(uintptr_t)r->request;
+
+	if (r->response || r->response_len || !r->request_len ||
+	    r->request_len > ASM_LLM_REQUEST_MAX)
+		return fail(EINVAL);
+	if (!getenv("FAKE_ASM_AGENT"))
+		return fail(EPERM);
+	if ((burst && nr_submitted >= (unsigned int)atoi(burst)) ||
+	    nr_submitted >= FAKE_LLM_MAX)
+		return fail(EAGAIN);
+	log_line("llm submit %.*s\n", (int)r->request_len, doc);
+	submitted[nr_submitted].id = 100 + nr_submitted;
+	submitted[nr_submitted].hang =
+		memmem(doc, r->request_len, "mock:hang", 9) != NULL;
+	r->request_id = submitted[nr_submitted++].id;
+	return 0;
+}
+
+static int do_llm_collect(struct asm_llm_request *r)
+{
+	static const char answer[] =
+		"{\"provider\":\"local\",\"text\":\"fake\",\"tokens_used\":3,"
+		"\"duration_us\":900,\"was_fallback\":false}";
+	unsigned int i;
+
+	if (r->request || r->request_len ||
+	    r->response_len < ASM_LLM_RESPONSE_MIN)
+		return fail(EINVAL);
+	for (i = 0; i < nr_submitted; i++)
+		if (!submitted[i].collected &&
+		    (!r->request_id || r->request_id == submitted[i].id))
+			break;
+	if (i == nr_submitted)
+		return fail(r->request_id ? ENOENT : EAGAIN);
+	submitted[i].collected = 1;
+	r->request_id = submitted[i].id;
+	if (submitted[i].hang)
+		return fail(ETIMEDOUT);
+	memcpy((void *)(uintptr_t)r->response, answer, sizeof(answer) - 1);
+	r->written = sizeof(answer) - 1;
+	return r->written;
+}
+
+/*
  * An LLM request: the caller must be an agent's (FAKE_ASM_AGENT, else
  * EPERM, as for one without LlmAccess).  The request document is logged
  * as given; the answer is fixed, with a quote and a newline that the
@@ -643,6 +704,13 @@ static int do_llm(struct asm_llm_request *r)
 		"\"tokens_used\":12,\"duration_us\":1234567,\"was_fallback\":true}";
 	const char *need = getenv("FAKE_ASM_LLM_NEED");
 
+	if (r->version == ASM_ABI_VERSION && !r->written &&
+	    all_zero(r->reserved, sizeof(r->reserved))) {
+		if (r->flags == ASM_LLM_SUBMIT && !r->request_id)
+			return do_llm_submit(r);
+		if (r->flags == ASM_LLM_COLLECT)
+			return do_llm_collect(r);
+	}
 	if (r->version != ASM_ABI_VERSION || r->flags || r->written ||
 	    r->request_id || !all_zero(r->reserved, sizeof(r->reserved)) ||
 	    !r->request_len || r->request_len > ASM_LLM_REQUEST_MAX ||

@@ -557,6 +557,55 @@ SEQ  TIME                 KIND         AGENT  UID/PID  OP/RESULT    OLD->NEW    
     );
 }
 
+/// `tools/examples/llm_request.py --submit N`, its SUBMIT and COLLECT
+/// structs as the stand-in reads them; skipped without python3.
+#[test]
+fn python_example_submits_polls_and_collects() {
+    let Some(lib) = fake_lib() else { return };
+    let python = Path::new("/usr/bin/python3");
+    if !python.exists() {
+        println!("note: no /usr/bin/python3, skipping the Python example");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/llm_request.py");
+    let script = script.to_str().unwrap();
+    let log = scratch("submit.log");
+    let agent = [
+        ("FAKE_ASM_LOG", log.to_str().unwrap()),
+        ("FAKE_ASM_AGENT", "100"),
+    ];
+    assert_eq!(
+        fake_run(lib, python, &[script, "--submit", "3", "hi"], &agent),
+        ok("\
+request 100: provider local, result ok
+request 101: provider local, result ok
+request 102: provider local, result ok
+")
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(logged.lines().count(), 3, "{logged}");
+    assert!(
+        logged.starts_with("llm submit {\"agent_id\": 0, \"prompt\": \"hi (1)\""),
+        "{logged}"
+    );
+    // A refused submission and a request that timed out: both reported,
+    // exit status 1.
+    let burst = [agent[1], ("FAKE_ASM_LLM_BURST", "2")];
+    assert_eq!(
+        fake_run(lib, python, &[script, "--submit", "3", "mock:hang"], &burst),
+        (
+            1,
+            "\
+submit 3: EAGAIN, not queued
+request 100: provider none, result ETIMEDOUT
+request 101: provider none, result ETIMEDOUT
+"
+            .into(),
+            String::new()
+        )
+    );
+}
+
 #[test]
 fn oversight_and_decisions() {
     let Some(lib) = fake_lib() else { return };
