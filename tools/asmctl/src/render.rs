@@ -131,41 +131,40 @@ pub fn event_text(e: &Event) -> String {
             Some((n, of)) => format!("Agent {id} failed ({n} of {of} restarts used)"),
             None => format!("Agent {id} failed"),
         },
-        "llm_request" => {
-            let took = e.duration_us.map_or_else(String::new, ms_text);
-            match e.result {
-                Some(r) if r != 0 => {
-                    let took = if took.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" after {took}")
-                    };
-                    format!("Agent {id} LLM request failed: {}{took}", errno_name(-r))
-                }
-                _ => {
-                    let by = e
-                        .provider
-                        .as_deref()
-                        .map_or_else(String::new, |p| format!(" by {p}"));
-                    let figures: Vec<String> = e
-                        .tokens_used
-                        .map(|t| format!("{t} tokens"))
-                        .into_iter()
-                        .chain((!took.is_empty()).then_some(took))
-                        .collect();
-                    if figures.is_empty() {
-                        format!("Agent {id} LLM request answered{by}")
-                    } else {
-                        format!(
-                            "Agent {id} LLM request answered{by} ({})",
-                            figures.join(", ")
-                        )
-                    }
-                }
-            }
-        }
+        "llm_request" => llm_event_text(e),
         other => format!("Agent {id} {other} (pid {pid})"),
     }
+}
+
+/// An LLM request's event: who answered and the figures, or the errno it
+/// failed with ("Agent 100 LLM request answered by claude (12 tokens,
+/// 35 ms)").
+fn llm_event_text(e: &Event) -> String {
+    let id = e.agent_id;
+    let took = e.duration_us.map(ms_text);
+    if let Some(r) = e.result.filter(|r| *r != 0) {
+        let after = took.map_or_else(String::new, |t| format!(" after {t}"));
+        return format!(
+            "Agent {id} LLM request failed: {}{after}",
+            errno_name(r.saturating_neg())
+        );
+    }
+    let by = e
+        .provider
+        .as_deref()
+        .map_or_else(String::new, |p| format!(" by {p}"));
+    let figures: Vec<String> = e
+        .tokens_used
+        .map(|t| format!("{t} tokens"))
+        .into_iter()
+        .chain(took)
+        .collect();
+    let figures = if figures.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", figures.join(", "))
+    };
+    format!("Agent {id} LLM request answered{by}{figures}")
 }
 
 /// A duration in microseconds as the LLM views show it: whole ms, rounded.
