@@ -3,12 +3,24 @@
 """The user guide's Python example, on ASM_IOC_LLM_REQUEST instead of
 syscall 503: an LLM completion for the calling process's agent.
 
-    llm_request.py [--provider P] [--timeout-ms N] [--json] [--repeat N] [PROMPT]
+    llm_request.py [--provider P] [--timeout-ms N] [--json]
+                   [--repeat N | --submit N] [PROMPT]
 
 Prints the provider, the text and the tokens used (--json: the response
 document); exits 1 with the errno's name on an error.  --repeat N asks N
 times in a row and prints how many were answered and how many were rate
 limited (EAGAIN).
+
+--submit N submits N requests at once on one open /dev/asm (ASM_LLM_SUBMIT,
+which returns without waiting), then waits with poll() for the file to be
+readable and collects each finished request (ASM_LLM_COLLECT), in the order
+they finish.  It prints one line per collected request,
+
+    request 17: provider claude, result ok
+    request 18: provider none, result ETIMEDOUT
+
+and one per refused submission (e.g. "submit 4: EAGAIN, not queued"), and
+exits 1 if any submission or request failed.
 """
 
 import argparse
@@ -17,7 +29,9 @@ import errno
 import fcntl
 import json
 import os
+import select
 import sys
+import time
 
 ASM_DEVICE_PATH = "/dev/asm"
 ASM_ABI_VERSION = 1
@@ -46,11 +60,17 @@ def _iowr(type_, nr, size):
 
 
 ASM_IOC_LLM_REQUEST = _iowr(0xBA, 0x11, ctypes.sizeof(AsmLlmRequest))
+ASM_LLM_SUBMIT = 1 << 0
+ASM_LLM_COLLECT = 1 << 1
+# The errnos a collected request ends with (the collect itself worked).
+LLM_OUTCOMES = (errno.EIO, errno.ETIMEDOUT, errno.ENOSPC)
+# The kernel's timeout_ms when a request gives none.
+LLM_DEFAULT_TIMEOUT_MS = 30000
 
 
-def llm_request(prompt, max_tokens=1000, temperature=0.7, agent_id=0,
-                provider=None, timeout_ms=None):
-    """Make an LLM request via the gateway; returns the response document."""
+def request_document(prompt, max_tokens=1000, temperature=0.7, agent_id=0,
+                     provider=None, timeout_ms=None):
+    """The request document, as bytes."""
     req = {
         "agent_id": agent_id,
         "prompt": prompt,
@@ -61,7 +81,14 @@ def llm_request(prompt, max_tokens=1000, temperature=0.7, agent_id=0,
         req["preferred_provider"] = provider
     if timeout_ms:
         req["timeout_ms"] = timeout_ms
-    req_json = json.dumps(req).encode()
+    return json.dumps(req).encode()
+
+
+def llm_request(prompt, max_tokens=1000, temperature=0.7, agent_id=0,
+                provider=None, timeout_ms=None):
+    """Make an LLM request via the gateway; returns the response document."""
+    req_json = request_document(prompt, max_tokens, temperature, agent_id,
+                                provider, timeout_ms)
     req_buf = ctypes.create_string_buffer(req_json)
     resp_buf = ctypes.create_string_buffer(8192)
 
@@ -81,6 +108,98 @@ def llm_request(prompt, max_tokens=1000, temperature=0.7, agent_id=0,
     return json.loads(resp_buf.raw[:ret].decode())
 
 
+def errname(e):
+    """The C name of errno e, e.g. EAGAIN."""
+    return errno.errorcode.get(e, f"errno {e}")
+
+
+def submit(fd, req_json):
+    """ASM_LLM_SUBMIT of req_json on fd: returns the request's id at once."""
+    req_buf = ctypes.create_string_buffer(req_json)
+    arg = AsmLlmRequest()
+    arg.size = ctypes.sizeof(arg)
+    arg.version = ASM_ABI_VERSION
+    arg.request = ctypes.addressof(req_buf)
+    arg.request_len = len(req_json)
+    arg.flags = ASM_LLM_SUBMIT
+    fcntl.ioctl(fd, ASM_IOC_LLM_REQUEST, arg)
+    return arg.request_id
+
+
+def collect(fd, request_id=0):
+    """ASM_LLM_COLLECT on fd of request_id (0: any finished one).
+
+    Returns (request id, response document or None, errno or 0).  Raises
+    OSError when nothing was collected: EAGAIN while unfinished, ENOENT for
+    an id this fd did not submit or that was collected already."""
+    resp_buf = ctypes.create_string_buffer(65536)
+    arg = AsmLlmRequest()
+    arg.size = ctypes.sizeof(arg)
+    arg.version = ASM_ABI_VERSION
+    arg.response = ctypes.addressof(resp_buf)
+    arg.response_len = len(resp_buf)
+    arg.flags = ASM_LLM_COLLECT
+    arg.request_id = request_id
+    try:
+        ret = fcntl.ioctl(fd, ASM_IOC_LLM_REQUEST, arg)
+    except OSError as e:
+        # fcntl.ioctl copies the struct back before it raises: the kernel
+        # set request_id to the failed request it collected.
+        if e.errno in LLM_OUTCOMES:
+            return arg.request_id, None, e.errno
+        raise
+    return arg.request_id, json.loads(resp_buf.raw[:ret].decode()), 0
+
+
+def submit_and_collect(n, prompt, provider=None, timeout_ms=None):
+    """--submit N: N requests queued at once on one fd, then collected as
+    they finish; one line each.  Returns the exit status."""
+    failed = 0
+    pending = set()
+    fd = os.open(ASM_DEVICE_PATH, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        for i in range(n):
+            doc = request_document(f"{prompt} ({i + 1})", provider=provider,
+                                   timeout_ms=timeout_ms)
+            try:
+                pending.add(submit(fd, doc))
+            except OSError as e:
+                print(f"submit {i + 1}: {errname(e.errno)}, not queued", flush=True)
+                failed += 1
+        # The kernel ends every request by its timeout (checked every
+        # second): wait that long and a little more.
+        wait_s = (timeout_ms or LLM_DEFAULT_TIMEOUT_MS) / 1000 + 5
+        deadline = time.monotonic() + wait_s
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while pending:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                break
+            if not poller.poll(left_ms):
+                continue
+            try:
+                request_id, response, err = collect(fd)
+            except OSError as e:
+                if e.errno == errno.EAGAIN:
+                    continue
+                raise
+            pending.discard(request_id)
+            if err:
+                failed += 1
+                print(f"request {request_id}: provider none, result {errname(err)}",
+                      flush=True)
+            else:
+                print(f"request {request_id}: provider {response['provider']}, result ok",
+                      flush=True)
+        for request_id in sorted(pending):
+            failed += 1
+            print(f"request {request_id}: no answer within {wait_s:.0f} s")
+    finally:
+        os.close(fd)
+    return 1 if failed else 0
+
+
 def main():
     parser = argparse.ArgumentParser(description="An LLM request through ASM's gateway.")
     parser.add_argument("prompt", nargs="?", default="What is an operating system kernel?")
@@ -89,7 +208,18 @@ def main():
     parser.add_argument("--json", action="store_true", help="print the response document")
     parser.add_argument("--repeat", type=int, default=0, metavar="N",
                         help="ask N times in a row, print the outcome counts")
+    parser.add_argument("--submit", type=int, default=0, metavar="N",
+                        help="submit N requests at once, then poll and collect each")
     args = parser.parse_args()
+    if args.repeat > 0 and args.submit > 0:
+        parser.error("--repeat and --submit do not go together")
+    if args.submit > 0:
+        try:
+            return submit_and_collect(args.submit, args.prompt, provider=args.provider,
+                                      timeout_ms=args.timeout_ms)
+        except OSError as e:
+            print(f"Error: {os.strerror(e.errno)} (errno {e.errno})")
+            return 1
     if args.repeat > 0:
         outcomes = {}
         for i in range(args.repeat):

@@ -110,6 +110,11 @@ pub const ASM_EV_RECOVERY: u32 = 10;
 pub const ASM_EV_RESTARTED: u32 = 11;
 /// The agent ended for good: no restart left, or ended by a kill action.
 pub const ASM_EV_FAILED: u32 = 12;
+/// An LLM request the bucket let through ended: [`ASM_A_FAULT`] is the
+/// provider that answered (0: none), [`ASM_A_EXIT_CODE`] 0 or the
+/// request's -errno, [`ASM_A_VALUE`] the tokens used, [`ASM_A_LIMIT`] its
+/// duration in microseconds.
+pub const ASM_EV_LLM: u32 = 13;
 
 /// `enum asm_fault_type`: CPU time in a window above the quota. Fault types
 /// index [`AsmFaultPolicy::actions`].
@@ -209,20 +214,23 @@ pub const ASM_A_EVENT_TYPE: u16 = 4;
 pub const ASM_A_AGENT_ID: u16 = 5;
 /// s32: the process, in the initial pid namespace; 0 if none.
 pub const ASM_A_PID: u16 = 6;
-/// s32: the exit code (0-255) of [`ASM_EV_EXIT`] and [`ASM_EV_CRASH`].
+/// s32: the exit code (0-255) of [`ASM_EV_EXIT`] and [`ASM_EV_CRASH`]; 0
+/// or the request's -errno of [`ASM_EV_LLM`].
 pub const ASM_A_EXIT_CODE: u16 = 7;
 /// s32: the signal that ended the process, for [`ASM_EV_CRASH`] and for an
 /// [`ASM_EV_EXIT`] caused by a kill or restart action; 0 if none.
 pub const ASM_A_SIGNAL: u16 = 8;
-/// u32: an `ASM_FAULT_*` value.
+/// u32: an `ASM_FAULT_*` value; for [`ASM_EV_LLM`], the `asm_llm_provider`
+/// that answered (0: none).
 pub const ASM_A_FAULT: u16 = 9;
 /// u32: an `ASM_ACTION_*` value.
 pub const ASM_A_ACTION: u16 = 10;
 /// u64: the observed value of [`ASM_EV_FAULT`]; the restart count of
-/// [`ASM_EV_RECOVERY`], [`ASM_EV_RESTARTED`] and [`ASM_EV_FAILED`].
+/// [`ASM_EV_RECOVERY`], [`ASM_EV_RESTARTED`] and [`ASM_EV_FAILED`]; the
+/// tokens used of [`ASM_EV_LLM`].
 pub const ASM_A_VALUE: u16 = 11;
 /// u64: the limit of [`ASM_EV_FAULT`]; the restart budget of the restart
-/// events.
+/// events; the duration of [`ASM_EV_LLM`]'s request, in microseconds.
 pub const ASM_A_LIMIT: u16 = 12;
 /// u64: a gateway request's number.
 pub const ASM_A_REQ_ID: u16 = 13;
@@ -282,6 +290,14 @@ pub const ASM_LLM_TIMEOUT_MAX_MS: u32 = 600_000;
 pub const ASM_LLM_RESPONSE_MIN: usize = 256;
 /// The most providers [`ASM_A_TRIED`] may list.
 pub const ASM_LLM_TRIED_MAX: usize = 64;
+/// `ASM_LLM_SUBMIT`: [`AsmLlmRequest::flags`]: queue the request and return
+/// at once with its `request_id` (`response` and `response_len` 0).
+pub const ASM_LLM_SUBMIT: u32 = 1 << 0;
+/// `ASM_LLM_COLLECT`: [`AsmLlmRequest::flags`]: take a finished request of
+/// the same open file (`request_id` in: the one wanted, 0 for any; out: the
+/// one taken), its response document or its errno; `EAGAIN` while
+/// unfinished, `ENOENT` for one unknown or already collected.
+pub const ASM_LLM_COLLECT: u32 = 1 << 1;
 
 /// `ASM_IOC_MAGIC`: the ioctl type byte.
 pub const ASM_IOC_MAGIC: u32 = 0xBA;
@@ -873,6 +889,31 @@ pub const ASM_PATCH_SET_AUTO_RESTART: u32 = 4;
 pub const ASM_PATCH_SET_LIMITS: u32 = 5;
 /// Set the risk level to [`AsmPatch::value`]: Minimal, Limited or High.
 pub const ASM_PATCH_SET_RISK: u32 = 6;
+/// Set the LLM token bucket to [`AsmPatch::llm_burst`] and
+/// [`AsmPatch::llm_refill`]. Its audit entry's old and new value are
+/// `burst << 32 | refill` (see [`llm_rate_value`]).
+pub const ASM_PATCH_SET_LLM_RATE: u32 = 7;
+
+/// `ASM_LLM_BURST_MAX`: the largest LLM bucket, in requests.
+pub const ASM_LLM_BURST_MAX: u32 = 10000;
+/// `ASM_LLM_REFILL_MAX`: the fastest LLM bucket refill, in requests per
+/// second.
+pub const ASM_LLM_REFILL_MAX: u32 = 10000;
+/// `ASM_LLM_BURST_DEFAULT`: an agent's LLM bucket until a patch sets it.
+pub const ASM_LLM_BURST_DEFAULT: u32 = 30;
+/// `ASM_LLM_REFILL_DEFAULT`: its refill until a patch sets it, per second.
+pub const ASM_LLM_REFILL_DEFAULT: u32 = 10;
+
+/// An LLM rate as an [`ASM_PATCH_SET_LLM_RATE`] audit entry stores it in
+/// its old and new value: `burst << 32 | refill`.
+pub const fn llm_rate_value(burst: u32, refill: u32) -> u64 {
+    (burst as u64) << 32 | refill as u64
+}
+
+/// The `(burst, refill)` of an [`ASM_PATCH_SET_LLM_RATE`] audit value.
+pub const fn llm_rate_of(value: u64) -> (u32, u32) {
+    ((value >> 32) as u32, value as u32)
+}
 
 /// `enum asm_violation`: a file opened outside the policy.
 pub const ASM_VIOLATION_FILE: u32 = 1;
@@ -920,6 +961,19 @@ pub const ASM_AUDIT_OVERSIGHT: u32 = 9;
 pub const ASM_AUDIT_EXIT: u32 = 10;
 /// The sensitive paths changed.
 pub const ASM_AUDIT_SENSITIVE_SET: u32 = 11;
+/// An LLM request, in the LLM trail only (`op`: the `asm_llm_provider` that
+/// answered, 0 for none; `result` 0 or -errno; `old_value`: the tokens
+/// used; `new_value`: the duration in microseconds; `detail`: the request,
+/// and the prompt's start where the module is set to record it).
+pub const ASM_AUDIT_LLM: u32 = 12;
+
+/// `enum asm_audit_trail`, [`AsmAuditRead::trail`]: registrations, patches,
+/// violations and the rest, [`ASM_AUDIT_ENTRIES`] kept.
+pub const ASM_AUDIT_TRAIL_POLICY: u32 = 0;
+/// One entry per LLM request that reached the bucket,
+/// [`ASM_AUDIT_LLM_ENTRIES`] kept. Each trail is its own hash chain,
+/// numbered from 0.
+pub const ASM_AUDIT_TRAIL_LLM: u32 = 1;
 
 /// `ASM_AUDIT_DETAIL_LEN`: room for an audit entry's detail, including the
 /// terminating NUL.
@@ -928,6 +982,8 @@ pub const ASM_AUDIT_DETAIL_LEN: usize = 192;
 pub const ASM_AUDIT_HASH_LEN: usize = 32;
 /// `ASM_AUDIT_ENTRIES`: the entries the kernel keeps.
 pub const ASM_AUDIT_ENTRIES: usize = 256;
+/// `ASM_AUDIT_LLM_ENTRIES`: the entries the kernel keeps in the LLM trail.
+pub const ASM_AUDIT_LLM_ENTRIES: usize = 512;
 /// `ASM_AUDIT_LIMIT_BURST`: entries one source (a user's refusals, an
 /// agent's own reports) may add per [`ASM_AUDIT_LIMIT_WINDOW_S`].
 pub const ASM_AUDIT_LIMIT_BURST: u32 = 32;
@@ -1003,8 +1059,13 @@ pub struct AsmPatch {
     pub scope: [u8; ASM_SCOPE_LEN],
     /// Out: the audit entry that records the patch.
     pub audit_seq: u64,
+    /// SET_LLM_RATE: the bucket's size, 1 to [`ASM_LLM_BURST_MAX`]; else 0.
+    pub llm_burst: u32,
+    /// SET_LLM_RATE: requests added per second, 1 to
+    /// [`ASM_LLM_REFILL_MAX`]; else 0.
+    pub llm_refill: u32,
     /// Must be 0.
-    pub reserved: [u64; 2],
+    pub reserved: [u64; 1],
 }
 
 const _: () = assert!(size_of::<AsmPatch>() == 328);
@@ -1026,7 +1087,9 @@ impl AsmPatch {
             mem_limit_bytes: 0,
             scope: [0; ASM_SCOPE_LEN],
             audit_seq: 0,
-            reserved: [0; 2],
+            llm_burst: 0,
+            llm_refill: 0,
+            reserved: [0; 1],
         }
     }
 
@@ -1142,7 +1205,7 @@ impl AsmAuditEntry {
     }
 }
 
-/// `struct asm_audit_read`: the `ASM_IOC_GET_AUDIT` argument. Reading the
+/// `struct asm_audit_read`: the `ASM_IOC_GET_AUDIT` argument. Reading a
 /// trail needs `CAP_SYS_ADMIN`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1166,18 +1229,22 @@ pub struct AsmAuditRead {
     pub next_seq: u64,
     /// Out: entries overwritten before anyone could keep them.
     pub dropped: u64,
-    /// Out: entries the rate limits kept out of the trail.
+    /// Out: entries the rate limits kept out of the trail (the LLM trail
+    /// has none).
     pub suppressed: u64,
+    /// In: which trail, [`ASM_AUDIT_TRAIL_POLICY`] or
+    /// [`ASM_AUDIT_TRAIL_LLM`].
+    pub trail: u32,
     /// Must be 0.
-    pub reserved: [u64; 1],
+    pub reserved0: u32,
 }
 
 const _: () = assert!(size_of::<AsmAuditRead>() == 72);
 
 impl AsmAuditRead {
-    /// A read of the entries from `from_seq` on into `entries` (a user
-    /// pointer) with room for `capacity`, with `size` and `version` filled
-    /// in.
+    /// A read of the policy trail's entries from `from_seq` on into
+    /// `entries` (a user pointer) with room for `capacity`, with `size` and
+    /// `version` filled in; set `trail` for another trail.
     pub const fn new(from_seq: u64, entries: u64, capacity: u32) -> Self {
         Self {
             size: size_of::<Self>() as u32,
@@ -1190,7 +1257,8 @@ impl AsmAuditRead {
             next_seq: 0,
             dropped: 0,
             suppressed: 0,
-            reserved: [0; 1],
+            trail: ASM_AUDIT_TRAIL_POLICY,
+            reserved0: 0,
         }
     }
 }
@@ -1225,8 +1293,10 @@ pub struct AsmCompliance {
     pub score: u32,
     /// One of [`ASM_COMPLIANT`], [`ASM_REVIEW_NEEDED`], [`ASM_NON_COMPLIANT`].
     pub status: u32,
+    /// LLM requests the agent's bucket let through.
+    pub llm_requests: u64,
     /// Must be 0 on input.
-    pub reserved: [u64; 2],
+    pub reserved: [u64; 1],
 }
 
 const _: () = assert!(size_of::<AsmCompliance>() == 96);
@@ -1248,7 +1318,8 @@ impl AsmCompliance {
             crashes: 0,
             score: 0,
             status: 0,
-            reserved: [0; 2],
+            llm_requests: 0,
+            reserved: [0; 1],
         }
     }
 }
@@ -1369,13 +1440,14 @@ pub struct AsmLlmRequest {
     pub request_len: u32,
     /// At least [`ASM_LLM_RESPONSE_MIN`].
     pub response_len: u32,
-    /// Must be 0.
+    /// 0 (ask and wait), [`ASM_LLM_SUBMIT`] or [`ASM_LLM_COLLECT`].
     pub flags: u32,
     /// Out: the response document's length (also the ioctl's value); with
     /// `ENOSPC`, the size it needed.
     pub written: u32,
     /// Out: the gateway's number for the request (0 if refused before it
-    /// was queued).
+    /// was queued). [`ASM_LLM_COLLECT`]: in, the request to collect (0:
+    /// any finished one); out, the one collected, also when it failed.
     pub request_id: u64,
     /// Must be 0.
     pub reserved: [u64; 2],
@@ -1400,6 +1472,24 @@ impl AsmLlmRequest {
             request_id: 0,
             reserved: [0; 2],
         }
+    }
+
+    /// An [`ASM_LLM_SUBMIT`] of the document at `request` (`request_len`
+    /// bytes): no response buffer, the answer is collected later.
+    pub const fn submit(request: u64, request_len: u32) -> Self {
+        let mut req = Self::new(request, request_len, 0, 0);
+        req.flags = ASM_LLM_SUBMIT;
+        req
+    }
+
+    /// An [`ASM_LLM_COLLECT`] of request `request_id` (0: any finished one)
+    /// into the buffer at `response` (`response_len` bytes): no request
+    /// document.
+    pub const fn collect(request_id: u64, response: u64, response_len: u32) -> Self {
+        let mut req = Self::new(0, 0, response, response_len);
+        req.flags = ASM_LLM_COLLECT;
+        req.request_id = request_id;
+        req
     }
 }
 
@@ -1699,13 +1789,14 @@ pub fn parse_risk(s: &str) -> Option<u32> {
 }
 
 /// Every patch op and its name in the audit trail.
-pub const PATCH_OPS: [(u32, &str); 6] = [
+pub const PATCH_OPS: [(u32, &str); 7] = [
     (ASM_PATCH_ADD_CAPABILITY, "add_capability"),
     (ASM_PATCH_REMOVE_CAPABILITY, "remove_capability"),
     (ASM_PATCH_UPDATE_SCOPE, "update_scope"),
     (ASM_PATCH_SET_AUTO_RESTART, "set_auto_restart"),
     (ASM_PATCH_SET_LIMITS, "set_limits"),
     (ASM_PATCH_SET_RISK, "set_risk"),
+    (ASM_PATCH_SET_LLM_RATE, "set_llm_rate"),
 ];
 
 /// The name of `ASM_PATCH_*` value `op`.
@@ -1746,7 +1837,7 @@ pub fn parse_oversight(s: &str) -> Option<u32> {
 }
 
 /// Every audit entry kind and its name.
-pub const AUDIT_KINDS: [(u32, &str); 11] = [
+pub const AUDIT_KINDS: [(u32, &str); 12] = [
     (ASM_AUDIT_REGISTER, "register"),
     (ASM_AUDIT_UNREGISTER, "unregister"),
     (ASM_AUDIT_PATCH, "patch"),
@@ -1758,6 +1849,7 @@ pub const AUDIT_KINDS: [(u32, &str); 11] = [
     (ASM_AUDIT_OVERSIGHT, "oversight"),
     (ASM_AUDIT_EXIT, "exit"),
     (ASM_AUDIT_SENSITIVE_SET, "sensitive_set"),
+    (ASM_AUDIT_LLM, "llm_request"),
 ];
 
 /// The name of `ASM_AUDIT_*` kind `kind`.
@@ -2052,17 +2144,19 @@ mod tests {
         assert_eq!((p.size, p.version, p.agent_id, p.op), (328, 1, 6, 6));
         assert_eq!(
             (p.value, p.scope, p.reserved),
-            (0, [0; ASM_SCOPE_LEN], [0; 2])
+            (0, [0; ASM_SCOPE_LEN], [0; 1])
         );
+        assert_eq!((p.llm_burst, p.llm_refill), (0, 0));
         let a = AsmAuditRead::new(3, 0x4000, 256);
         assert_eq!(
             (a.size, a.version, a.from_seq, a.entries, a.capacity),
             (72, 1, 3, 0x4000, 256)
         );
+        assert_eq!((a.trail, a.reserved0), (ASM_AUDIT_TRAIL_POLICY, 0));
         let c = AsmCompliance::new(8);
         assert_eq!(
-            (c.size, c.version, c.agent_id, c.reserved),
-            (96, 1, 8, [0; 2])
+            (c.size, c.version, c.agent_id, c.llm_requests, c.reserved),
+            (96, 1, 8, 0, [0; 1])
         );
         let n = AsmNote::new(9, ASM_OVERSIGHT_STOP);
         assert_eq!((n.size, n.version, n.agent_id, n.kind), (168, 1, 9, 4));
@@ -2076,6 +2170,30 @@ mod tests {
             (0x5000, 20, 0x6000, 65536)
         );
         assert_eq!((q.written, q.request_id, q.reserved), (0, 0, [0; 2]));
+        let q = AsmLlmRequest::submit(0x5000, 20);
+        assert_eq!((q.size, q.version, q.flags), (64, 1, ASM_LLM_SUBMIT));
+        assert_eq!(
+            (q.request, q.request_len, q.response, q.response_len),
+            (0x5000, 20, 0, 0)
+        );
+        let q = AsmLlmRequest::collect(17, 0x6000, 4096);
+        assert_eq!((q.flags, q.request_id), (ASM_LLM_COLLECT, 17));
+        assert_eq!(
+            (q.request, q.request_len, q.response, q.response_len),
+            (0, 0, 0x6000, 4096)
+        );
+    }
+
+    #[test]
+    fn llm_rate_audit_values() {
+        let v = llm_rate_value(ASM_LLM_BURST_DEFAULT, ASM_LLM_REFILL_DEFAULT);
+        assert_eq!(v, 30 << 32 | 10);
+        assert_eq!(llm_rate_of(v), (30, 10));
+        assert_eq!(
+            llm_rate_of(llm_rate_value(u32::MAX, u32::MAX)),
+            (u32::MAX, u32::MAX)
+        );
+        assert_eq!(llm_rate_of(7), (0, 7));
     }
 
     #[test]
@@ -2293,7 +2411,8 @@ mod tests {
             Some("add_capability")
         );
         assert_eq!(patch_op_name(ASM_PATCH_SET_RISK), Some("set_risk"));
-        assert_eq!(patch_op_name(7), None);
+        assert_eq!(patch_op_name(ASM_PATCH_SET_LLM_RATE), Some("set_llm_rate"));
+        assert_eq!(patch_op_name(8), None);
         let violations: Vec<_> = (1..=5).filter_map(violation_name).collect();
         assert_eq!(violations, ["file", "connect", "listen", "exec", "llm"]);
         assert_eq!(violation_name(0), None);
@@ -2305,7 +2424,7 @@ mod tests {
         assert_eq!(parse_oversight("Stop"), Some(ASM_OVERSIGHT_STOP));
         assert_eq!(parse_oversight("kill"), None);
         for (i, (value, name)) in AUDIT_KINDS.iter().enumerate() {
-            // In value order, covering 1 ..= ASM_AUDIT_SENSITIVE_SET.
+            // In value order, covering 1 ..= ASM_AUDIT_LLM.
             assert_eq!(*value as usize, i + 1);
             assert_eq!(audit_kind_name(*value), Some(*name));
             assert_eq!(parse_audit_kind(name), Some(*value));
@@ -2314,7 +2433,9 @@ mod tests {
             audit_kind_name(ASM_AUDIT_SENSITIVE_SET),
             Some("sensitive_set")
         );
-        assert_eq!(audit_kind_name(12), None);
+        assert_eq!(audit_kind_name(ASM_AUDIT_LLM), Some("llm_request"));
+        assert_eq!(parse_audit_kind("llm_request"), Some(ASM_AUDIT_LLM));
+        assert_eq!(audit_kind_name(13), None);
         assert_eq!(parse_audit_kind("Register"), None);
         assert_eq!(compliance_status_name(ASM_COMPLIANT), Some("COMPLIANT"));
         assert_eq!(

@@ -137,6 +137,8 @@ int main(void)
 	OFF(asm_patch, mem_limit_bytes);
 	OFF(asm_patch, scope);
 	OFF(asm_patch, audit_seq);
+	OFF(asm_patch, llm_burst);
+	OFF(asm_patch, llm_refill);
 	OFF(asm_patch, reserved);
 
 	SIZE(asm_audit_entry);
@@ -164,7 +166,9 @@ int main(void)
 	OFF(asm_audit_read, first_seq);
 	OFF(asm_audit_read, next_seq);
 	OFF(asm_audit_read, dropped);
-	OFF(asm_audit_read, reserved);
+	OFF(asm_audit_read, suppressed);
+	OFF(asm_audit_read, trail);
+	OFF(asm_audit_read, reserved0);
 
 	SIZE(asm_compliance);
 	OFF(asm_compliance, size);
@@ -180,6 +184,7 @@ int main(void)
 	OFF(asm_compliance, crashes);
 	OFF(asm_compliance, score);
 	OFF(asm_compliance, status);
+	OFF(asm_compliance, llm_requests);
 	OFF(asm_compliance, reserved);
 
 	SIZE(asm_note);
@@ -252,6 +257,7 @@ int main(void)
 	CONST(ASM_EV_RECOVERY);
 	CONST(ASM_EV_RESTARTED);
 	CONST(ASM_EV_FAILED);
+	CONST(ASM_EV_LLM);
 	CONST(ASM_FAULT_CPU_QUOTA);
 	CONST(ASM_FAULT_MEMORY);
 	CONST(ASM_FAULT_SYSCALL_FLOOD);
@@ -332,6 +338,11 @@ int main(void)
 	CONST(ASM_PATCH_SET_AUTO_RESTART);
 	CONST(ASM_PATCH_SET_LIMITS);
 	CONST(ASM_PATCH_SET_RISK);
+	CONST(ASM_PATCH_SET_LLM_RATE);
+	CONST(ASM_LLM_BURST_MAX);
+	CONST(ASM_LLM_REFILL_MAX);
+	CONST(ASM_LLM_BURST_DEFAULT);
+	CONST(ASM_LLM_REFILL_DEFAULT);
 	CONST(ASM_VIOLATION_FILE);
 	CONST(ASM_VIOLATION_CONNECT);
 	CONST(ASM_VIOLATION_LISTEN);
@@ -351,9 +362,13 @@ int main(void)
 	CONST(ASM_AUDIT_OVERSIGHT);
 	CONST(ASM_AUDIT_EXIT);
 	CONST(ASM_AUDIT_SENSITIVE_SET);
+	CONST(ASM_AUDIT_LLM);
+	CONST(ASM_AUDIT_TRAIL_POLICY);
+	CONST(ASM_AUDIT_TRAIL_LLM);
 	CONST(ASM_AUDIT_DETAIL_LEN);
 	CONST(ASM_AUDIT_HASH_LEN);
 	CONST(ASM_AUDIT_ENTRIES);
+	CONST(ASM_AUDIT_LLM_ENTRIES);
 	CONST(ASM_COMPLIANT);
 	CONST(ASM_REVIEW_NEEDED);
 	CONST(ASM_NON_COMPLIANT);
@@ -386,6 +401,8 @@ int main(void)
 	CONST(ASM_LLM_GPT4);
 	CONST(ASM_LLM_GEMINI);
 	CONST(ASM_LLM_LOCAL);
+	CONST(ASM_LLM_SUBMIT);
+	CONST(ASM_LLM_COLLECT);
 	CONST(ASM_IOC_LLM_REQUEST);
 	/* Strings: each a line of its own for an exact comparison. */
 	printf("string ASM_DEVICE_PATH %s\n", ASM_DEVICE_PATH);

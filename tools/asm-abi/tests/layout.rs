@@ -173,6 +173,8 @@ fn rust_lines() -> BTreeMap<String, String> {
         mem_limit_bytes,
         scope,
         audit_seq,
+        llm_burst,
+        llm_refill,
         reserved
     );
     size!(AsmAuditEntry, "asm_audit_entry");
@@ -206,7 +208,9 @@ fn rust_lines() -> BTreeMap<String, String> {
         first_seq,
         next_seq,
         dropped,
-        reserved
+        suppressed,
+        trail,
+        reserved0
     );
     size!(AsmCompliance, "asm_compliance");
     off!(
@@ -225,6 +229,7 @@ fn rust_lines() -> BTreeMap<String, String> {
         crashes,
         score,
         status,
+        llm_requests,
         reserved
     );
     size!(AsmNote, "asm_note");
@@ -298,6 +303,7 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_EV_RECOVERY,
         ASM_EV_RESTARTED,
         ASM_EV_FAILED,
+        ASM_EV_LLM,
         ASM_FAULT_CPU_QUOTA,
         ASM_FAULT_MEMORY,
         ASM_FAULT_SYSCALL_FLOOD,
@@ -376,6 +382,11 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_PATCH_SET_AUTO_RESTART,
         ASM_PATCH_SET_LIMITS,
         ASM_PATCH_SET_RISK,
+        ASM_PATCH_SET_LLM_RATE,
+        ASM_LLM_BURST_MAX,
+        ASM_LLM_REFILL_MAX,
+        ASM_LLM_BURST_DEFAULT,
+        ASM_LLM_REFILL_DEFAULT,
         ASM_VIOLATION_FILE,
         ASM_VIOLATION_CONNECT,
         ASM_VIOLATION_LISTEN,
@@ -395,6 +406,9 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_AUDIT_OVERSIGHT,
         ASM_AUDIT_EXIT,
         ASM_AUDIT_SENSITIVE_SET,
+        ASM_AUDIT_LLM,
+        ASM_AUDIT_TRAIL_POLICY,
+        ASM_AUDIT_TRAIL_LLM,
         ASM_COMPLIANT,
         ASM_REVIEW_NEEDED,
         ASM_NON_COMPLIANT,
@@ -420,6 +434,8 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_LLM_GPT4,
         ASM_LLM_GEMINI,
         ASM_LLM_LOCAL,
+        ASM_LLM_SUBMIT,
+        ASM_LLM_COLLECT,
         ASM_IOC_LLM_REQUEST
     );
     // usize has no From into u64, so the lengths and counts go by hand.
@@ -441,6 +457,10 @@ fn rust_lines() -> BTreeMap<String, String> {
     put(
         "const ASM_AUDIT_ENTRIES".into(),
         ASM_AUDIT_ENTRIES.to_string(),
+    );
+    put(
+        "const ASM_AUDIT_LLM_ENTRIES".into(),
+        ASM_AUDIT_LLM_ENTRIES.to_string(),
     );
     put("const ASM_NOTE_LEN".into(), ASM_NOTE_LEN.to_string());
     put(

@@ -1,22 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! [`Device`]: an open `/dev/asm`, with a safe method for each ioctl the
-//! tools make. Requests that read an array or a document of unknown size
-//! (LIST, the JSON requests) grow their buffer and retry here, so callers
-//! get the whole answer or an errno.
+//! tools make, and `poll()` for the LLM requests it submitted. Requests
+//! that read an array or a document of unknown size (LIST, the JSON
+//! requests) grow their buffer and retry here, so callers get the whole
+//! answer or an errno.
 
 use crate::{cvt, Errno};
 use asm_abi::{
     AsmAgentInfo, AsmAuditEntry, AsmAuditRead, AsmCompliance, AsmFaultPolicy, AsmHeartbeat,
     AsmHistory, AsmJson, AsmList, AsmLlmRequest, AsmNote, AsmPatch, AsmRegister, AsmSensitive,
-    AsmUnregister, AsmWindow, ASM_AUDIT_ENTRIES, ASM_DEVICE_PATH, ASM_HISTORY_WINDOWS,
-    ASM_IOC_DECISION, ASM_IOC_GET_AGENT_INFO_JSON, ASM_IOC_GET_AUDIT, ASM_IOC_GET_COMPLIANCE,
-    ASM_IOC_GET_FAULT_POLICY, ASM_IOC_GET_HISTORY, ASM_IOC_GET_INFO, ASM_IOC_GET_TELEMETRY_JSON,
-    ASM_IOC_HEARTBEAT, ASM_IOC_LIST, ASM_IOC_LLM_REQUEST, ASM_IOC_OVERSIGHT, ASM_IOC_PATCH_POLICY,
-    ASM_IOC_REGISTER, ASM_IOC_SENSITIVE, ASM_IOC_SET_FAULT_POLICY, ASM_IOC_UNREGISTER,
+    AsmUnregister, AsmWindow, ASM_AUDIT_ENTRIES, ASM_AUDIT_LLM_ENTRIES, ASM_AUDIT_TRAIL_LLM,
+    ASM_DEVICE_PATH, ASM_HISTORY_WINDOWS, ASM_IOC_DECISION, ASM_IOC_GET_AGENT_INFO_JSON,
+    ASM_IOC_GET_AUDIT, ASM_IOC_GET_COMPLIANCE, ASM_IOC_GET_FAULT_POLICY, ASM_IOC_GET_HISTORY,
+    ASM_IOC_GET_INFO, ASM_IOC_GET_TELEMETRY_JSON, ASM_IOC_HEARTBEAT, ASM_IOC_LIST,
+    ASM_IOC_LLM_REQUEST, ASM_IOC_OVERSIGHT, ASM_IOC_PATCH_POLICY, ASM_IOC_REGISTER,
+    ASM_IOC_SENSITIVE, ASM_IOC_SET_FAULT_POLICY, ASM_IOC_UNREGISTER,
 };
 use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 /// How often a LIST or JSON request is retried when what it reads grew
 /// between the call that sized the buffer and the next one.
@@ -43,10 +45,43 @@ fn room(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
+/// The errnos a collected LLM request ends with: the request's outcome,
+/// not the collect's (Documentation/gateway.rst). `ENOSPC`: its answer did
+/// not fit the response buffer and is lost.
+const LLM_OUTCOMES: [i32; 3] = [libc::EIO, libc::ETIMEDOUT, libc::ENOSPC];
+
+/// What [`Device::llm_collect`] took: one finished request of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Collected {
+    /// The gateway's number for it, as [`Device::llm_submit`] returned it.
+    pub request_id: u64,
+    /// The response document's length, or the errno the request failed
+    /// with (`EIO`, `ETIMEDOUT`; `ENOSPC` when the answer needed
+    /// `written` bytes, more than the buffer had).
+    pub outcome: Result<usize, Errno>,
+    /// As the kernel left it: with `ENOSPC`, the size the answer needed.
+    pub written: u32,
+}
+
 /// An open `/dev/asm`. Holding it open also keeps the module loaded (the
 /// device's file operations pin it), so the generic netlink family of its
-/// events cannot disappear under a listener that holds one.
+/// events cannot disappear under a listener that holds one. LLM requests
+/// submitted on it ([`Device::llm_submit`]) belong to it: `poll()` on its
+/// descriptor ([`Device::wait_readable`], or the caller's own loop through
+/// [`AsFd`]) reports one finished, and dropping it withdraws them.
 pub struct Device(File);
+
+impl AsFd for Device {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl AsRawFd for Device {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
 
 impl Device {
     /// Opens `/dev/asm`, read-write if allowed, else read-only: reading
@@ -218,17 +253,25 @@ impl Device {
         unsafe { self.ioctl(ASM_IOC_PATCH_POLICY, req) }
     }
 
-    /// `ASM_IOC_GET_AUDIT`: the reply (`first_seq`, `next_seq`, `dropped`)
-    /// and up to `capacity` (itself at most `ASM_AUDIT_ENTRIES`) entries
-    /// from `from_seq` on, oldest first.
+    /// `ASM_IOC_GET_AUDIT` of `trail` (`ASM_AUDIT_TRAIL_*`): the reply
+    /// (`first_seq`, `next_seq`, `dropped`) and up to `capacity` (itself at
+    /// most what the trail keeps, `ASM_AUDIT_ENTRIES` or
+    /// `ASM_AUDIT_LLM_ENTRIES`) entries from `from_seq` on, oldest first.
     pub fn audit(
         &self,
+        trail: u32,
         from_seq: u64,
         capacity: usize,
     ) -> Result<(AsmAuditRead, Vec<AsmAuditEntry>), Errno> {
-        let mut entries = vec![AsmAuditEntry::ZERO; capacity.clamp(1, ASM_AUDIT_ENTRIES)];
+        let kept = if trail == ASM_AUDIT_TRAIL_LLM {
+            ASM_AUDIT_LLM_ENTRIES
+        } else {
+            ASM_AUDIT_ENTRIES
+        };
+        let mut entries = vec![AsmAuditEntry::ZERO; capacity.clamp(1, kept)];
         let capacity = room(entries.len());
         let mut req = AsmAuditRead::new(from_seq, entries.as_mut_ptr() as u64, capacity);
+        req.trail = trail;
         // SAFETY: ASM_IOC_GET_AUDIT takes a struct asm_audit_read whose
         // `entries` points at `capacity` writable struct asm_audit_entry:
         // `entries` is that long and outlives the call.
@@ -320,6 +363,66 @@ impl Device {
         Ok(len.min(response.len()))
     }
 
+    /// `ASM_IOC_LLM_REQUEST` with `ASM_LLM_SUBMIT`: queues the request
+    /// document `request` and returns at once with the request's id. The
+    /// request belongs to this open file: collect it with
+    /// [`Device::llm_collect`] once `poll()` says one has finished.
+    pub fn llm_submit(&self, request: &[u8]) -> Result<u64, Errno> {
+        let mut req = AsmLlmRequest::submit(request.as_ptr() as u64, room(request.len()));
+        // SAFETY: `request` is readable for `request_len` bytes (at most
+        // its length) and outlives the call; SUBMIT has no response buffer
+        // (address and length 0).
+        unsafe { self.llm_request(&mut req) }?;
+        Ok(req.request_id)
+    }
+
+    /// `ASM_IOC_LLM_REQUEST` with `ASM_LLM_COLLECT`: takes request
+    /// `request_id` of this file (0: any finished one) with `response` as
+    /// the buffer for its answer. `Err` when nothing was collected:
+    /// `EAGAIN` while the request (with 0, every request of the file) is
+    /// unfinished, `ENOENT` for an id this file did not submit or that was
+    /// collected already, `EPERM` from a process of another agent. A
+    /// request that failed is collected too, with its errno in
+    /// [`Collected::outcome`].
+    pub fn llm_collect(&self, request_id: u64, response: &mut [u8]) -> Result<Collected, Errno> {
+        let mut req = AsmLlmRequest::collect(
+            request_id,
+            response.as_mut_ptr() as u64,
+            room(response.len()),
+        );
+        // SAFETY: `response` is writable for `response_len` bytes (at most
+        // its length) and outlives the call; COLLECT has no request
+        // document (address and length 0).
+        let outcome = match unsafe { self.llm_request(&mut req) } {
+            Ok(len) => Ok(len.min(response.len())),
+            Err(e) if LLM_OUTCOMES.contains(&e.0) => Err(e),
+            Err(e) => return Err(e),
+        };
+        Ok(Collected {
+            request_id: req.request_id,
+            outcome,
+            written: req.written,
+        })
+    }
+
+    /// Waits up to `timeout_ms` (negative: for ever) for `POLLIN`, which
+    /// the device reports while a request this file submitted has finished
+    /// and waits to be collected; returns whether it came. A signal ends
+    /// the wait early (`Ok(false)`), as for a timeout.
+    pub fn wait_readable(&self, timeout_ms: i32) -> Result<bool, Errno> {
+        let mut pfd = libc::pollfd {
+            fd: self.0.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is one valid, writable pollfd for the call.
+        match cvt(unsafe { libc::poll(&mut pfd, 1, timeout_ms) }) {
+            Ok(n) => Ok(n > 0 && pfd.revents & libc::POLLIN != 0),
+            Err(Errno(libc::EINTR)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `ASM_IOC_GET_TELEMETRY_JSON`: the system telemetry document.
     pub fn telemetry_json(&self) -> Result<Vec<u8>, Errno> {
         self.json(ASM_IOC_GET_TELEMETRY_JSON, 0)
@@ -357,5 +460,45 @@ impl Device {
             }
         }
         Err(Errno(libc::ERANGE))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    /// A "device" that is the read end of a pipe, and the write end.
+    fn pipe() -> (Device, File) {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }).unwrap();
+        // SAFETY: pipe2 just opened both, and nothing else owns them.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        (Device(File::from(r)), File::from(w))
+    }
+
+    #[test]
+    fn wait_readable_reports_pollin() {
+        let (dev, mut w) = pipe();
+        assert_eq!(dev.wait_readable(0), Ok(false));
+        w.write_all(b"x").unwrap();
+        assert_eq!(dev.wait_readable(1000), Ok(true));
+        assert_eq!(dev.as_fd().as_raw_fd(), dev.as_raw_fd());
+    }
+
+    /// A file that is not the device: every request fails, with nothing
+    /// collected (`ENOTTY` is the collect's error, not a request's).
+    #[test]
+    fn requests_on_another_file_fail_whole() {
+        let (dev, _w) = pipe();
+        assert_eq!(dev.llm_submit(b"{}"), Err(Errno(libc::ENOTTY)));
+        let mut buf = [0u8; 256];
+        assert_eq!(dev.llm_collect(0, &mut buf), Err(Errno(libc::ENOTTY)));
+        assert_eq!(
+            dev.audit(ASM_AUDIT_TRAIL_LLM, 0, 4).map(|(r, _)| r.count),
+            Err(Errno(libc::ENOTTY))
+        );
     }
 }

@@ -13,10 +13,12 @@
 use crate::error::Error;
 use asm_abi::{
     action_allowed, parse_action, parse_capability, parse_oversight, parse_preset, parse_risk,
-    parse_size, ASM_ACTION_DEFAULT, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH,
-    ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX,
-    ASM_LLM_MAX_TOKENS_MAX, ASM_LLM_PROMPT_MAX, ASM_LLM_SYSTEM_MAX, ASM_LLM_TIMEOUT_MAX_MS,
-    ASM_NAME_LEN, ASM_NOTE_LEN, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, CAPABILITIES, LLM_PROVIDERS,
+    parse_size, ASM_ACTION_DEFAULT, ASM_AUDIT_TRAIL_LLM, ASM_AUDIT_TRAIL_POLICY,
+    ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY,
+    ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX, ASM_LLM_BURST_MAX,
+    ASM_LLM_MAX_TOKENS_MAX, ASM_LLM_PROMPT_MAX, ASM_LLM_REFILL_MAX, ASM_LLM_SYSTEM_MAX,
+    ASM_LLM_TIMEOUT_MAX_MS, ASM_NAME_LEN, ASM_NOTE_LEN, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN,
+    CAPABILITIES, LLM_PROVIDERS,
 };
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -73,15 +75,16 @@ pub enum Command {
     Heartbeat,
     /// Change one thing of an agent's policy.
     Patch { id: u32, change: PatchChange },
-    /// The audit trail from `from` on: printed, or written to `export`.
+    /// Audit trail `trail` from `from` on: printed, or written to `export`.
     Audit {
+        trail: Trail,
         from: u64,
         json: bool,
         export: Option<PathBuf>,
     },
-    /// Check the hash chain of an exported trail, or of the live one
-    /// (`file` is `None`).
-    AuditVerify { file: Option<PathBuf> },
+    /// Check the hash chain of an exported trail, or of the live trail
+    /// `trail` (`file` is `None`).
+    AuditVerify { trail: Trail, file: Option<PathBuf> },
     /// Record a human oversight action (an `ASM_OVERSIGHT_*` value).
     Oversight { id: u32, action: u32, note: String },
     /// Record a decision of the caller's agent.
@@ -136,6 +139,34 @@ pub struct LlmRequest {
     pub system: Option<String>,
     /// 1 to `ASM_LLM_TIMEOUT_MAX_MS`.
     pub timeout_ms: Option<u32>,
+}
+
+/// Which audit trail `audit` reads: each is its own hash chain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Trail {
+    /// Registrations, patches, violations, ... (`ASM_AUDIT_TRAIL_POLICY`).
+    #[default]
+    Policy,
+    /// One entry per LLM request (`ASM_AUDIT_TRAIL_LLM`).
+    Llm,
+}
+
+impl Trail {
+    /// The `asm_audit_read.trail` value.
+    pub fn raw(self) -> u32 {
+        match self {
+            Trail::Policy => ASM_AUDIT_TRAIL_POLICY,
+            Trail::Llm => ASM_AUDIT_TRAIL_LLM,
+        }
+    }
+
+    /// Its name on the command line and in `audit --json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Trail::Policy => "policy",
+            Trail::Llm => "llm",
+        }
+    }
 }
 
 /// Whose fault policy `limits` and `recovery` read or change.
@@ -209,6 +240,9 @@ pub enum PatchChange {
     Limits(LimitChanges),
     /// The new risk level: Minimal, Limited or High.
     Risk(u32),
+    /// The LLM token bucket: its size (1 to `ASM_LLM_BURST_MAX` requests)
+    /// and refill (1 to `ASM_LLM_REFILL_MAX` requests per second).
+    LlmRate { burst: u32, refill: u32 },
 }
 
 /// What `sensitive` changes.
@@ -308,12 +342,14 @@ Commands:
                             risk level, effective limits
   patch ID add-cap CAP[,CAP]... | remove-cap CAP[,CAP]... | scope PATH|none
       | auto-restart N | risk minimal|limited|high | limits [--cpu-quota-ms N]
-      [--mem SIZE] [--syscall-rate N] [--watchdog-ms N]
+      [--mem SIZE] [--syscall-rate N] [--watchdog-ms N] | llm-rate BURST REFILL
                             change one thing of the agent's policy (audited)
-  audit [--from SEQ] [--json | --export FILE]
-                            the audit trail (needs CAP_SYS_ADMIN); --export
-                            writes it as JSON to FILE
-  audit verify [FILE]       check the hash chain of an export or the live trail
+  audit [--trail policy|llm] [--from SEQ] [--json | --export FILE]
+                            an audit trail (needs CAP_SYS_ADMIN): the policy
+                            trail, or the LLM requests'; --export writes it as
+                            JSON to FILE
+  audit verify [--trail policy|llm] [FILE]
+                            check the hash chain of an export or a live trail
   oversight ID review|approve|reject|stop [--note TEXT]
                             record a human oversight action (stop: kill it)
   decision TEXT             record a decision of the caller's agent
@@ -339,13 +375,17 @@ An action A is log, throttle (CPU quota and syscall flood only), kill,
 restart or, for an agent, default. PRESET is default, permissive or strict.
 RISK is minimal, limited (the default), high or unacceptable (always refused).
 A patch that widens a policy needs CAP_SYS_ADMIN from outside the agent; the
-agent's owner may narrow it. Admin is never granted by a patch.
+agent's owner may narrow it. Admin is never granted by a patch. llm-rate sets
+the agent's LLM token bucket: BURST requests at most (1 to {}), refilled by
+REFILL per second (1 to {}); an agent starts with 30 and 10/s.
 PROVIDER is claude, gpt4, gemini or local (a preference; the gateway may fall
 back to another). --max-tokens is 1 to {}, --temperature 0 to 1 with at most
 three decimals, --timeout-ms 1 to {}; left out, the kernel's defaults apply
 (1000 tokens, 0.7, 30000 ms). The words of PROMPT are joined by spaces.
 ",
         caps.join(", "),
+        ASM_LLM_BURST_MAX,
+        ASM_LLM_REFILL_MAX,
         ASM_LLM_MAX_TOKENS_MAX,
         ASM_LLM_TIMEOUT_MAX_MS,
     )
@@ -992,7 +1032,7 @@ fn parse_policy(args: &mut Args) -> Result<Command, Error> {
 }
 
 /// The changes `patch` knows, as the usage text and the errors list them.
-const PATCH_CHANGES: &str = "add-cap, remove-cap, scope, auto-restart, limits or risk";
+const PATCH_CHANGES: &str = "add-cap, remove-cap, scope, auto-restart, limits, risk or llm-rate";
 
 /// `patch ID CHANGE ARGS`: the id, the change, then what the change takes.
 fn parse_patch(args: &mut Args) -> Result<Command, Error> {
@@ -1091,6 +1131,22 @@ fn parse_patch(args: &mut Args) -> Result<Command, Error> {
             }
             PatchChange::Limits(changes)
         }
+        "llm-rate" => match operands.as_slice() {
+            [burst, refill] => PatchChange::LlmRate {
+                burst: parse_rate("burst", burst, ASM_LLM_BURST_MAX)?,
+                refill: parse_rate("refill", refill, ASM_LLM_REFILL_MAX)?,
+            },
+            [_, _, extra, ..] => {
+                return Err(usage_error(format!(
+                    "unexpected argument '{extra}' for patch llm-rate"
+                )))
+            }
+            _ => {
+                return Err(usage_error(
+                    "patch llm-rate needs a burst and a refill: llm-rate BURST REFILL",
+                ))
+            }
+        },
         other => {
             return Err(usage_error(format!(
                 "unknown change '{other}' for patch (known: {PATCH_CHANGES})"
@@ -1098,6 +1154,22 @@ fn parse_patch(args: &mut Args) -> Result<Command, Error> {
         }
     };
     Ok(Command::Patch { id, change })
+}
+
+/// `patch ID llm-rate`'s burst or refill (`what`): 1 to `max`, the
+/// bound the kernel checks too.
+fn parse_rate(what: &str, text: &str, max: u32) -> Result<u32, Error> {
+    let unit = if what == "refill" {
+        " requests per second"
+    } else {
+        " requests"
+    };
+    match text.parse::<u32>() {
+        Ok(v) if (1..=max).contains(&v) => Ok(v),
+        _ => Err(usage_error(format!(
+            "invalid {what} '{text}' for patch llm-rate (expected 1 to {max}{unit})"
+        ))),
+    }
 }
 
 /// An absolute path that fits the ABI's path fields (`what` names it in
@@ -1134,14 +1206,28 @@ fn check_text(what: &str, text: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// `audit [--from SEQ] [--json | --export FILE]` or `audit verify [FILE]`.
+/// `audit [--trail T] [--from SEQ] [--json | --export FILE]` or `audit
+/// verify [--trail T] [FILE]`.
 fn parse_audit(args: &mut Args) -> Result<Command, Error> {
     let (mut from, mut json, mut export) = (None, false, None);
     let mut verify = false;
     let mut file = None;
+    let mut trail = None;
     while let Some(arg) = args.next()? {
         match &arg {
             a if is_help(a) => return Ok(Command::Help),
+            Arg::Opt(name, inline) if name == "--trail" => {
+                let value = args.value(name, inline.clone())?;
+                trail = Some(match value.as_str() {
+                    "policy" => Trail::Policy,
+                    "llm" => Trail::Llm,
+                    _ => {
+                        return Err(usage_error(format!(
+                            "unknown trail '{value}' for --trail (known: policy, llm)"
+                        )))
+                    }
+                });
+            }
             Arg::Positional(p) if !verify && from.is_none() && !json && export.is_none() => {
                 match utf8(p)? {
                     "verify" => verify = true,
@@ -1177,7 +1263,15 @@ fn parse_audit(args: &mut Args) -> Result<Command, Error> {
         }
     }
     if verify {
-        return Ok(Command::AuditVerify { file });
+        if file.is_some() && trail.is_some() {
+            return Err(usage_error(
+                "--trail picks a live trail; an export is verified as it is",
+            ));
+        }
+        return Ok(Command::AuditVerify {
+            trail: trail.unwrap_or_default(),
+            file,
+        });
     }
     if json && export.is_some() {
         return Err(usage_error(
@@ -1185,6 +1279,7 @@ fn parse_audit(args: &mut Args) -> Result<Command, Error> {
         ));
     }
     Ok(Command::Audit {
+        trail: trail.unwrap_or_default(),
         from: from.unwrap_or(0),
         json,
         export,
@@ -2166,6 +2261,27 @@ mod tests {
             )
         );
         assert!(asmctl(&["patch", "1", "risk", "high"]).is_ok_and(|c| !c.json()));
+        assert_eq!(
+            asmctl(&["patch", "100", "llm-rate", "3", "1"]),
+            patch(
+                100,
+                PatchChange::LlmRate {
+                    burst: 3,
+                    refill: 1
+                }
+            )
+        );
+        // The bounds themselves are accepted.
+        assert_eq!(
+            asmctl(&["patch", "100", "llm-rate", "10000", "10000"]),
+            patch(
+                100,
+                PatchChange::LlmRate {
+                    burst: asm_abi::ASM_LLM_BURST_MAX,
+                    refill: asm_abi::ASM_LLM_REFILL_MAX
+                }
+            )
+        );
     }
 
     #[test]
@@ -2174,7 +2290,7 @@ mod tests {
             (&["patch"][..], "patch needs an agent id"),
             (
                 &["patch", "100"],
-                "patch needs a change: add-cap, remove-cap, scope, auto-restart, limits or risk",
+                "patch needs a change: add-cap, remove-cap, scope, auto-restart, limits, risk or llm-rate",
             ),
             (
                 &["patch", "x", "risk", "high"],
@@ -2182,7 +2298,7 @@ mod tests {
             ),
             (
                 &["patch", "100", "grant", "FsBasic"],
-                "unknown change 'grant' for patch (known: add-cap, remove-cap, scope, auto-restart, limits or risk)",
+                "unknown change 'grant' for patch (known: add-cap, remove-cap, scope, auto-restart, limits, risk or llm-rate)",
             ),
             (&["patch", "100", "add-cap"], "patch add-cap needs capability names"),
             (
@@ -2244,6 +2360,42 @@ mod tests {
                 &["patch", "100", "risk", "high", "--json"],
                 "unknown option '--json' for patch",
             ),
+            (
+                &["patch", "100", "llm-rate"],
+                "patch llm-rate needs a burst and a refill: llm-rate BURST REFILL",
+            ),
+            (
+                &["patch", "100", "llm-rate", "5"],
+                "patch llm-rate needs a burst and a refill: llm-rate BURST REFILL",
+            ),
+            (
+                &["patch", "100", "llm-rate", "5", "1", "2"],
+                "unexpected argument '2' for patch llm-rate",
+            ),
+            (
+                &["patch", "100", "llm-rate", "0", "10"],
+                "invalid burst '0' for patch llm-rate (expected 1 to 10000 requests)",
+            ),
+            (
+                &["patch", "100", "llm-rate", "10001", "10"],
+                "invalid burst '10001' for patch llm-rate (expected 1 to 10000 requests)",
+            ),
+            (
+                &["patch", "100", "llm-rate", "30", "0"],
+                "invalid refill '0' for patch llm-rate (expected 1 to 10000 requests per second)",
+            ),
+            (
+                &["patch", "100", "llm-rate", "30", "1.5"],
+                "invalid refill '1.5' for patch llm-rate (expected 1 to 10000 requests per second)",
+            ),
+            (
+                &["patch", "100", "llm-rate", "30", "10001"],
+                "invalid refill '10001' for patch llm-rate (expected 1 to 10000 requests per second)",
+            ),
+            (
+                &["patch", "100", "llm-rate", "-1", "10"],
+                "unknown option '-1' for patch",
+            ),
         ] {
             assert_eq!(usage_msg(args), want, "{args:?}");
         }
@@ -2254,6 +2406,7 @@ mod tests {
         assert_eq!(
             asmctl(&["audit"]),
             Ok(Command::Audit {
+                trail: Trail::Policy,
                 from: 0,
                 json: false,
                 export: None
@@ -2262,6 +2415,7 @@ mod tests {
         assert_eq!(
             asmctl(&["audit", "--json", "--from", "17"]),
             Ok(Command::Audit {
+                trail: Trail::Policy,
                 from: 17,
                 json: true,
                 export: None
@@ -2270,21 +2424,59 @@ mod tests {
         assert_eq!(
             asmctl(&["audit", "--export=/tmp/trail.json"]),
             Ok(Command::Audit {
+                trail: Trail::Policy,
                 from: 0,
                 json: false,
                 export: Some("/tmp/trail.json".into())
             })
         );
         assert_eq!(
+            asmctl(&["audit", "--trail", "llm", "--from", "3"]),
+            Ok(Command::Audit {
+                trail: Trail::Llm,
+                from: 3,
+                json: false,
+                export: None
+            })
+        );
+        assert_eq!(
+            asmctl(&["audit", "--trail=policy", "--json"]),
+            Ok(Command::Audit {
+                trail: Trail::Policy,
+                from: 0,
+                json: true,
+                export: None
+            })
+        );
+        assert_eq!(
             asmctl(&["audit", "verify"]),
-            Ok(Command::AuditVerify { file: None })
+            Ok(Command::AuditVerify {
+                trail: Trail::Policy,
+                file: None
+            })
         );
         assert_eq!(
             asmctl(&["audit", "verify", "trail.json"]),
             Ok(Command::AuditVerify {
+                trail: Trail::Policy,
                 file: Some("trail.json".into())
             })
         );
+        // --trail before or after verify.
+        for args in [
+            &["audit", "verify", "--trail", "llm"][..],
+            &["audit", "--trail", "llm", "verify"],
+        ] {
+            assert_eq!(
+                asmctl(args),
+                Ok(Command::AuditVerify {
+                    trail: Trail::Llm,
+                    file: None
+                }),
+                "{args:?}"
+            );
+        }
+        assert_eq!((Trail::Policy.raw(), Trail::Llm.raw()), (0, 1));
         assert!(asmctl(&["audit", "--json"]).is_ok_and(|c| c.json()));
         for (args, want) in [
             (
@@ -2308,6 +2500,15 @@ mod tests {
             (
                 &["audit", "verify", "--json"],
                 "unknown option '--json' for audit verify",
+            ),
+            (
+                &["audit", "--trail", "gateway"],
+                "unknown trail 'gateway' for --trail (known: policy, llm)",
+            ),
+            (&["audit", "--trail"], "--trail needs a value"),
+            (
+                &["audit", "verify", "--trail", "llm", "t.json"],
+                "--trail picks a live trail; an export is verified as it is",
             ),
         ] {
             assert_eq!(usage_msg(args), want, "{args:?}");

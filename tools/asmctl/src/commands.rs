@@ -5,25 +5,26 @@
 
 use crate::args::{
     ActionChange, AgentSpec, Command, Limit, LimitChanges, LlmRequest, PatchChange, PolicyTarget,
-    SensitiveChange, Target,
+    SensitiveChange, Target, Trail,
 };
 use crate::error::{Error, Op};
 use crate::model::{
     audit_records, Actions, AgentInfo, AuditRecord, AuditTrail, AuditView, ComplianceReport,
-    History, Limits, LimitsView, PolicyView, RecoveryView, SensitiveView, Telemetry, TopRow,
+    History, Limits, LimitsView, LlmOnly, PolicyView, RecoveryView, SensitiveView, Telemetry,
+    TopRow,
 };
 use crate::render;
 use crate::sys::{self, Device, Errno};
 use asm_abi::{
     verify_audit_chain, AsmAuditEntry, AsmAuditRead, AsmFaultPolicy, AsmLlmRequest, AsmNote,
-    AsmPatch, AsmRegister, AsmSensitive, ASM_AUDIT_ENTRIES, ASM_CAP_ADMIN, ASM_DEVICE_PATH,
-    ASM_FP_EFFECTIVE, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_HISTORY_WINDOWS, ASM_LIMIT_NONE32,
-    ASM_LIMIT_NONE64, ASM_LLM_REQUEST_MAX, ASM_OVERSIGHT_APPROVE, ASM_OVERSIGHT_REJECT,
-    ASM_OVERSIGHT_REVIEW, ASM_OVERSIGHT_STOP, ASM_PATCH_ADD_CAPABILITY,
-    ASM_PATCH_REMOVE_CAPABILITY, ASM_PATCH_SET_AUTO_RESTART, ASM_PATCH_SET_LIMITS,
-    ASM_PATCH_SET_RISK, ASM_PATCH_UPDATE_SCOPE, ASM_PRESET_NONE, ASM_SENSITIVE_ADD,
-    ASM_SENSITIVE_GET, ASM_SENSITIVE_MAX, ASM_SENSITIVE_REMOVE, ASM_TARGET_CGROUP, ASM_TARGET_PID,
-    ASM_TARGET_SELF,
+    AsmPatch, AsmRegister, AsmSensitive, ASM_AUDIT_ENTRIES, ASM_AUDIT_LLM_ENTRIES,
+    ASM_AUDIT_TRAIL_POLICY, ASM_CAP_ADMIN, ASM_DEVICE_PATH, ASM_FP_EFFECTIVE, ASM_FP_SET_ACTIONS,
+    ASM_FP_SET_LIMITS, ASM_HISTORY_WINDOWS, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64,
+    ASM_LLM_REQUEST_MAX, ASM_OVERSIGHT_APPROVE, ASM_OVERSIGHT_REJECT, ASM_OVERSIGHT_REVIEW,
+    ASM_OVERSIGHT_STOP, ASM_PATCH_ADD_CAPABILITY, ASM_PATCH_REMOVE_CAPABILITY,
+    ASM_PATCH_SET_AUTO_RESTART, ASM_PATCH_SET_LIMITS, ASM_PATCH_SET_LLM_RATE, ASM_PATCH_SET_RISK,
+    ASM_PATCH_UPDATE_SCOPE, ASM_PRESET_NONE, ASM_SENSITIVE_ADD, ASM_SENSITIVE_GET,
+    ASM_SENSITIVE_MAX, ASM_SENSITIVE_REMOVE, ASM_TARGET_CGROUP, ASM_TARGET_PID, ASM_TARGET_SELF,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -126,8 +127,13 @@ pub fn execute(command: Command) -> Result<(), Error> {
             print(&format!("heartbeat: agent {id}\n"))
         }
         Command::Patch { id, change } => patch(id, &change),
-        Command::Audit { from, json, export } => audit(from, json, export.as_deref()),
-        Command::AuditVerify { file } => audit_verify(file.as_deref()),
+        Command::Audit {
+            trail,
+            from,
+            json,
+            export,
+        } => audit(trail, from, json, export.as_deref()),
+        Command::AuditVerify { trail, file } => audit_verify(trail, file.as_deref()),
         Command::Oversight { id, action, note } => oversight(id, action, &note),
         Command::Decision { text } => decision(&text),
         Command::Sensitive { change, json } => sensitive(change, json),
@@ -279,7 +285,8 @@ fn top(once: bool, interval: Duration, json: bool) -> Result<(), Error> {
 }
 
 /// One `top` row per registered agent; one that goes away between the
-/// requests is left out, as `list` does.
+/// requests is left out, as `list` does. The LLM figures come from the
+/// agent document (GET_INFO has none).
 fn top_rows(dev: &Device) -> Result<Vec<TopRow>, Error> {
     let ids = dev.list().map_err(|e| Op::List.fail(e))?;
     let mut rows = Vec::new();
@@ -295,7 +302,20 @@ fn top_rows(dev: &Device) -> Result<Vec<TopRow>, Error> {
             Err(Errno(libc::ESRCH)) => continue,
             Err(e) => return Err(Op::History(id).fail(e)),
         };
-        rows.push(TopRow::new(&info, &History::new(&raw, &windows)));
+        let llm = match dev.agent_info_json(id) {
+            Ok(bytes) => {
+                serde_json::from_slice::<LlmOnly>(&bytes)
+                    .map_err(malformed)?
+                    .llm
+            }
+            Err(Errno(libc::ESRCH)) => continue,
+            Err(e) => return Err(Op::Info(id).fail(e)),
+        };
+        rows.push(TopRow::new(
+            &info,
+            &History::new(&raw, &windows),
+            llm.as_ref(),
+        ));
     }
     Ok(rows)
 }
@@ -492,6 +512,7 @@ fn patch_request(
         PatchChange::AutoRestart(_) => ASM_PATCH_SET_AUTO_RESTART,
         PatchChange::Limits(_) => ASM_PATCH_SET_LIMITS,
         PatchChange::Risk(_) => ASM_PATCH_SET_RISK,
+        PatchChange::LlmRate { .. } => ASM_PATCH_SET_LLM_RATE,
     };
     let mut req = AsmPatch::new(id, op);
     match change {
@@ -502,6 +523,10 @@ fn patch_request(
             .map_err(|e| Error::Usage(format!("scope {e}")))?,
         PatchChange::AutoRestart(n) => req.value = (*n).into(),
         PatchChange::Risk(risk) => req.value = (*risk).into(),
+        PatchChange::LlmRate { burst, refill } => {
+            req.llm_burst = *burst;
+            req.llm_refill = *refill;
+        }
         PatchChange::Limits(changes) => {
             // Without a current policy every limit not given follows the
             // defaults (0).
@@ -518,15 +543,25 @@ fn patch_request(
     Ok(req)
 }
 
-/// How many GET_AUDIT calls one read of the trail makes at most. The
-/// kernel keeps `ASM_AUDIT_ENTRIES` and each call can return them all, so
-/// a few suffice even while entries are added; the bound keeps a reply
-/// that makes no progress from looping forever.
+/// How many GET_AUDIT calls one read of a trail makes at most. The
+/// kernel keeps `ASM_AUDIT_ENTRIES` (`ASM_AUDIT_LLM_ENTRIES` in the LLM
+/// trail) and each call can return them all, so a few suffice even while
+/// entries are added; the bound keeps a reply that makes no progress from
+/// looping forever.
 const AUDIT_MAX_CALLS: usize = 64;
 
-/// Reads the trail from `from` on with `read` (GET_AUDIT from a seq),
-/// call after call until the kernel has no more.
+/// The entries one GET_AUDIT of `trail` asks for: all the kernel keeps.
+fn audit_room(trail: Trail) -> usize {
+    match trail {
+        Trail::Policy => ASM_AUDIT_ENTRIES,
+        Trail::Llm => ASM_AUDIT_LLM_ENTRIES,
+    }
+}
+
+/// Reads `trail` from `from` on with `read` (GET_AUDIT from a seq), call
+/// after call until the kernel has no more.
 fn read_trail(
+    trail: Trail,
     from: u64,
     mut read: impl FnMut(u64) -> Result<(AsmAuditRead, Vec<AsmAuditEntry>), Errno>,
 ) -> Result<AuditTrail, Error> {
@@ -558,6 +593,7 @@ fn read_trail(
         next = after;
     }
     Ok(AuditTrail {
+        trail,
         first_seq: first_seq.unwrap_or(0),
         next_seq,
         dropped,
@@ -582,9 +618,16 @@ fn entries_text(n: usize) -> String {
     }
 }
 
-fn audit(from: u64, json: bool, export: Option<&Path>) -> Result<(), Error> {
+/// Reads live trail `trail` from `from` on.
+fn read_live(dev: &Device, trail: Trail, from: u64) -> Result<AuditTrail, Error> {
+    read_trail(trail, from, |from| {
+        dev.audit(trail.raw(), from, audit_room(trail))
+    })
+}
+
+fn audit(trail: Trail, from: u64, json: bool, export: Option<&Path>) -> Result<(), Error> {
     let dev = open()?;
-    let trail = read_trail(from, |from| dev.audit(from, ASM_AUDIT_ENTRIES))?;
+    let trail = read_live(&dev, trail, from)?;
     if let Some(path) = export {
         let records: Vec<AuditRecord> = trail.entries.iter().map(AuditRecord::from).collect();
         let doc = serde_json::to_value(&records)
@@ -604,16 +647,24 @@ fn audit(from: u64, json: bool, export: Option<&Path>) -> Result<(), Error> {
     print(&render::audit(&trail, &sys::utc_offset))
 }
 
-fn audit_verify(file: Option<&Path>) -> Result<(), Error> {
-    let (entries, next_seq) = match file {
-        Some(path) => (read_export(path)?, None),
+fn audit_verify(trail: Trail, file: Option<&Path>) -> Result<(), Error> {
+    let (entries, next_seq, title) = match file {
+        Some(path) => (read_export(path)?, None, "audit trail"),
         None => {
             let dev = open()?;
-            let trail = read_trail(0, |from| dev.audit(from, ASM_AUDIT_ENTRIES))?;
-            (trail.entries, Some(trail.next_seq))
+            let read = read_live(&dev, trail, 0)?;
+            (read.entries, Some(read.next_seq), trail_title(trail))
         }
     };
-    print(&verdict(&entries, next_seq)?)
+    print(&verdict(title, &entries, next_seq)?)
+}
+
+/// What the verdict calls a live trail.
+fn trail_title(trail: Trail) -> &'static str {
+    match trail {
+        Trail::Policy => "audit trail",
+        Trail::Llm => "LLM audit trail",
+    }
 }
 
 /// The entries of the export at `path`. An entry that cannot be an
@@ -640,11 +691,12 @@ fn read_export(path: &Path) -> Result<Vec<AsmAuditEntry>, Error> {
         .collect()
 }
 
-/// The verdict on `entries`: the chain, and for the live trail
-/// (`next_seq` known) that it runs up to the newest entry.
-fn verdict(entries: &[AsmAuditEntry], next_seq: Option<u64>) -> Result<String, Error> {
+/// The verdict on `entries` of the trail called `title`: the chain, and
+/// for a live trail (`next_seq` known) that it runs up to the newest
+/// entry.
+fn verdict(title: &str, entries: &[AsmAuditEntry], next_seq: Option<u64>) -> Result<String, Error> {
     let broken =
-        |seq: u64, why: String| Error::Check(format!("audit trail BROKEN at seq {seq}: {why}"));
+        |seq: u64, why: String| Error::Check(format!("{title} BROKEN at seq {seq}: {why}"));
     verify_audit_chain(entries).map_err(|e| broken(e.seq, e.why.to_string()))?;
     if let (Some(last), Some(next_seq)) = (entries.last(), next_seq) {
         let after = last.seq.saturating_add(1);
@@ -659,7 +711,7 @@ fn verdict(entries: &[AsmAuditEntry], next_seq: Option<u64>) -> Result<String, E
         }
     }
     Ok(format!(
-        "audit trail OK: {}{}\n",
+        "{title} OK: {}{}\n",
         entries_text(entries.len()),
         seq_range(entries)
     ))
@@ -862,7 +914,10 @@ fn compliance(json: bool) -> Result<(), Error> {
     }
     // Every entry ever recorded, where the caller may read the trail
     // (CAP_SYS_ADMIN); the report then falls back on the agents' counts.
-    let next_seq = dev.audit(0, 1).ok().map(|(reply, _)| reply.next_seq);
+    let next_seq = dev
+        .audit(ASM_AUDIT_TRAIL_POLICY, 0, 1)
+        .ok()
+        .map(|(reply, _)| reply.next_seq);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -1060,7 +1115,20 @@ mod tests {
             ),
             (300, ASM_LIMIT_NONE64, 50, 0)
         );
-        assert_eq!((req.reserved0, req.audit_seq, req.reserved), (0, 0, [0; 2]));
+        assert_eq!((req.reserved0, req.audit_seq, req.reserved), (0, 0, [0; 1]));
+        assert_eq!((req.llm_burst, req.llm_refill), (0, 0));
+
+        let rate = PatchChange::LlmRate {
+            burst: 3,
+            refill: 1,
+        };
+        let req = patch_request(100, &rate, None).unwrap();
+        assert_eq!((req.op, req.value), (ASM_PATCH_SET_LLM_RATE, 0));
+        assert_eq!((req.llm_burst, req.llm_refill), (3, 1));
+        assert_eq!(
+            (req.cpu_quota_ms, req.mem_limit_bytes, req.scope[0]),
+            (0, 0, 0)
+        );
     }
 
     /// A GET_AUDIT stand-in over `kept` (the ring), `per_call` entries a
@@ -1102,20 +1170,20 @@ mod tests {
 
     #[test]
     fn trail_read_in_several_calls() {
-        let t = read_trail(0, ring(entries(10..30), 8, 0)).unwrap();
+        let t = read_trail(Trail::Policy, 0, ring(entries(10..30), 8, 0)).unwrap();
         assert_eq!((t.first_seq, t.next_seq, t.dropped), (10, 30, 10));
         let seqs: Vec<u64> = t.entries.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, (10..30).collect::<Vec<_>>());
         // From a seq on.
-        let t = read_trail(25, ring(entries(10..30), 8, 0)).unwrap();
+        let t = read_trail(Trail::Policy, 25, ring(entries(10..30), 8, 0)).unwrap();
         assert_eq!(t.entries.len(), 5);
         // Entries added while it reads are read too, up to the newest.
-        let t = read_trail(0, ring(entries(0..10), 4, 1)).unwrap();
+        let t = read_trail(Trail::Policy, 0, ring(entries(0..10), 4, 1)).unwrap();
         assert_eq!(t.entries.last().map(|e| e.seq), Some(t.next_seq - 1));
         // Nothing kept, or nothing from there on.
-        let t = read_trail(0, ring(Vec::new(), 8, 0)).unwrap();
+        let t = read_trail(Trail::Policy, 0, ring(Vec::new(), 8, 0)).unwrap();
         assert_eq!((t.next_seq, t.entries.len()), (0, 0));
-        assert!(read_trail(99, ring(entries(0..10), 8, 0))
+        assert!(read_trail(Trail::Policy, 99, ring(entries(0..10), 8, 0))
             .unwrap()
             .entries
             .is_empty());
@@ -1139,7 +1207,7 @@ mod tests {
             Ok((reply, batch))
         };
         assert_eq!(
-            read_trail(0, read).unwrap_err(),
+            read_trail(Trail::Policy, 0, read).unwrap_err(),
             Error::Failed(
                 "the audit trail overflowed while it was read (seq 2 to 9 were overwritten); try again"
                     .into()
@@ -1147,7 +1215,7 @@ mod tests {
         );
         let denied = |_| Err(Errno(libc::EPERM));
         assert_eq!(
-            read_trail(0, denied).unwrap_err().message(),
+            read_trail(Trail::Policy, 0, denied).unwrap_err().message(),
             "not permitted: reading the audit trail needs CAP_SYS_ADMIN"
         );
     }
@@ -1167,7 +1235,7 @@ mod tests {
             std::thread::current().id()
         ));
         std::fs::write(&path, render::json(&doc)).unwrap();
-        let result = read_export(&path).and_then(|e| verdict(&e, None));
+        let result = read_export(&path).and_then(|e| verdict("audit trail", &e, None));
         std::fs::remove_file(&path).unwrap();
         result
     }
@@ -1254,12 +1322,29 @@ mod tests {
     fn a_live_trail_must_reach_the_newest_entry() {
         let good = crate::model::tests::trail(3);
         assert_eq!(
-            verdict(&good, Some(3)),
+            verdict("audit trail", &good, Some(3)),
             Ok("audit trail OK: 3 entries, seq 0..2\n".into())
         );
         assert_eq!(
-            verdict(&good, Some(5)),
+            verdict("audit trail", &good, Some(5)),
             broken("3: the kernel counts entries up to seq 4 but the trail read ends before it")
+        );
+        // The LLM trail is its own chain, named in the verdict.
+        assert_eq!(
+            verdict(trail_title(Trail::Llm), &good, Some(3)),
+            Ok("LLM audit trail OK: 3 entries, seq 0..2\n".into())
+        );
+        assert_eq!(
+            verdict(trail_title(Trail::Llm), &good, Some(4)),
+            Err(Error::Check(
+                "LLM audit trail BROKEN at seq 3: the kernel counts entries up to seq 3 \
+                 but the trail read ends before it"
+                    .into()
+            ))
+        );
+        assert_eq!(
+            (audit_room(Trail::Policy), audit_room(Trail::Llm)),
+            (256, 512)
         );
     }
 

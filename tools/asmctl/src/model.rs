@@ -11,9 +11,10 @@
 //!
 //! Only the fields a table shows are declared: serde ignores the others, so
 //! a module that adds fields to its documents does not break asmctl. The
-//! fault detector's fields are optional, so that a module from before it
-//! does not break asmctl either.
+//! fault detector's and the gateway's fields are optional, so that a module
+//! from before them does not break asmctl either.
 
+use crate::args::Trail;
 use asm_abi::{
     action_name, audit_kind_name, capability_names, compliance_status_name, parse_audit_kind,
     risk_name, state_name, AsmAgentInfo, AsmAuditEntry, AsmCompliance, AsmFaultPolicy, AsmHistory,
@@ -50,8 +51,8 @@ pub struct Event {
     /// `CLOCK_BOOTTIME` nanoseconds.
     pub timestamp_ns: u64,
     /// `register`, `unregister`, `spawn`, `exec`, `exit`, `crash`, `fault`,
-    /// `action`, `release`, `recovery`, `restarted` or `failed`; kept as
-    /// text so that a type added later still shows.
+    /// `action`, `release`, `recovery`, `restarted`, `failed` or
+    /// `llm_request`; kept as text so that a type added later still shows.
     #[serde(rename = "type")]
     pub kind: String,
     pub agent_id: u32,
@@ -76,6 +77,15 @@ pub struct Event {
     pub restarts: Option<u64>,
     /// `recovery`, `restarted`, `failed`: its restart budget.
     pub max_restarts: Option<u64>,
+    /// `llm_request`: the provider that answered (`claude`, `gpt4`,
+    /// `gemini`, `local`); `None` (`null`) when none did.
+    pub provider: Option<String>,
+    /// `llm_request`: 0, or the request's -errno.
+    pub result: Option<i32>,
+    /// `llm_request`: tokens the answer used.
+    pub tokens_used: Option<u64>,
+    /// `llm_request`: how long the request took, in microseconds.
+    pub duration_us: Option<u64>,
 }
 
 /// `ASM_IOC_GET_AGENT_INFO_JSON`'s document.
@@ -112,6 +122,44 @@ pub struct AgentInfo {
     /// The risk level's name; a module from before risk levels sends none.
     #[serde(default, deserialize_with = "risk_level_field")]
     pub risk_level: Option<String>,
+    /// The agent's use of the LLM gateway; a module from before the gateway
+    /// sends none.
+    #[serde(default)]
+    pub llm: Option<LlmUsage>,
+}
+
+/// The `llm` object of the agent document. A member it lacks reads as 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LlmUsage {
+    /// Requests its bucket let through.
+    pub requests: u64,
+    /// Tokens the answers used.
+    pub tokens_used: u64,
+    /// Requests the bucket refused (`EAGAIN`).
+    pub rate_limited: u64,
+    /// Requests let through that failed (`EIO`, `ETIMEDOUT`, ...).
+    pub failures: u64,
+    pub bucket: LlmBucket,
+}
+
+/// The agent's LLM token bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LlmBucket {
+    /// Whole tokens in it now.
+    pub tokens: u64,
+    /// Its size.
+    pub burst: u64,
+    /// Tokens added per second.
+    pub refill_per_s: u64,
+}
+
+/// Just the `llm` object of an agent document, for `top`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct LlmOnly {
+    #[serde(default)]
+    pub llm: Option<LlmUsage>,
 }
 
 /// The `limits` object of the agent document: the effective values, `None`
@@ -179,6 +227,8 @@ impl From<&AsmAgentInfo> for AgentInfo {
             recent_faults: None,
             // 0 is what a module older than risk levels leaves there.
             risk_level: (raw.risk_level != 0).then(|| risk_text(raw.risk_level)),
+            // GET_INFO has no gateway figures.
+            llm: None,
         }
     }
 }
@@ -300,13 +350,19 @@ pub struct TopRow {
     /// System calls per second in the newest window.
     pub syscalls_per_s: Option<f64>,
     pub faults: u64,
+    /// LLM requests its bucket let through; `None` from a module without
+    /// the gateway's figures.
+    pub llm_requests: Option<u64>,
+    /// Tokens its LLM answers used; `None` likewise.
+    pub llm_tokens: Option<u64>,
     pub throttled: bool,
 }
 
 impl TopRow {
     /// The row of the agent GET_INFO described as `info`, whose newest
-    /// windows GET_HISTORY returned as `history`.
-    pub fn new(info: &AsmAgentInfo, history: &History) -> Self {
+    /// windows GET_HISTORY returned as `history` and whose agent document
+    /// has `llm`.
+    pub fn new(info: &AsmAgentInfo, history: &History, llm: Option<&LlmUsage>) -> Self {
         let agent = AgentInfo::from(info);
         let newest = history.last(1);
         Self {
@@ -320,6 +376,8 @@ impl TopRow {
             rss_bytes: info.mem_bytes,
             syscalls_per_s: history.syscall_rate_over(newest).map(tenths),
             faults: info.faults,
+            llm_requests: llm.map(|l| l.requests),
+            llm_tokens: llm.map(|l| l.tokens_used),
             throttled: history.throttled,
         }
     }
@@ -528,6 +586,9 @@ pub struct AgentCompliance {
     pub compliance: f64,
     /// `COMPLIANT`, `REVIEW_NEEDED` or `NON_COMPLIANT`.
     pub status: String,
+    /// LLM requests its bucket let through (0 from a module without the
+    /// gateway, which leaves the field zero).
+    pub llm_requests: u64,
 }
 
 impl From<&AsmCompliance> for AgentCompliance {
@@ -546,6 +607,7 @@ impl From<&AsmCompliance> for AgentCompliance {
             compliance: f64::from(c.score) / 10.0,
             status: compliance_status_name(c.status)
                 .map_or_else(|| format!("Unknown({})", c.status), String::from),
+            llm_requests: c.llm_requests,
         }
     }
 }
@@ -623,9 +685,12 @@ impl ComplianceReport {
     }
 }
 
-/// The audit trail as read: the kernel's bookkeeping and the entries.
+/// An audit trail as read: which one, the kernel's bookkeeping and the
+/// entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditTrail {
+    /// The policy trail or the LLM requests'.
+    pub trail: Trail,
     /// The oldest entry the kernel kept.
     pub first_seq: u64,
     /// The seq the next entry will get.
@@ -774,9 +839,12 @@ impl TryFrom<&AuditRecord> for AsmAuditEntry {
     }
 }
 
-/// `asmctl audit --json`: the kernel's bookkeeping and the entries.
+/// `asmctl audit --json`: the trail, the kernel's bookkeeping and the
+/// entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditView {
+    /// `policy` or `llm`.
+    pub trail: &'static str,
     pub first_seq: u64,
     pub next_seq: u64,
     pub dropped: u64,
@@ -787,6 +855,7 @@ pub struct AuditView {
 impl From<&AuditTrail> for AuditView {
     fn from(t: &AuditTrail) -> Self {
         Self {
+            trail: t.trail.name(),
             first_seq: t.first_seq,
             next_seq: t.next_seq,
             dropped: t.dropped,
@@ -841,6 +910,18 @@ pub mod fixtures {
         r#""memory_bytes":4096000,"last_exit_code":0,"#,
         r#""registered_ns":1000000,"last_activity_ns":2000000}"#,
     );
+
+    /// [`AGENT_INFO`] with the gateway's `llm` object.
+    pub fn agent_info_with_llm() -> String {
+        AGENT_INFO.replace(
+            r#""last_activity_ns":2000000}"#,
+            concat!(
+                r#""last_activity_ns":2000000,"llm":{"requests":17,"#,
+                r#""tokens_used":4242,"rate_limited":3,"failures":1,"#,
+                r#""bucket":{"tokens":12,"burst":30,"refill_per_s":10}}}"#,
+            ),
+        )
+    }
 
     /// [`AGENT_INFO`] with the fault detector's fields.
     pub fn agent_info_with_faults() -> String {
@@ -955,6 +1036,62 @@ pub mod tests {
     }
 
     #[test]
+    fn parses_llm_events() {
+        let doc = r#"{"timestamp_ns":5,"type":"llm_request","agent_id":100,"pid":42,
+            "exit_code":0,"signal":0,"provider":"claude","result":0,
+            "tokens_used":12,"duration_us":35120}"#;
+        let e: Event = serde_json::from_str(doc).unwrap();
+        assert_eq!(e.kind, "llm_request");
+        assert_eq!(
+            (
+                e.provider.as_deref(),
+                e.result,
+                e.tokens_used,
+                e.duration_us
+            ),
+            (Some("claude"), Some(0), Some(12), Some(35120))
+        );
+        // No provider answered: null.
+        let doc = doc
+            .replace(r#""claude""#, "null")
+            .replace(r#""result":0"#, r#""result":-110"#);
+        let e: Event = serde_json::from_str(&doc).unwrap();
+        assert_eq!((e.provider, e.result), (None, Some(-110)));
+    }
+
+    #[test]
+    fn llm_usage_is_optional_and_read_whole() {
+        let old: AgentInfo = serde_json::from_str(fixtures::AGENT_INFO).unwrap();
+        assert_eq!(old.llm, None);
+        let new: AgentInfo = serde_json::from_str(&fixtures::agent_info_with_llm()).unwrap();
+        assert_eq!(
+            new.llm,
+            Some(LlmUsage {
+                requests: 17,
+                tokens_used: 4242,
+                rate_limited: 3,
+                failures: 1,
+                bucket: LlmBucket {
+                    tokens: 12,
+                    burst: 30,
+                    refill_per_s: 10
+                }
+            })
+        );
+        // A member missing from the object reads as 0.
+        let partial: LlmOnly = serde_json::from_str(r#"{"llm":{"requests":2}}"#).unwrap();
+        assert_eq!(
+            partial.llm,
+            Some(LlmUsage {
+                requests: 2,
+                ..LlmUsage::default()
+            })
+        );
+        let none: LlmOnly = serde_json::from_str(r#"{"agent_id":1}"#).unwrap();
+        assert_eq!(none.llm, None);
+    }
+
+    #[test]
     fn fault_fields_are_optional() {
         let old: AgentInfo = serde_json::from_str(fixtures::AGENT_INFO).unwrap();
         assert_eq!(
@@ -1026,7 +1163,17 @@ pub mod tests {
         info.faults = 3;
         let mut raw = AsmHistory::new(100, 0, 1);
         raw.window_ms = 1000;
-        let row = TopRow::new(&info, &History::new(&raw, &[window(9, 123, 456)]));
+        let llm = LlmUsage {
+            requests: 4,
+            tokens_used: 48,
+            ..LlmUsage::default()
+        };
+        let row = TopRow::new(
+            &info,
+            &History::new(&raw, &[window(9, 123, 456)]),
+            Some(&llm),
+        );
+        assert_eq!((row.llm_requests, row.llm_tokens), (Some(4), Some(48)));
         assert_eq!(
             (row.name.as_str(), row.state.as_str(), row.faults),
             ("ag", "Fault", 3)
@@ -1037,8 +1184,9 @@ pub mod tests {
         );
         assert!(!row.throttled);
         // Not sampled yet: no rates rather than zeros.
-        let row = TopRow::new(&info, &History::new(&raw, &[]));
+        let row = TopRow::new(&info, &History::new(&raw, &[]), None);
         assert_eq!((row.cpu_percent, row.syscalls_per_s), (None, None));
+        assert_eq!((row.llm_requests, row.llm_tokens), (None, None));
     }
 
     #[test]
@@ -1203,6 +1351,7 @@ pub mod tests {
     #[test]
     fn audit_json_view_is_read_back_too() {
         let t = AuditTrail {
+            trail: Trail::Llm,
             first_seq: 0,
             next_seq: 2,
             dropped: 0,
@@ -1211,6 +1360,7 @@ pub mod tests {
         };
         let doc = serde_json::to_value(AuditView::from(&t)).unwrap();
         assert_eq!(doc["next_seq"], 2);
+        assert_eq!(doc["trail"], "llm");
         assert_eq!(audit_records(doc).unwrap().len(), 2);
     }
 }

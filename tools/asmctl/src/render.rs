@@ -9,17 +9,19 @@
 //! Pure functions from the model to text, so that each layout is tested to
 //! the character without a kernel.
 
-use crate::args::{Limit, PatchChange};
+use crate::args::{Limit, PatchChange, Trail};
 use crate::model::{
     risk_text, Actions, AgentInfo, AuditTrail, ComplianceReport, EffectiveLimits, Event,
-    FaultRecord, History, Limits, LimitsView, PolicyView, RecoveryView, SensitiveView, Setting,
-    Telemetry, TopRow,
+    FaultRecord, History, Limits, LimitsView, LlmUsage, PolicyView, RecoveryView, SensitiveView,
+    Setting, Telemetry, TopRow,
 };
+use crate::sys::Errno;
 use asm_abi::{
-    action_name, audit_kind_name, capability_names, oversight_name, patch_op_name, violation_name,
-    AsmAuditEntry, ASM_AUDIT_ESCALATION, ASM_AUDIT_EXIT, ASM_AUDIT_FAULT_POLICY,
-    ASM_AUDIT_OVERSIGHT, ASM_AUDIT_PATCH, ASM_AUDIT_REGISTER, ASM_AUDIT_VIOLATION, ASM_CAP_ALL,
-    ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_PATCH_ADD_CAPABILITY, ASM_PATCH_REMOVE_CAPABILITY,
+    action_name, audit_kind_name, capability_names, llm_provider_name, llm_rate_of, oversight_name,
+    patch_op_name, violation_name, AsmAuditEntry, ASM_AUDIT_ESCALATION, ASM_AUDIT_EXIT,
+    ASM_AUDIT_FAULT_POLICY, ASM_AUDIT_LLM, ASM_AUDIT_OVERSIGHT, ASM_AUDIT_PATCH,
+    ASM_AUDIT_REGISTER, ASM_AUDIT_VIOLATION, ASM_CAP_ALL, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS,
+    ASM_PATCH_ADD_CAPABILITY, ASM_PATCH_REMOVE_CAPABILITY, ASM_PATCH_SET_LLM_RATE,
     ASM_PATCH_SET_RISK, FAULT_TYPES,
 };
 use serde_json::Value;
@@ -129,8 +131,45 @@ pub fn event_text(e: &Event) -> String {
             Some((n, of)) => format!("Agent {id} failed ({n} of {of} restarts used)"),
             None => format!("Agent {id} failed"),
         },
+        "llm_request" => llm_event_text(e),
         other => format!("Agent {id} {other} (pid {pid})"),
     }
+}
+
+/// An LLM request's event: who answered and the figures, or the errno it
+/// failed with ("Agent 100 LLM request answered by claude (12 tokens,
+/// 35 ms)").
+fn llm_event_text(e: &Event) -> String {
+    let id = e.agent_id;
+    let took = e.duration_us.map(ms_text);
+    if let Some(r) = e.result.filter(|r| *r != 0) {
+        let after = took.map_or_else(String::new, |t| format!(" after {t}"));
+        return format!(
+            "Agent {id} LLM request failed: {}{after}",
+            errno_name(r.saturating_neg())
+        );
+    }
+    let by = e
+        .provider
+        .as_deref()
+        .map_or_else(String::new, |p| format!(" by {p}"));
+    let figures: Vec<String> = e
+        .tokens_used
+        .map(|t| format!("{t} tokens"))
+        .into_iter()
+        .chain(took)
+        .collect();
+    let figures = if figures.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", figures.join(", "))
+    };
+    format!("Agent {id} LLM request answered{by}{figures}")
+}
+
+/// A duration in microseconds as the LLM views show it: whole ms, rounded.
+fn ms_text(us: u64) -> String {
+    format!("{} ms", us.saturating_add(500) / 1000)
 }
 
 /// How the views name each fault type: what happened (events, faults), the
@@ -398,6 +437,8 @@ pub fn top(rows: &[TopRow]) -> String {
                 size_text(r.rss_bytes),
                 r.syscalls_per_s.map_or("-".into(), |s| format!("{s:.0}")),
                 r.faults.to_string(),
+                r.llm_requests.map_or("-".into(), |n| n.to_string()),
+                r.llm_tokens.map_or("-".into(), |n| n.to_string()),
                 if r.throttled { "yes" } else { "no" }.into(),
             ]
         })
@@ -413,6 +454,8 @@ pub fn top(rows: &[TopRow]) -> String {
             ("RSS", Align::Right),
             ("SYSCALLS/s", Align::Right),
             ("FAULTS", Align::Right),
+            ("LLM_REQS", Align::Right),
+            ("LLM_TOKENS", Align::Right),
             ("THROTTLED", Align::Left),
         ],
         &cells,
@@ -660,7 +703,33 @@ pub fn info(a: &AgentInfo, now_ns: u64) -> String {
             );
         }
     }
+    // The gateway's section; a module from before it sends no `llm`.
+    if let Some(llm) = &a.llm {
+        out.push_str("\nLLM:\n");
+        info_llm(&mut out, llm);
+    }
     out
+}
+
+/// The agent document's `llm` object: its use of the gateway and its
+/// token bucket.
+fn info_llm(out: &mut String, l: &LlmUsage) {
+    let b = &l.bucket;
+    for (label, value) in [
+        ("Requests:", l.requests.to_string()),
+        ("Tokens Used:", l.tokens_used.to_string()),
+        ("Rate Limited:", l.rate_limited.to_string()),
+        ("Failures:", l.failures.to_string()),
+        (
+            "Bucket:",
+            format!(
+                "{} of {} tokens, refill {}/s",
+                b.tokens, b.burst, b.refill_per_s
+            ),
+        ),
+    ] {
+        line(out, "  ", 15, label, value);
+    }
 }
 
 /// The effective limits of the agent document: `null` is no limit.
@@ -801,6 +870,8 @@ pub fn compliance(r: &ComplianceReport) -> String {
             ("Human Oversight:", a.oversight.to_string()),
             ("Compliance Score:", score_percent(a.score)),
             ("Status:", a.status.clone()),
+            // After the guide's lines, which scripts count on.
+            ("LLM Requests:", a.llm_requests.to_string()),
         ] {
             line(&mut out, "  ", 18, label, value);
         }
@@ -833,26 +904,9 @@ pub fn date_time(unix_secs: i64) -> String {
 /// The symbolic name of errno `e` for the errors the module returns, else
 /// the number.
 fn errno_name(e: i32) -> String {
-    use libc::*;
-    let name = match e {
-        EPERM => "EPERM",
-        ENOENT => "ENOENT",
-        ESRCH => "ESRCH",
-        EIO => "EIO",
-        EBADF => "EBADF",
-        EAGAIN => "EAGAIN",
-        ENOMEM => "ENOMEM",
-        EACCES => "EACCES",
-        EFAULT => "EFAULT",
-        EBUSY => "EBUSY",
-        EEXIST => "EEXIST",
-        ENOTDIR => "ENOTDIR",
-        EINVAL => "EINVAL",
-        ENOSPC => "ENOSPC",
-        ERANGE => "ERANGE",
-        _ => return format!("errno {e}"),
-    };
-    name.into()
+    Errno(e)
+        .name()
+        .map_or_else(|| format!("errno {e}"), String::from)
 }
 
 /// An audit entry's result: `ok`, or the errno the request was refused
@@ -871,6 +925,8 @@ fn audit_op(e: &AsmAuditEntry) -> String {
         ASM_AUDIT_PATCH | ASM_AUDIT_ESCALATION => patch_op_name(e.op),
         ASM_AUDIT_VIOLATION => violation_name(e.op),
         ASM_AUDIT_OVERSIGHT => oversight_name(e.op),
+        // The provider that answered; 0 when none did.
+        ASM_AUDIT_LLM => llm_provider_name(e.op),
         ASM_AUDIT_FAULT_POLICY => match e.op & (ASM_FP_SET_LIMITS | ASM_FP_SET_ACTIONS) {
             f if f != e.op => None,
             ASM_FP_SET_LIMITS => Some("limits"),
@@ -921,6 +977,10 @@ fn audit_values(e: &AsmAuditEntry) -> String {
         (ASM_AUDIT_PATCH, ASM_PATCH_SET_RISK) => {
             format!("{} -> {}", risk_value(old), risk_value(new))
         }
+        (ASM_AUDIT_PATCH, ASM_PATCH_SET_LLM_RATE) => {
+            format!("{} -> {}", llm_rate_text(old), llm_rate_text(new))
+        }
+        (ASM_AUDIT_LLM, _) => format!("{old} tokens, {}", ms_text(new)),
         (ASM_AUDIT_VIOLATION, _) => {
             let action = u8::try_from(new).ok().and_then(action_name);
             format!(
@@ -932,6 +992,12 @@ fn audit_values(e: &AsmAuditEntry) -> String {
         _ if old == 0 && new == 0 => "-".into(),
         _ => format!("{old} -> {new}"),
     }
+}
+
+/// An LLM rate as a SET_LLM_RATE audit value holds it: "burst 30, 10/s".
+fn llm_rate_text(v: u64) -> String {
+    let (burst, refill) = llm_rate_of(v);
+    format!("burst {burst}, {refill}/s")
 }
 
 /// Text from the kernel, one line of it: control characters escaped.
@@ -952,11 +1018,15 @@ fn printable(bytes: &[u8]) -> String {
 /// `asmctl audit`: what the kernel kept, then one row per entry, its time
 /// in the local zone (`utc_offset` gives the zone's offset at a time).
 pub fn audit(t: &AuditTrail, utc_offset: &dyn Fn(i64) -> i64) -> String {
+    let title = match t.trail {
+        Trail::Policy => "Audit trail",
+        Trail::Llm => "LLM audit trail",
+    };
     let mut out = match t.next_seq.checked_sub(1) {
         Some(last) if t.first_seq <= last => {
-            format!("Audit trail: seq {}..{last} kept", t.first_seq)
+            format!("{title}: seq {}..{last} kept", t.first_seq)
         }
-        _ => "Audit trail: no entries kept".to_string(),
+        _ => format!("{title}: no entries kept"),
     };
     let _ = writeln!(
         out,
@@ -1041,6 +1111,9 @@ pub fn patched(id: u32, change: &PatchChange, audit_seq: u64) -> String {
         PatchChange::Scope(scope) => format!("scope set to {scope}"),
         PatchChange::AutoRestart(n) => format!("restart budget set to {n}"),
         PatchChange::Risk(risk) => format!("risk level set to {}", risk_text(*risk)),
+        PatchChange::LlmRate { burst, refill } => {
+            format!("LLM rate set to burst {burst}, refill {refill}/s")
+        }
         PatchChange::Limits(l) => {
             let set: Vec<String> = [
                 ("CPU quota", LimitKind::CpuQuota, l.cpu_quota_ms),
@@ -1191,6 +1264,52 @@ Recent Events (last 10):
             (event("restarted", 0, 0), "Agent 101 restarted"),
             (event("failed", 0, 0), "Agent 101 failed"),
             (event("oom", 0, 0), "Agent 101 oom (pid 43)"),
+            (event("llm_request", 0, 0), "Agent 101 LLM request answered"),
+        ] {
+            assert_eq!(event_text(&e), want);
+        }
+    }
+
+    fn llm_event(provider: Option<&str>, result: i32, tokens: u64, us: u64) -> Event {
+        Event {
+            provider: provider.map(String::from),
+            result: Some(result),
+            tokens_used: Some(tokens),
+            duration_us: Some(us),
+            ..event("llm_request", 0, 0)
+        }
+    }
+
+    #[test]
+    fn llm_event_texts() {
+        for (e, want) in [
+            (
+                llm_event(Some("claude"), 0, 12, 35_499),
+                "Agent 101 LLM request answered by claude (12 tokens, 35 ms)",
+            ),
+            (
+                llm_event(Some("local"), 0, 0, 400),
+                "Agent 101 LLM request answered by local (0 tokens, 0 ms)",
+            ),
+            (
+                llm_event(None, -libc::ETIMEDOUT, 0, 1_500_200),
+                "Agent 101 LLM request failed: ETIMEDOUT after 1500 ms",
+            ),
+            (
+                llm_event(None, -libc::EIO, 0, 2_000),
+                "Agent 101 LLM request failed: EIO after 2 ms",
+            ),
+            (
+                llm_event(None, -4000, 0, 1_000),
+                "Agent 101 LLM request failed: errno 4000 after 1 ms",
+            ),
+            (
+                Event {
+                    result: Some(-libc::EIO),
+                    ..event("llm_request", 0, 0)
+                },
+                "Agent 101 LLM request failed: EIO",
+            ),
         ] {
             assert_eq!(event_text(&e), want);
         }
@@ -1420,6 +1539,8 @@ Last 3 windows:
                 rss_bytes: 4_096_000,
                 syscalls_per_s: Some(130.0),
                 faults: 0,
+                llm_requests: Some(17),
+                llm_tokens: Some(4242),
                 throttled: false,
             },
             TopRow {
@@ -1430,20 +1551,22 @@ Last 3 windows:
                 rss_bytes: 0,
                 syscalls_per_s: None,
                 faults: 12,
+                llm_requests: None,
+                llm_tokens: None,
                 throttled: true,
             },
         ];
         assert_eq!(
             top(&rows),
             "\
-ID    NAME                      STATE     CPU%   RSS  SYSCALLS/s  FAULTS  THROTTLED
-100   fs_monitor                Active    12.5  3.9M         130       0  no
-1001  a_much_longer_agent_name  Recovery     -    0B           -      12  yes
+ID    NAME                      STATE     CPU%   RSS  SYSCALLS/s  FAULTS  LLM_REQS  LLM_TOKENS  THROTTLED
+100   fs_monitor                Active    12.5  3.9M         130       0        17        4242  no
+1001  a_much_longer_agent_name  Recovery     -    0B           -      12         -           -  yes
 "
         );
         assert_eq!(
             top(&[]),
-            "ID  NAME  STATE  CPU%  RSS  SYSCALLS/s  FAULTS  THROTTLED\n"
+            "ID  NAME  STATE  CPU%  RSS  SYSCALLS/s  FAULTS  LLM_REQS  LLM_TOKENS  THROTTLED\n"
         );
     }
 
@@ -1871,6 +1994,7 @@ Agent ID: 100
   Human Oversight:  2
   Compliance Score: 100%
   Status:           COMPLIANT
+  LLM Requests:     0
 
 Agent ID: 101
   Risk Level:       High
@@ -1879,6 +2003,7 @@ Agent ID: 101
   Human Oversight:  1
   Compliance Score: 70.5%
   Status:           REVIEW_NEEDED
+  LLM Requests:     0
 "
         );
         // Without the trail, the agents' own counts add up.
@@ -1892,6 +2017,20 @@ Agent ID: 101
         assert_eq!(doc["agents"][1]["compliance"], 70.5);
         assert_eq!(doc["agents"][1]["status"], "REVIEW_NEEDED");
         assert_eq!(doc["agents"][1]["clean_exits"], 3);
+        assert_eq!(doc["agents"][1]["llm_requests"], 0);
+        let mut with_llm = agents;
+        with_llm[1].llm_requests = 17;
+        let report = ComplianceReport::new(1, &with_llm, None);
+        assert!(
+            compliance(&report)
+                .ends_with("  Status:           REVIEW_NEEDED\n  LLM Requests:     17\n"),
+            "{}",
+            compliance(&report)
+        );
+        assert_eq!(
+            serde_json::to_value(&report).unwrap()["agents"][1]["llm_requests"],
+            17
+        );
     }
 
     #[test]
@@ -1970,6 +2109,7 @@ Agent ID: 101
         let mut policy = audit_entry(5, ASM_AUDIT_FAULT_POLICY, ASM_FP_SET_LIMITS, (0, 0), "");
         policy.agent_id = 0;
         let trail = AuditTrail {
+            trail: Trail::Policy,
             first_seq: 0,
             next_seq: 9,
             dropped: 0,
@@ -2029,8 +2169,56 @@ SEQ  TIME                 KIND          AGENT  UID/PID  OP/RESULT             OL
     }
 
     #[test]
+    fn llm_audit_table() {
+        use asm_abi::*;
+        let answered = audit_entry(
+            0,
+            ASM_AUDIT_LLM,
+            ASM_LLM_CLAUDE,
+            (12, 35_120),
+            "request 17: ok via claude; prompt: hello",
+        );
+        let mut timed_out =
+            audit_entry(1, ASM_AUDIT_LLM, 0, (0, 1_500_000), "request 18: ETIMEDOUT");
+        timed_out.result = -libc::ETIMEDOUT;
+        let trail = AuditTrail {
+            trail: Trail::Llm,
+            first_seq: 0,
+            next_seq: 2,
+            dropped: 0,
+            suppressed: 0,
+            entries: vec![answered, timed_out],
+        };
+        assert_eq!(
+            audit(&trail, &|_| 0),
+            "\
+LLM audit trail: seq 0..1 kept, next seq 2, dropped: 0 (overflow), suppressed: 0 (rate limit)
+SEQ  TIME                 KIND         AGENT  UID/PID  OP/RESULT    OLD->NEW           DETAIL
+  0  2025-11-26 13:26:34  llm_request    100  0/4242   claude/ok    12 tokens, 35 ms   request 17: ok via claude; prompt: hello
+  1  2025-11-26 13:26:35  llm_request    100  0/4242   -/ETIMEDOUT  0 tokens, 1500 ms  request 18: ETIMEDOUT
+"
+        );
+        // The patch that sets the bucket, in the policy trail.
+        let e = audit_entry(
+            3,
+            ASM_AUDIT_PATCH,
+            ASM_PATCH_SET_LLM_RATE,
+            (llm_rate_value(30, 10), llm_rate_value(3, 1)),
+            "",
+        );
+        assert_eq!(
+            (audit_op(&e), audit_values(&e)),
+            (
+                "set_llm_rate".to_string(),
+                "burst 30, 10/s -> burst 3, 1/s".to_string()
+            )
+        );
+    }
+
+    #[test]
     fn audit_header_of_an_empty_or_overflowed_trail() {
         let empty = AuditTrail {
+            trail: Trail::Policy,
             first_seq: 0,
             next_seq: 0,
             dropped: 0,
@@ -2042,6 +2230,7 @@ SEQ  TIME                 KIND          AGENT  UID/PID  OP/RESULT             OL
             "Audit trail: no entries kept, next seq 0, dropped: 0 (overflow), suppressed: 0 (rate limit)\n  (no entries)\n"
         );
         let overflowed = AuditTrail {
+            trail: Trail::Policy,
             first_seq: 44,
             next_seq: 300,
             dropped: 44,
@@ -2099,6 +2288,13 @@ SEQ  TIME                 KIND          AGENT  UID/PID  OP/RESULT             OL
                 "agent 100: risk level set to Minimal (audit #42)\n",
             ),
             (
+                PatchChange::LlmRate {
+                    burst: 3,
+                    refill: 1,
+                },
+                "agent 100: LLM rate set to burst 3, refill 1/s (audit #42)\n",
+            ),
+            (
                 PatchChange::Limits(LimitChanges {
                     cpu_quota_ms: Some(Limit::Value(200)),
                     mem_limit_bytes: Some(Limit::Value(64 << 20)),
@@ -2111,6 +2307,43 @@ SEQ  TIME                 KIND          AGENT  UID/PID  OP/RESULT             OL
         ] {
             assert_eq!(patched(100, &change, 42), want);
         }
+    }
+
+    #[test]
+    fn info_with_the_llm_section() {
+        let a: AgentInfo = serde_json::from_str(&fixtures::agent_info_with_llm()).unwrap();
+        let text = info(&a, 2_000_000);
+        let (old, new) = text.split_once("Last Activity:   0 seconds ago\n").unwrap();
+        // The guide's layout is unchanged up to its last line.
+        assert_eq!(
+            format!("{old}Last Activity:   0 seconds ago\n"),
+            info(&agent(), 2_000_000)
+        );
+        assert_eq!(
+            new,
+            "
+LLM:
+  Requests:      17
+  Tokens Used:   4242
+  Rate Limited:  3
+  Failures:      1
+  Bucket:        12 of 30 tokens, refill 10/s
+"
+        );
+        // After the fault detector's sections.
+        let both = fixtures::agent_info_with_faults().replace(
+            r#""last_activity_ns":2000000,"#,
+            r#""last_activity_ns":2000000,"llm":{"requests":1},"#,
+        );
+        let text = info(&serde_json::from_str(&both).unwrap(), 2_000_000);
+        assert!(
+            text.ends_with(
+                "  [1500] CPU quota exceeded (observed 950 ms, limit 300 ms) -> throttle\n\
+                 \nLLM:\n  Requests:      1\n  Tokens Used:   0\n  Rate Limited:  0\n\
+                 \x20 Failures:      0\n  Bucket:        0 of 0 tokens, refill 0/s\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

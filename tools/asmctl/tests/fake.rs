@@ -93,6 +93,7 @@ System Metrics:
   Events Dropped:   0
 
 Recent Events (last 10):
+  [16000] Agent 100 LLM request answered by claude (12 tokens, 35 ms)
   [15000] Agent 101 failed (2 of 5 restarts used)
   [15000] Agent 101 ended by signal 9 (pid 43)
   [14000] Agent 101 throttle lifted (CPU quota)
@@ -102,7 +103,6 @@ Recent Events (last 10):
   [12500] Agent 100 spawned (pid 44)
   [12345] Agent 100 awaits a restart (restart 1 of 3)
   [12345] Agent 100 crashed (signal 11)
-  [12345] Agent 100 spawned (pid 42)
 ";
     assert_eq!(fake_run(lib, asmctl_path(), &["status"], &[]), ok(want));
     assert_eq!(fake_run(lib, &link("asmstatus"), &[], &[]), ok(want));
@@ -112,11 +112,15 @@ Recent Events (last 10):
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["system"]["total_syscalls"], 812);
     assert_eq!(doc["agents"]["100"]["memory_bytes"], 1220608);
-    assert_eq!(doc["recent_events"][1]["signal"], 11);
+    assert_eq!(doc["recent_events"][0]["signal"], 11);
     // The restart events' fields reach --json as the module wrote them.
-    assert_eq!(doc["recent_events"][4]["type"], "restarted");
-    assert_eq!(doc["recent_events"][4]["restarts"], 1);
-    assert_eq!(doc["recent_events"][9]["max_restarts"], 5);
+    assert_eq!(doc["recent_events"][3]["type"], "restarted");
+    assert_eq!(doc["recent_events"][3]["restarts"], 1);
+    assert_eq!(doc["recent_events"][8]["max_restarts"], 5);
+    // So do the LLM request's.
+    assert_eq!(doc["recent_events"][9]["type"], "llm_request");
+    assert_eq!(doc["recent_events"][9]["provider"], "claude");
+    assert_eq!(doc["recent_events"][9]["duration_us"], 35120);
     // Pretty: one member per line, two-space indent.
     assert!(
         out.starts_with("{\n  \"agents\": {\n    \"100\": {\n"),
@@ -628,12 +632,24 @@ Recovery:
 Recent Faults:
   [13500] syscall flood (observed 1500/s, limit 1000/s) -> throttle
   [13000] CPU quota exceeded (observed 950 ms, limit 200 ms) -> throttle
+
+LLM:
+  Requests:      17
+  Tokens Used:   4242
+  Rate Limited:  3
+  Failures:      1
+  Bucket:        12 of 30 tokens, refill 10/s
 "
     );
     // The document as the module wrote it.
     let doc = fake_json(lib, &["info", "101", "--json"]);
     assert_eq!(doc["limits"]["mem_limit_bytes"], Value::Null);
     assert_eq!(doc["recent_faults"][1]["unit"], "per_s");
+    assert_eq!(
+        doc["llm"],
+        json!({"requests": 17, "tokens_used": 4242, "rate_limited": 3, "failures": 1,
+               "bucket": {"tokens": 12, "burst": 30, "refill_per_s": 10}})
+    );
 
     // A document without the fields (an older module): no sections.
     let (code, out, _) = fake_run(lib, asmctl_path(), &["info", "102"], &[]);
@@ -725,10 +741,10 @@ fn top_once_and_json() {
     assert_eq!(
         fake_run(lib, asmctl_path(), &["top", "--once"], &[]),
         ok("\
-ID   NAME        STATE       CPU%   RSS  SYSCALLS/s  FAULTS  THROTTLED
-100  fs_monitor  Active      30.0  3.9M         120       0  no
-101  net_agent   Restarted  120.0   50M        1500       3  yes
-102  audio_ctrl  Exited         -    0B           -       0  no
+ID   NAME        STATE       CPU%   RSS  SYSCALLS/s  FAULTS  LLM_REQS  LLM_TOKENS  THROTTLED
+100  fs_monitor  Active      30.0  3.9M         120       0         -           -  no
+101  net_agent   Restarted  120.0   50M        1500       3        17        4242  yes
+102  audio_ctrl  Exited         -    0B           -       0         -           -  no
 ")
     );
     // --json is one frame even without --once.
@@ -738,13 +754,15 @@ ID   NAME        STATE       CPU%   RSS  SYSCALLS/s  FAULTS  THROTTLED
         json!([
             {"agent_id": 100, "name": "fs_monitor", "state": "Active",
              "cpu_percent": 30.0, "rss_bytes": 4096000, "syscalls_per_s": 120.0,
-             "faults": 0, "throttled": false},
+             "faults": 0, "llm_requests": null, "llm_tokens": null,
+             "throttled": false},
             {"agent_id": 101, "name": "net_agent", "state": "Restarted",
              "cpu_percent": 120.0, "rss_bytes": 52428800, "syscalls_per_s": 1500.0,
-             "faults": 3, "throttled": true},
+             "faults": 3, "llm_requests": 17, "llm_tokens": 4242, "throttled": true},
             {"agent_id": 102, "name": "audio_ctrl", "state": "Exited",
              "cpu_percent": null, "rss_bytes": 0, "syscalls_per_s": null,
-             "faults": 0, "throttled": false}
+             "faults": 0, "llm_requests": null, "llm_tokens": null,
+             "throttled": false}
         ])
     );
     assert_eq!(

@@ -11,7 +11,8 @@
  * (ESRCH).  The list is longer, and every JSON document claims to need more
  * room (JSON_ROOM), than asmctl's first buffers, so its ERANGE retries must
  * grow them by what the answer says.  Only 101's document has the fault
- * detector's fields; 100's and 102's are those of a module from before it.
+ * detector's fields and the gateway's "llm" object; 100's and 102's are
+ * those of a module from before them.
  *
  * Each agent has its own fault policy over the defaults, and sampler
  * windows (60 for 100, 3 for 101, none for 102).  The requests are checked
@@ -19,7 +20,8 @@
  *
  * The telemetry's ten events cover every way asmstatus words one: agent
  * 100 crashes and is restarted (recovery, spawn, restarted), agent 101 is
- * throttled, then a kill action ends it (an exit by signal 9, failed).
+ * throttled, then a kill action ends it (an exit by signal 9, failed), and
+ * agent 100's LLM request is answered.
  *
  * FAKE_ASM_ERRNO=N makes REGISTER, UNREGISTER, SET_FAULT_POLICY,
  * PATCH_POLICY, OVERSIGHT, DECISION and SENSITIVE ADD/REMOVE fail with
@@ -67,6 +69,7 @@ struct agent {
 	/* Sampler: windows kept; per-window CPU ms and syscalls grow by. */
 	__u32 windows, cpu_step_ms, syscall_step, throttled;
 	const char *fault_json;	/* the fault detector's fields, or NULL */
+	const char *llm_json;	/* the gateway's "llm" member, or NULL */
 };
 
 static const struct agent agents[] = {
@@ -75,7 +78,7 @@ static const struct agent agents[] = {
 	  "/tmp/ws/", "Active", "[\"FsBasic\",\"FsExtended\"]",
 	  { 0, ASM_LIMIT_NONE32, 0, 100 << 20,
 	    { 0, 0, ASM_ACTION_LOG, 0, 0, 0, 0, 0 } },
-	  60, 5, 2, 0, NULL },
+	  60, 5, 2, 0, NULL, NULL },
 	{ 101, ASM_STATE_RESTARTED, 2, 5, 2, 43, ASM_CAP_NET_CLIENT,
 	  52428800, 3, "net_agent", "", "Restarted", "[\"NetClient\"]",
 	  { 200, 1000, 5000, 0,
@@ -92,9 +95,12 @@ static const struct agent agents[] = {
 	  "\"unit\":\"ms\",\"action\":\"throttle\"},"
 	  "{\"timestamp_ns\":13500000000,\"type\":\"syscall_flood\","
 	  "\"observed\":1500,\"limit\":1000,\"unit\":\"per_s\","
-	  "\"action\":\"throttle\"}]," },
+	  "\"action\":\"throttle\"}],",
+	  "\"llm\":{\"requests\":17,\"tokens_used\":4242,"
+	  "\"rate_limited\":3,\"failures\":1,\"bucket\":{\"tokens\":12,"
+	  "\"burst\":30,\"refill_per_s\":10}}," },
 	{ 102, ASM_STATE_EXITED, 0, 0, 0, 0, 0, 0, 0, "audio_ctrl", "",
-	  "Exited", "[]", { 0 }, 0, 0, 0, 0, NULL },
+	  "Exited", "[]", { 0 }, 0, 0, 0, 0, NULL, NULL },
 };
 static const __u32 listed_ids[] = { 100, 101, 102, 999 };
 #define NR_AGENTS (sizeof(agents) / sizeof(agents[0]))
@@ -134,7 +140,7 @@ static int agent_json(const struct agent *a, char *buf, size_t room)
 		"\"nr_processes\":%u,\"spawn_count\":1,\"exit_count\":0,"
 		"\"crash_count\":0,\"fault_count\":%llu,\"exec_count\":1,"
 		"\"cpu_time_us\":125000,\"memory_bytes\":%llu,"
-		"\"last_exit_code\":0,\"registered_ns\":1000000,%s"
+		"\"last_exit_code\":0,\"registered_ns\":1000000,%s%s"
 		"\"last_activity_ns\":%llu}",
 		a->id, a->pid, a->name, a->state_name, a->caps_json, a->scope,
 		a->auto_restart ? "true" : "false", a->auto_restart,
@@ -142,6 +148,7 @@ static int agent_json(const struct agent *a, char *buf, size_t room)
 		(unsigned long long)a->faults,
 		(unsigned long long)a->mem_bytes,
 		a->fault_json ? a->fault_json : "",
+		a->llm_json ? a->llm_json : "",
 		(unsigned long long)(boottime_ns() - 5000000000ull));
 }
 
@@ -154,8 +161,6 @@ static const char telemetry[] =
 	"\"crash_count\":1,\"fault_count\":1,\"cpu_time_us\":5210,"
 	"\"memory_bytes\":1220608}},"
 	"\"recent_events\":["
-	"{\"timestamp_ns\":12345000000,\"type\":\"spawn\",\"agent_id\":100,"
-	"\"pid\":42,\"exit_code\":0,\"signal\":0},"
 	"{\"timestamp_ns\":12345678901,\"type\":\"crash\",\"agent_id\":100,"
 	"\"pid\":43,\"exit_code\":0,\"signal\":11},"
 	"{\"timestamp_ns\":12345678902,\"type\":\"recovery\",\"agent_id\":100,"
@@ -178,7 +183,11 @@ static const char telemetry[] =
 	"\"pid\":43,\"exit_code\":0,\"signal\":9},"
 	"{\"timestamp_ns\":15000000100,\"type\":\"failed\",\"agent_id\":101,"
 	"\"pid\":0,\"exit_code\":0,\"signal\":0,\"restarts\":2,"
-	"\"max_restarts\":5}]}";
+	"\"max_restarts\":5},"
+	"{\"timestamp_ns\":16000000000,\"type\":\"llm_request\","
+	"\"agent_id\":100,\"pid\":44,\"exit_code\":0,\"signal\":0,"
+	"\"provider\":\"claude\",\"result\":0,\"tokens_used\":12,"
+	"\"duration_us\":35120}]}";
 
 static int do_json(struct asm_json *j, int is_telemetry)
 {
@@ -480,16 +489,18 @@ static int do_history(struct asm_history *h)
 
 /*
  * The ABI of the audit trail and compliance report.  PATCH_POLICY
- * refuses to grant Admin;
+ * refuses to grant Admin and checks SET_LLM_RATE's bounds;
  * GET_AUDIT serves the raw struct asm_audit_entry records of the file
- * FAKE_ASM_AUDIT (EPERM without it, as for a caller without
- * CAP_SYS_ADMIN); two paths are marked sensitive.
+ * FAKE_ASM_AUDIT, or FAKE_ASM_AUDIT_LLM for the LLM trail (EPERM without
+ * it, as for a caller without CAP_SYS_ADMIN); two paths are marked
+ * sensitive.
  */
 static int do_patch(struct asm_patch *p)
 {
 	if (p->reserved0 || !all_zero(p->reserved, sizeof(p->reserved)) ||
 	    p->audit_seq || p->scope[ASM_SCOPE_LEN - 1] ||
-	    p->op < ASM_PATCH_ADD_CAPABILITY || p->op > ASM_PATCH_SET_RISK)
+	    p->op < ASM_PATCH_ADD_CAPABILITY ||
+	    p->op > ASM_PATCH_SET_LLM_RATE)
 		return fail(EINVAL);
 	if (p->op != ASM_PATCH_SET_LIMITS &&
 	    (p->cpu_quota_ms || p->syscall_rate || p->watchdog_ms ||
@@ -497,13 +508,23 @@ static int do_patch(struct asm_patch *p)
 		return fail(EINVAL);
 	if (p->op != ASM_PATCH_UPDATE_SCOPE && p->scope[0])
 		return fail(EINVAL);
+	if (p->op != ASM_PATCH_SET_LLM_RATE && (p->llm_burst || p->llm_refill))
+		return fail(EINVAL);
+	if (p->op == ASM_PATCH_SET_LLM_RATE &&
+	    (p->value || p->llm_burst < 1 || p->llm_burst > ASM_LLM_BURST_MAX ||
+	     p->llm_refill < 1 || p->llm_refill > ASM_LLM_REFILL_MAX))
+		return fail(EINVAL);
 	if (!find(p->agent_id))
 		return fail(ESRCH);
-	log_line("patch id=%u op=%u value=%llu cpu=%u rate=%u watchdog=%u "
-		 "mem=%llu scope=%s\n", p->agent_id, p->op,
-		 (unsigned long long)p->value, p->cpu_quota_ms,
-		 p->syscall_rate, p->watchdog_ms,
-		 (unsigned long long)p->mem_limit_bytes, p->scope);
+	if (p->op == ASM_PATCH_SET_LLM_RATE)
+		log_line("patch id=%u op=%u burst=%u refill=%u\n", p->agent_id,
+			 p->op, p->llm_burst, p->llm_refill);
+	else
+		log_line("patch id=%u op=%u value=%llu cpu=%u rate=%u "
+			 "watchdog=%u mem=%llu scope=%s\n", p->agent_id, p->op,
+			 (unsigned long long)p->value, p->cpu_quota_ms,
+			 p->syscall_rate, p->watchdog_ms,
+			 (unsigned long long)p->mem_limit_bytes, p->scope);
 	if (p->op == ASM_PATCH_ADD_CAPABILITY && (p->value & ASM_CAP_ADMIN))
 		return fail(EPERM);
 	if (forced_errno())
@@ -515,13 +536,15 @@ static int do_patch(struct asm_patch *p)
 static int do_audit(struct asm_audit_read *r)
 {
 	struct asm_audit_entry *out = (void *)(unsigned long)r->entries;
-	const char *path = getenv("FAKE_ASM_AUDIT");
+	const char *path;
 	struct asm_audit_entry e;
 	int have = 0;
 	FILE *f;
 
-	if (!all_zero(r->reserved, sizeof(r->reserved)) || !r->capacity)
+	if (r->reserved0 || r->trail > ASM_AUDIT_TRAIL_LLM || !r->capacity)
 		return fail(EINVAL);
+	path = getenv(r->trail == ASM_AUDIT_TRAIL_LLM ? "FAKE_ASM_AUDIT_LLM" :
+							"FAKE_ASM_AUDIT");
 	if (!path)
 		return fail(EPERM);
 	f = fopen(path, "r");
@@ -562,6 +585,7 @@ static int do_compliance(struct asm_compliance *c)
 		c->oversight = 2;
 	} else if (id == 101) {
 		/* 1000 - 2 * 150 - 50 + 25 + 3 * 10 */
+		c->llm_requests = 17;
 		c->events = 30;
 		c->violations = 2;
 		c->crashes = 1;
@@ -606,6 +630,67 @@ static int do_note(struct asm_note *n, int decision)
 }
 
 /*
+ * ASM_LLM_SUBMIT and ASM_LLM_COLLECT, for tools/examples/llm_request.py
+ * --submit: each submitted request (ids from 100) is finished at once;
+ * FAKE_ASM_LLM_BURST=N refuses submissions after the first N with EAGAIN,
+ * as an empty bucket does, and a prompt containing "mock:hang" ends with
+ * ETIMEDOUT, collected with its id set.  /dev/null, which stands for the
+ * device, always polls readable.
+ */
+#define FAKE_LLM_MAX 16
+static struct {
+	__u64 id;
+	int hang, collected;
+} submitted[FAKE_LLM_MAX];
+static unsigned int nr_submitted;
+
+static int do_llm_submit(struct asm_llm_request *r)
+{
+	const char *burst = getenv("FAKE_ASM_LLM_BURST");
+	const char *doc = (const char *)(uintptr_t)r->request;
+
+	if (r->response || r->response_len || !r->request_len ||
+	    r->request_len > ASM_LLM_REQUEST_MAX)
+		return fail(EINVAL);
+	if (!getenv("FAKE_ASM_AGENT"))
+		return fail(EPERM);
+	if ((burst && nr_submitted >= (unsigned int)atoi(burst)) ||
+	    nr_submitted >= FAKE_LLM_MAX)
+		return fail(EAGAIN);
+	log_line("llm submit %.*s\n", (int)r->request_len, doc);
+	submitted[nr_submitted].id = 100 + nr_submitted;
+	submitted[nr_submitted].hang =
+		memmem(doc, r->request_len, "mock:hang", 9) != NULL;
+	r->request_id = submitted[nr_submitted++].id;
+	return 0;
+}
+
+static int do_llm_collect(struct asm_llm_request *r)
+{
+	static const char answer[] =
+		"{\"provider\":\"local\",\"text\":\"fake\",\"tokens_used\":3,"
+		"\"duration_us\":900,\"was_fallback\":false}";
+	unsigned int i;
+
+	if (r->request || r->request_len ||
+	    r->response_len < ASM_LLM_RESPONSE_MIN)
+		return fail(EINVAL);
+	for (i = 0; i < nr_submitted; i++)
+		if (!submitted[i].collected &&
+		    (!r->request_id || r->request_id == submitted[i].id))
+			break;
+	if (i == nr_submitted)
+		return fail(r->request_id ? ENOENT : EAGAIN);
+	submitted[i].collected = 1;
+	r->request_id = submitted[i].id;
+	if (submitted[i].hang)
+		return fail(ETIMEDOUT);
+	memcpy((void *)(uintptr_t)r->response, answer, sizeof(answer) - 1);
+	r->written = sizeof(answer) - 1;
+	return r->written;
+}
+
+/*
  * An LLM request: the caller must be an agent's (FAKE_ASM_AGENT, else
  * EPERM, as for one without LlmAccess).  The request document is logged
  * as given; the answer is fixed, with a quote and a newline that the
@@ -619,6 +704,13 @@ static int do_llm(struct asm_llm_request *r)
 		"\"tokens_used\":12,\"duration_us\":1234567,\"was_fallback\":true}";
 	const char *need = getenv("FAKE_ASM_LLM_NEED");
 
+	if (r->version == ASM_ABI_VERSION && !r->written &&
+	    all_zero(r->reserved, sizeof(r->reserved))) {
+		if (r->flags == ASM_LLM_SUBMIT && !r->request_id)
+			return do_llm_submit(r);
+		if (r->flags == ASM_LLM_COLLECT)
+			return do_llm_collect(r);
+	}
 	if (r->version != ASM_ABI_VERSION || r->flags || r->written ||
 	    r->request_id || !all_zero(r->reserved, sizeof(r->reserved)) ||
 	    !r->request_len || r->request_len > ASM_LLM_REQUEST_MAX ||

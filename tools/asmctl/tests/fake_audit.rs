@@ -14,7 +14,10 @@
 
 mod common;
 
-use asm_abi::{AsmAuditEntry, ASM_AUDIT_PATCH, ASM_AUDIT_REGISTER, ASM_PATCH_SET_RISK};
+use asm_abi::{
+    AsmAuditEntry, ASM_AUDIT_LLM, ASM_AUDIT_PATCH, ASM_AUDIT_REGISTER, ASM_LLM_GEMINI,
+    ASM_PATCH_SET_RISK,
+};
 use common::{asmctl_path, link, run_env, Ran};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -77,6 +80,51 @@ fn failed(stderr: &str) -> Ran {
     (1, String::new(), format!("Error: {stderr}\n"))
 }
 
+/// Writes `entries` where the stand-in serves them from, as raw structs.
+fn write_entries(path: &Path, entries: &[AsmAuditEntry]) {
+    let mut bytes = Vec::new();
+    for e in entries {
+        bytes.extend_from_slice(&e.hashed_bytes());
+        bytes.extend_from_slice(&e.hash);
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Writes an LLM trail of `n` entries from seq 0, chained as the kernel
+/// chains them: request 17 + seq of agent 100, answered by gemini, but
+/// every third one timed out.
+fn write_llm_trail(path: &Path, n: u64) -> Vec<AsmAuditEntry> {
+    let mut prev = [0; 32];
+    let entries: Vec<AsmAuditEntry> = (0..n)
+        .map(|seq| {
+            let mut e = AsmAuditEntry::ZERO;
+            e.seq = seq;
+            e.time_ns = (1_764_163_594 + seq) * 1_000_000_000;
+            e.kind = ASM_AUDIT_LLM;
+            e.agent_id = 100;
+            e.pid = 4242;
+            let id = 17 + seq;
+            if seq % 3 == 2 {
+                e.result = -libc::ETIMEDOUT;
+                e.new_value = 30_000_000;
+                e.set_detail(format!("request {id}: ETIMEDOUT").as_bytes())
+                    .unwrap();
+            } else {
+                e.op = ASM_LLM_GEMINI;
+                (e.old_value, e.new_value) = (12, 2_400);
+                e.set_detail(format!("request {id}: ok via gemini").as_bytes())
+                    .unwrap();
+            }
+            e.prev_hash = prev;
+            e.hash = e.compute_hash();
+            prev = e.hash;
+            e
+        })
+        .collect();
+    write_entries(path, &entries);
+    entries
+}
+
 /// Writes a trail of `n` entries from seq `first`, chained as the kernel
 /// chains them, where the stand-in serves it from; returns the entries.
 fn write_trail(path: &Path, first: u64, n: u64) -> Vec<AsmAuditEntry> {
@@ -104,12 +152,7 @@ fn write_trail(path: &Path, first: u64, n: u64) -> Vec<AsmAuditEntry> {
             e
         })
         .collect();
-    let mut bytes = Vec::new();
-    for e in &entries {
-        bytes.extend_from_slice(&e.hashed_bytes());
-        bytes.extend_from_slice(&e.hash);
-    }
-    std::fs::write(path, bytes).unwrap();
+    write_entries(path, &entries);
     entries
 }
 
@@ -196,6 +239,7 @@ Agent ID: 100
   Human Oversight:  2
   Compliance Score: 100%
   Status:           COMPLIANT
+  LLM Requests:     0
 
 Agent ID: 101
   Risk Level:       High
@@ -204,6 +248,7 @@ Agent ID: 101
   Human Oversight:  1
   Compliance Score: 70.5%
   Status:           REVIEW_NEEDED
+  LLM Requests:     17
 
 Agent ID: 102
   Risk Level:       Minimal
@@ -212,6 +257,7 @@ Agent ID: 102
   Human Oversight:  0
   Compliance Score: 100%
   Status:           COMPLIANT
+  LLM Requests:     0
 "
         )
     };
@@ -246,6 +292,7 @@ Agent ID: 102
     assert_eq!(doc["system_score"], 902);
     assert_eq!(doc["agents"][1]["status"], "REVIEW_NEEDED");
     assert_eq!(doc["agents"][1]["crashes"], 1);
+    assert_eq!(doc["agents"][1]["llm_requests"], 17);
     assert_eq!(doc["risk_levels"]["Minimal"], 1);
 }
 
@@ -277,13 +324,41 @@ fn patches() {
         ok("agent 100: limits set: watchdog 900 ms (audit #42)\n")
     );
     assert_eq!(
+        asmctl(lib, &["patch", "100", "llm-rate", "3", "1"], &log_env),
+        ok("agent 100: LLM rate set to burst 3, refill 1/s (audit #42)\n")
+    );
+    assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
         "\
 patch id=100 op=1 value=4 cpu=0 rate=0 watchdog=0 mem=0 scope=
 patch id=100 op=3 value=0 cpu=0 rate=0 watchdog=0 mem=0 scope=/tmp/safe_zone/
 patch id=100 op=6 value=3 cpu=0 rate=0 watchdog=0 mem=0 scope=
 patch id=100 op=5 value=0 cpu=0 rate=4294967295 watchdog=900 mem=104857600 scope=
+patch id=100 op=7 burst=3 refill=1
 "
+    );
+    // Raising the bucket is widening: the owner gets EPERM.
+    assert_eq!(
+        asmctl(
+            lib,
+            &["patch", "100", "llm-rate", "60", "20"],
+            &[("FAKE_ASM_ERRNO", "1")]
+        ),
+        failed(
+            "not permitted: widening a policy needs CAP_SYS_ADMIN from outside the agent; \
+             its owner may only narrow it"
+        )
+    );
+    // Out of bounds never reaches the kernel.
+    assert_eq!(
+        asmctl(lib, &["patch", "100", "llm-rate", "10001", "1"], &[]),
+        (
+            2,
+            String::new(),
+            "Error: invalid burst '10001' for patch llm-rate (expected 1 to 10000 requests)\n\
+             Run 'asmctl help' for usage.\n"
+                .into()
+        )
     );
     assert_eq!(
         asmctl(lib, &["patch", "100", "add-cap", "Admin"], &[]),
@@ -414,6 +489,120 @@ SEQ  TIME                 KIND      AGENT  UID/PID  OP/RESULT    OLD->NEW       
     assert_eq!(
         asmctl(lib, &["audit"], &[]),
         failed("not permitted: reading the audit trail needs CAP_SYS_ADMIN")
+    );
+}
+
+#[test]
+fn llm_trail_listed_and_verified() {
+    let Some(lib) = fake_lib() else { return };
+    let policy = scratch("policy-of-llm.bin");
+    write_trail(&policy, 0, 2);
+    let llm = scratch("llm-trail.bin");
+    let mut entries = write_llm_trail(&llm, 3);
+    let env = [
+        ("FAKE_ASM_AUDIT", policy.to_str().unwrap()),
+        ("FAKE_ASM_AUDIT_LLM", llm.to_str().unwrap()),
+    ];
+    assert_eq!(
+        asmctl(lib, &["audit", "--trail", "llm"], &env),
+        ok("\
+LLM audit trail: seq 0..2 kept, next seq 3, dropped: 0 (overflow), suppressed: 0 (rate limit)
+SEQ  TIME                 KIND         AGENT  UID/PID  OP/RESULT    OLD->NEW            DETAIL
+  0  2025-11-26 13:26:34  llm_request    100  0/4242   gemini/ok    12 tokens, 2 ms     request 17: ok via gemini
+  1  2025-11-26 13:26:35  llm_request    100  0/4242   gemini/ok    12 tokens, 2 ms     request 18: ok via gemini
+  2  2025-11-26 13:26:36  llm_request    100  0/4242   -/ETIMEDOUT  0 tokens, 30000 ms  request 19: ETIMEDOUT
+")
+    );
+    let (code, out, err) = asmctl(lib, &["audit", "--trail", "llm", "--json"], &env);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["trail"], "llm");
+    assert_eq!(doc["entries"][2]["kind"], "llm_request");
+    assert_eq!(doc["entries"][2]["result"], -libc::ETIMEDOUT);
+    // Each trail verifies as its own chain, both from seq 0.
+    assert_eq!(
+        asmctl(lib, &["audit", "verify", "--trail", "llm"], &env),
+        ok("LLM audit trail OK: 3 entries, seq 0..2\n")
+    );
+    assert_eq!(
+        asmctl(lib, &["audit", "verify"], &env),
+        ok("audit trail OK: 2 entries, seq 0..1\n")
+    );
+    // An export of the LLM trail verifies as a file too.
+    let export = scratch("llm-export.json");
+    let export_arg = format!("--export={}", export.display());
+    assert_eq!(
+        asmctl(lib, &["audit", "--trail", "llm", &export_arg], &env).0,
+        0
+    );
+    assert_eq!(
+        asmctl(lib, &["audit", "verify", export.to_str().unwrap()], &[]),
+        ok("audit trail OK: 3 entries, seq 0..2\n")
+    );
+    // A token count changed after the kernel wrote it.
+    entries[1].old_value = 1;
+    write_entries(&llm, &entries);
+    assert_eq!(
+        asmctl(lib, &["audit", "verify", "--trail", "llm"], &env),
+        (
+            1,
+            "LLM audit trail BROKEN at seq 1: hash mismatch: the entry was edited\n".into(),
+            String::new()
+        )
+    );
+    // The trail asked for is the one read: the policy one alone is there.
+    assert_eq!(
+        asmctl(lib, &["audit", "--trail", "llm"], &env[..1]),
+        failed("not permitted: reading the audit trail needs CAP_SYS_ADMIN")
+    );
+}
+
+/// `tools/examples/llm_request.py --submit N`, its SUBMIT and COLLECT
+/// structs as the stand-in reads them; skipped without python3.
+#[test]
+fn python_example_submits_polls_and_collects() {
+    let Some(lib) = fake_lib() else { return };
+    let python = Path::new("/usr/bin/python3");
+    if !python.exists() {
+        println!("note: no /usr/bin/python3, skipping the Python example");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/llm_request.py");
+    let script = script.to_str().unwrap();
+    let log = scratch("submit.log");
+    let agent = [
+        ("FAKE_ASM_LOG", log.to_str().unwrap()),
+        ("FAKE_ASM_AGENT", "100"),
+    ];
+    assert_eq!(
+        fake_run(lib, python, &[script, "--submit", "3", "hi"], &agent),
+        ok("\
+request 100: provider local, result ok
+request 101: provider local, result ok
+request 102: provider local, result ok
+")
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(logged.lines().count(), 3, "{logged}");
+    assert!(
+        logged.starts_with("llm submit {\"agent_id\": 0, \"prompt\": \"hi (1)\""),
+        "{logged}"
+    );
+    // A refused submission and a request that timed out: both reported,
+    // exit status 1.
+    let burst = [agent[1], ("FAKE_ASM_LLM_BURST", "2")];
+    assert_eq!(
+        fake_run(lib, python, &[script, "--submit", "3", "mock:hang"], &burst),
+        (
+            1,
+            "\
+submit 3: EAGAIN, not queued
+request 100: provider none, result ETIMEDOUT
+request 101: provider none, result ETIMEDOUT
+"
+            .into(),
+            String::new()
+        )
     );
 }
 

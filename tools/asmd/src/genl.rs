@@ -138,11 +138,14 @@ pub struct Event {
     pub agent_id: u32,
     /// `ASM_A_PID` (0 if none or absent).
     pub pid: i32,
-    /// `ASM_A_FAULT` (0 if absent).
+    /// `ASM_A_FAULT` (0 if absent); for `ASM_EV_LLM`, the provider that
+    /// answered.
     pub fault: u32,
-    /// `ASM_A_VALUE`: the restart count for the restart events.
+    /// `ASM_A_VALUE`: the restart count for the restart events; the
+    /// tokens used for `ASM_EV_LLM`.
     pub value: u64,
-    /// `ASM_A_LIMIT`: the restart budget for the restart events.
+    /// `ASM_A_LIMIT`: the restart budget for the restart events; the
+    /// duration in microseconds for `ASM_EV_LLM`.
     pub limit: u64,
 }
 
@@ -468,6 +471,37 @@ mod tests {
         assert_eq!(
             parse_ctrl_reply(&msg),
             Ok(Some(CtrlReply::Error(libc::ENOENT)))
+        );
+    }
+
+    /// An LLM request's event: asmd acts on none, but decodes it like any
+    /// other (its negative exit code is one of the attributes it skips).
+    #[test]
+    fn llm_event_decodes() {
+        use asm_abi::{ASM_EV_LLM, ASM_LLM_CLAUDE};
+        let bytes = Builder::new(FAMILY, 0, 0)
+            .raw(&[ASM_CMD_EVENT, ASM_GENL_VERSION, 0, 0])
+            .attr(ASM_A_SEQ, &7u64.to_ne_bytes())
+            .attr(ASM_A_EVENT_TYPE, &ASM_EV_LLM.to_ne_bytes())
+            .attr(ASM_A_AGENT_ID, &100u32.to_ne_bytes())
+            .attr(ASM_A_PID, &42i32.to_ne_bytes())
+            .attr(ASM_A_EXIT_CODE, &(-libc::ETIMEDOUT).to_ne_bytes())
+            .attr(ASM_A_FAULT, &ASM_LLM_CLAUDE.to_ne_bytes())
+            .attr(ASM_A_VALUE, &12u64.to_ne_bytes())
+            .attr(ASM_A_LIMIT, &35_120u64.to_ne_bytes())
+            .finish();
+        let msg = nlattr::messages(&bytes).next().unwrap().unwrap();
+        assert_eq!(
+            parse_event(&msg, FAMILY),
+            Ok(Some(Event {
+                seq: Some(7),
+                kind: ASM_EV_LLM,
+                agent_id: 100,
+                pid: 42,
+                fault: ASM_LLM_CLAUDE,
+                value: 12,
+                limit: 35_120,
+            }))
         );
     }
 

@@ -13,6 +13,8 @@
 //! risk = "high"                     # minimal | limited | high; default: limited
 //! user = "crashy"                   # name or uid; default: "nobody"
 //! group = "agents"                  # name or gid; default: the user's primary group
+//! llm_burst = 5                     # LLM token bucket: 1 to 10000; default: 30
+//! llm_refill = 1                    # requests per second, 1 to 10000; default: 10
 //!
 //! [limits]                          # default: follow the module's defaults
 //! cpu_quota_ms = 200
@@ -34,14 +36,20 @@
 //! `user` and `group` are resolved here too, through [`Accounts`], so that
 //! an unknown user is a spec error and not a failed start. Without `user`
 //! an agent runs as `nobody`: running one as root must be written down.
+//!
+//! `llm_burst` and `llm_refill` set the agent's LLM token bucket with an
+//! `ASM_PATCH_SET_LLM_RATE` patch once it is registered; with only one of
+//! them, the other is the module's default.
 
 use asm_abi::{
-    action_allowed, parse_preset, parse_risk, parse_size, risk_name, AsmFaultPolicy, AsmRegister,
-    ASM_ACTION_KILL, ASM_ACTION_LOG, ASM_ACTION_RESTART, ASM_ACTION_THROTTLE, ASM_FAULT_CAPABILITY,
-    ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD,
-    ASM_FAULT_UNRESPONSIVE, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_ID_MAX, ASM_LIMIT_NONE32,
-    ASM_LIMIT_NONE64, ASM_NAME_LEN, ASM_PRESET_NONE, ASM_RISK_DEFAULT, ASM_RISK_LIMITED,
-    ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, ASM_TARGET_CGROUP, CAPABILITIES, PRESET_NAMES,
+    action_allowed, parse_preset, parse_risk, parse_size, risk_name, AsmFaultPolicy, AsmPatch,
+    AsmRegister, ASM_ACTION_KILL, ASM_ACTION_LOG, ASM_ACTION_RESTART, ASM_ACTION_THROTTLE,
+    ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY,
+    ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS,
+    ASM_ID_MAX, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64, ASM_LLM_BURST_DEFAULT, ASM_LLM_BURST_MAX,
+    ASM_LLM_REFILL_DEFAULT, ASM_LLM_REFILL_MAX, ASM_NAME_LEN, ASM_PATCH_SET_LLM_RATE,
+    ASM_PRESET_NONE, ASM_RISK_DEFAULT, ASM_RISK_LIMITED, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN,
+    ASM_TARGET_CGROUP, CAPABILITIES, PRESET_NAMES,
 };
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -73,6 +81,15 @@ pub enum Recovery {
     Actions([u8; 8]),
 }
 
+/// An agent's LLM token bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LlmRate {
+    /// Its size, 1 to `ASM_LLM_BURST_MAX` requests.
+    pub burst: u32,
+    /// Requests added per second, 1 to `ASM_LLM_REFILL_MAX`.
+    pub refill: u32,
+}
+
 /// One validated spec file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
@@ -97,6 +114,9 @@ pub struct Spec {
     pub limits: Option<Limits>,
     /// `Some` when the spec sets a preset or at least one action.
     pub recovery: Option<Recovery>,
+    /// `Some` when the spec sets `llm_burst` or `llm_refill` (the other
+    /// then has the module's default).
+    pub llm_rate: Option<LlmRate>,
     /// Whom the agent runs as.
     pub run_as: RunAs,
 }
@@ -257,6 +277,10 @@ struct RawSpec {
     user: Option<Spanned<String>>,
     #[serde(default)]
     group: Option<Spanned<String>>,
+    #[serde(default, deserialize_with = "de_llm_burst")]
+    llm_burst: Option<u32>,
+    #[serde(default, deserialize_with = "de_llm_refill")]
+    llm_refill: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -454,6 +478,38 @@ fn parse_limit32(v: &RawValue) -> Result<u32, String> {
     }
 }
 
+fn de_llm_burst<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = RawValue::deserialize(d)?;
+    parse_llm_rate("llm_burst", &v, ASM_LLM_BURST_MAX)
+        .map(Some)
+        .map_err(de::Error::custom)
+}
+
+fn de_llm_refill<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = RawValue::deserialize(d)?;
+    parse_llm_rate("llm_refill", &v, ASM_LLM_REFILL_MAX)
+        .map(Some)
+        .map_err(de::Error::custom)
+}
+
+/// `llm_burst` or `llm_refill` (`key`): an integer from 1 to `max`, the
+/// bound the module checks too. There is no "none": the bucket always
+/// limits.
+fn parse_llm_rate(key: &str, v: &RawValue, max: u32) -> Result<u32, String> {
+    match v {
+        RawValue::Str(s) => Err(format!("{key} {s:?} is not a number")),
+        RawValue::Int(n) => u32::try_from(*n)
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "{key} {n} is out of range 1..={max} \
+                     (leave the key out for the module's default)"
+                )
+            }),
+    }
+}
+
 fn de_mem<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     let v = RawValue::deserialize(d)?;
     let bytes = match v {
@@ -606,6 +662,14 @@ pub fn parse(text: &str, file: &Path, accounts: &dyn Accounts) -> Result<Spec, S
         }
     })?;
 
+    let llm_rate = match (raw.llm_burst, raw.llm_refill) {
+        (None, None) => None,
+        (burst, refill) => Some(LlmRate {
+            burst: burst.unwrap_or(ASM_LLM_BURST_DEFAULT),
+            refill: refill.unwrap_or(ASM_LLM_REFILL_DEFAULT),
+        }),
+    };
+
     Ok(Spec {
         file: file.to_owned(),
         id: raw.id,
@@ -617,6 +681,7 @@ pub fn parse(text: &str, file: &Path, accounts: &dyn Accounts) -> Result<Spec, S
         risk_level: raw.risk,
         limits,
         recovery,
+        llm_rate,
         run_as,
     })
 }
@@ -730,6 +795,17 @@ impl Spec {
         (p.flags != 0).then_some(p)
     }
 
+    /// The `ASM_IOC_PATCH_POLICY` request that sets the agent's LLM token
+    /// bucket, if the spec sets it.
+    pub fn llm_rate_patch(&self) -> Option<AsmPatch> {
+        self.llm_rate.map(|rate| {
+            let mut p = AsmPatch::new(self.id, ASM_PATCH_SET_LLM_RATE);
+            p.llm_burst = rate.burst;
+            p.llm_refill = rate.refill;
+            p
+        })
+    }
+
     /// One line for `asmd --check`.
     pub fn summary(&self) -> String {
         let mut s = format!("{}: {}: command", self.label(), self.file.display());
@@ -782,6 +858,12 @@ impl Spec {
                     n32(l.syscall_rate),
                     n32(l.watchdog_ms)
                 );
+            }
+        }
+        match self.llm_rate {
+            None => s.push_str("; llm default"),
+            Some(r) => {
+                let _ = write!(s, "; llm burst {} refill {}/s", r.burst, r.refill);
             }
         }
         match self.recovery {
@@ -1284,6 +1366,108 @@ cpu_quota = "throttle"
         let e = spec("recovery", "memory = \"reboot\"").unwrap_err();
         assert!(e.contains("unknown action \"reboot\""), "{e}");
         assert!(spec("recovery", "memory = \"default\"").is_err());
+    }
+
+    fn with_llm(kv: &str) -> Result<Spec, String> {
+        p(&format!(
+            "id = 1\nname = \"a\"\ncommand = [\"true\"]\n{kv}\n"
+        ))
+    }
+
+    #[test]
+    fn llm_rate_keys() {
+        // Neither: no patch, the module's bucket (30, 10/s) stays.
+        let s = with_llm("").unwrap();
+        assert_eq!((s.llm_rate, s.llm_rate_patch()), (None, None));
+        assert!(s.summary().contains("; llm default;"), "{}", s.summary());
+        // Both.
+        let s = with_llm("llm_burst = 3\nllm_refill = 1").unwrap();
+        assert_eq!(
+            s.llm_rate,
+            Some(LlmRate {
+                burst: 3,
+                refill: 1
+            })
+        );
+        let patch = s.llm_rate_patch().unwrap();
+        assert_eq!(
+            (patch.agent_id, patch.op, patch.value),
+            (1, ASM_PATCH_SET_LLM_RATE, 0)
+        );
+        assert_eq!((patch.llm_burst, patch.llm_refill), (3, 1));
+        assert_eq!(
+            (patch.cpu_quota_ms, patch.mem_limit_bytes, patch.scope[0]),
+            (0, 0, 0)
+        );
+        assert!(
+            s.summary().contains("; llm burst 3 refill 1/s;"),
+            "{}",
+            s.summary()
+        );
+        // Either alone: the other is the module's default.
+        let s = with_llm("llm_burst = 3").unwrap();
+        assert_eq!(
+            s.llm_rate,
+            Some(LlmRate {
+                burst: 3,
+                refill: ASM_LLM_REFILL_DEFAULT
+            })
+        );
+        let s = with_llm("llm_refill = 100").unwrap();
+        assert_eq!(
+            s.llm_rate,
+            Some(LlmRate {
+                burst: ASM_LLM_BURST_DEFAULT,
+                refill: 100
+            })
+        );
+        // The bounds themselves.
+        let s = with_llm("llm_burst = 10000\nllm_refill = 10000").unwrap();
+        assert_eq!(
+            s.llm_rate,
+            Some(LlmRate {
+                burst: ASM_LLM_BURST_MAX,
+                refill: ASM_LLM_REFILL_MAX
+            })
+        );
+        // The bucket is not a fault-policy limit.
+        assert_eq!(s.fault_policy(), None);
+    }
+
+    #[test]
+    fn llm_rate_out_of_range_names_key_and_bound() {
+        for (kv, want) in [
+            (
+                "llm_burst = 0",
+                "specs/a.toml:4: llm_burst 0 is out of range 1..=10000",
+            ),
+            (
+                "llm_burst = 10001",
+                "specs/a.toml:4: llm_burst 10001 is out of range 1..=10000",
+            ),
+            (
+                "llm_refill = -1",
+                "specs/a.toml:4: llm_refill -1 is out of range 1..=10000",
+            ),
+            (
+                "llm_refill = 4294967297",
+                "specs/a.toml:4: llm_refill 4294967297 is out of range 1..=10000",
+            ),
+            (
+                "llm_burst = \"none\"",
+                "specs/a.toml:4: llm_burst \"none\" is not a number",
+            ),
+        ] {
+            let e = with_llm(kv).unwrap_err();
+            assert!(e.starts_with(want), "{kv}: {e}");
+        }
+        for bad in ["llm_refill = 1.5", "llm_burst = true"] {
+            let e = with_llm(bad).unwrap_err();
+            assert!(e.starts_with("specs/a.toml:4: "), "{bad}: {e}");
+        }
+        // Not a [limits] key.
+        let e = with_llm("[limits]\nllm_burst = 3").unwrap_err();
+        assert!(e.contains("unknown field `llm_burst`"), "{e}");
     }
 
     #[test]

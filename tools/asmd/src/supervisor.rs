@@ -160,9 +160,11 @@ impl Supervisor<'_> {
         }
     }
 
-    /// Registers the agent's cgroup and sets its policy. A policy the module
-    /// refuses undoes the registration, so that the next reconcile starts
-    /// from scratch instead of finding an agent without its limits.
+    /// Registers the agent's cgroup and sets its policy: limits and actions,
+    /// then its LLM token bucket. A policy the module refuses undoes the
+    /// registration, so that the next reconcile starts from scratch instead
+    /// of finding an agent without its limits, and the agent is not
+    /// started (its command runs only with the policy its spec gives it).
     fn register(&self, spec: &Spec, dir: &Path) -> Result<(), Error> {
         let label = spec.label();
         let fd = sys::open_dir(dir)
@@ -182,18 +184,47 @@ impl Supervisor<'_> {
         drop(fd);
         if let Some(policy) = spec.fault_policy() {
             if let Err(e) = self.dev.set_fault_policy(&policy) {
-                let undo = match self.dev.unregister(spec.id) {
-                    Ok(()) => "registration undone".to_owned(),
-                    Err(u) => format!("ASM_IOC_UNREGISTER failed too: {u}"),
-                };
-                return Err(Error::new(format!(
-                    "{label}: ASM_IOC_SET_FAULT_POLICY from {}: {e}; {undo}",
-                    spec.file.display()
-                )));
+                return Err(self.undo_register(
+                    spec,
+                    format!("ASM_IOC_SET_FAULT_POLICY from {}: {e}", spec.file.display()),
+                ));
+            }
+        }
+        // asmd is an administrator outside the agent: it may widen the
+        // bucket beyond the module's default as well as narrow it.
+        if let Some(mut patch) = spec.llm_rate_patch() {
+            if let Err(e) = self.dev.patch(&mut patch) {
+                return Err(self.undo_register(
+                    spec,
+                    format!(
+                        "ASM_IOC_PATCH_POLICY of its LLM rate (llm_burst {}, llm_refill {}) \
+                         from {}: {e}",
+                        patch.llm_burst,
+                        patch.llm_refill,
+                        spec.file.display()
+                    ),
+                ));
             }
         }
         say!("{label}: registered cgroup {}", dir.display());
+        if let Some(rate) = spec.llm_rate {
+            say!(
+                "{label}: LLM token bucket: burst {}, refill {}/s",
+                rate.burst,
+                rate.refill
+            );
+        }
         Ok(())
+    }
+
+    /// The error for a registration whose policy could not be set
+    /// (`what` failed): the agent is unregistered again, and not started.
+    fn undo_register(&self, spec: &Spec, what: String) -> Error {
+        let undo = match self.dev.unregister(spec.id) {
+            Ok(()) => "registration undone, agent not started".to_owned(),
+            Err(u) => format!("agent not started; ASM_IOC_UNREGISTER failed too: {u}"),
+        };
+        Error::new(format!("{}: {what}; {undo}", spec.label()))
     }
 
     /// Starts the agent's command in its cgroup, under its Landlock
