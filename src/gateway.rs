@@ -599,7 +599,9 @@ pub(crate) fn collect(
     // the agent that submitted is gone. Never dereferenced.
     let caller: Option<*const Agent> = {
         let rcu = RcuGuard::new();
-        asm.registry.agent_of(tgid, &rcu).map(|a| &*a as *const Agent)
+        asm.registry
+            .agent_of(tgid, &rcu)
+            .map(|a| &*a as *const Agent)
     };
     let now = ffi::now_ns();
     let p = {
