@@ -526,17 +526,7 @@ static struct asm_audit_entry llm_trail[ASM_AUDIT_LLM_ENTRIES];
 /* Reads the LLM trail into llm_trail[]; the entries, or -errno. */
 static int read_llm_trail(void)
 {
-	struct asm_audit_read r;
-
-	memset(&r, 0, sizeof(r));
-	r.size = sizeof(r);
-	r.version = ASM_ABI_VERSION;
-	r.entries = (__u64)(uintptr_t)llm_trail;
-	r.capacity = ASM_AUDIT_LLM_ENTRIES;
-	r.trail = ASM_AUDIT_TRAIL_LLM;
-	if (ioctl(asm_fd, ASM_IOC_GET_AUDIT, &r))
-		return -errno;
-	return r.count;
+	return read_trail_of(ASM_AUDIT_TRAIL_LLM, llm_trail, ASM_AUDIT_LLM_ENTRIES, NULL);
 }
 
 /* The LLM trail's newest entry about agent @id whose text has @needle. */

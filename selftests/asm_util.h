@@ -445,23 +445,37 @@ static inline const char *errname(int e)
 
 static struct asm_audit_entry trail[ASM_AUDIT_ENTRIES] __attribute__((unused));
 
-/* Reads the whole trail kept into trail[]; returns the entries, -1 on error. */
-static inline int read_trail(struct asm_audit_read *out)
+/* Reads audit trail @which (enum asm_audit_trail) into @buf, room for @cap
+ * entries; returns the entries, or -errno. */
+static inline int read_trail_of(__u32 which, struct asm_audit_entry *buf, __u32 cap,
+				struct asm_audit_read *out)
 {
 	struct asm_audit_read r;
 
 	memset(&r, 0, sizeof(r));
 	r.size = sizeof(r);
 	r.version = ASM_ABI_VERSION;
-	r.entries = (__u64)(uintptr_t)trail;
-	r.capacity = ASM_AUDIT_ENTRIES;
-	if (ioctl(asm_fd, ASM_IOC_GET_AUDIT, &r)) {
-		ktap_msg("GET_AUDIT: %s", strerror(errno));
-		return -1;
-	}
+	r.entries = (__u64)(uintptr_t)buf;
+	r.capacity = cap;
+	r.trail = which;
+	if (ioctl(asm_fd, ASM_IOC_GET_AUDIT, &r))
+		return -errno;
 	if (out)
 		*out = r;
 	return r.count;
+}
+
+/* Reads the whole policy trail kept into trail[]; returns the entries, -1 on
+ * error. */
+static inline int read_trail(struct asm_audit_read *out)
+{
+	int n = read_trail_of(ASM_AUDIT_TRAIL_POLICY, trail, ASM_AUDIT_ENTRIES, out);
+
+	if (n < 0) {
+		ktap_msg("GET_AUDIT: %s", strerror(-n));
+		return -1;
+	}
+	return n;
 }
 
 /* The newest entry of @kind about @id, NULL if none. */

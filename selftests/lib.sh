@@ -344,3 +344,24 @@ asm_stop_live() {
 	ASM_LIVE_STATUS=$?
 	asm_bg_reaped "$2"
 }
+
+# gw_mock_start DIR: starts asm-mock-llm on a free loopback port, its output
+# in DIR; sets GW_MOCK_ADDR to its host:port.
+gw_mock_start() {
+	mkdir -p "$1"
+	: >"$1/mock.out"
+	asm-mock-llm --listen 127.0.0.1:0 >"$1/mock.out" 2>"$1/mock.err" &
+	asm_bg_track $!
+	asm_wait grep -q "^listening on " "$1/mock.out" || asm_bail "the mock did not start"
+	GW_MOCK_ADDR=$(sed -n 's/^listening on //p' "$1/mock.out")
+}
+
+# gw_helper_start DIR: starts asm-gateway with DIR/gateway.toml (made
+# root-only here) and waits until it has registered with the module.
+gw_helper_start() {
+	chmod 600 "$1/gateway.toml"
+	asm-gateway --config "$1/gateway.toml" 2>"$1/gateway.err" &
+	asm_bg_track $!
+	asm_wait grep -q "registered (netlink port" /proc/agentsys/gateway_status ||
+		asm_bail "asm-gateway did not register: $(cat "$1/gateway.err")"
+}

@@ -83,12 +83,8 @@ cg_destroy "$ASMD_ID"
 ktap_set_plan 7
 asm_reload
 
-mkdir -p "$GW"
-: >"$GW/mock.out"
-asm-mock-llm --listen 127.0.0.1:0 >"$GW/mock.out" 2>"$GW/mock.err" &
-asm_bg_track $!
-asm_wait grep -q "^listening on " "$GW/mock.out" || asm_bail "the mock did not start"
-addr=$(sed -n 's/^listening on //p' "$GW/mock.out")
+gw_mock_start "$GW"
+addr=$GW_MOCK_ADDR
 cat >"$GW/gateway.toml" <<TOML
 policy = "local-only"
 [providers.local]
@@ -97,11 +93,7 @@ base_url = "http://$addr/local"
 model = "local-test"
 timeout_ms = 5000
 TOML
-chmod 600 "$GW/gateway.toml"
-asm-gateway --config "$GW/gateway.toml" 2>"$GW/gateway.err" &
-asm_bg_track $!
-asm_wait grep -q "registered (netlink port" /proc/agentsys/gateway_status ||
-	asm_bail "asm-gateway did not register: $(cat "$GW/gateway.err")"
+gw_helper_start "$GW"
 
 # 1: root widens an agent's bucket.
 asm_case_start
