@@ -676,7 +676,7 @@ static int bad_flags(int fd)
  * finish; a timeout; a closed file's request withdrawn. */
 static void k_submit(int wfd, void *arg)
 {
-	int fd = asm_open(), fd2 = asm_open(), err = 0, n = 0, i, bad = 0;
+	int fd = asm_open(), fd2 = asm_open(), err = 0, n = 0, i, bad = 0, early;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	__u64 ids[4] = { 0 }, got = 0;
 	uint64_t start;
@@ -685,6 +685,8 @@ static void k_submit(int wfd, void *arg)
 	child_report(wfd, become_agent(ID + 15, ASM_CAP_LLM_ACCESS));
 	child_report(wfd, llm_collect(fd, 0, &got));
 	err = llm_submit(fd, "{\"prompt\":\"slow\",\"timeout_ms\":1500}", &ids[0]);
+	/* Nothing has finished: poll() must not say otherwise. */
+	early = poll(&pfd, 1, 0);
 	for (i = 1; i < 4 && !err; i++)
 		err = llm_submit(fd, "{\"prompt\":\"echo nb\"}", &ids[i]);
 	child_report(wfd, err);
@@ -716,6 +718,7 @@ static void k_submit(int wfd, void *arg)
 	close(fd2);
 	child_report(wfd, err);
 	child_report(wfd, (int)ids[0]);
+	child_report(wfd, early);
 	close(fd);
 }
 
@@ -728,6 +731,19 @@ static void k_share(int wfd, void *arg)
 	child_report(wfd, become_agent(ID + 16, ASM_CAP_LLM_ACCESS));
 	child_report(wfd, llm_submit(asm_fd, "{\"prompt\":\"echo shared\"}", &id));
 	child_report(wfd, (int)id);
+}
+
+/* Another LLM agent on the shared file tries to take request @arg's answer
+ * and to widen a third agent's bucket. */
+static void k_thief(int wfd, void *arg)
+{
+	__u64 got = 0;
+
+	child_report(wfd, become_agent(ID + 18, ASM_CAP_LLM_ACCESS));
+	child_report(wfd, llm_collect(asm_fd, *(__u64 *)arg, &got));
+	child_report(wfd, llm_collect(asm_fd, 0, &got));
+	child_report(wfd, set_rate(ID + 14, ASM_PATCH_SET_LLM_RATE, 100, 100, NULL));
+	child_report(wfd, read_llm_trail());
 }
 
 static int write_param(const char *name, const char *value)
@@ -1073,7 +1089,7 @@ int main(void)
 		const struct asm_audit_entry *e;
 		char needle[64];
 
-		ret = run_child(k_submit, NULL, res, 14, &status);
+		ret = run_child(k_submit, NULL, res, 15, &status);
 		ktap_expect(!ret && res[0] == 0, "registered");
 		ktap_expect(res[1] == ENOENT, "collecting with nothing submitted: %s",
 			    errname(res[1]));
@@ -1089,6 +1105,7 @@ int main(void)
 		ktap_expect(res[10] == ENOENT, "everything collected: %s", errname(res[10]));
 		ktap_expect(res[11] == 0, "%d flag misuses were not EINVAL", res[11]);
 		ktap_expect(res[12] == 0, "a request on a second file: %s", errname(res[12]));
+		ktap_expect(res[14] == 0, "poll() with only an unanswered request: %d", res[14]);
 		snprintf(needle, sizeof(needle), "request %d: ECANCELED", res[13]);
 		e = llm_entry(ID + 15, needle);
 		ktap_expect(e && e->result == -ECANCELED, "closing that file withdrew it (%s)",
@@ -1111,8 +1128,17 @@ int main(void)
 		ktap_expect(err == EPERM, "a process of no agent collecting it: %s", errname(err));
 		err = llm_collect(asm_fd, 0, &got);
 		ktap_expect(err == EPERM, "or collecting any: %s", errname(err));
+		got = (__u64)res[2];
+		ret = run_child(k_thief, &got, res, 5, &status);
+		ktap_expect(!ret && res[0] == 0, "another LLM agent registered");
+		ktap_expect(res[1] == EPERM && res[2] == EPERM,
+			    "another agent collecting it, or any: %s %s", errname(res[1]),
+			    errname(res[2]));
+		ktap_expect(res[3] == EPERM, "a root agent widening another agent's bucket: %s",
+			    errname(res[3]));
+		ktap_expect(res[4] == -EPERM, "a root agent reading the LLM trail: %d", res[4]);
 	}
-	ktap_case_end("only the agent that submitted a request collects its answer");
+	ktap_case_end("only the agent that submitted a request collects its answer; agents widen nothing");
 
 	ktap_case_start();
 	{

@@ -291,6 +291,11 @@ impl Audit {
         }
     }
 
+    /// How many entries it keeps.
+    pub(crate) fn capacity(&self) -> usize {
+        self.ring.lock().entries.capacity()
+    }
+
     /// The seq the next entry gets (entries recorded since load).
     pub(crate) fn next_seq(&self) -> u64 {
         self.ring.lock().entries.next_seq()

@@ -30,8 +30,9 @@ use crate::report::JsonStr;
 use crate::telemetry::{Event, EventKind};
 pub(crate) use crate::uapi::LlmProvider;
 use crate::uapi::{
-    GenlAttr, AUDIT_LLM_ENTRIES, CAP_LLM_ACCESS, LLM_BURST_DEFAULT, LLM_MAX_TOKENS_MAX,
-    LLM_PROMPT_MAX, LLM_REFILL_DEFAULT, LLM_SYSTEM_MAX, LLM_TEXT_MAX, LLM_TIMEOUT_MAX_MS,
+    GenlAttr, AUDIT_DETAIL_LEN, AUDIT_LLM_ENTRIES, CAP_LLM_ACCESS, LLM_BURST_DEFAULT,
+    LLM_MAX_TOKENS_MAX, LLM_PROMPT_MAX, LLM_REFILL_DEFAULT, LLM_SYSTEM_MAX, LLM_TEXT_MAX,
+    LLM_TIMEOUT_MAX_MS,
 };
 use crate::Asm;
 
@@ -91,7 +92,7 @@ impl Bucket {
     /// kept, up to the new size.
     fn set(&mut self, burst: u32, refill_per_s: u32, now: u64) {
         self.milli = self.level(now).min(u64::from(burst) * 1000);
-        self.last_ns = now;
+        self.last_ns = self.last_ns.max(now);
         self.burst = burst;
         self.refill_per_s = refill_per_s;
     }
@@ -103,7 +104,8 @@ impl Bucket {
             return false;
         }
         self.milli = level - 1000;
-        self.last_ns = now;
+        // A clock read before another caller's take must not run it back.
+        self.last_ns = self.last_ns.max(now);
         true
     }
 }
@@ -231,6 +233,11 @@ struct Pending {
     deadline_ns: u64,
     ask: Ask,
     stage: Stage,
+    /// Whether the LLM trail gets the prompt's start (the
+    /// `llm_audit_prompts` parameter when it asked).
+    audit_prompt: bool,
+    /// Whether its end is counted and recorded.
+    recorded: bool,
 }
 
 impl Pending {
@@ -255,6 +262,12 @@ impl Pending {
             self.fail(etimedout(), now);
         }
         self.is_done()
+    }
+
+    /// Whether it has ended or will end with `ETIMEDOUT` on the next
+    /// look; does not change it.
+    fn finished(&self, now: u64) -> bool {
+        self.is_done() || now >= self.deadline_ns
     }
 }
 
@@ -487,6 +500,8 @@ fn queue(
             deadline_ns,
             ask,
             stage: Stage::Queued,
+            audit_prompt: ffi::llm_audit_prompts(),
+            recorded: false,
         },
         GFP_KERNEL,
     )?);
@@ -503,12 +518,11 @@ fn queue(
         }
         state.stats.requests += 1;
         llm.requests.fetch_add(1, Relaxed);
-        let agent_id = pending.agent.id;
         let mine = state
             .pending
             .iter()
             .flatten()
-            .filter(|q| q.agent.id == agent_id)
+            .filter(|q| core::ptr::eq(&*q.agent, &*pending.agent))
             .count();
         let id = state.next_id;
         if state.helper.is_none() {
@@ -595,15 +609,15 @@ pub(crate) fn collect(
     file: FileToken,
     id: u64,
 ) -> Result<(u64, Result<KVec<u8>>)> {
-    // The caller's agent, compared by identity: an id may be reused once
-    // the agent that submitted is gone. Never dereferenced.
-    let caller: Option<*const Agent> = {
-        let rcu = RcuGuard::new();
-        asm.registry
-            .agent_of(tgid, &rcu)
-            .map(|a| &*a as *const Agent)
-    };
     let now = ffi::now_ns();
+    // The caller's agent, compared by identity (an id may be reused once
+    // the agent that submitted is gone), under RCU so that no other agent
+    // can take its place meanwhile. Never dereferenced.
+    let rcu = RcuGuard::new();
+    let caller: Option<*const Agent> = asm
+        .registry
+        .agent_of(tgid, &rcu)
+        .map(|a| &*a as *const Agent);
     let p = {
         let mut state = asm.gateway.state.lock();
         let (mut own, mut foreign) = (false, false);
@@ -615,17 +629,23 @@ pub(crate) fn collect(
                 continue;
             }
             own = true;
-            if p.expire(now) && !found.is_some_and(|f| f < p.id) {
+            if p.finished(now) && !found.is_some_and(|f| f < p.id) {
                 found = Some(p.id);
             }
         }
         match found {
-            Some(found) => state.remove(found).ok_or(ENOENT)?,
+            Some(found) => {
+                if let Some(p) = state.find(found) {
+                    p.expire(now);
+                }
+                state.remove(found).ok_or(ENOENT)?
+            }
             None if own => return Err(EAGAIN),
             None if foreign => return Err(EPERM),
             None => return Err(ENOENT),
         }
     };
+    drop(rcu);
     Ok((p.id, finish(asm, p)))
 }
 
@@ -636,7 +656,7 @@ pub(crate) fn poll(asm: &Asm, file: FileToken) -> bool {
         .state
         .lock()
         .of_file(file)
-        .any(|p| p.expire(now))
+        .any(|p| p.finished(now))
 }
 
 /// `file` was closed: its requests are withdrawn (`ECANCELED` for those
@@ -676,76 +696,157 @@ pub(crate) fn expire(asm: &Asm) -> bool {
     }
     if ended {
         ffi::gw_wake_pollers();
+        record_ended(asm);
     }
     waiting
 }
 
-/// Ends request `p`, taken out of the table: counts it, records its event
-/// and its entry in the LLM trail, and returns its response document or
-/// errno. Called without the gateway's lock; frees `p`.
-fn finish(asm: &Asm, mut p: KBox<Pending>) -> Result<KVec<u8>> {
-    let (result, at_ns) = match core::mem::replace(&mut p.stage, Stage::Queued) {
-        Stage::Done { result, at_ns } => (result, at_ns),
-        _ => (Err(EIO), ffi::now_ns()),
-    };
-    let duration_us = at_ns.saturating_sub(p.started_ns) / 1000;
-    let (provider, tokens_used) = match &result {
-        Ok(a) => (a.provider.raw(), a.tokens_used),
-        Err(_) => (0, 0),
-    };
-    {
-        let mut state = asm.gateway.state.lock();
-        match &result {
+/// What the records of an ended request need, copied out of the table
+/// under the lock.
+struct Ended {
+    id: u64,
+    agent: RcuArc<Agent>,
+    uid: u32,
+    tgid: i32,
+    at_ns: u64,
+    duration_us: u64,
+    /// The answering provider, tokens and fallback; `Err` for a failure.
+    outcome: Result<(LlmProvider, u32, bool)>,
+    /// The prompt's start, when it is to be audited.
+    prompt: [u8; AUDIT_DETAIL_LEN],
+    prompt_len: usize,
+}
+
+impl Pending {
+    /// Marks it recorded and counts it in `stats`: it has ended (or is
+    /// withdrawn unfinished, as `ECANCELED`). Returns what its event and
+    /// trail entry need, `None` if it was recorded already.
+    fn take_record(&mut self, stats: &mut Stats, now: u64) -> Option<Ended> {
+        if self.recorded {
+            return None;
+        }
+        self.fail(ecanceled(), now);
+        self.recorded = true;
+        let Stage::Done { result, at_ns } = &self.stage else {
+            return None;
+        };
+        let duration_us = at_ns.saturating_sub(self.started_ns) / 1000;
+        let llm = &self.agent.llm;
+        let outcome = match result {
             Ok(a) => {
-                state.stats.successes += 1;
+                stats.successes += 1;
                 if a.fallback {
-                    state.stats.fallbacks += 1;
+                    stats.fallbacks += 1;
                 }
-                if let Some(s) = state.stats.provider(a.provider) {
+                if let Some(s) = stats.provider(a.provider) {
                     s.successes += 1;
                     s.answer_us += duration_us;
                 }
+                llm.tokens_used.fetch_add(u64::from(a.tokens_used), Relaxed);
+                Ok((a.provider, a.tokens_used, a.fallback))
             }
-            Err(_) => state.stats.failures += 1,
+            Err(e) => {
+                stats.failures += 1;
+                llm.failures.fetch_add(1, Relaxed);
+                Err(*e)
+            }
+        };
+        let mut prompt = [0; AUDIT_DETAIL_LEN];
+        let prompt_len = match self.audit_prompt {
+            true => self.ask.prompt.len().min(AUDIT_DETAIL_LEN),
+            false => 0,
+        };
+        prompt[..prompt_len].copy_from_slice(&self.ask.prompt[..prompt_len]);
+        Some(Ended {
+            id: self.id,
+            agent: self.agent.clone(),
+            uid: self.uid,
+            tgid: self.tgid,
+            at_ns: *at_ns,
+            duration_us,
+            outcome,
+            prompt,
+            prompt_len,
+        })
+    }
+}
+
+impl Ended {
+    /// Records its event and its entry in the LLM trail. Called without
+    /// the gateway's lock.
+    fn write(&self, asm: &Asm) {
+        let (provider, tokens_used) = match self.outcome {
+            Ok((p, tokens, _)) => (p.raw(), tokens),
+            Err(_) => (0, 0),
+        };
+        let errno = self.outcome.as_ref().err().map_or(0, |e| e.to_errno());
+        let mut event = Event::new(EventKind::Llm, self.agent.id, self.tgid, self.at_ns);
+        event.fault = provider as u8;
+        event.exit_code = errno;
+        event.value = u64::from(tokens_used);
+        event.limit = self.duration_us;
+        asm.telemetry.record(event);
+
+        let mut r = Record::new(Kind::Llm, provider, self.agent.id)
+            .values(u64::from(tokens_used), self.duration_us)
+            .result(self.outcome.as_ref().map(|_| ()).map_err(|e| *e))
+            .by(self.uid, self.tgid);
+        let _ = write!(r, "request {}: ", self.id);
+        match self.outcome {
+            Ok((p, _, fallback)) => {
+                let _ = write!(r, "ok via {}", p.name());
+                if fallback {
+                    let _ = r.write_str(" (fallback)");
+                }
+            }
+            Err(e) => {
+                let _ = r.write_str(errno_name(e));
+            }
+        }
+        if self.prompt_len > 0 {
+            let _ = r.write_str("; prompt: ");
+            r.bytes(&self.prompt[..self.prompt_len]);
+        }
+        asm.gateway.audit.append(r, None);
+    }
+}
+
+/// Records every request that has ended and is not recorded yet, one at
+/// a time (the records are written without the lock).
+fn record_ended(asm: &Asm) {
+    loop {
+        let ended = {
+            let mut state = asm.gateway.state.lock();
+            let State { pending, stats, .. } = &mut *state;
+            pending
+                .iter_mut()
+                .flatten()
+                .find(|p| p.is_done() && !p.recorded)
+                .and_then(|p| p.take_record(stats, 0))
+        };
+        match ended {
+            Some(e) => e.write(asm),
+            None => return,
         }
     }
-    let llm = &p.agent.llm;
-    match &result {
-        Ok(_) => llm.tokens_used.fetch_add(u64::from(tokens_used), Relaxed),
-        Err(_) => llm.failures.fetch_add(1, Relaxed),
+}
+
+/// Ends request `p`, taken out of the table: records it if that is still
+/// to do (`ECANCELED` if it had not finished), and returns its response
+/// document or errno. Called without the gateway's lock; frees `p`.
+fn finish(asm: &Asm, mut p: KBox<Pending>) -> Result<KVec<u8>> {
+    let now = ffi::now_ns();
+    let ended = p.take_record(&mut asm.gateway.state.lock().stats, now);
+    if let Some(e) = ended {
+        e.write(asm);
+    }
+    let response = match core::mem::replace(&mut p.stage, Stage::Queued) {
+        Stage::Done { result, at_ns } => {
+            let duration_us = at_ns.saturating_sub(p.started_ns) / 1000;
+            result.and_then(|a| response_json(&a, duration_us))
+        }
+        _ => Err(EIO),
     };
-    let errno = result.as_ref().err().map_or(0, |e| e.to_errno());
-
-    let mut event = Event::new(EventKind::Llm, p.agent.id, p.tgid, at_ns);
-    event.fault = provider as u8;
-    event.exit_code = errno;
-    event.value = u64::from(tokens_used);
-    event.limit = duration_us;
-    asm.telemetry.record(event);
-
-    let mut r = Record::new(Kind::Llm, provider, p.agent.id)
-        .values(u64::from(tokens_used), duration_us)
-        .result(result.as_ref().map(|_| ()).map_err(|e| *e))
-        .by(p.uid, p.tgid);
-    let _ = write!(r, "request {}: ", p.id);
-    match &result {
-        Ok(a) => {
-            let _ = write!(r, "ok via {}", a.provider.name());
-            if a.fallback {
-                let _ = r.write_str(" (fallback)");
-            }
-        }
-        Err(e) => {
-            let _ = r.write_str(errno_name(*e));
-        }
-    }
-    if ffi::llm_audit_prompts() {
-        let _ = r.write_str("; prompt: ");
-        r.bytes(&p.ask.prompt);
-    }
-    asm.gateway.audit.append(r, None);
-
-    let response = result.and_then(|a| response_json(&a, duration_us));
     drop(p);
     response
 }
@@ -811,6 +912,7 @@ pub(crate) fn port_released(asm: &Asm, portid: u32) {
         state.fail_all(EIO, ffi::now_ns());
         drop(state);
         asm.gateway.wake();
+        record_ended(asm);
     }
 }
 
@@ -821,6 +923,7 @@ pub(crate) fn close(asm: &Asm) {
     state.fail_all(EIO, ffi::now_ns());
     drop(state);
     asm.gateway.wake();
+    record_ended(asm);
 }
 
 /// `ASM_CMD_GW_PULL` from `portid`: puts the oldest queued request's
@@ -935,6 +1038,7 @@ pub(crate) fn complete(asm: &Asm, portid: u32, c: &Completion<'_>) -> Result {
     }
     drop(state);
     asm.gateway.wake();
+    record_ended(asm);
     reply
 }
 

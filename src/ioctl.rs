@@ -616,7 +616,8 @@ fn patch(asm: &Asm, arg: UserPtr) -> Result {
 fn get_audit(asm: &Asm, arg: UserPtr) -> Result {
     let mut req: AuditRead = read(arg)?;
     check_header::<AuditRead>(req.size, req.version)?;
-    let trail = match AuditTrail::try_from(req.trail)? {
+    let which = AuditTrail::try_from(req.trail)?;
+    let trail = match which {
         AuditTrail::Policy => &asm.audit,
         AuditTrail::Llm => &asm.gateway.audit,
     };
@@ -632,7 +633,11 @@ fn get_audit(asm: &Asm, arg: UserPtr) -> Result {
     if !ffi::capable_admin() {
         return Err(EPERM);
     }
-    let room = (req.capacity as usize).min(AUDIT_ENTRIES);
+    // The LLM trail may hold prompts: no agent reads it, even a root one.
+    if which == AuditTrail::Llm && asm.registry.caller_agent_id().is_some() {
+        return Err(EPERM);
+    }
+    let room = (req.capacity as usize).min(trail.capacity());
     let mut out = KVVec::with_capacity(room, GFP_KERNEL)?;
     let span = trail.read(req.from_seq, &mut out);
     let mut w =

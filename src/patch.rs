@@ -59,7 +59,8 @@ impl Change {
 }
 
 /// Who asks for a policy change of `agent`: whether they may widen it
-/// (CAP_SYS_ADMIN, from outside the agent) and narrow it (also its owner).
+/// (CAP_SYS_ADMIN, from outside every agent) and narrow it (also its
+/// owner).
 pub(crate) struct Asker {
     pub(crate) widen: bool,
     narrow: bool,
@@ -74,9 +75,12 @@ impl Asker {
         tgid: i32,
         rcu: &RcuGuard,
     ) -> Self {
-        let own = asm.registry.is_member(agent, tgid, rcu);
+        // Widening is an administrator's from outside every agent: a root
+        // agent widens neither itself nor another agent (which could then
+        // widen it back).
+        let in_agent = asm.registry.agent_of(tgid, rcu).is_some();
         Self {
-            widen: admin && !own,
+            widen: admin && !in_agent,
             narrow: admin || agent.owner_uid == euid,
         }
     }
