@@ -15,8 +15,16 @@
  *     and back;
  * their p50 and p99 latency, the difference, and then the throughput of
  * AGENTS agents (forked processes, one agent each) asking at once for
- * ROUNDS requests each.  A benchmark, not a test: it exits non-zero only
- * when it cannot run.  Run as root with the module loaded.
+ * ROUNDS requests each.
+ *
+ *   gw_bench --instant ROUNDS
+ *
+ * measures the module's own share: ROUNDS sequential requests through the
+ * kernel to a helper of its own that answers each at once (no HTTP, no
+ * asm-gateway; none may be registered).
+ *
+ * A benchmark, not a test: it exits non-zero only when it cannot run.  Run
+ * as root with the module loaded.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,7 +32,10 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
+#include <poll.h>
+
 #include "asm_util.h"
+#include "asm_gw.h"
 
 #define ID	7500
 
@@ -117,6 +128,88 @@ static int register_self(__u32 id, __u64 caps)
 	return ioctl(asm_fd, ASM_IOC_REGISTER, &r);
 }
 
+/* The instant helper: registers, then answers every request it pulls at
+ * once; reports its REGISTER answer on @ready. */
+static void instant_helper(int ready)
+{
+	static struct pulled p;
+	static struct nl_msg note;
+	int cmd = nl_socket(), ev = nl_socket(), ret;
+	struct pollfd pfd = { .fd = ev, .events = POLLIN };
+	__u32 provider = ASM_LLM_LOCAL;
+
+	if (cmd < 0 || ev < 0 ||
+	    setsockopt(ev, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &gateway_group,
+		       sizeof(gateway_group)))
+		_exit(1);
+	ret = gw_register(cmd);
+	if (write(ready, &ret, sizeof(ret)) != sizeof(ret) || ret)
+		_exit(1);
+	for (;;) {
+		if (poll(&pfd, 1, 200) > 0)
+			recv(ev, &note, sizeof(note), MSG_DONTWAIT);
+		while (gw_pull(cmd, &p) == 1)
+			gw_complete(cmd, p.id, 0, provider, "instant", &provider, 1, 0);
+	}
+}
+
+/* gw_bench --instant ROUNDS. */
+static int instant(int rounds)
+{
+	uint64_t *lat = calloc(rounds, sizeof(*lat));
+	int p[2], ret = -1, status, fd = nl_socket();
+	pid_t helper, agent;
+
+	if (!lat || fd < 0 || pipe(p))
+		return 1;
+	ret = asm_genl_resolve_group(fd, &family, ASM_GENL_MCGRP_GATEWAY, &gateway_group);
+	close(fd);
+	if (ret) {
+		fprintf(stderr, "gw_bench: resolving the gateway group: %s\n", strerror(-ret));
+		return 1;
+	}
+	helper = fork();
+	if (helper == 0)
+		instant_helper(p[1]);
+	if (read(p[0], &ret, sizeof(ret)) != sizeof(ret) || ret) {
+		fprintf(stderr, "gw_bench: the instant helper did not register: %s\n",
+			strerror(-ret));
+		kill(helper, SIGKILL);
+		return 1;
+	}
+	agent = fork();
+	if (agent == 0) {
+		int i;
+
+		if (register_self(ID + 2000, ASM_CAP_LLM_ACCESS)) {
+			perror("register");
+			_exit(1);
+		}
+		for (i = 0; i < rounds; i++) {
+			uint64_t s = now_ns(CLOCK_MONOTONIC);
+
+			while (through_kernel()) {
+				if (errno != EAGAIN) {
+					perror("gw_bench: kernel request");
+					_exit(1);
+				}
+				usleep(20000);
+				s = now_ns(CLOCK_MONOTONIC);
+			}
+			lat[i] = now_ns(CLOCK_MONOTONIC) - s;
+		}
+		qsort(lat, rounds, sizeof(*lat), cmp_u64);
+		printf("kernel, instant helper: %d requests, p50 %.3f ms, p99 %.3f ms\n", rounds,
+		       pct(lat, rounds, 50) / 1e6, pct(lat, rounds, 99) / 1e6);
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(agent, &status, 0);
+	kill(helper, SIGKILL);
+	waitpid(helper, NULL, 0);
+	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	int rounds, agents, i, failed = 0;
@@ -124,8 +217,19 @@ int main(int argc, char **argv)
 	char *colon;
 	volatile int *fails;
 
+	if (argc == 3 && !strcmp(argv[1], "--instant")) {
+		rounds = atoi(argv[2]);
+		if (rounds < 1 || rounds > 100000)
+			return 2;
+		asm_fd = asm_open();
+		if (asm_fd < 0) {
+			perror("/dev/asm");
+			return 1;
+		}
+		return instant(rounds);
+	}
 	if (argc != 4 || !(colon = strchr(argv[1], ':'))) {
-		fprintf(stderr, "usage: gw_bench HOST:PORT ROUNDS AGENTS\n");
+		fprintf(stderr, "usage: gw_bench HOST:PORT ROUNDS AGENTS | --instant ROUNDS\n");
 		return 2;
 	}
 	snprintf(host, sizeof(host), "%s", argv[1]);

@@ -72,6 +72,7 @@ extern "C" {
     fn asm_shim_exit();
     fn asm_shim_syscall_probe(on: bool) -> c_int;
     fn asm_sampler_kick();
+    fn asm_sampler_ensure(ms: u32);
     fn asm_notify_kick();
     fn asm_syscall_tp_exclusive() -> bool;
     fn asm_task_syscall_work(task: *mut RawTask, on: bool);
@@ -164,6 +165,13 @@ const _: () = {
     assert!(offset_of!(GenlEvent, kind) == 32);
     assert!(offset_of!(GenlEvent, action) == 56);
 };
+
+/// Has the sampler run within `ms` unless it is already due: unlike
+/// [`sampler_kick`], it never brings a tick forward.
+pub(crate) fn sampler_ensure(ms: u32) {
+    // SAFETY: Callable in any context; the work item is static.
+    unsafe { asm_sampler_ensure(ms) }
+}
 
 /// Runs the sampler soon; it re-arms itself for as long as it has work.
 pub(crate) fn sampler_kick() {

@@ -3,15 +3,19 @@
 //! The LLM gateway: agents ask for completions with `ASM_IOC_LLM_REQUEST`;
 //! the module checks who asks (a process of an agent with LlmAccess) and
 //! the agent's token bucket, queues the request, tells the registered
-//! helper over the `gateway` netlink group, and sleeps until the helper
-//! answers (`ASM_CMD_GW_PULL`, then `ASM_CMD_GW_COMPLETE`), the request
-//! times out, or a signal comes.
+//! helper over the `gateway` netlink group, and either sleeps until the
+//! helper answers (`ASM_CMD_GW_PULL`, then `ASM_CMD_GW_COMPLETE`), the
+//! request times out or a signal comes, or (`ASM_LLM_SUBMIT`) returns at
+//! once and lets the caller poll its open file and collect the answer.
 //!
 //! The channel follows the kernel's handshake family: the kernel queues,
 //! notifies a multicast group, the helper pulls and completes. One helper
 //! socket is registered at a time; when it closes, every request it has
 //! or that waits fails with `EIO`, and new ones fail at once with
 //! `ENOTCONN` until a helper registers again.
+//!
+//! Every request that passes the bucket is counted and recorded (an
+//! `llm_request` event, an entry in the LLM trail) once, when it ends.
 
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -554,7 +558,7 @@ fn queue(
     ffi::gw_notify(id);
     if file.is_some() {
         // Its timeout is checked on the sampler's tick.
-        ffi::sampler_kick();
+        ffi::sampler_ensure(1000);
     }
     Ok(id)
 }
@@ -860,6 +864,7 @@ fn errno_name(e: Error) -> &'static str {
         kernel::bindings::ECANCELED => "ECANCELED",
         kernel::bindings::ENOTCONN => "ENOTCONN",
         kernel::bindings::EBUSY => "EBUSY",
+        kernel::bindings::EPERM => "EPERM",
         _ => "error",
     }
 }
@@ -927,27 +932,45 @@ pub(crate) fn close(asm: &Asm) {
 }
 
 /// `ASM_CMD_GW_PULL` from `portid`: puts the oldest queued request's
-/// attributes in `msg` and hands it to the helper.
+/// attributes in `msg` and hands it to the helper. A queued request whose
+/// agent was unregistered or lost LlmAccess meanwhile ends with `EPERM`
+/// instead: nobody may use its answer.
 pub(crate) fn pull(asm: &Asm, portid: u32, msg: &mut NlMsg<'_>) -> Result<u64> {
-    let mut state = asm.gateway.state.lock();
-    if state.helper != Some(portid) {
-        return Err(EPERM);
+    let mut refused = false;
+    let result = (|| {
+        let mut state = asm.gateway.state.lock();
+        if state.helper != Some(portid) {
+            return Err(EPERM);
+        }
+        let p = loop {
+            let p = state.oldest_queued().ok_or(ENOENT)?;
+            let agent = &p.agent;
+            if !agent.dead.load(Relaxed) && agent.capabilities.load(Relaxed) & CAP_LLM_ACCESS != 0 {
+                break p;
+            }
+            p.fail(EPERM, ffi::now_ns());
+            refused = true;
+        };
+        msg.put_u64(GenlAttr::ReqId, p.id)?;
+        msg.put_u32(GenlAttr::AgentId, p.agent.id)?;
+        msg.put_u32(GenlAttr::Uid, p.agent.owner_uid)?;
+        msg.put_u64(GenlAttr::Caps, p.capabilities)?;
+        msg.put_bytes(GenlAttr::Prompt, &p.ask.prompt)?;
+        if !p.ask.system.is_empty() {
+            msg.put_bytes(GenlAttr::System, &p.ask.system)?;
+        }
+        msg.put_u32(GenlAttr::MaxTokens, p.ask.max_tokens)?;
+        msg.put_u32(GenlAttr::Temperature, p.ask.temperature)?;
+        msg.put_u32(GenlAttr::Provider, p.ask.provider.map_or(0, |p| p.raw()))?;
+        msg.put_u32(GenlAttr::TimeoutMs, p.ask.timeout_ms)?;
+        p.stage = Stage::Taken;
+        Ok(p.id)
+    })();
+    if refused {
+        asm.gateway.wake();
+        record_ended(asm);
     }
-    let p = state.oldest_queued().ok_or(ENOENT)?;
-    msg.put_u64(GenlAttr::ReqId, p.id)?;
-    msg.put_u32(GenlAttr::AgentId, p.agent.id)?;
-    msg.put_u32(GenlAttr::Uid, p.agent.owner_uid)?;
-    msg.put_u64(GenlAttr::Caps, p.capabilities)?;
-    msg.put_bytes(GenlAttr::Prompt, &p.ask.prompt)?;
-    if !p.ask.system.is_empty() {
-        msg.put_bytes(GenlAttr::System, &p.ask.system)?;
-    }
-    msg.put_u32(GenlAttr::MaxTokens, p.ask.max_tokens)?;
-    msg.put_u32(GenlAttr::Temperature, p.ask.temperature)?;
-    msg.put_u32(GenlAttr::Provider, p.ask.provider.map_or(0, |p| p.raw()))?;
-    msg.put_u32(GenlAttr::TimeoutMs, p.ask.timeout_ms)?;
-    p.stage = Stage::Taken;
-    Ok(p.id)
+    result
 }
 
 /// The reply to the pull that took request `id` could not be sent: it is

@@ -509,6 +509,12 @@ void asm_sampler_kick(void)
 	mod_delayed_work(system_wq, &asm_sampler_work, 0);
 }
 
+/* Runs the sampler within @ms unless it is already due: never sooner. */
+void asm_sampler_ensure(unsigned int ms)
+{
+	schedule_delayed_work(&asm_sampler_work, msecs_to_jiffies(ms));
+}
+
 void asm_kill_current(void)
 {
 	kill_pid(task_tgid(current), SIGKILL, 1);

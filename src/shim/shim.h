@@ -53,6 +53,7 @@ void asm_shim_exit(void);
 int asm_shim_syscall_probe(bool on);
 /* Run the sampler (asm_rust_sample) now; it re-arms itself. */
 void asm_sampler_kick(void);
+void asm_sampler_ensure(unsigned int ms);
 /* Whether ASM's sys_enter probe is the only user of the syscall tracepoints. */
 bool asm_syscall_tp_exclusive(void);
 /* Set or clear the syscall tracepoint work bit of @p's threads (under RCU). */

@@ -465,7 +465,7 @@ enum asm_patch_op {
  *
  * A patch that widens the policy (adds a capability, widens or removes
  * the scope, raises the restart budget, a limit, the LLM burst or
- * refill, changes the risk level) needs CAP_SYS_ADMIN, from a process that is not the agent's own.
+ * refill, changes the risk level) needs CAP_SYS_ADMIN, from a process of no agent.
  * One that narrows it may also come from the agent's owner, the agent
  * itself included.  ASM_CAP_ADMIN is never granted (EPERM, audited as an
  * escalation attempt).  Errors: EINVAL (a malformed patch), ESRCH (no
@@ -802,7 +802,7 @@ enum asm_llm_provider {
  * spent; the call is not restarted).
  *
  * ASM_LLM_SUBMIT queues the request and returns 0 at once with its
- * @request_id (@response must be 0 and @response_len 0).  The request
+ * @request_id (@response, @response_len and @request_id must be 0).  The request
  * belongs to the open file: poll() reports EPOLLIN while one of the
  * file's requests has finished, and ASM_LLM_COLLECT (@request 0,
  * @request_len 0) takes a finished one: its response document, or its

@@ -571,6 +571,12 @@ impl NotifySocket {
             }
             return Err(socket("poll", &e));
         }
+        self.drain()
+    }
+
+    /// Reads every queued notice without waiting; returns whether any
+    /// arrived.
+    pub fn drain(&mut self) -> Result<bool, GenlError> {
         let mut any = false;
         loop {
             match self.sock.recv(&mut self.buf[..], Msg::empty()) {

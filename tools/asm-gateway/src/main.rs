@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -11,10 +10,11 @@ use asm_gateway::client::{self, Gateway};
 use asm_gateway::config::{self, Config};
 use asm_gateway::genl::{self, CmdSocket, GenlError, NotifySocket};
 use clap::Parser;
+use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 
 /// How often the helper pulls without a notice, in case one was lost.
-const PULL_PERIOD_MS: i32 = 200;
+const PULL_PERIOD: Duration = Duration::from_millis(200);
 
 /// The LLM gateway helper of the Agent Supervision Module.
 #[derive(Parser)]
@@ -82,45 +82,30 @@ fn run(config: Config) -> Result<(), String> {
         "registered as the gateway helper (family {family}, group {group}), policy {}",
         config.policy.name()
     ));
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     let gateway = Arc::new(Gateway::new(config)?);
     let cmd = Arc::new(Mutex::new(cmd));
-    let stop = Arc::new(AtomicBool::new(false));
     let (err_tx, mut err_rx) = tokio::sync::mpsc::unbounded_channel();
-    let thread = {
-        let (handle, gateway, cmd, stop) = (
-            rt.handle().clone(),
-            gateway.clone(),
-            cmd.clone(),
-            stop.clone(),
-        );
-        std::thread::Builder::new()
-            .name("netlink".into())
-            .spawn(move || {
-                if let Err(e) = netlink_loop(notify, &cmd, &gateway, &handle, &stop, &err_tx) {
-                    let _ = err_tx.send(e);
-                }
-            })
-            .map_err(|e| format!("netlink thread: {e}"))?
-    };
+    // The notices are read on the runtime itself: a notice wakes the
+    // worker that pulls and starts the request's task, with no hand-off
+    // from a thread of its own.
+    rt.spawn(async move {
+        if let Err(e) = netlink_loop(notify, &cmd, &gateway, &err_tx).await {
+            let _ = err_tx.send(e);
+        }
+    });
     let result = rt.block_on(async {
         let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM: {e}"))?;
         let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT: {e}"))?;
         tokio::select! {
             _ = term.recv() => { log("SIGTERM: shutting down"); Ok(()) }
             _ = int.recv() => { log("SIGINT: shutting down"); Ok(()) }
-            e = err_rx.recv() => Err(e.unwrap_or_else(|| "the netlink thread ended".into())),
+            e = err_rx.recv() => Err(e.unwrap_or_else(|| "the netlink loop ended".into())),
         }
     });
-    stop.store(true, Ordering::Relaxed);
-    // After a fatal failure the thread may still wait on the broken
-    // socket: exit without it.
-    if result.is_ok() {
-        let _ = thread.join();
-    }
     // Requests still in flight fail with EIO in the kernel when the
     // command socket closes.
     rt.shutdown_timeout(Duration::from_secs(1));
@@ -136,18 +121,6 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// The next backoff after `d`.
 fn next_backoff(d: Duration) -> Duration {
     (d * 2).min(BACKOFF_MAX)
-}
-
-/// Sleeps `d`, waking early when `stop` is set.
-fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
-    let end = std::time::Instant::now() + d;
-    while !stop.load(Ordering::Relaxed) {
-        let left = end.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(100)));
-    }
 }
 
 /// The message of a fatal netlink failure `e` while doing `what`.
@@ -166,27 +139,38 @@ fn fatal_message(what: &str, e: &GenlError) -> String {
 /// a backoff (100 ms doubling to 5 s); only a fatal failure
 /// ([`GenlError::is_fatal`]: a broken socket, no longer the helper, no
 /// answer in time) ends the loop, and with it the helper.
-fn netlink_loop(
-    mut notify: NotifySocket,
+async fn netlink_loop(
+    notify: NotifySocket,
     cmd: &Arc<Mutex<CmdSocket>>,
     gateway: &Arc<Gateway>,
-    rt: &tokio::runtime::Handle,
-    stop: &AtomicBool,
     err_tx: &tokio::sync::mpsc::UnboundedSender<String>,
 ) -> Result<(), String> {
+    // SAFETY: `NotifySocket` owns its netlink socket for as long as it
+    // lives, and `as_raw_fd` always gives that socket's descriptor.
+    let mut notify = unsafe { AsyncFd::register(notify) }
+        .map_err(|e| format!("gateway notices: {e}; exiting"))?;
     let mut backoff = BACKOFF_MIN;
-    while !stop.load(Ordering::Relaxed) {
-        if let Err(e) = notify.wait(PULL_PERIOD_MS) {
-            if e.is_fatal() {
-                return Err(fatal_message("gateway notices", &e));
+    loop {
+        // A notice, or the period in case one was lost.
+        if let Ok(ready) = tokio::time::timeout(PULL_PERIOD, notify.readable_mut()).await {
+            let mut ready = ready.map_err(|e| format!("gateway notices: {e}; exiting"))?;
+            match ready.get_inner_mut().drain() {
+                Ok(_) => ready.clear_ready(),
+                Err(e) if e.is_fatal() => return Err(fatal_message("gateway notices", &e)),
+                Err(e) => {
+                    // The pull below still finds the requests; the pause
+                    // keeps a failing socket from spinning.
+                    log(&format!("gateway notices: {e}"));
+                    ready.clear_ready();
+                    tokio::time::sleep(PULL_PERIOD).await;
+                }
             }
-            // The pull below still finds the requests; the pause keeps a
-            // failing socket from spinning.
-            log(&format!("gateway notices: {e}"));
-            sleep_unless_stopped(Duration::from_millis(PULL_PERIOD_MS as u64), stop);
         }
         loop {
-            let pulled = match lock(cmd).pull() {
+            // One command at a time on the socket; the kernel answers it
+            // while handling its send, so the lock is held only briefly.
+            let pulled = lock(cmd).pull();
+            let pulled = match pulled {
                 Ok(p) => {
                     backoff = BACKOFF_MIN;
                     p
@@ -197,35 +181,34 @@ fn netlink_loop(
                         "pulling a request: {e}; retrying in {} ms",
                         backoff.as_millis()
                     ));
-                    sleep_unless_stopped(backoff, stop);
+                    tokio::time::sleep(backoff).await;
                     backoff = next_backoff(backoff);
                     break;
                 }
             };
             let Some(req) = pulled else { break };
             let (gateway, cmd, err_tx) = (gateway.clone(), cmd.clone(), err_tx.clone());
-            rt.spawn(async move {
+            tokio::spawn(async move {
                 let out = gateway.answer(&req).await;
                 log(&client::log_line(&req, &out, gateway.config().log_prompts));
-                let done =
-                    tokio::task::spawn_blocking(move || lock(&cmd).complete(&out.completion)).await;
+                // Completing here, on the worker, costs no hand-off to a
+                // blocking thread.
+                let done = lock(&cmd).complete(&out.completion);
                 match done {
-                    Ok(Ok(())) => {}
+                    Ok(()) => {}
                     // The caller gave up (timeout, signal) before the answer.
-                    Ok(Err(GenlError::Errno(libc::ENOENT))) => {
+                    Err(GenlError::Errno(libc::ENOENT)) => {
                         log(&format!("req {}: the caller no longer waits", req.id))
                     }
-                    Ok(Err(e)) if e.is_fatal() => {
+                    Err(e) if e.is_fatal() => {
                         let _ =
                             err_tx.send(fatal_message(&format!("req {}: completing", req.id), &e));
                     }
-                    Ok(Err(e)) => log(&format!("req {}: completing: {e}", req.id)),
                     Err(e) => log(&format!("req {}: completing: {e}", req.id)),
                 }
             });
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -242,13 +225,5 @@ mod tests {
         }
         let ms: Vec<u128> = seen.iter().map(Duration::as_millis).collect();
         assert_eq!(ms, [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
-    }
-
-    #[test]
-    fn stop_cuts_the_backoff_short() {
-        let stop = AtomicBool::new(true);
-        let t = std::time::Instant::now();
-        sleep_unless_stopped(BACKOFF_MAX, &stop);
-        assert!(t.elapsed() < Duration::from_secs(1));
     }
 }
