@@ -42,7 +42,20 @@ for _ in $(seq 100); do grep -q 'registered (netlink' /proc/agentsys/gateway_sta
 grep -q 'registered (netlink' /proc/agentsys/gateway_status ||
 	{ echo "bench_gateway: asm-gateway did not register" >&2; cat "$dir/gateway.log" >&2; exit 1; }
 echo "# gw_bench $addr ${ASM_GW_ROUNDS:-200} ${ASM_GW_AGENTS:-64}, kernel $(uname -r)"
-"$BENCH" "$addr" "${ASM_GW_ROUNDS:-200}" "${ASM_GW_AGENTS:-64}" || exit 1
+"$BENCH" "$addr" "${ASM_GW_ROUNDS:-200}" "${ASM_GW_AGENTS:-64}" | tee "$dir/bench.out"
+[ "${PIPESTATUS[0]}" = 0 ] || exit 1
+
+# The same HTTP stack without the module: asm-gateway's own client straight
+# to the mock, so that the difference is the kernel path alone (the queue,
+# the notice, the pull, the completion, the wake-up).
+echo "# asm-gateway --bench-direct ${ASM_GW_ROUNDS:-200}"
+"$TOP/tools/bin/asm-gateway" --config "$dir/gateway.toml" --bench-direct "${ASM_GW_ROUNDS:-200}" |
+	tee -a "$dir/bench.out"
+awk '/^kernel: / { k50 = $5; k99 = $8 }
+     /^direct, asm-gateway/ { d50 = $7; d99 = $10 }
+     END { if (k50 && d50)
+		printf "added over asm-gateway'"'"'s own client: p50 %.3f ms, p99 %.3f ms\n",
+		       k50 - d50, k99 - d99 }' "$dir/bench.out"
 
 # The module's own share: the same requests to a helper that answers at
 # once, in place of asm-gateway.

@@ -26,6 +26,11 @@ struct Cli {
     /// Validate the config, print the effective routing (without keys) and exit.
     #[arg(long)]
     check_config: bool,
+    /// Benchmark aid: send N requests straight to the providers with the
+    /// helper's own client, without the module, print their p50 and p99
+    /// latency and exit (selftests/bench_gateway.sh).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    bench_direct: Option<u32>,
 }
 
 /// One log line on stderr.
@@ -53,6 +58,15 @@ fn main() -> ExitCode {
         print!("{}", config.describe());
         return ExitCode::SUCCESS;
     }
+    if let Some(n) = cli.bench_direct {
+        return match bench_direct(config, n) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -60,6 +74,53 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `--bench-direct N`: N sequential requests through [`Gateway::answer`],
+/// on the runtime the helper serves on, without the module; prints the p50
+/// and p99 latency.
+fn bench_direct(config: Config, n: u32) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let gateway = Gateway::new(config)?;
+    let mut lat = rt.block_on(async {
+        let mut lat = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let req = genl::Request {
+                id: u64::from(i) + 1,
+                agent: 0,
+                uid: 0,
+                caps: 0,
+                prompt: "bench".into(),
+                system: None,
+                max_tokens: 16,
+                temperature: 700,
+                provider: 0,
+                timeout_ms: 30_000,
+            };
+            let start = std::time::Instant::now();
+            let out = gateway.answer(&req).await;
+            if out.completion.status != 0 {
+                return Err(format!(
+                    "request {}: {}",
+                    i + 1,
+                    client::log_line(&req, &out, false)
+                ));
+            }
+            lat.push(start.elapsed());
+        }
+        Ok(lat)
+    })?;
+    lat.sort();
+    let pct = |p: usize| lat[((lat.len() * p).div_ceil(100)).saturating_sub(1)];
+    println!(
+        "direct, asm-gateway's client: {n} requests, p50 {:.3} ms, p99 {:.3} ms",
+        pct(50).as_secs_f64() * 1e3,
+        pct(99).as_secs_f64() * 1e3
+    );
+    Ok(())
 }
 
 /// Locks the command socket; a poisoned lock still guards a usable socket.
@@ -214,6 +275,14 @@ async fn netlink_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bench_direct_takes_a_count_of_requests() {
+        let cli = Cli::try_parse_from(["asm-gateway", "--bench-direct", "200"]).unwrap();
+        assert_eq!(cli.bench_direct, Some(200));
+        assert!(Cli::try_parse_from(["asm-gateway", "--bench-direct", "0"]).is_err());
+        assert!(Cli::try_parse_from(["asm-gateway", "--bench-direct", "x"]).is_err());
+    }
 
     #[test]
     fn backoff_doubles_up_to_five_seconds() {
