@@ -127,6 +127,13 @@ asmctl run --name fallback --id 401 --cap LlmAccess,FsExtended -- \
 step "asmctl run --name greedy --id 402 --cap LlmAccess,FsExtended -- tools/examples/llm_request.py --repeat 80 'question'   (burst 30, 10 per second)"
 asmctl run --name greedy --id 402 --cap LlmAccess,FsExtended -- \
 	/usr/bin/python3 tools/examples/llm_request.py --repeat 80 question
+step "asmctl run --name parallel --id 403 --cap LlmAccess,FsExtended -- tools/examples/llm_request.py --submit 5 'question'   (five in flight on one fd, collected as poll() reports them)"
+asmctl run --name parallel --id 403 --cap LlmAccess,FsExtended -- \
+	/usr/bin/python3 tools/examples/llm_request.py --submit 5 question
+step "asminfo 402   (the greedy agent's LLM use next to its faults)"
+asminfo 402
+step "asmctl audit --trail llm | tail -n 6   (one entry per request, a hash chain of its own)"
+asmctl audit --trail llm | tail -n 6
 step "cat /proc/agentsys/cloud_gateway"
 cat /proc/agentsys/cloud_gateway
 step "cat /proc/agentsys/gateway_status"
