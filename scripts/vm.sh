@@ -61,7 +61,7 @@ rc=0
 # Devices nothing here uses, whose coldplug by the guest's udev costs
 # seconds under TCG: the 8 loop devices made at boot (losetup still makes
 # them on demand) and QEMU's AHCI controller with its 6 ports (the root is
-# 9p).
+# 9p).  About 7 s of a 60-70 s boot (Documentation/testing.rst).
 boot_lean="max_loop=0 initcall_blacklist=ahci_pci_driver_init"
 vng --run "$kdir" "${accel_flags[@]}" "${rw_flags[@]}" --memory 2G --cpus 2 --verbose \
 	--append "lsm=landlock,lockdown,yama,integrity $boot_lean" \
