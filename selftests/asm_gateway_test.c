@@ -593,17 +593,44 @@ static void k_share(int wfd, void *arg)
 	child_report(wfd, (int)id);
 }
 
-/* Another LLM agent on the shared file tries to take request @arg's answer
- * and to widen a third agent's bucket. */
+/* A limits-only SET_FAULT_POLICY of agent @id (0: the defaults) with a
+ * 10 s CPU quota. */
+static int widen_limits(__u32 id)
+{
+	struct asm_fault_policy p;
+
+	memset(&p, 0, sizeof(p));
+	p.size = sizeof(p);
+	p.version = ASM_ABI_VERSION;
+	p.agent_id = id;
+	p.flags = ASM_FP_SET_LIMITS;
+	p.cpu_quota_ms = 10000;
+	p.syscall_rate = ASM_LIMIT_NONE32;
+	p.watchdog_ms = ASM_LIMIT_NONE32;
+	p.mem_limit_bytes = ASM_LIMIT_NONE64;
+	return call_errno(ioctl(asm_fd, ASM_IOC_SET_FAULT_POLICY, &p));
+}
+
+/* Another LLM agent, root, on the shared file tries to take request @arg's
+ * answer, to widen a third agent's bucket and limits and the defaults, to
+ * read the LLM trail and to forget a running agent. */
 static void k_thief(int wfd, void *arg)
 {
+	pid_t victim = sleeper_start();
 	__u64 got = 0;
 
+	/* The running agent, registered before this process is an agent. */
+	if (asm_register_pid(asm_fd, ID + 19, victim, "victim", NULL))
+		_exit(14);
 	child_report(wfd, become_agent(ID + 18, ASM_CAP_LLM_ACCESS));
 	child_report(wfd, llm_collect(asm_fd, *(__u64 *)arg, &got));
 	child_report(wfd, llm_collect(asm_fd, 0, &got));
 	child_report(wfd, set_rate(ID + 14, ASM_PATCH_SET_LLM_RATE, 100, 100, NULL));
 	child_report(wfd, read_llm_trail());
+	child_report(wfd, widen_limits(ID + 14));
+	child_report(wfd, widen_limits(0));
+	child_report(wfd, call_errno(asm_unregister(asm_fd, ID + 19)));
+	sleeper_stop(victim);
 }
 
 static int write_param(const char *name, const char *value)
@@ -989,7 +1016,7 @@ int main(void)
 		err = llm_collect(asm_fd, 0, &got);
 		ktap_expect(err == EPERM, "or collecting any: %s", errname(err));
 		got = (__u64)res[2];
-		ret = run_child(k_thief, &got, res, 5, &status);
+		ret = run_child(k_thief, &got, res, 8, &status);
 		ktap_expect(!ret && res[0] == 0, "another LLM agent registered");
 		ktap_expect(res[1] == EPERM && res[2] == EPERM,
 			    "another agent collecting it, or any: %s %s", errname(res[1]),
@@ -997,6 +1024,11 @@ int main(void)
 		ktap_expect(res[3] == EPERM, "a root agent widening another agent's bucket: %s",
 			    errname(res[3]));
 		ktap_expect(res[4] == -EPERM, "a root agent reading the LLM trail: %d", res[4]);
+		ktap_expect(res[5] == EPERM && res[6] == EPERM,
+			    "a root agent widening another agent's limits, or the defaults: %s %s",
+			    errname(res[5]), errname(res[6]));
+		ktap_expect(res[7] == EPERM, "a root agent forgetting a running agent: %s",
+			    errname(res[7]));
 	}
 	ktap_case_end("only the agent that submitted a request collects its answer; agents widen nothing");
 

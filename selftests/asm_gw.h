@@ -16,7 +16,8 @@ static __u32 gateway_group __attribute__((unused));
 struct nl_msg {
 	struct nlmsghdr n;
 	struct genlmsghdr g;
-	char buf[ASM_LLM_TEXT_MAX + 1024];
+	/* A pull's reply: the prompt, the system message and the rest. */
+	char buf[ASM_LLM_PROMPT_MAX + ASM_LLM_SYSTEM_MAX + 1024];
 };
 
 static inline void msg_init(struct nl_msg *m, __u8 cmd, __u16 flags)

@@ -241,7 +241,19 @@ struct Pending {
     /// `llm_audit_prompts` parameter when it asked).
     audit_prompt: bool,
     /// Whether its end is counted and recorded.
-    recorded: bool,
+    record: RecordState,
+}
+
+/// How far the records of a request's end are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RecordState {
+    /// Not counted yet.
+    Unwritten,
+    /// Counted; its event and trail entry are being written without the
+    /// lock: a collector waits (its answer is not ready to hand out).
+    Writing,
+    /// Counted and written.
+    Written,
 }
 
 impl Pending {
@@ -263,15 +275,17 @@ impl Pending {
     /// returns whether it has ended.
     fn expire(&mut self, now: u64) -> bool {
         if now >= self.deadline_ns {
-            self.fail(etimedout(), now);
+            // Ended at its deadline, whenever it is looked at.
+            self.fail(etimedout(), self.deadline_ns);
         }
         self.is_done()
     }
 
-    /// Whether it has ended or will end with `ETIMEDOUT` on the next
-    /// look; does not change it.
+    /// Whether a collector may take it: it has ended (or will end with
+    /// `ETIMEDOUT` on the next look) and its records are not being
+    /// written. Does not change it.
     fn finished(&self, now: u64) -> bool {
-        self.is_done() || now >= self.deadline_ns
+        self.record != RecordState::Writing && (self.is_done() || now >= self.deadline_ns)
     }
 }
 
@@ -505,7 +519,7 @@ fn queue(
             ask,
             stage: Stage::Queued,
             audit_prompt: ffi::llm_audit_prompts(),
-            recorded: false,
+            record: RecordState::Unwritten,
         },
         GFP_KERNEL,
     )?);
@@ -726,11 +740,11 @@ impl Pending {
     /// withdrawn unfinished, as `ECANCELED`). Returns what its event and
     /// trail entry need, `None` if it was recorded already.
     fn take_record(&mut self, stats: &mut Stats, now: u64) -> Option<Ended> {
-        if self.recorded {
+        if self.record != RecordState::Unwritten {
             return None;
         }
         self.fail(ecanceled(), now);
-        self.recorded = true;
+        self.record = RecordState::Writing;
         let Stage::Done { result, at_ns } = &self.stage else {
             return None;
         };
@@ -815,9 +829,13 @@ impl Ended {
     }
 }
 
-/// Records every request that has ended and is not recorded yet, one at
-/// a time (the records are written without the lock).
+/// Records every submitted request that has ended and is not recorded
+/// yet, one at a time (the records are written without the lock), then
+/// wakes the pollers: a collector never gets an answer before its
+/// records exist. A waiting caller records its own request (in
+/// [`finish`]) before it returns.
 fn record_ended(asm: &Asm) {
+    let mut any = false;
     loop {
         let ended = {
             let mut state = asm.gateway.state.lock();
@@ -825,13 +843,20 @@ fn record_ended(asm: &Asm) {
             pending
                 .iter_mut()
                 .flatten()
-                .find(|p| p.is_done() && !p.recorded)
+                .find(|p| p.file.is_some() && p.is_done() && p.record == RecordState::Unwritten)
                 .and_then(|p| p.take_record(stats, 0))
         };
-        match ended {
-            Some(e) => e.write(asm),
-            None => return,
+        let Some(e) = ended else {
+            break;
+        };
+        e.write(asm);
+        if let Some(p) = asm.gateway.state.lock().find(e.id) {
+            p.record = RecordState::Written;
         }
+        any = true;
+    }
+    if any {
+        ffi::gw_wake_pollers();
     }
 }
 
@@ -1136,7 +1161,15 @@ pub(crate) fn status_text(asm: &Asm, viewer: &crate::viewer::Viewer, w: &mut imp
     }
     let (helper, in_flight) = {
         let state = asm.gateway.state.lock();
-        (state.helper, state.pending.iter().flatten().count())
+        (
+            state.helper,
+            state
+                .pending
+                .iter()
+                .flatten()
+                .filter(|p| !p.is_done())
+                .count(),
+        )
     };
     let mut text = || -> core::fmt::Result {
         w.write_str("Gateway Status:\n")?;

@@ -249,6 +249,9 @@ fn unregister(asm: &Asm, arg: UserPtr) -> Result {
     }
     // With the sampler held off, a throttled agent is continued and cannot
     // be stopped again before it is gone.
+    // A root agent does not forget another agent either: that agent's
+    // processes would then be in no agent, free to widen it back.
+    let in_agent = asm.registry.caller_agent_id().is_some();
     let result = asm.sampler.exclusive(|_| {
         asm.registry.unregister(
             req.agent_id,
@@ -262,7 +265,7 @@ fn unregister(asm: &Asm, arg: UserPtr) -> Result {
                 // whose processes are gone.
                 let own = asm.registry.is_member(agent, tgid, &RcuGuard::new());
                 let ended = agent.nr_processes.load(Relaxed) == 0;
-                if own || !(admin || (agent.owner_uid == euid && ended)) {
+                if own || !((admin && !in_agent) || (agent.owner_uid == euid && ended)) {
                     return Err(EPERM);
                 }
                 resources::release(asm, agent);
@@ -434,8 +437,11 @@ fn set_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
     if actions {
         let _ = write!(r, "actions={:?}", &new.actions[1..FAULT_TYPES]);
     }
+    // Widening is an administrator's from outside every agent (the rule of
+    // `patch::Asker`): a root agent widens neither itself nor another.
+    let in_agent = asm.registry.caller_agent_id().is_some();
     if req.agent_id == 0 {
-        let result = if admin {
+        let result = if admin && !in_agent {
             asm.faults.update_defaults(apply);
             Ok(())
         } else {
@@ -454,7 +460,7 @@ fn set_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
     // Its owner may only narrow the agent's limits; anything else is the
     // administrator's.
     let result = asm.faults.update(&agent, apply, |old, new| {
-        admin || (agent.owner_uid == euid && new.narrows(old))
+        (admin && !in_agent) || (agent.owner_uid == euid && new.narrows(old))
     });
     asm.audit.append_request(r.result(result), Some(&agent));
     result
