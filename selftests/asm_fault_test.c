@@ -96,20 +96,11 @@ static void kid_agent(int res, int cmd, void *arg)
 	_exit(0);
 }
 
-static void policy_init(struct asm_fault_policy *p, __u32 id, __u32 flags)
-{
-	memset(p, 0, sizeof(*p));
-	p->size = sizeof(*p);
-	p->version = ASM_ABI_VERSION;
-	p->agent_id = id;
-	p->flags = flags;
-}
-
 static int set_limits(__u32 id, __u32 cpu_ms, __u32 rate, __u32 wd_ms, __u64 mem)
 {
 	struct asm_fault_policy p;
 
-	policy_init(&p, id, ASM_FP_SET_LIMITS);
+	fp_init(&p, id, ASM_FP_SET_LIMITS);
 	p.cpu_quota_ms = cpu_ms;
 	p.syscall_rate = rate;
 	p.watchdog_ms = wd_ms;
@@ -121,7 +112,7 @@ static int set_action(__u32 id, int fault, int action)
 {
 	struct asm_fault_policy p;
 
-	policy_init(&p, id, ASM_FP_SET_ACTIONS);
+	fp_init(&p, id, ASM_FP_SET_ACTIONS);
 	p.actions[fault] = action;
 	return ioctl(asm_fd, ASM_IOC_SET_FAULT_POLICY, &p);
 }
@@ -130,7 +121,7 @@ static int set_preset(__u32 id, __u32 preset)
 {
 	struct asm_fault_policy p;
 
-	policy_init(&p, id, ASM_FP_SET_ACTIONS);
+	fp_init(&p, id, ASM_FP_SET_ACTIONS);
 	p.preset = preset;
 	return ioctl(asm_fd, ASM_IOC_SET_FAULT_POLICY, &p);
 }
@@ -232,7 +223,7 @@ static void test_policy_abi(void)
 	struct asm_heartbeat hb;
 
 	ktap_case_start();
-	policy_init(&p, 0, 0);
+	fp_init(&p, 0, 0);
 	ktap_expect_ok(ioctl(asm_fd, ASM_IOC_GET_FAULT_POLICY, &p), "get defaults");
 	ktap_expect_u64(p.actions[ASM_FAULT_CPU_QUOTA], ASM_ACTION_THROTTLE, "default cpu action");
 	ktap_expect_u64(p.actions[ASM_FAULT_MEMORY], ASM_ACTION_KILL, "default memory action");
@@ -247,7 +238,7 @@ static void test_policy_abi(void)
 	ktap_case_start();
 	saved = p;
 	ktap_expect_ok(set_preset(0, ASM_PRESET_STRICT), "strict defaults");
-	policy_init(&p, 0, 0);
+	fp_init(&p, 0, 0);
 	ioctl(asm_fd, ASM_IOC_GET_FAULT_POLICY, &p);
 	ktap_expect_u64(p.actions[ASM_FAULT_CPU_QUOTA], ASM_ACTION_KILL, "strict cpu action");
 	ktap_expect_u64(p.actions[ASM_FAULT_CRASH], ASM_ACTION_KILL, "strict crash action");
@@ -261,11 +252,11 @@ static void test_policy_abi(void)
 	ktap_case_end("presets strict, permissive and default set the defaults' actions");
 
 	ktap_case_start();
-	policy_init(&p, 0, 0);
+	fp_init(&p, 0, 0);
 	ktap_expect_err(ioctl(asm_fd, ASM_IOC_SET_FAULT_POLICY, &p), EINVAL, "no SET flag");
-	policy_init(&p, 0, 1U << 5);
+	fp_init(&p, 0, 1U << 5);
 	ktap_expect_err(ioctl(asm_fd, ASM_IOC_SET_FAULT_POLICY, &p), EINVAL, "unknown flag");
-	policy_init(&p, 0, ASM_FP_SET_ACTIONS);
+	fp_init(&p, 0, ASM_FP_SET_ACTIONS);
 	p.preset = 9;
 	ktap_expect_err(ioctl(asm_fd, ASM_IOC_SET_FAULT_POLICY, &p), EINVAL, "unknown preset");
 	p.preset = ASM_PRESET_STRICT;
@@ -274,18 +265,18 @@ static void test_policy_abi(void)
 	ktap_expect_err(set_action(0, ASM_FAULT_MEMORY, ASM_ACTION_THROTTLE), EINVAL, "throttle memory");
 	ktap_expect_err(set_action(0, ASM_FAULT_CRASH, ASM_ACTION_THROTTLE), EINVAL, "throttle a crash");
 	ktap_expect_err(set_action(0, ASM_FAULT_CPU_QUOTA, 7), EINVAL, "unknown action");
-	policy_init(&p, 0, ASM_FP_SET_ACTIONS);
+	fp_init(&p, 0, ASM_FP_SET_ACTIONS);
 	memcpy(p.actions, saved.actions, sizeof(p.actions));
 	p.actions[ASM_FAULT_CPU_QUOTA] = ASM_ACTION_DEFAULT;
 	ktap_expect_err(ioctl(asm_fd, ASM_IOC_SET_FAULT_POLICY, &p), EINVAL, "defaults without a cpu action");
-	policy_init(&p, 0, ASM_FP_SET_ACTIONS);
+	fp_init(&p, 0, ASM_FP_SET_ACTIONS);
 	p.cpu_quota_ms = 5;
 	ktap_expect_err(ioctl(asm_fd, ASM_IOC_SET_FAULT_POLICY, &p), EINVAL, "a limit without SET_LIMITS");
-	policy_init(&p, 0, ASM_FP_SET_LIMITS);
+	fp_init(&p, 0, ASM_FP_SET_LIMITS);
 	p.reserved[3] = 1;
 	ktap_expect_err(ioctl(asm_fd, ASM_IOC_SET_FAULT_POLICY, &p), EINVAL, "reserved field");
 	ktap_expect_err(set_limits(5309, 10, 0, 0, 0), ESRCH, "unknown agent");
-	policy_init(&p, 0, 0);
+	fp_init(&p, 0, 0);
 	ioctl(asm_fd, ASM_IOC_GET_FAULT_POLICY, &p);
 	ktap_expect(!memcmp(p.actions, saved.actions, sizeof(p.actions)) && p.watchdog_ms == 30000 &&
 		    p.cpu_quota_ms == 0, "refused requests changed nothing");
@@ -307,14 +298,14 @@ static void test_agent_policy(void)
 	ktap_expect_u64(kid_result(&k), 5300, "kid agent id");
 	ktap_expect_ok(set_limits(5300, 250, ASM_LIMIT_NONE32, 0, 64 * MB), "agent limits");
 	ktap_expect_ok(set_action(5300, ASM_FAULT_MEMORY, ASM_ACTION_LOG), "agent memory action");
-	policy_init(&p, 5300, 0);
+	fp_init(&p, 5300, 0);
 	ioctl(asm_fd, ASM_IOC_GET_FAULT_POLICY, &p);
 	ktap_expect_u64(p.cpu_quota_ms, 250, "own cpu quota");
 	ktap_expect_u64(p.syscall_rate, ASM_LIMIT_NONE32, "own syscall rate: none");
 	ktap_expect_u64(p.watchdog_ms, 0, "own watchdog: default");
 	ktap_expect_u64(p.actions[ASM_FAULT_MEMORY], ASM_ACTION_LOG, "own memory action");
 	ktap_expect_u64(p.actions[ASM_FAULT_CPU_QUOTA], ASM_ACTION_DEFAULT, "own cpu action: default");
-	policy_init(&p, 5300, ASM_FP_EFFECTIVE);
+	fp_init(&p, 5300, ASM_FP_EFFECTIVE);
 	ioctl(asm_fd, ASM_IOC_GET_FAULT_POLICY, &p);
 	ktap_expect_u64(p.watchdog_ms, 30000, "effective watchdog");
 	ktap_expect_u64(p.syscall_rate, 0, "effective syscall rate: none");

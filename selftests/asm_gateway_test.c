@@ -111,13 +111,7 @@ static long llm(int fd, const char *doc, size_t doc_len, char *resp, __u32 resp_
 	struct asm_llm_request r;
 	long ret;
 
-	memset(&r, 0, sizeof(r));
-	r.size = sizeof(r);
-	r.version = ASM_ABI_VERSION;
-	r.request = (__u64)(uintptr_t)doc;
-	r.request_len = doc_len;
-	r.response = (__u64)(uintptr_t)resp;
-	r.response_len = resp_len;
+	llm_init(&r, 0, doc, doc_len, resp, resp_len);
 	ret = ioctl(fd, ASM_IOC_LLM_REQUEST, &r);
 	*err = ret < 0 ? errno : 0;
 	if (ret >= 0 && ret < (long)resp_len)
@@ -406,11 +400,7 @@ static int set_rate(__u32 id, __u32 op, __u32 burst, __u32 refill, __u64 *seq)
 	struct asm_patch p;
 	int ret;
 
-	memset(&p, 0, sizeof(p));
-	p.size = sizeof(p);
-	p.version = ASM_ABI_VERSION;
-	p.agent_id = id;
-	p.op = op;
+	patch_init(&p, id, op);
 	p.llm_burst = burst;
 	p.llm_refill = refill;
 	if (op == ASM_PATCH_SET_RISK)
@@ -464,12 +454,7 @@ static int llm_submit(int fd, const char *doc, __u64 *id)
 	struct asm_llm_request r;
 	int ret;
 
-	memset(&r, 0, sizeof(r));
-	r.size = sizeof(r);
-	r.version = ASM_ABI_VERSION;
-	r.request = (__u64)(uintptr_t)doc;
-	r.request_len = strlen(doc);
-	r.flags = ASM_LLM_SUBMIT;
+	llm_init(&r, ASM_LLM_SUBMIT, doc, strlen(doc), NULL, 0);
 	ret = call_errno(ioctl(fd, ASM_IOC_LLM_REQUEST, &r));
 	*id = r.request_id;
 	return ret;
@@ -481,12 +466,7 @@ static int llm_collect(int fd, __u64 want, __u64 *got)
 	struct asm_llm_request r;
 	long ret;
 
-	memset(&r, 0, sizeof(r));
-	r.size = sizeof(r);
-	r.version = ASM_ABI_VERSION;
-	r.response = (__u64)(uintptr_t)response;
-	r.response_len = sizeof(response) - 1;
-	r.flags = ASM_LLM_COLLECT;
+	llm_init(&r, ASM_LLM_COLLECT, NULL, 0, response, sizeof(response) - 1);
 	r.request_id = want;
 	ret = ioctl(fd, ASM_IOC_LLM_REQUEST, &r);
 	*got = r.request_id;
@@ -504,11 +484,7 @@ static int bad_flags(int fd)
 	int wrong = 0, i;
 
 	for (i = 0; i < 4; i++) {
-		memset(&r, 0, sizeof(r));
-		r.size = sizeof(r);
-		r.version = ASM_ABI_VERSION;
-		r.request = (__u64)(uintptr_t)doc;
-		r.request_len = strlen(doc);
+		llm_init(&r, 0, doc, strlen(doc), NULL, 0);
 		switch (i) {
 		case 0: r.flags = ASM_LLM_SUBMIT | ASM_LLM_COLLECT; break;
 		case 1: r.flags = 1u << 5; break;
@@ -599,11 +575,7 @@ static int widen_limits(__u32 id)
 {
 	struct asm_fault_policy p;
 
-	memset(&p, 0, sizeof(p));
-	p.size = sizeof(p);
-	p.version = ASM_ABI_VERSION;
-	p.agent_id = id;
-	p.flags = ASM_FP_SET_LIMITS;
+	fp_init(&p, id, ASM_FP_SET_LIMITS);
 	p.cpu_quota_ms = 10000;
 	p.syscall_rate = ASM_LIMIT_NONE32;
 	p.watchdog_ms = ASM_LIMIT_NONE32;
@@ -1037,7 +1009,6 @@ int main(void)
 		static struct nl_msg ev;
 		const struct asm_audit_entry *e;
 		struct asm_compliance c;
-		struct asm_audit_read ar;
 		int evfd = nl_socket(), found = 0, i, n;
 		__u32 events_group = 0;
 		__u16 fam = 0;
@@ -1075,13 +1046,7 @@ int main(void)
 		ktap_expect(n > 0 && i == n, "%d entries, chained", n);
 		e = llm_entry(ID + 2, "ok via gemini");
 		ktap_expect(e && e->op == ASM_LLM_GEMINI, "the first case's request is in it");
-		memset(&ar, 0, sizeof(ar));
-		ar.size = sizeof(ar);
-		ar.version = ASM_ABI_VERSION;
-		ar.entries = (__u64)(uintptr_t)llm_trail;
-		ar.capacity = 1;
-		ar.trail = 2;
-		ktap_expect(call_errno(ioctl(asm_fd, ASM_IOC_GET_AUDIT, &ar)) == EINVAL,
+		ktap_expect(read_trail_of(2, llm_trail, 1, NULL) == -EINVAL,
 			    "an unknown trail is EINVAL");
 		memset(&c, 0, sizeof(c));
 		c.size = sizeof(c);

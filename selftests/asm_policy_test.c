@@ -57,11 +57,7 @@ static int patch_self(__u32 id, __u32 op, __u64 value)
 	int fd = asm_open();
 	int ret;
 
-	memset(&p, 0, sizeof(p));
-	p.size = sizeof(p);
-	p.version = ASM_ABI_VERSION;
-	p.agent_id = id;
-	p.op = op;
+	patch_init(&p, id, op);
 	p.value = value;
 	ret = ioctl(fd, ASM_IOC_PATCH_POLICY, &p) ? errno : 0;
 	close(fd);
@@ -278,11 +274,7 @@ static int patch(__u32 id, __u32 op, __u64 value, const char *scope, __u64 *seq)
 	struct asm_patch p;
 	int ret;
 
-	memset(&p, 0, sizeof(p));
-	p.size = sizeof(p);
-	p.version = ASM_ABI_VERSION;
-	p.agent_id = id;
-	p.op = op;
+	patch_init(&p, id, op);
 	p.value = value;
 	if (scope)
 		snprintf(p.scope, sizeof(p.scope), "%s", scope);

@@ -70,6 +70,43 @@ static inline void info_init(struct asm_agent_info *i, __u32 id)
 	i->agent_id = id;
 }
 
+static inline void patch_init(struct asm_patch *p, __u32 id, __u32 op)
+{
+	memset(p, 0, sizeof(*p));
+	p->size = sizeof(*p);
+	p->version = ASM_ABI_VERSION;
+	p->agent_id = id;
+	p->op = op;
+}
+
+static inline void fp_init(struct asm_fault_policy *p, __u32 id, __u32 flags)
+{
+	memset(p, 0, sizeof(*p));
+	p->size = sizeof(*p);
+	p->version = ASM_ABI_VERSION;
+	p->agent_id = id;
+	p->flags = flags;
+}
+
+/* An LLM request with @flags, document @doc (NULL: none) and response
+ * buffer @resp (NULL: none). */
+static inline void llm_init(struct asm_llm_request *r, __u32 flags, const char *doc,
+			    size_t doc_len, char *resp, __u32 resp_len)
+{
+	memset(r, 0, sizeof(*r));
+	r->size = sizeof(*r);
+	r->version = ASM_ABI_VERSION;
+	r->flags = flags;
+	if (doc) {
+		r->request = (__u64)(uintptr_t)doc;
+		r->request_len = doc_len;
+	}
+	if (resp) {
+		r->response = (__u64)(uintptr_t)resp;
+		r->response_len = resp_len;
+	}
+}
+
 static inline void json_init(struct asm_json *j, __u32 id, char *buf, __u32 len)
 {
 	memset(j, 0, sizeof(*j));

@@ -90,13 +90,7 @@ static int through_kernel(void)
 	struct asm_llm_request r;
 	char resp[4096];
 
-	memset(&r, 0, sizeof(r));
-	r.size = sizeof(r);
-	r.version = ASM_ABI_VERSION;
-	r.request = (uintptr_t)doc;
-	r.request_len = sizeof(doc) - 1;
-	r.response = (uintptr_t)resp;
-	r.response_len = sizeof(resp);
+	llm_init(&r, 0, doc, sizeof(doc) - 1, resp, sizeof(resp));
 	return ioctl(asm_fd, ASM_IOC_LLM_REQUEST, &r) > 0 ? 0 : -1;
 }
 
@@ -113,6 +107,31 @@ static void series(const char *what, int (*fn)(void), int rounds, uint64_t *lat)
 			exit(1);
 		}
 		lat[i] = now_ns(CLOCK_MONOTONIC) - t;
+	}
+	qsort(lat, rounds, sizeof(*lat), cmp_u64);
+	printf("%s: %d requests, p50 %.3f ms, p99 %.3f ms\n", what, rounds,
+	       pct(lat, rounds, 50) / 1e6, pct(lat, rounds, 99) / 1e6);
+}
+
+/* ROUNDS requests through the kernel, each timed once the bucket let it
+ * through (an empty bucket is waited out, untimed); prints the p50 and p99
+ * as @what and leaves @lat sorted. */
+static void kernel_series(const char *what, int rounds, uint64_t *lat)
+{
+	int i;
+
+	for (i = 0; i < rounds; i++) {
+		uint64_t s = now_ns(CLOCK_MONOTONIC);
+
+		while (through_kernel()) {
+			if (errno != EAGAIN) {
+				perror("gw_bench: kernel request");
+				_exit(1);
+			}
+			usleep(20000);
+			s = now_ns(CLOCK_MONOTONIC);
+		}
+		lat[i] = now_ns(CLOCK_MONOTONIC) - s;
 	}
 	qsort(lat, rounds, sizeof(*lat), cmp_u64);
 	printf("%s: %d requests, p50 %.3f ms, p99 %.3f ms\n", what, rounds,
@@ -179,28 +198,11 @@ static int instant(int rounds)
 	}
 	agent = fork();
 	if (agent == 0) {
-		int i;
-
 		if (register_self(ID + 2000, ASM_CAP_LLM_ACCESS)) {
 			perror("register");
 			_exit(1);
 		}
-		for (i = 0; i < rounds; i++) {
-			uint64_t s = now_ns(CLOCK_MONOTONIC);
-
-			while (through_kernel()) {
-				if (errno != EAGAIN) {
-					perror("gw_bench: kernel request");
-					_exit(1);
-				}
-				usleep(20000);
-				s = now_ns(CLOCK_MONOTONIC);
-			}
-			lat[i] = now_ns(CLOCK_MONOTONIC) - s;
-		}
-		qsort(lat, rounds, sizeof(*lat), cmp_u64);
-		printf("kernel, instant helper: %d requests, p50 %.3f ms, p99 %.3f ms\n", rounds,
-		       pct(lat, rounds, 50) / 1e6, pct(lat, rounds, 99) / 1e6);
+		kernel_series("kernel, instant helper", rounds, lat);
 		fflush(stdout);
 		_exit(0);
 	}
@@ -268,22 +270,7 @@ int main(int argc, char **argv)
 			_exit(1);
 		}
 		series("direct", direct, rounds, direct_lat);
-		for (i = 0; i < rounds; i++) {
-			uint64_t s = now_ns(CLOCK_MONOTONIC);
-
-			while (through_kernel()) {
-				if (errno != EAGAIN) {
-					perror("gw_bench: kernel request");
-					_exit(1);
-				}
-				usleep(20000);
-				s = now_ns(CLOCK_MONOTONIC);
-			}
-			kernel_lat[i] = now_ns(CLOCK_MONOTONIC) - s;
-		}
-		qsort(kernel_lat, rounds, sizeof(*kernel_lat), cmp_u64);
-		printf("kernel: %d requests, p50 %.3f ms, p99 %.3f ms\n", rounds,
-		       pct(kernel_lat, rounds, 50) / 1e6, pct(kernel_lat, rounds, 99) / 1e6);
+		kernel_series("kernel", rounds, kernel_lat);
 		printf("added by the kernel path: p50 %.3f ms, p99 %.3f ms\n",
 		       ((double)pct(kernel_lat, rounds, 50) - pct(direct_lat, rounds, 50)) / 1e6,
 		       ((double)pct(kernel_lat, rounds, 99) - pct(direct_lat, rounds, 99)) / 1e6);
