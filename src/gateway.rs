@@ -125,7 +125,27 @@ pub(crate) struct AgentLlm {
     pub(crate) failures: AtomicU64,
 }
 
+/// An agent's LLM requests the bucket let through, tokens its answers
+/// used, requests the bucket refused, and requests without an answer.
+#[derive(Clone, Copy)]
+pub(crate) struct LlmCounts {
+    pub(crate) requests: u64,
+    pub(crate) tokens_used: u64,
+    pub(crate) rate_limited: u64,
+    pub(crate) failures: u64,
+}
+
 impl AgentLlm {
+    /// Its counters now.
+    pub(crate) fn counts(&self) -> LlmCounts {
+        LlmCounts {
+            requests: self.requests.load(Relaxed),
+            tokens_used: self.tokens_used.load(Relaxed),
+            rate_limited: self.rate_limited.load(Relaxed),
+            failures: self.failures.load(Relaxed),
+        }
+    }
+
     pub(crate) fn new(gateway: &Gateway) -> Self {
         Self {
             bucket: LockedBy::new(&gateway.state, Bucket::new()),
@@ -736,18 +756,17 @@ struct Ended {
 }
 
 impl Pending {
-    /// Marks it recorded and counts it in `stats`: it has ended (or is
-    /// withdrawn unfinished, as `ECANCELED`). Returns what its event and
-    /// trail entry need, `None` if it was recorded already.
-    fn take_record(&mut self, stats: &mut Stats, now: u64) -> Option<Ended> {
+    /// Marks it recorded and counts it in `stats` if it has ended; returns
+    /// what its event and trail entry need, `None` if it has not ended or
+    /// was recorded already.
+    fn take_record(&mut self, stats: &mut Stats) -> Option<Ended> {
         if self.record != RecordState::Unwritten {
             return None;
         }
-        self.fail(ecanceled(), now);
-        self.record = RecordState::Writing;
         let Stage::Done { result, at_ns } = &self.stage else {
             return None;
         };
+        self.record = RecordState::Writing;
         let duration_us = at_ns.saturating_sub(self.started_ns) / 1000;
         let llm = &self.agent.llm;
         let outcome = match result {
@@ -844,7 +863,7 @@ fn record_ended(asm: &Asm) {
                 .iter_mut()
                 .flatten()
                 .find(|p| p.file.is_some() && p.is_done() && p.record == RecordState::Unwritten)
-                .and_then(|p| p.take_record(stats, 0))
+                .and_then(|p| p.take_record(stats))
         };
         let Some(e) = ended else {
             break;
@@ -860,12 +879,11 @@ fn record_ended(asm: &Asm) {
     }
 }
 
-/// Ends request `p`, taken out of the table: records it if that is still
-/// to do (`ECANCELED` if it had not finished), and returns its response
-/// document or errno. Called without the gateway's lock; frees `p`.
+/// Ends request `p`, taken out of the table and ended: records it if that
+/// is still to do, and returns its response document or errno. Called
+/// without the gateway's lock; frees `p`.
 fn finish(asm: &Asm, mut p: KBox<Pending>) -> Result<KVec<u8>> {
-    let now = ffi::now_ns();
-    let ended = p.take_record(&mut asm.gateway.state.lock().stats, now);
+    let ended = p.take_record(&mut asm.gateway.state.lock().stats);
     if let Some(e) = ended {
         e.write(asm);
     }
@@ -1152,7 +1170,12 @@ pub(crate) fn status_text(asm: &Asm, viewer: &crate::viewer::Viewer, w: &mut imp
             if agent.capabilities.load(Relaxed) & CAP_LLM_ACCESS == 0 || !viewer.sees(&agent) {
                 continue;
             }
-            let row = (agent.id, agent.name, usage(&asm.gateway, &agent));
+            let row = (
+                agent.id,
+                agent.name,
+                BucketView::of(&asm.gateway, &agent),
+                agent.llm.counts(),
+            );
             // Within the capacity: does not allocate.
             if rows.push(row, GFP_NOWAIT).is_err() {
                 break;
@@ -1191,7 +1214,7 @@ pub(crate) fn status_text(asm: &Asm, viewer: &crate::viewer::Viewer, w: &mut imp
             "Rate Limited",
             "Tokens Used"
         )?;
-        for (id, name, u) in rows.iter() {
+        for (id, name, b, u) in rows.iter() {
             let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
             let name = core::str::from_utf8(name.get(..len).unwrap_or(&[])).unwrap_or("?");
             writeln!(
@@ -1199,9 +1222,9 @@ pub(crate) fn status_text(asm: &Asm, viewer: &crate::viewer::Viewer, w: &mut imp
                 "{:<8}{:<20}{:>7}{:>7}{:>10}{:>10}{:>14}{:>13}",
                 id,
                 name,
-                u.tokens,
-                u.burst,
-                u.refill_per_s,
+                b.tokens,
+                b.burst,
+                b.refill_per_s,
                 u.requests,
                 u.rate_limited,
                 u.tokens_used
@@ -1212,48 +1235,32 @@ pub(crate) fn status_text(asm: &Asm, viewer: &crate::viewer::Viewer, w: &mut imp
     text().map_err(|_| ENOMEM)
 }
 
-/// Agent `id`'s bucket now: its whole tokens, burst and refill per
-/// second.
+/// Agent `id`'s bucket now.
 pub(crate) fn bucket(asm: &Asm, id: u32) -> Option<BucketView> {
     let rcu = RcuGuard::new();
     let agent = asm.registry.get(id, &rcu)?;
-    let u = usage(&asm.gateway, &agent);
-    Some(BucketView {
-        tokens: u.tokens,
-        burst: u.burst,
-        refill_per_s: u.refill_per_s,
-    })
+    Some(BucketView::of(&asm.gateway, &agent))
 }
 
-/// An agent's bucket, as the views show it.
+/// An agent's bucket, as the views show it: its whole tokens now, its
+/// burst and refill per second.
+#[derive(Clone, Copy)]
 pub(crate) struct BucketView {
     pub(crate) tokens: u64,
     pub(crate) burst: u32,
     pub(crate) refill_per_s: u32,
 }
 
-/// An agent's gateway use, as the status view shows it.
-struct LlmUsage {
-    /// Whole tokens in its bucket now, its burst and refill per second.
-    tokens: u64,
-    burst: u32,
-    refill_per_s: u32,
-    requests: u64,
-    rate_limited: u64,
-    tokens_used: u64,
-}
-
-/// `agent`'s gateway use now. Does not sleep.
-fn usage(gateway: &Gateway, agent: &Agent) -> LlmUsage {
-    let now = ffi::now_ns();
-    let state = gateway.state.lock();
-    let b = agent.llm.bucket.access(&state);
-    LlmUsage {
-        tokens: b.level(now) / 1000,
-        burst: b.burst,
-        refill_per_s: b.refill_per_s,
-        requests: agent.llm.requests.load(Relaxed),
-        rate_limited: agent.llm.rate_limited.load(Relaxed),
-        tokens_used: agent.llm.tokens_used.load(Relaxed),
+impl BucketView {
+    /// `agent`'s bucket now. Does not sleep.
+    fn of(gateway: &Gateway, agent: &Agent) -> Self {
+        let now = ffi::now_ns();
+        let state = gateway.state.lock();
+        let b = agent.llm.bucket.access(&state);
+        Self {
+            tokens: b.level(now) / 1000,
+            burst: b.burst,
+            refill_per_s: b.refill_per_s,
+        }
     }
 }

@@ -437,11 +437,10 @@ fn set_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
     if actions {
         let _ = write!(r, "actions={:?}", &new.actions[1..FAULT_TYPES]);
     }
-    // Widening is an administrator's from outside every agent (the rule of
-    // `patch::Asker`): a root agent widens neither itself nor another.
-    let in_agent = asm.registry.caller_agent_id().is_some();
     if req.agent_id == 0 {
-        let result = if admin && !in_agent {
+        // The defaults are every agent's: an administrator's from outside
+        // every agent, as any widening (`patch::Asker`).
+        let result = if admin && asm.registry.caller_agent_id().is_none() {
             asm.faults.update_defaults(apply);
             Ok(())
         } else {
@@ -457,11 +456,13 @@ fn set_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
         .get(req.agent_id, &rcu)
         .filter(|a| Viewer::current().sees(a))
         .ok_or(ESRCH)?;
-    // Its owner may only narrow the agent's limits; anything else is the
-    // administrator's.
-    let result = asm.faults.update(&agent, apply, |old, new| {
-        (admin && !in_agent) || (agent.owner_uid == euid && new.narrows(old))
-    });
+    // Who may change what is the patches' rule: its owner may only narrow
+    // the agent's limits; anything else is an administrator's from
+    // outside every agent.
+    let asker = Asker::of(asm, &agent, admin, euid, ffi::current_tgid(), &rcu);
+    let result = asm
+        .faults
+        .update(&agent, apply, |old, new| asker.allows(new.narrows(old)));
     asm.audit.append_request(r.result(result), Some(&agent));
     result
 }

@@ -85,7 +85,8 @@ impl Asker {
         }
     }
 
-    fn allows(&self, narrows: bool) -> bool {
+    /// Whether it may make a change that narrows the policy or not.
+    pub(crate) fn allows(&self, narrows: bool) -> bool {
         self.widen || (self.narrow && narrows)
     }
 }

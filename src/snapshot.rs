@@ -9,6 +9,7 @@ use kernel::prelude::*;
 use crate::agent::{Agent, Membership, State};
 use crate::faults::{Effective, FaultRecord, Faults, RECENT_FAULTS};
 use crate::ffi::RcuGuard;
+use crate::gateway::LlmCounts;
 use crate::policy::{Policies, Risk};
 use crate::uapi::{ComplianceStatus, NAME_LEN, SCOPE_LEN};
 use crate::viewer::Viewer;
@@ -59,16 +60,6 @@ pub(crate) struct AgentSnapshot {
     pub(crate) llm: LlmCounts,
 }
 
-/// An agent's LLM requests the bucket let through, tokens its answers
-/// used, requests the bucket refused, and requests without an answer.
-#[derive(Clone, Copy)]
-pub(crate) struct LlmCounts {
-    pub(crate) requests: u64,
-    pub(crate) tokens_used: u64,
-    pub(crate) rate_limited: u64,
-    pub(crate) failures: u64,
-}
-
 impl AgentSnapshot {
     fn of(agent: &Agent, faults: &Faults, policies: &Policies) -> Self {
         let c = &agent.counters;
@@ -115,12 +106,7 @@ impl AgentSnapshot {
             status,
             policy: faults.effective(agent),
             recent_faults,
-            llm: LlmCounts {
-                requests: agent.llm.requests.load(Relaxed),
-                tokens_used: agent.llm.tokens_used.load(Relaxed),
-                rate_limited: agent.llm.rate_limited.load(Relaxed),
-                failures: agent.llm.failures.load(Relaxed),
-            },
+            llm: agent.llm.counts(),
         }
     }
 
