@@ -84,6 +84,23 @@ def request_document(prompt, max_tokens=1000, temperature=0.7, agent_id=0,
     return json.dumps(req).encode()
 
 
+def request_struct(req_buf=None, resp_buf=None, flags=0):
+    """A struct asm_llm_request for the document in req_buf and a response
+    in resp_buf (ctypes string buffers, either may be None)."""
+    arg = AsmLlmRequest()
+    arg.size = ctypes.sizeof(arg)
+    arg.version = ASM_ABI_VERSION
+    arg.flags = flags
+    if req_buf is not None:
+        arg.request = ctypes.addressof(req_buf)
+        # The document without the buffer's terminating NUL.
+        arg.request_len = len(req_buf) - 1
+    if resp_buf is not None:
+        arg.response = ctypes.addressof(resp_buf)
+        arg.response_len = len(resp_buf)
+    return arg
+
+
 def llm_request(prompt, max_tokens=1000, temperature=0.7, agent_id=0,
                 provider=None, timeout_ms=None):
     """Make an LLM request via the gateway; returns the response document."""
@@ -91,14 +108,7 @@ def llm_request(prompt, max_tokens=1000, temperature=0.7, agent_id=0,
                                 provider, timeout_ms)
     req_buf = ctypes.create_string_buffer(req_json)
     resp_buf = ctypes.create_string_buffer(8192)
-
-    arg = AsmLlmRequest()
-    arg.size = ctypes.sizeof(arg)
-    arg.version = ASM_ABI_VERSION
-    arg.request = ctypes.addressof(req_buf)
-    arg.request_len = len(req_json)
-    arg.response = ctypes.addressof(resp_buf)
-    arg.response_len = len(resp_buf)
+    arg = request_struct(req_buf, resp_buf)
 
     fd = os.open(ASM_DEVICE_PATH, os.O_RDWR | os.O_CLOEXEC)
     try:
@@ -115,13 +125,9 @@ def errname(e):
 
 def submit(fd, req_json):
     """ASM_LLM_SUBMIT of req_json on fd: returns the request's id at once."""
+    # Kept alive across the ioctl: the struct holds only its address.
     req_buf = ctypes.create_string_buffer(req_json)
-    arg = AsmLlmRequest()
-    arg.size = ctypes.sizeof(arg)
-    arg.version = ASM_ABI_VERSION
-    arg.request = ctypes.addressof(req_buf)
-    arg.request_len = len(req_json)
-    arg.flags = ASM_LLM_SUBMIT
+    arg = request_struct(req_buf, flags=ASM_LLM_SUBMIT)
     fcntl.ioctl(fd, ASM_IOC_LLM_REQUEST, arg)
     return arg.request_id
 
@@ -133,12 +139,7 @@ def collect(fd, request_id=0):
     OSError when nothing was collected: EAGAIN while unfinished, ENOENT for
     an id this fd did not submit or that was collected already."""
     resp_buf = ctypes.create_string_buffer(65536)
-    arg = AsmLlmRequest()
-    arg.size = ctypes.sizeof(arg)
-    arg.version = ASM_ABI_VERSION
-    arg.response = ctypes.addressof(resp_buf)
-    arg.response_len = len(resp_buf)
-    arg.flags = ASM_LLM_COLLECT
+    arg = request_struct(resp_buf=resp_buf, flags=ASM_LLM_COLLECT)
     arg.request_id = request_id
     try:
         ret = fcntl.ioctl(fd, ASM_IOC_LLM_REQUEST, arg)

@@ -90,31 +90,25 @@ fn write_entries(path: &Path, entries: &[AsmAuditEntry]) {
     std::fs::write(path, bytes).unwrap();
 }
 
-/// Writes an LLM trail of `n` entries from seq 0, chained as the kernel
-/// chains them: request 17 + seq of agent 100, answered by gemini, but
-/// every third one timed out.
-fn write_llm_trail(path: &Path, n: u64) -> Vec<AsmAuditEntry> {
-    let mut prev = [0; 32];
-    let entries: Vec<AsmAuditEntry> = (0..n)
+/// Writes `n` entries from seq `first` of agent 100 (pid 4242), one a
+/// second from 2025-11-26 13:26:34 UTC, chained as the kernel chains them
+/// from `prev`, where the stand-in serves them; `fill` sets each entry's
+/// kind and values. Returns the entries.
+fn write_chain(
+    path: &Path,
+    first: u64,
+    n: u64,
+    mut prev: [u8; 32],
+    fill: impl Fn(u64, &mut AsmAuditEntry),
+) -> Vec<AsmAuditEntry> {
+    let entries: Vec<AsmAuditEntry> = (first..first + n)
         .map(|seq| {
             let mut e = AsmAuditEntry::ZERO;
             e.seq = seq;
             e.time_ns = (1_764_163_594 + seq) * 1_000_000_000;
-            e.kind = ASM_AUDIT_LLM;
             e.agent_id = 100;
             e.pid = 4242;
-            let id = 17 + seq;
-            if seq % 3 == 2 {
-                e.result = -libc::ETIMEDOUT;
-                e.new_value = 30_000_000;
-                e.set_detail(format!("request {id}: ETIMEDOUT").as_bytes())
-                    .unwrap();
-            } else {
-                e.op = ASM_LLM_GEMINI;
-                (e.old_value, e.new_value) = (12, 2_400);
-                e.set_detail(format!("request {id}: ok via gemini").as_bytes())
-                    .unwrap();
-            }
+            fill(seq, &mut e);
             e.prev_hash = prev;
             e.hash = e.compute_hash();
             prev = e.hash;
@@ -125,35 +119,41 @@ fn write_llm_trail(path: &Path, n: u64) -> Vec<AsmAuditEntry> {
     entries
 }
 
-/// Writes a trail of `n` entries from seq `first`, chained as the kernel
-/// chains them, where the stand-in serves it from; returns the entries.
+/// Writes an LLM trail of `n` entries from seq 0: request 17 + seq of
+/// agent 100, answered by gemini, but every third one timed out.
+fn write_llm_trail(path: &Path, n: u64) -> Vec<AsmAuditEntry> {
+    write_chain(path, 0, n, [0; 32], |seq, e| {
+        e.kind = ASM_AUDIT_LLM;
+        let id = 17 + seq;
+        if seq % 3 == 2 {
+            e.result = -libc::ETIMEDOUT;
+            e.new_value = 30_000_000;
+            e.set_detail(format!("request {id}: ETIMEDOUT").as_bytes())
+                .unwrap();
+        } else {
+            e.op = ASM_LLM_GEMINI;
+            (e.old_value, e.new_value) = (12, 2_400);
+            e.set_detail(format!("request {id}: ok via gemini").as_bytes())
+                .unwrap();
+        }
+    })
+}
+
+/// Writes a policy trail of `n` entries from seq `first`: a registration,
+/// then risk patches.
 fn write_trail(path: &Path, first: u64, n: u64) -> Vec<AsmAuditEntry> {
-    let mut prev = [if first == 0 { 0 } else { 0x5a }; 32];
-    let entries: Vec<AsmAuditEntry> = (first..first + n)
-        .map(|seq| {
-            let mut e = AsmAuditEntry::ZERO;
-            e.seq = seq;
-            // 2025-11-26 13:26:34 UTC plus seq seconds.
-            e.time_ns = (1_764_163_594 + seq) * 1_000_000_000;
-            if seq == first {
-                e.kind = ASM_AUDIT_REGISTER;
-                e.new_value = 2;
-                e.set_detail(b"fs_monitor").unwrap();
-            } else {
-                e.kind = ASM_AUDIT_PATCH;
-                e.op = ASM_PATCH_SET_RISK;
-                (e.old_value, e.new_value) = (2, 3);
-            }
-            e.agent_id = 100;
-            e.pid = 4242;
-            e.prev_hash = prev;
-            e.hash = e.compute_hash();
-            prev = e.hash;
-            e
-        })
-        .collect();
-    write_entries(path, &entries);
-    entries
+    let prev = [if first == 0 { 0 } else { 0x5a }; 32];
+    write_chain(path, first, n, prev, |seq, e| {
+        if seq == first {
+            e.kind = ASM_AUDIT_REGISTER;
+            e.new_value = 2;
+            e.set_detail(b"fs_monitor").unwrap();
+        } else {
+            e.kind = ASM_AUDIT_PATCH;
+            e.op = ASM_PATCH_SET_RISK;
+            (e.old_value, e.new_value) = (2, 3);
+        }
+    })
 }
 
 #[test]
