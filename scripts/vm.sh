@@ -5,6 +5,10 @@
 # kernel with virtme-ng on the host's root filesystem: the repository is at
 # the same path in the guest, the tools are on PATH, asm.ko is not loaded.
 # ASM_KERNEL=bench boots the benchmark kernel instead of the debug one.
+# The guest's PID 1 is tools/asm-vm-init (scripts/vm-guest): it makes the
+# device links virtme-ng's init would wait for udev to make, and hides udevd
+# and systemd-tmpfiles from it; ASM_VM_UDEV=1 boots virtme-ng's init as it
+# comes, udev included.
 # ASM_VM_BUILT=1: the caller built everything (several VMs at once must not
 # build in the same tree).  ASM_VM_RWDIR=DIR: DIR is writable in the guest
 # (the root is not).
@@ -58,13 +62,24 @@ trap 'rm -f "$klog"' EXIT
 # qemu reopens a regular-file stdout and truncates what came before: give
 # it a pipe.
 rc=0
-# Devices nothing here uses, whose coldplug by the guest's udev costs
+# Devices nothing here uses, whose coldplug by udev (ASM_VM_UDEV=1) costs
 # seconds under TCG: the 8 loop devices made at boot (losetup still makes
 # them on demand) and QEMU's AHCI controller with its 6 ports (the root is
-# 9p).  About 7 s of a 60-70 s boot (Documentation/testing.rst).
+# 9p).
 boot_lean="max_loop=0 initcall_blacklist=ahci_pci_driver_init"
-vng --run "$kdir" "${accel_flags[@]}" "${rw_flags[@]}" --memory 2G --cpus 2 --verbose \
-	--append "lsm=landlock,lockdown,yama,integrity $boot_lean" \
+# The root (the host's, read-only in the guest) with 9p's loose cache: the
+# guest keeps what it read instead of asking the host again, which under
+# TCG made every exec cost three times as much (asmctl --help: 620 ms
+# uncached, 200 ms cached; Documentation/testing.rst).  The host does not
+# change the files a VM reads while it runs: they are built before it
+# boots, and the VMs share only ASM_VM_RWDIR, a mount of its own.  The
+# options are virtme-ng 1.42's rootflags (the last rootflags= counts) plus
+# the cache.
+root_cache="rootflags=version=9p2000.L,trans=virtio,access=any,msize=524288,cache=loose"
+vng=("$ASM_TOP/scripts/vm-guest/vng")
+[ "${ASM_VM_UDEV:-0}" = 1 ] && vng=(vng)
+"${vng[@]}" --run "$kdir" "${accel_flags[@]}" "${rw_flags[@]}" --memory 2G --cpus 2 --verbose \
+	--append "lsm=landlock,lockdown,yama,integrity $boot_lean $root_cache" \
 	--exec "exec 2>&1; export PATH='$ASM_TOP/tools/bin':\$PATH; cd '$ASM_TOP' && $cmd" \
 	</dev/null 2>"$klog" | cat || rc=${PIPESTATUS[0]}
 if [ "$rc" = 255 ]; then
