@@ -17,6 +17,8 @@ mod agent;
 mod audit;
 #[path = "src/compliance.rs"]
 mod compliance;
+#[path = "src/deps.rs"]
+mod deps;
 #[path = "src/faults.rs"]
 mod faults;
 #[path = "src/ffi.rs"]
@@ -81,6 +83,8 @@ pub(crate) struct Asm {
     pub(crate) audit: audit::Audit,
     #[pin]
     pub(crate) gateway: gateway::Gateway,
+    #[pin]
+    pub(crate) deps: deps::Graph,
 }
 
 impl Asm {
@@ -121,6 +125,7 @@ impl kernel::Module for AsmModule {
                 policies <- policy::Policies::new(),
                 audit <- audit::Audit::new(uapi::AUDIT_ENTRIES),
                 gateway <- gateway::Gateway::new(),
+                deps <- deps::Graph::new(),
             }? Error),
             GFP_KERNEL,
         )?;

@@ -768,17 +768,7 @@ int main(void)
 {
 	__u32 ids[64], count = 0;
 
-	signal(SIGPIPE, SIG_IGN);
-	ktap_header(NR_CASES);
-	if (geteuid() != 0) {
-		printf("# SKIP must run as root\n");
-		exit(KSFT_SKIP);
-	}
-	asm_fd = asm_open();
-	if (asm_fd < 0)
-		ktap_bail("open %s: %s", ASM_DEVICE_PATH, strerror(errno));
-	if (asm_list(asm_fd, ids, 64, &count) || count)
-		ktap_bail("run on a freshly loaded module (%u agents)", count);
+	asm_test_begin(NR_CASES);
 	setup_files();
 	cgroup_setup();
 

@@ -502,21 +502,7 @@ static void cgroup_setup(void)
 
 int main(void)
 {
-	__u32 ids[64], count = 0;
-
-	signal(SIGPIPE, SIG_IGN);
-	ktap_header(NR_CASES);
-	if (geteuid() != 0) {
-		printf("# SKIP must run as root\n");
-		exit(KSFT_SKIP);
-	}
-	asm_fd = asm_open();
-	if (asm_fd < 0)
-		ktap_bail("open %s: %s", ASM_DEVICE_PATH, strerror(errno));
-	if (asm_list(asm_fd, ids, 64, &count))
-		ktap_bail("LIST: %s", strerror(errno));
-	if (count)
-		ktap_bail("%u agents exist already (first %u): run on a fresh module", count, ids[0]);
+	asm_test_begin(NR_CASES);
 	cgroup_setup();
 
 	root_agent = sleeper_start();

@@ -478,6 +478,31 @@ static inline const char *errname(int e)
 	return s ? s : "?";
 }
 
+/*
+ * The start of a test program that needs root and a freshly loaded module:
+ * the KTAP header, a skip when not root, asm_fd open, a bail-out when
+ * agents exist already.
+ */
+static inline void asm_test_begin(int nr_cases)
+{
+	__u32 ids[64], count = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	ktap_header(nr_cases);
+	if (geteuid() != 0) {
+		printf("# SKIP must run as root\n");
+		exit(KSFT_SKIP);
+	}
+	asm_fd = asm_open();
+	if (asm_fd < 0)
+		ktap_bail("open %s: %s", ASM_DEVICE_PATH, strerror(errno));
+	if (asm_list(asm_fd, ids, 64, &count))
+		ktap_bail("LIST: %s", strerror(errno));
+	if (count)
+		ktap_bail("%u agents exist already (first %u): run on a freshly loaded module",
+			  count, ids[0]);
+}
+
 /* --- the audit trail (needs root) --------------------------------------- */
 
 static struct asm_audit_entry trail[ASM_AUDIT_ENTRIES] __attribute__((unused));

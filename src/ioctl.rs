@@ -12,6 +12,7 @@ use kernel::types::{AsBytes, FromBytes};
 use kernel::uaccess::{UserPtr, UserSlice};
 
 use crate::audit::{Kind, Record, Source};
+use crate::deps::{DepKind, DepOp, Edge};
 use crate::faults::{self, Action, Settings};
 use crate::ffi::{self, FileToken, PidRef, RcuGuard};
 use crate::gateway;
@@ -45,6 +46,7 @@ pub(crate) fn dispatch(asm: &Asm, file: FileToken, cmd: u32, arg: UserPtr) -> Re
         IOC_DECISION => decision(asm, arg),
         IOC_SENSITIVE => sensitive(asm, arg),
         IOC_LLM_REQUEST => return llm_request(asm, file, arg),
+        IOC_DEPS => deps(asm, arg),
         _ => Err(ENOTTY),
     }?;
     Ok(0)
@@ -212,7 +214,13 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
     if let Err(e) = write(arg, &req) {
         // The caller cannot learn the id (its buffer went away since the
         // check above): the call fails and changes nothing.
-        let _ = asm.registry.unregister(id, |_| Ok(()), &asm.telemetry);
+        if asm
+            .registry
+            .unregister(id, |_| Ok(()), &asm.telemetry)
+            .is_ok()
+        {
+            asm.deps.forget(id);
+        }
         return Err(e);
     }
     Ok(())
@@ -274,6 +282,9 @@ fn unregister(asm: &Asm, arg: UserPtr) -> Result {
             &asm.telemetry,
         )
     });
+    if result.is_ok() {
+        asm.deps.forget(req.agent_id);
+    }
     if !matches!(result, Err(e) if e == ESRCH) {
         let r = Record::new(Kind::Unregister, 0, req.agent_id).result(result);
         asm.audit.append(r, None);
@@ -806,6 +817,107 @@ fn sensitive(asm: &Asm, arg: UserPtr) -> Result {
             write(arg, &req)
         }
     }
+}
+
+fn deps(asm: &Asm, arg: UserPtr) -> Result {
+    let mut req: Deps = read(arg)?;
+    check_header::<Deps>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    if req.count != 0 || req.audit_seq != 0 {
+        return Err(EINVAL);
+    }
+    let op = DepOp::try_from(req.op)?;
+    if op == DepOp::List {
+        if req.kind != 0 || req.dependent != 0 || req.dependency != 0 {
+            return Err(EINVAL);
+        }
+        return deps_list(asm, arg, req);
+    }
+    let kind = match op {
+        DepOp::Add => DepKind::try_from(req.kind)?,
+        _ if req.kind != 0 => return Err(EINVAL),
+        _ => DepKind::Required,
+    };
+    if req.capacity != 0 || req.edges != 0 || req.dependent == req.dependency {
+        return Err(EINVAL);
+    }
+    // Fail on an unwritable argument now, while nothing has changed.
+    write(arg, &req)?;
+    let (dependent, dependency) = (req.dependent, req.dependency);
+    let allowed = {
+        let admin = ffi::capable_admin();
+        let (euid, tgid) = (ffi::current_euid(), ffi::current_tgid());
+        let rcu = RcuGuard::new();
+        let viewer = Viewer::current();
+        let find = |id| {
+            asm.registry
+                .get(id, &rcu)
+                .filter(|a| viewer.sees(a))
+                .ok_or(ESRCH)
+        };
+        let (a, b) = (find(dependent)?, find(dependency)?);
+        let asker = |agent| Asker::of(asm, agent, admin, euid, tgid, &rcu);
+        // An agent does not rewire its team. Adding an edge narrows both
+        // agents (the dependent may be stopped with its dependency);
+        // removing one widens the dependent.
+        let in_agent = asm.registry.agent_of(tgid, &rcu).is_some();
+        !in_agent
+            && match op {
+                DepOp::Add => asker(&a).allows(true) && asker(&b).allows(true),
+                _ => asker(&a).allows(false),
+            }
+    };
+    let result = if !allowed {
+        Err(EPERM)
+    } else if op == DepOp::Add {
+        let edge = Edge {
+            dependent,
+            dependency,
+            kind,
+        };
+        asm.deps
+            .add(edge, |id| asm.registry.get(id, &RcuGuard::new()).is_some())
+    } else {
+        asm.deps.remove(dependent, dependency).map(|_| ())
+    };
+    let r = Record::new(Kind::Dependency, op.raw(), dependent)
+        .values(dependency.into(), kind.raw().into())
+        .result(result);
+    req.audit_seq = {
+        let rcu = RcuGuard::new();
+        asm.audit
+            .append_request(r, asm.registry.get(dependent, &rcu).as_deref())
+    };
+    write(arg, &req)?;
+    result
+}
+
+/// `ASM_DEP_LIST`: the edges whose two agents the caller sees.
+fn deps_list(asm: &Asm, arg: UserPtr, mut req: Deps) -> Result {
+    let edges = asm.deps.edges()?;
+    let viewer = Viewer::current();
+    let mut w = UserSlice::new(
+        req.edges as UserPtr,
+        req.capacity as usize * size_of::<DepEdge>(),
+    )
+    .writer();
+    let mut count = 0u32;
+    for e in edges.iter() {
+        let seen = {
+            let rcu = RcuGuard::new();
+            let sees = |id| asm.registry.get(id, &rcu).is_some_and(|a| viewer.sees(&a));
+            sees(e.dependent) && sees(e.dependency)
+        };
+        if !seen {
+            continue;
+        }
+        if count < req.capacity {
+            w.write(&e.raw())?;
+        }
+        count += 1;
+    }
+    req.count = count;
+    write(arg, &req)
 }
 
 fn llm_request(asm: &Asm, file: FileToken, arg: UserPtr) -> Result<isize> {

@@ -9,6 +9,7 @@ use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 
 use crate::agent::ExitStatus;
+use crate::deps::Edge;
 use crate::faults::FaultKind;
 use crate::policy::Risk;
 use crate::snapshot::{self, AgentSnapshot, SystemSnapshot};
@@ -155,13 +156,24 @@ pub(crate) fn status(asm: &Asm, viewer: &Viewer, w: &mut impl Write) -> Result {
     let n = asm.telemetry.recent_of(&mut faults, |e| {
         matches!(e.kind, EventKind::Fault) && viewer.sees_id(&asm.registry, e.agent_id)
     });
-    status_text(&sys, &agents, &faults[..n], w).map_err(|_| ENOMEM)
+    let mut edges = asm.deps.edges()?;
+    // The edges between agents the reader sees.
+    let shown = |id| agents.iter().any(|a| a.id == id);
+    let mut n_edges = 0;
+    for i in 0..edges.len() {
+        if shown(edges[i].dependent) && shown(edges[i].dependency) {
+            edges[n_edges] = edges[i];
+            n_edges += 1;
+        }
+    }
+    status_text(&sys, &agents, &faults[..n], &edges[..n_edges], w).map_err(|_| ENOMEM)
 }
 
 fn status_text(
     sys: &SystemSnapshot,
     agents: &[AgentSnapshot],
     faults: &[Option<Event>],
+    edges: &[Edge],
     w: &mut impl Write,
 ) -> fmt::Result {
     w.write_str("Agent Supervision Module - Telemetry Status\n")?;
@@ -241,6 +253,19 @@ fn status_text(
                 k.map_or("", |k| k.unit())
             )?,
         }
+    }
+    w.write_str("\nDependencies (dependent -> dependency):\n")?;
+    if edges.is_empty() {
+        w.write_str("  none\n")?;
+    }
+    for e in edges {
+        writeln!(
+            w,
+            "  {} -> {} ({})",
+            e.dependent,
+            e.dependency,
+            e.kind.name()
+        )?;
     }
     Ok(())
 }

@@ -291,6 +291,7 @@ fn reclaim(asm: &Asm) {
             &asm.telemetry,
         );
         if result.is_ok() {
+            asm.deps.forget(id);
             asm.audit.append(
                 Record::new(Kind::Unregister, UNREGISTER_RECLAIMED, id),
                 None,

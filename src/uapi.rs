@@ -240,6 +240,7 @@ uapi_enum! {
         Exit = 10 => "exit",
         SensitiveSet = 11 => "sensitive_set",
         Llm = 12 => "llm_request",
+        Dependency = 13 => "dependency",
     }
 }
 
@@ -266,6 +267,24 @@ uapi_enum! {
         Add = 1 => "add",
         Remove = 2 => "remove",
         Get = 3 => "get",
+    }
+}
+
+uapi_enum! {
+    /// `enum asm_dep_kind`.
+    pub(crate) enum DepKind: u32 {
+        Required = 1 => "required",
+        Optional = 2 => "optional",
+        Peer = 3 => "peer",
+    }
+}
+
+uapi_enum! {
+    /// `enum asm_dep_op`.
+    pub(crate) enum DepOp: u32 {
+        Add = 1 => "add",
+        Remove = 2 => "remove",
+        List = 3 => "list",
     }
 }
 
@@ -549,6 +568,36 @@ pub(crate) struct Sensitive {
     pub(crate) reserved: [u64; 2],
 }
 
+/// Edges the dependency graph keeps.
+pub(crate) const DEP_EDGES_MAX: usize = 1024;
+
+/// `struct asm_dep_edge`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct DepEdge {
+    pub(crate) dependent: u32,
+    pub(crate) dependency: u32,
+    pub(crate) kind: u32,
+    pub(crate) reserved: u32,
+}
+
+/// `struct asm_deps`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct Deps {
+    pub(crate) size: u32,
+    pub(crate) version: u32,
+    pub(crate) op: u32,
+    pub(crate) kind: u32,
+    pub(crate) dependent: u32,
+    pub(crate) dependency: u32,
+    pub(crate) capacity: u32,
+    pub(crate) count: u32,
+    pub(crate) edges: u64,
+    pub(crate) audit_seq: u64,
+    pub(crate) reserved: [u64; 2],
+}
+
 /// `struct asm_llm_request`.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -620,6 +669,8 @@ const _: () = assert!(size_of::<Compliance>() == 96);
 const _: () = assert!(size_of::<Note>() == 168);
 const _: () = assert!(size_of::<Sensitive>() == 296);
 const _: () = assert!(size_of::<LlmRequest>() == 64);
+const _: () = assert!(size_of::<DepEdge>() == 16);
+const _: () = assert!(size_of::<Deps>() == 64);
 
 // SAFETY: Plain integers and byte arrays with no padding (checked by the
 // size assertions against the C layout): every bit pattern is valid and
@@ -686,6 +737,12 @@ unsafe impl AsBytes for Note {}
 unsafe impl FromBytes for Sensitive {}
 // SAFETY: As above.
 unsafe impl AsBytes for Sensitive {}
+// SAFETY: As above.
+unsafe impl AsBytes for DepEdge {}
+// SAFETY: As above.
+unsafe impl FromBytes for Deps {}
+// SAFETY: As above.
+unsafe impl AsBytes for Deps {}
 
 /// `ASM_IOC_MAGIC`, the ioctl type byte.
 const IOC_MAGIC: u32 = 0xBA;
@@ -724,6 +781,8 @@ pub(crate) const IOC_DECISION: u32 = _IOWR::<Note>(IOC_MAGIC, 0x0f);
 pub(crate) const IOC_SENSITIVE: u32 = _IOWR::<Sensitive>(IOC_MAGIC, 0x10);
 /// `ASM_IOC_LLM_REQUEST`.
 pub(crate) const IOC_LLM_REQUEST: u32 = _IOWR::<LlmRequest>(IOC_MAGIC, 0x11);
+/// `ASM_IOC_DEPS`.
+pub(crate) const IOC_DEPS: u32 = _IOWR::<Deps>(IOC_MAGIC, 0x12);
 
 // The numbers asm.h's _IOW/_IOWR give on x86-64 (checked by the selftests'
 // asm_abi_test against the C header too).
