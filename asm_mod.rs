@@ -39,6 +39,8 @@ mod patch;
 mod policy;
 #[path = "src/probe_cost.rs"]
 mod probe_cost;
+#[path = "src/profile.rs"]
+mod profile;
 #[path = "src/registry.rs"]
 mod registry;
 #[path = "src/report.rs"]
@@ -85,6 +87,8 @@ pub(crate) struct Asm {
     pub(crate) gateway: gateway::Gateway,
     #[pin]
     pub(crate) deps: deps::Graph,
+    #[pin]
+    pub(crate) profiler: profile::Profiler,
 }
 
 impl Asm {
@@ -95,6 +99,7 @@ impl Asm {
             faults: &self.faults,
             policies: &self.policies,
             gateway: &self.gateway,
+            profiler: &self.profiler,
         }
     }
 }
@@ -126,6 +131,7 @@ impl kernel::Module for AsmModule {
                 audit <- audit::Audit::new(uapi::AUDIT_ENTRIES),
                 gateway <- gateway::Gateway::new(),
                 deps <- deps::Graph::new(),
+                profiler <- profile::Profiler::new(),
             }? Error),
             GFP_KERNEL,
         )?;

@@ -52,12 +52,6 @@
 
 /* --- small helpers ------------------------------------------------------- */
 
-static void drop_to(uid_t uid)
-{
-	if (setgroups(0, NULL) || setgid(uid) || setuid(uid) || geteuid() != uid)
-		_exit(121);
-}
-
 static int write_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);

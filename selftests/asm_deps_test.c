@@ -177,6 +177,8 @@ static void test_list(void)
 
 static void test_remove(void)
 {
+	const struct asm_audit_entry *a;
+
 	ktap_case_start();
 	ktap_expect(deps_call(ASM_DEP_ADD, ASM_DEP_PEER, 6003, 6005, NULL) == 0,
 		    "ADD 6003 -> 6005: %s", strerror(errno));
@@ -186,6 +188,13 @@ static void test_remove(void)
 			"REMOVE 6005 -> 6003 (the edge is the other way)");
 	ktap_expect(deps_call(ASM_DEP_REMOVE, 0, 6003, 6005, NULL) == 0,
 		    "REMOVE 6003 -> 6005: %s", strerror(errno));
+	a = last_entry(ASM_AUDIT_DEPENDENCY, 6003);
+	if (ktap_expect(a, "no audit entry for the REMOVE"))
+		ktap_expect(a->op == ASM_DEP_REMOVE && a->old_value == 6005 &&
+			    a->new_value == ASM_DEP_PEER && a->result == 0,
+			    "REMOVE's audit entry: op %u dependency %llu kind %llu result %d",
+			    a->op, (unsigned long long)a->old_value,
+			    (unsigned long long)a->new_value, a->result);
 	ktap_expect_err(deps_call(ASM_DEP_REMOVE, 0, 6003, 6005, NULL), ENOENT,
 			"REMOVE 6003 -> 6005 again");
 	expect_start_graph("REMOVE");
@@ -193,12 +202,6 @@ static void test_remove(void)
 }
 
 /* --- attacks -------------------------------------------------------------- */
-
-static void drop_to(uid_t uid)
-{
-	if (setgroups(0, NULL) || setgid(uid) || setuid(uid) || geteuid() != uid)
-		_exit(121);
-}
 
 /* A child of the caller that registers itself (an allocated id), reports
  * the id on @wfd and sleeps. */

@@ -47,14 +47,6 @@ static pid_t root_agent, root_other;
 static int have_cgroup;
 static char jbuf[1 << 18];
 
-/* In a child: become @uid/@uid with no supplementary groups, or exit 121. */
-static void drop_to(uid_t uid)
-{
-	if (setgroups(0, NULL) || setgid(uid) || setuid(uid) ||
-	    geteuid() != uid || getegid() != uid || getuid() != uid)
-		_exit(121);
-}
-
 /* In a child: drop to @uid and open /dev/asm; reports the open's errno. */
 static int child_open_as(int wfd, uid_t uid)
 {

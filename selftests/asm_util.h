@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -476,6 +477,14 @@ static inline const char *errname(int e)
 		return "success";
 	s = strerrorname_np(e);
 	return s ? s : "?";
+}
+
+/* In a child: become @uid/@uid with no supplementary groups, or exit 121. */
+static inline void drop_to(uid_t uid)
+{
+	if (setgroups(0, NULL) || setgid(uid) || setuid(uid) ||
+	    geteuid() != uid || getegid() != uid || getuid() != uid)
+		_exit(121);
 }
 
 /*

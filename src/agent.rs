@@ -11,6 +11,7 @@ use crate::faults::{Action, AgentFaults, Faults};
 use crate::ffi::PidRef;
 use crate::gateway::{AgentLlm, Gateway};
 use crate::policy::{AgentPolicy, Policies};
+use crate::profile::{AgentProfile, Profiler};
 use crate::registry::Spec;
 use crate::resources::{Resources, Sampler};
 pub(crate) use crate::uapi::State;
@@ -61,12 +62,14 @@ pub(crate) struct Counters {
 
 /// The locks that guard parts of every agent: its history is the
 /// sampler's, its fault settings and log the fault lock's, its scope the
-/// policies' lock's, its token bucket the gateway's.
+/// policies' lock's, its token bucket the gateway's, its operations the
+/// profiler's.
 pub(crate) struct Locks<'a> {
     pub(crate) sampler: &'a Sampler,
     pub(crate) faults: &'a Faults,
     pub(crate) policies: &'a Policies,
     pub(crate) gateway: &'a Gateway,
+    pub(crate) profiler: &'a Profiler,
 }
 
 /// A registered agent.
@@ -102,6 +105,7 @@ pub(crate) struct Agent {
     pub(crate) ending: Ending,
     /// Its LLM token bucket and usage.
     pub(crate) llm: AgentLlm,
+    pub(crate) profile: AgentProfile,
 }
 
 /// The recovery action (kill or restart) that is ending an agent, if any:
@@ -172,6 +176,7 @@ impl Agent {
             faults: AgentFaults::new(locks.faults)?,
             ending: Ending::none(),
             llm: AgentLlm::new(locks.gateway),
+            profile: AgentProfile::new(locks.profiler),
         })
     }
 

@@ -18,6 +18,7 @@ use crate::ffi::{self, FileToken, PidRef, RcuGuard};
 use crate::gateway;
 use crate::patch::{self, Asker, Change, Limits};
 use crate::policy::{self, Risk};
+use crate::profile::{OpName, Which};
 use crate::registry::{Spec, Target};
 use crate::report;
 use crate::resources;
@@ -47,6 +48,7 @@ pub(crate) fn dispatch(asm: &Asm, file: FileToken, cmd: u32, arg: UserPtr) -> Re
         IOC_SENSITIVE => sensitive(asm, arg),
         IOC_LLM_REQUEST => return llm_request(asm, file, arg),
         IOC_DEPS => deps(asm, arg),
+        IOC_PROFILE => profile(asm, arg),
         _ => Err(ENOTTY),
     }?;
     Ok(0)
@@ -833,10 +835,11 @@ fn deps(asm: &Asm, arg: UserPtr) -> Result {
         }
         return deps_list(asm, arg, req);
     }
+    // REMOVE names no kind: its audit entry gets the removed edge's.
     let kind = match op {
-        DepOp::Add => DepKind::try_from(req.kind)?,
+        DepOp::Add => Some(DepKind::try_from(req.kind)?),
         _ if req.kind != 0 => return Err(EINVAL),
-        _ => DepKind::Required,
+        _ => None,
     };
     if req.capacity != 0 || req.edges != 0 || req.dependent == req.dependency {
         return Err(EINVAL);
@@ -867,21 +870,24 @@ fn deps(asm: &Asm, arg: UserPtr) -> Result {
                 _ => asker(&a).allows(false),
             }
     };
-    let result = if !allowed {
-        Err(EPERM)
-    } else if op == DepOp::Add {
-        let edge = Edge {
-            dependent,
-            dependency,
-            kind,
-        };
-        asm.deps
-            .add(edge, |id| asm.registry.get(id, &RcuGuard::new()).is_some())
-    } else {
-        asm.deps.remove(dependent, dependency).map(|_| ())
+    let (result, kind) = match kind {
+        _ if !allowed => (Err(EPERM), kind),
+        Some(kind) => {
+            let edge = Edge {
+                dependent,
+                dependency,
+                kind,
+            };
+            let exists = |id| asm.registry.get(id, &RcuGuard::new()).is_some();
+            (asm.deps.add(edge, exists), Some(kind))
+        }
+        None => match asm.deps.remove(dependent, dependency) {
+            Ok(kind) => (Ok(()), Some(kind)),
+            Err(e) => (Err(e), None),
+        },
     };
     let r = Record::new(Kind::Dependency, op.raw(), dependent)
-        .values(dependency.into(), kind.raw().into())
+        .values(dependency.into(), kind.map_or(0, |k| k.raw().into()))
         .result(result);
     req.audit_seq = {
         let rcu = RcuGuard::new();
@@ -917,6 +923,135 @@ fn deps_list(asm: &Asm, arg: UserPtr, mut req: Deps) -> Result {
         count += 1;
     }
     req.count = count;
+    write(arg, &req)
+}
+
+fn profile(asm: &Asm, arg: UserPtr) -> Result {
+    let mut req: Profile = read(arg)?;
+    check_header::<Profile>(req.size, req.version)?;
+    check_zero(&req.reserved)?;
+    let outs = [
+        req.total,
+        req.successes,
+        req.kept.into(),
+        req.ops.into(),
+        req.min_ns,
+        req.max_ns,
+        req.avg_ns,
+        req.p50_ns,
+        req.p95_ns,
+        req.p99_ns,
+    ];
+    if outs.iter().any(|&v| v != 0) {
+        return Err(EINVAL);
+    }
+    let cmd = ProfileCmd::try_from(req.cmd)?;
+    let op = OpName::parse(&req.op)?;
+    if cmd == ProfileCmd::Stats {
+        if req.token != 0 || req.duration_ns != 0 || req.success != 0 {
+            return Err(EINVAL);
+        }
+        return profile_stats(asm, arg, req, op);
+    }
+    if req.agent_id != 0 || req.index != 0 || req.success > 1 {
+        return Err(EINVAL);
+    }
+    // Only an agent's own processes report its operations.
+    let tgid = ffi::current_tgid();
+    let agent = {
+        let rcu = RcuGuard::new();
+        asm.registry
+            .agent_of(tgid, &rcu)
+            .and_then(|a| a.to_arc())
+            .ok_or(ESRCH)?
+    };
+    let duration = match cmd {
+        ProfileCmd::Begin => {
+            if op.is_some() || req.token != 0 || req.duration_ns != 0 || req.success != 0 {
+                return Err(EINVAL);
+            }
+            req.token = ffi::now_ns();
+            return write(arg, &req);
+        }
+        ProfileCmd::End => {
+            let now = ffi::now_ns();
+            if req.duration_ns != 0 || req.token == 0 || req.token > now {
+                return Err(EINVAL);
+            }
+            now - req.token
+        }
+        _ => {
+            if req.token != 0 {
+                return Err(EINVAL);
+            }
+            req.duration_ns
+        }
+    };
+    let op = op.ok_or(EINVAL)?;
+    if duration > PROFILE_DURATION_MAX {
+        return Err(EINVAL);
+    }
+    if cmd == ProfileCmd::End {
+        req.duration_ns = duration;
+        // Fail on an unwritable argument now, while nothing is recorded.
+        write(arg, &req)?;
+    }
+    asm.profiler.record(&agent, op, duration, req.success == 1)
+}
+
+/// `ASM_PROFILE_STATS`: one agent's operation, or the aggregate of one
+/// operation over every agent the caller sees.
+fn profile_stats(asm: &Asm, arg: UserPtr, mut req: Profile, op: Option<OpName>) -> Result {
+    let viewer = Viewer::current();
+    let (name, stats) = if req.agent_id == 0 {
+        let op = op.ok_or(EINVAL)?;
+        if req.index != 0 {
+            return Err(EINVAL);
+        }
+        // Allocated before RCU; agents registered meanwhile are left out.
+        let mut agents = KVVec::with_capacity(asm.registry.len() as usize, GFP_KERNEL)?;
+        {
+            let rcu = RcuGuard::new();
+            let mut from = 0;
+            while let Some(agent) = asm.registry.next(&mut from, &rcu) {
+                if !viewer.sees(&agent) {
+                    continue;
+                }
+                // Within the capacity: does not allocate.
+                if let Some(a) = agent.to_arc() {
+                    if agents.push(a, GFP_NOWAIT).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        (op, asm.profiler.aggregate(&agents, op)?)
+    } else {
+        if op.is_some() && req.index != 0 {
+            return Err(EINVAL);
+        }
+        let agent = {
+            let rcu = RcuGuard::new();
+            asm.registry
+                .get(req.agent_id, &rcu)
+                .filter(|a| viewer.sees(a))
+                .and_then(|a| a.to_arc())
+                .ok_or(ESRCH)?
+        };
+        let which = op.map_or(Which::Index(req.index), Which::Name);
+        asm.profiler.stats(&agent, which)?
+    };
+    req.op = name.raw();
+    req.total = stats.total;
+    req.successes = stats.successes;
+    req.kept = stats.kept;
+    req.ops = stats.ops;
+    req.min_ns = stats.min;
+    req.max_ns = stats.max;
+    req.avg_ns = stats.avg;
+    req.p50_ns = stats.p50;
+    req.p95_ns = stats.p95;
+    req.p99_ns = stats.p99;
     write(arg, &req)
 }
 

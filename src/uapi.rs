@@ -288,6 +288,16 @@ uapi_enum! {
     }
 }
 
+uapi_enum! {
+    /// `enum asm_profile_cmd`.
+    pub(crate) enum ProfileCmd: u32 {
+        Begin = 1 => "begin",
+        End = 2 => "end",
+        Record = 3 => "record",
+        Stats = 4 => "stats",
+    }
+}
+
 /// `struct asm_register`.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -598,6 +608,37 @@ pub(crate) struct Deps {
     pub(crate) reserved: [u64; 2],
 }
 
+pub(crate) const PROFILE_OP_LEN: usize = 32;
+pub(crate) const PROFILE_OPS_MAX: usize = 32;
+pub(crate) const PROFILE_SAMPLES: usize = 100;
+pub(crate) const PROFILE_DURATION_MAX: u64 = 3_600_000_000_000;
+
+/// `struct asm_profile`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct Profile {
+    pub(crate) size: u32,
+    pub(crate) version: u32,
+    pub(crate) cmd: u32,
+    pub(crate) agent_id: u32,
+    pub(crate) op: [u8; PROFILE_OP_LEN],
+    pub(crate) token: u64,
+    pub(crate) duration_ns: u64,
+    pub(crate) success: u32,
+    pub(crate) index: u32,
+    pub(crate) total: u64,
+    pub(crate) successes: u64,
+    pub(crate) kept: u32,
+    pub(crate) ops: u32,
+    pub(crate) min_ns: u64,
+    pub(crate) max_ns: u64,
+    pub(crate) avg_ns: u64,
+    pub(crate) p50_ns: u64,
+    pub(crate) p95_ns: u64,
+    pub(crate) p99_ns: u64,
+    pub(crate) reserved: [u64; 2],
+}
+
 /// `struct asm_llm_request`.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -671,6 +712,7 @@ const _: () = assert!(size_of::<Sensitive>() == 296);
 const _: () = assert!(size_of::<LlmRequest>() == 64);
 const _: () = assert!(size_of::<DepEdge>() == 16);
 const _: () = assert!(size_of::<Deps>() == 64);
+const _: () = assert!(size_of::<Profile>() == 160);
 
 // SAFETY: Plain integers and byte arrays with no padding (checked by the
 // size assertions against the C layout): every bit pattern is valid and
@@ -743,6 +785,10 @@ unsafe impl AsBytes for DepEdge {}
 unsafe impl FromBytes for Deps {}
 // SAFETY: As above.
 unsafe impl AsBytes for Deps {}
+// SAFETY: As above.
+unsafe impl FromBytes for Profile {}
+// SAFETY: As above.
+unsafe impl AsBytes for Profile {}
 
 /// `ASM_IOC_MAGIC`, the ioctl type byte.
 const IOC_MAGIC: u32 = 0xBA;
@@ -783,6 +829,8 @@ pub(crate) const IOC_SENSITIVE: u32 = _IOWR::<Sensitive>(IOC_MAGIC, 0x10);
 pub(crate) const IOC_LLM_REQUEST: u32 = _IOWR::<LlmRequest>(IOC_MAGIC, 0x11);
 /// `ASM_IOC_DEPS`.
 pub(crate) const IOC_DEPS: u32 = _IOWR::<Deps>(IOC_MAGIC, 0x12);
+/// `ASM_IOC_PROFILE`.
+pub(crate) const IOC_PROFILE: u32 = _IOWR::<Profile>(IOC_MAGIC, 0x13);
 
 // The numbers asm.h's _IOW/_IOWR give on x86-64 (checked by the selftests'
 // asm_abi_test against the C header too).

@@ -539,7 +539,9 @@ enum asm_audit_kind {
 					 * the prompt's start */
 	ASM_AUDIT_DEPENDENCY = 13,	/* @op: ASM_DEP_ADD or ASM_DEP_REMOVE;
 					 * @old_value: the dependency's id;
-					 * @new_value: enum asm_dep_kind;
+					 * @new_value: enum asm_dep_kind (of
+					 * the removed edge for REMOVE; 0 when
+					 * none was);
 					 * @result 0 or -errno */
 };
 
@@ -796,6 +798,86 @@ struct asm_deps {
 	__u64 reserved[2];
 };
 
+#define ASM_PROFILE_OP_LEN	32	/* an operation's name, with its NUL */
+#define ASM_PROFILE_OPS_MAX	32	/* operation names per agent */
+#define ASM_PROFILE_SAMPLES	100	/* samples kept per operation */
+#define ASM_PROFILE_DURATION_MAX 3600000000000ULL /* 1 hour, in ns */
+
+enum asm_profile_cmd {
+	ASM_PROFILE_BEGIN = 1,		/* @token := the time now */
+	ASM_PROFILE_END = 2,		/* records @op: now - @token, and
+					 * @success */
+	ASM_PROFILE_RECORD = 3,		/* records @op: @duration_ns, and
+					 * @success */
+	ASM_PROFILE_STATS = 4,		/* the statistics of @op for
+					 * @agent_id, or over every agent the
+					 * caller sees (@agent_id 0) */
+};
+
+/**
+ * struct asm_profile - ASM_IOC_PROFILE argument: an agent's operations and
+ * their latency statistics.
+ * @size:	sizeof(struct asm_profile).
+ * @version:	ASM_ABI_VERSION.
+ * @cmd:	enum asm_profile_cmd.
+ * @agent_id:	STATS: the agent, or 0 for the aggregate of @op over every
+ *		agent the caller sees; else 0 (the caller's own agent).
+ * @op:		END, RECORD: the operation's name, 1 to 31 characters of
+ *		[A-Za-z0-9_.:-], NUL-padded; STATS: a name, or empty to ask
+ *		for the @index-th operation of @agent_id (then filled in);
+ *		BEGIN: empty.
+ * @token:	BEGIN: out; END: in, as BEGIN gave it; else 0.
+ * @duration_ns: RECORD: in, at most ASM_PROFILE_DURATION_MAX; END: out;
+ *		else 0.
+ * @success:	END, RECORD: 1 if the operation succeeded, 0 if not; else 0.
+ * @index:	STATS with an empty @op: which operation, from 0; else 0.
+ * @total:	STATS out: samples recorded since the operation's first.
+ * @successes:	STATS out: of those, the ones that succeeded.
+ * @kept:	STATS out: samples the statistics below are over (the last
+ *		ASM_PROFILE_SAMPLES of each agent).
+ * @ops:	STATS out: the agent's operation names (aggregate: 0).
+ * @min_ns:	STATS out, as the next five: over the kept samples.
+ * @max_ns:	STATS out.
+ * @avg_ns:	STATS out: the mean, rounded down.
+ * @p50_ns:	STATS out: nearest-rank percentiles: the smallest kept sample
+ *		at or below which at least 50 (95, 99) per cent of them are
+ *		(the ceil(p * n / 100)-th smallest of n).
+ * @p95_ns:	STATS out.
+ * @p99_ns:	STATS out.
+ * @reserved:	must be 0.
+ *
+ * BEGIN, END and RECORD come from a process of an agent (ESRCH when the
+ * caller is none) and concern that agent.  Durations are CLOCK_MONOTONIC
+ * nanoseconds.  STATS needs nothing but seeing the agent.
+ *
+ * Errors: EINVAL (a bad field or name, a token from the future, a
+ * duration above the maximum), ESRCH, ENOENT (STATS: no such operation, or
+ * @index past the last), ENOSPC (END, RECORD: the agent has
+ * ASM_PROFILE_OPS_MAX names already), ENOMEM, EFAULT.
+ */
+struct asm_profile {
+	__u32 size;
+	__u32 version;
+	__u32 cmd;
+	__u32 agent_id;
+	char op[ASM_PROFILE_OP_LEN];
+	__u64 token;
+	__u64 duration_ns;
+	__u32 success;
+	__u32 index;
+	__u64 total;
+	__u64 successes;
+	__u32 kept;
+	__u32 ops;
+	__u64 min_ns;
+	__u64 max_ns;
+	__u64 avg_ns;
+	__u64 p50_ns;
+	__u64 p95_ns;
+	__u64 p99_ns;
+	__u64 reserved[2];
+};
+
 #define ASM_SENSITIVE_MAX	8
 
 enum asm_sensitive_op {
@@ -995,5 +1077,6 @@ enum asm_genl_attr {
 #define ASM_IOC_SENSITIVE		_IOWR(ASM_IOC_MAGIC, 0x10, struct asm_sensitive)
 #define ASM_IOC_LLM_REQUEST		_IOWR(ASM_IOC_MAGIC, 0x11, struct asm_llm_request)
 #define ASM_IOC_DEPS			_IOWR(ASM_IOC_MAGIC, 0x12, struct asm_deps)
+#define ASM_IOC_PROFILE			_IOWR(ASM_IOC_MAGIC, 0x13, struct asm_profile)
 
 #endif /* _UAPI_LINUX_ASM_H */
