@@ -537,6 +537,10 @@ enum asm_audit_kind {
 					 * @detail the request and, when the
 					 * llm_audit_prompts parameter is on,
 					 * the prompt's start */
+	ASM_AUDIT_DEPENDENCY = 13,	/* @op: ASM_DEP_ADD or ASM_DEP_REMOVE;
+					 * @old_value: the dependency's id;
+					 * @new_value: enum asm_dep_kind;
+					 * @result 0 or -errno */
 };
 
 /* The trails ASM_IOC_GET_AUDIT reads (asm_audit_read.trail). */
@@ -715,6 +719,79 @@ struct asm_note {
 	__u32 agent_id;
 	__u32 kind;
 	char text[ASM_NOTE_LEN];
+	__u64 audit_seq;
+	__u64 reserved[2];
+};
+
+/* Kinds of dependency edges (ASM_IOC_DEPS). */
+enum asm_dep_kind {
+	ASM_DEP_REQUIRED = 1,		/* the dependent cannot run without
+					 * the dependency */
+	ASM_DEP_OPTIONAL = 2,		/* the dependent is told when the
+					 * dependency ends, and runs on */
+	ASM_DEP_PEER = 3,		/* shown; no lifecycle effect */
+};
+
+enum asm_dep_op {
+	ASM_DEP_ADD = 1,		/* @dependent depends on @dependency */
+	ASM_DEP_REMOVE = 2,		/* that edge goes (@kind: 0) */
+	ASM_DEP_LIST = 3,		/* every edge the caller sees into
+					 * @edges */
+};
+
+#define ASM_DEP_EDGES_MAX	1024	/* edges the module keeps */
+
+/**
+ * struct asm_dep_edge - one edge of the dependency graph.
+ * @dependent:	the agent that depends.
+ * @dependency:	the agent it depends on.
+ * @kind:	enum asm_dep_kind.
+ * @reserved:	0.
+ */
+struct asm_dep_edge {
+	__u32 dependent;
+	__u32 dependency;
+	__u32 kind;
+	__u32 reserved;
+};
+
+/**
+ * struct asm_deps - ASM_IOC_DEPS argument: the dependency graph between
+ * agents.
+ * @size:	sizeof(struct asm_deps).
+ * @version:	ASM_ABI_VERSION.
+ * @op:		enum asm_dep_op.
+ * @kind:	ADD: enum asm_dep_kind; else 0.
+ * @dependent:	ADD/REMOVE: the agent that depends; LIST: 0.
+ * @dependency:	ADD/REMOVE: the agent it depends on; LIST: 0.
+ * @capacity:	LIST: room in @edges, in edges; else 0.
+ * @count:	in: 0; out (LIST): the edges the caller sees, which may be
+ *		more than @capacity (then only @capacity were written).
+ * @edges:	LIST: user pointer to struct asm_dep_edge[@capacity].
+ * @audit_seq:	out (ADD/REMOVE): the audit entry's sequence number.
+ * @reserved:	must be 0.
+ *
+ * The edges are directed, and together they never form a cycle.  ADD and
+ * REMOVE need the right to narrow the policy of both agents (their owner,
+ * or CAP_SYS_ADMIN); each is audited.  An agent's edges go with it when it
+ * is unregistered.
+ *
+ * Errors: EINVAL (a bad field, or @dependent == @dependency), ESRCH (an
+ * agent that does not exist or that the caller does not see), EPERM,
+ * EEXIST (ADD: the two agents already have an edge, in either direction),
+ * ELOOP (ADD: the edge would close a cycle), ENOENT (REMOVE: no such
+ * edge), ENOSPC (ADD: ASM_DEP_EDGES_MAX edges), EFAULT.
+ */
+struct asm_deps {
+	__u32 size;
+	__u32 version;
+	__u32 op;
+	__u32 kind;
+	__u32 dependent;
+	__u32 dependency;
+	__u32 capacity;
+	__u32 count;
+	__u64 edges;
 	__u64 audit_seq;
 	__u64 reserved[2];
 };
@@ -917,5 +994,6 @@ enum asm_genl_attr {
 #define ASM_IOC_DECISION		_IOWR(ASM_IOC_MAGIC, 0x0f, struct asm_note)
 #define ASM_IOC_SENSITIVE		_IOWR(ASM_IOC_MAGIC, 0x10, struct asm_sensitive)
 #define ASM_IOC_LLM_REQUEST		_IOWR(ASM_IOC_MAGIC, 0x11, struct asm_llm_request)
+#define ASM_IOC_DEPS			_IOWR(ASM_IOC_MAGIC, 0x12, struct asm_deps)
 
 #endif /* _UAPI_LINUX_ASM_H */
