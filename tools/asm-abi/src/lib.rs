@@ -7,7 +7,8 @@
 //! the generic netlink family's names, command and attribute numbers, and
 //! the names user space shows for capability bits, agent states, fault
 //! types, recovery actions, presets, risk levels, policy patches,
-//! violations, oversight actions, audit kinds and compliance statuses. It
+//! violations, oversight actions, dependency kinds, audit kinds and
+//! compliance statuses. It
 //! also holds the two pieces of arithmetic the header defines, so that user
 //! space computes them as the kernel does: the compliance score and the
 //! audit trail's hash chain. It does no I/O: callers hand these structs to
@@ -378,6 +379,8 @@ pub const ASM_IOC_DECISION: u32 = iowr!(0x0f, AsmNote);
 pub const ASM_IOC_SENSITIVE: u32 = iowr!(0x10, AsmSensitive);
 /// `ASM_IOC_LLM_REQUEST`: `_IOWR(0xBA, 0x11, struct asm_llm_request)`.
 pub const ASM_IOC_LLM_REQUEST: u32 = iowr!(0x11, AsmLlmRequest);
+/// `ASM_IOC_DEPS`: `_IOWR(0xBA, 0x12, struct asm_deps)`.
+pub const ASM_IOC_DEPS: u32 = iowr!(0x12, AsmDeps);
 
 /// A string that does not fit a fixed `char[]` field of the ABI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -966,6 +969,11 @@ pub const ASM_AUDIT_SENSITIVE_SET: u32 = 11;
 /// used; `new_value`: the duration in microseconds; `detail`: the request,
 /// and the prompt's start where the module is set to record it).
 pub const ASM_AUDIT_LLM: u32 = 12;
+/// A dependency edge added or removed (`op`: [`ASM_DEP_ADD`] or
+/// [`ASM_DEP_REMOVE`]; `old_value`: the dependency's id; `new_value`: the
+/// edge's `ASM_DEP_*` kind; `result` 0 or -errno). `agent_id` is the
+/// dependent.
+pub const ASM_AUDIT_DEPENDENCY: u32 = 13;
 
 /// `enum asm_audit_trail`, [`AsmAuditRead::trail`]: registrations, patches,
 /// violations and the rest, [`ASM_AUDIT_ENTRIES`] kept.
@@ -1015,6 +1023,24 @@ pub const ASM_SCORE_CLEAN_EXIT: u32 = 10;
 
 /// `ASM_NOTE_LEN`: room for a note or a decision, including the NUL.
 pub const ASM_NOTE_LEN: usize = 128;
+
+/// `enum asm_dep_kind`: the dependent cannot run without the dependency.
+pub const ASM_DEP_REQUIRED: u32 = 1;
+/// The dependent is told when the dependency ends, and runs on.
+pub const ASM_DEP_OPTIONAL: u32 = 2;
+/// Shown; no lifecycle effect.
+pub const ASM_DEP_PEER: u32 = 3;
+
+/// `enum asm_dep_op`: `dependent` depends on `dependency` (needs the right
+/// to narrow the policy of both agents, from a process in no agent).
+pub const ASM_DEP_ADD: u32 = 1;
+/// That edge goes (needs `CAP_SYS_ADMIN`, from a process in no agent).
+pub const ASM_DEP_REMOVE: u32 = 2;
+/// Every edge the caller sees into `edges`.
+pub const ASM_DEP_LIST: u32 = 3;
+
+/// `ASM_DEP_EDGES_MAX`: the edges the module keeps.
+pub const ASM_DEP_EDGES_MAX: usize = 1024;
 
 /// `ASM_SENSITIVE_MAX`: how many paths can be marked sensitive.
 pub const ASM_SENSITIVE_MAX: usize = 8;
@@ -1418,6 +1444,120 @@ impl AsmSensitive {
     /// The path's bytes, without the NUL.
     pub fn path(&self) -> &[u8] {
         get_cstr(&self.path)
+    }
+}
+
+/// `struct asm_dep_edge`: one edge of the dependency graph, as
+/// [`ASM_DEP_LIST`] writes it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AsmDepEdge {
+    /// The agent that depends.
+    pub dependent: u32,
+    /// The agent it depends on.
+    pub dependency: u32,
+    /// One of the `ASM_DEP_*` kinds ([`ASM_DEP_REQUIRED`], ...).
+    pub kind: u32,
+    /// 0.
+    pub reserved: u32,
+}
+
+const _: () = assert!(size_of::<AsmDepEdge>() == 16);
+
+impl AsmDepEdge {
+    /// The edge `dependent` -> `dependency` of `kind`.
+    pub const fn new(dependent: u32, dependency: u32, kind: u32) -> Self {
+        Self {
+            dependent,
+            dependency,
+            kind,
+            reserved: 0,
+        }
+    }
+}
+
+/// `struct asm_deps`: the `ASM_IOC_DEPS` argument, the dependency graph
+/// between agents.
+///
+/// The edges are directed and never form a cycle (an ADD that would close
+/// one fails with `ELOOP`). ADD needs the right to narrow the policy of
+/// both agents (their owner, or `CAP_SYS_ADMIN`), REMOVE `CAP_SYS_ADMIN`,
+/// each from a process in no agent; both are audited
+/// ([`ASM_AUDIT_DEPENDENCY`]). An agent's edges go with it when it is
+/// unregistered.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmDeps {
+    /// `sizeof(struct asm_deps)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// One of the `ASM_DEP_*` ops ([`ASM_DEP_ADD`], ...).
+    pub op: u32,
+    /// ADD: one of the `ASM_DEP_*` kinds; else 0.
+    pub kind: u32,
+    /// ADD/REMOVE: the agent that depends; LIST: 0.
+    pub dependent: u32,
+    /// ADD/REMOVE: the agent it depends on; LIST: 0.
+    pub dependency: u32,
+    /// LIST: room in `edges`, in edges; else 0.
+    pub capacity: u32,
+    /// In: 0. Out (LIST): the edges the caller sees, which may be more than
+    /// `capacity` (then only `capacity` were written).
+    pub count: u32,
+    /// LIST: user pointer to `capacity` [`AsmDepEdge`]s; else 0.
+    pub edges: u64,
+    /// Out (ADD/REMOVE): the audit entry that records the change.
+    pub audit_seq: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+const _: () = assert!(size_of::<AsmDeps>() == 64);
+
+impl AsmDeps {
+    /// A zeroed request `op`, with `size` and `version` filled in.
+    pub const fn new(op: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            op,
+            kind: 0,
+            dependent: 0,
+            dependency: 0,
+            capacity: 0,
+            count: 0,
+            edges: 0,
+            audit_seq: 0,
+            reserved: [0; 2],
+        }
+    }
+
+    /// [`ASM_DEP_ADD`]: `dependent` depends on `dependency`, an edge of
+    /// `kind`.
+    pub const fn add(dependent: u32, dependency: u32, kind: u32) -> Self {
+        let mut req = Self::new(ASM_DEP_ADD);
+        req.dependent = dependent;
+        req.dependency = dependency;
+        req.kind = kind;
+        req
+    }
+
+    /// [`ASM_DEP_REMOVE`] of the edge `dependent` -> `dependency`.
+    pub const fn remove(dependent: u32, dependency: u32) -> Self {
+        let mut req = Self::new(ASM_DEP_REMOVE);
+        req.dependent = dependent;
+        req.dependency = dependency;
+        req
+    }
+
+    /// [`ASM_DEP_LIST`] into `edges` (a user pointer) with room for
+    /// `capacity` edges.
+    pub const fn list(edges: u64, capacity: u32) -> Self {
+        let mut req = Self::new(ASM_DEP_LIST);
+        req.edges = edges;
+        req.capacity = capacity;
+        req
     }
 }
 
@@ -1836,8 +1976,38 @@ pub fn parse_oversight(s: &str) -> Option<u32> {
     value_in(&OVERSIGHT_ACTIONS, s)
 }
 
+/// Every dependency kind and its name.
+pub const DEP_KINDS: [(u32, &str); 3] = [
+    (ASM_DEP_REQUIRED, "required"),
+    (ASM_DEP_OPTIONAL, "optional"),
+    (ASM_DEP_PEER, "peer"),
+];
+
+/// The name of `ASM_DEP_*` kind `kind`.
+pub fn dep_kind_name(kind: u32) -> Option<&'static str> {
+    name_in(&DEP_KINDS, kind)
+}
+
+/// The `ASM_DEP_*` kind called `s` (any case).
+pub fn parse_dep_kind(s: &str) -> Option<u32> {
+    value_in(&DEP_KINDS, s)
+}
+
+/// Every dependency op and its name (an [`ASM_AUDIT_DEPENDENCY`] entry's
+/// `op` is ADD or REMOVE).
+pub const DEP_OPS: [(u32, &str); 3] = [
+    (ASM_DEP_ADD, "add"),
+    (ASM_DEP_REMOVE, "remove"),
+    (ASM_DEP_LIST, "list"),
+];
+
+/// The name of `ASM_DEP_*` op `op`.
+pub fn dep_op_name(op: u32) -> Option<&'static str> {
+    name_in(&DEP_OPS, op)
+}
+
 /// Every audit entry kind and its name.
-pub const AUDIT_KINDS: [(u32, &str); 12] = [
+pub const AUDIT_KINDS: [(u32, &str); 13] = [
     (ASM_AUDIT_REGISTER, "register"),
     (ASM_AUDIT_UNREGISTER, "unregister"),
     (ASM_AUDIT_PATCH, "patch"),
@@ -1850,6 +2020,7 @@ pub const AUDIT_KINDS: [(u32, &str); 12] = [
     (ASM_AUDIT_EXIT, "exit"),
     (ASM_AUDIT_SENSITIVE_SET, "sensitive_set"),
     (ASM_AUDIT_LLM, "llm_request"),
+    (ASM_AUDIT_DEPENDENCY, "dependency"),
 ];
 
 /// The name of `ASM_AUDIT_*` kind `kind`.
@@ -1996,7 +2167,7 @@ mod tests {
 
     /// Every request: its number, its `nr`, whether the kernel writes back
     /// (`_IOWR`) or only reads (`_IOW`), and its argument's size.
-    fn requests() -> [(u32, u32, bool, usize); 17] {
+    fn requests() -> [(u32, u32, bool, usize); 18] {
         [
             (ASM_IOC_REGISTER, 0x01, true, size_of::<AsmRegister>()),
             (ASM_IOC_UNREGISTER, 0x02, false, size_of::<AsmUnregister>()),
@@ -2035,6 +2206,7 @@ mod tests {
             (ASM_IOC_DECISION, 0x0f, true, size_of::<AsmNote>()),
             (ASM_IOC_SENSITIVE, 0x10, true, size_of::<AsmSensitive>()),
             (ASM_IOC_LLM_REQUEST, 0x11, true, size_of::<AsmLlmRequest>()),
+            (ASM_IOC_DEPS, 0x12, true, size_of::<AsmDeps>()),
         ]
     }
 
@@ -2084,6 +2256,7 @@ mod tests {
         assert_eq!(ASM_IOC_DECISION, 0xC0A8_BA0F);
         assert_eq!(ASM_IOC_SENSITIVE, 0xC128_BA10);
         assert_eq!(ASM_IOC_LLM_REQUEST, 0xC040_BA11);
+        assert_eq!(ASM_IOC_DEPS, 0xC040_BA12);
         for (request, _, reads, _) in requests() {
             let dir = if reads { 3 } else { 1 };
             assert_eq!(request >> 30, dir, "{request:#x}");
@@ -2181,6 +2354,23 @@ mod tests {
         assert_eq!(
             (q.request, q.request_len, q.response, q.response_len),
             (0, 0, 0x6000, 4096)
+        );
+        let d = AsmDeps::add(101, 100, ASM_DEP_OPTIONAL);
+        assert_eq!((d.size, d.version, d.op, d.kind), (64, 1, ASM_DEP_ADD, 2));
+        assert_eq!((d.dependent, d.dependency), (101, 100));
+        assert_eq!(
+            (d.capacity, d.count, d.edges, d.audit_seq, d.reserved),
+            (0, 0, 0, 0, [0; 2])
+        );
+        let d = AsmDeps::remove(101, 100);
+        assert_eq!((d.op, d.kind, d.dependent, d.dependency), (2, 0, 101, 100));
+        let d = AsmDeps::list(0x7000, 64);
+        assert_eq!((d.size, d.op, d.edges, d.capacity), (64, 3, 0x7000, 64));
+        assert_eq!((d.kind, d.dependent, d.dependency, d.count), (0, 0, 0, 0));
+        let e = AsmDepEdge::new(101, 100, ASM_DEP_PEER);
+        assert_eq!(
+            (e.dependent, e.dependency, e.kind, e.reserved),
+            (101, 100, 3, 0)
         );
     }
 
@@ -2424,7 +2614,7 @@ mod tests {
         assert_eq!(parse_oversight("Stop"), Some(ASM_OVERSIGHT_STOP));
         assert_eq!(parse_oversight("kill"), None);
         for (i, (value, name)) in AUDIT_KINDS.iter().enumerate() {
-            // In value order, covering 1 ..= ASM_AUDIT_LLM.
+            // In value order, covering 1 ..= ASM_AUDIT_DEPENDENCY.
             assert_eq!(*value as usize, i + 1);
             assert_eq!(audit_kind_name(*value), Some(*name));
             assert_eq!(parse_audit_kind(name), Some(*value));
@@ -2435,7 +2625,9 @@ mod tests {
         );
         assert_eq!(audit_kind_name(ASM_AUDIT_LLM), Some("llm_request"));
         assert_eq!(parse_audit_kind("llm_request"), Some(ASM_AUDIT_LLM));
-        assert_eq!(audit_kind_name(13), None);
+        assert_eq!(audit_kind_name(ASM_AUDIT_DEPENDENCY), Some("dependency"));
+        assert_eq!(parse_audit_kind("dependency"), Some(13));
+        assert_eq!(audit_kind_name(14), None);
         assert_eq!(parse_audit_kind("Register"), None);
         assert_eq!(compliance_status_name(ASM_COMPLIANT), Some("COMPLIANT"));
         assert_eq!(
@@ -2447,6 +2639,24 @@ mod tests {
             Some("NON_COMPLIANT")
         );
         assert_eq!(compliance_status_name(0), None);
+    }
+
+    #[test]
+    fn dependency_names() {
+        for (i, (value, name)) in DEP_KINDS.iter().enumerate() {
+            assert_eq!(*value as usize, i + 1);
+            assert_eq!(dep_kind_name(*value), Some(*name));
+            assert_eq!(parse_dep_kind(name), Some(*value));
+        }
+        assert_eq!(parse_dep_kind("Required"), Some(ASM_DEP_REQUIRED));
+        assert_eq!(parse_dep_kind("PEER"), Some(ASM_DEP_PEER));
+        assert_eq!(parse_dep_kind("hard"), None);
+        assert_eq!(dep_kind_name(0), None);
+        assert_eq!(dep_kind_name(4), None);
+        assert_eq!(dep_op_name(ASM_DEP_ADD), Some("add"));
+        assert_eq!(dep_op_name(ASM_DEP_REMOVE), Some("remove"));
+        assert_eq!(dep_op_name(ASM_DEP_LIST), Some("list"));
+        assert_eq!(dep_op_name(4), None);
     }
 
     #[test]

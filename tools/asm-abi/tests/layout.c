@@ -217,6 +217,25 @@ int main(void)
 	OFF(asm_llm_request, written);
 	OFF(asm_llm_request, request_id);
 	OFF(asm_llm_request, reserved);
+
+	SIZE(asm_dep_edge);
+	OFF(asm_dep_edge, dependent);
+	OFF(asm_dep_edge, dependency);
+	OFF(asm_dep_edge, kind);
+	OFF(asm_dep_edge, reserved);
+
+	SIZE(asm_deps);
+	OFF(asm_deps, size);
+	OFF(asm_deps, version);
+	OFF(asm_deps, op);
+	OFF(asm_deps, kind);
+	OFF(asm_deps, dependent);
+	OFF(asm_deps, dependency);
+	OFF(asm_deps, capacity);
+	OFF(asm_deps, count);
+	OFF(asm_deps, edges);
+	OFF(asm_deps, audit_seq);
+	OFF(asm_deps, reserved);
 	/* Array lengths: a resized array moves no offset after it. */
 	printf("length asm_fault_policy.actions %zu\n",
 	       sizeof(((struct asm_fault_policy *)0)->actions));
@@ -404,6 +423,15 @@ int main(void)
 	CONST(ASM_LLM_SUBMIT);
 	CONST(ASM_LLM_COLLECT);
 	CONST(ASM_IOC_LLM_REQUEST);
+	CONST(ASM_AUDIT_DEPENDENCY);
+	CONST(ASM_DEP_REQUIRED);
+	CONST(ASM_DEP_OPTIONAL);
+	CONST(ASM_DEP_PEER);
+	CONST(ASM_DEP_ADD);
+	CONST(ASM_DEP_REMOVE);
+	CONST(ASM_DEP_LIST);
+	CONST(ASM_DEP_EDGES_MAX);
+	CONST(ASM_IOC_DEPS);
 	/* Strings: each a line of its own for an exact comparison. */
 	printf("string ASM_DEVICE_PATH %s\n", ASM_DEVICE_PATH);
 	printf("string ASM_GENL_NAME %s\n", ASM_GENL_NAME);

@@ -262,6 +262,20 @@ fn rust_lines() -> BTreeMap<String, String> {
         request_id,
         reserved
     );
+    size!(AsmDepEdge, "asm_dep_edge");
+    off!(
+        AsmDepEdge,
+        "asm_dep_edge",
+        dependent,
+        dependency,
+        kind,
+        reserved
+    );
+    size!(AsmDeps, "asm_deps");
+    off!(
+        AsmDeps, "asm_deps", size, version, op, kind, dependent, dependency, capacity, count,
+        edges, audit_seq, reserved
+    );
     let policy = AsmFaultPolicy::new(0, 0);
     put(
         "length asm_fault_policy.actions".into(),
@@ -436,7 +450,15 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_LLM_LOCAL,
         ASM_LLM_SUBMIT,
         ASM_LLM_COLLECT,
-        ASM_IOC_LLM_REQUEST
+        ASM_IOC_LLM_REQUEST,
+        ASM_AUDIT_DEPENDENCY,
+        ASM_DEP_REQUIRED,
+        ASM_DEP_OPTIONAL,
+        ASM_DEP_PEER,
+        ASM_DEP_ADD,
+        ASM_DEP_REMOVE,
+        ASM_DEP_LIST,
+        ASM_IOC_DEPS
     );
     // usize has no From into u64, so the lengths and counts go by hand.
     put("const ASM_NAME_LEN".into(), ASM_NAME_LEN.to_string());
@@ -482,6 +504,10 @@ fn rust_lines() -> BTreeMap<String, String> {
     put(
         "const ASM_LLM_TEXT_MAX".into(),
         ASM_LLM_TEXT_MAX.to_string(),
+    );
+    put(
+        "const ASM_DEP_EDGES_MAX".into(),
+        ASM_DEP_EDGES_MAX.to_string(),
     );
     put(
         "const ASM_LLM_RESPONSE_MIN".into(),

@@ -3,19 +3,19 @@
 //! [`Device`]: an open `/dev/asm`, with a safe method for each ioctl the
 //! tools make, and `poll()` for the LLM requests it submitted. Requests
 //! that read an array or a document of unknown size (LIST, the JSON
-//! requests) grow their buffer and retry here, so callers get the whole
-//! answer or an errno.
+//! requests, the dependency edges) grow their buffer and retry here, so
+//! callers get the whole answer or an errno.
 
 use crate::{cvt, Errno};
 use asm_abi::{
-    AsmAgentInfo, AsmAuditEntry, AsmAuditRead, AsmCompliance, AsmFaultPolicy, AsmHeartbeat,
-    AsmHistory, AsmJson, AsmList, AsmLlmRequest, AsmNote, AsmPatch, AsmRegister, AsmSensitive,
-    AsmUnregister, AsmWindow, ASM_AUDIT_ENTRIES, ASM_AUDIT_LLM_ENTRIES, ASM_AUDIT_TRAIL_LLM,
-    ASM_DEVICE_PATH, ASM_HISTORY_WINDOWS, ASM_IOC_DECISION, ASM_IOC_GET_AGENT_INFO_JSON,
-    ASM_IOC_GET_AUDIT, ASM_IOC_GET_COMPLIANCE, ASM_IOC_GET_FAULT_POLICY, ASM_IOC_GET_HISTORY,
-    ASM_IOC_GET_INFO, ASM_IOC_GET_TELEMETRY_JSON, ASM_IOC_HEARTBEAT, ASM_IOC_LIST,
-    ASM_IOC_LLM_REQUEST, ASM_IOC_OVERSIGHT, ASM_IOC_PATCH_POLICY, ASM_IOC_REGISTER,
-    ASM_IOC_SENSITIVE, ASM_IOC_SET_FAULT_POLICY, ASM_IOC_UNREGISTER,
+    AsmAgentInfo, AsmAuditEntry, AsmAuditRead, AsmCompliance, AsmDepEdge, AsmDeps, AsmFaultPolicy,
+    AsmHeartbeat, AsmHistory, AsmJson, AsmList, AsmLlmRequest, AsmNote, AsmPatch, AsmRegister,
+    AsmSensitive, AsmUnregister, AsmWindow, ASM_AUDIT_ENTRIES, ASM_AUDIT_LLM_ENTRIES,
+    ASM_AUDIT_TRAIL_LLM, ASM_DEVICE_PATH, ASM_HISTORY_WINDOWS, ASM_IOC_DECISION, ASM_IOC_DEPS,
+    ASM_IOC_GET_AGENT_INFO_JSON, ASM_IOC_GET_AUDIT, ASM_IOC_GET_COMPLIANCE,
+    ASM_IOC_GET_FAULT_POLICY, ASM_IOC_GET_HISTORY, ASM_IOC_GET_INFO, ASM_IOC_GET_TELEMETRY_JSON,
+    ASM_IOC_HEARTBEAT, ASM_IOC_LIST, ASM_IOC_LLM_REQUEST, ASM_IOC_OVERSIGHT, ASM_IOC_PATCH_POLICY,
+    ASM_IOC_REGISTER, ASM_IOC_SENSITIVE, ASM_IOC_SET_FAULT_POLICY, ASM_IOC_UNREGISTER,
 };
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -37,10 +37,18 @@ const LIST_START: usize = 64;
 const LIST_SLACK: usize = 16;
 /// Larger than any sane number of agents; same purpose as [`JSON_MAX`].
 const LIST_MAX: usize = 1 << 22;
+/// First guess for the number of dependency edges.
+const DEPS_START: usize = 64;
+/// Extra edges on top of the count the kernel reported.
+const DEPS_SLACK: usize = 16;
+/// Far more edges than the module keeps (`ASM_DEP_EDGES_MAX`); same
+/// purpose as [`JSON_MAX`].
+const DEPS_MAX: usize = 1 << 20;
 
 /// Converts a buffer length to the ABI's `u32`. The buffers here are bounded
-/// by [`JSON_MAX`] and [`LIST_MAX`], so clamping never shrinks them in
-/// practice; it only keeps the claimed room within what we allocated.
+/// by [`JSON_MAX`], [`LIST_MAX`] and [`DEPS_MAX`], so clamping never shrinks
+/// them in practice; it only keeps the claimed room within what we
+/// allocated.
 fn room(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
@@ -315,6 +323,60 @@ impl Device {
         unsafe { self.ioctl(ASM_IOC_SENSITIVE, req) }
     }
 
+    /// `ASM_IOC_DEPS` as built by the caller: ADD and REMOVE (the kernel
+    /// fills in `audit_seq`), or a LIST that only counts. `edges` and
+    /// `capacity` are set to 0 first, so that no user pointer of the
+    /// caller's reaches the kernel: [`Device::dep_list`] reads the edges.
+    pub fn deps(&self, req: &mut AsmDeps) -> Result<(), Errno> {
+        req.edges = 0;
+        req.capacity = 0;
+        // SAFETY: ASM_IOC_DEPS takes a struct asm_deps, whose only pointer,
+        // `edges`, is null with a capacity of 0: the kernel writes no edge.
+        unsafe { self.ioctl(ASM_IOC_DEPS, req) }
+    }
+
+    /// `ASM_IOC_DEPS` with ADD: `dependent` depends on `dependency`, an
+    /// edge of `kind` (`ASM_DEP_*`). Returns the audit entry's seq.
+    pub fn dep_add(&self, dependent: u32, dependency: u32, kind: u32) -> Result<u64, Errno> {
+        let mut req = AsmDeps::add(dependent, dependency, kind);
+        self.deps(&mut req)?;
+        Ok(req.audit_seq)
+    }
+
+    /// `ASM_IOC_DEPS` with REMOVE of the edge `dependent` -> `dependency`.
+    /// Returns the audit entry's seq.
+    pub fn dep_remove(&self, dependent: u32, dependency: u32) -> Result<u64, Errno> {
+        let mut req = AsmDeps::remove(dependent, dependency);
+        self.deps(&mut req)?;
+        Ok(req.audit_seq)
+    }
+
+    /// `ASM_IOC_DEPS` with LIST: every edge the caller sees, in the
+    /// kernel's order. Retries with a larger array while the kernel counts
+    /// more edges than it had room for.
+    pub fn dep_list(&self) -> Result<Vec<AsmDepEdge>, Errno> {
+        let mut edges = vec![AsmDepEdge::default(); DEPS_START];
+        for _ in 0..MAX_TRIES {
+            let capacity = room(edges.len());
+            let mut req = AsmDeps::list(edges.as_mut_ptr() as u64, capacity);
+            // SAFETY: ASM_IOC_DEPS takes a struct asm_deps whose `edges`
+            // points at `capacity` writable struct asm_dep_edge: `edges` is
+            // that long and outlives the call.
+            unsafe { self.ioctl(ASM_IOC_DEPS, &mut req) }?;
+            if req.count <= capacity {
+                edges.truncate(req.count as usize);
+                return Ok(edges);
+            }
+            // More than fitted: only `capacity` were written.
+            let wanted = (req.count as usize).saturating_add(DEPS_SLACK);
+            if wanted > DEPS_MAX {
+                return Err(Errno(libc::ERANGE));
+            }
+            edges.resize(wanted.max(edges.len()), AsmDepEdge::default());
+        }
+        Err(Errno(libc::ERANGE))
+    }
+
     /// `ASM_IOC_LLM_REQUEST`: returns the ioctl's value, the response
     /// document's length. On success and with `ENOSPC` the kernel has filled
     /// in `written`, and `request_id` once the request was queued.
@@ -500,5 +562,13 @@ mod tests {
             dev.audit(ASM_AUDIT_TRAIL_LLM, 0, 4).map(|(r, _)| r.count),
             Err(Errno(libc::ENOTTY))
         );
+        // An asm module from before the dependency graph answers the same.
+        assert_eq!(dev.dep_list(), Err(Errno(libc::ENOTTY)));
+        assert_eq!(dev.dep_add(101, 100, 1), Err(Errno(libc::ENOTTY)));
+        assert_eq!(dev.dep_remove(101, 100), Err(Errno(libc::ENOTTY)));
+        // The caller's pointer never reaches the kernel.
+        let mut req = asm_abi::AsmDeps::list(0x1000, 4);
+        assert_eq!(dev.deps(&mut req), Err(Errno(libc::ENOTTY)));
+        assert_eq!((req.edges, req.capacity), (0, 0));
     }
 }

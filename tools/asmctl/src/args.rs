@@ -12,13 +12,13 @@
 
 use crate::error::Error;
 use asm_abi::{
-    action_allowed, parse_action, parse_capability, parse_oversight, parse_preset, parse_risk,
-    parse_size, ASM_ACTION_DEFAULT, ASM_AUDIT_TRAIL_LLM, ASM_AUDIT_TRAIL_POLICY,
-    ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY,
+    action_allowed, parse_action, parse_capability, parse_dep_kind, parse_oversight, parse_preset,
+    parse_risk, parse_size, ASM_ACTION_DEFAULT, ASM_AUDIT_TRAIL_LLM, ASM_AUDIT_TRAIL_POLICY,
+    ASM_DEP_REQUIRED, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY,
     ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX, ASM_LLM_BURST_MAX,
     ASM_LLM_MAX_TOKENS_MAX, ASM_LLM_PROMPT_MAX, ASM_LLM_REFILL_MAX, ASM_LLM_SYSTEM_MAX,
     ASM_LLM_TIMEOUT_MAX_MS, ASM_NAME_LEN, ASM_NOTE_LEN, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN,
-    CAPABILITIES, LLM_PROVIDERS,
+    CAPABILITIES, DEP_KINDS, LLM_PROVIDERS,
 };
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -94,6 +94,8 @@ pub enum Command {
         change: Option<SensitiveChange>,
         json: bool,
     },
+    /// The dependency graph between agents, or a change of it.
+    Deps { action: DepsAction, json: bool },
     /// The EU AI Act compliance report.
     Compliance { json: bool },
     /// One agent's policy, as the user guide's asmpolicy shows it.
@@ -115,6 +117,7 @@ impl Command {
             | Command::Recovery { json, .. }
             | Command::Audit { json, .. }
             | Command::Sensitive { json, .. }
+            | Command::Deps { json, .. }
             | Command::Compliance { json }
             | Command::Policy { json, .. }
             | Command::Llm { json, .. } => *json,
@@ -254,6 +257,23 @@ pub enum SensitiveChange {
     Remove(String),
 }
 
+/// What `deps` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepsAction {
+    /// Every edge (`None`), or one agent's dependencies as a tree, its
+    /// dependents and the agents that stop with it.
+    Show(Option<u32>),
+    /// `dependent` depends on `dependency`, an edge of `kind` (an
+    /// `ASM_DEP_*` kind).
+    Add {
+        dependent: u32,
+        dependency: u32,
+        kind: u32,
+    },
+    /// The edge `dependent` -> `dependency` goes.
+    Remove { dependent: u32, dependency: u32 },
+}
+
 /// The `recovery` option of each fault type, in fault order.
 pub const ACTION_OPTIONS: [(&str, u32); 6] = [
     ("--cpu-quota", ASM_FAULT_CPU_QUOTA),
@@ -361,6 +381,13 @@ Commands:
                             (--json: the response document)
   sensitive [list] [--json] the paths whose opens by agents are audited
   sensitive add|remove PATH mark or unmark a path (and what is under it)
+  deps [ID] [--json]        the dependency graph: every edge, or the agent's
+                            dependencies as a tree, its dependents and the
+                            agents that stop with it
+  deps add DEPENDENT DEPENDENCY [--kind KIND] [--json]
+                            make DEPENDENT depend on DEPENDENCY (audited)
+  deps remove DEPENDENT DEPENDENCY [--json]
+                            remove that edge (audited)
   compliance [--json]       the EU AI Act compliance report
   help                      this text
 
@@ -382,6 +409,12 @@ PROVIDER is claude, gpt4, gemini or local (a preference; the gateway may fall
 back to another). --max-tokens is 1 to {}, --temperature 0 to 1 with at most
 three decimals, --timeout-ms 1 to {}; left out, the kernel's defaults apply
 (1000 tokens, 0.7, 30000 ms). The words of PROMPT are joined by spaces.
+A dependency's KIND is required (the default: the dependent cannot run
+without it, and stops with it), optional (the dependent is told when it
+ends, and runs on) or peer (shown only). Adding an edge needs the right to
+narrow both agents' policies (their owner, or CAP_SYS_ADMIN), removing one
+CAP_SYS_ADMIN, both from a process in no agent; an edge that would close a
+cycle is refused.
 ",
         caps.join(", "),
         ASM_LLM_BURST_MAX,
@@ -445,6 +478,7 @@ pub fn parse(argv0: &OsStr, args: Vec<OsString>) -> Result<Command, Error> {
         "oversight" => parse_oversight_command(&mut args),
         "decision" => parse_decision(&mut args),
         "sensitive" => parse_sensitive(&mut args),
+        "deps" => parse_deps(&mut args),
         "compliance" => parse_compliance(&mut args),
         "llm" => parse_llm(&mut args),
         other => Err(usage_error(format!("unknown command '{other}'"))),
@@ -1515,6 +1549,94 @@ fn parse_sensitive(args: &mut Args) -> Result<Command, Error> {
         ));
     }
     Ok(Command::Sensitive { change, json })
+}
+
+/// `deps [list] [ID] [--json]`, `deps add DEPENDENT DEPENDENCY [--kind
+/// KIND] [--json]`, `deps remove DEPENDENT DEPENDENCY [--json]`.
+fn parse_deps(args: &mut Args) -> Result<Command, Error> {
+    let mut words = Vec::new();
+    let (mut json, mut kind) = (false, None);
+    while let Some(arg) = args.next()? {
+        match &arg {
+            a if is_help(a) => return Ok(Command::Help),
+            Arg::Opt(name, inline) if name == "--json" => {
+                flag(name, inline.as_ref())?;
+                json = true;
+            }
+            Arg::Opt(name, inline) if name == "--kind" => {
+                kind = Some(parse_kind(&args.value(name, inline.clone())?)?);
+            }
+            Arg::Positional(p) => words.push(utf8(p)?.to_string()),
+            _ => return Err(args.unexpected(&arg)),
+        }
+    }
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let is_id = |word: &str| word.bytes().all(|b| b.is_ascii_digit());
+    let action = match words.as_slice() {
+        [] | ["list"] => DepsAction::Show(None),
+        ["list", id] => DepsAction::Show(Some(parse_id(id)?)),
+        [op @ ("add" | "remove"), dependent, dependency] => {
+            let (dependent, dependency) = (parse_id(dependent)?, parse_id(dependency)?);
+            if dependent == dependency {
+                return Err(usage_error(format!(
+                    "agent {dependent} cannot depend on itself"
+                )));
+            }
+            if *op == "add" {
+                DepsAction::Add {
+                    dependent,
+                    dependency,
+                    kind: kind.unwrap_or(ASM_DEP_REQUIRED),
+                }
+            } else {
+                DepsAction::Remove {
+                    dependent,
+                    dependency,
+                }
+            }
+        }
+        [op @ ("add" | "remove"), _, _, extra, ..] => {
+            return Err(usage_error(format!(
+                "unexpected argument '{extra}' for deps {op}"
+            )))
+        }
+        [op @ ("add" | "remove"), ..] => {
+            return Err(usage_error(format!(
+                "deps {op} needs two agent ids: DEPENDENT DEPENDENCY"
+            )))
+        }
+        ["list", _, extra, ..] => {
+            return Err(usage_error(format!(
+                "unexpected argument '{extra}' for deps list"
+            )))
+        }
+        [id] if is_id(id) => DepsAction::Show(Some(parse_id(id)?)),
+        [id, extra, ..] if is_id(id) => {
+            return Err(usage_error(format!(
+                "unexpected argument '{extra}' for deps"
+            )))
+        }
+        [other, ..] => {
+            return Err(usage_error(format!(
+                "unknown deps command '{other}' (known: list, add, remove, or an agent id)"
+            )))
+        }
+    };
+    if kind.is_some() && !matches!(action, DepsAction::Add { .. }) {
+        return Err(usage_error("--kind only applies to deps add"));
+    }
+    Ok(Command::Deps { action, json })
+}
+
+/// `deps add --kind`: a dependency kind's name, in any case.
+fn parse_kind(text: &str) -> Result<u32, Error> {
+    parse_dep_kind(text).ok_or_else(|| {
+        let known: Vec<&str> = DEP_KINDS.iter().map(|(_, name)| *name).collect();
+        usage_error(format!(
+            "unknown dependency kind '{text}' (known: {})",
+            known.join(", ")
+        ))
+    })
 }
 
 fn parse_compliance(args: &mut Args) -> Result<Command, Error> {
@@ -2618,6 +2740,104 @@ mod tests {
         ] {
             assert_eq!(usage_msg(args), want, "{args:?}");
         }
+    }
+
+    #[test]
+    fn deps_command() {
+        use asm_abi::{ASM_DEP_OPTIONAL, ASM_DEP_PEER};
+        let deps = |action, json| Ok(Command::Deps { action, json });
+        assert_eq!(asmctl(&["deps"]), deps(DepsAction::Show(None), false));
+        assert_eq!(
+            asmctl(&["deps", "list", "--json"]),
+            deps(DepsAction::Show(None), true)
+        );
+        assert_eq!(
+            asmctl(&["deps", "100"]),
+            deps(DepsAction::Show(Some(100)), false)
+        );
+        assert_eq!(
+            asmctl(&["deps", "--json", "list", "100"]),
+            deps(DepsAction::Show(Some(100)), true)
+        );
+        let add = |dependent, dependency, kind| DepsAction::Add {
+            dependent,
+            dependency,
+            kind,
+        };
+        assert_eq!(
+            asmctl(&["deps", "add", "101", "100"]),
+            deps(add(101, 100, ASM_DEP_REQUIRED), false)
+        );
+        assert_eq!(
+            asmctl(&["deps", "add", "101", "100", "--kind", "optional"]),
+            deps(add(101, 100, ASM_DEP_OPTIONAL), false)
+        );
+        assert_eq!(
+            asmctl(&["deps", "add", "--kind=Peer", "101", "100", "--json"]),
+            deps(add(101, 100, ASM_DEP_PEER), true)
+        );
+        assert_eq!(
+            asmctl(&["deps", "remove", "101", "100"]),
+            deps(
+                DepsAction::Remove {
+                    dependent: 101,
+                    dependency: 100
+                },
+                false
+            )
+        );
+        for (args, want) in [
+            (
+                &["deps", "add", "101"][..],
+                "deps add needs two agent ids: DEPENDENT DEPENDENCY",
+            ),
+            (
+                &["deps", "remove"],
+                "deps remove needs two agent ids: DEPENDENT DEPENDENCY",
+            ),
+            (
+                &["deps", "add", "1", "2", "3"],
+                "unexpected argument '3' for deps add",
+            ),
+            (
+                &["deps", "add", "7", "7"],
+                "agent 7 cannot depend on itself",
+            ),
+            (
+                &["deps", "add", "x", "7"],
+                "invalid agent id 'x' (expected 1 to 2147483647)",
+            ),
+            (
+                &["deps", "0"],
+                "invalid agent id '0' (expected 1 to 2147483647)",
+            ),
+            (&["deps", "1", "2"], "unexpected argument '2' for deps"),
+            (
+                &["deps", "list", "1", "2"],
+                "unexpected argument '2' for deps list",
+            ),
+            (
+                &["deps", "link", "1", "2"],
+                "unknown deps command 'link' (known: list, add, remove, or an agent id)",
+            ),
+            (
+                &["deps", "add", "1", "2", "--kind", "hard"],
+                "unknown dependency kind 'hard' (known: required, optional, peer)",
+            ),
+            (&["deps", "add", "1", "2", "--kind"], "--kind needs a value"),
+            (
+                &["deps", "remove", "1", "2", "--kind", "peer"],
+                "--kind only applies to deps add",
+            ),
+            (
+                &["deps", "100", "--kind", "peer"],
+                "--kind only applies to deps add",
+            ),
+            (&["deps", "--all"], "unknown option '--all' for deps"),
+        ] {
+            assert_eq!(usage_msg(args), want, "{args:?}");
+        }
+        assert!(usage().contains("\n  deps [ID] [--json]  "));
     }
 
     #[test]

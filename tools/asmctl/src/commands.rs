@@ -4,14 +4,15 @@
 //! order, and which view of the answer it prints.
 
 use crate::args::{
-    ActionChange, AgentSpec, Command, Limit, LimitChanges, LlmRequest, PatchChange, PolicyTarget,
-    SensitiveChange, Target, Trail,
+    ActionChange, AgentSpec, Command, DepsAction, Limit, LimitChanges, LlmRequest, PatchChange,
+    PolicyTarget, SensitiveChange, Target, Trail,
 };
+use crate::deps::Graph;
 use crate::error::{Error, Op};
 use crate::model::{
-    audit_records, Actions, AgentInfo, AuditRecord, AuditTrail, AuditView, ComplianceReport,
-    History, Limits, LimitsView, LlmOnly, PolicyView, RecoveryView, SensitiveView, Telemetry,
-    TopRow,
+    audit_records, Actions, AgentDeps, AgentInfo, AuditRecord, AuditTrail, AuditView,
+    ComplianceReport, DepChangeView, DepsView, History, Limits, LimitsView, LlmOnly, PolicyView,
+    RecoveryView, SensitiveView, Telemetry, TopRow,
 };
 use crate::render;
 use crate::sys::{self, Device, Errno};
@@ -137,6 +138,7 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::Oversight { id, action, note } => oversight(id, action, &note),
         Command::Decision { text } => decision(&text),
         Command::Sensitive { change, json } => sensitive(change, json),
+        Command::Deps { action, json } => deps(action, json),
         Command::Compliance { json } => compliance(json),
         Command::Policy { id, json } => policy(id, json),
         Command::Llm { request, json } => llm(&request, json),
@@ -240,6 +242,13 @@ fn info(id: u32, json: bool) -> Result<(), Error> {
             agent.risk_level = AgentInfo::from(&raw).risk_level;
         }
     }
+    // A module from before the dependency graph does not know the
+    // request: asminfo then shows no dependency lines.
+    agent.deps = match dev.dep_list() {
+        Ok(edges) => Some(AgentDeps::of(&Graph::new(&edges), id)),
+        Err(Errno(libc::ENOTTY)) => None,
+        Err(e) => return Err(Op::DepList.fail(e)),
+    };
     let now = sys::boottime_ns().map_err(|e| Op::Clock.fail(e))?;
     print(&render::info(&agent, now))
 }
@@ -872,6 +881,67 @@ fn sensitive(change: Option<SensitiveChange>, json: bool) -> Result<(), Error> {
         "{path}: {done} ({} of {ASM_SENSITIVE_MAX} paths marked)\n",
         req.count
     ))
+}
+
+/// `deps`: the graph (all of it, or one agent's part), or a change of it
+/// reported with the audit entry that records it.
+fn deps(action: DepsAction, json: bool) -> Result<(), Error> {
+    let dev = open()?;
+    if let DepsAction::Show(id) = action {
+        // An agent with no edges is still one: say so of one that is not.
+        if let Some(id) = id {
+            dev.info(id).map_err(|e| Op::Info(id).fail(e))?;
+        }
+        let edges = dev.dep_list().map_err(|e| Op::DepList.fail(e))?;
+        let graph = Graph::new(&edges);
+        if json {
+            return print_json(&DepsView::new(&graph, id));
+        }
+        return print(&match id {
+            Some(id) => render::deps_tree(&graph, id),
+            None => render::deps(&graph),
+        });
+    }
+    let done = match action {
+        DepsAction::Add {
+            dependent,
+            dependency,
+            kind,
+        } => dev.dep_add(dependent, dependency, kind),
+        DepsAction::Remove {
+            dependent,
+            dependency,
+        } => dev.dep_remove(dependent, dependency),
+        DepsAction::Show(_) => Ok(0),
+    };
+    let audit_seq = done.map_err(|e| dep_failed(&dev, action, e))?;
+    match DepChangeView::new(action, audit_seq) {
+        Some(view) if json => print_json(&view),
+        _ => print(&render::dep_changed(action, audit_seq)),
+    }
+}
+
+/// The error of `action` failing with `e`. The kernel answers `ESRCH` for
+/// either agent; asking for each tells which one is missing.
+fn dep_failed(dev: &Device, action: DepsAction, e: Errno) -> Error {
+    let missing = match (action, e) {
+        (
+            DepsAction::Add {
+                dependent,
+                dependency,
+                ..
+            }
+            | DepsAction::Remove {
+                dependent,
+                dependency,
+            },
+            Errno(libc::ESRCH),
+        ) => [dependent, dependency]
+            .into_iter()
+            .find(|&id| dev.info(id) == Err(Errno(libc::ESRCH))),
+        _ => None,
+    };
+    Op::Deps { action, missing }.fail(e)
 }
 
 /// Every marked path: GET by index until the kernel says there is none

@@ -6,11 +6,11 @@
 //! the request (Documentation/uapi.rst, "Errors"), so each failure is
 //! described from the operation that was attempted and the errno together.
 
-use crate::args::{SensitiveChange, Target};
+use crate::args::{DepsAction, SensitiveChange, Target};
 use crate::sys::Errno;
 use asm_abi::{
-    ASM_DEVICE_PATH, ASM_LLM_PROMPT_MAX, ASM_LLM_REQUEST_MAX, ASM_LLM_SYSTEM_MAX,
-    ASM_RISK_UNACCEPTABLE, ASM_SENSITIVE_MAX,
+    ASM_DEP_EDGES_MAX, ASM_DEVICE_PATH, ASM_LLM_PROMPT_MAX, ASM_LLM_REQUEST_MAX,
+    ASM_LLM_SYSTEM_MAX, ASM_RISK_UNACCEPTABLE, ASM_SENSITIVE_MAX,
 };
 use std::path::Path;
 
@@ -93,6 +93,15 @@ pub enum Op<'a> {
     Sensitive(&'a SensitiveChange),
     /// `ASM_IOC_SENSITIVE` with GET.
     SensitiveList,
+    /// `ASM_IOC_DEPS` with ADD or REMOVE (`action` is never `Show`); with
+    /// `ESRCH`, `missing` is the agent found not to exist, if asmctl could
+    /// tell which.
+    Deps {
+        action: DepsAction,
+        missing: Option<u32>,
+    },
+    /// `ASM_IOC_DEPS` with LIST.
+    DepList,
     /// `ASM_IOC_LLM_REQUEST`: the request's timeout (the kernel's default
     /// if it gave none), the response buffer's size, and `written` as the
     /// kernel left it (with `ENOSPC`, the size the answer needed).
@@ -111,6 +120,11 @@ impl Op<'_> {
 
     fn describe(self, errno: Errno) -> String {
         use libc::*;
+        if let Op::Deps { action, missing } = self {
+            if let Some(message) = dep_message(action, missing, errno.0) {
+                return message;
+            }
+        }
         match (self, errno.0) {
             // ENXIO/ENODEV: a stale device node whose driver is gone.
             (Op::Open, ENOENT | ENXIO | ENODEV) => {
@@ -282,6 +296,7 @@ impl Op<'_> {
             (Op::Info(_) | Op::Telemetry, ERANGE) => {
                 "the JSON document kept growing; try again".into()
             }
+            (Op::DepList, ERANGE) => "the dependency graph kept growing; try again".into(),
             (op, _) => format!("{}: {}", op.request(), errno.text()),
         }
     }
@@ -307,9 +322,56 @@ impl Op<'_> {
             Op::Oversight(_) => "ASM_IOC_OVERSIGHT",
             Op::Decision => "ASM_IOC_DECISION",
             Op::Sensitive(_) | Op::SensitiveList => "ASM_IOC_SENSITIVE",
+            Op::Deps { .. } | Op::DepList => "ASM_IOC_DEPS",
             Op::Llm { .. } => "ASM_IOC_LLM_REQUEST",
         }
     }
+}
+
+/// What `ASM_IOC_DEPS` with ADD or REMOVE failing with `errno` means
+/// (Documentation/deps.rst), where it says more than the messages every
+/// request shares; `missing` is the agent found not to exist, for `ESRCH`.
+fn dep_message(action: DepsAction, missing: Option<u32>, errno: i32) -> Option<String> {
+    use libc::*;
+    let (add, dependent, dependency) = match action {
+        DepsAction::Add {
+            dependent,
+            dependency,
+            ..
+        } => (true, dependent, dependency),
+        DepsAction::Remove {
+            dependent,
+            dependency,
+        } => (false, dependent, dependency),
+        DepsAction::Show(_) => return None,
+    };
+    Some(match (errno, add) {
+        (ESRCH, _) => match missing {
+            Some(id) => format!("no agent with id {id}"),
+            None => format!("no agent with id {dependent} or {dependency} that you can see"),
+        },
+        (ELOOP, true) => format!(
+            "adding {dependent} -> {dependency} would close a cycle: {dependency} already \
+             depends on {dependent}, directly or not"
+        ),
+        (EEXIST, true) => format!(
+            "agents {dependent} and {dependency} already have an edge (in one direction or the \
+             other)"
+        ),
+        (EPERM, true) => "not permitted: adding a dependency needs the right to narrow the \
+                          policy of both agents (their owner, or CAP_SYS_ADMIN), from a process \
+                          in no agent"
+            .into(),
+        (EPERM, false) => {
+            "not permitted: removing a dependency needs CAP_SYS_ADMIN, from a process in no agent"
+                .into()
+        }
+        (ENOSPC, true) => {
+            format!("no room: the asm module keeps at most {ASM_DEP_EDGES_MAX} dependency edges")
+        }
+        (ENOENT, false) => format!("agent {dependent} does not depend on agent {dependency}"),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -517,6 +579,74 @@ mod tests {
             (
                 msg(Op::SensitiveList, libc::EIO),
                 "ASM_IOC_SENSITIVE: Input/output error",
+            ),
+        ] {
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn dependency_messages_name_the_problem() {
+        let add = |missing| Op::Deps {
+            action: DepsAction::Add {
+                dependent: 101,
+                dependency: 100,
+                kind: asm_abi::ASM_DEP_REQUIRED,
+            },
+            missing,
+        };
+        let remove = |missing| Op::Deps {
+            action: DepsAction::Remove {
+                dependent: 101,
+                dependency: 100,
+            },
+            missing,
+        };
+        for (got, want) in [
+            (
+                msg(add(None), libc::ELOOP),
+                "adding 101 -> 100 would close a cycle: 100 already depends on 101, directly or not",
+            ),
+            (
+                msg(add(None), libc::EEXIST),
+                "agents 101 and 100 already have an edge (in one direction or the other)",
+            ),
+            (msg(add(Some(100)), libc::ESRCH), "no agent with id 100"),
+            (msg(remove(Some(101)), libc::ESRCH), "no agent with id 101"),
+            (
+                msg(add(None), libc::ESRCH),
+                "no agent with id 101 or 100 that you can see",
+            ),
+            (
+                msg(add(None), libc::EPERM),
+                "not permitted: adding a dependency needs the right to narrow the policy of both \
+                 agents (their owner, or CAP_SYS_ADMIN), from a process in no agent",
+            ),
+            (
+                msg(remove(None), libc::EPERM),
+                "not permitted: removing a dependency needs CAP_SYS_ADMIN, from a process in no agent",
+            ),
+            (
+                msg(remove(None), libc::ENOENT),
+                "agent 101 does not depend on agent 100",
+            ),
+            (
+                msg(add(None), libc::ENOSPC),
+                "no room: the asm module keeps at most 1024 dependency edges",
+            ),
+            (
+                msg(add(None), libc::EINVAL),
+                "the asm module rejected the request: asmctl and the module may differ in ABI version",
+            ),
+            (msg(add(None), libc::EFAULT), "ASM_IOC_DEPS: Bad address"),
+            (
+                msg(Op::DepList, libc::ERANGE),
+                "the dependency graph kept growing; try again",
+            ),
+            // A module from before the dependency graph.
+            (
+                msg(Op::DepList, libc::ENOTTY),
+                "/dev/asm does not know this request: asmctl and the asm module differ in version",
             ),
         ] {
             assert_eq!(got, want);

@@ -10,6 +10,7 @@
 
 mod args;
 mod commands;
+mod deps;
 mod error;
 mod model;
 mod render;

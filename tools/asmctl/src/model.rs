@@ -4,8 +4,8 @@
 //! as serde structs, the conversion of `struct asm_agent_info` into the
 //! same agent struct so that `list` renders one type whichever ioctl it
 //! came from, and the views asmctl builds from binary replies (history,
-//! top, limits, recovery, policy, compliance, audit, sensitive paths), each
-//! one struct for both the table and `--json`. The audit trail's JSON form
+//! top, limits, recovery, policy, compliance, audit, sensitive paths,
+//! dependencies), each one struct for both the table and `--json`. The audit trail's JSON form
 //! is also what `audit verify` reads back, so it maps to the binary entry
 //! both ways.
 //!
@@ -14,11 +14,13 @@
 //! fault detector's and the gateway's fields are optional, so that a module
 //! from before them does not break asmctl either.
 
-use crate::args::Trail;
+use crate::args::{DepsAction, Trail};
+use crate::deps::Graph;
 use asm_abi::{
-    action_name, audit_kind_name, capability_names, compliance_status_name, parse_audit_kind,
-    risk_name, state_name, AsmAgentInfo, AsmAuditEntry, AsmCompliance, AsmFaultPolicy, AsmHistory,
-    AsmWindow, ASM_CAP_ALL, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64, ASM_SCORE_MAX, FAULT_TYPES,
+    action_name, audit_kind_name, capability_names, compliance_status_name, dep_kind_name,
+    parse_audit_kind, risk_name, state_name, AsmAgentInfo, AsmAuditEntry, AsmCompliance,
+    AsmFaultPolicy, AsmHistory, AsmWindow, ASM_CAP_ALL, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64,
+    ASM_SCORE_MAX, FAULT_TYPES,
 };
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -126,6 +128,28 @@ pub struct AgentInfo {
     /// sends none.
     #[serde(default)]
     pub llm: Option<LlmUsage>,
+    /// Not in the document: what asminfo read with `ASM_IOC_DEPS`; `None`
+    /// where the module has no dependency graph.
+    #[serde(skip)]
+    pub deps: Option<AgentDeps>,
+}
+
+/// An agent's direct dependencies and dependents, each with the edge's
+/// `ASM_DEP_*` kind, by id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentDeps {
+    pub dependencies: Vec<(u32, u32)>,
+    pub dependents: Vec<(u32, u32)>,
+}
+
+impl AgentDeps {
+    /// `id`'s neighbours in `graph`.
+    pub fn of(graph: &Graph, id: u32) -> Self {
+        Self {
+            dependencies: graph.dependencies(id),
+            dependents: graph.dependents(id),
+        }
+    }
 }
 
 /// The `llm` object of the agent document. A member it lacks reads as 0.
@@ -229,6 +253,7 @@ impl From<&AsmAgentInfo> for AgentInfo {
             risk_level: (raw.risk_level != 0).then(|| risk_text(raw.risk_level)),
             // GET_INFO has no gateway figures.
             llm: None,
+            deps: None,
         }
     }
 }
@@ -883,6 +908,118 @@ pub struct SensitiveView {
     /// How many paths may be marked (`ASM_SENSITIVE_MAX`).
     pub max: usize,
     pub paths: Vec<String>,
+}
+
+/// A dependency kind in `deps --json`: its name, or the number for a kind
+/// this asmctl does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum DepKind {
+    Name(&'static str),
+    Value(u32),
+}
+
+impl DepKind {
+    /// `ASM_DEP_*` kind `kind`.
+    pub fn of(kind: u32) -> Self {
+        dep_kind_name(kind).map_or(DepKind::Value(kind), DepKind::Name)
+    }
+}
+
+/// One edge in `deps --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DepEdge {
+    pub dependent: u32,
+    pub dependency: u32,
+    pub kind: DepKind,
+}
+
+/// `asmctl deps ID --json`: what the view says of the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentDepsView {
+    pub agent: u32,
+    /// What it depends on directly, by id.
+    pub dependencies: Vec<u32>,
+    /// What depends on it directly, by id.
+    pub dependents: Vec<u32>,
+    /// Everything it depends on, directly or not, in start order.
+    pub chain: Vec<u32>,
+    /// What stops with it (its dependents through Required edges only,
+    /// directly or not), in stop order.
+    pub cascade: Vec<u32>,
+}
+
+/// `asmctl deps --json`: every edge the caller sees, and with an agent id
+/// the agent's part of the graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DepsView {
+    pub edges: Vec<DepEdge>,
+    #[serde(flatten)]
+    pub agent: Option<AgentDepsView>,
+}
+
+impl DepsView {
+    /// The view of `graph`, and of agent `id` in it if there is one.
+    pub fn new(graph: &Graph, id: Option<u32>) -> Self {
+        let ids = |pairs: Vec<(u32, u32)>| pairs.into_iter().map(|(id, _)| id).collect();
+        Self {
+            edges: graph
+                .edges()
+                .iter()
+                .map(|e| DepEdge {
+                    dependent: e.dependent,
+                    dependency: e.dependency,
+                    kind: DepKind::of(e.kind),
+                })
+                .collect(),
+            agent: id.map(|id| AgentDepsView {
+                agent: id,
+                dependencies: ids(graph.dependencies(id)),
+                dependents: ids(graph.dependents(id)),
+                chain: graph.chain(id),
+                cascade: graph.cascade(id),
+            }),
+        }
+    }
+}
+
+/// `asmctl deps add|remove --json`: what changed, and the audit entry that
+/// records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DepChangeView {
+    /// `add` or `remove`.
+    pub op: &'static str,
+    pub dependent: u32,
+    pub dependency: u32,
+    /// The kind of an added edge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<DepKind>,
+    pub audit_seq: u64,
+}
+
+impl DepChangeView {
+    /// The report of `action` (`None` for a `Show`, which changes nothing).
+    pub fn new(action: DepsAction, audit_seq: u64) -> Option<Self> {
+        let (op, dependent, dependency, kind) = match action {
+            DepsAction::Show(_) => return None,
+            DepsAction::Add {
+                dependent,
+                dependency,
+                kind,
+            } => ("add", dependent, dependency, Some(DepKind::of(kind))),
+            DepsAction::Remove {
+                dependent,
+                dependency,
+            } => ("remove", dependent, dependency, None),
+        };
+        Some(Self {
+            op,
+            dependent,
+            dependency,
+            kind,
+            audit_seq,
+        })
+    }
 }
 
 /// The documents exactly as Documentation/uapi.rst shows them, for the

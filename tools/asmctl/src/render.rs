@@ -3,13 +3,14 @@
 //! The two renderings of every view: the tables of the user guide's
 //! "Using Shell Commands" (asmstatus, asmlist, asminfo, asmpolicy) and of
 //! its compliance report, the tables of the fault detector's views
-//! (history, top, limits, recovery), of the audit trail and of the
-//! sensitive paths, and pretty JSON.
+//! (history, top, limits, recovery), of the audit trail, of the sensitive
+//! paths and of the dependency graph, and pretty JSON.
 //!
 //! Pure functions from the model to text, so that each layout is tested to
 //! the character without a kernel.
 
-use crate::args::{Limit, PatchChange, Trail};
+use crate::args::{DepsAction, Limit, PatchChange, Trail};
+use crate::deps::{Graph, Mark};
 use crate::model::{
     risk_text, Actions, AgentInfo, AuditTrail, ComplianceReport, EffectiveLimits, Event,
     FaultRecord, History, Limits, LimitsView, LlmUsage, PolicyView, RecoveryView, SensitiveView,
@@ -17,12 +18,12 @@ use crate::model::{
 };
 use crate::sys::Errno;
 use asm_abi::{
-    action_name, audit_kind_name, capability_names, llm_provider_name, llm_rate_of, oversight_name,
-    patch_op_name, violation_name, AsmAuditEntry, ASM_AUDIT_ESCALATION, ASM_AUDIT_EXIT,
-    ASM_AUDIT_FAULT_POLICY, ASM_AUDIT_LLM, ASM_AUDIT_OVERSIGHT, ASM_AUDIT_PATCH,
-    ASM_AUDIT_REGISTER, ASM_AUDIT_VIOLATION, ASM_CAP_ALL, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS,
-    ASM_PATCH_ADD_CAPABILITY, ASM_PATCH_REMOVE_CAPABILITY, ASM_PATCH_SET_LLM_RATE,
-    ASM_PATCH_SET_RISK, FAULT_TYPES,
+    action_name, audit_kind_name, capability_names, dep_kind_name, dep_op_name, llm_provider_name,
+    llm_rate_of, oversight_name, patch_op_name, violation_name, AsmAuditEntry,
+    ASM_AUDIT_DEPENDENCY, ASM_AUDIT_ESCALATION, ASM_AUDIT_EXIT, ASM_AUDIT_FAULT_POLICY,
+    ASM_AUDIT_LLM, ASM_AUDIT_OVERSIGHT, ASM_AUDIT_PATCH, ASM_AUDIT_REGISTER, ASM_AUDIT_VIOLATION,
+    ASM_CAP_ALL, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_PATCH_ADD_CAPABILITY,
+    ASM_PATCH_REMOVE_CAPABILITY, ASM_PATCH_SET_LLM_RATE, ASM_PATCH_SET_RISK, FAULT_TYPES,
 };
 use serde_json::Value;
 use std::fmt::Write;
@@ -655,6 +656,11 @@ pub fn info(a: &AgentInfo, now_ns: u64) -> String {
     if let Some(risk) = &a.risk_level {
         top(&mut out, "Risk Level:", risk);
     }
+    // Nor does one from before the dependency graph.
+    if let Some(deps) = &a.deps {
+        top(&mut out, "Dependencies:", &neighbours(&deps.dependencies));
+        top(&mut out, "Dependents:", &neighbours(&deps.dependents));
+    }
 
     out.push_str("\nTelemetry:\n");
     for (label, value) in [
@@ -927,6 +933,7 @@ fn audit_op(e: &AsmAuditEntry) -> String {
         ASM_AUDIT_OVERSIGHT => oversight_name(e.op),
         // The provider that answered; 0 when none did.
         ASM_AUDIT_LLM => llm_provider_name(e.op),
+        ASM_AUDIT_DEPENDENCY => dep_op_name(e.op),
         ASM_AUDIT_FAULT_POLICY => match e.op & (ASM_FP_SET_LIMITS | ASM_FP_SET_ACTIONS) {
             f if f != e.op => None,
             ASM_FP_SET_LIMITS => Some("limits"),
@@ -989,6 +996,12 @@ fn audit_values(e: &AsmAuditEntry) -> String {
             )
         }
         (ASM_AUDIT_EXIT, _) => format!("syscalls {old}, execs {new}"),
+        // The entry's agent is the dependent.
+        (ASM_AUDIT_DEPENDENCY, _) => match u32::try_from(new) {
+            Ok(0) => format!("on {old}"),
+            Ok(kind) => format!("on {old} ({})", dep_kind_text(kind)),
+            Err(_) => format!("on {old} (kind {new})"),
+        },
         _ if old == 0 && new == 0 => "-".into(),
         _ => format!("{old} -> {new}"),
     }
@@ -1085,6 +1098,108 @@ pub fn sensitive(v: &SensitiveView) -> String {
         let _ = writeln!(out, "  {}", printable(path.as_bytes()));
     }
     out
+}
+
+/// An `ASM_DEP_*` kind's name, or "kind N" for one this asmctl does not
+/// know.
+fn dep_kind_text(kind: u32) -> String {
+    dep_kind_name(kind).map_or_else(|| format!("kind {kind}"), String::from)
+}
+
+/// Agents with the kinds of their edges: "101 (required), 102 (optional)",
+/// or "none".
+fn neighbours(agents: &[(u32, u32)]) -> String {
+    if agents.is_empty() {
+        return "none".into();
+    }
+    let each: Vec<String> = agents
+        .iter()
+        .map(|&(id, kind)| format!("{id} ({})", dep_kind_text(kind)))
+        .collect();
+    each.join(", ")
+}
+
+/// Agent ids, comma-separated, or "none".
+fn id_list(ids: &[u32]) -> String {
+    if ids.is_empty() {
+        return "none".into();
+    }
+    let each: Vec<String> = ids.iter().map(u32::to_string).collect();
+    each.join(", ")
+}
+
+/// `asmctl deps`: every edge, `DEPENDENT -> DEPENDENCY (kind)`, one per
+/// line, as /proc/agentsys/status lists them.
+pub fn deps(graph: &Graph) -> String {
+    if graph.edges().is_empty() {
+        return "no dependencies\n".into();
+    }
+    let mut out = String::new();
+    for e in graph.edges() {
+        let _ = writeln!(
+            out,
+            "{} -> {} ({})",
+            e.dependent,
+            e.dependency,
+            dep_kind_text(e.kind)
+        );
+    }
+    out
+}
+
+/// `asmctl deps ID`: the agent's dependencies as a tree, then its direct
+/// dependents and the agents that stop with it, in stop order.
+pub fn deps_tree(graph: &Graph, id: u32) -> String {
+    let tree = graph.tree(id);
+    let mut out = if tree.is_empty() {
+        format!("agent {id}: no dependencies\n")
+    } else {
+        format!("agent {id}\n")
+    };
+    for line in tree {
+        let mark = match line.mark {
+            Mark::None => "",
+            Mark::Repeated => " [see above]",
+            Mark::Cycle => " [cycle]",
+        };
+        let _ = writeln!(
+            out,
+            "{}{} ({}){mark}",
+            line.prefix,
+            line.id,
+            dep_kind_text(line.kind)
+        );
+    }
+    let _ = writeln!(out, "dependents: {}", neighbours(&graph.dependents(id)));
+    let _ = writeln!(out, "stops with: {}", id_list(&graph.cascade(id)));
+    out
+}
+
+/// `asmctl deps add|remove`'s report: `agent ID: <what changed> (audit
+/// #SEQ)`, as `patch` words its own.
+pub fn dep_changed(action: DepsAction, audit_seq: u64) -> String {
+    let (id, what) = match action {
+        DepsAction::Show(_) => return String::new(),
+        DepsAction::Add {
+            dependent,
+            dependency,
+            kind,
+        } => (
+            dependent,
+            format!(
+                "{} dependency on agent {dependency} added",
+                dep_kind_text(kind)
+            ),
+        ),
+        DepsAction::Remove {
+            dependent,
+            dependency,
+        } => (
+            dependent,
+            format!("dependency on agent {dependency} removed"),
+        ),
+    };
+    format!("agent {id}: {what} (audit #{audit_seq})\n")
 }
 
 /// One limit of a patch, in words.
@@ -2108,10 +2223,18 @@ Agent ID: 101
         (escalation.uid, escalation.pid, escalation.result) = (1000, 77, -libc::EPERM);
         let mut policy = audit_entry(5, ASM_AUDIT_FAULT_POLICY, ASM_FP_SET_LIMITS, (0, 0), "");
         policy.agent_id = 0;
+        let mut refused_dep = audit_entry(
+            10,
+            ASM_AUDIT_DEPENDENCY,
+            ASM_DEP_REMOVE,
+            (102, ASM_DEP_OPTIONAL.into()),
+            "",
+        );
+        (refused_dep.uid, refused_dep.pid, refused_dep.result) = (1000, 77, -libc::EPERM);
         let trail = AuditTrail {
             trail: Trail::Policy,
             first_seq: 0,
-            next_seq: 9,
+            next_seq: 11,
             dropped: 0,
             suppressed: 0,
             entries: vec![
@@ -2148,12 +2271,20 @@ Agent ID: 101
                 ),
                 audit_entry(7, ASM_AUDIT_EXIT, 0, (812, 3), "spawns 1 exits 1"),
                 audit_entry(8, 99, 5, (1, 2), ""),
+                audit_entry(
+                    9,
+                    ASM_AUDIT_DEPENDENCY,
+                    ASM_DEP_ADD,
+                    (101, ASM_DEP_REQUIRED.into()),
+                    "",
+                ),
+                refused_dep,
             ],
         };
         assert_eq!(
             audit(&trail, &|_| 3600),
             "\
-Audit trail: seq 0..8 kept, next seq 9, dropped: 0 (overflow), suppressed: 0 (rate limit)
+Audit trail: seq 0..10 kept, next seq 11, dropped: 0 (overflow), suppressed: 0 (rate limit)
 SEQ  TIME                 KIND          AGENT  UID/PID  OP/RESULT             OLD->NEW                      DETAIL
   0  2025-11-26 14:26:34  register        100  0/4242   -/ok                  risk Limited                  fs_monitor
   1  2025-11-26 14:26:35  patch           100  0/4242   add_capability/ok     FsBasic -> FsBasic,NetClient  -
@@ -2164,6 +2295,8 @@ SEQ  TIME                 KIND          AGENT  UID/PID  OP/RESULT             OL
   6  2025-11-26 14:26:40  oversight       100  0/4242   approve/ok            -                             looks fine
   7  2025-11-26 14:26:41  exit            100  0/4242   -/ok                  syscalls 812, execs 3         spawns 1 exits 1
   8  2025-11-26 14:26:42  99              100  0/4242   5/ok                  1 -> 2                        -
+  9  2025-11-26 14:26:43  dependency      100  0/4242   add/ok                on 101 (required)             -
+ 10  2025-11-26 14:26:44  dependency      100  1000/77  remove/EPERM          on 102 (optional)             -
 "
         );
     }
@@ -2344,6 +2477,165 @@ LLM:
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn dependency_audit_values() {
+        use asm_abi::{ASM_DEP_ADD, ASM_DEP_PEER};
+        let entry = |op, kind| audit_entry(0, ASM_AUDIT_DEPENDENCY, op, (100, kind), "");
+        let shown = |e: &AsmAuditEntry| (audit_op(e), audit_values(e));
+        assert_eq!(
+            shown(&entry(ASM_DEP_ADD, ASM_DEP_PEER.into())),
+            ("add".into(), "on 100 (peer)".into())
+        );
+        assert_eq!(
+            shown(&entry(ASM_DEP_ADD, 0)),
+            ("add".into(), "on 100".into())
+        );
+        assert_eq!(shown(&entry(9, 7)), ("9".into(), "on 100 (kind 7)".into()));
+        assert_eq!(
+            shown(&entry(ASM_DEP_ADD, 1 << 40)),
+            ("add".into(), format!("on 100 (kind {})", 1u64 << 40))
+        );
+    }
+
+    /// 100 is a database; 101 and 102 need it, 103 needs 101 and would
+    /// like 102; 104 needs 103; 105 is a peer of 101.
+    fn services() -> Graph {
+        use asm_abi::{AsmDepEdge, ASM_DEP_OPTIONAL, ASM_DEP_PEER, ASM_DEP_REQUIRED};
+        let (r, o, p) = (ASM_DEP_REQUIRED, ASM_DEP_OPTIONAL, ASM_DEP_PEER);
+        Graph::new(&[
+            AsmDepEdge::new(103, 101, r),
+            AsmDepEdge::new(101, 100, r),
+            AsmDepEdge::new(102, 100, r),
+            AsmDepEdge::new(103, 102, o),
+            AsmDepEdge::new(104, 103, r),
+            AsmDepEdge::new(105, 101, p),
+            AsmDepEdge::new(106, 104, 9),
+        ])
+    }
+
+    #[test]
+    fn dependency_list() {
+        assert_eq!(
+            deps(&services()),
+            "\
+101 -> 100 (required)
+102 -> 100 (required)
+103 -> 101 (required)
+103 -> 102 (optional)
+104 -> 103 (required)
+105 -> 101 (peer)
+106 -> 104 (kind 9)
+"
+        );
+        assert_eq!(deps(&Graph::default()), "no dependencies\n");
+    }
+
+    #[test]
+    fn dependency_trees() {
+        let g = services();
+        assert_eq!(
+            deps_tree(&g, 104),
+            "\
+agent 104
+└─ 103 (required)
+   ├─ 101 (required)
+   │  └─ 100 (required)
+   └─ 102 (optional)
+      └─ 100 (required)
+dependents: 106 (kind 9)
+stops with: none
+"
+        );
+        assert_eq!(
+            deps_tree(&g, 100),
+            "\
+agent 100: no dependencies
+dependents: 101 (required), 102 (required)
+stops with: 104, 103, 101, 102
+"
+        );
+        assert_eq!(
+            deps_tree(&g, 7),
+            "agent 7: no dependencies\ndependents: none\nstops with: none\n"
+        );
+        // A subtree drawn once; a cycle (never from the module) cut.
+        use asm_abi::{AsmDepEdge, ASM_DEP_REQUIRED};
+        let r = ASM_DEP_REQUIRED;
+        let g = Graph::new(&[
+            AsmDepEdge::new(1, 2, r),
+            AsmDepEdge::new(1, 3, r),
+            AsmDepEdge::new(2, 4, r),
+            AsmDepEdge::new(3, 4, r),
+            AsmDepEdge::new(4, 5, r),
+            AsmDepEdge::new(5, 1, r),
+        ]);
+        assert_eq!(
+            deps_tree(&g, 1),
+            "\
+agent 1
+├─ 2 (required)
+│  └─ 4 (required)
+│     └─ 5 (required)
+│        └─ 1 (required) [cycle]
+└─ 3 (required)
+   └─ 4 (required) [see above]
+dependents: 5 (required)
+stops with: 2, 3, 4, 5
+"
+        );
+    }
+
+    #[test]
+    fn dependency_changes() {
+        use asm_abi::{ASM_DEP_OPTIONAL, ASM_DEP_REQUIRED};
+        let add = |kind| DepsAction::Add {
+            dependent: 101,
+            dependency: 100,
+            kind,
+        };
+        assert_eq!(
+            dep_changed(add(ASM_DEP_REQUIRED), 42),
+            "agent 101: required dependency on agent 100 added (audit #42)\n"
+        );
+        assert_eq!(
+            dep_changed(add(ASM_DEP_OPTIONAL), 7),
+            "agent 101: optional dependency on agent 100 added (audit #7)\n"
+        );
+        let remove = DepsAction::Remove {
+            dependent: 101,
+            dependency: 100,
+        };
+        assert_eq!(
+            dep_changed(remove, 43),
+            "agent 101: dependency on agent 100 removed (audit #43)\n"
+        );
+    }
+
+    #[test]
+    fn info_shows_dependencies_where_the_module_has_them() {
+        let mut a = agent();
+        a.risk_level = Some("Limited".into());
+        a.deps = Some(crate::model::AgentDeps::of(&services(), 103));
+        let text = info(&a, 0);
+        assert!(
+            text.contains(
+                "\nRisk Level:      Limited\n\
+                 Dependencies:    101 (required), 102 (optional)\n\
+                 Dependents:      104 (required)\n\nTelemetry:\n"
+            ),
+            "{text}"
+        );
+        a.deps = Some(crate::model::AgentDeps::default());
+        let text = info(&a, 0);
+        assert!(
+            text.contains("\nDependencies:    none\nDependents:      none\n\nTelemetry:\n"),
+            "{text}"
+        );
+        // None: a module from before the graph; no lines.
+        a.deps = None;
+        assert!(!info(&a, 0).contains("Depend"));
     }
 
     #[test]

@@ -128,6 +128,9 @@ fn json_errors_go_to_stdout() {
         &["compliance", "--json"],
         &["audit", "--json"],
         &["sensitive", "--json"],
+        &["deps", "--json"],
+        &["deps", "7", "--json"],
+        &["deps", "add", "7", "8", "--json"],
     ] {
         assert_eq!(asmctl(args), (1, want.into(), String::new()), "{args:?}");
     }
@@ -149,6 +152,10 @@ fn new_commands_need_the_module() {
         &["oversight", "7", "review"],
         &["decision", "done"],
         &["sensitive", "add", "/etc/shadow"],
+        &["deps"],
+        &["deps", "7"],
+        &["deps", "add", "7", "8", "--kind", "optional"],
+        &["deps", "remove", "7", "8"],
     ] {
         assert_eq!(
             asmctl(args),

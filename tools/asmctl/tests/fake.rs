@@ -188,6 +188,8 @@ Scope:           /tmp/ws/
 Auto-Restart:    Yes (max 3)
 Restart Count:   0
 Risk Level:      Limited
+Dependencies:    none
+Dependents:      101 (required)
 
 Telemetry:
   Spawn Count:   1

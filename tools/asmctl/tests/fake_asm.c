@@ -23,9 +23,17 @@
  * throttled, then a kill action ends it (an exit by signal 9, failed), and
  * agent 100's LLM request is answered.
  *
+ * Dependencies: 101 requires 100, and 102 would like 101 (optional).
+ * FAKE_ASM_DEPS_EXTRA=N lists N more edges (5000 + i, gone since, as peers
+ * of 100), more than asmctl's first buffer holds; FAKE_ASM_NO_DEPS makes
+ * ASM_IOC_DEPS unknown (ENOTTY), as for a module from before it.  ADD and
+ * REMOVE check the rules (EEXIST, ELOOP, ENOENT, ESRCH) against these
+ * edges and change nothing.
+ *
  * FAKE_ASM_ERRNO=N makes REGISTER, UNREGISTER, SET_FAULT_POLICY,
- * PATCH_POLICY, OVERSIGHT, DECISION and SENSITIVE ADD/REMOVE fail with
- * errno N; FAKE_ASM_LOG=path records each of those requests there;
+ * PATCH_POLICY, OVERSIGHT, DECISION, SENSITIVE ADD/REMOVE and DEPS
+ * ADD/REMOVE fail with errno N; FAKE_ASM_LOG=path records each of those
+ * requests there;
  * FAKE_ASM_AGENT=N makes the caller a process of agent N for HEARTBEAT,
  * DECISION and LLM_REQUEST (which also fails with FAKE_ASM_ERRNO and logs
  * to FAKE_ASM_LOG).
@@ -765,6 +773,80 @@ static int do_sensitive(struct asm_sensitive *s)
 	return fail(EINVAL);
 }
 
+static const struct asm_dep_edge dep_edges[] = {
+	{ 101, 100, ASM_DEP_REQUIRED, 0 },
+	{ 102, 101, ASM_DEP_OPTIONAL, 0 },
+};
+#define NR_DEP_EDGES (sizeof(dep_edges) / sizeof(dep_edges[0]))
+
+/* Whether @from reaches @to along the edges (which have no cycle). */
+static int dep_reaches(__u32 from, __u32 to)
+{
+	if (from == to)
+		return 1;
+	for (size_t i = 0; i < NR_DEP_EDGES; i++)
+		if (dep_edges[i].dependent == from &&
+		    dep_reaches(dep_edges[i].dependency, to))
+			return 1;
+	return 0;
+}
+
+static int do_deps(struct asm_deps *d)
+{
+	struct asm_dep_edge *out = (void *)(uintptr_t)d->edges;
+	const char *extra = getenv("FAKE_ASM_DEPS_EXTRA");
+	__u32 n_extra = extra ? atoi(extra) : 0, count = 0;
+
+	if (!all_zero(d->reserved, sizeof(d->reserved)) || d->count ||
+	    d->audit_seq)
+		return fail(EINVAL);
+	if (d->op == ASM_DEP_LIST) {
+		if (d->kind || d->dependent || d->dependency)
+			return fail(EINVAL);
+		for (size_t i = 0; i < NR_DEP_EDGES; i++, count++)
+			if (count < d->capacity)
+				out[count] = dep_edges[i];
+		for (__u32 i = 0; i < n_extra; i++, count++)
+			if (count < d->capacity)
+				out[count] = (struct asm_dep_edge){
+					5000 + i, 100, ASM_DEP_PEER, 0 };
+		d->count = count;
+		return 0;
+	}
+	if ((d->op != ASM_DEP_ADD && d->op != ASM_DEP_REMOVE) ||
+	    (d->op == ASM_DEP_ADD &&
+	     (d->kind < ASM_DEP_REQUIRED || d->kind > ASM_DEP_PEER)) ||
+	    (d->op == ASM_DEP_REMOVE && d->kind) || d->capacity || d->edges ||
+	    d->dependent == d->dependency)
+		return fail(EINVAL);
+	if (!find(d->dependent) || !find(d->dependency))
+		return fail(ESRCH);
+	log_line("deps op=%u dependent=%u dependency=%u kind=%u\n", d->op,
+		 d->dependent, d->dependency, d->kind);
+	if (forced_errno())
+		return fail(forced_errno());
+	for (size_t i = 0; i < NR_DEP_EDGES; i++) {
+		const struct asm_dep_edge *e = &dep_edges[i];
+		int same = e->dependent == d->dependent &&
+			   e->dependency == d->dependency;
+		int reversed = e->dependent == d->dependency &&
+			       e->dependency == d->dependent;
+
+		if (d->op == ASM_DEP_ADD && (same || reversed))
+			return fail(EEXIST);
+		if (d->op == ASM_DEP_REMOVE && same) {
+			d->audit_seq = 46;
+			return 0;
+		}
+	}
+	if (d->op == ASM_DEP_REMOVE)
+		return fail(ENOENT);
+	if (dep_reaches(d->dependency, d->dependent))
+		return fail(ELOOP);
+	d->audit_seq = 45;
+	return 0;
+}
+
 int ioctl(int fd, unsigned long request, ...)
 {
 	static int (*real)(int, unsigned long, ...);
@@ -853,6 +935,12 @@ int ioctl(int fd, unsigned long request, ...)
 		if (head[0] != sizeof(struct asm_llm_request))
 			return fail(EINVAL);
 		return do_llm(arg);
+	case ASM_IOC_DEPS:
+		if (getenv("FAKE_ASM_NO_DEPS"))
+			break;
+		if (head[0] != sizeof(struct asm_deps))
+			return fail(EINVAL);
+		return do_deps(arg);
 	}
 	return fail(ENOTTY);
 }

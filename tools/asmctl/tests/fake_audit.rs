@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! End-to-end runs of the governance commands (policy, patch, audit,
-//! oversight, decision, sensitive, compliance) and `llm` against `fake_asm.c`, the
+//! oversight, decision, sensitive, deps, compliance) and `llm` against `fake_asm.c`, the
 //! stand-in for the module `fake.rs` also uses: the requests go through
 //! the real `asm-sys` ioctls with the numbers and structs of the C header,
 //! and what the stand-in received is checked in its log.
@@ -706,6 +706,193 @@ fn sensitive_paths() {
             &[("FAKE_ASM_ERRNO", "2")]
         ),
         failed("/x is not marked sensitive")
+    );
+}
+
+#[test]
+fn dependency_graph_views() {
+    let Some(lib) = fake_lib() else { return };
+    assert_eq!(
+        asmctl(lib, &["deps"], &[]),
+        ok("101 -> 100 (required)\n102 -> 101 (optional)\n")
+    );
+    assert_eq!(
+        asmctl(lib, &["deps", "list"], &[]),
+        asmctl(lib, &["deps"], &[])
+    );
+    assert_eq!(
+        asmctl(lib, &["deps", "102"], &[]),
+        ok("agent 102\n\
+            └─ 101 (optional)\n\
+            \x20  └─ 100 (required)\n\
+            dependents: none\n\
+            stops with: none\n")
+    );
+    assert_eq!(
+        asmctl(lib, &["deps", "100"], &[]),
+        ok("agent 100: no dependencies\n\
+            dependents: 101 (required)\n\
+            stops with: 101\n")
+    );
+    let edges = r#"[
+    {
+      "dependency": 100,
+      "dependent": 101,
+      "kind": "required"
+    },
+    {
+      "dependency": 101,
+      "dependent": 102,
+      "kind": "optional"
+    }
+  ]"#;
+    assert_eq!(
+        asmctl(lib, &["deps", "--json"], &[]),
+        ok(&format!("{{\n  \"edges\": {edges}\n}}\n"))
+    );
+    let (code, out, _) = asmctl(lib, &["deps", "101", "--json"], &[]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        doc,
+        serde_json::json!({
+            "agent": 101,
+            "dependencies": [100],
+            "dependents": [102],
+            "chain": [100],
+            "cascade": [],
+            "edges": serde_json::from_str::<serde_json::Value>(edges).unwrap(),
+        })
+    );
+    assert_eq!(
+        asmctl(lib, &["deps", "999"], &[]),
+        failed("no agent with id 999")
+    );
+    // More edges than asmctl's first buffer: it asks again with more room.
+    let (code, out, _) = asmctl(lib, &["deps"], &[("FAKE_ASM_DEPS_EXTRA", "100")]);
+    assert_eq!((code, out.lines().count()), (0, 102));
+    assert!(out.ends_with("\n5099 -> 100 (peer)\n"), "{out}");
+    let (_, out, _) = asmctl(lib, &["deps", "100"], &[("FAKE_ASM_DEPS_EXTRA", "100")]);
+    assert!(out.ends_with("5099 (peer)\nstops with: 101\n"), "{out}");
+
+    // asminfo's lines; none from a module without the graph.
+    let (code, out, _) = fake_run(lib, &link("asminfo"), &["101"], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(
+            "\nRisk Level:      High\nDependencies:    100 (required)\n\
+             Dependents:      102 (optional)\n\nTelemetry:\n"
+        ),
+        "{out}"
+    );
+    let (code, out, _) = fake_run(
+        lib,
+        &link("asminfo"),
+        &["101"],
+        &[("FAKE_ASM_NO_DEPS", "1")],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("\nRisk Level:      High\n\nTelemetry:\n"),
+        "{out}"
+    );
+    assert_eq!(
+        asmctl(lib, &["deps"], &[("FAKE_ASM_NO_DEPS", "1")]),
+        failed("/dev/asm does not know this request: asmctl and the asm module differ in version")
+    );
+}
+
+#[test]
+fn dependency_changes() {
+    let Some(lib) = fake_lib() else { return };
+    let log = scratch("deps.log");
+    let log_env = [("FAKE_ASM_LOG", log.to_str().unwrap())];
+    assert_eq!(
+        asmctl(
+            lib,
+            &["deps", "add", "102", "100", "--kind", "optional"],
+            &log_env
+        ),
+        ok("agent 102: optional dependency on agent 100 added (audit #45)\n")
+    );
+    assert_eq!(
+        asmctl(lib, &["deps", "add", "102", "100", "--json"], &log_env),
+        ok(
+            "{\n  \"audit_seq\": 45,\n  \"dependency\": 100,\n  \"dependent\": 102,\n  \
+            \"kind\": \"required\",\n  \"op\": \"add\"\n}\n"
+        )
+    );
+    assert_eq!(
+        asmctl(lib, &["deps", "remove", "101", "100"], &log_env),
+        ok("agent 101: dependency on agent 100 removed (audit #46)\n")
+    );
+    assert_eq!(
+        asmctl(lib, &["deps", "remove", "101", "100", "--json"], &log_env),
+        ok(
+            "{\n  \"audit_seq\": 46,\n  \"dependency\": 100,\n  \"dependent\": 101,\n  \
+            \"op\": \"remove\"\n}\n"
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "deps op=1 dependent=102 dependency=100 kind=2\n\
+         deps op=1 dependent=102 dependency=100 kind=1\n\
+         deps op=2 dependent=101 dependency=100 kind=0\n\
+         deps op=2 dependent=101 dependency=100 kind=0\n"
+    );
+    // The stand-in's rules: 100 <- 101 <- 102 already.
+    for (args, want) in [
+        (
+            &["deps", "add", "100", "102"][..],
+            "adding 100 -> 102 would close a cycle: 102 already depends on 100, directly or not",
+        ),
+        (
+            &["deps", "add", "100", "101", "--kind", "peer"],
+            "agents 100 and 101 already have an edge (in one direction or the other)",
+        ),
+        (&["deps", "add", "101", "999"], "no agent with id 999"),
+        (&["deps", "remove", "999", "100"], "no agent with id 999"),
+        (
+            &["deps", "remove", "102", "100"],
+            "agent 102 does not depend on agent 100",
+        ),
+    ] {
+        assert_eq!(asmctl(lib, args, &[]), failed(want), "{args:?}");
+    }
+    for (args, errno, want) in [
+        (
+            &["deps", "add", "102", "100"][..],
+            "1",
+            "not permitted: adding a dependency needs the right to narrow the policy of both \
+             agents (their owner, or CAP_SYS_ADMIN), from a process in no agent",
+        ),
+        (
+            &["deps", "remove", "101", "100"],
+            "1",
+            "not permitted: removing a dependency needs CAP_SYS_ADMIN, from a process in no agent",
+        ),
+        (
+            &["deps", "add", "102", "100"],
+            "28",
+            "no room: the asm module keeps at most 1024 dependency edges",
+        ),
+    ] {
+        assert_eq!(
+            asmctl(lib, args, &[("FAKE_ASM_ERRNO", errno)]),
+            failed(want),
+            "{args:?}"
+        );
+    }
+    // With --json the error is a document on stdout.
+    assert_eq!(
+        asmctl(lib, &["deps", "add", "100", "102", "--json"], &[]),
+        (
+            1,
+            "{\"error\":\"adding 100 -> 102 would close a cycle: 102 already depends on 100, \
+             directly or not\"}\n"
+                .into(),
+            String::new()
+        )
     );
 }
 
