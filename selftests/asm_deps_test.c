@@ -86,9 +86,9 @@ static void test_add(void)
 	__u64 seq = 0;
 
 	ktap_case_start();
-	ktap_expect(deps_call(ASM_DEP_ADD, ASM_DEP_REQUIRED, 6001, 6002, &seq) == 0,
+	ktap_expect(deps_call(ASM_DEP_ADD, ASM_DEP_REQUIRED, 6001, 6002, NULL) == 0,
 		    "ADD 6001 -> 6002 required: %s", strerror(errno));
-	ktap_expect(deps_call(ASM_DEP_ADD, ASM_DEP_OPTIONAL, 6002, 6003, NULL) == 0,
+	ktap_expect(deps_call(ASM_DEP_ADD, ASM_DEP_OPTIONAL, 6002, 6003, &seq) == 0,
 		    "ADD 6002 -> 6003 optional: %s", strerror(errno));
 	ktap_expect(deps_call(ASM_DEP_ADD, ASM_DEP_PEER, 6001, 6004, NULL) == 0,
 		    "ADD 6001 -> 6004 peer: %s", strerror(errno));
@@ -100,7 +100,9 @@ static void test_add(void)
 			    "audit entry: op %u dependency %llu kind %llu result %d", a->op,
 			    (unsigned long long)a->old_value, (unsigned long long)a->new_value,
 			    a->result);
-	ktap_expect(seq != 0, "ADD returned no audit seq");
+	a = last_entry(ASM_AUDIT_DEPENDENCY, 6002);
+	ktap_expect(a && a->seq == seq, "ADD 6002's audit_seq %llu is not its entry's",
+		    (unsigned long long)seq);
 	ktap_case_end("ADD: required, optional and peer edges, listed and audited");
 }
 
@@ -203,9 +205,9 @@ static void test_remove(void)
 
 /* --- attacks -------------------------------------------------------------- */
 
-/* A child of the caller that registers itself (an allocated id), reports
- * the id on @wfd and sleeps. */
-static pid_t self_agent(__u32 *id)
+/* A child that becomes @uid (unless 0), registers itself (an allocated id)
+ * and sleeps; its id goes to *id. */
+static pid_t self_agent(uid_t uid, __u32 *id)
 {
 	int p[2];
 	pid_t pid;
@@ -214,9 +216,12 @@ static pid_t self_agent(__u32 *id)
 		return -1;
 	pid = fork();
 	if (pid == 0) {
-		int fd = asm_open();
 		__u32 got = 0;
+		int fd;
 
+		if (uid)
+			drop_to(uid);
+		fd = asm_open();
 		if (fd < 0 || asm_register_self(fd, 0, 0, "deps-user", &got))
 			got = 0;
 		if (write(p[1], &got, sizeof(got)) != sizeof(got))
@@ -233,13 +238,17 @@ static pid_t self_agent(__u32 *id)
 	return pid;
 }
 
-/* As uid 65534: results[0] ADD between root's agents, [1] ADD own -> own,
- * [2] REMOVE own -> own, [3] ADD own -> root's, [4] edges LIST shows. */
+#define FLOOD	40
+
+/* As uid 65534: [0] ADD between root's agents, [1] ADD own -> own, [2]
+ * REMOVE own -> own, [3] ADD own -> root's, [4] the edges LIST shows, [5]
+ * how many of FLOOD more ADDs got EAGAIN, [6] and [7] its agents' ids. */
 static void user_attacks(int wfd, void *arg)
 {
 	struct asm_dep_edge e[8];
 	__u32 a = 0, b = 0;
 	pid_t pa, pb;
+	int again = 0;
 
 	(void)arg;
 	drop_to(NOBODY);
@@ -247,27 +256,45 @@ static void user_attacks(int wfd, void *arg)
 	if (asm_fd < 0)
 		_exit(122);
 	child_report(wfd, call_errno(deps_call(ASM_DEP_ADD, ASM_DEP_REQUIRED, 6003, 6005, NULL)));
-	pa = self_agent(&a);
-	pb = self_agent(&b);
+	pa = self_agent(0, &a);
+	pb = self_agent(0, &b);
 	if (pa < 0 || pb < 0)
 		_exit(123);
 	child_report(wfd, call_errno(deps_call(ASM_DEP_ADD, ASM_DEP_REQUIRED, a, b, NULL)));
 	child_report(wfd, call_errno(deps_call(ASM_DEP_REMOVE, 0, a, b, NULL)));
 	child_report(wfd, call_errno(deps_call(ASM_DEP_ADD, ASM_DEP_REQUIRED, a, 6001, NULL)));
 	child_report(wfd, deps_list(asm_fd, e, 8));
-	/* Its agents (and with them their edge) go once their processes are. */
+	/* Each refused duplicate is audited, at the user's rate. */
+	for (int i = 0; i < FLOOD; i++)
+		again += deps_call(ASM_DEP_ADD, ASM_DEP_PEER, b, a, NULL) && errno == EAGAIN;
+	child_report(wfd, again);
+	child_report(wfd, (int)a);
+	child_report(wfd, (int)b);
 	sleeper_stop(pa);
 	sleeper_stop(pb);
-	if (asm_unregister(asm_fd, a) || asm_unregister(asm_fd, b))
-		_exit(124);
+}
+
+/* As uid 65533: the edges LIST shows. */
+static void other_lists(int wfd, void *arg)
+{
+	struct asm_dep_edge e[8];
+
+	(void)arg;
+	drop_to(NOBODY - 1);
+	asm_fd = asm_open();
+	if (asm_fd < 0)
+		_exit(122);
+	child_report(wfd, deps_list(asm_fd, e, 8));
 }
 
 static void test_user(void)
 {
-	int r[5], status;
+	int r[8], n, status;
+	__u32 x = 0;
+	pid_t px;
 
 	ktap_case_start();
-	if (run_child(user_attacks, NULL, r, 5, &status)) {
+	if (run_child(user_attacks, NULL, r, 8, &status)) {
 		ktap_fail_msg("the uid %d child ended with status 0x%x", NOBODY, status);
 	} else {
 		ktap_expect(r[0] == ESRCH, "ADD between root's agents: %s, expected ESRCH",
@@ -279,10 +306,27 @@ static void test_user(void)
 			    errname(r[3]));
 		ktap_expect(r[4] == 1, "LIST as uid %d: %d edges, expected its own 1", NOBODY,
 			    r[4]);
+		ktap_expect(r[5] > 0, "%d refused ADDs in a row: none got EAGAIN", FLOOD);
+		ktap_expect(asm_unregister(asm_fd, r[6]) == 0 && asm_unregister(asm_fd, r[7]) == 0,
+			    "UNREGISTER the user's agents: %s", strerror(errno));
 	}
-	expect_start_graph("uid 65534's attempts");
-	ktap_case_end("uid 65534 sees and changes no root agent's edge, adds edges between its "
-		      "own agents and removes none");
+	/* An edge from root's agent to another user's: that user sees neither
+	 * end's pair, since it does not see root's agent. */
+	px = self_agent(NOBODY - 1, &x);
+	if (ktap_expect(px > 0, "uid %d's agent did not register", NOBODY - 1)) {
+		ktap_expect(deps_call(ASM_DEP_ADD, ASM_DEP_REQUIRED, x, 6001, NULL) == 0,
+			    "root: ADD %u -> 6001: %s", x, strerror(errno));
+		if (!run_child(other_lists, NULL, &n, 1, &status))
+			ktap_expect(n == 0, "uid %d sees %d edges, expected none (6001 is root's)",
+				    NOBODY - 1, n);
+		else
+			ktap_fail_msg("the uid %d child ended with status 0x%x", NOBODY - 1, status);
+		sleeper_stop(px);
+		ktap_expect(asm_unregister(asm_fd, x) == 0, "UNREGISTER %u: %s", x, strerror(errno));
+	}
+	expect_start_graph("the other users' attempts");
+	ktap_case_end("other users see and change no root agent's edge, add edges between their "
+		      "own agents at their audit rate and remove none");
 }
 
 /* As root inside agent 6005: results ADD 6003 -> 6005, REMOVE 6001 -> 6002. */
@@ -312,7 +356,7 @@ static void test_agent(void)
 			    errname(r[1]));
 	}
 	expect_start_graph("the agent's attempts");
-	asm_unregister(asm_fd, 6006);
+	ktap_expect(asm_unregister(asm_fd, 6006) == 0, "UNREGISTER 6006: %s", strerror(errno));
 	ktap_case_end("a process inside an agent, even root's, changes no edge");
 }
 

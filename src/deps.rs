@@ -4,16 +4,25 @@
 //! from a dependent to its dependency, of the kinds Required, Optional and
 //! Peer, which together never form a cycle.
 //!
-//! Edges name agents by id and live behind one mutex; an edge is added
-//! only while both agents are registered (checked under that mutex), and
-//! an agent's edges go when it is unregistered ([`Graph::forget`], after
-//! the registry forgot it), so no edge outlives an end of it.
+//! Edges live behind one mutex and name each agent by id and by the time
+//! it was registered, so that an edge belongs to one registration of each
+//! end: an edge is added only while both are the registered agents of
+//! their ids (checked under the mutex), an agent's edges go when it is
+//! unregistered ([`Graph::forget`]), and an edge whose end is no longer
+//! registered (a registration that failed after an edge was added to it,
+//! an id registered again) is never shown and is dropped at the next
+//! change.
+//!
+//! Edges added by a caller without `CAP_SYS_ADMIN` count against that user
+//! ([`DEP_EDGES_PER_UID`]) and together against three quarters of
+//! [`DEP_EDGES_MAX`], so that users cannot take the graph from the
+//! administrator.
 
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
-use crate::uapi::{DepEdge, DEP_EDGES_MAX};
+use crate::uapi::{DepEdge, DEP_EDGES_MAX, DEP_EDGES_PER_UID};
 pub(crate) use crate::uapi::{DepKind, DepOp};
 
 /// `ELOOP`, which `kernel::error::code` lacks in 6.12: the edge would close
@@ -22,26 +31,51 @@ fn eloop() -> Error {
     Error::from_errno(-(kernel::bindings::ELOOP as i32))
 }
 
+/// Edges all users without `CAP_SYS_ADMIN` may have added together.
+const DEP_EDGES_UNPRIVILEGED: usize = DEP_EDGES_MAX / 4 * 3;
+
+/// `EDQUOT`: the user added [`DEP_EDGES_PER_UID`] edges already.
+fn edquot() -> Error {
+    Error::from_errno(-(kernel::bindings::EDQUOT as i32))
+}
+
+/// Which registration of an agent: its id and when it was registered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct End {
+    pub(crate) id: u32,
+    pub(crate) registered_ns: u64,
+}
+
 /// One edge: `dependent` depends on `dependency`.
 #[derive(Clone, Copy)]
 pub(crate) struct Edge {
-    pub(crate) dependent: u32,
-    pub(crate) dependency: u32,
+    pub(crate) dependent: End,
+    pub(crate) dependency: End,
     pub(crate) kind: DepKind,
+    /// The user who added it, when that user had no `CAP_SYS_ADMIN`.
+    pub(crate) by: Option<u32>,
 }
 
 impl Edge {
     /// Whether the edge joins `a` and `b`, in either direction.
     fn joins(&self, a: u32, b: u32) -> bool {
-        (self.dependent == a && self.dependency == b)
-            || (self.dependent == b && self.dependency == a)
+        let (x, y) = (self.dependent.id, self.dependency.id);
+        (x == a && y == b) || (x == b && y == a)
+    }
+
+    /// Whether both ends are the registrations `current` gives for their
+    /// ids now.
+    fn live(&self, current: &impl Fn(u32) -> Option<u64>) -> bool {
+        [self.dependent, self.dependency]
+            .iter()
+            .all(|e| current(e.id) == Some(e.registered_ns))
     }
 
     /// The uapi form.
     pub(crate) fn raw(&self) -> DepEdge {
         DepEdge {
-            dependent: self.dependent,
-            dependency: self.dependency,
+            dependent: self.dependent.id,
+            dependency: self.dependency.id,
             kind: self.kind.raw(),
             reserved: 0,
         }
@@ -69,11 +103,11 @@ fn reaches(edges: &[Option<Edge>], from: u32, to: u32) -> Result<bool> {
         if id == to {
             return Ok(true);
         }
-        for e in edges.iter().flatten().filter(|e| e.dependent == id) {
-            if !seen.contains(&e.dependency) {
+        for e in edges.iter().flatten().filter(|e| e.dependent.id == id) {
+            if !seen.contains(&e.dependency.id) {
                 // Within the capacity: each agent is seen once, and at
                 // most `edges.len() + 1` agents have edges.
-                seen.push(e.dependency, GFP_KERNEL)?;
+                seen.push(e.dependency.id, GFP_KERNEL)?;
             }
         }
     }
@@ -87,30 +121,42 @@ impl Graph {
         })
     }
 
-    /// Adds `edge` if `exists` says both of its agents are registered
-    /// (asked under the graph's lock, so that [`Self::forget`] after an
-    /// unregistration cannot miss the edge). Errors: `EINVAL` (an agent
-    /// depending on itself), `ESRCH`, `EEXIST` (the two agents already have
-    /// an edge), `ELOOP` (a cycle), `ENOSPC`.
-    pub(crate) fn add(&self, edge: Edge, exists: impl Fn(u32) -> bool) -> Result {
-        if edge.dependent == edge.dependency {
+    /// Adds `edge` if both its ends are the registrations `current` gives
+    /// for their ids (asked under the graph's lock, so that
+    /// [`Self::forget`] after an unregistration cannot miss the edge).
+    /// Errors: `EINVAL` (an agent depending on itself), `ESRCH`, `EEXIST`
+    /// (the two agents already have an edge), `ELOOP` (a cycle), `EDQUOT`
+    /// (the user's share), `ENOSPC`.
+    pub(crate) fn add(&self, edge: Edge, current: impl Fn(u32) -> Option<u64>) -> Result {
+        if edge.dependent.id == edge.dependency.id {
             return Err(EINVAL);
         }
         let mut edges = self.edges.lock();
-        if !exists(edge.dependent) || !exists(edge.dependency) {
+        for slot in edges.iter_mut() {
+            if slot.is_some_and(|e| !e.live(&current)) {
+                *slot = None;
+            }
+        }
+        if !edge.live(&current) {
             return Err(ESRCH);
         }
-        if edges
-            .iter()
-            .flatten()
-            .any(|e| e.joins(edge.dependent, edge.dependency))
-        {
+        let (a, b) = (edge.dependent.id, edge.dependency.id);
+        if edges.iter().flatten().any(|e| e.joins(a, b)) {
             return Err(EEXIST);
         }
         // The new edge closes a cycle if its dependency already reaches
         // its dependent.
-        if reaches(&edges, edge.dependency, edge.dependent)? {
+        if reaches(&edges, b, a)? {
             return Err(eloop());
+        }
+        if let Some(uid) = edge.by {
+            let by_users = edges.iter().flatten().filter(|e| e.by.is_some());
+            if by_users.clone().filter(|e| e.by == Some(uid)).count() >= DEP_EDGES_PER_UID {
+                return Err(edquot());
+            }
+            if by_users.count() >= DEP_EDGES_UNPRIVILEGED {
+                return Err(ENOSPC);
+            }
         }
         if let Some(slot) = edges.iter_mut().find(|s| s.is_none()) {
             *slot = Some(edge);
@@ -123,13 +169,23 @@ impl Graph {
         Ok(())
     }
 
-    /// Removes the edge from `dependent` to `dependency`; returns its kind,
-    /// `ENOENT` if there is none.
-    pub(crate) fn remove(&self, dependent: u32, dependency: u32) -> Result<DepKind> {
+    /// Removes the edge from `dependent` to `dependency` (of the agents
+    /// `current` gives as registered now); returns its kind, `ENOENT` if
+    /// there is none.
+    pub(crate) fn remove(
+        &self,
+        dependent: u32,
+        dependency: u32,
+        current: impl Fn(u32) -> Option<u64>,
+    ) -> Result<DepKind> {
         let mut edges = self.edges.lock();
         let slot = edges
             .iter_mut()
-            .find(|s| s.is_some_and(|e| e.dependent == dependent && e.dependency == dependency))
+            .find(|s| {
+                s.is_some_and(|e| {
+                    e.dependent.id == dependent && e.dependency.id == dependency && e.live(&current)
+                })
+            })
             .ok_or(ENOENT)?;
         slot.take().map(|e| e.kind).ok_or(ENOENT)
     }
@@ -139,7 +195,7 @@ impl Graph {
         let mut edges = self.edges.lock();
         let mut n = 0;
         for slot in edges.iter_mut() {
-            if slot.is_some_and(|e| e.dependent == id || e.dependency == id) {
+            if slot.is_some_and(|e| e.dependent.id == id || e.dependency.id == id) {
                 *slot = None;
                 n += 1;
             }
@@ -147,11 +203,12 @@ impl Graph {
         n
     }
 
-    /// A copy of every edge, in the order they were added to their slots.
-    pub(crate) fn edges(&self) -> Result<KVec<Edge>> {
+    /// A copy of every edge whose ends are the registrations `current`
+    /// gives for their ids, in the order of their slots.
+    pub(crate) fn edges(&self, current: impl Fn(u32) -> Option<u64>) -> Result<KVec<Edge>> {
         let edges = self.edges.lock();
         let mut out = KVec::with_capacity(edges.len(), GFP_KERNEL)?;
-        for e in edges.iter().flatten() {
+        for e in edges.iter().flatten().filter(|e| e.live(&current)) {
             // Within the capacity.
             out.push(*e, GFP_KERNEL)?;
         }

@@ -11,8 +11,9 @@ use kernel::prelude::*;
 use kernel::types::{AsBytes, FromBytes};
 use kernel::uaccess::{UserPtr, UserSlice};
 
+use crate::agent::Agent;
 use crate::audit::{Kind, Record, Source};
-use crate::deps::{DepKind, DepOp, Edge};
+use crate::deps::{DepKind, DepOp, Edge, End};
 use crate::faults::{self, Action, Settings};
 use crate::ffi::{self, FileToken, PidRef, RcuGuard};
 use crate::gateway;
@@ -847,9 +848,10 @@ fn deps(asm: &Asm, arg: UserPtr) -> Result {
     // Fail on an unwritable argument now, while nothing has changed.
     write(arg, &req)?;
     let (dependent, dependency) = (req.dependent, req.dependency);
-    let allowed = {
-        let admin = ffi::capable_admin();
-        let (euid, tgid) = (ffi::current_euid(), ffi::current_tgid());
+    let admin = ffi::capable_admin();
+    let (euid, tgid) = (ffi::current_euid(), ffi::current_tgid());
+    // The registrations asked about, and whether the caller may.
+    let (ends, allowed, in_agent) = {
         let rcu = RcuGuard::new();
         let viewer = Viewer::current();
         let find = |id| {
@@ -864,24 +866,39 @@ fn deps(asm: &Asm, arg: UserPtr) -> Result {
         // agents (the dependent may be stopped with its dependency);
         // removing one widens the dependent.
         let in_agent = asm.registry.agent_of(tgid, &rcu).is_some();
-        !in_agent
+        let allowed = !in_agent
             && match op {
                 DepOp::Add => asker(&a).allows(true) && asker(&b).allows(true),
                 _ => asker(&a).allows(false),
-            }
+            };
+        let end = |agent: &Agent| End {
+            id: agent.id,
+            registered_ns: agent.registered_ns,
+        };
+        ((end(&a), end(&b)), allowed, in_agent)
+    };
+    // Every change and refusal is audited: a user's (or an agent's, even
+    // a root one's) at the user's rate, taken before anything changes.
+    if !admin || in_agent {
+        asm.audit.admit(Source::User(euid))?;
+    }
+    let current = |id| {
+        asm.registry
+            .get(id, &RcuGuard::new())
+            .map(|a| a.registered_ns)
     };
     let (result, kind) = match kind {
         _ if !allowed => (Err(EPERM), kind),
         Some(kind) => {
             let edge = Edge {
-                dependent,
-                dependency,
+                dependent: ends.0,
+                dependency: ends.1,
                 kind,
+                by: (!admin).then_some(euid),
             };
-            let exists = |id| asm.registry.get(id, &RcuGuard::new()).is_some();
-            (asm.deps.add(edge, exists), Some(kind))
+            (asm.deps.add(edge, current), Some(kind))
         }
-        None => match asm.deps.remove(dependent, dependency) {
+        None => match asm.deps.remove(dependent, dependency, current) {
             Ok(kind) => (Ok(()), Some(kind)),
             Err(e) => (Err(e), None),
         },
@@ -892,7 +909,7 @@ fn deps(asm: &Asm, arg: UserPtr) -> Result {
     req.audit_seq = {
         let rcu = RcuGuard::new();
         asm.audit
-            .append_request(r, asm.registry.get(dependent, &rcu).as_deref())
+            .append(r, asm.registry.get(dependent, &rcu).as_deref())
     };
     write(arg, &req)?;
     result
@@ -900,29 +917,23 @@ fn deps(asm: &Asm, arg: UserPtr) -> Result {
 
 /// `ASM_DEP_LIST`: the edges whose two agents the caller sees.
 fn deps_list(asm: &Asm, arg: UserPtr, mut req: Deps) -> Result {
-    let edges = asm.deps.edges()?;
     let viewer = Viewer::current();
+    // The edges of registered agents the caller sees, at both ends.
+    let edges = asm.deps.edges(|id| {
+        asm.registry
+            .get(id, &RcuGuard::new())
+            .filter(|a| viewer.sees(a))
+            .map(|a| a.registered_ns)
+    })?;
     let mut w = UserSlice::new(
         req.edges as UserPtr,
         req.capacity as usize * size_of::<DepEdge>(),
     )
     .writer();
-    let mut count = 0u32;
-    for e in edges.iter() {
-        let seen = {
-            let rcu = RcuGuard::new();
-            let sees = |id| asm.registry.get(id, &rcu).is_some_and(|a| viewer.sees(&a));
-            sees(e.dependent) && sees(e.dependency)
-        };
-        if !seen {
-            continue;
-        }
-        if count < req.capacity {
-            w.write(&e.raw())?;
-        }
-        count += 1;
+    for e in edges.iter().take(req.capacity as usize) {
+        w.write(&e.raw())?;
     }
-    req.count = count;
+    req.count = edges.len() as u32;
     write(arg, &req)
 }
 

@@ -11,6 +11,7 @@ use kernel::prelude::*;
 use crate::agent::ExitStatus;
 use crate::deps::Edge;
 use crate::faults::FaultKind;
+use crate::ffi::RcuGuard;
 use crate::policy::Risk;
 use crate::snapshot::{self, AgentSnapshot, SystemSnapshot};
 use crate::telemetry::{Detail, Event, EventKind};
@@ -156,17 +157,19 @@ pub(crate) fn status(asm: &Asm, viewer: &Viewer, w: &mut impl Write) -> Result {
     let n = asm.telemetry.recent_of(&mut faults, |e| {
         matches!(e.kind, EventKind::Fault) && viewer.sees_id(&asm.registry, e.agent_id)
     });
-    let mut edges = asm.deps.edges()?;
-    // The edges between agents the reader sees.
-    let shown = |id| agents.iter().any(|a| a.id == id);
-    let mut n_edges = 0;
-    for i in 0..edges.len() {
-        if shown(edges[i].dependent) && shown(edges[i].dependency) {
-            edges[n_edges] = edges[i];
-            n_edges += 1;
-        }
-    }
-    status_text(&sys, &agents, &faults[..n], &edges[..n_edges], w).map_err(|_| ENOMEM)
+    // The edges between registered agents the reader sees (the snapshot
+    // is in id order).
+    let edges = asm.deps.edges(|id| {
+        agents
+            .binary_search_by_key(&id, |a| a.id)
+            .ok()
+            .and_then(|_| {
+                asm.registry
+                    .get(id, &RcuGuard::new())
+                    .map(|a| a.registered_ns)
+            })
+    })?;
+    status_text(&sys, &agents, &faults[..n], &edges, w).map_err(|_| ENOMEM)
 }
 
 fn status_text(
@@ -262,8 +265,8 @@ fn status_text(
         writeln!(
             w,
             "  {} -> {} ({})",
-            e.dependent,
-            e.dependency,
+            e.dependent.id,
+            e.dependency.id,
             e.kind.name()
         )?;
     }

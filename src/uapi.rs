@@ -580,6 +580,8 @@ pub(crate) struct Sensitive {
 
 /// Edges the dependency graph keeps.
 pub(crate) const DEP_EDGES_MAX: usize = 1024;
+/// Edges one user without `CAP_SYS_ADMIN` may have added.
+pub(crate) const DEP_EDGES_PER_UID: usize = 64;
 
 /// `struct asm_dep_edge`.
 #[repr(C)]

@@ -727,11 +727,9 @@ struct asm_note {
 
 /* Kinds of dependency edges (ASM_IOC_DEPS). */
 enum asm_dep_kind {
-	ASM_DEP_REQUIRED = 1,		/* the dependent cannot run without
-					 * the dependency */
-	ASM_DEP_OPTIONAL = 2,		/* the dependent is told when the
-					 * dependency ends, and runs on */
-	ASM_DEP_PEER = 3,		/* shown; no lifecycle effect */
+	ASM_DEP_REQUIRED = 1,		/* the dependent needs the dependency */
+	ASM_DEP_OPTIONAL = 2,		/* the dependent can do without it */
+	ASM_DEP_PEER = 3,		/* the two work together */
 };
 
 enum asm_dep_op {
@@ -741,7 +739,10 @@ enum asm_dep_op {
 					 * @edges */
 };
 
-#define ASM_DEP_EDGES_MAX	1024	/* edges the module keeps */
+#define ASM_DEP_EDGES_MAX	1024	/* edges the module keeps, of which
+					 * users without CAP_SYS_ADMIN add
+					 * at most 3/4 */
+#define ASM_DEP_EDGES_PER_UID	64	/* edges one such user adds */
 
 /**
  * struct asm_dep_edge - one edge of the dependency graph.
@@ -773,16 +774,22 @@ struct asm_dep_edge {
  * @audit_seq:	out (ADD/REMOVE): the audit entry's sequence number.
  * @reserved:	must be 0.
  *
- * The edges are directed, and together they never form a cycle.  ADD and
- * REMOVE need the right to narrow the policy of both agents (their owner,
- * or CAP_SYS_ADMIN); each is audited.  An agent's edges go with it when it
- * is unregistered.
+ * The edges are directed, and together they never form a cycle.  ADD
+ * needs the right to narrow the policy of both agents (their owner, or
+ * CAP_SYS_ADMIN); REMOVE needs CAP_SYS_ADMIN; neither comes from a process
+ * of an agent.  Each ADD and REMOVE that names two agents the caller sees
+ * is audited, a caller's without CAP_SYS_ADMIN (or from inside an agent)
+ * at that user's audit rate.  An edge belongs to the registrations of its
+ * agents: it goes when either is unregistered, and never joins an agent
+ * registered again under the same id.
  *
  * Errors: EINVAL (a bad field, or @dependent == @dependency), ESRCH (an
  * agent that does not exist or that the caller does not see), EPERM,
- * EEXIST (ADD: the two agents already have an edge, in either direction),
- * ELOOP (ADD: the edge would close a cycle), ENOENT (REMOVE: no such
- * edge), ENOSPC (ADD: ASM_DEP_EDGES_MAX edges), EFAULT.
+ * EAGAIN (the user's audit rate), EEXIST (ADD: the two agents already
+ * have an edge, in either direction), ELOOP (ADD: the edge would close a
+ * cycle), ENOENT (REMOVE: no such edge), EDQUOT (ADD: the user added
+ * ASM_DEP_EDGES_PER_UID edges), ENOSPC (ADD: no room left, for users or
+ * at all), ENOMEM, EFAULT.
  */
 struct asm_deps {
 	__u32 size;

@@ -1039,8 +1039,11 @@ pub const ASM_DEP_REMOVE: u32 = 2;
 /// Every edge the caller sees into `edges`.
 pub const ASM_DEP_LIST: u32 = 3;
 
-/// `ASM_DEP_EDGES_MAX`: the edges the module keeps.
+/// `ASM_DEP_EDGES_MAX`: the edges the module keeps (3/4 of them for users
+/// without CAP_SYS_ADMIN).
 pub const ASM_DEP_EDGES_MAX: usize = 1024;
+/// `ASM_DEP_EDGES_PER_UID`: the edges one user without CAP_SYS_ADMIN adds.
+pub const ASM_DEP_EDGES_PER_UID: usize = 64;
 
 /// `ASM_SENSITIVE_MAX`: how many paths can be marked sensitive.
 pub const ASM_SENSITIVE_MAX: usize = 8;

@@ -431,6 +431,7 @@ int main(void)
 	CONST(ASM_DEP_REMOVE);
 	CONST(ASM_DEP_LIST);
 	CONST(ASM_DEP_EDGES_MAX);
+	CONST(ASM_DEP_EDGES_PER_UID);
 	CONST(ASM_IOC_DEPS);
 	/* Strings: each a line of its own for an exact comparison. */
 	printf("string ASM_DEVICE_PATH %s\n", ASM_DEVICE_PATH);

@@ -510,6 +510,10 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_DEP_EDGES_MAX.to_string(),
     );
     put(
+        "const ASM_DEP_EDGES_PER_UID".into(),
+        ASM_DEP_EDGES_PER_UID.to_string(),
+    );
+    put(
         "const ASM_LLM_RESPONSE_MIN".into(),
         ASM_LLM_RESPONSE_MIN.to_string(),
     );

@@ -9,8 +9,9 @@
 use crate::args::{DepsAction, SensitiveChange, Target};
 use crate::sys::Errno;
 use asm_abi::{
-    ASM_DEP_EDGES_MAX, ASM_DEVICE_PATH, ASM_LLM_PROMPT_MAX, ASM_LLM_REQUEST_MAX,
-    ASM_LLM_SYSTEM_MAX, ASM_RISK_UNACCEPTABLE, ASM_SENSITIVE_MAX,
+    ASM_AUDIT_LIMIT_BURST, ASM_AUDIT_LIMIT_WINDOW_S, ASM_DEP_EDGES_MAX, ASM_DEP_EDGES_PER_UID,
+    ASM_DEVICE_PATH, ASM_LLM_PROMPT_MAX, ASM_LLM_REQUEST_MAX, ASM_LLM_SYSTEM_MAX,
+    ASM_RISK_UNACCEPTABLE, ASM_SENSITIVE_MAX,
 };
 use std::path::Path;
 
@@ -366,9 +367,18 @@ fn dep_message(action: DepsAction, missing: Option<u32>, errno: i32) -> Option<S
             "not permitted: removing a dependency needs CAP_SYS_ADMIN, from a process in no agent"
                 .into()
         }
-        (ENOSPC, true) => {
-            format!("no room: the asm module keeps at most {ASM_DEP_EDGES_MAX} dependency edges")
-        }
+        (ENOSPC, true) => format!(
+            "no room: the asm module keeps at most {ASM_DEP_EDGES_MAX} dependency edges, of \
+             which users without CAP_SYS_ADMIN add three quarters"
+        ),
+        (EDQUOT, true) => format!(
+            "no room: a user without CAP_SYS_ADMIN adds at most {ASM_DEP_EDGES_PER_UID} \
+             dependency edges"
+        ),
+        (EAGAIN, _) => format!(
+            "your audit rate is used up ({ASM_AUDIT_LIMIT_BURST} audited requests per \
+             {ASM_AUDIT_LIMIT_WINDOW_S} s without CAP_SYS_ADMIN): try again later"
+        ),
         (ENOENT, false) => format!("agent {dependent} does not depend on agent {dependency}"),
         _ => return None,
     })
@@ -632,7 +642,17 @@ mod tests {
             ),
             (
                 msg(add(None), libc::ENOSPC),
-                "no room: the asm module keeps at most 1024 dependency edges",
+                "no room: the asm module keeps at most 1024 dependency edges, of which users \
+                 without CAP_SYS_ADMIN add three quarters",
+            ),
+            (
+                msg(add(None), libc::EDQUOT),
+                "no room: a user without CAP_SYS_ADMIN adds at most 64 dependency edges",
+            ),
+            (
+                msg(remove(None), libc::EAGAIN),
+                "your audit rate is used up (32 audited requests per 60 s without \
+                 CAP_SYS_ADMIN): try again later",
             ),
             (
                 msg(add(None), libc::EINVAL),
