@@ -69,4 +69,15 @@ for i in $(seq "$vms"); do
 done
 grep -h '^[0-9]* passed, [0-9]* failed$' "$claims"/vm*.out |
 	awk '{ p += $1; f += $3 } END { printf "all VMs: %d passed, %d failed\n", p, f }'
+# Every selftest must have reported, whichever VM ran it: a VM whose output
+# went missing must not pass for one whose tests passed.
+missing=()
+for t in selftests/test_*.sh; do
+	t=${t#selftests/}
+	grep -qE "^(not )?ok [0-9]+ selftests: asm: $t\$" "$claims"/vm*.out || missing+=("$t")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "check.sh: no result from ${missing[*]}" >&2
+	rc=1
+fi
 exit "$rc"

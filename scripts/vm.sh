@@ -8,7 +8,7 @@
 # The guest's PID 1 is tools/asm-vm-init (scripts/vm-guest): it makes the
 # device links virtme-ng's init would wait for udev to make, and hides udevd
 # and systemd-tmpfiles from it; ASM_VM_UDEV=1 boots virtme-ng's init as it
-# comes, udev included.
+# comes, udev included, and the root without its cache.
 # ASM_VM_BUILT=1: the caller built everything (several VMs at once must not
 # build in the same tree).  ASM_VM_RWDIR=DIR: DIR is writable in the guest
 # (the root is not).
@@ -77,8 +77,13 @@ boot_lean="max_loop=0 initcall_blacklist=ahci_pci_driver_init"
 # the cache.
 root_cache="rootflags=version=9p2000.L,trans=virtio,access=any,msize=524288,cache=loose"
 vng=("$ASM_TOP/scripts/vm-guest/vng")
-[ "${ASM_VM_UDEV:-0}" = 1 ] && vng=(vng)
-"${vng[@]}" --run "$kdir" "${accel_flags[@]}" "${rw_flags[@]}" --memory 2G --cpus 2 --verbose \
+if [ "${ASM_VM_UDEV:-0}" = 1 ]; then
+	vng=(vng)
+	root_cache=
+fi
+# --force-9p: the root's flags above are 9p's; and vng would otherwise
+# spend 3 s trying QEMU's C virtiofsd, which it cannot use, on every boot.
+"${vng[@]}" --run "$kdir" --force-9p "${accel_flags[@]}" "${rw_flags[@]}" --memory 2G --cpus 2 --verbose \
 	--append "lsm=landlock,lockdown,yama,integrity $boot_lean $root_cache" \
 	--exec "exec 2>&1; export PATH='$ASM_TOP/tools/bin':\$PATH; cd '$ASM_TOP' && $cmd" \
 	</dev/null 2>"$klog" | cat || rc=${PIPESTATUS[0]}

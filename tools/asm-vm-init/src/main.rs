@@ -31,8 +31,11 @@ use std::ffi::CString;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use nix::mount::{mount, umount, MsFlags};
+use nix::sys::reboot::{reboot, RebootMode};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use nix::unistd::execv;
 
@@ -58,16 +61,50 @@ fn log(msg: &str) {
     let _ = fs::write("/dev/kmsg", format!("<6>asm-vm-init: {msg}\n"));
 }
 
-/// Links each named virtio console port in sysfs into [`PORTS`].
-fn link_ports() -> usize {
+/// The ports virtme-ng's init connects the command to: without one of them
+/// it would run the command on the console, where its output goes into the
+/// kernel's log (or, with no command, wait on a shell).
+const NEEDED: &[&str] = &[
+    "virtme.stdin",
+    "virtme.stdout",
+    "virtme.stderr",
+    "virtme.dev_stdout",
+    "virtme.dev_stderr",
+    "virtme.ret",
+];
+
+/// How long the ports may take to be named: the host names each port in a
+/// message of its own, which may come after this program starts.
+const PORTS_WAIT: Duration = Duration::from_secs(30);
+
+/// Links the named ports until every [`NEEDED`] one is there, for at most
+/// [`PORTS_WAIT`]; returns those still missing.
+fn wait_ports() -> Vec<&'static str> {
+    let start = Instant::now();
+    loop {
+        link_ports();
+        let missing: Vec<_> = NEEDED
+            .iter()
+            .copied()
+            .filter(|name| !Path::new(PORTS).join(name).exists())
+            .collect();
+        if missing.is_empty() || start.elapsed() >= PORTS_WAIT {
+            return missing;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Links each named virtio console port in sysfs into [`PORTS`] (those not
+/// linked yet).
+fn link_ports() {
     if let Err(e) = fs::create_dir_all(PORTS) {
         log(&format!("cannot make {PORTS}: {e}"));
-        return 0;
+        return;
     }
     let Ok(dir) = fs::read_dir("/sys/class/virtio-ports") else {
-        return 0;
+        return;
     };
-    let mut linked = 0;
     for port in dir.flatten() {
         let Ok(name) = fs::read_to_string(port.path().join("name")) else {
             continue;
@@ -76,13 +113,14 @@ fn link_ports() -> usize {
         if name.is_empty() || name == "." || name == ".." || name.contains('/') {
             continue;
         }
-        let target = Path::new("..").join(port.file_name());
-        match symlink(&target, Path::new(PORTS).join(name)) {
-            Ok(()) => linked += 1,
-            Err(e) => log(&format!("cannot link {PORTS}/{name}: {e}")),
+        let link = Path::new(PORTS).join(name);
+        if link.symlink_metadata().is_ok() {
+            continue;
+        }
+        if let Err(e) = symlink(Path::new("..").join(port.file_name()), &link) {
+            log(&format!("cannot link {PORTS}/{name}: {e}"));
         }
     }
-    linked
 }
 
 /// `program`'s path inside the directory `dir`, if it is inside.
@@ -146,7 +184,17 @@ fn main() {
             None::<&str>,
         );
     }
-    let linked = link_ports();
+    let missing = wait_ports();
+    if !missing.is_empty() {
+        // Fail loudly: the host sees a guest that ended without the
+        // command's status, and shows the console with this line.
+        log(&format!(
+            "no virtio port named {} after {} s: powering off",
+            missing.join(", "),
+            PORTS_WAIT.as_secs()
+        ));
+        let _ = reboot(RebootMode::RB_POWER_OFF);
+    }
     if sysfs.is_ok() {
         // virtme-ng's init mounts its own.
         let _ = umount("/sys");
@@ -160,7 +208,7 @@ fn main() {
         }
     };
     log(&format!(
-        "{linked} virtio ports linked in {PORTS}, {hidden} whiteouts for udevd and systemd-tmpfiles"
+        "the virtio ports linked in {PORTS}, {hidden} whiteouts for udevd and systemd-tmpfiles"
     ));
 
     let init = CString::new(format!("{GUEST}/bin/virtme-ng-init")).expect("no NUL in a constant");
