@@ -59,7 +59,7 @@ check:
 	T="$(T)" scripts/check.sh
 
 bench:
-	ASM_KERNEL=bench scripts/vm.sh "selftests/bench_fork.sh fork && selftests/bench_fork.sh syscall && selftests/bench_fork.sh open && selftests/bench_views.sh && selftests/bench_gateway.sh"
+	ASM_KERNEL=bench scripts/vm.sh "selftests/bench_fork.sh fork && selftests/bench_fork.sh syscall && selftests/bench_fork.sh open && selftests/bench_views.sh && selftests/bench_gateway.sh && selftests/bench_profile.sh"
 
 # The module crate: asm_mod.rs and the files its `#[path]` modules name.
 fmt:

@@ -3,7 +3,7 @@
  * fork_bench - the cost of fork + exit + wait, or of a system call, for
  * bench_fork.sh.
  *
- *	fork_bench [-s|-o] [-n ITER]
+ *	fork_bench [-s|-o|-p] [-n ITER]
  *
  * Forks a child that _exit(0)s at once and waits for it, ITER times (default
  * 2000) after a short warm-up, and prints the mean over the ITER rounds
@@ -14,7 +14,9 @@
  * With -s it calls getppid() (through syscall(2), so no C library cache
  * answers) ITER times instead and prints ns_per_syscall.  With -o it opens
  * and closes /etc/passwd ITER times and prints ns_per_open (for an agent,
- * every open is checked against its policy).
+ * every open is checked against its policy).  With -p, run as an agent, it
+ * records ITER profiled operations (ASM_IOC_PROFILE RECORD, the round trip
+ * an agent pays to report one) and prints ns_per_profile.
  *
  * A benchmark, not a test: it prints a figure and exits 0 unless a fork or
  * a wait fails.
@@ -24,10 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/asm.h>
 
 #define WARMUP	50
 
@@ -60,12 +65,13 @@ int main(int argc, char **argv)
 	char *end;
 	int opt;
 
-	int syscalls = 0, opens = 0, fd;
+	int syscalls = 0, opens = 0, profiles = 0, fd;
 
-	while ((opt = getopt(argc, argv, "son:")) != -1) {
-		if (opt == 's' || opt == 'o') {
+	while ((opt = getopt(argc, argv, "sopn:")) != -1) {
+		if (opt == 's' || opt == 'o' || opt == 'p') {
 			syscalls = opt == 's';
 			opens = opt == 'o';
+			profiles = opt == 'p';
 			continue;
 		}
 		if (opt != 'n')
@@ -85,6 +91,35 @@ int main(int argc, char **argv)
 			syscall(SYS_getppid);
 		t1 = now_ns();
 		printf("ns_per_syscall %.1f\n", (double)(t1 - t0) / iter);
+		return 0;
+	}
+
+	if (profiles) {
+		struct asm_profile p;
+
+		fd = open(ASM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			fprintf(stderr, "fork_bench: open %s: %s\n", ASM_DEVICE_PATH, strerror(errno));
+			return 1;
+		}
+		memset(&p, 0, sizeof(p));
+		p.size = sizeof(p);
+		p.version = ASM_ABI_VERSION;
+		p.cmd = ASM_PROFILE_RECORD;
+		strcpy(p.op, "bench");
+		p.duration_ns = 1000;
+		p.success = 1;
+		for (i = 0; i < WARMUP + iter; i++) {
+			if (i == WARMUP)
+				t0 = now_ns();
+			if (ioctl(fd, ASM_IOC_PROFILE, &p)) {
+				fprintf(stderr, "fork_bench: ASM_IOC_PROFILE: %s (run it as an agent)\n",
+					strerror(errno));
+				return 1;
+			}
+		}
+		t1 = now_ns();
+		printf("ns_per_profile %.1f\n", (double)(t1 - t0) / iter);
 		return 0;
 	}
 
@@ -118,6 +153,6 @@ fail:
 	fprintf(stderr, "fork_bench: fork/wait failed: %s\n", strerror(errno));
 	return 1;
 usage:
-	fprintf(stderr, "usage: fork_bench [-s|-o] [-n ITER]\n");
+	fprintf(stderr, "usage: fork_bench [-s|-o|-p] [-n ITER]\n");
 	return 2;
 }
