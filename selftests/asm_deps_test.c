@@ -385,11 +385,15 @@ static void test_status(void)
 
 static void test_unregister(void)
 {
+	const struct asm_audit_entry *a;
 	struct asm_dep_edge e[8];
 	int n;
 
 	ktap_case_start();
 	ktap_expect(asm_unregister(asm_fd, 6002) == 0, "UNREGISTER 6002: %s", strerror(errno));
+	a = last_entry(ASM_AUDIT_UNREGISTER, 6002);
+	ktap_expect(a && a->new_value == 2, "6002's unregister entry counts %lld edges, expected 2",
+		    a ? (long long)a->new_value : -1);
 	n = deps_list(asm_fd, e, 8);
 	ktap_expect(n == 1 && has_edge(e, n, 6001, 6004, ASM_DEP_PEER),
 		    "after unregistering 6002: %d edges, expected only 6001 -> 6004", n);

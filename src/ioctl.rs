@@ -285,11 +285,14 @@ fn unregister(asm: &Asm, arg: UserPtr) -> Result {
             &asm.telemetry,
         )
     });
-    if result.is_ok() {
-        asm.deps.forget(req.agent_id);
-    }
+    let edges = match result {
+        Ok(()) => asm.deps.forget(req.agent_id),
+        Err(_) => 0,
+    };
     if !matches!(result, Err(e) if e == ESRCH) {
-        let r = Record::new(Kind::Unregister, 0, req.agent_id).result(result);
+        let r = Record::new(Kind::Unregister, 0, req.agent_id)
+            .values(0, edges as u64)
+            .result(result);
         asm.audit.append(r, None);
     }
     result

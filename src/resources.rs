@@ -291,9 +291,9 @@ fn reclaim(asm: &Asm) {
             &asm.telemetry,
         );
         if result.is_ok() {
-            asm.deps.forget(id);
+            let edges = asm.deps.forget(id) as u64;
             asm.audit.append(
-                Record::new(Kind::Unregister, UNREGISTER_RECLAIMED, id),
+                Record::new(Kind::Unregister, UNREGISTER_RECLAIMED, id).values(0, edges),
                 None,
             );
         }

@@ -514,7 +514,9 @@ enum asm_audit_kind {
 	ASM_AUDIT_REGISTER = 1,		/* @new_value: risk level; @result: a
 					 * refusal's errno */
 	ASM_AUDIT_UNREGISTER = 2,	/* @op: 0 on request, or
-					 * ASM_UNREGISTER_RECLAIMED */
+					 * ASM_UNREGISTER_RECLAIMED;
+					 * @new_value: the dependency edges
+					 * that went with the agent */
 	ASM_AUDIT_PATCH = 3,		/* @op: enum asm_patch_op; old and new
 					 * value; @result 0 or -errno */
 	ASM_AUDIT_ESCALATION = 4,	/* a refused attempt to grant Admin */
