@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Helpers of the asmd selftests (test_asmd.sh, test_asmd_security.sh),
-# sourced after lib.sh: asmd instances in the background with their output
-# in $ASM_TMP, the agents' cgroups, and asminfo's JSON.
+# Helpers of the asmd selftests (test_asmd.sh, test_asmd_security.sh,
+# test_asmd_deps.sh), sourced after lib.sh: asmd instances in the
+# background with their output in $ASM_TMP, the agents' cgroups, and
+# asminfo's JSON.
 
 SPECS=$ASM_SELFTESTS/asmd
 CG_ROOT=/sys/fs/cgroup

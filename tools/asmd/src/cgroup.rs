@@ -90,6 +90,17 @@ pub fn id(dir: &Path) -> Result<u64, Error> {
         .map_err(|e| Error::new(format!("{}: {}", dir.display(), sys::Errno::from_io(&e))))
 }
 
+/// Whether the cgroup `dir` holds a process (false when its `cgroup.procs`
+/// cannot be read: asmd then goes on as for an empty one).
+pub fn has_processes(dir: &Path) -> bool {
+    std::fs::read_to_string(procs_file(dir)).is_ok_and(|procs| !procs.trim().is_empty())
+}
+
+/// Kills every process of the cgroup `dir` (`cgroup.kill`, Linux 5.14).
+pub fn kill(dir: &Path) -> Result<(), sys::Errno> {
+    std::fs::write(dir.join("cgroup.kill"), "1").map_err(|e| sys::Errno::from_io(&e))
+}
+
 /// The file a process writes its pid (or "0" for itself) to, to join the
 /// cgroup `dir`.
 pub fn procs_file(dir: &Path) -> PathBuf {
@@ -107,6 +118,27 @@ mod tests {
             procs_file(&agent_dir(7)),
             Path::new("/sys/fs/cgroup/agentsys/7/cgroup.procs")
         );
+    }
+
+    #[test]
+    fn processes_are_read_from_cgroup_procs_and_killed_through_cgroup_kill() {
+        let dir = std::env::temp_dir().join(format!("asmd-cgroup-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // No cgroup.procs: as for an empty cgroup.
+        assert!(!has_processes(&dir));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(procs_file(&dir), "").unwrap();
+        assert!(!has_processes(&dir));
+        std::fs::write(procs_file(&dir), "42\n43\n").unwrap();
+        assert!(has_processes(&dir));
+        // A plain file stands in for cgroup.kill.
+        kill(&dir).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("cgroup.kill")).unwrap(),
+            "1"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(kill(&dir), Err(sys::Errno(libc::ENOENT)));
     }
 
     #[test]

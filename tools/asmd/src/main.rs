@@ -14,6 +14,7 @@
 
 mod args;
 mod cgroup;
+mod depends;
 mod error;
 mod genl;
 mod log;
@@ -53,6 +54,9 @@ fn main() -> ExitCode {
     if cfg.check {
         for spec in &specs {
             log::info(format_args!("{}", spec.summary()));
+        }
+        if let Some(line) = depends::order_line(&specs, &depends::start_order(&specs)) {
+            log::info(format_args!("{line}"));
         }
         log::info(format_args!(
             "{} spec file(s) in {} are valid",

@@ -15,6 +15,10 @@
 //! group = "agents"                  # name or gid; default: the user's primary group
 //! llm_burst = 5                     # LLM token bucket: 1 to 10000; default: 30
 //! llm_refill = 1                    # requests per second, 1 to 10000; default: 10
+//! # Other specs of the directory, by name (a string) or id (an integer);
+//! # a table gives the kind: required (the default), optional or peer.
+//! depends_on = ["db", 102, { name = "cache", kind = "optional" }]
+//! start_timeout = 30                # s to wait for the required ones; default: 30
 //!
 //! [limits]                          # default: follow the module's defaults
 //! cpu_quota_ms = 200
@@ -40,16 +44,20 @@
 //! `llm_burst` and `llm_refill` set the agent's LLM token bucket with an
 //! `ASM_PATCH_SET_LLM_RATE` patch once it is registered; with only one of
 //! them, the other is the module's default.
+//!
+//! `depends_on` is parsed here, entry by entry; what it names is checked
+//! against the other specs once every file is read (`crate::depends`):
+//! another spec of the directory, named once, and no cycle.
 
 use asm_abi::{
-    action_allowed, parse_preset, parse_risk, parse_size, risk_name, AsmFaultPolicy, AsmPatch,
-    AsmRegister, ASM_ACTION_KILL, ASM_ACTION_LOG, ASM_ACTION_RESTART, ASM_ACTION_THROTTLE,
-    ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY,
-    ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS,
-    ASM_ID_MAX, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64, ASM_LLM_BURST_DEFAULT, ASM_LLM_BURST_MAX,
-    ASM_LLM_REFILL_DEFAULT, ASM_LLM_REFILL_MAX, ASM_NAME_LEN, ASM_PATCH_SET_LLM_RATE,
-    ASM_PRESET_NONE, ASM_RISK_DEFAULT, ASM_RISK_LIMITED, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN,
-    ASM_TARGET_CGROUP, CAPABILITIES, PRESET_NAMES,
+    action_allowed, dep_kind_name, parse_dep_kind, parse_preset, parse_risk, parse_size, risk_name,
+    AsmFaultPolicy, AsmPatch, AsmRegister, ASM_ACTION_KILL, ASM_ACTION_LOG, ASM_ACTION_RESTART,
+    ASM_ACTION_THROTTLE, ASM_DEP_REQUIRED, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA,
+    ASM_FAULT_CRASH, ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE,
+    ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_ID_MAX, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64,
+    ASM_LLM_BURST_DEFAULT, ASM_LLM_BURST_MAX, ASM_LLM_REFILL_DEFAULT, ASM_LLM_REFILL_MAX,
+    ASM_NAME_LEN, ASM_PATCH_SET_LLM_RATE, ASM_PRESET_NONE, ASM_RISK_DEFAULT, ASM_RISK_LIMITED,
+    ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, ASM_TARGET_CGROUP, CAPABILITIES, DEP_KINDS, PRESET_NAMES,
 };
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -119,7 +127,57 @@ pub struct Spec {
     pub llm_rate: Option<LlmRate>,
     /// Whom the agent runs as.
     pub run_as: RunAs,
+    /// The `depends_on` entries, in the file's order.
+    pub depends_on: Vec<Dependency>,
+    /// How long the agent's start waits for its required dependencies to
+    /// be Active, in seconds.
+    pub start_timeout_s: u32,
 }
+
+/// How a `depends_on` entry names the other spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DepTarget {
+    /// By its `name` (a string).
+    Name(String),
+    /// By its `id` (an integer).
+    Id(u32),
+}
+
+impl fmt::Display for DepTarget {
+    /// As the spec writes it: `"db"` or `102`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Name(name) => write!(f, "{name:?}"),
+            Self::Id(id) => write!(f, "{id}"),
+        }
+    }
+}
+
+/// One `depends_on` entry: the spec's agent depends on another one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The other spec, as written.
+    pub target: DepTarget,
+    /// An `ASM_DEP_*` kind.
+    pub kind: u32,
+    /// The entry's line in the spec file.
+    pub line: usize,
+    /// The other spec's agent id: set by `depends::check` (0 until then
+    /// for an entry by name).
+    pub id: u32,
+}
+
+impl Dependency {
+    /// `required`, `optional` or `peer`.
+    pub fn kind_name(&self) -> &'static str {
+        dep_kind_name(self.kind).unwrap_or("?")
+    }
+}
+
+/// The default of `start_timeout`, in seconds.
+pub const START_TIMEOUT_DEFAULT_S: u32 = 30;
+/// The largest `start_timeout`, in seconds.
+pub const START_TIMEOUT_MAX_S: u32 = 3600;
 
 /// The user and group an agent runs as, resolved when the spec is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,6 +339,124 @@ struct RawSpec {
     llm_burst: Option<u32>,
     #[serde(default, deserialize_with = "de_llm_refill")]
     llm_refill: Option<u32>,
+    #[serde(default)]
+    depends_on: Vec<Spanned<RawDep>>,
+    #[serde(
+        default = "default_start_timeout",
+        deserialize_with = "de_start_timeout"
+    )]
+    start_timeout: u32,
+}
+
+/// One `depends_on` entry as written: `"name"`, `id`, or a table
+/// `{ name = "name" | id = id, kind = "required" | "optional" | "peer" }`.
+#[derive(Debug)]
+struct RawDep {
+    target: DepTarget,
+    kind: u32,
+}
+
+impl<'de> Deserialize<'de> for RawDep {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawDep;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a spec's name (a string), its id (an integer), \
+                     or a table { name = ... or id = ..., kind = ... }",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDep, E> {
+                Ok(RawDep {
+                    target: DepTarget::Name(v.to_owned()),
+                    kind: ASM_DEP_REQUIRED,
+                })
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDep, E> {
+                Ok(RawDep {
+                    target: DepTarget::Id(dep_id(v).map_err(E::custom)?),
+                    kind: ASM_DEP_REQUIRED,
+                })
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDep, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawDep, A::Error> {
+                const KEYS: &[&str] = &["name", "id", "kind"];
+                let mut target = None;
+                let mut kind = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "name" | "id" => {
+                            let t = if key == "name" {
+                                DepTarget::Name(map.next_value::<String>()?)
+                            } else {
+                                DepTarget::Id(
+                                    dep_id(map.next_value::<i64>()?).map_err(de::Error::custom)?,
+                                )
+                            };
+                            if target.replace(t).is_some() {
+                                return Err(de::Error::custom(
+                                    "a depends_on table takes name or id, not both",
+                                ));
+                            }
+                        }
+                        "kind" => {
+                            let s = map.next_value::<String>()?;
+                            kind = Some(parse_dep_kind_key(&s).map_err(de::Error::custom)?);
+                        }
+                        other => return Err(de::Error::unknown_field(other, KEYS)),
+                    }
+                }
+                let target = target.ok_or_else(|| {
+                    de::Error::custom("a depends_on table needs name = \"...\" or id = ...")
+                })?;
+                Ok(RawDep {
+                    target,
+                    kind: kind.unwrap_or(ASM_DEP_REQUIRED),
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A `depends_on` id: 1 to `ASM_ID_MAX`, as a spec's own `id`.
+fn dep_id(id: i64) -> Result<u32, String> {
+    u32::try_from(id)
+        .ok()
+        .filter(|id| (1..=ASM_ID_MAX).contains(id))
+        .ok_or_else(|| format!("depends_on id {id} is out of range 1..={ASM_ID_MAX}"))
+}
+
+/// The `ASM_DEP_*` kind of `kind = "s"` (any case).
+fn parse_dep_kind_key(s: &str) -> Result<u32, String> {
+    parse_dep_kind(s).ok_or_else(|| {
+        let known: Vec<&str> = DEP_KINDS.iter().map(|(_, n)| *n).collect();
+        format!(
+            "unknown dependency kind {s:?} (known: {})",
+            known.join(", ")
+        )
+    })
+}
+
+fn default_start_timeout() -> u32 {
+    START_TIMEOUT_DEFAULT_S
+}
+
+fn de_start_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = RawValue::deserialize(d)?;
+    match v {
+        RawValue::Str(s) => Err(format!("start_timeout {s:?} is not a number of seconds")),
+        RawValue::Int(n) => u32::try_from(n)
+            .ok()
+            .filter(|n| (1..=START_TIMEOUT_MAX_S).contains(n))
+            .ok_or_else(|| {
+                format!("start_timeout {n} is out of range 1..={START_TIMEOUT_MAX_S} (seconds)")
+            }),
+    }
+    .map_err(de::Error::custom)
 }
 
 #[derive(Deserialize)]
@@ -670,6 +846,25 @@ pub fn parse(text: &str, file: &Path, accounts: &dyn Accounts) -> Result<Spec, S
         }),
     };
 
+    let depends_on = raw
+        .depends_on
+        .into_iter()
+        .map(|dep| {
+            let line = line_of(text, dep.span().start);
+            let RawDep { target, kind } = dep.into_inner();
+            let id = match target {
+                DepTarget::Id(id) => id,
+                DepTarget::Name(_) => 0,
+            };
+            Dependency {
+                target,
+                kind,
+                line,
+                id,
+            }
+        })
+        .collect();
+
     Ok(Spec {
         file: file.to_owned(),
         id: raw.id,
@@ -683,6 +878,8 @@ pub fn parse(text: &str, file: &Path, accounts: &dyn Accounts) -> Result<Spec, S
         recovery,
         llm_rate,
         run_as,
+        depends_on,
+        start_timeout_s: raw.start_timeout,
     })
 }
 
@@ -721,6 +918,11 @@ pub fn load_dir(dir: &Path, accounts: &dyn Accounts) -> Result<Vec<Spec>, Vec<St
         }
     }
     errors.extend(duplicate_ids(&specs));
+    // What depends_on names is looked up among the specs: only once every
+    // file was read, so that a broken file is not also "unknown".
+    if errors.is_empty() {
+        errors.extend(crate::depends::check(&mut specs));
+    }
     if errors.is_empty() {
         Ok(specs)
     } else {
@@ -883,6 +1085,14 @@ impl Spec {
                     let _ = write!(s, " {key}={name}");
                 }
             }
+        }
+        if !self.depends_on.is_empty() {
+            s.push_str("; depends_on");
+            for (i, dep) in self.depends_on.iter().enumerate() {
+                let sep = if i == 0 { " " } else { ", " };
+                let _ = write!(s, "{sep}{} {}", dep.target, dep.kind_name());
+            }
+            let _ = write!(s, "; start_timeout {} s", self.start_timeout_s);
         }
         s
     }
@@ -1468,6 +1678,159 @@ cpu_quota = "throttle"
         // Not a [limits] key.
         let e = with_llm("[limits]\nllm_burst = 3").unwrap_err();
         assert!(e.contains("unknown field `llm_burst`"), "{e}");
+    }
+
+    fn with_deps(kv: &str) -> Result<Spec, String> {
+        p(&format!(
+            "id = 1\nname = \"a\"\ncommand = [\"true\"]\n{kv}\n"
+        ))
+    }
+
+    #[test]
+    fn depends_on_forms() {
+        use asm_abi::{ASM_DEP_OPTIONAL, ASM_DEP_PEER};
+        let s = with_deps("").unwrap();
+        assert!(s.depends_on.is_empty());
+        assert_eq!(s.start_timeout_s, START_TIMEOUT_DEFAULT_S);
+        assert!(!s.summary().contains("depends_on"), "{}", s.summary());
+
+        let s = with_deps(
+            "depends_on = [\"db\", 102, { name = \"cache\", kind = \"optional\" },\n\
+             { id = 7, kind = \"PEER\" }, { name = \"log\" }]\nstart_timeout = 5",
+        )
+        .unwrap();
+        let got: Vec<(DepTarget, u32, usize, u32)> = s
+            .depends_on
+            .iter()
+            .map(|d| (d.target.clone(), d.kind, d.line, d.id))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (DepTarget::Name("db".into()), ASM_DEP_REQUIRED, 4, 0),
+                (DepTarget::Id(102), ASM_DEP_REQUIRED, 4, 102),
+                (DepTarget::Name("cache".into()), ASM_DEP_OPTIONAL, 4, 0),
+                (DepTarget::Id(7), ASM_DEP_PEER, 5, 7),
+                (DepTarget::Name("log".into()), ASM_DEP_REQUIRED, 5, 0),
+            ]
+        );
+        assert_eq!(s.start_timeout_s, 5);
+        assert!(
+            s.summary().ends_with(
+                "; depends_on \"db\" required, 102 required, \"cache\" optional, 7 peer, \
+                 \"log\" required; start_timeout 5 s"
+            ),
+            "{}",
+            s.summary()
+        );
+        assert!(with_deps("depends_on = []").unwrap().depends_on.is_empty());
+        let s = with_deps("start_timeout = 3600").unwrap();
+        assert_eq!(s.start_timeout_s, START_TIMEOUT_MAX_S);
+    }
+
+    #[test]
+    fn depends_on_errors_name_the_line_and_the_problem() {
+        for (kv, want) in [
+            (
+                "depends_on = [{ name = \"db\", kind = \"weak\" }]",
+                "specs/a.toml:4: unknown dependency kind \"weak\" \
+                 (known: required, optional, peer)",
+            ),
+            (
+                "depends_on = [{ name = \"db\", id = 2 }]",
+                "specs/a.toml:4: a depends_on table takes name or id, not both",
+            ),
+            (
+                "depends_on = [{ kind = \"peer\" }]",
+                "specs/a.toml:4: a depends_on table needs name = \"...\" or id = ...",
+            ),
+            (
+                "depends_on = [0]",
+                "specs/a.toml:4: depends_on id 0 is out of range 1..=2147483647",
+            ),
+            (
+                "depends_on = [{ id = 2147483648 }]",
+                "specs/a.toml:4: depends_on id 2147483648 is out of range 1..=2147483647",
+            ),
+            (
+                "depends_on = [{ name = \"db\", type = \"peer\" }]",
+                "specs/a.toml:4: unknown field `type`, expected one of `name`, `id`, `kind`",
+            ),
+            (
+                "start_timeout = 0",
+                "specs/a.toml:4: start_timeout 0 is out of range 1..=3600 (seconds)",
+            ),
+            (
+                "start_timeout = 3601",
+                "specs/a.toml:4: start_timeout 3601 is out of range 1..=3600 (seconds)",
+            ),
+            (
+                "start_timeout = \"30s\"",
+                "specs/a.toml:4: start_timeout \"30s\" is not a number of seconds",
+            ),
+        ] {
+            let e = with_deps(kv).unwrap_err();
+            assert!(e.starts_with(want), "{kv}: {e}");
+        }
+        // Not a list, or an entry of another type.
+        for kv in [
+            "depends_on = \"db\"",
+            "depends_on = [true]",
+            "depends_on = [1.5]",
+            "depends_on = [[\"db\"]]",
+            "start_timeout = 1.5",
+        ] {
+            let e = with_deps(kv).unwrap_err();
+            assert!(e.starts_with("specs/a.toml:4: "), "{kv}: {e}");
+        }
+        // The kind is a table key, not a spec key.
+        let e = with_deps("kind = \"optional\"").unwrap_err();
+        assert!(e.contains("unknown field `kind`"), "{e}");
+    }
+
+    #[test]
+    fn load_dir_checks_depends_on_once_every_file_is_valid() {
+        let dir = std::env::temp_dir().join(format!("asmd-spec-deps-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let w = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+        w("a.toml", "id = 1\nname = \"a\"\ncommand = [\"x\"]\n");
+        w(
+            "b.toml",
+            "id = 2\nname = \"b\"\ncommand = [\"x\"]\ndepends_on = [\"a\"]\n",
+        );
+        w(
+            "c.toml",
+            "id = 3\nname = \"c\"\ncommand = [\"x\"]\ndepends_on = [{ id = 2, kind = \"optional\" }]\n",
+        );
+        let specs = load_dir(&dir, &Table).unwrap();
+        let ids: Vec<Vec<u32>> = specs
+            .iter()
+            .map(|s| s.depends_on.iter().map(|d| d.id).collect())
+            .collect();
+        assert_eq!(ids, [vec![], vec![1], vec![2]]);
+
+        // A broken file is reported alone: what names it is not "unknown".
+        w("a.toml", "id = 1\nname = \"a\"\n");
+        let errors = load_dir(&dir, &Table).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("missing field `command`"), "{errors:?}");
+
+        // A cycle is an error of the set.
+        w(
+            "a.toml",
+            "id = 1\nname = \"a\"\ncommand = [\"x\"]\ndepends_on = [3]\n",
+        );
+        let errors = load_dir(&dir, &Table).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains(
+                "a.toml: depends_on forms a cycle: agent 1 (a) -> agent 3 (c) -> agent 2 (b) \
+                 -> agent 1 (a) ("
+            ),
+            "{errors:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

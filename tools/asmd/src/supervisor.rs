@@ -15,26 +15,42 @@
 //! directory, registered by asmd's euid, with the spec's name
 //! (`reconcile::vet`). Any other agent under that id (someone registered
 //! a process, or another cgroup, under it) is logged and left alone.
+//!
+//! Agents are brought up in the specs' start order (`depends::start_order`:
+//! every one after those it depends on). An agent with required
+//! dependencies is registered and started only once they are all Active;
+//! until then, for up to its `start_timeout`, it waits in `waiting`, which
+//! the event loop looks at again every `WAIT_POLL_MS` while it handles the
+//! module's events (restarting a dependency on its verdict included). That
+//! list is the one thing asmd remembers, and only for a start in progress:
+//! a restarted asmd finds the same states and waits again. Once an agent is
+//! registered, asmd adds its dependency edges whose other end is registered
+//! too; the rest are added when that end registers.
 
 use crate::args::Config;
 use crate::cgroup;
+use crate::depends::{self, DepLook, Gate, Readiness};
 use crate::error::Error;
 use crate::genl::{Event, EventSocket, Notice};
 use crate::log::{complain, say};
 use crate::reconcile::{decide, state_label, vet, Decision, Identity, Refusal, Status};
-use crate::spec::Spec;
+use crate::spec::{Dependency, Spec};
 use crate::sys::{self, Device, Errno, LockError, LockFile, Signals, SpawnStep};
 use asm_abi::{
-    ASM_DEVICE_PATH, ASM_EV_FAILED, ASM_EV_RECOVERY, ASM_EV_RESTARTED, ASM_GENL_MCGRP_EVENTS,
-    ASM_GENL_NAME,
+    ASM_DEP_REQUIRED, ASM_DEVICE_PATH, ASM_EV_FAILED, ASM_EV_RECOVERY, ASM_EV_RESTARTED,
+    ASM_GENL_MCGRP_EVENTS, ASM_GENL_NAME,
 };
 use asm_landlock::{Prepared, Ruleset};
 use std::ffi::OsStr;
 use std::os::fd::AsRawFd;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// How long the event loop waits before reaping children anyway, in ms.
 const POLL_MS: i32 = 500;
+/// How long it waits while an agent's start waits for its dependencies:
+/// how often their states are looked at again.
+const WAIT_POLL_MS: i32 = 100;
 
 /// "1 process" / "2 processes".
 fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
@@ -45,10 +61,35 @@ fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
 /// The agents of the specs and the device to act on them.
 struct Supervisor<'a> {
     specs: &'a [Spec],
+    /// Indices into `specs`, in the order the agents are brought up.
+    order: Vec<usize>,
     log_dir: &'a Path,
     dev: Device,
     /// asmd's effective uid: the `owner_uid` of the agents it registers.
     euid: u32,
+    /// Agents whose start waits for their required dependencies, in start
+    /// order.
+    waiting: Vec<Waiting>,
+}
+
+/// An agent whose start waits for its required dependencies.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    /// Its spec's index.
+    index: usize,
+    /// When it stops waiting and is not started.
+    deadline: Instant,
+    /// Started or given up during the current pass over `waiting`.
+    done: bool,
+}
+
+/// What reconciling one agent came to.
+enum Outcome {
+    /// It is where it should be, as far as asmd can bring it.
+    Done,
+    /// Its start waits for the required dependencies listed, as
+    /// `Gate::Wait` gives them.
+    Wait(Vec<String>),
 }
 
 /// What the module has under a spec's id.
@@ -66,24 +107,133 @@ impl Supervisor<'_> {
         self.specs.iter().find(|s| s.id == id)
     }
 
-    /// Reconciles every agent, logging the errors; returns how many failed.
-    fn reconcile_all(&self) -> usize {
+    /// Whether agent `id`'s start waits for its dependencies.
+    fn is_waiting(&self, id: u32) -> bool {
+        self.waiting
+            .iter()
+            .any(|w| !w.done && self.specs[w.index].id == id)
+    }
+
+    /// Reconciles every agent in start order (but those whose start waits
+    /// already: `check_waiting` looks at them), logging the errors; returns
+    /// how many failed. An agent whose start has to wait for its
+    /// dependencies joins `waiting`, with one line saying for which.
+    fn reconcile_all(&mut self) -> usize {
+        let specs = self.specs;
         let mut failed = 0;
-        for spec in self.specs {
-            if let Err(e) = self.reconcile(spec) {
-                complain!("{e}");
-                failed += 1;
+        for k in 0..self.order.len() {
+            let index = self.order[k];
+            let spec = &specs[index];
+            if self.is_waiting(spec.id) {
+                continue;
+            }
+            match self.reconcile(spec) {
+                Ok(Outcome::Done) => {}
+                Ok(Outcome::Wait(waits)) => {
+                    say!(
+                        "{}: {}",
+                        spec.label(),
+                        depends::waiting_message(spec.start_timeout_s, &waits)
+                    );
+                    self.waiting.push(Waiting {
+                        index,
+                        deadline: Instant::now() + Duration::from_secs(spec.start_timeout_s.into()),
+                        done: false,
+                    });
+                }
+                Err(e) => {
+                    complain!("{e}");
+                    failed += 1;
+                }
             }
         }
         failed
     }
 
-    /// Brings one agent to where it should be: registered, with its policy,
-    /// and running unless it ended for good.
-    fn reconcile(&self, spec: &Spec) -> Result<(), Error> {
+    /// Looks again at each agent whose start waits: starts those whose
+    /// required dependencies are all Active now, and gives up on those
+    /// whose dependency failed or whose `start_timeout` ran out, with one
+    /// line saying why.
+    fn check_waiting(&mut self) {
+        let specs = self.specs;
+        for k in 0..self.waiting.len() {
+            let w = self.waiting[k];
+            let spec = &specs[w.index];
+            let done = match self.reconcile(spec) {
+                Ok(Outcome::Done) => true,
+                Ok(Outcome::Wait(waits)) if Instant::now() >= w.deadline => {
+                    complain!(
+                        "{}: {}",
+                        spec.label(),
+                        depends::timeout_message(spec.start_timeout_s, &waits)
+                    );
+                    true
+                }
+                Ok(Outcome::Wait(_)) => false,
+                Err(e) => {
+                    complain!("{e}");
+                    true
+                }
+            };
+            self.waiting[k].done = done;
+        }
+        self.waiting.retain(|w| !w.done);
+    }
+
+    /// What the module has under the id of `dep`, a dependency's spec, as
+    /// the start of its dependents needs it.
+    fn dep_look(&self, dep: &Spec) -> DepLook {
+        match self.look(dep, &cgroup::agent_dir(dep.id)) {
+            Ok(Look::Unknown) => DepLook::Unknown {
+                waiting: self.is_waiting(dep.id),
+            },
+            Ok(Look::Ours(status)) => DepLook::Ours {
+                status,
+                waiting: self.is_waiting(dep.id),
+            },
+            Ok(Look::NotOurs(_)) => DepLook::NotOurs,
+            Err(e) => DepLook::Error(e.to_string()),
+        }
+    }
+
+    /// Whether the agent of `spec` may start now, from the states of its
+    /// required dependencies.
+    fn gate(&self, spec: &Spec) -> Gate {
+        let deps: Vec<(String, Readiness)> = spec
+            .depends_on
+            .iter()
+            .filter(|d| d.kind == ASM_DEP_REQUIRED)
+            .filter_map(|d| self.spec(d.id))
+            .map(|dep| (dep.label(), depends::readiness(&self.dep_look(dep))))
+            .collect();
+        depends::gate(&deps)
+    }
+
+    /// Brings one agent to where it should be: registered, with its policy
+    /// and its dependency edges, and running unless it ended for good. An
+    /// agent to be registered or started waits for its required
+    /// dependencies to be Active (`Outcome::Wait`), and is not started at
+    /// all when one of them will not be (an error saying which).
+    fn reconcile(&self, spec: &Spec) -> Result<Outcome, Error> {
         let label = spec.label();
         let dir = cgroup::ensure(spec.id, self.euid).map_err(|e| e.context(&label))?;
         let mut decision = decide(self.status(spec, &dir)?);
+        // Only a start waits: a cgroup that holds processes already (the
+        // module was reloaded under them) is registered and attached to.
+        let starts = match decision {
+            Decision::Start => true,
+            Decision::Register => !cgroup::has_processes(&dir),
+            _ => false,
+        };
+        if starts {
+            match self.gate(spec) {
+                Gate::Open => {}
+                Gate::Wait(waits) => return Ok(Outcome::Wait(waits)),
+                Gate::Closed(why) => {
+                    return Err(Error::new(format!("{label}: not started: {why}")))
+                }
+            }
+        }
         if decision == Decision::Register {
             self.register(spec, &dir)?;
             // The cgroup may already hold processes (the module was reloaded
@@ -96,7 +246,8 @@ impl Supervisor<'_> {
                 )));
             }
         }
-        self.act(spec, &dir, decision)
+        self.act(spec, &dir, decision)?;
+        Ok(Outcome::Done)
     }
 
     /// What the module has under the spec's id, and whether it is the
@@ -161,10 +312,11 @@ impl Supervisor<'_> {
     }
 
     /// Registers the agent's cgroup and sets its policy: limits and actions,
-    /// then its LLM token bucket. A policy the module refuses undoes the
-    /// registration, so that the next reconcile starts from scratch instead
-    /// of finding an agent without its limits, and the agent is not
-    /// started (its command runs only with the policy its spec gives it).
+    /// then its LLM token bucket, then adds its dependency edges. A policy
+    /// the module refuses, or a required edge, undoes the registration, so
+    /// that the next reconcile starts from scratch instead of finding an
+    /// agent without its limits, and the agent is not started (its command
+    /// runs only with the policy its spec gives it).
     fn register(&self, spec: &Spec, dir: &Path) -> Result<(), Error> {
         let label = spec.label();
         let fd = sys::open_dir(dir)
@@ -214,7 +366,106 @@ impl Supervisor<'_> {
                 rate.refill
             );
         }
+        self.add_edges(spec)
+    }
+
+    /// Adds the dependency edges of the agent of `spec`, just registered,
+    /// whose other end is registered: its own (`spec` depends on it), then
+    /// those of its dependents that asmd registered before it. An edge whose
+    /// other end is not registered yet is added when that end is.
+    ///
+    /// A required edge the module refuses fails the dependent's setup: when
+    /// the dependent is `spec`, its registration is undone and the error
+    /// returned (as for a refused policy); when it is an earlier agent, that
+    /// one is stopped (unregistered, its processes killed) and the error
+    /// logged. A refused optional or peer edge is logged and the agents go
+    /// on without it.
+    fn add_edges(&self, spec: &Spec) -> Result<(), Error> {
+        let label = spec.label();
+        for dep in &spec.depends_on {
+            let Some(other) = self.spec(dep.id) else {
+                continue;
+            };
+            let why_not = match self.look(other, &cgroup::agent_dir(other.id)) {
+                Ok(Look::Ours(_)) => None,
+                // Added when it registers.
+                Ok(Look::Unknown) => continue,
+                Ok(Look::NotOurs(refusal)) => Some(refusal.to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            let result = match why_not {
+                None => self
+                    .dev
+                    .dep_add(spec.id, other.id, dep.kind)
+                    .map_err(|e| edge_refused(spec, dep, other, e)),
+                Some(why) => Err(format!(
+                    "its {} dependency {} cannot have its edge: {why}",
+                    dep.kind_name(),
+                    other.label()
+                )),
+            };
+            match result {
+                Ok(seq) => say!(
+                    "{label}: {} dependency on {} added (audit #{seq})",
+                    dep.kind_name(),
+                    other.label()
+                ),
+                Err(what) if dep.kind == ASM_DEP_REQUIRED => {
+                    return Err(self.undo_register(spec, what))
+                }
+                Err(what) => complain!("{label}: {what}; going on without the edge"),
+            }
+        }
+        for other in self.specs {
+            for dep in other.depends_on.iter().filter(|d| d.id == spec.id) {
+                // Only an agent asmd registered gets the edge.
+                let Ok(Look::Ours(status)) = self.look(other, &cgroup::agent_dir(other.id)) else {
+                    continue;
+                };
+                self.add_dependent_edge(other, status, dep, spec);
+            }
+        }
         Ok(())
+    }
+
+    /// Adds the edge of `dep`, an entry of `dependent`'s spec (its agent
+    /// registered, in `status`), to `spec`'s agent, registered after it.
+    fn add_dependent_edge(&self, dependent: &Spec, status: Status, dep: &Dependency, spec: &Spec) {
+        let label = dependent.label();
+        match self.dev.dep_add(dependent.id, spec.id, dep.kind) {
+            Ok(seq) => say!(
+                "{label}: {} dependency on {} added (audit #{seq})",
+                dep.kind_name(),
+                spec.label()
+            ),
+            Err(e) => {
+                let what = edge_refused(dependent, dep, spec, e);
+                if dep.kind == ASM_DEP_REQUIRED {
+                    complain!("{}", self.stop_dependent(dependent, status, what));
+                } else {
+                    complain!("{label}: {what}; going on without the edge");
+                }
+            }
+        }
+    }
+
+    /// The error for an agent registered earlier whose required edge was
+    /// refused (`what`): it is unregistered and, if it runs, its processes
+    /// are killed (an unregistered agent's processes would run on
+    /// unsupervised).
+    fn stop_dependent(&self, spec: &Spec, status: Status, what: String) -> Error {
+        let stopped = match self.dev.unregister(spec.id) {
+            Ok(()) if status.nr_processes == 0 => "agent unregistered".to_owned(),
+            Ok(()) => match cgroup::kill(&cgroup::agent_dir(spec.id)) {
+                Ok(()) => format!(
+                    "agent unregistered and its {} killed",
+                    plural(status.nr_processes, "process", "processes")
+                ),
+                Err(e) => format!("agent unregistered; killing its processes failed: {e}"),
+            },
+            Err(u) => format!("ASM_IOC_UNREGISTER failed: {u}; agent left as it is"),
+        };
+        Error::new(format!("{}: {what}; {stopped}", spec.label()))
     }
 
     /// The error for a registration whose policy could not be set
@@ -350,6 +601,21 @@ impl Supervisor<'_> {
     }
 }
 
+/// What failed when the module refused (`e`) the edge of `dep`, an entry of
+/// `dependent`'s spec, to `dependency`'s agent: the request, the edge, the
+/// spec file, the errno and what it means.
+fn edge_refused(dependent: &Spec, dep: &Dependency, dependency: &Spec, e: Errno) -> String {
+    let hint = depends::refusal_hint(e.0)
+        .map(|h| format!(": {h}"))
+        .unwrap_or_default();
+    format!(
+        "ASM_IOC_DEPS adding its {} dependency on {} from {}: {e}{hint}",
+        dep.kind_name(),
+        dependency.label(),
+        dependent.file.display()
+    )
+}
+
 /// Builds the agent's Landlock ruleset, which its child enforces before the
 /// exec; `None` when the kernel has no Landlock. It is built here, in
 /// asmd, so that opening the rules' paths is not counted as the agent's
@@ -413,11 +679,17 @@ pub fn run(cfg: &Config, specs: &[Spec]) -> Result<(), Error> {
         events.family().id
     );
 
-    let sup = Supervisor {
+    let order = depends::start_order(specs);
+    if let Some(line) = depends::order_line(specs, &order) {
+        say!("{line}");
+    }
+    let mut sup = Supervisor {
         specs,
+        order,
         log_dir: &cfg.log_dir,
         dev,
         euid: sys::euid(),
+        waiting: Vec::new(),
     };
     if sup.reconcile_all() == specs.len() {
         return Err(Error::new("no agent could be brought up; giving up"));
@@ -425,7 +697,13 @@ pub fn run(cfg: &Config, specs: &[Spec]) -> Result<(), Error> {
 
     loop {
         sys::reap_children();
-        let ready = sys::poll_readable(&[events.fd(), signals.fd()], POLL_MS)
+        sup.check_waiting();
+        let timeout = if sup.waiting.is_empty() {
+            POLL_MS
+        } else {
+            WAIT_POLL_MS
+        };
+        let ready = sys::poll_readable(&[events.fd(), signals.fd()], timeout)
             .map_err(|e| Error::new(format!("poll: {e}")))?;
         if ready[1] {
             if let Some(sig) = signals.read() {

@@ -207,3 +207,84 @@ fn check_resolves_user_and_group_and_refuses_unknown_ones() {
     );
     assert!(err.contains(&want), "{err}");
 }
+
+#[test]
+fn check_prints_the_start_order_of_dependent_specs() {
+    let dir = Scratch::new("deps");
+    // c depends on b, b on a: in file order c would come first.
+    dir.write(
+        "a-app.toml",
+        "id = 3\nname = \"app\"\ncommand = [\"true\"]\ndepends_on = [\"db\", { id = 1, kind = \"optional\" }]\n",
+    )
+    .write(
+        "b-db.toml",
+        "id = 2\nname = \"db\"\ncommand = [\"true\"]\ndepends_on = [1]\nstart_timeout = 10\n",
+    )
+    .write("c-disk.toml", "id = 1\nname = \"disk\"\ncommand = [\"true\"]\n");
+    let out = asmd(&["--check", "--spec", dir.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{stdout}");
+    assert!(
+        lines[0].ends_with("; depends_on \"db\" required, 1 optional; start_timeout 30 s"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].ends_with("; depends_on 1 required; start_timeout 10 s"),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[3],
+        "asmd: start order: agent 1 (disk), agent 2 (db), agent 3 (app)"
+    );
+    assert!(lines[4].contains("3 spec file(s)"), "{stdout}");
+}
+
+#[test]
+fn a_dependency_cycle_stops_asmd_before_it_does_anything() {
+    let dir = Scratch::new("cycle");
+    dir.write(
+        "x.toml",
+        "id = 1\nname = \"x\"\ncommand = [\"true\"]\ndepends_on = [\"y\"]\n",
+    )
+    .write(
+        "y.toml",
+        "id = 2\nname = \"y\"\ncommand = [\"true\"]\ndepends_on = [{ name = \"x\", kind = \"peer\" }]\n",
+    )
+    .write(
+        "z.toml",
+        "id = 3\nname = \"z\"\ncommand = [\"true\"]\ndepends_on = [\"z\", \"w\"]\n",
+    );
+    let want = [
+        format!(
+            "asmd: error: {}: depends_on forms a cycle: agent 1 (x) -> agent 2 (y) -> agent 1 (x) \
+             ({}, {})",
+            dir.join("x.toml").display(),
+            dir.join("x.toml").display(),
+            dir.join("y.toml").display()
+        ),
+        format!(
+            "asmd: error: {}:4: depends_on \"z\": a spec cannot depend on itself",
+            dir.join("z.toml").display()
+        ),
+        format!(
+            "asmd: error: {}:4: depends_on \"w\": no spec has this name",
+            dir.join("z.toml").display()
+        ),
+    ];
+    let out = asmd(&["--check", "--spec", dir.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    for line in &want {
+        assert!(err.lines().any(|l| l == line), "{line}\n{err}");
+    }
+    assert!(text(&out.stdout).is_empty());
+
+    // Without --check: exit 1 before the lock, the module or any agent.
+    let lock = dir.join("asmd.lock");
+    let out = asmd(&["--spec", dir.path(), "--lock", lock.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("depends_on forms a cycle"));
+    assert!(!lock.exists());
+}
