@@ -11,7 +11,8 @@
 //! compliance statuses. It
 //! also holds the two pieces of arithmetic the header defines, so that user
 //! space computes them as the kernel does: the compliance score and the
-//! audit trail's hash chain. It does no I/O: callers hand these structs to
+//! audit trail's hash chain, and the rule for a profiled operation's name
+//! ([`profile_op_valid`]). It does no I/O: callers hand these structs to
 //! `ioctl(2)` and decode the netlink messages themselves.
 //! `tests/layout.rs` compiles the C header and checks that every size,
 //! offset and constant here matches it.
@@ -381,6 +382,8 @@ pub const ASM_IOC_SENSITIVE: u32 = iowr!(0x10, AsmSensitive);
 pub const ASM_IOC_LLM_REQUEST: u32 = iowr!(0x11, AsmLlmRequest);
 /// `ASM_IOC_DEPS`: `_IOWR(0xBA, 0x12, struct asm_deps)`.
 pub const ASM_IOC_DEPS: u32 = iowr!(0x12, AsmDeps);
+/// `ASM_IOC_PROFILE`: `_IOWR(0xBA, 0x13, struct asm_profile)`.
+pub const ASM_IOC_PROFILE: u32 = iowr!(0x13, AsmProfile);
 
 /// A string that does not fit a fixed `char[]` field of the ABI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1045,6 +1048,29 @@ pub const ASM_DEP_EDGES_MAX: usize = 1024;
 /// `ASM_DEP_EDGES_PER_UID`: the edges one user without CAP_SYS_ADMIN adds.
 pub const ASM_DEP_EDGES_PER_UID: usize = 64;
 
+/// `ASM_PROFILE_OP_LEN`: room for an operation's name, including the NUL.
+pub const ASM_PROFILE_OP_LEN: usize = 32;
+/// `ASM_PROFILE_OPS_MAX`: operation names per agent (the next new one is
+/// `ENOSPC`).
+pub const ASM_PROFILE_OPS_MAX: usize = 32;
+/// `ASM_PROFILE_SAMPLES`: samples kept per operation (per agent), which
+/// the statistics are over.
+pub const ASM_PROFILE_SAMPLES: usize = 100;
+/// `ASM_PROFILE_DURATION_MAX`: the longest duration RECORD takes, one hour
+/// in nanoseconds.
+pub const ASM_PROFILE_DURATION_MAX: u64 = 3_600_000_000_000;
+
+/// `enum asm_profile_cmd`: `token` := the time now (`CLOCK_MONOTONIC` ns).
+pub const ASM_PROFILE_BEGIN: u32 = 1;
+/// Records `op`: now - `token`, and `success`; the duration comes back in
+/// `duration_ns`.
+pub const ASM_PROFILE_END: u32 = 2;
+/// Records `op`: `duration_ns`, and `success`.
+pub const ASM_PROFILE_RECORD: u32 = 3;
+/// The statistics of `op` for `agent_id` (or its `index`-th operation when
+/// `op` is empty), or over every agent the caller sees (`agent_id` 0).
+pub const ASM_PROFILE_STATS: u32 = 4;
+
 /// `ASM_SENSITIVE_MAX`: how many paths can be marked sensitive.
 pub const ASM_SENSITIVE_MAX: usize = 8;
 /// `enum asm_sensitive_op`: mark `path` (needs `CAP_SYS_ADMIN`).
@@ -1561,6 +1587,152 @@ impl AsmDeps {
         req.edges = edges;
         req.capacity = capacity;
         req
+    }
+}
+
+/// Whether `name` is a valid operation name as the module checks it: 1 to
+/// `ASM_PROFILE_OP_LEN - 1` (31) characters of `[A-Za-z0-9_.:-]`.
+pub fn profile_op_valid(name: &[u8]) -> bool {
+    (1..ASM_PROFILE_OP_LEN).contains(&name.len())
+        && name
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(b))
+}
+
+/// `struct asm_profile`: the `ASM_IOC_PROFILE` argument, an agent's
+/// operations and their latency statistics (Documentation/profiling.rst).
+///
+/// BEGIN, END and RECORD come from a process of an agent (`ESRCH` from any
+/// other) and concern that agent; STATS needs nothing but seeing the agent.
+/// Every field a command does not use, and every out field, must be 0 on
+/// the way in.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsmProfile {
+    /// `sizeof(struct asm_profile)`.
+    pub size: u32,
+    /// [`ASM_ABI_VERSION`].
+    pub version: u32,
+    /// One of the `ASM_PROFILE_*` commands ([`ASM_PROFILE_BEGIN`], ...).
+    pub cmd: u32,
+    /// STATS: the agent, or 0 for the aggregate of `op` over every agent
+    /// the caller sees; else 0 (the caller's own agent).
+    pub agent_id: u32,
+    /// END, RECORD: the operation's name, NUL-padded; STATS: a name, or
+    /// empty to ask for the `index`-th operation (then filled in); BEGIN:
+    /// empty.
+    pub op: [u8; ASM_PROFILE_OP_LEN],
+    /// BEGIN: out; END: in, as BEGIN gave it; else 0.
+    pub token: u64,
+    /// RECORD: in, at most [`ASM_PROFILE_DURATION_MAX`]; END: out; else 0.
+    pub duration_ns: u64,
+    /// END, RECORD: 1 if the operation succeeded, 0 if not; else 0.
+    pub success: u32,
+    /// STATS with an empty `op`: which operation, from 0; else 0.
+    pub index: u32,
+    /// STATS out: samples recorded since the operation's first.
+    pub total: u64,
+    /// STATS out: of those, the ones that succeeded.
+    pub successes: u64,
+    /// STATS out: the samples the statistics below are over (the last
+    /// [`ASM_PROFILE_SAMPLES`] of each agent).
+    pub kept: u32,
+    /// STATS out: the agent's operation names (aggregate: 0).
+    pub ops: u32,
+    /// STATS out, as the next five: the shortest kept sample.
+    pub min_ns: u64,
+    /// The longest kept sample.
+    pub max_ns: u64,
+    /// The mean of the kept samples, rounded down.
+    pub avg_ns: u64,
+    /// The median, a nearest-rank percentile: the ceil(50 * n / 100)-th
+    /// smallest of the n kept samples.
+    pub p50_ns: u64,
+    /// The ceil(95 * n / 100)-th smallest kept sample.
+    pub p95_ns: u64,
+    /// The ceil(99 * n / 100)-th smallest kept sample.
+    pub p99_ns: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+const _: () = assert!(size_of::<AsmProfile>() == 160);
+
+impl AsmProfile {
+    /// A zeroed request `cmd`, with `size` and `version` filled in.
+    pub const fn new(cmd: u32) -> Self {
+        Self {
+            size: size_of::<Self>() as u32,
+            version: ASM_ABI_VERSION,
+            cmd,
+            agent_id: 0,
+            op: [0; ASM_PROFILE_OP_LEN],
+            token: 0,
+            duration_ns: 0,
+            success: 0,
+            index: 0,
+            total: 0,
+            successes: 0,
+            kept: 0,
+            ops: 0,
+            min_ns: 0,
+            max_ns: 0,
+            avg_ns: 0,
+            p50_ns: 0,
+            p95_ns: 0,
+            p99_ns: 0,
+            reserved: [0; 2],
+        }
+    }
+
+    /// [`ASM_PROFILE_BEGIN`].
+    pub const fn begin() -> Self {
+        Self::new(ASM_PROFILE_BEGIN)
+    }
+
+    /// [`ASM_PROFILE_END`] of the operation begun at `token`; the name goes
+    /// in with [`AsmProfile::set_op`].
+    pub const fn end(token: u64, success: bool) -> Self {
+        let mut req = Self::new(ASM_PROFILE_END);
+        req.token = token;
+        req.success = success as u32;
+        req
+    }
+
+    /// [`ASM_PROFILE_RECORD`] of one sample; the name goes in with
+    /// [`AsmProfile::set_op`].
+    pub const fn record(duration_ns: u64, success: bool) -> Self {
+        let mut req = Self::new(ASM_PROFILE_RECORD);
+        req.duration_ns = duration_ns;
+        req.success = success as u32;
+        req
+    }
+
+    /// [`ASM_PROFILE_STATS`] of `agent_id` (0: every agent the caller
+    /// sees); the name goes in with [`AsmProfile::set_op`].
+    pub const fn stats(agent_id: u32) -> Self {
+        let mut req = Self::new(ASM_PROFILE_STATS);
+        req.agent_id = agent_id;
+        req
+    }
+
+    /// [`ASM_PROFILE_STATS`] of the `index`-th operation of `agent_id`
+    /// (`op` empty: the kernel fills it in).
+    pub const fn stats_index(agent_id: u32, index: u32) -> Self {
+        let mut req = Self::stats(agent_id);
+        req.index = index;
+        req
+    }
+
+    /// Sets `op`. Only its length is checked here; the module refuses a
+    /// name that is not [`profile_op_valid`] (`EINVAL`).
+    pub fn set_op(&mut self, op: &[u8]) -> Result<(), StrError> {
+        set_cstr(&mut self.op, op)
+    }
+
+    /// The operation's name, without the NUL padding.
+    pub fn op(&self) -> &[u8] {
+        get_cstr(&self.op)
     }
 }
 
@@ -2170,7 +2342,7 @@ mod tests {
 
     /// Every request: its number, its `nr`, whether the kernel writes back
     /// (`_IOWR`) or only reads (`_IOW`), and its argument's size.
-    fn requests() -> [(u32, u32, bool, usize); 18] {
+    fn requests() -> [(u32, u32, bool, usize); 19] {
         [
             (ASM_IOC_REGISTER, 0x01, true, size_of::<AsmRegister>()),
             (ASM_IOC_UNREGISTER, 0x02, false, size_of::<AsmUnregister>()),
@@ -2210,6 +2382,7 @@ mod tests {
             (ASM_IOC_SENSITIVE, 0x10, true, size_of::<AsmSensitive>()),
             (ASM_IOC_LLM_REQUEST, 0x11, true, size_of::<AsmLlmRequest>()),
             (ASM_IOC_DEPS, 0x12, true, size_of::<AsmDeps>()),
+            (ASM_IOC_PROFILE, 0x13, true, size_of::<AsmProfile>()),
         ]
     }
 
@@ -2260,6 +2433,7 @@ mod tests {
         assert_eq!(ASM_IOC_SENSITIVE, 0xC128_BA10);
         assert_eq!(ASM_IOC_LLM_REQUEST, 0xC040_BA11);
         assert_eq!(ASM_IOC_DEPS, 0xC040_BA12);
+        assert_eq!(ASM_IOC_PROFILE, 0xC0A0_BA13);
         for (request, _, reads, _) in requests() {
             let dir = if reads { 3 } else { 1 };
             assert_eq!(request >> 30, dir, "{request:#x}");
@@ -2370,6 +2544,33 @@ mod tests {
         let d = AsmDeps::list(0x7000, 64);
         assert_eq!((d.size, d.op, d.edges, d.capacity), (64, 3, 0x7000, 64));
         assert_eq!((d.kind, d.dependent, d.dependency, d.count), (0, 0, 0, 0));
+        let p = AsmProfile::begin();
+        assert_eq!((p.size, p.version, p.cmd), (160, 1, ASM_PROFILE_BEGIN));
+        assert_eq!(p, AsmProfile::new(ASM_PROFILE_BEGIN));
+        let mut p = AsmProfile::end(12345, true);
+        assert_eq!((p.cmd, p.token, p.success), (ASM_PROFILE_END, 12345, 1));
+        assert_eq!(p.set_op(b"db.query"), Ok(()));
+        assert_eq!((p.op(), &p.op[..9]), (&b"db.query"[..], &b"db.query\0"[..]));
+        let p = AsmProfile::record(950_000, false);
+        assert_eq!((p.cmd, p.duration_ns, p.success), (3, 950_000, 0));
+        assert_eq!((p.token, p.agent_id, p.index), (0, 0, 0));
+        let p = AsmProfile::stats(7701);
+        assert_eq!((p.cmd, p.agent_id, p.index), (ASM_PROFILE_STATS, 7701, 0));
+        let p = AsmProfile::stats_index(7701, 3);
+        assert_eq!((p.cmd, p.agent_id, p.index, p.op()), (4, 7701, 3, &b""[..]));
+        assert_eq!(
+            (p.total, p.successes, p.kept, p.ops, p.min_ns, p.max_ns),
+            (0, 0, 0, 0, 0, 0)
+        );
+        assert_eq!(
+            (p.avg_ns, p.p50_ns, p.p95_ns, p.p99_ns, p.reserved),
+            (0, 0, 0, 0, [0; 2])
+        );
+        let mut p = AsmProfile::stats(1);
+        assert_eq!(p.set_op(&[b'a'; 32]), Err(StrError::TooLong(31)));
+        assert_eq!(p.set_op(b"a\0b"), Err(StrError::Nul));
+        assert_eq!(p.set_op(&[b'a'; 31]), Ok(()));
+        assert_eq!(p.op().len(), 31);
         let e = AsmDepEdge::new(101, 100, ASM_DEP_PEER);
         assert_eq!(
             (e.dependent, e.dependency, e.kind, e.reserved),
@@ -2660,6 +2861,26 @@ mod tests {
         assert_eq!(dep_op_name(ASM_DEP_REMOVE), Some("remove"));
         assert_eq!(dep_op_name(ASM_DEP_LIST), Some("list"));
         assert_eq!(dep_op_name(4), None);
+    }
+
+    #[test]
+    fn profile_op_names() {
+        for good in [&b"a"[..], b"db.query", b"llm:call", b"fetch-2_x", b"Z9"] {
+            assert!(profile_op_valid(good), "{good:?}");
+        }
+        assert!(profile_op_valid(&[b'x'; 31]));
+        for bad in [
+            &b""[..],
+            b"a b",
+            b"a/b",
+            b"caf\xc3\xa9",
+            b"a\0",
+            b"tab\t",
+            b"a,b",
+            &[b'x'; 32],
+        ] {
+            assert!(!profile_op_valid(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -236,6 +236,28 @@ int main(void)
 	OFF(asm_deps, edges);
 	OFF(asm_deps, audit_seq);
 	OFF(asm_deps, reserved);
+
+	SIZE(asm_profile);
+	OFF(asm_profile, size);
+	OFF(asm_profile, version);
+	OFF(asm_profile, cmd);
+	OFF(asm_profile, agent_id);
+	OFF(asm_profile, op);
+	OFF(asm_profile, token);
+	OFF(asm_profile, duration_ns);
+	OFF(asm_profile, success);
+	OFF(asm_profile, index);
+	OFF(asm_profile, total);
+	OFF(asm_profile, successes);
+	OFF(asm_profile, kept);
+	OFF(asm_profile, ops);
+	OFF(asm_profile, min_ns);
+	OFF(asm_profile, max_ns);
+	OFF(asm_profile, avg_ns);
+	OFF(asm_profile, p50_ns);
+	OFF(asm_profile, p95_ns);
+	OFF(asm_profile, p99_ns);
+	OFF(asm_profile, reserved);
 	/* Array lengths: a resized array moves no offset after it. */
 	printf("length asm_fault_policy.actions %zu\n",
 	       sizeof(((struct asm_fault_policy *)0)->actions));
@@ -433,6 +455,15 @@ int main(void)
 	CONST(ASM_DEP_EDGES_MAX);
 	CONST(ASM_DEP_EDGES_PER_UID);
 	CONST(ASM_IOC_DEPS);
+	CONST(ASM_PROFILE_OP_LEN);
+	CONST(ASM_PROFILE_OPS_MAX);
+	CONST(ASM_PROFILE_SAMPLES);
+	CONST(ASM_PROFILE_DURATION_MAX);
+	CONST(ASM_PROFILE_BEGIN);
+	CONST(ASM_PROFILE_END);
+	CONST(ASM_PROFILE_RECORD);
+	CONST(ASM_PROFILE_STATS);
+	CONST(ASM_IOC_PROFILE);
 	/* Strings: each a line of its own for an exact comparison. */
 	printf("string ASM_DEVICE_PATH %s\n", ASM_DEVICE_PATH);
 	printf("string ASM_GENL_NAME %s\n", ASM_GENL_NAME);

@@ -276,6 +276,31 @@ fn rust_lines() -> BTreeMap<String, String> {
         AsmDeps, "asm_deps", size, version, op, kind, dependent, dependency, capacity, count,
         edges, audit_seq, reserved
     );
+    size!(AsmProfile, "asm_profile");
+    off!(
+        AsmProfile,
+        "asm_profile",
+        size,
+        version,
+        cmd,
+        agent_id,
+        op,
+        token,
+        duration_ns,
+        success,
+        index,
+        total,
+        successes,
+        kept,
+        ops,
+        min_ns,
+        max_ns,
+        avg_ns,
+        p50_ns,
+        p95_ns,
+        p99_ns,
+        reserved
+    );
     let policy = AsmFaultPolicy::new(0, 0);
     put(
         "length asm_fault_policy.actions".into(),
@@ -458,7 +483,13 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_DEP_ADD,
         ASM_DEP_REMOVE,
         ASM_DEP_LIST,
-        ASM_IOC_DEPS
+        ASM_IOC_DEPS,
+        ASM_PROFILE_DURATION_MAX,
+        ASM_PROFILE_BEGIN,
+        ASM_PROFILE_END,
+        ASM_PROFILE_RECORD,
+        ASM_PROFILE_STATS,
+        ASM_IOC_PROFILE
     );
     // usize has no From into u64, so the lengths and counts go by hand.
     put("const ASM_NAME_LEN".into(), ASM_NAME_LEN.to_string());
@@ -512,6 +543,18 @@ fn rust_lines() -> BTreeMap<String, String> {
     put(
         "const ASM_DEP_EDGES_PER_UID".into(),
         ASM_DEP_EDGES_PER_UID.to_string(),
+    );
+    put(
+        "const ASM_PROFILE_OP_LEN".into(),
+        ASM_PROFILE_OP_LEN.to_string(),
+    );
+    put(
+        "const ASM_PROFILE_OPS_MAX".into(),
+        ASM_PROFILE_OPS_MAX.to_string(),
+    );
+    put(
+        "const ASM_PROFILE_SAMPLES".into(),
+        ASM_PROFILE_SAMPLES.to_string(),
     );
     put(
         "const ASM_LLM_RESPONSE_MIN".into(),

@@ -9,13 +9,14 @@
 use crate::{cvt, Errno};
 use asm_abi::{
     AsmAgentInfo, AsmAuditEntry, AsmAuditRead, AsmCompliance, AsmDepEdge, AsmDeps, AsmFaultPolicy,
-    AsmHeartbeat, AsmHistory, AsmJson, AsmList, AsmLlmRequest, AsmNote, AsmPatch, AsmRegister,
-    AsmSensitive, AsmUnregister, AsmWindow, ASM_AUDIT_ENTRIES, ASM_AUDIT_LLM_ENTRIES,
+    AsmHeartbeat, AsmHistory, AsmJson, AsmList, AsmLlmRequest, AsmNote, AsmPatch, AsmProfile,
+    AsmRegister, AsmSensitive, AsmUnregister, AsmWindow, ASM_AUDIT_ENTRIES, ASM_AUDIT_LLM_ENTRIES,
     ASM_AUDIT_TRAIL_LLM, ASM_DEVICE_PATH, ASM_HISTORY_WINDOWS, ASM_IOC_DECISION, ASM_IOC_DEPS,
     ASM_IOC_GET_AGENT_INFO_JSON, ASM_IOC_GET_AUDIT, ASM_IOC_GET_COMPLIANCE,
     ASM_IOC_GET_FAULT_POLICY, ASM_IOC_GET_HISTORY, ASM_IOC_GET_INFO, ASM_IOC_GET_TELEMETRY_JSON,
     ASM_IOC_HEARTBEAT, ASM_IOC_LIST, ASM_IOC_LLM_REQUEST, ASM_IOC_OVERSIGHT, ASM_IOC_PATCH_POLICY,
-    ASM_IOC_REGISTER, ASM_IOC_SENSITIVE, ASM_IOC_SET_FAULT_POLICY, ASM_IOC_UNREGISTER,
+    ASM_IOC_PROFILE, ASM_IOC_REGISTER, ASM_IOC_SENSITIVE, ASM_IOC_SET_FAULT_POLICY,
+    ASM_IOC_UNREGISTER, ASM_PROFILE_OPS_MAX,
 };
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -69,6 +70,58 @@ pub struct Collected {
     pub outcome: Result<usize, Errno>,
     /// As the kernel left it: with `ENOSPC`, the size the answer needed.
     pub written: u32,
+}
+
+/// What `ASM_PROFILE_STATS` says of one operation (of one agent, or over
+/// every agent the caller sees). Durations are nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProfileStats {
+    /// Samples recorded since the operation's first.
+    pub total: u64,
+    /// Of those, the ones that succeeded.
+    pub successes: u64,
+    /// The samples the figures below are over: the last
+    /// `ASM_PROFILE_SAMPLES` of each agent.
+    pub kept: u32,
+    /// How many operations the agent has (0 for an aggregate).
+    pub ops: u32,
+    /// The shortest kept sample.
+    pub min_ns: u64,
+    /// The longest kept sample.
+    pub max_ns: u64,
+    /// The mean of the kept samples, rounded down.
+    pub avg_ns: u64,
+    /// The median: nearest-rank, as p95 and p99.
+    pub p50_ns: u64,
+    /// The ceil(95 * n / 100)-th smallest of the n kept samples.
+    pub p95_ns: u64,
+    /// The ceil(99 * n / 100)-th smallest of the n kept samples.
+    pub p99_ns: u64,
+}
+
+impl From<&AsmProfile> for ProfileStats {
+    fn from(r: &AsmProfile) -> Self {
+        Self {
+            total: r.total,
+            successes: r.successes,
+            kept: r.kept,
+            ops: r.ops,
+            min_ns: r.min_ns,
+            max_ns: r.max_ns,
+            avg_ns: r.avg_ns,
+            p50_ns: r.p50_ns,
+            p95_ns: r.p95_ns,
+            p99_ns: r.p99_ns,
+        }
+    }
+}
+
+/// An operation's name into `req`; a name that does not fit the field
+/// (or holds a NUL) is `EINVAL`, as the module answers for a bad name,
+/// without asking it.
+fn with_op(mut req: AsmProfile, op: &str) -> Result<AsmProfile, Errno> {
+    req.set_op(op.as_bytes()).map_err(|_| Errno(libc::EINVAL))?;
+    Ok(req)
 }
 
 /// An open `/dev/asm`. Holding it open also keeps the module loaded (the
@@ -377,6 +430,71 @@ impl Device {
         Err(Errno(libc::ERANGE))
     }
 
+    /// `ASM_IOC_PROFILE` as built by the caller; the kernel fills in what
+    /// the command returns (`token`, `duration_ns`, the statistics).
+    pub fn profile(&self, req: &mut AsmProfile) -> Result<(), Errno> {
+        // SAFETY: ASM_IOC_PROFILE takes a struct asm_profile, which has no
+        // pointers.
+        unsafe { self.ioctl(ASM_IOC_PROFILE, req) }
+    }
+
+    /// `ASM_PROFILE_RECORD`: one sample of operation `op` of the caller's
+    /// agent (`ESRCH` from a process of no agent).
+    pub fn profile_record(&self, op: &str, duration_ns: u64, success: bool) -> Result<(), Errno> {
+        let mut req = with_op(AsmProfile::record(duration_ns, success), op)?;
+        self.profile(&mut req)
+    }
+
+    /// `ASM_PROFILE_BEGIN`: the token [`Device::profile_end`] takes, the
+    /// time now (`CLOCK_MONOTONIC` ns). The module keeps no state between
+    /// the two.
+    pub fn profile_begin(&self) -> Result<u64, Errno> {
+        let mut req = AsmProfile::begin();
+        self.profile(&mut req)?;
+        Ok(req.token)
+    }
+
+    /// `ASM_PROFILE_END`: records operation `op` of the caller's agent as
+    /// taking the time since `token`; returns that duration in ns.
+    pub fn profile_end(&self, op: &str, token: u64, success: bool) -> Result<u64, Errno> {
+        let mut req = with_op(AsmProfile::end(token, success), op)?;
+        self.profile(&mut req)?;
+        Ok(req.duration_ns)
+    }
+
+    /// `ASM_PROFILE_STATS` of operation `op` of `agent_id`, or (`agent_id`
+    /// 0) over every agent the caller sees that has it. `ENOENT`: no such
+    /// operation; `ESRCH`: no such agent the caller sees.
+    pub fn profile_stats(&self, agent_id: u32, op: &str) -> Result<ProfileStats, Errno> {
+        let mut req = with_op(AsmProfile::stats(agent_id), op)?;
+        self.profile(&mut req)?;
+        Ok(ProfileStats::from(&req))
+    }
+
+    /// Every operation of `agent_id` with its statistics, in the order
+    /// they were first reported: STATS by index until the kernel says
+    /// there is none (`ENOENT`) or `ops` are read. An operation first
+    /// reported meanwhile may be left out; none is read twice.
+    pub fn profile_ops(&self, agent_id: u32) -> Result<Vec<(String, ProfileStats)>, Errno> {
+        let mut ops = Vec::new();
+        // The module keeps at most ASM_PROFILE_OPS_MAX; the bound only
+        // keeps a reply whose `ops` keeps growing from looping forever.
+        for index in 0..ASM_PROFILE_OPS_MAX * 2 {
+            let mut req = AsmProfile::stats_index(agent_id, index as u32);
+            match self.profile(&mut req) {
+                Ok(()) => {}
+                Err(Errno(libc::ENOENT)) => break,
+                Err(e) => return Err(e),
+            }
+            let name = String::from_utf8_lossy(req.op()).into_owned();
+            ops.push((name, ProfileStats::from(&req)));
+            if ops.len() >= req.ops as usize {
+                break;
+            }
+        }
+        Ok(ops)
+    }
+
     /// `ASM_IOC_LLM_REQUEST`: returns the ioctl's value, the response
     /// document's length. On success and with `ENOSPC` the kernel has filled
     /// in `written`, and `request_id` once the request was queued.
@@ -570,5 +688,39 @@ mod tests {
         let mut req = asm_abi::AsmDeps::list(0x1000, 4);
         assert_eq!(dev.deps(&mut req), Err(Errno(libc::ENOTTY)));
         assert_eq!((req.edges, req.capacity), (0, 0));
+        // And one from before profiling.
+        assert_eq!(dev.profile_begin(), Err(Errno(libc::ENOTTY)));
+        assert_eq!(dev.profile_record("x", 1, true), Err(Errno(libc::ENOTTY)));
+        assert_eq!(dev.profile_end("x", 1, false), Err(Errno(libc::ENOTTY)));
+        assert_eq!(dev.profile_stats(0, "x"), Err(Errno(libc::ENOTTY)));
+        assert_eq!(dev.profile_ops(7), Err(Errno(libc::ENOTTY)));
+        // A name that does not fit never reaches the kernel.
+        let long = "x".repeat(32);
+        assert_eq!(dev.profile_record(&long, 1, true), Err(Errno(libc::EINVAL)));
+        assert_eq!(dev.profile_end("a\0b", 1, true), Err(Errno(libc::EINVAL)));
+        assert_eq!(dev.profile_stats(7, &long), Err(Errno(libc::EINVAL)));
+    }
+
+    #[test]
+    fn profile_stats_from_the_reply() {
+        let mut r = AsmProfile::stats(7);
+        (r.total, r.successes, r.kept, r.ops) = (1000, 999, 100, 3);
+        (r.min_ns, r.max_ns, r.avg_ns) = (901, 1000, 950);
+        (r.p50_ns, r.p95_ns, r.p99_ns) = (950, 995, 999);
+        assert_eq!(
+            ProfileStats::from(&r),
+            ProfileStats {
+                total: 1000,
+                successes: 999,
+                kept: 100,
+                ops: 3,
+                min_ns: 901,
+                max_ns: 1000,
+                avg_ns: 950,
+                p50_ns: 950,
+                p95_ns: 995,
+                p99_ns: 999,
+            }
+        );
     }
 }

@@ -11,14 +11,16 @@
 //! opened, so a typo never reaches the kernel.
 
 use crate::error::Error;
+use crate::profile::{check_op_name, parse_duration};
 use asm_abi::{
     action_allowed, parse_action, parse_capability, parse_dep_kind, parse_oversight, parse_preset,
     parse_risk, parse_size, ASM_ACTION_DEFAULT, ASM_AUDIT_TRAIL_LLM, ASM_AUDIT_TRAIL_POLICY,
     ASM_DEP_REQUIRED, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY,
     ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX, ASM_LLM_BURST_MAX,
     ASM_LLM_MAX_TOKENS_MAX, ASM_LLM_PROMPT_MAX, ASM_LLM_REFILL_MAX, ASM_LLM_SYSTEM_MAX,
-    ASM_LLM_TIMEOUT_MAX_MS, ASM_NAME_LEN, ASM_NOTE_LEN, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN,
-    CAPABILITIES, DEP_KINDS, LLM_PROVIDERS,
+    ASM_LLM_TIMEOUT_MAX_MS, ASM_NAME_LEN, ASM_NOTE_LEN, ASM_PROFILE_OPS_MAX, ASM_PROFILE_OP_LEN,
+    ASM_PROFILE_SAMPLES, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, CAPABILITIES, DEP_KINDS,
+    LLM_PROVIDERS,
 };
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -96,6 +98,8 @@ pub enum Command {
     },
     /// The dependency graph between agents, or a change of it.
     Deps { action: DepsAction, json: bool },
+    /// Operation latencies, or a sample of the caller's agent.
+    Profile { action: ProfileAction, json: bool },
     /// The EU AI Act compliance report.
     Compliance { json: bool },
     /// One agent's policy, as the user guide's asmpolicy shows it.
@@ -118,6 +122,7 @@ impl Command {
             | Command::Audit { json, .. }
             | Command::Sensitive { json, .. }
             | Command::Deps { json, .. }
+            | Command::Profile { json, .. }
             | Command::Compliance { json }
             | Command::Policy { json, .. }
             | Command::Llm { json, .. } => *json,
@@ -274,6 +279,33 @@ pub enum DepsAction {
     Remove { dependent: u32, dependency: u32 },
 }
 
+/// What `profile` does. Operation names are valid ones (1 to 31
+/// characters of `[A-Za-z0-9_.:-]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileAction {
+    /// Every operation of every agent the caller sees.
+    All,
+    /// One agent's operations, slowest p95 first.
+    Agent(u32),
+    /// One operation of one agent.
+    Op { id: u32, op: String },
+    /// One operation over every agent the caller sees.
+    Aggregate(String),
+    /// One sample of operation `op` of the caller's agent.
+    Record {
+        op: String,
+        duration_ns: u64,
+        success: bool,
+    },
+    /// Runs `program` with `args`, and records its wall time as operation
+    /// `op` of the caller's agent (succeeded if it exits 0).
+    Time {
+        op: String,
+        program: OsString,
+        args: Vec<OsString>,
+    },
+}
+
 /// The `recovery` option of each fault type, in fault order.
 pub const ACTION_OPTIONS: [(&str, u32); 6] = [
     ("--cpu-quota", ASM_FAULT_CPU_QUOTA),
@@ -388,6 +420,18 @@ Commands:
                             make DEPENDENT depend on DEPENDENCY (audited)
   deps remove DEPENDENT DEPENDENCY [--json]
                             remove that edge (audited)
+  profile [--json]          the latency of every operation of every agent
+                            you can see: AGENT OP SAMPLES OK% MIN AVG P50 P95
+                            P99 MAX
+  profile ID [--json]       the agent's operations, slowest p95 first
+  profile ID OP [--json]    one operation of the agent in detail
+  profile --all OP [--json] one operation over every agent you can see
+  profile record OP DURATION [--failed]
+                            record one sample of OP for the caller's agent
+  profile time OP [--] CMD [ARGS]...
+                            run CMD and record its wall time as OP for the
+                            caller's agent (failed unless CMD exits 0); exits
+                            with CMD's status
   compliance [--json]       the EU AI Act compliance report
   help                      this text
 
@@ -415,12 +459,23 @@ ends, and runs on) or peer (shown only). Adding an edge needs the right to
 narrow both agents' policies (their owner, or CAP_SYS_ADMIN), removing one
 CAP_SYS_ADMIN, both from a process in no agent; an edge that would close a
 cycle is refused.
+An operation OP is 1 to {} characters of A-Z, a-z, 0-9, '_', '.', ':' and
+'-'; an agent has at most {} of them, and each keeps its last {} samples,
+which the durations are over (SAMPLES and OK% count every sample). DURATION is
+a number with ns, us, ms or s (950us, 1.5ms), at most an hour. Durations are
+shown with three significant digits, and in nanoseconds with --json; the
+aggregate's \"agent\" is null there. record and time come from a process of
+an agent, and print nothing; time exits with 1 if the sample could not be
+recorded and CMD exited 0, and 127 if CMD could not be run.
 ",
         caps.join(", "),
         ASM_LLM_BURST_MAX,
         ASM_LLM_REFILL_MAX,
         ASM_LLM_MAX_TOKENS_MAX,
         ASM_LLM_TIMEOUT_MAX_MS,
+        ASM_PROFILE_OP_LEN - 1,
+        ASM_PROFILE_OPS_MAX,
+        ASM_PROFILE_SAMPLES,
     )
 }
 
@@ -479,6 +534,7 @@ pub fn parse(argv0: &OsStr, args: Vec<OsString>) -> Result<Command, Error> {
         "decision" => parse_decision(&mut args),
         "sensitive" => parse_sensitive(&mut args),
         "deps" => parse_deps(&mut args),
+        "profile" => parse_profile(&mut args),
         "compliance" => parse_compliance(&mut args),
         "llm" => parse_llm(&mut args),
         other => Err(usage_error(format!("unknown command '{other}'"))),
@@ -1639,6 +1695,134 @@ fn parse_kind(text: &str) -> Result<u32, Error> {
     })
 }
 
+/// `profile [--json]`, `profile ID [OP] [--json]`, `profile --all OP
+/// [--json]`, `profile record OP DURATION [--failed]`, `profile time OP
+/// [--] CMD [ARGS]...`.
+fn parse_profile(args: &mut Args) -> Result<Command, Error> {
+    let mut words: Vec<String> = Vec::new();
+    let (mut json, mut all, mut failed) = (false, false, false);
+    let mut program = None;
+    // `time OP` is followed by the command, whose options are not ours.
+    let timing = |words: &[String]| words.len() == 2 && words[0] == "time";
+    while let Some(arg) = args.next()? {
+        match &arg {
+            a if is_help(a) => return Ok(Command::Help),
+            Arg::Opt(name, inline) if name == "--json" => {
+                flag(name, inline.as_ref())?;
+                json = true;
+            }
+            Arg::Opt(name, inline) if name == "--all" => {
+                flag(name, inline.as_ref())?;
+                all = true;
+            }
+            Arg::Opt(name, inline) if name == "--failed" => {
+                flag(name, inline.as_ref())?;
+                failed = true;
+            }
+            Arg::DashDash if words.len() == 1 && words[0] == "time" => return Err(usage_error(
+                "profile time needs an operation and a command: profile time OP -- CMD [ARGS]...",
+            )),
+            Arg::DashDash if timing(&words) => {
+                program = args.rest.next();
+                if program.is_none() {
+                    return Err(usage_error("profile time needs a command after --"));
+                }
+                break;
+            }
+            Arg::Positional(p) if timing(&words) => {
+                program = Some(p.clone());
+                break;
+            }
+            Arg::Positional(p) => words.push(utf8(p)?.to_string()),
+            _ => return Err(args.unexpected(&arg)),
+        }
+    }
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let is_id = |word: &str| word.bytes().all(|b| b.is_ascii_digit());
+    let op_name = |text: &str| check_op_name(text).map(|()| text.to_string());
+    let action = match words.as_slice() {
+        // Any name, even one of the subcommands'.
+        [op] if all && !is_id(op) => ProfileAction::Aggregate(op_name(op).map_err(usage_error)?),
+        ["record", op, duration] => ProfileAction::Record {
+            op: op_name(op).map_err(usage_error)?,
+            duration_ns: parse_duration(duration).map_err(usage_error)?,
+            success: !failed,
+        },
+        ["record", _, _, extra, ..] => {
+            return Err(usage_error(format!(
+                "unexpected argument '{extra}' for profile record"
+            )))
+        }
+        ["record", ..] => {
+            return Err(usage_error(
+                "profile record needs an operation and a duration: profile record OP DURATION",
+            ))
+        }
+        ["time", op] => ProfileAction::Time {
+            op: op_name(op).map_err(usage_error)?,
+            program: program
+                .ok_or_else(|| usage_error("profile time needs a command after the operation"))?,
+            args: args.rest.by_ref().collect(),
+        },
+        ["time", ..] => {
+            return Err(usage_error(
+                "profile time needs an operation and a command: profile time OP -- CMD [ARGS]...",
+            ))
+        }
+        [] if all => {
+            return Err(usage_error(
+                "profile --all needs an operation: profile --all OP",
+            ))
+        }
+        [] => ProfileAction::All,
+        [id, ..] if all && is_id(id) => {
+            return Err(usage_error("profile takes an agent id or --all, not both"))
+        }
+        [_, extra, ..] if all => {
+            return Err(usage_error(format!(
+                "unexpected argument '{extra}' for profile --all"
+            )))
+        }
+        ["0", ..] => {
+            return Err(usage_error(format!(
+                "invalid agent id '0' (expected 1 to {ASM_ID_MAX}; every agent's figures of an \
+                 operation: profile --all OP)"
+            )))
+        }
+        [id] if is_id(id) => ProfileAction::Agent(parse_id(id)?),
+        [id, op] if is_id(id) => ProfileAction::Op {
+            id: parse_id(id)?,
+            op: op_name(op).map_err(usage_error)?,
+        },
+        [id, _, extra, ..] if is_id(id) => {
+            return Err(usage_error(format!(
+                "unexpected argument '{extra}' for profile"
+            )))
+        }
+        [other, ..] => {
+            return Err(usage_error(format!(
+                "unknown profile command '{other}' (known: record, time, an agent id, or --all OP)"
+            )))
+        }
+    };
+    let changes = matches!(
+        action,
+        ProfileAction::Record { .. } | ProfileAction::Time { .. }
+    );
+    if failed && !matches!(action, ProfileAction::Record { .. }) {
+        return Err(usage_error("--failed only applies to profile record"));
+    }
+    if json && changes {
+        return Err(usage_error(
+            "--json only applies to the statistics, not to record or time",
+        ));
+    }
+    if all && changes {
+        return Err(usage_error("--all only applies to the statistics"));
+    }
+    Ok(Command::Profile { action, json })
+}
+
 fn parse_compliance(args: &mut Args) -> Result<Command, Error> {
     let mut json = false;
     while let Some(arg) = args.next()? {
@@ -2740,6 +2924,205 @@ mod tests {
         ] {
             assert_eq!(usage_msg(args), want, "{args:?}");
         }
+    }
+
+    #[test]
+    fn profile_command() {
+        let profile = |action, json| Ok(Command::Profile { action, json });
+        assert_eq!(asmctl(&["profile"]), profile(ProfileAction::All, false));
+        assert_eq!(
+            asmctl(&["profile", "--json"]),
+            profile(ProfileAction::All, true)
+        );
+        assert_eq!(
+            asmctl(&["profile", "7701"]),
+            profile(ProfileAction::Agent(7701), false)
+        );
+        let op = |id, op: &str| ProfileAction::Op { id, op: op.into() };
+        assert_eq!(
+            asmctl(&["profile", "--json", "7701", "db.query"]),
+            profile(op(7701, "db.query"), true)
+        );
+        // An operation may be called as a subcommand is.
+        assert_eq!(
+            asmctl(&["profile", "7701", "record"]),
+            profile(op(7701, "record"), false)
+        );
+        assert_eq!(
+            asmctl(&["profile", "--all", "step"]),
+            profile(ProfileAction::Aggregate("step".into()), false)
+        );
+        assert_eq!(
+            asmctl(&["profile", "time", "--all", "--json"]),
+            profile(ProfileAction::Aggregate("time".into()), true)
+        );
+        let record = |op: &str, duration_ns, success| ProfileAction::Record {
+            op: op.into(),
+            duration_ns,
+            success,
+        };
+        assert_eq!(
+            asmctl(&["profile", "record", "step", "1.5ms"]),
+            profile(record("step", 1_500_000, true), false)
+        );
+        assert_eq!(
+            asmctl(&["profile", "record", "--failed", "llm:call", "950us"]),
+            profile(record("llm:call", 950_000, false), false)
+        );
+        let time = |op: &str, program: &str, args: &[&str]| ProfileAction::Time {
+            op: op.into(),
+            program: program.into(),
+            args: args.iter().map(OsString::from).collect(),
+        };
+        assert_eq!(
+            asmctl(&["profile", "time", "build", "--", "make", "-j2", "--json"]),
+            profile(time("build", "make", &["-j2", "--json"]), false)
+        );
+        // The command starts at the first word after the operation, as
+        // with run; its options are its own.
+        assert_eq!(
+            asmctl(&["profile", "time", "nap", "sleep", "0.2"]),
+            profile(time("nap", "sleep", &["0.2"]), false)
+        );
+        assert_eq!(
+            asmctl(&["profile", "time", "x", "--", "--", "a"]),
+            profile(time("x", "--", &["a"]), false)
+        );
+        assert_eq!(asmctl(&["profile", "--help"]), Ok(Command::Help));
+        let rule = "1 to 31 characters of A-Z, a-z, 0-9, '_', '.', ':' and '-'";
+        for (args, want) in [
+            (
+                &["profile", "record", "step"][..],
+                "profile record needs an operation and a duration: profile record OP DURATION"
+                    .to_string(),
+            ),
+            (
+                &["profile", "record", "step", "1ms", "2ms"],
+                "unexpected argument '2ms' for profile record".into(),
+            ),
+            (
+                &["profile", "record", "a b", "1ms"],
+                format!("invalid operation name 'a b' (expected {rule})"),
+            ),
+            (
+                &["profile", "record", &"x".repeat(32), "1ms"],
+                format!(
+                    "invalid operation name '{}' (expected {rule})",
+                    "x".repeat(32)
+                ),
+            ),
+            (
+                &["profile", "record", "step", "5"],
+                "invalid duration '5' (expected a number with a unit: ns, us, ms or s, e.g. \
+                 950us or 1.5ms)"
+                    .into(),
+            ),
+            (
+                &["profile", "record", "step", "2h"],
+                "invalid duration '2h' (expected a number with a unit: ns, us, ms or s, e.g. \
+                 950us or 1.5ms)"
+                    .into(),
+            ),
+            (
+                &["profile", "record", "step", "3601s"],
+                "invalid duration '3601s': at most 3600s (1 hour)".into(),
+            ),
+            (
+                &["profile", "record", "step", "1ms", "--json"],
+                "--json only applies to the statistics, not to record or time".into(),
+            ),
+            (
+                &["profile", "record", "step", "1ms", "--all"],
+                "--all only applies to the statistics".into(),
+            ),
+            (
+                &["profile", "7701", "--failed"],
+                "--failed only applies to profile record".into(),
+            ),
+            (
+                &["profile", "time", "x", "--failed", "--", "true"],
+                "--failed only applies to profile record".into(),
+            ),
+            (
+                &["profile", "time", "x", "--json", "true"],
+                "--json only applies to the statistics, not to record or time".into(),
+            ),
+            (
+                &["profile", "time", "x"],
+                "profile time needs a command after the operation".into(),
+            ),
+            (
+                &["profile", "time", "x", "--"],
+                "profile time needs a command after --".into(),
+            ),
+            (
+                &["profile", "time", "--", "true"],
+                "profile time needs an operation and a command: profile time OP -- CMD [ARGS]..."
+                    .into(),
+            ),
+            (
+                &["profile", "time"],
+                "profile time needs an operation and a command: profile time OP -- CMD [ARGS]..."
+                    .into(),
+            ),
+            (
+                &["profile", "time", "a/b", "true"],
+                format!("invalid operation name 'a/b' (expected {rule})"),
+            ),
+            (
+                &["profile", "--all"],
+                "profile --all needs an operation: profile --all OP".into(),
+            ),
+            (
+                &["profile", "--all", "7701"],
+                "profile takes an agent id or --all, not both".into(),
+            ),
+            (
+                &["profile", "--all", "7701", "step"],
+                "profile takes an agent id or --all, not both".into(),
+            ),
+            (
+                &["profile", "--all", "step", "x"],
+                "unexpected argument 'x' for profile --all".into(),
+            ),
+            (
+                &["profile", "0", "step"],
+                "invalid agent id '0' (expected 1 to 2147483647; every agent's figures of an \
+                 operation: profile --all OP)"
+                    .into(),
+            ),
+            (
+                &["profile", "99999999999"],
+                "invalid agent id '99999999999' (expected 1 to 2147483647)".into(),
+            ),
+            (
+                &["profile", "7701", "a b"],
+                format!("invalid operation name 'a b' (expected {rule})"),
+            ),
+            (
+                &["profile", "7701", "step", "x"],
+                "unexpected argument 'x' for profile".into(),
+            ),
+            (
+                &["profile", "step"],
+                "unknown profile command 'step' (known: record, time, an agent id, or --all OP)"
+                    .into(),
+            ),
+            (
+                &["profile", "--bogus"],
+                "unknown option '--bogus' for profile".into(),
+            ),
+            (&["profile", "--json=1"], "--json takes no value".into()),
+            (&["profile", "--"], "unexpected '--' for profile".into()),
+        ] {
+            assert_eq!(usage_msg(args), want, "{args:?}");
+        }
+        let help = usage();
+        assert!(help.contains("\n  profile ID OP [--json]    one operation"));
+        assert!(help.contains("\n  profile --all OP [--json] one operation over every agent"));
+        assert!(help.contains("\n  profile record OP DURATION [--failed]\n"));
+        assert!(help.contains("\n  profile time OP [--] CMD [ARGS]...\n"));
+        assert!(help.contains("each keeps its last 100 samples"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::args::{
     ActionChange, AgentSpec, Command, DepsAction, Limit, LimitChanges, LlmRequest, PatchChange,
-    PolicyTarget, SensitiveChange, Target, Trail,
+    PolicyTarget, ProfileAction, SensitiveChange, Target, Trail,
 };
 use crate::deps::Graph;
 use crate::error::{Error, Op};
@@ -14,6 +14,7 @@ use crate::model::{
     ComplianceReport, DepChangeView, DepsView, History, Limits, LimitsView, LlmOnly, PolicyView,
     RecoveryView, SensitiveView, Telemetry, TopRow,
 };
+use crate::profile::{agent_ops, slowest, OpProfile};
 use crate::render;
 use crate::sys::{self, Device, Errno};
 use asm_abi::{
@@ -139,6 +140,7 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::Decision { text } => decision(&text),
         Command::Sensitive { change, json } => sensitive(change, json),
         Command::Deps { action, json } => deps(action, json),
+        Command::Profile { action, json } => profile(action, json),
         Command::Compliance { json } => compliance(json),
         Command::Policy { id, json } => policy(id, json),
         Command::Llm { request, json } => llm(&request, json),
@@ -249,9 +251,24 @@ fn info(id: u32, json: bool) -> Result<(), Error> {
         Err(Errno(libc::ENOTTY)) => None,
         Err(e) => return Err(Op::DepList.fail(e)),
     };
+    // Nor profiling: then no slowest operations.
+    agent.slowest = match dev.profile_ops(id) {
+        Ok(ops) => Some(slowest(&ops, SLOWEST_SHOWN)),
+        Err(Errno(libc::ENOTTY)) => None,
+        Err(e) => {
+            return Err(Op::ProfileStats {
+                agent: id,
+                op: None,
+            }
+            .fail(e))
+        }
+    };
     let now = sys::boottime_ns().map_err(|e| Op::Clock.fail(e))?;
     print(&render::info(&agent, now))
 }
+
+/// How many operations asminfo shows under "Slowest Operations".
+const SLOWEST_SHOWN: usize = 3;
 
 fn history(id: u32, json: bool) -> Result<(), Error> {
     let (raw, windows) = open()?
@@ -942,6 +959,105 @@ fn dep_failed(dev: &Device, action: DepsAction, e: Errno) -> Error {
         _ => None,
     };
     Op::Deps { action, missing }.fail(e)
+}
+
+/// `profile`: the statistics (of every agent's operations, of one
+/// agent's, of one operation of an agent or over every agent), or a sample
+/// of the caller's agent: one given, or the wall time of a command.
+fn profile(action: ProfileAction, json: bool) -> Result<(), Error> {
+    let dev = open()?;
+    let stats_failed = |agent, op| move |e| Op::ProfileStats { agent, op }.fail(e);
+    let (rows, agent_column) = match action {
+        ProfileAction::Record {
+            op,
+            duration_ns,
+            success,
+        } => {
+            return dev
+                .profile_record(&op, duration_ns, success)
+                .map_err(|e| Op::ProfileRecord(&op).fail(e))
+        }
+        ProfileAction::Time { op, program, args } => {
+            return profile_time(&dev, &op, &program, &args)
+        }
+        ProfileAction::Op { id, op } => {
+            let stats = dev
+                .profile_stats(id, &op)
+                .map_err(stats_failed(id, Some(&op)))?;
+            return show_op(&OpProfile::new(Some(id), &op, &stats), json);
+        }
+        ProfileAction::Aggregate(op) => {
+            let stats = dev
+                .profile_stats(0, &op)
+                .map_err(stats_failed(0, Some(&op)))?;
+            return show_op(&OpProfile::new(None, &op, &stats), json);
+        }
+        ProfileAction::Agent(id) => {
+            let ops = dev.profile_ops(id).map_err(stats_failed(id, None))?;
+            if ops.is_empty() && !json {
+                return print(&format!("agent {id} has no profiled operations\n"));
+            }
+            (agent_ops(id, &ops), false)
+        }
+        ProfileAction::All => {
+            let mut rows = Vec::new();
+            for id in dev.list().map_err(|e| Op::List.fail(e))? {
+                match dev.profile_ops(id) {
+                    Ok(ops) => rows.extend(agent_ops(id, &ops)),
+                    // Unregistered since LIST, or not the caller's to see.
+                    Err(Errno(libc::ESRCH)) => {}
+                    Err(e) => return Err(stats_failed(id, None)(e)),
+                }
+            }
+            (rows, true)
+        }
+    };
+    if json {
+        return print_json(&rows);
+    }
+    print(&render::profile_table(&rows, agent_column))
+}
+
+/// One operation's figures, as text or `--json`.
+fn show_op(row: &OpProfile, json: bool) -> Result<(), Error> {
+    if json {
+        print_json(row)
+    } else {
+        print(&render::profile_op(row))
+    }
+}
+
+/// `profile time`: BEGIN, run the command, END with its outcome; then exit
+/// with its status. Outside an agent BEGIN fails and the command does not
+/// run. When END fails the error is reported, and the status is still the
+/// command's if it failed (1 if it succeeded).
+fn profile_time(
+    dev: &Device,
+    op: &str,
+    program: &std::ffi::OsString,
+    args: &[std::ffi::OsString],
+) -> Result<(), Error> {
+    let token = dev.profile_begin().map_err(|e| Op::ProfileBegin.fail(e))?;
+    let ended = sys::run_command(program, args).map_err(|errno| {
+        Error::Exec(format!(
+            "cannot run '{}': {}",
+            program.to_string_lossy(),
+            errno.text()
+        ))
+    })?;
+    let recorded = dev
+        .profile_end(op, token, ended.success)
+        .map_err(|e| Op::ProfileRecord(op).fail(e));
+    match recorded {
+        Ok(_) if ended.code == 0 => Ok(()),
+        Ok(_) => std::process::exit(ended.code.into()),
+        Err(e) if ended.code == 0 => Err(e),
+        Err(e) => {
+            // As main reports an error, with the command's status.
+            let _ = writeln!(io::stderr(), "Error: {}", e.message());
+            std::process::exit(ended.code.into())
+        }
+    }
 }
 
 /// Every marked path: GET by index until the kernel says there is none

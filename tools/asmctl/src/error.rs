@@ -7,11 +7,12 @@
 //! described from the operation that was attempted and the errno together.
 
 use crate::args::{DepsAction, SensitiveChange, Target};
+use crate::profile::op_name_rule;
 use crate::sys::Errno;
 use asm_abi::{
     ASM_AUDIT_LIMIT_BURST, ASM_AUDIT_LIMIT_WINDOW_S, ASM_DEP_EDGES_MAX, ASM_DEP_EDGES_PER_UID,
     ASM_DEVICE_PATH, ASM_LLM_PROMPT_MAX, ASM_LLM_REQUEST_MAX, ASM_LLM_SYSTEM_MAX,
-    ASM_RISK_UNACCEPTABLE, ASM_SENSITIVE_MAX,
+    ASM_PROFILE_OPS_MAX, ASM_RISK_UNACCEPTABLE, ASM_SENSITIVE_MAX,
 };
 use std::path::Path;
 
@@ -103,6 +104,13 @@ pub enum Op<'a> {
     },
     /// `ASM_IOC_DEPS` with LIST.
     DepList,
+    /// `ASM_IOC_PROFILE` with BEGIN.
+    ProfileBegin,
+    /// `ASM_IOC_PROFILE` with RECORD or END of the operation named.
+    ProfileRecord(&'a str),
+    /// `ASM_IOC_PROFILE` with STATS of `agent` (0: over every agent the
+    /// caller sees), of operation `op` (`None`: by index).
+    ProfileStats { agent: u32, op: Option<&'a str> },
     /// `ASM_IOC_LLM_REQUEST`: the request's timeout (the kernel's default
     /// if it gave none), the response buffer's size, and `written` as the
     /// kernel left it (with `ENOSPC`, the size the answer needed).
@@ -157,6 +165,33 @@ impl Op<'_> {
             }
             (Op::Oversight(_), EINVAL) => {
                 "the asm module rejected the note: it must be printable text".into()
+            }
+            (Op::ProfileBegin | Op::ProfileRecord(_), ESRCH) => {
+                "the caller is not a process of an agent: only an agent's processes record its \
+                 operations"
+                    .into()
+            }
+            (Op::ProfileRecord(op), ENOSPC) => format!(
+                "no room: the agent has {ASM_PROFILE_OPS_MAX} operation names already, and {op} is \
+                 not one of them (those keep recording)"
+            ),
+            (Op::ProfileRecord(_), EINVAL) => format!(
+                "the asm module rejected the sample: an operation name is {}, and a duration at \
+                 most 1 hour",
+                op_name_rule()
+            ),
+            (Op::ProfileStats { op: Some(_), .. }, EINVAL) => format!(
+                "the asm module rejected the operation name: it must be {}",
+                op_name_rule()
+            ),
+            (Op::ProfileStats { agent: 0, op: Some(op) }, ENOENT) => {
+                format!("no agent you can see has an operation {op}")
+            }
+            (Op::ProfileStats { agent, op: Some(op) }, ENOENT) => {
+                format!("agent {agent} has no operation {op}")
+            }
+            (Op::ProfileStats { agent, .. }, ESRCH) if agent != 0 => {
+                format!("no agent with id {agent}")
             }
             (Op::Decision, ESRCH) => "this process does not belong to an agent".into(),
             (Op::Decision, EINVAL) => {
@@ -324,6 +359,7 @@ impl Op<'_> {
             Op::Decision => "ASM_IOC_DECISION",
             Op::Sensitive(_) | Op::SensitiveList => "ASM_IOC_SENSITIVE",
             Op::Deps { .. } | Op::DepList => "ASM_IOC_DEPS",
+            Op::ProfileBegin | Op::ProfileRecord(_) | Op::ProfileStats { .. } => "ASM_IOC_PROFILE",
             Op::Llm { .. } => "ASM_IOC_LLM_REQUEST",
         }
     }
@@ -667,6 +703,75 @@ mod tests {
             (
                 msg(Op::DepList, libc::ENOTTY),
                 "/dev/asm does not know this request: asmctl and the asm module differ in version",
+            ),
+        ] {
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn profile_messages_name_the_problem() {
+        let rule = "1 to 31 characters of A-Z, a-z, 0-9, '_', '.', ':' and '-'";
+        let stats = |agent, op| Op::ProfileStats { agent, op };
+        for (got, want) in [
+            (
+                msg(Op::ProfileRecord("step"), libc::ESRCH),
+                "the caller is not a process of an agent: only an agent's processes record its \
+                 operations"
+                    .to_string(),
+            ),
+            (
+                msg(Op::ProfileBegin, libc::ESRCH),
+                "the caller is not a process of an agent: only an agent's processes record its \
+                 operations"
+                    .to_string(),
+            ),
+            (
+                msg(Op::ProfileRecord("step"), libc::ENOSPC),
+                "no room: the agent has 32 operation names already, and step is not one of them \
+                 (those keep recording)"
+                    .to_string(),
+            ),
+            (
+                msg(Op::ProfileRecord("step"), libc::EINVAL),
+                format!(
+                    "the asm module rejected the sample: an operation name is {rule}, and a \
+                     duration at most 1 hour"
+                ),
+            ),
+            (
+                msg(stats(7701, Some("x")), libc::EINVAL),
+                format!("the asm module rejected the operation name: it must be {rule}"),
+            ),
+            (
+                msg(stats(7701, Some("step")), libc::ENOENT),
+                "agent 7701 has no operation step".into(),
+            ),
+            (
+                msg(stats(0, Some("step")), libc::ENOENT),
+                "no agent you can see has an operation step".into(),
+            ),
+            (
+                msg(stats(7701, None), libc::ESRCH),
+                "no agent with id 7701".into(),
+            ),
+            (
+                msg(stats(7701, Some("step")), libc::ESRCH),
+                "no agent with id 7701".into(),
+            ),
+            (
+                msg(Op::ProfileRecord("step"), libc::ENOMEM),
+                "the asm module is out of memory".into(),
+            ),
+            (
+                msg(Op::ProfileBegin, libc::EFAULT),
+                "ASM_IOC_PROFILE: Bad address".into(),
+            ),
+            // A module from before profiling.
+            (
+                msg(stats(0, Some("step")), libc::ENOTTY),
+                "/dev/asm does not know this request: asmctl and the asm module differ in version"
+                    .into(),
             ),
         ] {
             assert_eq!(got, want);

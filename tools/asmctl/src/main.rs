@@ -13,6 +13,7 @@ mod commands;
 mod deps;
 mod error;
 mod model;
+mod profile;
 mod render;
 mod sys;
 

@@ -5,7 +5,7 @@
 //! same agent struct so that `list` renders one type whichever ioctl it
 //! came from, and the views asmctl builds from binary replies (history,
 //! top, limits, recovery, policy, compliance, audit, sensitive paths,
-//! dependencies), each one struct for both the table and `--json`. The audit trail's JSON form
+//! dependencies; the profiling views' is `profile::OpProfile`), each one struct for both the table and `--json`. The audit trail's JSON form
 //! is also what `audit verify` reads back, so it maps to the binary entry
 //! both ways.
 //!
@@ -16,6 +16,7 @@
 
 use crate::args::{DepsAction, Trail};
 use crate::deps::Graph;
+use crate::profile::NamedStats;
 use asm_abi::{
     action_name, audit_kind_name, capability_names, compliance_status_name, dep_kind_name,
     parse_audit_kind, risk_name, state_name, AsmAgentInfo, AsmAuditEntry, AsmCompliance,
@@ -132,6 +133,11 @@ pub struct AgentInfo {
     /// where the module has no dependency graph.
     #[serde(skip)]
     pub deps: Option<AgentDeps>,
+    /// Not in the document: the agent's slowest operations by p95 (at most
+    /// three), as asminfo read them with `ASM_IOC_PROFILE`; `None` where
+    /// the module has no profiling.
+    #[serde(skip)]
+    pub slowest: Option<Vec<NamedStats>>,
 }
 
 /// An agent's direct dependencies and dependents, each with the edge's
@@ -254,6 +260,7 @@ impl From<&AsmAgentInfo> for AgentInfo {
             // GET_INFO has no gateway figures.
             llm: None,
             deps: None,
+            slowest: None,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! "Using Shell Commands" (asmstatus, asmlist, asminfo, asmpolicy) and of
 //! its compliance report, the tables of the fault detector's views
 //! (history, top, limits, recovery), of the audit trail, of the sensitive
-//! paths and of the dependency graph, and pretty JSON.
+//! paths, of the dependency graph and of operation profiling, and pretty
+//! JSON.
 //!
 //! Pure functions from the model to text, so that each layout is tested to
 //! the character without a kernel.
@@ -16,6 +17,7 @@ use crate::model::{
     FaultRecord, History, Limits, LimitsView, LlmUsage, PolicyView, RecoveryView, SensitiveView,
     Setting, Telemetry, TopRow,
 };
+use crate::profile::{duration_text, percent_text, NamedStats, OpProfile};
 use crate::sys::Errno;
 use asm_abi::{
     action_name, audit_kind_name, capability_names, dep_kind_name, dep_op_name, llm_provider_name,
@@ -714,7 +716,43 @@ pub fn info(a: &AgentInfo, now_ns: u64) -> String {
         out.push_str("\nLLM:\n");
         info_llm(&mut out, llm);
     }
+    // Profiling's; none for an agent that reported no operation, or from
+    // a module from before it.
+    if let Some(slowest) = a.slowest.as_ref().filter(|s| !s.is_empty()) {
+        out.push_str("\nSlowest Operations:\n");
+        info_slowest(&mut out, slowest);
+    }
     out
+}
+
+/// asminfo's slowest operations: `op  p95 X  p99 Y  (N samples)`, each
+/// column as wide as its widest cell.
+fn info_slowest(out: &mut String, ops: &[NamedStats]) {
+    let rows: Vec<[String; 4]> = ops
+        .iter()
+        .map(|(name, s)| {
+            [
+                name.clone(),
+                format!("p95 {}", duration_text(s.p95_ns)),
+                format!("p99 {}", duration_text(s.p99_ns)),
+                match s.total {
+                    1 => "(1 sample)".into(),
+                    n => format!("({n} samples)"),
+                },
+            ]
+        })
+        .collect();
+    let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+    let widths = [width(0), width(1), width(2)];
+    for [name, p95, p99, samples] in &rows {
+        let _ = writeln!(
+            out,
+            "  {name:<w0$}  {p95:<w1$}  {p99:<w2$}  {samples}",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+    }
 }
 
 /// The agent document's `llm` object: its use of the gateway and its
@@ -1200,6 +1238,90 @@ pub fn dep_changed(action: DepsAction, audit_seq: u64) -> String {
         ),
     };
     format!("agent {id}: {what} (audit #{audit_seq})\n")
+}
+
+/// `asmctl profile` and `asmctl profile ID`: one row per operation, with
+/// the agent's column when `agent` is set; durations with three
+/// significant digits. "no profiled operations" for none.
+pub fn profile_table(rows: &[OpProfile], agent: bool) -> String {
+    if rows.is_empty() {
+        return "no profiled operations\n".into();
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut row = Vec::with_capacity(10);
+            if agent {
+                row.push(r.agent.map_or("all".into(), |id| id.to_string()));
+            }
+            row.extend([
+                r.op.clone(),
+                r.total.to_string(),
+                r.percent(),
+                duration_text(r.min_ns),
+                duration_text(r.avg_ns),
+                duration_text(r.p50_ns),
+                duration_text(r.p95_ns),
+                duration_text(r.p99_ns),
+                duration_text(r.max_ns),
+            ]);
+            row
+        })
+        .collect();
+    let mut columns = Vec::with_capacity(10);
+    if agent {
+        columns.push(("AGENT", Align::Left));
+    }
+    columns.extend([
+        ("OP", Align::Left),
+        ("SAMPLES", Align::Right),
+        ("OK%", Align::Right),
+        ("MIN", Align::Right),
+        ("AVG", Align::Right),
+        ("P50", Align::Right),
+        ("P95", Align::Right),
+        ("P99", Align::Right),
+        ("MAX", Align::Right),
+    ]);
+    let mut out = String::new();
+    table(&mut out, &columns, &cells);
+    out
+}
+
+/// `asmctl profile ID OP` and `asmctl profile --all OP`: one operation,
+/// one figure a line.
+pub fn profile_op(r: &OpProfile) -> String {
+    let mut out = String::new();
+    let agent = match r.agent {
+        Some(id) => id.to_string(),
+        None => "every agent you can see".into(),
+    };
+    for (label, value) in [
+        (
+            if r.agent.is_some() {
+                "Agent:"
+            } else {
+                "Agents:"
+            },
+            agent,
+        ),
+        ("Operation:", r.op.clone()),
+        ("Samples:", r.total.to_string()),
+        ("Kept:", r.kept.to_string()),
+        (
+            "Succeeded:",
+            format!("{} ({}%)", r.successes, percent_text(r.successes, r.total)),
+        ),
+        ("Min:", duration_text(r.min_ns)),
+        ("Max:", duration_text(r.max_ns)),
+        ("Avg:", duration_text(r.avg_ns)),
+        ("Median (p50):", duration_text(r.p50_ns)),
+        ("p95:", duration_text(r.p95_ns)),
+        ("p99:", duration_text(r.p99_ns)),
+    ] {
+        line(&mut out, "", 15, label, value);
+    }
+    out
 }
 
 /// One limit of a patch, in words.
@@ -2611,6 +2733,217 @@ stops with: 2, 3, 4, 5
             dep_changed(remove, 43),
             "agent 101: dependency on agent 100 removed (audit #43)\n"
         );
+    }
+
+    /// Agent 100's operations in the stand-in module's figures, in the
+    /// order they were first reported.
+    fn profiled() -> Vec<NamedStats> {
+        use crate::sys::ProfileStats;
+        let op = |name: &str, total, successes, kept, [min, max, avg, p50, p95, p99]: [u64; 6]| {
+            (
+                name.to_string(),
+                ProfileStats {
+                    total,
+                    successes,
+                    kept,
+                    ops: 4,
+                    min_ns: min,
+                    max_ns: max,
+                    avg_ns: avg,
+                    p50_ns: p50,
+                    p95_ns: p95,
+                    p99_ns: p99,
+                },
+            )
+        };
+        vec![
+            op(
+                "fetch",
+                40,
+                38,
+                40,
+                [
+                    2_000_000, 15_000_000, 6_512_345, 5_000_000, 12_000_000, 15_000_000,
+                ],
+            ),
+            op(
+                "parse",
+                40,
+                40,
+                40,
+                [120_000, 990_000, 310_500, 250_000, 950_000, 990_000],
+            ),
+            op(
+                "db.query",
+                1000,
+                999,
+                100,
+                [
+                    800_000, 45_000_000, 3_200_000, 1_200_000, 30_500_000, 45_000_000,
+                ],
+            ),
+            op("llm:call", 1, 0, 1, [2_500_000_000; 6]),
+        ]
+    }
+
+    #[test]
+    fn profile_tables() {
+        use crate::profile::agent_ops;
+        let ops = profiled();
+        assert_eq!(
+            profile_table(&agent_ops(100, &ops), false),
+            "\
+OP        SAMPLES    OK%     MIN     AVG     P50     P95     P99     MAX
+llm:call        1    0.0   2.50s   2.50s   2.50s   2.50s   2.50s   2.50s
+db.query     1000   99.9   800µs  3.20ms  1.20ms  30.5ms  45.0ms  45.0ms
+fetch          40   95.0  2.00ms  6.51ms  5.00ms  12.0ms  15.0ms  15.0ms
+parse          40  100.0   120µs   311µs   250µs   950µs   990µs   990µs
+"
+        );
+        let mut rows = agent_ops(100, &ops[..2]);
+        rows.extend(agent_ops(7701, &ops[2..3]));
+        assert_eq!(
+            profile_table(&rows, true),
+            "\
+AGENT  OP        SAMPLES    OK%     MIN     AVG     P50     P95     P99     MAX
+100    fetch          40   95.0  2.00ms  6.51ms  5.00ms  12.0ms  15.0ms  15.0ms
+100    parse          40  100.0   120µs   311µs   250µs   950µs   990µs   990µs
+7701   db.query     1000   99.9   800µs  3.20ms  1.20ms  30.5ms  45.0ms  45.0ms
+"
+        );
+        assert_eq!(profile_table(&[], true), "no profiled operations\n");
+        assert_eq!(profile_table(&[], false), "no profiled operations\n");
+    }
+
+    #[test]
+    fn profile_one_operation() {
+        let (name, stats) = &profiled()[2];
+        assert_eq!(
+            profile_op(&OpProfile::new(Some(100), name, stats)),
+            "\
+Agent:         100
+Operation:     db.query
+Samples:       1000
+Kept:          100
+Succeeded:     999 (99.9%)
+Min:           800µs
+Max:           45.0ms
+Avg:           3.20ms
+Median (p50):  1.20ms
+p95:           30.5ms
+p99:           45.0ms
+"
+        );
+        let text = profile_op(&OpProfile::new(None, name, stats));
+        assert!(
+            text.starts_with("Agents:        every agent you can see\nOperation:     db.query\n"),
+            "{text}"
+        );
+    }
+
+    /// The module's figures for samples of `ms` milliseconds, of which
+    /// `failed` failed (as src/profile.rs computes them: nearest rank,
+    /// mean rounded down).
+    fn figures(ms: &[u64], failed: u64) -> crate::sys::ProfileStats {
+        let mut ns: Vec<u64> = ms.iter().map(|m| m * 1_000_000).collect();
+        ns.sort_unstable();
+        let n = ns.len();
+        let rank = |p: usize| ns[(p * n).div_ceil(100) - 1];
+        crate::sys::ProfileStats {
+            total: n as u64,
+            successes: n as u64 - failed,
+            kept: n as u32,
+            ops: 0,
+            min_ns: ns[0],
+            max_ns: ns[n - 1],
+            avg_ns: ns.iter().sum::<u64>() / n as u64,
+            p50_ns: rank(50),
+            p95_ns: rank(95),
+            p99_ns: rank(99),
+        }
+    }
+
+    /// What selftests/test_profile_tools.sh expects of the module's
+    /// figures: step 1 ms .. 10 ms (one failed) in agent 7701, and 20 ms in
+    /// 7702.
+    #[test]
+    fn profile_views_of_the_selftest() {
+        let step: Vec<u64> = (1..=10).collect();
+        let row = OpProfile::new(Some(7701), "step", &figures(&step, 1));
+        assert_eq!(
+            profile_op(&row),
+            "\
+Agent:         7701
+Operation:     step
+Samples:       10
+Kept:          10
+Succeeded:     9 (90.0%)
+Min:           1.00ms
+Max:           10.0ms
+Avg:           5.50ms
+Median (p50):  5.00ms
+p95:           10.0ms
+p99:           10.0ms
+"
+        );
+        // The selftest squeezes the spaces of the row.
+        let table = profile_table(&[row], false);
+        let squeezed: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+        assert_eq!(
+            squeezed.join(" "),
+            "step 10 90.0 1.00ms 5.50ms 5.00ms 10.0ms 10.0ms 10.0ms"
+        );
+        let both: Vec<u64> = (1..=10).chain([20]).collect();
+        let all = figures(&both, 1);
+        assert_eq!(
+            (all.avg_ns, all.p50_ns, all.p95_ns, all.p99_ns),
+            (6_818_181, 6_000_000, 20_000_000, 20_000_000)
+        );
+        assert_eq!(
+            profile_op(&OpProfile::new(None, "step", &all)),
+            "\
+Agents:        every agent you can see
+Operation:     step
+Samples:       11
+Kept:          11
+Succeeded:     10 (90.9%)
+Min:           1.00ms
+Max:           20.0ms
+Avg:           6.82ms
+Median (p50):  6.00ms
+p95:           20.0ms
+p99:           20.0ms
+"
+        );
+    }
+
+    #[test]
+    fn info_shows_the_slowest_operations() {
+        let mut a = agent();
+        a.slowest = Some(crate::profile::slowest(&profiled(), 3));
+        let text = info(&a, 0);
+        assert!(
+            text.ends_with(
+                "\n\nSlowest Operations:\n\
+                 \x20 llm:call  p95 2.50s   p99 2.50s   (1 sample)\n\
+                 \x20 db.query  p95 30.5ms  p99 45.0ms  (1000 samples)\n\
+                 \x20 fetch     p95 12.0ms  p99 15.0ms  (40 samples)\n"
+            ),
+            "{text}"
+        );
+        a.slowest = Some(crate::profile::slowest(&profiled()[1..2], 3));
+        assert!(
+            info(&a, 0).ends_with(
+                "\n\nSlowest Operations:\n  parse  p95 950µs  p99 990µs  (40 samples)\n"
+            ),
+            "{}",
+            info(&a, 0)
+        );
+        // None reported, or a module from before profiling: no section.
+        a.slowest = Some(Vec::new());
+        assert!(!info(&a, 0).contains("Slowest"));
+        a.slowest = None;
+        assert!(!info(&a, 0).contains("Slowest"));
     }
 
     #[test]

@@ -2,18 +2,19 @@
 
 //! Every system call asmctl makes: the ioctls on `/dev/asm` and opening a
 //! cgroup directory (both from `asm-sys`, shared with asmd and re-exported
-//! here), reading `CLOCK_BOOTTIME` and the local time zone, and what `run`
-//! does before it execs a command (a new session, `no_new_privs`).
+//! here), reading `CLOCK_BOOTTIME` and the local time zone, what `run`
+//! does before it execs a command (a new session, `no_new_privs`), and
+//! running the command `profile time` times.
 //!
 //! Nothing outside this file touches the kernel, so the parsing and
 //! rendering code can be tested on a host without the asm module; this is
 //! also the only file of asmctl with `unsafe`.
 
-pub use asm_sys::{open_dir, Device, Errno};
+pub use asm_sys::{open_dir, Device, Errno, ProfileStats};
 
 use asm_sys::cvt;
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -172,4 +173,98 @@ pub fn new_session() -> Result<(), Errno> {
 pub fn no_new_privs() -> Result<(), Errno> {
     // SAFETY: PR_SET_NO_NEW_PRIVS takes integers only.
     cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) }).map(|_| ())
+}
+
+/// How a command [`run_command`] ran ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    /// It exited with status 0.
+    pub success: bool,
+    /// The status a shell reports for it: its exit status, or 128 + the
+    /// signal that ended it.
+    pub code: u8,
+}
+
+/// Runs `program` (searched in `PATH`) with `args` and waits for it. The
+/// child shares our stdin, stdout, stderr and process group; while it runs,
+/// SIGINT and SIGQUIT are ignored here, as system(3) does, so that a Ctrl-C
+/// from the terminal ends the command, and the caller still learns how it
+/// ended. An error is the command's that could not be started.
+pub fn run_command(program: &OsString, args: &[OsString]) -> Result<Ended, Errno> {
+    let mut child = Command::new(program)
+        .args(args)
+        .spawn()
+        .map_err(|e| Errno::from_io(&e))?;
+    // After the fork: the child keeps the dispositions it had.
+    let saved = [libc::SIGINT, libc::SIGQUIT].map(|sig| (sig, ignore_signal(sig)));
+    let status = child.wait();
+    for (sig, old) in saved {
+        if let Some(old) = old {
+            // SAFETY: `old` is the disposition sigaction returned for `sig`.
+            unsafe { libc::sigaction(sig, &old, std::ptr::null_mut()) };
+        }
+    }
+    let status = status.map_err(|e| Errno::from_io(&e))?;
+    let code = match (status.code(), status.signal()) {
+        (Some(code), _) => (code & 0xff) as u8,
+        (None, Some(sig)) => (128 + (sig & 0x7f)) as u8,
+        (None, None) => 1,
+    };
+    Ok(Ended {
+        success: status.success(),
+        code,
+    })
+}
+
+/// Ignores `sig`; returns the disposition it had, if it could be changed.
+fn ignore_signal(sig: libc::c_int) -> Option<libc::sigaction> {
+    // SAFETY: all-zero bytes are a valid sigaction (SIG_DFL, no flags),
+    // made SIG_IGN with an empty mask next.
+    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+    sa.sa_sigaction = libc::SIG_IGN;
+    // SAFETY: as above, for the one to read the old disposition into.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: `sa.sa_mask` is a valid sigset_t; `sa` and `old` are valid
+    // for the call, which keeps no pointer to either.
+    let rc = unsafe {
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, &mut old)
+    };
+    (rc == 0).then_some(old)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(program: &str, args: &[&str]) -> Result<Ended, Errno> {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        run_command(&OsString::from(program), &args)
+    }
+
+    /// SIGINT's handler now.
+    fn sigint_handler() -> libc::sighandler_t {
+        // SAFETY: all-zero bytes are a valid sigaction; a null new action
+        // only reads the current one into it.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGINT, std::ptr::null(), &mut old);
+            old.sa_sigaction
+        }
+    }
+
+    #[test]
+    fn a_command_ends_as_a_shell_reports_it() {
+        let before = sigint_handler();
+        let ended = |success, code| Ok(Ended { success, code });
+        assert_eq!(run("true", &[]), ended(true, 0));
+        assert_eq!(run("sh", &["-c", "exit 3"]), ended(false, 3));
+        assert_eq!(run("sh", &["-c", "kill -TERM $$"]), ended(false, 143));
+        assert_eq!(
+            run("/nonexistent/asmctl-test", &[]),
+            Err(Errno(libc::ENOENT))
+        );
+        // The dispositions are back as they were.
+        assert_eq!(sigint_handler(), before);
+    }
 }

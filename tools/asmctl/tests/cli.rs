@@ -67,6 +67,16 @@ fn usage_errors_exit_2() {
             &["heartbeat", "--json"],
             "unknown option '--json' for heartbeat",
         ),
+        (
+            &["profile", "record", "a/b", "1ms"],
+            "invalid operation name 'a/b' (expected 1 to 31 characters of A-Z, a-z, 0-9, '_', \
+             '.', ':' and '-')",
+        ),
+        (
+            &["profile", "record", "step", "5"],
+            "invalid duration '5' (expected a number with a unit: ns, us, ms or s, e.g. 950us \
+             or 1.5ms)",
+        ),
     ] {
         assert_eq!(
             asmctl(args),
@@ -131,6 +141,10 @@ fn json_errors_go_to_stdout() {
         &["deps", "--json"],
         &["deps", "7", "--json"],
         &["deps", "add", "7", "8", "--json"],
+        &["profile", "--json"],
+        &["profile", "7", "--json"],
+        &["profile", "7", "step", "--json"],
+        &["profile", "--all", "step", "--json"],
     ] {
         assert_eq!(asmctl(args), (1, want.into(), String::new()), "{args:?}");
     }
@@ -156,6 +170,12 @@ fn new_commands_need_the_module() {
         &["deps", "7"],
         &["deps", "add", "7", "8", "--kind", "optional"],
         &["deps", "remove", "7", "8"],
+        &["profile"],
+        &["profile", "7"],
+        &["profile", "7", "step"],
+        &["profile", "--all", "step"],
+        &["profile", "record", "step", "1ms"],
+        &["profile", "time", "step", "--", "true"],
     ] {
         assert_eq!(
             asmctl(args),

@@ -200,6 +200,11 @@ Telemetry:
   Memory:        4096000 bytes
 
 Last Activity:   5 seconds ago
+
+Slowest Operations:
+  llm:call  p95 2.50s   p99 2.50s   (1 sample)
+  db.query  p95 30.5ms  p99 45.0ms  (1000 samples)
+  fetch     p95 12.0ms  p99 15.0ms  (40 samples)
 ";
     assert_eq!(
         fake_run(lib, asmctl_path(), &["info", "100"], &[]),
@@ -641,6 +646,9 @@ LLM:
   Rate Limited:  3
   Failures:      1
   Bucket:        12 of 30 tokens, refill 10/s
+
+Slowest Operations:
+  fetch  p95 10.0ms  p99 10.0ms  (10 samples)
 "
     );
     // The document as the module wrote it.

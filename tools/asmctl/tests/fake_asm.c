@@ -30,13 +30,19 @@
  * REMOVE check the rules (EEXIST, ELOOP, ENOENT, ESRCH) against these
  * edges and change nothing.
  *
+ * Profiling: agent 100 reported fetch, parse, db.query and llm:call (in
+ * that order), 101 fetch, 102 nothing; the aggregate of fetch is over 100
+ * and 101.  The figures are canned, and STATS checks its fields as the
+ * module does.  FAKE_ASM_NO_PROFILE makes ASM_IOC_PROFILE unknown
+ * (ENOTTY), as for a module from before it.
+ *
  * FAKE_ASM_ERRNO=N makes REGISTER, UNREGISTER, SET_FAULT_POLICY,
- * PATCH_POLICY, OVERSIGHT, DECISION, SENSITIVE ADD/REMOVE and DEPS
- * ADD/REMOVE fail with errno N; FAKE_ASM_LOG=path records each of those
- * requests there;
+ * PATCH_POLICY, OVERSIGHT, DECISION, SENSITIVE ADD/REMOVE, DEPS
+ * ADD/REMOVE and PROFILE RECORD/END fail with errno N; FAKE_ASM_LOG=path
+ * records each of those requests there;
  * FAKE_ASM_AGENT=N makes the caller a process of agent N for HEARTBEAT,
- * DECISION and LLM_REQUEST (which also fails with FAKE_ASM_ERRNO and logs
- * to FAKE_ASM_LOG).
+ * DECISION, LLM_REQUEST and PROFILE BEGIN/END/RECORD (which also fail
+ * with FAKE_ASM_ERRNO and log to FAKE_ASM_LOG; BEGIN logs too).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -847,6 +853,154 @@ static int do_deps(struct asm_deps *d)
 	return 0;
 }
 
+struct op_stats {
+	__u32 agent;
+	const char *name;
+	__u64 total, successes;
+	__u32 kept;
+	__u64 min, max, avg, p50, p95, p99;
+};
+
+static const struct op_stats op_stats[] = {
+	{ 100, "fetch", 40, 38, 40, 2000000, 15000000, 6512345, 5000000,
+	  12000000, 15000000 },
+	{ 100, "parse", 40, 40, 40, 120000, 990000, 310500, 250000, 950000,
+	  990000 },
+	{ 100, "db.query", 1000, 999, 100, 800000, 45000000, 3200000, 1200000,
+	  30500000, 45000000 },
+	{ 100, "llm:call", 1, 0, 1, 2500000000ull, 2500000000ull,
+	  2500000000ull, 2500000000ull, 2500000000ull, 2500000000ull },
+	{ 101, "fetch", 10, 5, 10, 1000000, 10000000, 5500000, 5000000,
+	  10000000, 10000000 },
+};
+#define NR_OP_STATS (sizeof(op_stats) / sizeof(op_stats[0]))
+
+/* fetch over 100 and 101. */
+static const struct op_stats fetch_all = {
+	0, "fetch", 50, 43, 50, 1000000, 15000000, 6309876, 5000000, 12000000,
+	15000000 };
+
+/* The name in @op: 1 (0 if @empty_ok) to 31 characters of
+ * [A-Za-z0-9_.:-], NUL-padded, as the module checks it. */
+static int op_ok(const char *op, int empty_ok)
+{
+	size_t len = strnlen(op, ASM_PROFILE_OP_LEN);
+
+	if (len == ASM_PROFILE_OP_LEN || (!len && !empty_ok))
+		return 0;
+	for (size_t i = len; i < ASM_PROFILE_OP_LEN; i++)
+		if (op[i])
+			return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!(op[i] >= 'a' && op[i] <= 'z') &&
+		    !(op[i] >= 'A' && op[i] <= 'Z') &&
+		    !(op[i] >= '0' && op[i] <= '9') && !strchr("_.:-", op[i]))
+			return 0;
+	return 1;
+}
+
+static __u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void put_stats(struct asm_profile *p, const struct op_stats *o)
+{
+	p->total = o->total;
+	p->successes = o->successes;
+	p->kept = o->kept;
+	p->min_ns = o->min;
+	p->max_ns = o->max;
+	p->avg_ns = o->avg;
+	p->p50_ns = o->p50;
+	p->p95_ns = o->p95;
+	p->p99_ns = o->p99;
+}
+
+static int profile_stats(struct asm_profile *p)
+{
+	const struct op_stats *found = NULL;
+	__u32 ops = 0;
+
+	if (p->token || p->duration_ns || p->success)
+		return fail(EINVAL);
+	if (!p->agent_id) {
+		if (!p->op[0] || p->index)
+			return fail(EINVAL);
+		if (strcmp(p->op, fetch_all.name))
+			return fail(ENOENT);
+		put_stats(p, &fetch_all);
+		return 0;
+	}
+	if (p->op[0] && p->index)
+		return fail(EINVAL);
+	if (!find(p->agent_id))
+		return fail(ESRCH);
+	for (size_t i = 0; i < NR_OP_STATS; i++) {
+		if (op_stats[i].agent != p->agent_id)
+			continue;
+		if (!found && (p->op[0] ? !strcmp(p->op, op_stats[i].name) :
+					  ops == p->index))
+			found = &op_stats[i];
+		ops++;
+	}
+	if (!found)
+		return fail(ENOENT);
+	put_stats(p, found);
+	p->ops = ops;
+	memset(p->op, 0, sizeof(p->op));
+	strcpy(p->op, found->name);
+	return 0;
+}
+
+static int do_profile(struct asm_profile *p)
+{
+	__u64 outs = p->total | p->successes | p->kept | p->ops | p->min_ns |
+		     p->max_ns | p->avg_ns | p->p50_ns | p->p95_ns | p->p99_ns;
+	const char *agent = getenv("FAKE_ASM_AGENT");
+	__u64 now = monotonic_ns();
+
+	if (!all_zero(p->reserved, sizeof(p->reserved)) || outs ||
+	    !op_ok(p->op, 1))
+		return fail(EINVAL);
+	if (p->cmd == ASM_PROFILE_STATS)
+		return profile_stats(p);
+	if (p->cmd < ASM_PROFILE_BEGIN || p->cmd > ASM_PROFILE_RECORD ||
+	    p->agent_id || p->index || p->success > 1)
+		return fail(EINVAL);
+	if (!agent)
+		return fail(ESRCH);
+	if (p->cmd == ASM_PROFILE_BEGIN) {
+		if (p->op[0] || p->token || p->duration_ns || p->success)
+			return fail(EINVAL);
+		log_line("profile begin agent=%s\n", agent);
+		p->token = now;
+		return 0;
+	}
+	if (!p->op[0])
+		return fail(EINVAL);
+	if (p->cmd == ASM_PROFILE_END) {
+		if (p->duration_ns || !p->token || p->token > now)
+			return fail(EINVAL);
+		log_line("profile end agent=%s op=%s success=%u\n", agent,
+			 p->op, p->success);
+		if (forced_errno())
+			return fail(forced_errno());
+		p->duration_ns = now - p->token;
+		return 0;
+	}
+	if (p->token || p->duration_ns > ASM_PROFILE_DURATION_MAX)
+		return fail(EINVAL);
+	log_line("profile record agent=%s op=%s duration=%llu success=%u\n",
+		 agent, p->op, (unsigned long long)p->duration_ns, p->success);
+	if (forced_errno())
+		return fail(forced_errno());
+	return 0;
+}
+
 int ioctl(int fd, unsigned long request, ...)
 {
 	static int (*real)(int, unsigned long, ...);
@@ -941,6 +1095,12 @@ int ioctl(int fd, unsigned long request, ...)
 		if (head[0] != sizeof(struct asm_deps))
 			return fail(EINVAL);
 		return do_deps(arg);
+	case ASM_IOC_PROFILE:
+		if (getenv("FAKE_ASM_NO_PROFILE"))
+			break;
+		if (head[0] != sizeof(struct asm_profile))
+			return fail(EINVAL);
+		return do_profile(arg);
 	}
 	return fail(ENOTTY);
 }

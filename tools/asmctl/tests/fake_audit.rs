@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! End-to-end runs of the governance commands (policy, patch, audit,
-//! oversight, decision, sensitive, deps, compliance) and `llm` against `fake_asm.c`, the
+//! oversight, decision, sensitive, deps, profile, compliance) and `llm` against `fake_asm.c`, the
 //! stand-in for the module `fake.rs` also uses: the requests go through
 //! the real `asm-sys` ioctls with the numbers and structs of the C header,
 //! and what the stand-in received is checked in its log.
@@ -895,6 +895,268 @@ fn dependency_changes() {
             String::new()
         )
     );
+}
+
+const AGENT_100_OPS: &str = "\
+OP        SAMPLES    OK%     MIN     AVG     P50     P95     P99     MAX
+llm:call        1    0.0   2.50s   2.50s   2.50s   2.50s   2.50s   2.50s
+db.query     1000   99.9   800µs  3.20ms  1.20ms  30.5ms  45.0ms  45.0ms
+fetch          40   95.0  2.00ms  6.51ms  5.00ms  12.0ms  15.0ms  15.0ms
+parse          40  100.0   120µs   311µs   250µs   950µs   990µs   990µs
+";
+
+#[test]
+fn profile_views() {
+    let Some(lib) = fake_lib() else { return };
+    // Every agent asmctl can see: 102 has no operation, the rest of the
+    // list is gone (ESRCH).
+    assert_eq!(
+        asmctl(lib, &["profile"], &[]),
+        ok("\
+AGENT  OP        SAMPLES    OK%     MIN     AVG     P50     P95     P99     MAX
+100    llm:call        1    0.0   2.50s   2.50s   2.50s   2.50s   2.50s   2.50s
+100    db.query     1000   99.9   800µs  3.20ms  1.20ms  30.5ms  45.0ms  45.0ms
+100    fetch          40   95.0  2.00ms  6.51ms  5.00ms  12.0ms  15.0ms  15.0ms
+100    parse          40  100.0   120µs   311µs   250µs   950µs   990µs   990µs
+101    fetch          10   50.0  1.00ms  5.50ms  5.00ms  10.0ms  10.0ms  10.0ms
+")
+    );
+    assert_eq!(asmctl(lib, &["profile", "100"], &[]), ok(AGENT_100_OPS));
+    assert_eq!(
+        asmctl(lib, &["profile", "100", "db.query"], &[]),
+        ok("\
+Agent:         100
+Operation:     db.query
+Samples:       1000
+Kept:          100
+Succeeded:     999 (99.9%)
+Min:           800µs
+Max:           45.0ms
+Avg:           3.20ms
+Median (p50):  1.20ms
+p95:           30.5ms
+p99:           45.0ms
+")
+    );
+    assert_eq!(
+        asmctl(lib, &["profile", "--all", "fetch"], &[]),
+        ok("\
+Agents:        every agent you can see
+Operation:     fetch
+Samples:       50
+Kept:          50
+Succeeded:     43 (86.0%)
+Min:           1.00ms
+Max:           15.0ms
+Avg:           6.31ms
+Median (p50):  5.00ms
+p95:           12.0ms
+p99:           15.0ms
+")
+    );
+    assert_eq!(
+        asmctl(lib, &["profile", "102"], &[]),
+        ok("agent 102 has no profiled operations\n")
+    );
+
+    // --json: the same figures, durations in ns.
+    let json = |args: &[&str]| {
+        let (code, out, err) = asmctl(lib, args, &[]);
+        assert_eq!((code, err.as_str()), (0, ""), "{args:?}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let db_query = serde_json::json!({
+        "agent": 100, "op": "db.query", "total": 1000, "successes": 999,
+        "success_rate": 0.999, "kept": 100, "min_ns": 800_000, "max_ns": 45_000_000,
+        "avg_ns": 3_200_000, "p50_ns": 1_200_000, "p95_ns": 30_500_000, "p99_ns": 45_000_000,
+    });
+    assert_eq!(json(&["profile", "100", "db.query", "--json"]), db_query);
+    let agent = json(&["profile", "100", "--json"]);
+    let names: Vec<&str> = agent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["op"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["llm:call", "db.query", "fetch", "parse"]);
+    assert_eq!(agent[1], db_query);
+    let all = json(&["profile", "--json"]);
+    assert_eq!(all.as_array().unwrap().len(), 5);
+    assert_eq!(all[1], db_query);
+    assert_eq!(
+        (&all[4]["agent"], &all[4]["op"]),
+        (&101.into(), &"fetch".into())
+    );
+    assert_eq!(
+        json(&["profile", "--all", "fetch", "--json"]),
+        serde_json::json!({
+            "agent": null, "op": "fetch", "total": 50, "successes": 43,
+            "success_rate": 0.86, "kept": 50, "min_ns": 1_000_000, "max_ns": 15_000_000,
+            "avg_ns": 6_309_876, "p50_ns": 5_000_000, "p95_ns": 12_000_000,
+            "p99_ns": 15_000_000,
+        })
+    );
+    assert_eq!(asmctl(lib, &["profile", "102", "--json"], &[]), ok("[]\n"));
+
+    for (args, want) in [
+        (&["profile", "999"][..], "no agent with id 999"),
+        (&["profile", "999", "fetch"], "no agent with id 999"),
+        (
+            &["profile", "100", "nope"],
+            "agent 100 has no operation nope",
+        ),
+        (
+            &["profile", "102", "fetch"],
+            "agent 102 has no operation fetch",
+        ),
+        (
+            &["profile", "--all", "nope"],
+            "no agent you can see has an operation nope",
+        ),
+    ] {
+        assert_eq!(asmctl(lib, args, &[]), failed(want), "{args:?}");
+    }
+    assert_eq!(
+        asmctl(lib, &["profile", "100", "nope", "--json"], &[]),
+        (
+            1,
+            "{\"error\":\"agent 100 has no operation nope\"}\n".into(),
+            String::new()
+        )
+    );
+
+    // asminfo's three slowest; none for an agent without operations, nor
+    // from a module without profiling.
+    let (code, out, _) = fake_run(lib, &link("asminfo"), &["100"], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.ends_with(
+            "\nLast Activity:   5 seconds ago\n\nSlowest Operations:\n\
+             \x20 llm:call  p95 2.50s   p99 2.50s   (1 sample)\n\
+             \x20 db.query  p95 30.5ms  p99 45.0ms  (1000 samples)\n\
+             \x20 fetch     p95 12.0ms  p99 15.0ms  (40 samples)\n"
+        ),
+        "{out}"
+    );
+    let no_profile = [("FAKE_ASM_NO_PROFILE", "1")];
+    let (code, out, _) = fake_run(lib, &link("asminfo"), &["100"], &no_profile);
+    assert_eq!(code, 0);
+    assert!(out.ends_with("\nLast Activity:   5 seconds ago\n"), "{out}");
+    let (code, out, _) = fake_run(lib, &link("asminfo"), &["102"], &[]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("Slowest"), "{out}");
+    assert_eq!(
+        asmctl(lib, &["profile"], &no_profile),
+        failed("/dev/asm does not know this request: asmctl and the asm module differ in version")
+    );
+}
+
+#[test]
+fn profile_samples() {
+    let Some(lib) = fake_lib() else { return };
+    let log = scratch("profile.log");
+    let log_path = log.to_str().unwrap();
+    let agent = [("FAKE_ASM_AGENT", "7701"), ("FAKE_ASM_LOG", log_path)];
+    // record: silent; --failed records a failure.
+    assert_eq!(
+        asmctl(lib, &["profile", "record", "step", "1.5ms"], &agent),
+        ok("")
+    );
+    assert_eq!(
+        asmctl(
+            lib,
+            &["profile", "record", "--failed", "llm:call", "2s"],
+            &agent
+        ),
+        ok("")
+    );
+    // time: the command's output and status are its own; the sample's
+    // success is whether it exited 0.
+    assert_eq!(
+        asmctl(
+            lib,
+            &[
+                "profile",
+                "time",
+                "nap",
+                "--",
+                "sh",
+                "-c",
+                "echo hi; exit 3"
+            ],
+            &agent
+        ),
+        (3, "hi\n".into(), String::new())
+    );
+    assert_eq!(
+        asmctl(lib, &["profile", "time", "nap", "true"], &agent),
+        ok("")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "profile record agent=7701 op=step duration=1500000 success=1\n\
+         profile record agent=7701 op=llm:call duration=2000000000 success=0\n\
+         profile begin agent=7701\n\
+         profile end agent=7701 op=nap success=0\n\
+         profile begin agent=7701\n\
+         profile end agent=7701 op=nap success=1\n"
+    );
+
+    // Outside an agent: refused, and the command does not run.
+    let esrch = "the caller is not a process of an agent: only an agent's processes record \
+                 its operations";
+    assert_eq!(
+        asmctl(lib, &["profile", "record", "step", "1ms"], &[]),
+        failed(esrch)
+    );
+    let marker = scratch("profile-marker");
+    let marker_arg = marker.to_str().unwrap();
+    assert_eq!(
+        asmctl(
+            lib,
+            &["profile", "time", "x", "--", "touch", marker_arg],
+            &[]
+        ),
+        failed(esrch)
+    );
+    assert!(!marker.exists(), "the command ran outside an agent");
+
+    // The 33rd name: the message, and the command's status if it failed.
+    let full = [("FAKE_ASM_AGENT", "7701"), ("FAKE_ASM_ERRNO", "28")];
+    let enospc = "no room: the agent has 32 operation names already, and new is not one of \
+                  them (those keep recording)";
+    assert_eq!(
+        asmctl(lib, &["profile", "record", "new", "1ms"], &full),
+        failed(enospc)
+    );
+    assert_eq!(
+        asmctl(lib, &["profile", "time", "new", "--", "true"], &full),
+        failed(enospc)
+    );
+    assert_eq!(
+        asmctl(
+            lib,
+            &["profile", "time", "new", "--", "sh", "-c", "exit 4"],
+            &full
+        ),
+        (4, String::new(), format!("Error: {enospc}\n"))
+    );
+    // A command that cannot run: 127, as a shell says, and no sample.
+    let (code, out, err) = asmctl(
+        lib,
+        &["profile", "time", "x", "--", "/nonexistent/cmd"],
+        &[("FAKE_ASM_AGENT", "7701")],
+    );
+    assert_eq!((code, out.as_str()), (127, ""));
+    assert_eq!(
+        err,
+        "Error: cannot run '/nonexistent/cmd': No such file or directory\n"
+    );
+    // A bad name or duration never reaches the module: exit status 2.
+    let (code, _, err) = asmctl(lib, &["profile", "record", "a b", "1ms"], &agent);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = asmctl(lib, &["profile", "record", "step", "1h"], &agent);
+    assert_eq!(code, 2, "{err}");
 }
 
 #[test]
