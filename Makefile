@@ -3,7 +3,8 @@
 #   make [KDIR=<Rust-enabled kernel build tree>]   build asm.ko (default: the
 #                                                  running kernel's build dir)
 #   make tools          build asmctl and its aliases, asmd, asm-gateway and
-#                       asm-mock-llm into tools/bin
+#                       asm-mock-llm into tools/bin, and the asm-agent
+#                       example (tools/target/release/examples/agent_demo)
 #   make kernel         build (or find cached) the test kernel, print its tree
 #   make vm CMD='...'   run CMD in a freshly booted test VM, return its status
 #   make demo           the demo: sample agents, then asmstatus and /proc
@@ -36,6 +37,7 @@ module:
 
 tools:
 	cargo build --quiet --release --manifest-path tools/Cargo.toml
+	cargo build --quiet --release --manifest-path tools/Cargo.toml -p asm-agent --examples
 	mkdir -p tools/bin
 	ln -sf ../target/release/asmctl tools/bin/asmctl
 	ln -sf ../target/release/asmd tools/bin/asmd
