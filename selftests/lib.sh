@@ -292,6 +292,13 @@ asm_json_str() {
 		sed 's/^[^:]*:"//; s/"$//'
 }
 
+# pyjson EXPR < JSON: EXPR, a Python expression of the document d, printed.
+pyjson() {
+	/usr/bin/python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(eval(sys.argv[1]))' "$1"
+}
+
 # info_json ID: asminfo's JSON document of agent ID; info_num ID KEY and
 # info_state ID: one field of it.
 info_json() {

@@ -24,12 +24,6 @@ PYTHON=/usr/bin/python3
 ID=7901
 export PYTHONDONTWRITEBYTECODE=1
 
-# pyjson EXPR < JSON: EXPR of the document d, printed by Python.
-pyjson() {
-	"$PYTHON" -c 'import json, sys
-d = json.load(sys.stdin)
-print(eval(sys.argv[1]))' "$1"
-}
 
 ktap_print_header
 asm_require_root

@@ -19,14 +19,7 @@ ASM_TIMEOUT=${ASM_TIMEOUT:-30}
 . "$(dirname "$0")/lib.sh"
 
 DEMO=$(cd "$ASM_SELFTESTS/.." && pwd)/tools/target/release/examples/agent_demo
-PYTHON=/usr/bin/python3
 
-# pyjson EXPR < JSON: EXPR of the document d, printed by Python.
-pyjson() {
-	"$PYTHON" -c 'import json, sys
-d = json.load(sys.stdin)
-print(eval(sys.argv[1]))' "$1"
-}
 
 ktap_print_header
 asm_require_root

@@ -50,12 +50,6 @@ proc_bucket() {
 	awk -v id="$1" '$1 == id { print $4, $5 }' /proc/agentsys/gateway_status
 }
 
-# pyjson EXPR < JSON: EXPR, a Python expression of the document d.
-pyjson() {
-	"$PYTHON" -c 'import json, sys
-d = json.load(sys.stdin)
-print(eval(sys.argv[1]))' "$1"
-}
 
 # json_bucket ID: "BURST REFILL" of agent ID's llm.bucket in asminfo --json.
 json_bucket() {

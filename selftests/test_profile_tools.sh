@@ -25,14 +25,7 @@ ASM_TIMEOUT=${ASM_TIMEOUT:-30}
 . "$(dirname "$0")/lib.sh"
 
 AS_NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups)
-PYTHON=/usr/bin/python3
 
-# pyjson EXPR < JSON: EXPR of the document d, printed by Python.
-pyjson() {
-	"$PYTHON" -c 'import json, sys
-d = json.load(sys.stdin)
-print(eval(sys.argv[1]))' "$1"
-}
 
 # squeeze: every run of spaces as one (the tables' columns fit their
 # content).

@@ -72,50 +72,6 @@ pub struct Collected {
     pub written: u32,
 }
 
-/// What `ASM_PROFILE_STATS` says of one operation (of one agent, or over
-/// every agent the caller sees). Durations are nanoseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ProfileStats {
-    /// Samples recorded since the operation's first.
-    pub total: u64,
-    /// Of those, the ones that succeeded.
-    pub successes: u64,
-    /// The samples the figures below are over: the last
-    /// `ASM_PROFILE_SAMPLES` of each agent.
-    pub kept: u32,
-    /// How many operations the agent has (0 for an aggregate).
-    pub ops: u32,
-    /// The shortest kept sample.
-    pub min_ns: u64,
-    /// The longest kept sample.
-    pub max_ns: u64,
-    /// The mean of the kept samples, rounded down.
-    pub avg_ns: u64,
-    /// The median: nearest-rank, as p95 and p99.
-    pub p50_ns: u64,
-    /// The ceil(95 * n / 100)-th smallest of the n kept samples.
-    pub p95_ns: u64,
-    /// The ceil(99 * n / 100)-th smallest of the n kept samples.
-    pub p99_ns: u64,
-}
-
-impl From<&AsmProfile> for ProfileStats {
-    fn from(r: &AsmProfile) -> Self {
-        Self {
-            total: r.total,
-            successes: r.successes,
-            kept: r.kept,
-            ops: r.ops,
-            min_ns: r.min_ns,
-            max_ns: r.max_ns,
-            avg_ns: r.avg_ns,
-            p50_ns: r.p50_ns,
-            p95_ns: r.p95_ns,
-            p99_ns: r.p99_ns,
-        }
-    }
-}
-
 /// An operation's name into `req`; a name that does not fit the field
 /// (or holds a NUL) is `EINVAL`, as the module answers for a bad name,
 /// without asking it.
@@ -465,17 +421,17 @@ impl Device {
     /// `ASM_PROFILE_STATS` of operation `op` of `agent_id`, or (`agent_id`
     /// 0) over every agent the caller sees that has it. `ENOENT`: no such
     /// operation; `ESRCH`: no such agent the caller sees.
-    pub fn profile_stats(&self, agent_id: u32, op: &str) -> Result<ProfileStats, Errno> {
+    pub fn profile_stats(&self, agent_id: u32, op: &str) -> Result<AsmProfile, Errno> {
         let mut req = with_op(AsmProfile::stats(agent_id), op)?;
         self.profile(&mut req)?;
-        Ok(ProfileStats::from(&req))
+        Ok(req)
     }
 
     /// Every operation of `agent_id` with its statistics, in the order
     /// they were first reported: STATS by index until the kernel says
     /// there is none (`ENOENT`) or `ops` are read. An operation first
     /// reported meanwhile may be left out; none is read twice.
-    pub fn profile_ops(&self, agent_id: u32) -> Result<Vec<(String, ProfileStats)>, Errno> {
+    pub fn profile_ops(&self, agent_id: u32) -> Result<Vec<(String, AsmProfile)>, Errno> {
         let mut ops = Vec::new();
         // The module keeps at most ASM_PROFILE_OPS_MAX; the bound only
         // keeps a reply whose `ops` keeps growing from looping forever.
@@ -487,7 +443,7 @@ impl Device {
                 Err(e) => return Err(e),
             }
             let name = String::from_utf8_lossy(req.op()).into_owned();
-            ops.push((name, ProfileStats::from(&req)));
+            ops.push((name, req));
             if ops.len() >= req.ops as usize {
                 break;
             }
@@ -699,28 +655,5 @@ mod tests {
         assert_eq!(dev.profile_record(&long, 1, true), Err(Errno(libc::EINVAL)));
         assert_eq!(dev.profile_end("a\0b", 1, true), Err(Errno(libc::EINVAL)));
         assert_eq!(dev.profile_stats(7, &long), Err(Errno(libc::EINVAL)));
-    }
-
-    #[test]
-    fn profile_stats_from_the_reply() {
-        let mut r = AsmProfile::stats(7);
-        (r.total, r.successes, r.kept, r.ops) = (1000, 999, 100, 3);
-        (r.min_ns, r.max_ns, r.avg_ns) = (901, 1000, 950);
-        (r.p50_ns, r.p95_ns, r.p99_ns) = (950, 995, 999);
-        assert_eq!(
-            ProfileStats::from(&r),
-            ProfileStats {
-                total: 1000,
-                successes: 999,
-                kept: 100,
-                ops: 3,
-                min_ns: 901,
-                max_ns: 1000,
-                avg_ns: 950,
-                p50_ns: 950,
-                p95_ns: 995,
-                p99_ns: 999,
-            }
-        );
     }
 }

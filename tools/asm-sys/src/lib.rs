@@ -15,7 +15,7 @@
 mod device;
 mod errno;
 
-pub use device::{Collected, Device, ProfileStats};
+pub use device::{Collected, Device};
 pub use errno::{cvt, Errno, Text};
 
 use std::fs::OpenOptions;

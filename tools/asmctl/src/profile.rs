@@ -9,7 +9,7 @@
 //!
 //! Pure functions, so that each is tested without a kernel.
 
-use crate::sys::ProfileStats;
+use asm_abi::AsmProfile;
 use asm_abi::{profile_op_valid, ASM_PROFILE_DURATION_MAX, ASM_PROFILE_OP_LEN};
 use serde::Serialize;
 use std::cmp::Reverse;
@@ -197,7 +197,7 @@ pub struct OpProfile {
 
 impl OpProfile {
     /// Operation `op` of `agent` (`None`: the aggregate) with `stats`.
-    pub fn new(agent: Option<u32>, op: &str, stats: &ProfileStats) -> Self {
+    pub fn new(agent: Option<u32>, op: &str, stats: &AsmProfile) -> Self {
         let success_rate = if stats.total == 0 {
             0.0
         } else {
@@ -226,7 +226,7 @@ impl OpProfile {
 }
 
 /// An operation's name and figures, as `Device::profile_ops` reads them.
-pub type NamedStats = (String, ProfileStats);
+pub type NamedStats = (String, AsmProfile);
 
 /// Sorts by p95, longest first; then by p99, longest first, and by name,
 /// so that the order is the same every time.
@@ -393,8 +393,8 @@ mod tests {
         }
     }
 
-    fn stats(total: u64, successes: u64, p95: u64, p99: u64) -> ProfileStats {
-        ProfileStats {
+    fn stats(total: u64, successes: u64, p95: u64, p99: u64) -> AsmProfile {
+        AsmProfile {
             total,
             successes,
             kept: total.min(100) as u32,
@@ -405,6 +405,7 @@ mod tests {
             p50_ns: p95 / 2,
             p95_ns: p95,
             p99_ns: p99,
+            ..AsmProfile::stats(0)
         }
     }
 
@@ -422,7 +423,7 @@ mod tests {
             })
         );
         // The aggregate has no agent; no sample is no rate.
-        let row = OpProfile::new(None, "step", &ProfileStats::default());
+        let row = OpProfile::new(None, "step", &AsmProfile::stats(0));
         let doc = serde_json::to_value(&row).unwrap();
         assert_eq!(
             (&doc["agent"], &doc["success_rate"]),

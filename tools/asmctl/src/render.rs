@@ -2738,11 +2738,11 @@ stops with: 2, 3, 4, 5
     /// Agent 100's operations in the stand-in module's figures, in the
     /// order they were first reported.
     fn profiled() -> Vec<NamedStats> {
-        use crate::sys::ProfileStats;
+        use asm_abi::AsmProfile;
         let op = |name: &str, total, successes, kept, [min, max, avg, p50, p95, p99]: [u64; 6]| {
             (
                 name.to_string(),
-                ProfileStats {
+                AsmProfile {
                     total,
                     successes,
                     kept,
@@ -2753,6 +2753,7 @@ stops with: 2, 3, 4, 5
                     p50_ns: p50,
                     p95_ns: p95,
                     p99_ns: p99,
+                    ..AsmProfile::stats(0)
                 },
             )
         };
@@ -2844,12 +2845,12 @@ p99:           45.0ms
     /// The module's figures for samples of `ms` milliseconds, of which
     /// `failed` failed (as src/profile.rs computes them: nearest rank,
     /// mean rounded down).
-    fn figures(ms: &[u64], failed: u64) -> crate::sys::ProfileStats {
+    fn figures(ms: &[u64], failed: u64) -> asm_abi::AsmProfile {
         let mut ns: Vec<u64> = ms.iter().map(|m| m * 1_000_000).collect();
         ns.sort_unstable();
         let n = ns.len();
         let rank = |p: usize| ns[(p * n).div_ceil(100) - 1];
-        crate::sys::ProfileStats {
+        asm_abi::AsmProfile {
             total: n as u64,
             successes: n as u64 - failed,
             kept: n as u32,
@@ -2860,6 +2861,7 @@ p99:           45.0ms
             p50_ns: rank(50),
             p95_ns: rank(95),
             p99_ns: rank(99),
+            ..asm_abi::AsmProfile::stats(0)
         }
     }
 
