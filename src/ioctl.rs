@@ -468,10 +468,8 @@ fn set_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
     }
     let euid = ffi::current_euid();
     let rcu = RcuGuard::new();
-    let agent = asm
-        .registry
-        .get(req.agent_id, &rcu)
-        .filter(|a| Viewer::current().sees(a))
+    let agent = Viewer::current()
+        .find(&asm.registry, req.agent_id, &rcu)
         .ok_or(ESRCH)?;
     // Who may change what is the patches' rule: its owner may only narrow
     // the agent's limits; anything else is an administrator's from
@@ -495,10 +493,8 @@ fn get_fault_policy(asm: &Asm, arg: UserPtr) -> Result {
         asm.faults.defaults()
     } else {
         let rcu = RcuGuard::new();
-        let agent = asm
-            .registry
-            .get(req.agent_id, &rcu)
-            .filter(|a| Viewer::current().sees(a))
+        let agent = Viewer::current()
+            .find(&asm.registry, req.agent_id, &rcu)
             .ok_or(ESRCH)?;
         if req.flags & FP_EFFECTIVE != 0 {
             asm.faults.effective(&agent).settings()
@@ -620,10 +616,8 @@ fn patch(asm: &Asm, arg: UserPtr) -> Result {
     let (euid, tgid) = (ffi::current_euid(), ffi::current_tgid());
     let (result, seq) = {
         let rcu = RcuGuard::new();
-        let agent = asm
-            .registry
-            .get(req.agent_id, &rcu)
-            .filter(|a| Viewer::current().sees(a))
+        let agent = Viewer::current()
+            .find(&asm.registry, req.agent_id, &rcu)
             .ok_or(ESRCH)?;
         let asker = Asker::of(asm, &agent, admin, euid, tgid, &rcu);
         let (result, r) = patch::apply(asm, &agent, &change, &asker);
@@ -732,10 +726,8 @@ fn oversight(asm: &Asm, arg: UserPtr) -> Result {
     let (euid, tgid) = (ffi::current_euid(), ffi::current_tgid());
     let (result, seq) = {
         let rcu = RcuGuard::new();
-        let agent = asm
-            .registry
-            .get(req.agent_id, &rcu)
-            .filter(|a| Viewer::current().sees(a))
+        let agent = Viewer::current()
+            .find(&asm.registry, req.agent_id, &rcu)
             .ok_or(ESRCH)?;
         // A human's act: not the agent's own, and an administrator's.
         let result = if Asker::of(asm, &agent, admin, euid, tgid, &rcu).widen {
@@ -857,12 +849,7 @@ fn deps(asm: &Asm, arg: UserPtr) -> Result {
     let (ends, allowed, in_agent) = {
         let rcu = RcuGuard::new();
         let viewer = Viewer::current();
-        let find = |id| {
-            asm.registry
-                .get(id, &rcu)
-                .filter(|a| viewer.sees(a))
-                .ok_or(ESRCH)
-        };
+        let find = |id| viewer.find(&asm.registry, id, &rcu).ok_or(ESRCH);
         let (a, b) = (find(dependent)?, find(dependency)?);
         let asker = |agent| Asker::of(asm, agent, admin, euid, tgid, &rcu);
         // An agent does not rewire its team. Adding an edge narrows both
@@ -923,9 +910,8 @@ fn deps_list(asm: &Asm, arg: UserPtr, mut req: Deps) -> Result {
     let viewer = Viewer::current();
     // The edges of registered agents the caller sees, at both ends.
     let edges = asm.deps.edges(|id| {
-        asm.registry
-            .get(id, &RcuGuard::new())
-            .filter(|a| viewer.sees(a))
+        viewer
+            .find(&asm.registry, id, &RcuGuard::new())
             .map(|a| a.registered_ns)
     })?;
     let mut w = UserSlice::new(
@@ -1046,9 +1032,8 @@ fn profile_stats(asm: &Asm, arg: UserPtr, mut req: Profile, op: Option<OpName>) 
         }
         let agent = {
             let rcu = RcuGuard::new();
-            asm.registry
-                .get(req.agent_id, &rcu)
-                .filter(|a| viewer.sees(a))
+            viewer
+                .find(&asm.registry, req.agent_id, &rcu)
                 .and_then(|a| a.to_arc())
                 .ok_or(ESRCH)?
         };

@@ -481,11 +481,7 @@ pub(crate) fn history(
 ) -> Result<HistoryTotals> {
     asm.sampler.exclusive(|state| {
         let rcu = RcuGuard::new();
-        let agent = asm
-            .registry
-            .get(id, &rcu)
-            .filter(|a| viewer.sees(a))
-            .ok_or(ESRCH)?;
+        let agent = viewer.find(&asm.registry, id, &rcu).ok_or(ESRCH)?;
         let h = agent.res.history.access(state);
         let kept = h.windows.next_seq() - h.windows.first_seq();
         let from = h.windows.next_seq() - kept.min(room as u64);

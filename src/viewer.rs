@@ -13,7 +13,7 @@
 use crate::agent::Agent;
 use crate::ffi;
 use crate::ffi::RcuGuard;
-use crate::registry::Registry;
+use crate::registry::{AgentRef, Registry};
 
 /// A reader of the views.
 #[derive(Clone, Copy)]
@@ -40,13 +40,22 @@ impl Viewer {
         self.admin || agent.owner_uid == self.uid
     }
 
+    /// Agent `id` of `registry` if the reader may see it: `None` (which the
+    /// ioctls answer with `ESRCH`) for one that is absent or another
+    /// user's.
+    pub(crate) fn find<'a>(
+        &self,
+        registry: &'a Registry,
+        id: u32,
+        rcu: &'a RcuGuard,
+    ) -> Option<AgentRef<'a>> {
+        registry.get(id, rcu).filter(|a| self.sees(a))
+    }
+
     /// Whether the reader may see agent `id` (an event about it): an
     /// administrator sees every id, others only the ids of their agents
     /// that are still registered.
     pub(crate) fn sees_id(&self, registry: &Registry, id: u32) -> bool {
-        self.admin
-            || registry
-                .get(id, &RcuGuard::new())
-                .is_some_and(|a| self.sees(&a))
+        self.admin || self.find(registry, id, &RcuGuard::new()).is_some()
     }
 }
