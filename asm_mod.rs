@@ -15,6 +15,8 @@ use kernel::prelude::*;
 mod agent;
 #[path = "src/audit.rs"]
 mod audit;
+#[path = "src/cascade.rs"]
+mod cascade;
 #[path = "src/compliance.rs"]
 mod compliance;
 #[path = "src/deps.rs"]
@@ -89,6 +91,8 @@ pub(crate) struct Asm {
     pub(crate) deps: deps::Graph,
     #[pin]
     pub(crate) profiler: profile::Profiler,
+    #[pin]
+    pub(crate) cascade: cascade::Cascade,
 }
 
 impl Asm {
@@ -132,6 +136,7 @@ impl kernel::Module for AsmModule {
                 gateway <- gateway::Gateway::new(),
                 deps <- deps::Graph::new(),
                 profiler <- profile::Profiler::new(),
+                cascade <- cascade::Cascade::new(),
             }? Error),
             GFP_KERNEL,
         )?;
@@ -331,6 +336,12 @@ pub extern "C" fn asm_rust_sample() -> u32 {
             false => next_ms,
         }
     })
+}
+
+/// The cascade work item; returns the ms until it wants to run again.
+#[no_mangle]
+pub extern "C" fn asm_rust_cascade() -> u32 {
+    asm().map_or(0, cascade::run)
 }
 
 /// Whether any agent is registered: the fork probe's first check.

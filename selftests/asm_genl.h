@@ -7,6 +7,8 @@
 #define ASM_SELFTEST_GENL_H
 
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <linux/genetlink.h>
@@ -99,6 +101,97 @@ static inline int asm_genl_resolve_group(int fd, __u16 *family_id, const char *g
 static inline int asm_genl_resolve(int fd, __u16 *family_id, __u32 *group_id)
 {
 	return asm_genl_resolve_group(fd, family_id, ASM_GENL_MCGRP_EVENTS, group_id);
+}
+
+/* One event of the "events" group. */
+struct asm_ev {
+	__u64 seq, value, limit;
+	__u32 type, agent, fault, action;
+	__s32 pid, exit_code, signal;
+};
+
+/* Reads the events a socket of the "events" group receives. */
+struct asm_ev_reader {
+	int fd;
+	__u16 family_id;
+	char buf[16384];
+	ssize_t len, off;
+};
+
+/*
+ * The next event on @r within @ms; 0, or -ETIMEDOUT (or another negative
+ * errno of recv()).
+ */
+static inline int asm_ev_next(struct asm_ev_reader *r, struct asm_ev *ev, int ms)
+{
+	struct pollfd p = { r->fd, POLLIN, 0 };
+	struct nlattr *a;
+	struct nlmsghdr *h;
+	int rem;
+
+	for (;;) {
+		if (r->off < r->len) {
+			h = (struct nlmsghdr *)(r->buf + r->off);
+			if (!NLMSG_OK(h, r->len - r->off)) {
+				r->len = 0;
+				continue;
+			}
+			r->off += NLMSG_ALIGN(h->nlmsg_len);
+			if (h->nlmsg_type != r->family_id)
+				continue;
+			memset(ev, 0, sizeof(*ev));
+			nla_for_each(a, (struct nlattr *)((char *)NLMSG_DATA(h) + GENL_HDRLEN),
+				     (int)(h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)), rem) {
+				void *d = nla_data(a);
+
+				switch (a->nla_type) {
+				case ASM_A_SEQ: memcpy(&ev->seq, d, 8); break;
+				case ASM_A_VALUE: memcpy(&ev->value, d, 8); break;
+				case ASM_A_LIMIT: memcpy(&ev->limit, d, 8); break;
+				case ASM_A_EVENT_TYPE: ev->type = *(__u32 *)d; break;
+				case ASM_A_AGENT_ID: ev->agent = *(__u32 *)d; break;
+				case ASM_A_FAULT: ev->fault = *(__u32 *)d; break;
+				case ASM_A_ACTION: ev->action = *(__u32 *)d; break;
+				case ASM_A_PID: ev->pid = *(__s32 *)d; break;
+				case ASM_A_EXIT_CODE: ev->exit_code = *(__s32 *)d; break;
+				case ASM_A_SIGNAL: ev->signal = *(__s32 *)d; break;
+				}
+			}
+			return 0;
+		}
+		if (poll(&p, 1, ms) <= 0)
+			return -ETIMEDOUT;
+		r->len = recv(r->fd, r->buf, sizeof(r->buf), 0);
+		r->off = 0;
+		if (r->len < 0) {
+			int e = errno;
+
+			r->len = 0;
+			return -e;
+		}
+	}
+}
+
+/*
+ * Opens @r: a netlink socket that joined the "events" group.  Returns 0,
+ * or a negative errno.
+ */
+static inline int asm_ev_open(struct asm_ev_reader *r)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	__u32 group_id;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (r->fd < 0 || bind(r->fd, (struct sockaddr *)&sa, sizeof(sa)))
+		return -errno;
+	ret = asm_genl_resolve(r->fd, &r->family_id, &group_id);
+	if (ret)
+		return ret;
+	if (setsockopt(r->fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group_id, sizeof(group_id)))
+		return -errno;
+	return 0;
 }
 
 #endif /* ASM_SELFTEST_GENL_H */

@@ -36,10 +36,7 @@
 #define ID_NEVER_CG	5102
 #define ID_NEVER_ADM	5103
 
-#define CGROUP_ROOT	"/sys/fs/cgroup"
 #define CGROUP_DIR	CGROUP_ROOT "/asm-perm-test"
-#define CGROUP2_MAGIC	0x63677270
-#define SYSFS_MAGIC	0x62656572
 
 #define NR_CASES	12
 
@@ -475,27 +472,10 @@ static void test_unregister_by_others(void)
 	ktap_case_end("root: UNREGISTER of any agent -> 0");
 }
 
-/* A cgroup v2 directory for the ASM_TARGET_CGROUP request. */
-static void cgroup_setup(void)
-{
-	struct statfs sfs;
-
-	if (statfs(CGROUP_ROOT, &sfs))
-		return;
-	if ((unsigned long)sfs.f_type == SYSFS_MAGIC &&
-	    mount("none", CGROUP_ROOT, "cgroup2", 0, NULL))
-		return;
-	if (statfs(CGROUP_ROOT, &sfs) || (unsigned long)sfs.f_type != CGROUP2_MAGIC)
-		return;
-	if (mkdir(CGROUP_DIR, 0755) && errno != EEXIST)
-		return;
-	have_cgroup = 1;
-}
-
 int main(void)
 {
 	asm_test_begin(NR_CASES);
-	cgroup_setup();
+	have_cgroup = !cgroup_make(CGROUP_DIR);
 
 	root_agent = sleeper_start();
 	root_other = sleeper_start();

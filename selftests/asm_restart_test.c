@@ -14,98 +14,23 @@
  * Agent id 5400, cgroup /sys/fs/cgroup/asm-restart-test.
  */
 #define _GNU_SOURCE
-#include <linux/genetlink.h>
-#include <linux/netlink.h>
-#include <poll.h>
-#include <sys/mount.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
 
 #include "asm_genl.h"
 #include "asm_util.h"
 
-#define CGROUP_ROOT	"/sys/fs/cgroup"
 #define CGROUP_DIR	CGROUP_ROOT "/asm-restart-test"
-#define CGROUP2_MAGIC	0x63677270
-#define SYSFS_MAGIC	0x62656572
 #define AGENT		5400
 #define BUDGET		2
 
-static int nl_fd = -1;
-static __u16 family_id;
-static __u32 group_id;
-
-/* Resolves the family id and the events group id through the controller. */
-static int nl_resolve(void)
-{
-	return asm_genl_resolve(nl_fd, &family_id, &group_id);
-}
-
-struct ev {
-	__u64 seq, value, limit;
-	__u32 type, agent, fault, action;
-	__s32 pid, exit_code, signal;
-};
-
-/* The next event within @ms; 0, or -ETIMEDOUT. */
-static int nl_next(struct ev *ev, int ms)
-{
-	static char buf[16384];
-	static ssize_t len, off;
-	struct pollfd p = { nl_fd, POLLIN, 0 };
-	struct nlattr *a;
-	struct nlmsghdr *h;
-	int rem;
-
-	for (;;) {
-		if (off < len) {
-			h = (struct nlmsghdr *)(buf + off);
-			if (!NLMSG_OK(h, len - off)) {
-				len = 0;
-				continue;
-			}
-			off += NLMSG_ALIGN(h->nlmsg_len);
-			if (h->nlmsg_type != family_id)
-				continue;
-			memset(ev, 0, sizeof(*ev));
-			nla_for_each(a, (struct nlattr *)((char *)NLMSG_DATA(h) + GENL_HDRLEN),
-				     (int)(h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)), rem) {
-				void *d = nla_data(a);
-
-				switch (a->nla_type) {
-				case ASM_A_SEQ: memcpy(&ev->seq, d, 8); break;
-				case ASM_A_VALUE: memcpy(&ev->value, d, 8); break;
-				case ASM_A_LIMIT: memcpy(&ev->limit, d, 8); break;
-				case ASM_A_EVENT_TYPE: ev->type = *(__u32 *)d; break;
-				case ASM_A_AGENT_ID: ev->agent = *(__u32 *)d; break;
-				case ASM_A_FAULT: ev->fault = *(__u32 *)d; break;
-				case ASM_A_ACTION: ev->action = *(__u32 *)d; break;
-				case ASM_A_PID: ev->pid = *(__s32 *)d; break;
-				case ASM_A_EXIT_CODE: ev->exit_code = *(__s32 *)d; break;
-				case ASM_A_SIGNAL: ev->signal = *(__s32 *)d; break;
-				}
-			}
-			return 0;
-		}
-		if (poll(&p, 1, ms) <= 0)
-			return -ETIMEDOUT;
-		len = recv(nl_fd, buf, sizeof(buf), 0);
-		off = 0;
-		if (len < 0) {
-			ktap_msg("netlink recv: %s", strerror(errno));
-			len = 0;
-		}
-	}
-}
+static struct asm_ev_reader nl;
 
 static __u64 next_seq;
 static int seq_gaps;
 
 /* Waits for the agent's next event of @type; others are skipped. */
-static int wait_event(__u32 type, struct ev *ev)
+static int wait_event(__u32 type, struct asm_ev *ev)
 {
-	while (!nl_next(ev, 20000)) {
+	while (!asm_ev_next(&nl, ev, 20000)) {
 		if (next_seq && ev->seq != next_seq)
 			seq_gaps++;
 		next_seq = ev->seq + 1;
@@ -132,28 +57,11 @@ static pid_t start_crasher(void)
 	_exit(3);
 }
 
-static int setup_cgroup(void)
-{
-	struct statfs sfs;
-
-	if (statfs(CGROUP_ROOT, &sfs))
-		return -1;
-	if ((unsigned long)sfs.f_type == SYSFS_MAGIC &&
-	    mount("none", CGROUP_ROOT, "cgroup2", 0, NULL))
-		return -1;
-	if (statfs(CGROUP_ROOT, &sfs) || (unsigned long)sfs.f_type != CGROUP2_MAGIC)
-		return -1;
-	if (mkdir(CGROUP_DIR, 0755) && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 int main(void)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	struct asm_agent_info info;
 	struct asm_register r;
-	struct ev ev;
+	struct asm_ev ev;
 	int dfd, round, status;
 	pid_t pid;
 
@@ -161,16 +69,11 @@ int main(void)
 	asm_fd = asm_open();
 	if (asm_fd < 0)
 		ktap_bail("open %s: %s", ASM_DEVICE_PATH, strerror(errno));
-	if (setup_cgroup())
+	if (cgroup_make(CGROUP_DIR))
 		ktap_bail("no cgroup v2 directory %s", CGROUP_DIR);
 
 	ktap_case_start();
-	nl_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
-	ktap_expect(nl_fd >= 0 && !bind(nl_fd, (struct sockaddr *)&sa, sizeof(sa)),
-		    "netlink socket: %s", strerror(errno));
-	ktap_expect_ok(nl_resolve(), "resolve family " ASM_GENL_NAME);
-	ktap_expect_ok(setsockopt(nl_fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group_id,
-				  sizeof(group_id)), "join the events group");
+	ktap_expect_ok(asm_ev_open(&nl), "join the events group of family " ASM_GENL_NAME);
 	ktap_case_end("root joins the \"%s\" family's \"%s\" group (CAP_NET_ADMIN)",
 		      ASM_GENL_NAME, ASM_GENL_MCGRP_EVENTS);
 

@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -558,6 +561,30 @@ static inline const struct asm_audit_entry *last_entry(__u32 kind, __u32 id)
 		if (trail[i].kind == kind && trail[i].agent_id == id)
 			return &trail[i];
 	return NULL;
+}
+
+#define CGROUP_ROOT	"/sys/fs/cgroup"
+
+/*
+ * Makes the cgroup v2 directory @dir (under CGROUP_ROOT), mounting cgroup2
+ * there first when it is still sysfs's empty directory.  Returns 0, or -1
+ * when the machine has no cgroup v2 hierarchy.
+ */
+static inline int cgroup_make(const char *dir)
+{
+	const unsigned long cgroup2_magic = 0x63677270, sysfs_magic = 0x62656572;
+	struct statfs sfs;
+
+	if (statfs(CGROUP_ROOT, &sfs))
+		return -1;
+	if ((unsigned long)sfs.f_type == sysfs_magic &&
+	    mount("none", CGROUP_ROOT, "cgroup2", 0, NULL))
+		return -1;
+	if (statfs(CGROUP_ROOT, &sfs) || (unsigned long)sfs.f_type != cgroup2_magic)
+		return -1;
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -1;
+	return 0;
 }
 
 #endif /* ASM_SELFTEST_UTIL_H */

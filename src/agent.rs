@@ -103,37 +103,65 @@ pub(crate) struct Agent {
     pub(crate) faults: AgentFaults,
     /// The action that is ending the agent, if any.
     pub(crate) ending: Ending,
+    /// Set when it ended or entered Recovery, for the cascade work to look
+    /// at its dependents ([`crate::cascade`]).
+    pub(crate) dep_check: AtomicBool,
     /// Its LLM token bucket and usage.
     pub(crate) llm: AgentLlm,
     pub(crate) profile: AgentProfile,
 }
 
-/// The recovery action (kill or restart) that is ending an agent, if any:
-/// its processes' exits are then not crashes.
+/// What is ending an agent, if anything: a recovery action (kill or
+/// restart) or a dependency cascade. Its processes' exits are then not
+/// crashes.
 pub(crate) struct Ending(AtomicU32);
+
+/// The [`Ending`] of a cascade: not an `enum asm_action` value.
+const ENDING_CASCADE: u32 = 0x100;
 
 impl Ending {
     fn none() -> Self {
         Self(AtomicU32::new(Action::Default.raw()))
     }
 
-    /// The action, `None` if nothing is ending the agent.
+    /// The recovery action, `None` if no action is ending the agent (a
+    /// cascade may be).
     pub(crate) fn get(&self) -> Option<Action> {
         Action::try_from(self.0.load(Relaxed))
             .ok()
             .filter(|&action| action != Action::Default)
     }
 
-    /// Whether an action is ending the agent.
+    /// Whether an action or a cascade is ending the agent.
     pub(crate) fn is_some(&self) -> bool {
-        self.get().is_some()
+        self.0.load(Relaxed) != Action::Default.raw()
     }
 
-    /// Starts ending the agent with `action`, unless another action is.
+    /// Whether a cascade (and no action) is ending the agent.
+    pub(crate) fn is_cascade(&self) -> bool {
+        self.0.load(Relaxed) == ENDING_CASCADE
+    }
+
+    /// Starts ending the agent with `action`, unless another action is
+    /// (an action takes over from a cascade).
     pub(crate) fn begin(&self, action: Action) {
-        let _ = self
-            .0
-            .compare_exchange(Action::Default.raw(), action.raw(), Relaxed, Relaxed);
+        if !self.begin_raw(action.raw()) {
+            let _ = self
+                .0
+                .compare_exchange(ENDING_CASCADE, action.raw(), Relaxed, Relaxed);
+        }
+    }
+
+    /// Starts ending the agent by a cascade, unless something else is;
+    /// returns whether it did.
+    pub(crate) fn begin_cascade(&self) -> bool {
+        self.begin_raw(ENDING_CASCADE)
+    }
+
+    fn begin_raw(&self, raw: u32) -> bool {
+        self.0
+            .compare_exchange(Action::Default.raw(), raw, Relaxed, Relaxed)
+            .is_ok()
     }
 
     /// Ends the agent with `action`, whatever was ending it.
@@ -175,6 +203,7 @@ impl Agent {
             res: Resources::new(locks.sampler)?,
             faults: AgentFaults::new(locks.faults)?,
             ending: Ending::none(),
+            dep_check: AtomicBool::new(false),
             llm: AgentLlm::new(locks.gateway),
             profile: AgentProfile::new(locks.profiler),
         })
@@ -263,7 +292,8 @@ impl Agent {
 
     /// A member process ended; returns whether it crashed, and the state
     /// the agent entered if it was the last one. An exit the module caused
-    /// by a kill or restart action is not a crash. `crash_action` is what
+    /// by a kill or restart action or a cascade is not a crash, and a
+    /// cascade's last exit leaves the agent Exited. `crash_action` is what
     /// the policy does on a crash. Called under the registry's index lock,
     /// so a process joining meanwhile cannot be overwritten by the exit's
     /// state.
@@ -274,7 +304,7 @@ impl Agent {
         now: u64,
     ) -> (bool, Option<State>) {
         let ending = self.ending.get();
-        let crash = status.is_crash() && ending.is_none();
+        let crash = status.is_crash() && !self.ending.is_some();
         self.counters.exits.fetch_add(1, Relaxed);
         if crash {
             self.counters.crashes.fetch_add(1, Relaxed);
@@ -291,6 +321,8 @@ impl Agent {
             ending == Some(Action::Restart) || (crash && crash_action == Action::Restart);
         let state = if ending == Some(Action::Kill) {
             State::Failed
+        } else if self.ending.is_cascade() {
+            State::Exited
         } else if wants_restart {
             if restart_left {
                 State::Recovery

@@ -18,6 +18,7 @@
 //! [`DEP_EDGES_MAX`], so that users cannot take the graph from the
 //! administrator.
 
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -52,6 +53,9 @@ pub(crate) struct Edge {
     pub(crate) dependent: End,
     pub(crate) dependency: End,
     pub(crate) kind: DepKind,
+    /// Optional edges: the signal the dependent gets when the dependency
+    /// ends (0: none).
+    pub(crate) signal: u32,
     /// The user who added it, when that user had no `CAP_SYS_ADMIN`.
     pub(crate) by: Option<u32>,
 }
@@ -77,7 +81,7 @@ impl Edge {
             dependent: self.dependent.id,
             dependency: self.dependency.id,
             kind: self.kind.raw(),
-            reserved: 0,
+            signal: self.signal,
         }
     }
 }
@@ -90,6 +94,9 @@ pub(crate) struct Graph {
     /// place).
     #[pin]
     edges: Mutex<KVec<Option<Edge>>>,
+    /// How many slots hold an edge (written under the mutex): the exit
+    /// probe's test for whether a cascade may follow.
+    count: AtomicUsize,
 }
 
 /// Whether `to` is reachable from `from` along the edges (from a dependent
@@ -118,7 +125,19 @@ impl Graph {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             edges <- new_mutex!(KVec::new(), "Graph::edges"),
+            count: AtomicUsize::new(0),
         })
+    }
+
+    /// Whether the graph may have an edge (read without the lock).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count.load(Relaxed) == 0
+    }
+
+    /// Recounts the edges after a change; the caller holds the lock.
+    fn recount(&self, edges: &[Option<Edge>]) {
+        self.count
+            .store(edges.iter().filter(|e| e.is_some()).count(), Relaxed);
     }
 
     /// Adds `edge` if both its ends are the registrations `current` gives
@@ -160,12 +179,13 @@ impl Graph {
         }
         if let Some(slot) = edges.iter_mut().find(|s| s.is_none()) {
             *slot = Some(edge);
-            return Ok(());
-        }
-        if edges.len() >= DEP_EDGES_MAX {
+        } else if edges.len() >= DEP_EDGES_MAX {
+            self.recount(&edges);
             return Err(ENOSPC);
+        } else {
+            edges.push(Some(edge), GFP_KERNEL)?;
         }
-        edges.push(Some(edge), GFP_KERNEL)?;
+        self.recount(&edges);
         Ok(())
     }
 
@@ -187,7 +207,9 @@ impl Graph {
                 })
             })
             .ok_or(ENOENT)?;
-        slot.take().map(|e| e.kind).ok_or(ENOENT)
+        let kind = slot.take().map(|e| e.kind).ok_or(ENOENT);
+        self.recount(&edges);
+        kind
     }
 
     /// Removes every edge of the agent `id`; returns how many went.
@@ -200,6 +222,7 @@ impl Graph {
                 n += 1;
             }
         }
+        self.recount(&edges);
         n
     }
 
@@ -214,4 +237,51 @@ impl Graph {
         }
         Ok(out)
     }
+}
+
+/// The agents a cascade from agent `root` stops: every agent that requires
+/// it, directly or through others (along Required edges only), in an order
+/// where each comes before every agent it requires (a depth-first walk's
+/// post-order, from dependents to dependencies; `root` itself is not in
+/// it). `edges` are the live edges ([`Graph::edges`]).
+pub(crate) fn cascade_order(edges: &[Edge], root: u32) -> Result<KVec<End>> {
+    let required = |e: &&Edge| e.kind == DepKind::Required;
+    // Each agent is pushed on the stack once: at most one per edge, + root.
+    let mut stack: KVec<(u32, usize)> = KVec::with_capacity(edges.len() + 1, GFP_KERNEL)?;
+    let mut seen: KVec<u32> = KVec::with_capacity(edges.len() + 1, GFP_KERNEL)?;
+    let mut order = KVec::with_capacity(edges.len(), GFP_KERNEL)?;
+    stack.push((root, 0), GFP_KERNEL)?;
+    seen.push(root, GFP_KERNEL)?;
+    while let Some(&mut (id, ref mut cursor)) = stack.last_mut() {
+        // The next dependent of `id` not yet seen, from the cursor on.
+        let next = edges
+            .iter()
+            .enumerate()
+            .skip(*cursor)
+            .filter(|(_, e)| required(e) && e.dependency.id == id)
+            .find(|(_, e)| !seen.contains(&e.dependent.id));
+        match next {
+            Some((i, e)) => {
+                *cursor = i + 1;
+                seen.push(e.dependent.id, GFP_KERNEL)?;
+                stack.push((e.dependent.id, 0), GFP_KERNEL)?;
+            }
+            None => {
+                // Every dependent of `id` is in the order: `id` follows.
+                let dependent = edges
+                    .iter()
+                    .find(|e| required(e) && e.dependent.id == id)
+                    .map(|e| e.dependent);
+                // KVec has no pop in 6.12: shorten by hand.
+                let len = stack.len() - 1;
+                // SAFETY: `len` is below the length; the element dropped
+                // is `Copy`.
+                unsafe { stack.set_len(len) };
+                if let Some(end) = dependent {
+                    order.push(end, GFP_KERNEL)?;
+                }
+            }
+        }
+    }
+    Ok(order)
 }

@@ -73,6 +73,7 @@ extern "C" {
     fn asm_shim_syscall_probe(on: bool) -> c_int;
     fn asm_sampler_kick();
     fn asm_sampler_ensure(ms: u32);
+    fn asm_cascade_kick();
     fn asm_notify_kick();
     fn asm_syscall_tp_exclusive() -> bool;
     fn asm_task_syscall_work(task: *mut RawTask, on: bool);
@@ -96,6 +97,8 @@ extern "C" {
     fn asm_now_ns() -> u64;
     fn asm_param_max_agents_per_uid() -> u32;
     fn asm_param_reclaim_ms() -> u32;
+    fn asm_param_cascade_term_ms() -> u32;
+    fn asm_param_cascade_hold_ms() -> u32;
     fn asm_param_llm_audit_prompts() -> bool;
     fn asm_capable_admin() -> bool;
     fn asm_capable_admin_noaudit() -> bool;
@@ -177,6 +180,12 @@ pub(crate) fn sampler_ensure(ms: u32) {
 pub(crate) fn sampler_kick() {
     // SAFETY: Callable in any context; the work item is static.
     unsafe { asm_sampler_kick() }
+}
+
+/// Runs the cascade work soon ([`crate::cascade`]). Any context.
+pub(crate) fn cascade_kick() {
+    // SAFETY: Callable in any context; the work item is static.
+    unsafe { asm_cascade_kick() }
 }
 
 /// `struct asm_genl_event` of shim.h.
@@ -352,6 +361,18 @@ pub(crate) fn max_agents_per_uid() -> u32 {
 pub(crate) fn reclaim_ms() -> u32 {
     // SAFETY: No preconditions.
     unsafe { asm_param_reclaim_ms() }
+}
+
+/// Module parameter `cascade_term_ms`.
+pub(crate) fn cascade_term_ms() -> u32 {
+    // SAFETY: No preconditions.
+    unsafe { asm_param_cascade_term_ms() }
+}
+
+/// Module parameter `cascade_hold_ms`.
+pub(crate) fn cascade_hold_ms() -> u32 {
+    // SAFETY: No preconditions.
+    unsafe { asm_param_cascade_hold_ms() }
 }
 
 /// Module parameter `llm_audit_prompts`.

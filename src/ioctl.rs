@@ -817,16 +817,19 @@ fn sensitive(asm: &Asm, arg: UserPtr) -> Result {
     }
 }
 
+/// The signals an Optional edge may name: SIGHUP, SIGINT, SIGQUIT,
+/// SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH.
+const DEP_SIGNALS: [u32; 7] = [1, 2, 3, 10, 12, 15, 28];
+
 fn deps(asm: &Asm, arg: UserPtr) -> Result {
     let mut req: Deps = read(arg)?;
     check_header::<Deps>(req.size, req.version)?;
-    check_zero(&req.reserved)?;
-    if req.count != 0 || req.audit_seq != 0 {
+    if req.count != 0 || req.audit_seq != 0 || req.reserved.iter().any(|&r| r != 0) {
         return Err(EINVAL);
     }
     let op = DepOp::try_from(req.op)?;
     if op == DepOp::List {
-        if req.kind != 0 || req.dependent != 0 || req.dependency != 0 {
+        if req.kind != 0 || req.dependent != 0 || req.dependency != 0 || req.signal != 0 {
             return Err(EINVAL);
         }
         return deps_list(asm, arg, req);
@@ -838,6 +841,11 @@ fn deps(asm: &Asm, arg: UserPtr) -> Result {
         _ => None,
     };
     if req.capacity != 0 || req.edges != 0 || req.dependent == req.dependency {
+        return Err(EINVAL);
+    }
+    // Only an Optional edge sends a signal, and only one an agent can
+    // catch to learn of its dependency's end.
+    if req.signal != 0 && (kind != Some(DepKind::Optional) || !DEP_SIGNALS.contains(&req.signal)) {
         return Err(EINVAL);
     }
     // Fail on an unwritable argument now, while nothing has changed.
@@ -884,6 +892,7 @@ fn deps(asm: &Asm, arg: UserPtr) -> Result {
                 dependent: ends.0,
                 dependency: ends.1,
                 kind,
+                signal: req.signal,
                 by: (!admin).then_some(euid),
             };
             (asm.deps.add(edge, current), Some(kind))

@@ -223,6 +223,7 @@ pub(crate) fn on_exit(
     }
     if let Some(state) = ended {
         audit_exit(asm, agent, state);
+        crate::cascade::ended(asm, agent);
     }
 }
 

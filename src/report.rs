@@ -379,6 +379,15 @@ fn event_json_extra(e: &Event, w: &mut impl Write) -> fmt::Result {
                 result, tokens_used, duration_us
             )
         }
+        Detail::Dependency {
+            dependency,
+            grace_ms,
+            ..
+        } => write!(
+            w,
+            ",\"dependency\":{},\"grace_ms\":{}",
+            dependency, grace_ms
+        ),
         _ => Ok(()),
     }
 }
@@ -584,6 +593,15 @@ fn event_line(e: &Event, w: &mut impl Write) -> fmt::Result {
             result,
             tokens_used,
             duration_us
+        ),
+        Detail::Dependency {
+            dependency,
+            signal,
+            grace_ms,
+        } => writeln!(
+            w,
+            " dependency {} signal {} grace_ms {}",
+            dependency, signal, grace_ms
         ),
         Detail::None => w.write_char('\n'),
     }

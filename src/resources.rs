@@ -369,6 +369,10 @@ fn tick(asm: &Asm, state: &mut State, agent: &Agent, u: &Usage, close: bool, now
         res.throttle.store(0, Relaxed);
         h.stopped_in_window = false;
     }
+    if agent.ending.is_cascade() {
+        // The cascade work signals it (crate::cascade).
+        return 0;
+    }
     if agent.ending.is_some() {
         // Killing until the last process is gone: a fork may have raced.
         return if agent.nr_processes.load(Relaxed) > 0 {

@@ -84,6 +84,13 @@ pub(crate) enum Detail {
         tokens_used: u64,
         duration_us: u64,
     },
+    /// A dependency event: the agent `dependency` it names, the signal
+    /// sent (0: none) and, for a cascade or a hold, the grace in ms.
+    Dependency {
+        dependency: u64,
+        signal: i32,
+        grace_ms: u64,
+    },
 }
 
 impl Event {
@@ -114,6 +121,11 @@ impl Event {
                 result: self.exit_code,
                 tokens_used: self.value,
                 duration_us: self.limit,
+            },
+            EventKind::Cascade | EventKind::DepHeld | EventKind::DepLost => Detail::Dependency {
+                dependency: self.value,
+                signal: self.signal,
+                grace_ms: self.limit,
             },
             _ => Detail::None,
         }

@@ -144,6 +144,9 @@ uapi_enum! {
         Restarted = 11 => "restarted",
         Failed = 12 => "failed",
         Llm = 13 => "llm_request",
+        Cascade = 14 => "cascade",
+        DepHeld = 15 => "dependency_held",
+        DepLost = 16 => "dependency_lost",
     }
 }
 
@@ -241,6 +244,7 @@ uapi_enum! {
         SensitiveSet = 11 => "sensitive_set",
         Llm = 12 => "llm_request",
         Dependency = 13 => "dependency",
+        Cascade = 14 => "cascade",
     }
 }
 
@@ -590,7 +594,7 @@ pub(crate) struct DepEdge {
     pub(crate) dependent: u32,
     pub(crate) dependency: u32,
     pub(crate) kind: u32,
-    pub(crate) reserved: u32,
+    pub(crate) signal: u32,
 }
 
 /// `struct asm_deps`.
@@ -607,7 +611,8 @@ pub(crate) struct Deps {
     pub(crate) count: u32,
     pub(crate) edges: u64,
     pub(crate) audit_seq: u64,
-    pub(crate) reserved: [u64; 2],
+    pub(crate) signal: u32,
+    pub(crate) reserved: [u32; 3],
 }
 
 pub(crate) const PROFILE_OP_LEN: usize = 32;

@@ -69,6 +69,25 @@ module_param(reclaim_ms, uint, 0644);
 MODULE_PARM_DESC(reclaim_ms,
 		 "How long an ended agent registered without CAP_SYS_ADMIN is kept before it is forgotten, in ms (default 60000)");
 
+static unsigned int cascade_term_ms = 5000;
+module_param(cascade_term_ms, uint, 0644);
+MODULE_PARM_DESC(cascade_term_ms,
+		 "How long an agent stopped by a dependency cascade has between SIGTERM and SIGKILL, in ms (default 5000)");
+static unsigned int cascade_hold_ms = 30000;
+module_param(cascade_hold_ms, uint, 0644);
+MODULE_PARM_DESC(cascade_hold_ms,
+		 "How long the dependents of an agent in Recovery wait for its restart before they are stopped, in ms (default 30000)");
+
+unsigned int asm_param_cascade_term_ms(void)
+{
+	return READ_ONCE(cascade_term_ms);
+}
+
+unsigned int asm_param_cascade_hold_ms(void)
+{
+	return READ_ONCE(cascade_hold_ms);
+}
+
 static bool llm_audit_prompts;
 module_param(llm_audit_prompts, bool, 0644);
 MODULE_PARM_DESC(llm_audit_prompts,
@@ -513,6 +532,25 @@ void asm_sampler_kick(void)
 void asm_sampler_ensure(unsigned int ms)
 {
 	schedule_delayed_work(&asm_sampler_work, msecs_to_jiffies(ms));
+}
+
+/* ---- the cascade work: re-armed while a cascade or a hold goes on ---- */
+
+static void asm_cascade_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(asm_cascade_work, asm_cascade_fn);
+
+static void asm_cascade_fn(struct work_struct *work)
+{
+	unsigned int ms = asm_rust_cascade();
+
+	if (ms)
+		schedule_delayed_work(&asm_cascade_work, msecs_to_jiffies(ms));
+}
+
+/* Any context: the exit probe calls it. */
+void asm_cascade_kick(void)
+{
+	mod_delayed_work(system_wq, &asm_cascade_work, 0);
 }
 
 void asm_kill_current(void)
@@ -1038,6 +1076,8 @@ void asm_shim_exit(void)
 	disable_delayed_work_sync(&asm_sampler_work);
 	asm_shim_syscall_probe(false);
 	asm_tps_unregister();
+	/* No exit probe kicks the cascade work any more. */
+	disable_delayed_work_sync(&asm_cascade_work);
 	if (asm_net_registered)
 		unregister_pernet_subsys(&asm_net_ops);
 	asm_net_registered = false;

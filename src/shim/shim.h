@@ -54,6 +54,7 @@ int asm_shim_syscall_probe(bool on);
 /* Run the sampler (asm_rust_sample) now; it re-arms itself. */
 void asm_sampler_kick(void);
 void asm_sampler_ensure(unsigned int ms);
+void asm_cascade_kick(void);
 /* Whether ASM's sys_enter probe is the only user of the syscall tracepoints. */
 bool asm_syscall_tp_exclusive(void);
 /* Set or clear the syscall tracepoint work bit of @p's threads (under RCU). */
@@ -88,6 +89,8 @@ void asm_rcu_barrier(void);
 u64 asm_now_ns(void);
 unsigned int asm_param_max_agents_per_uid(void);
 unsigned int asm_param_reclaim_ms(void);
+unsigned int asm_param_cascade_term_ms(void);
+unsigned int asm_param_cascade_hold_ms(void);
 bool asm_param_llm_audit_prompts(void);
 bool asm_capable_admin(void);
 bool asm_capable_admin_noaudit(void);
@@ -177,6 +180,7 @@ void asm_rust_on_attach(u64 cgroup_id, pid_t tgid, struct task_struct *task,
 			u64 cpu_ns);
 /* The sampler's work: returns ms until it wants to run again, 0 for never. */
 unsigned int asm_rust_sample(void);
+unsigned int asm_rust_cascade(void);
 /* The notify work: sends the events recorded since the last call. */
 void asm_rust_notify(void);
 /* Whether any agent is registered: one load. */

@@ -105,6 +105,17 @@ enum asm_event_type {
 				 * answered (0: none), @exit_code 0 or the
 				 * request's -errno, @value the tokens used,
 				 * @limit its duration in microseconds */
+	ASM_EV_CASCADE = 14,	/* the agent is stopped because agent @value,
+				 * which it requires (directly or through
+				 * others), ended: @signal is SIGTERM when
+				 * the stop starts, with @limit the grace in
+				 * ms, and SIGKILL once the grace is over */
+	ASM_EV_DEP_HELD = 15,	/* agent @value, which the agent requires,
+				 * is in Recovery: the agent waits up to
+				 * @limit ms for its restart */
+	ASM_EV_DEP_LOST = 16,	/* agent @value, an Optional dependency,
+				 * ended: @signal is the signal the agent's
+				 * processes got (0: none) */
 };
 
 /* Fault types; they index asm_fault_policy.actions. */
@@ -545,6 +556,10 @@ enum asm_audit_kind {
 					 * the removed edge for REMOVE; 0 when
 					 * none was);
 					 * @result 0 or -errno */
+	ASM_AUDIT_CASCADE = 14,		/* the agent was stopped by a cascade:
+					 * @old_value the agent whose end
+					 * started it, @new_value the grace
+					 * before SIGKILL in ms */
 };
 
 /* The trails ASM_IOC_GET_AUDIT reads (asm_audit_read.trail). */
@@ -751,13 +766,14 @@ enum asm_dep_op {
  * @dependent:	the agent that depends.
  * @dependency:	the agent it depends on.
  * @kind:	enum asm_dep_kind.
- * @reserved:	0.
+ * @signal:	ASM_DEP_OPTIONAL: the signal the dependent's processes get
+ *		when the dependency ends (0: none); else 0.
  */
 struct asm_dep_edge {
 	__u32 dependent;
 	__u32 dependency;
 	__u32 kind;
-	__u32 reserved;
+	__u32 signal;
 };
 
 /**
@@ -774,6 +790,9 @@ struct asm_dep_edge {
  *		more than @capacity (then only @capacity were written).
  * @edges:	LIST: user pointer to struct asm_dep_edge[@capacity].
  * @audit_seq:	out (ADD/REMOVE): the audit entry's sequence number.
+ * @signal:	ADD of an ASM_DEP_OPTIONAL edge: the signal its dependent
+ *		gets when the dependency ends, 0 for none; one of SIGHUP,
+ *		SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH.  Else 0.
  * @reserved:	must be 0.
  *
  * The edges are directed, and together they never form a cycle.  ADD
@@ -804,7 +823,8 @@ struct asm_deps {
 	__u32 count;
 	__u64 edges;
 	__u64 audit_seq;
-	__u64 reserved[2];
+	__u32 signal;
+	__u32 reserved[3];
 };
 
 #define ASM_PROFILE_OP_LEN	32	/* an operation's name, with its NUL */
