@@ -57,6 +57,101 @@ static pid_t start_crasher(void)
 	_exit(3);
 }
 
+/* An ASM_REGISTER_RESTART request for agent @id: 0 or the errno. */
+static int restart_req(__u32 id)
+{
+	struct asm_register r;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.version = ASM_ABI_VERSION;
+	r.agent_id = id;
+	r.flags = ASM_REGISTER_RESTART;
+	return ioctl(asm_fd, ASM_IOC_REGISTER, &r) ? errno : 0;
+}
+
+/* A child that restarts agent @arg's and reports how, then exits 3. */
+static void restart_child(int wfd, void *arg)
+{
+	child_report(wfd, restart_req(*(__u32 *)arg));
+	_exit(3);
+}
+
+static void nobody_restart(int wfd, void *arg)
+{
+	drop_to(65534);
+	child_report(wfd, restart_req(*(__u32 *)arg));
+}
+
+/* The process agent PROC_AGENT waits in Recovery after each crash. */
+static void wait_state(__u32 id, __u32 state)
+{
+	struct asm_agent_info info;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (!asm_get_info(asm_fd, id, &info) && info.state == state)
+			return;
+		usleep(10000);
+	}
+}
+
+#define PROC_AGENT	5401
+
+/*
+ * A process agent (registered by pid, budget 1) is restarted by a new
+ * process of its launcher asking ASM_REGISTER_RESTART: once, then the
+ * budget is spent.  The refusals change nothing.
+ */
+static void process_restart(void)
+{
+	struct asm_agent_info info;
+	struct asm_register r;
+	__u32 id = PROC_AGENT, cg = PROC_AGENT + 1;
+	int res, status;
+	pid_t pid;
+
+	ktap_case_start();
+	ktap_expect_u64(restart_req(id), ESRCH, "RESTART of an unknown agent");
+	pid = fork();
+	if (pid == 0) {
+		usleep(300000);
+		_exit(3);
+	}
+	reg_init(&r, id, ASM_TARGET_PID, pid, "proc-restart");
+	r.auto_restart = 1;
+	ktap_expect_ok(ioctl(asm_fd, ASM_IOC_REGISTER, &r), "register the process agent, budget 1");
+	ktap_expect_u64(restart_req(id), EBUSY, "RESTART while it runs");
+	waitpid(pid, &status, 0);
+	wait_state(id, ASM_STATE_RECOVERY);
+	ktap_expect_ok(asm_get_info(asm_fd, id, &info), "info");
+	ktap_expect_u64(info.state, ASM_STATE_RECOVERY, "in Recovery after the crash");
+	ktap_expect_ok(run_child(nobody_restart, &id, &res, 1, &status), "child as nobody");
+	ktap_expect_u64(res, EPERM, "nobody's RESTART");
+	reg_init(&r, id, ASM_TARGET_SELF, 0, "proc-restart");
+	r.flags = ASM_REGISTER_RESTART;
+	ktap_expect_err(ioctl(asm_fd, ASM_IOC_REGISTER, &r), EINVAL,
+			"RESTART with a name and capabilities");
+	reg_init(&r, cg, ASM_TARGET_CGROUP, 0, "cg");
+	r.cgroup_fd = open(CGROUP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ktap_expect_ok(ioctl(asm_fd, ASM_IOC_REGISTER, &r), "register a cgroup agent");
+	close(r.cgroup_fd);
+	ktap_expect_u64(restart_req(cg), EINVAL, "RESTART of a cgroup agent");
+	ktap_expect_ok(asm_unregister(asm_fd, cg), "unregister the cgroup agent");
+	ktap_expect_ok(asm_get_info(asm_fd, id, &info), "info");
+	ktap_expect_u64(info.restart_count, 0, "the refusals restarted nothing");
+	ktap_expect_ok(run_child(restart_child, &id, &res, 1, &status), "the launcher's new process");
+	ktap_expect_u64(res, 0, "RESTART by root's new process");
+	wait_state(id, ASM_STATE_FAILED);
+	ktap_expect_ok(asm_get_info(asm_fd, id, &info), "info");
+	ktap_expect_u64(info.restart_count, 1, "one restart counted");
+	ktap_expect_u64(info.crashes, 2, "two crashes");
+	ktap_expect_u64(info.state, ASM_STATE_FAILED, "failed: the budget is spent");
+	ktap_expect_u64(restart_req(id), EBUSY, "RESTART of a failed agent");
+	ktap_expect_ok(asm_unregister(asm_fd, id), "unregister");
+	ktap_case_end("ASM_REGISTER_RESTART restarts a process agent in Recovery, root only, within its budget");
+}
+
 int main(void)
 {
 	struct asm_agent_info info;
@@ -65,7 +160,7 @@ int main(void)
 	int dfd, round, status;
 	pid_t pid;
 
-	ktap_header(4);
+	ktap_header(5);
 	asm_fd = asm_open();
 	if (asm_fd < 0)
 		ktap_bail("open %s: %s", ASM_DEVICE_PATH, strerror(errno));
@@ -132,6 +227,7 @@ int main(void)
 	if (!wait_event(ASM_EV_UNREGISTER, &ev))
 		ktap_expect_u64(ev.agent, AGENT, "unregister event's agent");
 	ktap_case_end("every event arrived, in order, numbered without gaps");
+	process_restart();
 	rmdir(CGROUP_DIR);
 	ktap_finish();
 }

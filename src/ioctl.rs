@@ -17,6 +17,7 @@ use crate::deps::{DepKind, DepOp, Edge, End};
 use crate::faults::{self, Action, Settings};
 use crate::ffi::{self, FileToken, PidRef, RcuGuard};
 use crate::gateway;
+use crate::lifecycle;
 use crate::patch::{self, Asker, Change, Limits};
 use crate::policy::{self, Risk};
 use crate::profile::{OpName, Which};
@@ -119,6 +120,9 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
     let mut req: Register = read(arg)?;
     check_header::<Register>(req.size, req.version)?;
     check_zero(&req.reserved)?;
+    if req.flags == REGISTER_RESTART {
+        return restart(asm, arg, req);
+    }
     if req.flags != 0
         || req.reserved0 != 0
         || req.capabilities & !CAP_ALL != 0
@@ -227,6 +231,49 @@ fn register(asm: &Asm, arg: UserPtr) -> Result {
         return Err(e);
     }
     Ok(())
+}
+
+/// `ASM_REGISTER_RESTART`: the caller joins agent `req.agent_id`, in
+/// Recovery, as its restart.
+fn restart(asm: &Asm, arg: UserPtr, req: Register) -> Result {
+    let blank = req.target == RegisterTarget::Caller.raw()
+        && req.pid == 0
+        && req.cgroup_fd == 0
+        && req.capabilities == 0
+        && req.auto_restart == 0
+        && req.name.iter().all(|&b| b == 0)
+        && req.scope.iter().all(|&b| b == 0)
+        && req.risk_level == 0
+        && req.reserved0 == 0;
+    if !blank || req.agent_id == 0 {
+        return Err(EINVAL);
+    }
+    // Who may give an agent a restart budget may restart it: a restart
+    // gives the caller's process the agent's capabilities.
+    let admin = ffi::capable_admin() && asm.registry.caller_agent_id().is_none();
+    let now = ffi::now_ns();
+    let result = if admin {
+        let (pid, tgid) = PidRef::current().ok_or(ESRCH)?;
+        let rcu = RcuGuard::new();
+        match asm.registry.get(req.agent_id, &rcu) {
+            Some(agent) => asm
+                .registry
+                .rejoin(agent, &pid, tgid, now)
+                .map(|()| lifecycle::joined(asm, &agent, tgid, true, now)),
+            None => Err(ESRCH),
+        }
+    } else {
+        Err(EPERM)
+    };
+    let mut r = Record::new(Kind::Register, REGISTER_RESTART, req.agent_id).result(result);
+    let _ = r.write_str("restart");
+    {
+        let rcu = RcuGuard::new();
+        asm.audit
+            .append_request(r, asm.registry.get(req.agent_id, &rcu).as_deref());
+    }
+    result?;
+    write(arg, &req)
 }
 
 /// An audit entry's text for a registration request.

@@ -79,7 +79,7 @@ pub(crate) fn on_fork(
 }
 
 /// Counts process `tgid` that joined `agent`, and the restart it was.
-fn joined(asm: &Asm, agent: &Agent, tgid: i32, restarted: bool, now: u64) {
+pub(crate) fn joined(asm: &Asm, agent: &Agent, tgid: i32, restarted: bool, now: u64) {
     asm.telemetry.totals.spawns.fetch_add(1, Relaxed);
     asm.telemetry
         .record(Event::new(EventKind::Spawn, agent.id, tgid, now));

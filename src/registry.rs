@@ -19,7 +19,7 @@ use kernel::prelude::*;
 use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
-use crate::agent::{Agent, Locks, Membership};
+use crate::agent::{Agent, Locks, Membership, State};
 use crate::ffi::{self, PidRef, RcuArc, RcuGuard, RcuRef, TaskInfo, XArray};
 use crate::filter::TgidFilter;
 use crate::telemetry::{Event, EventKind, Telemetry};
@@ -384,6 +384,30 @@ impl Registry {
         // The sampler primes the new agent at once, then runs every second.
         ffi::sampler_kick();
         Ok(id)
+    }
+
+    /// Makes the calling process (`pid`, `tgid`) a member of `agent`, a
+    /// process agent in Recovery, as its restart ([`crate::uapi::REGISTER_RESTART`]).
+    /// Errors: `EINVAL` (a cgroup agent), `EBUSY` (not in Recovery, or the
+    /// caller is an agent's already), `ESRCH` (unregistered meanwhile).
+    pub(crate) fn rejoin(&self, agent: AgentRef<'_>, pid: &PidRef, tgid: i32, now: u64) -> Result {
+        if !matches!(agent.membership, Membership::Process(_)) {
+            return Err(EINVAL);
+        }
+        if agent.state() != State::Recovery {
+            return Err(EBUSY);
+        }
+        // Asked again under the index lock: of two processes racing to
+        // restart the agent, one does, the other fails and changes nothing.
+        self.join(
+            agent,
+            tgid,
+            || agent.state() != State::Recovery,
+            Joining::Placed,
+            now,
+        )?;
+        pid.trace_syscalls();
+        Ok(())
     }
 
     /// Takes `agent` out of the xarrays by id and cgroup and out of the

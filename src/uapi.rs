@@ -81,6 +81,8 @@ pub(crate) const UNREGISTER_RECLAIMED: u32 = 1;
 pub(crate) const CAP_ADMIN: u64 = 1 << 7;
 /// Every known capability bit.
 pub(crate) const CAP_ALL: u64 = (1 << 8) - 1;
+/// `ASM_REGISTER_RESTART`.
+pub(crate) const REGISTER_RESTART: u32 = 1 << 0;
 /// Capability names by bit, as the user guide spells them.
 pub(crate) const CAP_NAMES: [&str; 8] = [
     "FsBasic",

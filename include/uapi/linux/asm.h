@@ -175,7 +175,7 @@ enum asm_preset {
  *		must be 0 for the other targets.
  * @capabilities: ASM_CAP_* bits; ASM_CAP_ADMIN needs CAP_SYS_ADMIN.
  * @auto_restart: how many restarts the agent may have (0: none).
- * @flags:	must be 0.
+ * @flags:	0, or ASM_REGISTER_RESTART.
  * @name:	NUL-terminated, 1 to ASM_NAME_LEN - 1 printable characters.
  * @scope:	NUL-terminated absolute path, or empty for no scope.
  * @risk_level:	enum asm_risk; ASM_RISK_DEFAULT is Limited.  An Unacceptable
@@ -183,6 +183,18 @@ enum asm_preset {
  * @reserved0:	must be 0.
  * @reserved:	must be 0.
  */
+/*
+ * asm_register.flags: the calling process joins the existing process agent
+ * @agent_id, which is in Recovery, as its restart (the module counts it
+ * and the agent becomes Restarted).  Needs CAP_SYS_ADMIN from a process of
+ * no agent, like a restart budget; @target is ASM_TARGET_SELF and every
+ * other field but @size, @version, @agent_id and @flags is 0 or empty.
+ * Errors: ESRCH (no such agent), EINVAL (a cgroup agent: those restart
+ * when a process is placed in their cgroup), EBUSY (the agent is not in
+ * Recovery, or the caller is already an agent's), EPERM.
+ */
+#define ASM_REGISTER_RESTART	(1U << 0)
+
 struct asm_register {
 	__u32 size;
 	__u32 version;
