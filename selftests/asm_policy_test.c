@@ -461,6 +461,20 @@ static void test_listen_exec(void)
 	ktap_expect(last_entry(ASM_AUDIT_VIOLATION, 5404) &&
 		    last_entry(ASM_AUDIT_VIOLATION, 5404)->op == ASM_VIOLATION_EXEC,
 		    "no exec violation audited");
+	{
+		/* Its launcher learns what it tried from the agent's JSON. */
+		static char doc[8192];
+		const char *lv;
+		char detail[256] = "";
+
+		ktap_expect(asm_get_json(asm_fd, ASM_IOC_GET_AGENT_INFO_JSON, 5404, doc,
+					 sizeof(doc)) > 0, "agent JSON");
+		lv = json_find(doc, "last_violation");
+		ktap_expect(lv && json_expect(lv, "type", "\"exec\"") &&
+			    !json_raw(lv, "detail", detail, sizeof(detail)) &&
+			    strstr(detail, "/true\""),
+			    "last_violation names the program: %s", detail);
+	}
 	asm_unregister(asm_fd, 5404);
 
 	/* Forked in, then orphaned: its exec is still the agent's spawn. */

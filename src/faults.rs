@@ -18,7 +18,7 @@ use crate::agent::Agent;
 use crate::ring::SeqRing;
 use crate::telemetry::{Event, EventKind};
 pub(crate) use crate::uapi::{Action, FaultKind, Preset};
-use crate::uapi::{Window, FAULT_TYPES, LIMIT_NONE32, LIMIT_NONE64, WINDOW_MS};
+use crate::uapi::{Violation, Window, FAULT_TYPES, LIMIT_NONE32, LIMIT_NONE64, WINDOW_MS};
 use crate::Asm;
 
 impl FaultKind {
@@ -291,12 +291,46 @@ pub(crate) struct FaultRecord {
 /// Faults an agent keeps.
 pub(crate) const RECENT_FAULTS: usize = 8;
 
+/// Room for a violation's detail: the start of its audit entry's.
+const VIOLATION_TEXT: usize = 160;
+
+/// An agent's last capability violation, for its launcher to tell the
+/// user why the agent ended: what it tried, when, and the detail its audit
+/// entry has (the path, address or program).
+#[derive(Clone, Copy)]
+pub(crate) struct LastViolation {
+    pub(crate) what: Violation,
+    pub(crate) timestamp_ns: u64,
+    text: [u8; VIOLATION_TEXT],
+    len: usize,
+}
+
+impl LastViolation {
+    /// A violation `what` at `now`, with `detail` (cut at the room).
+    pub(crate) fn new(what: Violation, now: u64, detail: &[u8]) -> Self {
+        let len = detail.len().min(VIOLATION_TEXT);
+        let mut text = [0; VIOLATION_TEXT];
+        text[..len].copy_from_slice(&detail[..len]);
+        Self {
+            what,
+            timestamp_ns: now,
+            text,
+            len,
+        }
+    }
+
+    pub(crate) fn text(&self) -> &[u8] {
+        &self.text[..self.len]
+    }
+}
+
 /// What [`Faults::lock`] guards of one agent.
 struct Guarded {
     /// The agent's own limits and actions (0: follow the defaults).
     settings: Settings,
     /// Its last [`RECENT_FAULTS`] faults.
     log: SeqRing<FaultRecord>,
+    last_violation: Option<LastViolation>,
 }
 
 /// Per-agent fault state: its settings and log, behind [`Faults::lock`],
@@ -322,6 +356,7 @@ impl AgentFaults {
         let guarded = Guarded {
             settings: Settings::default(),
             log: SeqRing::new(RECENT_FAULTS, fill)?,
+            last_violation: None,
         };
         Ok(Self {
             guarded: LockedBy::new(&faults.lock, guarded),
@@ -408,6 +443,22 @@ impl Faults {
         }
         *own = new;
         Ok(())
+    }
+
+    /// Keeps `v` as `agent`'s last violation. Does not sleep.
+    pub(crate) fn note_violation(&self, agent: &Agent, v: LastViolation) {
+        let mut defaults = self.lock.lock();
+        agent
+            .faults
+            .guarded
+            .access_mut(&mut defaults)
+            .last_violation = Some(v);
+    }
+
+    /// `agent`'s last violation, if it had one.
+    pub(crate) fn last_violation(&self, agent: &Agent) -> Option<LastViolation> {
+        let defaults = self.lock.lock();
+        agent.faults.guarded.access(&defaults).last_violation
     }
 
     /// `agent`'s recent faults, oldest first; returns how many.

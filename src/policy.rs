@@ -360,6 +360,8 @@ pub(crate) fn violation(asm: &Asm, agent: &Agent, what: Violation, detail: &[u8]
         false,
     );
     agent.policy.record.violations.fetch_add(1, Relaxed);
+    asm.faults
+        .note_violation(agent, faults::LastViolation::new(what, now, detail));
     let mut r = Record::new(Kind::Violation, what.raw(), agent.id)
         .values(agent.capabilities.load(Relaxed), u64::from(action.raw()));
     r.bytes(detail);

@@ -46,15 +46,48 @@ pub(crate) struct JsonStr<'a>(pub(crate) &'a str);
 impl fmt::Display for JsonStr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_char('"')?;
-        for c in self.0.chars() {
-            match c {
-                '"' => f.write_str("\\\"")?,
-                '\\' => f.write_str("\\\\")?,
-                '\n' => f.write_str("\\n")?,
-                '\r' => f.write_str("\\r")?,
-                '\t' => f.write_str("\\t")?,
-                c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
-                c => f.write_char(c)?,
+        escape(f, self.0)?;
+        f.write_char('"')
+    }
+}
+
+/// Writes `s` escaped for the inside of a JSON string literal.
+fn escape(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    for c in s.chars() {
+        match c {
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            '\t' => f.write_str("\\t")?,
+            c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
+            c => f.write_char(c)?,
+        }
+    }
+    Ok(())
+}
+
+/// Bytes written as a JSON string literal: UTF-8 as it is, each invalid
+/// sequence as U+FFFD.
+pub(crate) struct JsonBytes<'a>(pub(crate) &'a [u8]);
+
+impl fmt::Display for JsonBytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        let mut rest = self.0;
+        loop {
+            match core::str::from_utf8(rest) {
+                Ok(s) => {
+                    escape(f, s)?;
+                    break;
+                }
+                Err(e) => {
+                    let (valid, after) = rest.split_at(e.valid_up_to());
+                    escape(f, core::str::from_utf8(valid).unwrap_or(""))?;
+                    f.write_char('\u{fffd}')?;
+                    // A sequence cut short by the end is the last one.
+                    rest = &after[e.error_len().unwrap_or(after.len())..];
+                }
             }
         }
         f.write_char('"')
@@ -497,10 +530,21 @@ pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>
                 r.action.name()
             )?;
         }
+        w.write_str("],\"last_violation\":")?;
+        match &a.last_violation {
+            Some(v) => write!(
+                w,
+                "{{\"timestamp_ns\":{},\"type\":\"{}\",\"detail\":{}}}",
+                v.timestamp_ns,
+                v.what.name(),
+                JsonBytes(v.text())
+            )?,
+            None => w.write_str("null")?,
+        }
         let l = &a.llm;
         write!(
             w,
-            "],\"llm\":{{\"requests\":{},\"tokens_used\":{},\"rate_limited\":{},\
+            ",\"llm\":{{\"requests\":{},\"tokens_used\":{},\"rate_limited\":{},\
              \"failures\":{},\"bucket\":{{\"tokens\":{},\"burst\":{},\"refill_per_s\":{}}}}}}}",
             l.requests,
             l.tokens_used,

@@ -7,7 +7,7 @@ use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 
 use crate::agent::{Agent, Membership, State};
-use crate::faults::{Effective, FaultRecord, Faults, RECENT_FAULTS};
+use crate::faults::{Effective, FaultRecord, Faults, LastViolation, RECENT_FAULTS};
 use crate::ffi::RcuGuard;
 use crate::gateway::LlmCounts;
 use crate::policy::{Policies, Risk};
@@ -56,6 +56,7 @@ pub(crate) struct AgentSnapshot {
     pub(crate) policy: Effective,
     /// Its recent faults, oldest first.
     pub(crate) recent_faults: [Option<FaultRecord>; RECENT_FAULTS],
+    pub(crate) last_violation: Option<LastViolation>,
     /// Its use of the LLM gateway.
     pub(crate) llm: LlmCounts,
 }
@@ -106,6 +107,7 @@ impl AgentSnapshot {
             status,
             policy: faults.effective(agent),
             recent_faults,
+            last_violation: faults.last_violation(agent),
             llm: agent.llm.counts(),
         }
     }
