@@ -73,6 +73,10 @@ pub const ASM_TARGET_PID: u32 = 1;
 /// `enum asm_target`: register a cgroup v2 (needs `CAP_SYS_ADMIN`).
 pub const ASM_TARGET_CGROUP: u32 = 2;
 
+/// `asm_register.flags`: the calling process joins the process agent
+/// `agent_id`, in Recovery, as its restart (`CAP_SYS_ADMIN`, from no agent).
+pub const ASM_REGISTER_RESTART: u32 = 1 << 0;
+
 /// `enum asm_state` values, in the order of [`STATE_NAMES`].
 pub const ASM_STATE_SPAWNED: u32 = 0;
 /// See [`ASM_STATE_SPAWNED`].

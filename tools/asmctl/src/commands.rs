@@ -36,7 +36,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Runs `command`; returns only when it is done (`run` on success does not
-/// return: the process has become the agent's command).
+/// return: it exits with the agent's status).
 pub fn execute(command: Command) -> Result<(), Error> {
     match command {
         Command::Help => print(&crate::args::usage()),
@@ -50,56 +50,14 @@ pub fn execute(command: Command) -> Result<(), Error> {
             keep_tty,
             program,
             args,
-        } => {
-            // A new session first: on a fork (asmctl was a process group
-            // leader) the child is the one that registers and execs.
-            if !keep_tty {
-                sys::new_session().map_err(|e| {
-                    Error::Failed(format!("cannot start a new session (setsid): {}", e.text()))
-                })?;
-            }
-            // Whatever Landlock does (it sets it too), the agent never gains
-            // privileges through a set-user-id program or file capabilities.
-            sys::no_new_privs()
-                .map_err(|e| Error::Failed(format!("cannot set no_new_privs: {}", e.text())))?;
-            let dev = open()?;
-            // Landlock before REGISTER: opening the rules' paths is not the
-            // agent's doing. It governs opens only, so `dev` keeps working.
-            if !no_landlock {
-                let scope = (!spec.scope.is_empty()).then(|| std::path::Path::new(&spec.scope));
-                match asm_landlock::apply(spec.capabilities, scope, &program) {
-                    Ok(asm_landlock::Status::Applied(_)) => {}
-                    Ok(asm_landlock::Status::Unsupported) => {
-                        if !quiet {
-                            eprintln!(
-                                "asmctl: warning: the kernel has no Landlock: running without \
-                                 it (the module still detects violations)"
-                            );
-                        }
-                    }
-                    Err(e) => {
-                        return Err(Error::Failed(format!(
-                            "cannot apply the Landlock ruleset: {}: {}",
-                            e.what(),
-                            Errno(e.errno()).text()
-                        )))
-                    }
-                }
-            }
-            let id = register(&dev, &spec, &Target::Caller)?;
-            if spec.id == 0 && !quiet {
-                eprintln!("asmctl: agent {id}");
-            }
-            // The command gets no handle on its supervisor (the fd is
-            // O_CLOEXEC as well; this also covers a failed exec).
-            drop(dev);
-            let errno = sys::exec(&program, &args);
-            Err(Error::Exec(format!(
-                "cannot run '{}': {}",
-                program.to_string_lossy(),
-                errno.text()
-            )))
-        }
+        } => crate::supervise::run(crate::supervise::Launch {
+            spec,
+            quiet,
+            no_landlock,
+            keep_tty,
+            program,
+            args,
+        }),
         Command::Register { spec, target } => {
             let dev = open()?;
             let id = register(&dev, &spec, &target)?;
@@ -478,7 +436,7 @@ fn actions_request(id: u32, current: &AsmFaultPolicy, changes: &[(u32, u8)]) -> 
 }
 
 /// `ASM_IOC_REGISTER` of `target` as `spec` says; returns the agent's id.
-fn register(dev: &Device, spec: &AgentSpec, target: &Target) -> Result<u32, Error> {
+pub(crate) fn register(dev: &Device, spec: &AgentSpec, target: &Target) -> Result<u32, Error> {
     let mut req = request(spec)?;
     // Held until the ioctl is done: the kernel resolves the fd during it.
     let cgroup = match target {

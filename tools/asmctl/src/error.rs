@@ -65,6 +65,8 @@ pub enum Op<'a> {
     Register(&'a Target, u32, u32),
     /// `ASM_IOC_UNREGISTER` of an agent.
     Unregister(u32),
+    /// `ASM_IOC_REGISTER` with `ASM_REGISTER_RESTART` of an agent.
+    Restart(u32),
     /// Opening the cgroup directory given to `register --cgroup`.
     OpenCgroup(&'a Path),
     /// `ASM_IOC_GET_HISTORY` of an agent.
@@ -266,6 +268,11 @@ impl Op<'_> {
                 "the asm module rejected these recovery actions".into()
             }
             (Op::Heartbeat, ESRCH) => "this process does not belong to an agent".into(),
+            (Op::Restart(id), ESRCH) => format!("cannot restart agent {id}: it is no longer registered"),
+            (Op::Restart(id), EBUSY) => format!("cannot restart agent {id}: it is not in Recovery"),
+            (Op::Restart(id), EPERM) => {
+                format!("permission denied: restarting agent {id} needs CAP_SYS_ADMIN")
+            }
             (Op::Unregister(id), EPERM) => format!(
                 "permission denied: only the agent's owner or CAP_SYS_ADMIN can unregister agent {id}"
             ),
@@ -346,6 +353,7 @@ impl Op<'_> {
             Op::Telemetry => "ASM_IOC_GET_TELEMETRY_JSON",
             Op::Register(_, _, _) => "ASM_IOC_REGISTER",
             Op::Unregister(_) => "ASM_IOC_UNREGISTER",
+            Op::Restart(_) => "ASM_IOC_REGISTER (restart)",
             Op::OpenCgroup(_) => "opening the cgroup",
             Op::History(_) => "ASM_IOC_GET_HISTORY",
             Op::GetPolicy(_) => "ASM_IOC_GET_FAULT_POLICY",

@@ -15,6 +15,7 @@ mod error;
 mod model;
 mod profile;
 mod render;
+mod supervise;
 mod sys;
 
 use error::Error;

@@ -122,6 +122,12 @@ pub struct AgentInfo {
     pub actions: Option<BTreeMap<String, String>>,
     /// The last faults, oldest first.
     pub recent_faults: Option<Vec<FaultRecord>>,
+    /// The wait(2) status of the agent's last process exit.
+    #[serde(default)]
+    pub last_exit_code: Option<i64>,
+    /// Its last capability violation; a module from before it sends none.
+    #[serde(default)]
+    pub last_violation: Option<LastViolation>,
     /// The risk level's name; a module from before risk levels sends none.
     #[serde(default, deserialize_with = "risk_level_field")]
     pub risk_level: Option<String>,
@@ -202,6 +208,16 @@ pub struct EffectiveLimits {
     pub watchdog_ms: Option<u64>,
 }
 
+/// The agent document's `last_violation`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LastViolation {
+    /// `file`, `connect`, `listen`, `exec` or `llm`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The start of its audit entry's detail: the path, address or program.
+    pub detail: String,
+}
+
 /// One entry of the agent document's `recent_faults`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct FaultRecord {
@@ -255,6 +271,8 @@ impl From<&AsmAgentInfo> for AgentInfo {
             limits: None,
             actions: None,
             recent_faults: None,
+            last_exit_code: Some(raw.last_exit_code),
+            last_violation: None,
             // 0 is what a module older than risk levels leaves there.
             risk_level: (raw.risk_level != 0).then(|| risk_text(raw.risk_level)),
             // GET_INFO has no gateway figures.

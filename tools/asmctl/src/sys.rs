@@ -2,9 +2,10 @@
 
 //! Every system call asmctl makes: the ioctls on `/dev/asm` and opening a
 //! cgroup directory (both from `asm-sys`, shared with asmd and re-exported
-//! here), reading `CLOCK_BOOTTIME` and the local time zone, what `run`
-//! does before it execs a command (a new session, `no_new_privs`), and
-//! running the command `profile time` times.
+//! here), reading `CLOCK_BOOTTIME` and the local time zone, the
+//! processes of `run` (the fork, the pipe, the signals its parent forwards,
+//! a new session and `no_new_privs` before the exec), and running the
+//! command `profile time` times.
 //!
 //! Nothing outside this file touches the kernel, so the parsing and
 //! rendering code can be tested on a host without the asm module; this is
@@ -14,9 +15,10 @@ pub use asm_sys::{open_dir, Device, Errno};
 
 use asm_sys::cvt;
 use std::ffi::OsString;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// `CLOCK_BOOTTIME` in nanoseconds, the clock of the module's timestamps.
 pub fn boottime_ns() -> Result<u64, Errno> {
@@ -51,8 +53,8 @@ pub fn utc_offset(unix_secs: i64) -> i64 {
 }
 
 /// Replaces this process with `program`, searched in `PATH` like execvp(3).
-/// The pid stays the same, which is what lets `asmctl run` register itself
-/// and then become the agent. Returns only on failure.
+/// The pid stays the same, which is what lets the child of `asmctl run`
+/// register itself and then become the agent. Returns only on failure.
 pub fn exec(program: &OsString, args: &[OsString]) -> Errno {
     // Command::exec execs in place (no fork) and also restores SIGPIPE,
     // which the Rust runtime ignores, to its default for the new program.
@@ -60,15 +62,20 @@ pub fn exec(program: &OsString, args: &[OsString]) -> Errno {
     Errno::from_io(&e)
 }
 
-/// The signals the waiting parent of [`new_session`] passes on to the
-/// agent: what a terminal (Ctrl-C, Ctrl-\\, hangup) or `kill` sends to the
-/// foreground job to stop it.
+/// The signals the supervising parent of `asmctl run` passes on to the
+/// agent's process: what a terminal (Ctrl-C, Ctrl-\\, hangup) or `kill`
+/// sends to the foreground job to stop it.
 const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
 /// The pid the parent forwards signals to (0: none yet).
 static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
 
+/// Whether a forwarded signal arrived: the user wants the agent to end,
+/// not to be restarted.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
 extern "C" fn forward_signal(sig: libc::c_int) {
+    SIGNALLED.store(true, Ordering::Relaxed);
     let pid = FORWARD_TO.load(Ordering::Relaxed);
     if pid > 0 {
         // SAFETY: kill is async-signal-safe and takes integers only.
@@ -90,82 +97,113 @@ fn forwarded_set() -> libc::sigset_t {
     set
 }
 
-/// Puts the process that goes on to become the agent in a new session
-/// (setsid), so that it has no controlling terminal: it cannot open
-/// `/dev/tty`, and `TIOCSTI` on a terminal it inherited as stdin is
-/// refused (`EPERM`: not its controlling terminal), so it cannot type
-/// commands into the shell that started it.
-///
-/// A process group leader (a job of an interactive shell) cannot make a
-/// new session: then asmctl forks. The child makes the session and
-/// returns, to register itself and exec the command; the parent never
-/// returns: it stays the shell's job, passes SIGINT, SIGTERM, SIGHUP and
-/// SIGQUIT on to the child, and exits with the child's exit status (128 +
-/// the signal if a signal ended it).
-pub fn new_session() -> Result<(), Errno> {
-    // SAFETY: setsid takes no arguments.
-    if unsafe { libc::setsid() } >= 0 {
-        return Ok(());
-    }
-    let e = Errno::last();
-    if e.0 != libc::EPERM {
-        return Err(e);
-    }
-    // Block the forwarded signals across the fork, so that none arrives
-    // at the parent before it knows whom to forward it to.
+/// Sets the process's mask of `FORWARDED` signals: blocked or not.
+fn block_forwarded(block: bool) -> Result<(), Errno> {
     let set = forwarded_set();
-    let mut old = forwarded_set();
-    // SAFETY: `set` is initialised and `old` writable; asmctl has one
-    // thread, so the process mask is this thread's.
-    cvt(unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old) })?;
+    let how = if block {
+        libc::SIG_BLOCK
+    } else {
+        libc::SIG_UNBLOCK
+    };
+    // SAFETY: `set` is initialised; asmctl has one thread, so the process
+    // mask is this thread's.
+    cvt(unsafe { libc::sigprocmask(how, &set, std::ptr::null_mut()) }).map(|_| ())
+}
+
+/// A pipe whose two ends close on exec: (read end, write end).
+pub fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 returned two new descriptors that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Forks; returns 0 in the child and the child's pid in the parent, which
+/// forwards [`FORWARDED`] signals to it from now on (see
+/// [`wait_forwarding`]). They are blocked across the fork, so that none
+/// arrives before the parent knows whom to forward it to.
+pub fn fork_blocked() -> Result<i32, Errno> {
+    block_forwarded(true)?;
     // SAFETY: asmctl is single-threaded, so the child is a complete copy
     // that may go on running Rust code.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         let e = Errno::last();
-        // SAFETY: restoring the mask saved above.
-        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        let _ = block_forwarded(false);
         return Err(e);
     }
+    if pid > 0 {
+        FORWARD_TO.store(pid, Ordering::Relaxed);
+    }
+    // The child gets them as they come; the parent once its handlers are
+    // in place.
     if pid == 0 {
-        // SAFETY: restoring the mask saved above; then setsid, which a
-        // fresh child (never a group leader) may call.
-        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-        // SAFETY: setsid takes no arguments.
-        cvt(unsafe { libc::setsid() })?;
-        return Ok(());
+        block_forwarded(false)?;
     }
-    FORWARD_TO.store(pid, Ordering::Relaxed);
+    Ok(pid)
+}
+
+/// Sets `sig`'s handler to `handler` (with `SA_RESTART`).
+fn set_handler(sig: libc::c_int, handler: libc::sighandler_t) {
+    // SAFETY: all-zero bytes are a valid sigaction; the only handler set
+    // here calls kill and an atomic store, which are async-signal-safe.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+/// In the parent after [`fork_blocked`]: passes the forwarded signals on to
+/// child `pid` (with `all` false, only SIGTERM and SIGHUP: the child then
+/// shares the terminal, which sends it SIGINT and SIGQUIT itself, and the
+/// parent ignores those), and waits for the child; returns its wait(2)
+/// status.
+pub fn wait_forwarding(pid: i32, all: bool) -> i32 {
+    let forward = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
     for sig in FORWARDED {
-        // SAFETY: all-zero bytes are a valid sigaction; the handler only
-        // calls kill, which is async-signal-safe.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
+        let terminal = sig == libc::SIGINT || sig == libc::SIGQUIT;
+        set_handler(
+            sig,
+            if all || !terminal {
+                forward
+            } else {
+                libc::SIG_IGN
+            },
+        );
     }
-    // SAFETY: restoring the mask saved above.
-    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    let _ = block_forwarded(false);
     let mut status = 0;
     loop {
         // SAFETY: `status` is a writable int; `pid` is our child.
         let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
         if rc == pid {
-            break;
+            return status;
         }
         if rc < 0 && Errno::last().0 != libc::EINTR {
-            std::process::exit(1);
+            return 1 << 8;
         }
     }
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        128 + libc::WTERMSIG(status)
-    };
-    std::process::exit(code)
+}
+
+/// Whether a forwarded signal arrived since asmctl started.
+pub fn signalled() -> bool {
+    SIGNALLED.load(Ordering::Relaxed)
+}
+
+/// Waits for child `pid`, whatever its status.
+pub fn reap(pid: i32) {
+    let _ = wait_forwarding(pid, true);
+}
+
+/// setsid(2): the calling process leads a new session, without a
+/// controlling terminal. A freshly forked child always may.
+pub fn setsid() -> Result<(), Errno> {
+    // SAFETY: setsid takes no arguments.
+    cvt(unsafe { libc::setsid() }).map(|_| ())
 }
 
 /// `prctl(PR_SET_NO_NEW_PRIVS)`: no set-user-id program or file capability

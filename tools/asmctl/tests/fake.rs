@@ -232,7 +232,7 @@ Slowest Operations:
 }
 
 #[test]
-fn run_registers_itself_then_becomes_the_command() {
+fn run_registers_its_child_which_becomes_the_command() {
     let Some(lib) = fake_lib() else { return };
     let log_file = log_path("run");
     let logged = [("FAKE_ASM_LOG", log_file.to_str().unwrap())];
@@ -257,7 +257,8 @@ fn run_registers_itself_then_becomes_the_command() {
     let (code, out, err) = fake_run(lib, asmctl_path(), &args, &logged);
     let expected = format!("{}asmctl: agent 1000\n", landlock_warning());
     assert_eq!((code, err), (0, expected));
-    // The shell has the pid that was registered: exec, not fork.
+    // The shell has the pid that was registered: the child asmctl forked
+    // registers itself, then execs.
     let pid = out.trim();
     assert_eq!(
         log(&log_file),
@@ -268,6 +269,8 @@ fn run_registers_itself_then_becomes_the_command() {
     );
 
     // A chosen id is not announced, and --quiet hides an allocated one.
+    // (The stand-in knows neither 4242 nor 1000: asmctl, which waits for
+    // the agent's last process, finds it gone and ends with the command.)
     // (Without a scope for the stand-in, Landlock would keep the dynamic
     // loader from preloading it into `true`.)
     for args in [
@@ -277,13 +280,22 @@ fn run_registers_itself_then_becomes_the_command() {
             "--name",
             "a",
             "--id",
-            "100",
+            "4242",
             "--",
             "true",
         ][..],
         &["run", "--no-landlock", "--quiet", "--name", "a", "true"],
     ] {
-        assert_eq!(fake_run(lib, asmctl_path(), args, &[]), ok(""), "{args:?}");
+        let quiet = args.contains(&"--quiet");
+        let notice = "asmctl: notice: agent 4242 has no capabilities: it may read only the \
+                      system files, exec nothing it forked (ProcessSpawn), connect (NetClient), \
+                      listen (NetServer) or ask for LLM completions (LlmAccess)\n";
+        let expected = (0, String::new(), if quiet { "" } else { notice }.to_owned());
+        assert_eq!(
+            fake_run(lib, asmctl_path(), args, &[]),
+            expected,
+            "{args:?}"
+        );
     }
 }
 
@@ -298,8 +310,8 @@ fn run_makes_a_new_session_with_no_new_privs() {
     let logged = [("FAKE_ASM_LOG", log_file.to_str().unwrap())];
     let words = |out: &str| out.split_whitespace().map(String::from).collect::<Vec<_>>();
 
-    // Not a group leader: setsid in place, the registered pid is the
-    // command's and the session's. No Landlock, no_new_privs all the same.
+    // The registered pid is the command's and leads its own session. No
+    // Landlock, no_new_privs all the same.
     let args = [
         "run",
         "--no-landlock",
@@ -343,7 +355,7 @@ fn run_makes_a_new_session_with_no_new_privs() {
 }
 
 #[test]
-fn run_as_a_group_leader_forks_and_passes_the_status_on() {
+fn run_as_a_group_leader_passes_signals_and_the_status_on() {
     use std::os::unix::process::CommandExt;
     let Some(lib) = fake_lib() else { return };
     let log_file = log_path("session-fork");
@@ -366,8 +378,8 @@ fn run_as_a_group_leader_forks_and_passes_the_status_on() {
         .stdout(Stdio::piped());
         c
     };
-    // A job of an interactive shell leads its process group and cannot
-    // make a session: the child asmctl forks is the agent.
+    // A job of an interactive shell leads its process group: the child
+    // asmctl forks (the agent) makes the session all the same.
     let out = leader(&format!("{WHO}; exit 3")).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8(out.stdout).unwrap();
@@ -422,7 +434,7 @@ fn run_enforces_landlock_unless_told_not_to() {
     );
     let scope = dir.join("scope");
     let run = |extra: &[&str]| {
-        let mut args = vec!["run", "--name", "a", "--id", "100", "--cap", "FsBasic"];
+        let mut args = vec!["run", "--name", "a", "--id", "4242", "--cap", "FsBasic"];
         args.extend_from_slice(&["--scope", scope.to_str().unwrap()]);
         args.extend_from_slice(extra);
         args.extend_from_slice(&["--", "sh", "-c", &script]);
