@@ -15,6 +15,10 @@
 #             added.
 #   cycle/    743 and 744 depend on each other: asmd and asmd --check exit
 #             1 naming the cycle, and nothing is registered.
+#   depsig/   749 sig-user is optional on 748 sig-base with signal "usr1":
+#             asmd adds the edge with SIGUSR1, as asmctl deps --json shows.
+#   depsigbad/ 751 names signal "KILL", 752 a signal on a required entry:
+#             asmd --check exits 1 naming both.
 
 # The VM is emulated: give every wait 30 s.
 ASM_TIMEOUT=${ASM_TIMEOUT:-30}
@@ -23,7 +27,7 @@ ASM_TIMEOUT=${ASM_TIMEOUT:-30}
 . "$ASM_SELFTESTS/asmd_lib.sh"
 
 PYTHON=/usr/bin/python3
-IDS="740 741 742 743 744 745 746 747"
+IDS="740 741 742 743 744 745 746 747 748 749 750 751 752"
 
 asm_test_cleanup() {
 	# (asm_on_exit has killed the asmd instances still running.)
@@ -38,7 +42,7 @@ asmd_steps() {
 	sed -nE \
 		-e 's/^asmd: agent ([0-9]+) \([^)]*\): registered cgroup .*/\1 registered/p' \
 		-e 's/^asmd: agent ([0-9]+) \([^)]*\): started pid .*/\1 started/p' \
-		-e 's/^asmd: agent ([0-9]+) \([^)]*\): ([a-z]+) dependency on agent ([0-9]+) .* added .*/\1 \2 -> \3/p' \
+		-e 's/^asmd: agent ([0-9]+) \([^)]*\): ([a-z]+) dependency on agent ([0-9]+) .* added[ ,].*/\1 \2 -> \3/p' \
 		"$ASM_TMP/$1.out" | paste -sd, -
 }
 
@@ -66,7 +70,7 @@ for id in $IDS; do
 	cg_destroy "$id"
 done
 
-ktap_set_plan 5
+ktap_set_plan 6
 asm_reload
 
 # 1: the chain is brought up in dependency order, not in file order.
@@ -152,5 +156,35 @@ asmd --check --spec "$SPECS/cycle" >>"$ASM_TMP/cycle.out" 2>&1
 asm_expect_eq "asmd --check exit status" 1 "$?"
 asm_expect_eq "the message, twice" 2 "$(grep -cF "$cycle_msg" "$ASM_TMP/cycle.out")"
 asmd_case_end "a dependency cycle: asmd exits 1 naming it, registers nothing" cycle
+
+# 6: an optional entry's signal goes to the module with its edge; one the
+# module would refuse is a spec error.
+asm_case_start
+asmd --check --spec "$SPECS/depsig" >"$ASM_TMP/depsig-check.out" 2>&1
+asm_expect_eq "asmd --check depsig/: exit status" 0 "$?"
+asm_expect "asmd --check shows the signal" \
+	grep -qF 'depends_on "sig-base" optional (SIGUSR1)' "$ASM_TMP/depsig-check.out"
+asmd_start depsig depsig
+depsig_asmd=$ASMD_PID
+asm_expect "749 starts" asm_wait asmd_has depsig "agent 749 (sig-user): started pid"
+asm_expect "its edge, with the signal" \
+	asmd_has depsig "agent 749 (sig-user): optional dependency on agent 748 (sig-base) added, SIGUSR1 when it ends (audit #"
+asm_expect_eq "asmctl deps --json: the edge's signal" SIGUSR1 \
+	"$(asmctl deps --json | pyjson '[e["signal"] for e in d["edges"] if e["dependent"] == 749][0]')"
+asm_expect "asmctl deps" eval "asmctl deps | grep -qx '749 -> 748 (optional, SIGUSR1)'"
+asm_expect_eq "asmd's error lines" 0 "$(asmd_count depsig "asmd: error:")"
+asmd_stop "$depsig_asmd" TERM
+asm_expect_eq "asmd exit status after SIGTERM" 0 "$ASMD_STATUS"
+asmd --check --spec "$SPECS/depsigbad" >"$ASM_TMP/depsigbad.out" 2>&1
+asm_expect_eq "asmd --check depsigbad/: exit status" 1 "$?"
+asm_expect "a signal the module refuses" grep -qF \
+	"asmd: error: $SPECS/depsigbad/kill.toml:6: depends_on signal \"KILL\" is not one a dependency's end sends" \
+	"$ASM_TMP/depsigbad.out"
+asm_expect "a signal on a required entry" grep -qF \
+	"asmd: error: $SPECS/depsigbad/required.toml:6: a depends_on signal only applies to kind = \"optional\"" \
+	"$ASM_TMP/depsigbad.out"
+asm_expect_eq "asmd --check's lines" 2 "$(wc -l <"$ASM_TMP/depsigbad.out")"
+[ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$ASM_TMP/depsig-check.out" "$ASM_TMP/depsigbad.out"
+asmd_case_end "depends_on signal: the edge has it; KILL and a required entry's are spec errors" depsig
 
 ktap_finished

@@ -9,6 +9,9 @@
 #   2  each refusal's message and exit status: a cycle, a duplicate, a
 #      missing edge, a self-edge; uid 65534 sees none of root's agents.
 #   3  deps remove, audited with the removed edge's kind.
+#   4  deps add --kind optional --signal: refused before the module for a
+#      signal it does not take (KILL) and on a required edge; USR1 and 12
+#      shown in the list, --json and asminfo.
 
 ASM_TIMEOUT=${ASM_TIMEOUT:-30}
 . "$(dirname "$0")/lib.sh"
@@ -17,7 +20,7 @@ AS_NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups)
 
 ktap_print_header
 asm_require_root
-ktap_set_plan 3
+ktap_set_plan 4
 asm_reload
 
 for id in 7601 7602 7603; do
@@ -79,6 +82,35 @@ asm_expect_eq "the list after" "7601 -> 7602 (required)" "$(asmctl deps)"
 asm_expect "audited with its kind" eval "asmctl audit | grep -E ' dependency +' | grep -q 'on 7603 (optional)'"
 [ "$ASM_CASE_OK" = 1 ] || { ktap_print_msg "$out"; asmctl audit | tail -5 | sed 's/^/# /'; }
 asm_case_end "deps remove, audited with the removed edge's kind"
+
+# The graph is 7601 -> 7602 (required) now.
+asm_case_start
+asmctl deps add 7603 7601 --kind optional --signal KILL >"$ASM_TMP/err" 2>&1
+asm_expect_eq "--signal KILL: exit status" 2 "$?"
+asm_expect "--signal KILL: message" \
+	grep -qF "Error: invalid --signal 'KILL': a dependency's end sends one of SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH" "$ASM_TMP/err"
+asmctl deps add 7603 7601 --signal USR1 >>"$ASM_TMP/err" 2>&1
+asm_expect_eq "--signal on a required edge: exit status" 2 "$?"
+asm_expect "--signal on a required edge: message" \
+	grep -qF -- "--signal only applies to an optional dependency (--kind optional)" "$ASM_TMP/err"
+asm_expect_eq "the refusals added nothing" "7601 -> 7602 (required)" "$(asmctl deps)"
+out=$(asmctl deps add 7603 7601 --kind optional --signal USR1 2>&1)
+asm_expect_eq "--signal USR1: exit status" 0 "$?"
+asm_expect "--signal USR1: report" \
+	grep -qE "^agent 7603: optional dependency on agent 7601 added, SIGUSR1 when it ends \(audit #[0-9]+\)$" <<<"$out"
+asm_expect_eq "the list" "$(printf '7601 -> 7602 (required)\n7603 -> 7601 (optional, SIGUSR1)')" "$(asmctl deps)"
+asm_expect_eq "--json: each edge's signal" "7601 None,7603 SIGUSR1" \
+	"$(asmctl deps --json | pyjson '",".join("%d %s" % (e["dependent"], e["signal"]) for e in d["edges"])')"
+asm_expect "asminfo 7601: its dependent's signal" \
+	eval "asminfo 7601 | grep -qE '^Dependents: +7603 \(optional, SIGUSR1\)$'"
+asmctl deps remove 7603 7601 >/dev/null 2>&1
+asm_expect_eq "remove: exit status" 0 "$?"
+asmctl deps add 7603 7601 --kind optional --signal 12 >/dev/null 2>&1
+asm_expect_eq "--signal 12: exit status" 0 "$?"
+asm_expect_eq "--json: signal 12 is SIGUSR2" SIGUSR2 \
+	"$(asmctl deps --json | pyjson '[e["signal"] for e in d["edges"] if e["dependent"] == 7603][0]')"
+[ "$ASM_CASE_OK" = 1 ] || { sed 's/^/# /' "$ASM_TMP/err"; ktap_print_msg "$out"; asmctl deps | sed 's/^/# /'; }
+asm_case_end "deps add --signal: refused for KILL and a required edge; shown in the list, --json and asminfo"
 
 asm_unload
 ktap_finished

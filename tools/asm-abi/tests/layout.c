@@ -222,7 +222,7 @@ int main(void)
 	OFF(asm_dep_edge, dependent);
 	OFF(asm_dep_edge, dependency);
 	OFF(asm_dep_edge, kind);
-	OFF(asm_dep_edge, reserved);
+	OFF(asm_dep_edge, signal);
 
 	SIZE(asm_deps);
 	OFF(asm_deps, size);
@@ -235,6 +235,7 @@ int main(void)
 	OFF(asm_deps, count);
 	OFF(asm_deps, edges);
 	OFF(asm_deps, audit_seq);
+	OFF(asm_deps, signal);
 	OFF(asm_deps, reserved);
 
 	SIZE(asm_profile);
@@ -299,6 +300,9 @@ int main(void)
 	CONST(ASM_EV_RESTARTED);
 	CONST(ASM_EV_FAILED);
 	CONST(ASM_EV_LLM);
+	CONST(ASM_EV_CASCADE);
+	CONST(ASM_EV_DEP_HELD);
+	CONST(ASM_EV_DEP_LOST);
 	CONST(ASM_FAULT_CPU_QUOTA);
 	CONST(ASM_FAULT_MEMORY);
 	CONST(ASM_FAULT_SYSCALL_FLOOD);
@@ -446,6 +450,7 @@ int main(void)
 	CONST(ASM_LLM_COLLECT);
 	CONST(ASM_IOC_LLM_REQUEST);
 	CONST(ASM_AUDIT_DEPENDENCY);
+	CONST(ASM_AUDIT_CASCADE);
 	CONST(ASM_DEP_REQUIRED);
 	CONST(ASM_DEP_OPTIONAL);
 	CONST(ASM_DEP_PEER);

@@ -269,12 +269,12 @@ fn rust_lines() -> BTreeMap<String, String> {
         dependent,
         dependency,
         kind,
-        reserved
+        signal
     );
     size!(AsmDeps, "asm_deps");
     off!(
         AsmDeps, "asm_deps", size, version, op, kind, dependent, dependency, capacity, count,
-        edges, audit_seq, reserved
+        edges, audit_seq, signal, reserved
     );
     size!(AsmProfile, "asm_profile");
     off!(
@@ -343,6 +343,9 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_EV_RESTARTED,
         ASM_EV_FAILED,
         ASM_EV_LLM,
+        ASM_EV_CASCADE,
+        ASM_EV_DEP_HELD,
+        ASM_EV_DEP_LOST,
         ASM_FAULT_CPU_QUOTA,
         ASM_FAULT_MEMORY,
         ASM_FAULT_SYSCALL_FLOOD,
@@ -477,6 +480,7 @@ fn rust_lines() -> BTreeMap<String, String> {
         ASM_LLM_COLLECT,
         ASM_IOC_LLM_REQUEST,
         ASM_AUDIT_DEPENDENCY,
+        ASM_AUDIT_CASCADE,
         ASM_DEP_REQUIRED,
         ASM_DEP_OPTIONAL,
         ASM_DEP_PEER,

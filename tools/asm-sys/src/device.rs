@@ -345,9 +345,17 @@ impl Device {
     }
 
     /// `ASM_IOC_DEPS` with ADD: `dependent` depends on `dependency`, an
-    /// edge of `kind` (`ASM_DEP_*`). Returns the audit entry's seq.
-    pub fn dep_add(&self, dependent: u32, dependency: u32, kind: u32) -> Result<u64, Errno> {
-        let mut req = AsmDeps::add(dependent, dependency, kind);
+    /// edge of `kind` (`ASM_DEP_*`) that sends `signal` when the dependency
+    /// ends (0: none; an Optional edge only, one of `DEP_SIGNALS`). Returns
+    /// the audit entry's seq.
+    pub fn dep_add(
+        &self,
+        dependent: u32,
+        dependency: u32,
+        kind: u32,
+        signal: u32,
+    ) -> Result<u64, Errno> {
+        let mut req = AsmDeps::add(dependent, dependency, kind, signal);
         self.deps(&mut req)?;
         Ok(req.audit_seq)
     }
@@ -638,7 +646,8 @@ mod tests {
         );
         // An asm module from before the dependency graph answers the same.
         assert_eq!(dev.dep_list(), Err(Errno(libc::ENOTTY)));
-        assert_eq!(dev.dep_add(101, 100, 1), Err(Errno(libc::ENOTTY)));
+        assert_eq!(dev.dep_add(101, 100, 1, 0), Err(Errno(libc::ENOTTY)));
+        assert_eq!(dev.dep_add(101, 100, 2, 10), Err(Errno(libc::ENOTTY)));
         assert_eq!(dev.dep_remove(101, 100), Err(Errno(libc::ENOTTY)));
         // The caller's pointer never reaches the kernel.
         let mut req = asm_abi::AsmDeps::list(0x1000, 4);
@@ -655,5 +664,25 @@ mod tests {
         assert_eq!(dev.profile_record(&long, 1, true), Err(Errno(libc::EINVAL)));
         assert_eq!(dev.profile_end("a\0b", 1, true), Err(Errno(libc::EINVAL)));
         assert_eq!(dev.profile_stats(7, &long), Err(Errno(libc::EINVAL)));
+    }
+
+    /// The module checks an edge's signal by number: on this host they
+    /// must be the signals of those names.
+    #[test]
+    fn dependency_signals_are_this_hosts() {
+        let host = [
+            libc::SIGHUP,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+            libc::SIGTERM,
+            libc::SIGWINCH,
+        ];
+        let abi: Vec<i32> = asm_abi::DEP_SIGNALS
+            .iter()
+            .map(|&(n, _)| n as i32)
+            .collect();
+        assert_eq!(abi, host);
     }
 }

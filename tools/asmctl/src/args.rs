@@ -13,14 +13,14 @@
 use crate::error::Error;
 use crate::profile::{check_op_name, parse_duration};
 use asm_abi::{
-    action_allowed, parse_action, parse_capability, parse_dep_kind, parse_oversight, parse_preset,
-    parse_risk, parse_size, ASM_ACTION_DEFAULT, ASM_AUDIT_TRAIL_LLM, ASM_AUDIT_TRAIL_POLICY,
-    ASM_DEP_REQUIRED, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY,
-    ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX, ASM_LLM_BURST_MAX,
-    ASM_LLM_MAX_TOKENS_MAX, ASM_LLM_PROMPT_MAX, ASM_LLM_REFILL_MAX, ASM_LLM_SYSTEM_MAX,
-    ASM_LLM_TIMEOUT_MAX_MS, ASM_NAME_LEN, ASM_NOTE_LEN, ASM_PROFILE_OPS_MAX, ASM_PROFILE_OP_LEN,
-    ASM_PROFILE_SAMPLES, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, CAPABILITIES, DEP_KINDS,
-    LLM_PROVIDERS,
+    action_allowed, parse_action, parse_capability, parse_dep_kind, parse_dep_signal,
+    parse_oversight, parse_preset, parse_risk, parse_size, ASM_ACTION_DEFAULT, ASM_AUDIT_TRAIL_LLM,
+    ASM_AUDIT_TRAIL_POLICY, ASM_DEP_OPTIONAL, ASM_DEP_REQUIRED, ASM_FAULT_CAPABILITY,
+    ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD,
+    ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX, ASM_LLM_BURST_MAX, ASM_LLM_MAX_TOKENS_MAX,
+    ASM_LLM_PROMPT_MAX, ASM_LLM_REFILL_MAX, ASM_LLM_SYSTEM_MAX, ASM_LLM_TIMEOUT_MAX_MS,
+    ASM_NAME_LEN, ASM_NOTE_LEN, ASM_PROFILE_OPS_MAX, ASM_PROFILE_OP_LEN, ASM_PROFILE_SAMPLES,
+    ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, CAPABILITIES, DEP_KINDS, DEP_SIGNALS, LLM_PROVIDERS,
 };
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -269,11 +269,13 @@ pub enum DepsAction {
     /// dependents and the agents that stop with it.
     Show(Option<u32>),
     /// `dependent` depends on `dependency`, an edge of `kind` (an
-    /// `ASM_DEP_*` kind).
+    /// `ASM_DEP_*` kind) that sends `signal` when the dependency ends (0:
+    /// none; an Optional edge only).
     Add {
         dependent: u32,
         dependency: u32,
         kind: u32,
+        signal: u32,
     },
     /// The edge `dependent` -> `dependency` goes.
     Remove { dependent: u32, dependency: u32 },
@@ -416,7 +418,7 @@ Commands:
   deps [ID] [--json]        the dependency graph: every edge, or the agent's
                             dependencies as a tree, its dependents and the
                             agents that stop with it
-  deps add DEPENDENT DEPENDENCY [--kind KIND] [--json]
+  deps add DEPENDENT DEPENDENCY [--kind KIND] [--signal SIG] [--json]
                             make DEPENDENT depend on DEPENDENCY (audited)
   deps remove DEPENDENT DEPENDENCY [--json]
                             remove that edge (audited)
@@ -455,7 +457,10 @@ three decimals, --timeout-ms 1 to {}; left out, the kernel's defaults apply
 (1000 tokens, 0.7, 30000 ms). The words of PROMPT are joined by spaces.
 A dependency's KIND is required (the default: the dependent cannot run
 without it, and stops with it), optional (the dependent is told when it
-ends, and runs on) or peer (shown only). Adding an edge needs the right to
+ends, and runs on) or peer (shown only). --signal gives an optional edge
+the signal its dependent's processes get when the dependency ends: HUP, INT,
+QUIT, USR1, USR2, TERM or WINCH (with or without SIG, any case, or the
+number); without it they get none. Adding an edge needs the right to
 narrow both agents' policies (their owner, or CAP_SYS_ADMIN), removing one
 CAP_SYS_ADMIN, both from a process in no agent; an edge that would close a
 cycle is refused.
@@ -1608,10 +1613,11 @@ fn parse_sensitive(args: &mut Args) -> Result<Command, Error> {
 }
 
 /// `deps [list] [ID] [--json]`, `deps add DEPENDENT DEPENDENCY [--kind
-/// KIND] [--json]`, `deps remove DEPENDENT DEPENDENCY [--json]`.
+/// KIND] [--signal SIG] [--json]`, `deps remove DEPENDENT DEPENDENCY
+/// [--json]`.
 fn parse_deps(args: &mut Args) -> Result<Command, Error> {
     let mut words = Vec::new();
-    let (mut json, mut kind) = (false, None);
+    let (mut json, mut kind, mut signal) = (false, None, None);
     while let Some(arg) = args.next()? {
         match &arg {
             a if is_help(a) => return Ok(Command::Help),
@@ -1621,6 +1627,9 @@ fn parse_deps(args: &mut Args) -> Result<Command, Error> {
             }
             Arg::Opt(name, inline) if name == "--kind" => {
                 kind = Some(parse_kind(&args.value(name, inline.clone())?)?);
+            }
+            Arg::Opt(name, inline) if name == "--signal" => {
+                signal = Some(parse_signal(&args.value(name, inline.clone())?)?);
             }
             Arg::Positional(p) => words.push(utf8(p)?.to_string()),
             _ => return Err(args.unexpected(&arg)),
@@ -1643,6 +1652,7 @@ fn parse_deps(args: &mut Args) -> Result<Command, Error> {
                     dependent,
                     dependency,
                     kind: kind.unwrap_or(ASM_DEP_REQUIRED),
+                    signal: signal.unwrap_or(0),
                 }
             } else {
                 DepsAction::Remove {
@@ -1681,7 +1691,36 @@ fn parse_deps(args: &mut Args) -> Result<Command, Error> {
     if kind.is_some() && !matches!(action, DepsAction::Add { .. }) {
         return Err(usage_error("--kind only applies to deps add"));
     }
+    if signal.is_some() {
+        match action {
+            DepsAction::Add {
+                kind: ASM_DEP_OPTIONAL,
+                ..
+            } => {}
+            // The module refuses it too (EINVAL): a dependent that stops
+            // with its dependency, or a peer, has nothing to catch.
+            DepsAction::Add { .. } => {
+                return Err(usage_error(
+                    "--signal only applies to an optional dependency (--kind optional)",
+                ))
+            }
+            _ => return Err(usage_error("--signal only applies to deps add")),
+        }
+    }
     Ok(Command::Deps { action, json })
+}
+
+/// `deps add --signal`: one of the signals the module lets an optional edge
+/// send, by name or number.
+fn parse_signal(text: &str) -> Result<u32, Error> {
+    parse_dep_signal(text).ok_or_else(|| {
+        let known: Vec<&str> = DEP_SIGNALS.iter().map(|(_, name)| *name).collect();
+        usage_error(format!(
+            "invalid --signal '{text}': a dependency's end sends one of {} (by name, with \
+             or without SIG, or by number)",
+            known.join(", ")
+        ))
+    })
 }
 
 /// `deps add --kind`: a dependency kind's name, in any case.
@@ -3146,6 +3185,7 @@ mod tests {
             dependent,
             dependency,
             kind,
+            signal: 0,
         };
         assert_eq!(
             asmctl(&["deps", "add", "101", "100"]),
@@ -3221,6 +3261,90 @@ mod tests {
             assert_eq!(usage_msg(args), want, "{args:?}");
         }
         assert!(usage().contains("\n  deps [ID] [--json]  "));
+    }
+
+    #[test]
+    fn deps_add_signal() {
+        use asm_abi::ASM_DEP_OPTIONAL;
+        let optional = |signal| {
+            Ok(Command::Deps {
+                action: DepsAction::Add {
+                    dependent: 102,
+                    dependency: 100,
+                    kind: ASM_DEP_OPTIONAL,
+                    signal,
+                },
+                json: false,
+            })
+        };
+        for (sig, want) in [
+            ("USR1", 10),
+            ("SIGUSR1", 10),
+            ("usr2", 12),
+            ("SigHup", 1),
+            ("INT", 2),
+            ("QUIT", 3),
+            ("15", 15),
+            ("SIGWINCH", 28),
+        ] {
+            let args = [
+                "deps", "add", "102", "100", "--kind", "optional", "--signal", sig,
+            ];
+            assert_eq!(asmctl(&args), optional(want), "{sig}");
+        }
+        // Before the kind, and as --signal=SIG.
+        assert_eq!(
+            asmctl(&[
+                "deps",
+                "add",
+                "--signal=TERM",
+                "102",
+                "100",
+                "--kind=Optional"
+            ]),
+            optional(15)
+        );
+        let refused = "a dependency's end sends one of SIGHUP, SIGINT, SIGQUIT, SIGUSR1, \
+                       SIGUSR2, SIGTERM, SIGWINCH (by name, with or without SIG, or by number)";
+        for sig in ["KILL", "SIGKILL", "9", "STOP", "0", "64", "USR3", ""] {
+            let args = [
+                "deps", "add", "102", "100", "--kind", "optional", "--signal", sig,
+            ];
+            assert_eq!(
+                usage_msg(&args),
+                format!("invalid --signal '{sig}': {refused}"),
+                "{sig}"
+            );
+        }
+        for (args, want) in [
+            (
+                &["deps", "add", "102", "100", "--signal", "USR1"][..],
+                "--signal only applies to an optional dependency (--kind optional)",
+            ),
+            (
+                &[
+                    "deps", "add", "102", "100", "--kind", "peer", "--signal", "USR1",
+                ],
+                "--signal only applies to an optional dependency (--kind optional)",
+            ),
+            (
+                &["deps", "remove", "102", "100", "--signal", "USR1"],
+                "--signal only applies to deps add",
+            ),
+            (
+                &["deps", "100", "--signal", "USR1"],
+                "--signal only applies to deps add",
+            ),
+            (
+                &[
+                    "deps", "add", "102", "100", "--kind", "optional", "--signal",
+                ],
+                "--signal needs a value",
+            ),
+        ] {
+            assert_eq!(usage_msg(args), want, "{args:?}");
+        }
+        assert!(usage().contains("deps add DEPENDENT DEPENDENCY [--kind KIND] [--signal SIG]"));
     }
 
     #[test]

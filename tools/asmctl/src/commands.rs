@@ -882,7 +882,8 @@ fn deps(action: DepsAction, json: bool) -> Result<(), Error> {
             dependent,
             dependency,
             kind,
-        } => dev.dep_add(dependent, dependency, kind),
+            signal,
+        } => dev.dep_add(dependent, dependency, kind, signal),
         DepsAction::Remove {
             dependent,
             dependency,

@@ -43,6 +43,8 @@ pub struct TreeLine {
     pub id: u32,
     /// The kind of the edge from the line above it.
     pub kind: u32,
+    /// That edge's signal (0: none).
+    pub signal: u32,
     pub mark: Mark,
 }
 
@@ -65,25 +67,39 @@ impl Graph {
         &self.edges
     }
 
-    /// What `id` depends on directly, with each edge's kind, by id.
-    pub fn dependencies(&self, id: u32) -> Vec<(u32, u32)> {
+    /// The edges from `id` to what it depends on directly, by dependency.
+    pub fn dependency_edges(&self, id: u32) -> Vec<AsmDepEdge> {
+        // The edges are sorted by dependent, then dependency.
         self.edges
             .iter()
             .filter(|e| e.dependent == id)
+            .copied()
+            .collect()
+    }
+
+    /// The edges to `id` from what depends on it directly, by dependent.
+    pub fn dependent_edges(&self, id: u32) -> Vec<AsmDepEdge> {
+        self.edges
+            .iter()
+            .filter(|e| e.dependency == id)
+            .copied()
+            .collect()
+    }
+
+    /// What `id` depends on directly, with each edge's kind, by id.
+    pub fn dependencies(&self, id: u32) -> Vec<(u32, u32)> {
+        self.dependency_edges(id)
+            .iter()
             .map(|e| (e.dependency, e.kind))
             .collect()
     }
 
     /// What depends on `id` directly, with each edge's kind, by id.
     pub fn dependents(&self, id: u32) -> Vec<(u32, u32)> {
-        let mut out: Vec<(u32, u32)> = self
-            .edges
+        self.dependent_edges(id)
             .iter()
-            .filter(|e| e.dependency == id)
             .map(|e| (e.dependent, e.kind))
-            .collect();
-        out.sort_unstable();
-        out
+            .collect()
     }
 
     /// The dependencies of `id`, recursively, as `systemctl
@@ -106,8 +122,9 @@ impl Graph {
         expanded: &mut BTreeSet<u32>,
         lines: &mut Vec<TreeLine>,
     ) {
-        let below = self.dependencies(id);
-        for (i, &(dep, kind)) in below.iter().enumerate() {
+        let below = self.dependency_edges(id);
+        for (i, edge) in below.iter().enumerate() {
+            let dep = edge.dependency;
             let last = i + 1 == below.len();
             let branch = if last { "└─ " } else { "├─ " };
             let mark = if path.contains(&dep) {
@@ -120,7 +137,8 @@ impl Graph {
             lines.push(TreeLine {
                 prefix: format!("{indent}{branch}"),
                 id: dep,
-                kind,
+                kind: edge.kind,
+                signal: edge.signal,
                 mark,
             });
             if mark == Mark::None {
@@ -255,6 +273,35 @@ mod tests {
             .collect();
         assert_eq!(listed, [(2, 3, P), (2, 9, O), (5, 1, R)]);
         assert_eq!(Graph::new(&[]).edges(), &[]);
+    }
+
+    #[test]
+    fn edges_keep_their_signal() {
+        let usr1 = AsmDepEdge {
+            signal: 10,
+            ..AsmDepEdge::new(103, 102, O)
+        };
+        let g = Graph::new(&[
+            usr1,
+            AsmDepEdge::new(103, 101, R),
+            AsmDepEdge::new(104, 102, O),
+        ]);
+        let signals = |edges: Vec<AsmDepEdge>| -> Vec<(u32, u32, u32)> {
+            edges
+                .iter()
+                .map(|e| (e.dependent, e.dependency, e.signal))
+                .collect()
+        };
+        assert_eq!(
+            signals(g.dependency_edges(103)),
+            [(103, 101, 0), (103, 102, 10)]
+        );
+        assert_eq!(
+            signals(g.dependent_edges(102)),
+            [(103, 102, 10), (104, 102, 0)]
+        );
+        let tree: Vec<(u32, u32)> = g.tree(103).iter().map(|l| (l.id, l.signal)).collect();
+        assert_eq!(tree, [(101, 0), (102, 10)]);
     }
 
     #[test]

@@ -10,9 +10,9 @@ use crate::args::{DepsAction, SensitiveChange, Target};
 use crate::profile::op_name_rule;
 use crate::sys::Errno;
 use asm_abi::{
-    ASM_AUDIT_LIMIT_BURST, ASM_AUDIT_LIMIT_WINDOW_S, ASM_DEP_EDGES_MAX, ASM_DEP_EDGES_PER_UID,
-    ASM_DEVICE_PATH, ASM_LLM_PROMPT_MAX, ASM_LLM_REQUEST_MAX, ASM_LLM_SYSTEM_MAX,
-    ASM_PROFILE_OPS_MAX, ASM_RISK_UNACCEPTABLE, ASM_SENSITIVE_MAX,
+    dep_signal_name, ASM_AUDIT_LIMIT_BURST, ASM_AUDIT_LIMIT_WINDOW_S, ASM_DEP_EDGES_MAX,
+    ASM_DEP_EDGES_PER_UID, ASM_DEVICE_PATH, ASM_LLM_PROMPT_MAX, ASM_LLM_REQUEST_MAX,
+    ASM_LLM_SYSTEM_MAX, ASM_PROFILE_OPS_MAX, ASM_RISK_UNACCEPTABLE, ASM_SENSITIVE_MAX,
 };
 use std::path::Path;
 
@@ -378,19 +378,27 @@ impl Op<'_> {
 /// request shares; `missing` is the agent found not to exist, for `ESRCH`.
 fn dep_message(action: DepsAction, missing: Option<u32>, errno: i32) -> Option<String> {
     use libc::*;
-    let (add, dependent, dependency) = match action {
+    let (add, dependent, dependency, signal) = match action {
         DepsAction::Add {
             dependent,
             dependency,
+            signal,
             ..
-        } => (true, dependent, dependency),
+        } => (true, dependent, dependency, signal),
         DepsAction::Remove {
             dependent,
             dependency,
-        } => (false, dependent, dependency),
+        } => (false, dependent, dependency, 0),
         DepsAction::Show(_) => return None,
     };
     Some(match (errno, add) {
+        // asmctl sends only signals the module takes: one that refuses
+        // the field at all predates edge signals.
+        (EINVAL, true) if signal != 0 => format!(
+            "the asm module refused the edge's signal ({}): it may be from before dependency \
+             signals",
+            dep_signal_name(signal).map_or_else(|| signal.to_string(), String::from)
+        ),
         (ESRCH, _) => match missing {
             Some(id) => format!("no agent with id {id}"),
             None => format!("no agent with id {dependent} or {dependency} that you can see"),
@@ -646,8 +654,18 @@ mod tests {
                 dependent: 101,
                 dependency: 100,
                 kind: asm_abi::ASM_DEP_REQUIRED,
+                signal: 0,
             },
             missing,
+        };
+        let add_usr1 = Op::Deps {
+            action: DepsAction::Add {
+                dependent: 101,
+                dependency: 100,
+                kind: asm_abi::ASM_DEP_OPTIONAL,
+                signal: 10,
+            },
+            missing: None,
         };
         let remove = |missing| Op::Deps {
             action: DepsAction::Remove {
@@ -701,6 +719,11 @@ mod tests {
             (
                 msg(add(None), libc::EINVAL),
                 "the asm module rejected the request: asmctl and the module may differ in ABI version",
+            ),
+            (
+                msg(add_usr1, libc::EINVAL),
+                "the asm module refused the edge's signal (SIGUSR1): it may be from before \
+                 dependency signals",
             ),
             (msg(add(None), libc::EFAULT), "ASM_IOC_DEPS: Bad address"),
             (

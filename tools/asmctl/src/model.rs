@@ -19,9 +19,9 @@ use crate::deps::Graph;
 use crate::profile::NamedStats;
 use asm_abi::{
     action_name, audit_kind_name, capability_names, compliance_status_name, dep_kind_name,
-    parse_audit_kind, risk_name, state_name, AsmAgentInfo, AsmAuditEntry, AsmCompliance,
-    AsmFaultPolicy, AsmHistory, AsmWindow, ASM_CAP_ALL, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64,
-    ASM_SCORE_MAX, FAULT_TYPES,
+    dep_signal_name, parse_audit_kind, risk_name, state_name, AsmAgentInfo, AsmAuditEntry,
+    AsmCompliance, AsmDepEdge, AsmFaultPolicy, AsmHistory, AsmWindow, ASM_CAP_ALL,
+    ASM_LIMIT_NONE32, ASM_LIMIT_NONE64, ASM_SCORE_MAX, FAULT_TYPES,
 };
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -54,8 +54,9 @@ pub struct Event {
     /// `CLOCK_BOOTTIME` nanoseconds.
     pub timestamp_ns: u64,
     /// `register`, `unregister`, `spawn`, `exec`, `exit`, `crash`, `fault`,
-    /// `action`, `release`, `recovery`, `restarted`, `failed` or
-    /// `llm_request`; kept as text so that a type added later still shows.
+    /// `action`, `release`, `recovery`, `restarted`, `failed`,
+    /// `llm_request`, `cascade`, `dependency_held` or `dependency_lost`;
+    /// kept as text so that a type added later still shows.
     #[serde(rename = "type")]
     pub kind: String,
     pub agent_id: u32,
@@ -63,7 +64,9 @@ pub struct Event {
     pub pid: i32,
     pub exit_code: i32,
     /// The signal that ended the process: a crash's, or an `exit`'s when
-    /// the module's kill or restart action ended it; 0 if none.
+    /// the module's kill or restart action ended it; for `cascade` and
+    /// `dependency_lost`, the signal the agent's processes were sent; 0 if
+    /// none.
     pub signal: i32,
     /// `fault`, `action`, `release`: the fault type's JSON name (for
     /// `release`, of the throttle that was lifted).
@@ -89,6 +92,14 @@ pub struct Event {
     pub tokens_used: Option<u64>,
     /// `llm_request`: how long the request took, in microseconds.
     pub duration_us: Option<u64>,
+    /// `cascade`: the agent whose end stopped this one (which it requires,
+    /// directly or not); `dependency_held`: its dependency in Recovery;
+    /// `dependency_lost`: its Optional dependency that ended.
+    pub dependency: Option<u64>,
+    /// `cascade`: the grace between SIGTERM and SIGKILL; `dependency_held`:
+    /// how long it waits for the dependency's restart; in ms (0 for
+    /// `dependency_lost`).
+    pub grace_ms: Option<u64>,
 }
 
 /// `ASM_IOC_GET_AGENT_INFO_JSON`'s document.
@@ -146,20 +157,20 @@ pub struct AgentInfo {
     pub slowest: Option<Vec<NamedStats>>,
 }
 
-/// An agent's direct dependencies and dependents, each with the edge's
-/// `ASM_DEP_*` kind, by id.
+/// An agent's edges to its direct dependencies and from its direct
+/// dependents, each by the other end's id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentDeps {
-    pub dependencies: Vec<(u32, u32)>,
-    pub dependents: Vec<(u32, u32)>,
+    pub dependencies: Vec<AsmDepEdge>,
+    pub dependents: Vec<AsmDepEdge>,
 }
 
 impl AgentDeps {
     /// `id`'s neighbours in `graph`.
     pub fn of(graph: &Graph, id: u32) -> Self {
         Self {
-            dependencies: graph.dependencies(id),
-            dependents: graph.dependents(id),
+            dependencies: graph.dependency_edges(id),
+            dependents: graph.dependent_edges(id),
         }
     }
 }
@@ -951,12 +962,33 @@ impl DepKind {
     }
 }
 
+/// An Optional edge's signal in `deps --json`: its name (`SIGUSR1`), or
+/// the number for one this asmctl does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum DepSignal {
+    Name(&'static str),
+    Value(u32),
+}
+
+impl DepSignal {
+    /// Signal `signal` of an edge; `None` (`null`) for 0, none.
+    pub fn of(signal: u32) -> Option<Self> {
+        match signal {
+            0 => None,
+            s => Some(dep_signal_name(s).map_or(DepSignal::Value(s), DepSignal::Name)),
+        }
+    }
+}
+
 /// One edge in `deps --json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DepEdge {
     pub dependent: u32,
     pub dependency: u32,
     pub kind: DepKind,
+    /// What the dependent's processes get when the dependency ends.
+    pub signal: Option<DepSignal>,
 }
 
 /// `asmctl deps ID --json`: what the view says of the agent.
@@ -995,6 +1027,7 @@ impl DepsView {
                     dependent: e.dependent,
                     dependency: e.dependency,
                     kind: DepKind::of(e.kind),
+                    signal: DepSignal::of(e.signal),
                 })
                 .collect(),
             agent: id.map(|id| AgentDepsView {
@@ -1019,29 +1052,41 @@ pub struct DepChangeView {
     /// The kind of an added edge.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<DepKind>,
+    /// The signal of an added edge (`null`: none); not there for a
+    /// removal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<Option<DepSignal>>,
     pub audit_seq: u64,
 }
 
 impl DepChangeView {
     /// The report of `action` (`None` for a `Show`, which changes nothing).
     pub fn new(action: DepsAction, audit_seq: u64) -> Option<Self> {
-        let (op, dependent, dependency, kind) = match action {
+        let (op, dependent, dependency, kind, signal) = match action {
             DepsAction::Show(_) => return None,
             DepsAction::Add {
                 dependent,
                 dependency,
                 kind,
-            } => ("add", dependent, dependency, Some(DepKind::of(kind))),
+                signal,
+            } => (
+                "add",
+                dependent,
+                dependency,
+                Some(DepKind::of(kind)),
+                Some(DepSignal::of(signal)),
+            ),
             DepsAction::Remove {
                 dependent,
                 dependency,
-            } => ("remove", dependent, dependency, None),
+            } => ("remove", dependent, dependency, None, None),
         };
         Some(Self {
             op,
             dependent,
             dependency,
             kind,
+            signal,
             audit_seq,
         })
     }
@@ -1219,6 +1264,74 @@ pub mod tests {
             .replace(r#""result":0"#, r#""result":-110"#);
         let e: Event = serde_json::from_str(&doc).unwrap();
         assert_eq!((e.provider, e.result), (None, Some(-110)));
+    }
+
+    #[test]
+    fn parses_dependency_events() {
+        // As the module writes them: the two fields after "signal".
+        let doc = r#"{"timestamp_ns":5,"type":"cascade","agent_id":7002,"pid":0,
+            "exit_code":0,"signal":15,"dependency":7001,"grace_ms":800}"#;
+        let e: Event = serde_json::from_str(doc).unwrap();
+        assert_eq!(e.kind, "cascade");
+        assert_eq!(
+            (e.signal, e.dependency, e.grace_ms),
+            (15, Some(7001), Some(800))
+        );
+        assert_eq!((e.restarts, e.limit, e.provider), (None, None, None));
+        // Other events have neither.
+        let doc = r#"{"timestamp_ns":5,"type":"exit","agent_id":7002,"pid":9,
+            "exit_code":0,"signal":0}"#;
+        let e: Event = serde_json::from_str(doc).unwrap();
+        assert_eq!((e.dependency, e.grace_ms), (None, None));
+    }
+
+    #[test]
+    fn dependency_views_name_the_signal() {
+        let usr1 = AsmDepEdge {
+            signal: 10,
+            ..AsmDepEdge::new(102, 101, asm_abi::ASM_DEP_OPTIONAL)
+        };
+        // 64 is no signal the module takes today: shown as the number.
+        let odd = AsmDepEdge {
+            signal: 64,
+            ..AsmDepEdge::new(103, 101, asm_abi::ASM_DEP_OPTIONAL)
+        };
+        let graph = Graph::new(&[AsmDepEdge::new(101, 100, 1), usr1, odd]);
+        let doc = serde_json::to_value(DepsView::new(&graph, None)).unwrap();
+        let signals: Vec<&serde_json::Value> = doc["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["signal"])
+            .collect();
+        assert_eq!(
+            signals,
+            [
+                &serde_json::Value::Null,
+                &serde_json::json!("SIGUSR1"),
+                &serde_json::json!(64)
+            ]
+        );
+        let add = |signal| DepsAction::Add {
+            dependent: 102,
+            dependency: 101,
+            kind: asm_abi::ASM_DEP_OPTIONAL,
+            signal,
+        };
+        let doc = serde_json::to_value(DepChangeView::new(add(12), 45)).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({"op": "add", "dependent": 102, "dependency": 101,
+                "kind": "optional", "signal": "SIGUSR2", "audit_seq": 45})
+        );
+        let doc = serde_json::to_value(DepChangeView::new(add(0), 45)).unwrap();
+        assert_eq!(doc["signal"], serde_json::Value::Null);
+        let remove = DepsAction::Remove {
+            dependent: 102,
+            dependency: 101,
+        };
+        let doc = serde_json::to_value(DepChangeView::new(remove, 46)).unwrap();
+        assert_eq!(doc.get("signal"), None);
     }
 
     #[test]

@@ -20,12 +20,13 @@ use crate::model::{
 use crate::profile::{duration_text, percent_text, NamedStats, OpProfile};
 use crate::sys::Errno;
 use asm_abi::{
-    action_name, audit_kind_name, capability_names, dep_kind_name, dep_op_name, llm_provider_name,
-    llm_rate_of, oversight_name, patch_op_name, violation_name, AsmAuditEntry,
-    ASM_AUDIT_DEPENDENCY, ASM_AUDIT_ESCALATION, ASM_AUDIT_EXIT, ASM_AUDIT_FAULT_POLICY,
-    ASM_AUDIT_LLM, ASM_AUDIT_OVERSIGHT, ASM_AUDIT_PATCH, ASM_AUDIT_REGISTER, ASM_AUDIT_VIOLATION,
-    ASM_CAP_ALL, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_PATCH_ADD_CAPABILITY,
-    ASM_PATCH_REMOVE_CAPABILITY, ASM_PATCH_SET_LLM_RATE, ASM_PATCH_SET_RISK, FAULT_TYPES,
+    action_name, audit_kind_name, capability_names, dep_kind_name, dep_op_name, dep_signal_name,
+    llm_provider_name, llm_rate_of, oversight_name, patch_op_name, violation_name, AsmAuditEntry,
+    AsmDepEdge, ASM_AUDIT_CASCADE, ASM_AUDIT_DEPENDENCY, ASM_AUDIT_ESCALATION, ASM_AUDIT_EXIT,
+    ASM_AUDIT_FAULT_POLICY, ASM_AUDIT_LLM, ASM_AUDIT_OVERSIGHT, ASM_AUDIT_PATCH,
+    ASM_AUDIT_REGISTER, ASM_AUDIT_VIOLATION, ASM_CAP_ALL, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS,
+    ASM_PATCH_ADD_CAPABILITY, ASM_PATCH_REMOVE_CAPABILITY, ASM_PATCH_SET_LLM_RATE,
+    ASM_PATCH_SET_RISK, FAULT_TYPES,
 };
 use serde_json::Value;
 use std::fmt::Write;
@@ -77,12 +78,18 @@ pub fn status(t: &Telemetry) -> String {
     out
 }
 
-/// One event, as the guide words it ("Agent 101 fault: CPU quota exceeded").
+/// One event, as the guide words it ("Agent 101 fault: CPU quota exceeded");
+/// a type added after this asmctl by its name.
 pub fn event_text(e: &Event) -> String {
+    worded_event(e).unwrap_or_else(|| format!("Agent {} {} (pid {})", e.agent_id, e.kind, e.pid))
+}
+
+/// The wording of an event of a type this asmctl knows.
+fn worded_event(e: &Event) -> Option<String> {
     let (id, pid) = (e.agent_id, e.pid);
     let fault = e.fault.as_deref();
     let restarts = e.restarts.zip(e.max_restarts);
-    match e.kind.as_str() {
+    Some(match e.kind.as_str() {
         "register" => format!("Agent {id} registered (pid {pid})"),
         "unregister" => format!("Agent {id} unregistered"),
         "spawn" => format!("Agent {id} spawned (pid {pid})"),
@@ -135,8 +142,56 @@ pub fn event_text(e: &Event) -> String {
             None => format!("Agent {id} failed"),
         },
         "llm_request" => llm_event_text(e),
-        other => format!("Agent {id} {other} (pid {pid})"),
+        "cascade" | "dependency_held" | "dependency_lost" => dependency_event_text(e),
+        _ => return None,
+    })
+}
+
+/// A dependency event: what the end of the agent it names did to this one
+/// ("Agent 7002 cascade: dependency 7001 ended, SIGTERM, SIGKILL after
+/// 800 ms").
+fn dependency_event_text(e: &Event) -> String {
+    let id = e.agent_id;
+    let dep = e
+        .dependency
+        .map_or_else(|| "a dependency".to_string(), |d| format!("dependency {d}"));
+    let grace = e.grace_ms.map(|ms| format!("{ms} ms"));
+    match (e.kind.as_str(), e.signal, grace) {
+        // The stop begins: SIGKILL follows unless the agent is gone by then.
+        ("cascade", libc::SIGTERM, Some(grace)) => {
+            format!("Agent {id} cascade: {dep} ended, SIGTERM, SIGKILL after {grace}")
+        }
+        ("cascade", libc::SIGKILL, Some(grace)) => {
+            format!("Agent {id} cascade: {dep} ended, SIGKILL ({grace} grace over)")
+        }
+        ("cascade", sig, _) => format!(
+            "Agent {id} cascade: {dep} ended, {}",
+            signal_text(sig.into())
+        ),
+        ("dependency_held", _, Some(grace)) => {
+            format!("Agent {id} held: {dep} in recovery, waits up to {grace}")
+        }
+        ("dependency_held", _, None) => format!("Agent {id} held: {dep} in recovery"),
+        (_, 0, _) => format!("Agent {id} {dep} ended (optional), no signal sent"),
+        (_, sig, _) => format!(
+            "Agent {id} {dep} ended (optional), sent {}",
+            signal_text(sig.into())
+        ),
     }
+}
+
+/// A signal an edge or a dependency event names: one an edge may send
+/// (`SIGUSR1`), a cascade's last (`SIGKILL`), or `signal N` for one this
+/// asmctl does not know (wide enough for an event's `i32` and an edge's
+/// `u32`).
+fn signal_text(signal: i64) -> String {
+    if signal == i64::from(libc::SIGKILL) {
+        return "SIGKILL".into();
+    }
+    u32::try_from(signal)
+        .ok()
+        .and_then(dep_signal_name)
+        .map_or_else(|| format!("signal {signal}"), String::from)
 }
 
 /// An LLM request's event: who answered and the figures, or the errno it
@@ -660,8 +715,16 @@ pub fn info(a: &AgentInfo, now_ns: u64) -> String {
     }
     // Nor does one from before the dependency graph.
     if let Some(deps) = &a.deps {
-        top(&mut out, "Dependencies:", &neighbours(&deps.dependencies));
-        top(&mut out, "Dependents:", &neighbours(&deps.dependents));
+        top(
+            &mut out,
+            "Dependencies:",
+            &neighbours(&deps.dependencies, dependency_of),
+        );
+        top(
+            &mut out,
+            "Dependents:",
+            &neighbours(&deps.dependents, dependent_of),
+        );
     }
 
     out.push_str("\nTelemetry:\n");
@@ -1034,6 +1097,8 @@ fn audit_values(e: &AsmAuditEntry) -> String {
             )
         }
         (ASM_AUDIT_EXIT, _) => format!("syscalls {old}, execs {new}"),
+        // The entry's agent is the one stopped.
+        (ASM_AUDIT_CASCADE, _) => format!("{old} ended, grace {new} ms"),
         // The entry's agent is the dependent.
         (ASM_AUDIT_DEPENDENCY, _) => match u32::try_from(new) {
             Ok(0) => format!("on {old}"),
@@ -1144,17 +1209,36 @@ fn dep_kind_text(kind: u32) -> String {
     dep_kind_name(kind).map_or_else(|| format!("kind {kind}"), String::from)
 }
 
-/// Agents with the kinds of their edges: "101 (required), 102 (optional)",
-/// or "none".
-fn neighbours(agents: &[(u32, u32)]) -> String {
-    if agents.is_empty() {
+/// An edge's kind and, if it has one, its signal: "optional, SIGUSR1".
+fn edge_text(kind: u32, signal: u32) -> String {
+    match signal {
+        0 => dep_kind_text(kind),
+        s => format!("{}, {}", dep_kind_text(kind), signal_text(s.into())),
+    }
+}
+
+/// The agents at the other end of `edges` (`other` picks it) with each
+/// edge's kind and signal: "101 (required), 102 (optional, SIGUSR1)", or
+/// "none".
+fn neighbours(edges: &[AsmDepEdge], other: fn(&AsmDepEdge) -> u32) -> String {
+    if edges.is_empty() {
         return "none".into();
     }
-    let each: Vec<String> = agents
+    let each: Vec<String> = edges
         .iter()
-        .map(|&(id, kind)| format!("{id} ({})", dep_kind_text(kind)))
+        .map(|e| format!("{} ({})", other(e), edge_text(e.kind, e.signal)))
         .collect();
     each.join(", ")
+}
+
+/// The dependency end of an edge, for [`neighbours`].
+fn dependency_of(e: &AsmDepEdge) -> u32 {
+    e.dependency
+}
+
+/// The dependent end of an edge, for [`neighbours`].
+fn dependent_of(e: &AsmDepEdge) -> u32 {
+    e.dependent
 }
 
 /// Agent ids, comma-separated, or "none".
@@ -1167,7 +1251,8 @@ fn id_list(ids: &[u32]) -> String {
 }
 
 /// `asmctl deps`: every edge, `DEPENDENT -> DEPENDENCY (kind)`, one per
-/// line, as /proc/agentsys/status lists them.
+/// line, as /proc/agentsys/status lists them, with an optional edge's
+/// signal after its kind.
 pub fn deps(graph: &Graph) -> String {
     if graph.edges().is_empty() {
         return "no dependencies\n".into();
@@ -1179,7 +1264,7 @@ pub fn deps(graph: &Graph) -> String {
             "{} -> {} ({})",
             e.dependent,
             e.dependency,
-            dep_kind_text(e.kind)
+            edge_text(e.kind, e.signal)
         );
     }
     out
@@ -1205,10 +1290,14 @@ pub fn deps_tree(graph: &Graph, id: u32) -> String {
             "{}{} ({}){mark}",
             line.prefix,
             line.id,
-            dep_kind_text(line.kind)
+            edge_text(line.kind, line.signal)
         );
     }
-    let _ = writeln!(out, "dependents: {}", neighbours(&graph.dependents(id)));
+    let _ = writeln!(
+        out,
+        "dependents: {}",
+        neighbours(&graph.dependent_edges(id), dependent_of)
+    );
     let _ = writeln!(out, "stops with: {}", id_list(&graph.cascade(id)));
     out
 }
@@ -1222,13 +1311,20 @@ pub fn dep_changed(action: DepsAction, audit_seq: u64) -> String {
             dependent,
             dependency,
             kind,
-        } => (
-            dependent,
-            format!(
-                "{} dependency on agent {dependency} added",
-                dep_kind_text(kind)
-            ),
-        ),
+            signal,
+        } => {
+            let sends = match signal {
+                0 => String::new(),
+                s => format!(", {} when it ends", signal_text(s.into())),
+            };
+            (
+                dependent,
+                format!(
+                    "{} dependency on agent {dependency} added{sends}",
+                    dep_kind_text(kind)
+                ),
+            )
+        }
         DepsAction::Remove {
             dependent,
             dependency,
@@ -1502,6 +1598,66 @@ Recent Events (last 10):
             (event("failed", 0, 0), "Agent 101 failed"),
             (event("oom", 0, 0), "Agent 101 oom (pid 43)"),
             (event("llm_request", 0, 0), "Agent 101 LLM request answered"),
+        ] {
+            assert_eq!(event_text(&e), want);
+        }
+    }
+
+    /// Every event type the ABI defines has its own wording, not the one
+    /// of a type added after this asmctl.
+    #[test]
+    fn every_event_type_is_worded() {
+        for (_, name) in asm_abi::EVENT_TYPES {
+            assert!(worded_event(&event(name, 0, 0)).is_some(), "{name}");
+        }
+        assert_eq!(worded_event(&event("oom", 0, 0)), None);
+    }
+
+    fn dependency_event(kind: &str, signal: i32, grace_ms: u64) -> Event {
+        Event {
+            pid: 0,
+            dependency: Some(7001),
+            grace_ms: Some(grace_ms),
+            ..event(kind, 0, signal)
+        }
+    }
+
+    #[test]
+    fn dependency_event_texts() {
+        for (e, want) in [
+            (
+                dependency_event("cascade", libc::SIGTERM, 800),
+                "Agent 101 cascade: dependency 7001 ended, SIGTERM, SIGKILL after 800 ms",
+            ),
+            (
+                dependency_event("cascade", libc::SIGKILL, 800),
+                "Agent 101 cascade: dependency 7001 ended, SIGKILL (800 ms grace over)",
+            ),
+            (
+                dependency_event("dependency_held", 0, 1500),
+                "Agent 101 held: dependency 7001 in recovery, waits up to 1500 ms",
+            ),
+            (
+                dependency_event("dependency_lost", libc::SIGUSR1, 0),
+                "Agent 101 dependency 7001 ended (optional), sent SIGUSR1",
+            ),
+            (
+                dependency_event("dependency_lost", 0, 0),
+                "Agent 101 dependency 7001 ended (optional), no signal sent",
+            ),
+            (
+                dependency_event("dependency_lost", 40, 0),
+                "Agent 101 dependency 7001 ended (optional), sent signal 40",
+            ),
+            // A document without the figures still reads.
+            (
+                event("cascade", 0, libc::SIGTERM),
+                "Agent 101 cascade: a dependency ended, SIGTERM",
+            ),
+            (
+                event("dependency_held", 0, 0),
+                "Agent 101 held: a dependency in recovery",
+            ),
         ] {
             assert_eq!(event_text(&e), want);
         }
@@ -2602,6 +2758,22 @@ LLM:
     }
 
     #[test]
+    fn cascade_audit_entries() {
+        let e = audit_entry(
+            0,
+            ASM_AUDIT_CASCADE,
+            0,
+            (7001, 800),
+            "stopped: requires agent 7001, which ended Failed; SIGKILL after 800 ms",
+        );
+        assert_eq!(
+            (audit_op(&e), audit_values(&e)),
+            ("-".into(), "7001 ended, grace 800 ms".into())
+        );
+        assert_eq!(audit_kind_name(e.kind), Some("cascade"));
+    }
+
+    #[test]
     fn dependency_audit_values() {
         use asm_abi::{ASM_DEP_ADD, ASM_DEP_PEER};
         let entry = |op, kind| audit_entry(0, ASM_AUDIT_DEPENDENCY, op, (100, kind), "");
@@ -2622,7 +2794,7 @@ LLM:
     }
 
     /// 100 is a database; 101 and 102 need it, 103 needs 101 and would
-    /// like 102; 104 needs 103; 105 is a peer of 101.
+    /// like 102 (SIGUSR1 when it ends); 104 needs 103; 105 is a peer of 101.
     fn services() -> Graph {
         use asm_abi::{AsmDepEdge, ASM_DEP_OPTIONAL, ASM_DEP_PEER, ASM_DEP_REQUIRED};
         let (r, o, p) = (ASM_DEP_REQUIRED, ASM_DEP_OPTIONAL, ASM_DEP_PEER);
@@ -2630,11 +2802,26 @@ LLM:
             AsmDepEdge::new(103, 101, r),
             AsmDepEdge::new(101, 100, r),
             AsmDepEdge::new(102, 100, r),
-            AsmDepEdge::new(103, 102, o),
+            AsmDepEdge {
+                signal: 10,
+                ..AsmDepEdge::new(103, 102, o)
+            },
             AsmDepEdge::new(104, 103, r),
             AsmDepEdge::new(105, 101, p),
             AsmDepEdge::new(106, 104, 9),
         ])
+    }
+
+    #[test]
+    fn edge_kinds_with_their_signal() {
+        use asm_abi::{ASM_DEP_OPTIONAL, ASM_DEP_REQUIRED};
+        assert_eq!(edge_text(ASM_DEP_REQUIRED, 0), "required");
+        assert_eq!(edge_text(ASM_DEP_OPTIONAL, 0), "optional");
+        assert_eq!(edge_text(ASM_DEP_OPTIONAL, 1), "optional, SIGHUP");
+        assert_eq!(edge_text(ASM_DEP_OPTIONAL, 12), "optional, SIGUSR2");
+        // From a module that lets an edge send more than this asmctl knows.
+        assert_eq!(edge_text(ASM_DEP_OPTIONAL, 64), "optional, signal 64");
+        assert_eq!(edge_text(9, 10), "kind 9, SIGUSR1");
     }
 
     #[test]
@@ -2645,7 +2832,7 @@ LLM:
 101 -> 100 (required)
 102 -> 100 (required)
 103 -> 101 (required)
-103 -> 102 (optional)
+103 -> 102 (optional, SIGUSR1)
 104 -> 103 (required)
 105 -> 101 (peer)
 106 -> 104 (kind 9)
@@ -2664,7 +2851,7 @@ agent 104
 └─ 103 (required)
    ├─ 101 (required)
    │  └─ 100 (required)
-   └─ 102 (optional)
+   └─ 102 (optional, SIGUSR1)
       └─ 100 (required)
 dependents: 106 (kind 9)
 stops with: none
@@ -2712,18 +2899,23 @@ stops with: 2, 3, 4, 5
     #[test]
     fn dependency_changes() {
         use asm_abi::{ASM_DEP_OPTIONAL, ASM_DEP_REQUIRED};
-        let add = |kind| DepsAction::Add {
+        let add = |kind, signal| DepsAction::Add {
             dependent: 101,
             dependency: 100,
             kind,
+            signal,
         };
         assert_eq!(
-            dep_changed(add(ASM_DEP_REQUIRED), 42),
+            dep_changed(add(ASM_DEP_REQUIRED, 0), 42),
             "agent 101: required dependency on agent 100 added (audit #42)\n"
         );
         assert_eq!(
-            dep_changed(add(ASM_DEP_OPTIONAL), 7),
+            dep_changed(add(ASM_DEP_OPTIONAL, 0), 7),
             "agent 101: optional dependency on agent 100 added (audit #7)\n"
+        );
+        assert_eq!(
+            dep_changed(add(ASM_DEP_OPTIONAL, 28), 8),
+            "agent 101: optional dependency on agent 100 added, SIGWINCH when it ends (audit #8)\n"
         );
         let remove = DepsAction::Remove {
             dependent: 101,
@@ -2957,7 +3149,7 @@ p99:           20.0ms
         assert!(
             text.contains(
                 "\nRisk Level:      Limited\n\
-                 Dependencies:    101 (required), 102 (optional)\n\
+                 Dependencies:    101 (required), 102 (optional, SIGUSR1)\n\
                  Dependents:      104 (required)\n\nTelemetry:\n"
             ),
             "{text}"

@@ -23,12 +23,14 @@
  * throttled, then a kill action ends it (an exit by signal 9, failed), and
  * agent 100's LLM request is answered.
  *
- * Dependencies: 101 requires 100, and 102 would like 101 (optional).
+ * Dependencies: 101 requires 100, and 102 would like 101 (optional, with
+ * SIGUSR1 when it ends).
  * FAKE_ASM_DEPS_EXTRA=N lists N more edges (5000 + i, gone since, as peers
  * of 100), more than asmctl's first buffer holds; FAKE_ASM_NO_DEPS makes
  * ASM_IOC_DEPS unknown (ENOTTY), as for a module from before it.  ADD and
- * REMOVE check the rules (EEXIST, ELOOP, ENOENT, ESRCH) against these
- * edges and change nothing.
+ * REMOVE check the rules (EEXIST, ELOOP, ENOENT, ESRCH, and the module's
+ * signals: on an Optional ADD only, one of seven) against these edges and
+ * change nothing.
  *
  * Profiling: agent 100 reported fetch, parse, db.query and llm:call (in
  * that order), 101 fetch, 102 nothing; the aggregate of fetch is over 100
@@ -48,6 +50,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -781,8 +784,19 @@ static int do_sensitive(struct asm_sensitive *s)
 
 static const struct asm_dep_edge dep_edges[] = {
 	{ 101, 100, ASM_DEP_REQUIRED, 0 },
-	{ 102, 101, ASM_DEP_OPTIONAL, 0 },
+	{ 102, 101, ASM_DEP_OPTIONAL, SIGUSR1 },
 };
+
+/* Whether an Optional edge may send @sig, as the module checks it. */
+static int dep_signal_ok(__u32 sig)
+{
+	switch (sig) {
+	case SIGHUP: case SIGINT: case SIGQUIT: case SIGUSR1: case SIGUSR2:
+	case SIGTERM: case SIGWINCH:
+		return 1;
+	}
+	return 0;
+}
 #define NR_DEP_EDGES (sizeof(dep_edges) / sizeof(dep_edges[0]))
 
 /* Whether @from reaches @to along the edges (which have no cycle). */
@@ -807,7 +821,7 @@ static int do_deps(struct asm_deps *d)
 	    d->audit_seq)
 		return fail(EINVAL);
 	if (d->op == ASM_DEP_LIST) {
-		if (d->kind || d->dependent || d->dependency)
+		if (d->kind || d->dependent || d->dependency || d->signal)
 			return fail(EINVAL);
 		for (size_t i = 0; i < NR_DEP_EDGES; i++, count++)
 			if (count < d->capacity)
@@ -823,12 +837,14 @@ static int do_deps(struct asm_deps *d)
 	    (d->op == ASM_DEP_ADD &&
 	     (d->kind < ASM_DEP_REQUIRED || d->kind > ASM_DEP_PEER)) ||
 	    (d->op == ASM_DEP_REMOVE && d->kind) || d->capacity || d->edges ||
-	    d->dependent == d->dependency)
+	    d->dependent == d->dependency ||
+	    (d->signal && (d->kind != ASM_DEP_OPTIONAL ||
+			   !dep_signal_ok(d->signal))))
 		return fail(EINVAL);
 	if (!find(d->dependent) || !find(d->dependency))
 		return fail(ESRCH);
-	log_line("deps op=%u dependent=%u dependency=%u kind=%u\n", d->op,
-		 d->dependent, d->dependency, d->kind);
+	log_line("deps op=%u dependent=%u dependency=%u kind=%u signal=%u\n",
+		 d->op, d->dependent, d->dependency, d->kind, d->signal);
 	if (forced_errno())
 		return fail(forced_errno());
 	for (size_t i = 0; i < NR_DEP_EDGES; i++) {

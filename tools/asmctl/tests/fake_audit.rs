@@ -714,7 +714,7 @@ fn dependency_graph_views() {
     let Some(lib) = fake_lib() else { return };
     assert_eq!(
         asmctl(lib, &["deps"], &[]),
-        ok("101 -> 100 (required)\n102 -> 101 (optional)\n")
+        ok("101 -> 100 (required)\n102 -> 101 (optional, SIGUSR1)\n")
     );
     assert_eq!(
         asmctl(lib, &["deps", "list"], &[]),
@@ -723,7 +723,7 @@ fn dependency_graph_views() {
     assert_eq!(
         asmctl(lib, &["deps", "102"], &[]),
         ok("agent 102\n\
-            └─ 101 (optional)\n\
+            └─ 101 (optional, SIGUSR1)\n\
             \x20  └─ 100 (required)\n\
             dependents: none\n\
             stops with: none\n")
@@ -738,12 +738,14 @@ fn dependency_graph_views() {
     {
       "dependency": 100,
       "dependent": 101,
-      "kind": "required"
+      "kind": "required",
+      "signal": null
     },
     {
       "dependency": 101,
       "dependent": 102,
-      "kind": "optional"
+      "kind": "optional",
+      "signal": "SIGUSR1"
     }
   ]"#;
     assert_eq!(
@@ -781,7 +783,7 @@ fn dependency_graph_views() {
     assert!(
         out.contains(
             "\nRisk Level:      High\nDependencies:    100 (required)\n\
-             Dependents:      102 (optional)\n\nTelemetry:\n"
+             Dependents:      102 (optional, SIGUSR1)\n\nTelemetry:\n"
         ),
         "{out}"
     );
@@ -819,9 +821,46 @@ fn dependency_changes() {
         asmctl(lib, &["deps", "add", "102", "100", "--json"], &log_env),
         ok(
             "{\n  \"audit_seq\": 45,\n  \"dependency\": 100,\n  \"dependent\": 102,\n  \
-            \"kind\": \"required\",\n  \"op\": \"add\"\n}\n"
+            \"kind\": \"required\",\n  \"op\": \"add\",\n  \"signal\": null\n}\n"
         )
     );
+    assert_eq!(
+        asmctl(
+            lib,
+            &["deps", "add", "102", "100", "--kind", "optional", "--signal", "usr2"],
+            &log_env
+        ),
+        ok("agent 102: optional dependency on agent 100 added, SIGUSR2 when it ends (audit #45)\n")
+    );
+    assert_eq!(
+        asmctl(
+            lib,
+            &[
+                "deps",
+                "add",
+                "102",
+                "100",
+                "--kind=optional",
+                "--signal=1",
+                "--json"
+            ],
+            &log_env
+        ),
+        ok(
+            "{\n  \"audit_seq\": 45,\n  \"dependency\": 100,\n  \"dependent\": 102,\n  \
+            \"kind\": \"optional\",\n  \"op\": \"add\",\n  \"signal\": \"SIGHUP\"\n}\n"
+        )
+    );
+    // Refused before the request: the log has no line of it.
+    let (code, out, err) = asmctl(
+        lib,
+        &[
+            "deps", "add", "102", "100", "--kind", "optional", "--signal", "KILL",
+        ],
+        &log_env,
+    );
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.starts_with("Error: invalid --signal 'KILL': "), "{err}");
     assert_eq!(
         asmctl(lib, &["deps", "remove", "101", "100"], &log_env),
         ok("agent 101: dependency on agent 100 removed (audit #46)\n")
@@ -835,10 +874,12 @@ fn dependency_changes() {
     );
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
-        "deps op=1 dependent=102 dependency=100 kind=2\n\
-         deps op=1 dependent=102 dependency=100 kind=1\n\
-         deps op=2 dependent=101 dependency=100 kind=0\n\
-         deps op=2 dependent=101 dependency=100 kind=0\n"
+        "deps op=1 dependent=102 dependency=100 kind=2 signal=0\n\
+         deps op=1 dependent=102 dependency=100 kind=1 signal=0\n\
+         deps op=1 dependent=102 dependency=100 kind=2 signal=12\n\
+         deps op=1 dependent=102 dependency=100 kind=2 signal=1\n\
+         deps op=2 dependent=101 dependency=100 kind=0 signal=0\n\
+         deps op=2 dependent=101 dependency=100 kind=0 signal=0\n"
     );
     // The stand-in's rules: 100 <- 101 <- 102 already.
     for (args, want) in [
@@ -876,6 +917,15 @@ fn dependency_changes() {
             "28",
             "no room: the asm module keeps at most 1024 dependency edges, of which users \
              without CAP_SYS_ADMIN add three quarters",
+        ),
+        // A module from before edge signals refuses the field.
+        (
+            &[
+                "deps", "add", "102", "100", "--kind", "optional", "--signal", "USR1",
+            ],
+            "22",
+            "the asm module refused the edge's signal (SIGUSR1): it may be from before \
+             dependency signals",
         ),
     ] {
         assert_eq!(

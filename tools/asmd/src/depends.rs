@@ -10,14 +10,16 @@
 //! cycle among its specs when it reads them, so that `asmd --check` finds
 //! it and no agent is started for a set whose edges cannot all be added.
 //!
-//! Everything here is plain code on the specs and on what `ASM_IOC_GET_INFO`
-//! said; the supervisor makes the calls.
+//! Everything here is plain code on the specs, on what `ASM_IOC_GET_INFO`
+//! said and on the module's dependency events; the supervisor makes the
+//! calls.
 
+use crate::genl::Event;
 use crate::reconcile::{state_label, Status};
-use crate::spec::{DepTarget, Spec};
+use crate::spec::{DepTarget, Dependency, Spec};
 use asm_abi::{
-    ASM_DEP_EDGES_MAX, ASM_DEP_EDGES_PER_UID, ASM_STATE_ACTIVE, ASM_STATE_RECOVERY,
-    ASM_STATE_RESTARTED, ASM_STATE_SPAWNED,
+    dep_signal_name, ASM_DEP_EDGES_MAX, ASM_DEP_EDGES_PER_UID, ASM_EV_CASCADE, ASM_EV_DEP_HELD,
+    ASM_EV_DEP_LOST, ASM_STATE_ACTIVE, ASM_STATE_RECOVERY, ASM_STATE_RESTARTED, ASM_STATE_SPAWNED,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -361,10 +363,66 @@ pub fn timeout_message(timeout_s: u32, waits: &[String]) -> String {
     )
 }
 
+/// The log line's text when the edge of `dep` to the agent labelled
+/// `dependency` was added, audited as entry `seq`: "optional dependency on
+/// agent 1 (a) added, SIGUSR1 when it ends (audit #12)".
+pub fn edge_added(dep: &Dependency, dependency: &str, seq: u64) -> String {
+    let sends = dep
+        .signal_name()
+        .map_or_else(String::new, |s| format!(", {s} when it ends"));
+    format!(
+        "{} dependency on {dependency} added{sends} (audit #{seq})",
+        dep.kind_name()
+    )
+}
+
+/// The log line's text for a dependency event of one of asmd's agents
+/// (`dependency` labels the agent the event names), `None` for other
+/// events. A cascade's stop is the module's, not a crash: asmd restarts
+/// only on a Recovery verdict, so the line is all it does.
+pub fn event_text(ev: &Event, dependency: &str) -> Option<String> {
+    let signal = |sig: i32| match sig {
+        libc::SIGKILL => "SIGKILL".to_owned(),
+        s => u32::try_from(s)
+            .ok()
+            .and_then(dep_signal_name)
+            .map_or_else(|| format!("signal {s}"), str::to_owned),
+    };
+    Some(match (ev.kind, ev.signal) {
+        (ASM_EV_CASCADE, libc::SIGKILL) => format!(
+            "stopped by a cascade: still running {} ms after SIGTERM, SIGKILL",
+            ev.limit
+        ),
+        (ASM_EV_CASCADE, sig) => format!(
+            "stopped by a cascade: {dependency}, which it requires (directly or not), ended \
+             ({}, SIGKILL after {} ms)",
+            signal(sig),
+            ev.limit
+        ),
+        (ASM_EV_DEP_HELD, _) => format!(
+            "its required dependency {dependency} is in Recovery: held up to {} ms for its \
+             restart",
+            ev.limit
+        ),
+        (ASM_EV_DEP_LOST, 0) => format!("its optional dependency {dependency} ended"),
+        (ASM_EV_DEP_LOST, sig) => format!(
+            "its optional dependency {dependency} ended: {} sent",
+            signal(sig)
+        ),
+        _ => return None,
+    })
+}
+
 /// What the module's refusal of an `ASM_DEP_ADD` with `errno` means, where
-/// the errno's own text does not say it (Documentation/deps.rst).
-pub fn refusal_hint(errno: i32) -> Option<String> {
+/// the errno's own text does not say it (Documentation/deps.rst); `signal`
+/// is the edge's (0: none).
+pub fn refusal_hint(errno: i32, signal: u32) -> Option<String> {
     Some(match errno {
+        // The spec's signal passed the module's own rule: a module that
+        // refuses it predates edge signals.
+        libc::EINVAL if signal != 0 => "this asm module may be from before dependency signals \
+                                        (a depends_on signal)"
+            .to_owned(),
         libc::EPERM => "adding an edge needs the right to narrow the policy of both agents \
                         (their owner, or CAP_SYS_ADMIN), from a process in no agent"
             .to_owned(),
@@ -459,6 +517,36 @@ mod tests {
                 (4, ASM_DEP_PEER),
                 (5, ASM_DEP_OPTIONAL)
             ]
+        );
+    }
+
+    #[test]
+    fn signals_resolve_with_their_entries() {
+        let specs = checked(vec![
+            spec(1, "a", ""),
+            spec(2, "b", ""),
+            spec(
+                3,
+                "c",
+                r#"[{ name = "a", kind = "optional", signal = "USR1" },
+                    { id = 2, kind = "optional", signal = 15 }]"#,
+            ),
+        ])
+        .unwrap();
+        let deps: Vec<(u32, u32, u32)> = specs[2]
+            .depends_on
+            .iter()
+            .map(|d| (d.id, d.kind, d.signal))
+            .collect();
+        assert_eq!(deps, [(1, ASM_DEP_OPTIONAL, 10), (2, ASM_DEP_OPTIONAL, 15)]);
+        assert_eq!(
+            edge_added(&specs[2].depends_on[0], "agent 1 (a)", 12),
+            "optional dependency on agent 1 (a) added, SIGUSR1 when it ends (audit #12)"
+        );
+        let b = spec(2, "b", r#"["a"]"#);
+        assert_eq!(
+            edge_added(&b.depends_on[0], "agent 1 (a)", 7),
+            "required dependency on agent 1 (a) added (audit #7)"
         );
     }
 
@@ -775,6 +863,50 @@ mod tests {
     }
 
     #[test]
+    fn dependency_events_are_worded() {
+        let ev = |kind, signal, limit| Event {
+            seq: None,
+            kind,
+            agent_id: 3,
+            pid: 0,
+            signal,
+            fault: 0,
+            value: 1,
+            limit,
+        };
+        let dep = "agent 1 (a)";
+        for (e, want) in [
+            (
+                ev(ASM_EV_CASCADE, libc::SIGTERM, 800),
+                "stopped by a cascade: agent 1 (a), which it requires (directly or not), ended \
+                 (SIGTERM, SIGKILL after 800 ms)",
+            ),
+            (
+                ev(ASM_EV_CASCADE, libc::SIGKILL, 800),
+                "stopped by a cascade: still running 800 ms after SIGTERM, SIGKILL",
+            ),
+            (
+                ev(ASM_EV_DEP_HELD, 0, 1500),
+                "its required dependency agent 1 (a) is in Recovery: held up to 1500 ms for its \
+                 restart",
+            ),
+            (
+                ev(ASM_EV_DEP_LOST, libc::SIGUSR1, 0),
+                "its optional dependency agent 1 (a) ended: SIGUSR1 sent",
+            ),
+            (
+                ev(ASM_EV_DEP_LOST, 0, 0),
+                "its optional dependency agent 1 (a) ended",
+            ),
+        ] {
+            assert_eq!(event_text(&e, dep).as_deref(), Some(want));
+        }
+        for kind in [asm_abi::ASM_EV_EXIT, asm_abi::ASM_EV_LLM, 17] {
+            assert_eq!(event_text(&ev(kind, 0, 0), dep), None);
+        }
+    }
+
+    #[test]
     fn refusals_are_explained() {
         for errno in [
             libc::EPERM,
@@ -786,9 +918,12 @@ mod tests {
             libc::EAGAIN,
             libc::ENOTTY,
         ] {
-            assert!(refusal_hint(errno).is_some(), "{errno}");
+            assert!(refusal_hint(errno, 0).is_some(), "{errno}");
         }
-        assert_eq!(refusal_hint(libc::EINVAL), None);
-        assert!(refusal_hint(libc::ELOOP).unwrap().contains("cycle"));
+        assert_eq!(refusal_hint(libc::EINVAL, 0), None);
+        assert!(refusal_hint(libc::ELOOP, 0).unwrap().contains("cycle"));
+        assert!(refusal_hint(libc::EINVAL, 10)
+            .unwrap()
+            .contains("before dependency signals"));
     }
 }

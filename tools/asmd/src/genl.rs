@@ -9,8 +9,8 @@ use crate::error::Error;
 use crate::nlattr::{self, Builder, Message, ParseError, NLMSG_ERROR, NLM_F_REQUEST};
 use crate::sys::{self, Errno, NlSocket};
 use asm_abi::{
-    ASM_A_AGENT_ID, ASM_A_EVENT_TYPE, ASM_A_FAULT, ASM_A_LIMIT, ASM_A_PID, ASM_A_SEQ, ASM_A_VALUE,
-    ASM_CMD_EVENT,
+    ASM_A_AGENT_ID, ASM_A_EVENT_TYPE, ASM_A_FAULT, ASM_A_LIMIT, ASM_A_PID, ASM_A_SEQ, ASM_A_SIGNAL,
+    ASM_A_VALUE, ASM_CMD_EVENT,
 };
 
 /// `GENL_ID_CTRL`: the controller's family id.
@@ -138,14 +138,19 @@ pub struct Event {
     pub agent_id: u32,
     /// `ASM_A_PID` (0 if none or absent).
     pub pid: i32,
+    /// `ASM_A_SIGNAL` (0 if none or absent): for `ASM_EV_CASCADE` and
+    /// `ASM_EV_DEP_LOST`, the signal the agent's processes were sent.
+    pub signal: i32,
     /// `ASM_A_FAULT` (0 if absent); for `ASM_EV_LLM`, the provider that
     /// answered.
     pub fault: u32,
     /// `ASM_A_VALUE`: the restart count for the restart events; the
-    /// tokens used for `ASM_EV_LLM`.
+    /// tokens used for `ASM_EV_LLM`; the dependency for the dependency
+    /// events.
     pub value: u64,
     /// `ASM_A_LIMIT`: the restart budget for the restart events; the
-    /// duration in microseconds for `ASM_EV_LLM`.
+    /// duration in microseconds for `ASM_EV_LLM`; the grace in ms for
+    /// `ASM_EV_CASCADE` and `ASM_EV_DEP_HELD`.
     pub limit: u64,
 }
 
@@ -163,7 +168,7 @@ pub fn parse_event(msg: &Message<'_>, family: u16) -> Result<Option<Event>, Pars
     let mut seq = None;
     let mut kind = None;
     let mut agent_id = None;
-    let (mut pid, mut fault, mut value, mut limit) = (0, 0, 0, 0);
+    let (mut pid, mut signal, mut fault, mut value, mut limit) = (0, 0, 0, 0, 0);
     for attr in nlattr::attrs(payload) {
         let attr = attr?;
         match attr.ty {
@@ -171,6 +176,7 @@ pub fn parse_event(msg: &Message<'_>, family: u16) -> Result<Option<Event>, Pars
             ASM_A_EVENT_TYPE => kind = Some(attr.u32()?),
             ASM_A_AGENT_ID => agent_id = Some(attr.u32()?),
             ASM_A_PID => pid = attr.i32()?,
+            ASM_A_SIGNAL => signal = attr.i32()?,
             ASM_A_FAULT => fault = attr.u32()?,
             ASM_A_VALUE => value = attr.u64()?,
             ASM_A_LIMIT => limit = attr.u64()?,
@@ -186,6 +192,7 @@ pub fn parse_event(msg: &Message<'_>, family: u16) -> Result<Option<Event>, Pars
             what: "ASM_A_AGENT_ID",
         })?,
         pid,
+        signal,
         fault,
         value,
         limit,
@@ -387,7 +394,7 @@ mod tests {
     // Besides the attributes asmd reads, the shim sends these, which asmd
     // skips.
     use asm_abi::{
-        ASM_A_ACTION, ASM_A_EXIT_CODE, ASM_A_PAD, ASM_A_SIGNAL, ASM_A_TIMESTAMP_NS, ASM_EV_FAILED,
+        ASM_A_ACTION, ASM_A_EXIT_CODE, ASM_A_PAD, ASM_A_TIMESTAMP_NS, ASM_EV_FAILED,
         ASM_EV_RECOVERY, ASM_GENL_VERSION,
     };
 
@@ -498,10 +505,34 @@ mod tests {
                 kind: ASM_EV_LLM,
                 agent_id: 100,
                 pid: 42,
+                signal: 0,
                 fault: ASM_LLM_CLAUDE,
                 value: 12,
                 limit: 35_120,
             }))
+        );
+    }
+
+    /// A cascade's SIGKILL: the signal is read, the dependency and the
+    /// grace are the value and the limit.
+    #[test]
+    fn cascade_event_decodes() {
+        use asm_abi::ASM_EV_CASCADE;
+        let bytes = Builder::new(FAMILY, 0, 0)
+            .raw(&[ASM_CMD_EVENT, ASM_GENL_VERSION, 0, 0])
+            .attr(ASM_A_SEQ, &8u64.to_ne_bytes())
+            .attr(ASM_A_EVENT_TYPE, &ASM_EV_CASCADE.to_ne_bytes())
+            .attr(ASM_A_AGENT_ID, &7002u32.to_ne_bytes())
+            .attr(ASM_A_PID, &0i32.to_ne_bytes())
+            .attr(ASM_A_SIGNAL, &libc::SIGKILL.to_ne_bytes())
+            .attr(ASM_A_VALUE, &7001u64.to_ne_bytes())
+            .attr(ASM_A_LIMIT, &800u64.to_ne_bytes())
+            .finish();
+        let msg = nlattr::messages(&bytes).next().unwrap().unwrap();
+        let ev = parse_event(&msg, FAMILY).unwrap().unwrap();
+        assert_eq!(
+            (ev.kind, ev.agent_id, ev.signal, ev.value, ev.limit),
+            (ASM_EV_CASCADE, 7002, libc::SIGKILL, 7001, 800)
         );
     }
 
@@ -517,6 +548,7 @@ mod tests {
                 kind: ASM_EV_RECOVERY,
                 agent_id: 100,
                 pid: 0,
+                signal: 0,
                 fault: 0,
                 value: 1,
                 limit: 3,

@@ -16,8 +16,9 @@
 //! llm_burst = 5                     # LLM token bucket: 1 to 10000; default: 30
 //! llm_refill = 1                    # requests per second, 1 to 10000; default: 10
 //! # Other specs of the directory, by name (a string) or id (an integer);
-//! # a table gives the kind: required (the default), optional or peer.
-//! depends_on = ["db", 102, { name = "cache", kind = "optional" }]
+//! # a table gives the kind: required (the default), optional or peer,
+//! # and an optional one the signal the agent gets when it ends.
+//! depends_on = ["db", 102, { name = "cache", kind = "optional", signal = "SIGUSR1" }]
 //! start_timeout = 30                # s to wait for the required ones; default: 30
 //!
 //! [limits]                          # default: follow the module's defaults
@@ -45,19 +46,22 @@
 //! `ASM_PATCH_SET_LLM_RATE` patch once it is registered; with only one of
 //! them, the other is the module's default.
 //!
-//! `depends_on` is parsed here, entry by entry; what it names is checked
-//! against the other specs once every file is read (`crate::depends`):
-//! another spec of the directory, named once, and no cycle.
+//! `depends_on` is parsed here, entry by entry, a `signal` checked as the
+//! module checks it (an optional entry only, one of `DEP_SIGNALS`); what
+//! it names is checked against the other specs once every file is read
+//! (`crate::depends`): another spec of the directory, named once, and no
+//! cycle.
 
 use asm_abi::{
-    action_allowed, dep_kind_name, parse_dep_kind, parse_preset, parse_risk, parse_size, risk_name,
-    AsmFaultPolicy, AsmPatch, AsmRegister, ASM_ACTION_KILL, ASM_ACTION_LOG, ASM_ACTION_RESTART,
-    ASM_ACTION_THROTTLE, ASM_DEP_REQUIRED, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA,
-    ASM_FAULT_CRASH, ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE,
-    ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS, ASM_ID_MAX, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64,
-    ASM_LLM_BURST_DEFAULT, ASM_LLM_BURST_MAX, ASM_LLM_REFILL_DEFAULT, ASM_LLM_REFILL_MAX,
-    ASM_NAME_LEN, ASM_PATCH_SET_LLM_RATE, ASM_PRESET_NONE, ASM_RISK_DEFAULT, ASM_RISK_LIMITED,
-    ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, ASM_TARGET_CGROUP, CAPABILITIES, DEP_KINDS, PRESET_NAMES,
+    action_allowed, dep_kind_name, dep_signal_name, parse_dep_kind, parse_dep_signal, parse_preset,
+    parse_risk, parse_size, risk_name, AsmFaultPolicy, AsmPatch, AsmRegister, ASM_ACTION_KILL,
+    ASM_ACTION_LOG, ASM_ACTION_RESTART, ASM_ACTION_THROTTLE, ASM_DEP_OPTIONAL, ASM_DEP_REQUIRED,
+    ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY,
+    ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS,
+    ASM_ID_MAX, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64, ASM_LLM_BURST_DEFAULT, ASM_LLM_BURST_MAX,
+    ASM_LLM_REFILL_DEFAULT, ASM_LLM_REFILL_MAX, ASM_NAME_LEN, ASM_PATCH_SET_LLM_RATE,
+    ASM_PRESET_NONE, ASM_RISK_DEFAULT, ASM_RISK_LIMITED, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN,
+    ASM_TARGET_CGROUP, CAPABILITIES, DEP_KINDS, DEP_SIGNALS, PRESET_NAMES,
 };
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -160,6 +164,9 @@ pub struct Dependency {
     pub target: DepTarget,
     /// An `ASM_DEP_*` kind.
     pub kind: u32,
+    /// An optional entry's signal for the agent when the other one ends
+    /// (one of `DEP_SIGNALS`); 0 for none, and for the other kinds.
+    pub signal: u32,
     /// The entry's line in the spec file.
     pub line: usize,
     /// The other spec's agent id: set by `depends::check` (0 until then
@@ -171,6 +178,11 @@ impl Dependency {
     /// `required`, `optional` or `peer`.
     pub fn kind_name(&self) -> &'static str {
         dep_kind_name(self.kind).unwrap_or("?")
+    }
+
+    /// The name of the entry's signal (`SIGUSR1`); `None` without one.
+    pub fn signal_name(&self) -> Option<&'static str> {
+        dep_signal_name(self.signal)
     }
 }
 
@@ -349,11 +361,13 @@ struct RawSpec {
 }
 
 /// One `depends_on` entry as written: `"name"`, `id`, or a table
-/// `{ name = "name" | id = id, kind = "required" | "optional" | "peer" }`.
+/// `{ name = "name" | id = id, kind = "required" | "optional" | "peer",
+/// signal = "SIGUSR1" | "USR1" | 10 }` (a signal with kind optional only).
 #[derive(Debug)]
 struct RawDep {
     target: DepTarget,
     kind: u32,
+    signal: u32,
 }
 
 impl<'de> Deserialize<'de> for RawDep {
@@ -371,21 +385,24 @@ impl<'de> Deserialize<'de> for RawDep {
                 Ok(RawDep {
                     target: DepTarget::Name(v.to_owned()),
                     kind: ASM_DEP_REQUIRED,
+                    signal: 0,
                 })
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDep, E> {
                 Ok(RawDep {
                     target: DepTarget::Id(dep_id(v).map_err(E::custom)?),
                     kind: ASM_DEP_REQUIRED,
+                    signal: 0,
                 })
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDep, E> {
                 self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
             }
             fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawDep, A::Error> {
-                const KEYS: &[&str] = &["name", "id", "kind"];
+                const KEYS: &[&str] = &["name", "id", "kind", "signal"];
                 let mut target = None;
                 let mut kind = None;
+                let mut signal = None;
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "name" | "id" => {
@@ -406,20 +423,70 @@ impl<'de> Deserialize<'de> for RawDep {
                             let s = map.next_value::<String>()?;
                             kind = Some(parse_dep_kind_key(&s).map_err(de::Error::custom)?);
                         }
+                        "signal" => signal = Some(map.next_value::<DepSignal>()?.0),
                         other => return Err(de::Error::unknown_field(other, KEYS)),
                     }
                 }
                 let target = target.ok_or_else(|| {
                     de::Error::custom("a depends_on table needs name = \"...\" or id = ...")
                 })?;
+                let kind = kind.unwrap_or(ASM_DEP_REQUIRED);
+                // The module refuses it on the other kinds (EINVAL): an
+                // agent stopped with its dependency has nothing to catch.
+                if signal.is_some() && kind != ASM_DEP_OPTIONAL {
+                    return Err(de::Error::custom(
+                        "a depends_on signal only applies to kind = \"optional\"",
+                    ));
+                }
                 Ok(RawDep {
                     target,
-                    kind: kind.unwrap_or(ASM_DEP_REQUIRED),
+                    kind,
+                    signal: signal.unwrap_or(0),
                 })
             }
         }
         d.deserialize_any(V)
     }
+}
+
+/// A `depends_on` entry's `signal`, as asmctl's `--signal` takes it: a
+/// name with or without `SIG` (any case) or the number, as a string or an
+/// integer; only the signals the module lets an edge send.
+struct DepSignal(u32);
+
+impl<'de> Deserialize<'de> for DepSignal {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = DepSignal;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a signal's name (\"SIGUSR1\") or number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DepSignal, E> {
+                parse_dep_signal(v)
+                    .map(DepSignal)
+                    .ok_or_else(|| E::custom(bad_signal(&format!("{v:?}"))))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DepSignal, E> {
+                u32::try_from(v)
+                    .ok()
+                    .filter(|&n| dep_signal_name(n).is_some())
+                    .map(DepSignal)
+                    .ok_or_else(|| E::custom(bad_signal(&v.to_string())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The error for a `signal` value (as written) no edge may send.
+fn bad_signal(written: &str) -> String {
+    let known: Vec<&str> = DEP_SIGNALS.iter().map(|(_, n)| *n).collect();
+    format!(
+        "depends_on signal {written} is not one a dependency's end sends (known: {}, with or \
+         without SIG, or their numbers)",
+        known.join(", ")
+    )
 }
 
 /// A `depends_on` id: 1 to `ASM_ID_MAX`, as a spec's own `id`.
@@ -851,7 +918,11 @@ pub fn parse(text: &str, file: &Path, accounts: &dyn Accounts) -> Result<Spec, S
         .into_iter()
         .map(|dep| {
             let line = line_of(text, dep.span().start);
-            let RawDep { target, kind } = dep.into_inner();
+            let RawDep {
+                target,
+                kind,
+                signal,
+            } = dep.into_inner();
             let id = match target {
                 DepTarget::Id(id) => id,
                 DepTarget::Name(_) => 0,
@@ -859,6 +930,7 @@ pub fn parse(text: &str, file: &Path, accounts: &dyn Accounts) -> Result<Spec, S
             Dependency {
                 target,
                 kind,
+                signal,
                 line,
                 id,
             }
@@ -1091,6 +1163,9 @@ impl Spec {
             for (i, dep) in self.depends_on.iter().enumerate() {
                 let sep = if i == 0 { " " } else { ", " };
                 let _ = write!(s, "{sep}{} {}", dep.target, dep.kind_name());
+                if let Some(signal) = dep.signal_name() {
+                    let _ = write!(s, " ({signal})");
+                }
             }
             let _ = write!(s, "; start_timeout {} s", self.start_timeout_s);
         }
@@ -1729,6 +1804,84 @@ cpu_quota = "throttle"
     }
 
     #[test]
+    fn depends_on_signals() {
+        // As asmctl's --signal takes them: with or without SIG, any case,
+        // or the number (a string or an integer).
+        for (value, want) in [
+            ("\"SIGUSR1\"", 10),
+            ("\"usr1\"", 10),
+            ("\"SigTerm\"", 15),
+            ("\"12\"", 12),
+            ("28", 28),
+            ("1", 1),
+        ] {
+            let s = with_deps(&format!(
+                "depends_on = [{{ name = \"cache\", kind = \"optional\", signal = {value} }}]"
+            ))
+            .unwrap();
+            let d = &s.depends_on[0];
+            assert_eq!((d.kind, d.signal), (ASM_DEP_OPTIONAL, want), "{value}");
+        }
+        // The key's order does not matter.
+        let s =
+            with_deps("depends_on = [\"db\", { signal = \"HUP\", kind = \"optional\", id = 7 }]")
+                .unwrap();
+        let got: Vec<(u32, u32)> = s.depends_on.iter().map(|d| (d.kind, d.signal)).collect();
+        assert_eq!(got, [(ASM_DEP_REQUIRED, 0), (ASM_DEP_OPTIONAL, 1)]);
+        assert_eq!(s.depends_on[1].signal_name(), Some("SIGHUP"));
+        assert_eq!(s.depends_on[0].signal_name(), None);
+        assert!(
+            s.summary()
+                .ends_with("; depends_on \"db\" required, 7 optional (SIGHUP); start_timeout 30 s"),
+            "{}",
+            s.summary()
+        );
+
+        let known = "(known: SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH, with \
+                     or without SIG, or their numbers)";
+        for (value, written) in [
+            ("\"KILL\"", "\"KILL\""),
+            ("\"SIGSTOP\"", "\"SIGSTOP\""),
+            ("\"9\"", "\"9\""),
+            ("9", "9"),
+            ("0", "0"),
+            ("-10", "-10"),
+            ("4294967306", "4294967306"),
+            ("\"\"", "\"\""),
+        ] {
+            let e = with_deps(&format!(
+                "depends_on = [{{ name = \"cache\", kind = \"optional\", signal = {value} }}]"
+            ))
+            .unwrap_err();
+            let want = format!(
+                "specs/a.toml:4: depends_on signal {written} is not one a dependency's end sends \
+                 {known}"
+            );
+            assert!(e.starts_with(&want), "{value}: {e}");
+        }
+        for entry in [
+            "{ name = \"db\", signal = \"USR1\" }",
+            "{ name = \"db\", kind = \"required\", signal = \"USR1\" }",
+            "{ signal = 10, id = 2, kind = \"peer\" }",
+        ] {
+            let e = with_deps(&format!("depends_on = [{entry}]")).unwrap_err();
+            assert!(
+                e.starts_with(
+                    "specs/a.toml:4: a depends_on signal only applies to kind = \"optional\""
+                ),
+                "{entry}: {e}"
+            );
+        }
+        for bad in ["signal = true", "signal = 1.5", "signal = [\"USR1\"]"] {
+            let e = with_deps(&format!(
+                "depends_on = [{{ name = \"db\", kind = \"optional\", {bad} }}]"
+            ))
+            .unwrap_err();
+            assert!(e.starts_with("specs/a.toml:4: "), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn depends_on_errors_name_the_line_and_the_problem() {
         for (kv, want) in [
             (
@@ -1754,7 +1907,8 @@ cpu_quota = "throttle"
             ),
             (
                 "depends_on = [{ name = \"db\", type = \"peer\" }]",
-                "specs/a.toml:4: unknown field `type`, expected one of `name`, `id`, `kind`",
+                "specs/a.toml:4: unknown field `type`, expected one of `name`, `id`, `kind`, \
+                 `signal`",
             ),
             (
                 "start_timeout = 0",

@@ -396,7 +396,7 @@ impl Supervisor<'_> {
             let result = match why_not {
                 None => self
                     .dev
-                    .dep_add(spec.id, other.id, dep.kind)
+                    .dep_add(spec.id, other.id, dep.kind, dep.signal)
                     .map_err(|e| edge_refused(spec, dep, other, e)),
                 Some(why) => Err(format!(
                     "its {} dependency {} cannot have its edge: {why}",
@@ -405,11 +405,7 @@ impl Supervisor<'_> {
                 )),
             };
             match result {
-                Ok(seq) => say!(
-                    "{label}: {} dependency on {} added (audit #{seq})",
-                    dep.kind_name(),
-                    other.label()
-                ),
+                Ok(seq) => say!("{label}: {}", depends::edge_added(dep, &other.label(), seq)),
                 Err(what) if dep.kind == ASM_DEP_REQUIRED => {
                     return Err(self.undo_register(spec, what))
                 }
@@ -432,12 +428,11 @@ impl Supervisor<'_> {
     /// registered, in `status`), to `spec`'s agent, registered after it.
     fn add_dependent_edge(&self, dependent: &Spec, status: Status, dep: &Dependency, spec: &Spec) {
         let label = dependent.label();
-        match self.dev.dep_add(dependent.id, spec.id, dep.kind) {
-            Ok(seq) => say!(
-                "{label}: {} dependency on {} added (audit #{seq})",
-                dep.kind_name(),
-                spec.label()
-            ),
+        match self
+            .dev
+            .dep_add(dependent.id, spec.id, dep.kind, dep.signal)
+        {
+            Ok(seq) => say!("{label}: {}", depends::edge_added(dep, &spec.label(), seq)),
             Err(e) => {
                 let what = edge_refused(dependent, dep, spec, e);
                 if dep.kind == ASM_DEP_REQUIRED {
@@ -557,7 +552,16 @@ impl Supervisor<'_> {
                 "{label}: failed after {}",
                 plural(ev.value, "restart", "restarts")
             ),
-            _ => {}
+            _ => {
+                // The dependency, by its spec's label where it is one.
+                let dependency = u32::try_from(ev.value)
+                    .ok()
+                    .and_then(|id| self.spec(id))
+                    .map_or_else(|| format!("agent {}", ev.value), Spec::label);
+                if let Some(line) = depends::event_text(ev, &dependency) {
+                    say!("{label}: {line}");
+                }
+            }
         }
     }
 
@@ -605,7 +609,7 @@ impl Supervisor<'_> {
 /// `dependent`'s spec, to `dependency`'s agent: the request, the edge, the
 /// spec file, the errno and what it means.
 fn edge_refused(dependent: &Spec, dep: &Dependency, dependency: &Spec, e: Errno) -> String {
-    let hint = depends::refusal_hint(e.0)
+    let hint = depends::refusal_hint(e.0, dep.signal)
         .map(|h| format!(": {h}"))
         .unwrap_or_default();
     format!(
