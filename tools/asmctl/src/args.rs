@@ -367,13 +367,17 @@ Commands:
   info ID [--json]          one agent in detail
   run --name NAME [--id ID] [--cap CAP]... [--scope PATH] [--risk RISK]
       [--auto-restart N] [--quiet] [--no-landlock] [--keep-tty] -- CMD [ARGS]...
-                            register this process as an agent, then exec CMD
-                            in a new session (no controlling terminal), with
-                            no_new_privs, under the Landlock ruleset of its
-                            capabilities (--no-landlock: without it, for
-                            debugging only; --keep-tty: keep the terminal,
-                            for an interactive agent, which can then also
-                            inject input into it)
+                            run CMD as a new agent: a child registers itself,
+                            then execs CMD in a new session (no controlling
+                            terminal), with no_new_privs, under the Landlock
+                            ruleset of its capabilities (--no-landlock:
+                            without it, for debugging only; --keep-tty: keep
+                            the terminal, for an interactive agent, which can
+                            then also inject input into it). asmctl waits for
+                            the agent's last process, restarts it while the
+                            module says Recovery (--auto-restart N, root),
+                            says why when the module ended it, and exits with
+                            CMD's status, or 124 when the module killed it
   register (--pid PID | --cgroup PATH) --name NAME [--id ID]
       [--cap CAP]... [--scope PATH] [--auto-restart N] [--risk RISK]
                             register another process or a cgroup v2; prints the id

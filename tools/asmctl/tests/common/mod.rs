@@ -11,12 +11,19 @@ pub type Ran = (i32, String, String);
 
 /// A symlink called `name` to the asmctl binary, as `make install` makes.
 pub fn link(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-links");
+    // One directory per build profile: the debug and release test runs
+    // share CARGO_TARGET_TMPDIR, and a link must reach this run's binary.
+    let bin = Path::new(env!("CARGO_BIN_EXE_asmctl"));
+    let profile = bin
+        .parent()
+        .and_then(|p| p.file_name())
+        .map_or_else(|| "bin".into(), |p| p.to_string_lossy().into_owned());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-links-{profile}"));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     // Tests run in parallel and may race to create the same link.
     if std::fs::symlink_metadata(&path).is_err() {
-        let _ = std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_asmctl"), &path);
+        let _ = std::os::unix::fs::symlink(bin, &path);
     }
     path
 }
