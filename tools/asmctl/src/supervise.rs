@@ -43,7 +43,9 @@ enum Report {
 /// Runs the agent until the module's last verdict; does not return but by
 /// an error before the first start.
 pub fn run(launch: Launch) -> Result<(), Error> {
-    let dev = Device::open().map_err(|e| Op::Open.fail(e))?;
+    // Checked first for a clear error; not kept open, which would keep the
+    // module from being unloaded while the agent runs.
+    drop(Device::open().map_err(|e| Op::Open.fail(e))?);
     let mut restart_of = None;
     loop {
         let started_ns = sys::boottime_ns().unwrap_or(0);
@@ -67,7 +69,7 @@ pub fn run(launch: Launch) -> Result<(), Error> {
             }
         }
         let status = sys::wait_forwarding(pid, !launch.keep_tty);
-        let info = ended(&dev, id);
+        let info = ended(id);
         match verdict(info.as_ref(), id, status, started_ns) {
             // Ctrl-C or a kill of asmctl ends the agent, not one run of it.
             Verdict::Restart(_) if sys::signalled() => {
@@ -213,10 +215,12 @@ fn restart(dev: &Device, id: u32) -> Result<u32, Error> {
 
 /// Waits until agent `id` has no process left (the command's children may
 /// outlive it) and returns its document; `None` if it cannot be read (the
-/// agent was unregistered, the module unloaded).
-fn ended(dev: &Device, id: u32) -> Option<AgentInfo> {
+/// agent was unregistered, the module unloaded). `/dev/asm` is open only
+/// for each look.
+fn ended(id: u32) -> Option<AgentInfo> {
     loop {
-        let info: AgentInfo = serde_json::from_slice(&dev.agent_info_json(id).ok()?).ok()?;
+        let doc = Device::open().ok()?.agent_info_json(id).ok()?;
+        let info: AgentInfo = serde_json::from_slice(&doc).ok()?;
         if info.nr_processes == 0 {
             return Some(info);
         }
