@@ -41,6 +41,8 @@ ASM_BG_PIDS=()
 asm_on_exit() {
 	local pid
 	for pid in "${ASM_BG_PIDS[@]}"; do
+		# `asmctl run` is the agent's parent: the agent goes too.
+		pkill -KILL -P "$pid" 2>/dev/null
 		if kill -KILL "$pid" 2>/dev/null; then
 			wait "$pid" 2>/dev/null
 		fi
