@@ -50,6 +50,23 @@ rm -f "$live"
 wait
 grep -E '^  100 ' /proc/agentsys/status
 
+# asmctl run restarts on the module's verdict, without asmd.
+step "asmctl run --name crashy_run --id 103 --cap FsBasic --auto-restart 2 -- sh -c 'exit 3'"
+asmctl run --name crashy_run --id 103 --cap FsBasic --auto-restart 2 -- sh -c 'exit 3'
+echo "exit status $?"
+
+# A team: the worker requires the db; when the db ends, the worker is stopped.
+step "asmctl run --name db --id 104 -- sleep 3 &  asmctl run --name worker --id 105 -- sleep 60 &  asmctl deps add 105 104"
+asmctl run --name db --id 104 --cap FsBasic -- sleep 3 &
+asmctl run --name worker --id 105 --cap FsBasic -- sleep 60 &
+for _ in $(seq 100); do asminfo 104 >/dev/null 2>&1 && asminfo 105 >/dev/null 2>&1 && break; sleep 0.1; done
+asmctl deps add 105 104
+step "asmctl deps 105"
+asmctl deps 105
+step "(the db exits after 3 s: the worker gets SIGTERM)"
+wait
+grep -E 'agent 10[45] .*(exit|cascade)' /sys/kernel/debug/asm/events
+
 # Part two: asmd launches agents that misbehave; ASM catches them.
 logs=$(mktemp -d /tmp/asmd_logs.XXXX)
 grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts || mount -t cgroup2 none /sys/fs/cgroup

@@ -20,10 +20,12 @@ asm_mount_debugfs || asm_bail "cannot mount debugfs"
 
 # 1: the agent's counters.
 asm_case_start
-asmctl run --name ring --id 200 -- "$SPAWNER" -n "$N" >/dev/null &
-pid=$!
-wait "$pid"
+# The agent's process is asmctl's child: the shell tells its pid on fd 3
+# (no open), then becomes the spawner (a launch, not a spawn).
+asmctl run --quiet --name ring --id 200 -- \
+	sh -c 'echo $$ >&3; exec "$0" -n "$1"' "$SPAWNER" "$N" >/dev/null 3>"$ASM_TMP/agent.pid"
 asm_expect_eq "asmctl run exit status" 0 "$?"
+pid=$(cat "$ASM_TMP/agent.pid")
 asm_expect_wait "row 200: spawns exits faults" "$((N + 1)) $((N + 1)) 0" asm_agent_counts 200
 asm_case_end "agent 200 (spawner -n $N): spawns $((N + 1)), exits $((N + 1))"
 

@@ -142,10 +142,11 @@ impl Ending {
         self.0.load(Relaxed) == ENDING_CASCADE
     }
 
-    /// Starts ending the agent with `action`, unless another action is
-    /// (an action takes over from a cascade).
+    /// Starts ending the agent with `action`, unless something else is; a
+    /// kill takes over from a cascade (the agent then ends Failed), a
+    /// restart does not (a stopped dependent is not to come back).
     pub(crate) fn begin(&self, action: Action) {
-        if !self.begin_raw(action.raw()) {
+        if !self.begin_raw(action.raw()) && action == Action::Kill {
             let _ = self
                 .0
                 .compare_exchange(ENDING_CASCADE, action.raw(), Relaxed, Relaxed);

@@ -40,16 +40,21 @@ const SIGTERM: i32 = 15;
 /// exit also wakes the work at once).
 const POLL_MS: u32 = 50;
 
+/// How many times a stop sends SIGKILL (every [`POLL_MS`]) before it
+/// lets the next stop of its cascade go: a process in uninterruptible
+/// sleep dies when it wakes, and must not hold its cascade up for ever.
+const KILL_ROUNDS: u32 = 100;
+
 /// Where one stop of a cascade is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Waits for the stops before it.
+    /// Waits for the stops of its cascade before it.
     Queued,
     /// Got SIGTERM; gets SIGKILL at `kill_at` if it still runs.
     Terminating { kill_at: u64 },
-    /// Got SIGKILL; gets it again until its last process is gone (a fork
-    /// may have raced).
-    Killing,
+    /// Got SIGKILL `rounds` times; gets it again until its last process is
+    /// gone (a fork may have raced), up to [`KILL_ROUNDS`].
+    Killing { rounds: u32 },
 }
 
 /// An agent to stop.
@@ -71,9 +76,10 @@ struct Hold {
 
 struct Jobs {
     /// The stops, in the order they are made; a done one leaves `None`
-    /// until [`Jobs::compact`].
-    stops: KVec<Option<Stop>>,
-    holds: KVec<Option<Hold>>,
+    /// until [`Jobs::compact`]. The stops of one cascade (one root) are
+    /// made one after the other; different cascades go on side by side.
+    stops: KVVec<Option<Stop>>,
+    holds: KVVec<Option<Hold>>,
 }
 
 /// The cascade work's state.
@@ -88,8 +94,8 @@ impl Cascade {
         pin_init!(Self {
             jobs <- new_mutex!(
                 Jobs {
-                    stops: KVec::new(),
-                    holds: KVec::new(),
+                    stops: KVVec::new(),
+                    holds: KVVec::new(),
                 },
                 "Cascade::jobs"
             ),
@@ -144,15 +150,16 @@ fn event(asm: &Asm, kind: EventKind, agent: u32, dependency: u32, signal: i32, g
     asm.telemetry.record(e);
 }
 
-/// The agents whose end the probe marked, with their state; those beyond
-/// the room keep their mark for the next run.
-fn marked(asm: &Asm) -> Result<KVec<(End, State)>> {
-    let mut out = KVec::with_capacity(asm.registry.len() as usize + 4, GFP_KERNEL)?;
+/// The agents whose end the probe marked, with their state, and whether
+/// there was no room for all of them (the others keep their mark for the
+/// next run). Takes the marks: [`remark`] puts back those not handled.
+fn marked(asm: &Asm) -> Result<(KVVec<(End, State)>, bool)> {
+    let mut out = KVVec::with_capacity(asm.registry.len() as usize + 4, GFP_KERNEL)?;
     let rcu = RcuGuard::new();
     let mut from = 0;
     while let Some(agent) = asm.registry.next(&mut from, &rcu) {
         if out.len() == out.capacity() {
-            break;
+            return Ok((out, true));
         }
         if agent.dep_check.swap(false, Relaxed) {
             let end = End {
@@ -163,7 +170,17 @@ fn marked(asm: &Asm) -> Result<KVec<(End, State)>> {
             out.push((end, agent.state()), GFP_NOWAIT)?;
         }
     }
-    Ok(out)
+    Ok((out, false))
+}
+
+/// Marks `ends` again: the work could not handle them (no memory), and
+/// tries again at its next run rather than forget them.
+fn remark(asm: &Asm, ends: &[(End, State)]) {
+    for (end, _) in ends {
+        if let Some(agent) = lookup(asm, *end) {
+            agent.dep_check.store(true, Relaxed);
+        }
+    }
 }
 
 /// Whether `state` is an end with no restart to wait for.
@@ -279,40 +296,45 @@ impl Jobs {
                 }
                 Some(s) => s,
             };
-            self.holds[i] = None;
+            // Cleared once the stops are queued: on failure, tried again.
             self.cascade(edges, hold.dependency, over)?;
+            self.holds[i] = None;
         }
         Ok(())
     }
 
-    /// Makes the next step of the first stop not done; returns whether one
-    /// is in progress.
-    fn step(&mut self, asm: &Asm, now: u64) -> Option<u32> {
+    /// Makes the next step of the first stop not done of each cascade;
+    /// returns the ms until a stop wants the next step, `None` if none is
+    /// under way.
+    fn step(&mut self, asm: &Asm, now: u64) -> Result<Option<u32>> {
+        // The roots whose first stop not done is behind us in the list.
+        let mut busy: KVVec<u32> = KVVec::new();
+        let mut next: Option<u32> = None;
+        let term_ms = ffi::cascade_term_ms();
         for slot in self.stops.iter_mut() {
             let Some(stop) = slot.as_mut() else {
                 continue;
             };
-            let Some(agent) = lookup(asm, stop.agent) else {
+            if busy.contains(&stop.root) {
+                continue;
+            }
+            let agent = lookup(asm, stop.agent);
+            let Some(agent) = agent.filter(|a| a.nr_processes.load(Relaxed) > 0) else {
+                // Stopped, unregistered, or nothing to stop.
                 *slot = None;
                 continue;
             };
-            if agent.nr_processes.load(Relaxed) == 0 {
-                // Stopped, or nothing to stop.
-                *slot = None;
-                continue;
-            }
-            let term_ms = ffi::cascade_term_ms();
-            match stop.phase {
+            let wait_ms = match stop.phase {
                 Phase::Queued => {
                     start(asm, &agent, stop, term_ms);
                     stop.phase = Phase::Terminating {
                         kill_at: now + u64::from(term_ms) * 1_000_000,
                     };
-                    return Some(POLL_MS.min(term_ms.max(1)));
+                    POLL_MS.min(term_ms.max(1))
                 }
                 Phase::Terminating { kill_at } if now < kill_at => {
                     let left_ms = (kill_at - now).div_ceil(1_000_000) as u32;
-                    return Some(POLL_MS.min(left_ms.max(1)));
+                    POLL_MS.min(left_ms.max(1))
                 }
                 Phase::Terminating { .. } => {
                     signal(asm, &agent, SIGKILL);
@@ -324,25 +346,41 @@ impl Jobs {
                         SIGKILL,
                         term_ms,
                     );
-                    stop.phase = Phase::Killing;
-                    return Some(POLL_MS);
+                    stop.phase = Phase::Killing { rounds: 1 };
+                    POLL_MS
                 }
-                Phase::Killing => {
+                Phase::Killing { rounds } if rounds >= KILL_ROUNDS => {
+                    // Its SIGKILL is pending: the rest of its cascade goes on.
+                    *slot = None;
+                    continue;
+                }
+                Phase::Killing { rounds } => {
                     signal(asm, &agent, SIGKILL);
-                    return Some(POLL_MS);
+                    stop.phase = Phase::Killing { rounds: rounds + 1 };
+                    POLL_MS
                 }
-            }
+            };
+            busy.push(stop.root, GFP_KERNEL)?;
+            next = Some(next.map_or(wait_ms, |n| n.min(wait_ms)));
         }
-        None
+        Ok(next)
     }
 
-    /// Drops the done stops' slots once none is left.
+    /// Drops the done stops' slots (keeping the order of the others), and
+    /// the holds' once none is left. On no memory the slots stay.
     fn compact(&mut self) {
-        if self.stops.iter().all(|s| s.is_none()) {
-            self.stops = KVec::new();
+        if self.stops.iter().any(|s| s.is_none()) {
+            let left = self.stops.iter().flatten().count();
+            if let Ok(mut kept) = KVVec::with_capacity(left, GFP_KERNEL) {
+                for stop in self.stops.iter().flatten() {
+                    // Within the capacity.
+                    let _ = kept.push(Some(*stop), GFP_KERNEL);
+                }
+                self.stops = kept;
+            }
         }
         if self.holds.iter().all(|h| h.is_none()) {
-            self.holds = KVec::new();
+            self.holds = KVVec::new();
         }
     }
 
@@ -394,18 +432,26 @@ fn start(asm: &Asm, agent: &Agent, stop: &Stop, term_ms: u32) {
 pub(crate) fn run(asm: &Asm) -> u32 {
     let mut jobs = asm.cascade.jobs.lock();
     let now = ffi::now_ns();
+    let (marked, full) = match marked(asm) {
+        Ok(m) => m,
+        Err(_) => return POLL_MS,
+    };
     let result = (|| -> Result<Option<u32>> {
-        let marked = marked(asm)?;
-        let edges = asm.deps.edges(current(asm))?;
-        for &(end, state) in marked.iter() {
-            jobs.ended(asm, &edges, end, state)?;
+        let edges = asm
+            .deps
+            .edges(current(asm))
+            .inspect_err(|_| remark(asm, &marked))?;
+        for (i, &(end, state)) in marked.iter().enumerate() {
+            jobs.ended(asm, &edges, end, state)
+                .inspect_err(|_| remark(asm, &marked[i..]))?;
         }
         jobs.check_holds(asm, &edges, now)?;
-        Ok(jobs.step(asm, now))
+        jobs.step(asm, now)
     })();
     let stepping = match result {
+        // No room for every mark, or no memory: again soon.
+        Ok(stepping) if full => Some(stepping.map_or(POLL_MS, |ms| ms.min(POLL_MS))),
         Ok(stepping) => stepping,
-        // No memory: try again soon.
         Err(_) => Some(POLL_MS),
     };
     jobs.compact();

@@ -228,9 +228,10 @@ impl Graph {
 
     /// A copy of every edge whose ends are the registrations `current`
     /// gives for their ids, in the order of their slots.
-    pub(crate) fn edges(&self, current: impl Fn(u32) -> Option<u64>) -> Result<KVec<Edge>> {
+    pub(crate) fn edges(&self, current: impl Fn(u32) -> Option<u64>) -> Result<KVVec<Edge>> {
         let edges = self.edges.lock();
-        let mut out = KVec::with_capacity(edges.len(), GFP_KERNEL)?;
+        // Up to 48 KiB: vmalloc'd when no contiguous pages are free.
+        let mut out = KVVec::with_capacity(edges.len(), GFP_KERNEL)?;
         for e in edges.iter().flatten().filter(|e| e.live(&current)) {
             // Within the capacity.
             out.push(*e, GFP_KERNEL)?;
@@ -244,12 +245,12 @@ impl Graph {
 /// where each comes before every agent it requires (a depth-first walk's
 /// post-order, from dependents to dependencies; `root` itself is not in
 /// it). `edges` are the live edges ([`Graph::edges`]).
-pub(crate) fn cascade_order(edges: &[Edge], root: u32) -> Result<KVec<End>> {
+pub(crate) fn cascade_order(edges: &[Edge], root: u32) -> Result<KVVec<End>> {
     let required = |e: &&Edge| e.kind == DepKind::Required;
     // Each agent is pushed on the stack once: at most one per edge, + root.
-    let mut stack: KVec<(u32, usize)> = KVec::with_capacity(edges.len() + 1, GFP_KERNEL)?;
-    let mut seen: KVec<u32> = KVec::with_capacity(edges.len() + 1, GFP_KERNEL)?;
-    let mut order = KVec::with_capacity(edges.len(), GFP_KERNEL)?;
+    let mut stack: KVVec<(u32, usize)> = KVVec::with_capacity(edges.len() + 1, GFP_KERNEL)?;
+    let mut seen: KVVec<u32> = KVVec::with_capacity(edges.len() + 1, GFP_KERNEL)?;
+    let mut order = KVVec::with_capacity(edges.len(), GFP_KERNEL)?;
     stack.push((root, 0), GFP_KERNEL)?;
     seen.push(root, GFP_KERNEL)?;
     while let Some(&mut (id, ref mut cursor)) = stack.last_mut() {
@@ -267,10 +268,11 @@ pub(crate) fn cascade_order(edges: &[Edge], root: u32) -> Result<KVec<End>> {
                 stack.push((e.dependent.id, 0), GFP_KERNEL)?;
             }
             None => {
-                // Every dependent of `id` is in the order: `id` follows.
+                // Every dependent of `id` is in the order: `id` follows,
+                // unless it is the root (which may require others too).
                 let dependent = edges
                     .iter()
-                    .find(|e| required(e) && e.dependent.id == id)
+                    .find(|e| id != root && required(e) && e.dependent.id == id)
                     .map(|e| e.dependent);
                 // KVec has no pop in 6.12: shorten by hand.
                 let len = stack.len() - 1;

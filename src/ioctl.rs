@@ -251,6 +251,11 @@ fn restart(asm: &Asm, arg: UserPtr, req: Register) -> Result {
     // Who may give an agent a restart budget may restart it: a restart
     // gives the caller's process the agent's capabilities.
     let admin = ffi::capable_admin() && asm.registry.caller_agent_id().is_none();
+    // A refusal is audited at the user's rate, and names no agent the
+    // caller might not see.
+    if !admin {
+        asm.audit.admit(Source::User(ffi::current_euid()))?;
+    }
     let now = ffi::now_ns();
     let result = if admin {
         let (pid, tgid) = PidRef::current().ok_or(ESRCH)?;
@@ -267,10 +272,12 @@ fn restart(asm: &Asm, arg: UserPtr, req: Register) -> Result {
     };
     let mut r = Record::new(Kind::Register, REGISTER_RESTART, req.agent_id).result(result);
     let _ = r.write_str("restart");
-    {
+    if admin {
         let rcu = RcuGuard::new();
         asm.audit
             .append_request(r, asm.registry.get(req.agent_id, &rcu).as_deref());
+    } else {
+        asm.audit.append_request(r, None);
     }
     result?;
     write(arg, &req)

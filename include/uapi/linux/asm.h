@@ -191,7 +191,9 @@ enum asm_preset {
  * other field but @size, @version, @agent_id and @flags is 0 or empty.
  * Errors: ESRCH (no such agent), EINVAL (a cgroup agent: those restart
  * when a process is placed in their cgroup), EBUSY (the agent is not in
- * Recovery, or the caller is already an agent's), EPERM.
+ * Recovery), EPERM (no
+ * CAP_SYS_ADMIN, or the caller is in an agent), EAGAIN (an unprivileged
+ * caller's audit rate).
  */
 #define ASM_REGISTER_RESTART	(1U << 0)
 

@@ -1117,7 +1117,7 @@ fn llm_rate_text(v: u64) -> String {
 }
 
 /// Text from the kernel, one line of it: control characters escaped.
-fn printable(bytes: &[u8]) -> String {
+pub fn printable(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
         .chars()
         .flat_map(|c| {

@@ -11,6 +11,7 @@
 use crate::args::{AgentSpec, Target};
 use crate::error::{Error, Op};
 use crate::model::{AgentInfo, FaultRecord};
+use crate::render::printable;
 use crate::sys::{self, Device, Errno};
 use asm_abi::{AsmRegister, ASM_REGISTER_RESTART};
 use std::ffi::OsString;
@@ -71,8 +72,14 @@ pub fn run(launch: Launch) -> Result<(), Error> {
         let status = sys::wait_forwarding(pid, !launch.keep_tty);
         let info = ended(id);
         match verdict(info.as_ref(), id, status, started_ns) {
-            // Ctrl-C or a kill of asmctl ends the agent, not one run of it.
-            Verdict::Restart(_) if sys::signalled() => {
+            // Ctrl-C or a kill of asmctl ends the agent, not one run of it;
+            // so does a Ctrl-C that reached the agent from the terminal it
+            // shares with asmctl (--keep-tty).
+            Verdict::Restart(_)
+                if sys::signalled()
+                    || (launch.keep_tty
+                        && matches!(status & 0x7f, libc::SIGINT | libc::SIGQUIT)) =>
+            {
                 std::process::exit(shell_status(status).into());
             }
             Verdict::Restart(line) => {
@@ -219,9 +226,11 @@ fn restart(dev: &Device, id: u32) -> Result<u32, Error> {
 /// for each look.
 fn ended(id: u32) -> Option<AgentInfo> {
     loop {
+        // Asked to stop: the agent's document as it is.
+        let stop = sys::signalled();
         let doc = Device::open().ok()?.agent_info_json(id).ok()?;
         let info: AgentInfo = serde_json::from_slice(&doc).ok()?;
-        if info.nr_processes == 0 {
+        if info.nr_processes == 0 || stop {
             return Some(info);
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -336,10 +345,12 @@ fn next_restart(info: &AgentInfo) -> String {
 fn fault_text(f: &FaultRecord, info: &AgentInfo) -> String {
     match f.kind.as_str() {
         "capability_violation" => match &info.last_violation {
+            // The path is the agent's choice: no escape sequence of its
+            // reaches the terminal.
             Some(v) => format!(
                 "capability violation: {} {} ({})",
-                v.kind,
-                v.detail,
+                printable(v.kind.as_bytes()),
+                printable(v.detail.as_bytes()),
                 needs(&v.kind)
             ),
             None => "capability violation".into(),

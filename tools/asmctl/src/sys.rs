@@ -136,9 +136,14 @@ pub fn fork_blocked() -> Result<i32, Errno> {
     if pid > 0 {
         FORWARD_TO.store(pid, Ordering::Relaxed);
     }
-    // The child gets them as they come; the parent once its handlers are
-    // in place.
+    // The child gets them as they come, with their default actions (not
+    // the parent's handlers or ignores of an earlier run); the parent once
+    // its handlers are in place.
     if pid == 0 {
+        FORWARD_TO.store(0, Ordering::Relaxed);
+        for sig in FORWARDED {
+            set_handler(sig, libc::SIG_DFL);
+        }
         block_forwarded(false)?;
     }
     Ok(pid)
@@ -180,11 +185,10 @@ pub fn wait_forwarding(pid: i32, all: bool) -> i32 {
     loop {
         // SAFETY: `status` is a writable int; `pid` is our child.
         let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if rc == pid {
-            return status;
-        }
-        if rc < 0 && Errno::last().0 != libc::EINTR {
-            return 1 << 8;
+        if rc == pid || (rc < 0 && Errno::last().0 != libc::EINTR) {
+            // Reaped: its pid may be another process's from now on.
+            FORWARD_TO.store(0, Ordering::Relaxed);
+            return if rc == pid { status } else { 1 << 8 };
         }
     }
 }
