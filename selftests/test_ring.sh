@@ -21,8 +21,9 @@ asm_mount_debugfs || asm_bail "cannot mount debugfs"
 # 1: the agent's counters.
 asm_case_start
 # The agent's process is asmctl's child: the shell tells its pid on fd 3
-# (no open), then becomes the spawner (a launch, not a spawn).
-asmctl run --quiet --name ring --id 200 -- \
+# (no open), then becomes the spawner (a launch, not a spawn; Landlock
+# would allow only the first program, sh).
+asmctl run --quiet --no-landlock --name ring --id 200 -- \
 	sh -c 'echo $$ >&3; exec "$0" -n "$1"' "$SPAWNER" "$N" >/dev/null 3>"$ASM_TMP/agent.pid"
 asm_expect_eq "asmctl run exit status" 0 "$?"
 pid=$(cat "$ASM_TMP/agent.pid")
