@@ -180,12 +180,14 @@ asmd_case_end "asmd agent with user = \"root\" runs as root, user/group \"4242\"
 asm_case_start
 # 723: a process agent with a restart budget, one process that crashes when
 # told to through a FIFO (case 7); FsBasic without a scope lets it open it.
+# Registered by pid, so that no launcher restarts it (asmctl run would).
 crash_fifo=$ASM_TMP/crash-723
 mkfifo "$crash_fifo"
-asmctl run -q --id 723 --name squatter --auto-restart 1 --cap FsBasic -- \
-	sh -c "read -r x < '$crash_fifo'; exit 3" &
+sh -c "read -r x < '$crash_fifo'; exit 3" &
 squatter=$!
 asm_bg_track "$squatter"
+asm_expect "register the squatter as 723" asm_quiet \
+	asmctl register --pid "$squatter" --id 723 --name squatter --auto-restart 1 --cap FsBasic
 # 724: another cgroup, with a process in it.
 mkdir -p "$FOREIGN_CG"
 asm_expect "register $FOREIGN_CG as 724" asm_quiet \
