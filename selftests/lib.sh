@@ -98,8 +98,8 @@ asm_mount_debugfs() {
 	fi
 }
 
-# asm_run_ktap_program PROG: run a C test program that prints its own KTAP
-# on a freshly loaded asm.ko; its exit status is the test's.
+# asm_run_ktap_program PROG [ARGS...]: run a C test program that prints its
+# own KTAP on a freshly loaded asm.ko; its exit status is the test's.
 asm_run_ktap_program() {
 	if [ "$(id -u)" != 0 ]; then
 		ktap_print_header
@@ -111,7 +111,7 @@ asm_run_ktap_program() {
 		asm_bail "$1 is not built (make -C selftests)"
 	fi
 	asm_reload
-	"$1"
+	"$@"
 }
 
 # asm_reload: load a fresh asm.ko, so that every counter starts at zero.
