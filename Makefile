@@ -11,6 +11,9 @@
 #   make check          every test: host cargo tests, then the VM selftests
 #   make check T='test_policy ring'
 #                       only those selftests, in one VM boot
+#   make fuzz [OPS=N] [SEED=S]
+#                       the ioctl fuzzer: 1 000 000 requests (make check
+#                       runs 50 000) in the debug VM, with its dmesg gate
 #   make bench          fork+exit, syscall, open, views and gateway benchmarks in one VM boot of the
 #                       benchmark kernel (the test kernel without its debug set)
 #   make fmt            rustfmt the module's crate (make check checks it)
@@ -28,7 +31,7 @@ export LIBCLANG_PATH := /usr/lib/llvm-19/lib
 
 ALIASES := asmstatus asmlist asminfo asmpolicy compliance
 
-.PHONY: all module tools kernel vm demo check bench fmt clippy clean setup
+.PHONY: all module tools kernel vm demo check fuzz bench fmt clippy clean setup
 
 all: module
 
@@ -59,6 +62,10 @@ demo:
 
 check:
 	T="$(T)" scripts/check.sh
+
+OPS ?= 1000000
+fuzz:
+	ASM_FUZZ_OPS=$(OPS) ASM_FUZZ_SEED=$(SEED) ASM_TEST_TIMEOUT=7200 T=test_fuzz scripts/check.sh
 
 bench:
 	ASM_KERNEL=bench scripts/vm.sh "selftests/bench_fork.sh fork && selftests/bench_fork.sh syscall && selftests/bench_fork.sh open && selftests/bench_views.sh && selftests/bench_gateway.sh && selftests/bench_profile.sh"

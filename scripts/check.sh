@@ -7,7 +7,8 @@
 # kmemleak at the end.  Their output follows one VM after the other.
 #
 # T="test_policy ring" (make check T=...) runs only those selftests, in
-# one boot, and skips the host checks.
+# one boot, and skips the host checks; ASM_FUZZ_OPS, ASM_FUZZ_SEED and
+# ASM_TEST_TIMEOUT (seconds per selftest, default 600) reach them.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$ASM_TOP"
@@ -28,7 +29,17 @@ esac
 scripts/setup.sh
 if [ -n "$tests" ]; then
 	echo "== VM: selftests $tests"
-	exec scripts/vm.sh "ASM_TESTS='$tests' selftests/run.sh"
+	# `make fuzz` sets these (numbers only).
+	env=
+	for v in ASM_FUZZ_OPS ASM_FUZZ_SEED ASM_TEST_TIMEOUT; do
+		val=${!v:-}
+		case $val in
+		'') ;;
+		*[!0-9]*) echo "check.sh: $v='$val': a number" >&2; exit 2 ;;
+		*) env="$env $v=$val" ;;
+		esac
+	done
+	exec scripts/vm.sh "$env ASM_TESTS='$tests' selftests/run.sh"
 fi
 
 echo "== host: rustfmt --check (module), cargo test (tools)"

@@ -44,7 +44,7 @@ for t in "${tests[@]}"; do
 	fi
 	n=$((n + 1))
 	start=$SECONDS
-	out=$(timeout 600 bash "$t" 2>&1)
+	out=$(timeout "${ASM_TEST_TIMEOUT:-600}" bash "$t" 2>&1)
 	rc=$?
 	echo "# $name: $((SECONDS - start)) s"
 	printf '%s\n' "$out" | sed 's/^/# /'
