@@ -113,15 +113,6 @@ pub(crate) fn ended(asm: &Asm, agent: &Agent) {
     ffi::cascade_kick();
 }
 
-/// The registration of every agent, for [`deps::Graph::edges`].
-fn current(asm: &Asm) -> impl Fn(u32) -> Option<u64> + '_ {
-    |id| {
-        asm.registry
-            .get(id, &RcuGuard::new())
-            .map(|a| a.registered_ns)
-    }
-}
-
 /// The agent of `end`, if that registration is still the one of its id.
 fn lookup(asm: &Asm, end: End) -> Option<RcuArc<Agent>> {
     let rcu = RcuGuard::new();
@@ -129,16 +120,6 @@ fn lookup(asm: &Asm, end: End) -> Option<RcuArc<Agent>> {
         .get(end.id, &rcu)
         .filter(|a| a.registered_ns == end.registered_ns)
         .and_then(|a| a.to_arc())
-}
-
-/// Sends `sig` to every process of `agent`.
-fn signal(asm: &Asm, agent: &Agent, sig: i32) {
-    let rcu = RcuGuard::new();
-    asm.registry.for_each_member_task(&rcu, |member_of, task| {
-        if core::ptr::eq(&*member_of, agent) {
-            task.signal(sig);
-        }
-    });
 }
 
 /// Records a dependency event of `agent` about `dependency`.
@@ -215,7 +196,7 @@ impl Jobs {
             };
             let sig = e.signal as i32;
             if sig != 0 && agent.nr_processes.load(Relaxed) > 0 {
-                signal(asm, &agent, sig);
+                asm.registry.signal_members(&agent, sig);
             }
             event(asm, EventKind::DepLost, agent.id, dependency.id, sig, 0);
         }
@@ -258,7 +239,7 @@ impl Jobs {
     /// Queues the stop of every agent that requires `root`, which ended in
     /// `why`, unless it is queued already.
     fn cascade(&mut self, edges: &[Edge], root: End, why: State) -> Result {
-        for agent in deps::cascade_order(edges, root.id)? {
+        for agent in deps::cascade_order(edges, root)? {
             if self.stops.iter().flatten().any(|s| s.agent == agent) {
                 continue;
             }
@@ -337,7 +318,7 @@ impl Jobs {
                     POLL_MS.min(left_ms.max(1))
                 }
                 Phase::Terminating { .. } => {
-                    signal(asm, &agent, SIGKILL);
+                    asm.registry.signal_members(&agent, SIGKILL);
                     event(
                         asm,
                         EventKind::Cascade,
@@ -355,7 +336,7 @@ impl Jobs {
                     continue;
                 }
                 Phase::Killing { rounds } => {
-                    signal(asm, &agent, SIGKILL);
+                    asm.registry.signal_members(&agent, SIGKILL);
                     stop.phase = Phase::Killing { rounds: rounds + 1 };
                     POLL_MS
                 }
@@ -406,7 +387,7 @@ fn start(asm: &Asm, agent: &Agent, stop: &Stop, term_ms: u32) {
     });
     // Otherwise a recovery action is killing it already.
     if began {
-        signal(asm, agent, SIGTERM);
+        asm.registry.signal_members(agent, SIGTERM);
     }
     event(
         asm,
@@ -439,7 +420,7 @@ pub(crate) fn run(asm: &Asm) -> u32 {
     let result = (|| -> Result<Option<u32>> {
         let edges = asm
             .deps
-            .edges(current(asm))
+            .edges(|id| asm.registry.registered_ns(id))
             .inspect_err(|_| remark(asm, &marked))?;
         for (i, &(end, state)) in marked.iter().enumerate() {
             jobs.ended(asm, &edges, end, state)

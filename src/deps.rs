@@ -245,42 +245,42 @@ impl Graph {
 /// where each comes before every agent it requires (a depth-first walk's
 /// post-order, from dependents to dependencies; `root` itself is not in
 /// it). `edges` are the live edges ([`Graph::edges`]).
-pub(crate) fn cascade_order(edges: &[Edge], root: u32) -> Result<KVVec<End>> {
-    let required = |e: &&Edge| e.kind == DepKind::Required;
-    // Each agent is pushed on the stack once: at most one per edge, + root.
-    let mut stack: KVVec<(u32, usize)> = KVVec::with_capacity(edges.len() + 1, GFP_KERNEL)?;
+pub(crate) fn cascade_order(edges: &[Edge], root: End) -> Result<KVVec<End>> {
+    // The walk's path from the root: each agent with the index of the next
+    // edge to look at. Its first `depth` slots are the path (the kernel's
+    // KVec cannot pop); each agent is on it once, so it never outgrows one
+    // slot per edge, + the root.
+    let mut path: KVVec<(End, usize)> = KVVec::with_capacity(edges.len() + 1, GFP_KERNEL)?;
     let mut seen: KVVec<u32> = KVVec::with_capacity(edges.len() + 1, GFP_KERNEL)?;
     let mut order = KVVec::with_capacity(edges.len(), GFP_KERNEL)?;
-    stack.push((root, 0), GFP_KERNEL)?;
-    seen.push(root, GFP_KERNEL)?;
-    while let Some(&mut (id, ref mut cursor)) = stack.last_mut() {
-        // The next dependent of `id` not yet seen, from the cursor on.
+    path.push((root, 0), GFP_KERNEL)?;
+    seen.push(root.id, GFP_KERNEL)?;
+    let mut depth = 1;
+    while depth > 0 {
+        let (end, cursor) = &mut path[depth - 1];
+        // The next dependent of `end` not yet seen, from the cursor on.
         let next = edges
             .iter()
             .enumerate()
             .skip(*cursor)
-            .filter(|(_, e)| required(e) && e.dependency.id == id)
+            .filter(|(_, e)| e.kind == DepKind::Required && e.dependency.id == end.id)
             .find(|(_, e)| !seen.contains(&e.dependent.id));
         match next {
             Some((i, e)) => {
                 *cursor = i + 1;
                 seen.push(e.dependent.id, GFP_KERNEL)?;
-                stack.push((e.dependent.id, 0), GFP_KERNEL)?;
+                match path.get_mut(depth) {
+                    Some(slot) => *slot = (e.dependent, 0),
+                    None => path.push((e.dependent, 0), GFP_KERNEL)?,
+                }
+                depth += 1;
             }
             None => {
-                // Every dependent of `id` is in the order: `id` follows,
-                // unless it is the root (which may require others too).
-                let dependent = edges
-                    .iter()
-                    .find(|e| id != root && required(e) && e.dependent.id == id)
-                    .map(|e| e.dependent);
-                // KVec has no pop in 6.12: shorten by hand.
-                let len = stack.len() - 1;
-                // SAFETY: `len` is below the length; the element dropped
-                // is `Copy`.
-                unsafe { stack.set_len(len) };
-                if let Some(end) = dependent {
-                    order.push(end, GFP_KERNEL)?;
+                // Every dependent of `end` is in the order: `end` follows,
+                // unless it is the root.
+                depth -= 1;
+                if depth > 0 {
+                    order.push(*end, GFP_KERNEL)?;
                 }
             }
         }

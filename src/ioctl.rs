@@ -934,11 +934,7 @@ fn deps(asm: &Asm, arg: UserPtr) -> Result {
     if !admin || in_agent {
         asm.audit.admit(Source::User(euid))?;
     }
-    let current = |id| {
-        asm.registry
-            .get(id, &RcuGuard::new())
-            .map(|a| a.registered_ns)
-    };
+    let current = |id| asm.registry.registered_ns(id);
     let (result, kind) = match kind {
         _ if !allowed => (Err(EPERM), kind),
         Some(kind) => {

@@ -176,6 +176,22 @@ impl Registry {
         self.agents.load(id as usize, rcu)
     }
 
+    /// When the agent registered under `id` now was registered: which
+    /// registration a dependency edge's end must be ([`crate::deps::End`]).
+    pub(crate) fn registered_ns(&self, id: u32) -> Option<u64> {
+        self.get(id, &RcuGuard::new()).map(|a| a.registered_ns)
+    }
+
+    /// Sends `sig` to every process of `agent`.
+    pub(crate) fn signal_members(&self, agent: &Agent, sig: i32) {
+        let rcu = RcuGuard::new();
+        self.for_each_member_task(&rcu, |member_of, task| {
+            if core::ptr::eq(&*member_of, agent) {
+                task.signal(sig);
+            }
+        });
+    }
+
     /// The cgroup agent of cgroup v2 `cgroup`.
     pub(crate) fn cgroup_agent<'a>(
         &'a self,

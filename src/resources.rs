@@ -455,12 +455,7 @@ pub(crate) fn release(asm: &Asm, agent: &Agent) {
     if was & STOPPED == 0 {
         return;
     }
-    let rcu = RcuGuard::new();
-    asm.registry.for_each_member_task(&rcu, |member_of, task| {
-        if core::ptr::eq(&*member_of, agent) {
-            task.signal(SIGCONT);
-        }
-    });
+    asm.registry.signal_members(agent, SIGCONT);
 }
 
 /// Continues every stopped agent: the module is going away.
