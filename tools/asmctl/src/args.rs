@@ -26,6 +26,20 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// What `asmctl run` is to run, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub spec: AgentSpec,
+    pub quiet: bool,
+    /// Skip the Landlock ruleset (debugging only).
+    pub no_landlock: bool,
+    /// Keep the controlling terminal (no new session), for an interactive
+    /// agent.
+    pub keep_tty: bool,
+    pub program: OsString,
+    pub args: Vec<OsString>,
+}
+
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -37,18 +51,8 @@ pub enum Command {
     List { all: bool, json: bool },
     /// One agent in detail.
     Info { id: u32, json: bool },
-    /// Register this process, then exec `program` with `args`.
-    Run {
-        spec: AgentSpec,
-        quiet: bool,
-        /// Skip the Landlock ruleset (debugging only).
-        no_landlock: bool,
-        /// Keep the controlling terminal (no new session), for an
-        /// interactive agent.
-        keep_tty: bool,
-        program: OsString,
-        args: Vec<OsString>,
-    },
+    /// Run `program` with `args` as a new agent, supervised.
+    Run(Launch),
     /// Register another process or a cgroup.
     Register { spec: AgentSpec, target: Target },
     /// Forget an agent.
@@ -1073,14 +1077,14 @@ fn parse_run(args: &mut Args) -> Result<Command, Error> {
     }
     let spec = spec.build("run")?;
     let program = program.ok_or_else(|| usage_error("run needs a command after --"))?;
-    Ok(Command::Run {
+    Ok(Command::Run(Launch {
         spec,
         quiet,
         no_landlock,
         keep_tty,
         program,
         args: args.rest.by_ref().collect(),
-    })
+    }))
 }
 
 fn parse_register(args: &mut Args) -> Result<Command, Error> {
@@ -2034,7 +2038,7 @@ mod tests {
                 "--name",
                 "--",
             ]),
-            Ok(Command::Run {
+            Ok(Command::Run(Launch {
                 spec: AgentSpec {
                     name: "fs_monitor".into(),
                     id: 100,
@@ -2048,41 +2052,41 @@ mod tests {
                 keep_tty: false,
                 program: "python3".into(),
                 args: vec!["agent.py".into(), "--name".into(), "--".into()],
-            })
+            }))
         );
         // Without "--" the command starts at the first non-option.
         assert_eq!(
             asmctl(&["run", "--name", "a", "sleep", "-x"]),
-            Ok(Command::Run {
+            Ok(Command::Run(Launch {
                 spec: spec("a"),
                 quiet: false,
                 no_landlock: false,
                 keep_tty: false,
                 program: "sleep".into(),
                 args: vec!["-x".into()],
-            })
+            }))
         );
         assert_eq!(
             asmctl(&["run", "--no-landlock", "--name", "a", "sleep"]),
-            Ok(Command::Run {
+            Ok(Command::Run(Launch {
                 spec: spec("a"),
                 quiet: false,
                 no_landlock: true,
                 keep_tty: false,
                 program: "sleep".into(),
                 args: vec![],
-            })
+            }))
         );
         assert_eq!(
             asmctl(&["run", "--name", "a", "--keep-tty", "--", "sh", "--keep-tty"]),
-            Ok(Command::Run {
+            Ok(Command::Run(Launch {
                 spec: spec("a"),
                 quiet: false,
                 no_landlock: false,
                 keep_tty: true,
                 program: "sh".into(),
                 args: vec!["--keep-tty".into()],
-            })
+            }))
         );
     }
 
@@ -2520,13 +2524,13 @@ mod tests {
         // Unacceptable reaches the kernel, which refuses and audits it.
         let run = asmctl(&["run", "--risk=Unacceptable", "--name", "a", "true"]);
         assert!(
-            matches!(&run, Ok(Command::Run { spec, .. })
+            matches!(&run, Ok(Command::Run(Launch { spec, .. }))
                 if spec.risk_level == asm_abi::ASM_RISK_UNACCEPTABLE),
             "{run:?}"
         );
         let run = asmctl(&["run", "--risk", "minimal", "--name", "a", "true"]);
         assert!(
-            matches!(&run, Ok(Command::Run { spec, .. })
+            matches!(&run, Ok(Command::Run(Launch { spec, .. }))
                 if spec.risk_level == asm_abi::ASM_RISK_MINIMAL),
             "{run:?}"
         );

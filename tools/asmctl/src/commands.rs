@@ -43,21 +43,7 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::Status { json } => status(json),
         Command::List { all, json } => list(all, json),
         Command::Info { id, json } => info(id, json),
-        Command::Run {
-            spec,
-            quiet,
-            no_landlock,
-            keep_tty,
-            program,
-            args,
-        } => crate::supervise::run(crate::supervise::Launch {
-            spec,
-            quiet,
-            no_landlock,
-            keep_tty,
-            program,
-            args,
-        }),
+        Command::Run(launch) => crate::supervise::run(launch),
         Command::Register { spec, target } => {
             let dev = open()?;
             let id = register(&dev, &spec, &target)?;

@@ -8,13 +8,12 @@
 //! module ended it, and an exit status (Documentation/admin-guide.rst,
 //! "asmctl run").
 
-use crate::args::{AgentSpec, Target};
+use crate::args::{Launch, Target};
 use crate::error::{Error, Op};
 use crate::model::{AgentInfo, FaultRecord};
 use crate::render::printable;
 use crate::sys::{self, Device, Errno};
 use asm_abi::{AsmRegister, ASM_REGISTER_RESTART};
-use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::time::Duration;
@@ -22,16 +21,6 @@ use std::time::Duration;
 /// The exit status when the module ended the agent for a fault (a kill or
 /// restart action with no restart left, or an oversight stop).
 pub const STOPPED_BY_ASM: u8 = 124;
-
-/// What `asmctl run` was asked to run.
-pub struct Launch {
-    pub spec: AgentSpec,
-    pub quiet: bool,
-    pub no_landlock: bool,
-    pub keep_tty: bool,
-    pub program: OsString,
-    pub args: Vec<OsString>,
-}
 
 /// What the child reports through the pipe before it execs.
 enum Report {
