@@ -18,6 +18,10 @@ asm_kernel_fragment() {
 	bench)
 		sed '/^# Debug set/,$d' "$ASM_TOP/selftests/config"
 		printf 'CONFIG_%s=n\n' KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK
+		# The peers ASM is compared with in make bench: the audit
+		# subsystem's syscall rules (auditctl) and bpftrace on the same
+		# tracepoints (BPF_SYSCALL and BPF_EVENTS are in vng's set).
+		printf 'CONFIG_%s=y\n' AUDIT AUDITSYSCALL
 		;;
 	*) echo "unknown kernel variant '$1' (debug or bench)" >&2; return 1 ;;
 	esac

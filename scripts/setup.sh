@@ -14,6 +14,7 @@ APT_PKGS=(
 	qemu-system-x86 bc flex bison libelf-dev libssl-dev dwarves cpio kmod udev
 	make gcc python3-pip busybox-static iproute2 xz-utils
 	python3-yaml python3-jsonschema
+	auditd bpftrace
 )
 
 missing=()
