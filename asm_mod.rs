@@ -244,6 +244,33 @@ pub unsafe extern "C" fn asm_rust_events_show(m: NonNull<ffi::RawSeqFile>) -> c_
     unsafe { show(m, |asm, seq| report::events(asm, seq).map_err(|_| ENOMEM)) }
 }
 
+/// The buffer a /proc view with `per_agent` bytes per registered agent
+/// starts with: a page of headers and footers plus the agents' part, at
+/// most 8 MiB.
+#[no_mangle]
+pub extern "C" fn asm_rust_view_size(per_agent: usize) -> usize {
+    let agents = asm().map_or(0, |asm| asm.registry.len() as usize);
+    agents
+        .saturating_mul(per_agent)
+        .saturating_add(4096)
+        .min(8 << 20)
+}
+
+/// Show callback of debugfs asm/sampler.
+///
+/// # Safety
+///
+/// `m` is the seq_file being filled, valid for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn asm_rust_sampler_show(m: NonNull<ffi::RawSeqFile>) -> c_int {
+    // SAFETY: By the safety requirement.
+    unsafe {
+        show(m, |asm, seq| {
+            probe_cost::sampler_cost(asm, seq).map_err(|_| ENOMEM)
+        })
+    }
+}
+
 /// Show callback of debugfs asm/probe_cost, read by process `tgid`.
 ///
 /// # Safety

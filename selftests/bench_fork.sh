@@ -19,10 +19,7 @@
 # root from the repository root (./asm.ko), asmctl on PATH.  It leaves the
 # module unloaded.
 #
-# Then it reads debugfs asm/probe_cost, the in-kernel micro-benchmark of the
-# probes' shared hot path, as a task with no agent registered, as a non-agent
-# while an agent exists, and as an agent, so the per-probe cost can be set
-# against the fork+exit cost measured in the same boot.
+# The per-probe figures are selftests/bench_probes.sh's.
 #
 # Environment: ASM_BENCH_ROUNDS (default 9), ASM_BENCH_ITER (forks per run,
 # default 2000; syscalls per run, default 200000; opens per run, default
@@ -40,46 +37,12 @@ open) ITER=${ASM_BENCH_ITER:-2000}; BENCH_ARGS=(-o) ;;
 esac
 METRIC=ns_per_$OP
 ROUNDS=${ASM_BENCH_ROUNDS:-9}
-ASM_KO=${ASM_KO:-./asm.ko}
+BENCH_NAME=bench_fork
+. "$(dirname "$0")/bench_lib.sh"
 BENCH=$(cd "$(dirname "$0")" && pwd)/build/fork_bench
 AGENT_ID=900
-OTHER_ID=903
 MODES=(unloaded loaded other agent)
-other_pid=
 
-loaded() {
-	grep -q '^asm ' /proc/modules
-}
-unload() {
-	if loaded; then
-		rmmod asm
-	fi
-}
-load() {
-	loaded || insmod "$ASM_KO"
-}
-die() {
-	echo "bench_fork: $*" >&2
-	exit 1
-}
-# other_start / other_stop: an idle agent (not the benchmark) exists.
-other_start() {
-	load || die "insmod $ASM_KO failed"
-	asmctl run --no-landlock --name other --id "$OTHER_ID" -- sleep 3600 &
-	other_pid=$!
-	for _ in $(seq 100); do
-		grep -q "^  $OTHER_ID " /proc/agentsys/status && return
-		sleep 0.1
-	done
-	die "the idle agent $OTHER_ID did not appear"
-}
-other_stop() {
-	[ -n "$other_pid" ] || return 0
-	kill "$other_pid" 2>/dev/null
-	wait "$other_pid" 2>/dev/null
-	other_pid=
-	asmctl unregister "$OTHER_ID" >/dev/null 2>&1
-}
 trap 'other_stop; unload' EXIT
 
 # run_mode MODE: one fork_bench run in MODE; prints its ns_per_fork.
@@ -113,16 +76,6 @@ run_mode() {
 	echo "$out"
 }
 
-# stats < numbers: "median min max".
-stats() {
-	sort -g | awk '
-		{ v[NR] = $1 }
-		END {
-			if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf "%.6f %.6f %.6f\n", m, v[1], v[NR]
-		}'
-}
-
 [ "$(id -u)" = 0 ] || die "must run as root"
 [ -x "$BENCH" ] || die "$BENCH is not built (make -C selftests)"
 [ -r "$ASM_KO" ] || die "$ASM_KO not found"
@@ -153,17 +106,4 @@ for mode in loaded other agent; do
 	done | stats)
 	printf 'ratio %s/unloaded median %.3f (min %.3f max %.3f)\n' "$mode" "$med" "$min" "$max"
 done
-
-[ "$OP" = fork ] || exit 0
-PROBE_COST=/sys/kernel/debug/asm/probe_cost
-load || die "insmod $ASM_KO failed"
-echo "probe no-agents: $(cat "$PROBE_COST")"
-asmctl run --name idle --id 902 -- sleep 60 &
-idle=$!
-for _ in $(seq 100); do grep -q '^  902 ' /proc/agentsys/status && break; sleep 0.1; done
-echo "probe non-agent: $(cat "$PROBE_COST")"
-echo "probe agent: $(asmctl run --name probe --id 901 -- cat "$PROBE_COST")"
-kill "$idle"
-wait "$idle" 2>/dev/null
-unload || die "rmmod asm failed"
 

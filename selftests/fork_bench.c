@@ -3,7 +3,7 @@
  * fork_bench - the cost of fork + exit + wait, or of a system call, for
  * bench_fork.sh.
  *
- *	fork_bench [-s|-o|-p] [-n ITER]
+ *	fork_bench [-s|-o|-p|-e|-c] [-n ITER]
  *
  * Forks a child that _exit(0)s at once and waits for it, ITER times (default
  * 2000) after a short warm-up, and prints the mean over the ITER rounds
@@ -16,12 +16,18 @@
  * and closes /etc/passwd ITER times and prints ns_per_open (for an agent,
  * every open is checked against its policy).  With -p, run as an agent, it
  * records ITER profiled operations (ASM_IOC_PROFILE RECORD, the round trip
- * an agent pays to report one) and prints ns_per_profile.
+ * an agent pays to report one) and prints ns_per_profile.  With -e the child
+ * execs /bin/true (ns_per_exec: a fork, an exec and an exit); with -c it
+ * makes ITER TCP connections to a listener of its own on 127.0.0.1 and
+ * accepts and closes each (ns_per_connect).
  *
  * A benchmark, not a test: it prints a figure and exits 0 unless a fork or
  * a wait fails.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +42,8 @@
 
 #define WARMUP	50
 
+static int execs;
+
 static int fork_once(void)
 {
 	int status;
@@ -43,10 +51,32 @@ static int fork_once(void)
 
 	if (pid < 0)
 		return -1;
-	if (pid == 0)
-		_exit(0);
+	if (pid == 0) {
+		if (execs)
+			execl("/bin/true", "true", (char *)NULL);
+		_exit(execs ? 127 : 0);
+	}
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
 		return -1;
+	return 0;
+}
+
+/* One TCP connection to @addr: connect, accept, close both. */
+static int connect_once(int listener, const struct sockaddr_in *addr)
+{
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), a;
+
+	if (c < 0)
+		return -1;
+	if (connect(c, (const struct sockaddr *)addr, sizeof(*addr))) {
+		close(c);
+		return -1;
+	}
+	a = accept(listener, NULL, NULL);
+	close(c);
+	if (a < 0)
+		return -1;
+	close(a);
 	return 0;
 }
 
@@ -65,13 +95,17 @@ int main(int argc, char **argv)
 	char *end;
 	int opt;
 
-	int syscalls = 0, opens = 0, profiles = 0, fd;
+	int syscalls = 0, opens = 0, profiles = 0, connects = 0, fd;
 
-	while ((opt = getopt(argc, argv, "sopn:")) != -1) {
-		if (opt == 's' || opt == 'o' || opt == 'p') {
+	while ((opt = getopt(argc, argv, "sopecn:")) != -1) {
+		if (opt != 'n') {
 			syscalls = opt == 's';
 			opens = opt == 'o';
 			profiles = opt == 'p';
+			execs = opt == 'e';
+			connects = opt == 'c';
+			if (opt == '?')
+				goto usage;
 			continue;
 		}
 		if (opt != 'n')
@@ -139,6 +173,30 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	if (connects) {
+		struct sockaddr_in addr = { .sin_family = AF_INET };
+		socklen_t len = sizeof(addr);
+		int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (l < 0 || bind(l, (struct sockaddr *)&addr, sizeof(addr)) ||
+		    getsockname(l, (struct sockaddr *)&addr, &len) || listen(l, 16)) {
+			fprintf(stderr, "fork_bench: listener: %s\n", strerror(errno));
+			return 1;
+		}
+		for (i = 0; i < WARMUP + iter; i++) {
+			if (i == WARMUP)
+				t0 = now_ns();
+			if (connect_once(l, &addr)) {
+				fprintf(stderr, "fork_bench: connect: %s\n", strerror(errno));
+				return 1;
+			}
+		}
+		t1 = now_ns();
+		printf("ns_per_connect %.1f\n", (double)(t1 - t0) / iter);
+		return 0;
+	}
+
 	for (i = 0; i < WARMUP; i++)
 		if (fork_once())
 			goto fail;
@@ -147,12 +205,13 @@ int main(int argc, char **argv)
 		if (fork_once())
 			goto fail;
 	t1 = now_ns();
-	printf("ns_per_fork %llu\n", (t1 - t0) / (unsigned long long)iter);
+	printf("%s %llu\n", execs ? "ns_per_exec" : "ns_per_fork",
+	       (t1 - t0) / (unsigned long long)iter);
 	return 0;
 fail:
 	fprintf(stderr, "fork_bench: fork/wait failed: %s\n", strerror(errno));
 	return 1;
 usage:
-	fprintf(stderr, "usage: fork_bench [-s|-o|-p] [-n ITER]\n");
+	fprintf(stderr, "usage: fork_bench [-s|-o|-p|-e|-c] [-n ITER]\n");
 	return 2;
 }

@@ -3,9 +3,10 @@
  * views_bench - what reading the module's views costs with many agents, and
  * what an unprivileged reader in a loop costs everyone else.
  *
- *   views_bench N
+ *   views_bench N [TASKS]
  *
- * Registers N cgroup agents (empty cgroups under
+ * Starts TASKS processes that are no agent's (default 0; each pauses until
+ * the end), registers N cgroup agents (empty cgroups under
  * /sys/fs/cgroup/asm-views-bench, ids 20000..), then prints, each the median
  * of 9 runs:
  *
@@ -16,12 +17,16 @@
  *   fork_us_reader         the same while a uid-65534 process reads
  *                          /proc/agentsys/status in a loop
  *   ratio fork_reader/fork_quiet
+ *   sampler_tick_us        the sampler's mean tick over those runs (debugfs
+ *                          asm/sampler), with the ticks it made
+ *   sampler_sweep_us       its last sweep of every task, and how many it made
  *
  * A benchmark, not a test: it exits non-zero only when it cannot run.  Run as
  * root on a freshly loaded asm.ko; it unregisters its agents at the end.
  */
 #define _GNU_SOURCE
 #include <grp.h>
+#include <inttypes.h>
 #include <sys/stat.h>
 
 #include "asm_util.h"
@@ -84,6 +89,19 @@ static void fork_once(void)
 	waitpid(pid, NULL, 0);
 }
 
+/* The sampler's ticks, their total time and its last sweep's, so far. */
+static void sampler_cost(uint64_t *ticks, uint64_t *total_ns, uint64_t *sweeps,
+			 uint64_t *sweep_ns)
+{
+	FILE *f = fopen("/sys/kernel/debug/asm/sampler", "re");
+
+	if (!f || fscanf(f, "ticks %" SCNu64 " total_ns %" SCNu64 " last_ns %*s max_ns %*s"
+			 " sweeps %" SCNu64 " last_sweep_ns %" SCNu64,
+			 ticks, total_ns, sweeps, sweep_ns) != 4)
+		ktap_bail("read debugfs asm/sampler (mount debugfs)");
+	fclose(f);
+}
+
 static void drop_to_nobody(void)
 {
 	if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
@@ -118,13 +136,25 @@ static uint64_t status_as_nobody(int iter)
 int main(int argc, char **argv)
 {
 	uint64_t root[RUNS], nobody[RUNS], info[RUNS], quiet[RUNS], busy[RUNS];
-	int n = argc > 1 ? atoi(argv[1]) : 0, i, dfd;
+	uint64_t ticks0, total0, ticks1, total1, sweeps, sweep_ns;
+	int n = argc > 1 ? atoi(argv[1]) : 0, tasks = argc > 2 ? atoi(argv[2]) : 0;
+	pid_t *idle = calloc(tasks > 0 ? tasks : 1, sizeof(pid_t));
+	int i, dfd;
 	struct asm_register r;
 	char path[128];
 	pid_t reader;
 
-	if (n <= 0)
-		ktap_bail("usage: views_bench N");
+	if (n <= 0 || tasks < 0 || !idle)
+		ktap_bail("usage: views_bench N [TASKS]");
+	for (i = 0; i < tasks; i++) {
+		idle[i] = fork();
+		if (idle[i] < 0)
+			ktap_bail("fork of idle task %d: %s", i, strerror(errno));
+		if (idle[i] == 0) {
+			for (;;)
+				pause();
+		}
+	}
 	asm_fd = asm_open();
 	if (asm_fd < 0)
 		ktap_bail("open %s: %s", ASM_DEVICE_PATH, strerror(errno));
@@ -141,6 +171,9 @@ int main(int argc, char **argv)
 			ktap_bail("register agent %d: %s", i, strerror(errno));
 		close(dfd);
 	}
+	/* The first tick after the registrations sweeps every task. */
+	sleep(2);
+	sampler_cost(&ticks0, &total0, &sweeps, &sweep_ns);
 	for (i = 0; i < RUNS; i++) {
 		root[i] = time_ns(read_status, 20);
 		nobody[i] = status_as_nobody(20);
@@ -158,6 +191,7 @@ int main(int argc, char **argv)
 		busy[i] = time_ns(fork_once, 200);
 	kill(reader, SIGKILL);
 	waitpid(reader, NULL, 0);
+	sampler_cost(&ticks1, &total1, &sweeps, &sweep_ns);
 
 	printf("agents %d\n", n);
 	printf("status_read_us_root %.1f\n", median(root, RUNS) / 1000.0);
@@ -167,6 +201,11 @@ int main(int argc, char **argv)
 	printf("fork_us_reader %.1f\n", median(busy, RUNS) / 1000.0);
 	printf("ratio fork_reader/fork_quiet %.3f\n",
 	       (double)median(busy, RUNS) / (double)median(quiet, RUNS));
+	printf("sampler_tick_us %.1f over %" PRIu64 " ticks\n",
+	       ticks1 > ticks0 ? (total1 - total0) / 1000.0 / (ticks1 - ticks0) : 0.0,
+	       ticks1 - ticks0);
+	printf("sampler_sweep_us %.1f (%" PRIu64 " sweeps)\n", sweep_ns / 1000.0, sweeps);
+	printf("tasks %d\n", tasks);
 
 	for (i = 0; i < n; i++) {
 		asm_unregister(asm_fd, ID0 + i);
@@ -174,5 +213,9 @@ int main(int argc, char **argv)
 		rmdir(path);
 	}
 	rmdir(DIR);
+	for (i = 0; i < tasks; i++)
+		kill(idle[i], SIGKILL);
+	for (i = 0; i < tasks; i++)
+		waitpid(idle[i], NULL, 0);
 	return 0;
 }

@@ -121,6 +121,7 @@ extern "C" {
         ctx: *mut c_void,
     );
     fn asm_seq_write(m: *mut RawSeqFile, buf: *const c_void, len: usize) -> c_int;
+    fn asm_bench_probe(m: *mut RawSeqFile, path: u32, calls: u32) -> u64;
     fn asm_nla_put(skb: *mut RawSkb, attr: u16, len: u32, data: *const c_void) -> c_int;
     fn asm_nla_put_u64(skb: *mut RawSkb, attr: u16, value: u64) -> c_int;
     fn asm_gw_notify(id: u64);
@@ -872,7 +873,9 @@ pub(crate) fn cgroup_id_from_fd(fd: i32) -> Result<u64> {
     Ok(id)
 }
 
-/// Calls `f` for every process, under RCU: `f` must not sleep.
+/// Calls `f` for every process, under RCU: `f` must not sleep. The
+/// records carry the process and its cgroup, not its usage (0): that is
+/// [`with_process`]'s.
 pub(crate) fn for_each_process<F: FnMut(&TaskInfo)>(mut f: F) {
     /// # Safety
     ///
@@ -918,6 +921,16 @@ impl<'a> SeqFile<'a> {
     pub(crate) unsafe fn from_raw(m: NonNull<RawSeqFile>) -> Self {
         // INVARIANT: By the safety requirement.
         Self(m, PhantomData)
+    }
+}
+
+impl SeqFile<'_> {
+    /// Calls probe path `path` (shim.h `ASM_BENCH_*`) `calls` times in
+    /// place, for the reading process; returns the nanoseconds they took.
+    pub(crate) fn bench_probe(&mut self, path: u32, calls: u32) -> u64 {
+        // SAFETY: By the type invariant the seq_file, and its file, are
+        // valid; the shim knows every path number (others do nothing).
+        unsafe { asm_bench_probe(self.0.as_ptr(), path, calls) }
     }
 }
 

@@ -69,8 +69,12 @@ pub(crate) fn on_fork(
             joined(asm, &agent, child_tgid, restarted, now);
             ForkVerdict::Member
         }
-        // The agent is being unregistered: nothing supervises it any more.
-        Err(e) if e == ESRCH => ForkVerdict::Outside,
+        // The agent is being unregistered: nothing supervises it any more
+        // (it inherited its parent's syscall tracepoint bit).
+        Err(e) if e == ESRCH => {
+            asm.registry.sweep_later();
+            ForkVerdict::Outside
+        }
         Err(_) => {
             asm.telemetry.totals.join_failures.fetch_add(1, Relaxed);
             ForkVerdict::Kill
@@ -271,6 +275,10 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef<'_>
         }
         asm.registry
             .leave(&agent, tgid, &rcu, |agent| agent.process_left(now));
+        if target.is_none() {
+            // It runs on, no agent's, with its syscall tracepoint bit.
+            asm.registry.sweep_later();
+        }
     }
     let Some(agent) = target else {
         return;

@@ -1,41 +1,86 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! debugfs asm/probe_cost: the in-kernel micro-benchmark of the probes'
-//! hot path (Documentation/benchmarks.rst).
+//! What supervision costs, measured in the kernel: debugfs asm/probe_cost
+//! (a micro-benchmark of every probe path) and asm/sampler (what the
+//! sampler's ticks took). Documentation/benchmarks.rst.
 
 use core::fmt::{self, Write};
 
-use crate::ffi::{self, RcuGuard};
-use crate::lifecycle;
+use crate::ffi::{RcuGuard, SeqFile};
 use crate::Asm;
 
-/// Calls of the probe [`probe_cost`] times.
-const PROBE_COST_CALLS: u64 = 100_000;
+/// The probe paths the shim times (shim.h `ASM_BENCH_*`), with their
+/// calls: those that record an event per call (a fork, an exit and an
+/// exec of an agent's process) are called fewer times.
+const PATHS: [(&str, u32, u32); 7] = [
+    ("empty", 0, 100_000),
+    ("sys_enter", 1, 100_000),
+    ("fork", 2, 10_000),
+    ("exit", 3, 10_000),
+    ("exec", 4, 10_000),
+    ("open", 5, 100_000),
+    ("connect", 6, 100_000),
+];
 
-/// The in-kernel micro-benchmark behind debugfs asm/probe_cost: the cost of
-/// the syscall probe, the hot path every lifecycle probe shares (agent count,
-/// RCU, index lookup), for the reading process `tgid` as it is now: with no
-/// agent registered, as a non-agent, or as an agent (whose syscall count then
-/// grows by the number of calls).
-pub(crate) fn probe_cost(asm: &Asm, tgid: i32, w: &mut impl Write) -> fmt::Result {
+/// The micro-benchmark behind debugfs asm/probe_cost: each probe path
+/// called in place for the reading process `tgid` as it is now (with no
+/// agent registered, as a non-agent, or as an agent), one line per path:
+///
+/// ```text
+/// agents 2 agent_id 901
+/// sys_enter_ns 212.408 calls 100000
+/// ```
+///
+/// `empty` is the loop's own cost per call, included in the others. An
+/// agent's reader gets the fork and exit calls' fake children (pids no
+/// process has) with their events, its exec calls' events, and its
+/// syscall count grows by the sys_enter and connect calls.
+pub(crate) fn probe_cost(asm: &Asm, tgid: i32, m: &mut SeqFile<'_>) -> fmt::Result {
     let agent_id = {
         let rcu = RcuGuard::new();
         asm.registry.agent_of(tgid, &rcu).map_or(0, |a| a.id)
     };
-    let start = ffi::now_ns();
-    // getpid(): a call the policy does not look at.
-    let args = [0usize; 6];
-    for _ in 0..PROBE_COST_CALLS {
-        lifecycle::on_sys_enter(asm, tgid, 39, &args, false);
+    writeln!(m, "agents {} agent_id {}", asm.registry.len(), agent_id)?;
+    // Forks before their exits: each exit is of a child the fork made.
+    for (name, path, calls) in PATHS {
+        let ps = m.bench_probe(path, calls).saturating_mul(1000) / u64::from(calls);
+        writeln!(
+            m,
+            "{}_ns {}.{:03} calls {}",
+            name,
+            ps / 1000,
+            ps % 1000,
+            calls
+        )?;
     }
-    let elapsed = ffi::now_ns().saturating_sub(start);
+    Ok(())
+}
+
+/// debugfs asm/sampler: the sampler's ticks so far and what they took,
+/// with the agents and processes it samples now:
+///
+/// ```text
+/// ticks 120 total_ns 5310021 last_ns 40210 max_ns 160332 sweeps 1 last_sweep_ns 120334 agents 4096 processes 0
+/// ```
+///
+/// A tick walks the agents' processes; a sweep (every task of the system,
+/// for the syscall tracepoint bits) runs only when one is due.
+pub(crate) fn sampler_cost(asm: &Asm, w: &mut impl Write) -> fmt::Result {
+    let c = asm.sampler.cost();
+    let mut processes = 0u64;
+    asm.registry
+        .for_each_member(&RcuGuard::new(), |_, _| processes += 1);
+    write!(
+        w,
+        "ticks {} total_ns {} last_ns {} max_ns {} ",
+        c.ticks, c.total_ns, c.last_ns, c.max_ns
+    )?;
     writeln!(
         w,
-        "probe_ns {}.{:03} calls {} agents {} agent_id {}",
-        elapsed / PROBE_COST_CALLS,
-        (elapsed % PROBE_COST_CALLS) * 1000 / PROBE_COST_CALLS,
-        PROBE_COST_CALLS,
+        "sweeps {} last_sweep_ns {} agents {} processes {}",
+        c.sweeps,
+        c.last_sweep_ns,
         asm.registry.len(),
-        agent_id
+        processes
     )
 }

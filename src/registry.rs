@@ -14,7 +14,7 @@
 //! unregistration) before `index_lock` (a spinlock serialising index writes
 //! against unregistration) before the xarrays' internal locks.
 
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
@@ -100,6 +100,9 @@ pub(crate) struct Registry {
     #[pin]
     index_lock: SpinLock<()>,
     nr_agents: AtomicU32,
+    /// Whether a live process that is no agent's may still have its
+    /// syscall tracepoint bit: the sampler's next window sweeps every task.
+    sweep_due: AtomicBool,
 }
 
 impl Registry {
@@ -119,6 +122,7 @@ impl Registry {
             ),
             index_lock <- new_spinlock!((), "Registry::index_lock"),
             nr_agents: AtomicU32::new(0),
+            sweep_due: AtomicBool::new(false),
         }? Error)
     }
 
@@ -131,6 +135,20 @@ impl Registry {
     /// How many agents are registered.
     pub(crate) fn len(&self) -> u32 {
         self.nr_agents.load(Relaxed)
+    }
+
+    /// A live process may have the syscall tracepoint bit without being an
+    /// agent's: every task got it when the probes were registered, a
+    /// process that left its agent alive keeps it, and so does a child an
+    /// agent being unregistered did not take. The sampler sweeps at its
+    /// next window; otherwise it walks only the agents' processes.
+    pub(crate) fn sweep_later(&self) {
+        self.sweep_due.store(true, Relaxed);
+    }
+
+    /// Whether a sweep is due; the caller sweeps.
+    pub(crate) fn take_sweep(&self) -> bool {
+        self.sweep_due.swap(false, Relaxed)
     }
 
     /// The agent process `tgid` belongs to.
@@ -450,6 +468,8 @@ impl Registry {
             if member.ptr_eq(agent) {
                 drop(self.index.erase(tgid));
                 self.filter.remove(tgid as i32);
+                // It runs on, no agent's.
+                self.sweep_later();
             }
             tgid += 1;
         }
@@ -465,6 +485,8 @@ impl Registry {
             write.probe.set(true).inspect_err(|e| {
                 pr_warn!("[ASM] cannot register the syscall probes: {:?}\n", e);
             })?;
+            // Registering them gave every task the bit.
+            self.sweep_later();
         }
         self.nr_agents.fetch_add(1, Relaxed);
         Ok(())

@@ -13,7 +13,7 @@ use crate::deps::Edge;
 use crate::faults::FaultKind;
 use crate::ffi::RcuGuard;
 use crate::policy::Risk;
-use crate::snapshot::{self, AgentSnapshot, SystemSnapshot};
+use crate::snapshot::{self, AgentSnapshot, StatusRow, SystemSnapshot};
 use crate::telemetry::{Detail, Event, EventKind};
 use crate::uapi::CAP_NAMES;
 use crate::viewer::Viewer;
@@ -184,7 +184,7 @@ fn compliance_text(
 
 /// /proc/agentsys/status.
 pub(crate) fn status(asm: &Asm, viewer: &Viewer, w: &mut impl Write) -> Result {
-    let agents = snapshot::agents(asm, None, viewer)?;
+    let agents = snapshot::status_rows(asm, viewer)?;
     let sys = snapshot::system(asm, &agents);
     let mut faults = [None; RECENT_EVENTS];
     let n = asm.telemetry.recent_of(&mut faults, |e| {
@@ -207,7 +207,7 @@ pub(crate) fn status(asm: &Asm, viewer: &Viewer, w: &mut impl Write) -> Result {
 
 fn status_text(
     sys: &SystemSnapshot,
-    agents: &[AgentSnapshot],
+    agents: &[StatusRow],
     faults: &[Option<Event>],
     edges: &[Edge],
     w: &mut impl Write,

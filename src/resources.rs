@@ -141,6 +141,22 @@ pub(crate) struct HistoryTotals {
 pub(crate) struct State {
     /// When the current window ends.
     window_end_ns: u64,
+    /// Whether the module was the syscall tracepoints' only user at the
+    /// last sweep.
+    swept_exclusive: bool,
+    /// What the ticks cost (debugfs asm/sampler).
+    cost: Cost,
+}
+
+/// The sampler's own cost, for debugfs asm/sampler.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Cost {
+    pub(crate) ticks: u64,
+    pub(crate) total_ns: u64,
+    pub(crate) last_ns: u64,
+    pub(crate) max_ns: u64,
+    pub(crate) sweeps: u64,
+    pub(crate) last_sweep_ns: u64,
 }
 
 /// The sampler.
@@ -163,7 +179,14 @@ impl Sampler {
     /// A sampler that has not run yet.
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            state <- new_mutex!(State { window_end_ns: 0 }, "Sampler::state"),
+            state <- new_mutex!(
+                State {
+                    window_end_ns: 0,
+                    swept_exclusive: false,
+                    cost: Cost::default(),
+                },
+                "Sampler::state"
+            ),
         }? Error)
     }
 
@@ -173,16 +196,17 @@ impl Sampler {
     pub(crate) fn exclusive<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.state.lock())
     }
+
+    /// What the ticks cost so far.
+    pub(crate) fn cost(&self) -> Cost {
+        self.state.lock().cost
+    }
 }
 
-/// The live usage of every agent, in id order.
-///
-/// With `sweep`, it also gives the syscall tracepoints to agents' tasks
-/// only while the module is their only user, to every task otherwise
-/// (another tracer needs them). Joining processes get theirs at once; the
-/// sweep catches the rest (a fork racing with a join, a process that left
-/// its agent) within a window.
-fn collect(asm: &Asm, sweep: bool) -> Result<KVVec<Usage>> {
+/// The live usage of every agent, in id order: the agents' processes
+/// through the index, each looked up by its pid, so a tick costs what the
+/// agents run, not what the system runs.
+fn collect(asm: &Asm) -> Result<KVVec<Usage>> {
     let registry = &asm.registry;
     let room = registry.len() as usize + 4;
     let mut usage = KVVec::with_capacity(room, GFP_KERNEL)?;
@@ -203,27 +227,7 @@ fn collect(asm: &Asm, sweep: bool) -> Result<KVVec<Usage>> {
         // Within the capacity reserved above: does not allocate.
         usage.push(u, GFP_NOWAIT)?;
     }
-    let only_asm = sweep && ffi::syscall_tp_exclusive();
-    ffi::for_each_process(|task| {
-        let mut agent = registry.agent_of(task.tgid, &rcu);
-        if sweep {
-            let on = !only_asm || agent.is_some();
-            task.syscall_work(on);
-            if !on {
-                // A join stores the index, then sets the bit; the sweep
-                // clears the bit, then reads the index again: one of the
-                // two sees the other, so a process that is becoming a
-                // member keeps its bit.
-                fence(SeqCst);
-                agent = registry.agent_of(task.tgid, &rcu);
-                if agent.is_some() {
-                    task.syscall_work(true);
-                }
-            }
-        }
-        let Some(agent) = agent else {
-            return;
-        };
+    registry.for_each_member_task(&rcu, |agent, task| {
         if let Ok(i) = usage.binary_search_by_key(&agent.id, |u| u.id) {
             let u = &mut usage[i];
             u.cpu_ns = u.cpu_ns.saturating_add(task.cpu_ns);
@@ -232,6 +236,31 @@ fn collect(asm: &Asm, sweep: bool) -> Result<KVVec<Usage>> {
         }
     });
     Ok(usage)
+}
+
+/// Gives the syscall tracepoints to agents' tasks only while the module is
+/// their only user (`only_asm`), to every task otherwise (another tracer
+/// needs them). Joining processes get theirs at once; a sweep catches the
+/// rest (see [`Registry::sweep_later`]), walking every task of the system:
+/// it runs only when one is due or the module's exclusive use changed.
+///
+/// [`Registry::sweep_later`]: crate::registry::Registry::sweep_later
+fn sweep(asm: &Asm, only_asm: bool) {
+    let registry = &asm.registry;
+    let rcu = RcuGuard::new();
+    ffi::for_each_process(|task| {
+        let on = !only_asm || registry.agent_of(task.tgid, &rcu).is_some();
+        task.syscall_work(on);
+        if !on {
+            // A join stores the index, then sets the bit; the sweep clears
+            // the bit, then reads the index again: one of the two sees the
+            // other, so a process that is becoming a member keeps its bit.
+            fence(SeqCst);
+            if registry.agent_of(task.tgid, &rcu).is_some() {
+                task.syscall_work(true);
+            }
+        }
+    });
 }
 
 /// Sends each agent's signal to every one of its processes.
@@ -307,8 +336,28 @@ fn sample_all(asm: &Asm) -> u32 {
     let close = now >= state.window_end_ns;
     if close {
         state.window_end_ns = now + WINDOW_NS;
+        let only_asm = ffi::syscall_tp_exclusive();
+        // Taken first: a mark made during the sweep gets the next one.
+        if asm.registry.take_sweep() || only_asm != state.swept_exclusive {
+            sweep(asm, only_asm);
+            state.swept_exclusive = only_asm;
+            state.cost.sweeps += 1;
+            state.cost.last_sweep_ns = ffi::now_ns().saturating_sub(now);
+        }
     }
-    let Ok(mut usage) = collect(asm, close) else {
+    let ms = sample_usage(asm, &mut state, close, now);
+    let cost = &mut state.cost;
+    cost.last_ns = ffi::now_ns().saturating_sub(now);
+    cost.ticks += 1;
+    cost.total_ns = cost.total_ns.saturating_add(cost.last_ns);
+    cost.max_ns = cost.max_ns.max(cost.last_ns);
+    ms
+}
+
+/// One tick's samples and their consequences; returns the ms until the
+/// next tick.
+fn sample_usage(asm: &Asm, state: &mut State, close: bool, now: u64) -> u32 {
+    let Ok(mut usage) = collect(asm) else {
         return WINDOW_MS;
     };
     let mut throttling = false;
@@ -316,7 +365,7 @@ fn sample_all(asm: &Asm) -> u32 {
         let rcu = RcuGuard::new();
         for u in usage.iter_mut() {
             if let Some(agent) = asm.registry.get(u.id, &rcu) {
-                u.signal = tick(asm, &mut state, &agent, u, close, now);
+                u.signal = tick(asm, state, &agent, u, close, now);
                 throttling |= agent.res.throttled();
             }
         }

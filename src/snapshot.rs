@@ -15,7 +15,23 @@ use crate::uapi::{ComplianceStatus, NAME_LEN, SCOPE_LEN};
 use crate::viewer::Viewer;
 use crate::Asm;
 
-/// One agent, copied.
+/// A copy of an agent, taken under RCU; the CPU time and memory of its live
+/// processes are added after.
+pub(crate) trait Copied: Sized {
+    fn of(asm: &Asm, agent: &Agent) -> Self;
+    fn id(&self) -> u32;
+    fn nr_processes(&self) -> u32;
+    /// Its CPU time and memory, to which the live processes' are added.
+    fn usage_mut(&mut self) -> (&mut u64, &mut u64);
+
+    fn add_usage(&mut self, cpu_ns: u64, mem_bytes: u64) {
+        let (cpu, mem) = self.usage_mut();
+        *cpu = cpu.saturating_add(cpu_ns);
+        *mem = mem.saturating_add(mem_bytes);
+    }
+}
+
+/// One agent, copied whole: the JSON documents and the compliance view.
 #[derive(Clone, Copy)]
 pub(crate) struct AgentSnapshot {
     pub(crate) id: u32,
@@ -61,8 +77,80 @@ pub(crate) struct AgentSnapshot {
     pub(crate) llm: LlmCounts,
 }
 
+impl Copied for AgentSnapshot {
+    fn of(asm: &Asm, agent: &Agent) -> Self {
+        Self::copy(agent, &asm.faults, &asm.policies)
+    }
+
+    fn id(&self) -> u32 {
+        self.id
+    }
+
+    fn nr_processes(&self) -> u32 {
+        self.nr_processes
+    }
+
+    fn usage_mut(&mut self) -> (&mut u64, &mut u64) {
+        (&mut self.cpu_ns, &mut self.mem_bytes)
+    }
+}
+
+/// What /proc/agentsys/status shows of an agent: a tenth of an
+/// [`AgentSnapshot`], and none of its locks.
+#[derive(Clone, Copy)]
+pub(crate) struct StatusRow {
+    pub(crate) id: u32,
+    pub(crate) state: State,
+    pub(crate) nr_processes: u32,
+    pub(crate) restarts: u32,
+    pub(crate) spawns: u64,
+    pub(crate) exits: u64,
+    pub(crate) faults: u64,
+    pub(crate) cpu_ns: u64,
+    pub(crate) mem_bytes: u64,
+    pub(crate) throttled: bool,
+}
+
+impl Copied for StatusRow {
+    fn of(_asm: &Asm, agent: &Agent) -> Self {
+        let c = &agent.counters;
+        Self {
+            id: agent.id,
+            state: agent.state(),
+            nr_processes: agent.nr_processes.load(Relaxed),
+            restarts: agent.restarts.load(Relaxed),
+            spawns: c.spawns.load(Relaxed),
+            exits: c.exits.load(Relaxed),
+            faults: c.faults.load(Relaxed),
+            // The live threads are added by `add_usage`.
+            cpu_ns: c.cpu_exited_ns.load(Relaxed),
+            mem_bytes: 0,
+            throttled: agent.res.throttled(),
+        }
+    }
+
+    fn id(&self) -> u32 {
+        self.id
+    }
+
+    fn nr_processes(&self) -> u32 {
+        self.nr_processes
+    }
+
+    fn usage_mut(&mut self) -> (&mut u64, &mut u64) {
+        (&mut self.cpu_ns, &mut self.mem_bytes)
+    }
+}
+
+impl StatusRow {
+    /// CPU time in microseconds.
+    pub(crate) fn cpu_us(&self) -> u64 {
+        self.cpu_ns / 1000
+    }
+}
+
 impl AgentSnapshot {
-    fn of(agent: &Agent, faults: &Faults, policies: &Policies) -> Self {
+    fn copy(agent: &Agent, faults: &Faults, policies: &Policies) -> Self {
         let c = &agent.counters;
         let r = &agent.policy.record;
         let crashes = c.crashes.load(Relaxed);
@@ -89,7 +177,7 @@ impl AgentSnapshot {
             crashes,
             faults: c.faults.load(Relaxed),
             execs: c.execs.load(Relaxed),
-            // The live threads are added by `collect`.
+            // The live threads are added by `add_usage`.
             cpu_ns: c.cpu_exited_ns.load(Relaxed),
             mem_bytes: 0,
             last_exit_status: agent.last_exit_status(),
@@ -159,12 +247,22 @@ fn visible(asm: &Asm, viewer: &Viewer) -> usize {
 
 /// Copies the agents `viewer` may see (all, or only `only`) in id order,
 /// with the CPU time and memory of their live processes.
-/// A large snapshot (4096 agents) is megabytes: kvmalloc'ed.
 pub(crate) fn agents(
     asm: &Asm,
     only: Option<u32>,
     viewer: &Viewer,
 ) -> Result<KVVec<AgentSnapshot>> {
+    copies(asm, only, viewer)
+}
+
+/// Copies what the status view shows of every agent `viewer` may see.
+pub(crate) fn status_rows(asm: &Asm, viewer: &Viewer) -> Result<KVVec<StatusRow>> {
+    copies(asm, None, viewer)
+}
+
+/// The copies of [`agents`] and [`status_rows`]. A large snapshot (4096
+/// agents) is megabytes: kvmalloc'ed.
+fn copies<T: Copied>(asm: &Asm, only: Option<u32>, viewer: &Viewer) -> Result<KVVec<T>> {
     let registry = &asm.registry;
     let mut snaps = loop {
         // Room for the agents now plus a few registered meanwhile; retried
@@ -194,10 +292,7 @@ pub(crate) fn agents(
                 break;
             }
             // Within the capacity reserved above: does not allocate.
-            snaps.push(
-                AgentSnapshot::of(&agent, &asm.faults, &asm.policies),
-                GFP_NOWAIT,
-            )?;
+            snaps.push(T::of(asm, &agent), GFP_NOWAIT)?;
             if only.is_some() {
                 break;
             }
@@ -214,17 +309,15 @@ pub(crate) fn agents(
     // a read costs what the agents have, not what the system runs.
     let rcu = RcuGuard::new();
     registry.for_each_member_task(&rcu, |agent, task| {
-        if let Ok(i) = snaps.binary_search_by_key(&agent.id, |s| s.id) {
-            let snap = &mut snaps[i];
-            snap.cpu_ns = snap.cpu_ns.saturating_add(task.cpu_ns);
-            snap.mem_bytes = snap.mem_bytes.saturating_add(task.rss_bytes);
+        if let Ok(i) = snaps.binary_search_by_key(&agent.id, |s| s.id()) {
+            snaps[i].add_usage(task.cpu_ns, task.rss_bytes);
         }
     });
     Ok(snaps)
 }
 
 /// Copies the system totals; `agents` gives the active-agent count.
-pub(crate) fn system(asm: &Asm, agents: &[AgentSnapshot]) -> SystemSnapshot {
+pub(crate) fn system<T: Copied>(asm: &Asm, agents: &[T]) -> SystemSnapshot {
     let t = &asm.telemetry.totals;
     let (events_total, events_dropped) = {
         let ring = asm.telemetry.ring.lock();
@@ -237,7 +330,7 @@ pub(crate) fn system(asm: &Asm, agents: &[AgentSnapshot]) -> SystemSnapshot {
         faults: t.faults.load(Relaxed),
         restarts: t.restarts.load(Relaxed),
         syscalls: t.syscalls.load(Relaxed),
-        active_agents: agents.iter().filter(|a| a.nr_processes > 0).count() as u32,
+        active_agents: agents.iter().filter(|a| a.nr_processes() > 0).count() as u32,
         registered_agents: agents.len() as u32,
         events_total,
         events_dropped,

@@ -15,6 +15,7 @@
 #include <linux/fs_struct.h>
 #include <linux/path.h>
 #include <linux/fs.h>
+#include <linux/fcntl.h>
 #include <linux/net.h>
 #include <linux/netlink.h>
 #include <linux/notifier.h>
@@ -32,6 +33,7 @@
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/tracepoint.h>
+#include <linux/unistd.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <crypto/sha2.h>
@@ -457,7 +459,7 @@ static int asm_sys_view_init(void)
  * a detached one).  Otherwise its d_path() is an arrangement of the
  * agent's (a bind mount, a chroot), not its name.
  */
-static bool asm_system_view(struct file *file)
+static bool asm_system_view(const struct file *file)
 {
 	struct path mine;
 
@@ -470,27 +472,15 @@ static bool asm_system_view(struct file *file)
 	return path_is_under(&file->f_path, &asm_sys_root);
 }
 
-/* A successful open: the file's facts go to Rust, which judges them. */
-static void asm_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
+/* The facts of @file, just opened by system call @nr, go to Rust. */
+static void asm_open_check(const struct file *file, long nr, unsigned long *args, bool compat)
 {
-	long nr = syscall_get_nr(current, regs);
-	bool compat = in_compat_syscall();
-	unsigned long args[6];
 	unsigned int facts = 0;
-	char *path = NULL;
-	struct file *file;
-	struct fd f;
+	char *path;
 
-	if (ret < 0 || !asm_rust_open_watched(current->tgid, nr, compat))
-		return;
-	syscall_get_arguments(current, regs, args);
-	f = fdget(ret);
-	file = fd_file(f);
-	if (!file)
-		return;
 	/* O_PATH opens give no access to the file. */
 	if (file->f_mode & FMODE_PATH)
-		goto out;
+		return;
 	if (file->f_mode & FMODE_WRITE)
 		facts |= ASM_FILE_WRITE;
 	if (file->f_mode & FMODE_CREATED)
@@ -506,7 +496,22 @@ static void asm_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 		path = NULL;
 	asm_rust_on_open(current->tgid, path, path ? strlen(path) : 0, facts, nr, args,
 			 compat);
-out:
+}
+
+/* A successful open: the file's facts go to Rust, which judges them. */
+static void asm_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
+{
+	long nr = syscall_get_nr(current, regs);
+	bool compat = in_compat_syscall();
+	unsigned long args[6];
+	struct fd f;
+
+	if (ret < 0 || !asm_rust_open_watched(current->tgid, nr, compat))
+		return;
+	syscall_get_arguments(current, regs, args);
+	f = fdget(ret);
+	if (fd_file(f))
+		asm_open_check(fd_file(f), nr, args, compat);
 	fdput(f);
 }
 
@@ -1031,6 +1036,27 @@ static int asm_compliance_show(struct seq_file *m, void *v)
 	return asm_rust_compliance_show(m, asm_reader_uid(m), asm_reader_admin(m));
 }
 
+/*
+ * The two views with a section per agent start with a buffer the size
+ * Rust expects (@per_agent bytes per agent): a seq_file that overflows is
+ * shown again from the start in a buffer twice the size, and a view of
+ * 4096 agents would be made eight times.
+ */
+#define ASM_SIZED_VIEW(name, per_agent)						\
+static int asm_##name##_open(struct inode *inode, struct file *file)		\
+{										\
+	return single_open_size(file, asm_##name##_show, NULL,			\
+				asm_rust_view_size(per_agent));			\
+}										\
+static const struct proc_ops asm_##name##_ops = {				\
+	.proc_open = asm_##name##_open,						\
+	.proc_read_iter = seq_read_iter,					\
+	.proc_lseek = seq_lseek,						\
+	.proc_release = single_release,						\
+}
+ASM_SIZED_VIEW(status, 128);
+ASM_SIZED_VIEW(compliance, 320);
+
 static int asm_cloud_gateway_show(struct seq_file *m, void *v)
 {
 	return asm_rust_gateway_show(m, asm_reader_uid(m), asm_reader_admin(m), false);
@@ -1047,11 +1073,104 @@ static int asm_events_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(asm_events);
 
+/*
+ * debugfs asm/probe_cost: each probe path called @calls times in place, as
+ * its tracepoint or hook would call it (preemption disabled around each
+ * call), for the reading process as it is (no agent, a non-agent, or an
+ * agent); returns the nanoseconds all the calls took.  Rust chooses the
+ * paths and prints the figures (src/probe_cost.rs).
+ *
+ * A fork and an exit are of pids no process has (above PID_MAX_LIMIT): an
+ * agent's reader gets that many fake children that join and then leave it,
+ * with their spawn and exit events.  The open is of the file being read,
+ * found by the open check as if the reader had just opened it.
+ */
+#define ASM_BENCH_PID	0x40000000
+
+static noinline void asm_bench_empty(void)
+{
+	barrier();
+}
+
+u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls)
+{
+	static const unsigned long open_args[6] = { AT_FDCWD, 0, O_RDONLY };
+	struct pt_regs regs = *current_pt_regs();
+	pid_t tgid = current->tgid;
+	struct linux_binprm *bprm = NULL;
+	u64 start, cpu_ns, io_ops;
+	u32 i;
+
+	if (path == ASM_BENCH_EXEC) {
+		bprm = kzalloc(sizeof(*bprm), GFP_KERNEL);
+		if (!bprm)
+			return 0;
+		bprm->filename = "/usr/bin/true";
+	}
+	start = ktime_get_ns();
+	for (i = 0; i < calls; i++) {
+		preempt_disable();
+		switch (path) {
+		case ASM_BENCH_EMPTY:
+			asm_bench_empty();
+			break;
+		case ASM_BENCH_SYS_ENTER:
+			asm_probe_sys_enter(NULL, &regs, __NR_getpid);
+			break;
+		case ASM_BENCH_FORK:
+			/* asm_probe_fork() with a child that is not a task. */
+			rcu_read_lock();
+			if (task_dfl_cgroup(current) != task_dfl_cgroup(current->real_parent))
+				barrier();
+			rcu_read_unlock();
+			if (asm_rust_any_agent() &&
+			    asm_rust_on_fork(tgid, ASM_BENCH_PID + i, 0) == ASM_FORK_MEMBER) {
+				rcu_read_lock();
+				asm_task_syscall_work(current, true);
+				rcu_read_unlock();
+			}
+			break;
+		case ASM_BENCH_EXIT:
+			/* asm_probe_exit() of the last thread of a fake child. */
+			rcu_read_lock();
+			asm_process_usage(current, false, &cpu_ns, &io_ops);
+			rcu_read_unlock();
+			asm_rust_on_exit(ASM_BENCH_PID + i, true, 0, 0, 0);
+			break;
+		case ASM_BENCH_EXEC:
+			asm_probe_exec(NULL, current, current->pid, bprm);
+			break;
+		case ASM_BENCH_OPEN:
+			/* asm_probe_sys_exit() after the fd lookup. */
+			if (asm_rust_open_watched(tgid, __NR_openat, false))
+				asm_open_check(m->file, __NR_openat, (unsigned long *)open_args,
+					       false);
+			break;
+		case ASM_BENCH_CONNECT:
+			/* A connect's entry, then its SYN at LOCAL_OUT. */
+			asm_probe_sys_enter(NULL, &regs, __NR_connect);
+			if (asm_rust_may_be_agent(tgid))
+				asm_rust_net_verdict(tgid, ASM_NET_TCP_SYN, AF_INET, IPPROTO_TCP);
+			break;
+		}
+		preempt_enable();
+	}
+	start = ktime_get_ns() - start;
+	kfree(bprm);
+	return start;
+}
+
 static int asm_probe_cost_show(struct seq_file *m, void *v)
 {
 	return asm_rust_probe_cost_show(m, current->tgid);
 }
 DEFINE_SHOW_ATTRIBUTE(asm_probe_cost);
+
+static int asm_sampler_show(struct seq_file *m, void *v)
+{
+	return asm_rust_sampler_show(m);
+}
+DEFINE_SHOW_ATTRIBUTE(asm_sampler);
 
 static struct proc_dir_entry *asm_proc_dir;
 static struct dentry *asm_debugfs_dir;
@@ -1112,9 +1231,8 @@ int asm_shim_init(void)
 		ret = -ENOMEM;
 		goto err;
 	}
-	if (!proc_create_single("status", 0444, asm_proc_dir, asm_status_show) ||
-	    !proc_create_single("compliance", 0444, asm_proc_dir,
-				asm_compliance_show) ||
+	if (!proc_create("status", 0444, asm_proc_dir, &asm_status_ops) ||
+	    !proc_create("compliance", 0444, asm_proc_dir, &asm_compliance_ops) ||
 	    !proc_create_single("cloud_gateway", 0444, asm_proc_dir,
 				asm_cloud_gateway_show) ||
 	    !proc_create_single("gateway_status", 0444, asm_proc_dir,
@@ -1126,6 +1244,7 @@ int asm_shim_init(void)
 	asm_debugfs_dir = debugfs_create_dir("asm", NULL);
 	debugfs_create_file("events", 0400, asm_debugfs_dir, NULL, &asm_events_fops);
 	debugfs_create_file("probe_cost", 0400, asm_debugfs_dir, NULL, &asm_probe_cost_fops);
+	debugfs_create_file("sampler", 0400, asm_debugfs_dir, NULL, &asm_sampler_fops);
 
 	ret = genl_register_family(&asm_genl_family);
 	if (ret)
@@ -1345,8 +1464,11 @@ void asm_for_each_process(void (*cb)(void *ctx, const struct asm_task_info *info
 	struct asm_task_info info;
 
 	rcu_read_lock();
+	memset(&info, 0, sizeof(info));
 	for_each_process(p) {
-		asm_task_info_fill(p, &info);
+		info.task = p;
+		info.tgid = p->tgid;
+		info.cgroup_id = cgroup_id(task_dfl_cgroup(p));
 		cb(ctx, &info);
 	}
 	rcu_read_unlock();

@@ -104,7 +104,11 @@ bool asm_pid_group_dead(struct pid *pid);
 bool asm_task_group_dead(struct task_struct *task);
 int asm_cgroup_id_from_fd(int fd, u64 *id);
 
-/* Calls @cb for every process under RCU; @cb must not sleep. */
+/*
+ * Calls @cb for every process under RCU; @cb must not sleep.  Only the
+ * task, tgid and cgroup_id are filled: the usage fields are 0 (the sampler
+ * looks agents' processes up one by one, asm_with_process()).
+ */
 void asm_for_each_process(void (*cb)(void *ctx, const struct asm_task_info *info),
 			  void *ctx);
 /* Calls @cb for process @tgid (initial pid namespace) if it exists. */
@@ -162,6 +166,19 @@ void asm_rust_release(u64 file);
 int asm_rust_status_show(struct seq_file *m, u32 uid, bool admin);
 int asm_rust_events_show(struct seq_file *m);
 int asm_rust_probe_cost_show(struct seq_file *m, pid_t tgid);
+int asm_rust_sampler_show(struct seq_file *m);
+/* The size a view of @per_agent bytes per registered agent starts with. */
+size_t asm_rust_view_size(size_t per_agent);
+
+/* The probe paths asm_bench_probe() times.  Mirrored in src/probe_cost.rs. */
+#define ASM_BENCH_EMPTY		0	/* an empty call: the loop's own cost */
+#define ASM_BENCH_SYS_ENTER	1
+#define ASM_BENCH_FORK		2
+#define ASM_BENCH_EXIT		3
+#define ASM_BENCH_EXEC		4
+#define ASM_BENCH_OPEN		5
+#define ASM_BENCH_CONNECT	6
+u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls);
 /* What asm_rust_on_fork() says of the child (src/lifecycle.rs: ForkVerdict). */
 #define ASM_FORK_OUTSIDE	0
 #define ASM_FORK_MEMBER		1	/* trace its system calls */
