@@ -43,6 +43,8 @@ AGENT_ID=901
 trap 'other_stop; unload' EXIT
 
 # record MODE < probe_cost: stores each path's ns as fig[MODE,PATH,round].
+# The file is read once, by cat: a reader that seeks back (bash's read
+# does) makes the seq_file run the whole benchmark again.
 record() {
 	local name ns _
 	while read -r name ns _; do
@@ -67,9 +69,9 @@ for ((r = 0; r < ROUNDS; r++)); do
 		fig[unloaded,$op,$r]=$(awk -v m="ns_per_$op" '$1 == m { print $2 }' <<<"$out")
 	done
 	load || die "insmod $ASM_KO failed"
-	record no-agents <"$PROBE_COST"
+	record no-agents <<<"$(cat "$PROBE_COST")"
 	other_start
-	record non-agent <"$PROBE_COST"
+	record non-agent <<<"$(cat "$PROBE_COST")"
 	out=$(asmctl run --quiet --no-landlock --name probe --id "$AGENT_ID" --cap FsBasic \
 		--cap NetClient --cap ProcessSpawn --scope /sys -- cat "$PROBE_COST") ||
 		die "reading $PROBE_COST as an agent failed"

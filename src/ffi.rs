@@ -905,12 +905,22 @@ pub(crate) fn with_process<F: FnMut(&TaskInfo)>(tgid: i32, mut f: F) {
     unsafe { asm_with_process(tgid, trampoline::<F>, (&mut f as *mut F).cast()) }
 }
 
+/// Bytes a [`SeqFile`] gathers before it hands them to the seq_file:
+/// `core::fmt` writes a line in many small pieces (each padding character
+/// alone), and a view of 4096 agents has over 8000 lines.
+const SEQ_BUF: usize = 256;
+
 /// A `seq_file` being filled by a show callback that runs for `'a`.
 ///
 /// # Invariants
 ///
 /// The pointer is a valid seq_file, not written by anyone else, for `'a`.
-pub(crate) struct SeqFile<'a>(NonNull<RawSeqFile>, PhantomData<&'a mut RawSeqFile>);
+pub(crate) struct SeqFile<'a> {
+    m: NonNull<RawSeqFile>,
+    buf: [u8; SEQ_BUF],
+    len: usize,
+    _p: PhantomData<&'a mut RawSeqFile>,
+}
 
 impl<'a> SeqFile<'a> {
     /// Wraps the seq_file a show callback was given.
@@ -920,7 +930,33 @@ impl<'a> SeqFile<'a> {
     /// `m` must be a valid seq_file that only this object writes for `'a`.
     pub(crate) unsafe fn from_raw(m: NonNull<RawSeqFile>) -> Self {
         // INVARIANT: By the safety requirement.
-        Self(m, PhantomData)
+        Self {
+            m,
+            buf: [0; SEQ_BUF],
+            len: 0,
+            _p: PhantomData,
+        }
+    }
+
+    /// Hands `bytes` to the seq_file.
+    fn put(&self, bytes: &[u8]) {
+        // SAFETY: By the type invariant. On overflow seq_file retries the
+        // show callback with a bigger buffer, so the result can be ignored.
+        unsafe { asm_seq_write(self.m.as_ptr(), bytes.as_ptr().cast(), bytes.len()) };
+    }
+
+    /// Hands what was gathered to the seq_file.
+    fn flush(&mut self) {
+        if self.len > 0 {
+            self.put(&self.buf[..self.len]);
+            self.len = 0;
+        }
+    }
+}
+
+impl Drop for SeqFile<'_> {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
@@ -930,15 +966,22 @@ impl SeqFile<'_> {
     pub(crate) fn bench_probe(&mut self, path: u32, calls: u32) -> u64 {
         // SAFETY: By the type invariant the seq_file, and its file, are
         // valid; the shim knows every path number (others do nothing).
-        unsafe { asm_bench_probe(self.0.as_ptr(), path, calls) }
+        unsafe { asm_bench_probe(self.m.as_ptr(), path, calls) }
     }
 }
 
 impl core::fmt::Write for SeqFile<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        // SAFETY: By the type invariant. On overflow seq_file retries the
-        // show callback with a bigger buffer, so the result can be ignored.
-        unsafe { asm_seq_write(self.0.as_ptr(), s.as_ptr().cast(), s.len()) };
+        let bytes = s.as_bytes();
+        if bytes.len() > SEQ_BUF - self.len {
+            self.flush();
+        }
+        if bytes.len() >= SEQ_BUF {
+            self.put(bytes);
+        } else {
+            self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
         Ok(())
     }
 }

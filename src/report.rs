@@ -94,6 +94,58 @@ impl fmt::Display for JsonBytes<'_> {
     }
 }
 
+/// One line of the status view's per-agent tables, made without
+/// `core::fmt`, which writes a padded number character by character: the
+/// view has two lines for each of up to 4096 agents.
+struct Row {
+    buf: [u8; 128],
+    len: usize,
+}
+
+impl Row {
+    /// A line with the tables' indent.
+    fn new() -> Self {
+        let mut row = Self {
+            buf: [b' '; 128],
+            len: 0,
+        };
+        row.len = 2;
+        row
+    }
+
+    /// `text`, then spaces up to `width`, then one space.
+    fn text(&mut self, text: &str, width: usize) -> &mut Self {
+        let n = text.len().min(self.buf.len() - self.len - 1);
+        self.buf[self.len..self.len + n].copy_from_slice(&text.as_bytes()[..n]);
+        // The buffer is all spaces past `len`.
+        self.len = (self.len + n.max(width) + 1).min(self.buf.len() - 1);
+        self
+    }
+
+    /// `v` in decimal, then spaces up to `width`, then one space.
+    fn num(&mut self, v: u64, width: usize) -> &mut Self {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = v;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        // Digits only: valid UTF-8.
+        self.text(core::str::from_utf8(&digits[i..]).unwrap_or("?"), width)
+    }
+
+    /// Writes the line, without the last separator, and a newline.
+    fn write(&mut self, w: &mut impl Write) -> fmt::Result {
+        self.buf[self.len - 1] = b'\n';
+        w.write_str(core::str::from_utf8(&self.buf[..self.len]).unwrap_or("?\n"))
+    }
+}
+
 /// A score in thousandths as a percent: "100%", "70.5%".
 struct Percent(u64);
 
@@ -231,29 +283,25 @@ fn status_text(
     w.write_str("  ID    Spawns Exits  Faults CPU(us)   Mem(B)\n")?;
     w.write_str("  ----  ------ -----  ------ --------  -------\n")?;
     for a in agents {
-        writeln!(
-            w,
-            "  {:<5} {:<6} {:<6} {:<6} {:<9} {}",
-            a.id,
-            a.spawns,
-            a.exits,
-            a.faults,
-            a.cpu_us(),
-            a.mem_bytes
-        )?;
+        Row::new()
+            .num(a.id.into(), 5)
+            .num(a.spawns, 6)
+            .num(a.exits, 6)
+            .num(a.faults, 6)
+            .num(a.cpu_us(), 9)
+            .num(a.mem_bytes, 0)
+            .write(w)?;
     }
     w.write_str("\nAgent States:\n")?;
     w.write_str("  ID    State      Restarts Throttled\n")?;
     w.write_str("  ----  ---------  -------- ---------\n")?;
     for a in agents {
-        writeln!(
-            w,
-            "  {:<5} {:<10} {:<8} {}",
-            a.id,
-            a.state.name(),
-            a.restarts,
-            if a.throttled { "yes" } else { "no" }
-        )?;
+        Row::new()
+            .num(a.id.into(), 5)
+            .text(a.state.name(), 10)
+            .num(a.restarts.into(), 8)
+            .text(if a.throttled { "yes" } else { "no" }, 0)
+            .write(w)?;
     }
     writeln!(w, "\nRecent Faults (last {}):", RECENT_EVENTS)?;
     for e in faults.iter().flatten() {
