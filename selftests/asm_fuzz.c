@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * asm_fuzz - a structure-aware fuzzer of the /dev/asm ioctls (KTAP).
+ * asm_fuzz - a structure-aware fuzzer of the /dev/asm ioctls and the "asm"
+ * generic netlink family, and random valid sequences of requests (KTAP).
  *
  *   asm_fuzz [-n OPS] [-s SEED] [-w WORKERS]
  *
- * WORKERS processes (default 4; every other one as uid 65534) each make
- * OPS / WORKERS requests.  A request starts from a valid template of its
+ * OPS is shared out: 90 per cent ioctl requests, 6 netlink commands
+ * (asm_fuzz_nl.h: a root worker that plays the gateway helper for
+ * requesters it forks, and a uid 65534 one), 4 steps of sequences
+ * (asm_fuzz_seq.h: two root workers and two of other users).
+ *
+ * WORKERS ioctl workers (default 4; every other one as uid 65534) each make
+ * their share of requests.  A request starts from a valid template of its
  * struct (size, version, a known agent id, a command or op in range) and
  * gets 0 to 4 mutations: a field set to a boundary value (0, 1, -1, the
  * largest values, an id just registered or never), random bytes, the size
@@ -21,11 +27,15 @@
  * unregistrations race with the requests.
  *
  * A seed makes a run reproducible (each worker's stream is seed + its
- * index; the interleaving of workers is not).  The test passes when every
- * worker made its requests, the module still answers (telemetry JSON,
- * list) and its event totals add up (total = kept + dropped); the caller
- * (test_fuzz.sh, and the VM's dmesg gate) checks that the kernel reported
- * nothing.
+ * index, seed + 100 and up for the netlink workers, seed + 200 and up for
+ * the sequence workers; the interleaving of workers is not).  A failed
+ * check prints the worker, its stream and step and the command line that
+ * replays the run.  The test passes when every worker made its operations
+ * with every checked answer as documented, every LLM request ended as the
+ * helper completed it, the module and the family still answer, no helper
+ * or request is left, and the event totals add up (total = kept +
+ * dropped); the caller (test_fuzz.sh, and the VM's dmesg gate) checks that
+ * the kernel reported nothing.
  */
 #define _GNU_SOURCE
 #include <stddef.h>
@@ -322,11 +332,85 @@ static long worker(long ops, uint64_t seed)
 	return done;
 }
 
+#include "asm_fuzz_nl.h"
+#include "asm_fuzz_seq.h"
+
+enum { ROLE_IOCTL, ROLE_NETLINK, ROLE_SEQUENCE };
+
+/* The workers besides the ioctl ones: role, uid, stream offset. */
+static const struct {
+	int role, uid, stream;
+} others[] = {
+	{ ROLE_NETLINK, 0, 100 },
+	{ ROLE_NETLINK, NOBODY, 101 },
+	/* Unprivileged users of their own: 65534's audit rate is the ioctl
+	 * workers'. */
+	{ ROLE_SEQUENCE, 0, 200 },
+	{ ROLE_SEQUENCE, 60001, 201 },
+	{ ROLE_SEQUENCE, 0, 202 },
+	{ ROLE_SEQUENCE, 60002, 203 },
+};
+
+#define NR_OTHERS	((int)(sizeof(others) / sizeof(others[0])))
+
+/*
+ * The share of the ops each kind of worker takes, in per cent: a netlink
+ * command costs some ten ioctl requests (the requesters' forks), a step of
+ * a sequence some twenty (its agents' forks and round trips).
+ */
+#define SHARE_NETLINK	6
+#define SHARE_SEQUENCE	4
+
+static long share(long ops, int role)
+{
+	long nl = ops * SHARE_NETLINK / 100, seq = ops * SHARE_SEQUENCE / 100;
+
+	return role == ROLE_NETLINK ? nl : role == ROLE_SEQUENCE ? seq : ops - nl - seq;
+}
+
+static int count_role(int role)
+{
+	int i, n = 0;
+
+	for (i = 0; i < NR_OTHERS; i++)
+		n += others[i].role == role;
+	return n;
+}
+
+/* Runs one worker in a child, which reports on @wfd. */
+static int seq_index;	/* the sequence workers' own index, for their ids */
+
+static void run_worker(int wfd, int role, int index, int uid, long ops, uint64_t seed)
+{
+	struct fz_report rep;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.role = role;
+	rep.index = index;
+	if (uid)
+		drop_to(uid);
+	if (role == ROLE_IOCTL) {
+		rep.made = worker(ops, seed);
+		rep.want = ops;
+	} else if (role == ROLE_NETLINK) {
+		nl_worker(index, uid, ops, seed, &rep);
+	} else {
+		seq_worker(seq_index++, uid, ops, seed, &rep);
+	}
+	if (write(wfd, &rep, sizeof(rep)) != sizeof(rep))
+		_exit(1);
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
-	long ops = 50000, total = 0, made;
+	long ops = 50000, per, sums[3][5] = { { 0 } };
 	uint64_t seed = 1;
-	int workers = 4, opt, i, status, fds[2];
+	int workers = 4, opt, i, status, fds[2], nlfd;
+	struct fz_report rep;
+	struct nl_answer a;
+	static struct nl_msg m;
+	__u32 group;
 	pid_t pid;
 	char *doc;
 	long long t, d;
@@ -341,37 +425,84 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	asm_test_begin(2);
+	asm_test_begin(5);
 	map_pages();
-	ktap_msg("seed %llu, %ld requests over %d workers", (unsigned long long)seed, ops,
-		 workers);
-	if (pipe(fds))
-		ktap_bail("pipe: %s", strerror(errno));
+	fz_run_seed = seed;
+	fz_ops = ops;
+	ktap_msg("seed %llu, %ld ops: %ld ioctl requests over %d workers, %ld netlink commands "
+		 "over %d, %ld sequence steps over %d", (unsigned long long)seed, ops,
+		 share(ops, ROLE_IOCTL), workers, share(ops, ROLE_NETLINK), count_role(ROLE_NETLINK),
+		 share(ops, ROLE_SEQUENCE), count_role(ROLE_SEQUENCE));
+	outcomes = mmap(NULL, OUTCOMES * sizeof(*outcomes), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (outcomes == MAP_FAILED || pipe(fds))
+		ktap_bail("mmap/pipe: %s", strerror(errno));
 
-	ktap_case_start();
-	for (i = 0; i < workers; i++) {
+	fflush(stdout);
+	for (i = 0; i < workers + NR_OTHERS; i++) {
+		int role = i < workers ? ROLE_IOCTL : others[i - workers].role;
+		int uid = i < workers ? (i % 2 ? NOBODY : 0) : others[i - workers].uid;
+		uint64_t s = seed + (i < workers ? i : others[i - workers].stream);
+
+		per = share(ops, role) / (role == ROLE_IOCTL ? workers : count_role(role));
+		/* A sequence refused for an unprivileged user's audit rate costs
+		 * two forks for one step: root's sequences take twice the steps. */
+		if (role == ROLE_SEQUENCE)
+			per = per * (uid ? 2 : 4) / 3;
 		pid = fork();
 		if (pid < 0)
 			ktap_bail("fork: %s", strerror(errno));
 		if (pid == 0) {
 			close(fds[0]);
-			if (i % 2)
-				drop_to(NOBODY);
-			made = worker(ops / workers, seed + i);
-			if (write(fds[1], &made, sizeof(made)) != sizeof(made))
-				_exit(1);
-			_exit(0);
+			run_worker(fds[1], role, i, uid, per, s);
 		}
+		if (role == ROLE_SEQUENCE)
+			seq_index++;
 	}
 	close(fds[1]);
-	while (read(fds[0], &made, sizeof(made)) == sizeof(made))
-		total += made;
+	while (read(fds[0], &rep, sizeof(rep)) == sizeof(rep)) {
+		sums[rep.role][0] += rep.made;
+		sums[rep.role][1] += rep.want;
+		sums[rep.role][2] += rep.fails;
+		sums[rep.role][3] += rep.a;
+		sums[rep.role][4] += rep.b;
+	}
 	while (wait(&status) > 0)
 		;
-	ktap_expect(total == ops / workers * workers, "%ld of %ld requests made", total,
-		    ops / workers * workers);
-	ktap_case_end("%ld fuzzed requests from %d workers (seed %llu)", total, workers,
-		      (unsigned long long)seed);
+
+	ktap_case_start();
+	per = share(ops, ROLE_IOCTL) / workers * workers;
+	ktap_expect(sums[ROLE_IOCTL][0] == per, "%ld of %ld requests made", sums[ROLE_IOCTL][0], per);
+	ktap_case_end("%ld fuzzed ioctl requests from %d workers (seed %llu)", sums[ROLE_IOCTL][0],
+		      workers, (unsigned long long)seed);
+
+	ktap_case_start();
+	ktap_expect(sums[ROLE_NETLINK][0] == sums[ROLE_NETLINK][1] && sums[ROLE_NETLINK][1],
+		    "%ld of %ld netlink commands made", sums[ROLE_NETLINK][0],
+		    sums[ROLE_NETLINK][1]);
+	ktap_expect(sums[ROLE_NETLINK][2] - sums[ROLE_NETLINK][4] == 0,
+		    "%ld netlink answers not as documented (above)",
+		    sums[ROLE_NETLINK][2] - sums[ROLE_NETLINK][4]);
+	ktap_case_end("%ld fuzzed netlink commands, answered as documented (seed %llu)",
+		      sums[ROLE_NETLINK][0], (unsigned long long)seed);
+
+	ktap_case_start();
+	ktap_expect(sums[ROLE_NETLINK][3] > 0, "no LLM request's end was checked");
+	ktap_expect(sums[ROLE_NETLINK][4] == 0, "%ld requests did not end as completed (above)",
+		    sums[ROLE_NETLINK][4]);
+	ktap_case_end("%ld LLM requests ended as the helper completed them (seed %llu)",
+		      sums[ROLE_NETLINK][3], (unsigned long long)seed);
+
+	ktap_case_start();
+	ktap_expect(sums[ROLE_SEQUENCE][0] >= sums[ROLE_SEQUENCE][1] && sums[ROLE_SEQUENCE][1],
+		    "%ld of %ld sequence steps made", sums[ROLE_SEQUENCE][0],
+		    sums[ROLE_SEQUENCE][1]);
+	ktap_expect(sums[ROLE_SEQUENCE][4] > 0, "no sequence got to its end");
+	ktap_expect(sums[ROLE_SEQUENCE][2] == 0, "%ld valid steps failed (above)",
+		    sums[ROLE_SEQUENCE][2]);
+	ktap_case_end("%ld sequences (%ld steps) from %d workers, every step as documented "
+		      "(seed %llu)", sums[ROLE_SEQUENCE][3], sums[ROLE_SEQUENCE][0],
+		      count_role(ROLE_SEQUENCE), (unsigned long long)seed);
 
 	ktap_case_start();
 	/* Root's agents stay registered: up to 4096 of them in the document. */
@@ -386,8 +517,37 @@ int main(int argc, char **argv)
 	else
 		ktap_fail_msg("no event totals in %.200s", doc);
 	free(doc);
+	/* The family answers, and the helper's socket went with its worker. */
+	nlfd = nl_socket();
+	if (nlfd < 0 || asm_genl_resolve_group(nlfd, &family, ASM_GENL_MCGRP_GATEWAY, &group)) {
+		ktap_fail_msg("the \"asm\" family: %s", strerror(errno));
+	} else {
+		msg_init(&m, ASM_CMD_GW_PULL, NLM_F_ACK);
+		m.n.nlmsg_seq = 1;
+		nl_send(nlfd, &m, m.n.nlmsg_len, 1, &a);
+		ktap_expect(a.got_err && a.err == EPERM, "GW_PULL from no helper: %s",
+			    a.got_err ? errname(a.err) : "no answer");
+	}
+	if (nlfd >= 0)
+		close(nlfd);
+	/* Every requester is gone: nothing is left in flight. */
+	nlfd = open("/proc/agentsys/gateway_status", O_RDONLY | O_CLOEXEC);
+	doc = malloc(65536);
+	if (nlfd < 0 || !doc || (t = read(nlfd, doc, 65535)) <= 0) {
+		ktap_fail_msg("/proc/agentsys/gateway_status: %s", strerror(errno));
+	} else {
+		doc[t] = '\0';
+		ktap_expect(strstr(doc, "not registered") && strstr(doc, "In Flight:          0\n"),
+			    "gateway_status after the run: %.200s", doc);
+	}
+	free(doc);
+	if (nlfd >= 0)
+		close(nlfd);
 	for (i = 0; i < ID_SPAN; i++)
 		asm_unregister(asm_fd, ID_BASE + i);
-	ktap_case_end("the module answers afterwards, its event totals add up");
+	for (i = SEQ_BASE; i < REQ_BASE + REQ_SPAN; i++)
+		asm_unregister(asm_fd, i);
+	ktap_case_end("the module and its family answer afterwards, its event totals add up, "
+		      "no helper and no request is left");
 	ktap_finish();
 }

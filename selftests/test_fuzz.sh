@@ -1,11 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# A short run of the ioctl fuzzer (asm_fuzz: 50 000 structure-aware
-# requests from 4 workers, two of them uid 65534, with agents registering,
-# exiting and crashing meanwhile); the VM's dmesg gate fails the run on any
-# kernel report.  ASM_FUZZ_OPS and ASM_FUZZ_SEED change the run: the seed
-# is printed, so a failure can be replayed.
+# A short run of the fuzzer (asm_fuzz: 50 000 operations: structure-aware
+# ioctl requests from 4 workers, two of them uid 65534, with agents
+# registering, exiting and crashing meanwhile; netlink commands from root,
+# the gateway helper with requesters asking, and from uid 65534; coherent
+# sequences of valid requests from 3 workers, each step checked); the VM's
+# dmesg gate fails the run on any kernel report.  ASM_FUZZ_OPS and
+# ASM_FUZZ_SEED change the run: the seed is printed, so a failure can be
+# replayed.
 
 ASM_TIMEOUT=${ASM_TIMEOUT:-30}
 . "$(dirname "$0")/lib.sh"
