@@ -1034,7 +1034,8 @@ struct asm_llm_request {
  * Generic netlink family ASM_GENL_NAME: every event of the ring is also
  * multicast to the group ASM_GENL_MCGRP_EVENTS as one ASM_CMD_EVENT
  * message, in order, from process context shortly after it happened.
- * Listening needs no privilege (the same data is in /proc/agentsys).
+ * Joining the group needs CAP_NET_ADMIN (the events name other users'
+ * agents and processes; Documentation/uapi.rst).
  *
  * For ASM_EV_RECOVERY, ASM_EV_RESTARTED and ASM_EV_FAILED, ASM_A_VALUE is
  * the agent's restart count and ASM_A_LIMIT its restart budget.  For
