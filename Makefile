@@ -14,8 +14,10 @@
 #   make fuzz [OPS=N] [SEED=S]
 #                       the ioctl fuzzer: 1 000 000 requests (make check
 #                       runs 50 000) in the debug VM, with its dmesg gate
-#   make bench          every probe path's cost, then fork+exit, syscall, open,
-#                       views and gateway benchmarks, in one VM boot of the
+#   make bench          every probe path's cost, ASM next to the audit
+#                       subsystem and a BPF program, the views at 1 to 4096
+#                       agents, then fork+exit, syscall, open, gateway and
+#                       profiling benchmarks, in one VM boot of the
 #                       benchmark kernel (the test kernel without its debug set)
 #   make fmt            rustfmt the module's crate (make check checks it)
 #   make clippy         clippy on the module's crate (make check runs it)
@@ -69,7 +71,7 @@ fuzz:
 	ASM_FUZZ_OPS=$(OPS) ASM_FUZZ_SEED=$(SEED) ASM_TEST_TIMEOUT=7200 T=test_fuzz scripts/check.sh
 
 bench:
-	ASM_KERNEL=bench scripts/vm.sh "selftests/bench_probes.sh && selftests/bench_fork.sh fork && selftests/bench_fork.sh syscall && selftests/bench_fork.sh open && selftests/bench_views.sh && selftests/bench_gateway.sh && selftests/bench_profile.sh"
+	ASM_KERNEL=bench scripts/vm.sh "selftests/bench_probes.sh && selftests/bench_peers.sh && selftests/bench_views.sh && selftests/bench_fork.sh fork && selftests/bench_fork.sh syscall && selftests/bench_fork.sh open && selftests/bench_gateway.sh && selftests/bench_profile.sh"
 
 # The module crate: asm_mod.rs and the files its `#[path]` modules name.
 fmt:
