@@ -48,12 +48,13 @@
 # dropped records), ASM_KO (default ./asm.ko).
 
 set -u
+BENCH_NAME=bench_peers
+. "$(dirname "$0")/bench_lib.sh"
 
 ROUNDS=${ASM_BENCH_ROUNDS:-7}
 SYS_ITER=${ASM_BENCH_ITER:-50000}
 FORK_ITER=${ASM_BENCH_ITER:-2000}
 BUID=${ASM_BENCH_UID:-$(id -u nobody)}
-ASM_KO=${ASM_KO:-./asm.ko}
 BENCH=$(cd "$(dirname "$0")" && pwd)/build/fork_bench
 AGENT_ID=900
 BGID=$(getent passwd "$BUID" | cut -d: -f4)
@@ -62,19 +63,6 @@ MODES=(none asm)
 tmp=
 auditd_pid=
 bpf_pid=
-
-die() {
-	echo "bench_peers: $*" >&2
-	exit 1
-}
-loaded() {
-	grep -q '^asm ' /proc/modules
-}
-unload() {
-	if loaded; then
-		rmmod asm
-	fi
-}
 
 # The BPF program: what ASM keeps per agent, kept per process.  The printf
 # on exec tells bpf_start that the probes are live (bpftrace prints it only
@@ -266,16 +254,6 @@ run_mode() {
 	[ -n "$s" ] && [ -n "$f" ] || die "a $1 run gave no figure"
 	ns[syscall,$1,$2]=$s
 	ns[fork,$1,$2]=$f
-}
-
-# stats < numbers: "median min max".
-stats() {
-	sort -g | awk '
-		{ v[NR] = $1 }
-		END {
-			if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf "%.6f %.6f %.6f\n", m, v[1], v[NR]
-		}'
 }
 
 # added OP MODE ROUND: what MODE added to none's figure in ROUND.
