@@ -174,9 +174,15 @@ impl Telemetry {
     }
 
     /// Adds an event to the ring, and has it sent to netlink listeners.
+    /// With none, no work item runs: an agent's fork and exit do not wake
+    /// a worker each.
     pub(crate) fn record(&self, event: Event) {
-        self.ring.lock().push(event);
-        ffi::notify_kick();
+        let mut ring = self.ring.lock();
+        ring.push(event);
+        if !ffi::notify_kick() {
+            // A socket that joins later gets the events that follow it.
+            self.sent.store(ring.next_seq(), Relaxed);
+        }
     }
 
     /// Copies the events numbered `from` and later (numbers count from 0
