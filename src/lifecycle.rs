@@ -45,7 +45,9 @@ pub(crate) fn on_fork(
     child_tgid: i32,
     child_cgroup: u64,
 ) -> ForkVerdict {
-    if asm.registry.is_empty() {
+    // A child of a process that is no agent's, in its parent's cgroup: one
+    // load while no agent exists, two otherwise.
+    if asm.registry.is_empty() || (child_cgroup == 0 && !asm.registry.may_be_agent(parent_tgid)) {
         return ForkVerdict::Outside;
     }
     let rcu = RcuGuard::new();
