@@ -14,6 +14,11 @@
 #   make fuzz [OPS=N] [SEED=S]
 #                       the ioctl fuzzer: 1 000 000 requests (make check
 #                       runs 50 000) in the debug VM, with its dmesg gate
+#   make stress [CYCLES=N] [AGENTS=N] [READERS=N]
+#                       the stress test at full scale (make check runs it
+#                       small): 100 load/unload cycles under 50 agents and
+#                       20 readers, 4096 agents at once, asm-gateway and
+#                       asmd killed and restarted; dmesg and kmemleak gate
 #   make bench          every probe path's cost, ASM next to the audit
 #                       subsystem and a BPF program, the views at 1 to 4096
 #                       agents, then fork+exit, syscall, open, gateway and
@@ -34,7 +39,7 @@ export LIBCLANG_PATH := /usr/lib/llvm-19/lib
 
 ALIASES := asmstatus asmlist asminfo asmpolicy compliance
 
-.PHONY: all module tools kernel vm demo check fuzz bench fmt clippy clean setup
+.PHONY: all module tools kernel vm demo check fuzz stress bench fmt clippy clean setup
 
 all: module
 
@@ -69,6 +74,14 @@ check:
 OPS ?= 1000000
 fuzz:
 	ASM_FUZZ_OPS=$(OPS) ASM_FUZZ_SEED=$(SEED) ASM_TEST_TIMEOUT=7200 T=test_fuzz scripts/check.sh
+
+CYCLES ?= 100
+AGENTS ?= 50
+READERS ?= 20
+stress:
+	ASM_STRESS_CYCLES=$(CYCLES) ASM_STRESS_AGENTS=$(AGENTS) ASM_STRESS_READERS=$(READERS) \
+		ASM_STRESS_MANY=4096 ASM_STRESS_SECONDS=10 ASM_TEST_TIMEOUT=28800 \
+		T=test_stress scripts/check.sh
 
 bench:
 	ASM_KERNEL=bench scripts/vm.sh "selftests/bench_probes.sh && selftests/bench_peers.sh && selftests/bench_views.sh && selftests/bench_fork.sh fork && selftests/bench_fork.sh syscall && selftests/bench_fork.sh open && selftests/bench_gateway.sh && selftests/bench_profile.sh"

@@ -7,8 +7,9 @@
 # kmemleak at the end.  Their output follows one VM after the other.
 #
 # T="test_policy ring" (make check T=...) runs only those selftests, in
-# one boot, and skips the host checks; ASM_FUZZ_OPS, ASM_FUZZ_SEED and
-# ASM_TEST_TIMEOUT (seconds per selftest, default 600) reach them.
+# one boot, and skips the host checks; ASM_FUZZ_OPS, ASM_FUZZ_SEED, the
+# ASM_STRESS_* sizes and ASM_TEST_TIMEOUT (seconds per selftest, default
+# 600) reach them.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$ASM_TOP"
@@ -29,9 +30,10 @@ esac
 scripts/setup.sh
 if [ -n "$tests" ]; then
 	echo "== VM: selftests $tests"
-	# `make fuzz` sets these (numbers only).
+	# `make fuzz` and `make stress` set these (numbers only).
 	env=
-	for v in ASM_FUZZ_OPS ASM_FUZZ_SEED ASM_TEST_TIMEOUT; do
+	for v in ASM_FUZZ_OPS ASM_FUZZ_SEED ASM_STRESS_CYCLES ASM_STRESS_AGENTS \
+		ASM_STRESS_READERS ASM_STRESS_MANY ASM_STRESS_SECONDS ASM_TEST_TIMEOUT; do
 		val=${!v:-}
 		case $val in
 		'') ;;
