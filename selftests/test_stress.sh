@@ -20,7 +20,7 @@
 #      agent; events total = ring + dropped), everything thawed, asm.ko
 #      unloaded under the running agents, and no agent process may be left
 #      stopped (a throttle's SIGSTOP) or traced.
-#   2. ASM_STRESS_MANY cgroup agents at once (make check: 256; make stress:
+#   2. ASM_STRESS_MANY cgroup agents at once (make check: 64; make stress:
 #      4096, the documented maximum: one more is ENOSPC) while readers read
 #      every view and the sampler runs; every view answers, GET_INFO of
 #      each agent works, and unregistering them all leaves none.
@@ -42,7 +42,7 @@ ASM_TIMEOUT=${ASM_TIMEOUT:-60}
 CYCLES=${ASM_STRESS_CYCLES:-2}
 AGENTS=${ASM_STRESS_AGENTS:-4}
 READERS=${ASM_STRESS_READERS:-2}
-MANY=${ASM_STRESS_MANY:-256}
+MANY=${ASM_STRESS_MANY:-64}
 RUN_S=${ASM_STRESS_SECONDS:-4}
 COUNTERS=$ASM_SELFTESTS/stress_counters.py
 STRESS=$ASM_BUILD/asm_stress
