@@ -205,7 +205,8 @@ impl Sampler {
 
 /// The live usage of every agent, in id order: the agents' processes
 /// through the index, each looked up by its pid, so a tick costs what the
-/// agents run, not what the system runs.
+/// agents run, not what the system runs. Each agent's thread is also given
+/// its syscall tracepoint bit if it lacks it.
 fn collect(asm: &Asm) -> Result<KVVec<Usage>> {
     let registry = &asm.registry;
     let room = registry.len() as usize + 4;
@@ -228,6 +229,11 @@ fn collect(asm: &Asm) -> Result<KVVec<Usage>> {
         usage.push(u, GFP_NOWAIT)?;
     }
     registry.for_each_member_task(&rcu, |agent, task| {
+        // Every thread of an agent's process must reach the syscall probes:
+        // one the process made while it joined (a sweep had cleared its
+        // creator's bit, the join's walk of the threads missed it) gets
+        // its bit here, within a tick, as a sweep would give it.
+        task.syscall_work(true);
         if let Ok(i) = usage.binary_search_by_key(&agent.id, |u| u.id) {
             let u = &mut usage[i];
             u.cpu_ns = u.cpu_ns.saturating_add(task.cpu_ns);
