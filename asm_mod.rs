@@ -244,16 +244,25 @@ pub unsafe extern "C" fn asm_rust_events_show(m: NonNull<ffi::RawSeqFile>) -> c_
     unsafe { show(m, |asm, seq| report::events(asm, seq).map_err(|_| ENOMEM)) }
 }
 
-/// The buffer a /proc view with `per_agent` bytes per registered agent
-/// starts with: a page of headers and footers plus the agents' part, at
-/// most 8 MiB.
+/// The buffer a /proc view with `per_agent` bytes per agent starts with
+/// for an opener of effective uid `uid` (`admin`: with `CAP_SYS_ADMIN`):
+/// a page of headers and footers plus the part of the agents it may see,
+/// at most 2 MiB. Opening the view pins no more than reading it would.
 #[no_mangle]
-pub extern "C" fn asm_rust_view_size(per_agent: usize) -> usize {
-    let agents = asm().map_or(0, |asm| asm.registry.len() as usize);
+pub extern "C" fn asm_rust_view_size(per_agent: usize, uid: u32, admin: bool) -> usize {
+    let agents = asm().map_or(0, |asm| {
+        snapshot::visible(asm, &viewer::Viewer::new(uid, admin))
+    });
     agents
         .saturating_mul(per_agent)
         .saturating_add(4096)
-        .min(8 << 20)
+        .min(2 << 20)
+}
+
+/// Whether process `tgid` is an agent's.
+#[no_mangle]
+pub extern "C" fn asm_rust_agent_process(tgid: i32) -> bool {
+    asm().is_some_and(|asm| asm.registry.with_agent(tgid, |_, _| ()).is_some())
 }
 
 /// Show callback of debugfs asm/sampler.

@@ -295,7 +295,8 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef<'_>
             task.trace_syscalls(&rcu);
             joined(asm, &agent, tgid, restarted, now);
         }
-        Err(e) if e == ESRCH => {}
+        // It may have left a process agent above: it runs on, no agent's.
+        Err(e) if e == ESRCH => asm.registry.sweep_later(),
         // No memory for the index: it must not run unsupervised.
         Err(_) => {
             asm.telemetry.totals.join_failures.fetch_add(1, Relaxed);

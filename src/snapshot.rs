@@ -236,7 +236,7 @@ pub(crate) struct SystemSnapshot {
 }
 
 /// How many agents `viewer` may see now.
-fn visible(asm: &Asm, viewer: &Viewer) -> usize {
+pub(crate) fn visible(asm: &Asm, viewer: &Viewer) -> usize {
     let rcu = RcuGuard::new();
     let (mut from, mut n) = (0, 0);
     while let Some(agent) = asm.registry.next(&mut from, &rcu) {

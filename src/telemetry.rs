@@ -181,7 +181,7 @@ impl Telemetry {
         ring.push(event);
         if !ffi::notify_kick() {
             // A socket that joins later gets the events that follow it.
-            self.sent.store(ring.next_seq(), Relaxed);
+            self.sent.fetch_max(ring.next_seq(), Relaxed);
         }
     }
 
@@ -233,7 +233,8 @@ pub(crate) fn notify(telemetry: &Telemetry) {
         let from = telemetry.sent.load(Relaxed);
         let mut batch = [None; BATCH];
         let (n, first) = telemetry.since(from, &mut batch);
-        telemetry.sent.store(first + n as u64, Relaxed);
+        // Never back: `record` moves it past what nobody listened to.
+        telemetry.sent.fetch_max(first + n as u64, Relaxed);
         if n == 0 || !ffi::genl_listening() {
             return;
         }

@@ -160,9 +160,22 @@ static void asm_probe_fork(void *data, struct task_struct *parent,
 {
 	u64 cgroup = 0;
 
-	/* A new thread is not a new process. */
-	if (child->pid != child->tgid || likely(!asm_rust_any_agent()))
+	if (likely(!asm_rust_any_agent()))
 		return;
+	/*
+	 * A new thread is not a new process, but it must reach the syscall
+	 * probes as its process's other threads do: one made while its
+	 * process joins an agent copied its creator's bit before the join set
+	 * it, and may be linked after the join's walk of the threads.  The
+	 * barrier pairs with the join's (asm_task_syscall_work()): the join
+	 * stores the index, then walks; this thread is linked, then reads it.
+	 */
+	if (child->pid != child->tgid) {
+		smp_mb();
+		if (asm_rust_may_be_agent(child->tgid) && asm_rust_agent_process(child->tgid))
+			set_task_syscall_work(child, SYSCALL_TRACEPOINT);
+		return;
+	}
 	/* clone3(CLONE_INTO_CGROUP) put it elsewhere than its parent. */
 	rcu_read_lock();
 	if (task_dfl_cgroup(child) != task_dfl_cgroup(parent))
@@ -1041,15 +1054,18 @@ static int asm_compliance_show(struct seq_file *m, void *v)
 
 /*
  * The two views with a section per agent start with a buffer the size
- * Rust expects (@per_agent bytes per agent): a seq_file that overflows is
- * shown again from the start in a buffer twice the size, and a view of
- * 4096 agents would be made eight times.
+ * Rust expects (@per_agent bytes per agent the opener may see): a
+ * seq_file that overflows is shown again from the start in a buffer twice
+ * the size, and a view of 4096 agents would be made eight times.
  */
 #define ASM_SIZED_VIEW(name, per_agent)						\
 static int asm_##name##_open(struct inode *inode, struct file *file)		\
 {										\
+	u32 uid = from_kuid(&init_user_ns, file->f_cred->euid);			\
+	bool admin = file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN);	\
+										\
 	return single_open_size(file, asm_##name##_show, NULL,			\
-				asm_rust_view_size(per_agent));			\
+				asm_rust_view_size(per_agent, uid, admin));	\
 }										\
 static const struct proc_ops asm_##name##_ops = {				\
 	.proc_open = asm_##name##_open,						\
@@ -1095,6 +1111,8 @@ static noinline void asm_bench_empty(void)
 	barrier();
 }
 
+static DEFINE_MUTEX(asm_bench_lock);
+
 u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls)
 {
 	static const unsigned long open_args[6] = { AT_FDCWD, 0, O_RDONLY };
@@ -1110,6 +1128,8 @@ u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls)
 			return 0;
 		bprm->filename = "/usr/bin/true";
 	}
+	/* One reader at a time: two would make the same fake children. */
+	mutex_lock(&asm_bench_lock);
 	start = ktime_get_ns();
 	for (i = 0; i < calls; i++) {
 		preempt_disable();
@@ -1157,8 +1177,11 @@ u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls)
 			break;
 		}
 		preempt_enable();
+		if ((i & 1023) == 1023)
+			cond_resched();
 	}
 	start = ktime_get_ns() - start;
+	mutex_unlock(&asm_bench_lock);
 	kfree(bprm);
 	return start;
 }

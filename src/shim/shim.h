@@ -167,8 +167,10 @@ int asm_rust_status_show(struct seq_file *m, u32 uid, bool admin);
 int asm_rust_events_show(struct seq_file *m);
 int asm_rust_probe_cost_show(struct seq_file *m, pid_t tgid);
 int asm_rust_sampler_show(struct seq_file *m);
-/* The size a view of @per_agent bytes per registered agent starts with. */
-size_t asm_rust_view_size(size_t per_agent);
+/* The size a view of @per_agent bytes per agent uid @uid sees starts with. */
+size_t asm_rust_view_size(size_t per_agent, u32 uid, bool admin);
+/* Whether process @tgid is an agent's (exactly, unlike the filter). */
+bool asm_rust_agent_process(pid_t tgid);
 
 /* The probe paths asm_bench_probe() times.  Mirrored in src/probe_cost.rs. */
 #define ASM_BENCH_EMPTY		0	/* an empty call: the loop's own cost */
