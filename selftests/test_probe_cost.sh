@@ -23,6 +23,11 @@ paths_ok() {
 	done
 }
 
+# listed ID: agent ID has a row in the status view.
+listed() {
+	[ -n "$(asm_agent_row "$1")" ]
+}
+
 ktap_print_header
 asm_require_root
 ktap_set_plan 4
@@ -41,7 +46,7 @@ asm_case_start
 asmctl run --quiet --no-landlock --name other --id 903 -- sleep 600 &
 other=$!
 asm_bg_track "$other"
-asm_expect "agent 903 is listed" asm_wait test -n "$(asm_agent_row 903)"
+asm_expect "agent 903 is listed" asm_wait listed 903
 cat "$PROBE_COST" >"$ASM_TMP/other" 2>&1
 asm_expect_eq "first line" "agents 1 agent_id 0" "$(head -n1 "$ASM_TMP/other")"
 asm_expect "a figure for every path: $(tr '\n' ' ' <"$ASM_TMP/other")" paths_ok "$ASM_TMP/other"
