@@ -259,7 +259,7 @@ pub extern "C" fn asm_rust_view_size(per_agent: usize, uid: u32, admin: bool) ->
         .min(2 << 20)
 }
 
-/// Whether process `tgid` is an agent's.
+/// Whether process `tgid` is an agent's: one load (the filter) for most.
 #[no_mangle]
 pub extern "C" fn asm_rust_agent_process(tgid: i32) -> bool {
     asm().is_some_and(|asm| asm.registry.with_agent(tgid, |_, _| ()).is_some())

@@ -953,21 +953,19 @@ impl<'a> SeqFile<'a> {
             self.len = 0;
         }
     }
-}
 
-impl Drop for SeqFile<'_> {
-    fn drop(&mut self) {
-        self.flush();
-    }
-}
-
-impl SeqFile<'_> {
     /// Calls probe path `path` (shim.h `ASM_BENCH_*`) `calls` times in
     /// place, for the reading process; returns the nanoseconds they took.
     pub(crate) fn bench_probe(&mut self, path: u32, calls: u32) -> u64 {
         // SAFETY: By the type invariant the seq_file, and its file, are
         // valid; the shim knows every path number (others do nothing).
         unsafe { asm_bench_probe(self.m.as_ptr(), path, calls) }
+    }
+}
+
+impl Drop for SeqFile<'_> {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 

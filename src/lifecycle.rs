@@ -58,7 +58,6 @@ pub(crate) fn on_fork(
         .flatten();
     let (agent, how) = match into_cgroup {
         Some(agent) => (agent, Joining::Placed),
-        None if !asm.registry.may_be_agent(parent_tgid) => return ForkVerdict::Outside,
         None => match asm.registry.agent_of(parent_tgid, &rcu) {
             Some(agent) => (agent, Joining::Forked),
             None => return ForkVerdict::Outside,

@@ -105,12 +105,10 @@ struct Row {
 impl Row {
     /// A line with the tables' indent.
     fn new() -> Self {
-        let mut row = Self {
+        Self {
             buf: [b' '; 128],
-            len: 0,
-        };
-        row.len = 2;
-        row
+            len: 2,
+        }
     }
 
     /// `text`, then spaces up to `width`, then one space.

@@ -177,11 +177,14 @@ impl Telemetry {
     /// With none, no work item runs: an agent's fork and exit do not wake
     /// a worker each.
     pub(crate) fn record(&self, event: Event) {
-        let mut ring = self.ring.lock();
-        ring.push(event);
+        let next = {
+            let mut ring = self.ring.lock();
+            ring.push(event);
+            ring.next_seq()
+        };
         if !ffi::notify_kick() {
             // A socket that joins later gets the events that follow it.
-            self.sent.fetch_max(ring.next_seq(), Relaxed);
+            self.sent.fetch_max(next, Relaxed);
         }
     }
 

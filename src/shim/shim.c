@@ -172,7 +172,7 @@ static void asm_probe_fork(void *data, struct task_struct *parent,
 	 */
 	if (child->pid != child->tgid) {
 		smp_mb();
-		if (asm_rust_may_be_agent(child->tgid) && asm_rust_agent_process(child->tgid))
+		if (asm_rust_agent_process(child->tgid))
 			set_task_syscall_work(child, SYSCALL_TRACEPOINT);
 		return;
 	}
