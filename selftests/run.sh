@@ -29,6 +29,8 @@ fi
 nr=$(( ${#tests[@]} + 1 ))
 passed=0 failed=0 skipped=0
 kmemleak=/sys/kernel/debug/kmemleak
+log=$(mktemp /tmp/asm-selftest.XXXXXX)
+trap 'rm -f "$log"' EXIT
 
 # Reports before the tests (boot) are not the module's.
 dmesg --clear
@@ -44,10 +46,12 @@ for t in "${tests[@]}"; do
 	fi
 	n=$((n + 1))
 	start=$SECONDS
-	out=$(timeout "${ASM_TEST_TIMEOUT:-600}" bash "$t" 2>&1)
-	rc=$?
+	# The test's lines go out as they come (a long run such as make
+	# stress shows its progress), and into $log for the counts below.
+	timeout "${ASM_TEST_TIMEOUT:-600}" bash "$t" 2>&1 | tee "$log" | sed -u 's/^/# /'
+	rc=${PIPESTATUS[0]}
+	out=$(cat "$log")
 	echo "# $name: $((SECONDS - start)) s"
-	printf '%s\n' "$out" | sed 's/^/# /'
 	p=$(printf '%s\n' "$out" | grep -cE '^ok [0-9]+' || true)
 	f=$(printf '%s\n' "$out" | grep -cE '^not ok [0-9]+' || true)
 	s=$(printf '%s\n' "$out" | grep -cE '^ok [0-9]+ .*# SKIP' || true)
