@@ -355,8 +355,8 @@ static const struct {
 
 /*
  * The share of the ops each kind of worker takes, in per cent: a netlink
- * command costs some ten ioctl requests (the requesters' forks), a step of
- * a sequence some twenty (its agents' forks and round trips).
+ * command costs a few ioctl requests (the round trip, the groups' reads),
+ * a step of a sequence some twenty (its agents' forks and round trips).
  */
 #define SHARE_NETLINK	6
 #define SHARE_SEQUENCE	4
@@ -390,8 +390,13 @@ static void run_worker(int wfd, int role, int index, int uid, long ops, uint64_t
 	if (uid)
 		drop_to(uid);
 	if (role == ROLE_IOCTL) {
+		uint64_t start = now_ns(CLOCK_MONOTONIC);
+
 		rep.made = worker(ops, seed);
 		rep.want = ops;
+		ktap_msg("ioctl worker %d (uid %d): %ld requests; %llu s (%llu ms CPU)", index, uid,
+			 rep.made, (unsigned long long)(now_ns(CLOCK_MONOTONIC) - start) / 1000000000,
+			 (unsigned long long)now_ns(CLOCK_PROCESS_CPUTIME_ID) / 1000000);
 	} else if (role == ROLE_NETLINK) {
 		nl_worker(index, uid, ops, seed, &rep);
 	} else {

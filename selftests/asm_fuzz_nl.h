@@ -43,10 +43,13 @@
 /* What the completion sent for a request says its requester must get. */
 enum { EXP_NONE, EXP_OK, EXP_EIO, EXP_ETIMEDOUT, EXP_ORPHAN };
 
+/* A slot is shared by the ids equal modulo OUTCOMES: a request's end is
+ * checked only when both sides wrote the same id last. */
 struct outcome {
-	__u64 id;
-	int expect;	/* written by the worker */
-	int got;	/* written by the requester */
+	__u64 exp_id;	/* written by the worker ... */
+	int expect;
+	__u64 got_id;	/* ... and by the requester */
+	int got;
 };
 
 static struct outcome *outcomes;	/* shared with the requesters */
@@ -374,14 +377,24 @@ static size_t nl_mangle(struct nl_msg *m)
 
 /* ---- requesters ----------------------------------------------------------- */
 
-static int nl_fds[8], nl_nfds;
+/*
+ * What the requesters' factory shares with the root netlink worker: the
+ * worker sets @stop at its end; the factory counts its requesters and
+ * those that failed.
+ */
+struct nl_shared {
+	int stop;
+	long requesters, failed;
+};
+
+static struct nl_shared *nl_shared;
 
 /*
  * An agent with LlmAccess that asks 1 to 3 times with a short timeout and
  * records what each request got; exits 1 on an errno the gateway's
  * documentation does not list for a valid request.
  */
-static void requester(__u32 id, uint64_t seed, int ready)
+static void requester(__u32 id, uint64_t seed)
 {
 	static char resp[ASM_LLM_TEXT_MAX * 2 + 4096];
 	static const char *const prov[] = { "", ",\"preferred_provider\":\"claude\"",
@@ -392,10 +405,6 @@ static void requester(__u32 id, uint64_t seed, int ready)
 	int i, n, e, len;
 	long ret;
 
-	/* The helper's socket must close when the worker closes it. */
-	for (i = 0; i < nl_nfds; i++)
-		close(nl_fds[i]);
-	close(ready);
 	rng = seed;
 	if (asm_register_self(asm_fd, id, ASM_CAP_LLM_ACCESS | ASM_CAP_FS_BASIC, "fzllm", NULL))
 		_exit(0);	/* EEXIST, ENOSPC: nothing to ask as */
@@ -411,8 +420,8 @@ static void requester(__u32 id, uint64_t seed, int ready)
 		if (r.request_id) {
 			struct outcome *o = &outcomes[r.request_id % OUTCOMES];
 
-			o->id = r.request_id;
-			__atomic_store_n(&o->got, e ? e : GOT_OK, __ATOMIC_RELEASE);
+			o->got_id = r.request_id;
+			o->got = e ? e : GOT_OK;
 		}
 		if (e && e != ETIMEDOUT && e != EIO && e != ENOTCONN && e != EAGAIN && e != EBUSY) {
 			ktap_msg("requester agent %u: request %d got %s", id, i, errname(e));
@@ -436,8 +445,8 @@ struct nl_worker {
 	__u64 pulled[64];	/* pulled, not answered */
 	int npulled;
 	__u64 answered[16];	/* answered: ENOENT from now on */
-	int live, next_req;
-	long requests, orphans, outcome_fails, outcome_checked;
+	pid_t factory;
+	long orphans, outcome_fails, outcome_checked;
 };
 
 static long fz_fails;
@@ -545,7 +554,7 @@ static void outcome_expect(__u64 id, int expect)
 {
 	struct outcome *o = &outcomes[id % OUTCOMES];
 
-	o->id = id;
+	o->exp_id = id;
 	o->expect = expect;
 }
 
@@ -564,44 +573,41 @@ static int nl_open_helper(struct nl_worker *w)
 	return 0;
 }
 
-/* Reaps requesters; a requester's exit 1 is a failure it printed. */
-static void nl_reap(struct nl_worker *w, int hang)
+/*
+ * The requesters' factory: keeps REQ_LIVE requesters alive, each a new
+ * agent, until the worker says stop.  It is forked before the worker opens
+ * its sockets, so that no requester holds a copy of the helper's socket
+ * (closing it must close it), and the forks cost the worker nothing.
+ */
+static void nl_factory(uint64_t seed)
 {
-	int status;
+	int live = 0, status, next_req = 0;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, hang ? 0 : WNOHANG)) > 0) {
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
-			fz_fail("a requester got an errno a valid request may not get");
-		w->live--;
-	}
-}
+	rng = seed;
+	for (;;) {
+		while (live < REQ_LIVE && !__atomic_load_n(&nl_shared->stop, __ATOMIC_ACQUIRE)) {
+			__u32 id = REQ_BASE + next_req++ % REQ_SPAN;
+			uint64_t s = next();
 
-static void nl_spawn_requester(struct nl_worker *w)
-{
-	__u32 id = REQ_BASE + w->next_req++ % REQ_SPAN;
-	uint64_t seed = next();
-	int ready[2];
-	pid_t pid;
-	char c;
-
-	/* The agent a previous requester left, if any. */
-	asm_unregister(asm_fd, id);
-	if (pipe(ready))
-		return;
-	pid = fork();
-	if (pid == 0) {
-		close(ready[0]);
-		requester(id, seed, ready[1]);
-	}
-	close(ready[1]);
-	/* Until it closed its copies of the sockets (EOF). */
-	if (pid > 0 && read(ready[0], &c, 1) < 0)
-		fz_fail("requester start: %s", strerror(errno));
-	close(ready[0]);
-	if (pid > 0) {
-		w->live++;
-		w->requests++;
+			/* The agent a previous requester left, if any. */
+			asm_unregister(asm_fd, id);
+			pid = fork();
+			if (pid < 0)
+				break;
+			if (pid == 0)
+				requester(id, s);
+			live++;
+			__atomic_add_fetch(&nl_shared->requesters, 1, __ATOMIC_RELAXED);
+		}
+		if (!live)
+			_exit(0);
+		/* A requester ends within its requests' timeouts (2 s each). */
+		if (wait(&status) < 0)
+			_exit(1);
+		live--;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			__atomic_add_fetch(&nl_shared->failed, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -616,8 +622,6 @@ static void nl_root_op(struct nl_worker *w)
 	size_t len;
 
 	memset(&b, 0, sizeof(b));
-	if (w->live < REQ_LIVE && below(4) == 0)
-		nl_spawn_requester(w);
 	if (r < 3) {
 		/* Close the helper's socket with its requests pulled. */
 		int i;
@@ -628,10 +632,8 @@ static void nl_root_op(struct nl_worker *w)
 		}
 		w->npulled = 0;
 		close(w->cmd_fd);
-		nl_fds[0] = -1;
 		if (nl_open_helper(w))
 			fz_fail("no netlink socket: %s", strerror(errno));
-		nl_fds[0] = w->cmd_fd;
 		return;
 	}
 	if (r < 8) {
@@ -838,6 +840,22 @@ static void nl_worker(int index, int uid, long ops, uint64_t seed, struct fz_rep
 	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
 	fz_seed = seed;
 	fz_who = uid ? "netlink worker (uid 65534)" : "netlink worker (root)";
+	if (!uid) {
+		nl_shared = mmap(NULL, sizeof(*nl_shared), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (nl_shared == MAP_FAILED) {
+			fz_fail("mmap: %s", strerror(errno));
+			rep->fails = fz_fails;
+			return;
+		}
+		/* Before the sockets: see nl_factory(). */
+		fflush(stdout);
+		w.factory = fork();
+		if (w.factory == 0)
+			nl_factory(next());
+		if (w.factory < 0)
+			fz_fail("fork: %s", strerror(errno));
+	}
 	w.cmd_fd = nl_socket();
 	w.other_fd = nl_socket();
 	w.ev_fd = nl_socket();
@@ -848,10 +866,6 @@ static void nl_worker(int index, int uid, long ops, uint64_t seed, struct fz_rep
 		rep->fails = fz_fails;
 		return;
 	}
-	nl_fds[nl_nfds++] = w.cmd_fd;
-	nl_fds[nl_nfds++] = w.other_fd;
-	nl_fds[nl_nfds++] = w.ev_fd;
-	nl_fds[nl_nfds++] = w.gw_fd;
 	/* The kernel and uapi.rst: both groups are for CAP_NET_ADMIN. */
 	e = nl_join(w.ev_fd, ASM_GENL_MCGRP_EVENTS);
 	if (e != (uid ? EPERM : 0))
@@ -875,13 +889,13 @@ static void nl_worker(int index, int uid, long ops, uint64_t seed, struct fz_rep
 		} else {
 			nl_root_op(&w);
 			nl_read_groups(&w);
-			nl_reap(&w, 0);
 		}
 		rep->made++;
 	}
-	if (!uid) {
+	if (!uid && w.factory > 0) {
 		/* Answer what is left until every requester is done. */
-		while (w.live > 0) {
+		__atomic_store_n(&nl_shared->stop, 1, __ATOMIC_RELEASE);
+		for (;;) {
 			struct nl_answer a;
 			static struct nl_msg m;
 			struct nl_build b = { .cmd = ASM_CMD_GW_PULL };
@@ -898,22 +912,24 @@ static void nl_worker(int index, int uid, long ops, uint64_t seed, struct fz_rep
 					outcome_expect(b.u64s[0], EXP_OK);
 				continue;
 			}
-			pid = waitpid(-1, &status, WNOHANG);
-			if (pid > 0) {
-				if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
-					fz_fail("a requester got an errno a valid request may not get");
-				w.live--;
-			} else {
-				usleep(10000);
+			pid = waitpid(w.factory, &status, WNOHANG);
+			if (pid == w.factory) {
+				if (!WIFEXITED(status) || WEXITSTATUS(status))
+					fz_fail("the requesters' factory ended with status %#x", status);
+				break;
 			}
+			usleep(10000);
 		}
+		if (nl_shared->failed)
+			fz_fail("%ld requesters got an errno a valid request may not get (above)",
+				nl_shared->failed);
 		nl_read_groups(&w);
 		/* Every request's end against the completion it was sent. */
 		for (i = 0; i < OUTCOMES; i++) {
 			struct outcome *o = &outcomes[i];
 			int got = o->got;
 
-			if (!o->expect || !got)
+			if (!o->expect || !got || o->exp_id != o->got_id)
 				continue;
 			w.outcome_checked++;
 			if ((o->expect == EXP_OK && got != GOT_OK) ||
@@ -922,7 +938,7 @@ static void nl_worker(int index, int uid, long ops, uint64_t seed, struct fz_rep
 			    (o->expect == EXP_ORPHAN && got != EIO && got != ETIMEDOUT)) {
 				w.outcome_fails++;
 				fz_fail("request %llu: completed as %s, its caller got %s",
-					(unsigned long long)o->id,
+					(unsigned long long)o->exp_id,
 					o->expect == EXP_OK ? "an answer" :
 					o->expect == EXP_EIO ? "EIO" :
 					o->expect == EXP_ETIMEDOUT ? "ETIMEDOUT" :
@@ -932,21 +948,23 @@ static void nl_worker(int index, int uid, long ops, uint64_t seed, struct fz_rep
 		}
 		for (i = 0; i < REQ_SPAN; i++)
 			asm_unregister(asm_fd, REQ_BASE + i);
-		ktap_msg("netlink worker (root): %ld requesters, %ld request ends checked against "
+		ktap_msg("netlink worker (root): %ld requesters (agents), %ld request ends checked against "
 			 "their completions, %ld held by closed helper sockets; %ld events and %ld "
-			 "notices read (%ld overruns); %llu s", w.requests, w.outcome_checked, w.orphans,
-			 w.events, w.notices, w.overruns,
-			 (unsigned long long)(now_ns(CLOCK_MONOTONIC) - start) / 1000000000);
+			 "notices read (%ld overruns); %llu s (%llu ms CPU)", nl_shared->requesters,
+			 w.outcome_checked, w.orphans, w.events, w.notices, w.overruns,
+			 (unsigned long long)(now_ns(CLOCK_MONOTONIC) - start) / 1000000000,
+			 (unsigned long long)now_ns(CLOCK_PROCESS_CPUTIME_ID) / 1000000);
 	}
 	if (uid)
-		ktap_msg("netlink worker (uid 65534): %ld commands; %llu s", ops,
-			 (unsigned long long)(now_ns(CLOCK_MONOTONIC) - start) / 1000000000);
+		ktap_msg("netlink worker (uid 65534): %ld commands; %llu s (%llu ms CPU)", ops,
+			 (unsigned long long)(now_ns(CLOCK_MONOTONIC) - start) / 1000000000,
+			 (unsigned long long)now_ns(CLOCK_PROCESS_CPUTIME_ID) / 1000000);
 	rep->want = ops;
 	rep->fails = fz_fails;
 	rep->a = w.outcome_checked;
 	rep->b = w.outcome_fails;
 	rep->c = w.events;
-	rep->d = w.requests;
+	rep->d = nl_shared ? nl_shared->requesters : 0;
 }
 
 #endif /* ASM_FUZZ_NL_H */

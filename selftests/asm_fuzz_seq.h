@@ -123,7 +123,7 @@ static void seq_kid_main(int cmd, int res, __u64 caps)
 
 static int kid_spawn(struct seq_kid *k, __u64 caps)
 {
-	int cmd[2], res[2], i;
+	int cmd[2], res[2];
 
 	memset(k, 0, sizeof(*k));
 	if (pipe(cmd) || pipe(res))
@@ -134,8 +134,6 @@ static int kid_spawn(struct seq_kid *k, __u64 caps)
 	if (k->pid == 0) {
 		close(cmd[1]);
 		close(res[0]);
-		for (i = 0; i < nl_nfds; i++)
-			close(nl_fds[i]);
 		seq_kid_main(cmd[0], res[1], caps);
 	}
 	close(cmd[0]);
