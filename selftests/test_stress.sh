@@ -119,9 +119,13 @@ reap_bg() {
 # ---------------------------------------------------------------------------
 # The workload
 
-# An agent's command (sh -c WORKLOAD sh ROUNDS END): ROUNDS rounds of a fork
-# that execs /bin/true and a fork that does not, then END: segv (a crash by
-# a signal), fail (exit 3) or exit (exit 0).
+# An agent's command (sh -c WORKLOAD sh ROUNDS END PAUSE): ROUNDS rounds of
+# a fork that execs /bin/true, a fork that does not and a pause of PAUSE
+# seconds, then END: segv (a crash by a signal), fail (exit 3) or exit
+# (exit 0).  Everything here is paced but every eighth agent (busy: the
+# CPU quota's throttle is for them): under TCG the VM has about one host
+# core, and 50 agents, 41 readers and a patcher in tight loops made one
+# cycle take 7 minutes (most of it starting the agents).
 # shellcheck disable=SC2016
 WORKLOAD='n=0
 while [ "$n" -lt "$1" ]; do
@@ -129,6 +133,7 @@ while [ "$n" -lt "$1" ]; do
 	/bin/true
 	( : ) &
 	wait
+	sleep "$3"
 done
 case $2 in
 segv) kill -SEGV $$ ;;
@@ -136,11 +141,12 @@ fail) exit 3 ;;
 esac
 exit 0'
 
-# slot_args I: ROUNDS and END of agent slot I, so that the slots end at
-# different times and in every way.
+# slot_args I: ROUNDS, END and PAUSE of agent slot I, so that the slots
+# end at different times and in every way.
 slot_args() {
-	local ends=(segv fail exit)
-	echo "$((10 + 3 * ($1 % 7))) ${ends[$(($1 % 3))]}"
+	local ends=(segv fail exit) pause=0.2
+	[ $(($1 % 8)) = 0 ] && pause=0
+	echo "$((10 + 3 * ($1 % 7))) ${ends[$(($1 % 3))]} $pause"
 }
 
 # slot_process I: process agents one after the other, each under `asmctl
@@ -177,8 +183,8 @@ slot_cgroup() {
 }
 
 # file_reader I: reads every file of /proc/agentsys and debugfs asm (the
-# events ring is root's), as uid 65534 for odd I, and counts its rounds in
-# $PROGRESS/I.  Runs across insmod and rmmod: the files come and go.
+# events ring is root's), as uid 65534 for odd I, a round every half
+# second, and counts its rounds in $PROGRESS/I.  Runs across insmod and rmmod: the files come and go.
 file_reader() {
 	local as=()
 	: >"$PROGRESS/$1"
@@ -195,11 +201,12 @@ file_reader() {
 			done
 			n=$((n + 1))
 			echo "$n" >"$1"
+			sleep 0.5
 		done' reader "$PROGRESS/$1"
 }
 
 # tool_reader I: every view of asmctl, as uid 65534 for odd I, for agents
-# that exist and some that do not.
+# that exist and some that do not, a round a second.
 tool_reader() {
 	local as=() n=0 id
 	[ $(($1 % 2)) = 1 ] && as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
@@ -218,6 +225,7 @@ tool_reader() {
 		"${as[@]}" asmctl profile
 		"${as[@]}" asmctl deps
 		"${as[@]}" asmctl audit --from "$n"
+		sleep 1
 	done
 }
 
@@ -239,6 +247,7 @@ patcher() {
 		7) asmctl recovery "$id" --cpu-quota log ;;
 		8) asmctl recovery "$id" --cpu-quota throttle ;;
 		esac
+		sleep 0.2
 	done
 }
 
