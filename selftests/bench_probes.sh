@@ -18,7 +18,9 @@
 #	path       no-agents    non-agent       agent (min-max)   operation unloaded   agent/operation
 #
 # "empty" is the micro-benchmark's loop (a call with preemption disabled
-# around it), included in every other figure.  A non-agent's system calls
+# around it), included in every other figure but "event": one telemetry
+# event alone (its timestamp, the ring's lock and slot, the netlink
+# check), recorded into a ring of its own, the same for every reader.  A non-agent's system calls
 # do not reach the sys_enter probe at all (the sampler clears their
 # syscall tracepoint bit); its figure is what the probe's first test
 # costs when another tracer keeps the tracepoint on for every task.
@@ -33,7 +35,7 @@ BENCH_NAME=bench_probes
 ROUNDS=${ASM_BENCH_ROUNDS:-5}
 BENCH=$(cd "$(dirname "$0")" && pwd)/build/fork_bench
 PROBE_COST=/sys/kernel/debug/asm/probe_cost
-PATHS=(empty sys_enter fork exit exec open connect)
+PATHS=(empty sys_enter fork exit exec open connect event)
 # The operation each path sits on, and fork_bench's arguments for it.
 declare -A OP=([sys_enter]=syscall [fork]=fork [exit]=fork [exec]=exec [open]=open
 	[connect]=connect)

@@ -13,7 +13,7 @@
 
 PROBE_COST=$ASM_DEBUGFS/asm/probe_cost
 SAMPLER=$ASM_DEBUGFS/asm/sampler
-PATHS="empty sys_enter fork exit exec open connect"
+PATHS="empty sys_enter fork exit exec open connect event"
 
 # paths_ok FILE: every path has a line "NAME_ns N.NNN calls N".
 paths_ok() {

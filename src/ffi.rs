@@ -84,11 +84,15 @@ extern "C" {
     fn asm_xa_new() -> *mut RawXArray;
     fn asm_xa_free(xa: *mut RawXArray);
     fn asm_xa_load(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
-    fn asm_xa_insert(xa: *mut RawXArray, index: c_ulong, entry: *mut c_void, atomic: bool)
-        -> c_int;
+    fn asm_xa_insert(
+        xa: *mut RawXArray,
+        index: c_ulong,
+        entry: *mut c_void,
+        atomic: bool,
+        marked: bool,
+    ) -> c_int;
     fn asm_xa_erase(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
     fn asm_xa_find(xa: *mut RawXArray, index: *mut c_ulong) -> *mut c_void;
-    fn asm_xa_set_mark(xa: *mut RawXArray, index: c_ulong);
     fn asm_xa_get_mark(xa: *mut RawXArray, index: c_ulong) -> bool;
     fn asm_rcu_read_lock();
     fn asm_rcu_read_unlock();
@@ -679,12 +683,27 @@ impl<T> XArray<T> {
         Self::borrowed(unsafe { asm_xa_find(self.ptr.as_ptr(), index) }, rcu)
     }
 
-    /// Moves `value` into the empty slot `index` (EBUSY if taken). `atomic`
+    /// Moves `value` into the empty slot `index` (EBUSY if taken), with the
+    /// entry's one mark set if `marked` (in the same locked store). `atomic`
     /// for callers that cannot sleep. On failure `value` is dropped.
-    pub(crate) fn insert(&self, index: usize, value: RcuArc<T>, atomic: bool) -> Result {
+    pub(crate) fn insert(
+        &self,
+        index: usize,
+        value: RcuArc<T>,
+        atomic: bool,
+        marked: bool,
+    ) -> Result {
         let ptr = ManuallyDrop::new(value).ptr;
         // SAFETY: By the type invariant; `atomic` selects GFP_NOWAIT.
-        let rc = unsafe { asm_xa_insert(self.ptr.as_ptr(), index, ptr.as_ptr().cast(), atomic) };
+        let rc = unsafe {
+            asm_xa_insert(
+                self.ptr.as_ptr(),
+                index,
+                ptr.as_ptr().cast(),
+                atomic,
+                marked,
+            )
+        };
         kernel::error::to_result(rc).inspect_err(|_| {
             // INVARIANT: Not stored: the reference is the caller's again,
             // and goes with this value.
@@ -704,12 +723,6 @@ impl<T> XArray<T> {
             ptr,
             _owns: PhantomData,
         })
-    }
-
-    /// Marks the entry at `index`, which the caller keeps from being erased.
-    pub(crate) fn set_mark(&self, index: usize) {
-        // SAFETY: By the type invariant.
-        unsafe { asm_xa_set_mark(self.ptr.as_ptr(), index) }
     }
 
     /// Whether the entry at `index` is marked.

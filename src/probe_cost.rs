@@ -6,7 +6,10 @@
 
 use core::fmt::{self, Write};
 
-use crate::ffi::{RcuGuard, SeqFile};
+use kernel::prelude::*;
+
+use crate::ffi::{self, RcuGuard, SeqFile};
+use crate::telemetry::{Event, EventKind, Telemetry};
 use crate::Asm;
 
 /// The probe paths the shim times (shim.h `ASM_BENCH_*`), with their
@@ -22,6 +25,9 @@ const PATHS: [(&str, u32, u32); 7] = [
     ("connect", 6, 100_000),
 ];
 
+/// The calls of the `event` line.
+const EVENT_CALLS: u32 = 10_000;
+
 /// The micro-benchmark behind debugfs asm/probe_cost: each probe path
 /// called in place for the reading process `tgid` as it is now (with no
 /// agent registered, as a non-agent, or as an agent), one line per path:
@@ -34,7 +40,8 @@ const PATHS: [(&str, u32, u32); 7] = [
 /// `empty` is the loop's own cost per call, included in the others. An
 /// agent's reader gets the fork and exit calls' fake children (pids no
 /// process has) with their events, its exec calls' events, and its
-/// syscall count grows by the sys_enter and connect calls.
+/// syscall count grows by the sys_enter and connect calls. The last line,
+/// `event`, is one telemetry event alone (see [`event_ns`]), whoever reads.
 pub(crate) fn probe_cost(asm: &Asm, tgid: i32, m: &mut SeqFile<'_>) -> fmt::Result {
     let agent_id = {
         let rcu = RcuGuard::new();
@@ -53,7 +60,32 @@ pub(crate) fn probe_cost(asm: &Asm, tgid: i32, m: &mut SeqFile<'_>) -> fmt::Resu
             calls
         )?;
     }
-    Ok(())
+    let ps = event_ns(EVENT_CALLS)
+        .map_err(|_| fmt::Error)?
+        .saturating_mul(1000)
+        / u64::from(EVENT_CALLS);
+    writeln!(
+        m,
+        "event_ns {}.{:03} calls {}",
+        ps / 1000,
+        ps % 1000,
+        EVENT_CALLS
+    )
+}
+
+/// The nanoseconds `calls` events took to record (the event built, the
+/// ring's lock, its slot written, the check whether anyone listens on
+/// netlink), each as a probe records it, timing included. They go to a
+/// telemetry of their own, made for this: the module's ring and its
+/// netlink listeners see none of them.
+fn event_ns(calls: u32) -> Result<u64> {
+    let scratch = KBox::pin_init(Telemetry::new(), GFP_KERNEL)?;
+    let start = ffi::now_ns();
+    for i in 0..calls {
+        let now = ffi::now_ns();
+        scratch.record(Event::new(EventKind::Exec, 0, i as i32, now));
+    }
+    Ok(ffi::now_ns().saturating_sub(start))
 }
 
 /// debugfs asm/sampler: the sampler's ticks so far and what they took,

@@ -253,7 +253,8 @@ impl Registry {
         let member = agent.to_arc().ok_or(ESRCH)?;
         self.filter.add(tgid);
         // EBUSY if it belongs to an agent already.
-        if let Err(e) = self.index.insert(tgid as usize, member, true) {
+        let forked = how == Joining::Forked;
+        if let Err(e) = self.index.insert(tgid as usize, member, true, forked) {
             self.filter.remove(tgid);
             return Err(e);
         }
@@ -261,9 +262,6 @@ impl Registry {
             drop(self.index.erase(tgid as usize));
             self.filter.remove(tgid);
             return Err(ESRCH);
-        }
-        if how == Joining::Forked {
-            self.index.set_mark(tgid as usize);
         }
         // Counted under the lock, so no `leave` can count the exit first.
         if how == Joining::Registered {
@@ -381,10 +379,11 @@ impl Registry {
         self.agent_added(&mut write)?;
         let published = self
             .agents
-            .insert(id as usize, agent.clone(), false)
+            .insert(id as usize, agent.clone(), false, false)
             .and_then(|()| match agent.membership {
                 Membership::Cgroup(cgroup) => {
-                    self.cgroups.insert(cgroup as usize, agent.clone(), false)
+                    self.cgroups
+                        .insert(cgroup as usize, agent.clone(), false, false)
                 }
                 Membership::Process(_) => Ok(()),
             });

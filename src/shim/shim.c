@@ -1099,12 +1099,13 @@ DEFINE_SHOW_ATTRIBUTE(asm_events);
  * agent); returns the nanoseconds all the calls took.  Rust chooses the
  * paths and prints the figures (src/probe_cost.rs).
  *
- * A fork and an exit are of pids no process has (above PID_MAX_LIMIT): an
- * agent's reader gets that many fake children that join and then leave it,
- * with their spawn and exit events.  The open is of the file being read,
- * found by the open check as if the reader had just opened it.
+ * A fork and an exit are of pids no process has (PID_MAX_LIMIT and up, as
+ * deep in the process index as the highest real pids): an agent's reader
+ * gets that many fake children that join and then leave it, with their
+ * spawn and exit events.  The open is of the file being read, found by the
+ * open check as if the reader had just opened it.
  */
-#define ASM_BENCH_PID	0x40000000
+#define ASM_BENCH_PID	PID_MAX_LIMIT
 
 static noinline void asm_bench_empty(void)
 {
@@ -1322,10 +1323,26 @@ void *asm_xa_load(struct xarray *xa, unsigned long index)
 }
 
 /* Stores into an empty slot only (-EBUSY otherwise): an entry is never
- * replaced, so the Rust side always owns what it erases. */
-int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry, bool atomic)
+ * replaced, so the Rust side always owns what it erases.  @marked sets the
+ * entry's mark in the same locked store (xa_insert() then xa_set_mark()
+ * took the lock and walked the tree twice on every fork). */
+int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry, bool atomic,
+		  bool marked)
 {
-	return xa_insert(xa, index, entry, atomic ? GFP_NOWAIT : GFP_KERNEL);
+	XA_STATE(xas, xa, index);
+
+	do {
+		xas_lock(&xas);
+		if (xas_load(&xas)) {
+			xas_set_err(&xas, -EBUSY);
+		} else {
+			xas_store(&xas, entry);
+			if (marked && !xas_error(&xas))
+				xas_set_mark(&xas, XA_MARK_1);
+		}
+		xas_unlock(&xas);
+	} while (xas_nomem(&xas, atomic ? GFP_NOWAIT : GFP_KERNEL));
+	return xas_error(&xas);
 }
 
 void *asm_xa_erase(struct xarray *xa, unsigned long index)
@@ -1339,11 +1356,6 @@ void *asm_xa_find(struct xarray *xa, unsigned long *index)
 }
 
 /* One mark per entry, for the index: "this process was forked in". */
-void asm_xa_set_mark(struct xarray *xa, unsigned long index)
-{
-	xa_set_mark(xa, index, XA_MARK_1);
-}
-
 bool asm_xa_get_mark(struct xarray *xa, unsigned long index)
 {
 	return xa_get_mark(xa, index, XA_MARK_1);

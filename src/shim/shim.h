@@ -73,10 +73,10 @@ int asm_signal_task(struct task_struct *task, int sig);
 struct xarray *asm_xa_new(void);
 void asm_xa_free(struct xarray *xa);
 void *asm_xa_load(struct xarray *xa, unsigned long index);
-int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry, bool atomic);
+int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry, bool atomic,
+		  bool marked);
 void *asm_xa_erase(struct xarray *xa, unsigned long index);
 void *asm_xa_find(struct xarray *xa, unsigned long *index);
-void asm_xa_set_mark(struct xarray *xa, unsigned long index);
 bool asm_xa_get_mark(struct xarray *xa, unsigned long index);
 
 void asm_rcu_read_lock(void);
