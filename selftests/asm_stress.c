@@ -15,11 +15,23 @@
  *	and ASM_IOC_LIST returns at least N ids.
  *   asm_stress unregister DIR ID0 N
  *	unregisters the agents and removes the cgroups.
+ *   asm_stress read PROGRESS files|ioctl
+ *	a reader, until killed, a round every half second, each round's
+ *	number written to PROGRESS: "files" reads every file of
+ *	/proc/agentsys and debugfs asm (but probe_cost, a benchmark) and
+ *	runs across insmod and rmmod (a missing file is skipped); "ioctl"
+ *	reads what the tools read through /dev/asm (the telemetry
+ *	document, the list, and of up to 64 listed agents a round their
+ *	info, JSON document, history and limits).  A shell loop of `cat`
+ *	and `asmctl` costs an exec per view: 20 such readers alone filled a
+ *	TCG guest.
  *
  * Prints KTAP diagnostics ("# ...") and exits 0 when everything held, 1
  * otherwise.  Run as root with the module loaded.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
+
 #include "asm_util.h"
 
 /* The registry's documented maximum (Documentation/uapi.rst). */
@@ -146,10 +158,99 @@ static int do_unregister(const char *dir, __u32 id0, int n)
 	return bad != 0;
 }
 
+/* Reads every file in @dir but probe_cost. */
+static void read_dir(const char *dir)
+{
+	static char buf[1 << 16];
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+	int fd;
+
+	if (!dp)
+		return;
+	while ((d = readdir(dp))) {
+		if (d->d_name[0] == '.' || !strcmp(d->d_name, "probe_cost"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+		close(fd);
+	}
+	closedir(dp);
+}
+
+/* The ioctl views, with /dev/asm open only for the round (an open file
+ * pins the module). */
+static void read_ioctls(unsigned long round)
+{
+	static char doc[1 << 20];
+	static __u32 ids[MAX_AGENTS];
+	static struct asm_window w[60];
+	struct asm_agent_info info;
+	struct asm_fault_policy fp;
+	struct asm_history h;
+	__u32 count = 0, i, n;
+
+	asm_fd = asm_open();
+	if (asm_fd < 0)
+		return;
+	asm_get_json(asm_fd, ASM_IOC_GET_TELEMETRY_JSON, 0, doc, sizeof(doc) - 1);
+	if (asm_list(asm_fd, ids, MAX_AGENTS, &count) == 0 && count) {
+		for (i = 0, n = count < 64 ? count : 64; i < n; i++) {
+			__u32 id = ids[(round * 64 + i) % count];
+
+			asm_get_info(asm_fd, id, &info);
+			asm_get_json(asm_fd, ASM_IOC_GET_AGENT_INFO_JSON, id, doc, sizeof(doc) - 1);
+			memset(&h, 0, sizeof(h));
+			h.size = sizeof(h);
+			h.version = ASM_ABI_VERSION;
+			h.agent_id = id;
+			h.windows = (__u64)(uintptr_t)w;
+			h.capacity = 60;
+			ioctl(asm_fd, ASM_IOC_GET_HISTORY, &h);
+			fp_init(&fp, id, 0);
+			ioctl(asm_fd, ASM_IOC_GET_FAULT_POLICY, &fp);
+		}
+	}
+	close(asm_fd);
+	asm_fd = -1;
+}
+
+static int do_read(const char *progress, const char *what)
+{
+	int ioctls = !strcmp(what, "ioctl");
+	unsigned long round = 0;
+	FILE *f;
+
+	if (!ioctls && strcmp(what, "files"))
+		return 2;
+	for (;;) {
+		if (ioctls) {
+			read_ioctls(round);
+		} else {
+			read_dir("/proc/agentsys");
+			read_dir("/sys/kernel/debug/asm");
+		}
+		round++;
+		f = fopen(progress, "w");
+		if (f) {
+			fprintf(f, "%lu\n", round);
+			fclose(f);
+		}
+		usleep(500000);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
 		goto usage;
+	/* A reader opens /dev/asm only for its rounds, if at all. */
+	if (!strcmp(argv[1], "read") && argc == 4)
+		return do_read(argv[2], argv[3]);
 	asm_fd = asm_open();
 	if (asm_fd < 0) {
 		printf("# open %s: %s\n", ASM_DEVICE_PATH, strerror(errno));
@@ -162,6 +263,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "unregister") && argc == 5)
 		return do_unregister(argv[2], atoi(argv[3]), atoi(argv[4]));
 usage:
-	fprintf(stderr, "usage: asm_stress register DIR ID0 N | check ID0 N | unregister DIR ID0 N\n");
+	fprintf(stderr, "usage: asm_stress register DIR ID0 N | check ID0 N | unregister DIR ID0 N | "
+		"read PROGRESS files|ioctl\n");
 	return 2;
 }

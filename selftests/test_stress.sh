@@ -11,9 +11,10 @@
 #      with a restart budget, some without ProcessSpawn so that their exec
 #      is a violation, every fourth a cgroup agent) that fork, exec
 #      /bin/true, and end by SIGSEGV, exit 3 or exit 0, over and over;
-#      ASM_STRESS_READERS readers (half as uid 65534) of every view, the
-#      files across the whole phase (insmod and rmmod included) and the
-#      tools within each load; a patcher changing the agents' policies;
+#      ASM_STRESS_READERS readers (half as uid 65534) of every file view
+#      across the whole phase (insmod and rmmod included), as many of the
+#      ioctl views and two of every asmctl view within each load; a
+#      patcher changing the agents' policies;
 #      a default CPU quota whose action, the throttle, stops and continues
 #      the busy agents.  Then everything is frozen (cgroup v2 freezer), the
 #      counters are checked (spawns = exits + live, system-wide and per
@@ -184,7 +185,8 @@ slot_cgroup() {
 
 # file_reader I: reads every file of /proc/agentsys and debugfs asm (the
 # events ring is root's), as uid 65534 for odd I, a round every half
-# second, and counts its rounds in $PROGRESS/I.  Runs across insmod and rmmod: the files come and go.
+# second (asm_stress read: no exec per file), and counts its rounds in
+# $PROGRESS/I.  Runs across insmod and rmmod: the files come and go.
 file_reader() {
 	local as=()
 	: >"$PROGRESS/$1"
@@ -192,21 +194,21 @@ file_reader() {
 		chown 65534:65534 "$PROGRESS/$1"
 		as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 	fi
-	# shellcheck disable=SC2016
-	"${as[@]}" bash -c 'n=0
-		while :; do
-			for f in /proc/agentsys/* '"$ASM_DEBUGFS"'/asm/*; do
-				[ "${f##*/}" = probe_cost ] && continue
-				cat "$f" >/dev/null 2>&1
-			done
-			n=$((n + 1))
-			echo "$n" >"$1"
-			sleep 0.5
-		done' reader "$PROGRESS/$1"
+	exec "${as[@]}" "$STRESS" read "$PROGRESS/$1" files
+}
+
+# ioctl_reader I: reads what the tools read through /dev/asm (the
+# telemetry document, the list, each agent's info, JSON, history and
+# limits), as uid 65534 for odd I, a round every half second.
+ioctl_reader() {
+	local as=()
+	[ $(($1 % 2)) = 1 ] && as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	exec "${as[@]}" "$STRESS" read /dev/null ioctl
 }
 
 # tool_reader I: every view of asmctl, as uid 65534 for odd I, for agents
-# that exist and some that do not, a round a second.
+# that exist and some that do not, a round every two seconds (an exec
+# each: two of them).
 tool_reader() {
 	local as=() n=0 id
 	[ $(($1 % 2)) = 1 ] && as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
@@ -225,7 +227,7 @@ tool_reader() {
 		"${as[@]}" asmctl profile
 		"${as[@]}" asmctl deps
 		"${as[@]}" asmctl audit --from "$n"
-		sleep 1
+		sleep 2
 	done
 }
 
@@ -361,6 +363,9 @@ for ((c = 1; c <= CYCLES; c++)); do
 		fi
 	done
 	for ((r = 0; r < READERS; r++)); do
+		cg_bg "$CG/tools" ioctl_reader "$r"
+	done
+	for r in 0 1; do
 		cg_bg "$CG/tools" tool_reader "$r"
 	done
 	cg_bg "$CG/tools" patcher
@@ -427,6 +432,9 @@ out=$("$STRESS" register "$many" "$MANY_ID0" "$MANY")
 asm_expect_eq "asm_stress register status" 0 "$?"
 [ -n "$out" ] && printf '%s\n' "$out"
 for ((r = 0; r < READERS; r++)); do
+	cg_bg "$CG/tools" ioctl_reader "$r"
+done
+for r in 0 1; do
 	cg_bg "$CG/tools" tool_reader "$r"
 done
 for ((i = 0; i < 4 && i < MANY; i++)); do
