@@ -92,6 +92,7 @@ extern "C" {
         marked: bool,
     ) -> c_int;
     fn asm_xa_erase(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
+    fn asm_xa_erase_if(xa: *mut RawXArray, index: c_ulong, entry: *mut c_void) -> *mut c_void;
     fn asm_xa_find(xa: *mut RawXArray, index: *mut c_ulong) -> *mut c_void;
     fn asm_xa_get_mark(xa: *mut RawXArray, index: c_ulong) -> bool;
     fn asm_rcu_read_lock();
@@ -718,6 +719,24 @@ impl<T> XArray<T> {
     pub(crate) fn erase(&self, index: usize) -> Option<RcuArc<T>> {
         // SAFETY: By the type invariant.
         let entry = unsafe { asm_xa_erase(self.ptr.as_ptr(), index) };
+        // INVARIANT: The xarray owned this reference; it is the caller's now.
+        NonNull::new(entry.cast::<RcuInner<T>>()).map(|ptr| RcuArc {
+            ptr,
+            _owns: PhantomData,
+        })
+    }
+
+    /// Moves the reference at `index` out if it is one to `value`: the
+    /// check and the erase in one locked walk.
+    pub(crate) fn erase_if(&self, index: usize, value: &T) -> Option<RcuArc<T>> {
+        // What an entry holding `value` holds: its `RcuInner`. Only
+        // compared, never dereferenced: wrapping arithmetic.
+        let inner = core::ptr::from_ref(value)
+            .cast::<u8>()
+            .wrapping_sub(core::mem::offset_of!(RcuInner<T>, value))
+            .cast_mut();
+        // SAFETY: By the type invariant; the shim only compares `inner`.
+        let entry = unsafe { asm_xa_erase_if(self.ptr.as_ptr(), index, inner.cast()) };
         // INVARIANT: The xarray owned this reference; it is the caller's now.
         NonNull::new(entry.cast::<RcuInner<T>>()).map(|ptr| RcuArc {
             ptr,

@@ -195,7 +195,7 @@ pub(crate) fn on_exit(
     };
     // Two exiting threads may both see the group dead: the one that takes
     // the process out of the index counts the exit.
-    let Some((crash, ended)) = asm.registry.leave(agent, tgid, &rcu, |agent| {
+    let Some((crash, ended)) = asm.registry.leave(agent, tgid, |agent| {
         agent.process_exited(status, crash_action, now)
     }) else {
         return;
@@ -275,7 +275,7 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef<'_>
             return;
         }
         asm.registry
-            .leave(&agent, tgid, &rcu, |agent| agent.process_left(now));
+            .leave(&agent, tgid, |agent| agent.process_left(now));
         if target.is_none() {
             // It runs on, no agent's, with its syscall tracepoint bit.
             asm.registry.sweep_later();

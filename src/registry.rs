@@ -315,19 +315,16 @@ impl Registry {
 
     /// Removes process `tgid` from `agent` and runs `counted` on the agent,
     /// under the lock; `None` if it was not a member (someone else removed
-    /// it). Does not sleep; the caller found `agent` under `rcu`.
+    /// it). Does not sleep.
     pub(crate) fn leave<R>(
         &self,
         agent: &Agent,
         tgid: i32,
-        rcu: &RcuGuard,
         counted: impl FnOnce(&Agent) -> R,
     ) -> Option<R> {
         let _guard = self.index_lock.lock();
-        if !self.is_member(agent, tgid, rcu) {
-            return None;
-        }
-        drop(self.index.erase(tgid as usize));
+        // Erased only if it is still `agent`'s.
+        drop(self.index.erase_if(tgid as usize, agent)?);
         self.filter.remove(tgid);
         Some(counted(agent))
     }
@@ -530,7 +527,7 @@ impl Registry {
             }
             if let Some(old) = self.agent_of(task.tgid, &rcu) {
                 if matches!(old.membership, Membership::Process(_)) {
-                    self.leave(&old, task.tgid, &rcu, |old| old.process_left(now));
+                    self.leave(&old, task.tgid, |old| old.process_left(now));
                 }
             }
             match self.join(

@@ -1350,6 +1350,13 @@ void *asm_xa_erase(struct xarray *xa, unsigned long index)
 	return xa_erase(xa, index);
 }
 
+/* Erases the entry at @index only if it is @entry (NULL otherwise): the
+ * check and the erase in one walk under the lock. */
+void *asm_xa_erase_if(struct xarray *xa, unsigned long index, void *entry)
+{
+	return xa_cmpxchg(xa, index, entry, NULL, 0) == entry ? entry : NULL;
+}
+
 void *asm_xa_find(struct xarray *xa, unsigned long *index)
 {
 	return xa_find(xa, index, ULONG_MAX, XA_PRESENT);

@@ -76,6 +76,7 @@ void *asm_xa_load(struct xarray *xa, unsigned long index);
 int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry, bool atomic,
 		  bool marked);
 void *asm_xa_erase(struct xarray *xa, unsigned long index);
+void *asm_xa_erase_if(struct xarray *xa, unsigned long index, void *entry);
 void *asm_xa_find(struct xarray *xa, unsigned long *index);
 bool asm_xa_get_mark(struct xarray *xa, unsigned long index);
 
