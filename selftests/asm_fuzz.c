@@ -40,6 +40,7 @@
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 #include "asm_util.h"
 

@@ -579,11 +579,16 @@ static int nl_open_helper(struct nl_worker *w)
  * its sockets, so that no requester holds a copy of the helper's socket
  * (closing it must close it), and the forks cost the worker nothing.
  */
-static void nl_factory(uint64_t seed)
+static void nl_factory(uint64_t seed, pid_t worker)
 {
 	int live = 0, status, next_req = 0;
 	pid_t pid;
 
+	/* Not beyond its worker: the run's report pipe and stdout would stay
+	 * open, and the run would wait for them. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != worker)
+		_exit(1);
 	rng = seed;
 	for (;;) {
 		while (live < REQ_LIVE && !__atomic_load_n(&nl_shared->stop, __ATOMIC_ACQUIRE)) {
@@ -833,6 +838,7 @@ static void nl_worker(int index, int uid, long ops, uint64_t seed, struct fz_rep
 	int e;
 
 	uint64_t start = now_ns(CLOCK_MONOTONIC);
+	pid_t self;
 
 	(void)index;
 	memset(&w, 0, sizeof(w));
@@ -850,9 +856,10 @@ static void nl_worker(int index, int uid, long ops, uint64_t seed, struct fz_rep
 		}
 		/* Before the sockets: see nl_factory(). */
 		fflush(stdout);
+		self = getpid();
 		w.factory = fork();
 		if (w.factory == 0)
-			nl_factory(next());
+			nl_factory(next(), self);
 		if (w.factory < 0)
 			fz_fail("fork: %s", strerror(errno));
 	}
@@ -864,6 +871,9 @@ static void nl_worker(int index, int uid, long ops, uint64_t seed, struct fz_rep
 	    asm_genl_resolve_group(w.cmd_fd, &family, ASM_GENL_MCGRP_GATEWAY, &group)) {
 		fz_fail("cannot resolve the family: %s", strerror(errno));
 		rep->fails = fz_fails;
+		/* The factory ends its requesters and itself. */
+		if (nl_shared)
+			__atomic_store_n(&nl_shared->stop, 1, __ATOMIC_RELEASE);
 		return;
 	}
 	/* The kernel and uapi.rst: both groups are for CAP_NET_ADMIN. */

@@ -15,14 +15,15 @@
  *	and ASM_IOC_LIST returns at least N ids.
  *   asm_stress unregister DIR ID0 N
  *	unregisters the agents and removes the cgroups.
- *   asm_stress read PROGRESS files|ioctl
- *	a reader, until killed, a round every half second, each round's
- *	number written to PROGRESS: "files" reads every file of
- *	/proc/agentsys and debugfs asm (but probe_cost, a benchmark) and
+ *   asm_stress read PROGRESS files DIR... | read PROGRESS ioctl
+ *	a reader, until killed, a round every half second, the number of
+ *	its rounds written to PROGRESS: "files" reads every file in each
+ *	DIR (/proc/agentsys, debugfs asm) but probe_cost (a benchmark) and
  *	runs across insmod and rmmod (a missing file is skipped); "ioctl"
  *	reads what the tools read through /dev/asm (the telemetry
  *	document, the list, and of up to 64 listed agents a round their
- *	info, JSON document, history and limits).  A shell loop of `cat`
+ *	info, JSON document, history and limits); a round counts once the
+ *	telemetry document was read.  A shell loop of `cat`
  *	and `asmctl` costs an exec per view: 20 such readers alone filled a
  *	TCG guest.
  *
@@ -183,21 +184,22 @@ static void read_dir(const char *dir)
 }
 
 /* The ioctl views, with /dev/asm open only for the round (an open file
- * pins the module). */
-static void read_ioctls(unsigned long round)
+ * pins the module); 0 once the telemetry document was read. */
+static int read_ioctls(unsigned long round)
 {
-	static char doc[1 << 20];
+	static char doc[8 << 20];	/* the telemetry document of 4096 agents */
 	static __u32 ids[MAX_AGENTS];
 	static struct asm_window w[60];
 	struct asm_agent_info info;
 	struct asm_fault_policy fp;
 	struct asm_history h;
 	__u32 count = 0, i, n;
+	int ret;
 
 	asm_fd = asm_open();
 	if (asm_fd < 0)
-		return;
-	asm_get_json(asm_fd, ASM_IOC_GET_TELEMETRY_JSON, 0, doc, sizeof(doc) - 1);
+		return -1;
+	ret = asm_get_json(asm_fd, ASM_IOC_GET_TELEMETRY_JSON, 0, doc, sizeof(doc) - 1) < 0;
 	if (asm_list(asm_fd, ids, MAX_AGENTS, &count) == 0 && count) {
 		for (i = 0, n = count < 64 ? count : 64; i < n; i++) {
 			__u32 id = ids[(round * 64 + i) % count];
@@ -217,22 +219,24 @@ static void read_ioctls(unsigned long round)
 	}
 	close(asm_fd);
 	asm_fd = -1;
+	return ret;
 }
 
-static int do_read(const char *progress, const char *what)
+static int do_read(const char *progress, const char *what, char **dirs, int ndirs)
 {
-	int ioctls = !strcmp(what, "ioctl");
-	unsigned long round = 0;
+	int ioctls = !strcmp(what, "ioctl"), i;
+	unsigned long round = 0, tries = 0;
 	FILE *f;
 
-	if (!ioctls && strcmp(what, "files"))
+	if (ioctls ? ndirs != 0 : strcmp(what, "files") || ndirs == 0)
 		return 2;
-	for (;;) {
+	for (;; usleep(500000)) {
 		if (ioctls) {
-			read_ioctls(round);
+			if (read_ioctls(tries++))
+				continue;
 		} else {
-			read_dir("/proc/agentsys");
-			read_dir("/sys/kernel/debug/asm");
+			for (i = 0; i < ndirs; i++)
+				read_dir(dirs[i]);
 		}
 		round++;
 		f = fopen(progress, "w");
@@ -240,7 +244,6 @@ static int do_read(const char *progress, const char *what)
 			fprintf(f, "%lu\n", round);
 			fclose(f);
 		}
-		usleep(500000);
 	}
 }
 
@@ -249,8 +252,8 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		goto usage;
 	/* A reader opens /dev/asm only for its rounds, if at all. */
-	if (!strcmp(argv[1], "read") && argc == 4)
-		return do_read(argv[2], argv[3]);
+	if (!strcmp(argv[1], "read") && argc >= 4)
+		return do_read(argv[2], argv[3], argv + 4, argc - 4);
 	asm_fd = asm_open();
 	if (asm_fd < 0) {
 		printf("# open %s: %s\n", ASM_DEVICE_PATH, strerror(errno));
@@ -264,6 +267,6 @@ int main(int argc, char **argv)
 		return do_unregister(argv[2], atoi(argv[3]), atoi(argv[4]));
 usage:
 	fprintf(stderr, "usage: asm_stress register DIR ID0 N | check ID0 N | unregister DIR ID0 N | "
-		"read PROGRESS files|ioctl\n");
+		"read PROGRESS files DIR... | read PROGRESS ioctl\n");
 	return 2;
 }

@@ -194,16 +194,21 @@ file_reader() {
 		chown 65534:65534 "$PROGRESS/$1"
 		as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 	fi
-	exec "${as[@]}" "$STRESS" read "$PROGRESS/$1" files
+	exec "${as[@]}" "$STRESS" read "$PROGRESS/$1" files /proc/agentsys "$ASM_DEBUGFS/asm"
 }
 
 # ioctl_reader I: reads what the tools read through /dev/asm (the
 # telemetry document, the list, each agent's info, JSON, history and
-# limits), as uid 65534 for odd I, a round every half second.
+# limits), as uid 65534 for odd I, a round every half second, and counts
+# its rounds in $PROGRESS/ioctl-I.
 ioctl_reader() {
 	local as=()
-	[ $(($1 % 2)) = 1 ] && as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-	exec "${as[@]}" "$STRESS" read /dev/null ioctl
+	: >"$PROGRESS/ioctl-$1"
+	if [ $(($1 % 2)) = 1 ]; then
+		chown 65534:65534 "$PROGRESS/ioctl-$1"
+		as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	fi
+	exec "${as[@]}" "$STRESS" read "$PROGRESS/ioctl-$1" ioctl
 }
 
 # tool_reader I: every view of asmctl, as uid 65534 for odd I, for agents
@@ -403,6 +408,9 @@ for ((c = 1; c <= CYCLES; c++)); do
 		after=$(cat "$PROGRESS/$r" 2>/dev/null)
 		[ "$after" != "${before[$r]}" ] ||
 			asm_fail "cycle $c: file reader $r made no round (at ${after:-0})"
+		after=$(cat "$PROGRESS/ioctl-$r" 2>/dev/null)
+		[ "${after:-0}" -gt 0 ] ||
+			asm_fail "cycle $c: ioctl reader $r read no telemetry document"
 	done
 	ktap_print_msg "cycle $c: unloaded and cleaned up at $((SECONDS - start)) s"
 	[ "$ASM_CASE_OK" = 1 ] || break
@@ -458,6 +466,10 @@ asm_expect "asmctl top --once" asm_quiet asmctl top --once
 asm_expect "asmctl history $MANY_ID0" asm_quiet asmctl history "$MANY_ID0"
 asm_expect "uid 65534 reads $ASM_STATUS" asm_quiet \
 	setpriv --reuid=65534 --regid=65534 --clear-groups cat "$ASM_STATUS"
+for ((r = 0; r < READERS; r++)); do
+	asm_expect "ioctl reader $r read the telemetry document of $MANY agents" \
+		asm_wait test -s "$PROGRESS/ioctl-$r"
+done
 cg_kill_all "$CG/tools"
 check_counters "$MANY agents"
 out=$("$STRESS" unregister "$many" "$MANY_ID0" "$MANY")

@@ -1329,8 +1329,10 @@ void *asm_xa_load(struct xarray *xa, unsigned long index)
 int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry, bool atomic,
 		  bool marked)
 {
+	gfp_t gfp = atomic ? GFP_NOWAIT : GFP_KERNEL;
 	XA_STATE(xas, xa, index);
 
+	might_alloc(gfp);
 	do {
 		xas_lock(&xas);
 		if (xas_load(&xas)) {
@@ -1341,7 +1343,7 @@ int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry, bool atom
 				xas_set_mark(&xas, XA_MARK_1);
 		}
 		xas_unlock(&xas);
-	} while (xas_nomem(&xas, atomic ? GFP_NOWAIT : GFP_KERNEL));
+	} while (xas_nomem(&xas, gfp));
 	return xas_error(&xas);
 }
 
