@@ -15,14 +15,15 @@
  *	and ASM_IOC_LIST returns at least N ids.
  *   asm_stress unregister DIR ID0 N
  *	unregisters the agents and removes the cgroups.
- *   asm_stress read PROGRESS files DIR... | read PROGRESS ioctl
+ *   asm_stress read PROGRESS files DIR... | read PROGRESS ioctl [HOLD]
  *	a reader, until killed, a round every half second, the number of
  *	its rounds written to PROGRESS: "files" reads every file in each
  *	DIR (/proc/agentsys, debugfs asm) but probe_cost (a benchmark) and
  *	runs across insmod and rmmod (a missing file is skipped); "ioctl"
  *	reads what the tools read through /dev/asm (the telemetry
  *	document, the list, and of up to 64 listed agents a round their
- *	info, JSON document, history and limits); a round counts once the
+ *	info, JSON document, history and limits), but not while the file
+ *	HOLD exists (the module is about to go); a round counts once the
  *	telemetry document was read.  A shell loop of `cat`
  *	and `asmctl` costs an exec per view: 20 such readers alone filled a
  *	TCG guest.
@@ -228,11 +229,11 @@ static int do_read(const char *progress, const char *what, char **dirs, int ndir
 	unsigned long round = 0, tries = 0;
 	FILE *f;
 
-	if (ioctls ? ndirs != 0 : strcmp(what, "files") || ndirs == 0)
+	if (ioctls ? ndirs > 1 : strcmp(what, "files") || ndirs == 0)
 		return 2;
 	for (;; usleep(500000)) {
 		if (ioctls) {
-			if (read_ioctls(tries++))
+			if ((ndirs && access(dirs[0], F_OK) == 0) || read_ioctls(tries++))
 				continue;
 		} else {
 			for (i = 0; i < ndirs; i++)
@@ -267,6 +268,6 @@ int main(int argc, char **argv)
 		return do_unregister(argv[2], atoi(argv[3]), atoi(argv[4]));
 usage:
 	fprintf(stderr, "usage: asm_stress register DIR ID0 N | check ID0 N | unregister DIR ID0 N | "
-		"read PROGRESS files DIR... | read PROGRESS ioctl\n");
+		"read PROGRESS files DIR... | read PROGRESS ioctl [HOLD]\n");
 	return 2;
 }

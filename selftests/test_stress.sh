@@ -7,7 +7,8 @@
 # kmemleak at the end; here every counter must add up afterwards.
 #
 #   1. ASM_STRESS_CYCLES cycles (make check: 2; make stress: 100) of: insmod;
-#      ASM_STRESS_AGENTS agents (process agents under `asmctl run`, some
+#      (started once, held while the module is away, running on through
+#      every rmmod:) ASM_STRESS_AGENTS agents (process agents under `asmctl run`, some
 #      with a restart budget, some without ProcessSpawn so that their exec
 #      is a violation, every fourth a cgroup agent) that fork, exec
 #      /bin/true, and end by SIGSEGV, exit 3 or exit 0, over and over;
@@ -50,7 +51,7 @@ STRESS=$ASM_BUILD/asm_stress
 
 # Everything the test starts runs in $CG, so that one write freezes it for
 # the counters check and one write kills it: the tools' readers and the
-# patcher in $CG/tools (stopped before rmmod: an open /dev/asm pins the
+# patcher in $CG/tools (held before rmmod: an open /dev/asm pins the
 # module), the file readers in $CG/files (they read on through insmod and
 # rmmod), the agents and what starts them in $CG/work.
 CG=$CG_ROOT/asm-stress
@@ -60,9 +61,18 @@ MANY_ID0=30000
 # The file readers write their round counts here, as uid 65534 too.
 PROGRESS=$(mktemp -d /tmp/asm-stress-progress.XXXXXXXXXX)
 chmod 755 "$PROGRESS"
-# Once this file exists no new agent is started (before rmmod): the slots
-# end, their agents run on.
+# While this file exists (from before each rmmod to after the next insmod)
+# nothing new uses the module: no agent starts, no reader or patcher opens
+# /dev/asm (an open file pins the module); what runs, runs on.
 HOLD=$ASM_TMP/hold
+# The number of the current load, for the cgroup slots to register again.
+LOADS=$ASM_TMP/loads
+
+# held: true (after a pause) while $HOLD exists.
+held() {
+	[ -e "$HOLD" ] || return 1
+	sleep 0.5
+}
 
 asm_test_cleanup() {
 	cg_kill_all "$CG"
@@ -161,7 +171,8 @@ slot_process() {
 	[ $(($1 % 2)) = 1 ] && restart=(--auto-restart 2)
 	[ $(($1 % 5)) = 4 ] && caps=FsBasic
 	ulimit -c 0
-	while [ ! -e "$HOLD" ]; do
+	while :; do
+		held && continue
 		asmctl run --quiet --name "s$1" --cap "$caps" "${restart[@]}" -- \
 			sh -c "$WORKLOAD" sh "${args[@]}"
 		# A killed agent ends at once: do not register in a tight loop.
@@ -169,15 +180,22 @@ slot_process() {
 	done
 }
 
-# slot_cgroup I: a cgroup agent, registered on its empty cgroup; each
-# command is a process moved into it.
+# slot_cgroup I: a cgroup agent, registered on its cgroup at each load
+# (what still runs in it from the last load joins it then); each command
+# is a process moved into it.
 slot_cgroup() {
-	local dir=$CG/work/c$1 args
+	local dir=$CG/work/c$1 args load=0 now
 	read -ra args <<<"$(slot_args "$1")"
 	ulimit -c 0
 	mkdir -p "$dir"
-	asmctl register --cgroup "$dir" --name "c$1" --cap ProcessSpawn || return
-	while [ ! -e "$HOLD" ]; do
+	while :; do
+		held && continue
+		read -r now <"$LOADS"
+		if [ "$now" != "$load" ]; then
+			asmctl register --cgroup "$dir" --name "c$1" --cap ProcessSpawn >/dev/null ||
+				{ sleep 0.5; continue; }
+			load=$now
+		fi
 		(echo "$BASHPID" >"$dir/cgroup.procs" && exec sh -c "$WORKLOAD" sh "${args[@]}")
 		sleep 0.2
 	done
@@ -208,7 +226,7 @@ ioctl_reader() {
 		chown 65534:65534 "$PROGRESS/ioctl-$1"
 		as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 	fi
-	exec "${as[@]}" "$STRESS" read "$PROGRESS/ioctl-$1" ioctl
+	exec "${as[@]}" "$STRESS" read "$PROGRESS/ioctl-$1" ioctl "$HOLD"
 }
 
 # tool_reader I: every view of asmctl, as uid 65534 for odd I, for agents
@@ -217,21 +235,19 @@ ioctl_reader() {
 tool_reader() {
 	local as=() n=0 id
 	[ $(($1 % 2)) = 1 ] && as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	local cmd args
 	while :; do
+		held && continue
 		n=$((n + 1))
 		id=$((ID_ALLOC_MIN + (n * 7 + $1) % (4 * AGENTS)))
-		"${as[@]}" asmctl status --json
-		"${as[@]}" asmctl list --all --json
-		"${as[@]}" asmctl top --once
-		"${as[@]}" asmctl compliance --json
-		"${as[@]}" asminfo "$id" --json
-		"${as[@]}" asmctl history "$id"
-		"${as[@]}" asmctl policy "$id" --json
-		"${as[@]}" asmctl limits "$id"
-		"${as[@]}" asmctl recovery "$id"
-		"${as[@]}" asmctl profile
-		"${as[@]}" asmctl deps
-		"${as[@]}" asmctl audit --from "$n"
+		for cmd in "asmctl status --json" "asmctl list --all --json" "asmctl top --once" \
+			"asmctl compliance --json" "asminfo $id --json" "asmctl history $id" \
+			"asmctl policy $id --json" "asmctl limits $id" "asmctl recovery $id" \
+			"asmctl profile" "asmctl deps" "asmctl audit --from $n"; do
+			held && break
+			read -ra args <<<"$cmd"
+			"${as[@]}" "${args[@]}"
+		done
 		sleep 2
 	done
 }
@@ -241,6 +257,7 @@ tool_reader() {
 patcher() {
 	local n=0 id
 	while :; do
+		held && continue
 		n=$((n + 1))
 		id=$((ID_ALLOC_MIN + n % (4 * AGENTS)))
 		case $((n % 9)) in
@@ -318,7 +335,7 @@ stopped_or_traced() {
 # (an `asmctl run` registering) makes it EBUSY for a moment.
 rmmod_retry() {
 	local i
-	for ((i = 0; i < 20; i++)); do
+	for ((i = 0; i < 60; i++)); do
 		rmmod asm 2>/dev/null && return 0
 		sleep 0.5
 	done
@@ -346,15 +363,32 @@ ktap_set_plan 4
 # 1: load/unload cycles under fire.
 asm_case_start
 start=$SECONDS
+# Everything starts once, held, and runs through every cycle: under TCG
+# starting 73 shell jobs took minutes.
+touch "$HOLD"
+echo 0 >"$LOADS"
 for ((r = 0; r < READERS; r++)); do
 	cg_bg "$CG/files" file_reader "$r"
+	cg_bg "$CG/tools" ioctl_reader "$r"
 done
+for ((i = 0; i < AGENTS; i++)); do
+	if [ $((i % 4)) = 3 ]; then
+		cg_bg "$CG/work" slot_cgroup "$i"
+	else
+		cg_bg "$CG/work" slot_process "$i"
+	fi
+done
+for r in 0 1; do
+	cg_bg "$CG/tools" tool_reader "$r"
+done
+cg_bg "$CG/tools" patcher
+ktap_print_msg "everything started at $((SECONDS - start)) s"
 throttled=0
 for ((c = 1; c <= CYCLES; c++)); do
-	rm -f "$HOLD"
-	before=()
+	before=() ibefore=()
 	for ((r = 0; r < READERS; r++)); do
 		before+=("$(cat "$PROGRESS/$r" 2>/dev/null)")
+		ibefore+=("$(cat "$PROGRESS/ioctl-$r" 2>/dev/null)")
 	done
 	t0=$((SECONDS - start))
 	if ! insmod "$ASM_KO"; then
@@ -366,28 +400,14 @@ for ((c = 1; c <= CYCLES; c++)); do
 	# fraction of the window, so the sampler stops and continues it
 	# (SIGSTOP, SIGCONT) all the time.
 	asm_expect "cycle $c: default CPU quota" asm_quiet asmctl limits --default --cpu-quota-ms 100
-	for ((i = 0; i < AGENTS; i++)); do
-		if [ $((i % 4)) = 3 ]; then
-			cg_bg "$CG/work" slot_cgroup "$i"
-		else
-			cg_bg "$CG/work" slot_process "$i"
-		fi
-	done
-	for ((r = 0; r < READERS; r++)); do
-		cg_bg "$CG/tools" ioctl_reader "$r"
-	done
-	for r in 0 1; do
-		cg_bg "$CG/tools" tool_reader "$r"
-	done
-	cg_bg "$CG/tools" patcher
-	t1=$((SECONDS - start))
+	echo "$c" >"$LOADS"
+	rm -f "$HOLD"
 	# The traffic's time counts from when half as many agents as slots
 	# registered (an `asmctl run` takes seconds to start under TCG, and
 	# the agents come and go: how many are active at once is chance).
 	asm_expect "cycle $c: agents registered" asm_wait eval \
 		'[ "$(agent_rows)" -ge $(((AGENTS + 1) / 2)) ]'
-	ktap_print_msg "cycle $c: loaded at $t0 s, everything started at $t1 s," \
-		"$(agent_rows) agents at $((SECONDS - start)) s"
+	ktap_print_msg "cycle $c: loaded at $t0 s, $(agent_rows) agents at $((SECONDS - start)) s"
 	sleep "$RUN_S"
 	ktap_print_msg "cycle $c: traffic from $t0 s to $((SECONDS - start)) s"
 
@@ -403,30 +423,30 @@ for ((c = 1; c <= CYCLES; c++)); do
 	throttled=$((throttled + n))
 	cg_freeze "$CG" 0 || asm_fail "cycle $c: $CG did not thaw"
 
-	# Unload under the running agents, the file readers reading on.
-	cg_kill_all "$CG/tools"
-	mkdir -p "$CG/tools"
+	# Unload under the running agents, the file readers reading on, the
+	# rest held.
 	touch "$HOLD"
 	sleep 1
 	ktap_print_msg "cycle $c: checked, thawed, unloading at $((SECONDS - start)) s"
 	asm_expect "cycle $c: rmmod asm with agents running" rmmod_retry
 	left=$(stopped_or_traced "$CG/work")
 	asm_expect_eq "cycle $c: agent processes stopped or traced after rmmod" "" "$left"
-	cg_kill_all "$CG/work"
-	mkdir -p "$CG/work"
 	for ((r = 0; r < READERS; r++)); do
 		after=$(cat "$PROGRESS/$r" 2>/dev/null)
 		[ "$after" != "${before[$r]}" ] ||
 			asm_fail "cycle $c: file reader $r made no round (at ${after:-0})"
 		after=$(cat "$PROGRESS/ioctl-$r" 2>/dev/null)
-		[ "${after:-0}" -gt 0 ] ||
-			asm_fail "cycle $c: ioctl reader $r read no telemetry document"
+		[ "$after" != "${ibefore[$r]}" ] ||
+			asm_fail "cycle $c: ioctl reader $r read no telemetry document (at ${after:-0})"
 	done
-	ktap_print_msg "cycle $c: unloaded and cleaned up at $((SECONDS - start)) s"
+	ktap_print_msg "cycle $c: unloaded at $((SECONDS - start)) s"
 	[ "$ASM_CASE_OK" = 1 ] || break
 done
+cg_kill_all "$CG/work"
+cg_kill_all "$CG/tools"
 cg_kill_all "$CG/files"
 reap_bg
+rm -f "$HOLD"
 mkdir -p "$CG/tools" "$CG/files" "$CG/work"
 ktap_print_msg "$((c - 1)) cycles of $AGENTS agents and $READERS readers in $((SECONDS - start)) s;" \
 	"$throttled CPU quota faults in the agents' last faults"
