@@ -68,10 +68,20 @@ HOLD=$ASM_TMP/hold
 # The number of the current load, for the cgroup slots to register again.
 LOADS=$ASM_TMP/loads
 
+# pause SECONDS: waits without a process (a `sleep` is an exec, and some
+# 70 shell loops sleeping that way kept a TCG guest busy): the read times
+# out on a FIFO nobody writes.
+PAUSE=$ASM_TMP/pause
+mkfifo "$PAUSE"
+pause() {
+	read -r -t "$1" _ <>"$PAUSE"
+	return 0
+}
+
 # held: true (after a pause) while $HOLD exists.
 held() {
 	[ -e "$HOLD" ] || return 1
-	sleep 0.5
+	pause 0.5
 }
 
 asm_test_cleanup() {
@@ -176,7 +186,7 @@ slot_process() {
 		asmctl run --quiet --name "s$1" --cap "$caps" "${restart[@]}" -- \
 			sh -c "$WORKLOAD" sh "${args[@]}"
 		# A killed agent ends at once: do not register in a tight loop.
-		[ "$caps" = ProcessSpawn ] || sleep 0.5
+		[ "$caps" = ProcessSpawn ] || pause 0.5
 	done
 }
 
@@ -193,11 +203,11 @@ slot_cgroup() {
 		read -r now <"$LOADS"
 		if [ "$now" != "$load" ]; then
 			asmctl register --cgroup "$dir" --name "c$1" --cap ProcessSpawn >/dev/null ||
-				{ sleep 0.5; continue; }
+				{ pause 0.5; continue; }
 			load=$now
 		fi
 		(echo "$BASHPID" >"$dir/cgroup.procs" && exec sh -c "$WORKLOAD" sh "${args[@]}")
-		sleep 0.2
+		pause 0.2
 	done
 }
 
@@ -248,7 +258,7 @@ tool_reader() {
 			read -ra args <<<"$cmd"
 			"${as[@]}" "${args[@]}"
 		done
-		sleep 2
+		pause 2
 	done
 }
 
@@ -271,7 +281,7 @@ patcher() {
 		7) asmctl recovery "$id" --cpu-quota log ;;
 		8) asmctl recovery "$id" --cpu-quota throttle ;;
 		esac
-		sleep 0.2
+		pause 0.2
 	done
 }
 
