@@ -104,16 +104,13 @@ cg_kill_all() {
 	rmdir "$1" 2>/dev/null
 }
 
-# cg_bg DIR CMD...: CMD in the background, in cgroup DIR, at nice 15: the
-# test's own steps (loads, waits, the counters check) come first, or a
-# saturated TCG guest makes each of them take minutes.  The job is a
+# cg_bg DIR CMD...: CMD in the background, in cgroup DIR.  The job is a
 # subshell outside DIR that waits for it: killed with DIR, CMD is not this
 # shell's child, which would report each such death on stderr.
 cg_bg() {
 	local dir=$1
 	shift
-	( (echo "$BASHPID" >"$dir/cgroup.procs" && renice -n 15 -p "$BASHPID" && "$@"); true) \
-		</dev/null >/dev/null 2>&1 &
+	( (echo "$BASHPID" >"$dir/cgroup.procs" && "$@"); true) </dev/null >/dev/null 2>&1 &
 	asm_bg_track $!
 }
 
