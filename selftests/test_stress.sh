@@ -427,6 +427,9 @@ for ((c = 1; c <= CYCLES; c++)); do
 	fi
 	ktap_print_msg "cycle $c: frozen at $((SECONDS - start)) s"
 	check_counters "cycle $c"
+	# Counters that add up prove nothing of a cycle where nothing ran.
+	n=$(pyjson 'd["system"]["total_agents_exited"]' <"$ASM_TMP/counters/status1")
+	[ "${n:-0}" -gt 0 ] || asm_fail "cycle $c: no agent process ended: no traffic"
 	# Agents a throttle held at some point of the cycle (their recent
 	# faults keep the CPU quota fault).
 	n=$(grep -o '"type": *"cpu_quota"' "$ASM_TMP/counters/list" | wc -l)
