@@ -343,12 +343,33 @@ stopped_or_traced() {
 
 # rmmod_retry: rmmod asm; a process that has /dev/asm open just then
 # (an `asmctl run` registering) makes it EBUSY for a moment.
+# Each attempt gets 60 s: one that takes longer is stuck, and its stack,
+# the blocked tasks (sysrq w) and whoever holds /dev/asm are printed.
 rmmod_retry() {
-	local i
+	local i pid t st
 	for ((i = 0; i < 60; i++)); do
-		rmmod asm 2>/dev/null && return 0
-		sleep 0.5
+		rmmod asm 2>/dev/null &
+		pid=$!
+		t=$((SECONDS + 60))
+		# Until it is a zombie (its state is the third field of stat).
+		while read -r _ _ st _ <"/proc/$pid/stat" 2>/dev/null && [ "$st" != Z ] &&
+			[ "$SECONDS" -lt "$t" ]; do
+			pause 0.1
+		done
+		if [ "$SECONDS" -ge "$t" ]; then
+			ktap_print_msg "rmmod stuck for 60 s: state $(awk '{ print $3 }' "/proc/$pid/stat")," \
+				"wchan $(cat "/proc/$pid/wchan" 2>/dev/null)"
+			sed 's/^/# rmmod stack: /' "/proc/$pid/stack" 2>/dev/null
+			echo w >/proc/sysrq-trigger 2>/dev/null
+			dmesg | tail -n 80 | sed 's/^/# dmesg: /'
+			return 1
+		fi
+		wait "$pid" && return 0
+		pause 0.5
 	done
+	ktap_print_msg "rmmod: still in use; /dev/asm open in:" \
+		"$(find /proc/[0-9]*/fd -lname /dev/asm 2>/dev/null | cut -d/ -f3 | sort -u |
+			while read -r p; do printf '%s(%s) ' "$p" "$(cat "/proc/$p/comm" 2>/dev/null)"; done)"
 	rmmod asm
 }
 
