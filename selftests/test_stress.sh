@@ -352,7 +352,7 @@ rmmod_retry() {
 		pid=$!
 		t=$((SECONDS + 60))
 		# Until it is a zombie (its state is the third field of stat).
-		while read -r _ _ st _ <"/proc/$pid/stat" 2>/dev/null && [ "$st" != Z ] &&
+		while read -r _ _ st _ 2>/dev/null <"/proc/$pid/stat" && [ "$st" != Z ] &&
 			[ "$SECONDS" -lt "$t" ]; do
 			pause 0.1
 		done
