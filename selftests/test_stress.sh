@@ -211,32 +211,33 @@ slot_cgroup() {
 	done
 }
 
-# file_reader I: reads every file of /proc/agentsys and debugfs asm (the
-# events ring is root's), as uid 65534 for odd I, a round every half
-# second (asm_stress read: no exec per file), and counts its rounds in
-# $PROGRESS/I.  Runs across insmod and rmmod: the files come and go.
-file_reader() {
-	local as=()
-	: >"$PROGRESS/$1"
+# stress_reader I FILE ARGS...: `asm_stress read FILE ARGS...`, as uid
+# 65534 for odd I; FILE (its round count) starts empty.
+stress_reader() {
+	local as=() progress=$2
+	: >"$progress"
 	if [ $(($1 % 2)) = 1 ]; then
-		chown 65534:65534 "$PROGRESS/$1"
+		chown 65534:65534 "$progress"
 		as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 	fi
-	exec "${as[@]}" "$STRESS" read "$PROGRESS/$1" files /proc/agentsys "$ASM_DEBUGFS/asm"
+	shift 2
+	exec "${as[@]}" "$STRESS" read "$progress" "$@"
+}
+
+# file_reader I: reads every file of /proc/agentsys and debugfs asm (the
+# events ring is root's) a round every half second (no exec per file) and
+# counts its rounds in $PROGRESS/I.  Runs across insmod and rmmod: the
+# files come and go.
+file_reader() {
+	stress_reader "$1" "$PROGRESS/$1" files /proc/agentsys "$ASM_DEBUGFS/asm"
 }
 
 # ioctl_reader I: reads what the tools read through /dev/asm (the
 # telemetry document, the list, each agent's info, JSON, history and
-# limits), as uid 65534 for odd I, a round every half second, and counts
-# its rounds in $PROGRESS/ioctl-I.
+# limits) a round every half second, held with the rest, and counts its
+# rounds in $PROGRESS/ioctl-I.
 ioctl_reader() {
-	local as=()
-	: >"$PROGRESS/ioctl-$1"
-	if [ $(($1 % 2)) = 1 ]; then
-		chown 65534:65534 "$PROGRESS/ioctl-$1"
-		as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-	fi
-	exec "${as[@]}" "$STRESS" read "$PROGRESS/ioctl-$1" ioctl "$HOLD"
+	stress_reader "$1" "$PROGRESS/ioctl-$1" ioctl "$HOLD"
 }
 
 # tool_reader I: every view of asmctl, as uid 65534 for odd I, for agents
