@@ -15,24 +15,34 @@
  *	and ASM_IOC_LIST returns at least N ids.
  *   asm_stress unregister DIR ID0 N
  *	unregisters the agents and removes the cgroups.
- *   asm_stress read PROGRESS files DIR... | read PROGRESS ioctl [HOLD]
+ *   asm_stress unload SECONDS
+ *	delete_module("asm", O_NONBLOCK) every 20 ms until it succeeds or
+ *	SECONDS have passed: what `rmmod` does, without an exec per try.
+ *	Any open file of the module (/dev/asm, a debugfs file of a reader)
+ *	makes a try EBUSY, and under TCG one exec of rmmod took seconds while
+ *	twenty readers left it hardly a moment when none had a file open.
+ *	Exits 0 once unloaded, 3 if it stayed in use, 1 on another error.
+ *   asm_stress read PROGRESS files HOLD DIR... | read PROGRESS ioctl HOLD
  *	a reader, until killed, a round every half second, the number of
- *	its rounds written to PROGRESS: "files" reads every file in each
- *	DIR (/proc/agentsys, debugfs asm) but probe_cost (a benchmark) and
- *	runs across insmod and rmmod (a missing file is skipped); "ioctl"
- *	reads what the tools read through /dev/asm (the telemetry
- *	document, the list, and of up to 64 listed agents a round their
- *	info, JSON document, history and limits), but not while the file
- *	HOLD exists (the module is about to go); a round counts once the
- *	telemetry document was read.  A shell loop of `cat`
- *	and `asmctl` costs an exec per view: 20 such readers alone filled a
- *	TCG guest.
+ *	its rounds written to PROGRESS.  HOLD is a file that exists while
+ *	the module is about to go ("-": none).  "files" reads every file in
+ *	each DIR (/proc/agentsys, debugfs asm) but probe_cost (a benchmark)
+ *	and runs across insmod and rmmod (a missing file is skipped); while
+ *	HOLD exists it reads only the DIRs under /proc: an open debugfs file
+ *	pins the module (rmmod is EBUSY), /proc's removal waits for its
+ *	readers instead.  "ioctl" reads what the tools read through /dev/asm
+ *	(the telemetry document, the list, and of up to 64 listed agents a
+ *	round their info, JSON document, history and limits), but nothing
+ *	while HOLD exists; a round counts once the telemetry document was
+ *	read.  A shell loop of `cat` and `asmctl` costs an exec per view: 20
+ *	such readers alone filled a TCG guest.
  *
  * Prints KTAP diagnostics ("# ...") and exits 0 when everything held, 1
  * otherwise.  Run as root with the module loaded.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <sys/syscall.h>
 
 #include "asm_util.h"
 
@@ -223,21 +233,25 @@ static int read_ioctls(unsigned long round)
 	return ret;
 }
 
-static int do_read(const char *progress, const char *what, char **dirs, int ndirs)
+static int do_read(const char *progress, const char *what, const char *hold, char **dirs,
+		   int ndirs)
 {
 	int ioctls = !strcmp(what, "ioctl"), i;
 	unsigned long round = 0, tries = 0;
+	int held;
 	FILE *f;
 
-	if (ioctls ? ndirs > 1 : strcmp(what, "files") || ndirs == 0)
+	if (ioctls ? ndirs != 0 : strcmp(what, "files") || ndirs == 0)
 		return 2;
 	for (;; usleep(500000)) {
+		held = strcmp(hold, "-") && access(hold, F_OK) == 0;
 		if (ioctls) {
-			if ((ndirs && access(dirs[0], F_OK) == 0) || read_ioctls(tries++))
+			if (held || read_ioctls(tries++))
 				continue;
 		} else {
 			for (i = 0; i < ndirs; i++)
-				read_dir(dirs[i]);
+				if (!held || !strncmp(dirs[i], "/proc/", 6))
+					read_dir(dirs[i]);
 		}
 		round++;
 		f = fopen(progress, "w");
@@ -248,13 +262,40 @@ static int do_read(const char *progress, const char *what, char **dirs, int ndir
 	}
 }
 
+static int do_unload(int seconds)
+{
+	uint64_t start = now_ns(CLOCK_MONOTONIC), end = start + seconds * 1000000000ULL;
+	unsigned long tries = 0;
+
+	for (;;) {
+		tries++;
+		if (!syscall(__NR_delete_module, "asm", O_NONBLOCK)) {
+			printf("# unloaded at try %lu, after %.1f s\n", tries,
+			       (now_ns(CLOCK_MONOTONIC) - start) / 1e9);
+			return 0;
+		}
+		if (errno != EBUSY && errno != EAGAIN) {
+			printf("# delete_module(asm): %s\n", strerror(errno));
+			return 1;
+		}
+		if (now_ns(CLOCK_MONOTONIC) >= end) {
+			printf("# delete_module(asm): still in use after %lu tries in %d s\n",
+			       tries, seconds);
+			return 3;
+		}
+		usleep(20000);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
 		goto usage;
+	if (!strcmp(argv[1], "unload") && argc == 3)
+		return do_unload(atoi(argv[2]));
 	/* A reader opens /dev/asm only for its rounds, if at all. */
-	if (!strcmp(argv[1], "read") && argc >= 4)
-		return do_read(argv[2], argv[3], argv + 4, argc - 4);
+	if (!strcmp(argv[1], "read") && argc >= 5)
+		return do_read(argv[2], argv[3], argv[4], argv + 5, argc - 5);
 	asm_fd = asm_open();
 	if (asm_fd < 0) {
 		printf("# open %s: %s\n", ASM_DEVICE_PATH, strerror(errno));
@@ -268,6 +309,6 @@ int main(int argc, char **argv)
 		return do_unregister(argv[2], atoi(argv[3]), atoi(argv[4]));
 usage:
 	fprintf(stderr, "usage: asm_stress register DIR ID0 N | check ID0 N | unregister DIR ID0 N | "
-		"read PROGRESS files DIR... | read PROGRESS ioctl [HOLD]\n");
+		"unload SECONDS | read PROGRESS files HOLD DIR... | read PROGRESS ioctl HOLD\n");
 	return 2;
 }

@@ -227,9 +227,14 @@ stress_reader() {
 # file_reader I: reads every file of /proc/agentsys and debugfs asm (the
 # events ring is root's) a round every half second (no exec per file) and
 # counts its rounds in $PROGRESS/I.  Runs across insmod and rmmod: the
-# files come and go.
+# files come and go.  While the rest is held, only reader 0 goes on
+# reading debugfs (an open file there pins the module: ten readers at it
+# kept rmmod EBUSY for minutes); the others read /proc only, whose
+# removal waits for them.
 file_reader() {
-	stress_reader "$1" "$PROGRESS/$1" files /proc/agentsys "$ASM_DEBUGFS/asm"
+	local hold=$HOLD
+	[ "$1" = 0 ] && hold=-
+	stress_reader "$1" "$PROGRESS/$1" files "$hold" /proc/agentsys "$ASM_DEBUGFS/asm"
 }
 
 # ioctl_reader I: reads what the tools read through /dev/asm (the
@@ -314,6 +319,14 @@ check_counters() {
 	esac
 }
 
+# rounds FILE: n = a reader's round count in FILE (0 before its first),
+# with no exec or fork: under full-scale load 80 `cat`s a cycle took minutes.
+rounds() {
+	n=
+	read -r n 2>/dev/null <"$1"
+	n=${n:-0}
+}
+
 # agent_rows: the agents registered now (rows of the status view).
 agent_rows() {
 	awk '/^Per-Agent Metrics:/ { s = 1; next } /^$/ { s = 0 }
@@ -342,36 +355,40 @@ stopped_or_traced() {
 		}' "${files[@]}" 2>/dev/null
 }
 
-# rmmod_retry: rmmod asm; a process that has /dev/asm open just then
-# (an `asmctl run` registering) makes it EBUSY for a moment.
-# Each attempt gets 60 s: one that takes longer is stuck, and its stack,
-# the blocked tasks (sysrq w) and whoever holds /dev/asm are printed.
+# rmmod_retry: unloads asm, retrying every 20 ms for up to 120 s
+# (`asm_stress unload`): an open file of the module (/dev/asm, a reader's
+# debugfs file) makes a try EBUSY, and under TCG an exec of rmmod per try
+# took seconds, so that the twenty readers hardly ever left it a moment
+# (the unload "that never ended" of earlier full-scale runs).  If it has
+# not ended after 150 s by the clock, it is stuck in the module's exit:
+# its stack, the blocked tasks (sysrq w) and dmesg are printed.  If it
+# stayed in use, whoever holds a file of the module is named.
 rmmod_retry() {
-	local i pid t st
-	for ((i = 0; i < 60; i++)); do
-		rmmod asm 2>/dev/null &
-		pid=$!
-		t=$((SECONDS + 60))
-		# Until it is a zombie (its state is the third field of stat).
-		while read -r _ _ st _ 2>/dev/null <"/proc/$pid/stat" && [ "$st" != Z ] &&
-			[ "$SECONDS" -lt "$t" ]; do
-			pause 0.1
-		done
-		if [ "$SECONDS" -ge "$t" ]; then
-			ktap_print_msg "rmmod stuck for 60 s: state $(awk '{ print $3 }' "/proc/$pid/stat")," \
-				"wchan $(cat "/proc/$pid/wchan" 2>/dev/null)"
-			sed 's/^/# rmmod stack: /' "/proc/$pid/stack" 2>/dev/null
-			echo w >/proc/sysrq-trigger 2>/dev/null
-			dmesg | tail -n 80 | sed 's/^/# dmesg: /'
-			return 1
-		fi
-		wait "$pid" && return 0
-		pause 0.5
+	local pid t st rc
+	"$STRESS" unload 120 &
+	pid=$!
+	t=$((SECONDS + 150))
+	# Until it is a zombie (its state is the third field of stat).
+	while read -r _ _ st _ 2>/dev/null <"/proc/$pid/stat" && [ "$st" != Z ] &&
+		[ "$SECONDS" -lt "$t" ]; do
+		pause 0.2
 	done
-	ktap_print_msg "rmmod: still in use; /dev/asm open in:" \
-		"$(find /proc/[0-9]*/fd -lname /dev/asm 2>/dev/null | cut -d/ -f3 | sort -u |
-			while read -r p; do printf '%s(%s) ' "$p" "$(cat "/proc/$p/comm" 2>/dev/null)"; done)"
-	rmmod asm
+	if [ "$SECONDS" -ge "$t" ]; then
+		ktap_print_msg "unload stuck for 150 s: state $(awk '{ print $3 }' "/proc/$pid/stat")," \
+			"wchan $(cat "/proc/$pid/wchan" 2>/dev/null)"
+		sed 's/^/# unload stack: /' "/proc/$pid/stack" 2>/dev/null
+		echo w >/proc/sysrq-trigger 2>/dev/null
+		dmesg | tail -n 80 | sed 's/^/# dmesg: /'
+		return 1
+	fi
+	wait "$pid"
+	rc=$?
+	[ "$rc" = 3 ] &&
+		ktap_print_msg "asm still in use; its files are open in:" \
+			"$(find /proc/[0-9]*/fd \( -lname /dev/asm -o -lname "$ASM_DEBUGFS/asm/*" \) \
+				2>/dev/null | cut -d/ -f3 | sort -u |
+				while read -r p; do printf '%s(%s) ' "$p" "$(cat "/proc/$p/comm" 2>/dev/null)"; done)"
+	return "$rc"
 }
 
 # ---------------------------------------------------------------------------
@@ -419,8 +436,10 @@ throttled=0
 for ((c = 1; c <= CYCLES; c++)); do
 	before=() ibefore=()
 	for ((r = 0; r < READERS; r++)); do
-		before+=("$(cat "$PROGRESS/$r" 2>/dev/null)")
-		ibefore+=("$(cat "$PROGRESS/ioctl-$r" 2>/dev/null)")
+		rounds "$PROGRESS/$r"
+		before+=("$n")
+		rounds "$PROGRESS/ioctl-$r"
+		ibefore+=("$n")
 	done
 	t0=$((SECONDS - start))
 	if ! insmod "$ASM_KO"; then
@@ -458,23 +477,24 @@ for ((c = 1; c <= CYCLES; c++)); do
 	throttled=$((throttled + n))
 	cg_freeze "$CG" 0 || asm_fail "cycle $c: $CG did not thaw"
 
-	# Unload under the running agents, the file readers reading on, the
-	# rest held.
+	# Unload under the running agents and the file readers reading on
+	# (/proc; reader 0 debugfs too), the rest held.
 	touch "$HOLD"
 	sleep 1
 	ktap_print_msg "cycle $c: checked, thawed, unloading at $((SECONDS - start)) s"
 	asm_expect "cycle $c: rmmod asm with agents running" rmmod_retry
 	left=$(stopped_or_traced "$CG/work")
 	asm_expect_eq "cycle $c: agent processes stopped or traced after rmmod" "" "$left"
+	ktap_print_msg "cycle $c: unloaded, none stopped or traced at $((SECONDS - start)) s"
 	for ((r = 0; r < READERS; r++)); do
-		after=$(cat "$PROGRESS/$r" 2>/dev/null)
-		[ "$after" != "${before[$r]}" ] ||
-			asm_fail "cycle $c: file reader $r made no round (at ${after:-0})"
-		after=$(cat "$PROGRESS/ioctl-$r" 2>/dev/null)
-		[ "$after" != "${ibefore[$r]}" ] ||
-			asm_fail "cycle $c: ioctl reader $r read no telemetry document (at ${after:-0})"
+		rounds "$PROGRESS/$r"
+		[ "$n" != "${before[$r]}" ] ||
+			asm_fail "cycle $c: file reader $r made no round (at $n)"
+		rounds "$PROGRESS/ioctl-$r"
+		[ "$n" != "${ibefore[$r]}" ] ||
+			asm_fail "cycle $c: ioctl reader $r read no telemetry document (at $n)"
 	done
-	ktap_print_msg "cycle $c: unloaded at $((SECONDS - start)) s"
+	ktap_print_msg "cycle $c: readers checked at $((SECONDS - start)) s"
 	[ "$ASM_CASE_OK" = 1 ] || break
 done
 cg_kill_all "$CG/work"
