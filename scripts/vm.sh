@@ -11,7 +11,9 @@
 # comes, udev included, and the root without its cache.
 # ASM_VM_BUILT=1: the caller built everything (several VMs at once must not
 # build in the same tree).  ASM_VM_RWDIR=DIR: DIR is writable in the guest
-# (the root is not).
+# (the root is not).  ASM_VM_QEMU_OPTS='...': more QEMU options, such as
+# '-s' (a gdbstub on port 1234: Documentation/testing.rst, "A guest that
+# seems stuck").
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cmd=${1:?usage: vm.sh COMMAND}
@@ -40,15 +42,17 @@ if [ ! -f "$accel_file" ]; then
 fi
 accel=$(cat "$accel_file")
 accel_flags=()
+qemu_opts=${ASM_VM_QEMU_OPTS:-}
 if [ "$accel" = kvm ]; then
 	echo "[vm] booting $kdir with KVM" >&2
+	[ -n "$qemu_opts" ] && accel_flags=(--qemu-opts="$qemu_opts")
 else
 	echo "[vm] booting $kdir with TCG (KVM not usable here)" >&2
 	# One host thread runs both vCPUs in turn: multi-threaded TCG lets a
 	# vCPU run code that another is patching (static keys and calls, as
 	# tracepoint registration flips them) and the guest dies of
 	# "Oops: int3" in the patched function.
-	accel_flags=(--disable-kvm --qemu-opts="-accel tcg,thread=single")
+	accel_flags=(--disable-kvm --qemu-opts="-accel tcg,thread=single${qemu_opts:+ $qemu_opts}")
 fi
 
 # The guest kernel's console (vng --verbose) goes to vng's stderr and into a
