@@ -14,7 +14,8 @@
  *              always-readable set;
  *   membership a clone3(CLONE_INTO_CGROUP) child and a self-registered
  *              process moved into a cgroup agent's cgroup belong to the
- *              cgroup agent;
+ *              cgroup agent; threads an agent creates while it registers
+ *              are all traced (the open checks run at their syscalls);
  *   visibility the events multicast group needs CAP_NET_ADMIN, and
  *              /proc/agentsys/compliance shows a user only their agents;
  *   floods     refusals of one user and an agent's own reports cannot push
@@ -26,7 +27,10 @@
  */
 #define _GNU_SOURCE
 #include <grp.h>
+#include <linux/futex.h>
 #include <linux/sched.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -48,7 +52,7 @@
 #define CGROUP_DIR	CGROUP_ROOT "/asm-bypass"
 #define PARAMS		"/sys/module/asm/parameters/"
 
-#define NR_CASES	16
+#define NR_CASES	17
 
 /* --- small helpers ------------------------------------------------------- */
 
@@ -498,6 +502,166 @@ static __u32 nr_processes(__u32 id)
 	return asm_get_info(asm_fd, id, &info) ? ~0u : info.nr_processes;
 }
 
+/*
+ * 16: threads made while their process joins.  A thread copies its
+ * creator's syscall tracepoint bit when it is made; one made while the
+ * process registers may copy it before the join sets it and be linked
+ * after the join's walk of the threads (the fork probe gives it the bit,
+ * asm_probe_fork()).  A thread without the bit escapes the open checks
+ * and is not counted.  The attacker (an unprivileged user) registers
+ * itself while four threads make threads as fast as they can; then each
+ * thread, alone, makes THREAD_CALLS system calls, and the module's count
+ * of agents' system calls must grow by at least that much.  A thread that
+ * makes its calls before the registration is the control: it adds none.
+ */
+#define SPAWNERS	4
+#define PER_SPAWNER	40
+#define THREAD_CALLS	500
+#define RACE_UID	60100	/* not 65534: case 14 used up its audit rate */
+
+struct race_thread {
+	atomic_int go, done;
+};
+
+static struct race_thread race[SPAWNERS][PER_SPAWNER];
+static atomic_int race_made[SPAWNERS], race_registered;
+static int race_after[SPAWNERS];	/* made before the registration returned */
+
+static void futex_wait(atomic_int *w)
+{
+	while (!atomic_load(w))
+		syscall(SYS_futex, w, FUTEX_WAIT, 0, NULL, NULL, 0);
+}
+
+static void futex_set(atomic_int *w)
+{
+	atomic_store(w, 1);
+	syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+static void *race_worker(void *arg)
+{
+	struct race_thread *t = arg;
+	int i;
+
+	futex_wait(&t->go);
+	for (i = 0; i < THREAD_CALLS; i++)
+		syscall(SYS_getppid);
+	futex_set(&t->done);
+	return NULL;
+}
+
+static void *race_spawner(void *arg)
+{
+	int s = (int)(long)arg, n;
+	pthread_t t;
+
+	for (n = 0; n < PER_SPAWNER; n++) {
+		if (pthread_create(&t, NULL, race_worker, &race[s][n]))
+			break;
+		pthread_detach(t);
+		if (!atomic_load(&race_registered))
+			race_after[s] = n + 1;
+		atomic_store(&race_made[s], n + 1);
+	}
+	return NULL;
+}
+
+static long long agent_syscalls(int fd)
+{
+	static char doc[1 << 16];
+	long long n = -1;
+
+	if (asm_get_json(fd, ASM_IOC_GET_TELEMETRY_JSON, 0, doc, sizeof(doc) - 1) < 0 ||
+	    json_num(doc, "total_syscalls", &n))
+		return -1;
+	return n;
+}
+
+/* Reports: the agent id (or -errno), threads made, made before the
+ * registration returned, untraced threads, and the count a thread's calls
+ * added before the registration (the control: 0, as nothing is an agent). */
+static void thread_racer(int wfd, void *arg)
+{
+	pthread_t spawners[SPAWNERS];
+	struct asm_register r;
+	int fd, s, n, made = 0, during = 0, untraced = 0;
+	struct race_thread control = { 0 };
+	long long before, after, counted;
+	pthread_t t;
+
+	(void)arg;
+	drop_to(RACE_UID);
+	fd = asm_open();
+	pthread_create(&t, NULL, race_worker, &control);
+	before = agent_syscalls(fd);
+	futex_set(&control.go);
+	futex_wait(&control.done);
+	after = agent_syscalls(fd);
+	counted = before < 0 || after < 0 ? -1 : after - before;
+	pthread_join(t, NULL);
+	for (s = 0; s < SPAWNERS; s++)
+		pthread_create(&spawners[s], NULL, race_spawner, (void *)(long)s);
+	/* Registered while the spawners are under way. */
+	while (atomic_load(&race_made[0]) < 4)
+		sched_yield();
+	reg_self(&r, ASM_CAP_FS_BASIC, WS);
+	n = ioctl(fd, ASM_IOC_REGISTER, &r) ? -errno : (int)r.agent_id;
+	atomic_store(&race_registered, 1);
+	child_report(wfd, n);
+	for (s = 0; s < SPAWNERS; s++)
+		pthread_join(spawners[s], NULL);
+	for (s = 0; s < SPAWNERS; s++) {
+		for (n = 0; n < atomic_load(&race_made[s]); n++) {
+			before = agent_syscalls(fd);
+			futex_set(&race[s][n].go);
+			futex_wait(&race[s][n].done);
+			after = agent_syscalls(fd);
+			untraced += before < 0 || after - before < THREAD_CALLS;
+		}
+		made += atomic_load(&race_made[s]);
+		/* The ones made between the first spawner's 4th and the end of
+		 * the registration: the race's window, give or take. */
+		during += race_after[s];
+	}
+	child_report(wfd, made);
+	child_report(wfd, during);
+	child_report(wfd, untraced);
+	child_report(wfd, (int)counted);
+	_exit(0);
+}
+
+static void test_thread_join_race(void)
+{
+	int res[5], status, round, made = 0, during = 0;
+
+	ktap_case_start();
+	for (round = 0; round < 3; round++) {
+		memset(race, 0, sizeof(race));
+		memset(race_made, 0, sizeof(race_made));
+		memset(race_after, 0, sizeof(race_after));
+		race_registered = 0;
+		if (run_child(thread_racer, NULL, res, 5, &status)) {
+			ktap_fail_msg("round %d: the attacker did not report (status 0x%x)", round,
+				      status);
+			break;
+		}
+		if (!ktap_expect(res[0] > 0, "round %d: REGISTER of itself: %s", round,
+				 errname(-res[0])))
+			break;
+		asm_unregister(asm_fd, res[0]);
+		made += res[1];
+		during += res[2];
+		ktap_expect(res[3] == 0, "round %d: %d of %d threads made no counted system call",
+			    round, res[3], res[1]);
+		ktap_expect(res[4] == 0, "round %d: before the registration, a thread's %d calls "
+			    "added %d to the agents' count", round, THREAD_CALLS, res[4]);
+	}
+	ktap_msg("%d threads, %d of them made before the registration returned", made, during);
+	ktap_case_end("uid %d makes threads while it registers itself: every thread is traced",
+		      RACE_UID);
+}
+
 /* 10: clone3(CLONE_INTO_CGROUP) from outside puts a member in the agent. */
 static void test_clone_into_cgroup(void)
 {
@@ -783,8 +947,9 @@ int main(void)
 	test_compliance_view();				/* 13 */
 	test_refusal_flood();				/* 14 */
 	test_decision_flood();				/* 15 */
+	test_thread_join_race();			/* 16 */
 
-	/* 16: nothing registered by the attacks is left behind. */
+	/* 17: nothing registered by the attacks is left behind. */
 	ktap_case_start();
 	ktap_expect_ok(asm_list(asm_fd, ids, 64, &count), "LIST");
 	ktap_expect_u64(count, 0, "agents left");
