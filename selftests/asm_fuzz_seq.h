@@ -18,6 +18,10 @@
  * are moved into and out of.  It ends its agents (an exit, a crash, an
  * oversight stop), checks their state, and unregisters them.
  *
+ * An unprivileged worker keeps root as its saved uid and takes each
+ * sequence as the next of SEQ_UIDS users (the kids give it up); its
+ * requests are that user's, without capabilities.
+ *
  * Legitimate refusals end a sequence early without failing it: EAGAIN
  * (an unprivileged user's audit rate), EDQUOT and ENOSPC (the agents and
  * edges the ioctl workers hold), and a kid that is gone (the fuzzed
@@ -30,6 +34,9 @@
 
 #define SEQ_BASE	9200	/* root sequences' agent ids: 9200 + 64 * worker */
 #define KID_GONE	(-2000)
+/* An unprivileged worker's users: its uid + SEQ_UID_STEP * 0..SEQ_UIDS-1. */
+#define SEQ_UIDS	16
+#define SEQ_UID_STEP	100
 
 /* Commands a kid takes. */
 enum {
@@ -132,8 +139,13 @@ static int kid_spawn(struct seq_kid *k, __u64 caps)
 	if (k->pid < 0)
 		return -1;
 	if (k->pid == 0) {
+		uid_t u = getuid();
+
 		close(cmd[1]);
 		close(res[0]);
+		/* An unprivileged worker's kid gives up the saved root too. */
+		if (u && setresuid(u, u, u))
+			_exit(3);
 		seq_kid_main(cmd[0], res[1], caps);
 	}
 	close(cmd[0]);
@@ -184,6 +196,7 @@ static int kid_end(struct seq_kid *k, char how)
 
 struct seq_worker {
 	int uid, index;
+	uid_t cur_uid;	/* the user of this sequence */
 	long steps, budget;
 	long sequences, completed, refused, races, gone;
 	long cgroups;
@@ -335,7 +348,7 @@ static int seq_register(struct seq_kid *k, __u32 id)
 	k->id = id;
 	if (!seq_step(seq_info(id, &i), 0, "GET_INFO of the agent just registered"))
 		return 0;
-	if (i.owner_uid != (__u32)sw->uid || i.capabilities != k->caps ||
+	if (i.owner_uid != (__u32)sw->cur_uid || i.capabilities != k->caps ||
 	    i.state != ASM_STATE_SPAWNED || i.nr_processes != 1) {
 		SEQ_FAIL("agent %u just registered: owner %u caps %#llx state %u processes %u",
 			 id, i.owner_uid, (unsigned long long)i.capabilities, i.state, i.nr_processes);
@@ -466,6 +479,14 @@ static void seq_one(void)
 	long got;
 
 	sw->sequences++;
+	/* Each user has its own audit rate (32 registrations and
+	 * unregistrations a minute): an unprivileged worker takes its
+	 * sequences in turn as SEQ_UIDS users, or most would end at it. */
+	if (sw->uid) {
+		sw->cur_uid = sw->uid + SEQ_UID_STEP * (sw->sequences % SEQ_UIDS);
+		if (setresuid(-1, 0, -1) || setresuid(sw->cur_uid, sw->cur_uid, 0))
+			fz_fail("setresuid(%u): %s", sw->cur_uid, strerror(errno));
+	}
 	for (k = 1; k < 6; k++)
 		if (below(2))
 			caps |= user_caps[k];
