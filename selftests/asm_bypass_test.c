@@ -508,24 +508,33 @@ static __u32 nr_processes(__u32 id)
  * process registers may copy it before the join sets it and be linked
  * after the join's walk of the threads (the fork probe gives it the bit,
  * asm_probe_fork()).  A thread without the bit escapes the open checks
- * and is not counted.  The attacker (an unprivileged user) registers
- * itself while four threads make threads as fast as they can; then each
- * thread, alone, makes THREAD_CALLS system calls, and the module's count
- * of agents' system calls must grow by at least that much.  A thread that
- * makes its calls before the registration is the control: it adds none.
+ * and is not counted.
+ *
+ * The bits must be off to begin with: the first agent's registration
+ * turns the syscall tracepoints on, which gives every thread of the
+ * system its bit, until the sampler's next sweep takes them from the
+ * tasks of no agent.  So root first registers an idle holder (it makes no
+ * system call: the count below stays the racer's) and waits for that
+ * sweep.  Then the attacker (an unprivileged user) registers itself while
+ * four threads make threads as fast as they can; then each thread, alone,
+ * makes THREAD_CALLS system calls, and the count of agents' system calls
+ * must grow by at least that much.  A thread that makes its calls before
+ * the registration is the control: it adds none.
  */
 #define SPAWNERS	4
 #define PER_SPAWNER	40
 #define THREAD_CALLS	500
+#define RACE_ROUNDS	5
 #define RACE_UID	60100	/* not 65534: case 14 used up its audit rate */
+#define SAMPLER		"/sys/kernel/debug/asm/sampler"
 
 struct race_thread {
 	atomic_int go, done;
+	uint64_t made_from, made_to;	/* its pthread_create(), in ns */
 };
 
 static struct race_thread race[SPAWNERS][PER_SPAWNER];
-static atomic_int race_made[SPAWNERS], race_registered;
-static int race_after[SPAWNERS];	/* made before the registration returned */
+static atomic_int race_made[SPAWNERS];
 
 static void futex_wait(atomic_int *w)
 {
@@ -557,14 +566,23 @@ static void *race_spawner(void *arg)
 	pthread_t t;
 
 	for (n = 0; n < PER_SPAWNER; n++) {
+		race[s][n].made_from = now_ns(CLOCK_MONOTONIC);
 		if (pthread_create(&t, NULL, race_worker, &race[s][n]))
 			break;
+		race[s][n].made_to = now_ns(CLOCK_MONOTONIC);
 		pthread_detach(t);
-		if (!atomic_load(&race_registered))
-			race_after[s] = n + 1;
 		atomic_store(&race_made[s], n + 1);
 	}
 	return NULL;
+}
+
+static int race_made_all(void)
+{
+	int s, n = 0;
+
+	for (s = 0; s < SPAWNERS; s++)
+		n += atomic_load(&race_made[s]);
+	return n;
 }
 
 static long long agent_syscalls(int fd)
@@ -578,22 +596,35 @@ static long long agent_syscalls(int fd)
 	return n;
 }
 
-/* Reports: the agent id (or -errno), threads made, made before the
- * registration returned, untraced threads, and the count a thread's calls
- * added before the registration (the control: 0, as nothing is an agent). */
+/* The sweeps the sampler made (debugfs asm/sampler), or -1. */
+static long sampler_sweeps(void)
+{
+	char buf[512], *p;
+
+	if (read_file(SAMPLER, buf, sizeof(buf)) < 0 || !(p = strstr(buf, "sweeps ")))
+		return -1;
+	return strtol(p + 7, NULL, 10);
+}
+
+/* Reports: the agent id (or -errno), threads made, those whose making
+ * overlapped the registration's ioctl, untraced threads, and the count a
+ * thread's calls added before the registration (the control: 0, as it is
+ * no agent's). */
 static void thread_racer(int wfd, void *arg)
 {
-	pthread_t spawners[SPAWNERS];
-	struct asm_register r;
-	int fd, s, n, made = 0, during = 0, untraced = 0;
 	struct race_thread control = { 0 };
+	int fd, s, n, during = 0, untraced = 0;
+	uint64_t from, to;
+	pthread_t spawners[SPAWNERS], t;
 	long long before, after, counted;
-	pthread_t t;
+	struct asm_register r;
 
 	(void)arg;
+	alarm(120);
 	drop_to(RACE_UID);
 	fd = asm_open();
-	pthread_create(&t, NULL, race_worker, &control);
+	if (fd < 0 || pthread_create(&t, NULL, race_worker, &control))
+		_exit(123);
 	before = agent_syscalls(fd);
 	futex_set(&control.go);
 	futex_wait(&control.done);
@@ -601,13 +632,15 @@ static void thread_racer(int wfd, void *arg)
 	counted = before < 0 || after < 0 ? -1 : after - before;
 	pthread_join(t, NULL);
 	for (s = 0; s < SPAWNERS; s++)
-		pthread_create(&spawners[s], NULL, race_spawner, (void *)(long)s);
+		if (pthread_create(&spawners[s], NULL, race_spawner, (void *)(long)s))
+			_exit(123);
 	/* Registered while the spawners are under way. */
-	while (atomic_load(&race_made[0]) < 4)
+	while (atomic_load(&race_made[0]) < 4 && atomic_load(&race_made[1]) < PER_SPAWNER)
 		sched_yield();
 	reg_self(&r, ASM_CAP_FS_BASIC, WS);
+	from = now_ns(CLOCK_MONOTONIC);
 	n = ioctl(fd, ASM_IOC_REGISTER, &r) ? -errno : (int)r.agent_id;
-	atomic_store(&race_registered, 1);
+	to = now_ns(CLOCK_MONOTONIC);
 	child_report(wfd, n);
 	for (s = 0; s < SPAWNERS; s++)
 		pthread_join(spawners[s], NULL);
@@ -618,13 +651,10 @@ static void thread_racer(int wfd, void *arg)
 			futex_wait(&race[s][n].done);
 			after = agent_syscalls(fd);
 			untraced += before < 0 || after - before < THREAD_CALLS;
+			during += race[s][n].made_from < to && race[s][n].made_to > from;
 		}
-		made += atomic_load(&race_made[s]);
-		/* The ones made between the first spawner's 4th and the end of
-		 * the registration: the race's window, give or take. */
-		during += race_after[s];
 	}
-	child_report(wfd, made);
+	child_report(wfd, race_made_all());
 	child_report(wfd, during);
 	child_report(wfd, untraced);
 	child_report(wfd, (int)counted);
@@ -634,13 +664,28 @@ static void thread_racer(int wfd, void *arg)
 static void test_thread_join_race(void)
 {
 	int res[5], status, round, made = 0, during = 0;
+	long sweeps, deadline;
+	__u32 holder_id = 0;
+	pid_t holder;
 
 	ktap_case_start();
-	for (round = 0; round < 3; round++) {
+	if (access(SAMPLER, R_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	sweeps = sampler_sweeps();
+	holder = idle_child();
+	if (!ktap_expect_ok(asm_register_pid(asm_fd, 0, holder, "race-holder", &holder_id),
+			    "REGISTER of the idle holder") ||
+	    !ktap_expect(sweeps >= 0, "%s: no sweep count", SAMPLER))
+		goto out;
+	/* The sweep that the first agent's tracepoints made due. */
+	for (deadline = 0; sampler_sweeps() <= sweeps && deadline < 100; deadline++)
+		usleep(100000);
+	if (!ktap_expect(sampler_sweeps() > sweeps, "no sweep within 10 s of the first agent "
+			 "(sweeps %ld): the threads' bits were never off", sweeps))
+		goto out;
+	for (round = 0; round < RACE_ROUNDS; round++) {
 		memset(race, 0, sizeof(race));
 		memset(race_made, 0, sizeof(race_made));
-		memset(race_after, 0, sizeof(race_after));
-		race_registered = 0;
 		if (run_child(thread_racer, NULL, res, 5, &status)) {
 			ktap_fail_msg("round %d: the attacker did not report (status 0x%x)", round,
 				      status);
@@ -657,7 +702,13 @@ static void test_thread_join_race(void)
 		ktap_expect(res[4] == 0, "round %d: before the registration, a thread's %d calls "
 			    "added %d to the agents' count", round, THREAD_CALLS, res[4]);
 	}
-	ktap_msg("%d threads, %d of them made before the registration returned", made, during);
+	ktap_msg("%d threads, %d of them made while the registration's ioctl ran", made, during);
+	ktap_expect(during > 0, "no thread was made during a registration: the race was not run");
+out:
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	if (holder_id)
+		asm_unregister(asm_fd, holder_id);
 	ktap_case_end("uid %d makes threads while it registers itself: every thread is traced",
 		      RACE_UID);
 }
