@@ -238,13 +238,16 @@ static int do_read(const char *progress, const char *what, const char *hold, cha
 {
 	int ioctls = !strcmp(what, "ioctl"), i;
 	unsigned long round = 0, tries = 0;
+	char tmp[4096];
 	int held;
 	FILE *f;
 
+	snprintf(tmp, sizeof(tmp), "%s.new", progress);
 	if (ioctls ? ndirs != 0 : strcmp(what, "files") || ndirs == 0)
 		return 2;
 	for (;; usleep(500000)) {
-		held = strcmp(hold, "-") && access(hold, F_OK) == 0;
+		/* Held unless HOLD is surely absent. */
+		held = strcmp(hold, "-") && (access(hold, F_OK) == 0 || errno != ENOENT);
 		if (ioctls) {
 			if (held || read_ioctls(tries++))
 				continue;
@@ -254,10 +257,12 @@ static int do_read(const char *progress, const char *what, const char *hold, cha
 					read_dir(dirs[i]);
 		}
 		round++;
-		f = fopen(progress, "w");
+		/* Renamed over the count: a reader of it never finds it empty. */
+		f = fopen(tmp, "w");
 		if (f) {
 			fprintf(f, "%lu\n", round);
-			fclose(f);
+			if (!fclose(f))
+				rename(tmp, progress);
 		}
 	}
 }

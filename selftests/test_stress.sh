@@ -58,13 +58,15 @@ CG=$CG_ROOT/asm-stress
 # Allocated agent ids start at 1000 (Documentation/uapi.rst).
 ID_ALLOC_MIN=1000
 MANY_ID0=30000
-# The file readers write their round counts here, as uid 65534 too.
+# The readers write their round counts here, as uid 65534 too (each
+# renames a file of its own over its count: sticky, as /tmp).
 PROGRESS=$(mktemp -d /tmp/asm-stress-progress.XXXXXXXXXX)
-chmod 755 "$PROGRESS"
+chmod 1777 "$PROGRESS"
 # While this file exists (from before each rmmod to after the next insmod)
 # nothing new uses the module: no agent starts, no reader or patcher opens
-# /dev/asm (an open file pins the module); what runs, runs on.
-HOLD=$ASM_TMP/hold
+# /dev/asm (an open file pins the module); what runs, runs on.  Where the
+# readers of uid 65534 see it ($ASM_TMP is root's alone).
+HOLD=$PROGRESS/hold
 # The number of the current load, for the cgroup slots to register again.
 LOADS=$ASM_TMP/loads
 
@@ -88,6 +90,7 @@ asm_test_cleanup() {
 	cg_kill_all "$CG"
 	rm -rf "$PROGRESS"
 	asmd_cleanup_cgroups 7801 7802
+	[ "${CPU_ADDED:-0}" = 1 ] && echo -cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 }
 
 # ---------------------------------------------------------------------------
@@ -102,6 +105,19 @@ cg_kill_all() {
 	asm_wait grep -qx "populated 0" "$1/cgroup.events"
 	find "$1" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
 	rmdir "$1" 2>/dev/null
+}
+
+# cg_make: $CG and its groups, for the tools' readers, the file readers and
+# the workload.  With a cpu controller (CPU_ON), $CG weighs ten times this
+# shell's processes (which get some 9% of the CPU when everything is
+# busy, not 1 / 90), and the workload four times each kind of reader
+# (readers in a loop would otherwise take what the agents need: with even
+# shares no agent process ended in a 90 s cycle).
+cg_make() {
+	mkdir -p "$CG" "$CG/tools" "$CG/files" "$CG/work" || return
+	[ "$CPU_ON" = 1 ] || return 0
+	{ grep -qw cpu "$CG/cgroup.subtree_control" || echo +cpu >"$CG/cgroup.subtree_control"; } &&
+		echo 1000 >"$CG/cpu.weight" && echo 400 >"$CG/work/cpu.weight"
 }
 
 # cg_bg DIR CMD...: CMD in the background, in cgroup DIR.  The job is a
@@ -367,6 +383,7 @@ rmmod_retry() {
 	local pid t st rc
 	"$STRESS" unload 120 &
 	pid=$!
+	asm_bg_track "$pid"
 	t=$((SECONDS + 150))
 	# Until it is a zombie (its state is the third field of stat).
 	while read -r _ _ st _ 2>/dev/null <"/proc/$pid/stat" && [ "$st" != Z ] &&
@@ -383,11 +400,14 @@ rmmod_retry() {
 	fi
 	wait "$pid"
 	rc=$?
+	asm_bg_reaped "$pid"
 	[ "$rc" = 3 ] &&
 		ktap_print_msg "asm still in use; its files are open in:" \
 			"$(find /proc/[0-9]*/fd \( -lname /dev/asm -o -lname "$ASM_DEBUGFS/asm/*" \) \
-				2>/dev/null | cut -d/ -f3 | sort -u |
-				while read -r p; do printf '%s(%s) ' "$p" "$(cat "/proc/$p/comm" 2>/dev/null)"; done)"
+				2>/dev/null | while IFS=/ read -r _ _ p _ fd; do
+					printf '%s(%s):%s ' "$p" "$(cat "/proc/$p/comm" 2>/dev/null)" \
+						"$(readlink "/proc/$p/fd/$fd")"
+				done)"
 	return "$rc"
 }
 
@@ -403,7 +423,21 @@ for v in CYCLES AGENTS READERS MANY RUN_S; do
 	esac
 done
 cg_kill_all "$CG"
-mkdir -p "$CG/tools" "$CG/files" "$CG/work" || asm_bail "cannot make $CG"
+# The cpu controller: this shell (and what it runs) then competes with
+# everything under $CG as one group, not with each of its ~90 processes,
+# and so do the readers of each kind with the workload (cg_make).
+# Without it, at full scale, a step of the shell took seconds, looking for
+# stopped processes after an unload 75 s, and a reader's round so long
+# that two readers kept the module pinned through 120 s of unload tries.
+CPU_ON=0
+if grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control; then
+	CPU_ON=1
+elif echo +cpu >/sys/fs/cgroup/cgroup.subtree_control; then
+	CPU_ON=1 CPU_ADDED=1
+else
+	ktap_print_msg "no cpu controller: the test's shell competes with every process"
+fi
+cg_make || asm_bail "cannot make $CG"
 asm_unload || asm_bail "rmmod asm failed"
 asm_mount_debugfs || asm_bail "cannot mount debugfs"
 
@@ -502,7 +536,7 @@ cg_kill_all "$CG/tools"
 cg_kill_all "$CG/files"
 reap_bg
 rm -f "$HOLD"
-mkdir -p "$CG/tools" "$CG/files" "$CG/work"
+cg_make
 ktap_print_msg "$((c - 1)) cycles of $AGENTS agents and $READERS readers in $((SECONDS - start)) s;" \
 	"$throttled CPU quota faults in the agents' last faults"
 asm_expect "CPU quota faults (the throttle's)" test "$throttled" -gt 0
@@ -563,7 +597,7 @@ asm_expect_eq "agents after unregistering them all" 0 \
 asm_expect_eq "Active Agents" 0 "$(asm_sys_metric "Active Agents")"
 cg_kill_all "$CG"
 reap_bg
-mkdir -p "$CG/tools" "$CG/files" "$CG/work"
+cg_make
 ktap_print_msg "$MANY agents: $((SECONDS - start)) s"
 if [ "$MANY" -ge 4096 ]; then more="one more: ENOSPC"; else more="one more accepted"; fi
 asm_case_end "$MANY agents at once ($more) with readers and the sampler; all unregistered"
