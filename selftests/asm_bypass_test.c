@@ -526,7 +526,6 @@ static __u32 nr_processes(__u32 id)
 #define THREAD_CALLS	500
 #define RACE_ROUNDS	5
 #define RACE_UID	60100	/* not 65534: case 14 used up its audit rate */
-#define SAMPLER		"/sys/kernel/debug/asm/sampler"
 
 struct race_thread {
 	atomic_int go, done;
@@ -596,14 +595,12 @@ static long long agent_syscalls(int fd)
 	return n;
 }
 
-/* The sweeps the sampler made (debugfs asm/sampler), or -1. */
+/* The sweeps the sampler made, or -1. */
 static long sampler_sweeps(void)
 {
-	char buf[512], *p;
+	uint64_t ticks, total_ns, sweeps, sweep_ns;
 
-	if (read_file(SAMPLER, buf, sizeof(buf)) < 0 || !(p = strstr(buf, "sweeps ")))
-		return -1;
-	return strtol(p + 7, NULL, 10);
+	return asm_sampler_read(&ticks, &total_ns, &sweeps, &sweep_ns) ? -1 : (long)sweeps;
 }
 
 /* Reports: the agent id (or -errno), threads made, those whose making
@@ -669,13 +666,11 @@ static void test_thread_join_race(void)
 	pid_t holder;
 
 	ktap_case_start();
-	if (access(SAMPLER, R_OK))
-		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
 	sweeps = sampler_sweeps();
 	holder = idle_child();
 	if (!ktap_expect_ok(asm_register_pid(asm_fd, 0, holder, "race-holder", &holder_id),
 			    "REGISTER of the idle holder") ||
-	    !ktap_expect(sweeps >= 0, "%s: no sweep count", SAMPLER))
+	    !ktap_expect(sweeps >= 0, "%s: no sweep count", ASM_SAMPLER_PATH))
 		goto out;
 	/* The sweep that the first agent's tracepoints made due. */
 	for (deadline = 0; sampler_sweeps() <= sweeps && deadline < 100; deadline++)

@@ -287,6 +287,34 @@ static inline char proc_state(pid_t pid)
 	return p && p[1] == ' ' ? p[2] : '?';
 }
 
+/* debugfs asm/sampler (debugfs mounted at its usual place). */
+#define ASM_SAMPLER_PATH	"/sys/kernel/debug/asm/sampler"
+
+/*
+ * The sampler's ticks, their total time, its sweeps and its last sweep's
+ * time, so far; 0, or -1 when the file cannot be read.
+ */
+static inline int asm_sampler_read(uint64_t *ticks, uint64_t *total_ns, uint64_t *sweeps,
+				   uint64_t *sweep_ns)
+{
+	unsigned long long t, tn, s, sn;
+	FILE *f = fopen(ASM_SAMPLER_PATH, "re");
+	int n;
+
+	if (!f)
+		return -1;
+	n = fscanf(f, "ticks %llu total_ns %llu last_ns %*s max_ns %*s sweeps %llu last_sweep_ns %llu",
+		   &t, &tn, &s, &sn);
+	fclose(f);
+	if (n != 4)
+		return -1;
+	*ticks = t;
+	*total_ns = tn;
+	*sweeps = s;
+	*sweep_ns = sn;
+	return 0;
+}
+
 static inline uint64_t now_ns(clockid_t clk)
 {
 	struct timespec ts;

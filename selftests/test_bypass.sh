@@ -8,4 +8,6 @@
 
 . "$(dirname "$0")/lib.sh"
 
+# Case 16 waits for the sampler's sweep (debugfs asm/sampler).
+asm_mount_debugfs || asm_bail "cannot mount debugfs"
 asm_run_ktap_program "$ASM_BUILD/asm_bypass_test"

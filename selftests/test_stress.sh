@@ -423,12 +423,10 @@ for v in CYCLES AGENTS READERS MANY RUN_S; do
 	esac
 done
 cg_kill_all "$CG"
-# The cpu controller: this shell (and what it runs) then competes with
-# everything under $CG as one group, not with each of its ~90 processes,
-# and so do the readers of each kind with the workload (cg_make).
-# Without it, at full scale, a step of the shell took seconds, looking for
-# stopped processes after an unload 75 s, and a reader's round so long
-# that two readers kept the module pinned through 120 s of unload tries.
+# The cpu controller (weights: cg_make).  Without it, at full scale, a
+# step of this shell took seconds, looking for stopped processes after an
+# unload 75 s, and a reader's round so long that two readers kept the
+# module pinned through 120 s of unload tries.
 CPU_ON=0
 if grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control; then
 	CPU_ON=1
@@ -514,7 +512,7 @@ for ((c = 1; c <= CYCLES; c++)); do
 	# Unload under the running agents and the file readers reading on
 	# (/proc; reader 0 debugfs too), the rest held.
 	touch "$HOLD"
-	sleep 1
+	pause 1
 	ktap_print_msg "cycle $c: checked, thawed, unloading at $((SECONDS - start)) s"
 	asm_expect "cycle $c: rmmod asm with agents running" rmmod_retry
 	left=$(stopped_or_traced "$CG/work")

@@ -93,13 +93,8 @@ static void fork_once(void)
 static void sampler_cost(uint64_t *ticks, uint64_t *total_ns, uint64_t *sweeps,
 			 uint64_t *sweep_ns)
 {
-	FILE *f = fopen("/sys/kernel/debug/asm/sampler", "re");
-
-	if (!f || fscanf(f, "ticks %" SCNu64 " total_ns %" SCNu64 " last_ns %*s max_ns %*s"
-			 " sweeps %" SCNu64 " last_sweep_ns %" SCNu64,
-			 ticks, total_ns, sweeps, sweep_ns) != 4)
+	if (asm_sampler_read(ticks, total_ns, sweeps, sweep_ns))
 		ktap_bail("read debugfs asm/sampler (mount debugfs)");
-	fclose(f);
 }
 
 static void drop_to_nobody(void)
