@@ -14,7 +14,7 @@ use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ptr::NonNull;
 use core::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use kernel::error::to_result;
-use kernel::ffi::{c_int, c_ulong, c_void};
+use kernel::ffi::{c_int, c_uint, c_ulong, c_void};
 use kernel::prelude::*;
 
 use crate::uapi::GenlAttr;
@@ -74,7 +74,7 @@ extern "C" {
     fn asm_sampler_kick();
     fn asm_sampler_ensure(ms: u32);
     fn asm_cascade_kick();
-    fn asm_notify_kick() -> bool;
+    fn asm_notify_kick();
     fn asm_syscall_tp_exclusive() -> bool;
     fn asm_task_syscall_work(task: *mut RawTask, on: bool);
     fn asm_pid_syscall_work(pid: *mut RawPid, on: bool);
@@ -84,17 +84,24 @@ extern "C" {
     fn asm_xa_new() -> *mut RawXArray;
     fn asm_xa_free(xa: *mut RawXArray);
     fn asm_xa_load(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
-    fn asm_xa_insert(
+    fn asm_xa_tag(xa: *mut RawXArray, index: c_ulong) -> c_uint;
+    fn asm_xa_insert(xa: *mut RawXArray, index: c_ulong, entry: *mut c_void) -> c_int;
+    fn asm_xa_erase(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
+    fn asm_xa_lock(xa: *mut RawXArray);
+    fn asm_xa_unlock(xa: *mut RawXArray);
+    fn asm_xa_insert_locked(
         xa: *mut RawXArray,
         index: c_ulong,
         entry: *mut c_void,
-        atomic: bool,
-        marked: bool,
+        tag: c_uint,
     ) -> c_int;
-    fn asm_xa_erase(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
-    fn asm_xa_erase_if(xa: *mut RawXArray, index: c_ulong, entry: *mut c_void) -> *mut c_void;
+    fn asm_xa_erase_locked(xa: *mut RawXArray, index: c_ulong) -> *mut c_void;
+    fn asm_xa_erase_if_locked(
+        xa: *mut RawXArray,
+        index: c_ulong,
+        entry: *mut c_void,
+    ) -> *mut c_void;
     fn asm_xa_find(xa: *mut RawXArray, index: *mut c_ulong) -> *mut c_void;
-    fn asm_xa_get_mark(xa: *mut RawXArray, index: c_ulong) -> bool;
     fn asm_rcu_read_lock();
     fn asm_rcu_read_unlock();
     fn asm_call_rcu(head: *mut RawRcuHead, func: unsafe extern "C" fn(*mut RawRcuHead));
@@ -219,9 +226,8 @@ pub(crate) fn syscall_tp_exclusive() -> bool {
     unsafe { asm_syscall_tp_exclusive() }
 }
 
-/// Has the notify work run soon if a socket listens to the events group;
-/// returns whether it will. Callable in any context.
-pub(crate) fn notify_kick() -> bool {
+/// Has the notify work run soon. Callable in any context.
+pub(crate) fn notify_kick() {
     // SAFETY: Callable in any context; the work item is static.
     unsafe { asm_notify_kick() }
 }
@@ -684,27 +690,18 @@ impl<T> XArray<T> {
         Self::borrowed(unsafe { asm_xa_find(self.ptr.as_ptr(), index) }, rcu)
     }
 
-    /// Moves `value` into the empty slot `index` (EBUSY if taken), with the
-    /// entry's one mark set if `marked` (in the same locked store). `atomic`
-    /// for callers that cannot sleep. On failure `value` is dropped.
-    pub(crate) fn insert(
-        &self,
-        index: usize,
-        value: RcuArc<T>,
-        atomic: bool,
-        marked: bool,
-    ) -> Result {
+    /// Moves `value` into the empty slot `index` (EBUSY if taken). May
+    /// sleep. On failure `value` is dropped.
+    pub(crate) fn insert(&self, index: usize, value: RcuArc<T>) -> Result {
         let ptr = ManuallyDrop::new(value).ptr;
-        // SAFETY: By the type invariant; `atomic` selects GFP_NOWAIT.
-        let rc = unsafe {
-            asm_xa_insert(
-                self.ptr.as_ptr(),
-                index,
-                ptr.as_ptr().cast(),
-                atomic,
-                marked,
-            )
-        };
+        // SAFETY: By the type invariant.
+        let rc = unsafe { asm_xa_insert(self.ptr.as_ptr(), index, ptr.as_ptr().cast()) };
+        Self::inserted(rc, ptr)
+    }
+
+    /// The result of storing the reference `ptr`: on failure it is the
+    /// caller's again, and is dropped.
+    fn inserted(rc: c_int, ptr: NonNull<RcuInner<T>>) -> Result {
         kernel::error::to_result(rc).inspect_err(|_| {
             // INVARIANT: Not stored: the reference is the caller's again,
             // and goes with this value.
@@ -715,10 +712,8 @@ impl<T> XArray<T> {
         })
     }
 
-    /// Moves the reference at `index` out.
-    pub(crate) fn erase(&self, index: usize) -> Option<RcuArc<T>> {
-        // SAFETY: By the type invariant.
-        let entry = unsafe { asm_xa_erase(self.ptr.as_ptr(), index) };
+    /// A reference the xarray gave up (`entry`, untagged), the caller's now.
+    fn taken(entry: *mut c_void) -> Option<RcuArc<T>> {
         // INVARIANT: The xarray owned this reference; it is the caller's now.
         NonNull::new(entry.cast::<RcuInner<T>>()).map(|ptr| RcuArc {
             ptr,
@@ -726,8 +721,63 @@ impl<T> XArray<T> {
         })
     }
 
+    /// Moves the reference at `index` out.
+    pub(crate) fn erase(&self, index: usize) -> Option<RcuArc<T>> {
+        // SAFETY: By the type invariant.
+        Self::taken(unsafe { asm_xa_erase(self.ptr.as_ptr(), index) })
+    }
+
+    /// Whether the entry at `index` is tagged ([`XaLocked::insert`]).
+    pub(crate) fn tagged(&self, index: usize, _rcu: &RcuGuard) -> bool {
+        // SAFETY: By the type invariant.
+        let tag = unsafe { asm_xa_tag(self.ptr.as_ptr(), index) };
+        tag == 1
+    }
+
+    /// Takes the xarray's own lock: writes that never sleep, and whatever
+    /// else must happen atomically with them, until the guard goes.
+    pub(crate) fn lock(&self) -> XaLocked<'_, T> {
+        // SAFETY: By the type invariant; unlocked when the guard drops.
+        unsafe { asm_xa_lock(self.ptr.as_ptr()) };
+        XaLocked {
+            xa: self,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+/// An [`XArray`]'s lock, held: its writes under the lock, which never
+/// sleep. A spinlock: what runs under it must not sleep either.
+pub(crate) struct XaLocked<'a, T> {
+    xa: &'a XArray<T>,
+    /// Unlocked by the task that locked it.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<T> XaLocked<'_, T> {
+    fn raw(&self) -> *mut RawXArray {
+        self.xa.ptr.as_ptr()
+    }
+
+    /// Moves `value` into the empty slot `index` (EBUSY if taken, ENOMEM
+    /// when no node could be had without sleeping), its entry tagged if
+    /// `tagged` ([`XArray::tagged`]). On failure `value` is dropped.
+    pub(crate) fn insert(&self, index: usize, value: RcuArc<T>, tagged: bool) -> Result {
+        let ptr = ManuallyDrop::new(value).ptr;
+        // SAFETY: By the type invariant of `XArray`; the lock is held.
+        let rc =
+            unsafe { asm_xa_insert_locked(self.raw(), index, ptr.as_ptr().cast(), tagged.into()) };
+        XArray::inserted(rc, ptr)
+    }
+
+    /// Moves the reference at `index` out.
+    pub(crate) fn erase(&self, index: usize) -> Option<RcuArc<T>> {
+        // SAFETY: By the type invariant of `XArray`; the lock is held.
+        XArray::taken(unsafe { asm_xa_erase_locked(self.raw(), index) })
+    }
+
     /// Moves the reference at `index` out if it is one to `value`: the
-    /// check and the erase in one locked walk.
+    /// check and the erase in one walk.
     pub(crate) fn erase_if(&self, index: usize, value: &T) -> Option<RcuArc<T>> {
         // What an entry holding `value` holds: its `RcuInner`. Only
         // compared, never dereferenced: wrapping arithmetic.
@@ -735,19 +785,16 @@ impl<T> XArray<T> {
             .cast::<u8>()
             .wrapping_sub(core::mem::offset_of!(RcuInner<T>, value))
             .cast_mut();
-        // SAFETY: By the type invariant; the shim only compares `inner`.
-        let entry = unsafe { asm_xa_erase_if(self.ptr.as_ptr(), index, inner.cast()) };
-        // INVARIANT: The xarray owned this reference; it is the caller's now.
-        NonNull::new(entry.cast::<RcuInner<T>>()).map(|ptr| RcuArc {
-            ptr,
-            _owns: PhantomData,
-        })
+        // SAFETY: By the type invariant of `XArray`; the lock is held; the
+        // shim only compares `inner`.
+        XArray::taken(unsafe { asm_xa_erase_if_locked(self.raw(), index, inner.cast()) })
     }
+}
 
-    /// Whether the entry at `index` is marked.
-    pub(crate) fn get_mark(&self, index: usize, _rcu: &RcuGuard) -> bool {
-        // SAFETY: By the type invariant.
-        unsafe { asm_xa_get_mark(self.ptr.as_ptr(), index) }
+impl<T> Drop for XaLocked<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: Locked by `XArray::lock`, in this task.
+        unsafe { asm_xa_unlock(self.raw()) };
     }
 }
 
@@ -1019,7 +1066,7 @@ impl core::fmt::Write for SeqFile<'_> {
 
 extern "C" {
     fn asm_kill_current();
-    fn asm_sha256(data: *const c_void, len: kernel::ffi::c_uint, out: *mut u8);
+    fn asm_sha256(data: *const c_void, len: c_uint, out: *mut u8);
     fn asm_real_ns() -> u64;
     fn asm_current_tgid() -> i32;
 }

@@ -36,7 +36,8 @@ pub(crate) enum ForkVerdict {
     Kill = 2,
 }
 
-/// `parent_tgid` created the process `child_tgid`, which
+/// `parent_tgid` created the process `child_tgid` at `now` (its start
+/// time, which the fork read from the clock), which
 /// clone3(CLONE_INTO_CGROUP) put in cgroup v2 `child_cgroup` when that is
 /// not 0 (its parent's cgroup otherwise).
 pub(crate) fn on_fork(
@@ -44,6 +45,7 @@ pub(crate) fn on_fork(
     parent_tgid: i32,
     child_tgid: i32,
     child_cgroup: u64,
+    now: u64,
 ) -> ForkVerdict {
     // A child of a process that is no agent's, in its parent's cgroup: one
     // load while no agent exists, two otherwise.
@@ -63,7 +65,6 @@ pub(crate) fn on_fork(
             None => return ForkVerdict::Outside,
         },
     };
-    let now = ffi::now_ns();
     // The child has not run yet: it cannot be exiting.
     match asm.registry.join(agent, child_tgid, || false, how, now) {
         Ok(restarted) => {

@@ -11,13 +11,14 @@
 //! dropping a reference is fine anywhere, even under a spinlock.
 //!
 //! Lock order: `write` (a mutex serialising registration and
-//! unregistration) before `index_lock` (a spinlock serialising index writes
-//! against unregistration) before the xarrays' internal locks.
+//! unregistration) before the process index's own xarray lock (a spinlock
+//! serialising index writes, with the agents' process counts, against
+//! unregistration), which nests no other xarray's lock.
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::{Mutex, SpinLock};
-use kernel::{new_mutex, new_spinlock};
+use kernel::sync::Mutex;
 
 use crate::agent::{Agent, Locks, Membership, State};
 use crate::ffi::{self, PidRef, RcuArc, RcuGuard, RcuRef, TaskInfo, XArray};
@@ -88,17 +89,16 @@ pub(crate) enum Joining {
 pub(crate) struct Registry {
     /// Agent id -> agent; written under `write`.
     agents: XArray<Agent>,
-    /// Process tgid -> its agent; written under `index_lock`. The mark says
-    /// the process was forked in ([`Joining::Forked`]).
+    /// Process tgid -> its agent; written under its own lock
+    /// ([`XArray::lock`]), the index lock. The tag says the process was
+    /// forked in ([`Joining::Forked`]).
     index: XArray<Agent>,
     /// cgroup v2 id -> its cgroup agent; written under `write`.
     cgroups: XArray<Agent>,
-    /// Which tgids may be in `index`; written under `index_lock`.
+    /// Which tgids may be in `index`; written under the index lock.
     filter: TgidFilter,
     #[pin]
     write: Mutex<WriteState>,
-    #[pin]
-    index_lock: SpinLock<()>,
     nr_agents: AtomicU32,
     /// Whether a live process that is no agent's may still have its
     /// syscall tracepoint bit: the sampler's next window sweeps every task.
@@ -120,7 +120,6 @@ impl Registry {
                 },
                 "Registry::write"
             ),
-            index_lock <- new_spinlock!((), "Registry::index_lock"),
             nr_agents: AtomicU32::new(0),
             sweep_due: AtomicBool::new(false),
         }? Error)
@@ -233,7 +232,7 @@ impl Registry {
     /// its way out (ESRCH); returns whether joining restarted the agent.
     /// Does not sleep.
     ///
-    /// `exiting` is asked after the index store, under `index_lock`: an exit
+    /// `exiting` is asked after the index store, under the index lock: an exit
     /// probe whose `leave` ran before found nothing, but its process's
     /// exit is visible to `exiting` by then; one that runs after finds
     /// the entry. Either way no dead process stays in the index.
@@ -245,7 +244,7 @@ impl Registry {
         how: Joining,
         now: u64,
     ) -> Result<bool> {
-        let _guard = self.index_lock.lock();
+        let index = self.index.lock();
         if agent.dead.load(Relaxed) {
             return Err(ESRCH);
         }
@@ -254,12 +253,12 @@ impl Registry {
         self.filter.add(tgid);
         // EBUSY if it belongs to an agent already.
         let forked = how == Joining::Forked;
-        if let Err(e) = self.index.insert(tgid as usize, member, true, forked) {
+        if let Err(e) = index.insert(tgid as usize, member, forked) {
             self.filter.remove(tgid);
             return Err(e);
         }
         if exiting() {
-            drop(self.index.erase(tgid as usize));
+            drop(index.erase(tgid as usize));
             self.filter.remove(tgid);
             return Err(ESRCH);
         }
@@ -310,7 +309,7 @@ impl Registry {
     /// Whether process `tgid` joined its agent by being forked in it (not by
     /// registration or a cgroup attach). Under RCU, like [`Self::agent_of`].
     pub(crate) fn forked_in(&self, tgid: i32, rcu: &RcuGuard) -> bool {
-        self.index.get_mark(tgid as usize, rcu)
+        self.index.tagged(tgid as usize, rcu)
     }
 
     /// Removes process `tgid` from `agent` and runs `counted` on the agent,
@@ -322,9 +321,9 @@ impl Registry {
         tgid: i32,
         counted: impl FnOnce(&Agent) -> R,
     ) -> Option<R> {
-        let _guard = self.index_lock.lock();
+        let index = self.index.lock();
         // Erased only if it is still `agent`'s.
-        drop(self.index.erase_if(tgid as usize, agent)?);
+        drop(index.erase_if(tgid as usize, agent)?);
         self.filter.remove(tgid);
         Some(counted(agent))
     }
@@ -376,12 +375,9 @@ impl Registry {
         self.agent_added(&mut write)?;
         let published = self
             .agents
-            .insert(id as usize, agent.clone(), false, false)
+            .insert(id as usize, agent.clone())
             .and_then(|()| match agent.membership {
-                Membership::Cgroup(cgroup) => {
-                    self.cgroups
-                        .insert(cgroup as usize, agent.clone(), false, false)
-                }
+                Membership::Cgroup(cgroup) => self.cgroups.insert(cgroup as usize, agent.clone()),
                 Membership::Process(_) => Ok(()),
             });
         let joined = published.and_then(|()| match (&agent.membership, tgid) {
@@ -457,12 +453,12 @@ impl Registry {
                 drop(self.cgroups.erase(cgroup as usize));
             }
         }
-        let _guard = self.index_lock.lock();
+        let index = self.index.lock();
         agent.dead.store(true, Relaxed);
         let mut tgid = 0usize;
         while let Some(member) = self.index.find(&mut tgid, &rcu) {
             if member.ptr_eq(agent) {
-                drop(self.index.erase(tgid));
+                drop(index.erase(tgid));
                 self.filter.remove(tgid as i32);
                 // It runs on, no agent's.
                 self.sweep_later();

@@ -181,7 +181,9 @@ static void asm_probe_fork(void *data, struct task_struct *parent,
 	if (task_dfl_cgroup(child) != task_dfl_cgroup(parent))
 		cgroup = cgroup_id(task_dfl_cgroup(child));
 	rcu_read_unlock();
-	switch (asm_rust_on_fork(parent->tgid, child->tgid, cgroup)) {
+	/* Its start time, taken by copy_process(), is the spawn's time: the
+	 * probe reads no clock of its own. */
+	switch (asm_rust_on_fork(parent->tgid, child->tgid, cgroup, child->start_boottime)) {
 	case ASM_FORK_MEMBER:
 		/* Traced from its first system call, whatever a sweep did. */
 		rcu_read_lock();
@@ -762,18 +764,17 @@ static void asm_notify_fn(struct work_struct *work)
 }
 static DECLARE_WORK(asm_notify_work, asm_notify_fn);
 
+/* Any context: the listeners' bitmap is read under RCU. */
 bool asm_genl_listening(void)
 {
-	return genl_has_listeners(&asm_genl_family, &init_net, ASM_MCGRP_EVENTS) > 0;
+	return READ_ONCE(asm_genl_registered) &&
+	       genl_has_listeners(&asm_genl_family, &init_net, ASM_MCGRP_EVENTS) > 0;
 }
 
-/* Any context: the listeners' bitmap is read under RCU. */
-bool asm_notify_kick(void)
+/* Any context. */
+void asm_notify_kick(void)
 {
-	if (!READ_ONCE(asm_genl_registered) || !asm_genl_listening())
-		return false;
 	schedule_work(&asm_notify_work);
-	return true;
 }
 
 int asm_genl_send(const struct asm_genl_event *ev)
@@ -1142,13 +1143,14 @@ u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls)
 			asm_probe_sys_enter(NULL, &regs, __NR_getpid);
 			break;
 		case ASM_BENCH_FORK:
-			/* asm_probe_fork() with a child that is not a task. */
+			/* asm_probe_fork() with a child that is not a task; its
+			 * start time, which the fork took, is the loop's. */
 			rcu_read_lock();
 			if (task_dfl_cgroup(current) != task_dfl_cgroup(current->real_parent))
 				barrier();
 			rcu_read_unlock();
 			if (asm_rust_any_agent() &&
-			    asm_rust_on_fork(tgid, ASM_BENCH_PID + i, 0) == ASM_FORK_MEMBER) {
+			    asm_rust_on_fork(tgid, ASM_BENCH_PID + i, 0, start) == ASM_FORK_MEMBER) {
 				rcu_read_lock();
 				asm_task_syscall_work(current, true);
 				rcu_read_unlock();
@@ -1317,57 +1319,84 @@ void asm_xa_free(struct xarray *xa)
 	kfree(xa);
 }
 
+/*
+ * Entries are pointers, some tagged with 1 (xa_tag_pointer(): a bit of the
+ * entry itself, not a mark replicated up the tree); readers get them
+ * untagged, and the tag alone from asm_xa_tag().
+ */
 void *asm_xa_load(struct xarray *xa, unsigned long index)
 {
-	return xa_load(xa, index);
+	return xa_untag_pointer(xa_load(xa, index));
+}
+
+unsigned int asm_xa_tag(struct xarray *xa, unsigned long index)
+{
+	return xa_pointer_tag(xa_load(xa, index));
 }
 
 /* Stores into an empty slot only (-EBUSY otherwise): an entry is never
- * replaced, so the Rust side always owns what it erases.  @marked sets the
- * entry's mark in the same locked store (xa_insert() then xa_set_mark()
- * took the lock and walked the tree twice on every fork). */
-int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry, bool atomic,
-		  bool marked)
+ * replaced, so the Rust side always owns what it erases.  May sleep. */
+int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry)
 {
-	gfp_t gfp = atomic ? GFP_NOWAIT : GFP_KERNEL;
-	XA_STATE(xas, xa, index);
-
-	might_alloc(gfp);
-	do {
-		xas_lock(&xas);
-		if (xas_load(&xas)) {
-			xas_set_err(&xas, -EBUSY);
-		} else {
-			xas_store(&xas, entry);
-			if (marked && !xas_error(&xas))
-				xas_set_mark(&xas, XA_MARK_1);
-		}
-		xas_unlock(&xas);
-	} while (xas_nomem(&xas, gfp));
-	return xas_error(&xas);
+	return xa_insert(xa, index, entry, GFP_KERNEL);
 }
 
 void *asm_xa_erase(struct xarray *xa, unsigned long index)
 {
-	return xa_erase(xa, index);
+	return xa_untag_pointer(xa_erase(xa, index));
 }
 
-/* Erases the entry at @index only if it is @entry (NULL otherwise): the
- * check and the erase in one walk under the lock. */
-void *asm_xa_erase_if(struct xarray *xa, unsigned long index, void *entry)
+/* The xarray's own lock, for writers that do more under it than one store
+ * (the process index: its entries and the agents' counts together). */
+void asm_xa_lock(struct xarray *xa)
 {
-	return xa_cmpxchg(xa, index, entry, NULL, 0) == entry ? entry : NULL;
+	xa_lock(xa);
+}
+
+void asm_xa_unlock(struct xarray *xa)
+{
+	xa_unlock(xa);
+}
+
+/* asm_xa_insert() with the lock held and @entry tagged with @tag, in one
+ * walk (the load finds the slot the store then fills); never sleeps. */
+int asm_xa_insert_locked(struct xarray *xa, unsigned long index, void *entry,
+			 unsigned int tag)
+{
+	XA_STATE(xas, xa, index);
+
+	lockdep_assert_held(&xa->xa_lock);
+	do {
+		if (xas_load(&xas))
+			xas_set_err(&xas, -EBUSY);
+		else
+			xas_store(&xas, xa_tag_pointer(entry, tag));
+	} while (xas_nomem(&xas, GFP_NOWAIT));
+	return xas_error(&xas);
+}
+
+void *asm_xa_erase_locked(struct xarray *xa, unsigned long index)
+{
+	lockdep_assert_held(&xa->xa_lock);
+	return xa_untag_pointer(__xa_erase(xa, index));
+}
+
+/* Erases the entry at @index only if it is @entry, whatever its tag (NULL
+ * otherwise): the check and the erase in one walk, the lock held. */
+void *asm_xa_erase_if_locked(struct xarray *xa, unsigned long index, void *entry)
+{
+	XA_STATE(xas, xa, index);
+
+	lockdep_assert_held(&xa->xa_lock);
+	if (!entry || xa_untag_pointer(xas_load(&xas)) != entry)
+		return NULL;
+	xas_store(&xas, NULL);
+	return entry;
 }
 
 void *asm_xa_find(struct xarray *xa, unsigned long *index)
 {
-	return xa_find(xa, index, ULONG_MAX, XA_PRESENT);
-}
-
-/* One mark per entry, for the index: "this process was forked in". */
-bool asm_xa_get_mark(struct xarray *xa, unsigned long index)
-{
-	return xa_get_mark(xa, index, XA_MARK_1);
+	return xa_untag_pointer(xa_find(xa, index, ULONG_MAX, XA_PRESENT));
 }
 
 void asm_rcu_read_lock(void)

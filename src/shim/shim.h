@@ -60,9 +60,9 @@ bool asm_syscall_tp_exclusive(void);
 /* Set or clear the syscall tracepoint work bit of @p's threads (under RCU). */
 void asm_task_syscall_work(struct task_struct *p, bool on);
 void asm_pid_syscall_work(struct pid *pid, bool on);
-/* Have asm_rust_notify() run soon if anyone listens; returns whether (any context). */
-bool asm_notify_kick(void);
-/* Whether anyone listens to the events group. */
+/* Have asm_rust_notify() run soon (any context). */
+void asm_notify_kick(void);
+/* Whether anyone listens to the events group (any context). */
 bool asm_genl_listening(void);
 /* Multicast one event; 0 or a negative errno. */
 int asm_genl_send(const struct asm_genl_event *ev);
@@ -73,12 +73,16 @@ int asm_signal_task(struct task_struct *task, int sig);
 struct xarray *asm_xa_new(void);
 void asm_xa_free(struct xarray *xa);
 void *asm_xa_load(struct xarray *xa, unsigned long index);
-int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry, bool atomic,
-		  bool marked);
+unsigned int asm_xa_tag(struct xarray *xa, unsigned long index);
+int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry);
 void *asm_xa_erase(struct xarray *xa, unsigned long index);
-void *asm_xa_erase_if(struct xarray *xa, unsigned long index, void *entry);
+void asm_xa_lock(struct xarray *xa);
+void asm_xa_unlock(struct xarray *xa);
+int asm_xa_insert_locked(struct xarray *xa, unsigned long index, void *entry,
+			 unsigned int tag);
+void *asm_xa_erase_locked(struct xarray *xa, unsigned long index);
+void *asm_xa_erase_if_locked(struct xarray *xa, unsigned long index, void *entry);
 void *asm_xa_find(struct xarray *xa, unsigned long *index);
-bool asm_xa_get_mark(struct xarray *xa, unsigned long index);
 
 void asm_rcu_read_lock(void);
 void asm_rcu_read_unlock(void);
@@ -186,7 +190,7 @@ u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls);
 #define ASM_FORK_OUTSIDE	0
 #define ASM_FORK_MEMBER		1	/* trace its system calls */
 #define ASM_FORK_KILL		2	/* it could not join: kill it */
-int asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid, u64 child_cgroup);
+int asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid, u64 child_cgroup, u64 start_ns);
 int asm_rust_gw_register(u32 portid);
 void asm_rust_gw_released(u32 portid);
 int asm_rust_gw_pull(u32 portid, struct sk_buff *skb, u64 *id);
