@@ -16,9 +16,11 @@
 #                       runs 50 000) in the debug VM, with its dmesg gate
 #   make stress [CYCLES=N] [AGENTS=N] [READERS=N]
 #                       the stress test at full scale (make check runs it
-#                       small): 100 load/unload cycles under 50 agents and
-#                       20 readers, 4096 agents at once, asm-gateway and
-#                       asmd killed and restarted; dmesg and kmemleak gate
+#                       small, in the debug kernel): 100 load/unload cycles
+#                       under 50 agents and 20 readers, 4096 agents at
+#                       once, asm-gateway and asmd killed and restarted, in
+#                       the stress kernel (the benchmark kernel with
+#                       kmemleak); dmesg and kmemleak gate
 #   make bench          every probe path's cost, ASM next to the audit
 #                       subsystem and a BPF program, the views at 1 to 4096
 #                       agents, then fork+exit, syscall, open, gateway and
@@ -79,7 +81,7 @@ CYCLES ?= 100
 AGENTS ?= 50
 READERS ?= 20
 stress:
-	ASM_STRESS_CYCLES=$(CYCLES) ASM_STRESS_AGENTS=$(AGENTS) ASM_STRESS_READERS=$(READERS) \
+	ASM_KERNEL=stress ASM_REQUIRE_KMEMLEAK=1 ASM_STRESS_CYCLES=$(CYCLES) ASM_STRESS_AGENTS=$(AGENTS) ASM_STRESS_READERS=$(READERS) \
 		ASM_STRESS_MANY=4096 ASM_STRESS_SECONDS=10 ASM_TEST_TIMEOUT=43200 \
 		T=test_stress scripts/check.sh
 

@@ -6,6 +6,8 @@
 #   build-kernel.sh [debug]   the test kernel: selftests/config, with KASAN,
 #                             lockdep, DEBUG_ATOMIC_SLEEP and kmemleak
 #   build-kernel.sh bench     the benchmark kernel: the same without the debug set
+#   build-kernel.sh stress    the stress kernel (make stress): the benchmark kernel
+#                             with kmemleak and DEBUG_ATOMIC_SLEEP
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build everything a VM boot needs and print the kernel tree: the cached
-# test kernel of VARIANT (debug or bench; built the first time), asm.ko
+# test kernel of VARIANT (debug, bench or stress; built the first time), asm.ko
 # against it (from clean when the kernel changed), the tools (unless
 # ASM_VM_KEEP_TOOLS=1: boot with the tools as they are, for module work
 # while the tools are being edited) and the selftest programs.

@@ -33,7 +33,8 @@ if [ -n "$tests" ]; then
 	# `make fuzz` and `make stress` set these (numbers only).
 	env=
 	for v in ASM_FUZZ_OPS ASM_FUZZ_SEED ASM_STRESS_CYCLES ASM_STRESS_AGENTS \
-		ASM_STRESS_READERS ASM_STRESS_MANY ASM_STRESS_SECONDS ASM_TEST_TIMEOUT; do
+		ASM_STRESS_READERS ASM_STRESS_MANY ASM_STRESS_SECONDS ASM_TEST_TIMEOUT \
+		ASM_REQUIRE_KMEMLEAK; do
 		val=${!v:-}
 		case $val in
 		'') ;;

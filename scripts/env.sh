@@ -10,11 +10,20 @@ ASM_CACHE=${ASM_CACHE:-/var/cache/asm-kernel}
 ASM_KERNEL_RECIPE=1
 
 # asm_kernel_fragment VARIANT: the configuration fragment of the test kernel
-# ("debug": selftests/config) or of the benchmark kernel ("bench": the same
-# without its debug set, which would dominate what is measured).
+# ("debug": selftests/config), of the benchmark kernel ("bench": the same
+# without its debug set, which would dominate what is measured) or of the
+# stress kernel ("stress", make stress: the benchmark kernel with kmemleak
+# and the sleep-in-atomic checks, without KASAN and lockdep, under which a
+# full-scale load/unload cycle takes minutes under TCG and 100 of them
+# most of a day).
 asm_kernel_fragment() {
 	case "$1" in
 	debug) cat "$ASM_TOP/selftests/config" ;;
+	stress)
+		sed '/^# Debug set/,$d' "$ASM_TOP/selftests/config"
+		printf 'CONFIG_%s=n\n' KASAN PROVE_LOCKING DEBUG_KMEMLEAK_AUTO_SCAN
+		printf 'CONFIG_%s=y\n' DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK
+		;;
 	bench)
 		sed '/^# Debug set/,$d' "$ASM_TOP/selftests/config"
 		printf 'CONFIG_%s=n\n' KASAN PROVE_LOCKING DEBUG_ATOMIC_SLEEP DEBUG_KMEMLEAK
@@ -23,7 +32,7 @@ asm_kernel_fragment() {
 		# tracepoints (BPF_SYSCALL and BPF_EVENTS are in vng's set).
 		printf 'CONFIG_%s=y\n' AUDIT AUDITSYSCALL
 		;;
-	*) echo "unknown kernel variant '$1' (debug or bench)" >&2; return 1 ;;
+	*) echo "unknown kernel variant '$1' (debug, bench or stress)" >&2; return 1 ;;
 	esac
 }
 

@@ -4,7 +4,8 @@
 # the cached test kernel, asm.ko, the tools, the selftests), then boots the
 # kernel with virtme-ng on the host's root filesystem: the repository is at
 # the same path in the guest, the tools are on PATH, asm.ko is not loaded.
-# ASM_KERNEL=bench boots the benchmark kernel instead of the debug one.
+# ASM_KERNEL=bench or stress boots the benchmark or the stress kernel
+# (scripts/env.sh) instead of the debug one.
 # The guest's PID 1 is tools/asm-vm-init (scripts/vm-guest): it makes the
 # device links virtme-ng's init would wait for udev to make, and hides udevd
 # and systemd-tmpfiles from it; ASM_VM_UDEV=1 boots virtme-ng's init as it

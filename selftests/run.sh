@@ -4,7 +4,9 @@
 # Runs inside the test VM (scripts/vm.sh): every selftests/test_*.sh (or
 # those ASM_TESTS names, e.g. "test_policy ring") as a kselftest program
 # with nested KTAP, then checks the guest's dmesg and kmemleak for kernel
-# reports.  Exits non-zero on any "not ok", any skip and any report.
+# reports.  Exits non-zero on any "not ok", any skip and any report.  A
+# kernel without kmemleak (the benchmark kernel) is said so on the dmesg
+# line; with ASM_REQUIRE_KMEMLEAK=1 (make stress) that line fails instead.
 #
 # With ASM_CLAIMS set (a directory shared by several VMs, scripts/check.sh)
 # each VM runs the tests it claims first, with mkdir, so that the VMs
@@ -68,15 +70,19 @@ done
 if grep -q '^asm ' /proc/modules; then rmmod asm || failed=$((failed + 1)); fi
 n=$((n + 1))
 reports=$(dmesg | grep -E 'WARNING: CPU|BUG:|KASAN:|UBSAN:|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|general protection fault|Oops|Call Trace:|kernel BUG|refcount_t:' || true)
-leaks=""
+leaks="" scanned=""
 if [ -w "$kmemleak" ]; then
 	# kmemleak reports objects unreferenced for at least 5 seconds.
 	sleep 6
 	echo scan > "$kmemleak"
 	leaks=$(cat "$kmemleak")
+elif [ "${ASM_REQUIRE_KMEMLEAK:-0}" = 1 ]; then
+	leaks="kmemleak is required (ASM_REQUIRE_KMEMLEAK=1), and $kmemleak is not there"
+else
+	scanned=" (this kernel has no kmemleak)"
 fi
 if [ -z "$reports" ] && [ -z "$leaks" ]; then
-	echo "ok $n dmesg: no warning, BUG, KASAN, lockdep or kmemleak report"
+	echo "ok $n dmesg: no warning, BUG, KASAN, lockdep or kmemleak report$scanned"
 	passed=$((passed + 1))
 else
 	printf '%s\n%s\n' "$reports" "$leaks" | sed 's/^/# /'

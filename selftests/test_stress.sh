@@ -109,16 +109,28 @@ cg_kill_all() {
 }
 
 # cg_make: $CG and its groups, for the tools' readers, the file readers and
-# the workload.  With a cpu controller (CPU_ON), $CG weighs ten times this
-# shell's processes (which get some 9% of the CPU when everything is
-# busy, not 1 / 90), and the workload four times each kind of reader
-# (readers in a loop would otherwise take what the agents need: with even
-# shares no agent process ended in a 90 s cycle).
+# the workload.  With a cpu controller (CPU_ON), $CG weighs as much as
+# each of this shell's processes (the default weight): a step of the
+# shell gets half the CPU however busy $CG is, not 1 / 90, and the shell
+# takes nothing while it pauses.  (With ten times the weight, some 9%,
+# ending the commands after an unload took 55 s at full scale, and the
+# 4096 registrations of case 2 547 s.)  The workload weighs four times
+# each kind of reader (readers in a loop would otherwise take what the
+# agents need: with even shares no agent process ended in a 90 s cycle).
 cg_make() {
 	mkdir -p "$CG" "$CG/tools" "$CG/files" "$CG/work" || return
 	[ "$CPU_ON" = 1 ] || return 0
 	{ grep -qw cpu "$CG/cgroup.subtree_control" || echo +cpu >"$CG/cgroup.subtree_control"; } &&
-		echo 1000 >"$CG/cpu.weight" && echo 400 >"$CG/work/cpu.weight"
+		echo 100 >"$CG/cpu.weight" && echo 400 >"$CG/work/cpu.weight"
+}
+
+# cg_populated DIR: whether a process is in DIR or under it (no exec).
+cg_populated() {
+	local k v
+	while read -r k v; do
+		[ "$k" = populated ] && { [ "$v" = 1 ]; return; }
+	done <"$1/cgroup.events"
+	return 1
 }
 
 # cg_bg DIR CMD...: CMD in the background, in cgroup DIR.  The job is a
@@ -238,13 +250,15 @@ slot_cgroup() {
 # ends (from the second cycle on, half the slots took minutes to
 # register again).
 end_commands() {
-	local d
+	local d end=$((SECONDS + ASM_TIMEOUT))
 	for d in "$CG"/work/*/; do
 		[ -d "$d" ] && echo 1 >"$d/cgroup.kill"
 	done
 	for d in "$CG"/work/*/; do
-		[ -d "$d" ] || continue
-		asm_wait grep -qx "populated 0" "$d/cgroup.events" || return
+		while [ -d "$d" ] && cg_populated "$d"; do
+			[ "$SECONDS" -lt "$end" ] || return 1
+			pause 0.2
+		done
 	done
 }
 
@@ -570,12 +584,6 @@ asm_case_start
 start=$SECONDS
 asm_reload
 many=$CG/many
-# Here the readers are the load and this shell's steps (registering,
-# GET_INFO of every agent, the views) are what is measured: $CG weighs as
-# much as this shell, not ten times as much.  At 4096 agents with ten
-# times the weight, the registration took 547 s and the rest of the case
-# had not ended 15 minutes later.
-[ "$CPU_ON" = 1 ] && echo 100 >"$CG/cpu.weight"
 # The file readers read while they are registered; the tools' readers
 # (whose `asmctl list` costs a request per agent) once they all are.
 for ((r = 0; r < READERS; r++)); do

@@ -46,10 +46,26 @@ impl ExitStatus {
     }
 }
 
-/// Counters of one agent; every field is updated with relaxed atomics
+/// Adds `n` (wrapping: a negated `n` subtracts) to the atomic count `c`
+/// and gives the new value, for a count whose every writer holds the
+/// registry's index lock: a load and a store, where an atomic add is a
+/// locked instruction on each fork and exit. A reader without the lock
+/// sees the old value or the new one, as it would with the add.
+macro_rules! bump {
+    ($c:expr, $n:expr) => {{
+        let c = &$c;
+        let v = c.load(Relaxed).wrapping_add($n);
+        c.store(v, Relaxed);
+        v
+    }};
+}
+
+/// Counters of one agent; every field is read with relaxed atomics
 /// because readers only need each value, not a consistent set.
 #[derive(Default)]
 pub(crate) struct Counters {
+    /// Written only under the registry's index lock (`bump!`), as are
+    /// `exits`, `crashes` and the agent's `nr_processes`.
     pub(crate) spawns: AtomicU64,
     pub(crate) exits: AtomicU64,
     pub(crate) crashes: AtomicU64,
@@ -242,18 +258,19 @@ impl Agent {
         self.last_activity_ns.store(now, Relaxed);
     }
 
-    /// Processes that are members from the moment of registration.
+    /// Processes that are members from the moment of registration. Called
+    /// under the registry's index lock.
     pub(crate) fn initial_processes(&self, n: u32) {
-        self.counters.spawns.fetch_add(n.into(), Relaxed);
-        self.nr_processes.fetch_add(n, Relaxed);
+        bump!(self.counters.spawns, u64::from(n));
+        bump!(self.nr_processes, n);
     }
 
     /// A process joined the running agent (a fork or a cgroup attach);
     /// returns whether that restarted it (it was in `Recovery`). Called
     /// under the registry's index lock.
     pub(crate) fn process_joined(&self, now: u64) -> bool {
-        self.counters.spawns.fetch_add(1, Relaxed);
-        self.nr_processes.fetch_add(1, Relaxed);
+        bump!(self.counters.spawns, 1);
+        bump!(self.nr_processes, 1);
         self.touch(now);
         // A fork is activity; a process joining an agent that had ended
         // brings it back to life, and one awaited for a restart is it.
@@ -287,7 +304,7 @@ impl Agent {
     /// A member left its cgroup: it is no longer part of the agent, but did
     /// not exit. Called under the registry's index lock.
     pub(crate) fn process_left(&self, now: u64) {
-        self.nr_processes.fetch_sub(1, Relaxed);
+        bump!(self.nr_processes, 1u32.wrapping_neg());
         self.touch(now);
     }
 
@@ -306,14 +323,15 @@ impl Agent {
     ) -> (bool, Option<State>) {
         let ending = self.ending.get();
         let crash = status.is_crash() && !self.ending.is_some();
-        self.counters.exits.fetch_add(1, Relaxed);
+        bump!(self.counters.exits, 1);
         if crash {
-            self.counters.crashes.fetch_add(1, Relaxed);
+            bump!(self.counters.crashes, 1);
+            // Written by the sampler's fault checks too.
             self.counters.faults.fetch_add(1, Relaxed);
         }
         self.last_exit_status.store(status.0.into(), Relaxed);
         self.touch(now);
-        if self.nr_processes.fetch_sub(1, Relaxed) != 1 {
+        if bump!(self.nr_processes, 1u32.wrapping_neg()) != 0 {
             return (crash, None);
         }
         // The last process decides how the agent ended.
