@@ -298,15 +298,24 @@ pub unsafe extern "C" fn asm_rust_probe_cost_show(m: NonNull<ffi::RawSeqFile>, t
 /// Probe of sched_process_fork for a new process (not a thread), put in
 /// cgroup v2 `child_cgroup` if that is not 0, created at `start_ns`
 /// (CLOCK_BOOTTIME); returns `ASM_FORK_*`.
+///
+/// # Safety
+///
+/// Called under `rcu_read_lock()`.
 #[no_mangle]
-pub extern "C" fn asm_rust_on_fork(
+pub unsafe extern "C" fn asm_rust_on_fork(
     parent_tgid: i32,
     child_tgid: i32,
     child_cgroup: u64,
     start_ns: u64,
 ) -> c_int {
     let verdict = asm().map_or(lifecycle::ForkVerdict::Outside, |asm| {
-        lifecycle::on_fork(asm, parent_tgid, child_tgid, child_cgroup, start_ns)
+        // SAFETY: Under RCU by the safety requirement.
+        unsafe {
+            ffi::RcuGuard::with_held(|rcu| {
+                lifecycle::on_fork(asm, parent_tgid, child_tgid, child_cgroup, start_ns, rcu)
+            })
+        }
     });
     verdict as c_int
 }

@@ -423,6 +423,20 @@ impl RcuGuard {
         unsafe { asm_rcu_read_lock() };
         Self(PhantomData)
     }
+
+    /// Calls `f` with a guard of the read-side section the caller is in
+    /// already (a C probe's), which the caller also ends: a probe's path
+    /// then takes the lock once.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds `rcu_read_lock()` for the whole call.
+    pub(crate) unsafe fn with_held<R>(f: impl FnOnce(&RcuGuard) -> R) -> R {
+        // Never dropped: the section is the caller's to end. The borrow
+        // cannot outlive the call.
+        let guard = ManuallyDrop::new(Self(PhantomData));
+        f(&guard)
+    }
 }
 
 impl Drop for RcuGuard {
@@ -669,13 +683,15 @@ impl<T> XArray<T> {
 
     /// The object at `index`, borrowed for the read-side section `rcu`.
     pub(crate) fn load<'a>(&'a self, index: usize, rcu: &'a RcuGuard) -> Option<RcuRef<'a, T>> {
-        // SAFETY: By the type invariant.
+        // SAFETY: By the type invariant, under RCU (`rcu`).
         Self::borrowed(unsafe { asm_xa_load(self.ptr.as_ptr(), index) }, rcu)
     }
 
     /// Whether there is an entry at `index`.
     pub(crate) fn contains(&self, index: usize) -> bool {
-        // SAFETY: By the type invariant; only the entry's value is read.
+        let _rcu = RcuGuard::new();
+        // SAFETY: By the type invariant, under RCU; only the entry's value
+        // is read.
         !unsafe { asm_xa_load(self.ptr.as_ptr(), index) }.is_null()
     }
 
@@ -729,7 +745,7 @@ impl<T> XArray<T> {
 
     /// Whether the entry at `index` is tagged ([`XaLocked::insert`]).
     pub(crate) fn tagged(&self, index: usize, _rcu: &RcuGuard) -> bool {
-        // SAFETY: By the type invariant.
+        // SAFETY: By the type invariant, under RCU (`_rcu`).
         let tag = unsafe { asm_xa_tag(self.ptr.as_ptr(), index) };
         tag == 1
     }

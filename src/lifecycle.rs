@@ -39,28 +39,28 @@ pub(crate) enum ForkVerdict {
 /// `parent_tgid` created the process `child_tgid` at `now` (its start
 /// time, which the fork read from the clock), which
 /// clone3(CLONE_INTO_CGROUP) put in cgroup v2 `child_cgroup` when that is
-/// not 0 (its parent's cgroup otherwise).
+/// not 0 (its parent's cgroup otherwise). Under the probe's RCU section.
 pub(crate) fn on_fork(
     asm: &Asm,
     parent_tgid: i32,
     child_tgid: i32,
     child_cgroup: u64,
     now: u64,
+    rcu: &RcuGuard,
 ) -> ForkVerdict {
     // A child of a process that is no agent's, in its parent's cgroup: one
     // load while no agent exists, two otherwise.
     if asm.registry.is_empty() || (child_cgroup == 0 && !asm.registry.may_be_agent(parent_tgid)) {
         return ForkVerdict::Outside;
     }
-    let rcu = RcuGuard::new();
     // A child put into a cgroup agent's cgroup is that agent's, whoever
     // its parent is (as a process attached to the cgroup would be).
     let into_cgroup = (child_cgroup != 0)
-        .then(|| asm.registry.cgroup_agent(child_cgroup, &rcu))
+        .then(|| asm.registry.cgroup_agent(child_cgroup, rcu))
         .flatten();
     let (agent, how) = match into_cgroup {
         Some(agent) => (agent, Joining::Placed),
-        None => match asm.registry.agent_of(parent_tgid, &rcu) {
+        None => match asm.registry.agent_of(parent_tgid, rcu) {
             Some(agent) => (agent, Joining::Forked),
             None => return ForkVerdict::Outside,
         },

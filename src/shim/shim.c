@@ -155,10 +155,24 @@ static u64 asm_mm_rss_pages(struct mm_struct *mm)
 
 /* ---- tracepoint probes: extract the fields, hand them to Rust ---- */
 
+/*
+ * A new process that joined an agent is traced from its first system call,
+ * whatever a sweep did: asm_task_syscall_work() for a task that has one
+ * thread and has not run yet, so neither a walk of its threads nor RCU.
+ * The barrier is the join's (asm_task_syscall_work()).
+ */
+static void asm_child_syscall_work(struct task_struct *child)
+{
+	smp_mb();
+	if (!test_task_syscall_work(child, SYSCALL_TRACEPOINT))
+		set_task_syscall_work(child, SYSCALL_TRACEPOINT);
+}
+
 static void asm_probe_fork(void *data, struct task_struct *parent,
 			   struct task_struct *child)
 {
 	u64 cgroup = 0;
+	int verdict;
 
 	if (likely(!asm_rust_any_agent()))
 		return;
@@ -176,19 +190,18 @@ static void asm_probe_fork(void *data, struct task_struct *parent,
 			set_task_syscall_work(child, SYSCALL_TRACEPOINT);
 		return;
 	}
-	/* clone3(CLONE_INTO_CGROUP) put it elsewhere than its parent. */
+	/* One RCU section for the cgroups' look and the agents'. */
 	rcu_read_lock();
+	/* clone3(CLONE_INTO_CGROUP) put it elsewhere than its parent. */
 	if (task_dfl_cgroup(child) != task_dfl_cgroup(parent))
 		cgroup = cgroup_id(task_dfl_cgroup(child));
-	rcu_read_unlock();
 	/* Its start time, taken by copy_process(), is the spawn's time: the
 	 * probe reads no clock of its own. */
-	switch (asm_rust_on_fork(parent->tgid, child->tgid, cgroup, child->start_boottime)) {
+	verdict = asm_rust_on_fork(parent->tgid, child->tgid, cgroup, child->start_boottime);
+	rcu_read_unlock();
+	switch (verdict) {
 	case ASM_FORK_MEMBER:
-		/* Traced from its first system call, whatever a sweep did. */
-		rcu_read_lock();
-		asm_task_syscall_work(child, true);
-		rcu_read_unlock();
+		asm_child_syscall_work(child);
 		break;
 	case ASM_FORK_KILL:
 		/* It has not run yet: it dies before its first instruction. */
@@ -1122,6 +1135,7 @@ u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls)
 	pid_t tgid = current->tgid;
 	struct linux_binprm *bprm = NULL;
 	u64 start, cpu_ns, io_ops;
+	bool member;
 	u32 i;
 
 	if (path == ASM_BENCH_EXEC) {
@@ -1148,13 +1162,11 @@ u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls)
 			rcu_read_lock();
 			if (task_dfl_cgroup(current) != task_dfl_cgroup(current->real_parent))
 				barrier();
+			member = asm_rust_any_agent() &&
+				 asm_rust_on_fork(tgid, ASM_BENCH_PID + i, 0, start) == ASM_FORK_MEMBER;
 			rcu_read_unlock();
-			if (asm_rust_any_agent() &&
-			    asm_rust_on_fork(tgid, ASM_BENCH_PID + i, 0, start) == ASM_FORK_MEMBER) {
-				rcu_read_lock();
-				asm_task_syscall_work(current, true);
-				rcu_read_unlock();
-			}
+			if (member)
+				asm_child_syscall_work(current);
 			break;
 		case ASM_BENCH_EXIT:
 			/* asm_probe_exit() of the last thread of a fake child. */
@@ -1323,15 +1335,30 @@ void asm_xa_free(struct xarray *xa)
  * Entries are pointers, some tagged with 1 (xa_tag_pointer(): a bit of the
  * entry itself, not a mark replicated up the tree); readers get them
  * untagged, and the tag alone from asm_xa_tag().
+ *
+ * xa_load() without its own RCU section: the caller is in one (the Rust
+ * side's RcuGuard), and a probe's lookup then takes one, not two.
  */
+static void *asm_xa_load_rcu(struct xarray *xa, unsigned long index)
+{
+	XA_STATE(xas, xa, index);
+	void *entry;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "asm_xa_load outside RCU");
+	do {
+		entry = xas_load(&xas);
+	} while (xas_retry(&xas, entry));
+	return entry;
+}
+
 void *asm_xa_load(struct xarray *xa, unsigned long index)
 {
-	return xa_untag_pointer(xa_load(xa, index));
+	return xa_untag_pointer(asm_xa_load_rcu(xa, index));
 }
 
 unsigned int asm_xa_tag(struct xarray *xa, unsigned long index)
 {
-	return xa_pointer_tag(xa_load(xa, index));
+	return xa_pointer_tag(asm_xa_load_rcu(xa, index));
 }
 
 /* Stores into an empty slot only (-EBUSY otherwise): an entry is never

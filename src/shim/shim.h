@@ -72,6 +72,7 @@ int asm_signal_task(struct task_struct *task, int sig);
 /* xarray: allocated by the glue so Rust does not need its layout. */
 struct xarray *asm_xa_new(void);
 void asm_xa_free(struct xarray *xa);
+/* Under RCU: the entry at @index, untagged; its tag. */
 void *asm_xa_load(struct xarray *xa, unsigned long index);
 unsigned int asm_xa_tag(struct xarray *xa, unsigned long index);
 int asm_xa_insert(struct xarray *xa, unsigned long index, void *entry);
@@ -190,6 +191,7 @@ u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls);
 #define ASM_FORK_OUTSIDE	0
 #define ASM_FORK_MEMBER		1	/* trace its system calls */
 #define ASM_FORK_KILL		2	/* it could not join: kill it */
+/* Under rcu_read_lock(). */
 int asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid, u64 child_cgroup, u64 start_ns);
 int asm_rust_gw_register(u32 portid);
 void asm_rust_gw_released(u32 portid);
