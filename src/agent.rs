@@ -254,6 +254,8 @@ impl Agent {
         }
     }
 
+    /// A store, not a maximum: a fork's `now` is its child's start time,
+    /// microseconds old, and may go back that much past a racing exit's.
     fn touch(&self, now: u64) {
         self.last_activity_ns.store(now, Relaxed);
     }

@@ -194,14 +194,19 @@ impl Telemetry {
     /// later gets the events that follow it. One lock, no other atomic
     /// write.
     pub(crate) fn record(&self, event: Event) {
-        let listening = ffi::genl_listening();
-        {
+        // Asked under the lock, after the push: a record that saw no
+        // listener moves `sent` past its own event and those before it,
+        // never past one that a later record (which may see a listener
+        // that joined meanwhile) pushed.
+        let listening = {
             let mut events = self.ring.lock();
             events.ring.push(event);
+            let listening = ffi::genl_listening();
             if !listening {
                 events.sent = events.ring.next_seq();
             }
-        }
+            listening
+        };
         if listening {
             ffi::notify_kick();
         }

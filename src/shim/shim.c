@@ -1134,7 +1134,7 @@ u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls)
 	struct pt_regs regs = *current_pt_regs();
 	pid_t tgid = current->tgid;
 	struct linux_binprm *bprm = NULL;
-	u64 start, cpu_ns, io_ops;
+	u64 start, boot, cpu_ns, io_ops;
 	bool member;
 	u32 i;
 
@@ -1146,6 +1146,7 @@ u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls)
 	}
 	/* One reader at a time: two would make the same fake children. */
 	mutex_lock(&asm_bench_lock);
+	boot = ktime_get_boottime_ns();
 	start = ktime_get_ns();
 	for (i = 0; i < calls; i++) {
 		preempt_disable();
@@ -1158,12 +1159,12 @@ u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls)
 			break;
 		case ASM_BENCH_FORK:
 			/* asm_probe_fork() with a child that is not a task; its
-			 * start time, which the fork took, is the loop's. */
+			 * start time, which the fork took, is the loop's (boot). */
 			rcu_read_lock();
 			if (task_dfl_cgroup(current) != task_dfl_cgroup(current->real_parent))
 				barrier();
 			member = asm_rust_any_agent() &&
-				 asm_rust_on_fork(tgid, ASM_BENCH_PID + i, 0, start) == ASM_FORK_MEMBER;
+				 asm_rust_on_fork(tgid, ASM_BENCH_PID + i, 0, boot) == ASM_FORK_MEMBER;
 			rcu_read_unlock();
 			if (member)
 				asm_child_syscall_work(current);
