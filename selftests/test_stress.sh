@@ -109,19 +109,19 @@ cg_kill_all() {
 }
 
 # cg_make: $CG and its groups, for the tools' readers, the file readers and
-# the workload.  With a cpu controller (CPU_ON), $CG weighs as much as
-# each of this shell's processes (the default weight): a step of the
-# shell gets half the CPU however busy $CG is, not 1 / 90, and the shell
-# takes nothing while it pauses.  (With ten times the weight, some 9%,
-# ending the commands after an unload took 55 s at full scale, and the
-# 4096 registrations of case 2 547 s.)  The workload weighs four times
-# each kind of reader (readers in a loop would otherwise take what the
-# agents need: with even shares no agent process ended in a 90 s cycle).
+# the workload.  With a cpu controller (CPU_ON), $CG weighs ten times this
+# shell's processes (which get some 9% of the CPU when everything is
+# busy, not 1 / 90), and the workload four times each kind of reader
+# (readers in a loop would otherwise take what the agents need: with even
+# shares no agent process ended in a 90 s cycle).  With $CG at the
+# shell's weight, the shell's polling for the agents (an awk and a sleep
+# every 0.1 s) starved the readers: in most small runs the ioctl reader
+# of uid 65534 made no round in the first cycle.
 cg_make() {
 	mkdir -p "$CG" "$CG/tools" "$CG/files" "$CG/work" || return
 	[ "$CPU_ON" = 1 ] || return 0
 	{ grep -qw cpu "$CG/cgroup.subtree_control" || echo +cpu >"$CG/cgroup.subtree_control"; } &&
-		echo 100 >"$CG/cpu.weight" && echo 400 >"$CG/work/cpu.weight"
+		echo 1000 >"$CG/cpu.weight" && echo 400 >"$CG/work/cpu.weight"
 }
 
 # cg_populated DIR: whether a process is in DIR or under it (no exec).
@@ -378,6 +378,27 @@ rounds() {
 	n=${n:-0}
 }
 
+# reader_state PROGRESS: what the reader writing PROGRESS is doing (its
+# pid, state, wait channel and kernel stack), for a reader that made no
+# round.
+reader_state() {
+	local p cmd
+	for p in /proc/[0-9]*; do
+		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		case $cmd in
+		*"asm_stress read $1 "*)
+			ktap_print_msg "reader ${p#/proc/}: $(awk '{ print "state", $3 }' "$p/stat")," \
+				"uid $(awk '/^Uid:/ { print $2 }' "$p/status"), wchan $(cat "$p/wchan")," \
+				"progress '$(cat "$1" 2>/dev/null)'," \
+				"$(ls -l "$1"* 2>&1 | tr '\n' ' ')"
+			sed 's/^/# stack: /' "$p/stack" 2>/dev/null
+			return
+			;;
+		esac
+	done
+	ktap_print_msg "no process writes $1"
+}
+
 # agent_rows: the agents registered now (rows of the status view).
 agent_rows() {
 	awk '/^Per-Agent Metrics:/ { s = 1; next } /^$/ { s = 0 }
@@ -559,8 +580,10 @@ for ((c = 1; c <= CYCLES; c++)); do
 		[ "$n" != "${before[$r]}" ] ||
 			asm_fail "cycle $c: file reader $r made no round (at $n)"
 		rounds "$PROGRESS/ioctl-$r"
-		[ "$n" != "${ibefore[$r]}" ] ||
+		[ "$n" != "${ibefore[$r]}" ] || {
 			asm_fail "cycle $c: ioctl reader $r read no telemetry document (at $n)"
+			reader_state "$PROGRESS/ioctl-$r"
+		}
 	done
 	ktap_print_msg "cycle $c: readers checked at $((SECONDS - start)) s"
 	[ "$ASM_CASE_OK" = 1 ] || break
@@ -584,6 +607,11 @@ asm_case_start
 start=$SECONDS
 asm_reload
 many=$CG/many
+# Here the readers are the load and this shell's steps (registering,
+# GET_INFO of every agent, the views) are what is measured: $CG weighs as
+# much as this shell, not ten times as much.  At 4096 agents with ten
+# times the weight, the registration took 547 s in the debug kernel.
+[ "$CPU_ON" = 1 ] && echo 100 >"$CG/cpu.weight"
 # The file readers read while they are registered; the tools' readers
 # (whose `asmctl list` costs a request per agent) once they all are.
 for ((r = 0; r < READERS; r++)); do

@@ -74,7 +74,7 @@ extern "C" {
     fn asm_sampler_kick();
     fn asm_sampler_ensure(ms: u32);
     fn asm_cascade_kick();
-    fn asm_notify_kick();
+    fn asm_notify_kick() -> bool;
     fn asm_syscall_tp_exclusive() -> bool;
     fn asm_task_syscall_work(task: *mut RawTask, on: bool);
     fn asm_pid_syscall_work(pid: *mut RawPid, on: bool);
@@ -226,8 +226,9 @@ pub(crate) fn syscall_tp_exclusive() -> bool {
     unsafe { asm_syscall_tp_exclusive() }
 }
 
-/// Has the notify work run soon. Callable in any context.
-pub(crate) fn notify_kick() {
+/// Has the notify work run soon if a socket listens to the events group;
+/// returns whether it will. Callable in any context.
+pub(crate) fn notify_kick() -> bool {
     // SAFETY: Callable in any context; the work item is static.
     unsafe { asm_notify_kick() }
 }

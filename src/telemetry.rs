@@ -3,7 +3,7 @@
 //! System-wide telemetry: the cumulative totals and the ring of the last
 //! [`RING_CAPACITY`] lifecycle events, with the count of events it dropped.
 
-use core::sync::atomic::AtomicU64;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::new_spinlock;
 use kernel::prelude::*;
 use kernel::sync::SpinLock;
@@ -146,31 +146,18 @@ pub(crate) struct Totals {
     pub(crate) join_failures: AtomicU64,
 }
 
-/// The event ring, and how far the notify work has sent it.
-pub(crate) struct Events {
-    /// The last [`RING_CAPACITY`] events; an event's number is its
-    /// position since load.
-    ring: SeqRing<Event>,
-    /// The number of the next event to send to netlink listeners: never
-    /// above the ring's next number.
-    sent: u64,
-}
-
-impl core::ops::Deref for Events {
-    type Target = SeqRing<Event>;
-
-    fn deref(&self) -> &SeqRing<Event> {
-        &self.ring
-    }
-}
-
 /// Totals and the event ring.
 #[pin_data]
 pub(crate) struct Telemetry {
     pub(crate) totals: Totals,
+    /// The number of the next event to send to netlink listeners; only the
+    /// notify work uses it.
+    sent: AtomicU64,
     /// Taken by the probes: never held across anything that sleeps.
     #[pin]
-    pub(crate) ring: SpinLock<Events>,
+    /// The last [`RING_CAPACITY`] events; an event's number is its
+    /// position since load.
+    pub(crate) ring: SpinLock<SeqRing<Event>>,
 }
 
 impl Telemetry {
@@ -178,52 +165,44 @@ impl Telemetry {
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             totals: Totals::default(),
+            sent: AtomicU64::new(0),
             ring <- new_spinlock!(
-                Events {
-                    ring: SeqRing::new(RING_CAPACITY, Event::new(EventKind::Register, 0, 0, 0))?,
-                    sent: 0,
-                },
+                SeqRing::new(RING_CAPACITY, Event::new(EventKind::Register, 0, 0, 0))?,
                 "Telemetry::ring"
             ),
         }? Error)
     }
 
     /// Adds an event to the ring, and has it sent to netlink listeners.
-    /// With none, no work item runs (an agent's fork and exit do not wake
-    /// a worker each) and the event counts as sent: a socket that joins
-    /// later gets the events that follow it. One lock, no other atomic
-    /// write.
+    /// With none, no work item runs: an agent's fork and exit do not wake
+    /// a worker each.
     pub(crate) fn record(&self, event: Event) {
-        // Asked under the lock, after the push: a record that saw no
-        // listener moves `sent` past its own event and those before it,
-        // never past one that a later record (which may see a listener
-        // that joined meanwhile) pushed.
-        let listening = {
-            let mut events = self.ring.lock();
-            events.ring.push(event);
-            let listening = ffi::genl_listening();
-            if !listening {
-                events.sent = events.ring.next_seq();
-            }
-            listening
+        let next = {
+            let mut ring = self.ring.lock();
+            ring.push(event);
+            ring.next_seq()
         };
-        if listening {
-            ffi::notify_kick();
+        if !ffi::notify_kick() {
+            // A socket that joins later gets the events that follow it.
+            self.sent.fetch_max(next, Relaxed);
         }
     }
 
-    /// Copies the events not sent yet, oldest first, into `out` and counts
-    /// them as sent; returns how many and the number of the first (above
-    /// what was sent when the ring overwrote some).
-    fn take_unsent<const N: usize>(&self, out: &mut [Option<Event>; N]) -> (usize, u64) {
-        let mut events = self.ring.lock();
-        let first = events.sent.max(events.ring.first_seq());
+    /// Copies the events numbered `from` and later (numbers count from 0
+    /// since load), oldest first, into `out`; returns how many and the
+    /// number of the first one (above `from` when the ring overwrote some).
+    pub(crate) fn since<const N: usize>(
+        &self,
+        from: u64,
+        out: &mut [Option<Event>; N],
+    ) -> (usize, u64) {
+        let ring = self.ring.lock();
+        let first = from.max(ring.first_seq());
         let mut n = 0;
-        for (slot, (_, event)) in out.iter_mut().zip(events.ring.iter_from(first)) {
+        for (slot, (_, event)) in out.iter_mut().zip(ring.iter_from(first)) {
             *slot = Some(*event);
             n += 1;
         }
-        events.sent = first + n as u64;
         (n, first)
     }
 
@@ -254,8 +233,11 @@ impl Telemetry {
 pub(crate) fn notify(telemetry: &Telemetry) {
     const BATCH: usize = 32;
     loop {
+        let from = telemetry.sent.load(Relaxed);
         let mut batch = [None; BATCH];
-        let (n, first) = telemetry.take_unsent(&mut batch);
+        let (n, first) = telemetry.since(from, &mut batch);
+        // Never back: `record` moves it past what nobody listened to.
+        telemetry.sent.fetch_max(first + n as u64, Relaxed);
         if n == 0 || !ffi::genl_listening() {
             return;
         }

@@ -777,17 +777,18 @@ static void asm_notify_fn(struct work_struct *work)
 }
 static DECLARE_WORK(asm_notify_work, asm_notify_fn);
 
-/* Any context: the listeners' bitmap is read under RCU. */
 bool asm_genl_listening(void)
 {
-	return READ_ONCE(asm_genl_registered) &&
-	       genl_has_listeners(&asm_genl_family, &init_net, ASM_MCGRP_EVENTS) > 0;
+	return genl_has_listeners(&asm_genl_family, &init_net, ASM_MCGRP_EVENTS) > 0;
 }
 
-/* Any context. */
-void asm_notify_kick(void)
+/* Any context: the listeners' bitmap is read under RCU. */
+bool asm_notify_kick(void)
 {
+	if (!READ_ONCE(asm_genl_registered) || !asm_genl_listening())
+		return false;
 	schedule_work(&asm_notify_work);
+	return true;
 }
 
 int asm_genl_send(const struct asm_genl_event *ev)

@@ -60,9 +60,9 @@ bool asm_syscall_tp_exclusive(void);
 /* Set or clear the syscall tracepoint work bit of @p's threads (under RCU). */
 void asm_task_syscall_work(struct task_struct *p, bool on);
 void asm_pid_syscall_work(struct pid *pid, bool on);
-/* Have asm_rust_notify() run soon (any context). */
-void asm_notify_kick(void);
-/* Whether anyone listens to the events group (any context). */
+/* Have asm_rust_notify() run soon if anyone listens; returns whether (any context). */
+bool asm_notify_kick(void);
+/* Whether anyone listens to the events group. */
 bool asm_genl_listening(void);
 /* Multicast one event; 0 or a negative errno. */
 int asm_genl_send(const struct asm_genl_event *ev);
