@@ -781,9 +781,9 @@ impl<T> XaLocked<'_, T> {
     /// `tagged` ([`XArray::tagged`]). On failure `value` is dropped.
     pub(crate) fn insert(&self, index: usize, value: RcuArc<T>, tagged: bool) -> Result {
         let ptr = ManuallyDrop::new(value).ptr;
+        let (xa, entry) = (self.raw(), ptr.as_ptr().cast());
         // SAFETY: By the type invariant of `XArray`; the lock is held.
-        let rc =
-            unsafe { asm_xa_insert_locked(self.raw(), index, ptr.as_ptr().cast(), tagged.into()) };
+        let rc = unsafe { asm_xa_insert_locked(xa, index, entry, tagged.into()) };
         XArray::inserted(rc, ptr)
     }
 
