@@ -422,7 +422,7 @@ struct attack {
 	int backlog;			/* of the agent's listen */
 };
 
-enum tag { R_REG = 1, R_DONE, R_SEND, R_PORT, R_PID, R_SERVED };
+enum tag { R_REG = 1, R_DONE, R_SEND, R_PORT, R_PID, R_SERVED, R_LISTENING, R_NORT };
 
 struct report {
 	int tag, val;
@@ -629,17 +629,31 @@ static int atk_uring_listen(const struct attack *a, int res_fd)
 
 /*
  * Two processes of one agent: this one puts a bound socket in TCP_LISTEN
- * through io_uring and dies for it; a sibling forked before spins on
- * accept() to serve whoever connects before the module kills it too.
+ * through io_uring and dies for it; a sibling forked before must not live
+ * to see the socket listen, nor serve whoever connects.  The module kills
+ * every process of the agent in the listen's tracepoint, before the
+ * socket's state changes.
+ *
+ * The sibling's chance is made certain, not left to scheduling: both run
+ * on one CPU, real-time, the sibling above this process, and a pipe write
+ * linked to the listen wakes it.  So it runs the moment the listen is
+ * done, before the work items the listen queued on that CPU (the sampler,
+ * which kills an agent's other processes late): alive, it reads
+ * SO_ACCEPTCONN and says so; killed, it dies as it wakes.
  */
 static int atk_uring_listen_sibling(const struct attack *a, int res_fd)
 {
+	struct sched_param lo = { .sched_priority = 1 }, hi = { .sched_priority = 2 };
+	struct sched_param other = { .sched_priority = 0 };
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe cqe;
+	int s, c, ret, on, wake[2];
+	socklen_t len = sizeof(on);
+	struct pollfd p;
 	struct addr me;
 	struct ring r;
+	cpu_set_t one;
 	uint64_t end;
-	int s, c, ret;
 	pid_t pid;
 
 	s = socket(a->dst.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -649,11 +663,23 @@ static int atk_uring_listen_sibling(const struct attack *a, int res_fd)
 	if (bind(s, (struct sockaddr *)&me.ss, me.len) ||
 	    getsockname(s, (struct sockaddr *)&me.ss, &me.len))
 		return errno;
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	if (sched_setaffinity(0, sizeof(one), &one) || pipe2(wake, O_CLOEXEC))
+		return errno;
 	pid = fork();
 	if (pid < 0)
 		return errno;
 	if (pid == 0) {
+		close(wake[1]);
 		report(res_fd, R_PID, getpid());
+		if (sched_setscheduler(0, SCHED_FIFO, &hi))
+			report(res_fd, R_NORT, errno);
+		p = (struct pollfd){ .fd = wake[0], .events = POLLIN };
+		poll(&p, 1, 5000);
+		if (!getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) && on)
+			report(res_fd, R_LISTENING, 1);
+		sched_setscheduler(0, SCHED_OTHER, &other);
 		end = now_ns(CLOCK_MONOTONIC) + 5000000000ull;
 		while (now_ns(CLOCK_MONOTONIC) < end) {
 			c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
@@ -665,7 +691,10 @@ static int atk_uring_listen_sibling(const struct attack *a, int res_fd)
 		}
 		_exit(0);
 	}
-	/* The sibling spins first; the test connects in a loop meanwhile. */
+	close(wake[0]);
+	if (sched_setscheduler(0, SCHED_FIFO, &lo))
+		return errno;
+	/* The sibling waits first; the test connects in a loop meanwhile. */
 	usleep(300000);
 	report(res_fd, R_PORT, addr_port(&me));
 	usleep(300000);
@@ -676,7 +705,13 @@ static int atk_uring_listen_sibling(const struct attack *a, int res_fd)
 	sqe->opcode = ASM_IORING_OP_LISTEN;
 	sqe->fd = s;
 	sqe->len = 8;
-	if (ring_submit(&r, 1) < 0)
+	sqe->flags = IOSQE_IO_LINK;
+	sqe = ring_sqe(&r);
+	sqe->opcode = IORING_OP_WRITE;
+	sqe->fd = wake[1];
+	sqe->addr = (__u64)(uintptr_t)"!";
+	sqe->len = 1;
+	if (ring_submit(&r, 2) < 0)
 		return errno;
 	if (ring_cqe(&r, &cqe, 5000))
 		return ETIMEDOUT;
@@ -779,6 +814,8 @@ struct run {
 	int done_val, send_val, port;
 	pid_t sibling;		/* R_PID: a second process of the agent */
 	int served;		/* R_SERVED: connections it served */
+	int listening;		/* R_LISTENING: it saw its socket listen, alive */
+	int nort;		/* R_NORT: why it could not go real-time */
 };
 
 /* The agent: registers itself, attacks, then waits for the test to let it exit. */
@@ -834,6 +871,12 @@ static bool run_read(struct run *r, int ms)
 		break;
 	case R_SERVED:
 		r->served++;
+		break;
+	case R_LISTENING:
+		r->listening++;
+		break;
+	case R_NORT:
+		r->nort = rep.val;
 		break;
 	}
 	return true;
@@ -1427,11 +1470,13 @@ static void test_unix_cycle_listen_cookies(void)
 }
 
 /*
- * 17: the listen kills the process that made it, not at once the agent's
- * other processes: a sibling that spins on accept() must not get to serve
- * a client before it is killed too.  The test connects in a loop from
- * before the listen; a connection the kernel completes meanwhile is not
- * the failure (the listen is not refused), a byte served by the agent is.
+ * 17: the listen kills the process that made it and the agent's other
+ * processes, before the socket listens: a sibling that spins on accept()
+ * must neither see the socket listen nor get to serve a client.  (Killed
+ * later, by the sampler, it served one in a loaded VM.)  The test
+ * connects in a loop from before the listen; a connection the kernel
+ * completes meanwhile is not the failure (the listen is not refused), a
+ * byte served by the agent is.
  */
 static void test_listen_sibling(void)
 {
@@ -1447,7 +1492,7 @@ static void test_listen_sibling(void)
 	addr_loopback(&a.dst, AF_INET, 0);
 	if (!agent_start(&a, &r)) {
 		agent_abandon(&r);
-		ktap_case_end("listen: a sibling process of the agent serves nobody");
+		ktap_case_end("listen: a sibling process of the agent never sees the socket listen, serves nobody");
 		return;
 	}
 	while (!r.port && run_read(&r, REGISTER_MS))
@@ -1478,6 +1523,8 @@ static void test_listen_sibling(void)
 	expect_stopped(&a, &r, -1, tcp_mib("PassiveOpens"), ASM_VIOLATION_LISTEN, "TCP_LISTEN",
 		       "(AF_INET)");
 	ktap_expect_u64(r.served, 0, "connections the agent served");
+	ktap_expect(!r.nort, "the sibling could not go real-time: %s", strerror(r.nort));
+	ktap_expect_u64(r.listening, 0, "reports of the sibling that saw its socket listen");
 	ktap_expect(r.sibling > 0, "the sibling reported no pid");
 	if (r.sibling > 0) {
 		end = now_ns(CLOCK_MONOTONIC) + DEATH_MS * 1000000ull;
@@ -1490,7 +1537,7 @@ static void test_listen_sibling(void)
 			waitpid(r.sibling, NULL, 0);
 		}
 	}
-	ktap_case_end("listen: a sibling process of the agent serves nobody, both are killed");
+	ktap_case_end("listen: a sibling process of the agent never sees the socket listen, serves nobody; both are killed");
 }
 
 /* Brings up lo in the current network namespace. */

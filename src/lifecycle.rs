@@ -10,7 +10,7 @@
 
 use core::fmt::Write;
 use core::sync::atomic::Ordering::Relaxed;
-use kernel::error::code::ESRCH;
+use kernel::error::code::{EINTR, ESRCH};
 
 use crate::agent::{Agent, ExitStatus, Membership, State};
 use crate::audit::{self, Record};
@@ -32,7 +32,7 @@ pub(crate) enum ForkVerdict {
     /// first one.
     Member = 1,
     /// It should have joined an agent but could not (no memory for the
-    /// index): it must not run unsupervised.
+    /// index), or an action is ending its agent: it must not run.
     Kill = 2,
 }
 
@@ -77,6 +77,8 @@ pub(crate) fn on_fork(
             asm.registry.sweep_later();
             ForkVerdict::Outside
         }
+        // An action is ending the agent: the child dies before it runs.
+        Err(e) if e == EINTR => ForkVerdict::Kill,
         Err(_) => {
             asm.telemetry.totals.join_failures.fetch_add(1, Relaxed);
             ForkVerdict::Kill
@@ -297,6 +299,8 @@ pub(crate) fn on_attach(asm: &Asm, cgroup_id: u64, tgid: i32, task: &TaskRef<'_>
         }
         // It may have left a process agent above: it runs on, no agent's.
         Err(e) if e == ESRCH => asm.registry.sweep_later(),
+        // An action is ending the agent: it dies with the agent's others.
+        Err(e) if e == EINTR => task.signal(ffi::SIGKILL),
         // No memory for the index: it must not run unsupervised.
         Err(_) => {
             asm.telemetry.totals.join_failures.fetch_add(1, Relaxed);

@@ -342,8 +342,10 @@ pub(crate) fn write_caps(w: &mut impl Write, caps: u64) {
 
 /// A violation by the calling process of `agent`: recorded as a
 /// capability fault and audited; an action that ends the agent kills the
-/// caller at once (before its system call returns) and the sampler kills
-/// the rest. Returns the action. Does not sleep.
+/// caller and every other process of the agent at once (before the
+/// caller's system call returns, before a listener it made can take a
+/// connection), and the sampler kills what a racing fork may have left.
+/// Returns the action. Does not sleep.
 pub(crate) fn violation(asm: &Asm, agent: &Agent, what: Violation, detail: &[u8]) -> Action {
     let now = ffi::now_ns();
     let action = asm.faults.effective(agent).actions[FaultKind::Capability as usize];
@@ -367,8 +369,8 @@ pub(crate) fn violation(asm: &Asm, agent: &Agent, what: Violation, detail: &[u8]
     r.bytes(detail);
     asm.audit.append(r, Some(agent));
     if matches!(action, Action::Kill | Action::Restart) {
-        agent.ending.begin(action);
         ffi::kill_current();
+        asm.registry.end(agent, action);
         ffi::sampler_kick();
     }
     action

@@ -24,7 +24,7 @@ use crate::agent::{Agent, Locks, Membership, State};
 use crate::ffi::{self, PidRef, RcuArc, RcuGuard, RcuRef, TaskInfo, XArray};
 use crate::filter::TgidFilter;
 use crate::telemetry::{Event, EventKind, Telemetry};
-use crate::uapi::{ID_ALLOC_MIN, ID_MAX, NAME_LEN, SCOPE_LEN};
+use crate::uapi::{Action, ID_ALLOC_MIN, ID_MAX, NAME_LEN, SCOPE_LEN};
 
 /// What a registration asks for, validated.
 pub(crate) struct Spec {
@@ -199,6 +199,21 @@ impl Registry {
         self.get(id, &RcuGuard::new()).map(|a| a.registered_ns)
     }
 
+    /// Starts ending `agent` with recovery `action` (kill or restart) and
+    /// sends SIGKILL to every process of it, before the caller goes on:
+    /// none may act on what the caller was refused (serve a listener's
+    /// connections, say). A fork racing this either finds the ending under
+    /// the index lock, and [`Self::join`] refuses its child, which dies
+    /// before it runs, or has put its child in the index before the walk
+    /// here. Does not sleep; not under the index lock.
+    pub(crate) fn end(&self, agent: &Agent, action: Action) {
+        {
+            let _index = self.index.lock();
+            agent.ending.begin(action);
+        }
+        self.signal_members(agent, ffi::SIGKILL);
+    }
+
     /// Sends `sig` to every process of `agent`.
     pub(crate) fn signal_members(&self, agent: &Agent, sig: i32) {
         let rcu = RcuGuard::new();
@@ -228,8 +243,9 @@ impl Registry {
     /// Makes process `tgid` a member of `agent` and counts it (as one of the
     /// agent's first processes when [`Joining::Registered`], else as a
     /// spawn), unless it already belongs to an agent, `agent` is being
-    /// unregistered (ESRCH), or `exiting` says the process is already on
-    /// its way out (ESRCH); returns whether joining restarted the agent.
+    /// unregistered (ESRCH), an action is ending it (EINTR: the process is
+    /// to be killed), or `exiting` says the process is already on its way
+    /// out (ESRCH); returns whether joining restarted the agent.
     /// Does not sleep.
     ///
     /// `exiting` is asked after the index store, under the index lock: an exit
@@ -247,6 +263,11 @@ impl Registry {
         let index = self.index.lock();
         if agent.dead.load(Relaxed) {
             return Err(ESRCH);
+        }
+        // An agent that an action is ending takes no new process, which
+        // would outlive the kill under way ([`Self::end`]).
+        if agent.ending.get().is_some() {
+            return Err(EINTR);
         }
         // Not dead: the agents xarray still holds a reference.
         let member = agent.to_arc().ok_or(ESRCH)?;

@@ -190,7 +190,7 @@ u64 asm_bench_probe(struct seq_file *m, u32 path, u32 calls);
 /* What asm_rust_on_fork() says of the child (src/lifecycle.rs: ForkVerdict). */
 #define ASM_FORK_OUTSIDE	0
 #define ASM_FORK_MEMBER		1	/* trace its system calls */
-#define ASM_FORK_KILL		2	/* it could not join: kill it */
+#define ASM_FORK_KILL		2	/* it could not join, or its agent is ending: kill it */
 /* Under rcu_read_lock(). */
 int asm_rust_on_fork(pid_t parent_tgid, pid_t child_tgid, u64 child_cgroup, u64 start_ns);
 int asm_rust_gw_register(u32 portid);
