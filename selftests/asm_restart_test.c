@@ -152,6 +152,82 @@ static void process_restart(void)
 	ktap_case_end("ASM_REGISTER_RESTART restarts a process agent in Recovery, root only, within its budget");
 }
 
+#define WD_AGENT	5403
+
+/* A child that restarts agent @arg's, reports how, runs 1.5 s, then exits 3. */
+static void restart_stay_child(int wfd, void *arg)
+{
+	child_report(wfd, restart_req(*(__u32 *)arg));
+	usleep(1500000);
+	_exit(3);
+}
+
+/*
+ * A process agent with a watchdog crashes after its heartbeat and waits in
+ * Recovery; silent past the watchdog, the sampler finds it unresponsive,
+ * whose action (restart) has no process to end.  The restart that follows
+ * must neither be refused nor killed for that stale verdict.
+ */
+static void recovery_watchdog(void)
+{
+	struct asm_fault_policy p;
+	struct asm_agent_info info;
+	struct asm_heartbeat hb;
+	struct asm_register r;
+	__u32 id = WD_AGENT;
+	int go[2], res = -1, status = -1, i;
+	__u64 faults;
+	pid_t pid;
+	char c;
+
+	ktap_case_start();
+	if (pipe(go))
+		ktap_bail("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		ktap_bail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(4);
+		memset(&hb, 0, sizeof(hb));
+		hb.size = sizeof(hb);
+		hb.version = ASM_ABI_VERSION;
+		_exit(ioctl(asm_fd, ASM_IOC_HEARTBEAT, &hb) ? 5 : 3);
+	}
+	close(go[0]);
+	reg_init(&r, id, ASM_TARGET_PID, pid, "wd-recovery");
+	r.auto_restart = 1;
+	ktap_expect_ok(ioctl(asm_fd, ASM_IOC_REGISTER, &r), "register the process agent, budget 1");
+	fp_init(&p, id, ASM_FP_SET_LIMITS);
+	p.watchdog_ms = 1000;
+	ktap_expect_ok(ioctl(asm_fd, ASM_IOC_SET_FAULT_POLICY, &p), "1 s watchdog");
+	if (write(go[1], "g", 1) != 1)
+		ktap_bail("write: %s", strerror(errno));
+	close(go[1]);
+	waitpid(pid, &status, 0);
+	ktap_expect(WIFEXITED(status) && WEXITSTATUS(status) == 3,
+		    "the first process sent its heartbeat and crashed (status %#x)", status);
+	wait_state(id, ASM_STATE_RECOVERY);
+	ktap_expect_ok(asm_get_info(asm_fd, id, &info), "info");
+	ktap_expect_u64(info.state, ASM_STATE_RECOVERY, "in Recovery after the crash");
+	faults = info.faults;
+	for (i = 0; i < 60 && !asm_get_info(asm_fd, id, &info) && info.faults == faults; i++)
+		usleep(100000);
+	ktap_expect(info.faults > faults, "a watchdog fault while in Recovery (%llu faults, %llu before)",
+		    (unsigned long long)info.faults, (unsigned long long)faults);
+	ktap_expect_u64(info.state, ASM_STATE_RECOVERY, "still in Recovery");
+	ktap_expect_ok(run_child(restart_stay_child, &id, &res, 1, &status),
+		       "the launcher's new process");
+	ktap_expect_u64(res, 0, "RESTART");
+	ktap_expect(WIFEXITED(status) && WEXITSTATUS(status) == 3,
+		    "the restarted process ran its 1.5 s and exited 3 (status %#x), not killed", status);
+	ktap_expect_ok(asm_get_info(asm_fd, id, &info), "info");
+	ktap_expect_u64(info.restart_count, 1, "one restart counted");
+	ktap_expect_ok(asm_unregister(asm_fd, id), "unregister");
+	ktap_case_end("a watchdog fault while the agent waits in Recovery neither refuses nor kills its restart");
+}
+
 int main(void)
 {
 	struct asm_agent_info info;
@@ -160,7 +236,7 @@ int main(void)
 	int dfd, round, status;
 	pid_t pid;
 
-	ktap_header(5);
+	ktap_header(6);
 	asm_fd = asm_open();
 	if (asm_fd < 0)
 		ktap_bail("open %s: %s", ASM_DEVICE_PATH, strerror(errno));
@@ -228,6 +304,7 @@ int main(void)
 		ktap_expect_u64(ev.agent, AGENT, "unregister event's agent");
 	ktap_case_end("every event arrived, in order, numbered without gaps");
 	process_restart();
+	recovery_watchdog();
 	rmdir(CGROUP_DIR);
 	ktap_finish();
 }

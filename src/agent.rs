@@ -130,32 +130,41 @@ pub(crate) struct Agent {
 /// What is ending an agent, if anything: a recovery action (kill or
 /// restart) or a dependency cascade. Its processes' exits are then not
 /// crashes.
-pub(crate) struct Ending(AtomicU32);
+pub(crate) struct Ending {
+    state: AtomicU32,
+    /// Every process of the agent was sent SIGKILL since the action began
+    /// ([`crate::registry::Registry::end`]): no later violation needs to
+    /// walk the index again, since no process joins meanwhile.
+    walked: AtomicBool,
+}
 
 /// The [`Ending`] of a cascade: not an `enum asm_action` value.
 const ENDING_CASCADE: u32 = 0x100;
 
 impl Ending {
     fn none() -> Self {
-        Self(AtomicU32::new(Action::Default.raw()))
+        Self {
+            state: AtomicU32::new(Action::Default.raw()),
+            walked: AtomicBool::new(false),
+        }
     }
 
     /// The recovery action, `None` if no action is ending the agent (a
     /// cascade may be).
     pub(crate) fn get(&self) -> Option<Action> {
-        Action::try_from(self.0.load(Relaxed))
+        Action::try_from(self.state.load(Relaxed))
             .ok()
             .filter(|&action| action != Action::Default)
     }
 
     /// Whether an action or a cascade is ending the agent.
     pub(crate) fn is_some(&self) -> bool {
-        self.0.load(Relaxed) != Action::Default.raw()
+        self.state.load(Relaxed) != Action::Default.raw()
     }
 
     /// Whether a cascade (and no action) is ending the agent.
     pub(crate) fn is_cascade(&self) -> bool {
-        self.0.load(Relaxed) == ENDING_CASCADE
+        self.state.load(Relaxed) == ENDING_CASCADE
     }
 
     /// Starts ending the agent with `action`, unless something else is; a
@@ -164,7 +173,7 @@ impl Ending {
     pub(crate) fn begin(&self, action: Action) {
         if !self.begin_raw(action.raw()) && action == Action::Kill {
             let _ = self
-                .0
+                .state
                 .compare_exchange(ENDING_CASCADE, action.raw(), Relaxed, Relaxed);
         }
     }
@@ -176,18 +185,31 @@ impl Ending {
     }
 
     fn begin_raw(&self, raw: u32) -> bool {
-        self.0
+        self.state
             .compare_exchange(Action::Default.raw(), raw, Relaxed, Relaxed)
             .is_ok()
     }
 
     /// Ends the agent with `action`, whatever was ending it.
     pub(crate) fn set(&self, action: Action) {
-        self.0.store(action.raw(), Relaxed);
+        self.state.store(action.raw(), Relaxed);
     }
 
-    fn clear(&self) {
-        self.0.store(Action::Default.raw(), Relaxed);
+    /// Nothing is ending the agent any more: its last process is gone.
+    pub(crate) fn clear(&self) {
+        self.state.store(Action::Default.raw(), Relaxed);
+        self.walked.store(false, Relaxed);
+    }
+
+    /// Whether every process of the agent was sent SIGKILL since the
+    /// action began.
+    pub(crate) fn walked(&self) -> bool {
+        self.walked.load(Relaxed)
+    }
+
+    /// Every process of the agent was sent SIGKILL.
+    pub(crate) fn set_walked(&self) {
+        self.walked.store(true, Relaxed);
     }
 }
 

@@ -1083,6 +1083,7 @@ impl core::fmt::Write for SeqFile<'_> {
 
 extern "C" {
     fn asm_kill_current();
+    fn asm_signal_tgid(tgid: i32, sig: i32);
     fn asm_sha256(data: *const c_void, len: c_uint, out: *mut u8);
     fn asm_real_ns() -> u64;
     fn asm_current_tgid() -> i32;
@@ -1092,6 +1093,13 @@ extern "C" {
 pub(crate) fn kill_current() {
     // SAFETY: No preconditions; `kill_pid` takes RCU itself.
     unsafe { asm_kill_current() }
+}
+
+/// Sends `sig` to process `tgid` (a pid of the initial namespace), if it
+/// exists. Any context but hard IRQ.
+pub(crate) fn signal_process(tgid: i32, sig: i32) {
+    // SAFETY: No preconditions; the glue looks the pid up under RCU.
+    unsafe { asm_signal_tgid(tgid, sig) }
 }
 
 /// SHA-256 of `data`.

@@ -205,21 +205,33 @@ impl Registry {
     /// connections, say). A fork racing this either finds the ending under
     /// the index lock, and [`Self::join`] refuses its child, which dies
     /// before it runs, or has put its child in the index before the walk
-    /// here. Does not sleep; not under the index lock.
+    /// here. Once a walk is done no process joins until the last is gone,
+    /// so later calls (one io_uring submission can make many violations)
+    /// do not walk again. Does not sleep; not under the index lock.
     pub(crate) fn end(&self, agent: &Agent, action: Action) {
         {
             let _index = self.index.lock();
             agent.ending.begin(action);
         }
+        // A cascade's ending does not refuse joins (a restart does not take
+        // over from it): only an action's walk holds.
+        let holds = agent.ending.get().is_some();
+        if holds && agent.ending.walked() {
+            return;
+        }
         self.signal_members(agent, ffi::SIGKILL);
+        if holds {
+            agent.ending.set_walked();
+        }
     }
 
-    /// Sends `sig` to every process of `agent`.
+    /// Sends `sig` to every process of `agent`: a look at each entry of the
+    /// index, and a pid lookup for the agent's own.
     pub(crate) fn signal_members(&self, agent: &Agent, sig: i32) {
         let rcu = RcuGuard::new();
-        self.for_each_member_task(&rcu, |member_of, task| {
-            if core::ptr::eq(&*member_of, agent) {
-                task.signal(sig);
+        self.for_each_member(&rcu, |tgid, member| {
+            if member.ptr_eq(agent) {
+                ffi::signal_process(tgid, sig);
             }
         });
     }
@@ -265,9 +277,15 @@ impl Registry {
             return Err(ESRCH);
         }
         // An agent that an action is ending takes no new process, which
-        // would outlive the kill under way ([`Self::end`]).
+        // would outlive the kill under way ([`Self::end`]). An ending with
+        // no process left is stale (a sampler's verdict at a window's close
+        // after the last exit, a stop racing it, the last member moved
+        // out): the new process starts afresh.
         if agent.ending.get().is_some() {
-            return Err(EINTR);
+            if agent.nr_processes.load(Relaxed) > 0 {
+                return Err(EINTR);
+            }
+            agent.ending.clear();
         }
         // Not dead: the agents xarray still holds a reference.
         let member = agent.to_arc().ok_or(ESRCH)?;
@@ -452,7 +470,9 @@ impl Registry {
             || agent.state() != State::Recovery,
             Joining::Placed,
             now,
-        )?;
+        )
+        // An agent in Recovery has no process, so no action is ending it.
+        .map_err(|e| if e == EINTR { EBUSY } else { e })?;
         pid.trace_syscalls();
         Ok(())
     }

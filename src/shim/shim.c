@@ -370,7 +370,14 @@ static unsigned int asm_nf_local_out(void *priv, struct sk_buff *skb,
 {
 	struct sock *sk = state->sk;
 
-	if (!in_task() || !sk || !sk_fullsock(sk) ||
+	/*
+	 * A task's own SYN is sent with bottom halves enabled.  With them
+	 * disabled in task context it is a retransmission of the write timer
+	 * that release_sock() ran for the socket's owner, under the socket's
+	 * spinlock: not the task's act (retransmissions from softirq are not
+	 * checked either), and no place to take ASM's locks.
+	 */
+	if (!in_task() || in_softirq() || !sk || !sk_fullsock(sk) ||
 	    READ_ONCE(sk->sk_state) != TCP_SYN_SENT ||
 	    likely(!asm_rust_may_be_agent(current->tgid)))
 		return NF_ACCEPT;
@@ -604,6 +611,15 @@ u64 asm_real_ns(void)
 pid_t asm_current_tgid(void)
 {
 	return task_tgid_nr(current);
+}
+
+/* @sig to process @tgid of the initial namespace, if it exists. */
+void asm_signal_tgid(pid_t tgid, int sig)
+{
+	rcu_read_lock();
+	/* kill_pid() of a NULL pid finds no task: -ESRCH. */
+	kill_pid(find_pid_ns(tgid, &init_pid_ns), sig, 1);
+	rcu_read_unlock();
 }
 
 int asm_signal_task(struct task_struct *task, int sig)

@@ -124,6 +124,7 @@ void asm_with_process(pid_t tgid, void (*cb)(void *ctx, const struct asm_task_in
 int asm_seq_write(struct seq_file *m, const void *buf, size_t len);
 
 void asm_kill_current(void);
+void asm_signal_tgid(pid_t tgid, int sig);
 void asm_sha256(const void *data, unsigned int len, u8 *out);
 u64 asm_real_ns(void);
 pid_t asm_current_tgid(void);
