@@ -134,8 +134,13 @@ pub(crate) struct Ending {
     state: AtomicU32,
     /// Every process of the agent was sent SIGKILL since the action began
     /// ([`crate::registry::Registry::end`]): no later violation needs to
-    /// walk the index again, since no process joins meanwhile.
+    /// walk the index again, since no process joins meanwhile. Written
+    /// under the index lock.
     walked: AtomicBool,
+    /// How many times the ending was cleared: a walk that began in one
+    /// run of the agent does not mark the next. Written under the index
+    /// lock.
+    runs: AtomicU32,
 }
 
 /// The [`Ending`] of a cascade: not an `enum asm_action` value.
@@ -146,6 +151,7 @@ impl Ending {
         Self {
             state: AtomicU32::new(Action::Default.raw()),
             walked: AtomicBool::new(false),
+            runs: AtomicU32::new(0),
         }
     }
 
@@ -196,20 +202,27 @@ impl Ending {
     }
 
     /// Nothing is ending the agent any more: its last process is gone.
+    /// Under the index lock.
     pub(crate) fn clear(&self) {
         self.state.store(Action::Default.raw(), Relaxed);
         self.walked.store(false, Relaxed);
+        self.runs.fetch_add(1, Relaxed);
     }
 
     /// Whether every process of the agent was sent SIGKILL since the
-    /// action began.
+    /// action began. Under the index lock.
     pub(crate) fn walked(&self) -> bool {
         self.walked.load(Relaxed)
     }
 
-    /// Every process of the agent was sent SIGKILL.
+    /// Every process of the agent was sent SIGKILL. Under the index lock.
     pub(crate) fn set_walked(&self) {
         self.walked.store(true, Relaxed);
+    }
+
+    /// Which run of the agent this is (see `runs`). Under the index lock.
+    pub(crate) fn run(&self) -> u32 {
+        self.runs.load(Relaxed)
     }
 }
 

@@ -791,8 +791,11 @@ fn oversight(asm: &Asm, arg: UserPtr) -> Result {
         };
         if result.is_ok() {
             agent.policy.record.oversight.fetch_add(1, Relaxed);
-            if kind == Oversight::Stop && agent.nr_processes.load(Relaxed) > 0 {
-                agent.ending.begin(Action::Kill);
+            if kind == Oversight::Stop
+                && asm
+                    .registry
+                    .ending_if_live(&agent, |ending| ending.begin(Action::Kill))
+            {
                 ffi::sampler_kick();
             }
         }

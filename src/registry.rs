@@ -20,7 +20,7 @@ use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
-use crate::agent::{Agent, Locks, Membership, State};
+use crate::agent::{Agent, Ending, Locks, Membership, State};
 use crate::ffi::{self, PidRef, RcuArc, RcuGuard, RcuRef, TaskInfo, XArray};
 use crate::filter::TgidFilter;
 use crate::telemetry::{Event, EventKind, Telemetry};
@@ -209,20 +209,40 @@ impl Registry {
     /// so later calls (one io_uring submission can make many violations)
     /// do not walk again. Does not sleep; not under the index lock.
     pub(crate) fn end(&self, agent: &Agent, action: Action) {
-        {
+        let run = {
             let _index = self.index.lock();
+            // The caller left the agent meanwhile (moved out of its cgroup):
+            // nothing is left to end, and an ending would outlive the run.
+            if agent.nr_processes.load(Relaxed) == 0 {
+                return;
+            }
             agent.ending.begin(action);
-        }
-        // A cascade's ending does not refuse joins (a restart does not take
-        // over from it): only an action's walk holds.
-        let holds = agent.ending.get().is_some();
-        if holds && agent.ending.walked() {
-            return;
-        }
+            // A cascade's ending does not refuse joins (a restart does not
+            // take over from it): only an action's walk holds.
+            if agent.ending.get().is_some() && agent.ending.walked() {
+                return;
+            }
+            agent.ending.run()
+        };
         self.signal_members(agent, ffi::SIGKILL);
-        if holds {
+        let _index = self.index.lock();
+        // Not if the run ended meanwhile: the next one walks again.
+        if agent.ending.run() == run && agent.ending.get().is_some() {
             agent.ending.set_walked();
         }
+    }
+
+    /// Lets `f` start ending `agent` under the index lock if it has
+    /// processes, and returns whether it did: a verdict on an agent with
+    /// none would outlive its run and refuse or kill the next one's
+    /// processes.
+    pub(crate) fn ending_if_live(&self, agent: &Agent, f: impl FnOnce(&Ending)) -> bool {
+        let _index = self.index.lock();
+        let live = agent.nr_processes.load(Relaxed) > 0;
+        if live {
+            f(&agent.ending);
+        }
+        live
     }
 
     /// Sends `sig` to every process of `agent`: a look at each entry of the
@@ -255,9 +275,10 @@ impl Registry {
     /// Makes process `tgid` a member of `agent` and counts it (as one of the
     /// agent's first processes when [`Joining::Registered`], else as a
     /// spawn), unless it already belongs to an agent, `agent` is being
-    /// unregistered (ESRCH), an action is ending it (EINTR: the process is
-    /// to be killed), or `exiting` says the process is already on its way
-    /// out (ESRCH); returns whether joining restarted the agent.
+    /// unregistered (ESRCH), an action is ending its processes (EINTR: the
+    /// process is to be killed; an ending with no process left is stale and
+    /// cleared instead), or `exiting` says the process is already on its
+    /// way out (ESRCH); returns whether joining restarted the agent.
     /// Does not sleep.
     ///
     /// `exiting` is asked after the index store, under the index lock: an exit
@@ -278,14 +299,14 @@ impl Registry {
         }
         // An agent that an action is ending takes no new process, which
         // would outlive the kill under way ([`Self::end`]). An ending with
-        // no process left is stale (a sampler's verdict at a window's close
-        // after the last exit, a stop racing it, the last member moved
-        // out): the new process starts afresh.
-        if agent.ending.get().is_some() {
-            if agent.nr_processes.load(Relaxed) > 0 {
+        // no process left (a cascade's that raced the last exit, the last
+        // member moved out) is stale: the new process starts afresh.
+        if agent.ending.is_some() {
+            if agent.nr_processes.load(Relaxed) == 0 {
+                agent.ending.clear();
+            } else if agent.ending.get().is_some() {
                 return Err(EINTR);
             }
-            agent.ending.clear();
         }
         // Not dead: the agents xarray still holds a reference.
         let member = agent.to_arc().ok_or(ESRCH)?;

@@ -274,8 +274,14 @@ fn send_signals(asm: &Asm, usage: &[Usage]) {
     let rcu = RcuGuard::new();
     asm.registry.for_each_member_task(&rcu, |agent, task| {
         if let Ok(i) = usage.binary_search_by_key(&agent.id, |u| u.id) {
-            if usage[i].signal != 0 {
-                task.signal(usage[i].signal);
+            let signal = usage[i].signal;
+            // A kill for a run that ended since (its last exit cleared the
+            // ending) would hit the next run's processes.
+            if signal == SIGKILL && agent.ending.get().is_none() {
+                return;
+            }
+            if signal != 0 {
+                task.signal(signal);
             }
         }
     });
@@ -445,8 +451,14 @@ fn tick(asm: &Asm, state: &mut State, agent: &Agent, u: &Usage, close: bool, now
             signal = SIGCONT;
         }
         if let Some(kill) = detect(asm, agent, &eff, &window, now) {
-            agent.ending.set(kill);
-            return SIGKILL;
+            // With no process left the verdict ends nothing: the next run
+            // starts afresh.
+            if asm
+                .registry
+                .ending_if_live(agent, |ending| ending.set(kill))
+            {
+                return SIGKILL;
+            }
         }
         // A whole window without being stopped, under the limit: the
         // throttle is lifted.

@@ -372,10 +372,11 @@ static unsigned int asm_nf_local_out(void *priv, struct sk_buff *skb,
 
 	/*
 	 * A task's own SYN is sent with bottom halves enabled.  With them
-	 * disabled in task context it is a retransmission of the write timer
-	 * that release_sock() ran for the socket's owner, under the socket's
-	 * spinlock: not the task's act (retransmissions from softirq are not
-	 * checked either), and no place to take ASM's locks.
+	 * disabled in task context it is a retransmission (of the write
+	 * timer or of an MTU reduction that release_sock() ran for the
+	 * socket's owner under the socket's spinlock, or of busy polling):
+	 * not the task's act (retransmissions from softirq are not checked
+	 * either), and no place to take ASM's locks.
 	 */
 	if (!in_task() || in_softirq() || !sk || !sk_fullsock(sk) ||
 	    READ_ONCE(sk->sk_state) != TCP_SYN_SENT ||
@@ -616,9 +617,16 @@ pid_t asm_current_tgid(void)
 /* @sig to process @tgid of the initial namespace, if it exists. */
 void asm_signal_tgid(pid_t tgid, int sig)
 {
+	struct pid *pid;
+
 	rcu_read_lock();
-	/* kill_pid() of a NULL pid finds no task: -ESRCH. */
-	kill_pid(find_pid_ns(tgid, &init_pid_ns), sig, 1);
+	pid = find_pid_ns(tgid, &init_pid_ns);
+	/*
+	 * A process's leader only: the number of a process that exited since
+	 * the caller read it may be a thread of another process now.
+	 */
+	if (pid && pid_has_task(pid, PIDTYPE_TGID))
+		kill_pid(pid, sig, 1);
 	rcu_read_unlock();
 }
 
