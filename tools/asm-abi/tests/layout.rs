@@ -577,7 +577,7 @@ fn rust_lines() -> BTreeMap<String, String> {
 fn c_lines() -> Option<BTreeMap<String, String>> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let include = manifest.join("../../include/uapi");
-    let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join("asm-layout");
+    let exe = asm_testutil::tmpdir(env!("CARGO_TARGET_TMPDIR")).join("asm-layout");
     let cc = match Command::new("cc")
         .args(["-std=gnu11", "-Wall", "-Werror", "-I"])
         .arg(&include)
@@ -608,8 +608,7 @@ fn c_lines() -> Option<BTreeMap<String, String>> {
 #[test]
 fn rust_layout_matches_c_header() {
     let Some(c) = c_lines() else {
-        println!("note: no `cc` on this host, skipping the C layout comparison");
-        return;
+        return asm_testutil::skip("rust_layout_matches_c_header", "no `cc` on this host");
     };
     let rust = rust_lines();
     let mut diffs = Vec::new();

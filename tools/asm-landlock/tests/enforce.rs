@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The rulesets enforced for real, on the host kernel, in forked children.
-//! Skipped (with a note on stderr) when the host has no Landlock.
+//! The rulesets enforced for real, on the running kernel, in forked
+//! children. Each test's name starts with
+//! [`asm_testutil::LANDLOCK_LIVE`]: `make check` runs them in the test VM,
+//! whose kernel has Landlock; elsewhere they are skipped with a note when
+//! the kernel has none (and fail in CI).
 //!
 //! The test harness runs tests on several threads, so a child only makes
 //! system calls on data the parent prepared, as asmd's children do: the
@@ -15,12 +18,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-/// The host's Landlock ABI, or `None` after saying why the test is skipped.
+/// The kernel's Landlock ABI, or `None` after saying why the test is
+/// skipped.
 fn landlock(test: &str) -> Option<u32> {
     match abi_version() {
         Ok(Some(abi)) => Some(abi),
         Ok(None) => {
-            eprintln!("# SKIP {test}: the host kernel has no Landlock");
+            asm_testutil::skip(test, "the kernel has no Landlock");
             None
         }
         Err(e) => panic!("{e}"),
@@ -30,7 +34,7 @@ fn landlock(test: &str) -> Option<u32> {
 /// A fresh directory under the target's scratch space: outside the system
 /// set, and on a file system that allows exec.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+    let dir = asm_testutil::tmpdir(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("asm-landlock-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -79,7 +83,7 @@ fn open(path: &CString, flags: i32) -> Result<(), i32> {
 }
 
 #[test]
-fn fs_basic_in_a_scope_writes_inside_and_nothing_outside() {
+fn landlock_live_fs_basic_in_a_scope_writes_inside_and_nothing_outside() {
     let Some(abi) = landlock("fs_basic_in_a_scope") else {
         return;
     };
@@ -184,7 +188,7 @@ fn fs_basic_in_a_scope_writes_inside_and_nothing_outside() {
 }
 
 #[test]
-fn the_program_runs_whatever_the_capabilities() {
+fn landlock_live_the_program_runs_whatever_the_capabilities() {
     let Some(abi) = landlock("the_program_runs") else {
         return;
     };
@@ -232,7 +236,7 @@ fn the_program_runs_whatever_the_capabilities() {
 }
 
 #[test]
-fn unrestricted_agents_get_no_ruleset_and_a_missing_scope_is_an_error() {
+fn landlock_live_unrestricted_agents_get_no_ruleset_and_a_missing_scope_is_an_error() {
     let Some(abi) = landlock("unrestricted_agents") else {
         return;
     };

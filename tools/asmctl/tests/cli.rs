@@ -22,7 +22,7 @@ fn asmctl(args: &[&str]) -> Ran {
 
 fn no_module() -> bool {
     if Path::new("/dev/asm").exists() {
-        println!("note: /dev/asm exists, skipping the no-module checks");
+        asm_testutil::skip("the no-module checks", "/dev/asm exists");
         return false;
     }
     true
@@ -200,7 +200,7 @@ fn run_does_not_exec_when_registration_fails() {
     if !no_module() {
         return;
     }
-    let marker = Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-marker");
+    let marker = asm_testutil::tmpdir(env!("CARGO_TARGET_TMPDIR")).join("run-marker");
     let _ = std::fs::remove_file(&marker);
     let marker_arg = marker.to_str().unwrap();
     assert_eq!(

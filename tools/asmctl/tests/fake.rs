@@ -7,7 +7,8 @@
 //! execs its command in the registered process, and each fault-policy
 //! change is checked field by field in what the stand-in received.
 //!
-//! Skipped with a note when the host has no `cc` to build the stand-in.
+//! Skipped with a note when the host has no `cc` to build the stand-in
+//! (a failure in CI: `asm_testutil::skip`).
 
 mod common;
 
@@ -24,7 +25,7 @@ fn fake_lib() -> Option<&'static Path> {
     static LIB: OnceLock<Option<PathBuf>> = OnceLock::new();
     LIB.get_or_init(|| {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let lib = Path::new(env!("CARGO_TARGET_TMPDIR")).join("libfake_asm.so");
+        let lib = asm_testutil::tmpdir(env!("CARGO_TARGET_TMPDIR")).join("libfake_asm.so");
         let status = Command::new("cc")
             .args(["-std=gnu11", "-Wall", "-Werror", "-shared", "-fPIC", "-I"])
             .arg(manifest.join("../../include/uapi"))
@@ -35,7 +36,7 @@ fn fake_lib() -> Option<&'static Path> {
             .status();
         match status {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                println!("note: no `cc` on this host, skipping the fake-module runs");
+                asm_testutil::skip("the fake-module runs", "no `cc` on this host");
                 None
             }
             Err(e) => panic!("running cc: {e}"),
@@ -50,7 +51,7 @@ fn fake_lib() -> Option<&'static Path> {
 
 /// A log file for the stand-in, fresh for each test.
 fn log_path(test: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fake-{test}.log"));
+    let path = asm_testutil::tmpdir(env!("CARGO_TARGET_TMPDIR")).join(format!("fake-{test}.log"));
     let _ = std::fs::remove_file(&path);
     path
 }
@@ -238,7 +239,8 @@ fn run_registers_its_child_which_becomes_the_command() {
     let logged = [("FAKE_ASM_LOG", log_file.to_str().unwrap())];
     // The scope exists (Landlock needs it) and holds the stand-in's log,
     // which it writes once the ruleset is in force.
-    let scope = env!("CARGO_TARGET_TMPDIR");
+    let scope = asm_testutil::tmpdir(env!("CARGO_TARGET_TMPDIR"));
+    let scope = scope.to_str().unwrap();
     let args = [
         "run",
         "--name",
@@ -416,14 +418,18 @@ fn landlock_warning() -> &'static str {
     }
 }
 
+/// Needs Landlock: `make check` runs it in the VM
+/// ([`asm_testutil::LANDLOCK_LIVE`]).
 #[test]
-fn run_enforces_landlock_unless_told_not_to() {
+fn landlock_live_run_enforces_unless_told_not_to() {
     let Some(lib) = fake_lib() else { return };
     if !matches!(asm_landlock::abi_version(), Ok(Some(_))) {
-        println!("note: the host kernel has no Landlock, skipping");
-        return;
+        return asm_testutil::skip(
+            "landlock_live_run_enforces_unless_told_not_to",
+            "the kernel has no Landlock",
+        );
     }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fake-landlock");
+    let dir = asm_testutil::tmpdir(env!("CARGO_TARGET_TMPDIR")).join("fake-landlock");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("scope")).unwrap();
     let (inside, outside) = (dir.join("scope/file"), dir.join("file"));
@@ -455,7 +461,7 @@ fn run_enforces_landlock_unless_told_not_to() {
 #[test]
 fn run_failures() {
     let Some(lib) = fake_lib() else { return };
-    let marker = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fake-run-marker");
+    let marker = asm_testutil::tmpdir(env!("CARGO_TARGET_TMPDIR")).join("fake-run-marker");
     let _ = std::fs::remove_file(&marker);
     let eexist = libc::EEXIST.to_string();
     assert_eq!(
@@ -508,7 +514,7 @@ fn register_pid_and_cgroup() {
     let Some(lib) = fake_lib() else { return };
     let log_file = log_path("register");
     let logged = [("FAKE_ASM_LOG", log_file.to_str().unwrap())];
-    let cgroup = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let cgroup = asm_testutil::tmpdir(env!("CARGO_TARGET_TMPDIR"));
     let args = [
         "register",
         "--pid",

@@ -30,7 +30,7 @@ fn fake_lib() -> Option<&'static Path> {
     static LIB: OnceLock<Option<PathBuf>> = OnceLock::new();
     LIB.get_or_init(|| {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let lib = Path::new(env!("CARGO_TARGET_TMPDIR")).join("libfake_asm_audit.so");
+        let lib = asm_testutil::tmpdir(env!("CARGO_TARGET_TMPDIR")).join("libfake_asm_audit.so");
         let status = Command::new("cc")
             .args(["-std=gnu11", "-Wall", "-Werror", "-shared", "-fPIC", "-I"])
             .arg(manifest.join("../../include/uapi"))
@@ -41,7 +41,7 @@ fn fake_lib() -> Option<&'static Path> {
             .status();
         match status {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                println!("note: no `cc` on this host, skipping the fake-module runs");
+                asm_testutil::skip("the fake-module runs", "no `cc` on this host");
                 None
             }
             Err(e) => panic!("running cc: {e}"),
@@ -56,7 +56,7 @@ fn fake_lib() -> Option<&'static Path> {
 
 /// A file in the test's scratch directory, removed first.
 fn scratch(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fake-audit-{name}"));
+    let path = asm_testutil::tmpdir(env!("CARGO_TARGET_TMPDIR")).join(format!("fake-audit-{name}"));
     let _ = std::fs::remove_file(&path);
     path
 }
@@ -564,8 +564,10 @@ fn python_example_submits_polls_and_collects() {
     let Some(lib) = fake_lib() else { return };
     let python = Path::new("/usr/bin/python3");
     if !python.exists() {
-        println!("note: no /usr/bin/python3, skipping the Python example");
-        return;
+        return asm_testutil::skip(
+            "python_example_submits_polls_and_collects",
+            "no /usr/bin/python3",
+        );
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/llm_request.py");
     let script = script.to_str().unwrap();

@@ -653,7 +653,7 @@ mod live_tests {
         match NlSocket::open_generic() {
             Ok(_) => true,
             Err(e) => {
-                eprintln!("skipped: no generic netlink here: {e}");
+                asm_testutil::skip("live_tests", &format!("no generic netlink here: {e}"));
                 false
             }
         }

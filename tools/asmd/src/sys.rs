@@ -742,7 +742,8 @@ mod tests {
 
     /// A scratch directory for one test.
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("asmd-sys-{name}-{}", std::process::id()));
+        let dir = asm_testutil::tmpdir(&std::env::temp_dir().to_string_lossy())
+            .join(format!("asmd-sys-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -779,8 +780,10 @@ mod tests {
     #[test]
     fn spawn_drops_to_the_agents_user_with_no_new_privs() {
         if euid() != 0 {
-            eprintln!("# SKIP: changing users needs root");
-            return;
+            return asm_testutil::skip(
+                "spawn_drops_to_the_agents_user_with_no_new_privs",
+                "changing users needs root",
+            );
         }
         let dir = scratch("creds");
         let procs = dir.join("cgroup.procs");
@@ -921,11 +924,15 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Needs Landlock: `make check` runs it in the VM
+    /// ([`asm_testutil::LANDLOCK_LIVE`]).
     #[test]
-    fn spawn_enforces_the_landlock_ruleset_before_the_exec() {
+    fn landlock_live_spawn_enforces_the_ruleset_before_the_exec() {
         let Ok(Some(abi)) = asm_landlock::abi_version() else {
-            eprintln!("# SKIP: the host kernel has no Landlock");
-            return;
+            return asm_testutil::skip(
+                "landlock_live_spawn_enforces_the_ruleset_before_the_exec",
+                "the kernel has no Landlock",
+            );
         };
         let dir = scratch("landlock");
         let other = scratch("landlock-other");

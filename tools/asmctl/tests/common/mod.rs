@@ -18,7 +18,8 @@ pub fn link(name: &str) -> PathBuf {
         .parent()
         .and_then(|p| p.file_name())
         .map_or_else(|| "bin".into(), |p| p.to_string_lossy().into_owned());
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-links-{profile}"));
+    let dir =
+        asm_testutil::tmpdir(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-links-{profile}"));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     // Tests run in parallel and may race to create the same link.
