@@ -449,37 +449,12 @@ pub fn refusal_hint(errno: i32, signal: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{parse, Accounts};
+    use crate::spec::parse;
+    use crate::spec::testing::{spec, Nobody};
     use asm_abi::{
         ASM_DEP_OPTIONAL, ASM_DEP_PEER, ASM_DEP_REQUIRED, ASM_STATE_EXITED, ASM_STATE_FAILED,
         ASM_STATE_FAULT,
     };
-    use std::fmt::Write as _;
-
-    /// Every name resolves to nobody: the specs here have no `user`.
-    struct Nobody;
-
-    impl Accounts for Nobody {
-        fn user_by_name(&self, _: &str) -> Result<Option<(u32, u32)>, String> {
-            Ok(Some((65534, 65534)))
-        }
-        fn user_by_uid(&self, _: u32) -> Result<Option<(String, u32)>, String> {
-            Ok(None)
-        }
-        fn group_by_name(&self, _: &str) -> Result<Option<u32>, String> {
-            Ok(None)
-        }
-    }
-
-    /// Spec `d/<name>.toml` with agent `id` and the `depends_on` value
-    /// `deps` ("" for none).
-    fn spec(id: u32, name: &str, deps: &str) -> Spec {
-        let mut text = format!("id = {id}\nname = \"{name}\"\ncommand = [\"true\"]\n");
-        if !deps.is_empty() {
-            let _ = writeln!(text, "depends_on = {deps}");
-        }
-        parse(&text, Path::new(&format!("d/{name}.toml")), &Nobody).unwrap()
-    }
 
     fn checked(mut specs: Vec<Spec>) -> Result<Vec<Spec>, Vec<String>> {
         let errors = check(&mut specs);

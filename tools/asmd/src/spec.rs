@@ -1186,6 +1186,44 @@ fn shell_quote(arg: &str) -> String {
     }
 }
 
+/// Specs for other modules' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// Every name resolves to nobody: the specs here have no `user`.
+    pub(crate) struct Nobody;
+
+    impl Accounts for Nobody {
+        fn user_by_name(&self, _: &str) -> Result<Option<(u32, u32)>, String> {
+            Ok(Some((65534, 65534)))
+        }
+        fn user_by_uid(&self, _: u32) -> Result<Option<(String, u32)>, String> {
+            Ok(None)
+        }
+        fn group_by_name(&self, _: &str) -> Result<Option<u32>, String> {
+            Ok(None)
+        }
+    }
+
+    /// Spec `d/<name>.toml` with agent `id`, the `depends_on` value `deps`
+    /// ("" for none), then the lines `more` (tables).
+    pub(crate) fn spec_with(id: u32, name: &str, deps: &str, more: &str) -> Spec {
+        let mut text = format!("id = {id}\nname = \"{name}\"\ncommand = [\"true\"]\n");
+        if !deps.is_empty() {
+            let _ = writeln!(text, "depends_on = {deps}");
+        }
+        text.push_str(more);
+        parse(&text, Path::new(&format!("d/{name}.toml")), &Nobody).unwrap()
+    }
+
+    /// Spec `d/<name>.toml` with agent `id` and the `depends_on` value
+    /// `deps` ("" for none).
+    pub(crate) fn spec(id: u32, name: &str, deps: &str) -> Spec {
+        spec_with(id, name, deps, "")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,15 +35,17 @@ use crate::genl::{Event, EventSocket, Notice};
 use crate::log::{complain, say};
 use crate::reconcile::{decide, state_label, vet, Decision, Identity, Refusal, Status};
 use crate::spec::{Dependency, Spec};
-use crate::sys::{self, Device, Errno, LockError, LockFile, Signals, SpawnStep};
+use crate::sys::{
+    self, Credentials, Device, Errno, LockError, LockFile, Signals, SpawnError, SpawnStep,
+};
 use asm_abi::{
-    ASM_DEP_REQUIRED, ASM_DEVICE_PATH, ASM_EV_FAILED, ASM_EV_RECOVERY, ASM_EV_RESTARTED,
-    ASM_GENL_MCGRP_EVENTS, ASM_GENL_NAME,
+    AsmAgentInfo, AsmFaultPolicy, AsmPatch, AsmRegister, ASM_DEP_REQUIRED, ASM_DEVICE_PATH,
+    ASM_EV_FAILED, ASM_EV_RECOVERY, ASM_EV_RESTARTED, ASM_GENL_MCGRP_EVENTS, ASM_GENL_NAME,
 };
 use asm_landlock::{Prepared, Ruleset};
 use std::ffi::OsStr;
-use std::os::fd::AsRawFd;
-use std::path::Path;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How long the event loop waits before reaping children anyway, in ms.
@@ -58,13 +60,112 @@ fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// The agents of the specs and the device to act on them.
-struct Supervisor<'a> {
+/// What the supervisor does to the system: the module's ioctls, the
+/// agents' cgroups, and starting their commands. [`System`] is the real
+/// one; the unit tests below give the supervisor a model of the module and
+/// the cgroup tree instead.
+trait Host {
+    /// `ASM_IOC_GET_INFO`.
+    fn info(&self, id: u32) -> Result<AsmAgentInfo, Errno>;
+    /// `ASM_IOC_REGISTER`.
+    fn register(&self, req: &mut AsmRegister) -> Result<(), Errno>;
+    /// `ASM_IOC_SET_FAULT_POLICY`.
+    fn set_fault_policy(&self, policy: &AsmFaultPolicy) -> Result<(), Errno>;
+    /// `ASM_IOC_PATCH`.
+    fn patch(&self, req: &mut AsmPatch) -> Result<(), Errno>;
+    /// `ASM_IOC_UNREGISTER`.
+    fn unregister(&self, id: u32) -> Result<(), Errno>;
+    /// `ASM_IOC_DEPS` adding an edge; the audit sequence number.
+    fn dep_add(
+        &self,
+        dependent: u32,
+        dependency: u32,
+        kind: u32,
+        signal: u32,
+    ) -> Result<u64, Errno>;
+    /// Agent `id`'s cgroup directory, made if missing ([`cgroup::ensure`]).
+    fn cgroup_ensure(&self, id: u32, euid: u32) -> Result<PathBuf, Error>;
+    /// The cgroup id of `dir`.
+    fn cgroup_id(&self, dir: &Path) -> Result<u64, Error>;
+    /// Whether cgroup `dir` holds processes.
+    fn cgroup_has_processes(&self, dir: &Path) -> bool;
+    /// Kills every process of cgroup `dir`.
+    fn cgroup_kill(&self, dir: &Path) -> Result<(), Errno>;
+    /// `dir` opened for `ASM_IOC_REGISTER`'s `cgroup_fd`.
+    fn open_dir(&self, dir: &Path) -> Result<OwnedFd, Errno>;
+    /// Starts `argv` in the cgroup of `procs` ([`sys::spawn_in_cgroup`]).
+    fn spawn(
+        &self,
+        argv: &[String],
+        procs: &Path,
+        log: &Path,
+        landlock: Option<&Ruleset>,
+        creds: Credentials,
+    ) -> Result<i32, SpawnError>;
+}
+
+/// The system: /dev/asm, the cgroup tree, fork and exec.
+struct System(Device);
+
+impl Host for System {
+    fn info(&self, id: u32) -> Result<AsmAgentInfo, Errno> {
+        self.0.info(id)
+    }
+    fn register(&self, req: &mut AsmRegister) -> Result<(), Errno> {
+        self.0.register(req)
+    }
+    fn set_fault_policy(&self, policy: &AsmFaultPolicy) -> Result<(), Errno> {
+        self.0.set_fault_policy(policy)
+    }
+    fn patch(&self, req: &mut AsmPatch) -> Result<(), Errno> {
+        self.0.patch(req)
+    }
+    fn unregister(&self, id: u32) -> Result<(), Errno> {
+        self.0.unregister(id)
+    }
+    fn dep_add(
+        &self,
+        dependent: u32,
+        dependency: u32,
+        kind: u32,
+        signal: u32,
+    ) -> Result<u64, Errno> {
+        self.0.dep_add(dependent, dependency, kind, signal)
+    }
+    fn cgroup_ensure(&self, id: u32, euid: u32) -> Result<PathBuf, Error> {
+        cgroup::ensure(id, euid)
+    }
+    fn cgroup_id(&self, dir: &Path) -> Result<u64, Error> {
+        cgroup::id(dir)
+    }
+    fn cgroup_has_processes(&self, dir: &Path) -> bool {
+        cgroup::has_processes(dir)
+    }
+    fn cgroup_kill(&self, dir: &Path) -> Result<(), Errno> {
+        cgroup::kill(dir)
+    }
+    fn open_dir(&self, dir: &Path) -> Result<OwnedFd, Errno> {
+        sys::open_dir(dir)
+    }
+    fn spawn(
+        &self,
+        argv: &[String],
+        procs: &Path,
+        log: &Path,
+        landlock: Option<&Ruleset>,
+        creds: Credentials,
+    ) -> Result<i32, SpawnError> {
+        sys::spawn_in_cgroup(argv, procs, log, landlock, creds)
+    }
+}
+
+/// The agents of the specs and the host to act on them.
+struct Supervisor<'a, H: Host> {
     specs: &'a [Spec],
     /// Indices into `specs`, in the order the agents are brought up.
     order: Vec<usize>,
     log_dir: &'a Path,
-    dev: Device,
+    host: H,
     /// asmd's effective uid: the `owner_uid` of the agents it registers.
     euid: u32,
     /// Agents whose start waits for their required dependencies, in start
@@ -102,7 +203,7 @@ enum Look {
     NotOurs(Refusal),
 }
 
-impl Supervisor<'_> {
+impl<H: Host> Supervisor<'_, H> {
     fn spec(&self, id: u32) -> Option<&Spec> {
         self.specs.iter().find(|s| s.id == id)
     }
@@ -216,13 +317,16 @@ impl Supervisor<'_> {
     /// all when one of them will not be (an error saying which).
     fn reconcile(&self, spec: &Spec) -> Result<Outcome, Error> {
         let label = spec.label();
-        let dir = cgroup::ensure(spec.id, self.euid).map_err(|e| e.context(&label))?;
+        let dir = self
+            .host
+            .cgroup_ensure(spec.id, self.euid)
+            .map_err(|e| e.context(&label))?;
         let mut decision = decide(self.status(spec, &dir)?);
         // Only a start waits: a cgroup that holds processes already (the
         // module was reloaded under them) is registered and attached to.
         let starts = match decision {
             Decision::Start => true,
-            Decision::Register => !cgroup::has_processes(&dir),
+            Decision::Register => !self.host.cgroup_has_processes(&dir),
             _ => false,
         };
         if starts {
@@ -253,7 +357,7 @@ impl Supervisor<'_> {
     /// What the module has under the spec's id, and whether it is the
     /// agent asmd registered for the spec's cgroup `dir`.
     fn look(&self, spec: &Spec, dir: &Path) -> Result<Look, Error> {
-        let info = match self.dev.info(spec.id) {
+        let info = match self.host.info(spec.id) {
             Ok(info) => info,
             Err(Errno(libc::ESRCH)) => return Ok(Look::Unknown),
             Err(e) => {
@@ -265,7 +369,10 @@ impl Supervisor<'_> {
         };
         let ours = Identity {
             owner_uid: self.euid,
-            cgroup_id: cgroup::id(dir).map_err(|e| e.context(spec.label()))?,
+            cgroup_id: self
+                .host
+                .cgroup_id(dir)
+                .map_err(|e| e.context(spec.label()))?,
             name: spec.name.clone(),
         };
         Ok(match vet(spec.id, &Identity::from(&info), &ours, dir) {
@@ -319,10 +426,12 @@ impl Supervisor<'_> {
     /// runs only with the policy its spec gives it).
     fn register(&self, spec: &Spec, dir: &Path) -> Result<(), Error> {
         let label = spec.label();
-        let fd = sys::open_dir(dir)
+        let fd = self
+            .host
+            .open_dir(dir)
             .map_err(|e| Error::new(format!("{label}: opening {}: {e}", dir.display())))?;
         let mut req = spec.register_request(fd.as_raw_fd());
-        self.dev.register(&mut req).map_err(|e| {
+        self.host.register(&mut req).map_err(|e| {
             let hint = if e.0 == libc::EEXIST {
                 " (is the cgroup registered under another id?)"
             } else {
@@ -335,7 +444,7 @@ impl Supervisor<'_> {
         })?;
         drop(fd);
         if let Some(policy) = spec.fault_policy() {
-            if let Err(e) = self.dev.set_fault_policy(&policy) {
+            if let Err(e) = self.host.set_fault_policy(&policy) {
                 return Err(self.undo_register(
                     spec,
                     format!("ASM_IOC_SET_FAULT_POLICY from {}: {e}", spec.file.display()),
@@ -345,7 +454,7 @@ impl Supervisor<'_> {
         // asmd is an administrator outside the agent: it may widen the
         // bucket beyond the module's default as well as narrow it.
         if let Some(mut patch) = spec.llm_rate_patch() {
-            if let Err(e) = self.dev.patch(&mut patch) {
+            if let Err(e) = self.host.patch(&mut patch) {
                 return Err(self.undo_register(
                     spec,
                     format!(
@@ -395,7 +504,7 @@ impl Supervisor<'_> {
             };
             let result = match why_not {
                 None => self
-                    .dev
+                    .host
                     .dep_add(spec.id, other.id, dep.kind, dep.signal)
                     .map_err(|e| edge_refused(spec, dep, other, e)),
                 Some(why) => Err(format!(
@@ -429,7 +538,7 @@ impl Supervisor<'_> {
     fn add_dependent_edge(&self, dependent: &Spec, status: Status, dep: &Dependency, spec: &Spec) {
         let label = dependent.label();
         match self
-            .dev
+            .host
             .dep_add(dependent.id, spec.id, dep.kind, dep.signal)
         {
             Ok(seq) => say!("{label}: {}", depends::edge_added(dep, &spec.label(), seq)),
@@ -449,9 +558,9 @@ impl Supervisor<'_> {
     /// are killed (an unregistered agent's processes would run on
     /// unsupervised).
     fn stop_dependent(&self, spec: &Spec, status: Status, what: String) -> Error {
-        let stopped = match self.dev.unregister(spec.id) {
+        let stopped = match self.host.unregister(spec.id) {
             Ok(()) if status.nr_processes == 0 => "agent unregistered".to_owned(),
-            Ok(()) => match cgroup::kill(&cgroup::agent_dir(spec.id)) {
+            Ok(()) => match self.host.cgroup_kill(&cgroup::agent_dir(spec.id)) {
                 Ok(()) => format!(
                     "agent unregistered and its {} killed",
                     plural(status.nr_processes, "process", "processes")
@@ -466,7 +575,7 @@ impl Supervisor<'_> {
     /// The error for a registration whose policy could not be set
     /// (`what` failed): the agent is unregistered again, and not started.
     fn undo_register(&self, spec: &Spec, what: String) -> Error {
-        let undo = match self.dev.unregister(spec.id) {
+        let undo = match self.host.unregister(spec.id) {
             Ok(()) => "registration undone, agent not started".to_owned(),
             Err(u) => format!("agent not started; ASM_IOC_UNREGISTER failed too: {u}"),
         };
@@ -480,11 +589,14 @@ impl Supervisor<'_> {
         let log = self.log_dir.join(format!("{}.log", spec.id));
         let procs = cgroup::procs_file(dir);
         let landlock = landlock(spec)?;
-        let creds = sys::Credentials {
+        let creds = Credentials {
             uid: spec.run_as.uid,
             gid: spec.run_as.gid,
         };
-        match sys::spawn_in_cgroup(&spec.command, &procs, &log, landlock.as_ref(), creds) {
+        match self
+            .host
+            .spawn(&spec.command, &procs, &log, landlock.as_ref(), creds)
+        {
             Ok(pid) => {
                 say!(
                     "{label}: started pid {pid} as uid {} gid {}",
@@ -572,7 +684,10 @@ impl Supervisor<'_> {
     /// if it is the agent asmd registered.
     fn recover(&self, spec: &Spec) -> Result<(), Error> {
         let label = spec.label();
-        let dir = cgroup::ensure(spec.id, self.euid).map_err(|e| e.context(&label))?;
+        let dir = self
+            .host
+            .cgroup_ensure(spec.id, self.euid)
+            .map_err(|e| e.context(&label))?;
         let status = match self.look(spec, &dir)? {
             Look::Ours(status) => status,
             Look::Unknown => {
@@ -691,7 +806,7 @@ pub fn run(cfg: &Config, specs: &[Spec]) -> Result<(), Error> {
         specs,
         order,
         log_dir: &cfg.log_dir,
-        dev,
+        host: System(dev),
         euid: sys::euid(),
         waiting: Vec::new(),
     };
@@ -739,5 +854,342 @@ pub fn run(cfg: &Config, specs: &[Spec]) -> Result<(), Error> {
             say!("reconciling every agent");
             sup.reconcile_all();
         }
+    }
+}
+
+/// The supervisor's decisions against a model of the module and the cgroup
+/// tree ([`Fake`]): what it registers, starts, restarts, leaves alone and
+/// undoes. The real module is in selftests/test_asmd*.sh.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::testing::{spec, spec_with};
+    use asm_abi::{
+        ASM_EV_RESTARTED, ASM_STATE_ACTIVE, ASM_STATE_FAILED, ASM_STATE_RECOVERY, ASM_STATE_SPAWNED,
+    };
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    /// asmd's euid in the tests.
+    const EUID: u32 = 0;
+
+    /// The module's agents and what asmd did, as the fake host records it.
+    #[derive(Default)]
+    struct Model {
+        agents: BTreeMap<u32, AsmAgentInfo>,
+        /// The cgroup ids of the directories, given out in order.
+        cgroups: BTreeMap<PathBuf, u64>,
+        /// The directory `open_dir` opened last: the one a register names.
+        opened: Option<PathBuf>,
+        registered: Vec<u32>,
+        unregistered: Vec<u32>,
+        started: Vec<u32>,
+        edges: Vec<(u32, u32)>,
+        /// The fault policy ioctl fails with this errno.
+        refuse_policy: Option<i32>,
+        /// Spawning fails for these agents.
+        spawn_fails: Vec<u32>,
+    }
+
+    impl Model {
+        fn cgroup_id(&mut self, dir: &Path) -> u64 {
+            let next = 100 + self.cgroups.len() as u64;
+            *self.cgroups.entry(dir.to_owned()).or_insert(next)
+        }
+
+        /// Agent `id` as asmd (or `owner`) registered it, in `state` with
+        /// `nr` processes.
+        fn put(&mut self, spec: &Spec, owner: u32, state: u32, nr: u32) {
+            let cgroup_id = self.cgroup_id(&cgroup::agent_dir(spec.id));
+            let mut info = AsmAgentInfo::new(spec.id);
+            info.owner_uid = owner;
+            info.cgroup_id = cgroup_id;
+            info.state = state;
+            info.nr_processes = nr;
+            info.auto_restart = 3;
+            info.name[..spec.name.len()].copy_from_slice(spec.name.as_bytes());
+            self.agents.insert(spec.id, info);
+        }
+    }
+
+    struct Fake(RefCell<Model>);
+
+    /// The agent id of an agent's cgroup directory or of its procs file.
+    fn id_of(path: &Path) -> u32 {
+        let dir = if path.ends_with("cgroup.procs") {
+            path.parent().unwrap()
+        } else {
+            path
+        };
+        dir.file_name().unwrap().to_str().unwrap().parse().unwrap()
+    }
+
+    impl Host for Fake {
+        fn info(&self, id: u32) -> Result<AsmAgentInfo, Errno> {
+            let m = self.0.borrow();
+            m.agents.get(&id).copied().ok_or(Errno(libc::ESRCH))
+        }
+        fn register(&self, req: &mut AsmRegister) -> Result<(), Errno> {
+            let mut m = self.0.borrow_mut();
+            if m.agents.contains_key(&req.agent_id) {
+                return Err(Errno(libc::EEXIST));
+            }
+            let dir = m
+                .opened
+                .take()
+                .expect("a register names an opened directory");
+            let cgroup_id = m.cgroup_id(&dir);
+            let mut info = AsmAgentInfo::new(req.agent_id);
+            info.owner_uid = EUID;
+            info.cgroup_id = cgroup_id;
+            info.state = ASM_STATE_SPAWNED;
+            info.auto_restart = req.auto_restart;
+            info.name = req.name;
+            m.agents.insert(req.agent_id, info);
+            m.registered.push(req.agent_id);
+            Ok(())
+        }
+        fn set_fault_policy(&self, _: &AsmFaultPolicy) -> Result<(), Errno> {
+            self.0
+                .borrow()
+                .refuse_policy
+                .map_or(Ok(()), |e| Err(Errno(e)))
+        }
+        fn patch(&self, _: &mut AsmPatch) -> Result<(), Errno> {
+            Ok(())
+        }
+        fn unregister(&self, id: u32) -> Result<(), Errno> {
+            let mut m = self.0.borrow_mut();
+            m.agents.remove(&id).ok_or(Errno(libc::ESRCH))?;
+            m.unregistered.push(id);
+            Ok(())
+        }
+        fn dep_add(&self, dependent: u32, dependency: u32, _: u32, _: u32) -> Result<u64, Errno> {
+            let mut m = self.0.borrow_mut();
+            m.edges.push((dependent, dependency));
+            Ok(m.edges.len() as u64)
+        }
+        fn cgroup_ensure(&self, id: u32, _: u32) -> Result<PathBuf, Error> {
+            Ok(cgroup::agent_dir(id))
+        }
+        fn cgroup_id(&self, dir: &Path) -> Result<u64, Error> {
+            Ok(self.0.borrow_mut().cgroup_id(dir))
+        }
+        fn cgroup_has_processes(&self, dir: &Path) -> bool {
+            let m = self.0.borrow();
+            m.agents
+                .get(&id_of(dir))
+                .is_some_and(|a| a.nr_processes > 0)
+        }
+        fn cgroup_kill(&self, _: &Path) -> Result<(), Errno> {
+            Ok(())
+        }
+        fn open_dir(&self, dir: &Path) -> Result<OwnedFd, Errno> {
+            self.0.borrow_mut().opened = Some(dir.to_owned());
+            sys::open_dir(Path::new("/"))
+        }
+        fn spawn(
+            &self,
+            _: &[String],
+            procs: &Path,
+            _: &Path,
+            _: Option<&Ruleset>,
+            _: Credentials,
+        ) -> Result<i32, SpawnError> {
+            let id = id_of(procs);
+            let mut m = self.0.borrow_mut();
+            if m.spawn_fails.contains(&id) {
+                return Err(SpawnError {
+                    step: SpawnStep::Exec,
+                    errno: Errno(libc::ENOENT),
+                });
+            }
+            m.started.push(id);
+            // Its process joins the agent: Active, a restart counted.
+            let info = m
+                .agents
+                .get_mut(&id)
+                .expect("started agents are registered");
+            if info.state == ASM_STATE_RECOVERY {
+                info.restart_count += 1;
+            }
+            info.state = ASM_STATE_ACTIVE;
+            info.nr_processes = 1;
+            Ok(4000 + id as i32)
+        }
+    }
+
+    fn supervisor<'a>(specs: &'a [Spec], model: Model) -> Supervisor<'a, Fake> {
+        Supervisor {
+            specs,
+            order: depends::start_order(specs),
+            log_dir: Path::new("/nonexistent"),
+            host: Fake(RefCell::new(model)),
+            euid: EUID,
+            waiting: Vec::new(),
+        }
+    }
+
+    fn checked(mut specs: Vec<Spec>) -> Vec<Spec> {
+        assert_eq!(depends::check(&mut specs), Vec::<String>::new());
+        specs
+    }
+
+    fn event(kind: u32, agent_id: u32) -> Event {
+        Event {
+            seq: None,
+            kind,
+            agent_id,
+            pid: 0,
+            signal: 0,
+            fault: 0,
+            value: 0,
+            limit: 0,
+        }
+    }
+
+    #[test]
+    fn brings_up_unknown_agents_dependencies_first() {
+        // b requires a, listed first: a is registered and started first,
+        // then b, with its edge.
+        let specs = checked(vec![spec(2, "b", "[\"a\"]"), spec(1, "a", "")]);
+        let mut sup = supervisor(&specs, Model::default());
+        assert_eq!(sup.reconcile_all(), 0);
+        let m = sup.host.0.borrow();
+        assert_eq!(m.registered, [1, 2]);
+        assert_eq!(m.started, [1, 2]);
+        assert_eq!(m.edges, [(2, 1)]);
+        assert!(sup.waiting.is_empty());
+    }
+
+    #[test]
+    fn attaches_to_running_agents_and_never_starts_a_second_copy() {
+        let specs = checked(vec![spec(1, "a", "")]);
+        let mut model = Model::default();
+        model.put(&specs[0], EUID, ASM_STATE_ACTIVE, 2);
+        let mut sup = supervisor(&specs, model);
+        assert_eq!(sup.reconcile_all(), 0);
+        // A recovery event that is stale by now changes nothing either.
+        sup.handle(&event(ASM_EV_RECOVERY, 1));
+        let m = sup.host.0.borrow();
+        assert!(
+            m.registered.is_empty() && m.started.is_empty(),
+            "{:?}",
+            m.started
+        );
+    }
+
+    #[test]
+    fn a_recovery_verdict_restarts_the_agent_once() {
+        let specs = checked(vec![spec(1, "a", "")]);
+        let mut model = Model::default();
+        model.put(&specs[0], EUID, ASM_STATE_ACTIVE, 1);
+        let sup = supervisor(&specs, model);
+        // Its process crashed: the module says Recovery.
+        {
+            let mut m = sup.host.0.borrow_mut();
+            let a = m.agents.get_mut(&1).unwrap();
+            (a.state, a.nr_processes) = (ASM_STATE_RECOVERY, 0);
+        }
+        sup.handle(&event(ASM_EV_RECOVERY, 1));
+        // The same verdict again (a repeated event): it runs, so no copy.
+        sup.handle(&event(ASM_EV_RECOVERY, 1));
+        sup.handle(&event(ASM_EV_RESTARTED, 1));
+        let m = sup.host.0.borrow();
+        assert_eq!(m.started, [1]);
+        assert_eq!(m.agents[&1].restart_count, 1);
+        assert!(m.registered.is_empty());
+    }
+
+    #[test]
+    fn another_users_agent_under_the_id_is_left_alone() {
+        let specs = checked(vec![spec(1, "a", "")]);
+        let mut model = Model::default();
+        model.put(&specs[0], 1000, ASM_STATE_RECOVERY, 0);
+        let mut sup = supervisor(&specs, model);
+        assert_eq!(sup.reconcile_all(), 1);
+        sup.handle(&event(ASM_EV_RECOVERY, 1));
+        let m = sup.host.0.borrow();
+        assert!(m.started.is_empty() && m.registered.is_empty() && m.unregistered.is_empty());
+    }
+
+    #[test]
+    fn a_refused_policy_undoes_the_registration_and_starts_nothing() {
+        let specs = checked(vec![spec_with(
+            1,
+            "a",
+            "",
+            "[limits]\ncpu_quota_ms = 200\n",
+        )]);
+        let model = Model {
+            refuse_policy: Some(libc::EINVAL),
+            ..Model::default()
+        };
+        let mut sup = supervisor(&specs, model);
+        assert_eq!(sup.reconcile_all(), 1);
+        let m = sup.host.0.borrow();
+        assert_eq!(
+            (m.registered.as_slice(), m.unregistered.as_slice()),
+            (&[1][..], &[1][..])
+        );
+        assert!(m.started.is_empty() && m.agents.is_empty());
+    }
+
+    #[test]
+    fn a_dependent_waits_while_its_required_dependency_is_in_recovery() {
+        // a waits in Recovery and its restart fails for now: b waits for
+        // it, unregistered, until a runs again.
+        let specs = checked(vec![spec(1, "a", ""), spec(2, "b", "[\"a\"]")]);
+        let mut model = Model {
+            spawn_fails: vec![1],
+            ..Model::default()
+        };
+        model.put(&specs[0], EUID, ASM_STATE_RECOVERY, 0);
+        let mut sup = supervisor(&specs, model);
+        assert_eq!(sup.reconcile_all(), 1);
+        assert!(sup.is_waiting(2));
+        {
+            let m = sup.host.0.borrow();
+            assert!(m.registered.is_empty() && m.started.is_empty());
+        }
+        // Restarted meanwhile (by hand, say), a turns Active: b's next
+        // look registers and starts it, with its edge.
+        {
+            let mut m = sup.host.0.borrow_mut();
+            let a = m.agents.get_mut(&1).unwrap();
+            (a.state, a.nr_processes) = (ASM_STATE_ACTIVE, 1);
+        }
+        sup.check_waiting();
+        assert!(!sup.is_waiting(2));
+        let m = sup.host.0.borrow();
+        assert_eq!(m.registered, [2]);
+        assert_eq!(m.started, [2]);
+        assert_eq!(m.edges, [(2, 1)]);
+    }
+
+    #[test]
+    fn a_dependency_asmd_could_not_start_fails_its_dependent() {
+        let specs = checked(vec![spec(1, "a", ""), spec(2, "b", "[\"a\"]")]);
+        let model = Model {
+            spawn_fails: vec![1],
+            ..Model::default()
+        };
+        let mut sup = supervisor(&specs, model);
+        assert_eq!(sup.reconcile_all(), 2);
+        assert!(!sup.is_waiting(2));
+        let m = sup.host.0.borrow();
+        assert_eq!(m.registered, [1]);
+        assert!(m.started.is_empty());
+    }
+
+    #[test]
+    fn a_failed_agent_is_left_as_it_is() {
+        let specs = checked(vec![spec(1, "a", "")]);
+        let mut model = Model::default();
+        model.put(&specs[0], EUID, ASM_STATE_FAILED, 0);
+        let mut sup = supervisor(&specs, model);
+        assert_eq!(sup.reconcile_all(), 0);
+        sup.handle(&event(ASM_EV_RECOVERY, 1));
+        assert!(sup.host.0.borrow().started.is_empty());
     }
 }
