@@ -31,23 +31,34 @@ case $vms in
 *) echo "check.sh: ASM_VMS=$vms: 1 to 4 VMs" >&2; exit 2 ;;
 esac
 
-# The tools' test programs, for selftests/test_tools_landlock.sh to run in
-# the VM (whose kernel has Landlock): built by cargo test, listed here.
+# The tools' test programs that hold landlock_live tests, for
+# selftests/test_tools_landlock.sh to run in the VM (whose kernel has
+# Landlock): built by cargo test, listed here with how many each holds.
 list_tool_tests() {
+	local list=tools/target/test-programs.list
+	mkdir -p tools/target
 	cargo test --quiet --no-run --message-format=json --manifest-path tools/Cargo.toml |
 		python3 -c '
-import json, sys
+import json, subprocess, sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["profile"]["test"] and m.get("executable"):
-        print(m["executable"])' >tools/target/test-programs.list
+    if m.get("reason") != "compiler-artifact" or not m["profile"]["test"] or not m.get("executable"):
+        continue
+    prog = m["executable"]
+    names = subprocess.run([prog, "--list"], check=True, capture_output=True, text=True).stdout
+    n = sum(1 for l in names.splitlines() if "landlock_live" in l and l.endswith(": test"))
+    if n:
+        print(prog, n)' >"$list.new"
+	mv "$list.new" "$list"
 }
 
 scripts/setup.sh
 if [ -n "$tests" ]; then
-	case " $tests " in
-	*" test_tools_landlock "* | *" tools_landlock "*) list_tool_tests ;;
-	esac
+	# Named as run.sh takes them: test_ and .sh may be left out.
+	for name in $tests; do
+		name=${name%.sh}
+		[ "test_${name#test_}" = test_tools_landlock ] && list_tool_tests
+	done
 	echo "== VM: selftests $tests"
 	# `make fuzz` and `make stress` set these (numbers only).
 	env=

@@ -964,8 +964,16 @@ mod tests {
             m.unregistered.push(id);
             Ok(())
         }
-        fn dep_add(&self, dependent: u32, dependency: u32, _: u32, _: u32) -> Result<u64, Errno> {
+        fn dep_add(
+            &self,
+            dependent: u32,
+            dependency: u32,
+            kind: u32,
+            _: u32,
+        ) -> Result<u64, Errno> {
             let mut m = self.0.borrow_mut();
+            // The specs here have required dependencies only.
+            assert_eq!(kind, ASM_DEP_REQUIRED, "edge {dependent} -> {dependency}");
             m.edges.push((dependent, dependency));
             Ok(m.edges.len() as u64)
         }
@@ -998,10 +1006,12 @@ mod tests {
         ) -> Result<i32, SpawnError> {
             let id = id_of(procs);
             let mut m = self.0.borrow_mut();
+            // Before the child joined the cgroup: the agent stays without
+            // a process (an exec failure would be a crash, in the cgroup).
             if m.spawn_fails.contains(&id) {
                 return Err(SpawnError {
-                    step: SpawnStep::Exec,
-                    errno: Errno(libc::ENOENT),
+                    step: SpawnStep::Fork,
+                    errno: Errno(libc::EAGAIN),
                 });
             }
             m.started.push(id);
