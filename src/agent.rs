@@ -132,15 +132,14 @@ pub(crate) struct Agent {
 /// crashes.
 pub(crate) struct Ending {
     state: AtomicU32,
-    /// Every process of the agent was sent SIGKILL since the action began
-    /// ([`crate::registry::Registry::end`]): no later violation needs to
-    /// walk the index again, since no process joins meanwhile. Written
-    /// under the index lock.
-    walked: AtomicBool,
-    /// How many times the ending was cleared: a walk that began in one
-    /// run of the agent does not mark the next. Written under the index
-    /// lock.
+    /// How many times the ending was cleared: the run of the agent.
+    /// Written under the index lock.
     runs: AtomicU32,
+    /// The run in which every process of the agent was sent SIGKILL for
+    /// an action ([`crate::registry::Registry::end`]): no later violation
+    /// of that run walks the index again, since no process joins it.
+    /// Written under the index lock.
+    walked_run: AtomicU32,
 }
 
 /// The [`Ending`] of a cascade: not an `enum asm_action` value.
@@ -150,8 +149,8 @@ impl Ending {
     fn none() -> Self {
         Self {
             state: AtomicU32::new(Action::Default.raw()),
-            walked: AtomicBool::new(false),
             runs: AtomicU32::new(0),
+            walked_run: AtomicU32::new(u32::MAX),
         }
     }
 
@@ -201,23 +200,22 @@ impl Ending {
         self.state.store(action.raw(), Relaxed);
     }
 
-    /// Nothing is ending the agent any more: its last process is gone.
-    /// Under the index lock.
+    /// Nothing is ending the agent any more: its last process is gone. A
+    /// new run begins. Under the index lock.
     pub(crate) fn clear(&self) {
         self.state.store(Action::Default.raw(), Relaxed);
-        self.walked.store(false, Relaxed);
         self.runs.fetch_add(1, Relaxed);
     }
 
-    /// Whether every process of the agent was sent SIGKILL since the
-    /// action began. Under the index lock.
+    /// Whether every process of this run was sent SIGKILL for an action.
+    /// Under the index lock.
     pub(crate) fn walked(&self) -> bool {
-        self.walked.load(Relaxed)
+        self.walked_run.load(Relaxed) == self.run()
     }
 
-    /// Every process of the agent was sent SIGKILL. Under the index lock.
+    /// Every process of this run was sent SIGKILL. Under the index lock.
     pub(crate) fn set_walked(&self) {
-        self.walked.store(true, Relaxed);
+        self.walked_run.store(self.run(), Relaxed);
     }
 
     /// Which run of the agent this is (see `runs`). Under the index lock.

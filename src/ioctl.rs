@@ -795,6 +795,7 @@ fn oversight(asm: &Asm, arg: UserPtr) -> Result {
                 && asm
                     .registry
                     .ending_if_live(&agent, |ending| ending.begin(Action::Kill))
+                    .is_some()
             {
                 ffi::sampler_kick();
             }

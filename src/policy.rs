@@ -369,6 +369,8 @@ pub(crate) fn violation(asm: &Asm, agent: &Agent, what: Violation, detail: &[u8]
     r.bytes(detail);
     asm.audit.append(r, Some(agent));
     if matches!(action, Action::Kill | Action::Restart) {
+        // The caller itself in any case: `end` walks once a run, and not
+        // for a caller that left the agent meanwhile.
         ffi::kill_current();
         asm.registry.end(agent, action);
         ffi::sampler_kick();

@@ -209,40 +209,36 @@ impl Registry {
     /// so later calls (one io_uring submission can make many violations)
     /// do not walk again. Does not sleep; not under the index lock.
     pub(crate) fn end(&self, agent: &Agent, action: Action) {
-        let run = {
-            let _index = self.index.lock();
-            // The caller left the agent meanwhile (moved out of its cgroup):
-            // nothing is left to end, and an ending would outlive the run.
-            if agent.nr_processes.load(Relaxed) == 0 {
-                return;
-            }
-            agent.ending.begin(action);
-            // A cascade's ending does not refuse joins (a restart does not
-            // take over from it): only an action's walk holds.
-            if agent.ending.get().is_some() && agent.ending.walked() {
-                return;
-            }
-            agent.ending.run()
+        // Nothing to end if the caller left the agent meanwhile (moved out
+        // of its cgroup).
+        let run = self.ending_if_live(agent, |ending| {
+            ending.begin(action);
+            (!ending.walked()).then(|| ending.run())
+        });
+        let Some(Some(run)) = run else {
+            return;
         };
         self.signal_members(agent, ffi::SIGKILL);
         let _index = self.index.lock();
-        // Not if the run ended meanwhile: the next one walks again.
+        // Not if the run ended meanwhile (the next one walks again), nor for
+        // a cascade's ending (a restart does not take over from it), which
+        // does not refuse joins.
         if agent.ending.run() == run && agent.ending.get().is_some() {
             agent.ending.set_walked();
         }
     }
 
     /// Lets `f` start ending `agent` under the index lock if it has
-    /// processes, and returns whether it did: a verdict on an agent with
-    /// none would outlive its run and refuse or kill the next one's
-    /// processes.
-    pub(crate) fn ending_if_live(&self, agent: &Agent, f: impl FnOnce(&Ending)) -> bool {
+    /// processes; returns what `f` returned, `None` if it had none: a
+    /// verdict on an agent with none would outlive its run and refuse or
+    /// kill the next one's processes.
+    pub(crate) fn ending_if_live<R>(
+        &self,
+        agent: &Agent,
+        f: impl FnOnce(&Ending) -> R,
+    ) -> Option<R> {
         let _index = self.index.lock();
-        let live = agent.nr_processes.load(Relaxed) > 0;
-        if live {
-            f(&agent.ending);
-        }
-        live
+        (agent.nr_processes.load(Relaxed) > 0).then(|| f(&agent.ending))
     }
 
     /// Sends `sig` to every process of `agent`: a look at each entry of the

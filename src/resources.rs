@@ -456,6 +456,7 @@ fn tick(asm: &Asm, state: &mut State, agent: &Agent, u: &Usage, close: bool, now
             if asm
                 .registry
                 .ending_if_live(agent, |ending| ending.set(kill))
+                .is_some()
             {
                 return SIGKILL;
             }
