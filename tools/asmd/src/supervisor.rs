@@ -897,18 +897,22 @@ mod tests {
             *self.cgroups.entry(dir.to_owned()).or_insert(next)
         }
 
-        /// Agent `id` as asmd (or `owner`) registered it, in `state` with
-        /// `nr` processes.
-        fn put(&mut self, spec: &Spec, owner: u32, state: u32, nr: u32) {
-            let cgroup_id = self.cgroup_id(&cgroup::agent_dir(spec.id));
-            let mut info = AsmAgentInfo::new(spec.id);
+        /// Agent `id` named `name`, registered by `owner` over cgroup
+        /// `dir` with a budget of `restarts`, in `state` with no process.
+        fn add(&mut self, id: u32, name: &[u8], owner: u32, dir: &Path, restarts: u32, state: u32) {
+            let mut info = AsmAgentInfo::new(id);
             info.owner_uid = owner;
-            info.cgroup_id = cgroup_id;
+            info.cgroup_id = self.cgroup_id(dir);
             info.state = state;
-            info.nr_processes = nr;
-            info.auto_restart = 3;
-            info.name[..spec.name.len()].copy_from_slice(spec.name.as_bytes());
-            self.agents.insert(spec.id, info);
+            info.auto_restart = restarts;
+            info.name[..name.len()].copy_from_slice(name);
+            self.agents.insert(id, info);
+        }
+
+        /// Agent `id`'s state and processes change.
+        fn set(&mut self, id: u32, state: u32, nr: u32) {
+            let info = self.agents.get_mut(&id).expect("a registered agent");
+            (info.state, info.nr_processes) = (state, nr);
         }
     }
 
@@ -938,15 +942,9 @@ mod tests {
                 .opened
                 .take()
                 .expect("a register names an opened directory");
-            let cgroup_id = m.cgroup_id(&dir);
-            let mut info = AsmAgentInfo::new(req.agent_id);
-            info.owner_uid = EUID;
-            info.cgroup_id = cgroup_id;
-            info.state = ASM_STATE_SPAWNED;
-            info.auto_restart = req.auto_restart;
-            info.name = req.name;
-            m.agents.insert(req.agent_id, info);
-            m.registered.push(req.agent_id);
+            let (id, restarts) = (req.agent_id, req.auto_restart);
+            m.add(id, &req.name, EUID, &dir, restarts, ASM_STATE_SPAWNED);
+            m.registered.push(id);
             Ok(())
         }
         fn set_fault_policy(&self, _: &AsmFaultPolicy) -> Result<(), Errno> {
@@ -1023,8 +1021,7 @@ mod tests {
             if info.state == ASM_STATE_RECOVERY {
                 info.restart_count += 1;
             }
-            info.state = ASM_STATE_ACTIVE;
-            info.nr_processes = 1;
+            m.set(id, ASM_STATE_ACTIVE, 1);
             Ok(4000 + id as i32)
         }
     }
@@ -1038,6 +1035,33 @@ mod tests {
             euid: EUID,
             waiting: Vec::new(),
         }
+    }
+
+    /// A supervisor of `specs` whose first agent the module has, registered
+    /// by `owner`, in `state` with `nr` processes.
+    fn with_agent(specs: &[Spec], owner: u32, state: u32, nr: u32) -> Supervisor<'_, Fake> {
+        with_agent_in(specs, Model::default(), owner, state, nr)
+    }
+
+    /// The same, in `model`.
+    fn with_agent_in(
+        specs: &[Spec],
+        mut model: Model,
+        owner: u32,
+        state: u32,
+        nr: u32,
+    ) -> Supervisor<'_, Fake> {
+        let a = &specs[0];
+        model.add(
+            a.id,
+            a.name.as_bytes(),
+            owner,
+            &cgroup::agent_dir(a.id),
+            3,
+            state,
+        );
+        model.set(a.id, state, nr);
+        supervisor(specs, model)
     }
 
     fn checked(mut specs: Vec<Spec>) -> Vec<Spec> {
@@ -1075,9 +1099,7 @@ mod tests {
     #[test]
     fn attaches_to_running_agents_and_never_starts_a_second_copy() {
         let specs = checked(vec![spec(1, "a", "")]);
-        let mut model = Model::default();
-        model.put(&specs[0], EUID, ASM_STATE_ACTIVE, 2);
-        let mut sup = supervisor(&specs, model);
+        let mut sup = with_agent(&specs, EUID, ASM_STATE_ACTIVE, 2);
         assert_eq!(sup.reconcile_all(), 0);
         // A recovery event that is stale by now changes nothing either.
         sup.handle(&event(ASM_EV_RECOVERY, 1));
@@ -1092,15 +1114,9 @@ mod tests {
     #[test]
     fn a_recovery_verdict_restarts_the_agent_once() {
         let specs = checked(vec![spec(1, "a", "")]);
-        let mut model = Model::default();
-        model.put(&specs[0], EUID, ASM_STATE_ACTIVE, 1);
-        let sup = supervisor(&specs, model);
+        let sup = with_agent(&specs, EUID, ASM_STATE_ACTIVE, 1);
         // Its process crashed: the module says Recovery.
-        {
-            let mut m = sup.host.0.borrow_mut();
-            let a = m.agents.get_mut(&1).unwrap();
-            (a.state, a.nr_processes) = (ASM_STATE_RECOVERY, 0);
-        }
+        sup.host.0.borrow_mut().set(1, ASM_STATE_RECOVERY, 0);
         sup.handle(&event(ASM_EV_RECOVERY, 1));
         // The same verdict again (a repeated event): it runs, so no copy.
         sup.handle(&event(ASM_EV_RECOVERY, 1));
@@ -1114,9 +1130,7 @@ mod tests {
     #[test]
     fn another_users_agent_under_the_id_is_left_alone() {
         let specs = checked(vec![spec(1, "a", "")]);
-        let mut model = Model::default();
-        model.put(&specs[0], 1000, ASM_STATE_RECOVERY, 0);
-        let mut sup = supervisor(&specs, model);
+        let mut sup = with_agent(&specs, 1000, ASM_STATE_RECOVERY, 0);
         assert_eq!(sup.reconcile_all(), 1);
         sup.handle(&event(ASM_EV_RECOVERY, 1));
         let m = sup.host.0.borrow();
@@ -1150,12 +1164,11 @@ mod tests {
         // a waits in Recovery and its restart fails for now: b waits for
         // it, unregistered, until a runs again.
         let specs = checked(vec![spec(1, "a", ""), spec(2, "b", "[\"a\"]")]);
-        let mut model = Model {
+        let model = Model {
             spawn_fails: vec![1],
             ..Model::default()
         };
-        model.put(&specs[0], EUID, ASM_STATE_RECOVERY, 0);
-        let mut sup = supervisor(&specs, model);
+        let mut sup = with_agent_in(&specs, model, EUID, ASM_STATE_RECOVERY, 0);
         assert_eq!(sup.reconcile_all(), 1);
         assert!(sup.is_waiting(2));
         {
@@ -1164,11 +1177,7 @@ mod tests {
         }
         // Restarted meanwhile (by hand, say), a turns Active: b's next
         // look registers and starts it, with its edge.
-        {
-            let mut m = sup.host.0.borrow_mut();
-            let a = m.agents.get_mut(&1).unwrap();
-            (a.state, a.nr_processes) = (ASM_STATE_ACTIVE, 1);
-        }
+        sup.host.0.borrow_mut().set(1, ASM_STATE_ACTIVE, 1);
         sup.check_waiting();
         assert!(!sup.is_waiting(2));
         let m = sup.host.0.borrow();
@@ -1195,9 +1204,7 @@ mod tests {
     #[test]
     fn a_failed_agent_is_left_as_it_is() {
         let specs = checked(vec![spec(1, "a", "")]);
-        let mut model = Model::default();
-        model.put(&specs[0], EUID, ASM_STATE_FAILED, 0);
-        let mut sup = supervisor(&specs, model);
+        let mut sup = with_agent(&specs, EUID, ASM_STATE_FAILED, 0);
         assert_eq!(sup.reconcile_all(), 0);
         sup.handle(&event(ASM_EV_RECOVERY, 1));
         assert!(sup.host.0.borrow().started.is_empty());
