@@ -162,6 +162,21 @@ static void restart_stay_child(int wfd, void *arg)
 	_exit(3);
 }
 
+/* WD_AGENT's first process: once told to, one heartbeat, then a crash. */
+static void heartbeat_then_crash(int res_wfd, int cmd_rfd, void *arg)
+{
+	struct asm_heartbeat hb;
+
+	(void)res_wfd;
+	(void)arg;
+	if (kid_wait_go(cmd_rfd))
+		_exit(4);
+	memset(&hb, 0, sizeof(hb));
+	hb.size = sizeof(hb);
+	hb.version = ASM_ABI_VERSION;
+	_exit(ioctl(asm_fd, ASM_IOC_HEARTBEAT, &hb) ? 5 : 3);
+}
+
 /*
  * A process agent with a watchdog crashes after its heartbeat and waits in
  * Recovery; silent past the watchdog, the sampler finds it unresponsive,
@@ -172,40 +187,22 @@ static void recovery_watchdog(void)
 {
 	struct asm_fault_policy p;
 	struct asm_agent_info info;
-	struct asm_heartbeat hb;
 	struct asm_register r;
 	__u32 id = WD_AGENT;
-	int go[2], res = -1, status = -1, i;
+	int res = -1, status = -1, i;
+	struct kid k;
 	__u64 faults;
-	pid_t pid;
-	char c;
 
 	ktap_case_start();
-	if (pipe(go))
-		ktap_bail("pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0)
-		ktap_bail("fork: %s", strerror(errno));
-	if (pid == 0) {
-		close(go[1]);
-		if (read(go[0], &c, 1) != 1)
-			_exit(4);
-		memset(&hb, 0, sizeof(hb));
-		hb.size = sizeof(hb);
-		hb.version = ASM_ABI_VERSION;
-		_exit(ioctl(asm_fd, ASM_IOC_HEARTBEAT, &hb) ? 5 : 3);
-	}
-	close(go[0]);
-	reg_init(&r, id, ASM_TARGET_PID, pid, "wd-recovery");
+	kid_start(&k, heartbeat_then_crash, NULL);
+	reg_init(&r, id, ASM_TARGET_PID, k.pid, "wd-recovery");
 	r.auto_restart = 1;
 	ktap_expect_ok(ioctl(asm_fd, ASM_IOC_REGISTER, &r), "register the process agent, budget 1");
 	fp_init(&p, id, ASM_FP_SET_LIMITS);
 	p.watchdog_ms = 1000;
 	ktap_expect_ok(ioctl(asm_fd, ASM_IOC_SET_FAULT_POLICY, &p), "1 s watchdog");
-	if (write(go[1], "g", 1) != 1)
-		ktap_bail("write: %s", strerror(errno));
-	close(go[1]);
-	waitpid(pid, &status, 0);
+	kid_go(&k);
+	status = kid_finish(&k);
 	ktap_expect(WIFEXITED(status) && WEXITSTATUS(status) == 3,
 		    "the first process sent its heartbeat and crashed (status %#x)", status);
 	wait_state(id, ASM_STATE_RECOVERY);
