@@ -4,7 +4,11 @@
 #                                                  running kernel's build dir)
 #   make tools          build asmctl and its aliases, asmd, asm-gateway and
 #                       asm-mock-llm into tools/bin, and the asm-agent
-#                       example (tools/target/release/examples/agent_demo)
+#                       example (tools/target/release/examples/agent_demo);
+#                       their man pages and bash, zsh and fish completions
+#                       into tools/target/share
+#   make install [PREFIX=/usr/local] [DESTDIR=]
+#                       install the tools, aliases, man pages and completions
 #   make kernel         build (or find cached) the test kernel, print its tree
 #   make vm CMD='...'   run CMD in a freshly booted test VM, return its status
 #   make demo           the demo: sample agents, then asmstatus and /proc
@@ -40,8 +44,11 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export LIBCLANG_PATH := /usr/lib/llvm-19/lib
 
 ALIASES := asmstatus asmlist asminfo asmpolicy compliance
+REL := tools/target/release
+SHARE := tools/target/share
+PREFIX ?= /usr/local
 
-.PHONY: all module tools kernel vm demo check fuzz stress bench fmt clippy clean setup
+.PHONY: all module tools install kernel vm demo check fuzz stress bench fmt clippy clean setup
 
 all: module
 
@@ -57,6 +64,28 @@ tools:
 	ln -sf ../target/release/asm-gateway tools/bin/asm-gateway
 	ln -sf ../target/release/asm-mock-llm tools/bin/asm-mock-llm
 	for a in $(ALIASES); do ln -sf asmctl tools/bin/$$a; done
+	rm -rf $(SHARE)
+	mkdir -p $(SHARE)/man/man1 $(SHARE)/man/man8 $(SHARE)/bash-completion/completions \
+		$(SHARE)/zsh/site-functions $(SHARE)/fish/vendor_completions.d
+	$(REL)/asmctl manpages $(SHARE)/man/man1
+	$(REL)/asmd --man-page $(SHARE)/man/man8
+	for n in asmctl $(ALIASES); do \
+		$(REL)/asmctl completions bash $$n >$(SHARE)/bash-completion/completions/$$n && \
+		$(REL)/asmctl completions zsh $$n >$(SHARE)/zsh/site-functions/_$$n && \
+		$(REL)/asmctl completions fish $$n >$(SHARE)/fish/vendor_completions.d/$$n.fish || exit 1; \
+	done
+	$(REL)/asmd --completions bash >$(SHARE)/bash-completion/completions/asmd
+	$(REL)/asmd --completions zsh >$(SHARE)/zsh/site-functions/_asmd
+	$(REL)/asmd --completions fish >$(SHARE)/fish/vendor_completions.d/asmd.fish
+
+# The binaries in $(PREFIX)/bin (asmctl and its aliases) and sbin (the
+# daemons), the man pages and completions under $(PREFIX)/share.
+install: tools
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share
+	install -m 755 $(REL)/asmctl $(DESTDIR)$(PREFIX)/bin/asmctl
+	for a in $(ALIASES); do ln -sf asmctl $(DESTDIR)$(PREFIX)/bin/$$a; done
+	install -m 755 $(REL)/asmd $(REL)/asm-gateway $(DESTDIR)$(PREFIX)/sbin/
+	cp -R $(SHARE)/man $(SHARE)/bash-completion $(SHARE)/zsh $(SHARE)/fish $(DESTDIR)$(PREFIX)/share/
 
 setup:
 	scripts/setup.sh

@@ -88,7 +88,7 @@ asm_case_start
 asmctl deps add 7603 7601 --kind optional --signal KILL >"$ASM_TMP/err" 2>&1
 asm_expect_eq "--signal KILL: exit status" 2 "$?"
 asm_expect "--signal KILL: message" \
-	grep -qF "Error: invalid --signal 'KILL': a dependency's end sends one of SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH" "$ASM_TMP/err"
+	grep -qF "error: invalid value 'KILL' for '--signal <SIG>': a dependency's end sends one of SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH" "$ASM_TMP/err"
 asmctl deps add 7603 7601 --signal USR1 >>"$ASM_TMP/err" 2>&1
 asm_expect_eq "--signal on a required edge: exit status" 2 "$?"
 asm_expect "--signal on a required edge: message" \

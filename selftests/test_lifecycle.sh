@@ -176,7 +176,7 @@ asm_case_end "released live agent: exits 0 -> 1, state Exited"
 asmctl run --name badcap --id 103 --cap NoSuchCapability -- "$SPAWNER" \
 	>/dev/null 2>"$ASM_TMP/badcap.err"
 asm_expect_eq "asmctl run exit status" 2 "$?"
-asm_expect "error message on stderr" grep -q "Error:" "$ASM_TMP/badcap.err"
+asm_expect "error message on stderr" grep -q "^error: invalid value 'NoSuchCapability' for '--cap" "$ASM_TMP/badcap.err"
 asm_expect_eq "row 103" "" "$(asm_agent_row 103)"
 asm_expect_not "asminfo 103 succeeds" asm_quiet asminfo 103
 asm_expect_eq "system totals" "14 14 3 3" "$(sys_totals)"

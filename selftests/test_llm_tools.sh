@@ -112,10 +112,10 @@ asm_case_end "patch llm-rate by root sets the bucket: gateway_status, asminfo --
 asm_case_start
 asmctl patch "$RATE" llm-rate 0 5 >"$ASM_TMP/range.out" 2>&1
 asm_expect_eq "burst 0: exit status" 2 "$?"
-asm_expect "burst 0: the bound" grep -q "invalid burst '0' for patch llm-rate (expected 1 to 10000 requests)" "$ASM_TMP/range.out"
+asm_expect "burst 0: the bound" grep -q "invalid value '0' for '<BURST>': 0 is not in 1..=10000" "$ASM_TMP/range.out"
 asmctl patch "$RATE" llm-rate 10 10001 >"$ASM_TMP/range.out" 2>&1
 asm_expect_eq "refill 10001: exit status" 2 "$?"
-asm_expect "refill 10001: the bound" grep -q "expected 1 to 10000 requests per second" "$ASM_TMP/range.out"
+asm_expect "refill 10001: the bound" grep -q "invalid value '10001' for '<REFILL>': 10001 is not in 1..=10000" "$ASM_TMP/range.out"
 asm_expect_eq "bucket unchanged" "60 20" "$(proc_bucket "$RATE")"
 asm_case_end "patch llm-rate: a burst or refill out of 1..10000 is refused before the kernel"
 

@@ -1,28 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The command line: which command the user asked for, the multi-call
-//! aliases (`asmstatus`, `asmlist`, `asminfo`, `asmpolicy`, `compliance`),
-//! and the usage text.
+//! The command line, on clap: which command the user asked for, the
+//! multi-call aliases (`asmstatus`, `asmlist`, `asminfo`, `asmpolicy`,
+//! `compliance`), the help of each command, and the completion scripts and
+//! man pages made from the same definitions.
 //!
-//! Values are checked here too (a limit, a size, an action a fault cannot
-//! take), so that a request that reaches the kernel is one it should accept.
-//!
-//! Everything a user can get wrong is checked here, before `/dev/asm` is
-//! opened, so a typo never reaches the kernel.
+//! Values are checked here (a limit, a size, an action a fault cannot take)
+//! by value parsers that encode ASM's rules, and the combinations the
+//! kernel would refuse by the conflicts between arguments, so that a typo
+//! never reaches `/dev/asm`. clap's errors exit with 2.
 
-use crate::error::Error;
 use crate::profile::{check_op_name, parse_duration};
 use asm_abi::{
     action_allowed, parse_action, parse_capability, parse_dep_kind, parse_dep_signal,
     parse_oversight, parse_preset, parse_risk, parse_size, ASM_ACTION_DEFAULT, ASM_AUDIT_TRAIL_LLM,
-    ASM_AUDIT_TRAIL_POLICY, ASM_DEP_OPTIONAL, ASM_DEP_REQUIRED, ASM_FAULT_CAPABILITY,
-    ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD,
-    ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX, ASM_LLM_BURST_MAX, ASM_LLM_MAX_TOKENS_MAX,
-    ASM_LLM_PROMPT_MAX, ASM_LLM_REFILL_MAX, ASM_LLM_SYSTEM_MAX, ASM_LLM_TIMEOUT_MAX_MS,
-    ASM_NAME_LEN, ASM_NOTE_LEN, ASM_PROFILE_OPS_MAX, ASM_PROFILE_OP_LEN, ASM_PROFILE_SAMPLES,
-    ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, CAPABILITIES, DEP_KINDS, DEP_SIGNALS, LLM_PROVIDERS,
+    ASM_AUDIT_TRAIL_POLICY, ASM_DEP_OPTIONAL, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA,
+    ASM_FAULT_CRASH, ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX,
+    ASM_LLM_BURST_MAX, ASM_LLM_MAX_TOKENS_MAX, ASM_LLM_PROMPT_MAX, ASM_LLM_REFILL_MAX,
+    ASM_LLM_SYSTEM_MAX, ASM_LLM_TIMEOUT_MAX_MS, ASM_NAME_LEN, ASM_NOTE_LEN, ASM_PROFILE_OPS_MAX,
+    ASM_PROFILE_OP_LEN, ASM_PROFILE_SAMPLES, ASM_RISK_DEFAULT, ASM_RISK_UNACCEPTABLE,
+    ASM_SCOPE_LEN, CAPABILITIES, DEP_KINDS, DEP_SIGNALS, LLM_PROVIDERS,
 };
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::ffi::{OsStr, OsString};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,8 +45,12 @@ pub struct Launch {
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Print the usage text.
-    Help,
+    /// Print the completion script of `shell` for asmctl and its aliases,
+    /// or for the one name given.
+    Completions(clap_complete::Shell, Option<String>),
+    /// Write the man pages of asmctl, its commands and its aliases to a
+    /// directory.
+    Manpages(PathBuf),
     /// System metrics and recent events.
     Status { json: bool },
     /// Agents with live processes, or every agent with `all`.
@@ -312,19 +318,6 @@ pub enum ProfileAction {
     },
 }
 
-/// The `recovery` option of each fault type, in fault order.
-pub const ACTION_OPTIONS: [(&str, u32); 6] = [
-    ("--cpu-quota", ASM_FAULT_CPU_QUOTA),
-    ("--memory", ASM_FAULT_MEMORY),
-    ("--syscall-flood", ASM_FAULT_SYSCALL_FLOOD),
-    ("--crash", ASM_FAULT_CRASH),
-    ("--capability", ASM_FAULT_CAPABILITY),
-    ("--unresponsive", ASM_FAULT_UNRESPONSIVE),
-];
-
-/// The `top` refresh interval without `--interval`.
-pub const TOP_INTERVAL: Duration = Duration::from_secs(1);
-
 /// What `run` and `register` ask the kernel to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentSpec {
@@ -353,1158 +346,1307 @@ pub enum Target {
     Cgroup(PathBuf),
 }
 
-/// The usage text for `help`.
-pub fn usage() -> String {
-    let caps: Vec<&str> = CAPABILITIES.iter().map(|c| c.name).collect();
-    format!(
-        "\
-Usage: asmctl COMMAND [ARGS]
-       asmstatus [--json]          same as asmctl status
-       asmlist [--all] [--json]    same as asmctl list
-       asminfo ID [--json]         same as asmctl info ID
-       asmpolicy ID [--json]       same as asmctl policy ID
-       compliance [--json]         same as asmctl compliance
+/// The names asmctl answers to: itself, and one per alias.
+#[derive(Parser, Debug)]
+#[command(multicall = true)]
+enum Applet {
+    Asmctl(Asmctl),
+    /// System metrics and the last 10 events (asmctl status).
+    #[command(version)]
+    Asmstatus(StatusArgs),
+    /// Agents with live processes, or every agent (asmctl list).
+    #[command(version)]
+    Asmlist(ListArgs),
+    /// One agent in detail (asmctl info).
+    #[command(version)]
+    Asminfo(IdJson),
+    /// One agent's policy (asmctl policy).
+    #[command(version)]
+    Asmpolicy(IdJson),
+    /// The EU AI Act compliance report (asmctl compliance).
+    #[command(version)]
+    Compliance(JsonOnly),
+}
 
-Commands:
-  status [--json]           system metrics and the last 10 events
-  list [--all] [--json]     agents with live processes (--all: every agent)
-  info ID [--json]          one agent in detail
-  run --name NAME [--id ID] [--cap CAP]... [--scope PATH] [--risk RISK]
-      [--auto-restart N] [--quiet] [--no-landlock] [--keep-tty] -- CMD [ARGS]...
-                            run CMD as a new agent: a child registers itself,
-                            then execs CMD in a new session (no controlling
-                            terminal), with no_new_privs, under the Landlock
-                            ruleset of its capabilities (--no-landlock:
-                            without it, for debugging only; --keep-tty: keep
-                            the terminal, for an interactive agent, which can
-                            then also inject input into it). asmctl waits for
-                            the agent's last process, restarts it while the
-                            module says Recovery (--auto-restart N, root),
-                            says why when the module ended it, and exits with
-                            CMD's status, or 124 when the module killed it
-  register (--pid PID | --cgroup PATH) --name NAME [--id ID]
-      [--cap CAP]... [--scope PATH] [--auto-restart N] [--risk RISK]
-                            register another process or a cgroup v2; prints the id
-  unregister ID             forget an agent (its processes keep running)
-  history ID [--json]       the agent's last 60 one-second windows and totals
-  top [--once] [--interval SECONDS] [--json]
-                            every agent's CPU, memory and syscall rate, refreshed
-                            (--once or --json: one frame)
-  limits (ID | --default) [--json]
-                            an agent's limits (own and effective) or the defaults
-  limits (ID | --default) [--cpu-quota-ms N] [--mem SIZE] [--syscall-rate N]
-      [--watchdog-ms N]     change the given limits; the others keep their values
-  recovery (ID | --default) [--json]
-                            the action taken on each fault type
-  recovery (ID | --default) (--preset PRESET | [--cpu-quota A] [--memory A]
-      [--syscall-flood A] [--crash A] [--capability A] [--unresponsive A])
-                            change the recovery actions
-  heartbeat                 tell the kernel that the caller's agent is alive
-  policy ID [--json]        the agent's policy: capabilities, scope, restarts,
-                            risk level, effective limits
-  patch ID add-cap CAP[,CAP]... | remove-cap CAP[,CAP]... | scope PATH|none
-      | auto-restart N | risk minimal|limited|high | limits [--cpu-quota-ms N]
-      [--mem SIZE] [--syscall-rate N] [--watchdog-ms N] | llm-rate BURST REFILL
-                            change one thing of the agent's policy (audited)
-  audit [--trail policy|llm] [--from SEQ] [--json | --export FILE]
-                            an audit trail (needs CAP_SYS_ADMIN): the policy
-                            trail, or the LLM requests'; --export writes it as
-                            JSON to FILE
-  audit verify [--trail policy|llm] [FILE]
-                            check the hash chain of an export or a live trail
-  oversight ID review|approve|reject|stop [--note TEXT]
-                            record a human oversight action (stop: kill it)
-  decision TEXT             record a decision of the caller's agent
-  llm PROMPT [--provider PROVIDER] [--max-tokens N] [--temperature T]
-      [--system TEXT] [--timeout-ms N] [--json]
-                            ask an LLM through the kernel's gateway, as the
-                            caller's agent (needs LlmAccess); prints the answer,
-                            and the provider, tokens and time on stderr
-                            (--json: the response document)
-  sensitive [list] [--json] the paths whose opens by agents are audited
-  sensitive add|remove PATH mark or unmark a path (and what is under it)
-  deps [ID] [--json]        the dependency graph: every edge, or the agent's
-                            dependencies as a tree, its dependents and the
-                            agents that stop with it
-  deps add DEPENDENT DEPENDENCY [--kind KIND] [--signal SIG] [--json]
-                            make DEPENDENT depend on DEPENDENCY (audited)
-  deps remove DEPENDENT DEPENDENCY [--json]
-                            remove that edge (audited)
-  profile [--json]          the latency of every operation of every agent
-                            you can see: AGENT OP SAMPLES OK% MIN AVG P50 P95
-                            P99 MAX
-  profile ID [--json]       the agent's operations, slowest p95 first
-  profile ID OP [--json]    one operation of the agent in detail
-  profile --all OP [--json] one operation over every agent you can see
-  profile record OP DURATION [--failed]
-                            record one sample of OP for the caller's agent
-  profile time OP [--] CMD [ARGS]...
-                            run CMD and record its wall time as OP for the
-                            caller's agent (failed unless CMD exits 0); exits
-                            with CMD's status
-  compliance [--json]       the EU AI Act compliance report
-  help                      this text
+/// The command-line client of the Agent Supervision Module (/dev/asm).
+///
+/// Run as asmstatus, asmlist, asminfo, asmpolicy or compliance, it is
+/// asmctl status, list, info, policy or compliance.
+#[derive(Args, Debug)]
+#[command(version, propagate_version = true, arg_required_else_help = true)]
+#[command(after_long_help = ABOUT_ERRORS)]
+struct Asmctl {
+    #[command(subcommand)]
+    command: Sub,
+}
 
-Without --id the kernel allocates an id. --cap may be repeated or take a
-comma-separated list. Capability names (any case; fs_basic and FS_BASIC
-work too):
-  {}
+const ABOUT_ERRORS: &str = "\
+Exit status: 0 on success, 1 when a request failed (the message names the
+errno and what it means), 2 for a command line asmctl refused, 127 when
+run's command could not be run.";
 
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// System metrics and the last 10 events.
+    Status(StatusArgs),
+    /// Agents with live processes (--all: every agent).
+    List(ListArgs),
+    /// One agent in detail.
+    Info(IdJson),
+    /// Run a command as a new, supervised agent.
+    #[command(long_about = RUN_HELP)]
+    Run(RunArgs),
+    /// Register another process, or every task of a cgroup v2, as an agent;
+    /// prints the id.
+    Register(RegisterArgs),
+    /// Forget an agent (its processes keep running).
+    Unregister(IdArg),
+    /// The agent's last 60 one-second windows and its totals.
+    History(IdJson),
+    /// Every agent's CPU, memory and syscall rate, refreshed.
+    Top(TopArgs),
+    /// An agent's limits (own and effective) or the defaults, or change them.
+    Limits(LimitsArgs),
+    /// The action taken on each fault type, or change them.
+    Recovery(RecoveryArgs),
+    /// Tell the kernel that the caller's agent is alive.
+    Heartbeat,
+    /// The agent's policy: capabilities, scope, restarts, risk level,
+    /// effective limits.
+    Policy(IdJson),
+    /// Change one thing of an agent's policy (audited).
+    Patch(PatchArgs),
+    /// An audit trail, or a check of its hash chain (needs CAP_SYS_ADMIN).
+    Audit(AuditArgs),
+    /// Record a human oversight action on an agent (stop: kill it).
+    Oversight(OversightArgs),
+    /// Record a decision of the caller's agent.
+    Decision(DecisionArgs),
+    /// Ask an LLM through the kernel's gateway, as the caller's agent.
+    Llm(LlmArgs),
+    /// The paths whose opens by agents are audited, or change them.
+    Sensitive(SensitiveArgs),
+    /// The dependency graph between agents, or change it.
+    Deps(DepsArgs),
+    /// Operation latencies, or record a sample of the caller's agent.
+    Profile(ProfileArgs),
+    /// The EU AI Act compliance report.
+    Compliance(JsonOnly),
+    /// Print the completion script of a shell (bash, zsh, fish, ...) for
+    /// asmctl and its aliases.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+        /// Only this name's script (for a completions directory, where each
+        /// name has its file).
+        #[arg(value_parser = APPLETS)]
+        name: Option<String>,
+    },
+    /// Write the man pages of asmctl, its commands and its aliases to DIR.
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
+}
+
+#[derive(Args, Debug)]
+struct JsonOnly {
+    /// Print the JSON document.
+    #[arg(short, long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct StatusArgs {
+    #[command(flatten)]
+    json: JsonOnly,
+}
+
+#[derive(Args, Debug)]
+struct ListArgs {
+    /// Every agent, also those with no process.
+    #[arg(short, long)]
+    all: bool,
+    #[command(flatten)]
+    json: JsonOnly,
+}
+
+#[derive(Args, Debug)]
+struct IdArg {
+    /// The agent's id.
+    #[arg(value_parser = agent_id)]
+    id: u32,
+}
+
+#[derive(Args, Debug)]
+struct IdJson {
+    /// The agent's id.
+    #[arg(value_parser = agent_id)]
+    id: u32,
+    #[command(flatten)]
+    json: JsonOnly,
+}
+
+// What `run` and `register` ask the kernel to create. (Not a doc comment:
+// a flattened struct's would become the about text of its command.)
+#[derive(Args, Debug)]
+struct SpecArgs {
+    #[arg(long, value_parser = agent_name,
+          help = format!("The agent's name, 1 to {} bytes", ASM_NAME_LEN - 1))]
+    name: String,
+    /// The id to take (without it the kernel allocates one).
+    #[arg(long, value_parser = agent_id)]
+    id: Option<u32>,
+    /// Capabilities: repeat the option or give a comma-separated list.
+    #[arg(long = "cap", value_name = "CAP[,CAP]", value_parser = capabilities)]
+    caps: Vec<u64>,
+    /// The only directory tree the agent may touch (an absolute path).
+    #[arg(long, value_parser = scope_path)]
+    scope: Option<String>,
+    /// How often the agent is restarted after a crash (root only).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    auto_restart: u32,
+    /// minimal, limited, high or unacceptable (which the kernel refuses,
+    /// and audits).
+    #[arg(long, value_parser = risk)]
+    risk: Option<u32>,
+}
+
+impl SpecArgs {
+    fn spec(self) -> AgentSpec {
+        AgentSpec {
+            name: self.name,
+            id: self.id.unwrap_or(0),
+            capabilities: self.caps.into_iter().fold(0, |bits, b| bits | b),
+            scope: self.scope.unwrap_or_default(),
+            auto_restart: self.auto_restart,
+            risk_level: self.risk.unwrap_or(ASM_RISK_DEFAULT),
+        }
+    }
+}
+
+/// The run command's long help.
+const RUN_HELP: &str = "\
+Runs CMD as a new agent: a child registers itself, then execs CMD in a new
+session (no controlling terminal), with no_new_privs, under the Landlock
+ruleset of its capabilities. asmctl waits for the agent's last process,
+restarts it while the module says Recovery (--auto-restart N, root), says
+why when the module ended it, and exits with CMD's status, or 124 when the
+module killed it.";
+
+#[derive(Args, Debug)]
+#[command(args_override_self = true)]
+#[command(after_help = caps_help())]
+struct RunArgs {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// Print nothing but the agent's own output.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Without the Landlock ruleset (debugging only).
+    #[arg(long)]
+    no_landlock: bool,
+    /// Keep the controlling terminal, for an interactive agent (which can
+    /// then also inject input into it).
+    #[arg(long)]
+    keep_tty: bool,
+    /// The command and its arguments: after --, or from the first argument
+    /// that is not an option.
+    #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
+    command: Vec<OsString>,
+}
+
+#[derive(Args, Debug)]
+#[command(args_override_self = true)]
+#[command(after_help = caps_help())]
+struct RegisterArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    spec: SpecArgs,
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+struct TargetArgs {
+    /// The process to register.
+    #[arg(long, value_parser = pid)]
+    pid: Option<i32>,
+    /// The cgroup v2 directory whose tasks become the agent.
+    #[arg(long)]
+    cgroup: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(args_override_self = true)]
+struct TopArgs {
+    /// One frame, then exit.
+    #[arg(long)]
+    once: bool,
+    /// Seconds between frames: 0.1 to 86400.
+    #[arg(short = 'n', long, value_name = "SECONDS", value_parser = interval, default_value = "1")]
+    interval: Duration,
+    /// One frame as a JSON document.
+    #[arg(short, long)]
+    json: bool,
+}
+
+// The limits `limits` and `patch ID limits` change.
+#[derive(Args, Debug, Default)]
+#[group(id = "changes", multiple = true)]
+struct LimitArgs {
+    /// CPU time per one-second window, in milliseconds.
+    #[arg(long, visible_alias = "cpu-quota", value_name = "N", value_parser = limit32)]
+    cpu_quota_ms: Option<Limit>,
+    /// Memory: bytes, or a number with K, M or G (powers of 1024).
+    #[arg(long, visible_alias = "memory", value_name = "SIZE", value_parser = limit_size)]
+    mem: Option<Limit>,
+    /// System calls per second.
+    #[arg(long, value_name = "N", value_parser = limit32)]
+    syscall_rate: Option<Limit>,
+    /// The longest time without a heartbeat, in milliseconds.
+    #[arg(long, visible_alias = "watchdog", value_name = "N", value_parser = limit32)]
+    watchdog_ms: Option<Limit>,
+}
+
+impl LimitArgs {
+    fn changes(self) -> LimitChanges {
+        LimitChanges {
+            cpu_quota_ms: self.cpu_quota_ms,
+            mem_limit_bytes: self.mem,
+            syscall_rate: self.syscall_rate,
+            watchdog_ms: self.watchdog_ms,
+        }
+    }
+}
+
+const LIMITS_HELP: &str = "\
 A limit N is a number, 'none' (no limit) or, for an agent, 'default' (follow
 the defaults). SIZE is bytes, or a number with K, M or G (powers of 1024).
+Without a change, the limits are printed.";
+
+// `ID | --default`, the target of `limits` and `recovery`.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+struct PolicyTargetArgs {
+    /// The agent's id.
+    #[arg(value_parser = agent_id)]
+    id: Option<u32>,
+    /// The defaults every agent follows.
+    #[arg(long)]
+    default: bool,
+}
+
+impl PolicyTargetArgs {
+    fn target(&self) -> PolicyTarget {
+        match self.id {
+            Some(id) => PolicyTarget::Agent(id),
+            None => PolicyTarget::Defaults,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+#[command(args_override_self = true)]
+#[command(after_help = LIMITS_HELP)]
+struct LimitsArgs {
+    #[command(flatten)]
+    target: PolicyTargetArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Print the limits as JSON.
+    #[arg(short, long, conflicts_with = "changes")]
+    json: bool,
+}
+
+const RECOVERY_HELP: &str = "\
 An action A is log, throttle (CPU quota and syscall flood only), kill,
 restart or, for an agent, default. PRESET is default, permissive or strict.
-RISK is minimal, limited (the default), high or unacceptable (always refused).
+Without a change, the actions are printed.";
+
+#[derive(Args, Debug)]
+#[command(args_override_self = true)]
+#[command(after_help = RECOVERY_HELP)]
+struct RecoveryArgs {
+    #[command(flatten)]
+    target: PolicyTargetArgs,
+    /// Every action at once: default, permissive or strict.
+    #[arg(long, value_parser = preset, conflicts_with = "actions")]
+    preset: Option<u32>,
+    #[command(flatten)]
+    actions: ActionArgs,
+    /// Print the actions as JSON.
+    #[arg(short, long, conflicts_with_all = ["preset", "actions"])]
+    json: bool,
+}
+
+// `recovery`'s per-fault actions.
+#[derive(Args, Debug)]
+#[group(id = "actions", multiple = true)]
+struct ActionArgs {
+    /// On a CPU quota fault.
+    #[arg(long, value_name = "A", value_parser = action_for(ASM_FAULT_CPU_QUOTA))]
+    cpu_quota: Option<u8>,
+    /// On a memory limit fault.
+    #[arg(long, value_name = "A", value_parser = action_for(ASM_FAULT_MEMORY))]
+    memory: Option<u8>,
+    /// On a syscall flood.
+    #[arg(long, value_name = "A", value_parser = action_for(ASM_FAULT_SYSCALL_FLOOD))]
+    syscall_flood: Option<u8>,
+    /// On a crash.
+    #[arg(long, value_name = "A", value_parser = action_for(ASM_FAULT_CRASH))]
+    crash: Option<u8>,
+    /// On a capability violation.
+    #[arg(long, value_name = "A", value_parser = action_for(ASM_FAULT_CAPABILITY))]
+    capability: Option<u8>,
+    /// When the watchdog finds the agent unresponsive.
+    #[arg(long, value_name = "A", value_parser = action_for(ASM_FAULT_UNRESPONSIVE))]
+    unresponsive: Option<u8>,
+}
+
+impl ActionArgs {
+    /// The `(fault, action)` pairs given, in fault order.
+    fn actions(&self) -> Vec<(u32, u8)> {
+        [
+            (ASM_FAULT_CPU_QUOTA, self.cpu_quota),
+            (ASM_FAULT_MEMORY, self.memory),
+            (ASM_FAULT_SYSCALL_FLOOD, self.syscall_flood),
+            (ASM_FAULT_CRASH, self.crash),
+            (ASM_FAULT_CAPABILITY, self.capability),
+            (ASM_FAULT_UNRESPONSIVE, self.unresponsive),
+        ]
+        .into_iter()
+        .filter_map(|(fault, action)| Some((fault, action?)))
+        .collect()
+    }
+}
+
+const PATCH_HELP: &str = "\
 A patch that widens a policy needs CAP_SYS_ADMIN from outside the agent; the
-agent's owner may narrow it. Admin is never granted by a patch. llm-rate sets
-the agent's LLM token bucket: BURST requests at most (1 to {}), refilled by
-REFILL per second (1 to {}); an agent starts with 30 and 10/s.
-PROVIDER is claude, gpt4, gemini or local (a preference; the gateway may fall
-back to another). --max-tokens is 1 to {}, --temperature 0 to 1 with at most
-three decimals, --timeout-ms 1 to {}; left out, the kernel's defaults apply
-(1000 tokens, 0.7, 30000 ms). The words of PROMPT are joined by spaces.
-A dependency's KIND is required (the default: the dependent cannot run
-without it, and stops with it), optional (the dependent is told when it
-ends, and runs on) or peer (shown only). --signal gives an optional edge
-the signal its dependent's processes get when the dependency ends: HUP, INT,
-QUIT, USR1, USR2, TERM or WINCH (with or without SIG, any case, or the
-number); without it they get none. Adding an edge needs the right to
-narrow both agents' policies (their owner, or CAP_SYS_ADMIN), removing one
-CAP_SYS_ADMIN, both from a process in no agent; an edge that would close a
-cycle is refused.
-An operation OP is 1 to {} characters of A-Z, a-z, 0-9, '_', '.', ':' and
-'-'; an agent has at most {} of them, and each keeps its last {} samples,
-which the durations are over (SAMPLES and OK% count every sample). DURATION is
-a number with ns, us, ms or s (950us, 1.5ms), at most an hour. Durations are
-shown with three significant digits, and in nanoseconds with --json; the
-aggregate's \"agent\" is null there. record and time come from a process of
-an agent, and print nothing; time exits with 1 if the sample could not be
-recorded and CMD exited 0, and 127 if CMD could not be run.
-",
-        caps.join(", "),
-        ASM_LLM_BURST_MAX,
-        ASM_LLM_REFILL_MAX,
-        ASM_LLM_MAX_TOKENS_MAX,
-        ASM_LLM_TIMEOUT_MAX_MS,
+agent's owner may narrow it. Admin is never granted by a patch.";
+
+#[derive(Args, Debug)]
+#[command(after_help = PATCH_HELP)]
+struct PatchArgs {
+    /// The agent's id.
+    #[arg(value_parser = agent_id)]
+    id: u32,
+    #[command(subcommand)]
+    change: PatchSub,
+}
+
+#[derive(Subcommand, Debug)]
+enum PatchSub {
+    /// Add capabilities.
+    #[command(after_help = caps_help())]
+    AddCap {
+        /// Capability names, separated by spaces or commas.
+        #[arg(value_name = "CAP", required = true, value_parser = capabilities)]
+        caps: Vec<u64>,
+    },
+    /// Remove capabilities.
+    #[command(after_help = caps_help())]
+    RemoveCap {
+        /// Capability names, separated by spaces or commas.
+        #[arg(value_name = "CAP", required = true, value_parser = capabilities)]
+        caps: Vec<u64>,
+    },
+    /// Set the scope: an absolute path, or none.
+    Scope {
+        #[arg(value_name = "PATH|none", value_parser = scope_or_none)]
+        scope: String,
+    },
+    /// Set the restart budget.
+    AutoRestart {
+        #[arg(value_name = "N")]
+        count: u32,
+    },
+    /// Set the risk level: minimal, limited or high.
+    Risk {
+        #[arg(value_name = "RISK", value_parser = patch_risk)]
+        risk: u32,
+    },
+    /// Change the given limits; the others keep their values.
+    #[command(after_help = LIMITS_HELP)]
+    Limits {
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Set the agent's LLM token bucket (an agent starts with 30 and 10/s).
+    LlmRate {
+        #[arg(
+            help = format!("Requests at most, 1 to {ASM_LLM_BURST_MAX}"),
+            value_parser = clap::value_parser!(u32).range(1..=i64::from(ASM_LLM_BURST_MAX))
+        )]
+        burst: u32,
+        #[arg(
+            help = format!("Requests added per second, 1 to {ASM_LLM_REFILL_MAX}"),
+            value_parser = clap::value_parser!(u32).range(1..=i64::from(ASM_LLM_REFILL_MAX))
+        )]
+        refill: u32,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum TrailArg {
+    /// Registrations, patches, violations, oversight, ...
+    Policy,
+    /// One entry per LLM request.
+    Llm,
+}
+
+impl From<TrailArg> for Trail {
+    fn from(trail: TrailArg) -> Self {
+        match trail {
+            TrailArg::Policy => Trail::Policy,
+            TrailArg::Llm => Trail::Llm,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+#[command(args_override_self = true)]
+struct AuditArgs {
+    #[command(subcommand)]
+    verify: Option<AuditSub>,
+    /// The trail [default: policy].
+    #[arg(long, value_enum)]
+    trail: Option<TrailArg>,
+    /// The first entry, by sequence number.
+    #[arg(long, value_name = "SEQ", default_value_t = 0)]
+    from: u64,
+    /// Print the trail as JSON.
+    #[arg(short, long)]
+    json: bool,
+    /// Write the trail as JSON to FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "json")]
+    export: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditSub {
+    /// Check the hash chain of an export (FILE) or of a live trail.
+    Verify {
+        /// The live trail to check [default: policy].
+        #[arg(long, value_enum, conflicts_with = "file")]
+        trail: Option<TrailArg>,
+        /// An export of `audit --export`.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(args_override_self = true)]
+struct OversightArgs {
+    /// The agent's id.
+    #[arg(value_parser = agent_id)]
+    id: u32,
+    /// review, approve, reject or stop.
+    #[arg(value_parser = oversight_action)]
+    action: u32,
+    #[arg(long, value_parser = note_text, default_value = "",
+          help = format!("Why, in at most {} bytes of printable text", ASM_NOTE_LEN - 1))]
+    note: String,
+}
+
+#[derive(Args, Debug)]
+struct DecisionArgs {
+    /// The decision's words, joined by spaces (after --, a word may start
+    /// with -).
+    #[arg(value_name = "TEXT", required = true)]
+    words: Vec<String>,
+}
+
+fn llm_help() -> String {
+    format!(
+        "Prints the answer, and the provider, tokens and time on stderr. The \
+         caller's agent needs LlmAccess. Left out, the kernel's defaults apply \
+         (1000 tokens, 0.7, 30000 ms). The prompt is at most {ASM_LLM_PROMPT_MAX} bytes."
+    )
+}
+
+#[derive(Args, Debug)]
+#[command(args_override_self = true)]
+#[command(after_help = llm_help())]
+struct LlmArgs {
+    /// The prompt's words, joined by spaces (after --, a word may start
+    /// with -).
+    #[arg(value_name = "PROMPT", required = true)]
+    words: Vec<String>,
+    /// The provider to prefer (the gateway may fall back to another).
+    #[arg(long, value_parser = provider)]
+    provider: Option<&'static str>,
+    #[arg(long, value_name = "N", help = format!("1 to {ASM_LLM_MAX_TOKENS_MAX}"),
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(ASM_LLM_MAX_TOKENS_MAX)))]
+    max_tokens: Option<u32>,
+    /// 0 to 1, with at most three decimals.
+    #[arg(long, value_name = "T", value_parser = temperature)]
+    temperature: Option<u32>,
+    /// The system prompt.
+    #[arg(long, value_name = "TEXT", value_parser = system_prompt)]
+    system: Option<String>,
+    #[arg(long, value_name = "N",
+          help = format!("How long the kernel waits for the answer, 1 to {ASM_LLM_TIMEOUT_MAX_MS} ms"),
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(ASM_LLM_TIMEOUT_MAX_MS)))]
+    timeout_ms: Option<u32>,
+    /// Print the response document.
+    #[arg(short, long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct SensitiveArgs {
+    #[command(subcommand)]
+    change: Option<SensitiveSub>,
+    /// Print the list as JSON.
+    #[arg(short, long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum SensitiveSub {
+    /// The sensitive paths (the same as no command).
+    List {
+        /// Print the list as JSON.
+        #[arg(short, long)]
+        json: bool,
+    },
+    /// Mark a path (and everything under it) sensitive.
+    Add {
+        #[arg(value_parser = sensitive_path)]
+        path: String,
+    },
+    /// Unmark a path.
+    Remove {
+        #[arg(value_parser = sensitive_path)]
+        path: String,
+    },
+}
+
+fn deps_help() -> String {
+    let kinds: Vec<&str> = DEP_KINDS.iter().map(|(_, name)| *name).collect();
+    let signals: Vec<&str> = DEP_SIGNALS.iter().map(|(_, name)| *name).collect();
+    format!(
+        "A dependency's KIND is one of {}: required (the default: the dependent \
+         cannot run without it, and stops with it), optional (the dependent is told \
+         when it ends, and runs on) or peer (shown only). --signal gives an optional \
+         edge the signal its dependent's processes get when the dependency ends: {} \
+         (with or without SIG, any case, or the number). Adding an edge needs the \
+         right to narrow both agents' policies (their owner, or CAP_SYS_ADMIN), \
+         removing one CAP_SYS_ADMIN, both from a process in no agent; an edge that \
+         would close a cycle is refused.",
+        kinds.join(", "),
+        signals.join(", ")
+    )
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = deps_help())]
+struct DepsArgs {
+    #[command(subcommand)]
+    change: Option<DepsSub>,
+    /// One agent: its dependencies as a tree, its dependents and the agents
+    /// that stop with it.
+    #[arg(value_parser = agent_id)]
+    id: Option<u32>,
+    /// Print the graph as JSON.
+    #[arg(short, long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum DepsSub {
+    /// Every edge, or one agent's (the same as no command).
+    List {
+        #[arg(value_parser = agent_id)]
+        id: Option<u32>,
+        /// Print the graph as JSON.
+        #[arg(short, long)]
+        json: bool,
+    },
+    /// Make DEPENDENT depend on DEPENDENCY (audited).
+    #[command(after_help = deps_help())]
+    Add {
+        #[command(flatten)]
+        edge: Edge,
+        /// required, optional or peer.
+        #[arg(long, value_parser = dep_kind, default_value = "required")]
+        kind: u32,
+        /// The signal an optional edge sends when the dependency ends.
+        #[arg(long, value_name = "SIG", value_parser = dep_signal)]
+        signal: Option<u32>,
+        /// Print the change as JSON.
+        #[arg(short, long)]
+        json: bool,
+    },
+    /// Remove the edge DEPENDENT -> DEPENDENCY (audited).
+    Remove {
+        #[command(flatten)]
+        edge: Edge,
+        /// Print the change as JSON.
+        #[arg(short, long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct Edge {
+    /// The agent that depends.
+    #[arg(value_parser = agent_id)]
+    dependent: u32,
+    /// The agent it depends on.
+    #[arg(value_parser = agent_id)]
+    dependency: u32,
+}
+
+fn profile_help() -> String {
+    format!(
+        "An operation OP is 1 to {} characters of A-Z, a-z, 0-9, '_', '.', ':' and \
+         '-'; an agent has at most {} of them, and each keeps its last {} samples, \
+         which the durations are over (SAMPLES and OK% count every sample). DURATION \
+         is a number with ns, us, ms or s (950us, 1.5ms), at most an hour. Durations \
+         are shown with three significant digits, and in nanoseconds with --json; the \
+         aggregate's \"agent\" is null there. record and time come from a process of \
+         an agent, and print nothing; time exits with 1 if the sample could not be \
+         recorded and CMD exited 0, and 127 if CMD could not be run.",
         ASM_PROFILE_OP_LEN - 1,
         ASM_PROFILE_OPS_MAX,
         ASM_PROFILE_SAMPLES,
     )
 }
 
-/// The command a multi-call name stands for, if `argv0` is one.
-pub fn alias(argv0: &OsStr) -> Option<&'static str> {
-    match Path::new(argv0).file_name()?.to_str()? {
-        "asmstatus" => Some("status"),
-        "asmlist" => Some("list"),
-        "asminfo" => Some("info"),
-        "asmpolicy" => Some("policy"),
-        "compliance" => Some("compliance"),
-        _ => None,
-    }
+#[derive(Args, Debug)]
+#[command(after_help = profile_help(), args_conflicts_with_subcommands = true)]
+struct ProfileArgs {
+    #[command(subcommand)]
+    record: Option<ProfileSub>,
+    /// One agent's operations, slowest p95 first.
+    #[arg(value_parser = profile_id, conflicts_with = "all")]
+    id: Option<u32>,
+    /// One operation of the agent, in detail.
+    #[arg(value_parser = op_name, requires = "id")]
+    op: Option<String>,
+    /// One operation over every agent you can see.
+    #[arg(long, value_name = "OP", value_parser = op_name)]
+    all: Option<String>,
+    /// Print the statistics as JSON.
+    #[arg(short, long)]
+    json: bool,
 }
 
-fn usage_error(msg: impl Into<String>) -> Error {
-    Error::Usage(msg.into())
+#[derive(Subcommand, Debug)]
+enum ProfileSub {
+    /// Record one sample of OP for the caller's agent.
+    Record {
+        #[arg(value_parser = op_name)]
+        op: String,
+        #[arg(value_parser = duration)]
+        duration: u64,
+        /// The operation failed.
+        #[arg(long)]
+        failed: bool,
+    },
+    /// Run CMD and record its wall time as OP for the caller's agent (failed
+    /// unless CMD exits 0); exits with CMD's status.
+    Time {
+        #[arg(value_parser = op_name)]
+        op: String,
+        /// The command and its arguments.
+        #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
+        command: Vec<OsString>,
+    },
 }
 
-fn utf8(arg: &OsStr) -> Result<&str, Error> {
-    arg.to_str()
-        .ok_or_else(|| usage_error(format!("argument {arg:?} is not valid UTF-8")))
+/// asmctl's names: its own, then the aliases.
+const APPLETS: [&str; 6] = [
+    "asmctl",
+    "asmstatus",
+    "asmlist",
+    "asminfo",
+    "asmpolicy",
+    "compliance",
+];
+
+/// The applet `argv0` names: its file name if that is one of the aliases,
+/// `asmctl` for any other name (a renamed binary is asmctl itself).
+fn applet_name(argv0: &OsStr) -> &'static str {
+    let name = Path::new(argv0).file_name().and_then(OsStr::to_str);
+    APPLETS
+        .into_iter()
+        .find(|applet| name == Some(*applet))
+        .unwrap_or("asmctl")
 }
 
-/// Parses the command line: `argv0` picks an alias, `args` are the rest.
-pub fn parse(argv0: &OsStr, args: Vec<OsString>) -> Result<Command, Error> {
-    let mut args = args.into_iter();
-    let command = match alias(argv0) {
-        Some(command) => command.to_string(),
-        None => match args.next() {
-            Some(arg) => utf8(&arg)?.to_string(),
-            None => return Err(usage_error("missing command")),
-        },
-    };
-    let mut args = Args {
-        command: command.clone(),
-        rest: args,
-    };
-    match command.as_str() {
-        "help" | "--help" | "-h" => Ok(Command::Help),
-        "status" => parse_status(&mut args),
-        "list" => parse_list(&mut args),
-        "info" => parse_info(&mut args),
-        "run" => parse_run(&mut args),
-        "register" => parse_register(&mut args),
-        "unregister" => parse_unregister(&mut args),
-        "history" => parse_history(&mut args),
-        "top" => parse_top(&mut args),
-        "limits" => parse_limits(&mut args),
-        "recovery" => parse_recovery(&mut args),
-        "heartbeat" => parse_heartbeat(&mut args),
-        "policy" => parse_policy(&mut args),
-        "patch" => parse_patch(&mut args),
-        "audit" => parse_audit(&mut args),
-        "oversight" => parse_oversight_command(&mut args),
-        "decision" => parse_decision(&mut args),
-        "sensitive" => parse_sensitive(&mut args),
-        "deps" => parse_deps(&mut args),
-        "profile" => parse_profile(&mut args),
-        "compliance" => parse_compliance(&mut args),
-        "llm" => parse_llm(&mut args),
-        other => Err(usage_error(format!("unknown command '{other}'"))),
-    }
-}
-
-/// The arguments after the command name.
-struct Args {
-    command: String,
-    rest: std::vec::IntoIter<OsString>,
-}
-
-/// One command-line argument, classified.
-enum Arg {
-    /// `--opt` or `-o`, with the value of a `--opt=value`.
-    Opt(String, Option<String>),
-    /// An argument that is not an option (an id, or `run`'s command).
-    Positional(OsString),
-    /// `--`: what follows is `run`'s command, not options of ours.
-    DashDash,
-}
-
-impl Args {
-    fn next(&mut self) -> Result<Option<Arg>, Error> {
-        let Some(arg) = self.rest.next() else {
-            return Ok(None);
-        };
-        if arg == "--" {
-            return Ok(Some(Arg::DashDash));
+/// Parses the command line: `argv0` picks the alias, `args` are the rest.
+/// Help and version requests are errors too, of their own kinds, as clap
+/// has them: `Error::exit` prints them on stdout with status 0.
+pub fn parse(argv0: &OsStr, args: Vec<OsString>) -> Result<Command, clap::Error> {
+    let argv = std::iter::once(OsString::from(applet_name(argv0))).chain(args);
+    let mut cli = applet();
+    let matches = cli.try_get_matches_from_mut(argv)?;
+    let applet = Applet::from_arg_matches(&matches).map_err(|e| e.format(&mut cli))?;
+    command(applet).map_err(|msg| {
+        // The error names the command the user ran in its usage line.
+        let mut leaf = cli.clone();
+        let mut m = &matches;
+        while let Some((name, sub)) = m.subcommand() {
+            let Some(next) = leaf.find_subcommand(name).cloned() else {
+                break;
+            };
+            (leaf, m) = (next, sub);
         }
-        // "-" alone is a conventional positional (stdin), not an option.
-        if arg.len() < 2 || !arg.as_encoded_bytes().starts_with(b"-") {
-            return Ok(Some(Arg::Positional(arg)));
-        }
-        let text = utf8(&arg)?;
-        Ok(Some(match text.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => {
-                Arg::Opt(name.to_string(), Some(value.to_string()))
-            }
-            _ => Arg::Opt(text.to_string(), None),
-        }))
-    }
-
-    /// The value of option `name`: inline (`--name=x`) or the next argument.
-    fn value(&mut self, name: &str, inline: Option<String>) -> Result<String, Error> {
-        if let Some(value) = inline {
-            return Ok(value);
-        }
-        match self.rest.next() {
-            Some(value) => Ok(utf8(&value)?.to_string()),
-            None => Err(usage_error(format!("{name} needs a value"))),
-        }
-    }
-
-    fn unexpected(&self, arg: &Arg) -> Error {
-        let what = match arg {
-            Arg::Opt(name, _) => format!("unknown option '{name}'"),
-            Arg::Positional(p) => format!("unexpected argument '{}'", p.to_string_lossy()),
-            Arg::DashDash => "unexpected '--'".to_string(),
-        };
-        usage_error(format!("{what} for {}", self.command))
-    }
-}
-
-/// Rejects `--opt=value` for a flag that takes no value.
-fn flag(name: &str, inline: Option<&String>) -> Result<(), Error> {
-    match inline {
-        Some(_) => Err(usage_error(format!("{name} takes no value"))),
-        None => Ok(()),
-    }
-}
-
-fn is_help(arg: &Arg) -> bool {
-    matches!(arg, Arg::Opt(name, None) if name == "-h" || name == "--help")
-}
-
-fn parse_status(args: &mut Args) -> Result<Command, Error> {
-    let mut json = false;
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--json" => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    Ok(Command::Status { json })
-}
-
-fn parse_list(args: &mut Args) -> Result<Command, Error> {
-    let (mut all, mut json) = (false, false);
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--json" => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            Arg::Opt(name, inline) if name == "--all" || name == "-a" => {
-                flag(name, inline.as_ref())?;
-                all = true;
-            }
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    Ok(Command::List { all, json })
-}
-
-fn parse_info(args: &mut Args) -> Result<Command, Error> {
-    let (mut id, mut json) = (None, false);
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--json" => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            Arg::Positional(p) if id.is_none() => id = Some(parse_id(utf8(p)?)?),
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    let id = id.ok_or_else(|| usage_error("info needs an agent id"))?;
-    Ok(Command::Info { id, json })
-}
-
-fn parse_unregister(args: &mut Args) -> Result<Command, Error> {
-    let mut id = None;
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Positional(p) if id.is_none() => id = Some(parse_id(utf8(p)?)?),
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    let id = id.ok_or_else(|| usage_error("unregister needs an agent id"))?;
-    Ok(Command::Unregister { id })
-}
-
-fn parse_history(args: &mut Args) -> Result<Command, Error> {
-    let (mut id, mut json) = (None, false);
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--json" => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            Arg::Positional(p) if id.is_none() => id = Some(parse_id(utf8(p)?)?),
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    let id = id.ok_or_else(|| usage_error("history needs an agent id"))?;
-    Ok(Command::History { id, json })
-}
-
-fn parse_top(args: &mut Args) -> Result<Command, Error> {
-    let (mut once, mut json, mut interval) = (false, false, TOP_INTERVAL);
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--json" => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            Arg::Opt(name, inline) if name == "--once" => {
-                flag(name, inline.as_ref())?;
-                once = true;
-            }
-            Arg::Opt(name, inline) if name == "--interval" || name == "-n" => {
-                interval = parse_interval(&args.value(name, inline.clone())?)?;
-            }
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    // A JSON consumer wants one document, not a stream of them.
-    Ok(Command::Top {
-        once: once || json,
-        interval,
-        json,
+        leaf.error(ErrorKind::ArgumentConflict, msg)
     })
+}
+
+/// The clap definition of every applet.
+fn applet() -> clap::Command {
+    Applet::command()
+}
+
+fn command(applet: Applet) -> Result<Command, String> {
+    Ok(match applet {
+        Applet::Asmctl(asmctl) => return sub(asmctl.command),
+        Applet::Asmstatus(a) => Command::Status { json: a.json.json },
+        Applet::Asmlist(a) => Command::List {
+            all: a.all,
+            json: a.json.json,
+        },
+        Applet::Asminfo(a) => Command::Info {
+            id: a.id,
+            json: a.json.json,
+        },
+        Applet::Asmpolicy(a) => Command::Policy {
+            id: a.id,
+            json: a.json.json,
+        },
+        Applet::Compliance(a) => Command::Compliance { json: a.json },
+    })
+}
+
+fn sub(command: Sub) -> Result<Command, String> {
+    Ok(match command {
+        Sub::Status(a) => Command::Status { json: a.json.json },
+        Sub::List(a) => Command::List {
+            all: a.all,
+            json: a.json.json,
+        },
+        Sub::Info(a) => Command::Info {
+            id: a.id,
+            json: a.json.json,
+        },
+        Sub::Run(a) => {
+            let mut words = a.command.into_iter();
+            // clap requires at least one word.
+            let program = words.next().unwrap_or_default();
+            Command::Run(Launch {
+                spec: a.spec.spec(),
+                quiet: a.quiet,
+                no_landlock: a.no_landlock,
+                keep_tty: a.keep_tty,
+                program,
+                args: words.collect(),
+            })
+        }
+        Sub::Register(a) => Command::Register {
+            spec: a.spec.spec(),
+            target: match (a.target.pid, a.target.cgroup) {
+                (Some(pid), _) => Target::Pid(pid),
+                (None, Some(cgroup)) => Target::Cgroup(cgroup),
+                // The group is required.
+                (None, None) => return Err(String::from("register needs --pid or --cgroup")),
+            },
+        },
+        Sub::Unregister(a) => Command::Unregister { id: a.id },
+        Sub::History(a) => Command::History {
+            id: a.id,
+            json: a.json.json,
+        },
+        // A JSON consumer wants one document, not a stream of them.
+        Sub::Top(a) => Command::Top {
+            once: a.once || a.json,
+            interval: a.interval,
+            json: a.json,
+        },
+        Sub::Limits(a) => {
+            let target = a.target.target();
+            let changes = a.limits.changes();
+            if target == PolicyTarget::Defaults {
+                let all = [
+                    ("--cpu-quota-ms", changes.cpu_quota_ms),
+                    ("--mem", changes.mem_limit_bytes),
+                    ("--syscall-rate", changes.syscall_rate),
+                    ("--watchdog-ms", changes.watchdog_ms),
+                ];
+                if let Some((name, _)) = all.iter().find(|(_, l)| *l == Some(Limit::Default)) {
+                    return Err(format!(
+                        "{name}: 'default' applies to an agent only (give the defaults a \
+                         value or none)"
+                    ));
+                }
+            }
+            Command::Limits {
+                target,
+                changes,
+                json: a.json,
+            }
+        }
+        Sub::Recovery(a) => {
+            let target = a.target.target();
+            let actions = a.actions.actions();
+            let change = match a.preset {
+                Some(preset) => Some(ActionChange::Preset(preset)),
+                None if actions.is_empty() => None,
+                None => Some(ActionChange::Actions(actions)),
+            };
+            if let (PolicyTarget::Defaults, Some(ActionChange::Actions(actions))) =
+                (target, &change)
+            {
+                if actions.iter().any(|(_, a)| *a == ASM_ACTION_DEFAULT) {
+                    return Err(String::from(
+                        "'default' applies to an agent only (the defaults need an action for \
+                         every fault)",
+                    ));
+                }
+            }
+            Command::Recovery {
+                target,
+                change,
+                json: a.json,
+            }
+        }
+        Sub::Heartbeat => Command::Heartbeat,
+        Sub::Policy(a) => Command::Policy {
+            id: a.id,
+            json: a.json.json,
+        },
+        Sub::Patch(a) => Command::Patch {
+            id: a.id,
+            change: match a.change {
+                PatchSub::AddCap { caps } => {
+                    PatchChange::AddCaps(caps.into_iter().fold(0, |b, c| b | c))
+                }
+                PatchSub::RemoveCap { caps } => {
+                    PatchChange::RemoveCaps(caps.into_iter().fold(0, |b, c| b | c))
+                }
+                PatchSub::Scope { scope } => PatchChange::Scope(scope),
+                PatchSub::AutoRestart { count } => PatchChange::AutoRestart(count),
+                PatchSub::Risk { risk } => PatchChange::Risk(risk),
+                PatchSub::Limits { limits } => {
+                    let changes = limits.changes();
+                    if changes.is_empty() {
+                        return Err(String::from(
+                            "patch limits needs at least one of --cpu-quota-ms, --mem, \
+                             --syscall-rate, --watchdog-ms",
+                        ));
+                    }
+                    PatchChange::Limits(changes)
+                }
+                PatchSub::LlmRate { burst, refill } => PatchChange::LlmRate { burst, refill },
+            },
+        },
+        Sub::Audit(a) => match a.verify {
+            Some(AuditSub::Verify { trail, file }) => {
+                if a.from != 0 || a.json || a.export.is_some() {
+                    return Err(String::from(
+                        "audit verify takes --trail or FILE; --from, --json and --export are \
+                         audit's",
+                    ));
+                }
+                let trail = trail.or(a.trail);
+                if file.is_some() && trail.is_some() {
+                    return Err(String::from(
+                        "the argument '--trail <TRAIL>' cannot be used with '[FILE]'",
+                    ));
+                }
+                Command::AuditVerify {
+                    trail: trail.map_or(Trail::Policy, Trail::from),
+                    file,
+                }
+            }
+            None => Command::Audit {
+                trail: a.trail.map_or(Trail::Policy, Trail::from),
+                from: a.from,
+                json: a.json,
+                export: a.export,
+            },
+        },
+        Sub::Oversight(a) => Command::Oversight {
+            id: a.id,
+            action: a.action,
+            note: a.note,
+        },
+        Sub::Decision(a) => {
+            let text = a.words.join(" ");
+            if text.is_empty() {
+                return Err(String::from("decision needs a text"));
+            }
+            check_text("the decision", &text)?;
+            Command::Decision { text }
+        }
+        Sub::Llm(a) => {
+            let prompt = a.words.join(" ");
+            if prompt.is_empty() {
+                return Err(String::from("llm needs a prompt"));
+            }
+            if prompt.len() > ASM_LLM_PROMPT_MAX {
+                return Err(format!(
+                    "the prompt must be at most {ASM_LLM_PROMPT_MAX} bytes long ({} given)",
+                    prompt.len()
+                ));
+            }
+            Command::Llm {
+                request: LlmRequest {
+                    prompt,
+                    provider: a.provider,
+                    max_tokens: a.max_tokens,
+                    temperature: a.temperature,
+                    system: a.system,
+                    timeout_ms: a.timeout_ms,
+                },
+                json: a.json,
+            }
+        }
+        Sub::Sensitive(a) => match a.change {
+            None => Command::Sensitive {
+                change: None,
+                json: a.json,
+            },
+            Some(SensitiveSub::List { json }) => Command::Sensitive {
+                change: None,
+                json: a.json || json,
+            },
+            Some(_) if a.json => {
+                return Err(String::from(
+                    "--json only applies to listing the sensitive paths",
+                ))
+            }
+            Some(SensitiveSub::Add { path }) => Command::Sensitive {
+                change: Some(SensitiveChange::Add(path)),
+                json: false,
+            },
+            Some(SensitiveSub::Remove { path }) => Command::Sensitive {
+                change: Some(SensitiveChange::Remove(path)),
+                json: false,
+            },
+        },
+        Sub::Deps(a) => deps(a)?,
+        Sub::Profile(a) => profile(a),
+        Sub::Compliance(a) => Command::Compliance { json: a.json },
+        Sub::Completions { shell, name } => Command::Completions(shell, name),
+        Sub::Manpages { dir } => Command::Manpages(dir),
+    })
+}
+
+fn deps(a: DepsArgs) -> Result<Command, String> {
+    let (action, json) = match a.change {
+        None => (DepsAction::Show(a.id), a.json),
+        Some(_) if a.id.is_some() => {
+            return Err(String::from(
+                "an agent id goes after list, or alone: deps ID, deps list ID",
+            ))
+        }
+        Some(DepsSub::List { id, json }) => (DepsAction::Show(id), a.json || json),
+        Some(DepsSub::Add {
+            edge,
+            kind,
+            signal,
+            json,
+        }) => {
+            if signal.is_some() && kind != ASM_DEP_OPTIONAL {
+                // The module refuses it too (EINVAL): a dependent that stops
+                // with its dependency, or a peer, has nothing to catch.
+                return Err(String::from(
+                    "--signal only applies to an optional dependency (--kind optional)",
+                ));
+            }
+            let (dependent, dependency) = edge.ids()?;
+            let add = DepsAction::Add {
+                dependent,
+                dependency,
+                kind,
+                signal: signal.unwrap_or(0),
+            };
+            (add, a.json || json)
+        }
+        Some(DepsSub::Remove { edge, json }) => {
+            let (dependent, dependency) = edge.ids()?;
+            let remove = DepsAction::Remove {
+                dependent,
+                dependency,
+            };
+            (remove, a.json || json)
+        }
+    };
+    Ok(Command::Deps { action, json })
+}
+
+impl Edge {
+    fn ids(&self) -> Result<(u32, u32), String> {
+        if self.dependent == self.dependency {
+            return Err(format!("agent {} cannot depend on itself", self.dependent));
+        }
+        Ok((self.dependent, self.dependency))
+    }
+}
+
+fn profile(a: ProfileArgs) -> Command {
+    let action = match (a.record, a.all, a.id, a.op) {
+        (
+            Some(ProfileSub::Record {
+                op,
+                duration,
+                failed,
+            }),
+            ..,
+        ) => ProfileAction::Record {
+            op,
+            duration_ns: duration,
+            success: !failed,
+        },
+        (Some(ProfileSub::Time { op, command }), ..) => {
+            let mut words = command.into_iter();
+            ProfileAction::Time {
+                op,
+                // clap requires at least one word.
+                program: words.next().unwrap_or_default(),
+                args: words.collect(),
+            }
+        }
+        (None, Some(op), ..) => ProfileAction::Aggregate(op),
+        (None, None, Some(id), Some(op)) => ProfileAction::Op { id, op },
+        (None, None, Some(id), None) => ProfileAction::Agent(id),
+        (None, None, None, _) => ProfileAction::All,
+    };
+    Command::Profile {
+        action,
+        json: a.json,
+    }
+}
+
+/// Writes the completion script of `shell` for asmctl and each alias, or
+/// for `only` that name.
+pub fn write_completions(shell: clap_complete::Shell, only: Option<&str>, out: &mut dyn Write) {
+    for mut cmd in applets() {
+        let name = cmd.get_name().to_string();
+        if only.is_none_or(|only| only == name) {
+            clap_complete::generate(shell, &mut cmd, name, out);
+        }
+    }
+}
+
+/// Writes the man pages of asmctl, each of its commands and each alias to
+/// `dir` (asmctl.1, asmctl-run.1, ..., asmstatus.1, ...).
+pub fn write_man_pages(dir: &Path) -> io::Result<()> {
+    for cmd in applets_with(without_help_commands(applet())) {
+        clap_mangen::generate_to(cmd, dir)?;
+    }
+    Ok(())
+}
+
+/// `cmd` without the `help` command at any level: a page for `asmctl help
+/// run` would repeat the one of `asmctl run`.
+fn without_help_commands(cmd: clap::Command) -> clap::Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    names.into_iter().fold(cmd.disable_help_subcommand(true), |cmd, name| {
+        cmd.mut_subcommand(name, without_help_commands)
+    })
+}
+
+/// asmctl and its aliases, each as a command of its own.
+fn applets() -> Vec<clap::Command> {
+    applets_with(applet())
+}
+
+/// The applets of the multi-call command `root`.
+fn applets_with(mut root: clap::Command) -> Vec<clap::Command> {
+    root.build();
+    root.get_subcommands()
+        .filter(|c| c.get_name() != "help")
+        .map(|c| c.clone().version(env!("CARGO_PKG_VERSION")))
+        .collect()
+}
+
+fn caps_help() -> String {
+    let caps: Vec<&str> = CAPABILITIES.iter().map(|c| c.name).collect();
+    format!(
+        "Capabilities (any case; fs_basic and FS_BASIC work too): {}.",
+        caps.join(", ")
+    )
+}
+
+/// An agent id the user typed: 1 to `ASM_ID_MAX` (0 means "allocate one"
+/// in the ABI, which the user asks for by leaving `--id` out).
+fn agent_id(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(id) if (1..=ASM_ID_MAX).contains(&id) => Ok(id),
+        _ => Err(format!("expected an agent id, 1 to {ASM_ID_MAX}")),
+    }
+}
+
+/// `profile ID`: 0 is no agent, and the user may have meant every agent.
+fn profile_id(text: &str) -> Result<u32, String> {
+    agent_id(text).map_err(|e| match text {
+        "0" => format!("{e} (every agent's figures of an operation: profile --all OP)"),
+        _ => e,
+    })
+}
+
+fn agent_name(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.len() >= ASM_NAME_LEN {
+        return Err(format!(
+            "an agent name is 1 to {} bytes long",
+            ASM_NAME_LEN - 1
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// A comma-separated list of capability names, as bits.
+fn capabilities(text: &str) -> Result<u64, String> {
+    text.split(',').try_fold(0, |bits, name| {
+        parse_capability(name.trim())
+            .map(|bit| bits | bit)
+            .ok_or_else(|| {
+                let known: Vec<&str> = CAPABILITIES.iter().map(|c| c.name).collect();
+                format!("unknown capability '{name}' (known: {})", known.join(", "))
+            })
+    })
+}
+
+/// An absolute path that fits the ABI's path fields.
+fn check_path(text: &str) -> Result<String, String> {
+    if text.len() >= ASM_SCOPE_LEN {
+        return Err(format!("at most {} bytes long", ASM_SCOPE_LEN - 1));
+    }
+    if !text.starts_with('/') {
+        return Err("not an absolute path".to_string());
+    }
+    Ok(text.to_string())
+}
+
+fn scope_path(text: &str) -> Result<String, String> {
+    check_path(text)
+}
+
+fn sensitive_path(text: &str) -> Result<String, String> {
+    check_path(text)
+}
+
+/// `patch ID scope`: a path, or `none` (empty: no scope).
+fn scope_or_none(text: &str) -> Result<String, String> {
+    match text {
+        "none" => Ok(String::new()),
+        path => check_path(path),
+    }
+}
+
+/// Unacceptable is sent all the same: the kernel refuses it and audits the
+/// refusal, which is the record the Act asks for.
+fn risk(text: &str) -> Result<u32, String> {
+    parse_risk(text).ok_or_else(|| "known: minimal, limited, high, unacceptable".to_string())
+}
+
+/// `patch ID risk`: what a patch may set.
+fn patch_risk(text: &str) -> Result<u32, String> {
+    match parse_risk(text) {
+        Some(ASM_RISK_UNACCEPTABLE) => Err(
+            "risk level Unacceptable is prohibited: a patch may set minimal, limited or high"
+                .to_string(),
+        ),
+        Some(risk) => Ok(risk),
+        None => Err("known: minimal, limited, high".to_string()),
+    }
+}
+
+fn pid(text: &str) -> Result<i32, String> {
+    match text.parse::<i32>() {
+        Ok(pid) if pid > 0 => Ok(pid),
+        _ => Err("expected a process id".to_string()),
+    }
 }
 
 /// `top --interval`: seconds, fractions allowed. The lower bound keeps a
 /// typo (`0.001`) from turning the view into a busy loop on the device.
-fn parse_interval(text: &str) -> Result<Duration, Error> {
+fn interval(text: &str) -> Result<Duration, String> {
     match text.parse::<f64>() {
         Ok(secs) if (0.1..=86400.0).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
-        _ => Err(usage_error(format!(
-            "invalid interval '{text}' (expected 0.1 to 86400 seconds)"
-        ))),
+        _ => Err("expected 0.1 to 86400 seconds".to_string()),
     }
-}
-
-/// Collects the `ID | --default` operand of `limits` and `recovery`.
-#[derive(Default)]
-struct TargetBuilder {
-    id: Option<u32>,
-    defaults: bool,
-}
-
-impl TargetBuilder {
-    /// Takes `arg` if it is the id or `--default`; `Ok(false)` if not.
-    fn take(&mut self, arg: &Arg) -> Result<bool, Error> {
-        match arg {
-            Arg::Positional(p) if self.id.is_none() => self.id = Some(parse_id(utf8(p)?)?),
-            Arg::Opt(name, inline) if name == "--default" => {
-                flag(name, inline.as_ref())?;
-                self.defaults = true;
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
-    fn build(self, command: &str) -> Result<PolicyTarget, Error> {
-        match (self.id, self.defaults) {
-            (Some(id), false) => Ok(PolicyTarget::Agent(id)),
-            (None, true) => Ok(PolicyTarget::Defaults),
-            (Some(_), true) => Err(usage_error(format!(
-                "{command} takes an agent id or --default, not both"
-            ))),
-            (None, false) => Err(usage_error(format!(
-                "{command} needs an agent id or --default"
-            ))),
-        }
-    }
-}
-
-fn parse_limits(args: &mut Args) -> Result<Command, Error> {
-    let mut target = TargetBuilder::default();
-    let mut changes = LimitChanges::default();
-    let mut json = false;
-    while let Some(arg) = args.next()? {
-        if target.take(&arg)? {
-            continue;
-        }
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--json" => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            Arg::Opt(name, inline) => {
-                let Some((slot, max)) = limit_option(&mut changes, name) else {
-                    return Err(args.unexpected(&arg));
-                };
-                let value = args.value(name, inline.clone())?;
-                *slot = Some(parse_limit(name, &value, max)?);
-            }
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    let target = target.build("limits")?;
-    if json && !changes.is_empty() {
-        return Err(usage_error("--json only applies to printing the limits"));
-    }
-    if target == PolicyTarget::Defaults {
-        let all = [
-            ("--cpu-quota-ms", changes.cpu_quota_ms),
-            ("--mem", changes.mem_limit_bytes),
-            ("--syscall-rate", changes.syscall_rate),
-            ("--watchdog-ms", changes.watchdog_ms),
-        ];
-        if let Some((name, _)) = all.iter().find(|(_, l)| *l == Some(Limit::Default)) {
-            return Err(usage_error(format!(
-                "{name}: 'default' applies to an agent only (give the defaults a value or none)"
-            )));
-        }
-    }
-    Ok(Command::Limits {
-        target,
-        changes,
-        json,
-    })
-}
-
-/// The limit option `name` of `limits` and `patch ID limits` changes, and
-/// the field's "no limit" value. The short names are what `recovery` calls
-/// the same faults; accepting them here saves a trip to the usage text.
-fn limit_option<'a>(
-    changes: &'a mut LimitChanges,
-    name: &str,
-) -> Option<(&'a mut Option<Limit>, u64)> {
-    let none32 = u64::from(u32::MAX);
-    Some(match name {
-        "--cpu-quota-ms" | "--cpu-quota" => (&mut changes.cpu_quota_ms, none32),
-        "--mem" | "--memory" => (&mut changes.mem_limit_bytes, u64::MAX),
-        "--syscall-rate" => (&mut changes.syscall_rate, none32),
-        "--watchdog-ms" | "--watchdog" => (&mut changes.watchdog_ms, none32),
-        _ => return None,
-    })
-}
-
-/// Whether limit option `name` takes a size (K, M, G).
-fn is_size_option(name: &str) -> bool {
-    name == "--mem" || name == "--memory"
 }
 
 /// A limit: `none`, `default`, or a number below `max`, the field's "no
 /// limit" value. 0 is refused: it means "default" for an agent and "none"
 /// in the defaults, and the user should say which.
-fn parse_limit(name: &str, text: &str, max: u64) -> Result<Limit, Error> {
-    let value = match text {
+fn limit(text: &str, value: Option<u64>, max: u64) -> Result<Limit, String> {
+    match text {
         "none" => return Ok(Limit::Unlimited),
         "default" => return Ok(Limit::Default),
-        // Malformed or too large, the message is the same: it shows the
-        // syntax.
-        _ if is_size_option(name) => parse_size(text).ok(),
-        _ => text.parse::<u64>().ok(),
-    };
+        _ => {}
+    }
     match value {
         Some(v) if v > 0 && v < max => Ok(Limit::Value(v)),
-        Some(0) => Err(usage_error(format!(
-            "invalid value '0' for {name} (use none for no limit, or default)"
-        ))),
-        _ if is_size_option(name) => Err(usage_error(format!(
-            "invalid size '{text}' for {name} (expected bytes, or a number with K, M or G)"
-        ))),
-        _ => Err(usage_error(format!(
-            "invalid value '{text}' for {name} (expected 1 to {}, none or default)",
-            max - 1
-        ))),
+        Some(0) => Err("use none for no limit, or default".to_string()),
+        _ => Err(format!("expected 1 to {}, none or default", max - 1)),
     }
 }
 
-fn parse_recovery(args: &mut Args) -> Result<Command, Error> {
-    let mut target = TargetBuilder::default();
-    let mut preset = None;
-    let mut actions: Vec<(u32, u8)> = Vec::new();
-    let mut json = false;
-    while let Some(arg) = args.next()? {
-        if target.take(&arg)? {
-            continue;
-        }
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--json" => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            Arg::Opt(name, inline) if name == "--preset" => {
-                let value = args.value(name, inline.clone())?;
-                preset = Some(parse_preset(&value).ok_or_else(|| {
-                    usage_error(format!(
-                        "unknown preset '{value}' (known: default, permissive, strict)"
-                    ))
-                })?);
-            }
-            Arg::Opt(name, inline) => {
-                let Some(&(_, fault)) = ACTION_OPTIONS.iter().find(|(opt, _)| opt == name) else {
-                    return Err(args.unexpected(&arg));
-                };
-                let value = args.value(name, inline.clone())?;
-                let action = parse_action(&value).ok_or_else(|| {
-                    usage_error(format!(
-                        "unknown action '{value}' for {name} (known: log, throttle, kill, restart, default)"
-                    ))
-                })?;
-                if !action_allowed(fault, action) {
-                    return Err(usage_error(format!(
-                        "{name} cannot be {value}: throttle applies to --cpu-quota and --syscall-flood only"
-                    )));
-                }
-                // A repeated option: the last one counts.
-                actions.retain(|(f, _)| *f != fault);
-                actions.push((fault, action));
-            }
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    let target = target.build("recovery")?;
-    let change = match (preset, actions.is_empty()) {
-        (Some(_), false) => {
-            return Err(usage_error(
-                "--preset cannot be combined with per-fault actions",
-            ))
-        }
-        (Some(preset), true) => Some(ActionChange::Preset(preset)),
-        (None, false) => {
-            actions.sort_unstable();
-            Some(ActionChange::Actions(actions))
-        }
-        (None, true) => None,
-    };
-    if json && change.is_some() {
-        return Err(usage_error("--json only applies to printing the actions"));
-    }
-    if let (PolicyTarget::Defaults, Some(ActionChange::Actions(actions))) = (target, &change) {
-        if actions.iter().any(|(_, a)| *a == ASM_ACTION_DEFAULT) {
-            return Err(usage_error(
-                "'default' applies to an agent only (the defaults need an action for every fault)",
-            ));
-        }
-    }
-    Ok(Command::Recovery {
-        target,
-        change,
-        json,
+fn limit32(text: &str) -> Result<Limit, String> {
+    limit(text, text.parse().ok(), u64::from(u32::MAX))
+}
+
+/// Malformed or too large, the message is the same: it shows the syntax.
+fn limit_size(text: &str) -> Result<Limit, String> {
+    limit(text, parse_size(text).ok(), u64::MAX).map_err(|e| match parse_size(text) {
+        Ok(0) => e,
+        _ => "expected bytes, or a number with K, M or G; none or default".to_string(),
     })
 }
 
-fn parse_heartbeat(args: &mut Args) -> Result<Command, Error> {
-    match args.next()? {
-        None => Ok(Command::Heartbeat),
-        Some(a) if is_help(&a) => Ok(Command::Help),
-        Some(a) => Err(args.unexpected(&a)),
+/// The action value parser of `recovery`'s option for `fault`.
+fn action_for(fault: u32) -> impl Fn(&str) -> Result<u8, String> + Clone + Send + Sync {
+    move |text| {
+        let action = parse_action(text)
+            .ok_or_else(|| "known: log, throttle, kill, restart, default".to_string())?;
+        if !action_allowed(fault, action) {
+            return Err("throttle applies to --cpu-quota and --syscall-flood only".to_string());
+        }
+        Ok(action)
     }
 }
 
-/// Options shared by `run` and `register`, collected before validation.
-#[derive(Default)]
-struct SpecBuilder {
-    name: Option<String>,
-    id: u32,
-    capabilities: u64,
-    scope: String,
-    auto_restart: u32,
-    risk_level: u32,
+fn preset(text: &str) -> Result<u32, String> {
+    parse_preset(text).ok_or_else(|| "known: default, permissive, strict".to_string())
 }
 
-impl SpecBuilder {
-    /// Takes `arg` if it is one of the shared options; `Ok(false)` if not.
-    fn take(&mut self, args: &mut Args, arg: &Arg) -> Result<bool, Error> {
-        let Arg::Opt(name, inline) = arg else {
-            return Ok(false);
-        };
-        let inline = inline.clone();
-        match name.as_str() {
-            "--name" => self.name = Some(args.value(name, inline)?),
-            "--id" => self.id = parse_id(&args.value(name, inline)?)?,
-            "--cap" => self.capabilities |= parse_caps(&args.value(name, inline)?)?,
-            "--scope" => self.scope = args.value(name, inline)?,
-            "--auto-restart" => {
-                let value = args.value(name, inline)?;
-                self.auto_restart = value.parse().map_err(|_| {
-                    usage_error(format!(
-                        "invalid restart count '{value}' for --auto-restart"
-                    ))
-                })?;
-            }
-            // Unacceptable is sent all the same: the kernel refuses it and
-            // audits the refusal, which is the record the Act asks for.
-            "--risk" => {
-                let value = args.value(name, inline)?;
-                self.risk_level = parse_risk(&value).ok_or_else(|| {
-                    usage_error(format!(
-                        "unknown risk level '{value}' (known: minimal, limited, high, unacceptable)"
-                    ))
-                })?;
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
-    fn build(self, command: &str) -> Result<AgentSpec, Error> {
-        let name = self
-            .name
-            .ok_or_else(|| usage_error(format!("{command} needs --name")))?;
-        if name.is_empty() || name.len() >= ASM_NAME_LEN {
-            return Err(usage_error(format!(
-                "agent name must be 1 to {} bytes long",
-                ASM_NAME_LEN - 1
-            )));
-        }
-        if self.scope.len() >= ASM_SCOPE_LEN {
-            return Err(usage_error(format!(
-                "scope must be at most {} bytes long",
-                ASM_SCOPE_LEN - 1
-            )));
-        }
-        if !self.scope.is_empty() && !self.scope.starts_with('/') {
-            return Err(usage_error(format!(
-                "scope '{}' is not an absolute path",
-                self.scope
-            )));
-        }
-        Ok(AgentSpec {
-            name,
-            id: self.id,
-            capabilities: self.capabilities,
-            scope: self.scope,
-            auto_restart: self.auto_restart,
-            risk_level: self.risk_level,
-        })
-    }
-}
-
-fn parse_run(args: &mut Args) -> Result<Command, Error> {
-    let mut spec = SpecBuilder::default();
-    let mut quiet = false;
-    let mut no_landlock = false;
-    let mut keep_tty = false;
-    let mut program = None;
-    while let Some(arg) = args.next()? {
-        if spec.take(args, &arg)? {
-            continue;
-        }
-        match arg {
-            ref a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(ref name, ref inline) if name == "--quiet" || name == "-q" => {
-                flag(name, inline.as_ref())?;
-                quiet = true;
-            }
-            Arg::Opt(ref name, ref inline) if name == "--no-landlock" => {
-                flag(name, inline.as_ref())?;
-                no_landlock = true;
-            }
-            Arg::Opt(ref name, ref inline) if name == "--keep-tty" => {
-                flag(name, inline.as_ref())?;
-                keep_tty = true;
-            }
-            // The command starts after "--", or at the first argument that
-            // is not an option; its own options are not ours.
-            Arg::DashDash => {
-                program = args.rest.next();
-                break;
-            }
-            Arg::Positional(p) => {
-                program = Some(p);
-                break;
-            }
-            Arg::Opt(..) => return Err(args.unexpected(&arg)),
-        }
-    }
-    let spec = spec.build("run")?;
-    let program = program.ok_or_else(|| usage_error("run needs a command after --"))?;
-    Ok(Command::Run(Launch {
-        spec,
-        quiet,
-        no_landlock,
-        keep_tty,
-        program,
-        args: args.rest.by_ref().collect(),
-    }))
-}
-
-fn parse_register(args: &mut Args) -> Result<Command, Error> {
-    let mut spec = SpecBuilder::default();
-    let mut target = None;
-    while let Some(arg) = args.next()? {
-        if spec.take(args, &arg)? {
-            continue;
-        }
-        let new = match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--pid" => {
-                let value = args.value(name, inline.clone())?;
-                match value.parse::<i32>() {
-                    Ok(pid) if pid > 0 => Target::Pid(pid),
-                    _ => return Err(usage_error(format!("invalid pid '{value}'"))),
-                }
-            }
-            Arg::Opt(name, inline) if name == "--cgroup" => {
-                Target::Cgroup(PathBuf::from(args.value(name, inline.clone())?))
-            }
-            _ => return Err(args.unexpected(&arg)),
-        };
-        if target.replace(new).is_some() {
-            return Err(usage_error("register takes one of --pid and --cgroup"));
-        }
-    }
-    let target = target.ok_or_else(|| usage_error("register needs --pid or --cgroup"))?;
-    let spec = spec.build("register")?;
-    Ok(Command::Register { spec, target })
-}
-
-fn parse_policy(args: &mut Args) -> Result<Command, Error> {
-    let (mut id, mut json) = (None, false);
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--json" => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            Arg::Positional(p) if id.is_none() => id = Some(parse_id(utf8(p)?)?),
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    let id = id.ok_or_else(|| usage_error("policy needs an agent id"))?;
-    Ok(Command::Policy { id, json })
-}
-
-/// The changes `patch` knows, as the usage text and the errors list them.
-const PATCH_CHANGES: &str = "add-cap, remove-cap, scope, auto-restart, limits, risk or llm-rate";
-
-/// `patch ID CHANGE ARGS`: the id, the change, then what the change takes.
-fn parse_patch(args: &mut Args) -> Result<Command, Error> {
-    let mut words = Vec::new();
-    let mut changes = LimitChanges::default();
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Positional(p) => words.push(utf8(p)?.to_string()),
-            // Only `limits` takes options, and only after its name.
-            Arg::Opt(name, inline) if words.get(1).is_some_and(|w| w == "limits") => {
-                let Some((slot, max)) = limit_option(&mut changes, name) else {
-                    return Err(usage_error(format!(
-                        "unknown option '{name}' for patch limits \
-                         (known: --cpu-quota-ms, --mem, --syscall-rate, --watchdog-ms)"
-                    )));
-                };
-                let value = args.value(name, inline.clone())?;
-                *slot = Some(parse_limit(name, &value, max)?);
-            }
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    let mut words = words.into_iter();
-    let id = parse_id(
-        &words
-            .next()
-            .ok_or_else(|| usage_error("patch needs an agent id"))?,
-    )?;
-    let what = words
-        .next()
-        .ok_or_else(|| usage_error(format!("patch needs a change: {PATCH_CHANGES}")))?;
-    let operands: Vec<String> = words.collect();
-    // The one operand of the changes that take one.
-    let single = |what: &str, expected: &str| -> Result<String, Error> {
-        match operands.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(usage_error(format!("patch {what} needs {expected}"))),
-            [_, extra, ..] => Err(usage_error(format!(
-                "unexpected argument '{extra}' for patch {what}"
-            ))),
-        }
-    };
-    let change = match what.as_str() {
-        "add-cap" | "remove-cap" => {
-            if operands.is_empty() {
-                return Err(usage_error(format!("patch {what} needs capability names")));
-            }
-            let bits = operands
-                .iter()
-                .try_fold(0, |bits, list| parse_caps(list).map(|b| bits | b))?;
-            if what == "add-cap" {
-                PatchChange::AddCaps(bits)
-            } else {
-                PatchChange::RemoveCaps(bits)
-            }
-        }
-        "scope" => match single("scope", "a path, or none")?.as_str() {
-            "none" => PatchChange::Scope(String::new()),
-            path => PatchChange::Scope(check_path("scope", path)?.to_string()),
-        },
-        "auto-restart" => {
-            let value = single("auto-restart", "a restart count")?;
-            PatchChange::AutoRestart(value.parse().map_err(|_| {
-                usage_error(format!(
-                    "invalid restart count '{value}' for patch auto-restart"
-                ))
-            })?)
-        }
-        "risk" => {
-            let value = single("risk", "a risk level: minimal, limited or high")?;
-            match parse_risk(&value) {
-                Some(ASM_RISK_UNACCEPTABLE) => {
-                    return Err(usage_error(
-                        "risk level Unacceptable is prohibited: a patch may set minimal, limited or high",
-                    ))
-                }
-                Some(risk) => PatchChange::Risk(risk),
-                None => {
-                    return Err(usage_error(format!(
-                        "unknown risk level '{value}' (known: minimal, limited, high)"
-                    )))
-                }
-            }
-        }
-        "limits" => {
-            if let Some(extra) = operands.first() {
-                return Err(usage_error(format!(
-                    "unexpected argument '{extra}' for patch limits"
-                )));
-            }
-            if changes.is_empty() {
-                return Err(usage_error(
-                    "patch limits needs at least one of --cpu-quota-ms, --mem, --syscall-rate, --watchdog-ms",
-                ));
-            }
-            PatchChange::Limits(changes)
-        }
-        "llm-rate" => match operands.as_slice() {
-            [burst, refill] => PatchChange::LlmRate {
-                burst: parse_rate("burst", burst, ASM_LLM_BURST_MAX)?,
-                refill: parse_rate("refill", refill, ASM_LLM_REFILL_MAX)?,
-            },
-            [_, _, extra, ..] => {
-                return Err(usage_error(format!(
-                    "unexpected argument '{extra}' for patch llm-rate"
-                )))
-            }
-            _ => {
-                return Err(usage_error(
-                    "patch llm-rate needs a burst and a refill: llm-rate BURST REFILL",
-                ))
-            }
-        },
-        other => {
-            return Err(usage_error(format!(
-                "unknown change '{other}' for patch (known: {PATCH_CHANGES})"
-            )))
-        }
-    };
-    Ok(Command::Patch { id, change })
-}
-
-/// `patch ID llm-rate`'s burst or refill (`what`): 1 to `max`, the
-/// bound the kernel checks too.
-fn parse_rate(what: &str, text: &str, max: u32) -> Result<u32, Error> {
-    let unit = if what == "refill" {
-        " requests per second"
-    } else {
-        " requests"
-    };
-    match text.parse::<u32>() {
-        Ok(v) if (1..=max).contains(&v) => Ok(v),
-        _ => Err(usage_error(format!(
-            "invalid {what} '{text}' for patch llm-rate (expected 1 to {max}{unit})"
-        ))),
-    }
-}
-
-/// An absolute path that fits the ABI's path fields (`what` names it in
-/// errors).
-fn check_path<'a>(what: &str, path: &'a str) -> Result<&'a str, Error> {
-    if path.len() >= ASM_SCOPE_LEN {
-        return Err(usage_error(format!(
-            "{what} must be at most {} bytes long",
-            ASM_SCOPE_LEN - 1
-        )));
-    }
-    if !path.starts_with('/') {
-        return Err(usage_error(format!(
-            "{what} '{path}' is not an absolute path"
-        )));
-    }
-    Ok(path)
+fn oversight_action(text: &str) -> Result<u32, String> {
+    parse_oversight(text).ok_or_else(|| "known: review, approve, reject, stop".to_string())
 }
 
 /// A note or a decision: text that fits `struct asm_note`, without the
 /// control characters the kernel refuses.
-fn check_text(what: &str, text: &str) -> Result<(), Error> {
+fn check_text(what: &str, text: &str) -> Result<(), String> {
     if text.len() >= ASM_NOTE_LEN {
-        return Err(usage_error(format!(
+        return Err(format!(
             "{what} must be at most {} bytes long",
             ASM_NOTE_LEN - 1
-        )));
+        ));
     }
     if text.chars().any(char::is_control) {
-        return Err(usage_error(format!(
+        return Err(format!(
             "{what} must be printable text (no newlines or control characters)"
-        )));
+        ));
     }
     Ok(())
 }
 
-/// `audit [--trail T] [--from SEQ] [--json | --export FILE]` or `audit
-/// verify [--trail T] [FILE]`.
-fn parse_audit(args: &mut Args) -> Result<Command, Error> {
-    let (mut from, mut json, mut export) = (None, false, None);
-    let mut verify = false;
-    let mut file = None;
-    let mut trail = None;
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--trail" => {
-                let value = args.value(name, inline.clone())?;
-                trail = Some(match value.as_str() {
-                    "policy" => Trail::Policy,
-                    "llm" => Trail::Llm,
-                    _ => {
-                        return Err(usage_error(format!(
-                            "unknown trail '{value}' for --trail (known: policy, llm)"
-                        )))
-                    }
-                });
-            }
-            Arg::Positional(p) if !verify && from.is_none() && !json && export.is_none() => {
-                match utf8(p)? {
-                    "verify" => verify = true,
-                    _ => return Err(args.unexpected(&arg)),
-                }
-            }
-            Arg::Positional(p) if verify && file.is_none() => file = Some(PathBuf::from(p)),
-            Arg::Opt(name, inline) if name == "--json" && !verify => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            Arg::Opt(name, inline) if name == "--from" && !verify => {
-                let value = args.value(name, inline.clone())?;
-                from = Some(
-                    value
-                        .parse::<u64>()
-                        .map_err(|_| usage_error(format!("invalid seq '{value}' for --from")))?,
-                );
-            }
-            Arg::Opt(name, inline) if name == "--export" && !verify => {
-                export = Some(PathBuf::from(args.value(name, inline.clone())?));
-            }
-            _ if verify => {
-                return Err(usage_error(format!(
-                    "{} for audit verify",
-                    match &arg {
-                        Arg::Opt(name, _) => format!("unknown option '{name}'"),
-                        _ => "unexpected argument".to_string(),
-                    }
-                )))
-            }
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    if verify {
-        if file.is_some() && trail.is_some() {
-            return Err(usage_error(
-                "--trail picks a live trail; an export is verified as it is",
-            ));
-        }
-        return Ok(Command::AuditVerify {
-            trail: trail.unwrap_or_default(),
-            file,
-        });
-    }
-    if json && export.is_some() {
-        return Err(usage_error(
-            "--export writes JSON to its file; leave out --json",
-        ));
-    }
-    Ok(Command::Audit {
-        trail: trail.unwrap_or_default(),
-        from: from.unwrap_or(0),
-        json,
-        export,
-    })
-}
-
-/// `oversight ID ACTION [--note TEXT]`.
-fn parse_oversight_command(args: &mut Args) -> Result<Command, Error> {
-    let (mut id, mut action, mut note) = (None, None, String::new());
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Positional(p) if id.is_none() => id = Some(parse_id(utf8(p)?)?),
-            Arg::Positional(p) if action.is_none() => {
-                let text = utf8(p)?;
-                action = Some(parse_oversight(text).ok_or_else(|| {
-                    usage_error(format!(
-                        "unknown oversight action '{text}' (known: review, approve, reject, stop)"
-                    ))
-                })?);
-            }
-            Arg::Opt(name, inline) if name == "--note" => {
-                note = args.value(name, inline.clone())?;
-                check_text("--note", &note)?;
-            }
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    let id = id.ok_or_else(|| usage_error("oversight needs an agent id"))?;
-    let action = action
-        .ok_or_else(|| usage_error("oversight needs an action: review, approve, reject or stop"))?;
-    Ok(Command::Oversight { id, action, note })
-}
-
-/// `decision TEXT`: the words after the command, joined by spaces, so that
-/// the text need not be quoted; after `--` a word may start with `-`.
-fn parse_decision(args: &mut Args) -> Result<Command, Error> {
-    let mut words = Vec::new();
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) && words.is_empty() => return Ok(Command::Help),
-            Arg::Positional(p) => words.push(utf8(p)?.to_string()),
-            Arg::DashDash => {
-                for rest in args.rest.by_ref() {
-                    words.push(utf8(&rest)?.to_string());
-                }
-            }
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    let text = words.join(" ");
-    if text.is_empty() {
-        return Err(usage_error("decision needs a text"));
-    }
-    check_text("the decision", &text)?;
-    Ok(Command::Decision { text })
-}
-
-/// `llm PROMPT [--provider P] [--max-tokens N] [--temperature T]
-/// [--system TEXT] [--timeout-ms N] [--json]`: the words of the prompt,
-/// joined by spaces as for `decision`, may come before, between or after the
-/// options; after `--` every word is the prompt's, even one starting with
-/// `-`.
-fn parse_llm(args: &mut Args) -> Result<Command, Error> {
-    let mut words = Vec::new();
-    let mut request = LlmRequest::default();
-    let mut json = false;
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Positional(p) => words.push(utf8(p)?.to_string()),
-            Arg::DashDash => {
-                for rest in args.rest.by_ref() {
-                    words.push(utf8(&rest)?.to_string());
-                }
-            }
-            Arg::Opt(name, inline) if name == "--json" => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            Arg::Opt(name, inline) if name == "--provider" => {
-                request.provider = Some(parse_provider(&args.value(name, inline.clone())?)?);
-            }
-            Arg::Opt(name, inline) if name == "--max-tokens" => {
-                let value = args.value(name, inline.clone())?;
-                request.max_tokens = Some(parse_range(name, &value, ASM_LLM_MAX_TOKENS_MAX)?);
-            }
-            Arg::Opt(name, inline) if name == "--temperature" => {
-                request.temperature = Some(parse_temperature(&args.value(name, inline.clone())?)?);
-            }
-            Arg::Opt(name, inline) if name == "--timeout-ms" => {
-                let value = args.value(name, inline.clone())?;
-                request.timeout_ms = Some(parse_range(name, &value, ASM_LLM_TIMEOUT_MAX_MS)?);
-            }
-            Arg::Opt(name, inline) if name == "--system" => {
-                let system = args.value(name, inline.clone())?;
-                if system.len() > ASM_LLM_SYSTEM_MAX {
-                    return Err(usage_error(format!(
-                        "--system must be at most {ASM_LLM_SYSTEM_MAX} bytes long ({} given)",
-                        system.len()
-                    )));
-                }
-                request.system = Some(system);
-            }
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    request.prompt = words.join(" ");
-    if request.prompt.is_empty() {
-        return Err(usage_error("llm needs a prompt"));
-    }
-    if request.prompt.len() > ASM_LLM_PROMPT_MAX {
-        return Err(usage_error(format!(
-            "the prompt must be at most {ASM_LLM_PROMPT_MAX} bytes long ({} given)",
-            request.prompt.len()
-        )));
-    }
-    Ok(Command::Llm { request, json })
+fn note_text(text: &str) -> Result<String, String> {
+    check_text("a note", text).map(|()| text.to_string())
 }
 
 /// `--provider`: a provider's name, in any case.
-fn parse_provider(text: &str) -> Result<&'static str, Error> {
+fn provider(text: &str) -> Result<&'static str, String> {
     let lower = text.to_ascii_lowercase();
     LLM_PROVIDERS
         .iter()
@@ -1512,32 +1654,25 @@ fn parse_provider(text: &str) -> Result<&'static str, Error> {
         .map(|(_, name)| *name)
         .ok_or_else(|| {
             let known: Vec<&str> = LLM_PROVIDERS.iter().map(|(_, name)| *name).collect();
-            usage_error(format!(
-                "unknown provider '{text}' (known: {})",
-                known.join(", ")
-            ))
+            format!("known: {}", known.join(", "))
         })
 }
 
-/// A count option of `llm`: 1 to `max`.
-fn parse_range(name: &str, text: &str, max: u32) -> Result<u32, Error> {
-    match text.parse::<u32>() {
-        Ok(v) if (1..=max).contains(&v) => Ok(v),
-        _ => Err(usage_error(format!(
-            "invalid value '{text}' for {name} (expected 1 to {max})"
-        ))),
+fn system_prompt(text: &str) -> Result<String, String> {
+    if text.len() > ASM_LLM_SYSTEM_MAX {
+        return Err(format!(
+            "at most {ASM_LLM_SYSTEM_MAX} bytes long ({} given)",
+            text.len()
+        ));
     }
+    Ok(text.to_string())
 }
 
 /// `--temperature`: 0 to 1 with at most three decimals, in thousandths.
 /// Read as decimal text, never through a float, so that what the kernel
 /// gets is exactly what was typed.
-fn parse_temperature(text: &str) -> Result<u32, Error> {
-    let bad = || {
-        usage_error(format!(
-            "invalid temperature '{text}' (expected 0 to 1, at most three decimals, e.g. 0.25)"
-        ))
-    };
+fn temperature(text: &str) -> Result<u32, String> {
+    let bad = || "expected 0 to 1, at most three decimals, e.g. 0.25".to_string();
     let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty()
@@ -1548,9 +1683,7 @@ fn parse_temperature(text: &str) -> Result<u32, Error> {
         return Err(bad());
     }
     if frac.len() > 3 {
-        return Err(usage_error(format!(
-            "invalid temperature '{text}': at most three decimals"
-        )));
+        return Err("at most three decimals".to_string());
     }
     // At most three decimal digits and a whole part that must be 0 or 1:
     // anything longer is out of range, and short enough not to overflow.
@@ -1567,367 +1700,73 @@ fn parse_temperature(text: &str) -> Result<u32, Error> {
     Ok(value)
 }
 
-/// `sensitive [list] [--json]`, `sensitive add PATH`, `sensitive remove PATH`.
-fn parse_sensitive(args: &mut Args) -> Result<Command, Error> {
-    let mut words = Vec::new();
-    let mut json = false;
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--json" => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            Arg::Positional(p) => words.push(utf8(p)?.to_string()),
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    let change = match words.as_slice() {
-        [] => None,
-        [list] if list == "list" => None,
-        [op, path] if op == "add" || op == "remove" => {
-            let path = check_path("path", path)?.to_string();
-            Some(if op == "add" {
-                SensitiveChange::Add(path)
-            } else {
-                SensitiveChange::Remove(path)
-            })
-        }
-        [op] if op == "add" || op == "remove" => {
-            return Err(usage_error(format!("sensitive {op} needs a path")))
-        }
-        [op, _, extra, ..] if op == "add" || op == "remove" => {
-            return Err(usage_error(format!(
-                "unexpected argument '{extra}' for sensitive {op}"
-            )))
-        }
-        [list, extra, ..] if list == "list" => {
-            return Err(usage_error(format!(
-                "unexpected argument '{extra}' for sensitive list"
-            )))
-        }
-        [other, ..] => {
-            return Err(usage_error(format!(
-                "unknown sensitive command '{other}' (known: list, add, remove)"
-            )))
-        }
-    };
-    if json && change.is_some() {
-        return Err(usage_error(
-            "--json only applies to listing the sensitive paths",
-        ));
-    }
-    Ok(Command::Sensitive { change, json })
-}
-
-/// `deps [list] [ID] [--json]`, `deps add DEPENDENT DEPENDENCY [--kind
-/// KIND] [--signal SIG] [--json]`, `deps remove DEPENDENT DEPENDENCY
-/// [--json]`.
-fn parse_deps(args: &mut Args) -> Result<Command, Error> {
-    let mut words = Vec::new();
-    let (mut json, mut kind, mut signal) = (false, None, None);
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--json" => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            Arg::Opt(name, inline) if name == "--kind" => {
-                kind = Some(parse_kind(&args.value(name, inline.clone())?)?);
-            }
-            Arg::Opt(name, inline) if name == "--signal" => {
-                signal = Some(parse_signal(&args.value(name, inline.clone())?)?);
-            }
-            Arg::Positional(p) => words.push(utf8(p)?.to_string()),
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    let is_id = |word: &str| word.bytes().all(|b| b.is_ascii_digit());
-    let action = match words.as_slice() {
-        [] | ["list"] => DepsAction::Show(None),
-        ["list", id] => DepsAction::Show(Some(parse_id(id)?)),
-        [op @ ("add" | "remove"), dependent, dependency] => {
-            let (dependent, dependency) = (parse_id(dependent)?, parse_id(dependency)?);
-            if dependent == dependency {
-                return Err(usage_error(format!(
-                    "agent {dependent} cannot depend on itself"
-                )));
-            }
-            if *op == "add" {
-                DepsAction::Add {
-                    dependent,
-                    dependency,
-                    kind: kind.unwrap_or(ASM_DEP_REQUIRED),
-                    signal: signal.unwrap_or(0),
-                }
-            } else {
-                DepsAction::Remove {
-                    dependent,
-                    dependency,
-                }
-            }
-        }
-        [op @ ("add" | "remove"), _, _, extra, ..] => {
-            return Err(usage_error(format!(
-                "unexpected argument '{extra}' for deps {op}"
-            )))
-        }
-        [op @ ("add" | "remove"), ..] => {
-            return Err(usage_error(format!(
-                "deps {op} needs two agent ids: DEPENDENT DEPENDENCY"
-            )))
-        }
-        ["list", _, extra, ..] => {
-            return Err(usage_error(format!(
-                "unexpected argument '{extra}' for deps list"
-            )))
-        }
-        [id] if is_id(id) => DepsAction::Show(Some(parse_id(id)?)),
-        [id, extra, ..] if is_id(id) => {
-            return Err(usage_error(format!(
-                "unexpected argument '{extra}' for deps"
-            )))
-        }
-        [other, ..] => {
-            return Err(usage_error(format!(
-                "unknown deps command '{other}' (known: list, add, remove, or an agent id)"
-            )))
-        }
-    };
-    if kind.is_some() && !matches!(action, DepsAction::Add { .. }) {
-        return Err(usage_error("--kind only applies to deps add"));
-    }
-    if signal.is_some() {
-        match action {
-            DepsAction::Add {
-                kind: ASM_DEP_OPTIONAL,
-                ..
-            } => {}
-            // The module refuses it too (EINVAL): a dependent that stops
-            // with its dependency, or a peer, has nothing to catch.
-            DepsAction::Add { .. } => {
-                return Err(usage_error(
-                    "--signal only applies to an optional dependency (--kind optional)",
-                ))
-            }
-            _ => return Err(usage_error("--signal only applies to deps add")),
-        }
-    }
-    Ok(Command::Deps { action, json })
+/// `deps add --kind`: a dependency kind's name, in any case.
+fn dep_kind(text: &str) -> Result<u32, String> {
+    parse_dep_kind(text).ok_or_else(|| {
+        let known: Vec<&str> = DEP_KINDS.iter().map(|(_, name)| *name).collect();
+        format!("known: {}", known.join(", "))
+    })
 }
 
 /// `deps add --signal`: one of the signals the module lets an optional edge
 /// send, by name or number.
-fn parse_signal(text: &str) -> Result<u32, Error> {
+fn dep_signal(text: &str) -> Result<u32, String> {
     parse_dep_signal(text).ok_or_else(|| {
         let known: Vec<&str> = DEP_SIGNALS.iter().map(|(_, name)| *name).collect();
-        usage_error(format!(
-            "invalid --signal '{text}': a dependency's end sends one of {} (by name, with \
-             or without SIG, or by number)",
+        format!(
+            "a dependency's end sends one of {} (by name, with or without SIG, or by number)",
             known.join(", ")
-        ))
+        )
     })
 }
 
-/// `deps add --kind`: a dependency kind's name, in any case.
-fn parse_kind(text: &str) -> Result<u32, Error> {
-    parse_dep_kind(text).ok_or_else(|| {
-        let known: Vec<&str> = DEP_KINDS.iter().map(|(_, name)| *name).collect();
-        usage_error(format!(
-            "unknown dependency kind '{text}' (known: {})",
-            known.join(", ")
-        ))
-    })
+fn op_name(text: &str) -> Result<String, String> {
+    check_op_name(text).map(|()| text.to_string())
 }
 
-/// `profile [--json]`, `profile ID [OP] [--json]`, `profile --all OP
-/// [--json]`, `profile record OP DURATION [--failed]`, `profile time OP
-/// [--] CMD [ARGS]...`.
-fn parse_profile(args: &mut Args) -> Result<Command, Error> {
-    let mut words: Vec<String> = Vec::new();
-    let (mut json, mut all, mut failed) = (false, false, false);
-    let mut program = None;
-    // `time OP` is followed by the command, whose options are not ours.
-    let timing = |words: &[String]| words.len() == 2 && words[0] == "time";
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--json" => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            Arg::Opt(name, inline) if name == "--all" => {
-                flag(name, inline.as_ref())?;
-                all = true;
-            }
-            Arg::Opt(name, inline) if name == "--failed" => {
-                flag(name, inline.as_ref())?;
-                failed = true;
-            }
-            Arg::DashDash if words.len() == 1 && words[0] == "time" => return Err(usage_error(
-                "profile time needs an operation and a command: profile time OP -- CMD [ARGS]...",
-            )),
-            Arg::DashDash if timing(&words) => {
-                program = args.rest.next();
-                if program.is_none() {
-                    return Err(usage_error("profile time needs a command after --"));
-                }
-                break;
-            }
-            Arg::Positional(p) if timing(&words) => {
-                program = Some(p.clone());
-                break;
-            }
-            Arg::Positional(p) => words.push(utf8(p)?.to_string()),
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    let is_id = |word: &str| word.bytes().all(|b| b.is_ascii_digit());
-    let op_name = |text: &str| check_op_name(text).map(|()| text.to_string());
-    let action = match words.as_slice() {
-        // Any name, even one of the subcommands'.
-        [op] if all && !is_id(op) => ProfileAction::Aggregate(op_name(op).map_err(usage_error)?),
-        ["record", op, duration] => ProfileAction::Record {
-            op: op_name(op).map_err(usage_error)?,
-            duration_ns: parse_duration(duration).map_err(usage_error)?,
-            success: !failed,
-        },
-        ["record", _, _, extra, ..] => {
-            return Err(usage_error(format!(
-                "unexpected argument '{extra}' for profile record"
-            )))
-        }
-        ["record", ..] => {
-            return Err(usage_error(
-                "profile record needs an operation and a duration: profile record OP DURATION",
-            ))
-        }
-        ["time", op] => ProfileAction::Time {
-            op: op_name(op).map_err(usage_error)?,
-            program: program
-                .ok_or_else(|| usage_error("profile time needs a command after the operation"))?,
-            args: args.rest.by_ref().collect(),
-        },
-        ["time", ..] => {
-            return Err(usage_error(
-                "profile time needs an operation and a command: profile time OP -- CMD [ARGS]...",
-            ))
-        }
-        [] if all => {
-            return Err(usage_error(
-                "profile --all needs an operation: profile --all OP",
-            ))
-        }
-        [] => ProfileAction::All,
-        [id, ..] if all && is_id(id) => {
-            return Err(usage_error("profile takes an agent id or --all, not both"))
-        }
-        [_, extra, ..] if all => {
-            return Err(usage_error(format!(
-                "unexpected argument '{extra}' for profile --all"
-            )))
-        }
-        ["0", ..] => {
-            return Err(usage_error(format!(
-                "invalid agent id '0' (expected 1 to {ASM_ID_MAX}; every agent's figures of an \
-                 operation: profile --all OP)"
-            )))
-        }
-        [id] if is_id(id) => ProfileAction::Agent(parse_id(id)?),
-        [id, op] if is_id(id) => ProfileAction::Op {
-            id: parse_id(id)?,
-            op: op_name(op).map_err(usage_error)?,
-        },
-        [id, _, extra, ..] if is_id(id) => {
-            return Err(usage_error(format!(
-                "unexpected argument '{extra}' for profile"
-            )))
-        }
-        [other, ..] => {
-            return Err(usage_error(format!(
-                "unknown profile command '{other}' (known: record, time, an agent id, or --all OP)"
-            )))
-        }
-    };
-    let changes = matches!(
-        action,
-        ProfileAction::Record { .. } | ProfileAction::Time { .. }
-    );
-    if failed && !matches!(action, ProfileAction::Record { .. }) {
-        return Err(usage_error("--failed only applies to profile record"));
-    }
-    if json && changes {
-        return Err(usage_error(
-            "--json only applies to the statistics, not to record or time",
-        ));
-    }
-    if all && changes {
-        return Err(usage_error("--all only applies to the statistics"));
-    }
-    Ok(Command::Profile { action, json })
+fn duration(text: &str) -> Result<u64, String> {
+    parse_duration(text)
 }
-
-fn parse_compliance(args: &mut Args) -> Result<Command, Error> {
-    let mut json = false;
-    while let Some(arg) = args.next()? {
-        match &arg {
-            a if is_help(a) => return Ok(Command::Help),
-            Arg::Opt(name, inline) if name == "--json" => {
-                flag(name, inline.as_ref())?;
-                json = true;
-            }
-            _ => return Err(args.unexpected(&arg)),
-        }
-    }
-    Ok(Command::Compliance { json })
-}
-
-/// An agent id the user typed: 1 to `ASM_ID_MAX` (0 means "allocate one"
-/// in the ABI, which the user asks for by leaving `--id` out).
-fn parse_id(text: &str) -> Result<u32, Error> {
-    match text.parse::<u32>() {
-        Ok(id) if (1..=ASM_ID_MAX).contains(&id) => Ok(id),
-        _ => Err(usage_error(format!(
-            "invalid agent id '{text}' (expected 1 to {ASM_ID_MAX})"
-        ))),
-    }
-}
-
-/// A comma-separated list of capability names, as bits.
-fn parse_caps(text: &str) -> Result<u64, Error> {
-    text.split(',').try_fold(0, |bits, name| {
-        parse_capability(name.trim())
-            .map(|bit| bits | bit)
-            .ok_or_else(|| {
-                let known: Vec<&str> = CAPABILITIES.iter().map(|c| c.name).collect();
-                usage_error(format!(
-                    "unknown capability '{name}' (known: {})",
-                    known.join(", ")
-                ))
-            })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use asm_abi::{ASM_CAP_FS_BASIC, ASM_CAP_LLM_ACCESS, ASM_CAP_NET_CLIENT};
+    use asm_abi::{ASM_CAP_FS_BASIC, ASM_CAP_LLM_ACCESS, ASM_CAP_NET_CLIENT, ASM_DEP_REQUIRED};
 
-    fn asmctl(args: &[&str]) -> Result<Command, Error> {
-        parse(
-            OsStr::new("/usr/sbin/asmctl"),
-            args.iter().map(OsString::from).collect(),
-        )
+    /// asmctl's command, or the error it prints, for `args`.
+    fn call(argv0: &str, args: &[&str]) -> Result<Command, String> {
+        parse(OsStr::new(argv0), args.iter().map(OsString::from).collect())
+            .map_err(|e| e.to_string())
     }
 
+    fn asmctl(args: &[&str]) -> Result<Command, String> {
+        call("/usr/sbin/asmctl", args)
+    }
+
+    /// The help text `args` ask for.
+    fn help(args: &[&str]) -> String {
+        let argv = args.iter().map(OsString::from).collect();
+        match parse(OsStr::new("asmctl"), argv) {
+            Err(e) if e.kind() == ErrorKind::DisplayHelp => e.to_string(),
+            other => panic!("{args:?}: expected help, got {other:?}"),
+        }
+    }
+
+    /// The error asmctl prints for `args`, which must be a usage error.
     fn usage_msg(args: &[&str]) -> String {
-        match asmctl(args) {
-            Err(Error::Usage(msg)) => msg,
+        let argv = args.iter().map(OsString::from).collect();
+        match parse(OsStr::new("asmctl"), argv) {
+            Err(e) if e.exit_code() == 2 => e.to_string(),
             other => panic!("{args:?}: expected a usage error, got {other:?}"),
         }
+    }
+
+    /// Checks that the usage error of `args` says `want`.
+    fn expect_usage(args: &[&str], want: &str) {
+        let msg = usage_msg(args);
+        assert!(
+            msg.contains(want),
+            "{args:?}: {msg:?} does not say {want:?}"
+        );
     }
 
     fn spec(name: &str) -> AgentSpec {
@@ -1943,9 +1782,6 @@ mod tests {
 
     #[test]
     fn multi_call_names() {
-        let call = |argv0: &str, args: &[&str]| {
-            parse(OsStr::new(argv0), args.iter().map(OsString::from).collect())
-        };
         assert_eq!(call("asmstatus", &[]), Ok(Command::Status { json: false }));
         assert_eq!(
             call("/usr/local/bin/asmlist", &["--all"]),
@@ -1962,26 +1798,23 @@ mod tests {
             })
         );
         // The alias consumes no argument: "status" here is a stray one.
-        assert!(matches!(
-            call("asmstatus", &["status"]),
-            Err(Error::Usage(_))
-        ));
+        assert!(call("asmstatus", &["status"]).is_err());
         // Any other name is asmctl itself.
         assert_eq!(
             call("asmctl-test", &["status"]),
             Ok(Command::Status { json: false })
         );
-        assert_eq!(alias(OsStr::new("/bin/asminfo")), Some("info"));
-        assert_eq!(alias(OsStr::new("asmctl")), None);
-        assert_eq!(alias(OsStr::new("asminfo/")), Some("info"));
-        assert_eq!(alias(OsStr::new("")), None);
+        assert_eq!(applet_name(OsStr::new("/bin/asminfo")), "asminfo");
+        assert_eq!(applet_name(OsStr::new("asmctl")), "asmctl");
+        assert_eq!(applet_name(OsStr::new("asminfo/")), "asminfo");
+        assert_eq!(applet_name(OsStr::new("")), "asmctl");
     }
 
     #[test]
     fn read_commands() {
-        assert_eq!(asmctl(&["help"]), Ok(Command::Help));
-        assert_eq!(asmctl(&["--help"]), Ok(Command::Help));
-        assert_eq!(asmctl(&["list", "-h"]), Ok(Command::Help));
+        assert!(help(&["help"]).contains("\n  status "));
+        assert!(help(&["--help"]).contains("\n  status "));
+        assert!(help(&["list", "-h"]).contains("Usage: asmctl list [OPTIONS]"));
         assert_eq!(
             asmctl(&["status", "--json"]),
             Ok(Command::Status { json: true })
@@ -2114,48 +1947,48 @@ mod tests {
     #[test]
     fn bad_command_lines() {
         for (args, want) in [
-            (&[][..], "missing command"),
-            (&["frobnicate"], "unknown command 'frobnicate'"),
-            (&["status", "--all"], "unknown option '--all' for status"),
-            (&["status", "--json=yes"], "--json takes no value"),
-            (&["list", "x"], "unexpected argument 'x' for list"),
-            (&["info"], "info needs an agent id"),
-            (&["info", "1", "2"], "unexpected argument '2' for info"),
+            (&[][..], "Usage: asmctl <COMMAND>"),
+            (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+            (&["status", "--all"], "unexpected argument '--all' found"),
+            (&["status", "--json=yes"], "unexpected value 'yes' for '--json' found; no more were expected"),
+            (&["list", "x"], "unexpected argument 'x' found"),
+            (&["info"], "the following required arguments were not provided:\n  <ID>"),
+            (&["info", "1", "2"], "unexpected argument '2' found"),
             (
                 &["info", "abc"],
-                "invalid agent id 'abc' (expected 1 to 2147483647)",
+                "invalid value 'abc' for '<ID>': expected an agent id, 1 to 2147483647",
             ),
             (
                 &["info", "0"],
-                "invalid agent id '0' (expected 1 to 2147483647)",
+                "invalid value '0' for '<ID>': expected an agent id, 1 to 2147483647",
             ),
             (
                 &["info", "2147483648"],
-                "invalid agent id '2147483648' (expected 1 to 2147483647)",
+                "invalid value '2147483648' for '<ID>': expected an agent id, 1 to 2147483647",
             ),
-            (&["unregister"], "unregister needs an agent id"),
-            (&["run", "--name", "a"], "run needs a command after --"),
+            (&["unregister"], "the following required arguments were not provided:\n  <ID>"),
+            (&["run", "--name", "a"], "the following required arguments were not provided:\n  <CMD>..."),
             (
                 &["run", "--keep-tty=yes", "--name", "a", "true"],
-                "--keep-tty takes no value",
+                "unexpected value 'yes' for '--keep-tty' found; no more were expected",
             ),
             (
                 &["run", "--name", "a", "--"],
-                "run needs a command after --",
+                "the following required arguments were not provided:\n  <CMD>...",
             ),
-            (&["run", "--", "true"], "run needs --name"),
-            (&["run", "--name"], "--name needs a value"),
+            (&["run", "--", "true"], "the following required arguments were not provided:\n  --name <NAME>"),
+            (&["run", "--name"], "a value is required for '--name <NAME>' but none was supplied"),
             (
                 &["run", "--name", "", "true"],
-                "agent name must be 1 to 31 bytes long",
+                "invalid value '' for '--name <NAME>': an agent name is 1 to 31 bytes long",
             ),
             (
                 &["run", "--name", &"x".repeat(32), "true"],
-                "agent name must be 1 to 31 bytes long",
+                "invalid value 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' for '--name <NAME>': an agent name is 1 to 31 bytes long",
             ),
             (
                 &["run", "--name", "a", "--scope", "tmp", "true"],
-                "scope 'tmp' is not an absolute path",
+                "invalid value 'tmp' for '--scope <SCOPE>': not an absolute path",
             ),
             (
                 &[
@@ -2166,15 +1999,15 @@ mod tests {
                     &format!("/{}", "x".repeat(255)),
                     "true",
                 ],
-                "scope must be at most 255 bytes long",
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' for '--scope <SCOPE>': at most 255 bytes long",
             ),
             (
                 &["run", "--name", "a", "--auto-restart", "-1", "true"],
-                "invalid restart count '-1' for --auto-restart",
+                "unexpected argument '-1' found",
             ),
             (
                 &["run", "--name", "a", "--pid", "1", "true"],
-                "unknown option '--pid' for run",
+                "unexpected argument '--pid' found",
             ),
             (
                 &["run", "--name", "a", "--cap", "Foo", "true"],
@@ -2188,27 +2021,27 @@ mod tests {
             ),
             (
                 &["register", "--name", "a"],
-                "register needs --pid or --cgroup",
+                "the following required arguments were not provided:\n  <--pid <PID>|--cgroup <CGROUP>>",
             ),
             (
                 &["register", "--name", "a", "--pid", "1", "--cgroup", "/x"],
-                "register takes one of --pid and --cgroup",
+                "the argument '--pid <PID>' cannot be used with '--cgroup <CGROUP>'",
             ),
             (
                 &["register", "--name", "a", "--pid", "0"],
-                "invalid pid '0'",
+                "invalid value '0' for '--pid <PID>': expected a process id",
             ),
             (
                 &["register", "--name", "a", "--pid", "x"],
-                "invalid pid 'x'",
+                "invalid value 'x' for '--pid <PID>': expected a process id",
             ),
-            (&["register", "--pid", "1"], "register needs --name"),
+            (&["register", "--pid", "1"], "the following required arguments were not provided:\n  --name <NAME>"),
             (
                 &["register", "--pid", "1", "--name", "a", "cmd"],
-                "unexpected argument 'cmd' for register",
+                "unexpected argument 'cmd' found",
             ),
         ] {
-            assert_eq!(usage_msg(args), want, "{args:?}");
+            expect_usage(args, want);
         }
     }
 
@@ -2229,7 +2062,7 @@ mod tests {
             asmctl(&["top"]),
             Ok(Command::Top {
                 once: false,
-                interval: TOP_INTERVAL,
+                interval: Duration::from_secs(1),
                 json: false
             })
         );
@@ -2332,12 +2165,12 @@ mod tests {
             );
         }
         for text in ["17179869184G", "4 M", "4MB", "+4"] {
-            assert_eq!(
-                asmctl(&["limits", "7", "--mem", text]),
-                Err(usage_error(format!(
-                    "invalid size '{text}' for --mem (expected bytes, or a number with K, M or G)"
-                ))),
-                "{text}"
+            expect_usage(
+                &["limits", "7", "--mem", text],
+                &format!(
+                    "invalid value '{text}' for '--mem <SIZE>': expected bytes, or a number with \
+                     K, M or G; none or default"
+                ),
             );
         }
     }
@@ -2410,61 +2243,61 @@ mod tests {
     #[test]
     fn bad_fault_detector_command_lines() {
         for (args, want) in [
-            (&["history"][..], "history needs an agent id"),
+            (&["history"][..], "the following required arguments were not provided:\n  <ID>"),
             (
                 &["history", "0"],
-                "invalid agent id '0' (expected 1 to 2147483647)",
+                "invalid value '0' for '<ID>': expected an agent id, 1 to 2147483647",
             ),
-            (&["history", "1", "--all"], "unknown option '--all' for history"),
+            (&["history", "1", "--all"], "unexpected argument '--all' found"),
             (
                 &["top", "--interval", "0"],
-                "invalid interval '0' (expected 0.1 to 86400 seconds)",
+                "invalid value '0' for '--interval <SECONDS>': expected 0.1 to 86400 seconds",
             ),
             (
                 &["top", "--interval", "-1"],
-                "invalid interval '-1' (expected 0.1 to 86400 seconds)",
+                "unexpected argument '-1' found",
             ),
             (
                 &["top", "--interval", "NaN"],
-                "invalid interval 'NaN' (expected 0.1 to 86400 seconds)",
+                "invalid value 'NaN' for '--interval <SECONDS>': expected 0.1 to 86400 seconds",
             ),
-            (&["top", "--interval"], "--interval needs a value"),
-            (&["top", "5"], "unexpected argument '5' for top"),
-            (&["heartbeat", "100"], "unexpected argument '100' for heartbeat"),
-            (&["limits"], "limits needs an agent id or --default"),
+            (&["top", "--interval"], "a value is required for '--interval <SECONDS>' but none was supplied"),
+            (&["top", "5"], "unexpected argument '5' found"),
+            (&["heartbeat", "100"], "unexpected argument '100' found"),
+            (&["limits"], "the following required arguments were not provided:\n  <ID|--default>"),
             (
                 &["limits", "100", "--default"],
-                "limits takes an agent id or --default, not both",
+                "the argument '[ID]' cannot be used with '--default'",
             ),
-            (&["limits", "100", "101"], "unexpected argument '101' for limits"),
-            (&["limits", "100", "--cpu"], "unknown option '--cpu' for limits"),
+            (&["limits", "100", "101"], "unexpected argument '101' found"),
+            (&["limits", "100", "--cpu"], "unexpected argument '--cpu' found"),
             (
                 &["limits", "100", "--cpu-quota-ms", "0"],
-                "invalid value '0' for --cpu-quota-ms (use none for no limit, or default)",
+                "invalid value '0' for '--cpu-quota-ms <N>': use none for no limit, or default",
             ),
             (
                 &["limits", "100", "--cpu-quota-ms", "1.5"],
-                "invalid value '1.5' for --cpu-quota-ms (expected 1 to 4294967294, none or default)",
+                "invalid value '1.5' for '--cpu-quota-ms <N>': expected 1 to 4294967294, none or default",
             ),
             (
                 &["limits", "100", "--syscall-rate", "4294967295"],
-                "invalid value '4294967295' for --syscall-rate (expected 1 to 4294967294, none or default)",
+                "invalid value '4294967295' for '--syscall-rate <N>': expected 1 to 4294967294, none or default",
             ),
             (
                 &["limits", "100", "--watchdog-ms", "-5"],
-                "invalid value '-5' for --watchdog-ms (expected 1 to 4294967294, none or default)",
+                "unexpected argument '-5' found",
             ),
             (
                 &["limits", "100", "--mem", "10X"],
-                "invalid size '10X' for --mem (expected bytes, or a number with K, M or G)",
+                "invalid value '10X' for '--mem <SIZE>': expected bytes, or a number with K, M or G; none or default",
             ),
             (
                 &["limits", "100", "--mem", "18446744073709551615"],
-                "invalid size '18446744073709551615' for --mem (expected bytes, or a number with K, M or G)",
+                "invalid value '18446744073709551615' for '--mem <SIZE>': expected bytes, or a number with K, M or G; none or default",
             ),
             (
                 &["limits", "100", "--mem", "0K"],
-                "invalid value '0' for --mem (use none for no limit, or default)",
+                "invalid value '0K' for '--mem <SIZE>': use none for no limit, or default",
             ),
             (
                 &["limits", "--default", "--mem", "default"],
@@ -2472,28 +2305,28 @@ mod tests {
             ),
             (
                 &["limits", "100", "--mem", "1G", "--json"],
-                "--json only applies to printing the limits",
+                "the argument '--json' cannot be used with:\n  --cpu-quota-ms <N>",
             ),
-            (&["recovery"], "recovery needs an agent id or --default"),
+            (&["recovery"], "the following required arguments were not provided:\n  <ID|--default>"),
             (
                 &["recovery", "100", "--memory", "throttle"],
-                "--memory cannot be throttle: throttle applies to --cpu-quota and --syscall-flood only",
+                "invalid value 'throttle' for '--memory <A>': throttle applies to --cpu-quota and --syscall-flood only",
             ),
             (
                 &["recovery", "100", "--crash", "throttle"],
-                "--crash cannot be throttle: throttle applies to --cpu-quota and --syscall-flood only",
+                "invalid value 'throttle' for '--crash <A>': throttle applies to --cpu-quota and --syscall-flood only",
             ),
             (
                 &["recovery", "100", "--crash", "ignore"],
-                "unknown action 'ignore' for --crash (known: log, throttle, kill, restart, default)",
+                "invalid value 'ignore' for '--crash <A>': known: log, throttle, kill, restart, default",
             ),
             (
                 &["recovery", "100", "--preset", "none"],
-                "unknown preset 'none' (known: default, permissive, strict)",
+                "invalid value 'none' for '--preset <PRESET>': known: default, permissive, strict",
             ),
             (
                 &["recovery", "100", "--preset", "strict", "--crash", "log"],
-                "--preset cannot be combined with per-fault actions",
+                "the argument '--preset <PRESET>' cannot be used with:\n  --cpu-quota <A>",
             ),
             (
                 &["recovery", "--default", "--crash", "default"],
@@ -2501,11 +2334,11 @@ mod tests {
             ),
             (
                 &["recovery", "100", "--preset", "strict", "--json"],
-                "--json only applies to printing the actions",
+                "the argument '--preset <PRESET>' cannot be used with '--json'",
             ),
-            (&["recovery", "100", "--cpu"], "unknown option '--cpu' for recovery"),
+            (&["recovery", "100", "--cpu"], "unexpected argument '--cpu' found"),
         ] {
-            assert_eq!(usage_msg(args), want, "{args:?}");
+            expect_usage(args, want);
         }
     }
 
@@ -2534,9 +2367,9 @@ mod tests {
                 if spec.risk_level == asm_abi::ASM_RISK_MINIMAL),
             "{run:?}"
         );
-        assert_eq!(
-            usage_msg(&["register", "--pid", "1", "--name", "a", "--risk", "low"]),
-            "unknown risk level 'low' (known: minimal, limited, high, unacceptable)"
+        expect_usage(
+            &["register", "--pid", "1", "--name", "a", "--risk", "low"],
+            "invalid value 'low' for '--risk <RISK>': known: minimal, limited, high, unacceptable",
         );
     }
 
@@ -2640,37 +2473,37 @@ mod tests {
     #[test]
     fn bad_patch_command_lines() {
         for (args, want) in [
-            (&["patch"][..], "patch needs an agent id"),
+            (&["patch"][..], "Usage: asmctl patch <ID> <COMMAND>"),
             (
                 &["patch", "100"],
-                "patch needs a change: add-cap, remove-cap, scope, auto-restart, limits, risk or llm-rate",
+                "'asmctl patch' requires a subcommand but one was not provided",
             ),
             (
                 &["patch", "x", "risk", "high"],
-                "invalid agent id 'x' (expected 1 to 2147483647)",
+                "invalid value 'x' for '<ID>': expected an agent id, 1 to 2147483647",
             ),
             (
                 &["patch", "100", "grant", "FsBasic"],
-                "unknown change 'grant' for patch (known: add-cap, remove-cap, scope, auto-restart, limits, risk or llm-rate)",
+                "unexpected argument 'grant' found",
             ),
-            (&["patch", "100", "add-cap"], "patch add-cap needs capability names"),
+            (&["patch", "100", "add-cap"], "the following required arguments were not provided:\n  <CAP>..."),
             (
                 &["patch", "100", "add-cap", "Root"],
                 "unknown capability 'Root' (known: FsBasic, FsExtended, NetClient, \
                  NetServer, AudioControl, LlmAccess, ProcessSpawn, Admin)",
             ),
-            (&["patch", "100", "scope"], "patch scope needs a path, or none"),
+            (&["patch", "100", "scope"], "the following required arguments were not provided:\n  <PATH|none>"),
             (
                 &["patch", "100", "scope", "tmp/x"],
-                "scope 'tmp/x' is not an absolute path",
+                "invalid value 'tmp/x' for '<PATH|none>': not an absolute path",
             ),
             (
                 &["patch", "100", "scope", "/a", "/b"],
-                "unexpected argument '/b' for patch scope",
+                "unexpected argument '/b' found",
             ),
             (
                 &["patch", "100", "auto-restart", "many"],
-                "invalid restart count 'many' for patch auto-restart",
+                "invalid value 'many' for '<N>': invalid digit found in string",
             ),
             (
                 &["patch", "100", "risk", "unacceptable"],
@@ -2678,11 +2511,11 @@ mod tests {
             ),
             (
                 &["patch", "100", "risk", "extreme"],
-                "unknown risk level 'extreme' (known: minimal, limited, high)",
+                "invalid value 'extreme' for '<RISK>': known: minimal, limited, high",
             ),
             (
                 &["patch", "100", "risk"],
-                "patch risk needs a risk level: minimal, limited or high",
+                "the following required arguments were not provided:\n  <RISK>",
             ),
             (
                 &["patch", "100", "limits"],
@@ -2690,67 +2523,67 @@ mod tests {
             ),
             (
                 &["patch", "100", "limits", "--cpu", "5"],
-                "unknown option '--cpu' for patch limits (known: --cpu-quota-ms, --mem, --syscall-rate, --watchdog-ms)",
+                "unexpected argument '--cpu' found",
             ),
             (
                 &["patch", "100", "limits", "--mem", "0"],
-                "invalid value '0' for --mem (use none for no limit, or default)",
+                "invalid value '0' for '--mem <SIZE>': use none for no limit, or default",
             ),
             (
                 &["patch", "100", "limits", "--memory", "lots"],
-                "invalid size 'lots' for --memory (expected bytes, or a number with K, M or G)",
+                "invalid value 'lots' for '--mem <SIZE>': expected bytes, or a number with K, M or G; none or default",
             ),
             (
                 &["patch", "100", "limits", "5", "--mem", "1G"],
-                "unexpected argument '5' for patch limits",
+                "unexpected argument '5' found",
             ),
             // Options belong to limits, after its name.
             (
                 &["patch", "100", "--mem", "1G", "limits"],
-                "unknown option '--mem' for patch",
+                "unexpected argument '--mem' found",
             ),
             (
                 &["patch", "100", "risk", "high", "--json"],
-                "unknown option '--json' for patch",
+                "unexpected argument '--json' found",
             ),
             (
                 &["patch", "100", "llm-rate"],
-                "patch llm-rate needs a burst and a refill: llm-rate BURST REFILL",
+                "the following required arguments were not provided:\n  <BURST>",
             ),
             (
                 &["patch", "100", "llm-rate", "5"],
-                "patch llm-rate needs a burst and a refill: llm-rate BURST REFILL",
+                "the following required arguments were not provided:\n  <REFILL>",
             ),
             (
                 &["patch", "100", "llm-rate", "5", "1", "2"],
-                "unexpected argument '2' for patch llm-rate",
+                "unexpected argument '2' found",
             ),
             (
                 &["patch", "100", "llm-rate", "0", "10"],
-                "invalid burst '0' for patch llm-rate (expected 1 to 10000 requests)",
+                "invalid value '0' for '<BURST>': 0 is not in 1..=10000",
             ),
             (
                 &["patch", "100", "llm-rate", "10001", "10"],
-                "invalid burst '10001' for patch llm-rate (expected 1 to 10000 requests)",
+                "invalid value '10001' for '<BURST>': 10001 is not in 1..=10000",
             ),
             (
                 &["patch", "100", "llm-rate", "30", "0"],
-                "invalid refill '0' for patch llm-rate (expected 1 to 10000 requests per second)",
+                "invalid value '0' for '<REFILL>': 0 is not in 1..=10000",
             ),
             (
                 &["patch", "100", "llm-rate", "30", "1.5"],
-                "invalid refill '1.5' for patch llm-rate (expected 1 to 10000 requests per second)",
+                "invalid value '1.5' for '<REFILL>': invalid digit found in string",
             ),
             (
                 &["patch", "100", "llm-rate", "30", "10001"],
-                "invalid refill '10001' for patch llm-rate (expected 1 to 10000 requests per second)",
+                "invalid value '10001' for '<REFILL>': 10001 is not in 1..=10000",
             ),
             (
                 &["patch", "100", "llm-rate", "-1", "10"],
-                "unknown option '-1' for patch",
+                "unexpected argument '-1' found",
             ),
         ] {
-            assert_eq!(usage_msg(args), want, "{args:?}");
+            expect_usage(args, want);
         }
     }
 
@@ -2834,37 +2667,43 @@ mod tests {
         for (args, want) in [
             (
                 &["audit", "--from", "-1"][..],
-                "invalid seq '-1' for --from",
+                "unexpected argument '-1' found",
             ),
-            (&["audit", "--from"], "--from needs a value"),
+            (
+                &["audit", "--from"],
+                "a value is required for '--from <SEQ>' but none was supplied",
+            ),
             (
                 &["audit", "--json", "--export", "f"],
-                "--export writes JSON to its file; leave out --json",
+                "the argument '--json' cannot be used with '--export <FILE>'",
             ),
-            (&["audit", "list"], "unexpected argument 'list' for audit"),
+            (&["audit", "list"], "unrecognized subcommand 'list'"),
             (
                 &["audit", "--json", "verify"],
-                "unexpected argument 'verify' for audit",
+                "audit verify takes --trail or FILE; --from, --json and --export are audit's",
             ),
             (
                 &["audit", "verify", "a", "b"],
-                "unexpected argument for audit verify",
+                "unexpected argument 'b' found",
             ),
             (
                 &["audit", "verify", "--json"],
-                "unknown option '--json' for audit verify",
+                "unexpected argument '--json' found",
             ),
             (
                 &["audit", "--trail", "gateway"],
-                "unknown trail 'gateway' for --trail (known: policy, llm)",
+                "invalid value 'gateway' for '--trail <TRAIL>'",
             ),
-            (&["audit", "--trail"], "--trail needs a value"),
+            (
+                &["audit", "--trail"],
+                "a value is required for '--trail <TRAIL>' but none was supplied",
+            ),
             (
                 &["audit", "verify", "--trail", "llm", "t.json"],
-                "--trail picks a live trail; an export is verified as it is",
+                "the argument '--trail <TRAIL>' cannot be used with '[FILE]'",
             ),
         ] {
-            assert_eq!(usage_msg(args), want, "{args:?}");
+            expect_usage(args, want);
         }
     }
 
@@ -2899,34 +2738,34 @@ mod tests {
             })
         );
         for (args, want) in [
-            (&["oversight"][..], "oversight needs an agent id"),
+            (&["oversight"][..], "the following required arguments were not provided:\n  <ID>"),
             (
                 &["oversight", "100"],
-                "oversight needs an action: review, approve, reject or stop",
+                "the following required arguments were not provided:\n  <ACTION>",
             ),
             (
                 &["oversight", "100", "pause"],
-                "unknown oversight action 'pause' (known: review, approve, reject, stop)",
+                "invalid value 'pause' for '<ACTION>': known: review, approve, reject, stop",
             ),
             (
                 &["oversight", "100", "review", "--note", &"n".repeat(128)],
-                "--note must be at most 127 bytes long",
+                "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn' for '--note <NOTE>': a note must be at most 127 bytes long",
             ),
             (
                 &["oversight", "100", "review", "--note", "two\nlines"],
-                "--note must be printable text (no newlines or control characters)",
+                "invalid value 'two",
             ),
-            (&["decision"], "decision needs a text"),
+            (&["decision"], "the following required arguments were not provided:\n  <TEXT>..."),
             (
                 &["decision", &"d".repeat(128)],
                 "the decision must be at most 127 bytes long",
             ),
             (
                 &["decision", "--json", "x"],
-                "unknown option '--json' for decision",
+                "unexpected argument '--json' found",
             ),
         ] {
-            assert_eq!(usage_msg(args), want, "{args:?}");
+            expect_usage(args, want);
         }
     }
 
@@ -2947,29 +2786,32 @@ mod tests {
             sensitive(Some(SensitiveChange::Remove("/srv/keys/".into())), false)
         );
         for (args, want) in [
-            (&["sensitive", "add"][..], "sensitive add needs a path"),
+            (
+                &["sensitive", "add"][..],
+                "the following required arguments were not provided:\n  <PATH>",
+            ),
             (
                 &["sensitive", "add", "secrets"],
-                "path 'secrets' is not an absolute path",
+                "invalid value 'secrets' for '<PATH>': not an absolute path",
             ),
             (
                 &["sensitive", "add", "/a", "/b"],
-                "unexpected argument '/b' for sensitive add",
+                "unexpected argument '/b' found",
             ),
             (
                 &["sensitive", "list", "/a"],
-                "unexpected argument '/a' for sensitive list",
+                "unexpected argument '/a' found",
             ),
             (
                 &["sensitive", "mark", "/a"],
-                "unknown sensitive command 'mark' (known: list, add, remove)",
+                "unrecognized subcommand 'mark'",
             ),
             (
                 &["sensitive", "add", "/a", "--json"],
-                "--json only applies to listing the sensitive paths",
+                "unexpected argument '--json' found",
             ),
         ] {
-            assert_eq!(usage_msg(args), want, "{args:?}");
+            expect_usage(args, want);
         }
     }
 
@@ -3000,7 +2842,7 @@ mod tests {
             profile(ProfileAction::Aggregate("step".into()), false)
         );
         assert_eq!(
-            asmctl(&["profile", "time", "--all", "--json"]),
+            asmctl(&["profile", "--all", "time", "--json"]),
             profile(ProfileAction::Aggregate("time".into()), true)
         );
         let record = |op: &str, duration_ns, success| ProfileAction::Record {
@@ -3035,17 +2877,16 @@ mod tests {
             asmctl(&["profile", "time", "x", "--", "--", "a"]),
             profile(time("x", "--", &["a"]), false)
         );
-        assert_eq!(asmctl(&["profile", "--help"]), Ok(Command::Help));
+        assert!(help(&["profile", "--help"]).contains("Usage: asmctl profile"));
         let rule = "1 to 31 characters of A-Z, a-z, 0-9, '_', '.', ':' and '-'";
         for (args, want) in [
             (
                 &["profile", "record", "step"][..],
-                "profile record needs an operation and a duration: profile record OP DURATION"
-                    .to_string(),
+                "the following required arguments were not provided:\n  <DURATION>".to_string(),
             ),
             (
                 &["profile", "record", "step", "1ms", "2ms"],
-                "unexpected argument '2ms' for profile record".into(),
+                "unexpected argument '2ms' found".into(),
             ),
             (
                 &["profile", "record", "a b", "1ms"],
@@ -3076,41 +2917,39 @@ mod tests {
             ),
             (
                 &["profile", "record", "step", "1ms", "--json"],
-                "--json only applies to the statistics, not to record or time".into(),
+                "unexpected argument '--json' found".into(),
             ),
             (
                 &["profile", "record", "step", "1ms", "--all"],
-                "--all only applies to the statistics".into(),
+                "unexpected argument '--all' found".into(),
             ),
             (
                 &["profile", "7701", "--failed"],
-                "--failed only applies to profile record".into(),
+                "unexpected argument '--failed' found".into(),
             ),
             (
                 &["profile", "time", "x", "--failed", "--", "true"],
-                "--failed only applies to profile record".into(),
+                "unexpected argument '--failed' found".into(),
             ),
             (
                 &["profile", "time", "x", "--json", "true"],
-                "--json only applies to the statistics, not to record or time".into(),
+                "unexpected argument '--json' found".into(),
             ),
             (
                 &["profile", "time", "x"],
-                "profile time needs a command after the operation".into(),
+                "the following required arguments were not provided:\n  <CMD>...".into(),
             ),
             (
                 &["profile", "time", "x", "--"],
-                "profile time needs a command after --".into(),
+                "the following required arguments were not provided:\n  <CMD>...".into(),
             ),
             (
                 &["profile", "time", "--", "true"],
-                "profile time needs an operation and a command: profile time OP -- CMD [ARGS]..."
-                    .into(),
+                "the following required arguments were not provided:\n  <CMD>...".into(),
             ),
             (
                 &["profile", "time"],
-                "profile time needs an operation and a command: profile time OP -- CMD [ARGS]..."
-                    .into(),
+                "the following required arguments were not provided:\n  <OP>".into(),
             ),
             (
                 &["profile", "time", "a/b", "true"],
@@ -3118,29 +2957,30 @@ mod tests {
             ),
             (
                 &["profile", "--all"],
-                "profile --all needs an operation: profile --all OP".into(),
+                "a value is required for '--all <OP>' but none was supplied".into(),
             ),
             (
-                &["profile", "--all", "7701"],
-                "profile takes an agent id or --all, not both".into(),
+                &["profile", "7701", "--all", "step"],
+                "the argument '[ID]' cannot be used with '--all <OP>'".into(),
             ),
             (
                 &["profile", "--all", "7701", "step"],
-                "profile takes an agent id or --all, not both".into(),
+                "invalid value 'step' for '[ID]'".into(),
             ),
             (
                 &["profile", "--all", "step", "x"],
-                "unexpected argument 'x' for profile --all".into(),
+                "invalid value 'x' for '[ID]': expected an agent id, 1 to 2147483647".into(),
             ),
             (
                 &["profile", "0", "step"],
-                "invalid agent id '0' (expected 1 to 2147483647; every agent's figures of an \
-                 operation: profile --all OP)"
+                "invalid value '0' for '[ID]': expected an agent id, 1 to 2147483647 (every \
+                 agent's figures of an operation: profile --all OP)"
                     .into(),
             ),
             (
                 &["profile", "99999999999"],
-                "invalid agent id '99999999999' (expected 1 to 2147483647)".into(),
+                "invalid value '99999999999' for '[ID]': expected an agent id, 1 to 2147483647"
+                    .into(),
             ),
             (
                 &["profile", "7701", "a b"],
@@ -3148,28 +2988,40 @@ mod tests {
             ),
             (
                 &["profile", "7701", "step", "x"],
-                "unexpected argument 'x' for profile".into(),
+                "the subcommand 'x' cannot be used with:\n  [ID]".into(),
             ),
             (
                 &["profile", "step"],
-                "unknown profile command 'step' (known: record, time, an agent id, or --all OP)"
-                    .into(),
+                "invalid value 'step' for '[ID]': expected an agent id, 1 to 2147483647".into(),
             ),
             (
                 &["profile", "--bogus"],
-                "unknown option '--bogus' for profile".into(),
+                "unexpected argument '--bogus' found".into(),
             ),
-            (&["profile", "--json=1"], "--json takes no value".into()),
-            (&["profile", "--"], "unexpected '--' for profile".into()),
+            (
+                &["profile", "--json=1"],
+                "unexpected value '1' for '--json' found; no more were expected".into(),
+            ),
         ] {
-            assert_eq!(usage_msg(args), want, "{args:?}");
+            expect_usage(args, &want);
         }
-        let help = usage();
-        assert!(help.contains("\n  profile ID OP [--json]    one operation"));
-        assert!(help.contains("\n  profile --all OP [--json] one operation over every agent"));
-        assert!(help.contains("\n  profile record OP DURATION [--failed]\n"));
-        assert!(help.contains("\n  profile time OP [--] CMD [ARGS]...\n"));
-        assert!(help.contains("each keeps its last 100 samples"));
+        let text = help(&["profile", "--help"]);
+        assert!(
+            text.contains("Usage: asmctl profile [OPTIONS] [ID] [OP]"),
+            "{text}"
+        );
+        assert!(text.contains("--all <OP>"), "{text}");
+        assert!(text.contains("each keeps its last 100 samples"), "{text}");
+        let text = help(&["profile", "record", "--help"]);
+        assert!(
+            text.contains("Usage: asmctl profile record [OPTIONS] <OP> <DURATION>"),
+            "{text}"
+        );
+        let text = help(&["profile", "time", "--help"]);
+        assert!(
+            text.contains("Usage: asmctl profile time <OP> <CMD>..."),
+            "{text}"
+        );
     }
 
     #[test]
@@ -3220,15 +3072,15 @@ mod tests {
         for (args, want) in [
             (
                 &["deps", "add", "101"][..],
-                "deps add needs two agent ids: DEPENDENT DEPENDENCY",
+                "the following required arguments were not provided:\n  <DEPENDENCY>",
             ),
             (
                 &["deps", "remove"],
-                "deps remove needs two agent ids: DEPENDENT DEPENDENCY",
+                "the following required arguments were not provided:\n  <DEPENDENT>",
             ),
             (
                 &["deps", "add", "1", "2", "3"],
-                "unexpected argument '3' for deps add",
+                "unexpected argument '3' found",
             ),
             (
                 &["deps", "add", "7", "7"],
@@ -3236,39 +3088,36 @@ mod tests {
             ),
             (
                 &["deps", "add", "x", "7"],
-                "invalid agent id 'x' (expected 1 to 2147483647)",
+                "invalid value 'x' for '<DEPENDENT>': expected an agent id, 1 to 2147483647",
             ),
             (
                 &["deps", "0"],
-                "invalid agent id '0' (expected 1 to 2147483647)",
+                "invalid value '0' for '[ID]': expected an agent id, 1 to 2147483647",
             ),
-            (&["deps", "1", "2"], "unexpected argument '2' for deps"),
-            (
-                &["deps", "list", "1", "2"],
-                "unexpected argument '2' for deps list",
-            ),
-            (
-                &["deps", "link", "1", "2"],
-                "unknown deps command 'link' (known: list, add, remove, or an agent id)",
-            ),
+            (&["deps", "1", "2"], "unexpected argument '2' found"),
+            (&["deps", "list", "1", "2"], "unexpected argument '2' found"),
+            (&["deps", "link", "1", "2"], "unexpected argument '1' found"),
             (
                 &["deps", "add", "1", "2", "--kind", "hard"],
-                "unknown dependency kind 'hard' (known: required, optional, peer)",
+                "invalid value 'hard' for '--kind <KIND>': known: required, optional, peer",
             ),
-            (&["deps", "add", "1", "2", "--kind"], "--kind needs a value"),
+            (
+                &["deps", "add", "1", "2", "--kind"],
+                "a value is required for '--kind <KIND>' but none was supplied",
+            ),
             (
                 &["deps", "remove", "1", "2", "--kind", "peer"],
-                "--kind only applies to deps add",
+                "unexpected argument '--kind' found",
             ),
             (
                 &["deps", "100", "--kind", "peer"],
-                "--kind only applies to deps add",
+                "unexpected argument '--kind' found",
             ),
-            (&["deps", "--all"], "unknown option '--all' for deps"),
+            (&["deps", "--all"], "unexpected argument '--all' found"),
         ] {
-            assert_eq!(usage_msg(args), want, "{args:?}");
+            expect_usage(args, want);
         }
-        assert!(usage().contains("\n  deps [ID] [--json]  "));
+        assert!(help(&["deps", "--help"]).contains("Usage: asmctl deps [OPTIONS] [ID]"));
     }
 
     #[test]
@@ -3318,10 +3167,9 @@ mod tests {
             let args = [
                 "deps", "add", "102", "100", "--kind", "optional", "--signal", sig,
             ];
-            assert_eq!(
-                usage_msg(&args),
-                format!("invalid --signal '{sig}': {refused}"),
-                "{sig}"
+            expect_usage(
+                &args,
+                &format!("invalid value '{sig}' for '--signal <SIG>': {refused}"),
             );
         }
         for (args, want) in [
@@ -3337,29 +3185,31 @@ mod tests {
             ),
             (
                 &["deps", "remove", "102", "100", "--signal", "USR1"],
-                "--signal only applies to deps add",
+                "unexpected argument '--signal' found",
             ),
             (
                 &["deps", "100", "--signal", "USR1"],
-                "--signal only applies to deps add",
+                "unexpected argument '--signal' found",
             ),
             (
                 &[
                     "deps", "add", "102", "100", "--kind", "optional", "--signal",
                 ],
-                "--signal needs a value",
+                "a value is required for '--signal <SIG>' but none was supplied",
             ),
         ] {
-            assert_eq!(usage_msg(args), want, "{args:?}");
+            expect_usage(args, want);
         }
-        assert!(usage().contains("deps add DEPENDENT DEPENDENCY [--kind KIND] [--signal SIG]"));
+        let text = help(&["deps", "add", "--help"]);
+        assert!(
+            text.contains("Usage: asmctl deps add [OPTIONS] <DEPENDENT> <DEPENDENCY>"),
+            "{text}"
+        );
+        assert!(text.contains("SIGHUP, SIGINT"), "{text}");
     }
 
     #[test]
     fn policy_and_compliance_commands() {
-        let call = |argv0: &str, args: &[&str]| {
-            parse(OsStr::new(argv0), args.iter().map(OsString::from).collect())
-        };
         assert_eq!(
             asmctl(&["policy", "100"]),
             Ok(Command::Policy {
@@ -3379,16 +3229,16 @@ mod tests {
             call("compliance", &["--json"]),
             Ok(Command::Compliance { json: true })
         );
-        assert_eq!(alias(OsStr::new("/sbin/asmpolicy")), Some("policy"));
-        assert_eq!(alias(OsStr::new("compliance")), Some("compliance"));
-        assert_eq!(usage_msg(&["policy"]), "policy needs an agent id");
-        assert_eq!(
-            usage_msg(&["compliance", "100"]),
-            "unexpected argument '100' for compliance"
+        assert_eq!(applet_name(OsStr::new("/sbin/asmpolicy")), "asmpolicy");
+        assert_eq!(applet_name(OsStr::new("compliance")), "compliance");
+        expect_usage(
+            &["policy"],
+            "the following required arguments were not provided:\n  <ID>",
         );
+        expect_usage(&["compliance", "100"], "unexpected argument '100' found");
         assert!(matches!(
             call("asmpolicy", &[]),
-            Err(Error::Usage(m)) if m == "policy needs an agent id"
+            Err(m) if m.contains("Usage: asmpolicy <ID>")
         ));
     }
 
@@ -3484,7 +3334,7 @@ mod tests {
             );
         }
         assert!(asmctl(&["llm", "x", "--json"]).is_ok_and(|c| c.json()));
-        assert_eq!(asmctl(&["llm", "--help"]), Ok(Command::Help));
+        assert!(help(&["llm", "--help"]).contains("Usage: asmctl llm"));
         // The limits themselves are accepted.
         let max = "p".repeat(ASM_LLM_PROMPT_MAX);
         assert!(asmctl(&["llm", &max]).is_ok());
@@ -3503,14 +3353,15 @@ mod tests {
         let long_system = "s".repeat(ASM_LLM_SYSTEM_MAX + 1);
         let bad_temperature = |t: &str| {
             format!(
-                "invalid temperature '{t}' (expected 0 to 1, at most three decimals, e.g. 0.25)"
+                "invalid value '{t}' for '--temperature <T>': expected 0 to 1, at most three \
+                 decimals, e.g. 0.25"
             )
         };
         for (args, want) in [
-            (&["llm"][..], "llm needs a prompt".to_string()),
+            (&["llm"][..], "the following required arguments were not provided:\n  <PROMPT>...".to_string()),
             (&["llm", ""], "llm needs a prompt".into()),
-            (&["llm", "--json"], "llm needs a prompt".into()),
-            (&["llm", "--"], "llm needs a prompt".into()),
+            (&["llm", "--json"], "the following required arguments were not provided:\n  <PROMPT>...".into()),
+            (&["llm", "--"], "the following required arguments were not provided:\n  <PROMPT>...".into()),
             (
                 &["llm", &long_prompt],
                 "the prompt must be at most 32768 bytes long (32769 given)".into(),
@@ -3522,43 +3373,43 @@ mod tests {
             ),
             (
                 &["llm", "x", "--provider", "openai"],
-                "unknown provider 'openai' (known: claude, gpt4, gemini, local)".into(),
+                "invalid value 'openai' for '--provider <PROVIDER>': known: claude, gpt4, gemini, local".into(),
             ),
             (
                 &["llm", "x", "--provider", "gpt-4"],
-                "unknown provider 'gpt-4' (known: claude, gpt4, gemini, local)".into(),
+                "invalid value 'gpt-4' for '--provider <PROVIDER>': known: claude, gpt4, gemini, local".into(),
             ),
             (
                 &["llm", "x", "--provider"],
-                "--provider needs a value".into(),
+                "a value is required for '--provider <PROVIDER>' but none was supplied".into(),
             ),
             (
                 &["llm", "x", "--max-tokens", "0"],
-                "invalid value '0' for --max-tokens (expected 1 to 100000)".into(),
+                "invalid value '0' for '--max-tokens <N>': 0 is not in 1..=100000".into(),
             ),
             (
                 &["llm", "x", "--max-tokens", "100001"],
-                "invalid value '100001' for --max-tokens (expected 1 to 100000)".into(),
+                "invalid value '100001' for '--max-tokens <N>': 100001 is not in 1..=100000".into(),
             ),
             (
                 &["llm", "x", "--max-tokens", "-5"],
-                "invalid value '-5' for --max-tokens (expected 1 to 100000)".into(),
+                "unexpected argument '-5' found".into(),
             ),
             (
                 &["llm", "x", "--max-tokens", "1k"],
-                "invalid value '1k' for --max-tokens (expected 1 to 100000)".into(),
+                "invalid value '1k' for '--max-tokens <N>': invalid digit found in string".into(),
             ),
             (
                 &["llm", "x", "--timeout-ms", "0"],
-                "invalid value '0' for --timeout-ms (expected 1 to 600000)".into(),
+                "invalid value '0' for '--timeout-ms <N>': 0 is not in 1..=600000".into(),
             ),
             (
                 &["llm", "x", "--timeout-ms", "600001"],
-                "invalid value '600001' for --timeout-ms (expected 1 to 600000)".into(),
+                "invalid value '600001' for '--timeout-ms <N>': 600001 is not in 1..=600000".into(),
             ),
             (
                 &["llm", "x", "--timeout-ms=99999999999"],
-                "invalid value '99999999999' for --timeout-ms (expected 1 to 600000)".into(),
+                "invalid value '99999999999' for '--timeout-ms <N>': 99999999999 is not in 1..=600000".into(),
             ),
             (
                 &["llm", "x", "--temperature", "1.5"],
@@ -3572,7 +3423,7 @@ mod tests {
             (&["llm", "x", "--temperature", "10"], bad_temperature("10")),
             (
                 &["llm", "x", "--temperature", "-0.1"],
-                bad_temperature("-0.1"),
+                "unexpected argument '-0' found".into(),
             ),
             (
                 &["llm", "x", "--temperature", "+0.1"],
@@ -3595,33 +3446,50 @@ mod tests {
             (&["llm", "x", "--temperature", ""], bad_temperature("")),
             (
                 &["llm", "x", "--temperature", "0.2500"],
-                "invalid temperature '0.2500': at most three decimals".into(),
+                "invalid value '0.2500' for '--temperature <T>': at most three decimals".into(),
             ),
             (
                 &["llm", "x", "--temperature", "0.1234"],
-                "invalid temperature '0.1234': at most three decimals".into(),
+                "invalid value '0.1234' for '--temperature <T>': at most three decimals".into(),
             ),
             (
                 &["llm", "x", "--system", &long_system],
-                "--system must be at most 8192 bytes long (8193 given)".into(),
+                "sssssssssssssssssssssssssssssssssssssssssssssssssssssssssss' for '--system <TEXT>': at most 8192 bytes long (8193 given)".into(),
             ),
-            (&["llm", "x", "--json=yes"], "--json takes no value".into()),
+            (&["llm", "x", "--json=yes"], "unexpected value 'yes' for '--json' found; no more were expected".into()),
             (
                 &["llm", "x", "--agent", "5"],
-                "unknown option '--agent' for llm".into(),
+                "unexpected argument '--agent' found".into(),
             ),
         ] {
-            assert_eq!(usage_msg(args), want, "{args:?}");
+            expect_usage(args, &want);
         }
     }
 
     #[test]
     fn usage_lists_capabilities() {
-        assert!(usage().contains("  llm PROMPT [--provider PROVIDER]"));
-        assert!(usage().contains("--max-tokens is 1 to 100000"));
-        assert!(usage().contains(
-            "work too):\n  FsBasic, FsExtended, NetClient, NetServer, AudioControl, \
-             LlmAccess, ProcessSpawn, Admin\n\n"
-        ));
+        let text = help(&["llm", "--help"]);
+        assert!(
+            text.contains("Usage: asmctl llm [OPTIONS] <PROMPT>..."),
+            "{text}"
+        );
+        assert!(
+            text.contains("--max-tokens <N>       1 to 100000"),
+            "{text}"
+        );
+        for command in [
+            &["run", "--help"][..],
+            &["register", "--help"],
+            &["patch", "1", "add-cap", "--help"],
+        ] {
+            let text = help(command);
+            assert!(
+                text.contains(
+                    "FS_BASIC work too): FsBasic, FsExtended, NetClient, NetServer,\nAudioControl, \
+                     LlmAccess, ProcessSpawn, Admin."
+                ),
+                "{text}"
+            );
+        }
     }
 }

@@ -39,7 +39,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// return: it exits with the agent's status).
 pub fn execute(command: Command) -> Result<(), Error> {
     match command {
-        Command::Help => print(&crate::args::usage()),
+        Command::Completions(shell, name) => {
+            let mut out = Vec::new();
+            crate::args::write_completions(shell, name.as_deref(), &mut out);
+            print(&String::from_utf8_lossy(&out))
+        }
+        Command::Manpages(dir) => crate::args::write_man_pages(&dir)
+            .map_err(|e| Error::Failed(format!("writing the man pages to {}: {e}", dir.display()))),
         Command::Status { json } => status(json),
         Command::List { all, json } => list(all, json),
         Command::Info { id, json } => info(id, json),

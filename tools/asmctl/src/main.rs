@@ -27,7 +27,8 @@ fn main() -> ExitCode {
     let argv0 = argv.next().unwrap_or_default();
     let command = match args::parse(&argv0, argv.collect()) {
         Ok(command) => command,
-        Err(e) => return report(&e, false),
+        // Help and --version on stdout with 0, usage errors on stderr with 2.
+        Err(e) => e.exit(),
     };
     let json = command.json();
     match commands::execute(command) {
@@ -51,9 +52,6 @@ fn report(e: &Error, json: bool) -> ExitCode {
         );
     } else {
         eprintln!("Error: {}", e.message());
-        if let Error::Usage(_) = e {
-            eprintln!("Run 'asmctl help' for usage.");
-        }
     }
     ExitCode::from(e.exit_code())
 }

@@ -612,12 +612,14 @@ fn unregister() {
     );
 }
 
-fn usage_error(msg: &str) -> Ran {
-    (
-        2,
-        String::new(),
-        format!("Error: {msg}\nRun 'asmctl help' for usage.\n"),
-    )
+/// Checks that `ran` is asmctl's refusal of its command line, saying `msg`.
+fn expect_usage(ran: Ran, msg: &str) {
+    let (code, out, err) = ran;
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains(msg),
+        "{err:?} does not say {msg:?}"
+    );
 }
 
 /// Runs asmctl with `args` and parses its stdout as JSON, which it must be.
@@ -793,9 +795,9 @@ ID   NAME        STATE       CPU%   RSS  SYSCALLS/s  FAULTS  LLM_REQS  LLM_TOKEN
              "throttled": false}
         ])
     );
-    assert_eq!(
+    expect_usage(
         fake_run(lib, asmctl_path(), &["top", "--interval", "0"], &[]),
-        usage_error("invalid interval '0' (expected 0.1 to 86400 seconds)")
+        "invalid value '0' for '--interval <SECONDS>': expected 0.1 to 86400 seconds",
     );
 }
 
@@ -982,19 +984,19 @@ fn limits_errors() {
     for (args, msg) in [
         (
             &["limits", "100", "--mem", "12Q"][..],
-            "invalid size '12Q' for --mem (expected bytes, or a number with K, M or G)",
+            "invalid value '12Q' for '--mem <SIZE>': expected bytes, or a number with K, M or G",
         ),
         (
             &["limits", "100", "--cpu-quota-ms", "0"],
-            "invalid value '0' for --cpu-quota-ms (use none for no limit, or default)",
+            "invalid value '0' for '--cpu-quota-ms <N>': use none for no limit, or default",
         ),
         (
             &["limits", "--default", "--syscall-rate", "default"],
             "--syscall-rate: 'default' applies to an agent only (give the defaults a value or none)",
         ),
-        (&["limits", "--mem", "1G"], "limits needs an agent id or --default"),
+        (&["limits", "--mem", "1G"], "the following required arguments were not provided:\n  <ID|--default>"),
     ] {
-        assert_eq!(fake_run(lib, asmctl_path(), args, &logged), usage_error(msg));
+        expect_usage(fake_run(lib, asmctl_path(), args, &logged), msg);
     }
     assert_eq!(log(&log_file), "");
 }
@@ -1127,25 +1129,22 @@ fn recovery_errors() {
     for (args, msg) in [
         (
             &["recovery", "100", "--memory", "throttle"][..],
-            "--memory cannot be throttle: throttle applies to --cpu-quota and --syscall-flood only",
+            "invalid value 'throttle' for '--memory <A>': throttle applies to --cpu-quota and --syscall-flood only",
         ),
         (
             &["recovery", "100", "--preset", "strict", "--memory", "kill"],
-            "--preset cannot be combined with per-fault actions",
+            "the argument '--preset <PRESET>' cannot be used with",
         ),
         (
             &["recovery", "100", "--crash", "reboot"],
-            "unknown action 'reboot' for --crash (known: log, throttle, kill, restart, default)",
+            "invalid value 'reboot' for '--crash <A>': known: log, throttle, kill, restart, default",
         ),
         (
             &["recovery", "--default", "--crash", "default"],
             "'default' applies to an agent only (the defaults need an action for every fault)",
         ),
     ] {
-        assert_eq!(
-            fake_run(lib, asmctl_path(), args, &logged),
-            usage_error(msg)
-        );
+        expect_usage(fake_run(lib, asmctl_path(), args, &logged), msg);
     }
     assert_eq!(log(&log_file), "");
 }

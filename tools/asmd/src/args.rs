@@ -1,26 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! asmd's command line.
+//! asmd's command line, on clap, and the completion scripts and man page
+//! made from it.
 
+use clap::{CommandFactory, Parser};
+use clap_complete::Shell;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
-/// The one-line synopsis, printed after a usage error and for `--help`.
-pub const USAGE: &str = "usage: asmd --spec DIR [--log-dir DIR] [--lock PATH] [--check]";
+/// The launcher of the Agent Supervision Module.
+///
+/// Starts the agents described by DIR/*.toml, each in its own cgroup under
+/// /sys/fs/cgroup/agentsys/, and restarts them when the asm module says so.
+/// Each agent runs as its spec's user and group (default: nobody), with
+/// no_new_privs, under the Landlock ruleset of its capabilities; asmd acts
+/// only on agents it registered itself.
+#[derive(Parser, Debug)]
+#[command(name = "asmd", version, after_long_help = EXIT_STATUS)]
+struct Cli {
+    /// Directory of agent spec files.
+    #[arg(long, value_name = "DIR", value_parser = non_empty,
+          required_unless_present_any = ["completions", "man_page"])]
+    spec: Option<PathBuf>,
+    /// Where each agent's stdout and stderr go, as <id>.log.
+    #[arg(long, value_name = "DIR", value_parser = non_empty, default_value = "/run/asmd")]
+    log_dir: PathBuf,
+    /// Lock file that keeps a second asmd from running.
+    #[arg(long, value_name = "PATH", value_parser = non_empty, default_value = "/run/asmd.lock")]
+    lock: PathBuf,
+    /// Check the spec files, print one line per agent, exit.
+    #[arg(long)]
+    check: bool,
+    /// Print the completion script of SHELL and exit.
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    completions: Option<Shell>,
+    /// Write the man page (asmd.8) to DIR and exit.
+    #[arg(long, value_name = "DIR", exclusive = true, hide = true)]
+    man_page: Option<PathBuf>,
+}
 
-const HELP: &str = "\
-Starts the agents described by DIR/*.toml, each in its own cgroup under
-/sys/fs/cgroup/agentsys/, and restarts them when the asm module says so.
-Each agent runs as its spec's user and group (default: nobody), with
-no_new_privs; asmd acts only on agents it registered itself.
-
-  --spec DIR      directory of agent spec files (required)
-  --log-dir DIR   where each agent's stdout and stderr go, as <id>.log
-                  (default /run/asmd)
-  --lock PATH     lock file that keeps a second asmd from running
-                  (default /run/asmd.lock)
-  --check         check the spec files, print one line per agent, exit
-  -h, --help      this text";
+const EXIT_STATUS: &str = "\
+Exit status: 0 when done (or the specs are valid, with --check), 1 on a
+runtime error or an invalid spec, 2 for a command line asmd refused.";
 
 /// Where asmd's files are and what it should do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,68 +62,66 @@ pub struct Config {
 pub enum Parsed {
     /// Run (or check) with this configuration.
     Run(Config),
-    /// Print the help text.
-    Help,
+    /// Print the completion script of a shell.
+    Completions(Shell),
+    /// Write the man page to a directory.
+    ManPage(PathBuf),
 }
 
-/// The help text.
-pub fn help() -> String {
-    format!("{USAGE}\n\n{HELP}")
-}
-
-/// Parses the arguments after argv[0]. An error is a usage error (exit 2),
-/// with the message to print.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String> {
-    let mut spec_dir = None;
-    let mut log_dir = None;
-    let mut lock = None;
-    let mut check = false;
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let arg = arg
-            .into_string()
-            .map_err(|a| format!("unknown argument {}", a.to_string_lossy()))?;
-        // Both `--opt VALUE` and `--opt=VALUE`.
-        let (opt, inline) = match arg.split_once('=') {
-            Some((o, v)) if o.starts_with("--") => (o.to_owned(), Some(OsString::from(v))),
-            _ => (arg.clone(), None),
-        };
-        let slot = match opt.as_str() {
-            "-h" | "--help" => return Ok(Parsed::Help),
-            "--check" if inline.is_none() => {
-                check = true;
-                continue;
-            }
-            "--spec" => &mut spec_dir,
-            "--log-dir" => &mut log_dir,
-            "--lock" => &mut lock,
-            _ => return Err(format!("unknown argument {arg}")),
-        };
-        let value = match inline {
-            Some(v) => v,
-            None => args.next().ok_or_else(|| format!("{opt} needs a value"))?,
-        };
-        if value.is_empty() {
-            return Err(format!("{opt} needs a value"));
-        }
-        if slot.replace(PathBuf::from(value)).is_some() {
-            return Err(format!("{opt} given twice"));
-        }
+fn non_empty(text: &str) -> Result<PathBuf, String> {
+    if text.is_empty() {
+        return Err("a path, not an empty string".to_string());
     }
+    Ok(PathBuf::from(text))
+}
+
+/// Parses argv (with argv[0]). Help and `--version` are errors of their
+/// own kinds, as clap has them: `Error::exit` prints them on stdout with
+/// status 0, and usage errors on stderr with 2.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, clap::Error> {
+    let cli = Cli::try_parse_from(args)?;
+    if let Some(shell) = cli.completions {
+        return Ok(Parsed::Completions(shell));
+    }
+    if let Some(dir) = cli.man_page {
+        return Ok(Parsed::ManPage(dir));
+    }
+    let Some(spec_dir) = cli.spec else {
+        // clap requires --spec without the two above.
+        return Err(Cli::command().error(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "--spec DIR is required",
+        ));
+    };
     Ok(Parsed::Run(Config {
-        spec_dir: spec_dir.ok_or("--spec DIR is required")?,
-        log_dir: log_dir.unwrap_or_else(|| PathBuf::from("/run/asmd")),
-        lock: lock.unwrap_or_else(|| PathBuf::from("/run/asmd.lock")),
-        check,
+        spec_dir,
+        log_dir: cli.log_dir,
+        lock: cli.lock,
+        check: cli.check,
     }))
+}
+
+/// Writes asmd's completion script for `shell`.
+pub fn write_completions(shell: Shell, out: &mut dyn Write) {
+    clap_complete::generate(shell, &mut Cli::command(), "asmd", out);
+}
+
+/// Writes asmd.8 to `dir`: asmd is a daemon, in section 8.
+pub fn write_man_page(dir: &Path) -> io::Result<()> {
+    clap_mangen::Man::new(Cli::command())
+        .section("8")
+        .generate_to(dir)
+        .map(|_| ())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
 
     fn p(args: &[&str]) -> Result<Parsed, String> {
-        parse(args.iter().map(OsString::from))
+        let argv = std::iter::once("asmd").chain(args.iter().copied());
+        parse(argv.map(OsString::from)).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -130,23 +150,51 @@ mod tests {
                 check: true,
             }))
         );
-        assert_eq!(p(&["--spec", "a", "-h"]), Ok(Parsed::Help));
+        assert_eq!(
+            p(&["--completions", "zsh"]),
+            Ok(Parsed::Completions(Shell::Zsh))
+        );
+        let help = parse(["asmd", "--spec", "a", "-h"].map(OsString::from));
+        assert!(matches!(help, Err(e) if e.kind() == ErrorKind::DisplayHelp));
     }
 
     #[test]
     fn usage_errors() {
-        assert_eq!(p(&[]), Err("--spec DIR is required".into()));
-        assert_eq!(p(&["--spec"]), Err("--spec needs a value".into()));
-        assert_eq!(p(&["--spec="]), Err("--spec needs a value".into()));
-        assert_eq!(
-            p(&["--spec", "a", "--spec", "b"]),
-            Err("--spec given twice".into())
-        );
-        assert_eq!(p(&["--spec", "a", "x"]), Err("unknown argument x".into()));
-        assert_eq!(
-            p(&["--check=yes"]),
-            Err("unknown argument --check=yes".into())
-        );
-        assert_eq!(p(&["--verbose"]), Err("unknown argument --verbose".into()));
+        for (args, want) in [
+            (
+                &[][..],
+                "the following required arguments were not provided:\n  --spec <DIR>",
+            ),
+            (
+                &["--spec"],
+                "a value is required for '--spec <DIR>' but none was supplied",
+            ),
+            (
+                &["--spec="],
+                "invalid value '' for '--spec <DIR>': a path, not an empty string",
+            ),
+            (
+                &["--spec", "a", "--spec", "b"],
+                "the argument '--spec <DIR>' cannot be used multiple times",
+            ),
+            (&["--spec", "a", "x"], "unexpected argument 'x' found"),
+            (
+                &["--check=yes"],
+                "unexpected value 'yes' for '--check' found",
+            ),
+            (&["--verbose"], "unexpected argument '--verbose' found"),
+            (
+                &["--spec", "a", "--completions", "bash"],
+                "the argument '--completions <SHELL>' cannot be used with one or more of the other \
+                 specified arguments",
+            ),
+            (
+                &["--completions", "tcsh"],
+                "invalid value 'tcsh' for '--completions <SHELL>'",
+            ),
+        ] {
+            let err = p(args).unwrap_err();
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
     }
 }

@@ -28,17 +28,26 @@ use args::Parsed;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cfg = match args::parse(std::env::args_os().skip(1)) {
+    let cfg = match args::parse(std::env::args_os()) {
         Ok(Parsed::Run(cfg)) => cfg,
-        Ok(Parsed::Help) => {
-            println!("{}", args::help());
+        Ok(Parsed::Completions(shell)) => {
+            args::write_completions(shell, &mut std::io::stdout());
             return ExitCode::SUCCESS;
         }
-        Err(msg) => {
-            eprintln!("asmd: error: {msg}");
-            eprintln!("{}", args::USAGE);
-            return ExitCode::from(2);
+        Ok(Parsed::ManPage(dir)) => {
+            return match args::write_man_page(&dir) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    log::error(format_args!(
+                        "writing the man page to {}: {e}",
+                        dir.display()
+                    ));
+                    ExitCode::FAILURE
+                }
+            };
         }
+        // Help and --version on stdout with 0, usage errors on stderr with 2.
+        Err(e) => e.exit(),
     };
 
     let specs = match spec::load_dir(&cfg.spec_dir, &sys::SystemAccounts) {

@@ -65,12 +65,73 @@ fn usage_errors_exit_2() {
         let out = asmd(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = text(&out.stderr);
-        assert!(err.starts_with("asmd: error: "), "{err}");
-        assert!(err.contains("usage: asmd --spec DIR"), "{err}");
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(
+            err.ends_with("For more information, try '--help'.\n"),
+            "{err}"
+        );
     }
     let out = asmd(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out.stdout).contains("--log-dir DIR"));
+    let help = text(&out.stdout);
+    for option in [
+        "--spec <DIR>",
+        "--log-dir <DIR>",
+        "--lock <PATH>",
+        "--check",
+        "--completions <SHELL>",
+    ] {
+        assert!(help.contains(option), "{option}: {help}");
+    }
+    let out = asmd(&["--version"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(0), format!("asmd {}\n", env!("CARGO_PKG_VERSION")))
+    );
+}
+
+/// The completion scripts load in their shells, and the man page is
+/// rendered by man.
+#[test]
+fn completions_and_man_page() {
+    let out = asmd(&["--completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0));
+    let script = text(&out.stdout);
+    assert!(script.contains("complete -F _asmd"), "{script}");
+    let dir = Scratch::new("man");
+    dir.write("asmd.bash", &script);
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(
+            "source \"$1/asmd.bash\" && COMP_WORDS=(asmd --lo) COMP_CWORD=1 && \
+             _asmd asmd --lo asmd && echo \"${COMPREPLY[*]}\"",
+        )
+        .arg("bash")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "--log-dir --lock",
+        "{}",
+        text(&out.stderr)
+    );
+    let out = asmd(&["--man-page", dir.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let page = fs::read_to_string(dir.join("asmd.8")).unwrap();
+    assert!(page.contains("\n.TH asmd 8 "), "{page}");
+    match Command::new("man")
+        .args(["-l", "-P", "cat"])
+        .arg(dir.join("asmd.8"))
+        .output()
+    {
+        Ok(out) => {
+            let shown = text(&out.stdout);
+            assert!(shown.contains("--log-dir"), "{shown}");
+            assert!(shown.contains("/sys/fs/cgroup/agentsys/"), "{shown}");
+        }
+        Err(e) => asm_testutil::skip("rendering asmd.8", &format!("man: {e}")),
+    }
 }
 
 #[test]
