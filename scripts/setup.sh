@@ -15,7 +15,7 @@ APT_PKGS=(
 	make gcc python3-pip busybox-static iproute2 xz-utils
 	python3-yaml python3-jsonschema
 	auditd bpftrace
-	zsh fish man-db
+	zsh fish man-db prometheus
 )
 
 missing=()

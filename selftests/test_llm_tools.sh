@@ -155,7 +155,7 @@ asm_expect "asminfo: LLM section" grep -qx "LLM:" "$ASM_TMP/one.info"
 asm_expect "asminfo: requests" grep -qx "  Requests:      1" "$ASM_TMP/one.info"
 asm_expect "asminfo: tokens used" grep -qE "^  Tokens Used:   [1-9][0-9]*$" "$ASM_TMP/one.info"
 asm_expect_eq "top --json llm_requests" 1 \
-	"$(asmctl top --json | pyjson "[r['llm_requests'] for r in d if r['agent_id'] == $ONE][0]")"
+	"$(asmctl top --json --once | pyjson "[r['llm_requests'] for r in d if r['agent_id'] == $ONE][0]")"
 asm_expect_eq "compliance --json llm_requests" 1 \
 	"$(compliance --json | pyjson "[a['llm_requests'] for a in d['agents'] if a['agent_id'] == $ONE][0]")"
 asm_expect "compliance shows it" eval \

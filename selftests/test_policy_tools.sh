@@ -101,10 +101,10 @@ json.dump(removed, open(sys.argv[3], "w"), indent=2)
 EOF
 seq1=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))[1]["seq"])' "$ASM_TMP/trail.json")
 asmctl audit verify "$ASM_TMP/edited.json" >"$ASM_TMP/edited.out" 2>&1
-asm_expect_eq "edited: exit status" 1 "$?"
+asm_expect_eq "edited: exit status" 3 "$?"
 asm_expect "edited: names the entry" grep -q "BROKEN at seq $seq1" "$ASM_TMP/edited.out"
 asmctl audit verify "$ASM_TMP/removed.json" >"$ASM_TMP/removed.out" 2>&1
-asm_expect_eq "removed: exit status" 1 "$?"
+asm_expect_eq "removed: exit status" 3 "$?"
 asm_expect "removed: broken" grep -q "BROKEN" "$ASM_TMP/removed.out"
 asm_case_end "asmctl audit verify: an edited or removed entry is detected"
 

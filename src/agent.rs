@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::
 
 use kernel::prelude::*;
 
-use crate::faults::{Action, AgentFaults, Faults};
+use crate::faults::{Action, AgentFaults, FaultKind, Faults};
 use crate::ffi::PidRef;
 use crate::gateway::{AgentLlm, Gateway};
 use crate::policy::{AgentPolicy, Policies};
@@ -15,7 +15,7 @@ use crate::profile::{AgentProfile, Profiler};
 use crate::registry::Spec;
 use crate::resources::{Resources, Sampler};
 pub(crate) use crate::uapi::State;
-use crate::uapi::NAME_LEN;
+use crate::uapi::{FAULT_TYPES, NAME_LEN};
 
 /// What makes a process part of the agent.
 pub(crate) enum Membership {
@@ -70,10 +70,22 @@ pub(crate) struct Counters {
     pub(crate) exits: AtomicU64,
     pub(crate) crashes: AtomicU64,
     pub(crate) faults: AtomicU64,
+    /// `faults` by fault type, indexed by `FaultKind` (0 unused).
+    pub(crate) faults_by_kind: [AtomicU64; FAULT_TYPES],
     pub(crate) execs: AtomicU64,
     pub(crate) syscalls: AtomicU64,
     /// CPU time of the agent's threads that have exited.
     pub(crate) cpu_exited_ns: AtomicU64,
+}
+
+impl Counters {
+    /// Counts a fault of type `kind` in `faults_by_kind` (the caller counts
+    /// it in `faults`).
+    pub(crate) fn count_fault(&self, kind: FaultKind) {
+        if let Some(n) = self.faults_by_kind.get(kind as usize) {
+            n.fetch_add(1, Relaxed);
+        }
+    }
 }
 
 /// The locks that guard parts of every agent: its history is the
@@ -363,6 +375,7 @@ impl Agent {
             bump!(self.counters.crashes, 1);
             // Written by the sampler's fault checks too.
             self.counters.faults.fetch_add(1, Relaxed);
+            self.counters.count_fault(FaultKind::Crash);
         }
         self.last_exit_status.store(status.0.into(), Relaxed);
         self.touch(now);

@@ -487,6 +487,7 @@ pub(crate) fn record(asm: &Asm, agent: &Agent, r: FaultRecord, counted: bool) {
     }
     if !counted {
         agent.counters.faults.fetch_add(1, Relaxed);
+        agent.counters.count_fault(r.kind);
         asm.telemetry.totals.faults.fetch_add(1, Relaxed);
     }
     let mut event = Event::new(EventKind::Fault, agent.id, 0, r.timestamp_ns);

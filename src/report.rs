@@ -591,7 +591,7 @@ pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>
         write!(
             w,
             ",\"llm\":{{\"requests\":{},\"tokens_used\":{},\"rate_limited\":{},\
-             \"failures\":{},\"bucket\":{{\"tokens\":{},\"burst\":{},\"refill_per_s\":{}}}}}}}",
+             \"failures\":{},\"bucket\":{{\"tokens\":{},\"burst\":{},\"refill_per_s\":{}}}}}",
             l.requests,
             l.tokens_used,
             l.rate_limited,
@@ -599,7 +599,21 @@ pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>
             bucket.tokens,
             bucket.burst,
             bucket.refill_per_s
-        )
+        )?;
+        // Last: its keys are the fault types', which come first in
+        // "actions" for a reader that takes the first match.
+        w.write_str(",\"faults_by_type\":{")?;
+        for (i, kind) in FAULT_KINDS.iter().enumerate() {
+            let n = a.faults_by_kind.get(*kind as usize).copied().unwrap_or(0);
+            write!(
+                w,
+                "{}\"{}\":{}",
+                if i == 0 { "" } else { "," },
+                kind.name(),
+                n
+            )?;
+        }
+        w.write_str("}}")
     })
 }
 

@@ -11,7 +11,7 @@ use crate::faults::{Effective, FaultRecord, Faults, LastViolation, RECENT_FAULTS
 use crate::ffi::RcuGuard;
 use crate::gateway::LlmCounts;
 use crate::policy::{Policies, Risk};
-use crate::uapi::{ComplianceStatus, NAME_LEN, SCOPE_LEN};
+use crate::uapi::{ComplianceStatus, FAULT_TYPES, NAME_LEN, SCOPE_LEN};
 use crate::viewer::Viewer;
 use crate::Asm;
 
@@ -50,6 +50,8 @@ pub(crate) struct AgentSnapshot {
     pub(crate) exits: u64,
     pub(crate) crashes: u64,
     pub(crate) faults: u64,
+    /// `faults` by fault type, indexed by `FaultKind` (0 unused).
+    pub(crate) faults_by_kind: [u64; FAULT_TYPES],
     pub(crate) execs: u64,
     pub(crate) cpu_ns: u64,
     pub(crate) mem_bytes: u64,
@@ -176,6 +178,7 @@ impl AgentSnapshot {
             exits: c.exits.load(Relaxed),
             crashes,
             faults: c.faults.load(Relaxed),
+            faults_by_kind: c.faults_by_kind.each_ref().map(|n| n.load(Relaxed)),
             execs: c.execs.load(Relaxed),
             // The live threads are added by `add_usage`.
             cpu_ns: c.cpu_exited_ns.load(Relaxed),

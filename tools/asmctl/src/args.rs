@@ -19,7 +19,7 @@ use asm_abi::{
     ASM_LLM_BURST_MAX, ASM_LLM_MAX_TOKENS_MAX, ASM_LLM_PROMPT_MAX, ASM_LLM_REFILL_MAX,
     ASM_LLM_SYSTEM_MAX, ASM_LLM_TIMEOUT_MAX_MS, ASM_NAME_LEN, ASM_NOTE_LEN, ASM_PROFILE_OPS_MAX,
     ASM_PROFILE_OP_LEN, ASM_PROFILE_SAMPLES, ASM_RISK_DEFAULT, ASM_RISK_UNACCEPTABLE,
-    ASM_SCOPE_LEN, CAPABILITIES, DEP_KINDS, DEP_SIGNALS, LLM_PROVIDERS,
+    ASM_SCOPE_LEN, CAPABILITIES, DEP_KINDS, DEP_SIGNALS, EVENT_TYPES, LLM_PROVIDERS,
 };
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -110,8 +110,16 @@ pub enum Command {
     Deps { action: DepsAction, json: bool },
     /// Operation latencies, or a sample of the caller's agent.
     Profile { action: ProfileAction, json: bool },
-    /// The EU AI Act compliance report.
-    Compliance { json: bool },
+    /// The EU AI Act compliance report; with `min_score`, a check that
+    /// fails when the system score is below it.
+    Compliance { json: bool, min_score: Option<u32> },
+    /// The module's events as they happen.
+    Monitor(MonitorFilter),
+    /// The figures for Prometheus: printed, or served at an address.
+    Metrics {
+        listen: Option<std::net::SocketAddr>,
+        openmetrics: bool,
+    },
     /// One agent's policy, as the user guide's asmpolicy shows it.
     Policy { id: u32, json: bool },
     /// An LLM request of the caller's agent through the kernel's gateway.
@@ -133,11 +141,33 @@ impl Command {
             | Command::Sensitive { json, .. }
             | Command::Deps { json, .. }
             | Command::Profile { json, .. }
-            | Command::Compliance { json }
+            | Command::Compliance { json, .. }
             | Command::Policy { json, .. }
             | Command::Llm { json, .. } => *json,
+            Command::Monitor(filter) => filter.json,
             _ => false,
         }
+    }
+}
+
+/// Which events `monitor` prints, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorFilter {
+    /// JSON lines instead of text.
+    pub json: bool,
+    /// Only these agents' events (none: every agent's).
+    pub agents: Vec<u32>,
+    /// Only events of these `ASM_EV_*` types (none: every type).
+    pub types: Vec<u32>,
+    /// Exit after this many events.
+    pub count: Option<u64>,
+}
+
+impl MonitorFilter {
+    /// Whether `agent`'s event of type `kind` is printed.
+    pub fn wants(&self, agent: u32, kind: u32) -> bool {
+        (self.agents.is_empty() || self.agents.contains(&agent))
+            && (self.types.is_empty() || self.types.contains(&kind))
     }
 }
 
@@ -365,7 +395,7 @@ enum Applet {
     Asmpolicy(IdJson),
     /// The EU AI Act compliance report (asmctl compliance).
     #[command(version)]
-    Compliance(JsonOnly),
+    Compliance(ComplianceArgs),
 }
 
 /// The command-line client of the Agent Supervision Module (/dev/asm).
@@ -381,9 +411,11 @@ struct Asmctl {
 }
 
 const ABOUT_ERRORS: &str = "\
-Exit status: 0 on success, 1 when a request failed (the message names the
-errno and what it means), 2 for a command line asmctl refused, 127 when
-run's command could not be run.";
+Exit status: 0 on success; 1 when the command could not run (a request
+failed: the message names the errno and what it means); 2 for a command line
+asmctl refused; 3 when a check ran and failed (audit verify found the chain
+broken, compliance --min-score found the score below); run: the command's
+own, 124 when the module ended it, 127 when it could not be run.";
 
 #[derive(Subcommand, Debug)]
 enum Sub {
@@ -405,6 +437,22 @@ enum Sub {
     History(IdJson),
     /// Every agent's CPU, memory and syscall rate, refreshed.
     Top(TopArgs),
+    /// ASM's figures for Prometheus (OpenMetrics), once or served over HTTP.
+    #[command(long_about = METRICS_HELP)]
+    Metrics {
+        /// Serve them at http://ADDR/metrics instead (e.g. 127.0.0.1:9464);
+        /// nothing listens without it.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Print OpenMetrics text instead of the Prometheus text format
+        /// (served, the scraper's Accept header chooses).
+        #[arg(long, conflicts_with = "listen")]
+        openmetrics: bool,
+    },
+    /// The module's events as they happen, as text or JSON lines (needs
+    /// CAP_NET_ADMIN).
+    #[command(long_about = MONITOR_HELP)]
+    Monitor(MonitorArgs),
     /// An agent's limits (own and effective) or the defaults, or change them.
     Limits(LimitsArgs),
     /// The action taken on each fault type, or change them.
@@ -431,7 +479,7 @@ enum Sub {
     /// Operation latencies, or record a sample of the caller's agent.
     Profile(ProfileArgs),
     /// The EU AI Act compliance report.
-    Compliance(JsonOnly),
+    Compliance(ComplianceArgs),
     /// Print the completion script of a shell (bash, zsh, fish, ...) for
     /// asmctl and its aliases.
     Completions {
@@ -452,6 +500,18 @@ struct JsonOnly {
     /// Print the JSON document.
     #[arg(short, long)]
     json: bool,
+}
+
+#[derive(Args, Debug)]
+struct ComplianceArgs {
+    /// Print the JSON document.
+    #[arg(short, long)]
+    json: bool,
+    /// A check: exit with 3 when the system score is below SCORE (0 to
+    /// 1000; 900 is COMPLIANT, 700 REVIEW_NEEDED), after the report.
+    #[arg(long, value_name = "SCORE",
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    min_score: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -575,6 +635,41 @@ struct TargetArgs {
     cgroup: Option<PathBuf>,
 }
 
+const METRICS_HELP: &str = "\
+ASM's figures for Prometheus, in its text format (or OpenMetrics with
+--openmetrics, or served to a scraper that asks for it): the system totals, and each
+agent's (labelled with its id and name) CPU time, memory, processes, system
+calls, spawns, exits, crashes, restarts, faults by type, compliance score
+and LLM requests and tokens, with its state and risk level in asm_agent_info.
+Printed once for a node_exporter textfile collector, or with --listen served
+over HTTP, read from the module at each scrape. The figures are those the
+caller may see: root's are every agent's.";
+
+const MONITOR_HELP: &str = "\
+The module's events as they happen, from its generic netlink group: one line
+each, '<seq> [<ms>] <what happened>', or with --json the event's document
+(the same fields as in asmstatus --json's recent_events) with its \"seq\".
+The events are numbered since the module was loaded; a gap is reported as
+'lost events A to B (N)' ({\"lost\": {...}}), whichever filters are given.
+Joining the group needs CAP_NET_ADMIN.";
+
+#[derive(Args, Debug)]
+struct MonitorArgs {
+    /// Print each event as a JSON line.
+    #[arg(short, long)]
+    json: bool,
+    /// Only this agent's events (repeat for more).
+    #[arg(long = "agent", value_name = "ID", value_parser = agent_id)]
+    agents: Vec<u32>,
+    /// Only events of this type (repeat for more): register, spawn, exec,
+    /// exit, crash, fault, action, ...
+    #[arg(long = "type", value_name = "TYPE", value_parser = event_type)]
+    types: Vec<u32>,
+    /// Exit after this many events.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
+}
+
 #[derive(Args, Debug)]
 #[command(args_override_self = true)]
 struct TopArgs {
@@ -584,7 +679,7 @@ struct TopArgs {
     /// Seconds between frames: 0.1 to 86400.
     #[arg(short = 'n', long, value_name = "SECONDS", value_parser = interval, default_value = "1")]
     interval: Duration,
-    /// One frame as a JSON document.
+    /// JSON: one frame per line (with --once, one document).
     #[arg(short, long)]
     json: bool,
 }
@@ -1118,7 +1213,10 @@ fn command(applet: Applet) -> Result<Command, String> {
             id: a.id,
             json: a.json.json,
         },
-        Applet::Compliance(a) => Command::Compliance { json: a.json },
+        Applet::Compliance(a) => Command::Compliance {
+            json: a.json,
+            min_score: a.min_score,
+        },
     })
 }
 
@@ -1160,12 +1258,24 @@ fn sub(command: Sub) -> Result<Command, String> {
             id: a.id,
             json: a.json.json,
         },
-        // A JSON consumer wants one document, not a stream of them.
         Sub::Top(a) => Command::Top {
-            once: a.once || a.json,
+            once: a.once,
             interval: a.interval,
             json: a.json,
         },
+        Sub::Metrics {
+            listen,
+            openmetrics,
+        } => Command::Metrics {
+            listen,
+            openmetrics,
+        },
+        Sub::Monitor(a) => Command::Monitor(MonitorFilter {
+            json: a.json,
+            agents: a.agents,
+            types: a.types,
+            count: a.count,
+        }),
         Sub::Limits(a) => {
             let target = a.target.target();
             let changes = a.limits.changes();
@@ -1330,7 +1440,10 @@ fn sub(command: Sub) -> Result<Command, String> {
         },
         Sub::Deps(a) => deps(a)?,
         Sub::Profile(a) => profile(a),
-        Sub::Compliance(a) => Command::Compliance { json: a.json },
+        Sub::Compliance(a) => Command::Compliance {
+            json: a.json,
+            min_score: a.min_score,
+        },
         Sub::Completions { shell, name } => Command::Completions(shell, name),
         Sub::Manpages { dir } => Command::Manpages(dir),
     })
@@ -1449,9 +1562,11 @@ fn without_help_commands(cmd: clap::Command) -> clap::Command {
         .get_subcommands()
         .map(|c| c.get_name().to_string())
         .collect();
-    names.into_iter().fold(cmd.disable_help_subcommand(true), |cmd, name| {
-        cmd.mut_subcommand(name, without_help_commands)
-    })
+    names
+        .into_iter()
+        .fold(cmd.disable_help_subcommand(true), |cmd, name| {
+            cmd.mut_subcommand(name, without_help_commands)
+        })
 }
 
 /// asmctl and its aliases, each as a command of its own.
@@ -1718,6 +1833,18 @@ fn dep_signal(text: &str) -> Result<u32, String> {
             known.join(", ")
         )
     })
+}
+
+/// `monitor --type`: an event type's name.
+fn event_type(text: &str) -> Result<u32, String> {
+    EVENT_TYPES
+        .iter()
+        .find(|(_, name)| *name == text)
+        .map(|(kind, _)| *kind)
+        .ok_or_else(|| {
+            let known: Vec<&str> = EVENT_TYPES.iter().map(|(_, name)| *name).collect();
+            format!("known: {}", known.join(", "))
+        })
 }
 
 fn op_name(text: &str) -> Result<String, String> {
@@ -2074,11 +2201,11 @@ mod tests {
                 json: false
             })
         );
-        // --json implies --once.
+        // Without --once, --json streams a frame a line.
         assert_eq!(
             asmctl(&["top", "--json", "-n", "2"]),
             Ok(Command::Top {
-                once: true,
+                once: false,
                 interval: Duration::from_secs(2),
                 json: true
             })
@@ -3223,11 +3350,17 @@ mod tests {
         );
         assert_eq!(
             asmctl(&["compliance"]),
-            Ok(Command::Compliance { json: false })
+            Ok(Command::Compliance {
+                json: false,
+                min_score: None
+            })
         );
         assert_eq!(
             call("compliance", &["--json"]),
-            Ok(Command::Compliance { json: true })
+            Ok(Command::Compliance {
+                json: true,
+                min_score: None
+            })
         );
         assert_eq!(applet_name(OsStr::new("/sbin/asmpolicy")), "asmpolicy");
         assert_eq!(applet_name(OsStr::new("compliance")), "compliance");

@@ -39,6 +39,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// return: it exits with the agent's status).
 pub fn execute(command: Command) -> Result<(), Error> {
     match command {
+        Command::Monitor(filter) => crate::monitor::run(&filter, &mut write_out),
+        Command::Metrics {
+            listen: None,
+            openmetrics,
+        } => {
+            let format = if openmetrics {
+                crate::metrics::Format::OpenMetrics
+            } else {
+                crate::metrics::Format::Prometheus
+            };
+            print(&crate::metrics::text(&open()?, format)?)
+        }
+        Command::Metrics {
+            listen: Some(addr), ..
+        } => crate::metrics::serve(addr),
         Command::Completions(shell, name) => {
             let mut out = Vec::new();
             crate::args::write_completions(shell, name.as_deref(), &mut out);
@@ -91,7 +106,7 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::Sensitive { change, json } => sensitive(change, json),
         Command::Deps { action, json } => deps(action, json),
         Command::Profile { action, json } => profile(action, json),
-        Command::Compliance { json } => compliance(json),
+        Command::Compliance { json, min_score } => compliance(json, min_score),
         Command::Policy { id, json } => policy(id, json),
         Command::Llm { request, json } => llm(&request, json),
     }
@@ -236,11 +251,22 @@ const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";
 
 fn top(once: bool, interval: Duration, json: bool) -> Result<(), Error> {
     let dev = open()?;
-    if json {
+    if json && once {
         return print_json(&top_rows(&dev)?);
     }
     if once {
         return print(&render::top(&top_rows(&dev)?));
+    }
+    if json {
+        // A frame a line: each is the document of `top --json --once`.
+        loop {
+            let frame = serde_json::to_string(&top_rows(&dev)?)
+                .map_err(|e| Error::Failed(format!("cannot render JSON: {e}")))?;
+            if !write_out(&format!("{frame}\n"))? {
+                return Ok(());
+            }
+            std::thread::sleep(interval);
+        }
     }
     // Redraw in place for a person; a pipe or a file gets one frame after
     // another, without escape sequences in the way.
@@ -1037,7 +1063,7 @@ fn room32(index: usize) -> u32 {
     u32::try_from(index).unwrap_or(u32::MAX)
 }
 
-fn compliance(json: bool) -> Result<(), Error> {
+fn compliance(json: bool, min_score: Option<u32>) -> Result<(), Error> {
     let dev = open()?;
     let ids = dev.list().map_err(|e| Op::List.fail(e))?;
     let mut agents = Vec::new();
@@ -1060,9 +1086,17 @@ fn compliance(json: bool) -> Result<(), Error> {
         .map_or(0, |d| d.as_secs());
     let report = ComplianceReport::new(now, &agents, next_seq);
     if json {
-        return print_json(&report);
+        print_json(&report)?;
+    } else {
+        print(&render::compliance(&report))?;
     }
-    print(&render::compliance(&report))
+    match min_score {
+        Some(min) if report.system_score < min => Err(Error::Below(format!(
+            "the system compliance score {} is below {min}",
+            report.system_score
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn policy(id: u32, json: bool) -> Result<(), Error> {

@@ -27,15 +27,22 @@ pub enum Error {
     /// reports a command it cannot run.
     Exec(String),
     /// A check that ran and found a problem (`audit verify`): exit status
-    /// 1, and the message is the command's output, not an error about it.
+    /// 3, and the message is the command's output, not an error about it.
     Check(String),
+    /// A check whose output was printed found a value below its threshold
+    /// (`compliance --min-score`): exit status 3, the message on stderr.
+    Below(String),
 }
 
 impl Error {
     /// The message, without the "Error: " prefix.
     pub fn message(&self) -> &str {
         match self {
-            Error::Usage(m) | Error::Failed(m) | Error::Exec(m) | Error::Check(m) => m,
+            Error::Usage(m)
+            | Error::Failed(m)
+            | Error::Exec(m)
+            | Error::Check(m)
+            | Error::Below(m) => m,
         }
     }
 
@@ -43,7 +50,8 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,
-            Error::Failed(_) | Error::Check(_) => 1,
+            Error::Failed(_) => 1,
+            Error::Check(_) | Error::Below(_) => 3,
             Error::Exec(_) => 127,
         }
     }
@@ -874,7 +882,8 @@ mod tests {
         assert_eq!(Error::Usage("x".into()).exit_code(), 2);
         assert_eq!(Op::List.fail(Errno(libc::EIO)).exit_code(), 1);
         assert_eq!(Error::Exec("x".into()).exit_code(), 127);
-        assert_eq!(Error::Check("x".into()).exit_code(), 1);
+        assert_eq!(Error::Check("x".into()).exit_code(), 3);
+        assert_eq!(Error::Below("x".into()).exit_code(), 3);
         let llm = Op::Llm {
             timeout_ms: 1,
             room: 1,

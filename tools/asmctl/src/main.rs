@@ -12,7 +12,9 @@ mod args;
 mod commands;
 mod deps;
 mod error;
+mod metrics;
 mod model;
+mod monitor;
 mod profile;
 mod render;
 mod supervise;
@@ -43,6 +45,9 @@ fn report(e: &Error, json: bool) -> ExitCode {
     if let Error::Check(verdict) = e {
         // The verdict of a check is its output, for a person or a script.
         println!("{verdict}");
+    } else if let Error::Below(verdict) = e {
+        // After the report on stdout, which stays one document.
+        eprintln!("asmctl: {verdict}");
     } else if json {
         // Nothing is left to tell if stdout is gone too.
         let _ = writeln!(

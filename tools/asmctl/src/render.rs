@@ -617,57 +617,67 @@ pub fn recovery(v: &RecoveryView) -> String {
 }
 
 /// Column widths of the guide's asmlist table: ID, PID, Name,
-/// Capabilities, and Restarts when the State column follows it.
-const LIST_WIDTHS: [usize; 5] = [6, 6, 18, 20, 10];
-
-/// Appends one table row. Each cell but the last is padded to its column's
-/// width, and by at least two spaces so that a value longer than the guide
-/// planned for (a 31-byte name, many capabilities) still stands apart.
-fn row(out: &mut String, cells: &[&str]) {
-    for (i, cell) in cells.iter().enumerate() {
-        out.push_str(cell);
-        if i + 1 < cells.len() {
-            let pad = LIST_WIDTHS[i].saturating_sub(cell.chars().count()).max(2);
-            out.extend(std::iter::repeat_n(' ', pad));
-        }
-    }
-    out.push('\n');
-}
+/// Capabilities, Restarts, and State with --all. Each column is as wide as
+/// the guide's, or as its longest cell and two spaces, so that a long name
+/// or capability list widens its column instead of pushing the next out of
+/// line; the dashes under a header are two shorter than its column.
+const LIST_WIDTHS: [usize; 6] = [6, 6, 18, 20, 10, 11];
 
 /// `asmlist`: `agents` is what to show (already filtered); `all` adds the
 /// State column and changes the heading.
 pub fn list(agents: &[AgentInfo], all: bool) -> String {
-    let mut out = String::from(if all { "Agents:\n" } else { "Active Agents:\n" });
     let mut header = vec!["ID", "PID", "Name", "Capabilities", "Restarts"];
-    let mut dashes = vec![
-        "----",
-        "----",
-        "----------------",
-        "------------------",
-        "--------",
-    ];
     if all {
         header.push("State");
-        dashes.push("---------");
     }
-    row(&mut out, &header);
-    row(&mut out, &dashes);
-    for agent in agents {
-        let id = agent.agent_id.to_string();
-        let pid = match agent.pid {
-            0 => "-".to_string(),
-            pid => pid.to_string(),
-        };
-        let caps = match agent.capabilities.join(",") {
-            caps if caps.is_empty() => "-".to_string(),
-            caps => caps,
-        };
-        let restarts = agent.restart_count.to_string();
-        let mut cells = vec![id.as_str(), &pid, &agent.name, &caps, &restarts];
-        if all {
-            cells.push(&agent.state);
+    let rows: Vec<Vec<String>> = agents
+        .iter()
+        .map(|agent| {
+            let pid = match agent.pid {
+                0 => "-".to_string(),
+                pid => pid.to_string(),
+            };
+            let caps = match agent.capabilities.join(",") {
+                caps if caps.is_empty() => "-".to_string(),
+                caps => caps,
+            };
+            let mut cells = vec![
+                agent.agent_id.to_string(),
+                pid,
+                agent.name.clone(),
+                caps,
+                agent.restart_count.to_string(),
+            ];
+            if all {
+                cells.push(agent.state.clone());
+            }
+            cells
+        })
+        .collect();
+    let widths: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let longest = rows
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain(std::iter::once(h.chars().count()))
+                .max()
+                .unwrap_or(0);
+            LIST_WIDTHS[i].max(longest + 2)
+        })
+        .collect();
+    let dashes: Vec<String> = widths.iter().map(|w| "-".repeat(w - 2)).collect();
+    let mut out = String::from(if all { "Agents:\n" } else { "Active Agents:\n" });
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for cells in [&header, &dashes].into_iter().chain(&rows) {
+        let mut line = String::new();
+        for (cell, width) in cells.iter().zip(&widths) {
+            line.push_str(cell);
+            line.extend(std::iter::repeat_n(' ', width - cell.chars().count()));
         }
-        row(&mut out, &cells);
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out
 }
@@ -2126,8 +2136,8 @@ ID    PID   Name              Capabilities        Restarts  State
             list(&[a], false),
             "\
 Active Agents:
-ID    PID   Name              Capabilities        Restarts
-----  ----  ----------------  ------------------  --------
+ID    PID   Name                  Capabilities                  Restarts
+----  ----  --------------------  ----------------------------  --------
 100   42    a_name_of_exactly_18  FsBasic,FsExtended,LlmAccess  0
 "
         );

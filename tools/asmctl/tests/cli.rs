@@ -31,7 +31,7 @@ fn no_module() -> bool {
 const NO_MODULE: &str = "Error: /dev/asm not found: is the asm module loaded?\n";
 
 /// Every command `asmctl --help` lists.
-const COMMANDS: [&str; 22] = [
+const COMMANDS: [&str; 24] = [
     "status",
     "list",
     "info",
@@ -40,6 +40,8 @@ const COMMANDS: [&str; 22] = [
     "unregister",
     "history",
     "top",
+    "monitor",
+    "metrics",
     "limits",
     "recovery",
     "heartbeat",

@@ -778,7 +778,7 @@ ID   NAME        STATE       CPU%   RSS  SYSCALLS/s  FAULTS  LLM_REQS  LLM_TOKEN
 ")
     );
     // --json is one frame even without --once.
-    let doc = fake_json(lib, &["top", "--json"]);
+    let doc = fake_json(lib, &["top", "--json", "--once"]);
     assert_eq!(
         doc,
         json!([

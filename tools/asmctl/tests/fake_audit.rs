@@ -294,6 +294,22 @@ Agent ID: 102
     assert_eq!(doc["agents"][1]["crashes"], 1);
     assert_eq!(doc["agents"][1]["llm_requests"], 17);
     assert_eq!(doc["risk_levels"]["Minimal"], 1);
+
+    // --min-score: a check on the system score (902), after the report,
+    // which stays one document on stdout.
+    let (code, out, err) = asmctl(lib, &["compliance", "--json", "--min-score", "903"], &[]);
+    assert_eq!(
+        (code, err.as_str()),
+        (3, "asmctl: the system compliance score 902 is below 903\n")
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["system_score"],
+        902
+    );
+    let (code, _, err) = asmctl(lib, &["compliance", "--min-score", "902"], &[]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let (code, _, err) = fake_run(lib, &link("compliance"), &["--min-score", "1000"], &[]);
+    assert_eq!(code, 3, "{err}");
 }
 
 #[test]
@@ -472,7 +488,7 @@ SEQ  TIME                 KIND      AGENT  UID/PID  OP/RESULT    OLD->NEW       
     assert_eq!(
         asmctl(lib, &["audit", "verify", file], &[]),
         (
-            1,
+            3,
             "audit trail BROKEN at seq 41: hash mismatch: the entry was edited\n".into(),
             String::new()
         )
@@ -541,7 +557,7 @@ SEQ  TIME                 KIND         AGENT  UID/PID  OP/RESULT    OLD->NEW    
     assert_eq!(
         asmctl(lib, &["audit", "verify", "--trail", "llm"], &env),
         (
-            1,
+            3,
             "LLM audit trail BROKEN at seq 1: hash mismatch: the entry was edited\n".into(),
             String::new()
         )

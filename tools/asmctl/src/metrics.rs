@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `asmctl metrics`: ASM's figures for Prometheus (prometheus-client
+//! encodes them), printed once for a textfile collector, or served over
+//! HTTP on the address given (`--listen`), a fresh read of the module at
+//! each scrape. The Prometheus text format (0.0.4) is what a textfile
+//! collector and promtool read; a scraper that asks for OpenMetrics (as
+//! Prometheus does) gets that.
+//!
+//! The figures are those the caller may see: root sees every agent, a
+//! user the agents it owns.
+
+use crate::error::{Error, Op};
+use crate::sys::{Device, Errno};
+use asm_abi::FAULT_TYPES;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{prometheus_text, text};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+
+/// The two text formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The Prometheus text format, version 0.0.4.
+    Prometheus,
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The HTTP content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+
+    /// The format an HTTP `Accept` header asks for: OpenMetrics when it is
+    /// named, the Prometheus text format otherwise.
+    pub fn accepted(accept: &str) -> Self {
+        if accept.contains("application/openmetrics-text") {
+            Format::OpenMetrics
+        } else {
+            Format::Prometheus
+        }
+    }
+}
+
+/// The module's system totals (the telemetry document's `system`).
+#[derive(Debug, Default, Deserialize)]
+struct System {
+    total_agents_spawned: u64,
+    total_agents_exited: u64,
+    total_crashes: u64,
+    total_faults: u64,
+    total_restarts: u64,
+    active_agents: u64,
+    total_syscalls: u64,
+    events_dropped: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Telemetry {
+    system: System,
+}
+
+/// What the metrics take from an agent's document.
+#[derive(Debug, Deserialize)]
+struct Agent {
+    agent_id: u32,
+    name: String,
+    state: String,
+    #[serde(default)]
+    risk_level: Option<String>,
+    nr_processes: u64,
+    spawn_count: u64,
+    exit_count: u64,
+    crash_count: u64,
+    restart_count: u64,
+    cpu_time_us: u64,
+    memory_bytes: u64,
+    #[serde(default)]
+    faults_by_type: BTreeMap<String, u64>,
+    #[serde(default)]
+    compliance: Option<Compliance>,
+    #[serde(default)]
+    llm: Option<Llm>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Compliance {
+    score: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Llm {
+    requests: u64,
+    tokens_used: u64,
+    rate_limited: u64,
+    failures: u64,
+}
+
+/// An agent's labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AgentLabels {
+    agent_id: String,
+    name: String,
+}
+
+/// An agent's state and risk level, as the labels of `asm_agent_info`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InfoLabels {
+    agent_id: String,
+    name: String,
+    state: String,
+    risk_level: String,
+}
+
+/// An agent's labels and a fault type (the label `type`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FaultLabels {
+    agent_id: String,
+    name: String,
+    r#type: String,
+}
+
+/// Adds the counter `name` with the value `v`.
+fn counter(r: &mut Registry, name: &str, help: &str, v: u64) {
+    let c = Counter::<u64>::default();
+    c.inc_by(v);
+    r.register(name, help, c);
+}
+
+/// Adds the gauge `name` with the value `v`.
+fn gauge(r: &mut Registry, name: &str, help: &str, v: u64) {
+    let g = Gauge::<i64>::default();
+    g.set(i64::try_from(v).unwrap_or(i64::MAX));
+    r.register(name, help, g);
+}
+
+/// The figures of the module as `dev` shows them, in `format`.
+pub fn text(dev: &Device, format: Format) -> Result<String, Error> {
+    let malformed =
+        |e: serde_json::Error| Error::Failed(format!("malformed JSON from /dev/asm: {e}"));
+    let doc = dev.telemetry_json().map_err(|e| Op::Telemetry.fail(e))?;
+    let system = serde_json::from_slice::<Telemetry>(&doc)
+        .map_err(malformed)?
+        .system;
+    let ids = dev.list().map_err(|e| Op::List.fail(e))?;
+    let mut agents = Vec::new();
+    let mut syscalls = BTreeMap::new();
+    for id in ids {
+        // One that goes away between the requests is left out.
+        let doc = match dev.agent_info_json(id) {
+            Ok(doc) => doc,
+            Err(Errno(libc::ESRCH)) => continue,
+            Err(e) => return Err(Op::Info(id).fail(e)),
+        };
+        agents.push(serde_json::from_slice::<Agent>(&doc).map_err(malformed)?);
+        match dev.history(id, 0) {
+            Ok((h, _)) => {
+                syscalls.insert(id, h.syscalls);
+            }
+            Err(Errno(libc::ESRCH)) => {}
+            Err(e) => return Err(Op::History(id).fail(e)),
+        }
+    }
+    Ok(render(&system, &agents, &syscalls, format))
+}
+
+/// The exposition of `system` and `agents` (`syscalls`: each agent's
+/// system calls, by id).
+fn render(
+    system: &System,
+    agents: &[Agent],
+    syscalls: &BTreeMap<u32, u64>,
+    format: Format,
+) -> String {
+    let mut r = Registry::with_prefix("asm");
+    gauge(&mut r, "agents", "Agents registered", agents.len() as u64);
+    gauge(
+        &mut r,
+        "active_agents",
+        "Agents with at least one live process",
+        system.active_agents,
+    );
+    counter(
+        &mut r,
+        "spawns",
+        "Processes that joined an agent, since the module was loaded",
+        system.total_agents_spawned,
+    );
+    counter(
+        &mut r,
+        "exits",
+        "Agents' processes that exited",
+        system.total_agents_exited,
+    );
+    counter(
+        &mut r,
+        "crashes",
+        "Agents' processes that crashed",
+        system.total_crashes,
+    );
+    counter(&mut r, "faults", "Faults detected", system.total_faults);
+    counter(&mut r, "restarts", "Agent restarts", system.total_restarts);
+    counter(
+        &mut r,
+        "syscalls",
+        "System calls of agents",
+        system.total_syscalls,
+    );
+    counter(
+        &mut r,
+        "events_dropped",
+        "Events the ring overwrote before they were read",
+        system.events_dropped,
+    );
+
+    let info = Family::<InfoLabels, Gauge>::default();
+    let cpu = Family::<AgentLabels, Counter<f64, AtomicU64>>::default();
+    let memory = Family::<AgentLabels, Gauge>::default();
+    let processes = Family::<AgentLabels, Gauge>::default();
+    let calls = Family::<AgentLabels, Counter>::default();
+    let spawns = Family::<AgentLabels, Counter>::default();
+    let exits = Family::<AgentLabels, Counter>::default();
+    let crashes = Family::<AgentLabels, Counter>::default();
+    let restarts = Family::<AgentLabels, Counter>::default();
+    let faults = Family::<FaultLabels, Counter>::default();
+    let score = Family::<AgentLabels, Gauge>::default();
+    let llm_requests = Family::<AgentLabels, Counter>::default();
+    let llm_tokens = Family::<AgentLabels, Counter>::default();
+    let llm_limited = Family::<AgentLabels, Counter>::default();
+    let llm_failures = Family::<AgentLabels, Counter>::default();
+    for a in agents {
+        let l = AgentLabels {
+            agent_id: a.agent_id.to_string(),
+            name: a.name.clone(),
+        };
+        let set = |g: &Gauge, v: u64| g.set(i64::try_from(v).unwrap_or(i64::MAX));
+        info.get_or_create(&InfoLabels {
+            agent_id: l.agent_id.clone(),
+            name: l.name.clone(),
+            state: a.state.clone(),
+            risk_level: a.risk_level.clone().unwrap_or_default(),
+        })
+        .set(1);
+        cpu.get_or_create(&l).inc_by(a.cpu_time_us as f64 / 1e6);
+        set(&memory.get_or_create(&l), a.memory_bytes);
+        set(&processes.get_or_create(&l), a.nr_processes);
+        if let Some(&n) = syscalls.get(&a.agent_id) {
+            calls.get_or_create(&l).inc_by(n);
+        }
+        spawns.get_or_create(&l).inc_by(a.spawn_count);
+        exits.get_or_create(&l).inc_by(a.exit_count);
+        crashes.get_or_create(&l).inc_by(a.crash_count);
+        restarts.get_or_create(&l).inc_by(a.restart_count);
+        // Every type, 0 included, so that a rate over it is defined from
+        // the first scrape.
+        for fault in FAULT_TYPES {
+            let n = a.faults_by_type.get(fault.name).copied().unwrap_or(0);
+            faults
+                .get_or_create(&FaultLabels {
+                    agent_id: l.agent_id.clone(),
+                    name: l.name.clone(),
+                    r#type: fault.name.to_string(),
+                })
+                .inc_by(n);
+        }
+        if let Some(c) = &a.compliance {
+            set(&score.get_or_create(&l), c.score);
+        }
+        if let Some(llm) = &a.llm {
+            llm_requests.get_or_create(&l).inc_by(llm.requests);
+            llm_tokens.get_or_create(&l).inc_by(llm.tokens_used);
+            llm_limited.get_or_create(&l).inc_by(llm.rate_limited);
+            llm_failures.get_or_create(&l).inc_by(llm.failures);
+        }
+    }
+    r.register(
+        "agent_info",
+        "An agent, with its state and risk level as labels (always 1)",
+        info,
+    );
+    r.register("agent_cpu_seconds", "CPU time of an agent's processes", cpu);
+    r.register(
+        "agent_memory_bytes",
+        "Resident memory of an agent's processes",
+        memory,
+    );
+    r.register("agent_processes", "Live processes of an agent", processes);
+    r.register(
+        "agent_syscalls",
+        "System calls of an agent since it was first sampled",
+        calls,
+    );
+    r.register("agent_spawns", "Processes that joined an agent", spawns);
+    r.register("agent_exits", "An agent's processes that exited", exits);
+    r.register(
+        "agent_crashes",
+        "An agent's processes that crashed",
+        crashes,
+    );
+    r.register("agent_restarts", "Restarts of an agent", restarts);
+    r.register("agent_faults", "Faults of an agent, by type", faults);
+    r.register(
+        "agent_compliance_score",
+        "An agent's EU AI Act compliance score, 0 to 1000",
+        score,
+    );
+    r.register(
+        "agent_llm_requests",
+        "LLM requests an agent's bucket let through",
+        llm_requests,
+    );
+    r.register(
+        "agent_llm_tokens",
+        "Tokens the answers to an agent's LLM requests used",
+        llm_tokens,
+    );
+    r.register(
+        "agent_llm_rate_limited",
+        "LLM requests of an agent its bucket refused",
+        llm_limited,
+    );
+    r.register(
+        "agent_llm_failures",
+        "LLM requests of an agent that failed",
+        llm_failures,
+    );
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = match format {
+        Format::Prometheus => prometheus_text::encode(&mut out, &r),
+        Format::OpenMetrics => text::encode(&mut out, &r),
+    };
+    out
+}
+
+/// Serves the figures at `http://ADDR/metrics` until killed: each scrape
+/// reads the module afresh.
+pub fn serve(addr: SocketAddr) -> Result<(), Error> {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+
+    async fn scrape(headers: axum::http::HeaderMap) -> axum::response::Response {
+        let accept = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let format = Format::accepted(accept);
+        let got = tokio::task::spawn_blocking(move || {
+            let dev = Device::open().map_err(|e| Op::Open.fail(e))?;
+            text(&dev, format)
+        })
+        .await;
+        match got {
+            Ok(Ok(body)) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
+            // The scrape fails; Prometheus marks the target down.
+            Ok(Err(e)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{}\n", e.message()),
+            )
+                .into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+        }
+    }
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(|e| Error::Failed(format!("metrics: {e}")))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::Failed(format!("metrics: listening on {addr}: {e}")))?;
+        let app = axum::Router::new().route("/metrics", get(scrape));
+        eprintln!("asmctl: serving the metrics at http://{addr}/metrics");
+        axum::serve(listener, app)
+            .await
+            .map_err(|e| Error::Failed(format!("metrics: serving on {addr}: {e}")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(id: u32, name: &str) -> Agent {
+        Agent {
+            agent_id: id,
+            name: name.into(),
+            state: "Active".into(),
+            risk_level: Some("Limited".into()),
+            nr_processes: 2,
+            spawn_count: 3,
+            exit_count: 1,
+            crash_count: 1,
+            restart_count: 0,
+            cpu_time_us: 1_500_000,
+            memory_bytes: 4096,
+            faults_by_type: [("memory".to_string(), 2)].into(),
+            compliance: Some(Compliance { score: 850 }),
+            llm: Some(Llm {
+                requests: 4,
+                tokens_used: 120,
+                rate_limited: 1,
+                failures: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn exposition() {
+        let system = System {
+            total_faults: 2,
+            ..System::default()
+        };
+        let agents = [agent(100, "crawler"), agent(101, "a \"quoted\" name")];
+        let calls = [(100, 77)].into();
+        let text = render(&system, &agents, &calls, Format::OpenMetrics);
+        for line in [
+            "# TYPE asm_agents gauge",
+            "asm_agents 2",
+            "asm_faults_total 2",
+            "asm_agent_info{agent_id=\"100\",name=\"crawler\",state=\"Active\",risk_level=\"Limited\"} 1",
+            "asm_agent_cpu_seconds_total{agent_id=\"100\",name=\"crawler\"} 1.5",
+            "asm_agent_memory_bytes{agent_id=\"100\",name=\"crawler\"} 4096",
+            "asm_agent_syscalls_total{agent_id=\"100\",name=\"crawler\"} 77",
+            "asm_agent_faults_total{agent_id=\"100\",name=\"crawler\",type=\"memory\"} 2",
+            "asm_agent_faults_total{agent_id=\"100\",name=\"crawler\",type=\"cpu_quota\"} 0",
+            "asm_agent_compliance_score{agent_id=\"100\",name=\"crawler\"} 850",
+            "asm_agent_llm_tokens_total{agent_id=\"100\",name=\"crawler\"} 120",
+            "asm_agent_memory_bytes{agent_id=\"101\",name=\"a \\\"quoted\\\" name\"} 4096",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}:\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        // 101 had no syscall figure: no sample rather than a made-up 0.
+        assert!(!text.contains("asm_agent_syscalls_total{agent_id=\"101\""));
+        // The Prometheus text format names a counter's family with _total,
+        // and has no EOF.
+        let text = render(&system, &agents, &calls, Format::Prometheus);
+        assert!(
+            text.contains("# TYPE asm_faults_total counter\nasm_faults_total 2\n"),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF"), "{text}");
+        assert_eq!(
+            Format::accepted("application/openmetrics-text;version=1.0.0,text/plain;q=0.5"),
+            Format::OpenMetrics
+        );
+        assert_eq!(Format::accepted("*/*"), Format::Prometheus);
+    }
+}
