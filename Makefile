@@ -36,8 +36,10 @@
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 RUSTC ?= /usr/bin/rustc
-# A module must be built with the compiler its kernel was built with.
-KLLVM := $(if $(shell grep -s '^CONFIG_CC_IS_CLANG=y' $(KDIR)/.config),LLVM=-19)
+# A module must be built with the compiler its kernel was built with: for a
+# kernel built by clang N, LLVM=-N (scripts/kernel-prereqs.sh checks that
+# it is installed).
+KLLVM := $(shell sed -n 's/^CONFIG_CLANG_VERSION=\([1-9][0-9]*\)[0-9]\{4\}$$/LLVM=-\1/p' $(KDIR)/.config 2>/dev/null)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(KLLVM) RUSTC=$(RUSTC) BINDGEN=bindgen
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -53,7 +55,8 @@ PREFIX ?= /usr/local
 all: module
 
 module:
-	$(KMAKE) modules
+	@scripts/kernel-prereqs.sh "$(KDIR)" "$(RUSTC)"
+	+$(KMAKE) modules
 
 tools:
 	cargo build --quiet --release --manifest-path tools/Cargo.toml
