@@ -7,8 +7,12 @@
 #                       example (tools/target/release/examples/agent_demo);
 #                       their man pages and bash, zsh and fish completions
 #                       into tools/target/share
-#   make install [PREFIX=/usr/local] [DESTDIR=]
-#                       install the tools, aliases, man pages and completions
+#   make install [PREFIX=/usr/local] [DESTDIR=] [UNITDIR=] [SYSCONFDIR=/etc]
+#                       install the tools, aliases, man pages and completions,
+#                       the systemd units of asmd and asm-gateway (in
+#                       UNITDIR, default PREFIX/lib/systemd/system), an
+#                       example agent spec in SYSCONFDIR/asm/agents and the
+#                       admin guide
 #   make kernel         build (or find cached) the test kernel, print its tree
 #   make vm CMD='...'   run CMD in a freshly booted test VM, return its status
 #   make demo           the demo: sample agents, then asmstatus and /proc
@@ -49,6 +53,10 @@ ALIASES := asmstatus asmlist asminfo asmpolicy compliance
 REL := tools/target/release
 SHARE := tools/target/share
 PREFIX ?= /usr/local
+# systemd reads units from /usr/local/lib/systemd/system too; Debian's
+# packages put theirs in /lib/systemd/system.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
 
 .PHONY: all module tools install kernel vm demo check fuzz stress bench fmt clippy clean setup
 
@@ -82,13 +90,23 @@ tools:
 	$(REL)/asmd --completions fish >$(SHARE)/fish/vendor_completions.d/asmd.fish
 
 # The binaries in $(PREFIX)/bin (asmctl and its aliases) and sbin (the
-# daemons), the man pages and completions under $(PREFIX)/share.
+# daemons), the man pages, completions and docs under $(PREFIX)/share, the
+# units (written for /usr/sbin, /usr/share and /etc: moved to PREFIX and
+# SYSCONFDIR) and an example spec that asmd does not read (not *.toml).
+UNITSED = s|/usr/sbin/|$(PREFIX)/sbin/|g; s|/usr/share/|$(PREFIX)/share/|g; s|/etc/asm/|$(SYSCONFDIR)/asm/|g
 install: tools
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/asm \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/asm/agents
 	install -m 755 $(REL)/asmctl $(DESTDIR)$(PREFIX)/bin/asmctl
 	for a in $(ALIASES); do ln -sf asmctl $(DESTDIR)$(PREFIX)/bin/$$a; done
 	install -m 755 $(REL)/asmd $(REL)/asm-gateway $(DESTDIR)$(PREFIX)/sbin/
 	cp -R $(SHARE)/man $(SHARE)/bash-completion $(SHARE)/zsh $(SHARE)/fish $(DESTDIR)$(PREFIX)/share/
+	for u in tools/asmd/asmd.service tools/asm-gateway/asm-gateway.service; do \
+		sed '$(UNITSED)' $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 tools/asmd/example.toml $(DESTDIR)$(SYSCONFDIR)/asm/agents/example.toml.sample
+	install -m 644 Documentation/admin-guide.rst Documentation/gateway.rst \
+		tools/asm-gateway/gateway.example.toml $(DESTDIR)$(PREFIX)/share/doc/asm/
 
 setup:
 	scripts/setup.sh

@@ -79,7 +79,7 @@ echo "== host: rustfmt --check (module), cargo test (tools; those that need Land
 rustfmt --edition 2021 --check asm_mod.rs
 cargo test --quiet --manifest-path tools/Cargo.toml -- --skip landlock_live
 list_tool_tests
-echo "== host: make install (tools, man pages, completions) into a scratch DESTDIR"
+echo "== host: make install (tools, man pages, completions, units) into a scratch DESTDIR"
 scripts/test-install.sh
 
 # Build once (the kernel, asm.ko, tools, selftest programs), then boot.
