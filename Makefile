@@ -13,6 +13,11 @@
 #                       UNITDIR, default PREFIX/lib/systemd/system), an
 #                       example agent spec in SYSCONFDIR/asm/agents and the
 #                       admin guide
+#   make install-dkms [DESTDIR=]
+#                       the module's source with its dkms.conf in
+#                       DESTDIR/usr/src/asm-VERSION, for `dkms install asm/VERSION`
+#   make deb            asm-tools_VERSION_ARCH.deb and asm-dkms_VERSION_all.deb
+#                       in build/deb (scripts/deb.sh)
 #   make kernel         build (or find cached) the test kernel, print its tree
 #   make vm CMD='...'   run CMD in a freshly booted test VM, return its status
 #   make demo           the demo: sample agents, then asmstatus and /proc
@@ -45,6 +50,11 @@ RUSTC ?= /usr/bin/rustc
 # it is installed).
 KLLVM := $(shell sed -n 's/^CONFIG_CLANG_VERSION=\([1-9][0-9]*\)[0-9]\{4\}$$/LLVM=-\1/p' $(KDIR)/.config 2>/dev/null)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(KLLVM) RUSTC=$(RUSTC) BINDGEN=bindgen
+# dkms adds CC=clang LD=ld.lld to its make command for a clang-built kernel;
+# LLVM=-N above names the right ones, which those would override.
+ifneq ($(KLLVM),)
+MAKEOVERRIDES := $(filter-out CC=% LD=%,$(MAKEOVERRIDES))
+endif
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export LIBCLANG_PATH := /usr/lib/llvm-19/lib
@@ -54,11 +64,16 @@ REL := tools/target/release
 SHARE := tools/target/share
 PREFIX ?= /usr/local
 # systemd reads units from /usr/local/lib/systemd/system too; Debian's
-# packages put theirs in /lib/systemd/system.
+# packages put theirs in /lib/systemd/system (make deb does).
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
+# One version for the tools and the module: the workspace's.
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' tools/Cargo.toml)
+# What dkms needs to build asm.ko, and nothing else (no build output).
+DKMS_SRC = Kbuild Makefile asm_mod.rs scripts/kernel-prereqs.sh \
+	$(shell find src include -name '*.rs' -o -name '*.c' -o -name '*.h' | sort)
 
-.PHONY: all module tools install kernel vm demo check fuzz stress bench fmt clippy clean setup
+.PHONY: all module tools install install-dkms deb kernel vm demo check fuzz stress bench fmt clippy clean setup
 
 all: module
 
@@ -108,6 +123,17 @@ install: tools
 	install -m 644 Documentation/admin-guide.rst Documentation/gateway.rst \
 		tools/asm-gateway/gateway.example.toml $(DESTDIR)$(PREFIX)/share/doc/asm/
 
+# The source dkms builds from, in /usr/src/asm-VERSION as dkms expects.
+install-dkms:
+	@[ -n "$(VERSION)" ] || { echo "make install-dkms: no version in tools/Cargo.toml" >&2; exit 1; }
+	rm -rf $(DESTDIR)/usr/src/asm-$(VERSION)
+	install -d $(DESTDIR)/usr/src/asm-$(VERSION)
+	tar -cf - $(DKMS_SRC) | tar --no-same-owner -xf - -C $(DESTDIR)/usr/src/asm-$(VERSION)
+	sed 's/@VERSION@/$(VERSION)/' dkms.conf.in >$(DESTDIR)/usr/src/asm-$(VERSION)/dkms.conf
+
+deb: tools
+	scripts/deb.sh build/deb $(VERSION)
+
 setup:
 	scripts/setup.sh
 
@@ -150,5 +176,5 @@ clippy:
 
 clean:
 	-$(KMAKE) clean
-	rm -rf tools/bin .asm-kdir
-	-$(MAKE) -C selftests clean
+	rm -rf tools/bin .asm-kdir build
+	-[ ! -d selftests ] || $(MAKE) -C selftests clean
