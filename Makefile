@@ -7,8 +7,17 @@
 #                       example (tools/target/release/examples/agent_demo);
 #                       their man pages and bash, zsh and fish completions
 #                       into tools/target/share
-#   make install [PREFIX=/usr/local] [DESTDIR=]
-#                       install the tools, aliases, man pages and completions
+#   make install [PREFIX=/usr/local] [DESTDIR=] [UNITDIR=] [SYSCONFDIR=/etc]
+#                       install the tools, aliases, man pages and completions,
+#                       the systemd units of asmd and asm-gateway (in
+#                       UNITDIR, default PREFIX/lib/systemd/system), an
+#                       example agent spec in SYSCONFDIR/asm/agents and the
+#                       admin guide
+#   make install-dkms [DESTDIR=]
+#                       the module's source with its dkms.conf in
+#                       DESTDIR/usr/src/asm-VERSION, for `dkms install asm/VERSION`
+#   make deb            asm-tools_VERSION_ARCH.deb and asm-dkms_VERSION_all.deb
+#                       in build/deb (scripts/deb.sh)
 #   make kernel         build (or find cached) the test kernel, print its tree
 #   make vm CMD='...'   run CMD in a freshly booted test VM, return its status
 #   make demo           the demo: sample agents, then asmstatus and /proc
@@ -36,9 +45,16 @@
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 RUSTC ?= /usr/bin/rustc
-# A module must be built with the compiler its kernel was built with.
-KLLVM := $(if $(shell grep -s '^CONFIG_CC_IS_CLANG=y' $(KDIR)/.config),LLVM=-19)
+# A module must be built with the compiler its kernel was built with: for a
+# kernel built by clang N, LLVM=-N (scripts/kernel-prereqs.sh checks that
+# it is installed).
+KLLVM := $(shell sed -n 's/^CONFIG_CLANG_VERSION=\([1-9][0-9]*\)[0-9]\{4\}$$/LLVM=-\1/p' $(KDIR)/.config 2>/dev/null)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(KLLVM) RUSTC=$(RUSTC) BINDGEN=bindgen
+# dkms adds CC=clang LD=ld.lld to its make command for a clang-built kernel;
+# LLVM=-N above names the right ones, which those would override.
+ifneq ($(KLLVM),)
+MAKEOVERRIDES := $(filter-out CC=% LD=%,$(MAKEOVERRIDES))
+endif
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export LIBCLANG_PATH := /usr/lib/llvm-19/lib
@@ -47,13 +63,23 @@ ALIASES := asmstatus asmlist asminfo asmpolicy compliance
 REL := tools/target/release
 SHARE := tools/target/share
 PREFIX ?= /usr/local
+# systemd reads units from /usr/local/lib/systemd/system too; Debian's
+# packages put theirs in /lib/systemd/system (make deb does).
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+# One version for the tools and the module: the workspace's.
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' tools/Cargo.toml)
+# What dkms needs to build asm.ko, and nothing else (no build output).
+DKMS_SRC = Kbuild Makefile asm_mod.rs scripts/kernel-prereqs.sh \
+	$(shell find src include -name '*.rs' -o -name '*.c' -o -name '*.h' | sort)
 
-.PHONY: all module tools install kernel vm demo check fuzz stress bench fmt clippy clean setup
+.PHONY: all module tools install install-dkms deb kernel vm demo check fuzz stress bench fmt clippy clean setup
 
 all: module
 
 module:
-	$(KMAKE) modules
+	@scripts/kernel-prereqs.sh "$(KDIR)" "$(RUSTC)"
+	+$(KMAKE) modules
 
 tools:
 	cargo build --quiet --release --manifest-path tools/Cargo.toml
@@ -79,13 +105,34 @@ tools:
 	$(REL)/asmd --completions fish >$(SHARE)/fish/vendor_completions.d/asmd.fish
 
 # The binaries in $(PREFIX)/bin (asmctl and its aliases) and sbin (the
-# daemons), the man pages and completions under $(PREFIX)/share.
+# daemons), the man pages, completions and docs under $(PREFIX)/share, the
+# units (written for /usr/sbin, /usr/share and /etc: moved to PREFIX and
+# SYSCONFDIR) and an example spec that asmd does not read (not *.toml).
+UNITSED = s|/usr/sbin/|$(PREFIX)/sbin/|g; s|/usr/share/|$(PREFIX)/share/|g; s|/etc/asm/|$(SYSCONFDIR)/asm/|g
 install: tools
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/asm \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/asm/agents
 	install -m 755 $(REL)/asmctl $(DESTDIR)$(PREFIX)/bin/asmctl
 	for a in $(ALIASES); do ln -sf asmctl $(DESTDIR)$(PREFIX)/bin/$$a; done
 	install -m 755 $(REL)/asmd $(REL)/asm-gateway $(DESTDIR)$(PREFIX)/sbin/
 	cp -R $(SHARE)/man $(SHARE)/bash-completion $(SHARE)/zsh $(SHARE)/fish $(DESTDIR)$(PREFIX)/share/
+	for u in tools/asmd/asmd.service tools/asm-gateway/asm-gateway.service; do \
+		sed '$(UNITSED)' $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 tools/asmd/example.toml $(DESTDIR)$(SYSCONFDIR)/asm/agents/example.toml.sample
+	install -m 644 Documentation/admin-guide.rst Documentation/gateway.rst \
+		tools/asm-gateway/gateway.example.toml $(DESTDIR)$(PREFIX)/share/doc/asm/
+
+# The source dkms builds from, in /usr/src/asm-VERSION as dkms expects.
+install-dkms:
+	@[ -n "$(VERSION)" ] || { echo "make install-dkms: no version in tools/Cargo.toml" >&2; exit 1; }
+	rm -rf $(DESTDIR)/usr/src/asm-$(VERSION)
+	install -d $(DESTDIR)/usr/src/asm-$(VERSION)
+	tar -cf - $(DKMS_SRC) | tar --no-same-owner -xf - -C $(DESTDIR)/usr/src/asm-$(VERSION)
+	sed 's/@VERSION@/$(VERSION)/' dkms.conf.in >$(DESTDIR)/usr/src/asm-$(VERSION)/dkms.conf
+
+deb: tools
+	scripts/deb.sh build/deb $(VERSION)
 
 setup:
 	scripts/setup.sh
@@ -129,5 +176,5 @@ clippy:
 
 clean:
 	-$(KMAKE) clean
-	rm -rf tools/bin .asm-kdir
-	-$(MAKE) -C selftests clean
+	rm -rf tools/bin .asm-kdir build
+	-[ ! -d selftests ] || $(MAKE) -C selftests clean

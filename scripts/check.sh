@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Every test: the module's formatting and the tools' host-side cargo tests,
-# then every selftest in freshly booted test VMs (scripts/vm.sh).
+# Every test: the module's formatting, the tools' host-side cargo tests,
+# make install and make deb read back, then (once the test kernel is built)
+# clippy, a dkms build against it, and every selftest in freshly booted test
+# VMs (scripts/vm.sh).
 #
 # The selftests are shared by ASM_VMS VMs (default 2) booted at once: each
 # takes the next test nobody took yet, and checks its own dmesg and
@@ -79,8 +81,10 @@ echo "== host: rustfmt --check (module), cargo test (tools; those that need Land
 rustfmt --edition 2021 --check asm_mod.rs
 cargo test --quiet --manifest-path tools/Cargo.toml -- --skip landlock_live
 list_tool_tests
-echo "== host: make install (tools, man pages, completions) into a scratch DESTDIR"
+echo "== host: make install (tools, man pages, completions, units) into a scratch DESTDIR"
 scripts/test-install.sh
+echo "== host: make deb (asm-tools, asm-dkms)"
+scripts/test-deb.sh
 
 # Build once (the kernel, asm.ko, tools, selftest programs), then boot.
 kdir=$(scripts/build.sh debug)
@@ -90,6 +94,8 @@ if ! out=$(make -s clippy KDIR="$kdir" 2>&1) || printf '%s\n' "$out" | grep -q '
 	echo "check.sh: the module's build is not clean" >&2
 	exit 1
 fi
+echo "== host: dkms build of asm.ko against the test kernel (and the refusals)"
+scripts/test-dkms.sh "$kdir"
 
 if [ "$vms" = 1 ]; then
 	echo "== VM: selftests"

@@ -6,6 +6,8 @@ export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 ASM_KMAKE_FLAGS=(LLVM=-19 RUSTC=/usr/bin/rustc BINDGEN=bindgen)
 ASM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ASM_CACHE=${ASM_CACHE:-/var/cache/asm-kernel}
+# The version of the tools and the module (the Makefile reads it likewise).
+asm_version() { sed -n 's/^version = "\(.*\)"/\1/p' "$ASM_TOP/tools/Cargo.toml"; }
 # Bump when scripts/build-kernel.sh changes how a kernel is built.
 ASM_KERNEL_RECIPE=1
 

@@ -16,6 +16,7 @@ APT_PKGS=(
 	python3-yaml python3-jsonschema
 	auditd bpftrace
 	zsh fish man-db prometheus
+	dkms
 )
 
 missing=()
