@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Every test: the module's formatting, the tools' host-side cargo tests,
-# make install and make deb read back, then (once the test kernel is built)
-# clippy, a dkms build against it, and every selftest in freshly booted test
-# VMs (scripts/vm.sh).
+# Every test: the JSON Schemas, the module's formatting, the tools'
+# host-side cargo tests, make install and make deb read back, then (once the
+# test kernel is built) clippy, a dkms build against it, and every selftest
+# in freshly booted test VMs (scripts/vm.sh).
 #
 # The selftests are shared by ASM_VMS VMs (default 2) booted at once: each
 # takes the next test nobody took yet, and checks its own dmesg and
@@ -77,6 +77,8 @@ if [ -n "$tests" ]; then
 	exec scripts/vm.sh "$env ASM_TESTS='$tests' selftests/run.sh"
 fi
 
+echo "== host: the JSON Schemas (Documentation/schemas): valid, used by selftests/test_schemas.sh, the examples"
+/usr/bin/python3 selftests/json_schemas.py check
 echo "== host: rustfmt --check (module), cargo test (tools; those that need Landlock run in the VM)"
 rustfmt --edition 2021 --check asm_mod.rs
 cargo test --quiet --manifest-path tools/Cargo.toml -- --skip landlock_live
