@@ -122,11 +122,19 @@ Recent Events (last 10):
     assert_eq!(doc["recent_events"][9]["type"], "llm_request");
     assert_eq!(doc["recent_events"][9]["provider"], "claude");
     assert_eq!(doc["recent_events"][9]["duration_us"], 35120);
-    // Pretty: one member per line, two-space indent.
-    assert!(
-        out.starts_with("{\n  \"agents\": {\n    \"100\": {\n"),
-        "{out}"
-    );
+    // Not on a terminal: one line. --pretty (before or after the
+    // command): one member per line, two-space indent.
+    assert_eq!(out.lines().count(), 1, "{out}");
+    for args in [
+        &["status", "--json", "--pretty"][..],
+        &["--pretty", "-j", "status"],
+    ] {
+        let (_, out, _) = fake_run(lib, asmctl_path(), args, &[]);
+        assert!(
+            out.starts_with("{\n  \"agents\": {\n    \"100\": {\n"),
+            "{out}"
+        );
+    }
 }
 
 #[test]
