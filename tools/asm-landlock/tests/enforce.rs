@@ -61,13 +61,16 @@ fn errno() -> i32 {
     unsafe { *libc::__errno_location() }
 }
 
-/// Forks; the child runs `child` (system calls only) and exits with what it
-/// returns. Returns that exit code.
-fn in_child(child: impl FnOnce() -> i32) -> i32 {
-    // SAFETY: the child only runs `child`, which makes system calls on
-    // memory prepared before the fork, then `_exit`s.
+/// Forks a child of the calling process that runs `child` (system calls
+/// only, on memory prepared before the fork) and exits with what it
+/// returns; returns its wait status, or `None` if the fork or the wait
+/// failed. A child of a sandboxed child calls it too.
+fn fork_wait(child: impl FnOnce() -> i32) -> Option<i32> {
+    // SAFETY: the child only runs `child`, then `_exit`s.
     let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
+    if pid < 0 {
+        return None;
+    }
     if pid == 0 {
         let code = child();
         // SAFETY: leaving the child without running the parent's handlers.
@@ -75,7 +78,15 @@ fn in_child(child: impl FnOnce() -> i32) -> i32 {
     }
     let mut status = 0;
     // SAFETY: `status` is a writable int and `pid` our child.
-    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    if unsafe { libc::waitpid(pid, &mut status, 0) } != pid {
+        return None;
+    }
+    Some(status)
+}
+
+/// [`fork_wait`] from the test: the child's exit code.
+fn in_child(child: impl FnOnce() -> i32) -> i32 {
+    let status = fork_wait(child).expect("fork or waitpid failed");
     assert!(libc::WIFEXITED(status), "child status {status:#x}");
     libc::WEXITSTATUS(status)
 }
@@ -134,28 +145,6 @@ fn kill(pid: i32, sig: i32) -> Result<(), i32> {
         return Err(errno());
     }
     Ok(())
-}
-
-/// Forks a child of the calling process that runs `child` (system calls
-/// only) and exits with what it returns; returns its wait status, or
-/// `None` if the fork failed.
-fn fork_wait(child: impl FnOnce() -> i32) -> Option<i32> {
-    // SAFETY: the child only runs `child`, then `_exit`s.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return None;
-    }
-    if pid == 0 {
-        let code = child();
-        // SAFETY: leaving the child without running the parent's handlers.
-        unsafe { libc::_exit(code) };
-    }
-    let mut status = 0;
-    // SAFETY: `status` is a writable int and `pid` our child.
-    if unsafe { libc::waitpid(pid, &mut status, 0) } != pid {
-        return None;
-    }
-    Some(status)
 }
 
 #[test]
