@@ -642,7 +642,7 @@ struct RunArgs {
     /// Print nothing but the agent's own output.
     #[arg(short, long)]
     quiet: bool,
-    /// Without the Landlock ruleset (debugging only).
+    /// Without the Landlock ruleset and its scopes (debugging only).
     #[arg(long)]
     no_landlock: bool,
     /// Keep the controlling terminal, for an interactive agent (which can
