@@ -132,6 +132,8 @@ pub enum Command {
     Metrics {
         listen: Option<std::net::SocketAddr>,
         openmetrics: bool,
+        /// `--every-agent`: serving root's view is meant.
+        every_agent: bool,
     },
     /// One agent's policy, as the user guide's asmpolicy shows it.
     Policy { id: u32, json: bool },
@@ -516,6 +518,10 @@ enum Sub {
         /// (served, the scraper's Accept header chooses).
         #[arg(long, conflicts_with = "listen")]
         openmetrics: bool,
+        /// With --listen as root: serve every agent's figures (root's view)
+        /// to whoever can connect to ADDR, on purpose.
+        #[arg(long, requires = "listen")]
+        every_agent: bool,
     },
     /// The module's events as they happen, as text or JSON lines (needs
     /// CAP_NET_ADMIN).
@@ -1292,11 +1298,13 @@ fn sub(command: Sub, json: bool) -> Result<Command, String> {
         Sub::Metrics {
             listen,
             openmetrics,
+            every_agent,
         } => {
             no_json(json, "metrics", "it prints the Prometheus text format")?;
             Command::Metrics {
                 listen,
                 openmetrics,
+                every_agent,
             }
         }
         Sub::Monitor(a) => Command::Monitor(MonitorFilter {
@@ -3693,5 +3701,10 @@ mod tests {
         ] {
             expect_usage(args, &format!("-j/--json does not apply to {refusal}"));
         }
+        // --every-agent is only for --listen.
+        expect_usage(
+            &["metrics", "--every-agent"],
+            "the following required arguments were not provided:\n  --listen <ADDR>",
+        );
     }
 }

@@ -43,6 +43,7 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::Metrics {
             listen: None,
             openmetrics,
+            ..
         } => {
             let format = if openmetrics {
                 crate::metrics::Format::OpenMetrics
@@ -52,8 +53,22 @@ pub fn execute(command: Command) -> Result<(), Error> {
             print(&crate::metrics::text(&open()?, format)?)
         }
         Command::Metrics {
-            listen: Some(addr), ..
-        } => crate::metrics::serve(addr),
+            listen: Some(addr),
+            every_agent,
+            ..
+        } => {
+            // The module shows the exporter's view: root's is every agent,
+            // which anyone who can connect would then see.
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            if unsafe { libc::geteuid() } == 0 && !every_agent {
+                return Err(Error::Usage(format!(
+                    "as root, --listen {addr} would serve every agent's figures to whoever \
+                     can connect to it: run the exporter as the user whose agents it should \
+                     show, or add --every-agent"
+                )));
+            }
+            crate::metrics::serve(addr)
+        }
         Command::Completions(shell, name) => {
             let mut out = Vec::new();
             crate::args::write_completions(shell, name.as_deref(), &mut out);
@@ -1168,6 +1183,11 @@ fn compliance(json: bool, min_score: Option<u32>) -> Result<(), Error> {
         print(&render::compliance(&report))?;
     }
     match min_score {
+        // A score of nothing is no pass: the caller sees no agent (none
+        // registered, or none of its own).
+        Some(_) if report.total_agents == 0 => Err(Error::Below(
+            "no agent was assessed: the check has nothing to pass".into(),
+        )),
         Some(min) if report.system_score < min => Err(Error::Below(format!(
             "the system compliance score {} is below {min}",
             report.system_score
