@@ -225,7 +225,8 @@ asm_wait_gone "$unload_pid" || { kill "$unload_pid"; asm_fail "the monitor kept 
 wait "$unload_pid"
 asm_expect_eq "exit status" 1 "$?"
 asm_expect "the line" grep -qx '{"unloaded":true}' "$ASM_TMP/unload.out"
-asm_expect "the reason" grep -q "the asm module was unloaded" "$ASM_TMP/unload.err"
+# With --json the error is a document on stdout too.
+asm_expect "the reason" grep -q '^{"error":"the asm module was unloaded' "$ASM_TMP/unload.out"
 [ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$ASM_TMP/unload.out" "$ASM_TMP/unload.err"
 asm_case_end "the module unloaded under a monitor: it says so and exits 1"
 
