@@ -507,7 +507,7 @@ enum Sub {
     History(IdArg),
     /// Every agent's CPU, memory and syscall rate, refreshed.
     Top(TopArgs),
-    /// ASM's figures for Prometheus (OpenMetrics), once or served over HTTP.
+    /// ASM's figures for Prometheus, printed or served over HTTP.
     #[command(long_about = METRICS_HELP)]
     Metrics {
         /// Serve them at http://ADDR/metrics instead (e.g. 127.0.0.1:9464);
@@ -689,8 +689,9 @@ agent's (labelled with its id and name) CPU time, memory, processes, system
 calls, spawns, exits, crashes, restarts, faults by type, compliance score
 and LLM requests and tokens, with its state and risk level in asm_agent_info.
 Printed once for a node_exporter textfile collector, or with --listen served
-over HTTP, read from the module at each scrape. The figures are those the
-caller may see: root's are every agent's.";
+over HTTP, read from the module at most once a second. The figures are those
+the caller may see: root's are every agent's, which --listen serves only
+with --every-agent.";
 
 const MONITOR_HELP: &str = "\
 The module's events as they happen, from its generic netlink group: one line
