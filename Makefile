@@ -56,7 +56,11 @@ ifneq ($(KLLVM),)
 MAKEOVERRIDES := $(filter-out CC=% LD=%,$(MAKEOVERRIDES))
 endif
 
+# rustup's cargo, where the tools are built from a checkout; not in the
+# DKMS copy of this file (no tools/ there), which root runs.
+ifneq ($(wildcard tools/Cargo.toml),)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
+endif
 export LIBCLANG_PATH := /usr/lib/llvm-19/lib
 
 ALIASES := asmstatus asmlist asminfo asmpolicy compliance
@@ -128,7 +132,7 @@ install-dkms:
 	@[ -n "$(VERSION)" ] || { echo "make install-dkms: no version in tools/Cargo.toml" >&2; exit 1; }
 	rm -rf $(DESTDIR)/usr/src/asm-$(VERSION)
 	install -d $(DESTDIR)/usr/src/asm-$(VERSION)
-	tar -cf - $(DKMS_SRC) | tar --no-same-owner -xf - -C $(DESTDIR)/usr/src/asm-$(VERSION)
+	tar -cf - $(DKMS_SRC) | tar --no-same-owner --no-same-permissions -xf - -C $(DESTDIR)/usr/src/asm-$(VERSION)
 	sed 's/@VERSION@/$(VERSION)/' dkms.conf.in >$(DESTDIR)/usr/src/asm-$(VERSION)/dkms.conf
 
 deb: tools

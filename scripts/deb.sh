@@ -15,6 +15,9 @@
 #                               its prerm removes it from dkms
 # The tools are built already (make deb depends on make tools).
 set -euo pipefail
+# The packages' files are root's and read-only for others, whatever the
+# builder's umask.
+umask 022
 . "$(dirname "$0")/env.sh"
 cd "$ASM_TOP"
 

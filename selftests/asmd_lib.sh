@@ -67,8 +67,21 @@ asmd_start() {
 	asm_bg_track "$ASMD_PID"
 }
 # asmd_stop PID SIGNAL: signal asmd and reap it; ASMD_STATUS is its status.
+# An asmd still running 20 s later is shown (where it waits) and killed, so
+# that the case fails instead of the test hanging.
 asmd_stop() {
+	local i state
 	kill "-$2" "$1" 2>/dev/null
+	for ((i = 0; i < 200; i++)); do
+		state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
+		[ -z "$state" ] || [ "$state" = Z ] && break
+		sleep 0.1
+	done
+	if [ -n "$state" ] && [ "$state" != Z ]; then
+		ktap_print_msg "asmd $1 still runs 20 s after SIG$2 (state $state, wchan $(cat "/proc/$1/wchan" 2>/dev/null)): killed"
+		sed 's/^/#   /' "/proc/$1/stack" 2>/dev/null | head -12
+		kill -KILL "$1" 2>/dev/null
+	fi
 	wait "$1"
 	ASMD_STATUS=$?
 	asm_bg_reaped "$1"

@@ -152,6 +152,12 @@ asm_wait_eq() {
 	done
 }
 
+# asm_alive PID: process PID runs (a zombie, which kill -0 still finds
+# until its parent reaps it, does not).
+asm_alive() {
+	grep -q '^State:[[:space:]]*[^Z[:space:]]' "/proc/$1/status" 2>/dev/null
+}
+
 # asm_wait_gone PID: wait until process PID no longer exists.
 asm_wait_gone() {
 	asm_wait eval "! kill -0 $1 2>/dev/null"
@@ -214,6 +220,12 @@ asm_expect_not() {
 		ktap_print_msg "$what: unexpectedly true"
 		ASM_CASE_OK=0
 	fi
+}
+
+# asm_value FILE KEY: the second word of the first line of FILE whose
+# first word is KEY (a probe's "WHAT RESULT" lines).
+asm_value() {
+	awk -v k="$2" '$1 == k { print $2; exit }' "$1" 2>/dev/null
 }
 
 # asm_quiet CMD...: CMD with its output thrown away (keeps TAP output clean).

@@ -19,6 +19,9 @@
 #   8-10  unpriv/: an unprivileged user cannot register a spec's id or a
 #         restart budget (EPERM from the kernel), cannot write anything asmd
 #         reads or its agent's cgroup, and gets nothing started by asmd.
+#   11    scopes/: an agent cannot signal, nor connect to an abstract socket
+#         of, a process of its own user outside its sandbox (Landlock's
+#         ABI 6 scopes, EPERM); its own child and socket it can.
 #
 # TIOCSTI needs no controlling terminal for CAP_SYS_ADMIN, so the terminal
 # cases run as nobody, the attacker the checks are for.
@@ -28,12 +31,15 @@ ASM_TIMEOUT=${ASM_TIMEOUT:-30}
 . "$(dirname "$0")/lib.sh"
 . "$ASM_SELFTESTS/asmd_lib.sh"
 
-IDS="720 721 722 723 724 725 726 730"
+IDS="720 721 722 723 724 725 726 727 730"
 FOREIGN_CG=$CG_ROOT/asm-foreign-724
 PTY_RUN=$ASM_SELFTESTS/pty_run.py
 PYTHON=/usr/bin/python3
 # The unprivileged user.
 AS_NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups)
+# Case 11's process outside the agent's sandbox prints its pid into this
+# file, where the agent (scopes/scoped.toml) reads it.
+SCOPE_PIDFILE=/tmp/asm-scope-727.pid
 
 asm_test_cleanup() {
 	local pid
@@ -46,6 +52,7 @@ asm_test_cleanup() {
 	fi
 	# shellcheck disable=SC2086
 	asmd_cleanup_cgroups $IDS
+	rm -f "$SCOPE_PIDFILE"
 }
 
 # What the agent of cases 1-3 reports: whether it can open /dev/tty, what
@@ -75,7 +82,7 @@ pty_case() {
 }
 # pty_value NAME KEY: the value of the "KEY VALUE" line of pty output NAME.
 pty_value() {
-	awk -v k="$2" '$1 == k { print $2; exit }' "$ASM_TMP/$1.tty"
+	asm_value "$ASM_TMP/$1.tty" "$2"
 }
 # pty_case_end DESCRIPTION NAME: asm_case_end, with the output shown when
 # the case failed.
@@ -120,7 +127,7 @@ for id in $IDS; do
 	cg_destroy "$id"
 done
 
-ktap_set_plan 10
+ktap_set_plan 11
 asm_reload
 
 # 1: a job of an interactive shell leads its process group: asmctl forks,
@@ -309,5 +316,32 @@ else
 fi
 asmd_stop "$ASMD_PID" TERM
 asmd_case_end "asmd starts nothing for an agent an unprivileged user registered" unpriv
+
+# 11: an asmd agent (nobody) attacks a process of nobody outside its
+# sandbox: it connects to its abstract socket and sends it SIGTERM.
+asm_case_start
+rm -f "$SCOPE_PIDFILE"
+"${AS_NOBODY[@]}" "$PYTHON" -I -S "$ASM_SELFTESTS/scope_probe.py" serve asm-scope-727 \
+	>"$SCOPE_PIDFILE" &
+outside=$!
+asm_bg_track "$outside"
+asm_expect "the process outside is up" asm_wait test -s "$SCOPE_PIDFILE"
+asmd_start scopes scopes
+log=$LOGS/727.log
+asm_expect "the agent ran" asm_wait grep -qs "^own-child-ended-by " "$log"
+asm_expect "asmd logs the scopes" asmd_has scopes "agent 727 (scoped): Landlock ABI [0-9]*, fully enforced: \
+filesystem not restricted, TCP connect denied, TCP bind denied, signals scoped, abstract unix sockets scoped$"
+asm_expect_eq "connect to @asm-scope-727 outside" EPERM "$(asm_value "$log" connect-outside)"
+asm_expect_eq "SIGTERM to pid $outside outside" EPERM "$(asm_value "$log" kill-outside)"
+asm_expect "the process outside still runs" asm_alive "$outside"
+asm_expect_eq "its child connects to its own socket" ok "$(asm_value "$log" child-connect-own)"
+asm_expect_eq "SIGKILL to its own child" ok "$(asm_value "$log" kill-own-child)"
+asm_expect_eq "its own child ended by" SIGKILL "$(asm_value "$log" own-child-ended-by)"
+asmd_stop "$ASMD_PID" TERM
+asm_expect_eq "asmd exit status" 0 "$ASMD_STATUS"
+if [ "$ASM_CASE_OK" != 1 ]; then
+	sed 's/^/# agent 727: /' "$log"
+fi
+asmd_case_end "asmd agent: no signal to, no connection to an abstract socket of, a process of its user outside its sandbox (EPERM)" scopes
 
 ktap_finished

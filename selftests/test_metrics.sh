@@ -5,7 +5,8 @@
 #
 #   1  the exposition, printed once, passes `promtool check metrics`, and
 #      has the agents the test started, their faults by type (a crash) and
-#      their state; nothing listens without --listen.
+#      their state; as root, --listen without --every-agent is refused and
+#      nothing listens.
 #   2  `asmctl metrics --listen` serves it over HTTP; Prometheus scrapes it
 #      every second, and its query API returns the number of agents the
 #      test started, the crash, and the running agents' processes.
@@ -63,13 +64,17 @@ asm_expect "its process" grep -qx 'asm_agent_processes{agent_id="7961",name="met
 asmctl metrics --openmetrics >"$ASM_TMP/once.om"
 asm_expect "--openmetrics: the counters' families" grep -qx '# TYPE asm_faults counter' "$ASM_TMP/once.om"
 asm_expect "--openmetrics: the end" test "$(tail -1 "$ASM_TMP/once.om")" = "# EOF"
-asm_expect_not "nothing listens without --listen" \
+asmctl metrics --listen "127.0.0.1:$PORT" >"$ASM_TMP/root.out" 2>&1
+asm_expect_eq "root, --listen without --every-agent: exit status" 2 "$?"
+asm_expect "root, --listen without --every-agent: the reason" \
+	grep -q "would serve every agent's figures to whoever can connect" "$ASM_TMP/root.out"
+asm_expect_not "root, --listen without --every-agent: nothing listens" \
 	python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), timeout=2)"
 [ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$ASM_TMP/promtool.out" "$ASM_TMP/once.prom"
 asm_case_end "asmctl metrics: the exposition passes promtool, with the agents, faults by type and state"
 
 asm_case_start
-asmctl metrics --listen "127.0.0.1:$PORT" 2>"$ASM_TMP/exporter.err" &
+asmctl metrics --listen "127.0.0.1:$PORT" --every-agent 2>"$ASM_TMP/exporter.err" &
 exporter=$!
 asm_bg_track "$exporter"
 asm_wait grep -q "serving the metrics" "$ASM_TMP/exporter.err" || asm_fail "the exporter did not start"

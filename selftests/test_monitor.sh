@@ -15,8 +15,11 @@
 #      counted as lost.
 #   4  uid 65534 cannot join the group (CAP_NET_ADMIN): exit 1, the reason,
 #      and no event printed.
-#   5  uid 65534 sends a forged event straight to a root monitor's netlink
-#      port: it is not printed, and the monitor says it ignored it.
+#   5  uid 65534, and root, send a forged event straight to a monitor's
+#      netlink port: the kernel refuses it (the socket is connected to the
+#      kernel), and nothing forged is printed.
+#   6  the module is unloaded under a monitor: it says so and exits 1,
+#      instead of waiting for events that can no longer come.
 
 ASM_TIMEOUT=${ASM_TIMEOUT:-30}
 . "$(dirname "$0")/lib.sh"
@@ -25,7 +28,7 @@ AS_NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups)
 
 ktap_print_header
 asm_require_root
-ktap_set_plan 5
+ktap_set_plan 6
 asm_reload
 
 # monitor NAME ARGS...: starts `asmctl monitor ARGS` in the background, its
@@ -200,11 +203,11 @@ else
 	asm_expect "uid 65534's: refused by the kernel (EPERM)" grep -q "Operation not permitted" "$ASM_TMP/forge.out"
 	ktap_print_msg "uid 65534's datagram was refused: $(tail -1 "$ASM_TMP/forge.out")"
 fi
-# Root's process may send one: a datagram from a process is still not the
-# module's event.
-python3 "$ASM_TMP/forge.py" "$port" >>"$ASM_TMP/forge.out" 2>&1
-asm_expect "root's: sent" grep -q '^sent' "$ASM_TMP/forge.out"
-asm_expect "root's: ignored" asm_wait grep -q "not the kernel) was ignored" "$ASM_TMP/forged.err"
+# Root's process is refused too: the socket takes unicast from the kernel
+# only.
+python3 - "$port" <"$ASM_TMP/forge.py" >"$ASM_TMP/forge-root.out" 2>&1
+asm_expect "root's: refused (ECONNREFUSED)" grep -q "Connection refused" "$ASM_TMP/forge-root.out"
+asm_expect_not "root's: not sent" grep -q '^sent' "$ASM_TMP/forge-root.out"
 # A real event after it, so that the monitor has read past the forgery.
 asmctl run --quiet --no-landlock --id 7952 --name after -- true
 asm_wait grep -q '"agent_id":7952' "$ASM_TMP/forged.out" || asm_fail "no event after the forgery"
@@ -212,6 +215,19 @@ kill "$forged_pid"
 asm_expect_eq "no forged event printed" 0 "$(grep -c '"agent_id":7999' "$ASM_TMP/forged.out")"
 asm_expect_eq "no lost events reported for it" 0 "$(grep -c '"lost"' "$ASM_TMP/forged.out")"
 [ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$ASM_TMP/forge.out" "$ASM_TMP/forged.err" "$ASM_TMP/forged.out"
-asm_case_end "a forged event sent to a monitor's netlink port is ignored, not printed"
+asm_case_end "a forged event sent to a monitor's netlink port is refused, not printed"
+
+asm_case_start
+monitor unload --json
+unload_pid=$MON_PID
+asm_unload || asm_fail "rmmod asm"
+asm_wait_gone "$unload_pid" || { kill "$unload_pid"; asm_fail "the monitor kept waiting"; }
+wait "$unload_pid"
+asm_expect_eq "exit status" 1 "$?"
+asm_expect "the line" grep -qx '{"unloaded":true}' "$ASM_TMP/unload.out"
+# With --json the error is a document on stdout too.
+asm_expect "the reason" grep -q '^{"error":"the asm module was unloaded' "$ASM_TMP/unload.out"
+[ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$ASM_TMP/unload.out" "$ASM_TMP/unload.err"
+asm_case_end "the module unloaded under a monitor: it says so and exits 1"
 
 ktap_finished

@@ -3,7 +3,8 @@
 #
 # Policy through the tools: Landlock prevention by `asmctl run` (and what
 # the module does without it), `asmctl patch` refusals, `asmpolicy`,
-# `compliance`, and `asmctl audit verify` detecting a tampered export.
+# `compliance`, `asmctl audit verify` detecting a tampered export, and the
+# Landlock scopes attacked from an agent of `asmctl run`.
 #
 # Agent ids: 5500 to 5509.
 
@@ -24,7 +25,7 @@ compliance_of() {
 
 ktap_print_header
 asm_require_root
-ktap_set_plan 5
+ktap_set_plan 6
 asm_reload
 mkdir -p "$WS"
 
@@ -117,5 +118,44 @@ asm_expect "5501 score" eval "grep -A6 -x 'Agent ID: 5501' '$ASM_TMP/c.out' | gr
 asm_expect "proc agrees" eval "grep -A6 -x 'Agent ID: 5501' /proc/agentsys/compliance | grep -qx '  Status:           REVIEW_NEEDED'"
 asm_expect "JSON" asm_quiet eval "compliance --json | $PY -m json.tool"
 asm_case_end "compliance: the guide's layout, the same scores as /proc, JSON export"
+
+# 6: the ABI 6 scopes.  A root agent (FsBasic without a scope: only the
+# scopes and TCP are restricted) tries to connect to an abstract socket of
+# a root process outside its sandbox and to SIGTERM it: EPERM both, and the
+# process lives on; its own socket and child it reaches.  Without Landlock
+# the same attacks succeed, so the refusals are the sandbox's.
+asm_case_start
+PROBE=$ASM_SELFTESTS/scope_probe.py
+pidfile=$ASM_TMP/outside.pid
+$PY -I -S "$PROBE" serve asm-scope-5503 >"$pidfile" &
+outside=$!
+asm_bg_track "$outside"
+asm_expect "the process outside is up" asm_wait test -s "$pidfile"
+asmctl run --id 5503 --name scoped --cap FsBasic -- \
+	$PY -I -S "$PROBE" attack "$pidfile" asm-scope-5503 >"$ASM_TMP/scoped.out" 2>"$ASM_TMP/scoped.err"
+asm_expect_eq "exit status" 0 "$?"
+asm_expect "asmctl run says the scopes are on" grep -qE "^asmctl: Landlock ABI [0-9]+, fully enforced: \
+filesystem not restricted, TCP connect denied, TCP bind denied, signals scoped, abstract unix sockets scoped$" \
+	"$ASM_TMP/scoped.err"
+asm_expect_eq "connect to @asm-scope-5503 outside" EPERM "$(asm_value "$ASM_TMP/scoped.out" connect-outside)"
+asm_expect_eq "SIGTERM to pid $outside outside" EPERM "$(asm_value "$ASM_TMP/scoped.out" kill-outside)"
+asm_expect "the process outside still runs" asm_alive "$outside"
+asm_expect_eq "its child connects to its own socket" ok "$(asm_value "$ASM_TMP/scoped.out" child-connect-own)"
+asm_expect_eq "SIGKILL to its own child" ok "$(asm_value "$ASM_TMP/scoped.out" kill-own-child)"
+asm_expect_eq "its own child ended by" SIGKILL "$(asm_value "$ASM_TMP/scoped.out" own-child-ended-by)"
+asmctl run --no-landlock --quiet --id 5504 --name unscoped --cap FsBasic -- \
+	$PY -I -S "$PROBE" attack "$pidfile" asm-scope-5503 >"$ASM_TMP/unscoped.out" 2>&1
+asm_expect_eq "--no-landlock: connect outside" ok "$(asm_value "$ASM_TMP/unscoped.out" connect-outside)"
+control=$(asm_value "$ASM_TMP/unscoped.out" kill-outside)
+asm_expect_eq "--no-landlock: SIGTERM outside" ok "$control"
+if [ "$control" = ok ]; then
+	wait "$outside"
+	asm_expect_eq "--no-landlock: the process outside ended by SIGTERM" $((128 + 15)) "$?"
+	asm_bg_reaped "$outside"
+fi
+if [ "$ASM_CASE_OK" != 1 ]; then
+	sed 's/^/# asmctl run: /' "$ASM_TMP/scoped.err" "$ASM_TMP/scoped.out" "$ASM_TMP/unscoped.out"
+fi
+asm_case_end "asmctl run: an agent can neither signal nor connect to an abstract socket of a process outside its sandbox (EPERM)"
 
 ktap_finished

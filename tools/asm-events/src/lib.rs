@@ -15,7 +15,7 @@ use std::fmt;
 use std::io::{self, Cursor};
 use std::os::fd::{AsRawFd, RawFd};
 
-use neli::consts::genl::{Cmd, NlAttrType};
+use neli::consts::genl::{Cmd, CtrlAttr, CtrlCmd, NlAttrType};
 use neli::consts::socket::NlFamily;
 use neli::err::RouterError;
 use neli::genl::Genlmsghdr;
@@ -73,6 +73,11 @@ pub enum EvAttr {
 impl NlAttrType for EvAttr {}
 
 type EvMsg = Nlmsghdr<u16, Genlmsghdr<EvCmd, EvAttr>>;
+/// The generic netlink controller's notices (`nlctrl`'s `notify` group).
+type CtrlMsg = Nlmsghdr<u16, Genlmsghdr<CtrlCmd, CtrlAttr>>;
+
+/// `GENL_ID_CTRL`: the controller's family id.
+const GENL_ID_CTRL: u16 = libc::GENL_ID_CTRL as u16;
 
 /// One event, with every attribute the module sends (0 for one a message
 /// left out).
@@ -120,6 +125,9 @@ pub enum Notice {
     /// The socket's buffer overflowed (`ENOBUFS`); the next event's number
     /// tells how many were lost.
     Overrun,
+    /// The module's family went away (the module was unloaded): no event
+    /// comes on this subscription any more.
+    Unloaded,
     /// A message that could not be decoded, and why.
     Malformed(String),
 }
@@ -158,6 +166,29 @@ pub fn decode(dgram: &[u8], family: u16, seq: &mut SeqTracker) -> Vec<Notice> {
     let mut out = Vec::new();
     let mut c = Cursor::new(dgram);
     while (c.position() as usize) < dgram.len() {
+        // The controller's notice that a family went away.
+        let at = c.position() as usize;
+        if dgram.get(at + 4..at + 6) == Some(&GENL_ID_CTRL.to_ne_bytes()[..]) {
+            match CtrlMsg::from_bytes(&mut c) {
+                Ok(msg) => {
+                    if let NlPayload::Payload(g) = msg.nl_payload() {
+                        let gone = g
+                            .attrs()
+                            .get_attr_handle()
+                            .get_attr_payload_as::<u16>(CtrlAttr::FamilyId)
+                            .is_ok_and(|id| id == family);
+                        if *g.cmd() == CtrlCmd::Delfamily && gone {
+                            out.push(Notice::Unloaded);
+                        }
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    out.push(Notice::Malformed(format!("a controller datagram: {e}")));
+                    break;
+                }
+            }
+        }
         let msg = match EvMsg::from_bytes(&mut c) {
             Ok(msg) => msg,
             Err(e) => {
@@ -269,11 +300,35 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// Resolves the `asm` family and its `events` group, and joins it.
+    /// Resolves the `asm` family and its `events` group, and joins it,
+    /// and the controller's `notify` group, which says when the family
+    /// goes away.
     pub fn open() -> Result<Self, Error> {
-        let (family, group) = resolve()?;
+        let (family, group, notify) = resolve()?;
         let sock = NlSocket::connect(NlFamily::Generic, Some(0), Groups::empty())
             .map_err(|e| Error::io("netlink socket", &e))?;
+        // Connected to the kernel, the socket takes unicast from no other
+        // process (ECONNREFUSED for the sender): a local process cannot
+        // fill its buffer with forgeries so that real events are lost.
+        // SAFETY: all-zero bytes are a valid sockaddr_nl; the address is
+        // readable for the length passed and the fd is the socket's.
+        let err = unsafe {
+            let mut kernel: libc::sockaddr_nl = std::mem::zeroed();
+            kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+            libc::connect(
+                sock.as_raw_fd(),
+                std::ptr::from_ref(&kernel).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        if err != 0 {
+            return Err(Error::io(
+                "connecting the events socket to the kernel",
+                &io::Error::last_os_error(),
+            ));
+        }
+        sock.add_mcast_membership(Groups::new_groups(&[notify]))
+            .map_err(|e| Error::io("joining the generic netlink controller's notify group", &e))?;
         // A larger buffer only makes an overrun rarer; one is reported.
         let _ = sock.set_recv_buffer_size(SOCKET_RCVBUF);
         sock.add_mcast_membership(Groups::new_groups(&[group]))
@@ -346,9 +401,9 @@ impl AsRawFd for Subscription {
     }
 }
 
-/// The `asm` family's id and its `events` group's id, from the generic
-/// netlink controller.
-fn resolve() -> Result<(u16, u32), Error> {
+/// The `asm` family's id, its `events` group's id, and the controller's
+/// `notify` group's id, from the generic netlink controller.
+fn resolve() -> Result<(u16, u32, u32), Error> {
     let (router, _) =
         NlRouter::connect(NlFamily::Generic, Some(0), Groups::empty()).map_err(|e| Error {
             what: format!("netlink socket: {e}"),
@@ -379,7 +434,10 @@ fn resolve() -> Result<(u16, u32), Error> {
     let group = router
         .resolve_nl_mcast_group(abi::ASM_GENL_NAME, abi::ASM_GENL_MCGRP_EVENTS)
         .map_err(|e| brief("the asm family's events group", e))?;
-    Ok((family, group))
+    let notify = router
+        .resolve_nl_mcast_group("nlctrl", "notify")
+        .map_err(|e| brief("the generic netlink controller's notify group", e))?;
+    Ok((family, group, notify))
 }
 
 #[cfg(test)]
@@ -509,6 +567,18 @@ mod tests {
         );
         let got = decode(&[1, 2, 3], FAMILY, &mut SeqTracker::default());
         assert!(matches!(&got[..], [Notice::Malformed(_)]), "{got:?}");
+    }
+
+    #[test]
+    fn the_family_going_away() {
+        let id = |f: u16| nla(1, &f.to_ne_bytes());
+        let mut d = msg(GENL_ID_CTRL, 2, &id(FAMILY + 1));
+        d.extend(msg(GENL_ID_CTRL, 1, &id(FAMILY)));
+        d.extend(msg(GENL_ID_CTRL, 2, &id(FAMILY)));
+        assert_eq!(
+            decode(&d, FAMILY, &mut SeqTracker::default()),
+            [Notice::Unloaded]
+        );
     }
 
     #[test]

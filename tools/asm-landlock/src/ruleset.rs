@@ -1,21 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A [`Plan`] made real: the Landlock ruleset built from it, ready to be
-//! enforced on the process that is about to exec the agent, and the report
-//! of what it restricts.
+//! A [`Plan`] made real through the `landlock` crate: the ruleset built
+//! from it, ready to be enforced on the process that is about to exec the
+//! agent.
+//!
+//! The crate works best effort (its default `CompatLevel`): it asks the
+//! kernel for its ABI once, when the ruleset is built, drops the rights
+//! and scopes that ABI lacks, and says at `restrict_self` whether what is
+//! enforced is all that was asked for ([`Outcome`]).
 //!
 //! Building and enforcing are two steps on purpose. Building opens every
-//! rule's path and allocates; enforcing is two system calls. asmd builds in
-//! the daemon and enforces in the forked child, which may only make system
-//! calls; asmctl builds before it registers itself, so that opening the
-//! rules' paths is not something the agent did.
+//! rule's path and allocates; enforcing makes system calls only. asmd
+//! builds in the daemon and enforces in the forked child, which may only
+//! make system calls; asmctl builds before it registers itself, so that
+//! opening the rules' paths is not something the agent did.
 
-use crate::abi::{self, PathBeneathAttr, RulesetAttr};
-use crate::rules::Plan;
+use crate::report::{Asked, Outcome, Report};
+use crate::rules::{file_rights, Plan};
 use crate::sys;
+use landlock::{PathBeneath, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetError};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, IntoRawFd, OwnedFd};
 
 /// What failed and its errno.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +35,16 @@ impl Error {
         Self {
             what: what.into(),
             errno,
+        }
+    }
+
+    /// `what` failed in the `landlock` crate: the errno of the system call
+    /// behind `e`, or `EINVAL` with the crate's words when no call failed
+    /// (a right or rule it refused).
+    fn landlock(what: String, e: &RulesetError) -> Self {
+        match errno_of(e) {
+            Some(errno) => Self::new(what, errno),
+            None => Self::new(format!("{what}: {e}"), libc::EINVAL),
         }
     }
 
@@ -52,96 +68,56 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// What a ruleset restricts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Report {
-    /// The running kernel's Landlock ABI version.
-    pub abi: u32,
-    /// File accesses outside the rules are refused.
-    pub fs_restricted: bool,
-    /// How many path rules were added (system paths that do not exist are
-    /// left out).
-    pub fs_rules: usize,
-    /// Every TCP `connect()` is refused (no NetClient).
-    pub tcp_connect_denied: bool,
-    /// Every TCP `bind()` is refused (no NetServer).
-    pub tcp_bind_denied: bool,
-}
-
-impl Report {
-    /// Whether any network access is restricted.
-    pub fn net_restricted(&self) -> bool {
-        self.tcp_connect_denied || self.tcp_bind_denied
-    }
-}
-
-impl fmt::Display for Report {
-    /// One line for a log, e.g. "Landlock ABI 6: filesystem restricted
-    /// (15 rules), TCP connect denied, TCP bind allowed".
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Landlock ABI {}: ", self.abi)?;
-        if self.fs_restricted {
-            write!(f, "filesystem restricted ({} rules)", self.fs_rules)?;
-        } else {
-            write!(f, "filesystem not restricted")?;
-        }
-        if abi::net_rights(self.abi) == 0 {
-            return write!(f, ", network not restricted (needs ABI 4)");
-        }
-        let verdict = |denied| if denied { "denied" } else { "allowed" };
-        write!(
-            f,
-            ", TCP connect {}, TCP bind {}",
-            verdict(self.tcp_connect_denied),
-            verdict(self.tcp_bind_denied)
-        )
-    }
+/// The errno of the failed system call behind a crate error, if one
+/// failed. Allocates nothing, so a forked child may call it.
+fn errno_of(e: &RulesetError) -> Option<i32> {
+    // The crate's errors are `#[error(transparent)]` wrappers down to the
+    // one that holds the `io::Error`: `source()` skips them.
+    let source = std::error::Error::source(e)?;
+    source.downcast_ref::<io::Error>()?.raw_os_error()
 }
 
 /// A built ruleset, not enforced yet.
-///
-/// # Invariants
-///
-/// `fd` is `None` exactly when the plan restricted nothing.
 #[derive(Debug)]
 pub struct Ruleset {
-    fd: Option<OwnedFd>,
+    /// The crate's ruleset: its fd (none without Landlock) and what the
+    /// running kernel's ABI made of the plan.
+    created: RulesetCreated,
     /// The `O_PATH` fds of the rules that are not optional (the scope, the
     /// program's directory), held open so that their dentries stay cached:
     /// on file systems whose lookups make a new inode for an uncached
     /// dentry (9p without a cache, as virtme-ng shares the host's files),
     /// a rule on an inode nobody pins no longer matches the next lookup.
     pinned: Vec<OwnedFd>,
-    report: Report,
+    asked: Asked,
 }
 
 impl Ruleset {
     /// Creates the ruleset of `plan` and adds its rules. Each rule's path
     /// is opened `O_PATH | O_CLOEXEC` and closed once its rule is in; an
-    /// optional path that does not exist is skipped.
+    /// optional path that does not exist is skipped. Without Landlock in
+    /// the kernel the paths are still opened (a missing scope is an error
+    /// either way), and the ruleset enforces nothing.
     pub fn build(plan: &Plan) -> Result<Self, Error> {
-        let mut report = Report {
-            abi: plan.abi,
-            fs_restricted: plan.handled_fs != 0,
-            fs_rules: 0,
-            tcp_connect_denied: plan.handled_net & abi::net::CONNECT_TCP != 0,
-            tcp_bind_denied: plan.handled_net & abi::net::BIND_TCP != 0,
-        };
-        if !plan.restricts() {
-            // INVARIANT: nothing restricted, no fd. Landlock refuses an
-            // empty ruleset (ENOMSG) anyway.
-            return Ok(Self {
-                fd: None,
-                pinned: Vec::new(),
-                report,
-            });
+        let creating =
+            |e: RulesetError| Error::landlock("creating the Landlock ruleset".into(), &e);
+        let mut ruleset = landlock::Ruleset::default();
+        if !plan.handled_fs.is_empty() {
+            ruleset = ruleset.handle_access(plan.handled_fs).map_err(creating)?;
         }
-        let attr = RulesetAttr {
-            handled_access_fs: plan.handled_fs,
-            handled_access_net: plan.handled_net,
+        if !plan.handled_net.is_empty() {
+            ruleset = ruleset.handle_access(plan.handled_net).map_err(creating)?;
+        }
+        if !plan.scoped.is_empty() {
+            ruleset = ruleset.scope(plan.scoped).map_err(creating)?;
+        }
+        let mut created = ruleset.create().map_err(creating)?;
+        let mut asked = Asked {
+            fs: !plan.handled_fs.is_empty(),
+            fs_rules: 0,
+            net: plan.handled_net,
+            scoped: plan.scoped,
         };
-        let fd =
-            sys::create_ruleset(&attr).map_err(|e| Error::new("landlock_create_ruleset", e))?;
         let mut pinned = Vec::new();
         for rule in &plan.rules {
             let file = match sys::open_path(&rule.path) {
@@ -155,7 +131,8 @@ impl Ruleset {
                 }
             };
             // A rule on a file that is not a directory takes file rights
-            // only; the directory rights would be EINVAL.
+            // only. The crate would drop the others itself, but then call
+            // the ruleset partially enforced.
             let is_dir = file.metadata().map(|m| m.is_dir()).map_err(|e| {
                 Error::new(
                     format!("fstat of {}", rule.path.display()),
@@ -165,58 +142,67 @@ impl Ruleset {
             let access = if is_dir {
                 rule.access
             } else {
-                rule.access & abi::fs::FILE
+                rule.access & file_rights()
             };
-            if access == 0 {
+            if access.is_empty() {
                 continue;
             }
-            let attr = PathBeneathAttr {
-                allowed_access: access,
-                parent_fd: file.as_raw_fd(),
-            };
-            sys::add_path_rule(fd.as_fd(), &attr).map_err(|e| {
-                Error::new(format!("landlock_add_rule for {}", rule.path.display()), e)
-            })?;
-            report.fs_rules += 1;
+            created = created
+                .add_rule(PathBeneath::new(file.as_fd(), access))
+                .map_err(|e| {
+                    let what = format!("landlock_add_rule for {}", rule.path.display());
+                    Error::landlock(what, &e)
+                })?;
+            asked.fs_rules += 1;
             // The system set's paths are in use anyway; the rest is pinned.
             if !rule.optional {
                 pinned.push(OwnedFd::from(file));
             }
         }
-        // INVARIANT: the plan restricts something and `fd` is its ruleset.
         Ok(Self {
-            fd: Some(fd),
+            created,
             pinned,
-            report,
+            asked,
         })
-    }
-
-    /// What the ruleset restricts.
-    pub fn report(&self) -> &Report {
-        &self.report
     }
 
     /// Sets `PR_SET_NO_NEW_PRIVS` and enforces the ruleset on the calling
     /// thread, and so on the program it execs and everything that program
-    /// starts. Does nothing (no-new-privs included) when nothing is
-    /// restricted. Returns the errno on failure.
+    /// starts. Returns what was enforced, or the errno on failure.
     ///
     /// Makes system calls only, no allocation: a child forked from a
-    /// multi-threaded process may call it between fork and exec.
+    /// multi-threaded process may call it between fork and exec. Read in
+    /// the source of `landlock` 0.4.8, `RulesetCreated::restrict_self` is
+    /// `prctl(PR_SET_NO_NEW_PRIVS)` (and `PR_GET_NO_NEW_PRIVS` if that
+    /// fails), `landlock_restrict_self(fd, 0)` when the ruleset has an fd,
+    /// and `close` of that fd; its state is plain `Copy` data, its result a
+    /// plain struct, its errors `io::Error::last_os_error()` (an errno, no
+    /// box), so nothing is allocated or freed. It takes the ruleset by
+    /// value: it gets a `dup` of the fd (`try_clone`, `F_DUPFD_CLOEXEC`),
+    /// so that this ruleset stays whole in a parent that calls it for
+    /// several children, or none.
     ///
     /// The pinned fds lose `FD_CLOEXEC`, so that the program exec'd next
     /// keeps them (and their dentries cached): an agent starts with one
     /// `O_PATH` fd per pinned rule, which grants nothing the ruleset does
     /// not.
-    pub fn restrict_self(&self) -> Result<(), i32> {
-        let Some(fd) = &self.fd else {
-            return Ok(());
-        };
-        sys::restrict_self(fd.as_fd())?;
+    pub fn restrict_self(&self) -> Result<Outcome, i32> {
+        let created = self
+            .created
+            .try_clone()
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EBADF))?;
+        let status = created
+            .restrict_self()
+            .map_err(|e| errno_of(&e).unwrap_or(libc::EINVAL))?;
         for pin in &self.pinned {
             sys::keep_across_exec(pin.as_fd())?;
         }
-        Ok(())
+        Ok(Outcome::from(&status))
+    }
+
+    /// What the ruleset restricts once enforced with `outcome`.
+    pub fn report(&self, outcome: Outcome) -> Report {
+        Report::new(&self.asked, outcome)
     }
 
     /// For a caller that execs itself after [`Self::restrict_self`]: the
@@ -233,34 +219,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn report_says_what_is_restricted() {
-        let mut r = Report {
-            abi: 6,
-            fs_restricted: true,
-            fs_rules: 14,
-            tcp_connect_denied: true,
-            tcp_bind_denied: false,
-        };
-        assert_eq!(
-            r.to_string(),
-            "Landlock ABI 6: filesystem restricted (14 rules), TCP connect denied, TCP bind allowed"
-        );
-        assert!(r.net_restricted());
-        r.fs_restricted = false;
-        r.tcp_connect_denied = false;
-        assert!(!r.net_restricted());
-        assert_eq!(
-            r.to_string(),
-            "Landlock ABI 6: filesystem not restricted, TCP connect allowed, TCP bind allowed"
-        );
-        r.abi = 3;
-        assert_eq!(
-            r.to_string(),
-            "Landlock ABI 3: filesystem not restricted, network not restricted (needs ABI 4)"
-        );
-    }
-
-    #[test]
     fn error_names_the_step_and_the_errno() {
         let e = Error::new("opening /srv/a for a Landlock rule", libc::ENOENT);
         assert_eq!(
@@ -270,5 +228,18 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("opening /srv/a for a Landlock rule: No such file"));
+    }
+
+    #[test]
+    fn crate_errors_without_a_failed_call_say_why() {
+        // A ruleset that handles nothing is refused before any system call.
+        let e = landlock::Ruleset::default().create().unwrap_err();
+        assert_eq!(errno_of(&e), None);
+        let e = Error::landlock("creating the Landlock ruleset".into(), &e);
+        assert_eq!(e.errno(), libc::EINVAL);
+        assert!(
+            e.what().starts_with("creating the Landlock ruleset: "),
+            "{e}"
+        );
     }
 }

@@ -17,6 +17,24 @@ use std::path::PathBuf;
 /// run leaves these out (`--skip`), the VM's runs only these.
 pub const LANDLOCK_LIVE: &str = "landlock_live";
 
+/// The running kernel's Landlock ABI version, `None` without Landlock (not
+/// built in, or not in `lsm=`): for a test to skip, or to know what to
+/// expect. asm-landlock itself never asks (the `landlock` crate adapts to
+/// the kernel and says what it enforced).
+pub fn landlock_abi() -> Option<u32> {
+    // SAFETY: landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)
+    // reads and writes no memory; it returns the version or -1.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    u32::try_from(v).ok().filter(|&v| v > 0)
+}
+
 /// Whether the tests run in CI (`CI` is `true` or `1`).
 pub fn ci() -> bool {
     matches!(std::env::var("CI").as_deref(), Ok("true" | "1"))

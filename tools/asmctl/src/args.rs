@@ -60,9 +60,13 @@ pub enum Command {
     /// Run `program` with `args` as a new agent, supervised.
     Run(Launch),
     /// Register another process or a cgroup.
-    Register { spec: AgentSpec, target: Target },
+    Register {
+        spec: AgentSpec,
+        target: Target,
+        json: bool,
+    },
     /// Forget an agent.
-    Unregister { id: u32 },
+    Unregister { id: u32, json: bool },
     /// The sampler's windows and totals of one agent.
     History { id: u32, json: bool },
     /// Every agent's last window, once or every `interval`.
@@ -84,9 +88,13 @@ pub enum Command {
         json: bool,
     },
     /// Tell the kernel that the caller's agent is alive.
-    Heartbeat,
+    Heartbeat { json: bool },
     /// Change one thing of an agent's policy.
-    Patch { id: u32, change: PatchChange },
+    Patch {
+        id: u32,
+        change: PatchChange,
+        json: bool,
+    },
     /// Audit trail `trail` from `from` on: printed, or written to `export`.
     Audit {
         trail: Trail,
@@ -98,9 +106,14 @@ pub enum Command {
     /// `trail` (`file` is `None`).
     AuditVerify { trail: Trail, file: Option<PathBuf> },
     /// Record a human oversight action (an `ASM_OVERSIGHT_*` value).
-    Oversight { id: u32, action: u32, note: String },
+    Oversight {
+        id: u32,
+        action: u32,
+        note: String,
+        json: bool,
+    },
     /// Record a decision of the caller's agent.
-    Decision { text: String },
+    Decision { text: String, json: bool },
     /// List the sensitive paths (`change` is `None`), or change them.
     Sensitive {
         change: Option<SensitiveChange>,
@@ -119,6 +132,8 @@ pub enum Command {
     Metrics {
         listen: Option<std::net::SocketAddr>,
         openmetrics: bool,
+        /// `--every-agent`: serving root's view is meant.
+        every_agent: bool,
     },
     /// One agent's policy, as the user guide's asmpolicy shows it.
     Policy { id: u32, json: bool },
@@ -143,7 +158,13 @@ impl Command {
             | Command::Profile { json, .. }
             | Command::Compliance { json, .. }
             | Command::Policy { json, .. }
-            | Command::Llm { json, .. } => *json,
+            | Command::Llm { json, .. }
+            | Command::Register { json, .. }
+            | Command::Unregister { json, .. }
+            | Command::Heartbeat { json }
+            | Command::Patch { json, .. }
+            | Command::Oversight { json, .. }
+            | Command::Decision { json, .. } => *json,
             Command::Monitor(filter) => filter.json,
             _ => false,
         }
@@ -383,19 +404,19 @@ enum Applet {
     Asmctl(Asmctl),
     /// System metrics and the last 10 events (asmctl status).
     #[command(version)]
-    Asmstatus(StatusArgs),
+    Asmstatus(Output),
     /// Agents with live processes, or every agent (asmctl list).
     #[command(version)]
-    Asmlist(ListArgs),
+    Asmlist(AliasList),
     /// One agent in detail (asmctl info).
     #[command(version)]
-    Asminfo(IdJson),
+    Asminfo(AliasId),
     /// One agent's policy (asmctl policy).
     #[command(version)]
-    Asmpolicy(IdJson),
+    Asmpolicy(AliasId),
     /// The EU AI Act compliance report (asmctl compliance).
     #[command(version)]
-    Compliance(ComplianceArgs),
+    Compliance(AliasCompliance),
 }
 
 /// The command-line client of the Agent Supervision Module (/dev/asm).
@@ -408,6 +429,55 @@ enum Applet {
 struct Asmctl {
     #[command(subcommand)]
     command: Sub,
+    #[command(flatten)]
+    out: GlobalOutput,
+}
+
+// -j/--json and --pretty, before or after the command. (Not doc comments:
+// a flattened struct's would become the about text of its command.)
+#[derive(Args, Debug)]
+struct GlobalOutput {
+    /// JSON on stdout: the document, or the result of a change.
+    #[arg(short, long, global = true)]
+    json: bool,
+    /// Indented JSON (the default on a terminal; compact otherwise).
+    #[arg(long, global = true)]
+    pretty: bool,
+}
+
+// The aliases' -j/--json and --pretty.
+#[derive(Args, Debug)]
+struct Output {
+    /// Print the JSON document.
+    #[arg(short, long)]
+    json: bool,
+    /// Indented JSON (the default on a terminal; compact otherwise).
+    #[arg(long)]
+    pretty: bool,
+}
+
+#[derive(Args, Debug)]
+struct AliasList {
+    #[command(flatten)]
+    list: ListArgs,
+    #[command(flatten)]
+    out: Output,
+}
+
+#[derive(Args, Debug)]
+struct AliasId {
+    #[command(flatten)]
+    id: IdArg,
+    #[command(flatten)]
+    out: Output,
+}
+
+#[derive(Args, Debug)]
+struct AliasCompliance {
+    #[command(flatten)]
+    compliance: ComplianceArgs,
+    #[command(flatten)]
+    out: Output,
 }
 
 const ABOUT_ERRORS: &str = "\
@@ -420,11 +490,11 @@ own, 124 when the module ended it, 127 when it could not be run.";
 #[derive(Subcommand, Debug)]
 enum Sub {
     /// System metrics and the last 10 events.
-    Status(StatusArgs),
+    Status,
     /// Agents with live processes (--all: every agent).
     List(ListArgs),
     /// One agent in detail.
-    Info(IdJson),
+    Info(IdArg),
     /// Run a command as a new, supervised agent.
     #[command(long_about = RUN_HELP)]
     Run(RunArgs),
@@ -434,10 +504,10 @@ enum Sub {
     /// Forget an agent (its processes keep running).
     Unregister(IdArg),
     /// The agent's last 60 one-second windows and its totals.
-    History(IdJson),
+    History(IdArg),
     /// Every agent's CPU, memory and syscall rate, refreshed.
     Top(TopArgs),
-    /// ASM's figures for Prometheus (OpenMetrics), once or served over HTTP.
+    /// ASM's figures for Prometheus, printed or served over HTTP.
     #[command(long_about = METRICS_HELP)]
     Metrics {
         /// Serve them at http://ADDR/metrics instead (e.g. 127.0.0.1:9464);
@@ -448,6 +518,10 @@ enum Sub {
         /// (served, the scraper's Accept header chooses).
         #[arg(long, conflicts_with = "listen")]
         openmetrics: bool,
+        /// With --listen as root: serve every agent's figures (root's view)
+        /// to whoever can connect to ADDR, on purpose.
+        #[arg(long, requires = "listen")]
+        every_agent: bool,
     },
     /// The module's events as they happen, as text or JSON lines (needs
     /// CAP_NET_ADMIN).
@@ -461,7 +535,7 @@ enum Sub {
     Heartbeat,
     /// The agent's policy: capabilities, scope, restarts, risk level,
     /// effective limits.
-    Policy(IdJson),
+    Policy(IdArg),
     /// Change one thing of an agent's policy (audited).
     Patch(PatchArgs),
     /// An audit trail, or a check of its hash chain (needs CAP_SYS_ADMIN).
@@ -496,17 +570,7 @@ enum Sub {
 }
 
 #[derive(Args, Debug)]
-struct JsonOnly {
-    /// Print the JSON document.
-    #[arg(short, long)]
-    json: bool,
-}
-
-#[derive(Args, Debug)]
 struct ComplianceArgs {
-    /// Print the JSON document.
-    #[arg(short, long)]
-    json: bool,
     /// A check: exit with 3 when the system score is below SCORE (0 to
     /// 1000; 900 is COMPLIANT, 700 REVIEW_NEEDED), after the report.
     #[arg(long, value_name = "SCORE",
@@ -515,18 +579,10 @@ struct ComplianceArgs {
 }
 
 #[derive(Args, Debug)]
-struct StatusArgs {
-    #[command(flatten)]
-    json: JsonOnly,
-}
-
-#[derive(Args, Debug)]
 struct ListArgs {
     /// Every agent, also those with no process.
     #[arg(short, long)]
     all: bool,
-    #[command(flatten)]
-    json: JsonOnly,
 }
 
 #[derive(Args, Debug)]
@@ -534,15 +590,6 @@ struct IdArg {
     /// The agent's id.
     #[arg(value_parser = agent_id)]
     id: u32,
-}
-
-#[derive(Args, Debug)]
-struct IdJson {
-    /// The agent's id.
-    #[arg(value_parser = agent_id)]
-    id: u32,
-    #[command(flatten)]
-    json: JsonOnly,
 }
 
 // What `run` and `register` ask the kernel to create. (Not a doc comment:
@@ -601,7 +648,7 @@ struct RunArgs {
     /// Print nothing but the agent's own output.
     #[arg(short, long)]
     quiet: bool,
-    /// Without the Landlock ruleset (debugging only).
+    /// Without the Landlock ruleset and its scopes (debugging only).
     #[arg(long)]
     no_landlock: bool,
     /// Keep the controlling terminal, for an interactive agent (which can
@@ -642,8 +689,9 @@ agent's (labelled with its id and name) CPU time, memory, processes, system
 calls, spawns, exits, crashes, restarts, faults by type, compliance score
 and LLM requests and tokens, with its state and risk level in asm_agent_info.
 Printed once for a node_exporter textfile collector, or with --listen served
-over HTTP, read from the module at each scrape. The figures are those the
-caller may see: root's are every agent's.";
+over HTTP, read from the module at most once a second. The figures are those
+the caller may see: root's are every agent's, which --listen serves only
+with --every-agent.";
 
 const MONITOR_HELP: &str = "\
 The module's events as they happen, from its generic netlink group: one line
@@ -655,9 +703,6 @@ Joining the group needs CAP_NET_ADMIN.";
 
 #[derive(Args, Debug)]
 struct MonitorArgs {
-    /// Print each event as a JSON line.
-    #[arg(short, long)]
-    json: bool,
     /// Only this agent's events (repeat for more).
     #[arg(long = "agent", value_name = "ID", value_parser = agent_id)]
     agents: Vec<u32>,
@@ -679,9 +724,6 @@ struct TopArgs {
     /// Seconds between frames: 0.1 to 86400.
     #[arg(short = 'n', long, value_name = "SECONDS", value_parser = interval, default_value = "1")]
     interval: Duration,
-    /// JSON: one frame per line (with --once, one document).
-    #[arg(short, long)]
-    json: bool,
 }
 
 // The limits `limits` and `patch ID limits` change.
@@ -747,9 +789,6 @@ struct LimitsArgs {
     target: PolicyTargetArgs,
     #[command(flatten)]
     limits: LimitArgs,
-    /// Print the limits as JSON.
-    #[arg(short, long, conflicts_with = "changes")]
-    json: bool,
 }
 
 const RECOVERY_HELP: &str = "\
@@ -768,9 +807,6 @@ struct RecoveryArgs {
     preset: Option<u32>,
     #[command(flatten)]
     actions: ActionArgs,
-    /// Print the actions as JSON.
-    #[arg(short, long, conflicts_with_all = ["preset", "actions"])]
-    json: bool,
 }
 
 // `recovery`'s per-fault actions.
@@ -908,11 +944,8 @@ struct AuditArgs {
     /// The first entry, by sequence number.
     #[arg(long, value_name = "SEQ", default_value_t = 0)]
     from: u64,
-    /// Print the trail as JSON.
-    #[arg(short, long)]
-    json: bool,
     /// Write the trail as JSON to FILE.
-    #[arg(long, value_name = "FILE", conflicts_with = "json")]
+    #[arg(long, value_name = "FILE")]
     export: Option<PathBuf>,
 }
 
@@ -982,28 +1015,18 @@ struct LlmArgs {
           help = format!("How long the kernel waits for the answer, 1 to {ASM_LLM_TIMEOUT_MAX_MS} ms"),
           value_parser = clap::value_parser!(u32).range(1..=i64::from(ASM_LLM_TIMEOUT_MAX_MS)))]
     timeout_ms: Option<u32>,
-    /// Print the response document.
-    #[arg(short, long)]
-    json: bool,
 }
 
 #[derive(Args, Debug)]
 struct SensitiveArgs {
     #[command(subcommand)]
     change: Option<SensitiveSub>,
-    /// Print the list as JSON.
-    #[arg(short, long)]
-    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
 enum SensitiveSub {
     /// The sensitive paths (the same as no command).
-    List {
-        /// Print the list as JSON.
-        #[arg(short, long)]
-        json: bool,
-    },
+    List,
     /// Mark a path (and everything under it) sensitive.
     Add {
         #[arg(value_parser = sensitive_path)]
@@ -1042,9 +1065,6 @@ struct DepsArgs {
     /// that stop with it.
     #[arg(value_parser = agent_id)]
     id: Option<u32>,
-    /// Print the graph as JSON.
-    #[arg(short, long)]
-    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -1053,9 +1073,6 @@ enum DepsSub {
     List {
         #[arg(value_parser = agent_id)]
         id: Option<u32>,
-        /// Print the graph as JSON.
-        #[arg(short, long)]
-        json: bool,
     },
     /// Make DEPENDENT depend on DEPENDENCY (audited).
     #[command(after_help = deps_help())]
@@ -1068,17 +1085,11 @@ enum DepsSub {
         /// The signal an optional edge sends when the dependency ends.
         #[arg(long, value_name = "SIG", value_parser = dep_signal)]
         signal: Option<u32>,
-        /// Print the change as JSON.
-        #[arg(short, long)]
-        json: bool,
     },
     /// Remove the edge DEPENDENT -> DEPENDENCY (audited).
     Remove {
         #[command(flatten)]
         edge: Edge,
-        /// Print the change as JSON.
-        #[arg(short, long)]
-        json: bool,
     },
 }
 
@@ -1122,9 +1133,6 @@ struct ProfileArgs {
     /// One operation over every agent you can see.
     #[arg(long, value_name = "OP", value_parser = op_name)]
     all: Option<String>,
-    /// Print the statistics as JSON.
-    #[arg(short, long)]
-    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -1170,15 +1178,23 @@ fn applet_name(argv0: &OsStr) -> &'static str {
         .unwrap_or("asmctl")
 }
 
+/// A parsed command line: the command, and how its JSON is laid out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub command: Command,
+    /// `--pretty`: indented JSON even when stdout is not a terminal.
+    pub pretty: bool,
+}
+
 /// Parses the command line: `argv0` picks the alias, `args` are the rest.
 /// Help and version requests are errors too, of their own kinds, as clap
 /// has them: `Error::exit` prints them on stdout with status 0.
-pub fn parse(argv0: &OsStr, args: Vec<OsString>) -> Result<Command, clap::Error> {
+pub fn parse(argv0: &OsStr, args: Vec<OsString>) -> Result<Invocation, clap::Error> {
     let argv = std::iter::once(OsString::from(applet_name(argv0))).chain(args);
     let mut cli = applet();
     let matches = cli.try_get_matches_from_mut(argv)?;
     let applet = Applet::from_arg_matches(&matches).map_err(|e| e.format(&mut cli))?;
-    command(applet).map_err(|msg| {
+    invocation(applet).map_err(|msg| {
         // The error names the command the user ran in its usage line.
         let mut leaf = cli.clone();
         let mut m = &matches;
@@ -1197,41 +1213,60 @@ fn applet() -> clap::Command {
     Applet::command()
 }
 
-fn command(applet: Applet) -> Result<Command, String> {
-    Ok(match applet {
-        Applet::Asmctl(asmctl) => return sub(asmctl.command),
-        Applet::Asmstatus(a) => Command::Status { json: a.json.json },
-        Applet::Asmlist(a) => Command::List {
-            all: a.all,
-            json: a.json.json,
-        },
-        Applet::Asminfo(a) => Command::Info {
-            id: a.id,
-            json: a.json.json,
-        },
-        Applet::Asmpolicy(a) => Command::Policy {
-            id: a.id,
-            json: a.json.json,
-        },
-        Applet::Compliance(a) => Command::Compliance {
-            json: a.json,
-            min_score: a.min_score,
-        },
-    })
+fn invocation(applet: Applet) -> Result<Invocation, String> {
+    let (command, pretty) = match applet {
+        Applet::Asmctl(asmctl) => {
+            let out = asmctl.out;
+            (sub(asmctl.command, out.json)?, out.pretty)
+        }
+        Applet::Asmstatus(out) => (Command::Status { json: out.json }, out.pretty),
+        Applet::Asmlist(a) => (
+            Command::List {
+                all: a.list.all,
+                json: a.out.json,
+            },
+            a.out.pretty,
+        ),
+        Applet::Asminfo(a) => (
+            Command::Info {
+                id: a.id.id,
+                json: a.out.json,
+            },
+            a.out.pretty,
+        ),
+        Applet::Asmpolicy(a) => (
+            Command::Policy {
+                id: a.id.id,
+                json: a.out.json,
+            },
+            a.out.pretty,
+        ),
+        Applet::Compliance(a) => (
+            Command::Compliance {
+                json: a.out.json,
+                min_score: a.compliance.min_score,
+            },
+            a.out.pretty,
+        ),
+    };
+    Ok(Invocation { command, pretty })
 }
 
-fn sub(command: Sub) -> Result<Command, String> {
+/// Refuses -j/--json for a command whose stdout is not asmctl's to fill.
+fn no_json(json: bool, command: &str, why: &str) -> Result<(), String> {
+    if json {
+        return Err(format!("-j/--json does not apply to {command}: {why}"));
+    }
+    Ok(())
+}
+
+fn sub(command: Sub, json: bool) -> Result<Command, String> {
     Ok(match command {
-        Sub::Status(a) => Command::Status { json: a.json.json },
-        Sub::List(a) => Command::List {
-            all: a.all,
-            json: a.json.json,
-        },
-        Sub::Info(a) => Command::Info {
-            id: a.id,
-            json: a.json.json,
-        },
+        Sub::Status => Command::Status { json },
+        Sub::List(a) => Command::List { all: a.all, json },
+        Sub::Info(a) => Command::Info { id: a.id, json },
         Sub::Run(a) => {
+            no_json(json, "run", "its stdout is the agent's")?;
             let mut words = a.command.into_iter();
             // clap requires at least one word.
             let program = words.next().unwrap_or_default();
@@ -1252,26 +1287,29 @@ fn sub(command: Sub) -> Result<Command, String> {
                 // The group is required.
                 (None, None) => return Err(String::from("register needs --pid or --cgroup")),
             },
+            json,
         },
-        Sub::Unregister(a) => Command::Unregister { id: a.id },
-        Sub::History(a) => Command::History {
-            id: a.id,
-            json: a.json.json,
-        },
+        Sub::Unregister(a) => Command::Unregister { id: a.id, json },
+        Sub::History(a) => Command::History { id: a.id, json },
         Sub::Top(a) => Command::Top {
             once: a.once,
             interval: a.interval,
-            json: a.json,
+            json,
         },
         Sub::Metrics {
             listen,
             openmetrics,
-        } => Command::Metrics {
-            listen,
-            openmetrics,
-        },
+            every_agent,
+        } => {
+            no_json(json, "metrics", "it prints the Prometheus text format")?;
+            Command::Metrics {
+                listen,
+                openmetrics,
+                every_agent,
+            }
+        }
         Sub::Monitor(a) => Command::Monitor(MonitorFilter {
-            json: a.json,
+            json,
             agents: a.agents,
             types: a.types,
             count: a.count,
@@ -1296,7 +1334,7 @@ fn sub(command: Sub) -> Result<Command, String> {
             Command::Limits {
                 target,
                 changes,
-                json: a.json,
+                json,
             }
         }
         Sub::Recovery(a) => {
@@ -1320,14 +1358,11 @@ fn sub(command: Sub) -> Result<Command, String> {
             Command::Recovery {
                 target,
                 change,
-                json: a.json,
+                json,
             }
         }
-        Sub::Heartbeat => Command::Heartbeat,
-        Sub::Policy(a) => Command::Policy {
-            id: a.id,
-            json: a.json.json,
-        },
+        Sub::Heartbeat => Command::Heartbeat { json },
+        Sub::Policy(a) => Command::Policy { id: a.id, json },
         Sub::Patch(a) => Command::Patch {
             id: a.id,
             change: match a.change {
@@ -1352,19 +1387,20 @@ fn sub(command: Sub) -> Result<Command, String> {
                 }
                 PatchSub::LlmRate { burst, refill } => PatchChange::LlmRate { burst, refill },
             },
+            json,
         },
         Sub::Audit(a) => match a.verify {
             Some(AuditSub::Verify { trail, file }) => {
-                if a.from != 0 || a.json || a.export.is_some() {
+                if a.from != 0 || a.export.is_some() {
                     return Err(String::from(
-                        "audit verify takes --trail or FILE; --from, --json and --export are \
-                         audit's",
+                        "audit verify takes --trail or FILE; --from and --export are audit's",
                     ));
                 }
+                no_json(json, "audit verify", "its verdict is a line of text")?;
                 let trail = trail.or(a.trail);
                 if file.is_some() && trail.is_some() {
                     return Err(String::from(
-                        "the argument '--trail <TRAIL>' cannot be used with '[FILE]'",
+                        "--trail picks a live trail; an export is verified as it is",
                     ));
                 }
                 Command::AuditVerify {
@@ -1372,17 +1408,23 @@ fn sub(command: Sub) -> Result<Command, String> {
                     file,
                 }
             }
-            None => Command::Audit {
-                trail: a.trail.map_or(Trail::Policy, Trail::from),
-                from: a.from,
-                json: a.json,
-                export: a.export,
-            },
+            None => {
+                if a.export.is_some() {
+                    no_json(json, "audit --export", "it writes the JSON to its file")?;
+                }
+                Command::Audit {
+                    trail: a.trail.map_or(Trail::Policy, Trail::from),
+                    from: a.from,
+                    json,
+                    export: a.export,
+                }
+            }
         },
         Sub::Oversight(a) => Command::Oversight {
             id: a.id,
             action: a.action,
             note: a.note,
+            json,
         },
         Sub::Decision(a) => {
             let text = a.words.join(" ");
@@ -1390,7 +1432,7 @@ fn sub(command: Sub) -> Result<Command, String> {
                 return Err(String::from("decision needs a text"));
             }
             check_text("the decision", &text)?;
-            Command::Decision { text }
+            Command::Decision { text, json }
         }
         Sub::Llm(a) => {
             let prompt = a.words.join(" ");
@@ -1412,58 +1454,41 @@ fn sub(command: Sub) -> Result<Command, String> {
                     system: a.system,
                     timeout_ms: a.timeout_ms,
                 },
-                json: a.json,
+                json,
             }
         }
-        Sub::Sensitive(a) => match a.change {
-            None => Command::Sensitive {
-                change: None,
-                json: a.json,
+        Sub::Sensitive(a) => Command::Sensitive {
+            change: match a.change {
+                None | Some(SensitiveSub::List) => None,
+                Some(SensitiveSub::Add { path }) => Some(SensitiveChange::Add(path)),
+                Some(SensitiveSub::Remove { path }) => Some(SensitiveChange::Remove(path)),
             },
-            Some(SensitiveSub::List { json }) => Command::Sensitive {
-                change: None,
-                json: a.json || json,
-            },
-            Some(_) if a.json => {
-                return Err(String::from(
-                    "--json only applies to listing the sensitive paths",
-                ))
-            }
-            Some(SensitiveSub::Add { path }) => Command::Sensitive {
-                change: Some(SensitiveChange::Add(path)),
-                json: false,
-            },
-            Some(SensitiveSub::Remove { path }) => Command::Sensitive {
-                change: Some(SensitiveChange::Remove(path)),
-                json: false,
-            },
+            json,
         },
-        Sub::Deps(a) => deps(a)?,
-        Sub::Profile(a) => profile(a),
+        Sub::Deps(a) => deps(a, json)?,
+        Sub::Profile(a) => profile(a, json)?,
         Sub::Compliance(a) => Command::Compliance {
-            json: a.json,
+            json,
             min_score: a.min_score,
         },
-        Sub::Completions { shell, name } => Command::Completions(shell, name),
+        Sub::Completions { shell, name } => {
+            no_json(json, "completions", "it prints a shell script")?;
+            Command::Completions(shell, name)
+        }
         Sub::Manpages { dir } => Command::Manpages(dir),
     })
 }
 
-fn deps(a: DepsArgs) -> Result<Command, String> {
-    let (action, json) = match a.change {
-        None => (DepsAction::Show(a.id), a.json),
+fn deps(a: DepsArgs, json: bool) -> Result<Command, String> {
+    let action = match a.change {
+        None => DepsAction::Show(a.id),
         Some(_) if a.id.is_some() => {
             return Err(String::from(
                 "an agent id goes after list, or alone: deps ID, deps list ID",
             ))
         }
-        Some(DepsSub::List { id, json }) => (DepsAction::Show(id), a.json || json),
-        Some(DepsSub::Add {
-            edge,
-            kind,
-            signal,
-            json,
-        }) => {
+        Some(DepsSub::List { id }) => DepsAction::Show(id),
+        Some(DepsSub::Add { edge, kind, signal }) => {
             if signal.is_some() && kind != ASM_DEP_OPTIONAL {
                 // The module refuses it too (EINVAL): a dependent that stops
                 // with its dependency, or a peer, has nothing to catch.
@@ -1472,21 +1497,19 @@ fn deps(a: DepsArgs) -> Result<Command, String> {
                 ));
             }
             let (dependent, dependency) = edge.ids()?;
-            let add = DepsAction::Add {
+            DepsAction::Add {
                 dependent,
                 dependency,
                 kind,
                 signal: signal.unwrap_or(0),
-            };
-            (add, a.json || json)
+            }
         }
-        Some(DepsSub::Remove { edge, json }) => {
+        Some(DepsSub::Remove { edge }) => {
             let (dependent, dependency) = edge.ids()?;
-            let remove = DepsAction::Remove {
+            DepsAction::Remove {
                 dependent,
                 dependency,
-            };
-            (remove, a.json || json)
+            }
         }
     };
     Ok(Command::Deps { action, json })
@@ -1501,7 +1524,7 @@ impl Edge {
     }
 }
 
-fn profile(a: ProfileArgs) -> Command {
+fn profile(a: ProfileArgs, json: bool) -> Result<Command, String> {
     let action = match (a.record, a.all, a.id, a.op) {
         (
             Some(ProfileSub::Record {
@@ -1516,6 +1539,7 @@ fn profile(a: ProfileArgs) -> Command {
             success: !failed,
         },
         (Some(ProfileSub::Time { op, command }), ..) => {
+            no_json(json, "profile time", "its stdout is its command's")?;
             let mut words = command.into_iter();
             ProfileAction::Time {
                 op,
@@ -1529,10 +1553,7 @@ fn profile(a: ProfileArgs) -> Command {
         (None, None, Some(id), None) => ProfileAction::Agent(id),
         (None, None, None, _) => ProfileAction::All,
     };
-    Command::Profile {
-        action,
-        json: a.json,
-    }
+    Ok(Command::Profile { action, json })
 }
 
 /// Writes the completion script of `shell` for asmctl and each alias, or
@@ -1862,6 +1883,7 @@ mod tests {
     /// asmctl's command, or the error it prints, for `args`.
     fn call(argv0: &str, args: &[&str]) -> Result<Command, String> {
         parse(OsStr::new(argv0), args.iter().map(OsString::from).collect())
+            .map(|i| i.command)
             .map_err(|e| e.to_string())
     }
 
@@ -1969,7 +1991,10 @@ mod tests {
         );
         assert_eq!(
             asmctl(&["unregister", "100"]),
-            Ok(Command::Unregister { id: 100 })
+            Ok(Command::Unregister {
+                id: 100,
+                json: false
+            })
         );
         assert!(asmctl(&["status", "--json"]).is_ok_and(|c| c.json()));
         assert!(asmctl(&["unregister", "1"]).is_ok_and(|c| !c.json()));
@@ -2060,6 +2085,7 @@ mod tests {
                     ..spec("n")
                 },
                 target: Target::Pid(42),
+                json: false,
             })
         );
         assert_eq!(
@@ -2067,6 +2093,7 @@ mod tests {
             Ok(Command::Register {
                 spec: spec("n"),
                 target: Target::Cgroup("/sys/fs/cgroup/a".into()),
+                json: false,
             })
         );
     }
@@ -2074,7 +2101,7 @@ mod tests {
     #[test]
     fn bad_command_lines() {
         for (args, want) in [
-            (&[][..], "Usage: asmctl <COMMAND>"),
+            (&[][..], "Usage: asmctl [OPTIONS] <COMMAND>"),
             (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
             (&["status", "--all"], "unexpected argument '--all' found"),
             (&["status", "--json=yes"], "unexpected value 'yes' for '--json' found; no more were expected"),
@@ -2210,7 +2237,10 @@ mod tests {
                 json: true
             })
         );
-        assert_eq!(asmctl(&["heartbeat"]), Ok(Command::Heartbeat));
+        assert_eq!(
+            asmctl(&["heartbeat"]),
+            Ok(Command::Heartbeat { json: false })
+        );
         assert!(asmctl(&["top", "--json"]).is_ok_and(|c| c.json()));
         assert!(asmctl(&["heartbeat"]).is_ok_and(|c| !c.json()));
     }
@@ -2430,10 +2460,6 @@ mod tests {
                 &["limits", "--default", "--mem", "default"],
                 "--mem: 'default' applies to an agent only (give the defaults a value or none)",
             ),
-            (
-                &["limits", "100", "--mem", "1G", "--json"],
-                "the argument '--json' cannot be used with:\n  --cpu-quota-ms <N>",
-            ),
             (&["recovery"], "the following required arguments were not provided:\n  <ID|--default>"),
             (
                 &["recovery", "100", "--memory", "throttle"],
@@ -2459,10 +2485,6 @@ mod tests {
                 &["recovery", "--default", "--crash", "default"],
                 "'default' applies to an agent only (the defaults need an action for every fault)",
             ),
-            (
-                &["recovery", "100", "--preset", "strict", "--json"],
-                "the argument '--preset <PRESET>' cannot be used with '--json'",
-            ),
             (&["recovery", "100", "--cpu"], "unexpected argument '--cpu' found"),
         ] {
             expect_usage(args, want);
@@ -2479,6 +2501,7 @@ mod tests {
                     ..spec("n")
                 },
                 target: Target::Pid(42),
+                json: false,
             })
         );
         // Unacceptable reaches the kernel, which refuses and audits it.
@@ -2502,7 +2525,13 @@ mod tests {
 
     #[test]
     fn patch_command() {
-        let patch = |id, change| Ok(Command::Patch { id, change });
+        let patch = |id, change| {
+            Ok(Command::Patch {
+                id,
+                change,
+                json: false,
+            })
+        };
         assert_eq!(
             asmctl(&["patch", "100", "add-cap", "FsBasic,net_client"]),
             patch(
@@ -2600,7 +2629,7 @@ mod tests {
     #[test]
     fn bad_patch_command_lines() {
         for (args, want) in [
-            (&["patch"][..], "Usage: asmctl patch <ID> <COMMAND>"),
+            (&["patch"][..], "Usage: asmctl patch [OPTIONS] <ID> <COMMAND>"),
             (
                 &["patch", "100"],
                 "'asmctl patch' requires a subcommand but one was not provided",
@@ -2668,10 +2697,6 @@ mod tests {
             (
                 &["patch", "100", "--mem", "1G", "limits"],
                 "unexpected argument '--mem' found",
-            ),
-            (
-                &["patch", "100", "risk", "high", "--json"],
-                "unexpected argument '--json' found",
             ),
             (
                 &["patch", "100", "llm-rate"],
@@ -2802,12 +2827,12 @@ mod tests {
             ),
             (
                 &["audit", "--json", "--export", "f"],
-                "the argument '--json' cannot be used with '--export <FILE>'",
+                "-j/--json does not apply to audit --export: it writes the JSON to its file",
             ),
             (&["audit", "list"], "unrecognized subcommand 'list'"),
             (
                 &["audit", "--json", "verify"],
-                "audit verify takes --trail or FILE; --from, --json and --export are audit's",
+                "-j/--json does not apply to audit verify: its verdict is a line of text",
             ),
             (
                 &["audit", "verify", "a", "b"],
@@ -2815,7 +2840,7 @@ mod tests {
             ),
             (
                 &["audit", "verify", "--json"],
-                "unexpected argument '--json' found",
+                "-j/--json does not apply to audit verify",
             ),
             (
                 &["audit", "--trail", "gateway"],
@@ -2841,7 +2866,8 @@ mod tests {
             Ok(Command::Oversight {
                 id: 100,
                 action: asm_abi::ASM_OVERSIGHT_APPROVE,
-                note: String::new()
+                note: String::new(),
+                json: false,
             })
         );
         assert_eq!(
@@ -2849,19 +2875,22 @@ mod tests {
             Ok(Command::Oversight {
                 id: 101,
                 action: asm_abi::ASM_OVERSIGHT_STOP,
-                note: "rm -rf seen".into()
+                note: "rm -rf seen".into(),
+                json: false,
             })
         );
         assert_eq!(
             asmctl(&["decision", "chose", "plan", "B"]),
             Ok(Command::Decision {
-                text: "chose plan B".into()
+                text: "chose plan B".into(),
+                json: false,
             })
         );
         assert_eq!(
             asmctl(&["decision", "--", "-x is safer"]),
             Ok(Command::Decision {
-                text: "-x is safer".into()
+                text: "-x is safer".into(),
+                json: false,
             })
         );
         for (args, want) in [
@@ -2886,10 +2915,6 @@ mod tests {
             (
                 &["decision", &"d".repeat(128)],
                 "the decision must be at most 127 bytes long",
-            ),
-            (
-                &["decision", "--json", "x"],
-                "unexpected argument '--json' found",
             ),
         ] {
             expect_usage(args, want);
@@ -2932,10 +2957,6 @@ mod tests {
             (
                 &["sensitive", "mark", "/a"],
                 "unrecognized subcommand 'mark'",
-            ),
-            (
-                &["sensitive", "add", "/a", "--json"],
-                "unexpected argument '--json' found",
             ),
         ] {
             expect_usage(args, want);
@@ -3043,10 +3064,6 @@ mod tests {
                 "invalid duration '3601s': at most 3600s (1 hour)".into(),
             ),
             (
-                &["profile", "record", "step", "1ms", "--json"],
-                "unexpected argument '--json' found".into(),
-            ),
-            (
                 &["profile", "record", "step", "1ms", "--all"],
                 "unexpected argument '--all' found".into(),
             ),
@@ -3060,7 +3077,7 @@ mod tests {
             ),
             (
                 &["profile", "time", "x", "--json", "true"],
-                "unexpected argument '--json' found".into(),
+                "-j/--json does not apply to profile time: its stdout is its command's".into(),
             ),
             (
                 &["profile", "time", "x"],
@@ -3146,7 +3163,7 @@ mod tests {
         );
         let text = help(&["profile", "time", "--help"]);
         assert!(
-            text.contains("Usage: asmctl profile time <OP> <CMD>..."),
+            text.contains("Usage: asmctl profile time [OPTIONS] <OP> <CMD>..."),
             "{text}"
         );
     }
@@ -3624,5 +3641,71 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn json_before_or_after_the_command() {
+        for args in [
+            &["-j", "list"][..],
+            &["list", "-j"],
+            &["--json", "list"],
+            &["list", "--json"],
+        ] {
+            assert_eq!(
+                asmctl(args),
+                Ok(Command::List {
+                    all: false,
+                    json: true
+                }),
+                "{args:?}"
+            );
+        }
+        // The changes have JSON results too.
+        assert_eq!(
+            asmctl(&["-j", "unregister", "7"]),
+            Ok(Command::Unregister { id: 7, json: true })
+        );
+        assert!(asmctl(&["heartbeat", "-j"]).is_ok_and(|c| c.json()));
+        assert!(asmctl(&["decision", "-j", "x"]).is_ok_and(|c| c.json()));
+        assert!(asmctl(&["limits", "7", "--mem", "1G", "-j"]).is_ok_and(|c| c.json()));
+        assert!(asmctl(&["sensitive", "add", "/a", "-j"]).is_ok_and(|c| c.json()));
+        // --pretty, anywhere too.
+        let pretty = |args: &[&str]| {
+            let argv = args.iter().map(OsString::from).collect();
+            parse(OsStr::new("asmctl"), argv).map(|i| i.pretty).unwrap()
+        };
+        assert!(pretty(&["--pretty", "status", "-j"]));
+        assert!(pretty(&["status", "--pretty"]));
+        assert!(!pretty(&["status", "-j"]));
+        let argv = ["--pretty", "--json"].map(OsString::from).to_vec();
+        let alias = parse(OsStr::new("asmstatus"), argv).unwrap();
+        assert_eq!(
+            alias,
+            Invocation {
+                command: Command::Status { json: true },
+                pretty: true
+            }
+        );
+        for (args, refusal) in [
+            (
+                &["run", "-j", "--name", "a", "true"][..],
+                "run: its stdout is the agent's",
+            ),
+            (
+                &["-j", "metrics"],
+                "metrics: it prints the Prometheus text format",
+            ),
+            (
+                &["completions", "bash", "-j"],
+                "completions: it prints a shell script",
+            ),
+        ] {
+            expect_usage(args, &format!("-j/--json does not apply to {refusal}"));
+        }
+        // --every-agent is only for --listen.
+        expect_usage(
+            &["metrics", "--every-agent"],
+            "the following required arguments were not provided:\n  --listen <ADDR>",
+        );
     }
 }

@@ -43,6 +43,7 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::Metrics {
             listen: None,
             openmetrics,
+            ..
         } => {
             let format = if openmetrics {
                 crate::metrics::Format::OpenMetrics
@@ -52,8 +53,22 @@ pub fn execute(command: Command) -> Result<(), Error> {
             print(&crate::metrics::text(&open()?, format)?)
         }
         Command::Metrics {
-            listen: Some(addr), ..
-        } => crate::metrics::serve(addr),
+            listen: Some(addr),
+            every_agent,
+            ..
+        } => {
+            // The module shows the exporter's view: root's is every agent,
+            // which anyone who can connect would then see.
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            if unsafe { libc::geteuid() } == 0 && !every_agent {
+                return Err(Error::Usage(format!(
+                    "as root, --listen {addr} would serve every agent's figures to whoever \
+                     can connect to it: run the exporter as the user whose agents it should \
+                     show, or add --every-agent"
+                )));
+            }
+            crate::metrics::serve(addr)
+        }
         Command::Completions(shell, name) => {
             let mut out = Vec::new();
             crate::args::write_completions(shell, name.as_deref(), &mut out);
@@ -65,14 +80,24 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::List { all, json } => list(all, json),
         Command::Info { id, json } => info(id, json),
         Command::Run(launch) => crate::supervise::run(launch),
-        Command::Register { spec, target } => {
+        Command::Register { spec, target, json } => {
             let dev = open()?;
             let id = register(&dev, &spec, &target)?;
+            if json {
+                return print(&render::json(&serde_json::json!({ "agent_id": id })));
+            }
             print(&format!("{id}\n"))
         }
-        Command::Unregister { id } => open()?
-            .unregister(id)
-            .map_err(|e| Op::Unregister(id).fail(e)),
+        Command::Unregister { id, json } => {
+            open()?
+                .unregister(id)
+                .map_err(|e| Op::Unregister(id).fail(e))?;
+            if json {
+                let done = serde_json::json!({ "agent_id": id, "unregistered": true });
+                return print(&render::json(&done));
+            }
+            Ok(())
+        }
         Command::History { id, json } => history(id, json),
         Command::Top {
             once,
@@ -89,11 +114,14 @@ pub fn execute(command: Command) -> Result<(), Error> {
             change,
             json,
         } => recovery(target, change, json),
-        Command::Heartbeat => {
+        Command::Heartbeat { json } => {
             let id = open()?.heartbeat().map_err(|e| Op::Heartbeat.fail(e))?;
+            if json {
+                return print(&render::json(&serde_json::json!({ "agent_id": id })));
+            }
             print(&format!("heartbeat: agent {id}\n"))
         }
-        Command::Patch { id, change } => patch(id, &change),
+        Command::Patch { id, change, json } => patch(id, &change, json),
         Command::Audit {
             trail,
             from,
@@ -101,8 +129,13 @@ pub fn execute(command: Command) -> Result<(), Error> {
             export,
         } => audit(trail, from, json, export.as_deref()),
         Command::AuditVerify { trail, file } => audit_verify(trail, file.as_deref()),
-        Command::Oversight { id, action, note } => oversight(id, action, &note),
-        Command::Decision { text } => decision(&text),
+        Command::Oversight {
+            id,
+            action,
+            note,
+            json,
+        } => oversight(id, action, &note, json),
+        Command::Decision { text, json } => decision(&text, json),
         Command::Sensitive { change, json } => sensitive(change, json),
         Command::Deps { action, json } => deps(action, json),
         Command::Profile { action, json } => profile(action, json),
@@ -357,7 +390,12 @@ fn limits(target: PolicyTarget, changes: &LimitChanges, json: bool) -> Result<()
     // were read. Another change between the two calls is lost, as with any
     // read-modify-write of a setting.
     dev.set_fault_policy(&limits_request(target, &current, changes))
-        .map_err(|e| Op::SetLimits(id).fail(e))
+        .map_err(|e| Op::SetLimits(id).fail(e))?;
+    // The result of the change: the limits as they are now.
+    if json {
+        return limits(target, &LimitChanges::default(), true);
+    }
+    Ok(())
 }
 
 /// The SET_LIMITS request: `current` (as GET without ASM_FP_EFFECTIVE
@@ -433,7 +471,12 @@ fn recovery(target: PolicyTarget, change: Option<ActionChange>, json: bool) -> R
         Some(ActionChange::Actions(changes)) => actions_request(id, &get(0)?, &changes),
     };
     dev.set_fault_policy(&req)
-        .map_err(|e| Op::SetActions(id).fail(e))
+        .map_err(|e| Op::SetActions(id).fail(e))?;
+    // The result of the change: the actions as they are now.
+    if json {
+        return recovery(target, None, true);
+    }
+    Ok(())
 }
 
 /// The SET_ACTIONS request: `current`'s actions with `changes` applied;
@@ -482,7 +525,7 @@ pub(crate) fn register(dev: &Device, spec: &AgentSpec, target: &Target) -> Resul
 
 /// `ASM_IOC_PATCH_POLICY`: one change, reported with the audit entry that
 /// records it.
-fn patch(id: u32, change: &PatchChange) -> Result<(), Error> {
+fn patch(id: u32, change: &PatchChange, json: bool) -> Result<(), Error> {
     let dev = open()?;
     // SET_LIMITS takes all four limits: those not given go back as they
     // are, as `asmctl limits` does.
@@ -497,7 +540,26 @@ fn patch(id: u32, change: &PatchChange) -> Result<(), Error> {
     let grants_admin = matches!(change, PatchChange::AddCaps(bits) if bits & ASM_CAP_ADMIN != 0);
     dev.patch(&mut req)
         .map_err(|e| Op::Patch { id, grants_admin }.fail(e))?;
-    print(&render::patched(id, change, req.audit_seq))
+    let text = render::patched(id, change, req.audit_seq);
+    if json {
+        let op = match change {
+            PatchChange::AddCaps(_) => "add_capabilities",
+            PatchChange::RemoveCaps(_) => "remove_capabilities",
+            PatchChange::Scope(_) => "scope",
+            PatchChange::AutoRestart(_) => "auto_restart",
+            PatchChange::Limits(_) => "limits",
+            PatchChange::Risk(_) => "risk_level",
+            PatchChange::LlmRate { .. } => "llm_rate",
+        };
+        let done = serde_json::json!({
+            "agent_id": id,
+            "op": op,
+            "audit_seq": req.audit_seq,
+            "summary": text.trim_end(),
+        });
+        return print(&render::json(&done));
+    }
+    print(&text)
 }
 
 /// The PATCH_POLICY request for `change`; `current` is the agent's own
@@ -634,7 +696,7 @@ fn audit(trail: Trail, from: u64, json: bool, export: Option<&Path>) -> Result<(
         let records: Vec<AuditRecord> = trail.entries.iter().map(AuditRecord::from).collect();
         let doc = serde_json::to_value(&records)
             .map_err(|e| Error::Failed(format!("cannot render JSON: {e}")))?;
-        std::fs::write(path, render::json(&doc))
+        std::fs::write(path, render::json_pretty(&doc))
             .map_err(|e| Error::Failed(format!("cannot write {}: {e}", path.display())))?;
         return print(&format!(
             "exported {}{} to {}\n",
@@ -719,7 +781,7 @@ fn verdict(title: &str, entries: &[AsmAuditEntry], next_seq: Option<u64>) -> Res
     ))
 }
 
-fn oversight(id: u32, action: u32, note: &str) -> Result<(), Error> {
+fn oversight(id: u32, action: u32, note: &str, json: bool) -> Result<(), Error> {
     let mut req = AsmNote::new(id, action);
     // args.rs bounded the length already; NUL cannot come from argv.
     req.set_text(note.as_bytes())
@@ -734,16 +796,29 @@ fn oversight(id: u32, action: u32, note: &str) -> Result<(), Error> {
         ASM_OVERSIGHT_STOP => "stopped".to_string(),
         other => format!("oversight action {other} recorded"),
     };
+    if json {
+        let name = asm_abi::oversight_name(action).unwrap_or("unknown");
+        let doc = serde_json::json!({
+            "agent_id": id,
+            "action": name,
+            "audit_seq": req.audit_seq,
+        });
+        return print(&render::json(&doc));
+    }
     print(&format!("agent {id}: {done} (audit #{})\n", req.audit_seq))
 }
 
-fn decision(text: &str) -> Result<(), Error> {
+fn decision(text: &str, json: bool) -> Result<(), Error> {
     let mut req = AsmNote::new(0, 0);
     req.set_text(text.as_bytes())
         .map_err(|e| Error::Usage(format!("the decision {e}")))?;
     open()?
         .decision(&mut req)
         .map_err(|e| Op::Decision.fail(e))?;
+    if json {
+        let doc = serde_json::json!({ "agent_id": req.agent_id, "audit_seq": req.audit_seq });
+        return print(&render::json(&doc));
+    }
     print(&format!(
         "agent {}: decision recorded (audit #{})\n",
         req.agent_id, req.audit_seq
@@ -870,6 +945,15 @@ fn sensitive(change: Option<SensitiveChange>, json: bool) -> Result<(), Error> {
         .map_err(|e| Error::Usage(format!("path {e}")))?;
     dev.sensitive(&mut req)
         .map_err(|e| Op::Sensitive(&change).fail(e))?;
+    if json {
+        let doc = serde_json::json!({
+            "path": path,
+            "sensitive": op == ASM_SENSITIVE_ADD,
+            "count": req.count,
+            "max": ASM_SENSITIVE_MAX,
+        });
+        return print(&render::json(&doc));
+    }
     print(&format!(
         "{path}: {done} ({} of {ASM_SENSITIVE_MAX} paths marked)\n",
         req.count
@@ -950,9 +1034,17 @@ fn profile(action: ProfileAction, json: bool) -> Result<(), Error> {
             duration_ns,
             success,
         } => {
-            return dev
-                .profile_record(&op, duration_ns, success)
-                .map_err(|e| Op::ProfileRecord(&op).fail(e))
+            dev.profile_record(&op, duration_ns, success)
+                .map_err(|e| Op::ProfileRecord(&op).fail(e))?;
+            if json {
+                let doc = serde_json::json!({
+                    "op": op,
+                    "duration_ns": duration_ns,
+                    "success": success,
+                });
+                return print(&render::json(&doc));
+            }
+            return Ok(());
         }
         ProfileAction::Time { op, program, args } => {
             return profile_time(&dev, &op, &program, &args)
@@ -1091,6 +1183,11 @@ fn compliance(json: bool, min_score: Option<u32>) -> Result<(), Error> {
         print(&render::compliance(&report))?;
     }
     match min_score {
+        // A score of nothing is no pass: the caller sees no agent (none
+        // registered, or none of its own).
+        Some(_) if report.total_agents == 0 => Err(Error::Below(
+            "no agent was assessed: the check has nothing to pass".into(),
+        )),
         Some(min) if report.system_score < min => Err(Error::Below(format!(
             "the system compliance score {} is below {min}",
             report.system_score

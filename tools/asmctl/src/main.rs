@@ -21,17 +21,20 @@ mod supervise;
 mod sys;
 
 use error::Error;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let mut argv = std::env::args_os();
     let argv0 = argv.next().unwrap_or_default();
-    let command = match args::parse(&argv0, argv.collect()) {
-        Ok(command) => command,
+    let invocation = match args::parse(&argv0, argv.collect()) {
+        Ok(invocation) => invocation,
         // Help and --version on stdout with 0, usage errors on stderr with 2.
         Err(e) => e.exit(),
     };
+    // Indented for a person, one line for a pipe, unless --pretty.
+    render::set_pretty(invocation.pretty || io::stdout().is_terminal());
+    let command = invocation.command;
     let json = command.json();
     match commands::execute(command) {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,8 @@
 use crate::error::{Error, Op};
 use crate::sys::{Device, Errno};
 use asm_abi::FAULT_TYPES;
+use http_body_util::Full;
+use hyper::body::Bytes;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::{prometheus_text, text};
 use prometheus_client::metrics::counter::Counter;
@@ -23,6 +25,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The two text formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -344,50 +348,132 @@ fn render(
     out
 }
 
-/// Serves the figures at `http://ADDR/metrics` until killed: each scrape
-/// reads the module afresh.
+/// How long a client may take to send its request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one connection may last, request and answer.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once; more wait in the listen backlog.
+const CONNECTIONS: usize = 16;
+/// How long a scrape's answer is reused: scrapers faster than this share
+/// one read of the module.
+const FRESH: Duration = Duration::from_secs(1);
+
+/// The last answer, and when and in which format it was made.
+struct Cached {
+    at: Instant,
+    format: Format,
+    body: String,
+}
+
+/// Serves the figures at `http://ADDR/metrics` until killed. One read of
+/// the module at a time, its answer reused for a second; a client gets
+/// [`HEADER_TIMEOUT`] to send its request and one request a connection.
 pub fn serve(addr: SocketAddr) -> Result<(), Error> {
-    use axum::http::{header, StatusCode};
-    use axum::response::IntoResponse;
-    use axum::routing::get;
-
-    async fn scrape(headers: axum::http::HeaderMap) -> axum::response::Response {
-        let accept = headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let format = Format::accepted(accept);
-        let got = tokio::task::spawn_blocking(move || {
-            let dev = Device::open().map_err(|e| Op::Open.fail(e))?;
-            text(&dev, format)
-        })
-        .await;
-        match got {
-            Ok(Ok(body)) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
-            // The scrape fails; Prometheus marks the target down.
-            Ok(Err(e)) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{}\n", e.message()),
-            )
-                .into_response(),
-            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
-        }
-    }
-
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
+        .enable_all()
         .build()
         .map_err(|e| Error::Failed(format!("metrics: {e}")))?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| Error::Failed(format!("metrics: listening on {addr}: {e}")))?;
-        let app = axum::Router::new().route("/metrics", get(scrape));
         eprintln!("asmctl: serving the metrics at http://{addr}/metrics");
-        axum::serve(listener, app)
-            .await
-            .map_err(|e| Error::Failed(format!("metrics: serving on {addr}: {e}")))
+        let cache = Arc::new(tokio::sync::Mutex::new(None::<Cached>));
+        let slots = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS));
+        loop {
+            // Closed only when the runtime ends.
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return Ok(());
+            };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                // EMFILE and the like: wait, then accept again.
+                Err(e) => {
+                    eprintln!("asmctl: metrics: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| answer(req, cache.clone()));
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .keep_alive(false)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                // A client that is too slow loses its connection.
+                let _ = tokio::time::timeout(CONNECTION_TIMEOUT, conn).await;
+                drop(slot);
+            });
+        }
     })
+}
+
+/// The answer to one request: the figures at `GET /metrics`, 404
+/// elsewhere.
+async fn answer(
+    req: hyper::Request<hyper::body::Incoming>,
+    cache: Arc<tokio::sync::Mutex<Option<Cached>>>,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    use hyper::header::{ACCEPT, CONTENT_TYPE};
+    use hyper::{Method, StatusCode};
+    let reply = |status: StatusCode, content_type: &str, body: String| {
+        let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
+        *r.status_mut() = status;
+        if let Ok(v) = content_type.parse() {
+            r.headers_mut().insert(CONTENT_TYPE, v);
+        }
+        Ok(r)
+    };
+    if req.method() != Method::GET || req.uri().path() != "/metrics" {
+        return reply(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found: GET /metrics\n".into(),
+        );
+    }
+    let accept = req
+        .headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = Format::accepted(accept);
+    // One read of the module at a time; the others wait for it and reuse
+    // its answer.
+    let mut cached = cache.lock().await;
+    if let Some(c) = cached
+        .as_ref()
+        .filter(|c| c.format == format && c.at.elapsed() < FRESH)
+    {
+        return reply(StatusCode::OK, format.content_type(), c.body.clone());
+    }
+    let got = tokio::task::spawn_blocking(move || {
+        let dev = Device::open().map_err(|e| Op::Open.fail(e))?;
+        text(&dev, format)
+    })
+    .await;
+    match got {
+        Ok(Ok(body)) => {
+            *cached = Some(Cached {
+                at: Instant::now(),
+                format,
+                body: body.clone(),
+            });
+            reply(StatusCode::OK, format.content_type(), body)
+        }
+        // The scrape fails; Prometheus marks the target down.
+        Ok(Err(e)) => reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            format!("{}\n", e.message()),
+        ),
+        Err(e) => reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            format!("{e}\n"),
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -30,19 +30,29 @@ pub fn run(
     // On stderr, so that a script knows when the events it causes next
     // will be seen.
     eprintln!("asmctl: monitoring the asm events");
-    let mut printed = 0;
+    let (mut printed, mut malformed) = (0, 0u64);
     loop {
         for notice in events.recv().map_err(|e| Error::Failed(e.to_string()))? {
             let line = match &notice {
                 Notice::Event(e) if !filter.wants(e.agent_id, e.kind) => continue,
+                // The first few, then one in a thousand: a flood of them
+                // must not flood stderr.
                 Notice::Malformed(why) => {
-                    eprintln!("asmctl: monitor: {why}");
+                    malformed += 1;
+                    if malformed <= 3 || malformed % 1000 == 0 {
+                        eprintln!("asmctl: monitor: {why} ({malformed} so far)");
+                    }
                     continue;
                 }
                 _ => line(&notice, filter.json)?,
             };
             if !out(&line)? {
                 return Ok(());
+            }
+            if notice == Notice::Unloaded {
+                return Err(Error::Failed(
+                    "the asm module was unloaded: its events group is gone".into(),
+                ));
             }
             if matches!(notice, Notice::Event(_)) {
                 printed += 1;
@@ -91,6 +101,12 @@ fn line(notice: &Notice, json: bool) -> Result<String, Error> {
                 );
             }
             json!({"overrun": true})
+        }
+        Notice::Unloaded => {
+            if !json {
+                return Ok("the asm module was unloaded\n".into());
+            }
+            json!({"unloaded": true})
         }
         Notice::Malformed(ref why) => json!({"malformed": why}),
     };

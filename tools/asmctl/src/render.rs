@@ -30,11 +30,31 @@ use asm_abi::{
 };
 use serde_json::Value;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// The `--json` rendering: the document pretty-printed, one value per line.
 pub fn json(doc: &Value) -> String {
     // `{:#}` is serde_json's to_string_pretty, without a Result: writing a
     // Value into a String cannot fail.
+    if PRETTY.load(Relaxed) {
+        format!("{doc:#}\n")
+    } else {
+        format!("{doc}\n")
+    }
+}
+
+/// Whether [`json`] indents: set once, from `--pretty` or a terminal on
+/// stdout, before any output.
+static PRETTY: AtomicBool = AtomicBool::new(true);
+
+/// Lays out the JSON documents indented (`true`) or one a line.
+pub fn set_pretty(pretty: bool) {
+    PRETTY.store(pretty, Relaxed);
+}
+
+/// `doc` indented, whatever [`set_pretty`] said: for a file a person
+/// reads (an audit export).
+pub fn json_pretty(doc: &Value) -> String {
     format!("{doc:#}\n")
 }
 

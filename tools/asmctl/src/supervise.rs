@@ -175,13 +175,18 @@ fn prepare(launch: &Launch, restart: bool) -> Result<(), Error> {
         return Ok(());
     }
     // Landlock before REGISTER: opening the rules' paths is not the agent's
-    // doing. It governs opens only, so /dev/asm keeps working.
+    // doing. It governs opens only, so /dev/asm keeps working. What it
+    // enforces (or that it is missing) is said once, at the first start.
     let spec = &launch.spec;
     let scope = (!spec.scope.is_empty()).then(|| std::path::Path::new(&spec.scope));
     match asm_landlock::apply(spec.capabilities, scope, &launch.program) {
-        Ok(asm_landlock::Status::Applied(_)) => Ok(()),
+        Ok(asm_landlock::Status::Applied(report)) => {
+            if !launch.quiet && !restart {
+                eprintln!("asmctl: {report}");
+            }
+            Ok(())
+        }
         Ok(asm_landlock::Status::Unsupported) => {
-            // Said once, at the first start.
             if !launch.quiet && !restart {
                 eprintln!(
                     "asmctl: warning: the kernel has no Landlock: running without it (the \

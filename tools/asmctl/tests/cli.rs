@@ -64,7 +64,10 @@ const ALIASES: [&str; 5] = ["asmstatus", "asmlist", "asminfo", "asmpolicy", "com
 fn help_goes_to_stdout() {
     let (code, out, err) = asmctl(&["--help"]);
     assert_eq!((code, err.as_str()), (0, ""));
-    assert!(out.contains("\nUsage: asmctl <COMMAND>\n"), "{out}");
+    assert!(
+        out.contains("\nUsage: asmctl [OPTIONS] <COMMAND>\n"),
+        "{out}"
+    );
     for command in COMMANDS {
         assert!(out.contains(&format!("\n  {command} ")), "{command}: {out}");
     }
@@ -194,8 +197,12 @@ fn usage_errors_exit_2() {
              and --syscall-flood only",
         ),
         (
-            &["heartbeat", "--json"],
-            "error: unexpected argument '--json' found",
+            &["heartbeat", "--bogus"],
+            "error: unexpected argument '--bogus' found",
+        ),
+        (
+            &["run", "--json", "--name", "a", "--", "true"],
+            "error: -j/--json does not apply to run: its stdout is the agent's",
         ),
         (
             &["profile", "record", "a/b", "1ms"],
@@ -225,7 +232,10 @@ fn usage_errors_exit_2() {
     // No command: the help, on stderr, with 2.
     let (code, out, err) = asmctl(&[]);
     assert_eq!((code, out.as_str()), (2, ""));
-    assert!(err.contains("\nUsage: asmctl <COMMAND>\n"), "{err}");
+    assert!(
+        err.contains("\nUsage: asmctl [OPTIONS] <COMMAND>\n"),
+        "{err}"
+    );
     // asminfo is `asmctl info`: it needs the id.
     let (code, out, err) = run(&link("asminfo"), &[]);
     assert_eq!((code, out.as_str()), (2, ""));

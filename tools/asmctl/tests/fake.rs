@@ -122,11 +122,19 @@ Recent Events (last 10):
     assert_eq!(doc["recent_events"][9]["type"], "llm_request");
     assert_eq!(doc["recent_events"][9]["provider"], "claude");
     assert_eq!(doc["recent_events"][9]["duration_us"], 35120);
-    // Pretty: one member per line, two-space indent.
-    assert!(
-        out.starts_with("{\n  \"agents\": {\n    \"100\": {\n"),
-        "{out}"
-    );
+    // Not on a terminal: one line. --pretty (before or after the
+    // command): one member per line, two-space indent.
+    assert_eq!(out.lines().count(), 1, "{out}");
+    for args in [
+        &["status", "--json", "--pretty"][..],
+        &["--pretty", "-j", "status"],
+    ] {
+        let (_, out, _) = fake_run(lib, asmctl_path(), args, &[]);
+        assert!(
+            out.starts_with("{\n  \"agents\": {\n    \"100\": {\n"),
+            "{out}"
+        );
+    }
 }
 
 #[test]
@@ -257,8 +265,17 @@ fn run_registers_its_child_which_becomes_the_command() {
         "echo $$",
     ];
     let (code, out, err) = fake_run(lib, asmctl_path(), &args, &logged);
-    let expected = format!("{}asmctl: agent 1000\n", landlock_warning());
-    assert_eq!((code, err), (0, expected));
+    assert_eq!((code, after_landlock(&err)), (0, "asmctl: agent 1000\n"));
+    // FsBasic in a scope, NetClient: what the report says is restricted.
+    if let Some(abi) = asm_testutil::landlock_abi() {
+        assert!(err.contains(": filesystem restricted ("), "{err}");
+        if abi >= 4 {
+            assert!(
+                err.contains("TCP connect allowed, TCP bind denied"),
+                "{err}"
+            );
+        }
+    }
     // The shell has the pid that was registered: the child asmctl forked
     // registers itself, then execs.
     let pid = out.trim();
@@ -407,15 +424,31 @@ fn run_as_a_group_leader_passes_signals_and_the_status_on() {
     assert_ne!(unsafe { libc::kill(agent, 0) }, 0, "agent {agent} survived");
 }
 
-/// What `run` prints first when the host kernel has no Landlock.
-fn landlock_warning() -> &'static str {
-    match asm_landlock::abi_version() {
-        Ok(Some(_)) => "",
-        _ => {
-            "asmctl: warning: the kernel has no Landlock: running without it \
-              (the module still detects violations)\n"
+/// `run`'s stderr after its first line, which must say what Landlock
+/// enforces (the report, with the scopes from ABI 6), or warn that the
+/// host kernel has no Landlock.
+fn after_landlock(err: &str) -> &str {
+    let (first, rest) = err.split_once('\n').unwrap_or((err, ""));
+    let said = match asm_testutil::landlock_abi() {
+        // (The crate enforces a newer kernel's Landlock as the newest ABI
+        // it knows, 10; before 6 there are no scopes, and so only part of
+        // what asmctl asks for.)
+        Some(abi) if abi >= 6 => {
+            let abi = abi.min(10);
+            first.starts_with(&format!("asmctl: Landlock ABI {abi}, fully enforced: "))
+                && first.ends_with(", signals scoped, abstract unix sockets scoped")
         }
-    }
+        Some(abi) => {
+            first.starts_with(&format!("asmctl: Landlock ABI {abi}, partially enforced: "))
+        }
+        None => {
+            first
+                == "asmctl: warning: the kernel has no Landlock: running without it \
+                    (the module still detects violations)"
+        }
+    };
+    assert!(said, "no line about Landlock first: {err}");
+    rest
 }
 
 /// Needs Landlock: `make check` runs it in the VM
@@ -423,7 +456,7 @@ fn landlock_warning() -> &'static str {
 #[test]
 fn landlock_live_run_enforces_unless_told_not_to() {
     let Some(lib) = fake_lib() else { return };
-    if !matches!(asm_landlock::abi_version(), Ok(Some(_))) {
+    if asm_testutil::landlock_abi().is_none() {
         return asm_testutil::skip(
             "landlock_live_run_enforces_unless_told_not_to",
             "the kernel has no Landlock",
@@ -433,8 +466,11 @@ fn landlock_live_run_enforces_unless_told_not_to() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("scope")).unwrap();
     let (inside, outside) = (dir.join("scope/file"), dir.join("file"));
+    // $PPID is asmctl, outside the agent's sandbox: from ABI 6 the agent
+    // may not signal it, not even with signal 0.
     let script = format!(
-        "echo in > {}; echo out > {} 2>/dev/null || echo refused",
+        "echo in > {}; echo out > {} 2>/dev/null || echo refused; \
+         kill -0 $PPID 2>/dev/null || echo kill-refused",
         inside.display(),
         outside.display()
     );
@@ -450,7 +486,13 @@ fn landlock_live_run_enforces_unless_told_not_to() {
     // has the dynamic loader's complaint: the stand-in it is told to
     // preload is outside the scope as well.)
     let (code, out, _) = run(&[]);
-    assert_eq!((code, out.as_str()), (0, "refused\n"));
+    let scoped = asm_testutil::landlock_abi().is_some_and(|abi| abi >= 6);
+    let expected = if scoped {
+        "refused\nkill-refused\n"
+    } else {
+        "refused\n"
+    };
+    assert_eq!((code, out.as_str()), (0, expected));
     assert!(inside.exists() && !outside.exists());
     // --no-landlock: only the module would see the write.
     assert_eq!(run(&["--no-landlock"]), ok(""));
@@ -464,30 +506,24 @@ fn run_failures() {
     let marker = asm_testutil::tmpdir(env!("CARGO_TARGET_TMPDIR")).join("fake-run-marker");
     let _ = std::fs::remove_file(&marker);
     let eexist = libc::EEXIST.to_string();
+    let (code, out, err) = fake_run(
+        lib,
+        asmctl_path(),
+        &[
+            "run",
+            "--name",
+            "a",
+            "--id",
+            "100",
+            "--",
+            "touch",
+            marker.to_str().unwrap(),
+        ],
+        &[("FAKE_ASM_ERRNO", &eexist)],
+    );
     assert_eq!(
-        fake_run(
-            lib,
-            asmctl_path(),
-            &[
-                "run",
-                "--name",
-                "a",
-                "--id",
-                "100",
-                "--",
-                "touch",
-                marker.to_str().unwrap()
-            ],
-            &[("FAKE_ASM_ERRNO", &eexist)],
-        ),
-        (
-            1,
-            String::new(),
-            format!(
-                "{}Error: agent id 100 is already taken\n",
-                landlock_warning()
-            )
-        )
+        (code, out.as_str(), after_landlock(&err)),
+        (1, "", "Error: agent id 100 is already taken\n")
     );
     assert!(
         !marker.exists(),

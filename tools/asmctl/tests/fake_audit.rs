@@ -678,7 +678,7 @@ fn sensitive_paths() {
         ok("Sensitive paths (2 of 8):\n  /etc/shadow\n  /srv/keys\n")
     );
     assert_eq!(
-        asmctl(lib, &["sensitive", "list", "--json"], &[]),
+        asmctl(lib, &["sensitive", "list", "--json", "--pretty"], &[]),
         ok("{\n  \"max\": 8,\n  \"paths\": [\n    \"/etc/shadow\",\n    \"/srv/keys\"\n  ]\n}\n")
     );
     let log = scratch("sensitive.log");
@@ -763,7 +763,7 @@ fn dependency_graph_views() {
     }
   ]"#;
     assert_eq!(
-        asmctl(lib, &["deps", "--json"], &[]),
+        asmctl(lib, &["deps", "--json", "--pretty"], &[]),
         ok(&format!("{{\n  \"edges\": {edges}\n}}\n"))
     );
     let (code, out, _) = asmctl(lib, &["deps", "101", "--json"], &[]);
@@ -832,7 +832,11 @@ fn dependency_changes() {
         ok("agent 102: optional dependency on agent 100 added (audit #45)\n")
     );
     assert_eq!(
-        asmctl(lib, &["deps", "add", "102", "100", "--json"], &log_env),
+        asmctl(
+            lib,
+            &["deps", "add", "102", "100", "--json", "--pretty"],
+            &log_env
+        ),
         ok(
             "{\n  \"audit_seq\": 45,\n  \"dependency\": 100,\n  \"dependent\": 102,\n  \
             \"kind\": \"required\",\n  \"op\": \"add\",\n  \"signal\": null\n}\n"
@@ -856,7 +860,8 @@ fn dependency_changes() {
                 "100",
                 "--kind=optional",
                 "--signal=1",
-                "--json"
+                "--json",
+                "--pretty"
             ],
             &log_env
         ),
@@ -883,7 +888,11 @@ fn dependency_changes() {
         ok("agent 101: dependency on agent 100 removed (audit #46)\n")
     );
     assert_eq!(
-        asmctl(lib, &["deps", "remove", "101", "100", "--json"], &log_env),
+        asmctl(
+            lib,
+            &["deps", "remove", "101", "100", "--pretty", "--json"],
+            &log_env
+        ),
         ok(
             "{\n  \"audit_seq\": 46,\n  \"dependency\": 100,\n  \"dependent\": 101,\n  \
             \"op\": \"remove\"\n}\n"

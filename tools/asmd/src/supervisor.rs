@@ -36,13 +36,13 @@ use crate::log::{complain, say};
 use crate::reconcile::{decide, state_label, vet, Decision, Identity, Refusal, Status};
 use crate::spec::{Dependency, Spec};
 use crate::sys::{
-    self, Credentials, Device, Errno, LockError, LockFile, Signals, SpawnError, SpawnStep,
+    self, Credentials, Device, Errno, LockError, LockFile, Signals, SpawnError, SpawnStep, Spawned,
 };
 use asm_abi::{
     AsmAgentInfo, AsmFaultPolicy, AsmPatch, AsmRegister, ASM_DEP_REQUIRED, ASM_DEVICE_PATH,
     ASM_EV_FAILED, ASM_EV_RECOVERY, ASM_EV_RESTARTED, ASM_GENL_MCGRP_EVENTS, ASM_GENL_NAME,
 };
-use asm_landlock::{Prepared, Ruleset};
+use asm_landlock::Ruleset;
 use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -101,7 +101,7 @@ trait Host {
         log: &Path,
         landlock: Option<&Ruleset>,
         creds: Credentials,
-    ) -> Result<i32, SpawnError>;
+    ) -> Result<Spawned, SpawnError>;
 }
 
 /// The system: /dev/asm, the cgroup tree, fork and exec.
@@ -154,7 +154,7 @@ impl Host for System {
         log: &Path,
         landlock: Option<&Ruleset>,
         creds: Credentials,
-    ) -> Result<i32, SpawnError> {
+    ) -> Result<Spawned, SpawnError> {
         sys::spawn_in_cgroup(argv, procs, log, landlock, creds)
     }
 }
@@ -595,20 +595,26 @@ impl<H: Host> Supervisor<'_, H> {
         };
         match self
             .host
-            .spawn(&spec.command, &procs, &log, landlock.as_ref(), creds)
+            .spawn(&spec.command, &procs, &log, Some(&landlock), creds)
         {
-            Ok(pid) => {
+            Ok(Spawned {
+                pid,
+                landlock: outcome,
+            }) => {
                 say!(
                     "{label}: started pid {pid} as uid {} gid {}",
                     creds.uid,
                     creds.gid
                 );
-                match &landlock {
-                    Some(ruleset) => say!("{label}: {}", ruleset.report()),
-                    None => say!(
+                match outcome {
+                    Some(outcome) if outcome.landlock() => {
+                        say!("{label}: {}", landlock.report(outcome))
+                    }
+                    Some(_) => say!(
                         "{label}: warning: the kernel has no Landlock: \
                          running without it (the module still detects violations)"
                     ),
+                    None => say!("{label}: warning: its child did not say what Landlock enforces"),
                 }
                 Ok(())
             }
@@ -736,22 +742,20 @@ fn edge_refused(dependent: &Spec, dep: &Dependency, dependency: &Spec, e: Errno)
 }
 
 /// Builds the agent's Landlock ruleset, which its child enforces before the
-/// exec; `None` when the kernel has no Landlock. It is built here, in
-/// asmd, so that opening the rules' paths is not counted as the agent's
-/// doing, and so that the child only has two system calls to make.
-fn landlock(spec: &Spec) -> Result<Option<Ruleset>, Error> {
+/// exec (without Landlock in the kernel, it enforces nothing). It is built
+/// here, in asmd, so that opening the rules' paths is not counted as the
+/// agent's doing, and so that the child only has system calls to make.
+fn landlock(spec: &Spec) -> Result<Ruleset, Error> {
     let scope = spec.scope.as_deref().map(Path::new);
     let program = OsStr::new(spec.command.first().map_or("", String::as_str));
-    match asm_landlock::prepare(spec.capabilities, scope, program) {
-        Ok(Prepared::Ready(ruleset)) => Ok(Some(ruleset)),
-        Ok(Prepared::Unsupported) => Ok(None),
-        Err(e) => Err(Error::new(format!(
+    asm_landlock::prepare(spec.capabilities, scope, program).map_err(|e| {
+        Error::new(format!(
             "{}: cannot start: {}: {}",
             spec.label(),
             e.what(),
             Errno(e.errno())
-        ))),
-    }
+        ))
+    })
 }
 
 /// Runs the daemon until SIGTERM or SIGINT (`Ok`) or a fatal error.
@@ -1001,7 +1005,7 @@ mod tests {
             _: &Path,
             _: Option<&Ruleset>,
             _: Credentials,
-        ) -> Result<i32, SpawnError> {
+        ) -> Result<Spawned, SpawnError> {
             let id = id_of(procs);
             let mut m = self.0.borrow_mut();
             // Before the child joined the cgroup: the agent stays without
@@ -1022,7 +1026,10 @@ mod tests {
                 info.restart_count += 1;
             }
             m.set(id, ASM_STATE_ACTIVE, 1);
-            Ok(4000 + id as i32)
+            Ok(Spawned {
+                pid: 4000 + id as i32,
+                landlock: None,
+            })
         }
     }
 

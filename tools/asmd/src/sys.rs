@@ -11,7 +11,7 @@
 
 pub use asm_sys::{open_dir, Device, Errno};
 
-use asm_landlock::Ruleset;
+use asm_landlock::{Outcome, Ruleset};
 use asm_sys::cvt;
 use std::ffi::{CStr, CString};
 use std::fs::{File, OpenOptions};
@@ -482,6 +482,16 @@ impl SpawnStep {
     }
 }
 
+/// A started agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spawned {
+    /// Its pid.
+    pub pid: i32,
+    /// What its Landlock ruleset enforces, as the child found when it
+    /// enforced it; `None` when it was started without one.
+    pub landlock: Option<Outcome>,
+}
+
 /// A failed start: the step and its errno.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpawnError {
@@ -524,22 +534,25 @@ struct ChildPlan<'a> {
 /// supplementary groups, then the gid, then the uid) and sets
 /// `PR_SET_NO_NEW_PRIVS`, so that no set-id program gives it more. With
 /// `landlock`, it enforces that ruleset last, right before the exec.
-/// Returns the child's pid once it has exec'd.
+/// Returns the child's pid once it has exec'd, with what its ruleset
+/// enforces.
 ///
 /// Joining the cgroup comes before dropping privileges: the cgroup's
 /// `cgroup.procs` is writable by asmd's user only, so the agent cannot
 /// move itself out again.
 ///
-/// A failure in the child is sent back through a close-on-exec pipe, so the
-/// caller learns of it at once; such a child exits with status 127, inside
-/// the cgroup when it got that far (the module counts that as a crash).
+/// The child reports through a close-on-exec pipe, in records of five
+/// bytes: what its ruleset enforces once it is in force ([`LANDLOCK_RECORD`]),
+/// and a failure (the step and its errno), so the caller learns of it at
+/// once; such a child exits with status 127, inside the cgroup when it got
+/// that far (the module counts that as a crash).
 pub fn spawn_in_cgroup(
     argv: &[String],
     procs: &Path,
     log: &Path,
     landlock: Option<&Ruleset>,
     creds: Credentials,
-) -> Result<i32, SpawnError> {
+) -> Result<Spawned, SpawnError> {
     let prepare = |errno| SpawnError {
         step: SpawnStep::Prepare,
         errno,
@@ -599,9 +612,10 @@ pub fn spawn_in_cgroup(
     drop(log);
     drop(devnull);
 
-    // EOF: the exec closed the pipe, the program runs. Five bytes: the
+    // EOF: the exec closed the pipe, the program runs. Before it, with a
+    // ruleset, its outcome; then, if the start failed, five bytes: the
     // child's step and errno.
-    let mut msg = [0u8; 5];
+    let mut msg = [0u8; 10];
     let mut got = 0;
     while got < msg.len() {
         // SAFETY: `msg[got..]` is writable for the length passed.
@@ -620,24 +634,37 @@ pub fn spawn_in_cgroup(
         }
         got += n as usize;
     }
-    if got == 0 {
-        return Ok(pid);
+    let mut failure = &msg[..got];
+    let mut outcome = None;
+    if got >= 5 && msg[0] == LANDLOCK_RECORD {
+        outcome = Outcome::from_bytes([msg[1], msg[2]]);
+        failure = &msg[5..got];
+    }
+    if failure.is_empty() {
+        return Ok(Spawned {
+            pid,
+            landlock: outcome,
+        });
     }
     // The child exits right after reporting: reap it now rather than leave
     // it to the loop.
     let mut status = 0;
     // SAFETY: `status` is a writable int; `pid` is our child.
     unsafe { libc::waitpid(pid, &mut status, 0) };
-    let errno = if got == msg.len() {
-        i32::from_ne_bytes([msg[1], msg[2], msg[3], msg[4]])
-    } else {
-        libc::EIO
+    let errno = match failure {
+        [_, a, b, c, d] => i32::from_ne_bytes([*a, *b, *c, *d]),
+        _ => libc::EIO,
     };
     Err(SpawnError {
-        step: SpawnStep::from_byte(msg[0]),
+        step: SpawnStep::from_byte(failure[0]),
         errno: Errno(errno),
     })
 }
+
+/// The tag of the child's record saying what its Landlock ruleset
+/// enforces ([`Outcome::to_bytes`] follows, then two zero bytes); the
+/// failure records start with a [`SpawnStep`], never 0.
+const LANDLOCK_RECORD: u8 = 0;
 
 /// The child's side of [`spawn_in_cgroup`].
 ///
@@ -646,8 +673,8 @@ pub fn spawn_in_cgroup(
 /// Must only be called in a child just forked from a single-threaded
 /// process; it never returns.
 unsafe fn child_main(plan: &ChildPlan<'_>) -> ! {
-    let fail = |step: SpawnStep| -> ! {
-        let errno = Errno::last().0.to_ne_bytes();
+    let fail_with = |step: SpawnStep, errno: i32| -> ! {
+        let errno = errno.to_ne_bytes();
         let msg = [step.to_byte(), errno[0], errno[1], errno[2], errno[3]];
         // SAFETY: writing our own buffer to the pipe, then exiting without
         // running the parent's atexit handlers or destructors.
@@ -656,6 +683,7 @@ unsafe fn child_main(plan: &ChildPlan<'_>) -> ! {
             libc::_exit(127)
         }
     };
+    let fail = |step: SpawnStep| -> ! { fail_with(step, Errno::last().0) };
 
     // SAFETY: the whole block makes system calls on fds and C strings
     // that the parent prepared and that stay valid in this copy of its
@@ -707,11 +735,19 @@ unsafe fn child_main(plan: &ChildPlan<'_>) -> ! {
             fail(SpawnStep::NoNewPrivs);
         }
         // Landlock last: the ruleset governs opening files, and the files
-        // above are open already. It was built in asmd, so this is two
-        // system calls; on failure errno is still theirs for `fail`.
+        // above are open already. It was built in asmd, so this is system
+        // calls only (Ruleset::restrict_self says which); then the parent
+        // learns what it enforces, through the pipe opened before.
         if let Some(ruleset) = plan.landlock {
-            if ruleset.restrict_self().is_err() {
-                fail(SpawnStep::Landlock);
+            match ruleset.restrict_self() {
+                Ok(outcome) => {
+                    let [abi, enforcement] = outcome.to_bytes();
+                    let msg = [LANDLOCK_RECORD, abi, enforcement, 0, 0];
+                    if libc::write(plan.report, msg.as_ptr().cast(), msg.len()) != 5 {
+                        fail(SpawnStep::Landlock);
+                    }
+                }
+                Err(errno) => fail_with(SpawnStep::Landlock, errno),
             }
         }
         libc::execvp(plan.argv[0], plan.argv.as_ptr());
@@ -800,7 +836,9 @@ mod tests {
             uid: 65534,
             gid: 65533,
         };
-        let pid = spawn_in_cgroup(&grep, &procs, &log, None, nobody).unwrap();
+        let pid = spawn_in_cgroup(&grep, &procs, &log, None, nobody)
+            .unwrap()
+            .pid;
         assert_eq!(wait(pid), 0);
         let out = std::fs::read_to_string(&log).unwrap();
         assert_eq!(
@@ -822,7 +860,9 @@ mod tests {
         // but still with no new privileges.
         std::fs::write(&log, "").unwrap();
         let root = Credentials { uid: 0, gid: 0 };
-        let pid = spawn_in_cgroup(&grep, &procs, &log, None, root).unwrap();
+        let pid = spawn_in_cgroup(&grep, &procs, &log, None, root)
+            .unwrap()
+            .pid;
         assert_eq!(wait(pid), 0);
         let out = std::fs::read_to_string(&log).unwrap();
         assert_eq!(status_line(&out, "Uid:"), "0\t0\t0\t0", "{out}");
@@ -863,16 +903,20 @@ mod tests {
             libc::sigaddset(&mut set, libc::SIGTERM);
             libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         }
-        let script = "read x || echo stdin-empty; \
+        // Its stdin is /dev/null, by name: what /dev/null holds is the
+        // host's business (a sandbox may make it a file others write to).
+        let script = "[ \"$(readlink /proc/$$/fd/0)\" = /dev/null ] && echo stdin-null; \
                       set -- $(cat /proc/$$/stat); [ \"$1\" = \"$6\" ] && echo own-session; \
                       echo to-stderr >&2; exit 3";
-        let pid = spawn_in_cgroup(&sh(script), &procs, &log, None, me()).unwrap();
+        let pid = spawn_in_cgroup(&sh(script), &procs, &log, None, me())
+            .unwrap()
+            .pid;
         let status = wait(pid);
         assert!(libc::WIFEXITED(status));
         assert_eq!(libc::WEXITSTATUS(status), 3);
         assert_eq!(std::fs::read_to_string(&procs).unwrap(), "0");
         let out = std::fs::read_to_string(&log).unwrap();
-        assert!(out.starts_with("earlier run\nstdin-empty\n"), "{out}");
+        assert!(out.starts_with("earlier run\nstdin-null\n"), "{out}");
 
         // The masks as the exec'd program starts with them (a shell might
         // change its own), found in PATH. Bit n-1 of the hex masks is
@@ -880,7 +924,9 @@ mod tests {
         // may ignore other signals.
         let masks = dir.join("masks.log");
         let grep = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"].map(String::from);
-        let pid = spawn_in_cgroup(&grep, &procs, &masks, None, me()).unwrap();
+        let pid = spawn_in_cgroup(&grep, &procs, &masks, None, me())
+            .unwrap()
+            .pid;
         assert_eq!(wait(pid), 0);
         let m = std::fs::read_to_string(&masks).unwrap();
         let mask = |key: &str| {
@@ -928,7 +974,7 @@ mod tests {
     /// ([`asm_testutil::LANDLOCK_LIVE`]).
     #[test]
     fn landlock_live_spawn_enforces_the_ruleset_before_the_exec() {
-        let Ok(Some(abi)) = asm_landlock::abi_version() else {
+        let Some(abi) = asm_testutil::landlock_abi() else {
             return asm_testutil::skip(
                 "landlock_live_spawn_enforces_the_ruleset_before_the_exec",
                 "the kernel has no Landlock",
@@ -939,20 +985,34 @@ mod tests {
         let procs = dir.join("cgroup.procs");
         std::fs::write(&procs, "").unwrap();
         let log = dir.join("8.log");
-        let plan = asm_landlock::derive(asm_landlock::CAP_FS_BASIC, Some(&dir), None, abi);
+        let plan = asm_landlock::derive(asm_landlock::CAP_FS_BASIC, Some(&dir), None);
         let ruleset = Ruleset::build(&plan).unwrap();
+        // The agent's parent is this test, outside its sandbox: from ABI 6
+        // it may not signal it, but it may signal its own child.
         let script = format!(
             "echo in > {in_} && echo inside-written; \
-             echo out > {out} || echo outside-refused",
+             echo out > {out} || echo outside-refused; \
+             kill -0 $PPID 2>/dev/null || echo parent-signal-refused; \
+             sleep 30 & kill $! && echo own-child-signalled",
             in_ = dir.join("in").display(),
             out = other.join("out").display()
         );
-        let pid = spawn_in_cgroup(&sh(&script), &procs, &log, Some(&ruleset), me()).unwrap();
-        assert_eq!(wait(pid), 0);
+        let spawned = spawn_in_cgroup(&sh(&script), &procs, &log, Some(&ruleset), me()).unwrap();
+        assert_eq!(wait(spawned.pid), 0);
         let out = std::fs::read_to_string(&log).unwrap();
         assert!(out.contains("inside-written\n"), "{out}");
         assert!(out.contains("outside-refused\n"), "{out}");
+        assert!(out.contains("own-child-signalled\n"), "{out}");
+        assert_eq!(out.contains("parent-signal-refused\n"), abi >= 6, "{out}");
         assert!(!other.join("out").exists());
+        // The child said what it enforced.
+        let outcome = spawned.landlock.expect("the child's Landlock record");
+        let report = ruleset.report(outcome);
+        assert!(outcome.landlock() && report.fs_restricted, "{report}");
+        assert_eq!(report.signals_scoped, abi >= 6, "{report}");
+        if abi >= 6 {
+            assert_eq!(outcome.enforcement, asm_landlock::Enforcement::Full);
+        }
         // asmd itself is not restricted.
         std::fs::write(other.join("out"), "asmd").unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
