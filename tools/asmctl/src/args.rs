@@ -606,7 +606,7 @@ struct SpecArgs {
     #[arg(long = "cap", value_name = "CAP[,CAP]", value_parser = capabilities)]
     caps: Vec<u64>,
     /// The only directory tree the agent may touch (an absolute path).
-    #[arg(long, value_parser = scope_path)]
+    #[arg(long, value_parser = check_path)]
     scope: Option<String>,
     /// How often the agent is restarted after a crash (root only).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -1029,12 +1029,12 @@ enum SensitiveSub {
     List,
     /// Mark a path (and everything under it) sensitive.
     Add {
-        #[arg(value_parser = sensitive_path)]
+        #[arg(value_parser = check_path)]
         path: String,
     },
     /// Unmark a path.
     Remove {
-        #[arg(value_parser = sensitive_path)]
+        #[arg(value_parser = check_path)]
         path: String,
     },
 }
@@ -1660,14 +1660,6 @@ fn check_path(text: &str) -> Result<String, String> {
         return Err("not an absolute path".to_string());
     }
     Ok(text.to_string())
-}
-
-fn scope_path(text: &str) -> Result<String, String> {
-    check_path(text)
-}
-
-fn sensitive_path(text: &str) -> Result<String, String> {
-    check_path(text)
 }
 
 /// `patch ID scope`: a path, or `none` (empty: no scope).

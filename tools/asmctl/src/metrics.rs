@@ -11,6 +11,7 @@
 //! user the agents it owns.
 
 use crate::error::{Error, Op};
+use crate::model::{AgentInfo, SystemMetrics, Telemetry};
 use crate::sys::{Device, Errno};
 use asm_abi::FAULT_TYPES;
 use http_body_util::Full;
@@ -21,7 +22,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -55,60 +55,6 @@ impl Format {
             Format::Prometheus
         }
     }
-}
-
-/// The module's system totals (the telemetry document's `system`).
-#[derive(Debug, Default, Deserialize)]
-struct System {
-    total_agents_spawned: u64,
-    total_agents_exited: u64,
-    total_crashes: u64,
-    total_faults: u64,
-    total_restarts: u64,
-    active_agents: u64,
-    total_syscalls: u64,
-    events_dropped: u64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Telemetry {
-    system: System,
-}
-
-/// What the metrics take from an agent's document.
-#[derive(Debug, Deserialize)]
-struct Agent {
-    agent_id: u32,
-    name: String,
-    state: String,
-    #[serde(default)]
-    risk_level: Option<String>,
-    nr_processes: u64,
-    spawn_count: u64,
-    exit_count: u64,
-    crash_count: u64,
-    restart_count: u64,
-    cpu_time_us: u64,
-    memory_bytes: u64,
-    #[serde(default)]
-    faults_by_type: BTreeMap<String, u64>,
-    #[serde(default)]
-    compliance: Option<Compliance>,
-    #[serde(default)]
-    llm: Option<Llm>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Compliance {
-    score: u64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Llm {
-    requests: u64,
-    tokens_used: u64,
-    rate_limited: u64,
-    failures: u64,
 }
 
 /// An agent's labels.
@@ -167,7 +113,7 @@ pub fn text(dev: &Device, format: Format) -> Result<String, Error> {
             Err(Errno(libc::ESRCH)) => continue,
             Err(e) => return Err(Op::Info(id).fail(e)),
         };
-        agents.push(serde_json::from_slice::<Agent>(&doc).map_err(malformed)?);
+        agents.push(serde_json::from_slice::<AgentInfo>(&doc).map_err(malformed)?);
         match dev.history(id, 0) {
             Ok((h, _)) => {
                 syscalls.insert(id, h.syscalls);
@@ -182,8 +128,8 @@ pub fn text(dev: &Device, format: Format) -> Result<String, Error> {
 /// The exposition of `system` and `agents` (`syscalls`: each agent's
 /// system calls, by id).
 fn render(
-    system: &System,
-    agents: &[Agent],
+    system: &SystemMetrics,
+    agents: &[AgentInfo],
     syscalls: &BTreeMap<u32, u64>,
     format: Format,
 ) -> String {
@@ -258,14 +204,14 @@ fn render(
         .set(1);
         cpu.get_or_create(&l).inc_by(a.cpu_time_us as f64 / 1e6);
         set(&memory.get_or_create(&l), a.memory_bytes);
-        set(&processes.get_or_create(&l), a.nr_processes);
+        set(&processes.get_or_create(&l), a.nr_processes.into());
         if let Some(&n) = syscalls.get(&a.agent_id) {
             calls.get_or_create(&l).inc_by(n);
         }
         spawns.get_or_create(&l).inc_by(a.spawn_count);
         exits.get_or_create(&l).inc_by(a.exit_count);
         crashes.get_or_create(&l).inc_by(a.crash_count);
-        restarts.get_or_create(&l).inc_by(a.restart_count);
+        restarts.get_or_create(&l).inc_by(a.restart_count.into());
         // Every type, 0 included, so that a rate over it is defined from
         // the first scrape.
         for fault in FAULT_TYPES {
@@ -479,36 +425,42 @@ async fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{LlmUsage, Score};
 
-    fn agent(id: u32, name: &str) -> Agent {
-        Agent {
-            agent_id: id,
-            name: name.into(),
-            state: "Active".into(),
-            risk_level: Some("Limited".into()),
-            nr_processes: 2,
-            spawn_count: 3,
-            exit_count: 1,
-            crash_count: 1,
-            restart_count: 0,
-            cpu_time_us: 1_500_000,
-            memory_bytes: 4096,
-            faults_by_type: [("memory".to_string(), 2)].into(),
-            compliance: Some(Compliance { score: 850 }),
-            llm: Some(Llm {
-                requests: 4,
-                tokens_used: 120,
-                rate_limited: 1,
-                failures: 0,
-            }),
-        }
+    fn agent(id: u32, name: &str) -> AgentInfo {
+        let mut a = AgentInfo::from(&asm_abi::AsmAgentInfo::new(id));
+        a.agent_id = id;
+        a.name = name.into();
+        a.state = "Active".into();
+        a.risk_level = Some("Limited".into());
+        a.nr_processes = 2;
+        a.spawn_count = 3;
+        a.exit_count = 1;
+        a.crash_count = 1;
+        a.cpu_time_us = 1_500_000;
+        a.memory_bytes = 4096;
+        a.faults_by_type = [("memory".to_string(), 2)].into();
+        a.compliance = Some(Score { score: 850 });
+        a.llm = Some(LlmUsage {
+            requests: 4,
+            tokens_used: 120,
+            rate_limited: 1,
+            ..LlmUsage::default()
+        });
+        a
     }
 
     #[test]
     fn exposition() {
-        let system = System {
+        let system = SystemMetrics {
+            total_agents_spawned: 0,
+            total_agents_exited: 0,
+            total_crashes: 0,
             total_faults: 2,
-            ..System::default()
+            total_restarts: 0,
+            active_agents: 0,
+            total_syscalls: 0,
+            events_dropped: 0,
         };
         let agents = [agent(100, "crawler"), agent(101, "a \"quoted\" name")];
         let calls = [(100, 77)].into();

@@ -102,6 +102,13 @@ pub struct Event {
     pub grace_ms: Option<u64>,
 }
 
+/// What the metrics read of the agent document's `compliance` object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Score {
+    /// In thousandths.
+    pub score: u64,
+}
+
 /// `ASM_IOC_GET_AGENT_INFO_JSON`'s document.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct AgentInfo {
@@ -146,6 +153,12 @@ pub struct AgentInfo {
     /// sends none.
     #[serde(default)]
     pub llm: Option<LlmUsage>,
+    /// `fault_count` by fault type; empty from a module before it.
+    #[serde(default)]
+    pub faults_by_type: BTreeMap<String, u64>,
+    /// The `compliance` object's score; `None` from a module before it.
+    #[serde(default)]
+    pub compliance: Option<Score>,
     /// Not in the document: what asminfo read with `ASM_IOC_DEPS`; `None`
     /// where the module has no dependency graph.
     #[serde(skip)]
@@ -286,8 +299,10 @@ impl From<&AsmAgentInfo> for AgentInfo {
             last_violation: None,
             // 0 is what a module older than risk levels leaves there.
             risk_level: (raw.risk_level != 0).then(|| risk_text(raw.risk_level)),
-            // GET_INFO has no gateway figures.
+            // GET_INFO has no gateway figures, nor these.
             llm: None,
+            faults_by_type: BTreeMap::new(),
+            compliance: None,
             deps: None,
             slowest: None,
         }
