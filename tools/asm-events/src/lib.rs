@@ -310,11 +310,10 @@ impl Subscription {
         // Connected to the kernel, the socket takes unicast from no other
         // process (ECONNREFUSED for the sender): a local process cannot
         // fill its buffer with forgeries so that real events are lost.
-        // SAFETY: all-zero bytes are a valid sockaddr_nl; the address is
-        // readable for the length passed and the fd is the socket's.
+        let kernel = kernel_addr();
+        // SAFETY: the address is readable for the length passed and the fd
+        // is the socket's.
         let err = unsafe {
-            let mut kernel: libc::sockaddr_nl = std::mem::zeroed();
-            kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
             libc::connect(
                 sock.as_raw_fd(),
                 std::ptr::from_ref(&kernel).cast(),
@@ -355,12 +354,11 @@ impl Subscription {
     /// to this socket's port, and a forged event must not pass for the
     /// module's.
     pub fn recv(&mut self) -> Result<Vec<Notice>, Error> {
-        // SAFETY: all-zero bytes are a valid sockaddr_nl.
-        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        let mut addr = kernel_addr();
         let mut len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+        // MSG_TRUNC: the datagram's real length, to tell a cut one.
         // SAFETY: `buf` is writable for its length, `addr` for `len` bytes,
         // and the fd is the socket's for the duration of the call.
-        // MSG_TRUNC: the datagram's real length, to tell a cut one.
         let n = unsafe {
             libc::recvfrom(
                 self.sock.as_raw_fd(),
@@ -399,6 +397,14 @@ impl AsRawFd for Subscription {
     fn as_raw_fd(&self) -> RawFd {
         self.sock.as_raw_fd()
     }
+}
+
+/// The kernel's netlink address (port 0, no groups).
+fn kernel_addr() -> libc::sockaddr_nl {
+    // SAFETY: all-zero bytes are a valid sockaddr_nl.
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    addr
 }
 
 /// The `asm` family's id, its `events` group's id, and the controller's
