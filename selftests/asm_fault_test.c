@@ -313,7 +313,7 @@ static void test_agent_policy(void)
 	agent_doc(5300);
 	json_expect_num(jbuf, "cpu_quota_ms", 250);
 	json_expect(jbuf, "syscall_rate", "null");
-	json_expect(jbuf, "memory", "\"log\"");
+	json_expect(jbuf, "memory", "\"Log\"");
 	kid_end(&k, 5300);
 	ktap_case_end("an agent's own limits and actions, resolved against the defaults");
 }
@@ -375,7 +375,7 @@ static void test_memory_kill(void)
 	ktap_expect(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 		    "the hog is killed by SIGKILL (status %#x)", status);
 	agent_doc(5302);
-	expect_fault(jbuf, "memory", "kill", 32 * MB, &observed);
+	expect_fault(jbuf, "Memory", "Kill", 32 * MB, &observed);
 	ktap_expect(observed > (long long)(32 * MB), "observed size %lld > limit", observed);
 	ktap_msg("memory hog killed at %lld bytes", observed);
 	json_expect(jbuf, "state", "\"Failed\"");
@@ -421,7 +421,7 @@ static void test_cpu_throttle(void)
 			    "throttled windows within quota + %d ms", SLACK_MS);
 	}
 	agent_doc(5303);
-	expect_fault(jbuf, "cpu_quota", "throttle", quota, &observed);
+	expect_fault(jbuf, "CpuQuota", "Throttle", quota, &observed);
 	ktap_expect(observed > quota, "observed %lld ms > quota", observed);
 	json_expect(jbuf, "throttled", "true");
 	/* It stops spinning at 6 s: a whole window under quota lifts it. */
@@ -452,8 +452,8 @@ static void test_syscall_flood(void)
 	status = wait_kid(&k, 15000);
 	ktap_expect(status == 0, "the flooder exits normally (status %#x)", status);
 	agent_doc(5304);
-	expect_fault(jbuf, "syscall_flood", "log", 2000, &observed);
-	json_expect(jbuf, "unit", "\"per_s\"");
+	expect_fault(jbuf, "SyscallFlood", "Log", 2000, &observed);
+	json_expect(jbuf, "unit", "\"PerSecond\"");
 	ktap_expect(observed > 2000, "observed rate %lld/s > 2000/s", observed);
 	ktap_msg("syscall flood detected at %lld syscalls/s", observed);
 	kid_end(&k, 5304);
@@ -480,7 +480,7 @@ static void test_watchdog(void)
 	ktap_expect(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 		    "silent agent ended by SIGKILL (status %#x)", status);
 	agent_doc(5305);
-	expect_fault(jbuf, "unresponsive", "restart", 1500, &observed);
+	expect_fault(jbuf, "Unresponsive", "Restart", 1500, &observed);
 	ktap_expect(observed > 1500, "silent for %lld ms > 1500", observed);
 	/* Its restart budget is 0: ended for good (test_restart restarts). */
 	json_expect(jbuf, "state", "\"Failed\"");
@@ -504,7 +504,7 @@ static void test_permissive(void)
 	status = wait_kid(&k, 15000);
 	ktap_expect(status == 0, "the hog lives and exits normally (status %#x)", status);
 	agent_doc(5306);
-	expect_fault(jbuf, "memory", "log", 16 * MB, &observed);
+	expect_fault(jbuf, "Memory", "Log", 16 * MB, &observed);
 	ktap_expect(observed > (long long)(16 * MB), "observed %lld bytes", observed);
 	json_expect(jbuf, "state", "\"Exited\"");
 	kid_end(&k, 5306);

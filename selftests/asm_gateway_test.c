@@ -161,12 +161,12 @@ static void k_echo(int wfd, void *arg)
 	n = ask(asm_fd, doc, &err);
 	child_report(wfd, err);
 	child_report(wfd, n == (long)strlen(response));
-	child_report(wfd, json_expect(response, "provider", "\"gemini\"") == 1);
+	child_report(wfd, json_expect(response, "provider", "\"Gemini\"") == 1);
 	child_report(wfd, strstr(response, "max 42 temp 250: echo \u00e9t\u00e9 \\\"q\\\"") != NULL);
 	child_report(wfd, json_expect(response, "was_fallback", "false") == 1);
 	ask(asm_fd, "{\"prompt\":\"fallback please\"}", &err);
 	child_report(wfd, err);
-	child_report(wfd, json_expect(response, "provider", "\"gpt4\"") == 1 &&
+	child_report(wfd, json_expect(response, "provider", "\"Gpt4\"") == 1 &&
 			  json_expect(response, "was_fallback", "true") == 1);
 	ask(asm_fd, "{\"prompt\":\"fail\"}", &err);
 	child_report(wfd, err);

@@ -470,7 +470,7 @@ static void test_listen_exec(void)
 		ktap_expect(asm_get_json(asm_fd, ASM_IOC_GET_AGENT_INFO_JSON, 5404, doc,
 					 sizeof(doc)) > 0, "agent JSON");
 		lv = json_find(doc, "last_violation");
-		ktap_expect(lv && json_expect(lv, "type", "\"exec\"") &&
+		ktap_expect(lv && json_expect(lv, "type", "\"Exec\"") &&
 			    !json_raw(lv, "detail", detail, sizeof(detail)) &&
 			    strstr(detail, "/true\""),
 			    "last_violation names the program: %s", detail);

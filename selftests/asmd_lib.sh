@@ -30,7 +30,7 @@ info_restarted() {
 # The fault types in agent ID's recent_faults, comma-separated.
 recent_fault_types() {
 	info_json "$1" | tr -d '[:space:]' | grep -oE '"recent_faults":\[[^]]*\]' |
-		grep -oE '"type":"[a-z_]+"' | sed 's/.*:"//; s/"$//' | paste -sd, -
+		grep -oE '"type":"[A-Za-z]+"' | sed 's/.*:"//; s/"$//' | paste -sd, -
 }
 
 cg_dir() {

@@ -38,6 +38,7 @@ SELFTEST = os.path.join(TOP, "selftests", "test_schemas.sh")
 # marker, and the schema it must match.
 EXAMPLES = [
     ("Documentation/uapi.rst", "``ASM_IOC_GET_TELEMETRY_JSON``\nwrites::", "status"),
+    ("Documentation/uapi.rst", "``ASM_IOC_GET_AGENT_INFO_JSON`` writes::", "info"),
     ("Documentation/admin-guide.rst", "$ asmctl monitor --json --type exit", "monitor"),
     ("Documentation/gateway.rst", "Response document::", "llm"),
 ]

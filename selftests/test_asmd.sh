@@ -85,7 +85,7 @@ asm_expect "asmd logs the restarted event" \
 	asm_wait asmd_has watchdog "agent 711 (heartbeat): running again (restart 1 of 1)"
 types=$(recent_fault_types 711)
 asm_expect "recent_faults ($types) has unresponsive" \
-	eval "case ',$types,' in *,unresponsive,*) true ;; *) false ;; esac"
+	eval "case ',$types,' in *,Unresponsive,*) true ;; *) false ;; esac"
 asm_expect "the agent's stdout is in its log" \
 	grep -q "heartbeat: agent 711" "$LOGS/711.log"
 asmd_stop "$watchdog_pid" TERM

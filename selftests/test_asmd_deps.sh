@@ -54,7 +54,7 @@ audit_steps() {
 lo, hi = int(sys.argv[1]), int(sys.argv[2])
 d = json.load(sys.stdin)
 print(",".join("%s %d" % (e["kind"], e["agent_id"]) for e in d["entries"]
-               if e["kind"] in ("register", "dependency")
+               if e["kind"] in ("Register", "Dependency")
                and lo <= e["agent_id"] <= hi and e["result"] == 0))' "$1" "$2"
 }
 
@@ -85,7 +85,7 @@ asm_expect_eq "asmd's steps" \
 	"740 registered,740 started,741 registered,741 required -> 740,741 started,742 registered,742 required -> 741,742 started" \
 	"$(asmd_steps chain)"
 asm_expect_eq "audit trail: registrations and edges" \
-	"register 740,register 741,dependency 741,register 742,dependency 742" \
+	"Register 740,Register 741,Dependency 741,Register 742,Dependency 742" \
 	"$(audit_steps 740 742)"
 for id in 740 741 742; do
 	asm_expect_wait "agent $id: processes in the cgroup" 1 cg_nr "$id"
@@ -169,7 +169,7 @@ depsig_asmd=$ASMD_PID
 asm_expect "749 starts" asm_wait asmd_has depsig "agent 749 (sig-user): started pid"
 asm_expect "its edge, with the signal" \
 	asmd_has depsig "agent 749 (sig-user): optional dependency on agent 748 (sig-base) added, SIGUSR1 when it ends (audit #"
-asm_expect_eq "asmctl deps --json: the edge's signal" SIGUSR1 \
+asm_expect_eq "asmctl deps --json: the edge's signal (SIGUSR1)" 10 \
 	"$(asmctl deps --json | pyjson '[e["signal"] for e in d["edges"] if e["dependent"] == 749][0]')"
 asm_expect "asmctl deps" eval "asmctl deps | grep -qx '749 -> 748 (optional, SIGUSR1)'"
 asm_expect_eq "asmd's error lines" 0 "$(asmd_count depsig "asmd: error:")"

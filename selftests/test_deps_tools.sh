@@ -99,7 +99,7 @@ asm_expect_eq "--signal USR1: exit status" 0 "$?"
 asm_expect "--signal USR1: report" \
 	grep -qE "^agent 7603: optional dependency on agent 7601 added, SIGUSR1 when it ends \(audit #[0-9]+\)$" <<<"$out"
 asm_expect_eq "the list" "$(printf '7601 -> 7602 (required)\n7603 -> 7601 (optional, SIGUSR1)')" "$(asmctl deps)"
-asm_expect_eq "--json: each edge's signal" "7601 None,7603 SIGUSR1" \
+asm_expect_eq "--json: each edge's signal (SIGUSR1 is 10)" "7601 None,7603 10" \
 	"$(asmctl deps --json | pyjson '",".join("%d %s" % (e["dependent"], e["signal"]) for e in d["edges"])')"
 asm_expect "asminfo 7601: its dependent's signal" \
 	eval "asminfo 7601 | grep -qE '^Dependents: +7603 \(optional, SIGUSR1\)$'"
@@ -107,7 +107,7 @@ asmctl deps remove 7603 7601 >/dev/null 2>&1
 asm_expect_eq "remove: exit status" 0 "$?"
 asmctl deps add 7603 7601 --kind optional --signal 12 >/dev/null 2>&1
 asm_expect_eq "--signal 12: exit status" 0 "$?"
-asm_expect_eq "--json: signal 12 is SIGUSR2" SIGUSR2 \
+asm_expect_eq "--json: signal 12 (SIGUSR2)" 12 \
 	"$(asmctl deps --json | pyjson '[e["signal"] for e in d["edges"] if e["dependent"] == 7603][0]')"
 [ "$ASM_CASE_OK" = 1 ] || { sed 's/^/# /' "$ASM_TMP/err"; ktap_print_msg "$out"; asmctl deps | sed 's/^/# /'; }
 asm_case_end "deps add --signal: refused for KILL and a required edge; shown in the list, --json and asminfo"

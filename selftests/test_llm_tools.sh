@@ -166,7 +166,7 @@ asm_case_end "after a request asminfo, top, compliance and asmstatus show the ag
 # 5: the LLM trail, its own chain.
 asm_case_start
 asm_expect_eq "llm_request entries of agent $ONE" 1 "$(audit_rows llm "$ONE" llm_request local/ok)"
-asm_expect_eq "--json names the trail" llm "$(asmctl audit --trail llm --json | pyjson 'd["trail"]')"
+asm_expect_eq "--json names the trail" Llm "$(asmctl audit --trail llm --json | pyjson 'd["trail"]')"
 asm_expect_eq "--json: the entry's provider (op)" 4 \
 	"$(asmctl audit --trail llm --json | pyjson "[e['op'] for e in d['entries'] if e['agent_id'] == $ONE][0]")"
 asmctl audit verify --trail llm >"$ASM_TMP/verify.out" 2>&1

@@ -55,11 +55,11 @@ scripted_agent() {
 asm_case_start
 monitor all --json
 all_pid=$MON_PID
-monitor filtered --json --agent 7950 --type exec --type exit
+monitor filtered --json --agent 7950 --type Exec --type exit
 monitor text --agent 7950 --count 4
 text_pid=$MON_PID
 scripted_agent 7950
-asm_wait grep -q '"type":"unregister"' "$ASM_TMP/all.out" || asm_fail "no unregister event"
+asm_wait grep -q '"type":"Unregister"' "$ASM_TMP/all.out" || asm_fail "no unregister event"
 kill "$all_pid"
 got=$(python3 - "$ASM_TMP/all.out" <<'EOF'
 import json, sys
@@ -73,9 +73,9 @@ keys = {"seq", "timestamp_ns", "type", "agent_id", "pid", "exit_code", "signal"}
 missing = [l for l in mine if not keys <= l.keys()]
 times = [l["timestamp_ns"] for l in mine]
 # The forked child's spawn, exec and exit name one pid, not the command's.
-spawn = [l["pid"] for l in mine if l["type"] == "spawn"]
-execs = [l["pid"] for l in mine if l["type"] == "exec"]
-exits = [(l["pid"], l["exit_code"]) for l in mine if l["type"] == "exit"]
+spawn = [l["pid"] for l in mine if l["type"] == "Spawn"]
+execs = [l["pid"] for l in mine if l["type"] == "Exec"]
+exits = [(l["pid"], l["exit_code"]) for l in mine if l["type"] == "Exit"]
 pids_ok = (len(spawn) == 1 and len(execs) == 2 and execs[1] == spawn[0]
            and exits == [(spawn[0], 0), (execs[0], 0)])
 print(kinds)
@@ -83,7 +83,7 @@ print(f"other lines {len(bad)} gaps {gaps} missing fields {len(missing)} "
       f"ordered {times == sorted(times)} pids {pids_ok} events {len(seqs)}")
 EOF
 )
-asm_expect_eq "agent 7950's events, in order" "register exec spawn exec exit exit unregister" \
+asm_expect_eq "agent 7950's events, in order" "Register Exec Spawn Exec Exit Exit Unregister" \
 	"$(head -1 <<<"$got")"
 asm_expect "no gap, no other line, every field, in time order, the pids" \
 	grep -qE '^other lines 0 gaps \[\] missing fields 0 ordered True pids True events [0-9]+$' \
@@ -92,12 +92,12 @@ asm_expect "no gap, no other line, every field, in time order, the pids" \
 asm_case_end "monitor --json: the scripted agent's events in order, numbered with no gap"
 
 asm_case_start
-asm_expect_eq "--agent 7950 --type exec --type exit" "exec exec exit exit" \
+asm_expect_eq "--agent 7950 --type Exec --type exit" "Exec Exec Exit Exit" \
 	"$(python3 -c 'import json, sys
 print(" ".join(json.loads(l)["type"] for l in open(sys.argv[1]) if json.loads(l)["agent_id"] == 7950))' \
 	"$ASM_TMP/filtered.out")"
 asm_expect_eq "--type: no other agent or type" 0 \
-	"$(grep -vcE '"agent_id":7950,.*"type":"(exec|exit)"' "$ASM_TMP/filtered.out")"
+	"$(grep -vcE '"agent_id":7950,.*"type":"(Exec|Exit)"' "$ASM_TMP/filtered.out")"
 asm_wait_gone "$text_pid" || asm_fail "--count 4 did not exit"
 wait "$text_pid"
 asm_expect_eq "--count 4: exit status" 0 "$?"
@@ -120,7 +120,7 @@ asmctl run --quiet --no-landlock --cap ProcessSpawn --id 7951 --name flood -- \
 	asm_fail "the flood: status $?"
 kill -CONT "$stopped_pid"
 asmctl unregister 7951
-asm_wait grep -q '"type":"unregister"' "$ASM_TMP/stopped.out" || asm_fail "no unregister event after the loss"
+asm_wait grep -q '"type":"Unregister"' "$ASM_TMP/stopped.out" || asm_fail "no unregister event after the loss"
 kill "$stopped_pid"
 got=$(python3 - "$ASM_TMP/stopped.out" <<'EOF'
 import json, sys

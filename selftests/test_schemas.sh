@@ -188,10 +188,10 @@ asmctl run --quiet --no-landlock --id 7805 --name schema-violation -- sh -c '/bi
 # killed.
 run_agent 7806 schema-spin "" sh -c 'while [ ! -e "$1/stop.7806" ]; do :; done; exec sleep 600' sh "$ASM_TMP"
 asmctl limits 7806 --cpu-quota-ms 100 >/dev/null || asm_bail "limits 7806"
-asm_wait seen '"agent_id":7806,.*"type":"action"' "$ASM_TMP/all.out" ||
+asm_wait seen '"agent_id":7806,.*"type":"Action"' "$ASM_TMP/all.out" ||
 	ktap_print_msg "agent 7806 was not throttled"
 touch "$ASM_TMP/stop.7806"
-asm_wait seen '"agent_id":7806,.*"type":"release"' "$ASM_TMP/all.out" ||
+asm_wait seen '"agent_id":7806,.*"type":"Release"' "$ASM_TMP/all.out" ||
 	ktap_print_msg "no release event for agent 7806's throttle"
 pkill -KILL -P "$PID_7806"
 wait "$PID_7806" 2>/dev/null
@@ -199,9 +199,9 @@ asm_bg_reaped "$PID_7806"
 
 # 7809 ends: 7808 is stopped with it, 7810 told.
 kill -TERM "$(agent_pid 7809)"
-asm_wait seen '"agent_id":7810,.*"type":"dependency_lost"' "$ASM_TMP/all.out" ||
+asm_wait seen '"agent_id":7810,.*"type":"DependencyLost"' "$ASM_TMP/all.out" ||
 	ktap_print_msg "no dependency_lost event for agent 7810"
-asm_wait seen '"agent_id":7808,.*"type":"exit"' "$ASM_TMP/all.out" ||
+asm_wait seen '"agent_id":7808,.*"type":"Exit"' "$ASM_TMP/all.out" ||
 	ktap_print_msg "agent 7808 was not stopped by the cascade"
 
 # 7807: a stopped monitor loses events.  Its socket's buffer is made
@@ -217,7 +217,7 @@ asmctl run --quiet --no-landlock --cap ProcessSpawn --id 7807 --name schema-floo
 	sh -c 'i=0; while [ $i -lt 30 ]; do /bin/true; i=$((i + 1)); done'
 kill -CONT "$STOPPED_PID"
 asmctl unregister 7807
-asm_wait grep -q '"type":"unregister"' "$ASM_TMP/stopped.out" || ktap_print_msg "no unregister event after the loss"
+asm_wait grep -q '"type":"Unregister"' "$ASM_TMP/stopped.out" || ktap_print_msg "no unregister event after the loss"
 kill "$STOPPED_PID"
 
 # 7811: one LLM request through the gateway helper and the mock.
@@ -298,7 +298,7 @@ collect 10
 # The last events: an agent that comes and goes.
 asmctl run --quiet --no-landlock --id 7899 --name schema-last -- true
 asmctl unregister 7899
-asm_wait seen '"agent_id":7899,.*"type":"unregister"' "$ASM_TMP/all.out" ||
+asm_wait seen '"agent_id":7899,.*"type":"Unregister"' "$ASM_TMP/all.out" ||
 	echo "no unregister event of 7899" >>"$DOCS/10/failed"
 kill "$ALL_PID"
 schema_lines monitor "$ASM_TMP/all.out"
@@ -331,11 +331,11 @@ asm_bg_track "$DOC_PY_JOB"
 schema_case 1
 asm_expect_eq "status: recent events" 10 "$(doc status 'len(d["recent_events"])')"
 asm_expect_eq "list --all: every agent" "$AGENTS" "$(doc list-all '" ".join(str(a["agent_id"]) for a in d)')"
-asm_expect_eq "7804: its crashes in recent_faults and faults_by_type" "crash crash 2" \
+asm_expect_eq "7804: its crashes in recent_faults and faults_by_type" "Crash Crash 2" \
 	"$(doc info-7804 '" ".join([f["type"] for f in d["recent_faults"]] + [str(d["faults_by_type"]["crash"])])')"
 asm_expect_eq "7804: Failed after its restart" "Failed 1" "$(doc info-7804 '"%s %d" % (d["state"], d["restart_count"])')"
-asm_expect_eq "7805: last_violation" exec "$(doc info-7805 'd["last_violation"]["type"]')"
-asm_expect_eq "7806: its CPU quota fault" "cpu_quota ms throttle" \
+asm_expect_eq "7805: last_violation" Exec "$(doc info-7805 'd["last_violation"]["type"]')"
+asm_expect_eq "7806: its CPU quota fault" "CpuQuota Milliseconds Throttle" \
 	"$(doc info-7806 '" ".join(d["recent_faults"][0][k] for k in ("type", "unit", "action"))')"
 asm_expect_eq "7801: risk, capabilities" "High FsBasic,ProcessSpawn" \
 	"$(doc info-7801 'd["risk_level"] + " " + ",".join(d["capabilities"])')"
@@ -348,15 +348,15 @@ asm_expect_eq "top: 7811's LLM request" 1 "$(doc top '[r["llm_requests"] for r i
 asm_case_end "history, top --json --once, top --json's lines"
 
 schema_case 3
-asm_expect_eq "limits 7801: own, as set" "5000 None default default" \
+asm_expect_eq "limits 7801: own, as set" "5000 None Default Default" \
 	"$(doc limits-7801 '" ".join(str(v) for v in d["limits"].values())')"
-asm_expect_eq "recovery 7801: own, as set" "default log" \
+asm_expect_eq "recovery 7801: own, as set" "Default Log" \
 	"$(doc recovery-7801 'd["actions"]["cpu_quota"] + " " + d["actions"]["memory"]')"
 asm_case_end "limits, recovery (an agent's, the defaults), policy"
 
 schema_case 4
 asm_expect_eq "audit: the kinds the states above record" "" \
-	"$(doc audit '" ".join(sorted({"cascade", "decision", "dependency", "fault_policy", "oversight", "patch", "register", "sensitive", "sensitive_set", "unregister", "violation"} - {e["kind"] for e in d["entries"]}))')"
+	"$(doc audit '" ".join(sorted({"Cascade", "Decision", "Dependency", "FaultPolicy", "Oversight", "Patch", "Register", "Sensitive", "SensitiveSet", "Unregister", "Violation"} - {e["kind"] for e in d["entries"]}))')"
 asm_expect_eq "audit --trail llm: 7811's request" 1 \
 	"$(doc audit-llm 'sum(1 for e in d["entries"] if e["agent_id"] == 7811)')"
 asm_case_end "audit --json of both trails, audit --export"
@@ -366,7 +366,7 @@ asm_expect_eq "sensitive: the path" "$ASM_TMP/secret" "$(doc sensitive '" ".join
 asm_case_end "sensitive --json"
 
 schema_case 6
-asm_expect_eq "deps: every kind, a signal" "optional:None optional:SIGUSR1 peer:None required:None" \
+asm_expect_eq "deps: every kind, a signal" "Optional:10 Optional:None Peer:None Required:None" \
 	"$(doc deps '" ".join(sorted({"%s:%s" % (e["kind"], e["signal"]) for e in d["edges"]}))')"
 asm_expect_eq "deps 7801: its chain" "[7803, 7802]" "$(doc deps-7801 'd["chain"]')"
 asm_case_end "deps --json (the list, a tree), deps add and remove --json"
@@ -378,18 +378,18 @@ asm_expect_eq "profile --all step: the aggregate" None "$(doc profile-all-step '
 asm_case_end "profile --json: every operation, an agent's, one, the aggregate"
 
 schema_case 8
-asm_expect_eq "compliance: risk levels" "1 9" "$(doc compliance '"%d %d" % (d["risk_levels"]["High"], d["risk_levels"]["Limited"])')"
+asm_expect_eq "compliance: risk levels" "1 9" "$(doc compliance '"%d %d" % (d["risk_levels"]["high"], d["risk_levels"]["limited"])')"
 asm_case_end "compliance --json"
 
 schema_case 9
-asm_expect_eq "llm: the mock's answer" "local local says: hello from 7811" "$(doc llm 'd["provider"] + " " + d["text"]')"
+asm_expect_eq "llm: the mock's answer" "Local local says: hello from 7811" "$(doc llm 'd["provider"] + " " + d["text"]')"
 asm_case_end "llm --json: the response document"
 
 schema_case 10
 types=$(/usr/bin/python3 -c 'import json, sys
 print(" ".join(sorted({json.loads(l).get("type", "") for l in open(sys.argv[1])} - {""})))' "$DOCS/10/all.out")
 ktap_print_msg "event types seen: $types"
-for t in register unregister spawn exec exit crash fault action release recovery restarted failed llm_request cascade dependency_lost; do
+for t in Register Unregister Spawn Exec Exit Crash Fault Action Release Recovery Restarted Failed LlmRequest Cascade DependencyLost; do
 	asm_expect "a $t event" grep -qw "$t" <<<"$types"
 done
 asm_expect "a lost events line" grep -q '^{"lost":' "$DOCS/10/stopped.out"

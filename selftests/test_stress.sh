@@ -561,7 +561,7 @@ for ((c = 1; c <= CYCLES; c++)); do
 	[ "${n:-0}" -gt 0 ] || asm_fail "cycle $c: no agent process ended: no traffic"
 	# Agents a throttle held at some point of the cycle (their recent
 	# faults keep the CPU quota fault).
-	n=$(grep -o '"type": *"cpu_quota"' "$ASM_TMP/counters/list" | wc -l)
+	n=$(grep -o '"type": *"CpuQuota"' "$ASM_TMP/counters/list" | wc -l)
 	throttled=$((throttled + n))
 	cg_freeze "$CG" 0 || asm_fail "cycle $c: $CG did not thaw"
 

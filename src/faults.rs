@@ -29,7 +29,7 @@ impl FaultKind {
             Self::Memory => "memory limit exceeded",
             Self::SyscallFlood => "syscall flood",
             Self::Crash => "crash",
-            Self::Capability => "capability violation",
+            Self::CapabilityViolation => "capability violation",
             Self::Unresponsive => "unresponsive (watchdog timeout)",
         }
     }
@@ -42,7 +42,19 @@ impl FaultKind {
             Self::SyscallFlood => "per_s",
             Self::Crash => "status",
             // An `enum asm_violation`.
-            Self::Capability => "violation",
+            Self::CapabilityViolation => "violation",
+        }
+    }
+
+    /// The unit as a JSON document's `unit` gives it: the same units,
+    /// named like every other enum value of a JSON document.
+    pub(crate) fn unit_json(self) -> &'static str {
+        match self {
+            Self::CpuQuota | Self::Unresponsive => "Milliseconds",
+            Self::Memory => "Bytes",
+            Self::SyscallFlood => "PerSecond",
+            Self::Crash => "WaitStatus",
+            Self::CapabilityViolation => "Violation",
         }
     }
 

@@ -817,14 +817,14 @@ impl Ended {
             Err(_) => (0, 0),
         };
         let errno = self.outcome.as_ref().err().map_or(0, |e| e.to_errno());
-        let mut event = Event::new(EventKind::Llm, self.agent.id, self.tgid, self.at_ns);
+        let mut event = Event::new(EventKind::LlmRequest, self.agent.id, self.tgid, self.at_ns);
         event.fault = provider as u8;
         event.exit_code = errno;
         event.value = u64::from(tokens_used);
         event.limit = self.duration_us;
         asm.telemetry.record(event);
 
-        let mut r = Record::new(Kind::Llm, provider, self.agent.id)
+        let mut r = Record::new(Kind::LlmRequest, provider, self.agent.id)
             .values(u64::from(tokens_used), self.duration_us)
             .result(self.outcome.as_ref().map(|_| ()).map_err(|e| *e))
             .by(self.uid, self.tgid);
@@ -920,7 +920,7 @@ fn response_json(a: &Answer, duration_us: u64) -> Result<KVec<u8>> {
             w,
             "{{\"provider\":\"{}\",\"text\":{},\"tokens_used\":{},\"duration_us\":{},\
              \"was_fallback\":{}}}",
-            a.provider.name(),
+            a.provider.json(),
             JsonStr(text),
             a.tokens_used,
             duration_us,

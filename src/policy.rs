@@ -348,13 +348,13 @@ pub(crate) fn write_caps(w: &mut impl Write, caps: u64) {
 /// Returns the action. Does not sleep.
 pub(crate) fn violation(asm: &Asm, agent: &Agent, what: Violation, detail: &[u8]) -> Action {
     let now = ffi::now_ns();
-    let action = asm.faults.effective(agent).actions[FaultKind::Capability as usize];
+    let action = asm.faults.effective(agent).actions[FaultKind::CapabilityViolation as usize];
     faults::record(
         asm,
         agent,
         FaultRecord {
             timestamp_ns: now,
-            kind: FaultKind::Capability,
+            kind: FaultKind::CapabilityViolation,
             action,
             observed: what.raw().into(),
             limit: 0,
@@ -538,7 +538,7 @@ pub(crate) fn syscall_verdict(
     protocol: i32,
 ) -> bool {
     let tcp = matches!(protocol, syscalls::IPPROTO_TCP | syscalls::IPPROTO_MPTCP);
-    let action = asm.faults.effective(agent).actions[FaultKind::Capability as usize];
+    let action = asm.faults.effective(agent).actions[FaultKind::CapabilityViolation as usize];
     if tcp && !matches!(action, Action::Kill | Action::Restart) {
         return false;
     }

@@ -401,7 +401,7 @@ pub(crate) fn telemetry_json(asm: &Asm, viewer: &Viewer) -> Result<KVec<u8>> {
                  \"exit_code\":{},\"signal\":{}",
                 if i == 0 { "" } else { "," },
                 e.timestamp_ns,
-                e.kind.name(),
+                e.kind.json(),
                 e.agent_id,
                 e.pid,
                 e.exit_code,
@@ -427,10 +427,10 @@ fn event_json_extra(e: &Event, w: &mut impl Write) -> fmt::Result {
         } => write!(
             w,
             ",\"fault\":\"{}\",\"observed\":{},\"limit\":{},\"unit\":\"{}\"",
-            kind.name(),
+            kind.json(),
             observed,
             limit,
-            kind.unit()
+            kind.unit_json()
         ),
         Detail::Action {
             fault: Some(kind),
@@ -438,10 +438,10 @@ fn event_json_extra(e: &Event, w: &mut impl Write) -> fmt::Result {
         } => write!(
             w,
             ",\"fault\":\"{}\",\"action\":\"{}\"",
-            kind.name(),
-            action.map_or("?", |a| a.name())
+            kind.json(),
+            action.map_or("?", |a| a.json())
         ),
-        Detail::Release { fault: Some(kind) } => write!(w, ",\"fault\":\"{}\"", kind.name()),
+        Detail::Release { fault: Some(kind) } => write!(w, ",\"fault\":\"{}\"", kind.json()),
         Detail::Llm {
             provider,
             result,
@@ -449,7 +449,7 @@ fn event_json_extra(e: &Event, w: &mut impl Write) -> fmt::Result {
             duration_us,
         } => {
             match provider {
-                Some(p) => write!(w, ",\"provider\":\"{}\"", p.name())?,
+                Some(p) => write!(w, ",\"provider\":\"{}\"", p.json())?,
                 None => w.write_str(",\"provider\":null")?,
             }
             write!(
@@ -495,7 +495,7 @@ pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>
             a.id,
             a.pid,
             JsonStr(a.name_str()),
-            a.state.name()
+            a.state.json()
         )?;
         let mut first = true;
         for (bit, name) in CAP_NAMES.iter().enumerate() {
@@ -531,9 +531,9 @@ pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>
             a.registered_ns,
             a.last_activity_ns,
             a.throttled,
-            a.risk.name(),
+            a.risk.json(),
             a.score,
-            a.status.name(),
+            a.status.json(),
             a.events,
             a.violations,
             a.oversight,
@@ -558,7 +558,7 @@ pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>
                 "{}\"{}\":\"{}\"",
                 if i == 0 { "" } else { "," },
                 kind.name(),
-                p.actions[*kind as usize].name()
+                p.actions[*kind as usize].json()
             )?;
         }
         w.write_str("},\"recent_faults\":[")?;
@@ -569,11 +569,11 @@ pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>
                  \"unit\":\"{}\",\"action\":\"{}\"}}",
                 if i == 0 { "" } else { "," },
                 r.timestamp_ns,
-                r.kind.name(),
+                r.kind.json(),
                 r.observed,
                 r.limit,
-                r.kind.unit(),
-                r.action.name()
+                r.kind.unit_json(),
+                r.action.json()
             )?;
         }
         w.write_str("],\"last_violation\":")?;
@@ -582,7 +582,7 @@ pub(crate) fn agent_json(asm: &Asm, id: u32, viewer: &Viewer) -> Result<KVec<u8>
                 w,
                 "{{\"timestamp_ns\":{},\"type\":\"{}\",\"detail\":{}}}",
                 v.timestamp_ns,
-                v.what.name(),
+                v.what.json(),
                 JsonBytes(v.text())
             )?,
             None => w.write_str("null")?,
@@ -622,7 +622,7 @@ const FAULT_KINDS: [FaultKind; 6] = [
     FaultKind::Memory,
     FaultKind::SyscallFlood,
     FaultKind::Crash,
-    FaultKind::Capability,
+    FaultKind::CapabilityViolation,
     FaultKind::Unresponsive,
 ];
 

@@ -116,13 +116,13 @@ impl Event {
                 action: Action::from_raw(self.action),
             },
             EventKind::Release => Detail::Release { fault },
-            EventKind::Llm => Detail::Llm {
+            EventKind::LlmRequest => Detail::Llm {
                 provider: LlmProvider::try_from(u32::from(self.fault)).ok(),
                 result: self.exit_code,
                 tokens_used: self.value,
                 duration_us: self.limit,
             },
-            EventKind::Cascade | EventKind::DepHeld | EventKind::DepLost => Detail::Dependency {
+            EventKind::Cascade | EventKind::DependencyHeld | EventKind::DependencyLost => Detail::Dependency {
                 dependency: self.value,
                 signal: self.signal,
                 grace_ms: self.limit,

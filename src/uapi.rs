@@ -11,7 +11,7 @@ use kernel::types::{AsBytes, FromBytes};
 
 /// Defines a uapi enum: its values as in asm.h, conversion from the `u32`
 /// that carries it in a struct (`TryFrom`, `EINVAL` for an unknown value),
-/// and the name JSON documents and text use.
+/// and the names text and JSON documents use.
 macro_rules! uapi_enum {
     (
         $(#[$meta:meta])*
@@ -29,10 +29,20 @@ macro_rules! uapi_enum {
         // Not every enum's name or raw value is used yet.
         #[allow(dead_code)]
         impl $name {
-            /// The name JSON documents and text use.
+            /// The name text uses: /proc, debugfs, the kernel log and the
+            /// audit summaries, and the keys of JSON records whose members
+            /// are this enum's (such as an agent's `actions`).
             pub(crate) fn name(self) -> &'static str {
                 match self {
                     $(Self::$variant => $text,)+
+                }
+            }
+
+            /// The name JSON documents give as a value: the variant's own,
+            /// PascalCase, as every enum value in a JSON document is.
+            pub(crate) fn json(self) -> &'static str {
+                match self {
+                    $(Self::$variant => stringify!($variant),)+
                 }
             }
 
@@ -41,9 +51,9 @@ macro_rules! uapi_enum {
                 self as u32
             }
 
-            /// The value called `name` in JSON and text.
+            /// The value called `name` in text or in JSON.
             pub(crate) fn from_name(name: &[u8]) -> Option<Self> {
-                $(if name == $text.as_bytes() {
+                $(if name == $text.as_bytes() || name == stringify!($variant).as_bytes() {
                     return Some(Self::$variant);
                 })+
                 None
@@ -145,10 +155,10 @@ uapi_enum! {
         Recovery = 10 => "recovery",
         Restarted = 11 => "restarted",
         Failed = 12 => "failed",
-        Llm = 13 => "llm_request",
+        LlmRequest = 13 => "llm_request",
         Cascade = 14 => "cascade",
-        DepHeld = 15 => "dependency_held",
-        DepLost = 16 => "dependency_lost",
+        DependencyHeld = 15 => "dependency_held",
+        DependencyLost = 16 => "dependency_lost",
     }
 }
 
@@ -159,7 +169,7 @@ uapi_enum! {
         Memory = 2 => "memory",
         SyscallFlood = 3 => "syscall_flood",
         Crash = 4 => "crash",
-        Capability = 5 => "capability_violation",
+        CapabilityViolation = 5 => "capability_violation",
         Unresponsive = 6 => "unresponsive",
     }
 }
@@ -244,7 +254,7 @@ uapi_enum! {
         Oversight = 9 => "oversight",
         Exit = 10 => "exit",
         SensitiveSet = 11 => "sensitive_set",
-        Llm = 12 => "llm_request",
+        LlmRequest = 12 => "llm_request",
         Dependency = 13 => "dependency",
         Cascade = 14 => "cascade",
     }

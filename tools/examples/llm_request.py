@@ -16,7 +16,7 @@ which returns without waiting), then waits with poll() for the file to be
 readable and collects each finished request (ASM_LLM_COLLECT), in the order
 they finish.  It prints one line per collected request,
 
-    request 17: provider claude, result ok
+    request 17: provider Claude, result ok
     request 18: provider none, result ETIMEDOUT
 
 and one per refused submission (e.g. "submit 4: EAGAIN, not queued"), and

@@ -44,9 +44,16 @@ impl Provider {
         Provider::ALL.into_iter().find(|p| p.number() == n)
     }
 
-    /// The name the user guide and the config use.
+    /// The name the config and the gateway's log use (`[providers.claude]`,
+    /// `chain = ["local", "claude"]`), lower case as the user guide's
+    /// request document writes it; JSON documents write `Claude`.
     pub fn name(self) -> &'static str {
-        asm_abi::llm_provider_name(self.number()).unwrap_or("?")
+        match self {
+            Provider::Claude => "claude",
+            Provider::Gpt4 => "gpt4",
+            Provider::Gemini => "gemini",
+            Provider::Local => "local",
+        }
     }
 
     /// The provider called `name`.
@@ -259,6 +266,7 @@ mod tests {
         for p in Provider::ALL {
             assert_eq!(Provider::from_number(p.number()), Some(p));
             assert_eq!(Provider::from_name(p.name()), Some(p));
+            assert_eq!(asm_abi::parse_llm_provider(p.name()), Some(p.number()));
         }
     }
 

@@ -12,14 +12,15 @@
 
 use crate::profile::{check_op_name, parse_duration};
 use asm_abi::{
-    action_allowed, parse_action, parse_capability, parse_dep_kind, parse_dep_signal,
-    parse_oversight, parse_preset, parse_risk, parse_size, ASM_ACTION_DEFAULT, ASM_AUDIT_TRAIL_LLM,
-    ASM_AUDIT_TRAIL_POLICY, ASM_DEP_OPTIONAL, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA,
-    ASM_FAULT_CRASH, ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX,
-    ASM_LLM_BURST_MAX, ASM_LLM_MAX_TOKENS_MAX, ASM_LLM_PROMPT_MAX, ASM_LLM_REFILL_MAX,
-    ASM_LLM_SYSTEM_MAX, ASM_LLM_TIMEOUT_MAX_MS, ASM_NAME_LEN, ASM_NOTE_LEN, ASM_PROFILE_OPS_MAX,
-    ASM_PROFILE_OP_LEN, ASM_PROFILE_SAMPLES, ASM_RISK_DEFAULT, ASM_RISK_UNACCEPTABLE,
-    ASM_SCOPE_LEN, CAPABILITIES, DEP_KINDS, DEP_SIGNALS, EVENT_TYPES, LLM_PROVIDERS,
+    action_allowed, llm_provider_name, parse_action, parse_capability, parse_dep_kind,
+    parse_dep_signal, parse_event_type, parse_llm_provider, parse_oversight, parse_preset,
+    parse_risk, parse_size, ASM_ACTION_DEFAULT, ASM_AUDIT_TRAIL_LLM, ASM_AUDIT_TRAIL_POLICY,
+    ASM_DEP_OPTIONAL, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY,
+    ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX, ASM_LLM_BURST_MAX,
+    ASM_LLM_MAX_TOKENS_MAX, ASM_LLM_PROMPT_MAX, ASM_LLM_REFILL_MAX, ASM_LLM_SYSTEM_MAX,
+    ASM_LLM_TIMEOUT_MAX_MS, ASM_NAME_LEN, ASM_NOTE_LEN, ASM_PROFILE_OPS_MAX, ASM_PROFILE_OP_LEN,
+    ASM_PROFILE_SAMPLES, ASM_RISK_DEFAULT, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, CAPABILITIES,
+    DEP_KINDS, DEP_SIGNALS, EVENT_TYPES, LLM_PROVIDERS,
 };
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -229,11 +230,11 @@ impl Trail {
         }
     }
 
-    /// Its name on the command line and in `audit --json`.
+    /// Its name in `audit --json` (`--trail` takes `policy` or `llm`).
     pub fn name(self) -> &'static str {
         match self {
-            Trail::Policy => "policy",
-            Trail::Llm => "llm",
+            Trail::Policy => "Policy",
+            Trail::Llm => "Llm",
         }
     }
 }
@@ -1775,11 +1776,8 @@ fn note_text(text: &str) -> Result<String, String> {
 
 /// `--provider`: a provider's name, in any case.
 fn provider(text: &str) -> Result<&'static str, String> {
-    let lower = text.to_ascii_lowercase();
-    LLM_PROVIDERS
-        .iter()
-        .find(|(_, name)| *name == lower)
-        .map(|(_, name)| *name)
+    parse_llm_provider(text)
+        .and_then(llm_provider_name)
         .ok_or_else(|| {
             let known: Vec<&str> = LLM_PROVIDERS.iter().map(|(_, name)| *name).collect();
             format!("known: {}", known.join(", "))
@@ -1848,16 +1846,13 @@ fn dep_signal(text: &str) -> Result<u32, String> {
     })
 }
 
-/// `monitor --type`: an event type's name.
+/// `monitor --type`: an event type's name, in any case, with or without
+/// `_` (`LlmRequest`, `llm_request`).
 fn event_type(text: &str) -> Result<u32, String> {
-    EVENT_TYPES
-        .iter()
-        .find(|(_, name)| *name == text)
-        .map(|(kind, _)| *kind)
-        .ok_or_else(|| {
-            let known: Vec<&str> = EVENT_TYPES.iter().map(|(_, name)| *name).collect();
-            format!("known: {}", known.join(", "))
-        })
+    parse_event_type(text).ok_or_else(|| {
+        let known: Vec<&str> = EVENT_TYPES.iter().map(|(_, name)| *name).collect();
+        format!("known: {}", known.join(", "))
+    })
 }
 
 fn op_name(text: &str) -> Result<String, String> {
@@ -3235,7 +3230,7 @@ mod tests {
             (&["deps", "link", "1", "2"], "unexpected argument '1' found"),
             (
                 &["deps", "add", "1", "2", "--kind", "hard"],
-                "invalid value 'hard' for '--kind <KIND>': known: required, optional, peer",
+                "invalid value 'hard' for '--kind <KIND>': known: Required, Optional, Peer",
             ),
             (
                 &["deps", "add", "1", "2", "--kind"],
@@ -3414,7 +3409,7 @@ mod tests {
             llm(
                 LlmRequest {
                     prompt: "summarise this".into(),
-                    provider: Some("claude"),
+                    provider: Some("Claude"),
                     max_tokens: Some(500),
                     temperature: Some(250),
                     system: Some("be brief".into()),
@@ -3427,7 +3422,7 @@ mod tests {
             asmctl(&["llm", "--provider=gpt4", "--", "-v", "--json", "means?"]),
             llm(
                 LlmRequest {
-                    provider: Some("gpt4"),
+                    provider: Some("Gpt4"),
                     ..prompt("-v --json means?")
                 },
                 false
@@ -3462,10 +3457,10 @@ mod tests {
             );
         }
         for (provider, name) in [
-            ("claude", "claude"),
-            ("gpt4", "gpt4"),
-            ("GEMINI", "gemini"),
-            ("local", "local"),
+            ("claude", "Claude"),
+            ("gpt4", "Gpt4"),
+            ("GEMINI", "Gemini"),
+            ("local", "Local"),
         ] {
             assert!(
                 matches!(
@@ -3515,11 +3510,11 @@ mod tests {
             ),
             (
                 &["llm", "x", "--provider", "openai"],
-                "invalid value 'openai' for '--provider <PROVIDER>': known: claude, gpt4, gemini, local".into(),
+                "invalid value 'openai' for '--provider <PROVIDER>': known: Claude, Gpt4, Gemini, Local".into(),
             ),
             (
                 &["llm", "x", "--provider", "gpt-4"],
-                "invalid value 'gpt-4' for '--provider <PROVIDER>': known: claude, gpt4, gemini, local".into(),
+                "invalid value 'gpt-4' for '--provider <PROVIDER>': known: Claude, Gpt4, Gemini, Local".into(),
             ),
             (
                 &["llm", "x", "--provider"],

@@ -543,13 +543,13 @@ fn patch(id: u32, change: &PatchChange, json: bool) -> Result<(), Error> {
     let text = render::patched(id, change, req.audit_seq);
     if json {
         let op = match change {
-            PatchChange::AddCaps(_) => "add_capabilities",
-            PatchChange::RemoveCaps(_) => "remove_capabilities",
-            PatchChange::Scope(_) => "scope",
-            PatchChange::AutoRestart(_) => "auto_restart",
-            PatchChange::Limits(_) => "limits",
-            PatchChange::Risk(_) => "risk_level",
-            PatchChange::LlmRate { .. } => "llm_rate",
+            PatchChange::AddCaps(_) => "AddCapabilities",
+            PatchChange::RemoveCaps(_) => "RemoveCapabilities",
+            PatchChange::Scope(_) => "Scope",
+            PatchChange::AutoRestart(_) => "AutoRestart",
+            PatchChange::Limits(_) => "Limits",
+            PatchChange::Risk(_) => "RiskLevel",
+            PatchChange::LlmRate { .. } => "LlmRate",
         };
         let done = serde_json::json!({
             "agent_id": id,
@@ -916,7 +916,7 @@ struct LlmResponse {
 fn llm_footer(r: &LlmResponse) -> String {
     format!(
         "(provider {}, {} tokens, {} ms{})",
-        r.provider,
+        r.provider.to_lowercase(),
         r.tokens_used,
         r.duration_us.saturating_add(500) / 1000,
         if r.was_fallback { ", fallback" } else { "" }

@@ -19,9 +19,9 @@ use crate::deps::Graph;
 use crate::profile::NamedStats;
 use asm_abi::{
     action_name, audit_kind_name, capability_names, compliance_status_name, dep_kind_name,
-    dep_signal_name, parse_audit_kind, risk_name, state_name, AsmAgentInfo, AsmAuditEntry,
-    AsmCompliance, AsmDepEdge, AsmFaultPolicy, AsmHistory, AsmWindow, ASM_CAP_ALL,
-    ASM_LIMIT_NONE32, ASM_LIMIT_NONE64, ASM_SCORE_MAX, FAULT_TYPES,
+    parse_audit_kind, risk_name, state_name, AsmAgentInfo, AsmAuditEntry, AsmCompliance,
+    AsmDepEdge, AsmFaultPolicy, AsmHistory, AsmWindow, ASM_CAP_ALL, ASM_LIMIT_NONE32,
+    ASM_LIMIT_NONE64, ASM_SCORE_MAX, FAULT_TYPES,
 };
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -471,11 +471,11 @@ pub enum Setting {
 }
 
 impl Serialize for Setting {
-    /// `"default"`, `null` (no limit, as in the agent document's `limits`)
+    /// `"Default"`, `null` (no limit, as in the agent document's `limits`)
     /// or the number.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Setting::Default => s.serialize_str("default"),
+            Setting::Default => s.serialize_str("Default"),
             Setting::Unlimited => s.serialize_none(),
             Setting::Value(v) => s.serialize_u64(*v),
         }
@@ -660,7 +660,8 @@ pub struct AgentCompliance {
     pub score: u32,
     /// The score as a percentage, as the table shows it.
     pub compliance: f64,
-    /// `COMPLIANT`, `REVIEW_NEEDED` or `NON_COMPLIANT`.
+    /// `Compliant`, `ReviewNeeded` or `NonCompliant` (the report's text
+    /// writes them as the user guide does, `COMPLIANT`).
     pub status: String,
     /// LLM requests its bucket let through (0 from a module without the
     /// gateway, which leaves the field zero).
@@ -689,17 +690,14 @@ impl From<&AsmCompliance> for AgentCompliance {
 }
 
 /// How many agents have each risk level (an unknown level counts in none).
+/// Its keys are field names, snake_case like every key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RiskDistribution {
-    #[serde(rename = "Minimal")]
     pub minimal: usize,
-    #[serde(rename = "Limited")]
     pub limited: usize,
-    #[serde(rename = "High")]
     pub high: usize,
     /// Always 0: such an agent is never registered; shown because the
     /// guide's report shows it.
-    #[serde(rename = "Unacceptable")]
     pub unacceptable: usize,
 }
 
@@ -977,23 +975,10 @@ impl DepKind {
     }
 }
 
-/// An Optional edge's signal in `deps --json`: its name (`SIGUSR1`), or
-/// the number for one this asmctl does not know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum DepSignal {
-    Name(&'static str),
-    Value(u32),
-}
-
-impl DepSignal {
-    /// Signal `signal` of an edge; `None` (`null`) for 0, none.
-    pub fn of(signal: u32) -> Option<Self> {
-        match signal {
-            0 => None,
-            s => Some(dep_signal_name(s).map_or(DepSignal::Value(s), DepSignal::Name)),
-        }
-    }
+/// An Optional edge's signal in `deps --json`: its number, as events give
+/// theirs (`SIGUSR1` is 10); `None` (`null`) for 0, none.
+pub fn dep_signal(signal: u32) -> Option<u32> {
+    (signal != 0).then_some(signal)
 }
 
 /// One edge in `deps --json`.
@@ -1003,7 +988,7 @@ pub struct DepEdge {
     pub dependency: u32,
     pub kind: DepKind,
     /// What the dependent's processes get when the dependency ends.
-    pub signal: Option<DepSignal>,
+    pub signal: Option<u32>,
 }
 
 /// `asmctl deps ID --json`: what the view says of the agent.
@@ -1042,7 +1027,7 @@ impl DepsView {
                     dependent: e.dependent,
                     dependency: e.dependency,
                     kind: DepKind::of(e.kind),
-                    signal: DepSignal::of(e.signal),
+                    signal: dep_signal(e.signal),
                 })
                 .collect(),
             agent: id.map(|id| AgentDepsView {
@@ -1060,7 +1045,7 @@ impl DepsView {
 /// records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DepChangeView {
-    /// `add` or `remove`.
+    /// `Add` or `Remove`.
     pub op: &'static str,
     pub dependent: u32,
     pub dependency: u32,
@@ -1070,7 +1055,7 @@ pub struct DepChangeView {
     /// The signal of an added edge (`null`: none); not there for a
     /// removal.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub signal: Option<Option<DepSignal>>,
+    pub signal: Option<Option<u32>>,
     pub audit_seq: u64,
 }
 
@@ -1085,16 +1070,16 @@ impl DepChangeView {
                 kind,
                 signal,
             } => (
-                "add",
+                "Add",
                 dependent,
                 dependency,
                 Some(DepKind::of(kind)),
-                Some(DepSignal::of(signal)),
+                Some(dep_signal(signal)),
             ),
             DepsAction::Remove {
                 dependent,
                 dependency,
-            } => ("remove", dependent, dependency, None, None),
+            } => ("Remove", dependent, dependency, None, None),
         };
         Some(Self {
             op,
@@ -1119,7 +1104,7 @@ pub mod fixtures {
         r#""agents":{"100":{"spawn_count":3,"exit_count":2,"crash_count":1,"#,
         r#""fault_count":1,"cpu_time_us":5210,"#,
         r#""memory_bytes":1220608}},"#,
-        r#""recent_events":[{"timestamp_ns":12345678901,"type":"exit","#,
+        r#""recent_events":[{"timestamp_ns":12345678901,"type":"Exit","#,
         r#""agent_id":100,"pid":42,"exit_code":0,"signal":0}]}"#,
     );
 
@@ -1153,13 +1138,13 @@ pub mod fixtures {
                 r#""last_activity_ns":2000000,"throttled":true,"#,
                 r#""limits":{"cpu_quota_ms":300,"mem_limit_bytes":104857600,"#,
                 r#""syscall_rate":null,"watchdog_ms":30000},"#,
-                r#""actions":{"cpu_quota":"throttle","memory":"kill","#,
-                r#""syscall_flood":"throttle","crash":"restart","#,
-                r#""capability_violation":"kill","unresponsive":"restart"},"#,
-                r#""recent_faults":[{"timestamp_ns":1500000000,"type":"cpu_quota","#,
-                r#""observed":950,"limit":300,"unit":"ms","action":"throttle"},"#,
-                r#"{"timestamp_ns":1900000000,"type":"crash","observed":139,"#,
-                r#""limit":0,"unit":"status","action":"restart"}]}"#,
+                r#""actions":{"cpu_quota":"Throttle","memory":"Kill","#,
+                r#""syscall_flood":"Throttle","crash":"Restart","#,
+                r#""capability_violation":"Kill","unresponsive":"Restart"},"#,
+                r#""recent_faults":[{"timestamp_ns":1500000000,"type":"CpuQuota","#,
+                r#""observed":950,"limit":300,"unit":"Milliseconds","action":"Throttle"},"#,
+                r#"{"timestamp_ns":1900000000,"type":"Crash","observed":139,"#,
+                r#""limit":0,"unit":"WaitStatus","action":"Restart"}]}"#,
             ),
         )
     }
@@ -1188,7 +1173,7 @@ pub mod tests {
                 },
                 recent_events: vec![Event {
                     timestamp_ns: 12345678901,
-                    kind: "exit".into(),
+                    kind: "Exit".into(),
                     agent_id: 100,
                     pid: 42,
                     ..Event::default()
@@ -1238,32 +1223,32 @@ pub mod tests {
 
     #[test]
     fn parses_fault_events() {
-        let doc = r#"{"timestamp_ns":5,"type":"fault","agent_id":101,"pid":43,
-            "exit_code":0,"signal":0,"fault":"memory","observed":9,"limit":8,
-            "unit":"bytes"}"#;
+        let doc = r#"{"timestamp_ns":5,"type":"Fault","agent_id":101,"pid":43,
+            "exit_code":0,"signal":0,"fault":"Memory","observed":9,"limit":8,
+            "unit":"Bytes"}"#;
         let e: Event = serde_json::from_str(doc).unwrap();
-        assert_eq!(e.fault.as_deref(), Some("memory"));
+        assert_eq!(e.fault.as_deref(), Some("Memory"));
         assert_eq!((e.observed, e.limit), (Some(9), Some(8)));
-        assert_eq!((e.unit.as_deref(), e.action), (Some("bytes"), None));
+        assert_eq!((e.unit.as_deref(), e.action), (Some("Bytes"), None));
     }
 
     #[test]
     fn parses_restart_events() {
-        let doc = r#"{"timestamp_ns":5,"type":"recovery","agent_id":100,"pid":0,
+        let doc = r#"{"timestamp_ns":5,"type":"Recovery","agent_id":100,"pid":0,
             "exit_code":0,"signal":0,"restarts":1,"max_restarts":3}"#;
         let e: Event = serde_json::from_str(doc).unwrap();
-        assert_eq!(e.kind, "recovery");
+        assert_eq!(e.kind, "Recovery");
         assert_eq!((e.restarts, e.max_restarts), (Some(1), Some(3)));
         assert_eq!((e.fault, e.observed, e.limit), (None, None, None));
     }
 
     #[test]
     fn parses_llm_events() {
-        let doc = r#"{"timestamp_ns":5,"type":"llm_request","agent_id":100,"pid":42,
-            "exit_code":0,"signal":0,"provider":"claude","result":0,
+        let doc = r#"{"timestamp_ns":5,"type":"LlmRequest","agent_id":100,"pid":42,
+            "exit_code":0,"signal":0,"provider":"Claude","result":0,
             "tokens_used":12,"duration_us":35120}"#;
         let e: Event = serde_json::from_str(doc).unwrap();
-        assert_eq!(e.kind, "llm_request");
+        assert_eq!(e.kind, "LlmRequest");
         assert_eq!(
             (
                 e.provider.as_deref(),
@@ -1271,11 +1256,11 @@ pub mod tests {
                 e.tokens_used,
                 e.duration_us
             ),
-            (Some("claude"), Some(0), Some(12), Some(35120))
+            (Some("Claude"), Some(0), Some(12), Some(35120))
         );
         // No provider answered: null.
         let doc = doc
-            .replace(r#""claude""#, "null")
+            .replace(r#""Claude""#, "null")
             .replace(r#""result":0"#, r#""result":-110"#);
         let e: Event = serde_json::from_str(&doc).unwrap();
         assert_eq!((e.provider, e.result), (None, Some(-110)));
@@ -1284,17 +1269,17 @@ pub mod tests {
     #[test]
     fn parses_dependency_events() {
         // As the module writes them: the two fields after "signal".
-        let doc = r#"{"timestamp_ns":5,"type":"cascade","agent_id":7002,"pid":0,
+        let doc = r#"{"timestamp_ns":5,"type":"Cascade","agent_id":7002,"pid":0,
             "exit_code":0,"signal":15,"dependency":7001,"grace_ms":800}"#;
         let e: Event = serde_json::from_str(doc).unwrap();
-        assert_eq!(e.kind, "cascade");
+        assert_eq!(e.kind, "Cascade");
         assert_eq!(
             (e.signal, e.dependency, e.grace_ms),
             (15, Some(7001), Some(800))
         );
         assert_eq!((e.restarts, e.limit, e.provider), (None, None, None));
         // Other events have neither.
-        let doc = r#"{"timestamp_ns":5,"type":"exit","agent_id":7002,"pid":9,
+        let doc = r#"{"timestamp_ns":5,"type":"Exit","agent_id":7002,"pid":9,
             "exit_code":0,"signal":0}"#;
         let e: Event = serde_json::from_str(doc).unwrap();
         assert_eq!((e.dependency, e.grace_ms), (None, None));
@@ -1323,7 +1308,7 @@ pub mod tests {
             signals,
             [
                 &serde_json::Value::Null,
-                &serde_json::json!("SIGUSR1"),
+                &serde_json::json!(10),
                 &serde_json::json!(64)
             ]
         );
@@ -1336,8 +1321,8 @@ pub mod tests {
         let doc = serde_json::to_value(DepChangeView::new(add(12), 45)).unwrap();
         assert_eq!(
             doc,
-            serde_json::json!({"op": "add", "dependent": 102, "dependency": 101,
-                "kind": "optional", "signal": "SIGUSR2", "audit_seq": 45})
+            serde_json::json!({"op": "Add", "dependent": 102, "dependency": 101,
+                "kind": "Optional", "signal": 12, "audit_seq": 45})
         );
         let doc = serde_json::to_value(DepChangeView::new(add(0), 45)).unwrap();
         assert_eq!(doc["signal"], serde_json::Value::Null);
@@ -1399,12 +1384,12 @@ pub mod tests {
                 watchdog_ms: Some(30000),
             })
         );
-        assert_eq!(new.actions.unwrap()["capability_violation"], "kill");
+        assert_eq!(new.actions.unwrap()["capability_violation"], "Kill");
         let faults = new.recent_faults.unwrap();
         assert_eq!(faults.len(), 2);
         assert_eq!(
             (faults[1].kind.as_str(), faults[1].observed),
-            ("crash", 139)
+            ("Crash", 139)
         );
     }
 
@@ -1501,7 +1486,7 @@ pub mod tests {
         assert_eq!(resolved.syscall_rate, Setting::Value(1000));
         assert_eq!(
             serde_json::to_value(Limits::own(&p)).unwrap(),
-            serde_json::json!({"cpu_quota_ms": "default", "mem_limit_bytes": null,
+            serde_json::json!({"cpu_quota_ms": "Default", "mem_limit_bytes": null,
                                "syscall_rate": 1000, "watchdog_ms": null})
         );
     }
@@ -1511,9 +1496,9 @@ pub mod tests {
         let actions = Actions([0, 2, 3, 0, 4, 9, 1, 0]);
         assert_eq!(
             serde_json::to_value(actions).unwrap(),
-            serde_json::json!({"cpu_quota": "throttle", "memory": "kill",
-                               "syscall_flood": "default", "crash": "restart",
-                               "capability_violation": 9, "unresponsive": "log"})
+            serde_json::json!({"cpu_quota": "Throttle", "memory": "Kill",
+                               "syscall_flood": "Default", "crash": "Restart",
+                               "capability_violation": 9, "unresponsive": "Log"})
         );
     }
 
@@ -1573,7 +1558,7 @@ pub mod tests {
         let entries = trail(3);
         let doc = serde_json::to_value(entries.iter().map(AuditRecord::from).collect::<Vec<_>>())
             .unwrap();
-        assert_eq!(doc[1]["kind"], "patch");
+        assert_eq!(doc[1]["kind"], "Patch");
         assert_eq!(doc[1]["detail"], "step 1");
         assert_eq!(doc[1]["result"], -1);
         assert_eq!(doc[1]["hash"], hex(&entries[1].hash));
@@ -1650,7 +1635,7 @@ pub mod tests {
         };
         let doc = serde_json::to_value(AuditView::from(&t)).unwrap();
         assert_eq!(doc["next_seq"], 2);
-        assert_eq!(doc["trail"], "llm");
+        assert_eq!(doc["trail"], "Llm");
         assert_eq!(audit_records(doc).unwrap().len(), 2);
     }
 }

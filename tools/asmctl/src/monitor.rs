@@ -13,9 +13,9 @@ use crate::error::Error;
 use crate::model;
 use crate::render;
 use asm_abi::{
-    action_name, event_type_name, fault_name, fault_unit, llm_provider_name, ASM_EV_ACTION,
-    ASM_EV_CASCADE, ASM_EV_DEP_HELD, ASM_EV_DEP_LOST, ASM_EV_FAILED, ASM_EV_FAULT, ASM_EV_LLM,
-    ASM_EV_RECOVERY, ASM_EV_RELEASE, ASM_EV_RESTARTED,
+    action_name, event_type_name, fault_type, llm_provider_name, ASM_EV_ACTION, ASM_EV_CASCADE,
+    ASM_EV_DEP_HELD, ASM_EV_DEP_LOST, ASM_EV_FAILED, ASM_EV_FAULT, ASM_EV_LLM, ASM_EV_RECOVERY,
+    ASM_EV_RELEASE, ASM_EV_RESTARTED,
 };
 use asm_events::{Event, Notice, Subscription};
 use serde_json::{json, Map, Value};
@@ -116,7 +116,7 @@ fn line(notice: &Notice, json: bool) -> Result<String, Error> {
 /// The event's document, as the kernel writes the events of its telemetry
 /// document (`report.rs`), with the event's number first.
 pub fn document(e: &Event) -> Value {
-    let kind = event_type_name(e.kind).map_or_else(|| format!("type_{}", e.kind), String::from);
+    let kind = event_type_name(e.kind).map_or_else(|| format!("Type{}", e.kind), String::from);
     let mut doc = Map::new();
     doc.insert("seq".into(), e.seq.into());
     doc.insert("timestamp_ns".into(), e.timestamp_ns.into());
@@ -129,21 +129,24 @@ pub fn document(e: &Event) -> Value {
         ASM_EV_RECOVERY | ASM_EV_RESTARTED | ASM_EV_FAILED => {
             json!({"restarts": e.value, "max_restarts": e.limit})
         }
-        ASM_EV_FAULT => match (fault_name(e.fault), fault_unit(e.fault)) {
-            (Some(fault), Some(unit)) => {
-                json!({"fault": fault, "observed": e.value, "limit": e.limit, "unit": unit})
-            }
-            _ => json!({}),
+        ASM_EV_FAULT => match fault_type(e.fault) {
+            Some(f) => json!({
+                "fault": f.json,
+                "observed": e.value,
+                "limit": e.limit,
+                "unit": f.json_unit,
+            }),
+            None => json!({}),
         },
-        ASM_EV_ACTION => match fault_name(e.fault) {
-            Some(fault) => {
+        ASM_EV_ACTION => match fault_type(e.fault) {
+            Some(f) => {
                 let action = u8::try_from(e.action).ok().and_then(action_name);
-                json!({"fault": fault, "action": action.unwrap_or("?")})
+                json!({"fault": f.json, "action": action.unwrap_or("?")})
             }
             None => json!({}),
         },
-        ASM_EV_RELEASE => match fault_name(e.fault) {
-            Some(fault) => json!({"fault": fault}),
+        ASM_EV_RELEASE => match fault_type(e.fault) {
+            Some(f) => json!({"fault": f.json}),
             None => json!({}),
         },
         ASM_EV_LLM => json!({
@@ -189,7 +192,7 @@ mod tests {
         assert_eq!(
             line(&spawn, true).unwrap(),
             "{\"agent_id\":100,\"exit_code\":0,\"pid\":4242,\"seq\":41,\"signal\":0,\
-             \"timestamp_ns\":5000000123,\"type\":\"spawn\"}\n"
+             \"timestamp_ns\":5000000123,\"type\":\"Spawn\"}\n"
         );
         let exit = Notice::Event(Event {
             exit_code: 3,
@@ -205,7 +208,7 @@ mod tests {
             limit: 256 << 20,
             ..ev(ASM_EV_FAULT)
         };
-        assert_eq!(document(&fault)["unit"], "bytes", "{}", document(&fault));
+        assert_eq!(document(&fault)["unit"], "Bytes", "{}", document(&fault));
         assert!(line(&Notice::Event(fault), false)
             .unwrap()
             .starts_with("41 [5000] Agent 100 fault: memory limit exceeded"));
@@ -235,6 +238,6 @@ mod tests {
             let text = line(&Notice::Event(ev(kind)), false).unwrap();
             assert!(text.starts_with("41 [5000] Agent 100 "), "{name}: {text}");
         }
-        assert_eq!(document(&ev(99))["type"], "type_99");
+        assert_eq!(document(&ev(99))["type"], "Type99");
     }
 }

@@ -19,6 +19,7 @@ use crate::model::{
 };
 use crate::profile::{duration_text, percent_text, NamedStats, OpProfile};
 use crate::sys::Errno;
+use asm_abi::text_name;
 use asm_abi::{
     action_name, audit_kind_name, capability_names, dep_kind_name, dep_op_name, dep_signal_name,
     llm_provider_name, llm_rate_of, oversight_name, patch_op_name, violation_name, AsmAuditEntry,
@@ -26,7 +27,7 @@ use asm_abi::{
     ASM_AUDIT_FAULT_POLICY, ASM_AUDIT_LLM, ASM_AUDIT_OVERSIGHT, ASM_AUDIT_PATCH,
     ASM_AUDIT_REGISTER, ASM_AUDIT_VIOLATION, ASM_CAP_ALL, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS,
     ASM_PATCH_ADD_CAPABILITY, ASM_PATCH_REMOVE_CAPABILITY, ASM_PATCH_SET_LLM_RATE,
-    ASM_PATCH_SET_RISK, FAULT_TYPES,
+    ASM_PATCH_SET_RISK, COMPLIANCE_STATUSES, FAULT_TYPES,
 };
 use serde_json::Value;
 use std::fmt::Write;
@@ -110,16 +111,16 @@ fn worded_event(e: &Event) -> Option<String> {
     let fault = e.fault.as_deref();
     let restarts = e.restarts.zip(e.max_restarts);
     Some(match e.kind.as_str() {
-        "register" => format!("Agent {id} registered (pid {pid})"),
-        "unregister" => format!("Agent {id} unregistered"),
-        "spawn" => format!("Agent {id} spawned (pid {pid})"),
-        "exec" => format!("Agent {id} exec (pid {pid})"),
+        "Register" => format!("Agent {id} registered (pid {pid})"),
+        "Unregister" => format!("Agent {id} unregistered"),
+        "Spawn" => format!("Agent {id} spawned (pid {pid})"),
+        "Exec" => format!("Agent {id} exec (pid {pid})"),
         // Not a crash: the module's kill or restart action ended it.
-        "exit" if e.signal != 0 => format!("Agent {id} ended by signal {} (pid {pid})", e.signal),
-        "exit" => format!("Agent {id} exited (code {})", e.exit_code),
-        "crash" if e.signal != 0 => format!("Agent {id} crashed (signal {})", e.signal),
-        "crash" => format!("Agent {id} crashed (code {})", e.exit_code),
-        "fault" => match fault {
+        "Exit" if e.signal != 0 => format!("Agent {id} ended by signal {} (pid {pid})", e.signal),
+        "Exit" => format!("Agent {id} exited (code {})", e.exit_code),
+        "Crash" if e.signal != 0 => format!("Agent {id} crashed (signal {})", e.signal),
+        "Crash" => format!("Agent {id} crashed (code {})", e.exit_code),
+        "Fault" => match fault {
             Some(f) => {
                 let measured = match (e.observed, e.limit, e.unit.as_deref()) {
                     (Some(observed), Some(limit), Some(unit)) => {
@@ -131,38 +132,39 @@ fn worded_event(e: &Event) -> Option<String> {
             }
             None => format!("Agent {id} fault"),
         },
-        "action" => {
-            let action = e.action.as_deref().unwrap_or("unknown");
+        "Action" => {
+            // Lower case in the sentence, as the guide words events.
+            let action = e.action.as_deref().unwrap_or("unknown").to_lowercase();
             match fault {
                 Some(f) => format!("Agent {id} action: {action} ({})", fault_names(f).1),
                 None => format!("Agent {id} action: {action}"),
             }
         }
-        "release" => match fault {
+        "Release" => match fault {
             Some(f) => format!("Agent {id} throttle lifted ({})", fault_names(f).1),
             None => format!("Agent {id} throttle lifted"),
         },
         // The count is of the restarts so far: the one awaited is the next.
-        "recovery" => match restarts {
+        "Recovery" => match restarts {
             Some((n, of)) => format!(
                 "Agent {id} awaits a restart (restart {} of {of})",
                 n.saturating_add(1)
             ),
             None => format!("Agent {id} awaits a restart"),
         },
-        "restarted" => match restarts {
+        "Restarted" => match restarts {
             Some((n, of)) => format!("Agent {id} restarted (restart {n} of {of})"),
             None => format!("Agent {id} restarted"),
         },
-        "failed" => match restarts {
+        "Failed" => match restarts {
             // No budget is the usual case, not worth "0 of 0".
             Some((_, 0)) => format!("Agent {id} failed (no restart allowed)"),
             Some((n, 1)) => format!("Agent {id} failed ({n} of 1 restart used)"),
             Some((n, of)) => format!("Agent {id} failed ({n} of {of} restarts used)"),
             None => format!("Agent {id} failed"),
         },
-        "llm_request" => llm_event_text(e),
-        "cascade" | "dependency_held" | "dependency_lost" => dependency_event_text(e),
+        "LlmRequest" => llm_event_text(e),
+        "Cascade" | "DependencyHeld" | "DependencyLost" => dependency_event_text(e),
         _ => return None,
     })
 }
@@ -178,20 +180,20 @@ fn dependency_event_text(e: &Event) -> String {
     let grace = e.grace_ms.map(|ms| format!("{ms} ms"));
     match (e.kind.as_str(), e.signal, grace) {
         // The stop begins: SIGKILL follows unless the agent is gone by then.
-        ("cascade", libc::SIGTERM, Some(grace)) => {
+        ("Cascade", libc::SIGTERM, Some(grace)) => {
             format!("Agent {id} cascade: {dep} ended, SIGTERM, SIGKILL after {grace}")
         }
-        ("cascade", libc::SIGKILL, Some(grace)) => {
+        ("Cascade", libc::SIGKILL, Some(grace)) => {
             format!("Agent {id} cascade: {dep} ended, SIGKILL ({grace} grace over)")
         }
-        ("cascade", sig, _) => format!(
+        ("Cascade", sig, _) => format!(
             "Agent {id} cascade: {dep} ended, {}",
             signal_text(sig.into())
         ),
-        ("dependency_held", _, Some(grace)) => {
+        ("DependencyHeld", _, Some(grace)) => {
             format!("Agent {id} held: {dep} in recovery, waits up to {grace}")
         }
-        ("dependency_held", _, None) => format!("Agent {id} held: {dep} in recovery"),
+        ("DependencyHeld", _, None) => format!("Agent {id} held: {dep} in recovery"),
         (_, 0, _) => format!("Agent {id} {dep} ended (optional), no signal sent"),
         (_, sig, _) => format!(
             "Agent {id} {dep} ended (optional), sent {}",
@@ -230,7 +232,7 @@ fn llm_event_text(e: &Event) -> String {
     let by = e
         .provider
         .as_deref()
-        .map_or_else(String::new, |p| format!(" by {p}"));
+        .map_or_else(String::new, |p| format!(" by {}", p.to_lowercase()));
     let figures: Vec<String> = e
         .tokens_used
         .map(|t| format!("{t} tokens"))
@@ -281,32 +283,41 @@ const FAULT_NAMES: [(&str, &str, &str, &str); 6] = [
     ),
 ];
 
-/// The (event, short, title) names of the fault with JSON name `name`; a
-/// type this asmctl does not know goes by its JSON name.
+/// The (event, short, title) names of the fault called `name`, as a JSON
+/// value (`CpuQuota`) or key (`cpu_quota`) names it; a type this asmctl
+/// does not know goes by that name.
 fn fault_names(name: &str) -> (&str, &str, &str) {
+    let key = FAULT_TYPES
+        .iter()
+        .find(|t| t.json == name)
+        .map_or(name, |t| t.name);
     FAULT_NAMES
         .iter()
-        .find(|f| f.0 == name)
+        .find(|f| f.0 == key)
         .map_or((name, name, name), |f| (f.1, f.2, f.3))
 }
 
 /// " (observed 950 ms, limit 300 ms)" for fault `fault`'s figures in
-/// `unit`. A crash's figure is the wait(2) status of the process, worded as
-/// asmstatus words a crash event; another "status" is shown as it is.
+/// `unit` (both as JSON documents name them). A crash's figure is the
+/// wait(2) status of the process, worded as asmstatus words a crash event;
+/// another wait status is shown as it is.
 fn measurement(fault: &str, observed: u64, limit: u64, unit: &str) -> String {
     let with_unit = |v: u64| match unit {
-        "ms" => format!("{v} ms"),
-        "bytes" => format!("{v} bytes"),
-        "per_s" => format!("{v}/s"),
+        "Milliseconds" => format!("{v} ms"),
+        "Bytes" => format!("{v} bytes"),
+        "PerSecond" => format!("{v}/s"),
         other => format!("{v} {other}"),
     };
     match (fault, unit) {
-        ("crash", "status") if observed & 0x7f != 0 => format!(" (signal {})", observed & 0x7f),
-        ("crash", "status") => format!(" (code {})", (observed >> 8) & 0xff),
-        (_, "status") => format!(" (status {observed})"),
-        (_, "violation") => format!(
+        ("Crash", "WaitStatus") if observed & 0x7f != 0 => {
+            format!(" (signal {})", observed & 0x7f)
+        }
+        ("Crash", "WaitStatus") => format!(" (code {})", (observed >> 8) & 0xff),
+        (_, "WaitStatus") => format!(" (status {observed})"),
+        (_, "Violation") => format!(
             " ({})",
-            asm_abi::violation_name(observed as u32).unwrap_or("unknown violation")
+            asm_abi::violation_name(observed as u32)
+                .map_or_else(|| "unknown violation".into(), str::to_lowercase)
         ),
         _ => format!(
             " (observed {}, limit {})",
@@ -585,10 +596,11 @@ pub fn limits(v: &LimitsView) -> String {
     out
 }
 
-/// An action's name, or its number for a value this asmctl does not know.
+/// An action's name as text gives it (`throttle`), or its number for a
+/// value this asmctl does not know.
 fn action_text(action: Result<&str, u8>) -> String {
     match action {
-        Ok(name) => name.into(),
+        Ok(name) => text_name(name),
         Err(value) => format!("unknown ({value})"),
     }
 }
@@ -893,6 +905,7 @@ fn info_actions(out: &mut String, actions: &std::collections::BTreeMap<String, S
         .filter(|k| FAULT_TYPES.iter().all(|f| f.name != *k));
     for fault in known.chain(unknown) {
         if let Some(action) = actions.get(fault) {
+            let action = text_name(action);
             line(out, "  ", 23, &format!("{}:", fault_names(fault).2), action);
         }
     }
@@ -904,8 +917,18 @@ fn fault_record_text(f: &FaultRecord) -> String {
         "{}{} -> {}",
         fault_names(&f.kind).0,
         measurement(&f.kind, f.observed, f.limit, &f.unit),
-        f.action
+        text_name(&f.action)
     )
+}
+
+/// A compliance status as the user guide's report writes it
+/// (`COMPLIANT`), from its JSON name (`Compliant`); an unknown one as it is.
+fn status_text(json: &str) -> &str {
+    COMPLIANCE_STATUSES
+        .iter()
+        .find(|(_, name)| *name == json)
+        .and_then(|(value, _)| asm_abi::compliance_status_text(*value))
+        .unwrap_or(json)
 }
 
 /// A score in thousandths as the guide's percentage: `100%`, `70.5%`.
@@ -1006,7 +1029,7 @@ pub fn compliance(r: &ComplianceReport) -> String {
             ("Violations:", a.violations.to_string()),
             ("Human Oversight:", a.oversight.to_string()),
             ("Compliance Score:", score_percent(a.score)),
-            ("Status:", a.status.clone()),
+            ("Status:", status_text(&a.status).to_string()),
             // After the guide's lines, which scripts count on.
             ("LLM Requests:", a.llm_requests.to_string()),
         ] {
@@ -1074,7 +1097,7 @@ fn audit_op(e: &AsmAuditEntry) -> String {
         _ => None,
     };
     match (named, e.op) {
-        (Some(name), _) => name.into(),
+        (Some(name), _) => text_name(name),
         (None, 0) => "-".into(),
         (None, op) => op.to_string(),
     }
@@ -1123,7 +1146,7 @@ fn audit_values(e: &AsmAuditEntry) -> String {
             let action = u8::try_from(new).ok().and_then(action_name);
             format!(
                 "action {}",
-                action.map_or_else(|| new.to_string(), String::from)
+                action.map_or_else(|| new.to_string(), text_name)
             )
         }
         (ASM_AUDIT_EXIT, _) => format!("syscalls {old}, execs {new}"),
@@ -1195,7 +1218,7 @@ pub fn audit(t: &AuditTrail, utc_offset: &dyn Fn(i64) -> i64) -> String {
             vec![
                 e.seq.to_string(),
                 date_time(secs.saturating_add(utc_offset(secs))),
-                audit_kind_name(e.kind).map_or_else(|| e.kind.to_string(), String::from),
+                audit_kind_name(e.kind).map_or_else(|| e.kind.to_string(), text_name),
                 e.agent_id.to_string(),
                 format!("{}/{}", e.uid, e.pid),
                 format!("{}/{}", audit_op(e), audit_result(e.result)),
@@ -1236,7 +1259,7 @@ pub fn sensitive(v: &SensitiveView) -> String {
 /// An `ASM_DEP_*` kind's name, or "kind N" for one this asmctl does not
 /// know.
 fn dep_kind_text(kind: u32) -> String {
-    dep_kind_name(kind).map_or_else(|| format!("kind {kind}"), String::from)
+    dep_kind_name(kind).map_or_else(|| format!("kind {kind}"), text_name)
 }
 
 /// An edge's kind and, if it has one, its signal: "optional, SIGUSR1".
@@ -1554,25 +1577,25 @@ Recent Events (last 10):
         t.recent_events = vec![
             Event {
                 timestamp_ns: 12_345_665_000_000,
-                kind: "fault".into(),
+                kind: "Fault".into(),
                 agent_id: 101,
                 pid: 43,
-                fault: Some("cpu_quota".into()),
+                fault: Some("CpuQuota".into()),
                 observed: Some(950),
                 limit: Some(300),
-                unit: Some("ms".into()),
+                unit: Some("Milliseconds".into()),
                 ..Event::default()
             },
             Event {
                 timestamp_ns: 12_345_670_123_456,
-                kind: "spawn".into(),
+                kind: "Spawn".into(),
                 agent_id: 102,
                 pid: 44,
                 ..Event::default()
             },
             Event {
                 timestamp_ns: 12_345_678_999_999,
-                kind: "exit".into(),
+                kind: "Exit".into(),
                 agent_id: 103,
                 pid: 45,
                 ..Event::default()
@@ -1612,22 +1635,22 @@ Recent Events (last 10):
     #[test]
     fn event_texts() {
         for (e, want) in [
-            (event("register", 0, 0), "Agent 101 registered (pid 43)"),
-            (event("unregister", 0, 0), "Agent 101 unregistered"),
-            (event("spawn", 0, 0), "Agent 101 spawned (pid 43)"),
-            (event("exec", 0, 0), "Agent 101 exec (pid 43)"),
-            (event("exit", 0, 0), "Agent 101 exited (code 0)"),
-            (event("exit", 0, 9), "Agent 101 ended by signal 9 (pid 43)"),
-            (event("crash", 0, 11), "Agent 101 crashed (signal 11)"),
-            (event("crash", 3, 0), "Agent 101 crashed (code 3)"),
-            (event("fault", 0, 0), "Agent 101 fault"),
-            (event("action", 0, 0), "Agent 101 action: unknown"),
-            (event("release", 0, 0), "Agent 101 throttle lifted"),
-            (event("recovery", 0, 0), "Agent 101 awaits a restart"),
-            (event("restarted", 0, 0), "Agent 101 restarted"),
-            (event("failed", 0, 0), "Agent 101 failed"),
+            (event("Register", 0, 0), "Agent 101 registered (pid 43)"),
+            (event("Unregister", 0, 0), "Agent 101 unregistered"),
+            (event("Spawn", 0, 0), "Agent 101 spawned (pid 43)"),
+            (event("Exec", 0, 0), "Agent 101 exec (pid 43)"),
+            (event("Exit", 0, 0), "Agent 101 exited (code 0)"),
+            (event("Exit", 0, 9), "Agent 101 ended by signal 9 (pid 43)"),
+            (event("Crash", 0, 11), "Agent 101 crashed (signal 11)"),
+            (event("Crash", 3, 0), "Agent 101 crashed (code 3)"),
+            (event("Fault", 0, 0), "Agent 101 fault"),
+            (event("Action", 0, 0), "Agent 101 action: unknown"),
+            (event("Release", 0, 0), "Agent 101 throttle lifted"),
+            (event("Recovery", 0, 0), "Agent 101 awaits a restart"),
+            (event("Restarted", 0, 0), "Agent 101 restarted"),
+            (event("Failed", 0, 0), "Agent 101 failed"),
             (event("oom", 0, 0), "Agent 101 oom (pid 43)"),
-            (event("llm_request", 0, 0), "Agent 101 LLM request answered"),
+            (event("LlmRequest", 0, 0), "Agent 101 LLM request answered"),
         ] {
             assert_eq!(event_text(&e), want);
         }
@@ -1656,36 +1679,36 @@ Recent Events (last 10):
     fn dependency_event_texts() {
         for (e, want) in [
             (
-                dependency_event("cascade", libc::SIGTERM, 800),
+                dependency_event("Cascade", libc::SIGTERM, 800),
                 "Agent 101 cascade: dependency 7001 ended, SIGTERM, SIGKILL after 800 ms",
             ),
             (
-                dependency_event("cascade", libc::SIGKILL, 800),
+                dependency_event("Cascade", libc::SIGKILL, 800),
                 "Agent 101 cascade: dependency 7001 ended, SIGKILL (800 ms grace over)",
             ),
             (
-                dependency_event("dependency_held", 0, 1500),
+                dependency_event("DependencyHeld", 0, 1500),
                 "Agent 101 held: dependency 7001 in recovery, waits up to 1500 ms",
             ),
             (
-                dependency_event("dependency_lost", libc::SIGUSR1, 0),
+                dependency_event("DependencyLost", libc::SIGUSR1, 0),
                 "Agent 101 dependency 7001 ended (optional), sent SIGUSR1",
             ),
             (
-                dependency_event("dependency_lost", 0, 0),
+                dependency_event("DependencyLost", 0, 0),
                 "Agent 101 dependency 7001 ended (optional), no signal sent",
             ),
             (
-                dependency_event("dependency_lost", 40, 0),
+                dependency_event("DependencyLost", 40, 0),
                 "Agent 101 dependency 7001 ended (optional), sent signal 40",
             ),
             // A document without the figures still reads.
             (
-                event("cascade", 0, libc::SIGTERM),
+                event("Cascade", 0, libc::SIGTERM),
                 "Agent 101 cascade: a dependency ended, SIGTERM",
             ),
             (
-                event("dependency_held", 0, 0),
+                event("DependencyHeld", 0, 0),
                 "Agent 101 held: a dependency in recovery",
             ),
         ] {
@@ -1699,7 +1722,7 @@ Recent Events (last 10):
             result: Some(result),
             tokens_used: Some(tokens),
             duration_us: Some(us),
-            ..event("llm_request", 0, 0)
+            ..event("LlmRequest", 0, 0)
         }
     }
 
@@ -1729,7 +1752,7 @@ Recent Events (last 10):
             (
                 Event {
                     result: Some(-libc::EIO),
-                    ..event("llm_request", 0, 0)
+                    ..event("LlmRequest", 0, 0)
                 },
                 "Agent 101 LLM request failed: EIO",
             ),
@@ -1750,36 +1773,36 @@ Recent Events (last 10):
     fn restart_event_texts() {
         for (e, want) in [
             (
-                restart_event("recovery", 0, 3),
+                restart_event("Recovery", 0, 3),
                 "Agent 101 awaits a restart (restart 1 of 3)",
             ),
             (
-                restart_event("recovery", 2, 3),
+                restart_event("Recovery", 2, 3),
                 "Agent 101 awaits a restart (restart 3 of 3)",
             ),
             (
-                restart_event("recovery", u64::MAX, u64::MAX),
+                restart_event("Recovery", u64::MAX, u64::MAX),
                 "Agent 101 awaits a restart (restart 18446744073709551615 of 18446744073709551615)",
             ),
             (
-                restart_event("restarted", 1, 3),
+                restart_event("Restarted", 1, 3),
                 "Agent 101 restarted (restart 1 of 3)",
             ),
             (
-                restart_event("failed", 3, 3),
+                restart_event("Failed", 3, 3),
                 "Agent 101 failed (3 of 3 restarts used)",
             ),
             // A kill action ends an agent whatever its budget.
             (
-                restart_event("failed", 0, 3),
+                restart_event("Failed", 0, 3),
                 "Agent 101 failed (0 of 3 restarts used)",
             ),
             (
-                restart_event("failed", 1, 1),
+                restart_event("Failed", 1, 1),
                 "Agent 101 failed (1 of 1 restart used)",
             ),
             (
-                restart_event("failed", 0, 0),
+                restart_event("Failed", 0, 0),
                 "Agent 101 failed (no restart allowed)",
             ),
         ] {
@@ -1793,7 +1816,7 @@ Recent Events (last 10):
             observed: figures.map(|f| f.0),
             limit: figures.map(|f| f.1),
             unit: figures.map(|f| f.2.into()),
-            action: (kind == "action").then(|| "throttle".into()),
+            action: (kind == "Action").then(|| "Throttle".into()),
             ..event(kind, 0, 0)
         }
     }
@@ -1802,57 +1825,57 @@ Recent Events (last 10):
     fn fault_event_texts() {
         for (e, want) in [
             (
-                fault_event("fault", "cpu_quota", Some((950, 300, "ms"))),
+                fault_event("Fault", "CpuQuota", Some((950, 300, "Milliseconds"))),
                 "Agent 101 fault: CPU quota exceeded (observed 950 ms, limit 300 ms)",
             ),
             (
-                fault_event("fault", "memory", Some((2048, 1024, "bytes"))),
+                fault_event("Fault", "Memory", Some((2048, 1024, "Bytes"))),
                 "Agent 101 fault: memory limit exceeded (observed 2048 bytes, limit 1024 bytes)",
             ),
             (
-                fault_event("fault", "syscall_flood", Some((1500, 1000, "per_s"))),
+                fault_event("Fault", "SyscallFlood", Some((1500, 1000, "PerSecond"))),
                 "Agent 101 fault: syscall flood (observed 1500/s, limit 1000/s)",
             ),
             // wait(2) statuses: killed by SIGSEGV, exited with code 3.
             (
-                fault_event("fault", "crash", Some((139, 0, "status"))),
+                fault_event("Fault", "Crash", Some((139, 0, "WaitStatus"))),
                 "Agent 101 fault: crash (signal 11)",
             ),
             (
-                fault_event("fault", "crash", Some((0x300, 0, "status"))),
+                fault_event("Fault", "Crash", Some((0x300, 0, "WaitStatus"))),
                 "Agent 101 fault: crash (code 3)",
             ),
             (
-                fault_event("fault", "capability_violation", Some((5, 0, "status"))),
+                fault_event("Fault", "CapabilityViolation", Some((5, 0, "WaitStatus"))),
                 "Agent 101 fault: capability violation (status 5)",
             ),
             (
-                fault_event("fault", "capability_violation", None),
+                fault_event("Fault", "CapabilityViolation", None),
                 "Agent 101 fault: capability violation",
             ),
             (
-                fault_event("fault", "unresponsive", Some((31000, 30000, "ms"))),
+                fault_event("Fault", "Unresponsive", Some((31000, 30000, "Milliseconds"))),
                 "Agent 101 fault: unresponsive (watchdog timeout) (observed 31000 ms, limit 30000 ms)",
             ),
             // A fault type or unit from a newer module shows as sent.
             (
-                fault_event("fault", "policy_violation", Some((3, 2, "files"))),
-                "Agent 101 fault: policy_violation (observed 3 files, limit 2 files)",
+                fault_event("Fault", "PolicyViolation", Some((3, 2, "Files"))),
+                "Agent 101 fault: PolicyViolation (observed 3 Files, limit 2 Files)",
             ),
             (
-                fault_event("action", "cpu_quota", None),
+                fault_event("Action", "CpuQuota", None),
                 "Agent 101 action: throttle (CPU quota)",
             ),
             (
-                fault_event("action", "memory", None),
+                fault_event("Action", "Memory", None),
                 "Agent 101 action: throttle (memory limit)",
             ),
             (
-                fault_event("release", "cpu_quota", None),
+                fault_event("Release", "CpuQuota", None),
                 "Agent 101 throttle lifted (CPU quota)",
             ),
             (
-                fault_event("release", "syscall_flood", None),
+                fault_event("Release", "SyscallFlood", None),
                 "Agent 101 throttle lifted (syscall flood)",
             ),
         ] {
@@ -2435,10 +2458,10 @@ Agent ID: 101
         let doc = serde_json::to_value(&report).unwrap();
         assert_eq!(doc["system_score"], 853);
         assert_eq!(doc["system_compliance"], 85.3);
-        assert_eq!(doc["risk_levels"]["High"], 1);
+        assert_eq!(doc["risk_levels"]["high"], 1);
         assert_eq!(doc["agents"][1]["score"], 705);
         assert_eq!(doc["agents"][1]["compliance"], 70.5);
-        assert_eq!(doc["agents"][1]["status"], "REVIEW_NEEDED");
+        assert_eq!(doc["agents"][1]["status"], "ReviewNeeded");
         assert_eq!(doc["agents"][1]["clean_exits"], 3);
         assert_eq!(doc["agents"][1]["llm_requests"], 0);
         let mut with_llm = agents;
@@ -2800,7 +2823,7 @@ LLM:
             (audit_op(&e), audit_values(&e)),
             ("-".into(), "7001 ended, grace 800 ms".into())
         );
-        assert_eq!(audit_kind_name(e.kind), Some("cascade"));
+        assert_eq!(audit_kind_name(e.kind), Some("Cascade"));
     }
 
     #[test]

@@ -285,8 +285,8 @@ fn verdict(info: Option<&AgentInfo>, id: u32, status: i32, started_ns: u64) -> V
     // The fault, of this run, that the module ended the agent for.
     let ended_for = info.recent_faults.iter().flatten().rev().find(|f| {
         f.timestamp_ns >= started_ns
-            && f.kind != "crash"
-            && (f.action == "kill" || f.action == "restart")
+            && f.kind != "Crash"
+            && (f.action == "Kill" || f.action == "Restart")
     });
     let last = info.last_exit_code.map_or(status, |s| s as i32);
     let restarts = format!("restart {} of {}", info.restart_count, info.max_restarts);
@@ -338,30 +338,30 @@ fn next_restart(info: &AgentInfo) -> String {
 /// the observed value against the limit.
 fn fault_text(f: &FaultRecord, info: &AgentInfo) -> String {
     match f.kind.as_str() {
-        "capability_violation" => match &info.last_violation {
+        "CapabilityViolation" => match &info.last_violation {
             // The path is the agent's choice: no escape sequence of its
             // reaches the terminal.
             Some(v) => format!(
                 "capability violation: {} {} ({})",
-                printable(v.kind.as_bytes()),
+                printable(v.kind.to_lowercase().as_bytes()),
                 printable(v.detail.as_bytes()),
                 needs(&v.kind)
             ),
             None => "capability violation".into(),
         },
-        "memory" => format!(
+        "Memory" => format!(
             "memory limit exceeded: {} bytes resident, limit {}",
             f.observed, f.limit
         ),
-        "cpu_quota" => format!(
+        "CpuQuota" => format!(
             "CPU quota exceeded: {} ms in a window, quota {} ms",
             f.observed, f.limit
         ),
-        "syscall_flood" => format!(
+        "SyscallFlood" => format!(
             "syscall flood: {} per second, limit {}",
             f.observed, f.limit
         ),
-        "unresponsive" => format!(
+        "Unresponsive" => format!(
             "unresponsive: no heartbeat for {} ms, watchdog {} ms",
             f.observed, f.limit
         ),
@@ -372,10 +372,10 @@ fn fault_text(f: &FaultRecord, info: &AgentInfo) -> String {
 /// What an operation of violation type `kind` needs.
 fn needs(kind: &str) -> &'static str {
     match kind {
-        "exec" => "a forked process needs ProcessSpawn to exec",
-        "connect" => "needs NetClient",
-        "listen" => "needs NetServer",
-        "llm" => "needs LlmAccess",
+        "Exec" => "a forked process needs ProcessSpawn to exec",
+        "Connect" => "needs NetClient",
+        "Listen" => "needs NetServer",
+        "Llm" => "needs LlmAccess",
         _ => "outside what FsBasic, FsExtended and the scope allow",
     }
 }
@@ -399,7 +399,7 @@ mod tests {
             kind: kind.into(),
             observed: 5,
             limit: 0,
-            unit: "violation".into(),
+            unit: "Violation".into(),
             action: action.into(),
         }
     }
@@ -437,9 +437,9 @@ mod tests {
     #[test]
     fn a_violation_kill_names_the_operation_and_the_program() {
         let mut i = info("Failed");
-        i.recent_faults = Some(vec![fault("capability_violation", "kill", 100)]);
+        i.recent_faults = Some(vec![fault("CapabilityViolation", "Kill", 100)]);
         i.last_violation = Some(LastViolation {
-            kind: "exec".into(),
+            kind: "Exec".into(),
             detail: "/usr/bin/sleep".into(),
         });
         assert_eq!(
@@ -458,7 +458,7 @@ mod tests {
     #[test]
     fn a_fault_of_an_earlier_run_is_not_this_runs() {
         let mut i = info("Exited");
-        i.recent_faults = Some(vec![fault("memory", "kill", 10)]);
+        i.recent_faults = Some(vec![fault("Memory", "Kill", 10)]);
         assert_eq!(verdict(Some(&i), 7, 0, 50), Verdict::End(None, 0));
     }
 

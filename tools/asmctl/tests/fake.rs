@@ -115,12 +115,12 @@ Recent Events (last 10):
     assert_eq!(doc["agents"]["100"]["memory_bytes"], 1220608);
     assert_eq!(doc["recent_events"][0]["signal"], 11);
     // The restart events' fields reach --json as the module wrote them.
-    assert_eq!(doc["recent_events"][3]["type"], "restarted");
+    assert_eq!(doc["recent_events"][3]["type"], "Restarted");
     assert_eq!(doc["recent_events"][3]["restarts"], 1);
     assert_eq!(doc["recent_events"][8]["max_restarts"], 5);
     // So do the LLM request's.
-    assert_eq!(doc["recent_events"][9]["type"], "llm_request");
-    assert_eq!(doc["recent_events"][9]["provider"], "claude");
+    assert_eq!(doc["recent_events"][9]["type"], "LlmRequest");
+    assert_eq!(doc["recent_events"][9]["provider"], "Claude");
     assert_eq!(doc["recent_events"][9]["duration_us"], 35120);
     // Not on a terminal: one line. --pretty (before or after the
     // command): one member per line, two-space indent.
@@ -710,7 +710,7 @@ Slowest Operations:
     // The document as the module wrote it.
     let doc = fake_json(lib, &["info", "101", "--json"]);
     assert_eq!(doc["limits"]["mem_limit_bytes"], Value::Null);
-    assert_eq!(doc["recent_faults"][1]["unit"], "per_s");
+    assert_eq!(doc["recent_faults"][1]["unit"], "PerSecond");
     assert_eq!(
         doc["llm"],
         json!({"requests": 17, "tokens_used": 4242, "rate_limited": 3, "failures": 1,
@@ -925,8 +925,8 @@ Watchdog      30000 ms
     assert_eq!(
         fake_json(lib, &["limits", "100", "--json"]),
         json!({"agent_id": 100,
-               "limits": {"cpu_quota_ms": "default", "mem_limit_bytes": 104857600,
-                          "syscall_rate": null, "watchdog_ms": "default"},
+               "limits": {"cpu_quota_ms": "Default", "mem_limit_bytes": 104857600,
+                          "syscall_rate": null, "watchdog_ms": "Default"},
                "effective": {"cpu_quota_ms": 500, "mem_limit_bytes": 104857600,
                              "syscall_rate": null, "watchdog_ms": 30000}})
     );
@@ -1069,16 +1069,16 @@ Unresponsive          restart
     assert_eq!(
         fake_json(lib, &["recovery", "100", "--json"]),
         json!({"agent_id": 100,
-               "actions": {"cpu_quota": "default", "memory": "log",
-                           "syscall_flood": "default", "crash": "default",
-                           "capability_violation": "default", "unresponsive": "default"},
-               "effective": {"cpu_quota": "throttle", "memory": "log",
-                             "syscall_flood": "throttle", "crash": "restart",
-                             "capability_violation": "kill", "unresponsive": "restart"}})
+               "actions": {"cpu_quota": "Default", "memory": "Log",
+                           "syscall_flood": "Default", "crash": "Default",
+                           "capability_violation": "Default", "unresponsive": "Default"},
+               "effective": {"cpu_quota": "Throttle", "memory": "Log",
+                             "syscall_flood": "Throttle", "crash": "Restart",
+                             "capability_violation": "Kill", "unresponsive": "Restart"}})
     );
     let doc = fake_json(lib, &["recovery", "--default", "--json"]);
     assert_eq!(doc["agent_id"], 0);
-    assert_eq!(doc["actions"]["memory"], "kill");
+    assert_eq!(doc["actions"]["memory"], "Kill");
     assert!(doc.get("effective").is_none(), "{doc}");
 }
 

@@ -104,15 +104,15 @@ static const struct agent agents[] = {
 	  "\"throttled\":true,"
 	  "\"limits\":{\"cpu_quota_ms\":200,\"mem_limit_bytes\":null,"
 	  "\"syscall_rate\":1000,\"watchdog_ms\":5000},"
-	  "\"actions\":{\"cpu_quota\":\"throttle\",\"memory\":\"log\","
-	  "\"syscall_flood\":\"throttle\",\"crash\":\"kill\","
-	  "\"capability_violation\":\"kill\",\"unresponsive\":\"restart\"},"
+	  "\"actions\":{\"cpu_quota\":\"Throttle\",\"memory\":\"Log\","
+	  "\"syscall_flood\":\"Throttle\",\"crash\":\"Kill\","
+	  "\"capability_violation\":\"Kill\",\"unresponsive\":\"Restart\"},"
 	  "\"recent_faults\":[{\"timestamp_ns\":13000000000,"
-	  "\"type\":\"cpu_quota\",\"observed\":950,\"limit\":200,"
-	  "\"unit\":\"ms\",\"action\":\"throttle\"},"
-	  "{\"timestamp_ns\":13500000000,\"type\":\"syscall_flood\","
-	  "\"observed\":1500,\"limit\":1000,\"unit\":\"per_s\","
-	  "\"action\":\"throttle\"}],",
+	  "\"type\":\"CpuQuota\",\"observed\":950,\"limit\":200,"
+	  "\"unit\":\"Milliseconds\",\"action\":\"Throttle\"},"
+	  "{\"timestamp_ns\":13500000000,\"type\":\"SyscallFlood\","
+	  "\"observed\":1500,\"limit\":1000,\"unit\":\"PerSecond\","
+	  "\"action\":\"Throttle\"}],",
 	  "\"llm\":{\"requests\":17,\"tokens_used\":4242,"
 	  "\"rate_limited\":3,\"failures\":1,\"bucket\":{\"tokens\":12,"
 	  "\"burst\":30,\"refill_per_s\":10}}," },
@@ -178,32 +178,32 @@ static const char telemetry[] =
 	"\"crash_count\":1,\"fault_count\":1,\"cpu_time_us\":5210,"
 	"\"memory_bytes\":1220608}},"
 	"\"recent_events\":["
-	"{\"timestamp_ns\":12345678901,\"type\":\"crash\",\"agent_id\":100,"
+	"{\"timestamp_ns\":12345678901,\"type\":\"Crash\",\"agent_id\":100,"
 	"\"pid\":43,\"exit_code\":0,\"signal\":11},"
-	"{\"timestamp_ns\":12345678902,\"type\":\"recovery\",\"agent_id\":100,"
+	"{\"timestamp_ns\":12345678902,\"type\":\"Recovery\",\"agent_id\":100,"
 	"\"pid\":0,\"exit_code\":0,\"signal\":0,\"restarts\":0,"
 	"\"max_restarts\":3},"
-	"{\"timestamp_ns\":12500000000,\"type\":\"spawn\",\"agent_id\":100,"
+	"{\"timestamp_ns\":12500000000,\"type\":\"Spawn\",\"agent_id\":100,"
 	"\"pid\":44,\"exit_code\":0,\"signal\":0},"
-	"{\"timestamp_ns\":12500000100,\"type\":\"restarted\","
+	"{\"timestamp_ns\":12500000100,\"type\":\"Restarted\","
 	"\"agent_id\":100,\"pid\":44,\"exit_code\":0,\"signal\":0,"
 	"\"restarts\":1,\"max_restarts\":3},"
-	"{\"timestamp_ns\":13000000000,\"type\":\"fault\",\"agent_id\":101,"
-	"\"pid\":43,\"exit_code\":0,\"signal\":0,\"fault\":\"cpu_quota\","
-	"\"observed\":950,\"limit\":200,\"unit\":\"ms\"},"
-	"{\"timestamp_ns\":13000000100,\"type\":\"action\",\"agent_id\":101,"
-	"\"pid\":43,\"exit_code\":0,\"signal\":0,\"fault\":\"cpu_quota\","
-	"\"action\":\"throttle\"},"
-	"{\"timestamp_ns\":14000000000,\"type\":\"release\",\"agent_id\":101,"
-	"\"pid\":43,\"exit_code\":0,\"signal\":0,\"fault\":\"cpu_quota\"},"
-	"{\"timestamp_ns\":15000000000,\"type\":\"exit\",\"agent_id\":101,"
+	"{\"timestamp_ns\":13000000000,\"type\":\"Fault\",\"agent_id\":101,"
+	"\"pid\":43,\"exit_code\":0,\"signal\":0,\"fault\":\"CpuQuota\","
+	"\"observed\":950,\"limit\":200,\"unit\":\"Milliseconds\"},"
+	"{\"timestamp_ns\":13000000100,\"type\":\"Action\",\"agent_id\":101,"
+	"\"pid\":43,\"exit_code\":0,\"signal\":0,\"fault\":\"CpuQuota\","
+	"\"action\":\"Throttle\"},"
+	"{\"timestamp_ns\":14000000000,\"type\":\"Release\",\"agent_id\":101,"
+	"\"pid\":43,\"exit_code\":0,\"signal\":0,\"fault\":\"CpuQuota\"},"
+	"{\"timestamp_ns\":15000000000,\"type\":\"Exit\",\"agent_id\":101,"
 	"\"pid\":43,\"exit_code\":0,\"signal\":9},"
-	"{\"timestamp_ns\":15000000100,\"type\":\"failed\",\"agent_id\":101,"
+	"{\"timestamp_ns\":15000000100,\"type\":\"Failed\",\"agent_id\":101,"
 	"\"pid\":0,\"exit_code\":0,\"signal\":0,\"restarts\":2,"
 	"\"max_restarts\":5},"
-	"{\"timestamp_ns\":16000000000,\"type\":\"llm_request\","
+	"{\"timestamp_ns\":16000000000,\"type\":\"LlmRequest\","
 	"\"agent_id\":100,\"pid\":44,\"exit_code\":0,\"signal\":0,"
-	"\"provider\":\"claude\",\"result\":0,\"tokens_used\":12,"
+	"\"provider\":\"Claude\",\"result\":0,\"tokens_used\":12,"
 	"\"duration_us\":35120}]}";
 
 static int do_json(struct asm_json *j, int is_telemetry)
@@ -685,7 +685,7 @@ static int do_llm_submit(struct asm_llm_request *r)
 static int do_llm_collect(struct asm_llm_request *r)
 {
 	static const char answer[] =
-		"{\"provider\":\"local\",\"text\":\"fake\",\"tokens_used\":3,"
+		"{\"provider\":\"Local\",\"text\":\"fake\",\"tokens_used\":3,"
 		"\"duration_us\":900,\"was_fallback\":false}";
 	unsigned int i;
 
@@ -717,7 +717,7 @@ static int do_llm_collect(struct asm_llm_request *r)
 static int do_llm(struct asm_llm_request *r)
 {
 	static const char answer[] =
-		"{\"provider\":\"gemini\",\"text\":\"fake says \\\"4\\\"\\nbye\","
+		"{\"provider\":\"Gemini\",\"text\":\"fake says \\\"4\\\"\\nbye\","
 		"\"tokens_used\":12,\"duration_us\":1234567,\"was_fallback\":true}";
 	const char *need = getenv("FAKE_ASM_LLM_NEED");
 

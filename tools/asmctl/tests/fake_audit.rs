@@ -290,10 +290,10 @@ Agent ID: 102
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["total_agents"], 3);
     assert_eq!(doc["system_score"], 902);
-    assert_eq!(doc["agents"][1]["status"], "REVIEW_NEEDED");
+    assert_eq!(doc["agents"][1]["status"], "ReviewNeeded");
     assert_eq!(doc["agents"][1]["crashes"], 1);
     assert_eq!(doc["agents"][1]["llm_requests"], 17);
-    assert_eq!(doc["risk_levels"]["Minimal"], 1);
+    assert_eq!(doc["risk_levels"]["minimal"], 1);
 
     // --min-score: a check on the system score (902), after the report,
     // which stays one document on stdout.
@@ -458,7 +458,7 @@ SEQ  TIME                 KIND      AGENT  UID/PID  OP/RESULT    OLD->NEW       
         (40.into(), 40.into())
     );
     assert_eq!(doc["entries"].as_array().unwrap().len(), 1);
-    assert_eq!(doc["entries"][0]["kind"], "patch");
+    assert_eq!(doc["entries"][0]["kind"], "Patch");
 
     assert_eq!(
         asmctl(lib, &["audit", "verify"], &env),
@@ -528,8 +528,8 @@ SEQ  TIME                 KIND         AGENT  UID/PID  OP/RESULT    OLD->NEW    
     let (code, out, err) = asmctl(lib, &["audit", "--trail", "llm", "--json"], &env);
     assert_eq!((code, err.as_str()), (0, ""));
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(doc["trail"], "llm");
-    assert_eq!(doc["entries"][2]["kind"], "llm_request");
+    assert_eq!(doc["trail"], "Llm");
+    assert_eq!(doc["entries"][2]["kind"], "LlmRequest");
     assert_eq!(doc["entries"][2]["result"], -libc::ETIMEDOUT);
     // Each trail verifies as its own chain, both from seq 0.
     assert_eq!(
@@ -591,9 +591,9 @@ fn python_example_submits_polls_and_collects() {
     assert_eq!(
         fake_run(lib, python, &[script, "--submit", "3", "hi"], &agent),
         ok("\
-request 100: provider local, result ok
-request 101: provider local, result ok
-request 102: provider local, result ok
+request 100: provider Local, result ok
+request 101: provider Local, result ok
+request 102: provider Local, result ok
 ")
     );
     let logged = std::fs::read_to_string(&log).unwrap();
@@ -752,14 +752,14 @@ fn dependency_graph_views() {
     {
       "dependency": 100,
       "dependent": 101,
-      "kind": "required",
+      "kind": "Required",
       "signal": null
     },
     {
       "dependency": 101,
       "dependent": 102,
-      "kind": "optional",
-      "signal": "SIGUSR1"
+      "kind": "Optional",
+      "signal": 10
     }
   ]"#;
     assert_eq!(
@@ -839,7 +839,7 @@ fn dependency_changes() {
         ),
         ok(
             "{\n  \"audit_seq\": 45,\n  \"dependency\": 100,\n  \"dependent\": 102,\n  \
-            \"kind\": \"required\",\n  \"op\": \"add\",\n  \"signal\": null\n}\n"
+            \"kind\": \"Required\",\n  \"op\": \"Add\",\n  \"signal\": null\n}\n"
         )
     );
     assert_eq!(
@@ -867,7 +867,7 @@ fn dependency_changes() {
         ),
         ok(
             "{\n  \"audit_seq\": 45,\n  \"dependency\": 100,\n  \"dependent\": 102,\n  \
-            \"kind\": \"optional\",\n  \"op\": \"add\",\n  \"signal\": \"SIGHUP\"\n}\n"
+            \"kind\": \"Optional\",\n  \"op\": \"Add\",\n  \"signal\": 1\n}\n"
         )
     );
     // Refused before the request: the log has no line of it.
@@ -895,7 +895,7 @@ fn dependency_changes() {
         ),
         ok(
             "{\n  \"audit_seq\": 46,\n  \"dependency\": 100,\n  \"dependent\": 101,\n  \
-            \"op\": \"remove\"\n}\n"
+            \"op\": \"Remove\"\n}\n"
         )
     );
     assert_eq!(
@@ -1243,7 +1243,7 @@ fn llm_requests() {
         ("FAKE_ASM_LOG", log.to_str().unwrap()),
         ("FAKE_ASM_AGENT", "100"),
     ];
-    let response = r#"{"provider":"gemini","text":"fake says \"4\"\nbye","tokens_used":12,"duration_us":1234567,"was_fallback":true}"#;
+    let response = r#"{"provider":"Gemini","text":"fake says \"4\"\nbye","tokens_used":12,"duration_us":1234567,"was_fallback":true}"#;
     assert_eq!(
         asmctl(lib, &["llm", "what", "is", "2+2?"], &agent),
         (
@@ -1279,7 +1279,7 @@ fn llm_requests() {
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
         r#"llm response_len=65536 {"prompt":"what is 2+2?"}
-llm response_len=65536 {"max_tokens":64,"preferred_provider":"claude","prompt":"-a\tb","system_message":"be \"brief\"","temperature":0.25,"timeout_ms":5000}
+llm response_len=65536 {"max_tokens":64,"preferred_provider":"Claude","prompt":"-a\tb","system_message":"be \"brief\"","temperature":0.25,"timeout_ms":5000}
 "#
     );
     assert_eq!(

@@ -175,9 +175,9 @@ pub struct Dependency {
 }
 
 impl Dependency {
-    /// `required`, `optional` or `peer`.
-    pub fn kind_name(&self) -> &'static str {
-        dep_kind_name(self.kind).unwrap_or("?")
+    /// `required`, `optional` or `peer`, as a spec writes them.
+    pub fn kind_name(&self) -> String {
+        dep_kind_name(self.kind).unwrap_or("?").to_lowercase()
     }
 
     /// The name of the entry's signal (`SIGUSR1`); `None` without one.
@@ -500,7 +500,7 @@ fn dep_id(id: i64) -> Result<u32, String> {
 /// The `ASM_DEP_*` kind of `kind = "s"` (any case).
 fn parse_dep_kind_key(s: &str) -> Result<u32, String> {
     parse_dep_kind(s).ok_or_else(|| {
-        let known: Vec<&str> = DEP_KINDS.iter().map(|(_, n)| *n).collect();
+        let known: Vec<String> = DEP_KINDS.iter().map(|(_, n)| n.to_lowercase()).collect();
         format!(
             "unknown dependency kind {s:?} (known: {})",
             known.join(", ")
