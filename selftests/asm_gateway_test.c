@@ -156,7 +156,7 @@ static void k_echo(int wfd, void *arg)
 	child_report(wfd, become_agent(ID + 2, ASM_CAP_LLM_ACCESS));
 	snprintf(doc, sizeof(doc),
 		 "{\"agent_id\":%d,\"prompt\":\"echo \\u00e9t\\u00e9 \\\"q\\\"\",\"max_tokens\":42,"
-		 "\"temperature\":0.25,\"preferred_provider\":\"gemini\",\"system_message\":null,"
+		 "\"temperature\":0.25,\"preferred_provider\":\"GEMINI\",\"system_message\":null,"
 		 "\"timeout_ms\":20000}", ID + 2);
 	n = ask(asm_fd, doc, &err);
 	child_report(wfd, err);

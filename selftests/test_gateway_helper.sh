@@ -81,10 +81,14 @@ print(json.load(urllib.request.urlopen("http://" + sys.argv[1] + "/stats")).get(
 # 1: each wire format, chosen by the preferred provider.
 asm_case_start
 n=0
-for p in claude gpt4 gemini local; do
+# The request names the provider as the user guide does (claude), the
+# response as every JSON document names an enum value (Claude).
+for p in claude:Claude gpt4:Gpt4 gemini:Gemini local:Local; do
+	json_name=${p#*:}
+	p=${p%:*}
 	n=$((n + 1))
 	ask $((ID + n)) "hello from $p" "$p"
-	asm_expect_eq "$p: provider" "$p" "$(json_of $((ID + n)) provider)"
+	asm_expect_eq "$p: provider" "$json_name" "$(json_of $((ID + n)) provider)"
 	asm_expect_eq "$p: text" "$p says: hello from $p" "$(json_of $((ID + n)) text)"
 	asm_expect_eq "$p: was_fallback" false "$(json_of $((ID + n)) was_fallback)"
 	[ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$GW/$((ID + n)).out"
@@ -94,13 +98,13 @@ asm_case_end "claude, gpt4, gemini and local wire formats answer through the ker
 # 2: no preference: the cost policy tries local first.
 asm_case_start
 ask $((ID + 5)) "cheap please"
-asm_expect_eq "provider" local "$(json_of $((ID + 5)) provider)"
+asm_expect_eq "provider" Local "$(json_of $((ID + 5)) provider)"
 asm_case_end "cost policy: local first"
 
 # 3: local answers HTTP 500: gpt4 (next in the cost order) answers.
 asm_case_start
 ask $((ID + 6)) "mock:fail=local hello"
-asm_expect_eq "provider" gpt4 "$(json_of $((ID + 6)) provider)"
+asm_expect_eq "provider" Gpt4 "$(json_of $((ID + 6)) provider)"
 asm_expect_eq "was_fallback" true "$(json_of $((ID + 6)) was_fallback)"
 [ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$GW/$((ID + 6)).out"
 asm_case_end "a failing provider falls back, was_fallback true"
@@ -122,11 +126,11 @@ asm_case_end "the user guide's C and Python examples, on the ioctl"
 asm_case_start
 for i in 9 10 11; do
 	ask $((ID + i)) "mock:fail=local again"
-	asm_expect_eq "request $i: provider" gpt4 "$(json_of $((ID + i)) provider)"
+	asm_expect_eq "request $i: provider" Gpt4 "$(json_of $((ID + i)) provider)"
 done
 before=$(mock_count local)
 ask $((ID + 12)) "skip local now"
-asm_expect_eq "provider once local's breaker is open" gpt4 "$(json_of $((ID + 12)) provider)"
+asm_expect_eq "provider once local's breaker is open" Gpt4 "$(json_of $((ID + 12)) provider)"
 asm_expect_eq "was_fallback (local was not tried)" false "$(json_of $((ID + 12)) was_fallback)"
 asm_expect_eq "local requests at the mock" "$before" "$(mock_count local)"
 asm_case_end "circuit breaker: a provider that failed 3 times in a row is skipped"

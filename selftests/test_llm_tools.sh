@@ -182,7 +182,7 @@ asm_case_start
 asmctl run --id "$BATCH" --name llm-batch --cap LlmAccess,FsExtended -- \
 	"$PYTHON" "$PY_EXAMPLE" --submit 5 "batch" >"$ASM_TMP/batch.out" 2>&1
 asm_expect_eq "llm_request.py --submit 5: exit status" 0 "$?"
-asm_expect_eq "answers collected" 5 "$(grep -cE '^request [0-9]+: provider local, result ok$' "$ASM_TMP/batch.out")"
+asm_expect_eq "answers collected" 5 "$(grep -cE '^request [0-9]+: provider Local, result ok$' "$ASM_TMP/batch.out")"
 asm_expect_eq "distinct request ids" 5 \
 	"$(sed -n 's/^request \([0-9]*\): .*/\1/p' "$ASM_TMP/batch.out" | sort -u | wc -l)"
 asm_expect_eq "asminfo --json llm.requests" 5 "$(llm_field "$BATCH" requests)"
@@ -209,7 +209,7 @@ asm_expect "asmd logs the bucket" \
 asm_expect "the agent ran" asm_wait grep -q '^submit 4: ' "$LOGS/$ASMD_ID.log"
 asm_wait eval "[ \"\$(grep -c '^request ' '$LOGS/$ASMD_ID.log')\" -ge 3 ]"
 asm_expect_eq "the 4th request" "submit 4: EAGAIN, not queued" "$(grep '^submit ' "$LOGS/$ASMD_ID.log")"
-asm_expect_eq "answers to the first 3" 3 "$(grep -cE '^request [0-9]+: provider local, result ok$' "$LOGS/$ASMD_ID.log")"
+asm_expect_eq "answers to the first 3" 3 "$(grep -cE '^request [0-9]+: provider Local, result ok$' "$LOGS/$ASMD_ID.log")"
 asm_expect_eq "gateway_status bucket" "3 1" "$(proc_bucket "$ASMD_ID")"
 asm_expect_ge "asminfo --json llm.rate_limited" 1 "$(llm_field "$ASMD_ID" rate_limited)"
 asmd_stop "$ASMD_PID" TERM

@@ -147,7 +147,7 @@ monitor() {
 
 ktap_print_header
 asm_require_root
-ktap_set_plan 11
+ktap_set_plan 12
 asm_reload
 monitor all
 ALL_PID=$MON_PID
@@ -304,6 +304,36 @@ kill "$ALL_PID"
 schema_lines monitor "$ASM_TMP/all.out"
 schema_lines monitor "$ASM_TMP/stopped.out"
 
+collect 12
+# The results of changes, each a document of its own (the commands above
+# made their changes without --json).
+asmctl run --quiet --no-landlock --id 7812 --name schema-changes --cap FsBasic,ProcessSpawn -- sh -c '
+asmctl heartbeat --json >"$1/heartbeat.json" &&
+asmctl decision "schemas: a result" --json >"$1/decision.json" &&
+asmctl profile record result 4ms --json >"$1/record.json" &&
+asmctl profile record result 5ms --failed --json >"$1/record-failed.json"
+' sh "$DOCS/12" >"$ASM_TMP/7812.log" 2>&1 || echo "agent 7812: $(cat "$ASM_TMP/7812.log")" >>"$DOCS/12/failed"
+schema_is heartbeat heartbeat cat "$DOCS/12/heartbeat.json"
+schema_is decision decision cat "$DOCS/12/decision.json"
+schema_is profile-record record cat "$DOCS/12/record.json"
+schema_is profile-record record-failed cat "$DOCS/12/record-failed.json"
+mkdir -p "$ASM_TMP/secret2"
+sleep 600 &
+REG_PID=$!
+asm_bg_track "$REG_PID"
+schema_is register register asmctl register --id 7813 --name schema-reg --pid "$REG_PID" --json
+schema_is patch patch-add-cap asmctl patch 7813 add-cap NetClient --json
+schema_is patch patch-risk asmctl patch 7813 risk minimal --json
+schema_is oversight oversight asmctl oversight 7813 approve --json
+schema_is limits limits-change asmctl limits 7813 --syscall-rate 4000 --json
+schema_is recovery recovery-change asmctl recovery 7813 --crash log --json
+schema_is sensitive-change sensitive-add asmctl sensitive add "$ASM_TMP/secret2" --json
+schema_is sensitive-change sensitive-remove asmctl sensitive remove "$ASM_TMP/secret2" --json
+schema_is unregister unregister asmctl unregister 7813 --json
+kill "$REG_PID"
+wait "$REG_PID" 2>/dev/null
+asm_bg_reaped "$REG_PID"
+
 collect 11
 schema_is error error-info asmctl info 7999 --json
 schema_is error error-cycle asmctl deps add 7802 7801 --json
@@ -400,6 +430,22 @@ asm_expect "info 7999: the reason" grep -q 'no agent with id 7999' "$DOCS/11/err
 asm_expect_eq "errors: one line each on stdout" "1 1 1 1" \
 	"$(for f in info cycle history llm; do wc -l <"$DOCS/11/error-$f"; done | xargs)"
 asm_case_end "error documents of failed commands"
+
+schema_case 12
+asm_expect_eq "heartbeat, decision: the caller's agent" "7812 7812" \
+	"$(doc heartbeat 'd["agent_id"]') $(doc decision 'd["agent_id"]')"
+asm_expect_eq "profile record: op, success" "result True result False" \
+	"$(doc record '"%s %s" % (d["op"], d["success"])') $(doc record-failed '"%s %s" % (d["op"], d["success"])')"
+asm_expect_eq "register: the id" 7813 "$(doc register 'd["agent_id"]')"
+asm_expect_eq "patch: the ops" "AddCapability SetRisk" \
+	"$(doc patch-add-cap 'd["op"]') $(doc patch-risk 'd["op"]')"
+asm_expect_eq "oversight: the action" Approve "$(doc oversight 'd["action"]')"
+asm_expect_eq "limits, recovery: the settings after the change" "4000 Log" \
+	"$(doc limits-change 'd["limits"]["syscall_rate"]') $(doc recovery-change 'd["actions"]["crash"]')"
+asm_expect_eq "sensitive add, remove" "True 2 False 1" \
+	"$(doc sensitive-add '"%s %d" % (d["sensitive"], d["count"])') $(doc sensitive-remove '"%s %d" % (d["sensitive"], d["count"])')"
+asm_expect_eq "unregister" True "$(doc unregister 'd["unregistered"]')"
+asm_case_end "the JSON results of changes: register, unregister, heartbeat, patch, oversight, decision, limits, recovery, sensitive, profile record"
 
 # No more requests: DOC_PY ends.
 fd=${DOC_PY[1]}

@@ -51,9 +51,12 @@ macro_rules! uapi_enum {
                 self as u32
             }
 
-            /// The value called `name` in text or in JSON.
+            /// The value called `name` in text or in JSON, in any case and
+            /// with or without `_`: `llm_request`, `LlmRequest`, `LLM_REQUEST`.
             pub(crate) fn from_name(name: &[u8]) -> Option<Self> {
-                $(if name == $text.as_bytes() || name == stringify!($variant).as_bytes() {
+                $(if same_name(name, $text.as_bytes())
+                    || same_name(name, stringify!($variant).as_bytes())
+                {
                     return Some(Self::$variant);
                 })+
                 None
@@ -71,6 +74,20 @@ macro_rules! uapi_enum {
             }
         }
     };
+}
+
+/// Whether `a` and `b` are one name, ignoring ASCII case and `_` (so that
+/// `llm_request` is `LlmRequest`).
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    let mut a = a.iter().filter(|&&c| c != b'_');
+    let mut b = b.iter().filter(|&&c| c != b'_');
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => {}
+            _ => return false,
+        }
+    }
 }
 
 /// ABI version every struct carries.

@@ -204,7 +204,7 @@ def submit_and_collect(n, prompt, provider=None, timeout_ms=None):
 def main():
     parser = argparse.ArgumentParser(description="An LLM request through ASM's gateway.")
     parser.add_argument("prompt", nargs="?", default="What is an operating system kernel?")
-    parser.add_argument("--provider", choices=["claude", "gpt4", "gemini", "local"])
+    parser.add_argument("--provider", type=str.lower, choices=["claude", "gpt4", "gemini", "local"])
     parser.add_argument("--timeout-ms", type=int)
     parser.add_argument("--json", action="store_true", help="print the response document")
     parser.add_argument("--repeat", type=int, default=0, metavar="N",

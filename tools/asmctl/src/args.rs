@@ -14,13 +14,13 @@ use crate::profile::{check_op_name, parse_duration};
 use asm_abi::{
     action_allowed, llm_provider_name, parse_action, parse_capability, parse_dep_kind,
     parse_dep_signal, parse_event_type, parse_llm_provider, parse_oversight, parse_preset,
-    parse_risk, parse_size, ASM_ACTION_DEFAULT, ASM_AUDIT_TRAIL_LLM, ASM_AUDIT_TRAIL_POLICY,
-    ASM_DEP_OPTIONAL, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY,
-    ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX, ASM_LLM_BURST_MAX,
-    ASM_LLM_MAX_TOKENS_MAX, ASM_LLM_PROMPT_MAX, ASM_LLM_REFILL_MAX, ASM_LLM_SYSTEM_MAX,
-    ASM_LLM_TIMEOUT_MAX_MS, ASM_NAME_LEN, ASM_NOTE_LEN, ASM_PROFILE_OPS_MAX, ASM_PROFILE_OP_LEN,
-    ASM_PROFILE_SAMPLES, ASM_RISK_DEFAULT, ASM_RISK_UNACCEPTABLE, ASM_SCOPE_LEN, CAPABILITIES,
-    DEP_KINDS, DEP_SIGNALS, EVENT_TYPES, LLM_PROVIDERS,
+    parse_risk, parse_size, text_name, ASM_ACTION_DEFAULT, ASM_AUDIT_TRAIL_LLM,
+    ASM_AUDIT_TRAIL_POLICY, ASM_DEP_OPTIONAL, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA,
+    ASM_FAULT_CRASH, ASM_FAULT_MEMORY, ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_ID_MAX,
+    ASM_LLM_BURST_MAX, ASM_LLM_MAX_TOKENS_MAX, ASM_LLM_PROMPT_MAX, ASM_LLM_REFILL_MAX,
+    ASM_LLM_SYSTEM_MAX, ASM_LLM_TIMEOUT_MAX_MS, ASM_NAME_LEN, ASM_NOTE_LEN, ASM_PROFILE_OPS_MAX,
+    ASM_PROFILE_OP_LEN, ASM_PROFILE_SAMPLES, ASM_RISK_DEFAULT, ASM_RISK_UNACCEPTABLE,
+    ASM_SCOPE_LEN, CAPABILITIES, DEP_KINDS, DEP_SIGNALS, EVENT_TYPES, LLM_PROVIDERS,
 };
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -199,7 +199,7 @@ impl MonitorFilter {
 pub struct LlmRequest {
     /// Non-empty, at most `ASM_LLM_PROMPT_MAX` bytes.
     pub prompt: String,
-    /// The preferred provider's name in the documents ("claude", ...).
+    /// The preferred provider's name in the documents ("Claude", ...).
     pub provider: Option<&'static str>,
     /// 1 to `ASM_LLM_MAX_TOKENS_MAX`.
     pub max_tokens: Option<u32>,
@@ -940,7 +940,7 @@ struct AuditArgs {
     #[command(subcommand)]
     verify: Option<AuditSub>,
     /// The trail [default: policy].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     trail: Option<TrailArg>,
     /// The first entry, by sequence number.
     #[arg(long, value_name = "SEQ", default_value_t = 0)]
@@ -955,7 +955,7 @@ enum AuditSub {
     /// Check the hash chain of an export (FILE) or of a live trail.
     Verify {
         /// The live trail to check [default: policy].
-        #[arg(long, value_enum, conflicts_with = "file")]
+        #[arg(long, value_enum, ignore_case = true, conflicts_with = "file")]
         trail: Option<TrailArg>,
         /// An export of `audit --export`.
         file: Option<PathBuf>,
@@ -1041,7 +1041,7 @@ enum SensitiveSub {
 }
 
 fn deps_help() -> String {
-    let kinds: Vec<&str> = DEP_KINDS.iter().map(|(_, name)| *name).collect();
+    let kinds: Vec<String> = DEP_KINDS.iter().map(|(_, name)| text_name(name)).collect();
     let signals: Vec<&str> = DEP_SIGNALS.iter().map(|(_, name)| *name).collect();
     format!(
         "A dependency's KIND is one of {}: required (the default: the dependent \
@@ -1709,7 +1709,8 @@ fn interval(text: &str) -> Result<Duration, String> {
 /// limit" value. 0 is refused: it means "default" for an agent and "none"
 /// in the defaults, and the user should say which.
 fn limit(text: &str, value: Option<u64>, max: u64) -> Result<Limit, String> {
-    match text {
+    // Any case: `limits --json` writes "Default".
+    match text.to_ascii_lowercase().as_str() {
         "none" => return Ok(Limit::Unlimited),
         "default" => return Ok(Limit::Default),
         _ => {}
@@ -1779,7 +1780,10 @@ fn provider(text: &str) -> Result<&'static str, String> {
     parse_llm_provider(text)
         .and_then(llm_provider_name)
         .ok_or_else(|| {
-            let known: Vec<&str> = LLM_PROVIDERS.iter().map(|(_, name)| *name).collect();
+            let known: Vec<String> = LLM_PROVIDERS
+                .iter()
+                .map(|(_, name)| text_name(name))
+                .collect();
             format!("known: {}", known.join(", "))
         })
 }
@@ -1829,7 +1833,7 @@ fn temperature(text: &str) -> Result<u32, String> {
 /// `deps add --kind`: a dependency kind's name, in any case.
 fn dep_kind(text: &str) -> Result<u32, String> {
     parse_dep_kind(text).ok_or_else(|| {
-        let known: Vec<&str> = DEP_KINDS.iter().map(|(_, name)| *name).collect();
+        let known: Vec<String> = DEP_KINDS.iter().map(|(_, name)| text_name(name)).collect();
         format!("known: {}", known.join(", "))
     })
 }
@@ -1850,7 +1854,10 @@ fn dep_signal(text: &str) -> Result<u32, String> {
 /// `_` (`LlmRequest`, `llm_request`).
 fn event_type(text: &str) -> Result<u32, String> {
     parse_event_type(text).ok_or_else(|| {
-        let known: Vec<&str> = EVENT_TYPES.iter().map(|(_, name)| *name).collect();
+        let known: Vec<String> = EVENT_TYPES
+            .iter()
+            .map(|(_, name)| text_name(name))
+            .collect();
         format!("known: {}", known.join(", "))
     })
 }
@@ -2257,9 +2264,9 @@ mod tests {
                 "300",
                 "--mem=1G",
                 "--syscall-rate",
-                "none",
+                "None",
                 "--watchdog-ms",
-                "default",
+                "Default",
                 "100",
             ]),
             Ok(Command::Limits {
@@ -2764,6 +2771,14 @@ mod tests {
                 export: None
             })
         );
+        // As `audit --json` names the trail, too.
+        assert!(matches!(
+            asmctl(&["audit", "--trail", "Llm"]),
+            Ok(Command::Audit {
+                trail: Trail::Llm,
+                ..
+            })
+        ));
         assert_eq!(
             asmctl(&["audit", "--trail=policy", "--json"]),
             Ok(Command::Audit {
@@ -3230,7 +3245,7 @@ mod tests {
             (&["deps", "link", "1", "2"], "unexpected argument '1' found"),
             (
                 &["deps", "add", "1", "2", "--kind", "hard"],
-                "invalid value 'hard' for '--kind <KIND>': known: Required, Optional, Peer",
+                "invalid value 'hard' for '--kind <KIND>': known: required, optional, peer",
             ),
             (
                 &["deps", "add", "1", "2", "--kind"],
@@ -3510,11 +3525,11 @@ mod tests {
             ),
             (
                 &["llm", "x", "--provider", "openai"],
-                "invalid value 'openai' for '--provider <PROVIDER>': known: Claude, Gpt4, Gemini, Local".into(),
+                "invalid value 'openai' for '--provider <PROVIDER>': known: claude, gpt4, gemini, local".into(),
             ),
             (
                 &["llm", "x", "--provider", "gpt-4"],
-                "invalid value 'gpt-4' for '--provider <PROVIDER>': known: Claude, Gpt4, Gemini, Local".into(),
+                "invalid value 'gpt-4' for '--provider <PROVIDER>': known: claude, gpt4, gemini, local".into(),
             ),
             (
                 &["llm", "x", "--provider"],

@@ -542,15 +542,8 @@ fn patch(id: u32, change: &PatchChange, json: bool) -> Result<(), Error> {
         .map_err(|e| Op::Patch { id, grants_admin }.fail(e))?;
     let text = render::patched(id, change, req.audit_seq);
     if json {
-        let op = match change {
-            PatchChange::AddCaps(_) => "AddCapabilities",
-            PatchChange::RemoveCaps(_) => "RemoveCapabilities",
-            PatchChange::Scope(_) => "Scope",
-            PatchChange::AutoRestart(_) => "AutoRestart",
-            PatchChange::Limits(_) => "Limits",
-            PatchChange::Risk(_) => "RiskLevel",
-            PatchChange::LlmRate { .. } => "LlmRate",
-        };
+        // As the audit trail names it (`AddCapability`).
+        let op = asm_abi::patch_op_name(req.op).map_or_else(|| req.op.into(), Value::from);
         let done = serde_json::json!({
             "agent_id": id,
             "op": op,
@@ -1690,12 +1683,12 @@ mod tests {
 
     #[test]
     fn llm_response_and_footer() {
-        let doc = br#"{"provider":"claude","text":"4\n","tokens_used":450,"duration_us":123456,"was_fallback":false}"#;
+        let doc = br#"{"provider":"Claude","text":"4\n","tokens_used":450,"duration_us":123456,"was_fallback":false}"#;
         let r: LlmResponse = serde_json::from_slice(doc).unwrap();
         assert_eq!(r.text, "4\n");
         assert_eq!(llm_footer(&r), "(provider claude, 450 tokens, 123 ms)");
         let r = LlmResponse {
-            provider: "local".into(),
+            provider: "Local".into(),
             text: String::new(),
             tokens_used: 1,
             duration_us: 1500,

@@ -553,7 +553,7 @@ impl Actions {
 }
 
 impl Serialize for Actions {
-    /// `{"cpu_quota": "throttle", ...}`, as the agent document's `actions`.
+    /// `{"cpu_quota": "Throttle", ...}`, as the agent document's `actions`.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(FAULT_TYPES.len()))?;
         for (fault, action) in self.named() {
@@ -917,7 +917,7 @@ impl TryFrom<&AuditRecord> for AsmAuditEntry {
 /// entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditView {
-    /// `policy` or `llm`.
+    /// `Policy` or `Llm`.
     pub trail: &'static str,
     pub first_seq: u64,
     pub next_seq: u64,

@@ -100,9 +100,12 @@ pub fn status(t: &Telemetry) -> String {
 }
 
 /// One event, as the guide words it ("Agent 101 fault: CPU quota exceeded");
-/// a type added after this asmctl by its name.
+/// a type added after this asmctl by its name, as text writes it.
 pub fn event_text(e: &Event) -> String {
-    worded_event(e).unwrap_or_else(|| format!("Agent {} {} (pid {})", e.agent_id, e.kind, e.pid))
+    worded_event(e).unwrap_or_else(|| {
+        let kind = text_name(&e.kind);
+        format!("Agent {} {kind} (pid {})", e.agent_id, e.pid)
+    })
 }
 
 /// The wording of an event of a type this asmctl knows.
@@ -285,16 +288,19 @@ const FAULT_NAMES: [(&str, &str, &str, &str); 6] = [
 
 /// The (event, short, title) names of the fault called `name`, as a JSON
 /// value (`CpuQuota`) or key (`cpu_quota`) names it; a type this asmctl
-/// does not know goes by that name.
-fn fault_names(name: &str) -> (&str, &str, &str) {
+/// does not know goes by its text name (`policy_violation`).
+fn fault_names(name: &str) -> (String, String, String) {
     let key = FAULT_TYPES
         .iter()
         .find(|t| t.json == name)
         .map_or(name, |t| t.name);
-    FAULT_NAMES
-        .iter()
-        .find(|f| f.0 == key)
-        .map_or((name, name, name), |f| (f.1, f.2, f.3))
+    FAULT_NAMES.iter().find(|f| f.0 == key).map_or_else(
+        || {
+            let text = text_name(name);
+            (text.clone(), text.clone(), text)
+        },
+        |f| (f.1.into(), f.2.into(), f.3.into()),
+    )
 }
 
 /// " (observed 950 ms, limit 300 ms)" for fault `fault`'s figures in
@@ -306,7 +312,7 @@ fn measurement(fault: &str, observed: u64, limit: u64, unit: &str) -> String {
         "Milliseconds" => format!("{v} ms"),
         "Bytes" => format!("{v} bytes"),
         "PerSecond" => format!("{v}/s"),
-        other => format!("{v} {other}"),
+        other => format!("{v} {}", text_name(other)),
     };
     match (fault, unit) {
         ("Crash", "WaitStatus") if observed & 0x7f != 0 => {
@@ -609,7 +615,7 @@ fn action_text(action: Result<&str, u8>) -> String {
 /// defaults.
 pub fn recovery(v: &RecoveryView) -> String {
     let mut out = String::new();
-    let titled = |a: &Actions| -> Vec<(&'static str, String)> {
+    let titled = |a: &Actions| -> Vec<(String, String)> {
         a.named()
             .map(|(fault, action)| (fault_names(fault).2, action_text(action)))
             .collect()
@@ -1860,7 +1866,7 @@ Recent Events (last 10):
             // A fault type or unit from a newer module shows as sent.
             (
                 fault_event("Fault", "PolicyViolation", Some((3, 2, "Files"))),
-                "Agent 101 fault: PolicyViolation (observed 3 Files, limit 2 Files)",
+                "Agent 101 fault: policy_violation (observed 3 files, limit 2 files)",
             ),
             (
                 fault_event("Action", "CpuQuota", None),

@@ -13,7 +13,7 @@ use crate::error::{Error, Op};
 use crate::model::{AgentInfo, FaultRecord};
 use crate::render::printable;
 use crate::sys::{self, Device, Errno};
-use asm_abi::{AsmRegister, ASM_REGISTER_RESTART};
+use asm_abi::{text_name, AsmRegister, ASM_REGISTER_RESTART};
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::time::Duration;
@@ -365,7 +365,13 @@ fn fault_text(f: &FaultRecord, info: &AgentInfo) -> String {
             "unresponsive: no heartbeat for {} ms, watchdog {} ms",
             f.observed, f.limit
         ),
-        other => format!("{other} ({} > {} {})", f.observed, f.limit, f.unit),
+        other => format!(
+            "{} ({} > {} {})",
+            text_name(other),
+            f.observed,
+            f.limit,
+            text_name(&f.unit)
+        ),
     }
 }
 

@@ -783,7 +783,7 @@ fn parse_action(s: &str, windowed: bool) -> Result<u8, String> {
     let names: Vec<&str> = ACTIONS.iter().map(|(n, _)| *n).collect();
     let (_, action) = ACTIONS
         .iter()
-        .find(|(n, _)| *n == s)
+        .find(|(n, _)| n.eq_ignore_ascii_case(s))
         .ok_or_else(|| format!("unknown action {s:?} (known: {})", names.join(", ")))?;
     // Any fault that is counted per window may be throttled; the rule is
     // asm_abi's, looked up for one such fault and one other.
@@ -1684,6 +1684,8 @@ cpu_quota = "throttle"
             ASM_LIMIT_NONE32
         );
         assert!(spec("recovery", "syscall_flood = \"throttle\"").is_ok());
+        // As JSON documents name it, too.
+        assert!(spec("recovery", "memory = \"Kill\"").is_ok());
         let e = spec("recovery", "crash = \"throttle\"").unwrap_err();
         assert!(e.contains("only for cpu_quota and syscall_flood"), "{e}");
         let e = spec("recovery", "memory = \"reboot\"").unwrap_err();
