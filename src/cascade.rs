@@ -198,7 +198,14 @@ impl Jobs {
             if sig != 0 && agent.nr_processes.load(Relaxed) > 0 {
                 asm.registry.signal_members(&agent, sig);
             }
-            event(asm, EventKind::DependencyLost, agent.id, dependency.id, sig, 0);
+            event(
+                asm,
+                EventKind::DependencyLost,
+                agent.id,
+                dependency.id,
+                sig,
+                0,
+            );
         }
         if for_good(state) {
             self.release(dependency);

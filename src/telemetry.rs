@@ -122,11 +122,13 @@ impl Event {
                 tokens_used: self.value,
                 duration_us: self.limit,
             },
-            EventKind::Cascade | EventKind::DependencyHeld | EventKind::DependencyLost => Detail::Dependency {
-                dependency: self.value,
-                signal: self.signal,
-                grace_ms: self.limit,
-            },
+            EventKind::Cascade | EventKind::DependencyHeld | EventKind::DependencyLost => {
+                Detail::Dependency {
+                    dependency: self.value,
+                    signal: self.signal,
+                    grace_ms: self.limit,
+                }
+            }
             _ => Detail::None,
         }
     }
