@@ -176,12 +176,21 @@ asm_case_start
 asm_expect_eq "root: Uid" "0 0 0 0" "$(status_line "$LOGS/721.log" Uid)"
 asm_expect_eq "root: Groups" "" "$(status_line "$LOGS/721.log" Groups)"
 asm_expect_eq "root: NoNewPrivs" 1 "$(status_line "$LOGS/721.log" NoNewPrivs)"
+for set in CapInh CapPrm CapEff CapBnd CapAmb; do
+	asm_expect_eq "root: $set" 0000000000000000 "$(status_line "$LOGS/721.log" "$set")"
+done
+# The attack: a root agent joins the events group, which would show it
+# every agent's events.
+asm_expect "root agent 728 ran" asm_wait grep -qs . "$LOGS/728.log"
+asm_expect "root agent 728: refused the events group" \
+	grep -q "^Error: joining the asm events group needs CAP_NET_ADMIN" "$LOGS/728.log"
+[ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$LOGS/721.log" "$LOGS/728.log"
 asm_expect_eq "4242: Uid" "4242 4242 4242 4242" "$(status_line "$LOGS/722.log" Uid)"
 asm_expect_eq "4243: Gid" "4243 4243 4243 4243" "$(status_line "$LOGS/722.log" Gid)"
 asm_expect_eq "4242: NoNewPrivs" 1 "$(status_line "$LOGS/722.log" NoNewPrivs)"
 asmd_stop "$ASMD_PID" TERM
 asm_expect_eq "asmd exit status" 0 "$ASMD_STATUS"
-asmd_case_end "asmd agent with user = \"root\" runs as root, user/group \"4242\"/\"4243\" as 4242/4243" runas
+asmd_case_end "asmd agent with user = \"root\" runs as root without capabilities (it cannot join the events group), user/group \"4242\"/\"4243\" as 4242/4243" runas
 
 # 6: agents root registered under the specs' ids before asmd started.
 asm_case_start

@@ -630,6 +630,7 @@ impl<H: Host> Supervisor<'_, H> {
                         creds.uid, creds.gid, spec.run_as.user, spec.run_as.group
                     ),
                     SpawnStep::NoNewPrivs => "setting PR_SET_NO_NEW_PRIVS".to_owned(),
+                    SpawnStep::Capabilities => "giving up its capabilities".to_owned(),
                     SpawnStep::Landlock => "enforcing its Landlock ruleset".to_owned(),
                     SpawnStep::Exec => format!("exec {}", spec.command[0]),
                 };

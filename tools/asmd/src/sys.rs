@@ -450,6 +450,8 @@ pub enum SpawnStep {
     /// Dropping the supplementary groups, then setting the gid and uid
     /// (child).
     Credentials,
+    /// Emptying the capability bounding, ambient and process sets (child).
+    Capabilities,
     /// `PR_SET_NO_NEW_PRIVS` (child).
     NoNewPrivs,
     /// Enforcing the agent's Landlock ruleset (child).
@@ -466,6 +468,7 @@ impl SpawnStep {
             4 => Self::Landlock,
             5 => Self::Credentials,
             6 => Self::NoNewPrivs,
+            7 => Self::Capabilities,
             _ => Self::Exec,
         }
     }
@@ -477,6 +480,7 @@ impl SpawnStep {
             Self::Landlock => 4,
             Self::Credentials => 5,
             Self::NoNewPrivs => 6,
+            Self::Capabilities => 7,
             _ => 3,
         }
     }
@@ -531,8 +535,10 @@ struct ChildPlan<'a> {
 /// before it execs, so the module counts it from its first instruction. It
 /// runs in a new session with stdin from `/dev/null` and stdout and stderr
 /// appended to `log`, then drops its privileges to `creds` (no
-/// supplementary groups, then the gid, then the uid) and sets
-/// `PR_SET_NO_NEW_PRIVS`, so that no set-id program gives it more. With
+/// supplementary groups, then the gid, then the uid), gives up every
+/// capability (an agent's powers are its ASM capabilities, even as root)
+/// and sets `PR_SET_NO_NEW_PRIVS`, so that no set-id program gives it
+/// more. With
 /// `landlock`, it enforces that ruleset last, right before the exec.
 /// Returns the child's pid once it has exec'd, with what its ruleset
 /// enforces.
@@ -721,8 +727,31 @@ unsafe fn child_main(plan: &ChildPlan<'_>) -> ! {
         if plan.drop_groups && libc::setgroups(0, std::ptr::null()) < 0 {
             fail(SpawnStep::Credentials);
         }
-        if libc::setresgid(gid, gid, gid) < 0 || libc::setresuid(uid, uid, uid) < 0 {
+        if libc::setresgid(gid, gid, gid) < 0 {
             fail(SpawnStep::Credentials);
+        }
+        // No capability reaches the agent, root's included: the bounding
+        // set is emptied while the process still has CAP_SETPCAP, so that
+        // no exec gives any back (a uid 0 exec gets the bounding set); the
+        // ambient set too.
+        if let Err(errno) = drop_bounding_set(uid == 0) {
+            fail_with(SpawnStep::Capabilities, errno);
+        }
+        if libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 {
+            fail(SpawnStep::Capabilities);
+        }
+        if libc::setresuid(uid, uid, uid) < 0 {
+            fail(SpawnStep::Credentials);
+        }
+        // A uid change from 0 cleared the process's own sets; a root
+        // agent's are emptied here.
+        let header = CapHeader {
+            version: LINUX_CAPABILITY_VERSION_3,
+            pid: 0,
+        };
+        let data = [CapData::default(); 2];
+        if libc::syscall(libc::SYS_capset, &header, data.as_ptr()) < 0 {
+            fail(SpawnStep::Capabilities);
         }
         // A process that gave up root must not get it back.
         if uid != 0 && libc::setuid(0) == 0 {
@@ -752,6 +781,46 @@ unsafe fn child_main(plan: &ChildPlan<'_>) -> ! {
         }
         libc::execvp(plan.argv[0], plan.argv.as_ptr());
         fail(SpawnStep::Exec)
+    }
+}
+
+/// `_LINUX_CAPABILITY_VERSION_3`: 64-bit capability sets, two `CapData`.
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// `struct __user_cap_header_struct`.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+/// `struct __user_cap_data_struct`: one 32-bit half of each set.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Drops every capability from the bounding set, up to the last one the
+/// kernel knows (`EINVAL` past it). Without CAP_SETPCAP (an asmd run by
+/// another user) that fails with `EPERM`, which is fine for an agent that
+/// is not root: with no_new_privs nothing gives it a capability; a root
+/// agent fails closed. System calls only (it runs in the forked child);
+/// the error is the errno.
+fn drop_bounding_set(root: bool) -> Result<(), i32> {
+    let mut cap: libc::c_ulong = 0;
+    loop {
+        // SAFETY: prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } < 0 {
+            return match Errno::last().0 {
+                libc::EINVAL if cap > 0 => Ok(()),
+                libc::EPERM if !root && cap == 0 => Ok(()),
+                errno => Err(errno),
+            };
+        }
+        cap += 1;
     }
 }
 
