@@ -126,28 +126,39 @@ asm_reload() {
 # ---------------------------------------------------------------------------
 # Waiting
 
+# The waits poll every 0.1 s, $ASM_TIMEOUT * 10 times: under load a poll
+# that runs a command takes longer, and the wait with it.  They also end
+# after 5 * $ASM_TIMEOUT seconds, so that a condition that never comes
+# fails its case in minutes, with what was seen, instead of running the
+# test into its timeout (a poll of asmctl took seconds with two VMs busy).
+asm_wait_over() {
+	[ "$1" -ge $((ASM_TIMEOUT * 10)) ] || [ "$SECONDS" -ge "$2" ]
+}
+
 # asm_wait CMD...: run CMD every 0.1 s until it succeeds; fails when it has
-# not succeeded after $ASM_TIMEOUT seconds.
+# not succeeded after $ASM_TIMEOUT seconds of polls.
 asm_wait() {
-	local i n=$((ASM_TIMEOUT * 10))
-	for ((i = 0; i < n; i++)); do
+	local i end=$((SECONDS + 5 * ASM_TIMEOUT))
+	for ((i = 0; ; i++)); do
 		"$@" && return 0
+		asm_wait_over "$i" "$end" && break
 		sleep 0.1
 	done
 	"$@"
 }
 
 # asm_wait_eq EXPECTED CMD...: run CMD every 0.1 s until it prints EXPECTED;
-# fails after $ASM_TIMEOUT seconds.  The last output is left in ASM_GOT.
-# Counters are final once they reach the expected value (nothing else runs in
-# the agent), so waiting for them and then asserting them is exact.
+# fails after $ASM_TIMEOUT seconds of polls.  The last output is left in
+# ASM_GOT.  Counters are final once they reach the expected value (nothing
+# else runs in the agent), so waiting for them and then asserting them is
+# exact.
 asm_wait_eq() {
-	local exp=$1 i n=$((ASM_TIMEOUT * 10))
+	local exp=$1 i end=$((SECONDS + 5 * ASM_TIMEOUT))
 	shift
 	for ((i = 0; ; i++)); do
 		ASM_GOT=$("$@")
 		[ "$ASM_GOT" = "$exp" ] && return 0
-		[ "$i" -ge "$n" ] && return 1
+		asm_wait_over "$i" "$end" && return 1
 		sleep 0.1
 	done
 }

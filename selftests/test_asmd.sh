@@ -90,6 +90,13 @@ asm_expect "the agent's stdout is in its log" \
 	grep -q "heartbeat: agent 711" "$LOGS/711.log"
 asmd_stop "$watchdog_pid" TERM
 asm_expect_eq "asmd exit status" 0 "$ASMD_STATUS"
+if [ "$ASM_CASE_OK" != 1 ]; then
+	# What the module and the agent did (this case has failed only under
+	# load, once in a while): the agent's document, its log, its events.
+	info_json 711 | sed 's/^/# info 711: /'
+	sed 's/^/# 711.log: /' "$LOGS/711.log"
+	grep ' agent 711 ' "$ASM_DEBUGFS/asm/events" 2>/dev/null | tail -20 | sed 's/^/# event: /'
+fi
 asmd_case_end "watchdog: agent 711 unresponsive after 1.5 s, restarted once by asmd" watchdog
 
 # 5: a long-running agent is started once.
