@@ -15,6 +15,11 @@
 #   4  the attacks: uid 65534 cannot ask for restarts (--auto-restart is
 #      refused, nothing runs), and a signal to asmctl ends the agent rather
 #      than being taken for a crash to restart.
+#   5  root's agent has no capability (an agent's powers are its ASM
+#      capabilities): every capability set of its process is empty, and
+#      the attack, joining the events group to read every agent's events,
+#      is refused; a chosen id and a restart budget still work (REGISTER
+#      comes before the capabilities go).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -22,7 +27,7 @@ AS_NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups)
 
 ktap_print_header
 asm_require_root
-ktap_set_plan 4
+ktap_set_plan 5
 asm_reload
 
 # 1: restarts without asmd.
@@ -90,6 +95,21 @@ asm_expect_eq "no restart" 0 "$(info_num 7801 restart_count)"
 asm_expect_eq "one run" 1 "$(ls "$ASM_TMP"/looper.* | wc -l)"
 asm_unregister 7801
 asm_case_end "uid 65534 gets no restart budget; a signal to asmctl ends the agent, not restarted"
+
+# 5: root's agent, without root's powers.
+asm_case_start
+asmctl run --quiet --no-landlock --name capless --id 7802 --auto-restart 1 -- \
+	grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb):' /proc/self/status >"$ASM_TMP/5.caps" 2>&1
+asm_expect_eq "exit status" 0 "$?"
+asm_expect_eq "every capability set empty" \
+	"CapInh:0000000000000000 CapPrm:0000000000000000 CapEff:0000000000000000 CapBnd:0000000000000000 CapAmb:0000000000000000" \
+	"$(tr -d '\t' <"$ASM_TMP/5.caps" | xargs)"
+asmctl run --quiet --no-landlock --name watcher -- asmctl monitor --count 1 >"$ASM_TMP/5.mon" 2>&1
+asm_expect_eq "monitor in root's agent: exit status" 1 "$?"
+asm_expect "monitor in root's agent: refused" \
+	grep -q "^Error: joining the asm events group needs CAP_NET_ADMIN" "$ASM_TMP/5.mon"
+[ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$ASM_TMP/5.caps" "$ASM_TMP/5.mon"
+asm_case_end "root's agent has no capability, so it cannot read every agent's events"
 
 asm_unload
 ktap_finished

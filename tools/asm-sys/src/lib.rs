@@ -3,7 +3,8 @@
 //! The system layer asmctl and asmd share: `/dev/asm` with a safe method
 //! per ioctl ([`Device`]), the errno of a failed call with its C name and
 //! text ([`Errno`]), and opening the cgroup directory a cgroup agent is
-//! registered with ([`open_dir`]).
+//! registered with ([`open_dir`]), and giving up every capability before
+//! an agent's exec ([`drop_capabilities`]).
 //!
 //! `asm-abi` says what the bytes are; this crate makes the calls. Each
 //! tool's own `sys` module re-exports what it uses from here next to the
@@ -12,9 +13,11 @@
 //! reaches the kernel through one module and can be tested without the
 //! asm module.
 
+mod caps;
 mod device;
 mod errno;
 
+pub use caps::drop_capabilities;
 pub use device::{Collected, Device};
 pub use errno::{cvt, Errno, Text};
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `asmctl run`: the supervising parent. It forks the process that
-//! becomes the agent (new session, `no_new_privs`, Landlock, REGISTER, exec),
+//! becomes the agent (new session, `no_new_privs`, Landlock, REGISTER, no
+//! capability, exec),
 //! waits for the agent's last process, and acts on the module's verdict:
 //! a restart (`ASM_REGISTER_RESTART` from a new child) while the agent is
 //! in Recovery, else one line on stderr saying why the agent ended when the
@@ -149,6 +150,13 @@ fn become_agent(launch: &Launch, restart_of: Option<u32>, wfd: OwnedFd) -> ! {
     // The command gets no handle on its supervisor; the pipe is O_CLOEXEC,
     // so the parent reads its end once the exec succeeded.
     drop(dev);
+    // No capability reaches the agent, root's included: its powers are its
+    // ASM capabilities. After REGISTER, which may need CAP_SYS_ADMIN (a
+    // chosen id, a restart budget).
+    if let Err(e) = sys::drop_capabilities() {
+        let _ = write!(pipe, "\n1 cannot give up the capabilities: {}", e.text());
+        std::process::exit(1)
+    }
     let errno = sys::exec(&launch.program, &launch.args);
     let _ = write!(
         pipe,

@@ -11,7 +11,7 @@
 //! rendering code can be tested on a host without the asm module; this is
 //! also the only file of asmctl with `unsafe`.
 
-pub use asm_sys::{open_dir, Device, Errno};
+pub use asm_sys::{drop_capabilities, open_dir, Device, Errno};
 
 use asm_sys::cvt;
 use std::ffi::OsString;

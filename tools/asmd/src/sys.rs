@@ -9,7 +9,7 @@
 //! parsing, netlink decoding, the reconcile decision) is plain code that
 //! the unit tests run without the module.
 
-pub use asm_sys::{open_dir, Device, Errno};
+pub use asm_sys::{drop_capabilities, open_dir, Device, Errno};
 
 use asm_landlock::{Outcome, Ruleset};
 use asm_sys::cvt;
@@ -727,36 +727,19 @@ unsafe fn child_main(plan: &ChildPlan<'_>) -> ! {
         if plan.drop_groups && libc::setgroups(0, std::ptr::null()) < 0 {
             fail(SpawnStep::Credentials);
         }
-        if libc::setresgid(gid, gid, gid) < 0 {
+        if libc::setresgid(gid, gid, gid) < 0 || libc::setresuid(uid, uid, uid) < 0 {
             fail(SpawnStep::Credentials);
-        }
-        // No capability reaches the agent, root's included: the bounding
-        // set is emptied while the process still has CAP_SETPCAP, so that
-        // no exec gives any back (a uid 0 exec gets the bounding set); the
-        // ambient set too.
-        if let Err(errno) = drop_bounding_set(uid == 0) {
-            fail_with(SpawnStep::Capabilities, errno);
-        }
-        if libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 {
-            fail(SpawnStep::Capabilities);
-        }
-        if libc::setresuid(uid, uid, uid) < 0 {
-            fail(SpawnStep::Credentials);
-        }
-        // A uid change from 0 cleared the process's own sets; a root
-        // agent's are emptied here.
-        let header = CapHeader {
-            version: LINUX_CAPABILITY_VERSION_3,
-            pid: 0,
-        };
-        let data = [CapData::default(); 2];
-        if libc::syscall(libc::SYS_capset, &header, data.as_ptr()) < 0 {
-            fail(SpawnStep::Capabilities);
         }
         // A process that gave up root must not get it back.
         if uid != 0 && libc::setuid(0) == 0 {
             *libc::__errno_location() = libc::EPERM;
             fail(SpawnStep::Credentials);
+        }
+        // No capability reaches the agent, root's included (a uid change
+        // from 0 cleared the others' sets; the bounding set goes too, so
+        // that no exec gives one back).
+        if let Err(errno) = drop_capabilities() {
+            fail_with(SpawnStep::Capabilities, errno.0);
         }
         // No set-id or file-capability program gives the agent more than
         // it has now, whoever it runs as.
@@ -781,46 +764,6 @@ unsafe fn child_main(plan: &ChildPlan<'_>) -> ! {
         }
         libc::execvp(plan.argv[0], plan.argv.as_ptr());
         fail(SpawnStep::Exec)
-    }
-}
-
-/// `_LINUX_CAPABILITY_VERSION_3`: 64-bit capability sets, two `CapData`.
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
-/// `struct __user_cap_header_struct`.
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
-}
-
-/// `struct __user_cap_data_struct`: one 32-bit half of each set.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-/// Drops every capability from the bounding set, up to the last one the
-/// kernel knows (`EINVAL` past it). Without CAP_SETPCAP (an asmd run by
-/// another user) that fails with `EPERM`, which is fine for an agent that
-/// is not root: with no_new_privs nothing gives it a capability; a root
-/// agent fails closed. System calls only (it runs in the forked child);
-/// the error is the errno.
-fn drop_bounding_set(root: bool) -> Result<(), i32> {
-    let mut cap: libc::c_ulong = 0;
-    loop {
-        // SAFETY: prctl with integer arguments.
-        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } < 0 {
-            return match Errno::last().0 {
-                libc::EINVAL if cap > 0 => Ok(()),
-                libc::EPERM if !root && cap == 0 => Ok(()),
-                errno => Err(errno),
-            };
-        }
-        cap += 1;
     }
 }
 

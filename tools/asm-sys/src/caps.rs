@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Giving up every capability before an agent's exec: the launchers (asmd's
+//! child, `asmctl run`'s) call [`drop_capabilities`] so that an agent's
+//! powers are its ASM capabilities alone, whoever it runs as.
+//!
+//! System calls only, no allocation: asmd's child runs it between `fork`
+//! and `exec`, where nothing else is safe. That is why it is written here
+//! with `prctl` and `capset` rather than with a capabilities crate, whose
+//! sets are heap collections.
+
+use crate::Errno;
+
+/// The calling thread's errno, read directly (nothing else runs).
+fn errno() -> Errno {
+    // SAFETY: the thread's errno location is always valid.
+    Errno(unsafe { *libc::__errno_location() })
+}
+
+/// prctl's unused arguments, which PR_CAP_AMBIENT wants 0: unsigned long,
+/// as the kernel reads them.
+const ZERO: libc::c_ulong = 0;
+
+/// `_LINUX_CAPABILITY_VERSION_3`: 64-bit sets, as two [`CapData`].
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// `struct __user_cap_header_struct`.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+/// `struct __user_cap_data_struct`: one 32-bit half of each set.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Empties the calling thread's capability bounding set (so that no exec
+/// gives any capability back, a uid 0 exec included), its ambient set and
+/// its effective, permitted and inheritable sets.
+///
+/// The bounding set needs `CAP_SETPCAP` to change. A process without it
+/// that is not root keeps the set as it is: under no_new_privs, which the
+/// launchers set, it gives an exec nothing. A root process without it fails
+/// (`EPERM`): the agent would keep root's powers, so it must not start.
+pub fn drop_capabilities() -> Result<(), Errno> {
+    let mut cap: libc::c_ulong = 0;
+    // SAFETY (every block): system calls with integer arguments or
+    // pointers to locals that outlive them.
+    loop {
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, ZERO, ZERO, ZERO) } == 0 {
+            cap += 1;
+            continue;
+        }
+        match errno() {
+            // Past the last capability this kernel knows.
+            e if e.0 == libc::EINVAL && cap > 0 => break,
+            e if e.0 == libc::EPERM && cap == 0 && unsafe { libc::geteuid() } != 0 => break,
+            e => return Err(e),
+        }
+    }
+    let clear_all = libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong;
+    if unsafe { libc::prctl(libc::PR_CAP_AMBIENT, clear_all, ZERO, ZERO, ZERO) } < 0 {
+        return Err(errno());
+    }
+    let header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let none = CapData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    };
+    let data = [none; 2];
+    if unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) } < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
