@@ -233,15 +233,27 @@ unsafe fn show(
     }
 }
 
-/// Show callback of debugfs asm/events.
+/// Show callback of debugfs asm/events, for a reader whose file was opened
+/// with effective uid `uid` (an administrator if `admin`).
 ///
 /// # Safety
 ///
 /// `m` is the seq_file being filled, valid for the duration of the call.
 #[no_mangle]
-pub unsafe extern "C" fn asm_rust_events_show(m: NonNull<ffi::RawSeqFile>) -> c_int {
+pub unsafe extern "C" fn asm_rust_events_show(
+    m: NonNull<ffi::RawSeqFile>,
+    uid: u32,
+    admin: bool,
+) -> c_int {
     // SAFETY: By the safety requirement.
-    unsafe { show(m, |asm, seq| report::events(asm, seq).map_err(|_| ENOMEM)) }
+    unsafe {
+        show(m, |asm, seq| {
+            if !viewer::Viewer::new(uid, admin).sees_every_agent() {
+                return Err(EPERM);
+            }
+            report::events(asm, seq).map_err(|_| ENOMEM)
+        })
+    }
 }
 
 /// The buffer a /proc view with `per_agent` bytes per agent starts with

@@ -184,7 +184,15 @@ done
 asm_expect "root agent 728 ran" asm_wait grep -qs . "$LOGS/728.log"
 asm_expect "root agent 728: refused the events group" \
 	grep -q "^Error: joining the asm events group needs CAP_NET_ADMIN" "$LOGS/728.log"
-[ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$LOGS/721.log" "$LOGS/728.log"
+asm_expect "root agent 729 ran" asm_wait grep -qs . "$LOGS/729.log"
+asm_expect "root agent 729: refused the debugfs event ring" \
+	grep -q "asm/events: Operation not permitted" "$LOGS/729.log"
+asm_expect_not "root agent 729: no event read" grep -q "^events: total" "$LOGS/729.log"
+# A uid that is not root: its bounding set is empty too.
+for set in CapPrm CapEff CapBnd CapAmb; do
+	asm_expect_eq "4242: $set" 0000000000000000 "$(status_line "$LOGS/722.log" "$set")"
+done
+[ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$LOGS/721.log" "$LOGS/728.log" "$LOGS/729.log" "$LOGS/722.log"
 asm_expect_eq "4242: Uid" "4242 4242 4242 4242" "$(status_line "$LOGS/722.log" Uid)"
 asm_expect_eq "4243: Gid" "4243 4243 4243 4243" "$(status_line "$LOGS/722.log" Gid)"
 asm_expect_eq "4242: NoNewPrivs" 1 "$(status_line "$LOGS/722.log" NoNewPrivs)"

@@ -17,9 +17,10 @@
 #      than being taken for a crash to restart.
 #   5  root's agent has no capability (an agent's powers are its ASM
 #      capabilities): every capability set of its process is empty, and
-#      the attack, joining the events group to read every agent's events,
-#      is refused; a chosen id and a restart budget still work (REGISTER
-#      comes before the capabilities go).
+#      the attacks, joining the events group or reading debugfs's event
+#      ring to read every agent's events, are refused; a chosen id and a
+#      restart budget still work (REGISTER comes before the capabilities
+#      go).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -108,8 +109,12 @@ asmctl run --quiet --no-landlock --name watcher -- asmctl monitor --count 1 >"$A
 asm_expect_eq "monitor in root's agent: exit status" 1 "$?"
 asm_expect "monitor in root's agent: refused" \
 	grep -q "^Error: joining the asm events group needs CAP_NET_ADMIN" "$ASM_TMP/5.mon"
-[ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$ASM_TMP/5.caps" "$ASM_TMP/5.mon"
-asm_case_end "root's agent has no capability, so it cannot read every agent's events"
+asmctl run --quiet --no-landlock --name ringreader -- cat "$ASM_EVENTS" >"$ASM_TMP/5.ring" 2>&1
+asm_expect_eq "debugfs ring in root's agent: exit status" 1 "$?"
+asm_expect "debugfs ring in root's agent: refused" grep -q "Operation not permitted" "$ASM_TMP/5.ring"
+asm_expect_not "debugfs ring in root's agent: no event" grep -q "^events: total" "$ASM_TMP/5.ring"
+[ "$ASM_CASE_OK" = 1 ] || sed 's/^/# /' "$ASM_TMP/5.caps" "$ASM_TMP/5.mon" "$ASM_TMP/5.ring"
+asm_case_end "root's agent has no capability, so it can read every agent's events neither on netlink nor in debugfs"
 
 asm_unload
 ktap_finished

@@ -35,6 +35,14 @@ impl Viewer {
         Self::new(ffi::current_euid(), ffi::capable_admin_noaudit())
     }
 
+    /// Whether the reader sees every agent, and so the whole event ring
+    /// (debugfs asm/events): an administrator. A root process without
+    /// `CAP_SYS_ADMIN`, such as an agent the launchers started as root,
+    /// is not one.
+    pub(crate) fn sees_every_agent(&self) -> bool {
+        self.admin
+    }
+
     /// Whether the reader may see `agent`.
     pub(crate) fn sees(&self, agent: &Agent) -> bool {
         self.admin || agent.owner_uid == self.uid

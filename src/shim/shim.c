@@ -1127,7 +1127,7 @@ static int asm_gateway_status_show(struct seq_file *m, void *v)
 
 static int asm_events_show(struct seq_file *m, void *v)
 {
-	return asm_rust_events_show(m);
+	return asm_rust_events_show(m, asm_reader_uid(m), asm_reader_admin(m));
 }
 DEFINE_SHOW_ATTRIBUTE(asm_events);
 

@@ -171,7 +171,7 @@ long asm_rust_ioctl(u64 file, unsigned int cmd, unsigned long arg);
 bool asm_rust_poll(u64 file);
 void asm_rust_release(u64 file);
 int asm_rust_status_show(struct seq_file *m, u32 uid, bool admin);
-int asm_rust_events_show(struct seq_file *m);
+int asm_rust_events_show(struct seq_file *m, u32 uid, bool admin);
 int asm_rust_probe_cost_show(struct seq_file *m, pid_t tgid);
 int asm_rust_sampler_show(struct seq_file *m);
 /* The size a view of @per_agent bytes per agent uid @uid sees starts with. */

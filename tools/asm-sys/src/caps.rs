@@ -42,13 +42,22 @@ struct CapData {
 
 /// Empties the calling thread's capability bounding set (so that no exec
 /// gives any capability back, a uid 0 exec included), its ambient set and
-/// its effective, permitted and inheritable sets.
+/// its effective, permitted and inheritable sets: [`drop_bounding_set`],
+/// then [`clear_capabilities`].
+pub fn drop_capabilities() -> Result<(), Errno> {
+    drop_bounding_set()?;
+    clear_capabilities()
+}
+
+/// Empties the bounding and ambient sets. A launcher that changes the uid
+/// calls it first, while it still has `CAP_SETPCAP`.
 ///
 /// The bounding set needs `CAP_SETPCAP` to change. A process without it
-/// that is not root keeps the set as it is: under no_new_privs, which the
-/// launchers set, it gives an exec nothing. A root process without it fails
-/// (`EPERM`): the agent would keep root's powers, so it must not start.
-pub fn drop_capabilities() -> Result<(), Errno> {
+/// whose uids are not root keeps the set as it is: under no_new_privs,
+/// which the launchers set, it gives an exec nothing. A process with a
+/// root uid fails (`EPERM`): the agent would keep root's powers, so it
+/// must not start.
+pub fn drop_bounding_set() -> Result<(), Errno> {
     let mut cap: libc::c_ulong = 0;
     // SAFETY (every block): system calls with integer arguments or
     // pointers to locals that outlive them.
@@ -60,7 +69,7 @@ pub fn drop_capabilities() -> Result<(), Errno> {
         match errno() {
             // Past the last capability this kernel knows.
             e if e.0 == libc::EINVAL && cap > 0 => break,
-            e if e.0 == libc::EPERM && cap == 0 && unsafe { libc::geteuid() } != 0 => break,
+            e if e.0 == libc::EPERM && cap == 0 && !root_uid() => break,
             e => return Err(e),
         }
     }
@@ -68,6 +77,19 @@ pub fn drop_capabilities() -> Result<(), Errno> {
     if unsafe { libc::prctl(libc::PR_CAP_AMBIENT, clear_all, ZERO, ZERO, ZERO) } < 0 {
         return Err(errno());
     }
+    Ok(())
+}
+
+/// Whether any of the real, effective and saved uids is 0.
+fn root_uid() -> bool {
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    // SAFETY: getresuid writes the three locals.
+    unsafe { libc::getresuid(&mut r, &mut e, &mut s) != 0 || r == 0 || e == 0 || s == 0 }
+}
+
+/// Empties the effective, permitted and inheritable sets (allowed without
+/// any capability: a process may always drop what it has).
+pub fn clear_capabilities() -> Result<(), Errno> {
     let header = CapHeader {
         version: LINUX_CAPABILITY_VERSION_3,
         pid: 0,

@@ -17,7 +17,7 @@ mod caps;
 mod device;
 mod errno;
 
-pub use caps::drop_capabilities;
+pub use caps::{clear_capabilities, drop_bounding_set, drop_capabilities};
 pub use device::{Collected, Device};
 pub use errno::{cvt, Errno, Text};
 

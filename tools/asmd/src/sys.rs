@@ -9,7 +9,7 @@
 //! parsing, netlink decoding, the reconcile decision) is plain code that
 //! the unit tests run without the module.
 
-pub use asm_sys::{drop_capabilities, open_dir, Device, Errno};
+pub use asm_sys::{clear_capabilities, drop_bounding_set, open_dir, Device, Errno};
 
 use asm_landlock::{Outcome, Ruleset};
 use asm_sys::cvt;
@@ -727,6 +727,14 @@ unsafe fn child_main(plan: &ChildPlan<'_>) -> ! {
         if plan.drop_groups && libc::setgroups(0, std::ptr::null()) < 0 {
             fail(SpawnStep::Credentials);
         }
+        // No capability reaches the agent, root's included: the bounding
+        // and ambient sets go while the child still has CAP_SETPCAP (so
+        // that no exec gives one back, a uid 0 exec included), the
+        // process's own sets after the uid change (which clears them for
+        // any other uid).
+        if let Err(errno) = drop_bounding_set() {
+            fail_with(SpawnStep::Capabilities, errno.0);
+        }
         if libc::setresgid(gid, gid, gid) < 0 || libc::setresuid(uid, uid, uid) < 0 {
             fail(SpawnStep::Credentials);
         }
@@ -735,10 +743,7 @@ unsafe fn child_main(plan: &ChildPlan<'_>) -> ! {
             *libc::__errno_location() = libc::EPERM;
             fail(SpawnStep::Credentials);
         }
-        // No capability reaches the agent, root's included (a uid change
-        // from 0 cleared the others' sets; the bounding set goes too, so
-        // that no exec gives one back).
-        if let Err(errno) = drop_capabilities() {
+        if let Err(errno) = clear_capabilities() {
             fail_with(SpawnStep::Capabilities, errno.0);
         }
         // No set-id or file-capability program gives the agent more than
