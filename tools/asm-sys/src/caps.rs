@@ -59,9 +59,8 @@ pub fn drop_capabilities() -> Result<(), Errno> {
 /// must not start.
 pub fn drop_bounding_set() -> Result<(), Errno> {
     let mut cap: libc::c_ulong = 0;
-    // SAFETY (every block): system calls with integer arguments or
-    // pointers to locals that outlive them.
     loop {
+        // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, ZERO, ZERO, ZERO) } == 0 {
             cap += 1;
             continue;
@@ -74,6 +73,7 @@ pub fn drop_bounding_set() -> Result<(), Errno> {
         }
     }
     let clear_all = libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong;
+    // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_CAP_AMBIENT, clear_all, ZERO, ZERO, ZERO) } < 0 {
         return Err(errno());
     }
@@ -100,6 +100,8 @@ pub fn clear_capabilities() -> Result<(), Errno> {
         inheritable: 0,
     };
     let data = [none; 2];
+    // SAFETY: capset reads the header and the two data structs, locals
+    // that outlive the call; their layout is the kernel's (repr(C)).
     if unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) } < 0 {
         return Err(errno());
     }
