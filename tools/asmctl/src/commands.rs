@@ -909,7 +909,7 @@ struct LlmResponse {
 fn llm_footer(r: &LlmResponse) -> String {
     format!(
         "(provider {}, {} tokens, {} ms{})",
-        r.provider.to_lowercase(),
+        asm_abi::text_name(&r.provider),
         r.tokens_used,
         r.duration_us.saturating_add(500) / 1000,
         if r.was_fallback { ", fallback" } else { "" }

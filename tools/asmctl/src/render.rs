@@ -136,8 +136,8 @@ fn worded_event(e: &Event) -> Option<String> {
             None => format!("Agent {id} fault"),
         },
         "Action" => {
-            // Lower case in the sentence, as the guide words events.
-            let action = e.action.as_deref().unwrap_or("unknown").to_lowercase();
+            // The text name in the sentence, as the guide words events.
+            let action = text_name(e.action.as_deref().unwrap_or("unknown"));
             match fault {
                 Some(f) => format!("Agent {id} action: {action} ({})", fault_names(f).1),
                 None => format!("Agent {id} action: {action}"),
@@ -235,7 +235,7 @@ fn llm_event_text(e: &Event) -> String {
     let by = e
         .provider
         .as_deref()
-        .map_or_else(String::new, |p| format!(" by {}", p.to_lowercase()));
+        .map_or_else(String::new, |p| format!(" by {}", text_name(p)));
     let figures: Vec<String> = e
         .tokens_used
         .map(|t| format!("{t} tokens"))
@@ -323,7 +323,7 @@ fn measurement(fault: &str, observed: u64, limit: u64, unit: &str) -> String {
         (_, "Violation") => format!(
             " ({})",
             asm_abi::violation_name(observed as u32)
-                .map_or_else(|| "unknown violation".into(), str::to_lowercase)
+                .map_or_else(|| "unknown violation".into(), text_name)
         ),
         _ => format!(
             " (observed {}, limit {})",

@@ -351,7 +351,7 @@ fn fault_text(f: &FaultRecord, info: &AgentInfo) -> String {
             // reaches the terminal.
             Some(v) => format!(
                 "capability violation: {} {} ({})",
-                printable(v.kind.to_lowercase().as_bytes()),
+                printable(text_name(&v.kind).as_bytes()),
                 printable(v.detail.as_bytes()),
                 needs(&v.kind)
             ),

@@ -54,9 +54,9 @@
 
 use asm_abi::{
     action_allowed, dep_kind_name, dep_signal_name, parse_dep_kind, parse_dep_signal, parse_preset,
-    parse_risk, parse_size, risk_name, AsmFaultPolicy, AsmPatch, AsmRegister, ASM_ACTION_KILL,
-    ASM_ACTION_LOG, ASM_ACTION_RESTART, ASM_ACTION_THROTTLE, ASM_DEP_OPTIONAL, ASM_DEP_REQUIRED,
-    ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY,
+    parse_risk, parse_size, risk_name, text_name, AsmFaultPolicy, AsmPatch, AsmRegister,
+    ASM_ACTION_KILL, ASM_ACTION_LOG, ASM_ACTION_RESTART, ASM_ACTION_THROTTLE, ASM_DEP_OPTIONAL,
+    ASM_DEP_REQUIRED, ASM_FAULT_CAPABILITY, ASM_FAULT_CPU_QUOTA, ASM_FAULT_CRASH, ASM_FAULT_MEMORY,
     ASM_FAULT_SYSCALL_FLOOD, ASM_FAULT_UNRESPONSIVE, ASM_FP_SET_ACTIONS, ASM_FP_SET_LIMITS,
     ASM_ID_MAX, ASM_LIMIT_NONE32, ASM_LIMIT_NONE64, ASM_LLM_BURST_DEFAULT, ASM_LLM_BURST_MAX,
     ASM_LLM_REFILL_DEFAULT, ASM_LLM_REFILL_MAX, ASM_NAME_LEN, ASM_PATCH_SET_LLM_RATE,
@@ -177,7 +177,7 @@ pub struct Dependency {
 impl Dependency {
     /// `required`, `optional` or `peer`, as a spec writes them.
     pub fn kind_name(&self) -> String {
-        dep_kind_name(self.kind).unwrap_or("?").to_lowercase()
+        text_name(dep_kind_name(self.kind).unwrap_or("?"))
     }
 
     /// The name of the entry's signal (`SIGUSR1`); `None` without one.
@@ -500,7 +500,7 @@ fn dep_id(id: i64) -> Result<u32, String> {
 /// The `ASM_DEP_*` kind of `kind = "s"` (any case).
 fn parse_dep_kind_key(s: &str) -> Result<u32, String> {
     parse_dep_kind(s).ok_or_else(|| {
-        let known: Vec<String> = DEP_KINDS.iter().map(|(_, n)| n.to_lowercase()).collect();
+        let known: Vec<String> = DEP_KINDS.iter().map(|(_, n)| text_name(n)).collect();
         format!(
             "unknown dependency kind {s:?} (known: {})",
             known.join(", ")
